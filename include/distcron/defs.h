@@ -1,0 +1,165 @@
+/*
+ * defs.h - job and node definitions: parsing and validating the JSON files
+ * of jobs.d/ and nodes.d/, loading whole directories, and diffing reloads.
+ *
+ * distcrond's (Go) format is accepted unchanged; the extensions are listed in
+ * README.md.  A definition's name is its file name without ".json".
+ * Definitions are immutable once loaded and reference-counted, so a run in
+ * progress keeps the version it started with across a reload.  Not
+ * thread-safe for one object except defs_job_ref()/defs_job_unref(), which
+ * are atomic.
+ */
+#ifndef DISTCRON_DEFS_H
+#define DISTCRON_DEFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "distcron/sched.h"
+#include "distcron/tz.h"
+
+#define DEFS_NAME_MAX		128
+#define DEFS_OUTPUT_LIMIT	(1024 * 1024)	/* default output_limit */
+#define DEFS_RETENTION		1000		/* default runs kept per job */
+#define DEFS_RETRY_BACKOFF_MS	(30 * 1000)	/* default retry_backoff */
+#define DEFS_KILL_GRACE_MS	(10 * 1000)	/* default kill_grace */
+#define DEFS_FILE_MAX		(1024 * 1024)	/* largest definition file */
+
+enum node_conn { NODE_LOCAL = 0, NODE_SSH };
+
+struct node_def {
+	char *name;
+	char **roles;		/* NULL-terminated */
+	enum node_conn conn;
+	bool enabled;
+	int max_concurrent_runs;	/* 0: unlimited */
+	/* connection_options, for NODE_SSH */
+	char *ssh_user;
+	char *ssh_host;		/* host part of "host:port" */
+	int ssh_port;		/* default 22 */
+	char *ssh_private_key_file;
+	char *ssh_private_key_passphrase_file;
+	char *ssh_known_hosts_file;	/* default /etc/distcron/known_hosts */
+	char *ssh_host_key;		/* pinned public key, or NULL */
+	char *ssh_host_key_policy;	/* "strict" (default) or "accept-new" */
+	int64_t connect_timeout_ms;	/* default 10s */
+	int max_sessions;		/* default 8 */
+	char *source;		/* file it came from */
+	uint64_t digest;	/* hash of the file contents */
+};
+
+enum job_hosts { JOB_HOSTS_ANY = 0, JOB_HOSTS_ALL };
+enum job_concurrency { JOB_CONC_FORBID = 0, JOB_CONC_ALLOW, JOB_CONC_REPLACE };
+enum job_missed { JOB_MISSED_SKIP = 0, JOB_MISSED_RUN_ONCE };
+
+struct job_owner {
+	char *name;
+	char *email_address;
+};
+
+struct job_http {
+	char *url;
+	char *method;		/* default "GET" */
+	char **headers;		/* "Name: value", NULL-terminated */
+	char *body;		/* or NULL */
+	int64_t timeout_ms;	/* 0: the job's timeout */
+	int *expect_status;	/* default {200} */
+	size_t nexpect_status;
+	bool tls_verify;	/* default true */
+};
+
+struct job_def {
+	char *name;
+	char *description;
+	struct job_owner *owners;
+	size_t nowners;
+	/* policy */
+	enum job_hosts hosts;
+	char **roles;		/* NULL-terminated, or NULL */
+	char **nodes;		/* explicit node names, NULL-terminated, or NULL */
+	/* schedule */
+	struct sched *sched;
+	const struct tz *zone;	/* shared (tz_get) */
+	/* what to run: exactly one of argv, shell, http */
+	char **argv;		/* NULL-terminated */
+	char *shell;		/* "command": "string" -> /bin/sh -c */
+	struct job_http *http;
+	char **env;		/* "NAME=VALUE", NULL-terminated, or NULL */
+	char *working_dir;
+	int64_t timeout_ms;	/* 0: none */
+	int64_t kill_grace_ms;
+	bool enabled;
+	enum job_concurrency concurrency;
+	int retries;
+	int64_t retry_backoff_ms;
+	enum job_missed missed;
+	int64_t missed_max_age_ms;	/* 0: no limit */
+	int64_t start_at;	/* UTC seconds; 0: none */
+	int64_t expires_at;	/* UTC seconds; 0: none */
+	int64_t max_runs;	/* 0: unlimited */
+	size_t output_limit;
+	int retention;
+	char *source;
+	uint64_t digest;	/* hash of the file contents, for reload diffs */
+	int refs;
+};
+
+/* Receives one diagnostic: level "error" or "warning", the file (or the
+ * name given to a parse function) and "field: reason". */
+typedef void (*defs_report_fn)(void *arg, const char *level,
+    const char *file, const char *msg);
+
+/* True if name is a valid job/node name: 1-128 of [A-Za-z0-9._-], not
+ * starting with "." or "-". */
+bool defs_name_valid(const char *name);
+
+/*
+ * Parses one job from JSON text.  default_zone applies when the schedule
+ * names none.  On error returns ERR_PARSE/ERR_INVALID and writes
+ * "field: reason" to err (e.g. "schedule.cron: day-of-month: 32 out of range
+ * 1-31"); warnings (unknown fields) go to report with file = name.  The new
+ * job has refs = 1.
+ */
+int defs_job_parse(const char *name, const char *text, size_t len,
+    const struct tz *default_zone, struct job_def **out, char *err,
+    size_t errlen, defs_report_fn report, void *arg);
+
+/* Parses one node, same conventions. */
+int defs_node_parse(const char *name, const char *text, size_t len,
+    struct node_def **out, char *err, size_t errlen, defs_report_fn report,
+    void *arg);
+
+struct job_def *defs_job_ref(struct job_def *job);
+void defs_job_unref(struct job_def *job);	/* frees at zero; accepts NULL */
+void defs_node_free(struct node_def *node);	/* accepts NULL */
+
+/* A loaded pair of directories, sorted by name. */
+struct defs_set {
+	struct job_def **jobs;
+	size_t njobs;
+	struct node_def **nodes;
+	size_t nnodes;
+	int nerrors;		/* files skipped */
+};
+
+/*
+ * Loads every "*.json" file of both directories (other files and dotfiles
+ * are ignored).  A bad file is reported through report ("error",
+ * "jobs.d/backup.json", "schedule.cron: ...") and skipped; good files still
+ * load.  Cross-checks are warnings: a job naming an unknown node, a job
+ * whose roles match no node.  Returns 0 (even with bad files) or -errno when
+ * a directory cannot be read at all.  Blocks on file I/O.
+ */
+int defs_load(const char *jobs_dir, const char *nodes_dir,
+    const struct tz *default_zone, struct defs_set **out,
+    defs_report_fn report, void *arg);
+
+/* Finds a job or node by name in a set (binary search); NULL if absent. */
+struct job_def *defs_find_job(const struct defs_set *set, const char *name);
+struct node_def *defs_find_node(const struct defs_set *set, const char *name);
+
+/* Frees a set, dropping its references to jobs; accepts NULL. */
+void defs_set_free(struct defs_set *set);
+
+#endif

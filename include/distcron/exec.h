@@ -1,0 +1,77 @@
+/*
+ * exec.h - the executor interface.  Each executor (local processes, SSH,
+ * HTTP) is a struct exec_ops; the runner drives them all the same way.
+ *
+ * Contract: start() copies what it needs from the spec (the caller may free
+ * it when start() returns).  When start() returns 0, done() is called exactly
+ * once, later, on the loop thread, never from inside start() itself - also
+ * when the command cannot be started (outcome EXEC_FAILED).  The callback
+ * owns the result and frees it with exec_result_free().  After done(), the
+ * exec_proc handle is gone.
+ */
+#ifndef DISTCRON_EXEC_H
+#define DISTCRON_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct exec_proc;
+
+struct exec_spec {
+	char *const *argv;	/* NULL-terminated argv (no shell), or NULL */
+	const char *shell;	/* command for "/bin/sh -c", when argv is NULL */
+	char *const *env;	/* "NAME=VALUE" entries added to the base
+				 * environment (later ones win); may be NULL */
+	const char *working_dir;	/* NULL: "/" */
+	int64_t timeout_ms;	/* 0: no timeout */
+	int64_t kill_grace_ms;	/* SIGTERM -> SIGKILL delay on timeout/cancel */
+	size_t output_limit;	/* per stream; head and tail kept past it */
+	const char *node;	/* node name, for messages */
+};
+
+enum exec_outcome {
+	EXEC_EXITED = 0,	/* exited; see exit_code */
+	EXEC_SIGNALED,		/* killed by a signal it did not get from us */
+	EXEC_TIMEOUT,		/* killed by us after timeout_ms */
+	EXEC_CANCELLED,		/* killed by us through cancel() */
+	EXEC_FAILED,		/* could not be started; see error */
+};
+
+struct exec_result {
+	enum exec_outcome outcome;
+	int exit_code;		/* -1 when it did not exit normally */
+	int signal;		/* terminating signal, 0 if none */
+	char *out;		/* captured stdout, NUL-terminated, never NULL */
+	size_t out_len;
+	char *err;		/* captured stderr, NUL-terminated, never NULL */
+	size_t err_len;
+	uint64_t out_total;	/* bytes the command wrote to stdout */
+	uint64_t err_total;
+	bool truncated;		/* some output was cut (marked in the text) */
+	int64_t started_ms;	/* CLOCK_REALTIME ms */
+	int64_t ended_ms;
+	char error[256];	/* why, for EXEC_FAILED/EXEC_TIMEOUT; else "" */
+};
+
+typedef void (*exec_done_fn)(struct exec_result *res, void *arg);
+
+struct exec_ops {
+	const char *name;
+	/* Starts the command.  Returns 0 (done() will follow) or a negative
+	 * error when nothing was started and done() will not be called. */
+	int (*start)(struct loop *loop, const struct exec_spec *spec,
+	    exec_done_fn done, void *arg, struct exec_proc **out);
+	/* Terminates the run (TERM, then KILL after the grace); done() follows
+	 * with EXEC_CANCELLED.  No-op once done() has been called. */
+	void (*cancel)(struct exec_proc *p);
+};
+
+/* Frees a result; accepts NULL. */
+void exec_result_free(struct exec_result *res);
+
+/* Short text of an outcome: "exited", "signaled", "timeout", ... */
+const char *exec_outcome_str(enum exec_outcome o);
+
+#endif

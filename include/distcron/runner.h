@@ -1,0 +1,3 @@
+#ifndef DISTCRON_RUNNER_H
+#define DISTCRON_RUNNER_H
+#endif

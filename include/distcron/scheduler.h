@@ -1,0 +1,3 @@
+#ifndef DISTCRON_SCHEDULER_H
+#define DISTCRON_SCHEDULER_H
+#endif

@@ -1,0 +1,142 @@
+/*
+ * store.h - the embedded store: SQLite in WAL mode holding every run, the
+ * per-node items of each run, and per-job state.  Schema versions are
+ * migrated on open (PRAGMA user_version).
+ *
+ * A run is identified by (job, scheduled time): a second scheduled run with
+ * the same pair is refused.  Its intent (PENDING) is written before launch;
+ * after a crash, store_recover() turns runs left PENDING/STARTED/RETRY into
+ * LOST, so no run silently vanishes.
+ *
+ * One struct store may be used from several threads (calls are serialised
+ * inside).  Every call blocks on disk I/O: the daemon calls the writing
+ * functions from its store thread, never from the event loop.  Readers in
+ * other processes (distcronctl) open the same file read-only; WAL lets them
+ * read while the daemon writes.
+ */
+#ifndef DISTCRON_STORE_H
+#define DISTCRON_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+enum run_status {
+	RUN_PENDING = 0,
+	RUN_STARTED,
+	RUN_RETRY,
+	RUN_FAILURE,
+	RUN_SUCCESS,
+	RUN_LOST,
+};
+
+/* "PENDING", "STARTED", ... */
+const char *store_status_str(enum run_status s);
+/* Parses a status name (case-insensitive).  Returns 0 or ERR_INVALID. */
+int store_status_parse(const char *s, enum run_status *out);
+/* True for FAILURE, SUCCESS and LOST. */
+bool store_status_final(enum run_status s);
+
+/* One node's part of a run (one per node and attempt). */
+struct store_item {
+	char *node;
+	int attempt;		/* 1-based */
+	enum run_status status;
+	int exit_code;		/* -1: none */
+	int signal;		/* 0: none */
+	int64_t started_ms;	/* CLOCK_REALTIME ms; 0: not yet */
+	int64_t ended_ms;
+	char *out;		/* captured stdout (already capped) */
+	char *err;		/* captured stderr */
+	bool truncated;
+	char *error;		/* why it failed, or NULL */
+};
+
+struct store_run {
+	int64_t id;		/* assigned by store_runs_create() */
+	char *job;
+	int64_t scheduled_at;	/* UTC seconds */
+	char *trigger;		/* "schedule", "missed", "manual", "retry", "task" */
+	enum run_status status;
+	int attempt;		/* current attempt, 1-based */
+	int64_t created_ms;
+	int64_t started_ms;	/* 0: not yet */
+	int64_t ended_ms;	/* 0: not yet */
+	char *reason;		/* why it failed/was lost, or NULL */
+	struct store_item *items;
+	size_t nitems;
+	int retention;		/* keep this many runs of the job (0: 1000) */
+};
+
+struct store_job_state {
+	int64_t last_scheduled_at;	/* of the newest scheduled run; 0: none */
+	int64_t last_run_id;
+	enum run_status last_status;
+	int64_t last_ended_ms;
+	int64_t run_count;		/* runs created by the schedule */
+};
+
+struct store_query {
+	const char *job;	/* NULL: all jobs */
+	int status;		/* enum run_status, or -1: any */
+	int64_t since_ms;	/* created at or after; 0: any */
+	int64_t before_id;	/* id < before_id; 0: no bound */
+	int limit;		/* newest first; 0: 100 */
+	bool with_output;	/* fill item out/err (else NULL) */
+};
+
+/*
+ * Opens (creating and migrating unless readonly) the store at path.
+ * Returns 0, or ERR_STORE with *errstr set to a description in a
+ * thread-local buffer.
+ */
+int store_open(const char *path, bool readonly, struct store **out,
+    const char **errstr);
+
+/* Closes the store; accepts NULL. */
+void store_close(struct store *st);
+
+/* Marks runs and items left PENDING, STARTED or RETRY as LOST with reason
+ * "daemon stopped while the run was in progress".  Stores the count. */
+int store_recover(struct store *st, int64_t now_ms, int *nlost);
+
+/*
+ * Records the intent of n new runs in one transaction and assigns their ids.
+ * A scheduled run ("schedule" or "missed") whose (job, scheduled_at) exists
+ * already gets id 0 and is not inserted (the caller must not launch it).
+ * For scheduled runs the job's run_count and last_scheduled_at advance.
+ * Returns 0 or ERR_STORE.
+ */
+int store_runs_create(struct store *st, struct store_run *const *runs,
+    size_t n);
+
+/*
+ * Saves the current state of n existing runs in one transaction: the run
+ * row, all its items (replacing earlier ones), the job state when a run is
+ * final, and - amortised - retention (the job's oldest final runs beyond
+ * run->retention are deleted).  Returns 0 or ERR_STORE.
+ */
+int store_runs_save(struct store *st, struct store_run *const *runs,
+    size_t n);
+
+/* Loads one run with its items and output.  Returns 0, ERR_NOTFOUND or
+ * ERR_STORE.  The caller frees *out with store_run_free(). */
+int store_run_get(struct store *st, int64_t id, struct store_run **out);
+
+/* Lists runs matching q, newest first, with items.  *out is an array of
+ * *n runs; free it with store_runs_free(). */
+int store_runs_query(struct store *st, const struct store_query *q,
+    struct store_run ***out, size_t *n);
+
+/* Reads the state of one job.  Returns 0 (zeroed state for unknown jobs) or
+ * ERR_STORE. */
+int store_job_state_get(struct store *st, const char *job,
+    struct store_job_state *out);
+
+/* Frees a run and everything it points to; accepts NULL. */
+void store_run_free(struct store_run *run);
+void store_runs_free(struct store_run **runs, size_t n);
+
+#endif

@@ -1,0 +1,2 @@
+/* defs.c - not written yet. */
+#include "distcron/err.h"

@@ -1,0 +1,2 @@
+/* exec.c - not written yet. */
+#include "distcron/err.h"

@@ -1,0 +1,2 @@
+/* exec_local.c - not written yet. */
+#include "distcron/err.h"

@@ -1,0 +1,2 @@
+/* loop.c - not written yet. */
+#include "distcron/err.h"

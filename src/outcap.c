@@ -1,0 +1,2 @@
+/* outcap.c - not written yet. */
+#include "distcron/err.h"

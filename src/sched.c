@@ -1,0 +1,2 @@
+/* sched.c - not written yet. */
+#include "distcron/err.h"

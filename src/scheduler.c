@@ -1,0 +1,2 @@
+/* scheduler.c - not written yet. */
+#include "distcron/err.h"

@@ -1,0 +1,2 @@
+/* tz.c - not written yet. */
+#include "distcron/err.h"
