@@ -1,2 +1,397 @@
-/* config.c - not written yet. */
+/*
+ * config.c - daemon settings from defaults, file, environment and flags.
+ *
+ * One table lists every setting with its JSON key, environment variable,
+ * flags, type and default.  Each source is applied in turn through the same
+ * typed setter, so a value is validated the same way wherever it comes from
+ * and every error names its source, key and value.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "distcron/config.h"
+#include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/log.h"
+
+enum ctype { CT_STR, CT_INT, CT_BOOL, CT_DUR, CT_LEVEL };
+
+struct ckey {
+	const char *key;	/* JSON key in the config file */
+	const char *env;	/* environment variable */
+	const char *flag;	/* long option, without "--" */
+	const char *alias;	/* distcrond's (Go) spelling, or NULL */
+	enum ctype type;
+	size_t off;
+	const char *def;	/* default, parsed like any other value */
+	int64_t min, max;	/* for CT_INT */
+	const char *help;
+};
+
+#define OFF(f)	offsetof(struct config, f)
+
+static const struct ckey keys[] = {
+	{ "jobs_dir", "DISTCRON_JOBS_DIR", "jobs-dir", "jobsDirectory",
+	  CT_STR, OFF(jobs_dir), SYSCONFDIR "/distcron/jobs.d", 0, 0,
+	  "directory of job definitions (*.json)" },
+	{ "nodes_dir", "DISTCRON_NODES_DIR", "nodes-dir", "nodesDirectory",
+	  CT_STR, OFF(nodes_dir), SYSCONFDIR "/distcron/nodes.d", 0, 0,
+	  "directory of node definitions (*.json)" },
+	{ "state_dir", "DISTCRON_STATE_DIR", "state-dir", NULL,
+	  CT_STR, OFF(state_dir), LOCALSTATEDIR "/lib/distcron", 0, 0,
+	  "directory of the run store and other state" },
+	{ "listen", "DISTCRON_LISTEN", "listen", NULL,
+	  CT_STR, OFF(listen), "127.0.0.1:8080", 0, 0,
+	  "ADDR:PORT of the REST API" },
+	{ "log_level", "DISTCRON_LOG_LEVEL", "log-level", NULL,
+	  CT_LEVEL, OFF(log_level), "info", 0, 0,
+	  "error, warn, info or debug" },
+	{ "syslog", "DISTCRON_SYSLOG", "syslog", NULL,
+	  CT_BOOL, OFF(syslog), "false", 0, 0,
+	  "log to syslog instead of stderr" },
+	{ "timezone", "DISTCRON_TIMEZONE", "timezone", NULL,
+	  CT_STR, OFF(timezone), "", 0, 0,
+	  "default time zone of jobs (empty: the system's)" },
+	{ "max_concurrent_runs", "DISTCRON_MAX_CONCURRENT_RUNS",
+	  "max-concurrent-runs", NULL, CT_INT, OFF(max_concurrent_runs),
+	  "1024", 1, 1000000, "runs executing at once, all nodes together" },
+	{ "shutdown_grace", "DISTCRON_SHUTDOWN_GRACE", "shutdown-grace", NULL,
+	  CT_DUR, OFF(shutdown_grace_ms), "30s", 0, 0,
+	  "on SIGTERM, how long running jobs may finish before being killed" },
+	{ "reload_delay", "DISTCRON_RELOAD_DELAY", "reload-delay", NULL,
+	  CT_DUR, OFF(reload_delay_ms), "200ms", 0, 0,
+	  "how long files must be quiet before a change is reloaded" },
+	{ "es_host", "DISTCRON_ES_HOST", "es-host", "esHost",
+	  CT_STR, OFF(es_host), "", 0, 0,
+	  "Elasticsearch host for run reports (empty: none)" },
+	{ "es_port", "DISTCRON_ES_PORT", "es-port", "esPort",
+	  CT_INT, OFF(es_port), "9200", 1, 65535, "Elasticsearch port" },
+};
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+static int cerr(char *, size_t, const char *, const char *, const char *, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int
+cerr(char *err, size_t errlen, const char *src, const char *key,
+    const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(err, errlen, "%s: %s: %s", src, key, what);
+	return ERR_CONFIG;
+}
+
+static int
+parse_bool(const char *v, bool *out)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+	    strcmp(v, "1") == 0 || strcmp(v, "on") == 0)
+		*out = true;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
+	    strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
+		*out = false;
+	else
+		return ERR_INVALID;
+	return 0;
+}
+
+/* Stores the text value v of setting k into cfg. */
+static int
+config_set(struct config *cfg, const struct ckey *k, const char *v,
+    const char *src, char *err, size_t errlen)
+{
+	char *base = (char *)cfg + k->off, *dup;
+	const char *why;
+
+	switch (k->type) {
+	case CT_STR:
+		if ((dup = strdup(v)) == NULL)
+			return -ENOMEM;
+		free(*(char **)base);
+		*(char **)base = dup;
+		return 0;
+	case CT_INT:
+		if (dur_parse_int(v, k->min, k->max, (int64_t *)base) != 0)
+			return cerr(err, errlen, src, k->key,
+			    "expected an integer in range, got \"%.60s\"", v);
+		return 0;
+	case CT_BOOL:
+		if (parse_bool(v, (bool *)base) != 0)
+			return cerr(err, errlen, src, k->key,
+			    "expected true or false, got \"%.60s\"", v);
+		return 0;
+	case CT_DUR:
+		if (dur_parse(v, (int64_t *)base, &why) != 0)
+			return cerr(err, errlen, src, k->key,
+			    "bad duration \"%.60s\" (like 30s, 5m, 1h30m)", v);
+		return 0;
+	case CT_LEVEL:
+		if (log_level_parse(v, (enum log_level *)base) != 0)
+			return cerr(err, errlen, src, k->key,
+			    "expected error, warn, info or debug, got \"%.60s\"",
+			    v);
+		return 0;
+	}
+	return ERR_INTERNAL;
+}
+
+static const struct ckey *
+key_by_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].key, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static const struct ckey *
+key_by_flag(const char *flag, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (strlen(keys[i].flag) == len &&
+		    strncmp(keys[i].flag, flag, len) == 0)
+			return &keys[i];
+		if (keys[i].alias != NULL && strlen(keys[i].alias) == len &&
+		    strncmp(keys[i].alias, flag, len) == 0)
+			return &keys[i];
+	}
+	return NULL;
+}
+
+/* Converts one JSON value of the config file to the setter's text form. */
+static int
+json_value_text(const struct ckey *k, json_object *v, char *out, size_t n)
+{
+	enum json_type t = json_object_get_type(v);
+
+	if (t == json_type_string) {
+		snprintf(out, n, "%s", json_object_get_string(v));
+		return 0;
+	}
+	if (t == json_type_int && (k->type == CT_INT || k->type == CT_DUR)) {
+		snprintf(out, n, "%lld%s", (long long)json_object_get_int64(v),
+		    k->type == CT_DUR ? "s" : "");
+		return 0;
+	}
+	if (t == json_type_boolean && k->type == CT_BOOL) {
+		snprintf(out, n, "%s", json_object_get_boolean(v) ?
+		    "true" : "false");
+		return 0;
+	}
+	return ERR_INVALID;
+}
+
+static int
+config_apply_json(struct config *cfg, json_object *root, const char *src,
+    char *err, size_t errlen)
+{
+	const struct ckey *k;
+	char text[4096];
+	int r;
+
+	if (!json_object_is_type(root, json_type_object)) {
+		snprintf(err, errlen, "%s: expected a JSON object", src);
+		return ERR_CONFIG;
+	}
+	json_object_object_foreach(root, name, val) {
+		if ((k = key_by_name(name)) == NULL) {
+			log_warn("%s: unknown key \"%.60s\" (ignored)", src, name);
+			continue;
+		}
+		if (json_value_text(k, val, text, sizeof(text)) != 0)
+			return cerr(err, errlen, src, k->key,
+			    "wrong type (%s)", json_type_to_name(
+			    json_object_get_type(val)));
+		if ((r = config_set(cfg, k, text, src, err, errlen)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+config_apply_file(struct config *cfg, const char *path, bool must_exist,
+    char *err, size_t errlen)
+{
+	json_object *root;
+	int r;
+
+	if (access(path, F_OK) != 0 && !must_exist)
+		return 0;
+	if ((root = json_object_from_file(path)) == NULL) {
+		snprintf(err, errlen, "%s: cannot load: %s", path,
+		    json_util_get_last_err() ? json_util_get_last_err() :
+		    "unreadable");
+		/* json-c's message ends with a newline */
+		err[strcspn(err, "\n")] = '\0';
+		return ERR_CONFIG;
+	}
+	r = config_apply_json(cfg, root, path, err, errlen);
+	json_object_put(root);
+	if (r == 0 && (cfg->config_file = strdup(path)) == NULL)
+		r = -ENOMEM;
+	return r;
+}
+
+static int
+config_apply_env(struct config *cfg, char **envp, char *err, size_t errlen)
+{
+	size_t i, n;
+	char **e;
+	int r;
+
+	for (e = envp; e != NULL && *e != NULL; e++) {
+		for (i = 0; i < NKEYS; i++) {
+			n = strlen(keys[i].env);
+			if (strncmp(*e, keys[i].env, n) != 0 || (*e)[n] != '=')
+				continue;
+			if ((r = config_set(cfg, &keys[i], *e + n + 1,
+			    "environment", err, errlen)) != 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Walks argv.  With cfg NULL only finds --config; otherwise applies every
+ * flag.  Returns the index of the first operand through *next.
+ */
+static int
+config_walk_flags(struct config *cfg, int argc, char **argv,
+    const char **cfgfile, int *next, char *err, size_t errlen)
+{
+	const struct ckey *k;
+	const char *arg, *eq, *val;
+	size_t nlen;
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		arg = argv[i];
+		if (strcmp(arg, "--") == 0) {
+			i++;
+			break;
+		}
+		if (strncmp(arg, "--", 2) != 0)
+			break;
+		arg += 2;
+		eq = strchr(arg, '=');
+		nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+		k = key_by_flag(arg, nlen);
+		if (k == NULL && !(nlen == 6 && strncmp(arg, "config", 6) == 0)) {
+			snprintf(err, errlen, "unknown option --%.*s "
+			    "(see --help)", (int)nlen, arg);
+			return ERR_CONFIG;
+		}
+		if (eq != NULL)
+			val = eq + 1;
+		else if (k != NULL && k->type == CT_BOOL)
+			val = "true";
+		else if (i + 1 < argc)
+			val = argv[++i];
+		else {
+			snprintf(err, errlen, "option --%.*s needs a value",
+			    (int)nlen, arg);
+			return ERR_CONFIG;
+		}
+		if (k == NULL)
+			*cfgfile = val;
+		else if (cfg != NULL && (r = config_set(cfg, k, val,
+		    "command line", err, errlen)) != 0)
+			return r;
+	}
+	*next = i;
+	return 0;
+}
+
+static int
+config_defaults(struct config *cfg, char *err, size_t errlen)
+{
+	size_t i;
+	int r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < NKEYS; i++)
+		if ((r = config_set(cfg, &keys[i], keys[i].def, "default",
+		    err, errlen)) != 0)
+			return r;
+	return 0;
+}
+
+int
+config_load(struct config *cfg, int argc, char **argv, char **envp,
+    char *err, size_t errlen)
+{
+	const char *file = NULL, *envfile = NULL;
+	bool explicit = true;
+	char **e;
+	int next, r;
+
+	if ((r = config_defaults(cfg, err, errlen)) != 0)
+		return r;
+	if ((r = config_walk_flags(NULL, argc, argv, &file, &next, err,
+	    errlen)) != 0)
+		return r;
+	for (e = envp; e != NULL && *e != NULL; e++)
+		if (strncmp(*e, "DISTCRON_CONFIG=", 16) == 0)
+			envfile = *e + 16;
+	if (file == NULL)
+		file = envfile;
+	if (file == NULL) {
+		file = CONFIG_DEFAULT_FILE;
+		explicit = false;
+	}
+	if ((r = config_apply_file(cfg, file, explicit, err, errlen)) != 0)
+		return r;
+	if ((r = config_apply_env(cfg, envp, err, errlen)) != 0)
+		return r;
+	return config_walk_flags(cfg, argc, argv, &file, &next, err, errlen);
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].type != CT_STR)
+			continue;
+		free(*(char **)((char *)cfg + keys[i].off));
+		*(char **)((char *)cfg + keys[i].off) = NULL;
+	}
+	free(cfg->config_file);
+	cfg->config_file = NULL;
+}
+
+void
+config_usage(void *fp)
+{
+	char flag[64];
+	size_t i;
+
+	fprintf(fp, "  --config FILE              config file (default %s;"
+	    " env DISTCRON_CONFIG)\n", CONFIG_DEFAULT_FILE);
+	for (i = 0; i < NKEYS; i++) {
+		snprintf(flag, sizeof(flag), "--%s%s", keys[i].flag,
+		    keys[i].type == CT_BOOL ? "" : " VALUE");
+		fprintf(fp, "  %-26s %s (default \"%s\"; env %s)\n", flag,
+		    keys[i].help, keys[i].def, keys[i].env);
+	}
+	fprintf(fp, "  distcrond's --jobsDirectory, --nodesDirectory, --esHost"
+	    " and --esPort are accepted too.\n");
+}

@@ -1,1 +1,396 @@
-int main(void) { return 0; }
+/*
+ * distcrond.c - the daemon: reads its settings, opens the store (turning
+ * runs a previous daemon left unfinished into LOST), loads the definitions
+ * and runs the event loop until SIGTERM or SIGINT.
+ *
+ * Signals are blocked in every thread and read through a signalfd on the
+ * loop.  Definitions are reloaded on SIGHUP and when inotify reports a
+ * change in either directory (after reload_delay of quiet, so an editor's
+ * save or a bulk copy is read once); loading runs on a short-lived thread
+ * and the result is applied on the loop thread.  A lock file in the state
+ * directory keeps a second daemon off the same store.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "distcron/config.h"
+#include "distcron/defs.h"
+#include "distcron/err.h"
+#include "distcron/log.h"
+#include "distcron/loop.h"
+#include "distcron/runner.h"
+#include "distcron/store.h"
+#include "distcron/tz.h"
+
+extern char **environ;
+
+struct daemon {
+	struct config cfg;
+	const struct tz *zone;
+	struct loop *loop;
+	struct store *st;
+	struct runner *runner;
+	int sfd, ifd, lockfd;
+	struct loop_watch *sig_watch, *ino_watch;
+	struct loop_timer *reload_timer;
+	int loading;		/* a loader thread is running */
+	int reload_again;	/* a change came in while it ran */
+	int stopping;
+};
+
+static void
+report_diag(void *arg, const char *level, const char *file, const char *msg)
+{
+	if (strcmp(level, "error") == 0)
+		log_error("%s: %s (file skipped)", file, msg);
+	else
+		log_warn("%s: %s", file, msg);
+}
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: distcrond [OPTIONS]\n\n"
+	    "Runs the jobs of JOBS_DIR on the nodes of NODES_DIR when they are"
+	    " due,\nrecording every run in STATE_DIR.  Runs in the foreground;"
+	    " use systemd or\nsupervisor to run it as a service.\n\n"
+	    "Options (precedence: defaults < config file < environment <"
+	    " flags):\n");
+	config_usage(fp);
+	fprintf(fp, "  --help                     this text\n"
+	    "  --version                  print the version\n\n"
+	    "Signals: SIGHUP reloads the definitions; SIGTERM or SIGINT stop"
+	    " scheduling,\nlet running jobs finish (shutdown_grace), then"
+	    " exit 0.\n");
+}
+
+/* ---- reloading ---- */
+
+struct load_job {
+	struct daemon *d;
+	struct defs_set *set;
+	int rc;
+};
+
+static void reload_start(struct daemon *d);
+
+static void
+reload_done(void *arg)
+{
+	struct load_job *lj = arg;
+	struct daemon *d = lj->d;
+
+	d->loading = 0;
+	if (lj->rc != 0)
+		log_error("reload failed: %s; keeping the old definitions",
+		    err_str(lj->rc));
+	else if (!d->stopping) {
+		log_info("reloaded: %zu jobs, %zu nodes, %d file(s) with errors",
+		    lj->set->njobs, lj->set->nnodes, lj->set->nerrors);
+		runner_apply(d->runner, lj->set, 0);
+		lj->set = NULL;
+	}
+	defs_set_free(lj->set);
+	free(lj);
+	if (d->reload_again && !d->stopping) {
+		d->reload_again = 0;
+		reload_start(d);
+	}
+}
+
+static void *
+reload_thread(void *arg)
+{
+	struct load_job *lj = arg;
+	struct daemon *d = lj->d;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	lj->rc = defs_load(d->cfg.jobs_dir, d->cfg.nodes_dir, d->zone,
+	    &lj->set, report_diag, NULL);
+	loop_post(d->loop, reload_done, lj);
+	return NULL;
+}
+
+static void
+reload_start(struct daemon *d)
+{
+	struct load_job *lj;
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (d->loading) {
+		d->reload_again = 1;
+		return;
+	}
+	if ((lj = calloc(1, sizeof(*lj))) == NULL) {
+		log_error("reload: out of memory");
+		return;
+	}
+	lj->d = d;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, reload_thread, lj) != 0) {
+		log_error("reload: cannot start the loader thread");
+		free(lj);
+	} else
+		d->loading = 1;
+	pthread_attr_destroy(&attr);
+}
+
+static void
+reload_timer_fired(void *arg)
+{
+	struct daemon *d = arg;
+
+	d->reload_timer = NULL;
+	reload_start(d);
+}
+
+/* A file changed: reload once things have been quiet for reload_delay. */
+static void
+on_inotify(int fd, uint32_t events, void *arg)
+{
+	struct daemon *d = arg;
+	char buf[16384] __attribute__((aligned(8)));
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	if (d->stopping)
+		return;
+	if (d->reload_timer != NULL)
+		loop_timer_del(d->reload_timer);
+	loop_timer_add(d->loop, loop_mono_ms() + d->cfg.reload_delay_ms,
+	    reload_timer_fired, d, &d->reload_timer);
+}
+
+static int
+watch_dirs(struct daemon *d)
+{
+	const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+	    IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+
+	if ((d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+		return -errno;
+	if (inotify_add_watch(d->ifd, d->cfg.jobs_dir, mask) < 0 ||
+	    inotify_add_watch(d->ifd, d->cfg.nodes_dir, mask) < 0)
+		log_warn("inotify: %s; changes are picked up on SIGHUP only",
+		    strerror(errno));
+	return loop_watch_add(d->loop, d->ifd, EPOLLIN, on_inotify, d,
+	    &d->ino_watch);
+}
+
+/* ---- signals and shutdown ---- */
+
+static void
+shutdown_done(void *arg)
+{
+	struct daemon *d = arg;
+
+	loop_stop(d->loop);
+}
+
+static void
+on_signal(int fd, uint32_t events, void *arg)
+{
+	struct daemon *d = arg;
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP: reloading definitions");
+			reload_start(d);
+			continue;
+		}
+		if (d->stopping)
+			continue;
+		log_info("%s: stopping", strsignal((int)si.ssi_signo));
+		d->stopping = 1;
+		if (d->reload_timer != NULL) {
+			loop_timer_del(d->reload_timer);
+			d->reload_timer = NULL;
+		}
+		runner_shutdown(d->runner, d->cfg.shutdown_grace_ms,
+		    shutdown_done, d);
+	}
+}
+
+static int
+setup_signals(struct daemon *d)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -errno;
+	if ((d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		return -errno;
+	return loop_watch_add(d->loop, d->sfd, EPOLLIN, on_signal, d,
+	    &d->sig_watch);
+}
+
+/* ---- startup ---- */
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096], *p;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int
+open_state(struct daemon *d)
+{
+	char path[4096];
+	const char *why;
+	int rc, nlost = 0;
+
+	if ((rc = mkdir_p(d->cfg.state_dir, 0750)) != 0) {
+		log_error("state_dir %s: %s", d->cfg.state_dir, err_str(rc));
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/distcrond.lock", d->cfg.state_dir);
+	d->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (d->lockfd < 0 || flock(d->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		log_error("%s: %s", path, errno == EWOULDBLOCK ?
+		    "another distcrond is using this state directory" :
+		    strerror(errno));
+		return ERR_BUSY;
+	}
+	snprintf(path, sizeof(path), "%s/distcron.db", d->cfg.state_dir);
+	if ((rc = store_open(path, false, &d->st, &why)) != 0) {
+		log_error("%s", why);
+		return rc;
+	}
+	if ((rc = store_recover(d->st, loop_real_ms(), &nlost)) != 0) {
+		log_error("%s: cannot recover unfinished runs: %s", path,
+		    err_str(rc));
+		return rc;
+	}
+	if (nlost > 0)
+		log_warn("%d run(s) left unfinished by the previous daemon "
+		    "marked LOST", nlost);
+	return 0;
+}
+
+static int
+start(struct daemon *d)
+{
+	struct defs_set *set = NULL;
+	const char *why;
+	int rc;
+
+	if ((rc = tz_get(d->cfg.timezone, &d->zone, &why)) != 0) {
+		log_error("timezone \"%s\": %s", d->cfg.timezone, why);
+		return rc;
+	}
+	if ((rc = loop_new(&d->loop)) != 0 || (rc = setup_signals(d)) != 0) {
+		log_error("event loop: %s", err_str(rc));
+		return rc;
+	}
+	if ((rc = open_state(d)) != 0)
+		return rc;
+	if ((rc = defs_load(d->cfg.jobs_dir, d->cfg.nodes_dir, d->zone, &set,
+	    report_diag, NULL)) != 0) {
+		log_error("cannot read %s or %s: %s", d->cfg.jobs_dir,
+		    d->cfg.nodes_dir, err_str(rc));
+		return rc;
+	}
+	if ((rc = runner_new(&d->cfg, d->loop, d->st, &d->runner)) != 0) {
+		defs_set_free(set);
+		log_error("runner: %s", err_str(rc));
+		return rc;
+	}
+	log_info("distcrond %s: %zu jobs, %zu nodes, %d file(s) with errors; "
+	    "jobs %s, nodes %s, state %s", PACKAGE_VERSION, set->njobs,
+	    set->nnodes, set->nerrors, d->cfg.jobs_dir, d->cfg.nodes_dir,
+	    d->cfg.state_dir);
+	runner_apply(d->runner, set, 1);
+	if ((rc = watch_dirs(d)) != 0)
+		log_warn("inotify: %s; changes are picked up on SIGHUP only",
+		    err_str(rc));
+	return 0;
+}
+
+static void
+cleanup(struct daemon *d)
+{
+	runner_free(d->runner);
+	store_close(d->st);
+	if (d->sig_watch)
+		loop_watch_del(d->sig_watch);
+	if (d->ino_watch)
+		loop_watch_del(d->ino_watch);
+	loop_free(d->loop);
+	if (d->sfd > 0)
+		close(d->sfd);
+	if (d->ifd > 0)
+		close(d->ifd);
+	if (d->lockfd > 0)
+		close(d->lockfd);
+	config_free(&d->cfg);
+	tz_cache_clear();
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon d;
+	char err[512];
+	int i, rc;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("distcrond %s\n", PACKAGE_VERSION);
+			return 0;
+		}
+	}
+	memset(&d, 0, sizeof(d));
+	d.sfd = d.ifd = d.lockfd = -1;
+	log_init("distcrond", LOG_LVL_INFO, false);
+	if (config_load(&d.cfg, argc, argv, environ, err, sizeof(err)) != 0) {
+		fprintf(stderr, "distcrond: %s\n", err);
+		config_free(&d.cfg);
+		return 2;
+	}
+	log_init("distcrond", d.cfg.log_level, d.cfg.syslog);
+	if ((rc = start(&d)) == 0 && (rc = loop_run(d.loop)) == 0)
+		log_info("stopped");
+	cleanup(&d);
+	return rc == 0 ? 0 : 1;
+}

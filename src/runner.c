@@ -1,2 +1,1238 @@
-/* runner.c - not written yet. */
+/*
+ * runner.c - runs from tick to record.
+ *
+ * Life of a run:
+ *   1. The scheduler hands a job's slot over RUNNER_LEAD_MS before the tick.
+ *      The runner plans the job's next tick, applies the job's rules (enabled,
+ *      start_at/expires_at, max_runs, concurrency), picks the nodes and
+ *      queues the run's intent (PENDING, one item per node) for the store.
+ *   2. When the store thread confirms the intent, a monotonic timer launches
+ *      the run at its scheduled second (at once for manual, missed or late
+ *      runs).  A tick the store already knows (same job and time) is not run
+ *      again: that is what makes a tick run once.
+ *   3. Each item starts on its node's executor when a slot is free under the
+ *      global and per-node limits, else waits in a FIFO.
+ *   4. When every item of the attempt is done the run succeeds, is retried
+ *      after a backoff (failed nodes only), or fails; the final record, with
+ *      the captured output, goes to the store thread.
+ * Ticks found overdue by more than RUNNER_LATE_MS (daemon stopped, clock
+ * stepped forward, machine suspended) count as missed: run once if the job
+ * says "missed": "run_once" (within missed_max_age), else skipped and logged.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/exec_local.h"
+#include "distcron/log.h"
+#include "distcron/runner.h"
+#include "distcron/scheduler.h"
+#include "distcron/storeq.h"
+
+#define RUNNER_LEAD_MS		250	/* intent written this early */
+#define RUNNER_LATE_MS		60000	/* later than this: a missed tick */
+#define RUNNER_BACKOFF_MAX_MS	(3600 * 1000)
+#define RUNNER_MISSED_SCAN	1000000	/* bound on ticks walked at startup */
+
+struct run;
+
+struct slot {
+	char *name;
+	struct job_def *def;
+	struct scheduler_item item;
+	int64_t run_count;	/* scheduled runs so far (for max_runs) */
+	int nrunning;		/* runs not final yet */
+	struct run *runs;	/* those runs */
+	int gone;		/* removed by a reload */
+	struct runner *r;
+};
+
+struct item_ctx {
+	struct run *run;
+	size_t idx;		/* in run->rec->items */
+	struct exec_proc *proc;
+	const struct exec_ops *ops;
+	int waiting;
+	struct item_ctx *wnext;
+};
+
+struct run {
+	struct runner *r;
+	struct slot *slot;
+	struct job_def *def;
+	struct store_run *rec;
+	struct item_ctx **ic;	/* one per rec->items entry */
+	size_t active;		/* items of this attempt not done */
+	struct loop_timer *timer;	/* launch or retry */
+	int launched;
+	const char *cancel_reason;
+	struct run *next, *prev;
+};
+
+struct nodestate {
+	const struct node_def *def;
+	int running;
+};
+
+struct runner {
+	const struct config *cfg;
+	struct loop *loop;
+	struct store *st;
+	struct storeq *q;
+	struct scheduler *sched;
+	struct slot **slots;	/* sorted by name */
+	size_t nslots;
+	struct defs_set *set;
+	struct nodestate *nodes;	/* parallel to set->nodes */
+	struct item_ctx *wait_head, **wait_tail;
+	struct run **pending;	/* intents not yet handed to the store */
+	size_t npending, cappending;
+	struct runner_stats stats;
+	unsigned rr;
+	int shutting;
+	loop_fn done_fn;
+	void *done_arg;
+	int done_called;
+};
+
+static void run_finish(struct run *run, enum run_status status,
+    const char *reason);
+static void item_begin(struct item_ctx *ic);
+static void pump_waiting(struct runner *r);
+static void run_begin_items(struct run *run, size_t first);
+
+/* ---- small helpers ---- */
+
+static char *
+xstrdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static struct slot *
+slot_of(struct scheduler_item *it)
+{
+	return (struct slot *)((char *)it - offsetof(struct slot, item));
+}
+
+static int64_t
+now_s(void)
+{
+	return loop_real_ms() / 1000;
+}
+
+static struct nodestate *
+node_find(struct runner *r, const char *name)
+{
+	size_t lo = 0, hi = r->set ? r->set->nnodes : 0, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		c = strcmp(name, r->nodes[mid].def->name);
+		if (c == 0)
+			return &r->nodes[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static void
+fmt_time(const struct job_def *def, int64_t t, char *out, size_t n)
+{
+	if (tz_format_iso8601(def->zone, t, out, n) != 0)
+		snprintf(out, n, "@%lld", (long long)t);
+}
+
+/* ---- store records ---- */
+
+static struct store_run *
+rec_copy(const struct store_run *src)
+{
+	struct store_run *d;
+	size_t i;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	*d = *src;
+	d->job = xstrdup(src->job);
+	d->trigger = xstrdup(src->trigger);
+	d->reason = xstrdup(src->reason);
+	d->items = calloc(src->nitems ? src->nitems : 1, sizeof(*d->items));
+	if (d->items == NULL) {
+		d->nitems = 0;
+		store_run_free(d);
+		return NULL;
+	}
+	for (i = 0; i < src->nitems; i++) {
+		d->items[i] = src->items[i];
+		d->items[i].node = xstrdup(src->items[i].node);
+		d->items[i].out = xstrdup(src->items[i].out);
+		d->items[i].err = xstrdup(src->items[i].err);
+		d->items[i].error = xstrdup(src->items[i].error);
+	}
+	return d;
+}
+
+/* Queues a copy of the run's record for saving. */
+static void
+run_save(struct run *run)
+{
+	struct store_run *copy;
+
+	if ((copy = rec_copy(run->rec)) == NULL) {
+		log_error("run %lld: out of memory saving its state",
+		    (long long)run->rec->id);
+		return;
+	}
+	storeq_save(run->r->q, copy);
+}
+
+static int
+run_add_item(struct run *run, const char *node, int attempt)
+{
+	struct store_run *rec = run->rec;
+	struct store_item *items;
+	struct item_ctx **ic, *c;
+
+	items = realloc(rec->items, (rec->nitems + 1) * sizeof(*items));
+	if (items == NULL)
+		return -ENOMEM;
+	rec->items = items;
+	ic = realloc(run->ic, (rec->nitems + 1) * sizeof(*ic));
+	if (ic == NULL)
+		return -ENOMEM;
+	run->ic = ic;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -ENOMEM;
+	memset(&items[rec->nitems], 0, sizeof(*items));
+	items[rec->nitems].node = strdup(node);
+	items[rec->nitems].attempt = attempt;
+	items[rec->nitems].status = RUN_PENDING;
+	items[rec->nitems].exit_code = -1;
+	c->run = run;
+	c->idx = rec->nitems;
+	ic[rec->nitems++] = c;
+	return items[c->idx].node ? 0 : -ENOMEM;
+}
+
+/* ---- node selection (the SSH issue grows this into policy.c) ---- */
+
+static int
+node_matches(const struct job_def *def, const struct node_def *node)
+{
+	char **a, **b;
+
+	if (!node->enabled)
+		return 0;
+	if (def->nodes != NULL) {
+		for (a = def->nodes; *a; a++)
+			if (strcmp(*a, node->name) == 0)
+				return 1;
+		return 0;
+	}
+	for (a = def->roles; a && *a; a++)
+		for (b = node->roles; b && *b; b++)
+			if (strcmp(*a, *b) == 0)
+				return 1;
+	return 0;
+}
+
+/* Adds the items of attempt 1: every candidate ("all") or the least busy
+ * one ("any", ties rotating).  Returns the number of items. */
+static int
+run_pick_nodes(struct run *run)
+{
+	struct runner *r = run->r;
+	struct nodestate *best = NULL, *ns;
+	size_t i, n = r->set ? r->set->nnodes : 0, k;
+	int count = 0;
+
+	for (k = 0; k < n; k++) {
+		i = (k + r->rr) % n;
+		ns = &r->nodes[i];
+		if (!node_matches(run->def, ns->def))
+			continue;
+		if (run->def->hosts == JOB_HOSTS_ALL) {
+			if (run_add_item(run, ns->def->name, 1) == 0)
+				count++;
+		} else if (best == NULL || ns->running < best->running)
+			best = ns;
+	}
+	r->rr++;
+	if (best != NULL && run_add_item(run, best->def->name, 1) == 0)
+		count++;
+	return count;
+}
+
+/* ---- runs ---- */
+
+static struct run *
+run_new(struct slot *slot, int64_t scheduled_at, const char *trigger)
+{
+	struct run *run;
+
+	if ((run = calloc(1, sizeof(*run))) == NULL ||
+	    (run->rec = calloc(1, sizeof(*run->rec))) == NULL) {
+		free(run);
+		return NULL;
+	}
+	run->r = slot->r;
+	run->slot = slot;
+	run->def = defs_job_ref(slot->def);
+	run->rec->job = strdup(slot->name);
+	run->rec->trigger = strdup(trigger);
+	run->rec->scheduled_at = scheduled_at;
+	run->rec->status = RUN_PENDING;
+	run->rec->attempt = 1;
+	run->rec->created_ms = loop_real_ms();
+	run->rec->retention = run->def->retention;
+	run->next = slot->runs;
+	if (slot->runs)
+		slot->runs->prev = run;
+	slot->runs = run;
+	slot->nrunning++;
+	run->r->stats.in_flight++;
+	return run;
+}
+
+/* Frees the item contexts; they are indexed by the record's items. */
+static void
+run_free_ctx(struct run *run)
+{
+	size_t i;
+
+	for (i = 0; run->rec != NULL && i < run->rec->nitems; i++)
+		free(run->ic[i]);
+	free(run->ic);
+	run->ic = NULL;
+}
+
+static void
+run_free(struct run *run)
+{
+	run_free_ctx(run);
+	store_run_free(run->rec);
+	defs_job_unref(run->def);
+	free(run);
+}
+
+static void
+slot_free(struct slot *slot)
+{
+	defs_job_unref(slot->def);
+	free(slot->name);
+	free(slot);
+}
+
+static void
+runner_check_done(struct runner *r)
+{
+	if (!r->shutting || r->stats.in_flight > 0 || r->done_called)
+		return;
+	r->done_called = 1;
+	storeq_flush(r->q, r->done_fn, r->done_arg);
+}
+
+static void
+run_log_finish(struct run *run)
+{
+	struct store_run *rec = run->rec;
+	char when[64], dur[32];
+	const struct store_item *it;
+	size_t i;
+
+	fmt_time(run->def, rec->scheduled_at, when, sizeof(when));
+	dur_format(rec->started_ms ? rec->ended_ms - rec->started_ms : 0,
+	    dur, sizeof(dur));
+	for (i = 0; i < rec->nitems; i++) {
+		it = &rec->items[i];
+		if (it->attempt != rec->attempt)
+			continue;
+		log_info("run %lld finished: job=%s node=%s scheduled=%s "
+		    "attempt=%d status=%s exit=%d duration=%s%s%s",
+		    (long long)rec->id, rec->job, it->node, when, it->attempt,
+		    store_status_str(it->status), it->exit_code, dur,
+		    it->error ? " error=" : "", it->error ? it->error : "");
+	}
+	log_info("run %lld %s: job=%s scheduled=%s duration=%s%s%s",
+	    (long long)rec->id, store_status_str(rec->status), rec->job, when,
+	    dur, rec->reason ? " reason=" : "",
+	    rec->reason ? rec->reason : "");
+}
+
+/* Ends a run: records the final state and forgets it. */
+static void
+run_finish(struct run *run, enum run_status status, const char *reason)
+{
+	struct runner *r = run->r;
+	struct slot *slot = run->slot;
+
+	if (run->timer != NULL) {
+		loop_timer_del(run->timer);
+		run->timer = NULL;
+	}
+	run->rec->status = status;
+	run->rec->ended_ms = loop_real_ms();
+	if (reason != NULL && run->rec->reason == NULL)
+		run->rec->reason = strdup(reason);
+	if (run->rec->id > 0) {
+		run_log_finish(run);
+		run_free_ctx(run);
+		storeq_save(r->q, run->rec);	/* hands the record over */
+		run->rec = NULL;
+	}
+	if (run->prev)
+		run->prev->next = run->next;
+	else
+		slot->runs = run->next;
+	if (run->next)
+		run->next->prev = run->prev;
+	slot->nrunning--;
+	r->stats.in_flight--;
+	if (slot->gone && slot->nrunning == 0)
+		slot_free(slot);
+	run_free(run);
+	runner_check_done(r);
+}
+
+/* ---- items ---- */
+
+static void
+item_set_error(struct store_item *it, enum run_status st, const char *msg)
+{
+	it->status = st;
+	if (it->ended_ms == 0)
+		it->ended_ms = loop_real_ms();
+	if (it->error == NULL && msg != NULL)
+		it->error = strdup(msg);
+}
+
+/* Builds the run's environment additions: the job's own, then ours. */
+static char **
+item_env(struct run *run, const struct store_item *it)
+{
+	char **env, when[64], buf[5][128];
+	size_t n = 0, i;
+
+	for (i = 0; run->def->env && run->def->env[i]; i++)
+		n++;
+	if ((env = calloc(n + 6, sizeof(*env))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		env[i] = run->def->env[i];
+	fmt_time(run->def, run->rec->scheduled_at, when, sizeof(when));
+	snprintf(buf[0], sizeof(buf[0]), "DISTCRON_JOB=%s", run->rec->job);
+	snprintf(buf[1], sizeof(buf[1]), "DISTCRON_RUN_ID=%lld",
+	    (long long)run->rec->id);
+	snprintf(buf[2], sizeof(buf[2]), "DISTCRON_SCHEDULED_AT=%s", when);
+	snprintf(buf[3], sizeof(buf[3]), "DISTCRON_NODE=%s", it->node);
+	snprintf(buf[4], sizeof(buf[4]), "DISTCRON_ATTEMPT=%d", it->attempt);
+	for (i = 0; i < 5; i++)
+		if ((env[n + i] = strdup(buf[i])) == NULL)
+			break;
+	return env;
+}
+
+static void
+item_env_free(char **env, size_t njob)
+{
+	size_t i;
+
+	for (i = njob; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* One item's attempt is over (done, failed to start, or dropped). */
+static void run_item_over(struct item_ctx *ic);
+
+static void
+item_exec_done(struct exec_result *res, void *arg)
+{
+	struct item_ctx *ic = arg;
+	struct runner *r = ic->run->r;
+	struct store_item *it = &ic->run->rec->items[ic->idx];
+	struct nodestate *ns = node_find(r, it->node);
+	char msg[300];
+
+	ic->proc = NULL;
+	r->stats.running--;
+	if (ns)
+		ns->running--;
+	it->exit_code = res->exit_code;
+	it->signal = res->signal;
+	it->started_ms = res->started_ms;
+	it->ended_ms = res->ended_ms;
+	it->out = res->out;
+	it->err = res->err;
+	res->out = res->err = NULL;
+	it->truncated = res->truncated;
+	it->status = res->outcome == EXEC_EXITED && res->exit_code == 0 ?
+	    RUN_SUCCESS : RUN_FAILURE;
+	if (res->outcome == EXEC_EXITED && res->exit_code != 0)
+		snprintf(msg, sizeof(msg), "exit code %d", res->exit_code);
+	else if (res->outcome == EXEC_SIGNALED)
+		snprintf(msg, sizeof(msg), "killed by signal %d", res->signal);
+	else if (res->outcome == EXEC_CANCELLED)
+		snprintf(msg, sizeof(msg), "%s", ic->run->cancel_reason ?
+		    ic->run->cancel_reason : "cancelled");
+	else
+		snprintf(msg, sizeof(msg), "%s", res->error);
+	if (it->status == RUN_FAILURE)
+		it->error = strdup(msg);
+	exec_result_free(res);
+	run_item_over(ic);
+	pump_waiting(r);
+}
+
+static const struct exec_ops *
+item_ops(struct run *run, const struct node_def *node, const char **why)
+{
+	if (run->def->http != NULL) {
+		*why = "HTTP jobs are not supported by this version yet";
+		return NULL;
+	}
+	if (node == NULL) {
+		*why = "node no longer defined";
+		return NULL;
+	}
+	if (node->conn == NODE_SSH) {
+		*why = "SSH execution is not supported by this version yet";
+		return NULL;
+	}
+	return &exec_local_ops;
+}
+
+/* Starts an item on its node's executor now. */
+static void
+item_exec(struct item_ctx *ic)
+{
+	struct run *run = ic->run;
+	struct runner *r = run->r;
+	struct store_item *it = &run->rec->items[ic->idx];
+	struct nodestate *ns = node_find(r, it->node);
+	struct exec_spec spec;
+	const char *why = NULL;
+	char **env;
+	size_t njob = 0;
+	int rc;
+
+	if ((ic->ops = item_ops(run, ns ? ns->def : NULL, &why)) == NULL) {
+		item_set_error(it, RUN_FAILURE, why);
+		run_item_over(ic);
+		return;
+	}
+	while (run->def->env && run->def->env[njob])
+		njob++;
+	env = item_env(run, it);
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = run->def->argv;
+	spec.shell = run->def->shell;
+	spec.env = env;
+	spec.working_dir = run->def->working_dir;
+	spec.timeout_ms = run->def->timeout_ms;
+	spec.kill_grace_ms = run->def->kill_grace_ms;
+	spec.output_limit = run->def->output_limit;
+	spec.node = it->node;
+	it->status = RUN_STARTED;
+	it->started_ms = loop_real_ms();
+	rc = env ? ic->ops->start(r->loop, &spec, item_exec_done, ic,
+	    &ic->proc) : -ENOMEM;
+	item_env_free(env, njob);
+	if (rc != 0) {
+		item_set_error(it, RUN_FAILURE, err_str(rc));
+		run_item_over(ic);
+		return;
+	}
+	r->stats.running++;
+	if (ns)
+		ns->running++;
+}
+
+/* Starts ic now if the limits allow, else queues it. */
+static void
+item_begin(struct item_ctx *ic)
+{
+	struct runner *r = ic->run->r;
+	struct nodestate *ns = node_find(r, ic->run->rec->items[ic->idx].node);
+
+	if (r->stats.running < (size_t)r->cfg->max_concurrent_runs &&
+	    (ns == NULL || ns->def->max_concurrent_runs == 0 ||
+	    ns->running < ns->def->max_concurrent_runs) && !r->wait_head) {
+		item_exec(ic);
+		return;
+	}
+	ic->waiting = 1;
+	ic->wnext = NULL;
+	*r->wait_tail = ic;
+	r->wait_tail = &ic->wnext;
+	r->stats.waiting++;
+}
+
+/* Starts queued items while limits allow (FIFO; a full node does not
+ * block items bound for other nodes). */
+static void
+pump_waiting(struct runner *r)
+{
+	struct item_ctx **pp = &r->wait_head, *ic;
+	struct nodestate *ns;
+
+	while ((ic = *pp) != NULL &&
+	    r->stats.running < (size_t)r->cfg->max_concurrent_runs) {
+		ns = node_find(r, ic->run->rec->items[ic->idx].node);
+		if (ns && ns->def->max_concurrent_runs > 0 &&
+		    ns->running >= ns->def->max_concurrent_runs) {
+			pp = &ic->wnext;
+			continue;
+		}
+		*pp = ic->wnext;
+		if (r->wait_tail == &ic->wnext)
+			r->wait_tail = pp;
+		ic->waiting = 0;
+		r->stats.waiting--;
+		item_exec(ic);
+	}
+}
+
+static void
+wait_remove(struct runner *r, struct item_ctx *ic)
+{
+	struct item_ctx **pp;
+
+	for (pp = &r->wait_head; *pp; pp = &(*pp)->wnext) {
+		if (*pp != ic)
+			continue;
+		*pp = ic->wnext;
+		if (r->wait_tail == &ic->wnext)
+			r->wait_tail = pp;
+		ic->waiting = 0;
+		r->stats.waiting--;
+		return;
+	}
+}
+
+/* ---- attempts and retries ---- */
+
+static void run_retry(void *arg);
+
+static int64_t
+retry_delay(const struct run *run)
+{
+	int64_t d = run->def->retry_backoff_ms;
+	int i;
+
+	for (i = 1; i < run->rec->attempt && d < RUNNER_BACKOFF_MAX_MS; i++)
+		d *= 2;
+	return d < RUNNER_BACKOFF_MAX_MS ? d : RUNNER_BACKOFF_MAX_MS;
+}
+
+/* Describes the first failed item of the current attempt. */
+static void
+run_failure_reason(const struct run *run, char *out, size_t n)
+{
+	const struct store_item *it;
+	size_t i, failed = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < run->rec->nitems; i++) {
+		it = &run->rec->items[i];
+		if (it->attempt != run->rec->attempt ||
+		    it->status == RUN_SUCCESS)
+			continue;
+		if (failed++ == 0)
+			snprintf(out, n, "node %s: %s", it->node,
+			    it->error ? it->error : "failed");
+	}
+	if (failed > 1)
+		snprintf(out + strlen(out), n - strlen(out),
+		    " (and %zu more nodes)", failed - 1);
+}
+
+static void
+run_attempt_over(struct run *run)
+{
+	char reason[400], dur[32];
+	int64_t delay;
+
+	run_failure_reason(run, reason, sizeof(reason));
+	if (reason[0] == '\0') {
+		run_finish(run, RUN_SUCCESS, NULL);
+		return;
+	}
+	if (run->cancel_reason || run->r->shutting ||
+	    run->rec->attempt > run->def->retries) {
+		run_finish(run, RUN_FAILURE, run->cancel_reason ?
+		    run->cancel_reason : reason);
+		return;
+	}
+	delay = retry_delay(run);
+	dur_format(delay, dur, sizeof(dur));
+	log_warn("run %lld attempt %d failed (%s); retrying in %s",
+	    (long long)run->rec->id, run->rec->attempt, reason, dur);
+	run->rec->status = RUN_RETRY;
+	free(run->rec->reason);
+	run->rec->reason = strdup(reason);
+	run_save(run);
+	loop_timer_add(run->r->loop, loop_mono_ms() + delay, run_retry, run,
+	    &run->timer);
+}
+
+static void
+run_item_over(struct item_ctx *ic)
+{
+	struct run *run = ic->run;
+
+	if (--run->active == 0)
+		run_attempt_over(run);
+}
+
+/* Starts the next attempt on the nodes that failed the last one. */
+static void
+run_retry(void *arg)
+{
+	struct run *run = arg;
+	size_t i, n = run->rec->nitems, first;
+	int prev = run->rec->attempt;
+	char *node;
+
+	run->timer = NULL;
+	run->rec->attempt++;
+	run->rec->status = RUN_STARTED;
+	first = run->rec->nitems;
+	for (i = 0; i < n; i++) {
+		if (run->rec->items[i].attempt != prev ||
+		    run->rec->items[i].status == RUN_SUCCESS)
+			continue;
+		node = run->rec->items[i].node;
+		if (run_add_item(run, node, run->rec->attempt) != 0)
+			log_error("run %lld: out of memory adding a retry",
+			    (long long)run->rec->id);
+	}
+	run_save(run);
+	if (run->rec->nitems == first) {
+		run_finish(run, RUN_FAILURE, "out of memory retrying");
+		return;
+	}
+	run_begin_items(run, first);
+}
+
+/* ---- launch ---- */
+
+static void
+run_launch(void *arg)
+{
+	struct run *run = arg;
+	char when[64];
+	size_t i;
+
+	run->timer = NULL;
+	run->launched = 1;
+	run->rec->status = RUN_STARTED;
+	run->rec->started_ms = loop_real_ms();
+	run->r->stats.started++;
+	fmt_time(run->def, run->rec->scheduled_at, when, sizeof(when));
+	for (i = 0; i < run->rec->nitems; i++)
+		log_info("run %lld started: job=%s node=%s scheduled=%s "
+		    "attempt=%d trigger=%s", (long long)run->rec->id,
+		    run->rec->job, run->rec->items[i].node, when,
+		    run->rec->attempt, run->rec->trigger);
+	run_save(run);
+	run_begin_items(run, 0);
+}
+
+/* The store has the intents: launch each run at its second. */
+static void
+runs_created(struct store_run **recs, size_t n, int rc, void *arg)
+{
+	struct run **runs = arg, *run;
+	int64_t delay;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		run = runs[i];
+		if (rc != 0) {
+			log_error("job %s: run not launched: its intent could "
+			    "not be recorded (%s)", run->rec->job, err_str(rc));
+			run_finish(run, RUN_FAILURE, "store unavailable");
+		} else if (run->rec->id == 0) {
+			log_info("job %s: tick %lld already recorded, not "
+			    "running it again", run->rec->job,
+			    (long long)run->rec->scheduled_at);
+			run_finish(run, RUN_FAILURE, NULL);
+		} else if (run->cancel_reason) {
+			run_finish(run, RUN_FAILURE, run->cancel_reason);
+		} else if (run->r->shutting) {
+			run_finish(run, RUN_LOST,
+			    "daemon stopped before the run was launched");
+		} else if (run->rec->nitems == 0) {
+			run_finish(run, RUN_FAILURE,
+			    "no enabled node matches the job's policy");
+		} else {
+			delay = run->rec->scheduled_at * 1000 - loop_real_ms();
+			if (strcmp(run->rec->trigger, "schedule") != 0 ||
+			    delay <= 0)
+				run_launch(run);
+			else
+				loop_timer_add(run->r->loop, loop_mono_ms() +
+				    delay, run_launch, run, &run->timer);
+		}
+	}
+	(void)recs;
+	free(runs);
+}
+
+/* Hands the intents gathered in this loop iteration to the store thread. */
+static void
+runner_flush_pending(void *arg)
+{
+	struct runner *r = arg;
+	struct run **runs = r->pending;
+	struct store_run **recs;
+	size_t i, n = r->npending;
+	int rc = -ENOMEM;
+
+	r->pending = NULL;
+	r->npending = r->cappending = 0;
+	if (n == 0) {
+		free(runs);
+		return;
+	}
+	if ((recs = malloc(n * sizeof(*recs))) != NULL) {
+		for (i = 0; i < n; i++)
+			recs[i] = runs[i]->rec;
+		rc = storeq_create(r->q, recs, n, runs_created, runs);
+		free(recs);
+	}
+	if (rc != 0)
+		runs_created(NULL, n, rc, runs);
+}
+
+static void
+runner_queue_intent(struct runner *r, struct run *run)
+{
+	struct run **np;
+	size_t ncap;
+
+	if (r->npending == r->cappending) {
+		ncap = r->cappending ? r->cappending * 2 : 64;
+		if ((np = realloc(r->pending, ncap * sizeof(*np))) == NULL) {
+			run->rec->id = 0;
+			log_error("job %s: out of memory, tick dropped",
+			    run->rec->job);
+			run_finish(run, RUN_FAILURE, NULL);
+			return;
+		}
+		r->pending = np;
+		r->cappending = ncap;
+	}
+	if (r->npending == 0)
+		loop_post(r->loop, runner_flush_pending, r);
+	r->pending[r->npending++] = run;
+}
+
+/* ---- ticks ---- */
+
+/* Queues the slot at its next tick after `after`, if it has one. */
+static void
+slot_plan(struct slot *slot, int64_t after)
+{
+	struct runner *r = slot->r;
+	const struct job_def *def = slot->def;
+	int64_t next;
+	int rc;
+
+	scheduler_remove(r->sched, &slot->item);
+	if (!def->enabled || slot->gone || r->shutting)
+		return;
+	if (def->max_runs > 0 && slot->run_count >= def->max_runs)
+		return;
+	if (def->start_at > 0 && after < def->start_at - 1)
+		after = def->start_at - 1;
+	if ((rc = sched_next(def->sched, after, &next)) != 0) {
+		log_warn("job %s: no next run: %s", slot->name, err_str(rc));
+		return;
+	}
+	if (def->expires_at > 0 && next >= def->expires_at) {
+		log_info("job %s: expired, no further runs", slot->name);
+		return;
+	}
+	if (scheduler_set(r->sched, &slot->item, next) != 0)
+		log_error("job %s: out of memory scheduling it", slot->name);
+}
+
+/* Begins items first..n-1 of run.  An item that fails at once may end the
+ * run, which can only happen at the last one: nothing touches run after. */
+static void
+run_begin_items(struct run *run, size_t first)
+{
+	size_t i, n = run->rec->nitems;
+
+	run->active = n - first;
+	for (i = first; i < n; i++)
+		item_begin(run->ic[i]);
+}
+
+/* Stops a run: kills its processes, drops its waiting items, or ends it at
+ * once when nothing of it is executing. */
+static void
+run_cancel(struct run *run, const char *why)
+{
+	size_t i, n;
+
+	run->cancel_reason = why;
+	if (run->timer != NULL) {		/* awaiting launch or retry */
+		run_finish(run, RUN_FAILURE, why);
+		return;
+	}
+	if (!run->launched)	/* intent in flight: runs_created ends it */
+		return;
+	n = run->rec->nitems;
+	for (i = 0; i < n; i++)
+		if (run->ic[i]->proc)
+			run->ic[i]->ops->cancel(run->ic[i]->proc);
+	for (i = 0; i < n; i++) {
+		if (!run->ic[i]->waiting)
+			continue;
+		wait_remove(run->r, run->ic[i]);
+		item_set_error(&run->rec->items[i], RUN_FAILURE, why);
+		if (run->active == 1) {
+			run_item_over(run->ic[i]);	/* ends the run */
+			return;
+		}
+		run_item_over(run->ic[i]);
+	}
+}
+
+static void
+slot_cancel_runs(struct slot *slot, const char *why)
+{
+	struct run *run, *next;
+
+	for (run = slot->runs; run; run = next) {
+		next = run->next;
+		run_cancel(run, why);
+	}
+}
+
+/* Starts a run of slot for tick t (trigger "schedule" or "missed"). */
+static void
+slot_start_run(struct slot *slot, int64_t t, const char *trigger)
+{
+	struct run *run;
+
+	if (slot->nrunning > 0) {
+		if (slot->def->concurrency == JOB_CONC_FORBID) {
+			slot->r->stats.skipped++;
+			log_warn("job %s: tick %lld skipped: the previous run is "
+			    "still running (concurrency: forbid)", slot->name,
+			    (long long)t);
+			return;
+		}
+		if (slot->def->concurrency == JOB_CONC_REPLACE)
+			slot_cancel_runs(slot, "replaced by a newer run");
+	}
+	if ((run = run_new(slot, t, trigger)) == NULL) {
+		log_error("job %s: out of memory, tick dropped", slot->name);
+		return;
+	}
+	slot->run_count++;
+	run_pick_nodes(run);
+	runner_queue_intent(slot->r, run);
+}
+
+/* Is tick t, found late, still worth running per the job's settings? */
+static int
+missed_wanted(const struct job_def *def, int64_t t, int64_t now)
+{
+	if (def->missed != JOB_MISSED_RUN_ONCE)
+		return 0;
+	return def->missed_max_age_ms == 0 ||
+	    (now - t) * 1000 <= def->missed_max_age_ms;
+}
+
+static void
+runner_due(struct scheduler_item *it, void *arg)
+{
+	struct runner *r = arg;
+	struct slot *slot = slot_of(it);
+	int64_t t = it->due, now_ms = loop_real_ms(), now = now_ms / 1000;
+
+	slot_plan(slot, t > now ? t : now);
+	if (now_ms - t * 1000 <= RUNNER_LATE_MS) {
+		slot_start_run(slot, t, "schedule");
+		return;
+	}
+	if (missed_wanted(slot->def, t, now)) {
+		log_warn("job %s: tick %lld is %llds late; running it once "
+		    "(missed: run_once)", slot->name, (long long)t,
+		    (long long)(now - t));
+		slot_start_run(slot, t, "missed");
+		return;
+	}
+	r->stats.skipped++;
+	log_warn("job %s: tick %lld is %llds late; skipped (missed: skip)",
+	    slot->name, (long long)t, (long long)(now - t));
+}
+
+/* The wall clock was stepped back: plan every job from the new time. Ticks
+ * already run are refused by the store, so none runs twice. */
+static void
+runner_jump(int64_t delta_ms, void *arg)
+{
+	struct runner *r = arg;
+	size_t i;
+
+	if (delta_ms > 0)
+		return;
+	for (i = 0; i < r->nslots; i++)
+		slot_plan(r->slots[i], now_s());
+}
+
+/* At startup: runs a tick missed while the daemon was down, if wanted. */
+static void
+slot_catch_up(struct slot *slot, int64_t last)
+{
+	int64_t t, next, now = now_s();
+	long n;
+
+	if (last <= 0 || slot->def->missed != JOB_MISSED_RUN_ONCE ||
+	    !slot->def->enabled)
+		return;
+	if (sched_next(slot->def->sched, last, &t) != 0 || t > now - 1)
+		return;
+	for (n = 1; n < RUNNER_MISSED_SCAN; n++) {
+		if (sched_next(slot->def->sched, t, &next) != 0 ||
+		    next > now - 1)
+			break;
+		t = next;
+	}
+	if (slot->def->expires_at > 0 && t >= slot->def->expires_at)
+		return;
+	if (!missed_wanted(slot->def, t, now))
+		return;
+	log_info("job %s: %ld tick(s) missed while the daemon was down; "
+	    "running the latest once", slot->name, n);
+	slot_start_run(slot, t, "missed");
+}
+
+/* ---- definitions ---- */
+
+static struct slot *
+slot_new(struct runner *r, struct job_def *def, int at_startup)
+{
+	struct store_job_state state;
+	struct slot *slot;
+
+	if ((slot = calloc(1, sizeof(*slot))) == NULL ||
+	    (slot->name = strdup(def->name)) == NULL) {
+		free(slot);
+		return NULL;
+	}
+	slot->r = r;
+	slot->def = defs_job_ref(def);
+	scheduler_item_init(&slot->item);
+	memset(&state, 0, sizeof(state));
+	if (store_job_state_get(r->st, def->name, &state) != 0)
+		log_warn("job %s: cannot read its stored state; max_runs and "
+		    "missed ticks start from zero", def->name);
+	slot->run_count = state.run_count;
+	slot_plan(slot, now_s());
+	if (at_startup)
+		slot_catch_up(slot, state.last_scheduled_at);
+	return slot;
+}
+
+/* A job left the definitions: unschedule; free once its runs are over. */
+static void
+slot_retire(struct runner *r, struct slot *slot)
+{
+	scheduler_remove(r->sched, &slot->item);
+	slot->gone = 1;
+	if (slot->nrunning == 0)
+		slot_free(slot);
+}
+
+/* The same job in the new set: adopt its definition if the file changed. */
+static void
+slot_update(struct slot *slot, struct job_def *def)
+{
+	if (slot->def->digest == def->digest)
+		return;
+	defs_job_unref(slot->def);
+	slot->def = defs_job_ref(def);
+	log_info("job %s: definition changed", slot->name);
+	slot_plan(slot, now_s());
+}
+
+/* Carries running counts over to the new node list. */
+static struct nodestate *
+nodes_rebuild(struct runner *r, struct defs_set *set)
+{
+	struct nodestate *ns, *old;
+	size_t i;
+
+	if ((ns = calloc(set->nnodes + 1, sizeof(*ns))) == NULL)
+		return NULL;
+	for (i = 0; i < set->nnodes; i++) {
+		ns[i].def = set->nodes[i];
+		if ((old = node_find(r, set->nodes[i]->name)) != NULL)
+			ns[i].running = old->running;
+	}
+	return ns;
+}
+
+void
+runner_apply(struct runner *r, struct defs_set *set, int at_startup)
+{
+	struct slot **ns, *slot;
+	size_t i = 0, j = 0, n = 0;
+	struct nodestate *nodes;
+	int c;
+
+	ns = calloc(set->njobs + 1, sizeof(*ns));
+	nodes = nodes_rebuild(r, set);
+	if (ns == NULL || nodes == NULL) {
+		log_error("reload: out of memory; keeping the old definitions");
+		free(ns);
+		free(nodes);
+		defs_set_free(set);
+		return;
+	}
+	free(r->nodes);
+	r->nodes = nodes;
+	while (i < r->nslots || j < set->njobs) {
+		c = i == r->nslots ? 1 : j == set->njobs ? -1 :
+		    strcmp(r->slots[i]->name, set->jobs[j]->name);
+		if (c < 0) {
+			slot_retire(r, r->slots[i++]);
+			continue;
+		}
+		if (c == 0) {
+			slot = r->slots[i++];
+			slot_update(slot, set->jobs[j++]);
+		} else if ((slot = slot_new(r, set->jobs[j++], at_startup)) ==
+		    NULL) {
+			log_error("job %s: out of memory", set->jobs[j - 1]->name);
+			continue;
+		}
+		ns[n++] = slot;
+	}
+	free(r->slots);
+	r->slots = ns;
+	r->nslots = n;
+	r->stats.jobs = n;
+	defs_set_free(r->set);
+	r->set = set;
+	pump_waiting(r);
+}
+
+/* ---- shutdown ---- */
+
+static void
+runner_kill_all(void *arg)
+{
+	struct runner *r = arg;
+	struct run *run, *next;
+	size_t i, n = r->nslots;
+	struct slot **slots;
+
+	/* run_cancel may free runs and retired slots: walk a copy of the
+	 * live slots and fetch each run's successor first. */
+	if ((slots = malloc((n + 1) * sizeof(*slots))) == NULL)
+		return;
+	memcpy(slots, r->slots, n * sizeof(*slots));
+	if (r->stats.in_flight > 0)
+		log_warn("shutdown grace over: killing %zu run(s)",
+		    r->stats.in_flight);
+	for (i = 0; i < n; i++)
+		for (run = slots[i]->runs; run; run = next) {
+			next = run->next;
+			run_cancel(run, "killed: daemon shutting down");
+		}
+	free(slots);
+}
+
+void
+runner_shutdown(struct runner *r, int64_t grace_ms, loop_fn done, void *arg)
+{
+	struct run *run, *next;
+	size_t i;
+
+	if (r->shutting)
+		return;
+	r->shutting = 1;
+	r->done_fn = done;
+	r->done_arg = arg;
+	scheduler_pause(r->sched);
+	log_info("shutting down: %zu run(s) in flight, waiting up to %lld ms",
+	    r->stats.in_flight, (long long)grace_ms);
+	/* Runs not launched yet, or waiting to retry, end now. */
+	for (i = 0; i < r->nslots; i++)
+		for (run = r->slots[i]->runs; run; run = next) {
+			next = run->next;
+			if (run->timer != NULL)
+				run_finish(run, run->launched ? RUN_FAILURE :
+				    RUN_LOST, run->launched ?
+				    "daemon stopped before the retry" :
+				    "daemon stopped before the run was launched");
+		}
+	loop_timer_add(r->loop, loop_mono_ms() + grace_ms, runner_kill_all, r,
+	    NULL);
+	runner_check_done(r);
+}
+
+/* ---- setup ---- */
+
+int
+runner_new(const struct config *cfg, struct loop *loop, struct store *st,
+    struct runner **out)
+{
+	struct runner *r;
+	int rc;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return -ENOMEM;
+	r->cfg = cfg;
+	r->loop = loop;
+	r->st = st;
+	r->wait_tail = &r->wait_head;
+	if ((rc = storeq_new(st, loop, &r->q)) != 0 ||
+	    (rc = scheduler_new(loop, RUNNER_LEAD_MS, runner_due, runner_jump,
+	    r, &r->sched)) != 0) {
+		runner_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void
+runner_free(struct runner *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	storeq_free(r->q);
+	scheduler_free(r->sched);
+	for (i = 0; i < r->nslots; i++)
+		slot_free(r->slots[i]);
+	free(r->slots);
+	free(r->nodes);
+	free(r->pending);
+	defs_set_free(r->set);
+	free(r);
+}
+
+void
+runner_stats(const struct runner *r, struct runner_stats *out)
+{
+	*out = r->stats;
+}
