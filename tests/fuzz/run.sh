@@ -1,0 +1,16 @@
+#!/bin/sh
+# run.sh FUZZER SECONDS: runs a libFuzzer target for SECONDS on its seed
+# corpus (tests/fuzz/corpus/NAME) in a scratch copy; fails on any crash.
+set -eu
+fuzzer=$1
+seconds=$2
+name=$(basename "$fuzzer")
+seeds=$(cd "$(dirname "$0")" && pwd)/corpus/$name
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/corpus"
+[ -d "$seeds" ] && cp "$seeds"/* "$work/corpus/" 2>/dev/null || true
+cd "$work"
+"$fuzzer" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 \
+    -timeout=10 corpus >fuzz.log 2>&1 || { tail -40 fuzz.log; exit 1; }
+grep -E 'stat::number_of_executed_units|Done' fuzz.log | tail -2

@@ -1,0 +1,50 @@
+# Sourced by scripts/start and scripts/test: installs the Debian packages
+# distcron needs when some are missing, then builds in the given directory.
+
+# Packages to build and run distcron.
+DC_BUILD_PKGS="build-essential autoconf automake libtool pkg-config
+  libjson-c-dev libcurl4-openssl-dev libssh2-1-dev libmicrohttpd-dev
+  libsqlite3-dev tzdata"
+# Extra packages for the test suite.
+DC_TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev sqlite3 python3
+  procps"
+
+dc_install() {
+	missing=""
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q "install ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	echo "==> installing:$missing"
+	if [ "$(id -u)" != 0 ]; then
+		echo "error: missing packages:$missing (run as root or install them)" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# dc_build DIR [configure args...]: configures (once) and builds in DIR.
+dc_build() {
+	dir=$1
+	shift
+	if [ ! -x "$DC_TOP/configure" ] ||
+	    [ "$DC_TOP/configure.ac" -nt "$DC_TOP/configure" ] ||
+	    [ "$DC_TOP/Makefile.am" -nt "$DC_TOP/Makefile.in" ]; then
+		echo "==> autogen"
+		(cd "$DC_TOP" && ./autogen.sh >/dev/null 2>&1) || {
+			echo "error: autogen.sh failed" >&2; exit 1; }
+	fi
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ] || [ "$DC_TOP/configure" -nt "$dir/Makefile" ]; then
+		echo "==> configure $*"
+		(cd "$dir" && "$DC_TOP/configure" -q "$@") || {
+			echo "error: configure failed (see $dir/config.log)" >&2; exit 1; }
+	fi
+	echo "==> make ($dir)"
+	make -s -C "$dir" -j"$(nproc)" >/dev/null || {
+		make -C "$dir" 2>&1 | tail -30; exit 1; }
+}
