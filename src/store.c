@@ -900,7 +900,8 @@ run_load_items(struct store *st, struct store_run *run, bool with_output)
 	bind_int(&b, run->id);
 	bind_int(&b, with_output);
 	rc = b.rc;
-	while (rc == SQLITE_OK && (rc = sqlite3_step(b.s)) == SQLITE_ROW) {
+	while ((rc == SQLITE_OK || rc == SQLITE_ROW) &&
+	    (rc = sqlite3_step(b.s)) == SQLITE_ROW) {
 		if ((r = array_grow(&run->items, run->nitems, &cap,
 		    sizeof(*run->items))) != 0 ||
 		    (r = item_from_row(b.s, &run->items[run->nitems])) != 0)
@@ -1042,7 +1043,8 @@ query_runs(struct store *st, const struct store_query *q,
 	if ((r = query_bind(st, q, &b)) != 0)
 		return r;
 	rc = b.rc;
-	while (rc == SQLITE_OK && (rc = sqlite3_step(b.s)) == SQLITE_ROW) {
+	while ((rc == SQLITE_OK || rc == SQLITE_ROW) &&
+	    (rc = sqlite3_step(b.s)) == SQLITE_ROW) {
 		if ((r = array_grow(runs, *n, &cap, sizeof(**runs))) != 0 ||
 		    (r = run_from_row(b.s, &(*runs)[*n])) != 0)
 			break;
