@@ -488,6 +488,12 @@ store_schema(struct store *st, const char *path, char *msg, size_t msglen)
 		    "empty: the daemon creates it");
 		return ERR_STORE;
 	}
+	if (st->readonly && version < SCHEMA_VERSION) {
+		snprintf(msg, msglen, "store %s has schema version %" PRId64
+		    ", older than this distcron's (%d): start the daemon once "
+		    "to migrate it", path, version, SCHEMA_VERSION);
+		return ERR_STORE;
+	}
 	if (st->readonly || version == SCHEMA_VERSION)
 		return 0;
 	if ((rc = store_migrate(st)) == SQLITE_OK)

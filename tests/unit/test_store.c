@@ -224,6 +224,13 @@ test_open_creates_schema(void **state)
 	assert_string_equal(got->job, "a");
 	store_run_free(got);
 	store_close(st);
+
+	/* With no writer left, a read-only handle still reads. */
+	assert_int_equal(store_open(f->path, true, &st, NULL), 0);
+	assert_int_equal(store_run_get(st, id, &got), 0);
+	assert_int_equal(got->scheduled_at, 60);
+	store_run_free(got);
+	store_close(st);
 	store_run_free(run);
 }
 
