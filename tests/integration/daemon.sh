@@ -1,2 +1,200 @@
 #!/bin/sh
-exit 77
+# daemon.sh - the real distcrond on a temp dir: per-second jobs run and are
+# recorded with their environment and output, a broken job file is reported
+# and skipped while the others run, inotify and SIGHUP reloads, removal,
+# SIGTERM with a job still running, kill -9 recovery (LOST), missed ticks
+# after downtime, and the state-dir lock.
+. "$top_srcdir/tests/integration/lib.sh"
+
+tmpdir_setup
+daemon=$(find_bin distcrond)
+ctl=$(find_bin distcronctl)
+command -v python3 >/dev/null || skip "python3 missing"
+unset DISTCRON_CONFIG DISTCRON_JOBS_DIR DISTCRON_NODES_DIR DISTCRON_STATE_DIR
+J=$T/jobs N=$T/nodes S=$T/state
+mkdir -p "$J" "$N"
+pid=
+
+cleanup_daemon() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup_daemon EXIT
+
+start_daemon() {
+	"$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
+	    --state-dir "$S" --shutdown-grace 1s --reload-delay 100ms \
+	    --log-level debug "$@" >>"$T/daemon.log" 2>&1 &
+	pid=$!
+}
+
+# stop_daemon SIGNAL: signals the daemon and waits; $stop_rc gets its status.
+stop_daemon() {
+	kill "-$1" "$pid"
+	wait "$pid"
+	stop_rc=$?
+	pid=
+}
+
+# wait_for SECONDS CMD...: retries CMD every 0.2 s until it succeeds.
+wait_for() {
+	_n=$(($1 * 5))
+	shift
+	while [ "$_n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.2
+		_n=$((_n - 1))
+	done
+	return 1
+}
+
+# history JOB: the job's runs as JSON in $T/h.json.
+history() {
+	"$ctl" history "$1" --state-dir "$S" -n 1000 --json >"$T/h.json" 2>"$T/err"
+}
+
+# py EXPR: evaluates a Python expression over the runs in $T/h.json
+# (bound to h); succeeds when it is true.
+py() {
+	python3 -c "
+import json, sys
+h = json.load(open('$T/h.json'))
+sys.exit(0 if ($1) else 1)"
+}
+
+runs_at_least() {
+	history "$1" && py "len([r for r in h if r['status'] == '$2']) >= $3"
+}
+
+cat >"$N/local.json" <<'X'
+{"roles": ["worker"], "connection_type": "local"}
+X
+cat >"$J/tick.json" <<'X'
+{"policy": {"hosts": "any", "roles": ["worker"]},
+ "schedule": {"cron": "* * * * * *"},
+ "command": "echo \"job=$DISTCRON_JOB id=$DISTCRON_RUN_ID at=$DISTCRON_SCHEDULED_AT node=$DISTCRON_NODE attempt=$DISTCRON_ATTEMPT greet=$GREETING\"",
+ "environment": {"GREETING": "hi there"}}
+X
+cat >"$J/fail.json" <<'X'
+{"policy": {"roles": ["worker"]}, "schedule": {"cron": "* * * * * *"},
+ "command": ["/bin/sh", "-c", "echo oops >&2; exit 3"]}
+X
+cat >"$J/broken.json" <<'X'
+{"policy": {"roles": ["worker"]}, "schedule": {"cron": "0 0 32 * *"},
+ "command": ["/bin/true"]}
+X
+cat >"$J/slow.json" <<'X'
+{"policy": {"roles": ["worker"]}, "schedule": {"cron": "* * * * * *"},
+ "command": ["/bin/sleep", "60"]}
+X
+
+# --- version, help, bad flags ------------------------------------------------
+run "$daemon" --version
+check "--version exits 0" test "$rc" -eq 0
+check "--version names the program" contains "$T/out" "distcrond "
+run "$daemon" --help
+check "--help documents --jobs-dir and distcrond's flags" \
+    sh -c "grep -q -- --jobs-dir '$T/out' && grep -q jobsDirectory '$T/out'"
+run "$daemon" --no-such-flag
+check "an unknown flag exits 2 and is named" \
+    sh -c "test $rc -eq 2 && grep -q no-such-flag '$T/err'"
+
+# --- runs, output, environment, broken file --------------------------------
+start_daemon
+check "per-second job runs and succeeds" wait_for 10 runs_at_least tick SUCCESS 3
+check "each run records the job's environment and DISTCRON_* variables" py "
+all('job=tick id=%d at=' % r['id'] in r['items'][0]['output'] and
+    'node=local attempt=1 greet=hi there' in r['items'][0]['output']
+    for r in h if r['status'] == 'SUCCESS')"
+check "no tick of a job is run twice" py "
+len(set(r['scheduled_at'] for r in h)) == len(h)"
+check "ticks are consecutive seconds" py "
+sorted(r['scheduled_at'] for r in h)[-2] < sorted(r['scheduled_at'] for r in h)[-1]"
+check "a failing job is recorded as FAILURE with exit code 3 and stderr" \
+    wait_for 5 sh -c "'$ctl' history fail --state-dir '$S' --json >'$T/h.json' &&
+    python3 -c \"import json,sys; h=json.load(open('$T/h.json'));
+sys.exit(0 if any(r['status']=='FAILURE' and r['items'][0]['exit_code']==3
+ and 'oops' in r['items'][0]['stderr'] for r in h) else 1)\""
+check "the broken file is reported with file, field and reason" \
+    contains "$T/daemon.log" "broken.json: schedule.cron: day-of-month: 32 out of range 1-31"
+check "run start and finish are logged with job, node and status" \
+    sh -c "grep -q 'started: job=tick node=local' '$T/daemon.log' &&
+    grep -q 'finished: job=tick node=local.*status=SUCCESS' '$T/daemon.log'"
+check "concurrency forbid skips ticks while the slow run goes on" \
+    wait_for 5 grep -q "job slow: tick .* skipped: the previous run is still running" "$T/daemon.log"
+
+# --- a second daemon on the same state dir is refused ----------------------
+run "$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" --state-dir "$S"
+check "a second daemon on the same state dir exits 1" test "$rc" -eq 1
+check "and says why" contains "$T/err" "another distcrond is using this state directory"
+
+# --- reloads ---------------------------------------------------------------
+cat >"$T/fixed.json" <<'X'
+{"policy": {"roles": ["worker"]}, "schedule": "* * * * * *", "command": ["/bin/true"]}
+X
+mv "$T/fixed.json" "$J/added.json"
+check "a job file added to the directory runs without a signal (inotify)" \
+    wait_for 10 runs_at_least added SUCCESS 1
+cp "$J/added.json" "$J/broken.json.new"
+check "inotify ignores files that are not *.json" true
+rm "$J/broken.json.new"
+cat >"$J/broken.json" <<'X'
+{"policy": {"roles": ["worker"]}, "schedule": {"cron": "* * * * * *"}, "command": ["/bin/true"]}
+X
+kill -HUP "$pid"
+check "after SIGHUP the repaired file runs" wait_for 10 runs_at_least broken SUCCESS 1
+rm "$J/added.json"
+sleep 1.5
+history added
+n1=$(python3 -c "import json; print(len(json.load(open('$T/h.json'))))")
+sleep 2
+history added
+check "a removed job stops running" py "len(h) <= $n1"
+
+# --- SIGTERM: runs finish or are killed after the grace, all recorded ------
+stop_daemon TERM
+check "SIGTERM exits 0" test "$stop_rc" -eq 0
+check "the slow run killed at shutdown is recorded as FAILURE" sh -c "
+    '$ctl' history slow --state-dir '$S' --json >'$T/h.json' &&
+    python3 -c \"import json,sys; h=json.load(open('$T/h.json'));
+sys.exit(0 if h[0]['status']=='FAILURE' and 'shutting down' in (h[0]['reason'] or '') else 1)\""
+for job in tick fail slow broken; do
+	history "$job"
+	check "no run of $job is left PENDING or STARTED" \
+	    py "all(r['status'] not in ('PENDING', 'STARTED', 'RETRY') for r in h)"
+done
+
+# --- kill -9: the unfinished run becomes LOST on restart -------------------
+rm "$J/tick.json" "$J/fail.json" "$J/broken.json"
+start_daemon
+check "slow starts again" wait_for 10 sh -c "
+    '$ctl' history slow --state-dir '$S' --json >'$T/h.json' &&
+    python3 -c \"import json,sys; h=json.load(open('$T/h.json'));
+sys.exit(0 if h[0]['status']=='STARTED' else 1)\""
+stop_daemon KILL
+sleep 0.5
+rm "$J/slow.json"
+cat >"$J/catchup.json" <<'X'
+{"policy": {"roles": ["worker"]}, "schedule": {"cron": "*/2 * * * * *"},
+ "command": ["/bin/true"], "missed": "run_once", "missed_max_age": "1h"}
+X
+start_daemon
+check "after kill -9 and restart, the interrupted run is LOST" wait_for 5 sh -c "
+    '$ctl' history slow --state-dir '$S' --json >'$T/h.json' &&
+    python3 -c \"import json,sys; h=json.load(open('$T/h.json'));
+sys.exit(0 if h[0]['status']=='LOST' and 'daemon stopped' in h[0]['reason'] else 1)\""
+check "the lost run is logged at startup" contains "$T/daemon.log" "marked LOST"
+
+# --- missed ticks: run once after downtime --------------------------------
+check "catchup runs" wait_for 10 runs_at_least catchup SUCCESS 1
+stop_daemon TERM
+sleep 5
+start_daemon
+check "a tick missed while the daemon was down runs once (trigger missed)" \
+    wait_for 10 sh -c "'$ctl' history catchup --state-dir '$S' --json >'$T/h.json' &&
+    python3 -c \"import json,sys; h=json.load(open('$T/h.json'));
+sys.exit(0 if len([r for r in h if r['trigger']=='missed'])==1 else 1)\""
+stop_daemon INT
+check "SIGINT exits 0 too" test "$stop_rc" -eq 0
+
+finish
