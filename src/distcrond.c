@@ -308,6 +308,7 @@ static int
 start(struct daemon *d)
 {
 	struct defs_set *set = NULL;
+	struct runner_stats stats;
 	const char *why;
 	int rc;
 
@@ -337,6 +338,8 @@ start(struct daemon *d)
 	    set->nnodes, set->nerrors, d->cfg.jobs_dir, d->cfg.nodes_dir,
 	    d->cfg.state_dir);
 	runner_apply(d->runner, set, 1);
+	runner_stats(d->runner, &stats);
+	log_info("scheduling %zu jobs", stats.jobs);
 	if ((rc = watch_dirs(d)) != 0)
 		log_warn("inotify: %s; changes are picked up on SIGHUP only",
 		    err_str(rc));

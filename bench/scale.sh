@@ -1,0 +1,48 @@
+#!/bin/sh
+# Scale: JOBS job files (default 100,000), each hourly at a minute half an
+# hour away (so none fires while measuring).  Reports the time distcrond
+# takes to load them (its own log line), the time until it is scheduling,
+# its RSS, and its CPU time over IDLE seconds (default 60) of idling.
+# For comparison, the same figures of cron-like peers are not meaningful
+# (none loads JSON); the reference is the time to merely cat the files.
+#   usage: bench/scale.sh [JOBS] [IDLE]
+. "$(dirname "$0")/common.sh"
+JOBS=${1:-100000}
+IDLE=${2:-60}
+
+mkdir -p "$W/jobs" "$W/nodes" "$W/state"
+echo '{"roles": ["bench"], "connection_type": "local"}' >"$W/nodes/local.json"
+minute=$(( ($(date -u +%M | sed 's/^0//') + 30) % 60 ))
+python3 - "$W/jobs" "$JOBS" "$minute" <<'PY'
+import os, sys
+d, n, m = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+for i in range(n):
+    with open(os.path.join(d, "job%06d.json" % i), "w") as f:
+        f.write('{"description": "bench job %d", "policy": {"hosts": "any", '
+                '"roles": ["bench"]}, "schedule": {"cron": "%s * * * *", '
+                '"timezone": "UTC"}, "command": ["/bin/true", "%d"]}\n' % (i, m, i))
+PY
+sync
+t=$(python3 -c 'import time; print(time.time())')
+cat "$W/jobs"/* >/dev/null
+echo "reference: cat of $JOBS files: $(python3 -c "import time; print('%.2f s' % (time.time() - $t))")"
+
+start=$(python3 -c 'import time; print(time.time())')
+"$B/distcrond" --config /dev/null --jobs-dir "$W/jobs" --nodes-dir "$W/nodes" \
+    --state-dir "$W/state" --log-level info 2>"$W/daemon.log" &
+bench_pid=$!
+while ! grep -q "jobs, .* nodes" "$W/daemon.log"; do sleep 0.05; done
+loaded=$(python3 -c "import time; print('%.2f' % (time.time() - $start))")
+while ! grep -q "scheduling" "$W/daemon.log"; do sleep 0.05; done
+ready=$(python3 -c "import time; print('%.2f' % (time.time() - $start))")
+sleep 2
+rss=$(awk '/VmRSS/ {print $2}' /proc/$bench_pid/status)
+hz=$(getconf CLK_TCK)
+cpu0=$(awk '{print $14 + $15}' /proc/$bench_pid/stat)
+sleep "$IDLE"
+cpu1=$(awk '{print $14 + $15}' /proc/$bench_pid/stat)
+echo "distcrond: $(grep -o '[0-9]* jobs, [0-9]* nodes' "$W/daemon.log" | head -1)"
+echo "distcrond: definitions loaded after ${loaded} s; scheduling after ${ready} s"
+echo "distcrond: RSS $((rss / 1024)) MiB"
+python3 -c "print('distcrond: CPU over %d s idle: %.2f s (%.3f%%)' % ($IDLE, ($cpu1 - $cpu0) / $hz, 100.0 * ($cpu1 - $cpu0) / $hz / $IDLE))"
+kill -TERM $bench_pid; wait $bench_pid || true; bench_pid=
