@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -229,10 +230,13 @@ config_apply_file(struct config *cfg, const char *path, bool must_exist,
     char *err, size_t errlen)
 {
 	json_object *root;
+	struct stat st;
 	int r;
 
 	if (access(path, F_OK) != 0 && !must_exist)
 		return 0;
+	if (stat(path, &st) == 0 && st.st_size == 0)	/* empty: no settings */
+		return (cfg->config_file = strdup(path)) ? 0 : -ENOMEM;
 	if ((root = json_object_from_file(path)) == NULL) {
 		snprintf(err, errlen, "%s: cannot load: %s", path,
 		    json_util_get_last_err() ? json_util_get_last_err() :
