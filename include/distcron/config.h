@@ -1,0 +1,53 @@
+/*
+ * config.h - daemon settings.
+ *
+ * Each setting comes from, in increasing precedence: the built-in default,
+ * the config file (JSON, comments allowed), the environment (DISTCRON_*),
+ * and the command line.  The table in config.c is the single list of
+ * settings; etc/distcrond.conf documents every key with its default.
+ */
+#ifndef DISTCRON_CONFIG_H
+#define DISTCRON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "distcron/log.h"
+
+#define CONFIG_DEFAULT_FILE	SYSCONFDIR "/distcron/distcrond.conf"
+
+struct config {
+	char *config_file;	/* the file read, or NULL when none */
+	char *jobs_dir;
+	char *nodes_dir;
+	char *state_dir;
+	char *listen;		/* "ADDR:PORT" of the REST API */
+	enum log_level log_level;
+	bool syslog;
+	char *timezone;		/* default zone of jobs; "" = local */
+	int64_t max_concurrent_runs;	/* across all nodes */
+	int64_t shutdown_grace_ms;	/* SIGTERM: wait this long for runs */
+	int64_t reload_delay_ms;	/* settle time after a file change */
+	char *es_host;		/* Elasticsearch (reports; later) */
+	int64_t es_port;
+};
+
+/*
+ * Fills cfg from defaults, the config file, the environment (envp, NULL-
+ * terminated "NAME=VALUE"; pass environ) and argv.  Stops at the first
+ * non-option argument (stored in *optind_out when not NULL).  On error
+ * returns ERR_CONFIG with a message naming the source, key and value in err
+ * ("distcrond.conf: max_concurrent_runs: expected an integer").
+ * --help and --version are not handled here.  Blocks on reading the file.
+ */
+int config_load(struct config *cfg, int argc, char **argv, char **envp,
+    char *err, size_t errlen);
+
+/* Frees the strings of cfg (not cfg itself). */
+void config_free(struct config *cfg);
+
+/* Prints the option summary for --help to fp (a FILE *). */
+void config_usage(void *fp);
+
+#endif
