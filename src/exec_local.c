@@ -8,7 +8,8 @@
  * descriptors, the run's working directory and a small fixed environment
  * (built once, on first use) overlaid with the spec's entries.  A program
  * name without a slash is searched in the PATH of the run's environment, not
- * the daemon's.
+ * the daemon's.  (glibc leaves its two internal signals, 32 and 33, ignored
+ * in the child; no program linked with glibc can use them anyway.)
  *
  * Everything else happens on the loop: the pipes are read into head/tail
  * captures as they become readable, and the exit is noticed through a pidfd
@@ -714,6 +715,8 @@ local_start(struct loop *loop, const struct exec_spec *spec,
 	return r;
 }
 
+/* The handle is freed after done() returns; called from inside done() (or
+ * for a run that never started) this is a no-op. */
 static void
 local_cancel(struct exec_proc *p)
 {
