@@ -1,2 +1,35 @@
-/* exec.c - not written yet. */
-#include "distcron/err.h"
+/*
+ * exec.c - helpers shared by every executor: freeing a run's result and
+ * naming its outcome.
+ */
+#include <stdlib.h>
+
+#include "distcron/exec.h"
+
+void
+exec_result_free(struct exec_result *res)
+{
+	if (res == NULL)
+		return;
+	free(res->out);
+	free(res->err);
+	free(res);
+}
+
+const char *
+exec_outcome_str(enum exec_outcome o)
+{
+	switch (o) {
+	case EXEC_EXITED:
+		return "exited";
+	case EXEC_SIGNALED:
+		return "signaled";
+	case EXEC_TIMEOUT:
+		return "timeout";
+	case EXEC_CANCELLED:
+		return "cancelled";
+	case EXEC_FAILED:
+		return "failed";
+	}
+	return "unknown";
+}

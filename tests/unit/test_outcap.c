@@ -1,2 +1,200 @@
-/* placeholder until the module lands: reported as skipped. */
-int main(void) { return 77; }
+/*
+ * test_outcap.c - capped output capture: exact under and at the limit, head +
+ * marker + tail past it, chunking does not matter, limit 0, small outputs
+ * stay small.
+ */
+#include <malloc.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "distcron/outcap.h"
+
+/* Deterministic test data: no two nearby positions look alike. */
+static char *
+pattern(size_t n)
+{
+	char *p = malloc(n + 1);
+	size_t i;
+
+	assert_non_null(p);
+	for (i = 0; i < n; i++)
+		p[i] = (char)('!' + (i * 7 + i / 94) % 94);
+	p[n] = '\0';
+	return p;
+}
+
+/* Captures data[0..n) with the given limit in one feed. */
+static char *
+capture(const char *data, size_t n, size_t limit, size_t *lenp, bool *trunc)
+{
+	struct outcap c;
+	char *s;
+
+	assert_int_equal(outcap_init(&c, limit), 0);
+	assert_int_equal(outcap_feed(&c, data, n), 0);
+	assert_int_equal(c.total, n);
+	*trunc = outcap_truncated(&c);
+	s = outcap_finish(&c, lenp);
+	assert_non_null(s);
+	outcap_free(&c);
+	return s;
+}
+
+static void
+test_under_limit(void **state)
+{
+	size_t len;
+	bool trunc;
+	char *s = capture("hello world\n", 12, 100, &len, &trunc);
+
+	assert_false(trunc);
+	assert_int_equal(len, 12);
+	assert_string_equal(s, "hello world\n");
+	free(s);
+}
+
+static void
+test_at_limit(void **state)
+{
+	size_t len;
+	bool trunc;
+	char *s = capture("0123456789", 10, 10, &len, &trunc);
+
+	assert_false(trunc);
+	assert_int_equal(len, 10);
+	assert_string_equal(s, "0123456789");
+	free(s);
+	/* One byte more: the middle byte goes. */
+	s = capture("0123456789A", 11, 10, &len, &trunc);
+	assert_true(trunc);
+	assert_string_equal(s,
+	    "01234\n[... distcron: 1 bytes omitted ...]\n6789A");
+	assert_int_equal(len, strlen(s));
+	free(s);
+}
+
+static void
+test_past_limit(void **state)
+{
+	size_t n = 1000000, len, mlen;
+	char *data = pattern(n), *s, marker[100];
+	bool trunc;
+
+	s = capture(data, n, 4096, &len, &trunc);
+	assert_true(trunc);
+	mlen = (size_t)snprintf(marker, sizeof(marker),
+	    "\n[... distcron: %zu bytes omitted ...]\n", n - 4096);
+	assert_int_equal(len, 4096 + mlen);
+	assert_memory_equal(s, data, 2048);
+	assert_memory_equal(s + 2048, marker, mlen);
+	assert_memory_equal(s + 2048 + mlen, data + n - 2048, 2048);
+	assert_int_equal(s[len], '\0');
+	free(s);
+	free(data);
+}
+
+/* Feeds data in pseudo-random chunks and compares with a single feed. */
+static void
+check_chunked(const char *data, size_t n, size_t limit, unsigned seed)
+{
+	struct outcap c;
+	size_t off = 0, k, len1, len2;
+	char *one, *many;
+	bool trunc;
+
+	one = capture(data, n, limit, &len1, &trunc);
+	assert_int_equal(outcap_init(&c, limit), 0);
+	while (off < n) {
+		seed = seed * 1103515245 + 12345;
+		k = 1 + (seed >> 8) % 700;
+		if (k > n - off)
+			k = n - off;
+		assert_int_equal(outcap_feed(&c, data + off, k), 0);
+		off += k;
+	}
+	assert_int_equal(outcap_truncated(&c), trunc);
+	many = outcap_finish(&c, &len2);
+	assert_non_null(many);
+	assert_int_equal(len1, len2);
+	assert_memory_equal(one, many, len1);
+	outcap_free(&c);
+	free(one);
+	free(many);
+}
+
+static void
+test_chunked_equals_whole(void **state)
+{
+	static const size_t limits[] = { 1, 7, 300, 1000, 4096, 65536 };
+	static const size_t sizes[] = { 0, 5, 299, 1000, 5000, 200000 };
+	char *data = pattern(200000);
+	size_t i, j;
+
+	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		for (j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++)
+			check_chunked(data, sizes[j], limits[i],
+			    (unsigned)(i * 31 + j));
+	free(data);
+}
+
+static void
+test_limit_zero(void **state)
+{
+	size_t len = 99;
+	bool trunc;
+	char *s = capture("some output\n", 12, 0, &len, &trunc);
+
+	assert_true(trunc);
+	assert_int_equal(len, 0);
+	assert_string_equal(s, "");
+	free(s);
+}
+
+static void
+test_empty(void **state)
+{
+	size_t len = 99;
+	bool trunc;
+	char *s = capture("", 0, 4096, &len, &trunc);
+
+	assert_false(trunc);
+	assert_int_equal(len, 0);
+	assert_string_equal(s, "");
+	free(s);
+}
+
+/* 10,000 runs with a 1 MiB limit must not reserve 1 MiB each. */
+static void
+test_small_output_stays_small(void **state)
+{
+	struct outcap c;
+
+	assert_int_equal(outcap_init(&c, 1 << 20), 0);
+	assert_int_equal(outcap_feed(&c, "tiny\n", 5), 0);
+	assert_non_null(c.head);
+	assert_true(malloc_usable_size(c.head) < 4096);
+	assert_null(c.tail);
+	outcap_free(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_under_limit),
+		cmocka_unit_test(test_at_limit),
+		cmocka_unit_test(test_past_limit),
+		cmocka_unit_test(test_chunked_equals_whole),
+		cmocka_unit_test(test_limit_zero),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_small_output_stays_small),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
