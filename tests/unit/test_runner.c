@@ -1,0 +1,324 @@
+/*
+ * test_runner.c - the runner with a real loop, executor and store: retries,
+ * "all" fan-out, no matching node, max_runs, concurrency replace and forbid,
+ * per-node limits, and nodes the version cannot run on yet.  Jobs fire every
+ * second, so each case runs the loop for a few seconds.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "distcron/config.h"
+#include "distcron/defs.h"
+#include "distcron/loop.h"
+#include "distcron/runner.h"
+#include "distcron/store.h"
+
+struct env {
+	char dir[64], jobs[96], nodes[96], db[96];
+	struct config cfg;
+	struct loop *loop;
+	struct store *st;
+	struct runner *r;
+};
+
+static void
+put(const char *dir, const char *name, const char *json)
+{
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s.json", dir, name);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(json, fp);
+	fclose(fp);
+}
+
+static int
+setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	const char *why;
+
+	snprintf(e->dir, sizeof(e->dir), "/tmp/distcron-runner.XXXXXX");
+	if (e == NULL || mkdtemp(e->dir) == NULL)
+		return -1;
+	snprintf(e->jobs, sizeof(e->jobs), "%s/jobs", e->dir);
+	snprintf(e->nodes, sizeof(e->nodes), "%s/nodes", e->dir);
+	snprintf(e->db, sizeof(e->db), "%s/distcron.db", e->dir);
+	mkdir(e->jobs, 0700);
+	mkdir(e->nodes, 0700);
+	e->cfg.max_concurrent_runs = 64;
+	if (loop_new(&e->loop) != 0 ||
+	    store_open(e->db, false, &e->st, &why) != 0)
+		return -1;
+	*state = e;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct env *e = *state;
+	char cmd[128];
+
+	runner_free(e->r);
+	store_close(e->st);
+	loop_free(e->loop);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(e);
+	return 0;
+}
+
+static void
+stop(void *arg)
+{
+	loop_stop(arg);
+}
+
+/* Loads the directories, runs the loop for ms, then shuts down cleanly. */
+static void
+run_for(struct env *e, int64_t ms)
+{
+	struct defs_set *set;
+
+	assert_int_equal(runner_new(&e->cfg, e->loop, e->st, &e->r), 0);
+	assert_int_equal(defs_load(e->jobs, e->nodes, NULL, &set, NULL, NULL),
+	    0);
+	runner_apply(e->r, set, 1);
+	loop_timer_add(e->loop, loop_mono_ms() + ms, stop, e->loop, NULL);
+	loop_run(e->loop);
+	runner_shutdown(e->r, 2000, stop, e->loop);
+	loop_run(e->loop);
+}
+
+static struct store_run **
+runs_of(struct env *e, const char *job, size_t *n)
+{
+	struct store_query q = { .job = job, .status = -1, .limit = 1000,
+	    .with_output = true };
+	struct store_run **runs;
+
+	assert_int_equal(store_runs_query(e->st, &q, &runs, n), 0);
+	return runs;
+}
+
+static const char *local = "{\"roles\": [\"w\"], \"connection_type\": \"local\"}";
+
+static void
+test_retries(void **state)
+{
+	struct env *e = *state;
+	struct store_run **runs;
+	size_t n, i;
+
+	put(e->nodes, "n1", local);
+	put(e->jobs, "flaky", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": \"echo try "
+	    "$DISTCRON_ATTEMPT; exit 1\", \"retries\": 2, \"retry_backoff\": "
+	    "\"100ms\", \"concurrency\": \"forbid\"}");
+	run_for(e, 1800);
+	runs = runs_of(e, "flaky", &n);
+	assert_true(n >= 1);
+	/* the oldest run had time for all three attempts */
+	assert_int_equal(runs[n - 1]->status, RUN_FAILURE);
+	assert_int_equal(runs[n - 1]->attempt, 3);
+	assert_int_equal(runs[n - 1]->nitems, 3);
+	for (i = 0; i < 3; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "try %zu\n", i + 1);
+		assert_int_equal(runs[n - 1]->items[i].attempt, (int)i + 1);
+		assert_int_equal(runs[n - 1]->items[i].exit_code, 1);
+		assert_string_equal(runs[n - 1]->items[i].out, want);
+	}
+	assert_non_null(strstr(runs[n - 1]->reason, "exit code 1"));
+	store_runs_free(runs, n);
+}
+
+static void
+test_all_nodes(void **state)
+{
+	struct env *e = *state;
+	struct store_run **runs;
+	size_t n, i;
+
+	put(e->nodes, "a", local);
+	put(e->nodes, "b", local);
+	put(e->nodes, "c", local);
+	put(e->nodes, "other", "{\"roles\": [\"x\"], \"connection_type\": \"local\"}");
+	put(e->jobs, "fan", "{\"policy\": {\"hosts\": \"all\", \"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": \"echo $DISTCRON_NODE\"}");
+	run_for(e, 1500);
+	runs = runs_of(e, "fan", &n);
+	assert_true(n >= 1);
+	assert_int_equal(runs[0]->status, RUN_SUCCESS);
+	assert_int_equal(runs[0]->nitems, 3);
+	for (i = 0; i < 3; i++) {
+		char want[8];
+
+		snprintf(want, sizeof(want), "%c\n", 'a' + (int)i);
+		assert_int_equal(runs[0]->items[i].status, RUN_SUCCESS);
+		assert_string_equal(runs[0]->items[i].out, want);
+	}
+	store_runs_free(runs, n);
+}
+
+static void
+test_no_node(void **state)
+{
+	struct env *e = *state;
+	struct store_run **runs;
+	size_t n;
+
+	put(e->nodes, "n1", local);
+	put(e->nodes, "off", "{\"roles\": [\"z\"], \"connection_type\": "
+	    "\"local\", \"enabled\": false}");
+	put(e->jobs, "orphan", "{\"policy\": {\"roles\": [\"z\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
+	run_for(e, 1500);
+	runs = runs_of(e, "orphan", &n);
+	assert_true(n >= 1);
+	assert_int_equal(runs[0]->status, RUN_FAILURE);
+	assert_string_equal(runs[0]->reason,
+	    "no enabled node matches the job's policy");
+	store_runs_free(runs, n);
+}
+
+static void
+test_max_runs(void **state)
+{
+	struct env *e = *state;
+	struct store_run **runs;
+	size_t n;
+
+	put(e->nodes, "n1", local);
+	put(e->jobs, "twice", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"],"
+	    "\"max_runs\": 2}");
+	run_for(e, 3800);
+	runs = runs_of(e, "twice", &n);
+	assert_int_equal(n, 2);
+	store_runs_free(runs, n);
+}
+
+static void
+test_replace(void **state)
+{
+	struct env *e = *state;
+	struct store_run **runs;
+	size_t n;
+
+	put(e->nodes, "n1", local);
+	put(e->jobs, "long", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/sleep\", \"30\"],"
+	    "\"concurrency\": \"replace\", \"kill_grace\": \"1s\"}");
+	run_for(e, 2800);
+	runs = runs_of(e, "long", &n);
+	assert_true(n >= 2);
+	assert_int_equal(runs[n - 1]->status, RUN_FAILURE);
+	assert_string_equal(runs[n - 1]->reason, "replaced by a newer run");
+	assert_int_equal(runs[n - 1]->items[0].signal, 15);
+	store_runs_free(runs, n);
+}
+
+static void
+test_forbid(void **state)
+{
+	struct env *e = *state;
+	struct store_run **runs;
+	size_t n;
+
+	put(e->nodes, "n1", local);
+	put(e->jobs, "long", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/sleep\", \"30\"],"
+	    "\"kill_grace\": \"1s\"}");
+	run_for(e, 2800);
+	runs = runs_of(e, "long", &n);
+	assert_int_equal(n, 1);		/* later ticks were skipped */
+	assert_int_equal(runs[0]->status, RUN_FAILURE);
+	assert_string_equal(runs[0]->reason, "killed: daemon shutting down");
+	store_runs_free(runs, n);
+}
+
+/* Three jobs on a node that takes one run at a time never overlap. */
+static void
+test_node_limit(void **state)
+{
+	struct env *e = *state;
+	struct store_run **runs;
+	int64_t s[3], t[3];
+	const char *names[] = { "j1", "j2", "j3" };
+	size_t n, i, j;
+
+	put(e->nodes, "solo", "{\"roles\": [\"w\"], \"connection_type\": "
+	    "\"local\", \"max_concurrent_runs\": 1}");
+	for (i = 0; i < 3; i++)
+		put(e->jobs, names[i], "{\"policy\": {\"roles\": [\"w\"]},"
+		    "\"schedule\": \"*/10 * * * * *\", \"command\": "
+		    "[\"/bin/sleep\", \"0.3\"]}");
+	/* start 1.2 s before a multiple of 10 s so all three fire together */
+	while ((loop_real_ms() + 1200) % 10000 > 500)
+		usleep(50000);
+	run_for(e, 2500);
+	for (i = 0; i < 3; i++) {
+		runs = runs_of(e, names[i], &n);
+		assert_int_equal(n, 1);
+		assert_int_equal(runs[0]->status, RUN_SUCCESS);
+		s[i] = runs[0]->items[0].started_ms;
+		t[i] = runs[0]->items[0].ended_ms;
+		store_runs_free(runs, n);
+	}
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < 3; j++)
+			if (i != j)
+				assert_true(t[i] <= s[j] || t[j] <= s[i]);
+}
+
+static void
+test_unsupported_nodes(void **state)
+{
+	struct env *e = *state;
+	struct store_run **runs;
+	size_t n;
+
+	put(e->nodes, "remote", "{\"roles\": [\"w\"], \"connection_type\": "
+	    "\"ssh\", \"connection_options\": {\"ssh_user\": \"u\", \"ssh_host\":"
+	    " \"127.0.0.1:1\", \"ssh_private_key_file\": \"/nonexistent\"}}");
+	put(e->jobs, "remote-job", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
+	run_for(e, 1500);
+	runs = runs_of(e, "remote-job", &n);
+	assert_true(n >= 1);
+	assert_int_equal(runs[0]->status, RUN_FAILURE);
+	assert_non_null(strstr(runs[0]->items[0].error, "SSH execution"));
+	store_runs_free(runs, n);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_all_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_node, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forbid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsupported_nodes, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
