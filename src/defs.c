@@ -1837,8 +1837,12 @@ defs_load(const char *jobs_dir, const char *nodes_dir,
 	if ((r = load_dir(&l, nodes_dir, false)) != 0 ||
 	    (r = load_dir(&l, jobs_dir, true)) != 0)
 		goto out;
-	qsort(l.set->jobs, l.set->njobs, sizeof(*l.set->jobs), cmp_job);
-	qsort(l.set->nodes, l.set->nnodes, sizeof(*l.set->nodes), cmp_node);
+	if (l.set->njobs > 0)
+		qsort(l.set->jobs, l.set->njobs, sizeof(*l.set->jobs),
+		    cmp_job);
+	if (l.set->nnodes > 0)
+		qsort(l.set->nodes, l.set->nnodes, sizeof(*l.set->nodes),
+		    cmp_node);
 	if ((r = cross_check(&l)) != 0)
 		goto out;
 	*out = l.set;
