@@ -73,6 +73,15 @@ static void warn(struct pctx *, const char *, ...)
 
 /* ---- diagnostics ---- */
 
+/* Messages are one line: control characters from other modules become '?'. */
+static void
+one_line(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 /* Writes "path: message" to the error buffer; returns ERR_INVALID. */
 static int
 fail(struct pctx *c, const char *path, const char *fmt, ...)
@@ -89,6 +98,7 @@ fail(struct pctx *c, const char *path, const char *fmt, ...)
 		vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
 		va_end(ap);
 	}
+	one_line(c->err);
 	return ERR_INVALID;
 }
 
@@ -110,6 +120,7 @@ warn(struct pctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	one_line(msg);
 	c->report(c->arg, "warning", c->file, msg);
 }
 
