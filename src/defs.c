@@ -52,6 +52,7 @@ struct pctx {
 	size_t errlen;
 	defs_report_fn report;
 	void *arg;
+	struct json_tokener *tok;	/* reused by the loader, or NULL */
 };
 
 /* How one scalar field is parsed and where it is stored. */
@@ -1417,8 +1418,9 @@ parse_json(struct pctx *c, const char *text, size_t len, json_object **out)
 		    line, col);
 		return ERR_PARSE;
 	}
-	if ((tok = json_tokener_new()) == NULL)
+	if ((tok = c->tok) == NULL && (tok = json_tokener_new()) == NULL)
 		return oom(c);
+	json_tokener_reset(tok);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
 	    JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, text, (int)len);
@@ -1429,7 +1431,8 @@ parse_json(struct pctx *c, const char *text, size_t len, json_object **out)
 		off = len;
 	}
 	jerr = json_tokener_get_error(tok);
-	json_tokener_free(tok);
+	if (tok != c->tok)
+		json_tokener_free(tok);
 	if (root == NULL) {
 		text_pos(text, off, &line, &col);
 		fail(c, NULL, "invalid JSON at line %d, column %d: %s", line,
@@ -1520,6 +1523,7 @@ pctx_init(struct pctx *c, const char *file, char *err, size_t errlen,
 	c->errlen = errlen;
 	c->report = report;
 	c->arg = arg;
+	c->tok = NULL;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 }
@@ -1569,6 +1573,7 @@ struct loader {
 	const struct tz *zone;
 	defs_report_fn report;
 	void *arg;
+	struct json_tokener *tok;	/* reused from file to file */
 	char *buf;		/* file contents, reused from file to file */
 	size_t bufcap;
 	size_t jobcap, nodecap;
@@ -1683,6 +1688,7 @@ load_parsed(struct loader *l, const char *path, const char *stem,
 	int r;
 
 	pctx_init(&c, path, err, sizeof(err), l->report, l->arg);
+	c.tok = l->tok;
 	r = jobs ? job_parse(&c, stem, l->buf, len, l->zone, &job) :
 	    node_parse(&c, stem, l->buf, len, &node);
 	if (r == -ENOMEM)
@@ -1843,8 +1849,11 @@ defs_load(const char *jobs_dir, const char *nodes_dir,
 	l.zone = default_zone;
 	l.report = report_fn;
 	l.arg = arg;
-	if ((l.set = calloc(1, sizeof(*l.set))) == NULL)
+	if ((l.set = calloc(1, sizeof(*l.set))) == NULL ||
+	    (l.tok = json_tokener_new()) == NULL) {
+		free(l.set);
 		return -ENOMEM;
+	}
 	if ((r = load_dir(&l, nodes_dir, false)) != 0 ||
 	    (r = load_dir(&l, jobs_dir, true)) != 0)
 		goto out;
@@ -1859,6 +1868,7 @@ defs_load(const char *jobs_dir, const char *nodes_dir,
 	*out = l.set;
 	l.set = NULL;
  out:
+	json_tokener_free(l.tok);
 	free(l.buf);
 	defs_set_free(l.set);
 	return r;
