@@ -37,7 +37,7 @@
 #define DUR_MAX_MS	(INT64_C(100) * 365 * 86400 * 1000)	/* as dur.c */
 #define QUOTE_MAX	60		/* input bytes echoed in a message */
 #define QUOTE_BUFLEN	(QUOTE_MAX * 4 + 16)
-#define PATH_LEN	256		/* a field path such as "policy.roles[2]" */
+#define PATH_LEN	256		/* a field path: "policy.roles[2]" */
 #define MSG_LEN		512
 #define OUTPUT_MIN	1024
 #define OUTPUT_MAX	(64 * 1024 * 1024)
@@ -153,7 +153,8 @@ quote(const char *s, char *out, size_t outlen)
 			out[o++] = '\\';
 			out[o++] = ch == '\n' ? 'n' : ch == '\t' ? 't' : 'r';
 		} else if (ch < 0x20 || ch == 0x7f) {
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x",
+			    ch);
 		} else
 			out[o++] = (char)ch;
 	}
@@ -192,8 +193,8 @@ name_list(const char *const *names, char *out, size_t outlen)
 
 	out[0] = '\0';
 	for (i = 0; names[i] != NULL && o < outlen; i++) {
-		n = snprintf(out + o, outlen - o, "%s\"%s\"",
-		    i == 0 ? "" : names[i + 1] == NULL ? " or " : ", ", names[i]);
+		n = snprintf(out + o, outlen - o, "%s\"%s\"", i == 0 ? "" :
+		    names[i + 1] == NULL ? " or " : ", ", names[i]);
 		if (n < 0)
 			break;
 		o += (size_t)n;
@@ -407,10 +408,9 @@ val_dur(struct pctx *c, json_object *v, const char *path, int64_t min,
 	return 0;
 }
 
-/* A byte count: an integer, or a string with a binary unit ("512k"). */
+/* "512k", "1M", "1MiB", "64KB" (units are powers of 1024) -> bytes. */
 static int
-val_size(struct pctx *c, json_object *v, const char *path, int64_t min,
-    int64_t max, size_t *out)
+parse_size(const char *s, int64_t *out)
 {
 	static const struct { const char *u; int64_t mult; } units[] = {
 		{ "", 1 }, { "b", 1 }, { "k", 1 << 10 }, { "kb", 1 << 10 },
@@ -418,40 +418,54 @@ val_size(struct pctx *c, json_object *v, const char *path, int64_t min,
 		{ "mib", 1 << 20 }, { "g", 1 << 30 }, { "gb", 1 << 30 },
 		{ "gib", 1 << 30 },
 	};
-	char q[QUOTE_BUFLEN], num[24];
-	const char *s;
+	char num[24];
 	size_t i, nd;
-	int64_t n = 0, mult = 0;
+	int64_t n;
 
-	if (json_object_is_type(v, json_type_int)) {
-		if (val_int(c, v, path, min, max, &n) != 0)
-			return ERR_INVALID;
-		*out = (size_t)n;
-		return 0;
-	}
-	if (!json_object_is_type(v, json_type_string))
-		return type_error(c, path, "a size (1048576, \"512k\", \"1M\")",
-		    v);
-	if (val_cstr(c, v, path, &s) != 0)
-		return ERR_INVALID;
 	for (nd = 0; isdigit((unsigned char)s[nd]); nd++)
 		;
-	for (i = 0; i < NELEM(units) && nd > 0 && nd < sizeof(num); i++)
-		if (strcasecmp(s + nd, units[i].u) == 0)
-			mult = units[i].mult;
-	if (mult != 0) {
-		memcpy(num, s, nd);
-		num[nd] = '\0';
-		if (dur_parse_int(num, 0, INT64_MAX / (1 << 30), &n) != 0)
-			n = INT64_MAX / (1 << 30);
+	if (nd == 0 || nd >= sizeof(num))
+		return ERR_PARSE;
+	memcpy(num, s, nd);
+	num[nd] = '\0';
+	if (dur_parse_int(num, 0, INT64_MAX >> 30, &n) != 0)
+		n = INT64_MAX >> 30;	/* too large: fails the range check */
+	for (i = 0; i < NELEM(units); i++) {
+		if (strcasecmp(s + nd, units[i].u) == 0) {
+			*out = n * units[i].mult;
+			return 0;
+		}
 	}
-	if (mult == 0)
-		return fail(c, path, "invalid size %s (use bytes or a unit: "
-		    "\"512k\", \"1M\", \"1MiB\", \"64KB\")", quote(s, q, sizeof(q)));
-	if (n * mult < min || n * mult > max)
-		return fail(c, path, "%s out of range %lld-%lld bytes",
-		    quote(s, q, sizeof(q)), (long long)min, (long long)max);
-	*out = (size_t)(n * mult);
+	return ERR_PARSE;
+}
+
+/* A byte count: an integer, or a string with a unit. */
+static int
+val_size(struct pctx *c, json_object *v, const char *path, int64_t min,
+    int64_t max, size_t *out)
+{
+	char q[QUOTE_BUFLEN];
+	const char *s, *shown;
+	int64_t n = 0;
+
+	if (json_object_is_type(v, json_type_int)) {
+		n = json_object_get_int64(v);
+		shown = json_object_get_string(v);
+	} else if (json_object_is_type(v, json_type_string)) {
+		if (val_cstr(c, v, path, &s) != 0)
+			return ERR_INVALID;
+		shown = quote(s, q, sizeof(q));
+		if (parse_size(s, &n) != 0)
+			return fail(c, path, "invalid size %s (use bytes or "
+			    "a unit: \"512k\", \"1M\", \"1MiB\", \"64KB\")",
+			    shown);
+	} else
+		return type_error(c, path, "a size (1048576, \"512k\", \"1M\")",
+		    v);
+	if (n < min || n > max)
+		return fail(c, path, "%s out of range %lld-%lld bytes", shown,
+		    (long long)min, (long long)max);
+	*out = (size_t)n;
 	return 0;
 }
 
@@ -605,7 +619,8 @@ warn_unknown(struct pctx *c, json_object *obj, const char *pre,
 		if (i < nf)
 			continue;
 		join_path(path, pre, it.key);
-		warn(c, "unknown field %s (ignored)", quote(path, q, sizeof(q)));
+		warn(c, "unknown field %s (ignored)",
+		    quote(path, q, sizeof(q)));
 	}
 }
 
@@ -646,7 +661,8 @@ static const struct fspec job_fields[] = {
 	{ "missed_max_age", F_DUR, JOFF(missed_max_age_ms), 0, 0, NULL },
 	{ "start_at", F_CUSTOM, 0, 0, 0, NULL },
 	{ "expires_at", F_CUSTOM, 0, 0, 0, NULL },
-	{ "max_runs", F_I64, JOFF(max_runs), 0, INT64_C(1000000000000000), NULL },
+	{ "max_runs", F_I64, JOFF(max_runs), 0, INT64_C(1000000000000000),
+	    NULL },
 	{ "output_limit", F_SIZE, JOFF(output_limit), OUTPUT_MIN, OUTPUT_MAX,
 	    NULL },
 	{ "retention", F_INT, JOFF(retention), 1, 1000000, NULL },
@@ -824,7 +840,8 @@ parse_policy(struct pctx *c, json_object *v, struct job_def *job)
 	strv_drop_empty(&job->roles);
 	strv_drop_empty(&job->nodes);
 	if (job->roles != NULL && job->nodes != NULL)
-		return fail(c, "policy", "give either roles or nodes, not both");
+		return fail(c, "policy",
+		    "give either roles or nodes, not both");
 	if (job->roles == NULL && job->nodes == NULL)
 		return fail(c, "policy", "no roles or nodes (" POLICY_HINT ")");
 	return 0;
@@ -867,7 +884,8 @@ parse_cron(struct pctx *c, json_object *v, const char *path,
 		return ERR_INVALID;
 	if ((r = sched_parse_cron(expr, job->name, job->zone, &job->sched,
 	    &errstr)) != 0)
-		return fail(c, path, "%s", errstr != NULL ? errstr : err_str(r));
+		return fail(c, path, "%s",
+		    errstr != NULL ? errstr : err_str(r));
 	return 0;
 }
 
@@ -903,11 +921,13 @@ parse_schedule(struct pctx *c, json_object *v, struct job_def *job)
 
 	if (v == NULL)
 		return fail(c, "schedule", "missing (write \"schedule\": "
-		    "{\"interval\": \"10m\"} or \"schedule\": \"*/5 * * * *\")");
+		    "{\"interval\": \"10m\"} or "
+		    "\"schedule\": \"*/5 * * * *\")");
 	if (json_object_is_type(v, json_type_string))
 		return parse_cron(c, v, "schedule", job);
 	if (!json_object_is_type(v, json_type_object))
-		return type_error(c, "schedule", "an object or a cron string", v);
+		return type_error(c, "schedule", "an object or a cron string",
+		    v);
 	if ((r = object_fields(c, v, "schedule", "schedule.", sched_fields,
 	    NELEM(sched_fields))) != 0)
 		return r;
@@ -955,15 +975,15 @@ check_url(struct pctx *c, const char *url)
 	else if (strncasecmp(url, "https://", 8) == 0)
 		skip = 8;
 	else
-		return fail(c, "http.url", "must start with http:// or https:// "
-		    "(got %s)", quote(url, q, sizeof(q)));
+		return fail(c, "http.url", "must start with http:// or "
+		    "https:// (got %s)", quote(url, q, sizeof(q)));
 	if (url[skip] == '\0' || url[skip] == '/')
 		return fail(c, "http.url", "no host in %s",
 		    quote(url, q, sizeof(q)));
 	for (p = url; *p != '\0'; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
-			return fail(c, "http.url", "contains a space or control "
-			    "character: %s", quote(url, q, sizeof(q)));
+			return fail(c, "http.url", "contains a space or "
+			    "control character: %s", quote(url, q, sizeof(q)));
 	return 0;
 }
 
@@ -1081,8 +1101,8 @@ parse_action(struct pctx *c, json_object *root, struct job_def *job)
 	json_object *cmd = field(root, "command"), *http = field(root, "http");
 
 	if (cmd != NULL && http != NULL)
-		return fail(c, "command", "give either \"command\" or \"http\", "
-		    "not both");
+		return fail(c, "command",
+		    "give either \"command\" or \"http\", not both");
 	if (http != NULL)
 		return parse_http(c, http, job);
 	if (cmd == NULL)
@@ -1166,9 +1186,9 @@ parse_time(struct pctx *c, json_object *v, const char *path,
 	if (val_cstr(c, v, path, &s) != 0)
 		return ERR_INVALID;
 	if (tz_parse_iso8601(zone, s, out, &errstr) != 0)
-		return fail(c, path, "invalid time %s: %s", quote(s, q, sizeof(q)),
-		    errstr != NULL ? errstr : "expected ISO 8601 "
-		    "(2026-01-31T12:00:00)");
+		return fail(c, path, "invalid time %s: %s",
+		    quote(s, q, sizeof(q)), errstr != NULL ? errstr :
+		    "expected ISO 8601 (2026-01-31T12:00:00)");
 	return 0;
 }
 
@@ -1315,8 +1335,8 @@ parse_host_port(struct pctx *c, const char *s, struct node_def *n)
 	return 0;
 bad:
 	return fail(c, "connection_options.ssh_host", "invalid host %s "
-	    "(expected \"host\", \"host:port\" or \"[::1]:port\", port 1-65535)",
-	    quote(s, q, sizeof(q)));
+	    "(expected \"host\", \"host:port\" or \"[::1]:port\", "
+	    "port 1-65535)", quote(s, q, sizeof(q)));
 }
 
 static int
@@ -1332,7 +1352,8 @@ parse_ssh(struct pctx *c, json_object *v, struct node_def *n)
 		    "ssh_user, ssh_host and ssh_private_key_file)");
 	if ((r = object_fields(c, v, "connection_options", pre, ssh_fields,
 	    NELEM(ssh_fields))) != 0 ||
-	    (r = apply_fields(c, v, pre, ssh_fields, NELEM(ssh_fields), n)) != 0)
+	    (r = apply_fields(c, v, pre, ssh_fields, NELEM(ssh_fields),
+	    n)) != 0)
 		return r;
 	if (n->ssh_user == NULL)
 		return fail(c, "connection_options.ssh_user", "missing");
@@ -1427,7 +1448,7 @@ parse_json(struct pctx *c, const char *text, size_t len, json_object **out)
 	off = json_tokener_get_parse_end(tok);
 	if (root == NULL &&
 	    json_tokener_get_error(tok) == json_tokener_continue) {
-		root = json_tokener_parse_ex(tok, "", 1);	/* end of input */
+		root = json_tokener_parse_ex(tok, "", 1);	/* EOF */
 		off = len;
 	}
 	jerr = json_tokener_get_error(tok);
@@ -1440,7 +1461,8 @@ parse_json(struct pctx *c, const char *text, size_t len, json_object **out)
 		return ERR_PARSE;
 	}
 	if (!json_object_is_type(root, json_type_object)) {
-		fail(c, NULL, "expected a JSON object, got %s", type_name(root));
+		fail(c, NULL, "expected a JSON object, got %s",
+		    type_name(root));
 		json_object_put(root);
 		return ERR_PARSE;
 	}
@@ -1640,7 +1662,8 @@ read_file(struct loader *l, int dirfd, const char *name, size_t *lenp)
 		r = grow_buf(l, (size_t)st.st_size + 2);
 	while (r == 0) {
 		/* keep reading past st_size: the file may have grown */
-		if (len + 1 >= l->bufcap && (r = grow_buf(l, l->bufcap + 1)) != 0)
+		if (len + 1 >= l->bufcap &&
+		    (r = grow_buf(l, l->bufcap + 1)) != 0)
 			break;
 		if ((n = read(fd, l->buf + len, l->bufcap - len - 1)) < 0) {
 			if (errno != EINTR)
@@ -1718,7 +1741,8 @@ load_entry(struct loader *l, int dirfd, const char *dir, const char *name,
 	size_t nlen = strlen(name), len = 0;
 	int r;
 
-	if (name[0] == '.' || nlen <= 5 || strcmp(name + nlen - 5, ".json") != 0)
+	if (name[0] == '.' || nlen <= 5 ||
+	    strcmp(name + nlen - 5, ".json") != 0)
 		return 0;
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(stem, sizeof(stem), "%.*s", (int)(nlen - 5), name);
@@ -1806,32 +1830,37 @@ all_roles(const struct defs_set *s, size_t *np)
 	return v;
 }
 
-/* Warns about jobs naming unknown nodes or roles no node has. */
+/* Warns about a job naming unknown nodes or roles no node has. */
+static void
+check_job(struct loader *l, const struct job_def *job, const char **roles,
+    size_t nroles)
+{
+	char q[QUOTE_BUFLEN];
+	size_t j;
+
+	for (j = 0; job->nodes != NULL && job->nodes[j] != NULL; j++)
+		if (defs_find_node(l->set, job->nodes[j]) == NULL)
+			report(l, "warning", job->source, "policy.nodes: "
+			    "no node named %s",
+			    quote(job->nodes[j], q, sizeof(q)));
+	for (j = 0; job->roles != NULL && job->roles[j] != NULL; j++)
+		if (bsearch(&job->roles[j], roles, nroles, sizeof(*roles),
+		    cmp_str) == NULL)
+			report(l, "warning", job->source, "policy.roles: "
+			    "no node has role %s",
+			    quote(job->roles[j], q, sizeof(q)));
+}
+
 static int
 cross_check(struct loader *l)
 {
-	const struct defs_set *s = l->set;
-	const struct job_def *job;
 	const char **roles;
-	char q[QUOTE_BUFLEN];
-	size_t i, j, nroles = 0;
+	size_t i, nroles = 0;
 
-	if ((roles = all_roles(s, &nroles)) == NULL)
+	if ((roles = all_roles(l->set, &nroles)) == NULL)
 		return -ENOMEM;
-	for (i = 0; i < s->njobs; i++) {
-		job = s->jobs[i];
-		for (j = 0; job->nodes != NULL && job->nodes[j] != NULL; j++)
-			if (defs_find_node(s, job->nodes[j]) == NULL)
-				report(l, "warning", job->source, "policy.nodes: "
-				    "no node named %s",
-				    quote(job->nodes[j], q, sizeof(q)));
-		for (j = 0; job->roles != NULL && job->roles[j] != NULL; j++)
-			if (bsearch(&job->roles[j], roles, nroles,
-			    sizeof(*roles), cmp_str) == NULL)
-				report(l, "warning", job->source, "policy.roles: "
-				    "no node has role %s",
-				    quote(job->roles[j], q, sizeof(q)));
-	}
+	for (i = 0; i < l->set->njobs; i++)
+		check_job(l, l->set->jobs[i], roles, nroles);
 	free(roles);
 	return 0;
 }

@@ -501,7 +501,7 @@ test_job_errors(void **state)
 	job_err(JOB(", \"working_dir\": \"tmp\""),
 	    "working_dir: must be an absolute path (got \"tmp\")");
 	job_err(JOB(", \"output_limit\": 100"),
-	    "output_limit: 100 out of range 1024-67108864");
+	    "output_limit: 100 out of range 1024-67108864 bytes");
 	job_err(JOB(", \"output_limit\": \"65M\""),
 	    "output_limit: \"65M\" out of range 1024-67108864 bytes");
 	job_err(JOB(", \"output_limit\": \"5x\""), "output_limit: invalid size "
