@@ -398,8 +398,9 @@ test_http_job(void **state)
 {
 	struct job_def *j;
 
-	j = job_ok(JOB_NOCMD(", \"http\": {\"url\": \"https://example.org/hook\","
-	    " \"method\": \"POST\", \"headers\": {\"X-Token\": \"abc\","
+	j = job_ok(JOB_NOCMD(", \"http\": {"
+	    "\"url\": \"https://example.org/hook\", \"method\": \"POST\", "
+	    "\"headers\": {\"X-Token\": \"abc\","
 	    " \"Content-Type\": \"application/json\"}, \"body\": \"{}\","
 	    " \"timeout\": \"15s\", \"expect_status\": [200, 204],"
 	    " \"tls_verify\": false}"), NULL);
@@ -419,8 +420,8 @@ test_http_job(void **state)
 	assert_false(j->http->tls_verify);
 	defs_job_unref(j);
 
-	j = job_ok(JOB_NOCMD(", \"http\": {\"url\": \"http://127.0.0.1:8080/\"}"),
-	    NULL);
+	j = job_ok(JOB_NOCMD(", \"http\": "
+	    "{\"url\": \"http://127.0.0.1:8080/\"}"), NULL);
 	assert_string_equal(j->http->method, "GET");
 	assert_int_equal(strv_len(j->http->headers), 0);
 	assert_null(j->http->body);
@@ -505,7 +506,8 @@ test_job_errors(void **state)
 	job_err(JOB(", \"output_limit\": \"65M\""),
 	    "output_limit: \"65M\" out of range 1024-67108864 bytes");
 	job_err(JOB(", \"output_limit\": \"5x\""), "output_limit: invalid size "
-	    "\"5x\" (use bytes or a unit: \"512k\", \"1M\", \"1MiB\", \"64KB\")");
+	    "\"5x\" (use bytes or a unit: \"512k\", \"1M\", \"1MiB\", "
+	    "\"64KB\")");
 	job_err(JOB(", \"start_at\": \"2026-02-01\", \"expires_at\": "
 	    "\"2026-01-01\""), "expires_at: must be after start_at");
 	job_err(JOB(", \"owners\": [{\"name\": 7}]"),
@@ -559,14 +561,15 @@ test_policy_errors(void **state)
 	    "\"command\": [\"/x\"]}", want);
 	snprintf(want, sizeof(want), "policy: missing %s", hint);
 	job_err("{\"schedule\": \"@daily\", \"command\": [\"/x\"]}", want);
-	job_err("{\"policy\": {\"roles\": [\"a\", 2]}, \"schedule\": \"@daily\","
-	    " \"command\": [\"/x\"]}",
+	job_err("{\"policy\": {\"roles\": [\"a\", 2]}, "
+	    "\"schedule\": \"@daily\", \"command\": [\"/x\"]}",
 	    "policy.roles[1]: expected a string, got integer");
 	job_err("{\"policy\": {\"roles\": [\"\"]}, \"schedule\": \"@daily\","
 	    " \"command\": [\"/x\"]}", "policy.roles[0]: must not be empty");
 	job_err("{\"policy\": {\"hosts\": \"some\", \"roles\": [\"a\"]}, "
 	    "\"schedule\": \"@daily\", \"command\": [\"/x\"]}",
-	    "policy.hosts: unknown value \"some\" (expected \"any\" or \"all\")");
+	    "policy.hosts: unknown value \"some\" "
+	    "(expected \"any\" or \"all\")");
 	job_err("{\"policy\": {\"nodes\": [\"../etc\"]}, \"schedule\": "
 	    "\"@daily\", \"command\": [\"/x\"]}",
 	    "policy.nodes[0]: invalid node name \"../etc\"");
@@ -647,8 +650,8 @@ test_invalid_json(void **state)
 	}
 	job_err("[1, 2]", "expected a JSON object, got array");
 	/* a NUL byte inside the text is not the end of it */
-	assert_int_equal(defs_job_parse("j", "{}\0{}", 5, zone("UTC"), &job, err,
-	    sizeof(err), NULL, NULL), ERR_PARSE);
+	assert_int_equal(defs_job_parse("j", "{}\0{}", 5, zone("UTC"), &job,
+	    err, sizeof(err), NULL, NULL), ERR_PARSE);
 	assert_string_equal(err, "invalid JSON at line 1, column 3: NUL byte");
 }
 
@@ -657,8 +660,9 @@ test_node_errors(void **state)
 {
 	node_err("{\"roles\": [\"web\"]}",
 	    "connection_type: missing (expected \"local\" or \"ssh\")");
-	node_err("{\"connection_type\": \"telnet\"}", "connection_type: unknown "
-	    "value \"telnet\" (expected \"local\" or \"ssh\")");
+	node_err("{\"connection_type\": \"telnet\"}",
+	    "connection_type: unknown value \"telnet\" "
+	    "(expected \"local\" or \"ssh\")");
 	node_err("{\"connection_type\": \"ssh\", \"connection_options\": "
 	    "{\"ssh_user\": \"u\", \"ssh_private_key_file\": \"/k\"}}",
 	    "connection_options.ssh_host: missing");
@@ -668,8 +672,9 @@ test_node_errors(void **state)
 	node_err("{\"connection_type\": \"ssh\", \"connection_options\": "
 	    "{\"ssh_user\": \"u\", \"ssh_host\": \"h\"}}",
 	    "connection_options.ssh_private_key_file: missing");
-	node_err("{\"connection_type\": \"ssh\"}", "connection_options: missing "
-	    "(ssh nodes need ssh_user, ssh_host and ssh_private_key_file)");
+	node_err("{\"connection_type\": \"ssh\"}",
+	    "connection_options: missing (ssh nodes need ssh_user, ssh_host "
+	    "and ssh_private_key_file)");
 	node_err("{\"connection_type\": \"ssh\", \"connection_options\": "
 	    "{\"ssh_user\": \"u\", \"ssh_host\": \"h:99999\", "
 	    "\"ssh_private_key_file\": \"/k\"}}",
@@ -691,7 +696,8 @@ test_node_errors(void **state)
 	    "value \"yes\" (expected \"strict\" or \"accept-new\")");
 	node_err("{\"connection_type\": \"local\", \"roles\": \"web\"}",
 	    "roles: expected an array of strings, got string");
-	node_err("{\"connection_type\": \"local\", \"max_concurrent_runs\": -1}",
+	node_err("{\"connection_type\": \"local\", "
+	    "\"max_concurrent_runs\": -1}",
 	    "max_concurrent_runs: -1 out of range 0-1000000");
 }
 
@@ -699,13 +705,16 @@ test_node_errors(void **state)
 static void
 test_echo_escaped(void **state)
 {
-	char text[1024], want[256];
+	char cs[67], text[1024], want[256];
 
-	snprintf(text, sizeof(text), JOB(", \"concurrency\": \"a\\nb\\u0001%s\""),
-	    "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc");
-	snprintf(want, sizeof(want), "concurrency: unknown value \"a\\nb\\x01%.*s"
-	    "...\" (expected \"forbid\", \"allow\" or \"replace\")", 56,
-	    "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc");
+	memset(cs, 'c', 66);
+	cs[66] = '\0';
+	snprintf(text, sizeof(text),
+	    JOB(", \"concurrency\": \"a\\nb\\u0001%s\""), cs);
+	/* 60 input bytes are shown: a, newline, b, 0x01 and 56 c */
+	snprintf(want, sizeof(want), "concurrency: unknown value "
+	    "\"a\\nb\\x01%.56s...\" (expected \"forbid\", \"allow\" or "
+	    "\"replace\")", cs);
 	job_err(text, want);
 }
 
@@ -745,7 +754,8 @@ test_unknown_fields_warn(void **state)
 	defs_job_unref(j);
 
 	ds.n = 0;
-	n = node_ok("{\"connection_type\": \"local\", \"colour\": \"red\"}", &ds);
+	n = node_ok("{\"connection_type\": \"local\", \"colour\": \"red\"}",
+	    &ds);
 	assert_int_equal(ds.n, 1);
 	assert_string_equal(ds.d[0].file, "node1");
 	assert_string_equal(ds.d[0].msg, "unknown field \"colour\" (ignored)");
@@ -811,8 +821,9 @@ test_load_dirs(void **state)
 	snprintf(nodes, sizeof(nodes), "%s/nodes.d", tmp);
 	assert_int_equal(mkdir(jobs, 0700), 0);
 	assert_int_equal(mkdir(nodes, 0700), 0);
-	write_file(jobs, "c-cache.json", "{\"policy\": {\"roles\": [\"cache\"]},"
-	    " \"schedule\": \"@hourly\", \"command\": [\"/x\"]}");
+	write_file(jobs, "c-cache.json", "{\"policy\": "
+	    "{\"roles\": [\"cache\"]}, \"schedule\": \"@hourly\", "
+	    "\"command\": [\"/x\"]}");
 	write_file(jobs, "a-web.json", readme_job);
 	write_file(jobs, "b-nodes.json", "{\"policy\": {\"nodes\": [\"n1\", "
 	    "\"ghost\"]}, \"schedule\": \"@daily\", \"command\": \"true\"}");
