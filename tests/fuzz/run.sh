@@ -11,6 +11,8 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus"
 [ -d "$seeds" ] && cp "$seeds"/* "$work/corpus/" 2>/dev/null || true
 cd "$work"
+# Stop on the first UBSan report instead of carrying on past it.
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 "$fuzzer" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 \
     -timeout=10 corpus >fuzz.log 2>&1 || { tail -40 fuzz.log; exit 1; }
 grep -E 'stat::number_of_executed_units|Done' fuzz.log | tail -2
