@@ -47,6 +47,8 @@ struct slot {
 	int nrunning;		/* runs not final yet */
 	struct run *runs;	/* those runs */
 	int gone;		/* removed by a reload */
+	struct loop_timer *defer;	/* forbid: re-check at the tick */
+	int64_t defer_tick;
 	struct runner *r;
 };
 
@@ -103,6 +105,7 @@ static void run_finish(struct run *run, enum run_status status,
 static void item_begin(struct item_ctx *ic);
 static void pump_waiting(struct runner *r);
 static void run_begin_items(struct run *run, size_t first);
+static void run_cancel(struct run *run, const char *why);
 
 /* ---- small helpers ---- */
 
@@ -326,6 +329,8 @@ run_free(struct run *run)
 static void
 slot_free(struct slot *slot)
 {
+	if (slot->defer != NULL)
+		loop_timer_del(slot->defer);
 	defs_job_unref(slot->def);
 	free(slot->name);
 	free(slot);
@@ -340,31 +345,38 @@ runner_check_done(struct runner *r)
 	storeq_flush(r->q, r->done_fn, r->done_arg);
 }
 
+/* Logs the end of a run: one line, plus one per node for "all" runs. */
 static void
 run_log_finish(struct run *run)
 {
 	struct store_run *rec = run->rec;
+	const struct store_item *it, *last = NULL;
 	char when[64], dur[32];
-	const struct store_item *it;
-	size_t i;
+	size_t i, n = 0;
 
 	fmt_time(run->def, rec->scheduled_at, when, sizeof(when));
-	dur_format(rec->started_ms ? rec->ended_ms - rec->started_ms : 0,
-	    dur, sizeof(dur));
 	for (i = 0; i < rec->nitems; i++) {
+		if (rec->items[i].attempt == rec->attempt) {
+			last = &rec->items[i];
+			n++;
+		}
+	}
+	for (i = 0; n > 1 && i < rec->nitems; i++) {
 		it = &rec->items[i];
 		if (it->attempt != rec->attempt)
 			continue;
-		log_info("run %lld finished: job=%s node=%s scheduled=%s "
-		    "attempt=%d status=%s exit=%d duration=%s%s%s",
-		    (long long)rec->id, rec->job, it->node, when, it->attempt,
-		    store_status_str(it->status), it->exit_code, dur,
-		    it->error ? " error=" : "", it->error ? it->error : "");
+		dur_format(it->ended_ms - it->started_ms, dur, sizeof(dur));
+		log_info("run %lld item: job=%s node=%s status=%s exit=%d "
+		    "duration=%s", (long long)rec->id, rec->job, it->node,
+		    store_status_str(it->status), it->exit_code, dur);
 	}
-	log_info("run %lld %s: job=%s scheduled=%s duration=%s%s%s",
-	    (long long)rec->id, store_status_str(rec->status), rec->job, when,
-	    dur, rec->reason ? " reason=" : "",
-	    rec->reason ? rec->reason : "");
+	dur_format(rec->started_ms ? rec->ended_ms - rec->started_ms : 0,
+	    dur, sizeof(dur));
+	log_info("run %lld finished: job=%s node=%s scheduled=%s attempt=%d "
+	    "status=%s exit=%d duration=%s%s%s", (long long)rec->id, rec->job,
+	    n == 1 ? last->node : n == 0 ? "-" : "(all)", when, rec->attempt,
+	    store_status_str(rec->status), n == 1 ? last->exit_code : -1, dur,
+	    rec->reason ? " reason=" : "", rec->reason ? rec->reason : "");
 }
 
 /* Ends a run: records the final state and forgets it. */
@@ -725,6 +737,19 @@ run_retry(void *arg)
 
 /* ---- launch ---- */
 
+/* "replace": stops the slot's other runs as this one launches. */
+static void
+run_replace_others(struct run *run)
+{
+	struct run *other, *next;
+
+	for (other = run->slot->runs; other; other = next) {
+		next = other->next;
+		if (other != run && other->launched)
+			run_cancel(other, "replaced by a newer run");
+	}
+}
+
 static void
 run_launch(void *arg)
 {
@@ -733,6 +758,8 @@ run_launch(void *arg)
 	size_t i;
 
 	run->timer = NULL;
+	if (run->def->concurrency == JOB_CONC_REPLACE)
+		run_replace_others(run);
 	run->launched = 1;
 	run->rec->status = RUN_STARTED;
 	run->rec->started_ms = loop_real_ms();
@@ -910,33 +937,60 @@ run_cancel(struct run *run, const char *why)
 	}
 }
 
-static void
-slot_cancel_runs(struct slot *slot, const char *why)
-{
-	struct run *run, *next;
+static void slot_start_run(struct slot *slot, int64_t t, const char *trigger);
 
-	for (run = slot->runs; run; run = next) {
-		next = run->next;
-		run_cancel(run, why);
-	}
+static void
+slot_skip(struct slot *slot, int64_t t)
+{
+	slot->r->stats.skipped++;
+	log_warn("job %s: tick %lld skipped: the previous run is still "
+	    "running (concurrency: forbid)", slot->name, (long long)t);
 }
 
-/* Starts a run of slot for tick t (trigger "schedule" or "missed"). */
+/* The tick of a "forbid" job whose previous run was still going when the
+ * tick came near: decided now, at the tick itself. */
+static void
+slot_deferred(void *arg)
+{
+	struct slot *slot = arg;
+
+	slot->defer = NULL;
+	if (slot->nrunning > 0)
+		slot_skip(slot, slot->defer_tick);
+	else
+		slot_start_run(slot, slot->defer_tick, "schedule");
+}
+
+static void
+slot_cancel_defer(struct slot *slot)
+{
+	if (slot->defer == NULL)
+		return;
+	loop_timer_del(slot->defer);
+	slot->defer = NULL;
+}
+
+/*
+ * Starts a run of slot for tick t (trigger "schedule" or "missed").  The
+ * concurrency rule is applied at the tick, not when the intent is written:
+ * "replace" stops the older runs as the new one launches, and "forbid"
+ * with a run still going waits for the tick before deciding to skip.
+ */
 static void
 slot_start_run(struct slot *slot, int64_t t, const char *trigger)
 {
+	int64_t wait_ms = t * 1000 - loop_real_ms();
 	struct run *run;
 
-	if (slot->nrunning > 0) {
-		if (slot->def->concurrency == JOB_CONC_FORBID) {
-			slot->r->stats.skipped++;
-			log_warn("job %s: tick %lld skipped: the previous run is "
-			    "still running (concurrency: forbid)", slot->name,
-			    (long long)t);
+	if (slot->nrunning > 0 && slot->def->concurrency == JOB_CONC_FORBID) {
+		if (wait_ms <= 0 || slot->defer != NULL) {
+			slot_skip(slot, t);
 			return;
 		}
-		if (slot->def->concurrency == JOB_CONC_REPLACE)
-			slot_cancel_runs(slot, "replaced by a newer run");
+		slot->defer_tick = t;
+		loop_timer_add(slot->r->loop, loop_mono_ms() + wait_ms,
+		    slot_deferred, slot, &slot->defer);
+		return;
 	}
 	if ((run = run_new(slot, t, trigger)) == NULL) {
 		log_error("job %s: out of memory, tick dropped", slot->name);
@@ -964,21 +1018,21 @@ runner_due(struct scheduler_item *it, void *arg)
 	struct slot *slot = slot_of(it);
 	int64_t t = it->due, now_ms = loop_real_ms(), now = now_ms / 1000;
 
-	slot_plan(slot, t > now ? t : now);
-	if (now_ms - t * 1000 <= RUNNER_LATE_MS) {
+	if (now_ms - t * 1000 <= RUNNER_LATE_MS)
 		slot_start_run(slot, t, "schedule");
-		return;
-	}
-	if (missed_wanted(slot->def, t, now)) {
+	else if (missed_wanted(slot->def, t, now)) {
 		log_warn("job %s: tick %lld is %llds late; running it once "
 		    "(missed: run_once)", slot->name, (long long)t,
 		    (long long)(now - t));
 		slot_start_run(slot, t, "missed");
-		return;
+	} else {
+		r->stats.skipped++;
+		log_warn("job %s: tick %lld is %llds late; skipped "
+		    "(missed: skip)", slot->name, (long long)t,
+		    (long long)(now - t));
 	}
-	r->stats.skipped++;
-	log_warn("job %s: tick %lld is %llds late; skipped (missed: skip)",
-	    slot->name, (long long)t, (long long)(now - t));
+	/* after the run is counted, so max_runs sees it */
+	slot_plan(slot, t > now ? t : now);
 }
 
 /* The wall clock was stepped back: plan every job from the new time. Ticks
@@ -1054,6 +1108,7 @@ static void
 slot_retire(struct runner *r, struct slot *slot)
 {
 	scheduler_remove(r->sched, &slot->item);
+	slot_cancel_defer(slot);
 	slot->gone = 1;
 	if (slot->nrunning == 0)
 		slot_free(slot);
@@ -1171,6 +1226,8 @@ runner_shutdown(struct runner *r, int64_t grace_ms, loop_fn done, void *arg)
 	r->done_fn = done;
 	r->done_arg = arg;
 	scheduler_pause(r->sched);
+	for (i = 0; i < r->nslots; i++)
+		slot_cancel_defer(r->slots[i]);
 	log_info("shutting down: %zu run(s) in flight, waiting up to %lld ms",
 	    r->stats.in_flight, (long long)grace_ms);
 	/* Runs not launched yet, or waiting to retry, end now. */

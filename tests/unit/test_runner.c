@@ -162,14 +162,14 @@ test_all_nodes(void **state)
 	run_for(e, 1500);
 	runs = runs_of(e, "fan", &n);
 	assert_true(n >= 1);
-	assert_int_equal(runs[0]->status, RUN_SUCCESS);
-	assert_int_equal(runs[0]->nitems, 3);
+	assert_int_equal(runs[n - 1]->status, RUN_SUCCESS);
+	assert_int_equal(runs[n - 1]->nitems, 3);
 	for (i = 0; i < 3; i++) {
 		char want[8];
 
 		snprintf(want, sizeof(want), "%c\n", 'a' + (int)i);
-		assert_int_equal(runs[0]->items[i].status, RUN_SUCCESS);
-		assert_string_equal(runs[0]->items[i].out, want);
+		assert_int_equal(runs[n - 1]->items[i].status, RUN_SUCCESS);
+		assert_string_equal(runs[n - 1]->items[i].out, want);
 	}
 	store_runs_free(runs, n);
 }
@@ -189,8 +189,8 @@ test_no_node(void **state)
 	run_for(e, 1500);
 	runs = runs_of(e, "orphan", &n);
 	assert_true(n >= 1);
-	assert_int_equal(runs[0]->status, RUN_FAILURE);
-	assert_string_equal(runs[0]->reason,
+	assert_int_equal(runs[n - 1]->status, RUN_FAILURE);
+	assert_string_equal(runs[n - 1]->reason,
 	    "no enabled node matches the job's policy");
 	store_runs_free(runs, n);
 }
@@ -300,8 +300,8 @@ test_unsupported_nodes(void **state)
 	run_for(e, 1500);
 	runs = runs_of(e, "remote-job", &n);
 	assert_true(n >= 1);
-	assert_int_equal(runs[0]->status, RUN_FAILURE);
-	assert_non_null(strstr(runs[0]->items[0].error, "SSH execution"));
+	assert_int_equal(runs[n - 1]->status, RUN_FAILURE);
+	assert_non_null(strstr(runs[n - 1]->items[0].error, "SSH execution"));
 	store_runs_free(runs, n);
 }
 
