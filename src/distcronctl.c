@@ -444,7 +444,10 @@ next_sched(const struct next_opts *o, const struct tz *zone,
 	if (o->interval != NULL)
 		return next_interval(o, zone, sp);
 	r = sched_parse_cron(o->expr, o->name, zone, sp, &errstr);
-	if (r != 0)
+	if (r == ERR_NEVER)
+		fprintf(stderr, "%s: cron: '%s' never fires: %s\n", PROG,
+		    o->expr, errstr ? errstr : err_str(r));
+	else if (r != 0)
 		fprintf(stderr, "%s: cron: %s\n", PROG,
 		    errstr ? errstr : err_str(r));
 	return r;
