@@ -1,2 +1,1109 @@
-/* store.c - not written yet. */
+/*
+ * store.c - the embedded store on SQLite.
+ *
+ * Each struct store owns one connection, opened without SQLite's own mutex:
+ * a pthread mutex serialises every public call instead, so threads may share
+ * a handle.  A writable handle switches the file to WAL mode (readers in other
+ * processes never wait for the writer) with synchronous=NORMAL (a power cut
+ * may lose the last commits but never corrupts the file), then migrates the
+ * schema one step at a time up to the newest version, recorded in PRAGMA
+ * user_version.  A read-only handle only checks the version.
+ *
+ * Statements are prepared once and cached in the handle; each batch of
+ * creates or saves runs in one IMMEDIATE transaction.  Retention is amortised:
+ * every STORE_PRUNE_EVERY final saves of a job (counted in job_state), the
+ * job's final runs beyond the newest `retention` are deleted, so a job may
+ * briefly hold up to retention + STORE_PRUNE_EVERY final runs.
+ *
+ * Captured output (out, err) is stored as TEXT up to its first NUL byte: it
+ * reaches the store as C strings.  SQLite result codes never leave this
+ * file: callers get ERR_STORE and the SQLite message goes to the log, or to
+ * *errstr from store_open().
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sqlite3.h>
+
+#include "distcron/buf.h"
 #include "distcron/err.h"
+#include "distcron/log.h"
+#include "distcron/store.h"
+
+#define STORE_BUSY_MS		5000
+#define STORE_RETENTION		1000	/* runs kept per job by default */
+#define STORE_PRUNE_EVERY	16	/* final saves of a job between prunes */
+#define STORE_QUERY_LIMIT	100
+#define STORE_QUERY_MAX		10000
+#define STORE_LOST_REASON	"daemon stopped while the run was in progress"
+
+/* The SQL below writes statuses as numbers: (0, 1, 2) are the unfinished
+ * ones, (3, 4, 5) the final ones. */
+_Static_assert(RUN_PENDING == 0 && RUN_STARTED == 1 && RUN_RETRY == 2 &&
+    RUN_FAILURE == 3 && RUN_SUCCESS == 4 && RUN_LOST == 5,
+    "status values are written into SQL");
+
+/*
+ * Schema migrations: migrations[i] takes a store from version i to i + 1.
+ * A later version appends a step; a step never changes once released.
+ */
+static const char *const migrations[] = {
+	/* 1: runs, their per-node items, per-job state. */
+	"CREATE TABLE runs ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  job TEXT NOT NULL,"
+	"  scheduled_at INTEGER NOT NULL,"
+	"  trigger TEXT NOT NULL,"
+	"  status INTEGER NOT NULL,"
+	"  attempt INTEGER NOT NULL DEFAULT 1,"
+	"  created_ms INTEGER NOT NULL DEFAULT 0,"
+	"  started_ms INTEGER NOT NULL DEFAULT 0,"
+	"  ended_ms INTEGER NOT NULL DEFAULT 0,"
+	"  reason TEXT);"
+	"CREATE UNIQUE INDEX runs_tick ON runs (job, scheduled_at)"
+	"  WHERE trigger IN ('schedule', 'missed');"
+	"CREATE INDEX runs_job ON runs (job, id);"
+	"CREATE INDEX runs_status ON runs (status, id);"
+	"CREATE TABLE run_items ("
+	"  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+	"  node TEXT NOT NULL,"
+	"  attempt INTEGER NOT NULL,"
+	"  status INTEGER NOT NULL,"
+	"  exit_code INTEGER NOT NULL DEFAULT -1,"
+	"  signal INTEGER NOT NULL DEFAULT 0,"
+	"  started_ms INTEGER NOT NULL DEFAULT 0,"
+	"  ended_ms INTEGER NOT NULL DEFAULT 0,"
+	"  out TEXT,"
+	"  err TEXT,"
+	"  truncated INTEGER NOT NULL DEFAULT 0,"
+	"  error TEXT,"
+	"  PRIMARY KEY (run_id, node, attempt));"
+	"CREATE TABLE job_state ("
+	"  job TEXT PRIMARY KEY,"
+	"  last_scheduled_at INTEGER NOT NULL DEFAULT 0,"
+	"  last_run_id INTEGER NOT NULL DEFAULT 0,"
+	"  last_status INTEGER NOT NULL DEFAULT 0,"
+	"  last_ended_ms INTEGER NOT NULL DEFAULT 0,"
+	"  run_count INTEGER NOT NULL DEFAULT 0,"
+	"  final_count INTEGER NOT NULL DEFAULT 0);",
+};
+#define SCHEMA_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define RUN_COLUMNS \
+	"SELECT id, job, scheduled_at, trigger, status, attempt, created_ms," \
+	" started_ms, ended_ms, reason FROM runs"
+
+enum stmt_id {
+	S_BEGIN_WRITE,
+	S_BEGIN_READ,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_RUN_INSERT,
+	S_RUN_UPDATE,
+	S_RUN_GET,
+	S_ITEM_INSERT,
+	S_ITEM_DELETE,
+	S_ITEMS_GET,
+	S_JOB_SCHEDULED,
+	S_JOB_FINISHED,
+	S_JOB_FINAL_COUNT,
+	S_JOB_GET,
+	S_PRUNE,
+	S_RECOVER_JOBS,
+	S_RECOVER_ITEMS,
+	S_RECOVER_RUNS,
+	S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+	[S_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+	[S_BEGIN_READ] = "BEGIN",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_RUN_INSERT] =
+	    "INSERT INTO runs (job, scheduled_at, trigger, status, attempt,"
+	    " created_ms, started_ms, ended_ms, reason)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+	[S_RUN_UPDATE] =
+	    "UPDATE runs SET status = ?, attempt = ?, started_ms = ?,"
+	    " ended_ms = ?, reason = ? WHERE id = ?",
+	[S_RUN_GET] = RUN_COLUMNS " WHERE id = ?",
+	[S_ITEM_INSERT] =
+	    "INSERT INTO run_items (run_id, node, attempt, status, exit_code,"
+	    " signal, started_ms, ended_ms, out, err, truncated, error)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[S_ITEM_DELETE] = "DELETE FROM run_items WHERE run_id = ?",
+	[S_ITEMS_GET] =
+	    "SELECT node, attempt, status, exit_code, signal, started_ms,"
+	    " ended_ms, CASE WHEN ?2 THEN out END, CASE WHEN ?2 THEN err END,"
+	    " truncated, error FROM run_items WHERE run_id = ?1"
+	    " ORDER BY attempt, node",
+	[S_JOB_SCHEDULED] =
+	    "INSERT INTO job_state (job, last_scheduled_at, run_count)"
+	    " VALUES (?, ?, 1) ON CONFLICT (job) DO UPDATE SET"
+	    " run_count = run_count + 1, last_scheduled_at ="
+	    " max(last_scheduled_at, excluded.last_scheduled_at)",
+	/* The newest run (by id) to reach a final state wins. */
+	[S_JOB_FINISHED] =
+	    "INSERT INTO job_state (job, last_run_id, last_status,"
+	    " last_ended_ms, final_count) VALUES (?, ?, ?, ?, 1)"
+	    " ON CONFLICT (job) DO UPDATE SET final_count = final_count + 1,"
+	    " last_status = CASE WHEN excluded.last_run_id >= last_run_id"
+	    "   THEN excluded.last_status ELSE last_status END,"
+	    " last_ended_ms = CASE WHEN excluded.last_run_id >= last_run_id"
+	    "   THEN excluded.last_ended_ms ELSE last_ended_ms END,"
+	    " last_run_id = max(last_run_id, excluded.last_run_id)",
+	[S_JOB_FINAL_COUNT] = "SELECT final_count FROM job_state WHERE job = ?",
+	[S_JOB_GET] =
+	    "SELECT last_scheduled_at, last_run_id, last_status, last_ended_ms,"
+	    " run_count FROM job_state WHERE job = ?",
+	/* ?2 is retention - 1: the offset of the oldest final run kept. */
+	[S_PRUNE] =
+	    "DELETE FROM runs WHERE job = ?1 AND status IN (3, 4, 5) AND id <"
+	    " (SELECT id FROM runs WHERE job = ?1 AND status IN (3, 4, 5)"
+	    "  ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+	[S_RECOVER_JOBS] =
+	    "INSERT INTO job_state (job, last_run_id, last_status,"
+	    " last_ended_ms) SELECT job, max(id), 5, ?1 FROM runs"
+	    " WHERE status IN (0, 1, 2) GROUP BY job"
+	    " ON CONFLICT (job) DO UPDATE SET"
+	    " last_run_id = excluded.last_run_id,"
+	    " last_status = excluded.last_status,"
+	    " last_ended_ms = excluded.last_ended_ms"
+	    " WHERE excluded.last_run_id >= last_run_id",
+	[S_RECOVER_ITEMS] =
+	    "UPDATE run_items SET status = 5,"
+	    " ended_ms = CASE WHEN ended_ms = 0 THEN ?1 ELSE ended_ms END,"
+	    " error = coalesce(error, ?2) WHERE status IN (0, 1, 2) AND"
+	    " run_id IN (SELECT id FROM runs WHERE status IN (0, 1, 2))",
+	[S_RECOVER_RUNS] =
+	    "UPDATE runs SET status = 5, ended_ms = ?1, reason = ?2"
+	    " WHERE status IN (0, 1, 2)",
+};
+
+/* store_runs_query() filters, as bits of a statement shape. */
+enum {
+	Q_JOB = 1 << 0,
+	Q_STATUS = 1 << 1,
+	Q_SINCE = 1 << 2,
+	Q_BEFORE = 1 << 3,
+	Q_SHAPES = 1 << 4
+};
+
+struct store {
+	sqlite3 *db;
+	pthread_mutex_t lock;
+	bool readonly;
+	sqlite3_stmt *stmt[S_COUNT];
+	sqlite3_stmt *query[Q_SHAPES];	/* by filter mask, prepared on use */
+};
+
+/* Binds parameters in order and keeps the first failure. */
+struct binder {
+	sqlite3_stmt *s;
+	int n;
+	int rc;
+};
+
+static const char *const status_names[] = {
+	[RUN_PENDING] = "PENDING",
+	[RUN_STARTED] = "STARTED",
+	[RUN_RETRY] = "RETRY",
+	[RUN_FAILURE] = "FAILURE",
+	[RUN_SUCCESS] = "SUCCESS",
+	[RUN_LOST] = "LOST",
+};
+#define NSTATUS	((int)(sizeof(status_names) / sizeof(status_names[0])))
+
+const char *
+store_status_str(enum run_status s)
+{
+	if ((int)s < 0 || (int)s >= NSTATUS)
+		return "UNKNOWN";
+	return status_names[s];
+}
+
+int
+store_status_parse(const char *s, enum run_status *out)
+{
+	int i;
+
+	for (i = 0; s != NULL && i < NSTATUS; i++) {
+		if (strcasecmp(s, status_names[i]) == 0) {
+			*out = (enum run_status)i;
+			return 0;
+		}
+	}
+	return ERR_INVALID;
+}
+
+bool
+store_status_final(enum run_status s)
+{
+	return s == RUN_FAILURE || s == RUN_SUCCESS || s == RUN_LOST;
+}
+
+/* Logs the connection's last error about `what` and returns ERR_STORE. */
+static int
+store_fail(struct store *st, const char *what)
+{
+	log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
+	return ERR_STORE;
+}
+
+static sqlite3_stmt *
+stmt_prepare(struct store *st, sqlite3_stmt **slot, const char *sql)
+{
+	if (*slot == NULL && sqlite3_prepare_v3(st->db, sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+		store_fail(st, "cannot prepare statement");
+		*slot = NULL;
+	}
+	return *slot;
+}
+
+/* Makes a statement reusable and drops its bindings (they may point into
+ * the caller's memory). */
+static void
+stmt_done(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+static int
+bind_begin(struct binder *b, struct store *st, enum stmt_id id)
+{
+	b->n = 0;
+	b->rc = SQLITE_OK;
+	b->s = stmt_prepare(st, &st->stmt[id], stmt_sql[id]);
+	return b->s == NULL ? ERR_STORE : 0;
+}
+
+static void
+bind_int(struct binder *b, int64_t v)
+{
+	b->n++;
+	if (b->rc == SQLITE_OK)
+		b->rc = sqlite3_bind_int64(b->s, b->n, v);
+}
+
+static void
+bind_text(struct binder *b, const char *v)
+{
+	b->n++;
+	if (b->rc != SQLITE_OK)
+		return;
+	if (v == NULL)
+		b->rc = sqlite3_bind_null(b->s, b->n);
+	else
+		b->rc = sqlite3_bind_text(b->s, b->n, v, -1, SQLITE_STATIC);
+}
+
+/* Steps a bound statement that returns no row we need, then resets it. */
+static int
+bind_exec(struct store *st, struct binder *b, const char *what)
+{
+	int r = 0, rc = b->rc;
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(b->s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = store_fail(st, what);
+	stmt_done(b->s);
+	return r;
+}
+
+/* Steps a bound statement expecting at most one row: *found says whether
+ * it came; the caller reads it and calls stmt_done(). */
+static int
+bind_row(struct store *st, struct binder *b, bool *found, const char *what)
+{
+	int rc = b->rc;
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(b->s);
+	*found = rc == SQLITE_ROW;
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return 0;
+	store_fail(st, what);
+	stmt_done(b->s);
+	return ERR_STORE;
+}
+
+static int
+stmt_run(struct store *st, enum stmt_id id, const char *what)
+{
+	struct binder b;
+
+	if (bind_begin(&b, st, id) != 0)
+		return ERR_STORE;
+	return bind_exec(st, &b, what);
+}
+
+/* Ends the transaction: commits when r is 0, else (or if that fails) rolls
+ * back.  Returns r, or ERR_STORE if the commit failed. */
+static int
+tx_end(struct store *st, int r)
+{
+	if (r == 0)
+		r = stmt_run(st, S_COMMIT, "commit");
+	if (r != 0 && !sqlite3_get_autocommit(st->db))
+		stmt_run(st, S_ROLLBACK, "rollback");
+	return r;
+}
+
+/* Copies a text column; NULL stays NULL.  Returns 0 or -ENOMEM. */
+static int
+col_dup(sqlite3_stmt *s, int col, char **out)
+{
+	const unsigned char *v;
+
+	*out = NULL;
+	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+		return 0;
+	if ((v = sqlite3_column_text(s, col)) == NULL ||
+	    (*out = strdup((const char *)v)) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+static int64_t
+col_int(sqlite3_stmt *s, int col)
+{
+	return sqlite3_column_int64(s, col);
+}
+
+/* ---- opening and migrating ---- */
+
+/* Reads one integer from a one-row query. */
+static int
+db_int(sqlite3 *db, const char *sql, int64_t *v)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL)) == SQLITE_OK &&
+	    (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*v = sqlite3_column_int64(s, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int
+wal_cb(void *arg, int ncol, char **vals, char **names)
+{
+	bool *wal = arg;
+
+	*wal = ncol > 0 && vals[0] != NULL && strcasecmp(vals[0], "wal") == 0;
+	return 0;
+}
+
+/* Opens the connection and sets the pragmas.  Returns an SQLite code. */
+static int
+store_connect(struct store *st, const char *path)
+{
+	int flags, rc;
+	bool wal = false;
+
+	flags = SQLITE_OPEN_NOMUTEX | (st->readonly ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	if ((rc = sqlite3_open_v2(path, &st->db, flags, NULL)) != SQLITE_OK)
+		return rc;
+	sqlite3_extended_result_codes(st->db, 0);
+	if ((rc = sqlite3_busy_timeout(st->db, STORE_BUSY_MS)) != SQLITE_OK ||
+	    (rc = sqlite3_exec(st->db, "PRAGMA foreign_keys = ON",
+	    NULL, NULL, NULL)) != SQLITE_OK || st->readonly)
+		return rc;
+	if ((rc = sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", wal_cb,
+	    &wal, NULL)) != SQLITE_OK)
+		return rc;
+	if (!wal)
+		log_warn("store %s: WAL mode unavailable, readers will wait "
+		    "for the writer", path);
+	return sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL",
+	    NULL, NULL, NULL);
+}
+
+/* Applies the missing migration steps in one transaction. */
+static int
+store_migrate(struct store *st)
+{
+	char pragma[64];
+	int64_t version;
+	int rc, v;
+
+	if ((rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL)) != SQLITE_OK)
+		return rc;
+	/* Read again: another process may have migrated meanwhile. */
+	if ((rc = db_int(st->db, "PRAGMA user_version", &version)) != SQLITE_OK)
+		goto out;
+	for (v = (int)version; v < SCHEMA_VERSION && rc == SQLITE_OK; v++)
+		rc = sqlite3_exec(st->db, migrations[v], NULL, NULL, NULL);
+	if (rc == SQLITE_OK && version < SCHEMA_VERSION) {
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+		    SCHEMA_VERSION);
+		rc = sqlite3_exec(st->db, pragma, NULL, NULL, NULL);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+ out:
+	if (rc != SQLITE_OK && !sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/*
+ * Checks that the file is a distcron store we understand, and migrates it
+ * unless read-only.  Returns 0, or ERR_STORE with msg filled.
+ */
+static int
+store_schema(struct store *st, const char *path, char *msg, size_t msglen)
+{
+	int64_t version, ntables;
+	int rc;
+
+	if ((rc = db_int(st->db, "PRAGMA user_version", &version)) != SQLITE_OK ||
+	    (rc = db_int(st->db, "SELECT count(*) FROM sqlite_master",
+	    &ntables)) != SQLITE_OK)
+		goto fail;
+	if (version > SCHEMA_VERSION) {
+		snprintf(msg, msglen, "store %s has schema version %" PRId64
+		    ", newer than this distcron knows (%d)", path, version,
+		    SCHEMA_VERSION);
+		return ERR_STORE;
+	}
+	if (version == 0 && (st->readonly || ntables > 0)) {
+		snprintf(msg, msglen, "%s is not a distcron store (%s)", path,
+		    ntables > 0 ? "foreign tables, no schema version" :
+		    "empty: the daemon creates it");
+		return ERR_STORE;
+	}
+	if (st->readonly || version == SCHEMA_VERSION)
+		return 0;
+	if ((rc = store_migrate(st)) == SQLITE_OK)
+		return 0;
+ fail:
+	snprintf(msg, msglen, "cannot open store %s: %s", path,
+	    sqlite3_errmsg(st->db));
+	return ERR_STORE;
+}
+
+int
+store_open(const char *path, bool readonly, struct store **out,
+    const char **errstr)
+{
+	static __thread char msg[1024];
+	struct store *st = NULL;
+	int r = ERR_STORE, rc;
+
+	*out = NULL;
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(msg, sizeof(msg), "cannot open store %s: %s", path,
+		    err_str(-ENOMEM));
+		goto out;
+	}
+	pthread_mutex_init(&st->lock, NULL);
+	st->readonly = readonly;
+	if ((rc = store_connect(st, path)) != SQLITE_OK) {
+		snprintf(msg, sizeof(msg), "cannot open store %s: %s", path,
+		    st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		goto out;
+	}
+	if ((r = store_schema(st, path, msg, sizeof(msg))) != 0)
+		goto out;
+	*out = st;
+	st = NULL;
+	r = 0;
+ out:
+	store_close(st);
+	if (r != 0 && errstr != NULL)
+		*errstr = msg;
+	return r;
+}
+
+void
+store_close(struct store *st)
+{
+	int i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	for (i = 0; i < Q_SHAPES; i++)
+		sqlite3_finalize(st->query[i]);
+	if (sqlite3_close(st->db) != SQLITE_OK)
+		log_error("store: close: %s", sqlite3_errmsg(st->db));
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+/* ---- writing ---- */
+
+static bool
+trigger_scheduled(const char *trigger)
+{
+	return trigger != NULL && (strcmp(trigger, "schedule") == 0 ||
+	    strcmp(trigger, "missed") == 0);
+}
+
+static int
+item_insert(struct store *st, int64_t run_id, const struct store_item *it)
+{
+	struct binder b;
+
+	if (bind_begin(&b, st, S_ITEM_INSERT) != 0)
+		return ERR_STORE;
+	bind_int(&b, run_id);
+	bind_text(&b, it->node);
+	bind_int(&b, it->attempt);
+	bind_int(&b, it->status);
+	bind_int(&b, it->exit_code);
+	bind_int(&b, it->signal);
+	bind_int(&b, it->started_ms);
+	bind_int(&b, it->ended_ms);
+	bind_text(&b, it->out);
+	bind_text(&b, it->err);
+	bind_int(&b, it->truncated);
+	bind_text(&b, it->error);
+	return bind_exec(st, &b, "insert run item");
+}
+
+static int
+items_insert(struct store *st, const struct store_run *run)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < run->nitems; i++)
+		if ((r = item_insert(st, run->id, &run->items[i])) != 0)
+			return r;
+	return 0;
+}
+
+/* Inserts the run row; run->id becomes its id, or 0 for a duplicate tick. */
+static int
+run_insert(struct store *st, struct store_run *run)
+{
+	struct binder b;
+	int r;
+
+	if (bind_begin(&b, st, S_RUN_INSERT) != 0)
+		return ERR_STORE;
+	bind_text(&b, run->job);
+	bind_int(&b, run->scheduled_at);
+	bind_text(&b, run->trigger);
+	bind_int(&b, run->status);
+	bind_int(&b, run->attempt);
+	bind_int(&b, run->created_ms);
+	bind_int(&b, run->started_ms);
+	bind_int(&b, run->ended_ms);
+	bind_text(&b, run->reason);
+	if ((r = bind_exec(st, &b, "insert run")) != 0)
+		return r;
+	run->id = sqlite3_changes(st->db) > 0 ?
+	    sqlite3_last_insert_rowid(st->db) : 0;
+	return 0;
+}
+
+static int
+job_scheduled(struct store *st, const struct store_run *run)
+{
+	struct binder b;
+
+	if (bind_begin(&b, st, S_JOB_SCHEDULED) != 0)
+		return ERR_STORE;
+	bind_text(&b, run->job);
+	bind_int(&b, run->scheduled_at);
+	return bind_exec(st, &b, "update job state");
+}
+
+static int
+run_create_one(struct store *st, struct store_run *run)
+{
+	int r;
+
+	if ((r = run_insert(st, run)) != 0 || run->id == 0)
+		return r;
+	if (trigger_scheduled(run->trigger) &&
+	    (r = job_scheduled(st, run)) != 0)
+		return r;
+	return items_insert(st, run);
+}
+
+/* Updates the run row; *found is false when no such run exists. */
+static int
+run_update(struct store *st, const struct store_run *run, bool *found)
+{
+	struct binder b;
+	int r;
+
+	if (bind_begin(&b, st, S_RUN_UPDATE) != 0)
+		return ERR_STORE;
+	bind_int(&b, run->status);
+	bind_int(&b, run->attempt);
+	bind_int(&b, run->started_ms);
+	bind_int(&b, run->ended_ms);
+	bind_text(&b, run->reason);
+	bind_int(&b, run->id);
+	if ((r = bind_exec(st, &b, "update run")) != 0)
+		return r;
+	*found = sqlite3_changes(st->db) > 0;
+	return 0;
+}
+
+static int
+items_replace(struct store *st, const struct store_run *run)
+{
+	struct binder b;
+	int r;
+
+	if (bind_begin(&b, st, S_ITEM_DELETE) != 0)
+		return ERR_STORE;
+	bind_int(&b, run->id);
+	if ((r = bind_exec(st, &b, "delete run items")) != 0)
+		return r;
+	return items_insert(st, run);
+}
+
+/* Records a final run in the job state; *nfinal receives the number of
+ * final saves of the job so far. */
+static int
+job_finished(struct store *st, const struct store_run *run, int64_t *nfinal)
+{
+	struct binder b;
+	bool found;
+	int r;
+
+	if (bind_begin(&b, st, S_JOB_FINISHED) != 0)
+		return ERR_STORE;
+	bind_text(&b, run->job);
+	bind_int(&b, run->id);
+	bind_int(&b, run->status);
+	bind_int(&b, run->ended_ms);
+	if ((r = bind_exec(st, &b, "update job state")) != 0 ||
+	    (r = bind_begin(&b, st, S_JOB_FINAL_COUNT)) != 0)
+		return r;
+	bind_text(&b, run->job);
+	if ((r = bind_row(st, &b, &found, "read job state")) != 0)
+		return r;
+	*nfinal = found ? col_int(b.s, 0) : 0;
+	stmt_done(b.s);
+	return 0;
+}
+
+static int
+job_prune(struct store *st, const char *job, int retention)
+{
+	struct binder b;
+
+	if (bind_begin(&b, st, S_PRUNE) != 0)
+		return ERR_STORE;
+	bind_text(&b, job);
+	bind_int(&b, (retention > 0 ? retention : STORE_RETENTION) - 1);
+	return bind_exec(st, &b, "prune runs");
+}
+
+static int
+run_save_one(struct store *st, struct store_run *run)
+{
+	int64_t nfinal;
+	bool found;
+	int r;
+
+	if ((r = run_update(st, run, &found)) != 0)
+		return r;
+	if (!found) {
+		log_warn("store: run %" PRId64 " of job %s is gone, not saved",
+		    run->id, run->job != NULL ? run->job : "?");
+		return 0;
+	}
+	if ((r = items_replace(st, run)) != 0 ||
+	    !store_status_final(run->status))
+		return r;
+	if ((r = job_finished(st, run, &nfinal)) != 0 ||
+	    nfinal % STORE_PRUNE_EVERY != 0)
+		return r;
+	return job_prune(st, run->job, run->retention);
+}
+
+/* Applies fn to every run inside one write transaction. */
+static int
+store_batch(struct store *st, struct store_run *const *runs, size_t n,
+    int (*fn)(struct store *, struct store_run *))
+{
+	size_t i;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = stmt_run(st, S_BEGIN_WRITE, "begin transaction");
+	for (i = 0; i < n && r == 0; i++)
+		r = fn(st, runs[i]);
+	if (r == 0 || !sqlite3_get_autocommit(st->db))
+		r = tx_end(st, r);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int
+store_runs_create(struct store *st, struct store_run *const *runs, size_t n)
+{
+	size_t i;
+	int r;
+
+	if ((r = store_batch(st, runs, n, run_create_one)) != 0) {
+		/* Rolled back: nothing was recorded, nothing may launch. */
+		for (i = 0; i < n; i++)
+			runs[i]->id = 0;
+	}
+	return r;
+}
+
+int
+store_runs_save(struct store *st, struct store_run *const *runs, size_t n)
+{
+	return store_batch(st, runs, n, run_save_one);
+}
+
+static int
+recover_step(struct store *st, enum stmt_id id, int64_t now_ms,
+    const char *what)
+{
+	struct binder b;
+
+	if (bind_begin(&b, st, id) != 0)
+		return ERR_STORE;
+	bind_int(&b, now_ms);
+	if (id != S_RECOVER_JOBS)
+		bind_text(&b, STORE_LOST_REASON);
+	return bind_exec(st, &b, what);
+}
+
+int
+store_recover(struct store *st, int64_t now_ms, int *nlost)
+{
+	int n = 0, r;
+
+	pthread_mutex_lock(&st->lock);
+	if ((r = stmt_run(st, S_BEGIN_WRITE, "begin transaction")) != 0)
+		goto out;
+	/* Job state and items first: both select the runs still unfinished. */
+	if ((r = recover_step(st, S_RECOVER_JOBS, now_ms,
+	    "recover job state")) == 0 &&
+	    (r = recover_step(st, S_RECOVER_ITEMS, now_ms,
+	    "recover run items")) == 0 &&
+	    (r = recover_step(st, S_RECOVER_RUNS, now_ms,
+	    "recover runs")) == 0)
+		n = sqlite3_changes(st->db);
+	r = tx_end(st, r);
+ out:
+	pthread_mutex_unlock(&st->lock);
+	if (r == 0 && nlost != NULL)
+		*nlost = n;
+	return r;
+}
+
+/* ---- reading ---- */
+
+static void
+item_clear(struct store_item *it)
+{
+	free(it->node);
+	free(it->out);
+	free(it->err);
+	free(it->error);
+}
+
+void
+store_run_free(struct store_run *run)
+{
+	size_t i;
+
+	if (run == NULL)
+		return;
+	for (i = 0; i < run->nitems; i++)
+		item_clear(&run->items[i]);
+	free(run->items);
+	free(run->job);
+	free(run->trigger);
+	free(run->reason);
+	free(run);
+}
+
+void
+store_runs_free(struct store_run **runs, size_t n)
+{
+	size_t i;
+
+	if (runs == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		store_run_free(runs[i]);
+	free(runs);
+}
+
+/* Makes room for one more element in a growing array. */
+static int
+array_grow(void *arrayp, size_t n, size_t *cap, size_t size)
+{
+	void **array = arrayp;
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 8;
+	if ((p = reallocarray(*array, ncap, size)) == NULL)
+		return -ENOMEM;
+	*array = p;
+	*cap = ncap;
+	return 0;
+}
+
+static int
+item_from_row(sqlite3_stmt *s, struct store_item *it)
+{
+	memset(it, 0, sizeof(*it));
+	it->attempt = (int)col_int(s, 1);
+	it->status = (enum run_status)col_int(s, 2);
+	it->exit_code = (int)col_int(s, 3);
+	it->signal = (int)col_int(s, 4);
+	it->started_ms = col_int(s, 5);
+	it->ended_ms = col_int(s, 6);
+	it->truncated = col_int(s, 9) != 0;
+	if (col_dup(s, 0, &it->node) != 0 || col_dup(s, 7, &it->out) != 0 ||
+	    col_dup(s, 8, &it->err) != 0 || col_dup(s, 10, &it->error) != 0) {
+		item_clear(it);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int
+run_load_items(struct store *st, struct store_run *run, bool with_output)
+{
+	struct binder b;
+	size_t cap = 0;
+	int r = 0, rc;
+
+	if (bind_begin(&b, st, S_ITEMS_GET) != 0)
+		return ERR_STORE;
+	bind_int(&b, run->id);
+	bind_int(&b, with_output);
+	rc = b.rc;
+	while (rc == SQLITE_OK && (rc = sqlite3_step(b.s)) == SQLITE_ROW) {
+		if ((r = array_grow(&run->items, run->nitems, &cap,
+		    sizeof(*run->items))) != 0 ||
+		    (r = item_from_row(b.s, &run->items[run->nitems])) != 0)
+			break;
+		run->nitems++;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_fail(st, "read run items");
+	stmt_done(b.s);
+	return r;
+}
+
+static int
+run_from_row(sqlite3_stmt *s, struct store_run **out)
+{
+	struct store_run *run;
+
+	if ((run = calloc(1, sizeof(*run))) == NULL)
+		return -ENOMEM;
+	run->id = col_int(s, 0);
+	run->scheduled_at = col_int(s, 2);
+	run->status = (enum run_status)col_int(s, 4);
+	run->attempt = (int)col_int(s, 5);
+	run->created_ms = col_int(s, 6);
+	run->started_ms = col_int(s, 7);
+	run->ended_ms = col_int(s, 8);
+	if (col_dup(s, 1, &run->job) != 0 || col_dup(s, 3, &run->trigger) != 0 ||
+	    col_dup(s, 9, &run->reason) != 0) {
+		store_run_free(run);
+		return -ENOMEM;
+	}
+	*out = run;
+	return 0;
+}
+
+static int
+run_get(struct store *st, int64_t id, struct store_run **out)
+{
+	struct binder b;
+	bool found;
+	int r;
+
+	if (bind_begin(&b, st, S_RUN_GET) != 0)
+		return ERR_STORE;
+	bind_int(&b, id);
+	if ((r = bind_row(st, &b, &found, "read run")) != 0)
+		return r;
+	r = found ? run_from_row(b.s, out) : ERR_NOTFOUND;
+	stmt_done(b.s);
+	return r;
+}
+
+int
+store_run_get(struct store *st, int64_t id, struct store_run **out)
+{
+	struct store_run *run = NULL;
+	int r;
+
+	*out = NULL;
+	pthread_mutex_lock(&st->lock);
+	/* One read transaction: the run and its items from one snapshot. */
+	if ((r = stmt_run(st, S_BEGIN_READ, "begin transaction")) != 0)
+		goto out;
+	if ((r = run_get(st, id, &run)) == 0)
+		r = run_load_items(st, run, true);
+	r = tx_end(st, r);
+	if (r == 0) {
+		*out = run;
+		run = NULL;
+	}
+ out:
+	pthread_mutex_unlock(&st->lock);
+	store_run_free(run);
+	return r;
+}
+
+static int
+query_mask(const struct store_query *q)
+{
+	return (q->job != NULL ? Q_JOB : 0) | (q->status >= 0 ? Q_STATUS : 0) |
+	    (q->since_ms > 0 ? Q_SINCE : 0) | (q->before_id > 0 ? Q_BEFORE : 0);
+}
+
+/* Returns the cached statement for a filter mask, preparing it once. */
+static sqlite3_stmt *
+query_stmt(struct store *st, int mask)
+{
+	struct buf sql;
+	sqlite3_stmt *s = NULL;
+
+	if (st->query[mask] != NULL)
+		return st->query[mask];
+	buf_init(&sql, 1024);
+	if (buf_puts(&sql, RUN_COLUMNS " WHERE 1") == 0 &&
+	    ((mask & Q_JOB) == 0 || buf_puts(&sql, " AND job = ?") == 0) &&
+	    ((mask & Q_STATUS) == 0 || buf_puts(&sql, " AND status = ?") == 0) &&
+	    ((mask & Q_SINCE) == 0 ||
+	    buf_puts(&sql, " AND created_ms >= ?") == 0) &&
+	    ((mask & Q_BEFORE) == 0 || buf_puts(&sql, " AND id < ?") == 0) &&
+	    buf_puts(&sql, " ORDER BY id DESC LIMIT ?") == 0)
+		s = stmt_prepare(st, &st->query[mask], buf_str(&sql));
+	else
+		log_error("store: query: %s", err_str(-ENOMEM));
+	buf_free(&sql);
+	return s;
+}
+
+static int
+query_bind(struct store *st, const struct store_query *q, struct binder *b)
+{
+	int limit = q->limit > 0 ? q->limit : STORE_QUERY_LIMIT;
+	int mask = query_mask(q);
+
+	b->n = 0;
+	b->rc = SQLITE_OK;
+	if ((b->s = query_stmt(st, mask)) == NULL)
+		return ERR_STORE;
+	if (mask & Q_JOB)
+		bind_text(b, q->job);
+	if (mask & Q_STATUS)
+		bind_int(b, q->status);
+	if (mask & Q_SINCE)
+		bind_int(b, q->since_ms);
+	if (mask & Q_BEFORE)
+		bind_int(b, q->before_id);
+	bind_int(b, limit < STORE_QUERY_MAX ? limit : STORE_QUERY_MAX);
+	return 0;
+}
+
+/* Collects the matching runs, without items. */
+static int
+query_runs(struct store *st, const struct store_query *q,
+    struct store_run ***runs, size_t *n)
+{
+	struct binder b;
+	size_t cap = 0;
+	int r, rc;
+
+	if ((r = query_bind(st, q, &b)) != 0)
+		return r;
+	rc = b.rc;
+	while (rc == SQLITE_OK && (rc = sqlite3_step(b.s)) == SQLITE_ROW) {
+		if ((r = array_grow(runs, *n, &cap, sizeof(**runs))) != 0 ||
+		    (r = run_from_row(b.s, &(*runs)[*n])) != 0)
+			break;
+		(*n)++;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_fail(st, "query runs");
+	stmt_done(b.s);
+	return r;
+}
+
+int
+store_runs_query(struct store *st, const struct store_query *q,
+    struct store_run ***out, size_t *n)
+{
+	struct store_run **runs = NULL;
+	size_t i, nruns = 0;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&st->lock);
+	if ((r = stmt_run(st, S_BEGIN_READ, "begin transaction")) != 0)
+		goto out;
+	r = query_runs(st, q, &runs, &nruns);
+	for (i = 0; i < nruns && r == 0; i++)
+		r = run_load_items(st, runs[i], q->with_output);
+	if ((r = tx_end(st, r)) == 0) {
+		*out = runs;
+		*n = nruns;
+		runs = NULL;
+	}
+ out:
+	pthread_mutex_unlock(&st->lock);
+	store_runs_free(runs, nruns);
+	return r;
+}
+
+int
+store_job_state_get(struct store *st, const char *job,
+    struct store_job_state *out)
+{
+	struct binder b;
+	bool found = false;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&st->lock);
+	if ((r = bind_begin(&b, st, S_JOB_GET)) != 0)
+		goto out;
+	bind_text(&b, job);
+	if ((r = bind_row(st, &b, &found, "read job state")) != 0 || !found)
+		goto out;
+	out->last_scheduled_at = col_int(b.s, 0);
+	out->last_run_id = col_int(b.s, 1);
+	out->last_status = (enum run_status)col_int(b.s, 2);
+	out->last_ended_ms = col_int(b.s, 3);
+	out->run_count = col_int(b.s, 4);
+ out:
+	if (r == 0 && b.s != NULL)
+		stmt_done(b.s);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
