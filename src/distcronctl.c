@@ -19,9 +19,9 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -820,16 +820,19 @@ static int
 history_json(struct store_run **runs, size_t n, const struct tz *zone)
 {
 	json_object *arr = json_object_new_array();
+	const char *text = NULL;
 	size_t k;
 
-	if (arr == NULL)
-		return -ENOMEM;
-	for (k = 0; k < n; k++)
+	for (k = 0; arr != NULL && k < n; k++)
 		json_object_array_add(arr, run_json(runs[k], zone));
-	printf("%s\n", json_object_to_json_string_ext(arr,
-	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	if (arr != NULL)
+		text = json_object_to_json_string_ext(arr,
+		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+		    JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (text != NULL)
+		printf("%s\n", text);
 	json_object_put(arr);
-	return 0;
+	return text != NULL ? 0 : -ENOMEM;
 }
 
 static int
@@ -843,7 +846,8 @@ history_run(const struct settings *s, const char *job, int64_t limit,
 	size_t n = 0;
 	int r;
 
-	if ((r = zone_get(s->timezone, &zone)) != 0 ||
+	/* Times are shown in the local zone (TZ), like ls -l or date. */
+	if ((r = zone_get(NULL, &zone)) != 0 ||
 	    (r = history_open(s->state_dir, &st)) != 0)
 		goto out;
 	if ((r = store_runs_query(st, &q, &runs, &n)) != 0) {
@@ -947,6 +951,8 @@ main(int argc, char **argv)
 	const struct command *cmd;
 	int c, status;
 
+	argv[0] = progname;	/* getopt's messages name the program */
+	snprintf(progname, sizeof(progname), "%s", PROG);
 	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h': usage(stdout); return finish_output(0);
@@ -960,7 +966,7 @@ main(int argc, char **argv)
 		return usage_error(NULL, "missing command");
 	if ((cmd = command_find(argv[optind])) == NULL)
 		return usage_error(NULL, "unknown command '%s'", argv[optind]);
-	/* getopt's own messages then read "distcronctl next: ..." */
+	/* ... and then the command: "distcronctl next: ..." */
 	snprintf(progname, sizeof(progname), "%s %s", PROG, cmd->name);
 	argv[optind] = progname;
 	status = cmd->run(argc - optind, argv + optind);
