@@ -11,9 +11,10 @@
  *
  * Statements are prepared once and cached in the handle; each batch of
  * creates or saves runs in one IMMEDIATE transaction.  Retention is amortised:
- * every STORE_PRUNE_EVERY final saves of a job (counted in job_state), the
- * job's final runs beyond the newest `retention` are deleted, so a job may
- * briefly hold up to retention + STORE_PRUNE_EVERY final runs.
+ * every max(16, retention / 16) final saves of a job (counted in job_state),
+ * the job's final runs beyond the newest `retention` are deleted, so a job
+ * may hold up to that many final runs more than its retention.  The index
+ * on (job, id, status) covers the prune query: it never reads run rows.
  *
  * Captured output (out, err) is stored as TEXT up to its first NUL byte: it
  * reaches the store as C strings.  SQLite result codes never leave this
@@ -37,7 +38,7 @@
 
 #define STORE_BUSY_MS		5000
 #define STORE_RETENTION		1000	/* runs kept per job by default */
-#define STORE_PRUNE_EVERY	16	/* final saves of a job between prunes */
+#define STORE_PRUNE_MIN		16	/* final saves of a job between prunes */
 #define STORE_QUERY_LIMIT	100
 #define STORE_QUERY_MAX		10000
 #define STORE_LOST_REASON	"daemon stopped while the run was in progress"
@@ -67,7 +68,7 @@ static const char *const migrations[] = {
 	"  reason TEXT);"
 	"CREATE UNIQUE INDEX runs_tick ON runs (job, scheduled_at)"
 	"  WHERE trigger IN ('schedule', 'missed');"
-	"CREATE INDEX runs_job ON runs (job, id);"
+	"CREATE INDEX runs_job ON runs (job, id, status);"
 	"CREATE INDEX runs_status ON runs (status, id);"
 	"CREATE TABLE run_items ("
 	"  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
@@ -487,6 +488,12 @@ store_schema(struct store *st, const char *path, char *msg, size_t msglen)
 		    "empty: the daemon creates it");
 		return ERR_STORE;
 	}
+	if (st->readonly && version < SCHEMA_VERSION) {
+		snprintf(msg, msglen, "store %s has schema version %" PRId64
+		    ", older than this distcron's (%d): start the daemon once "
+		    "to migrate it", path, version, SCHEMA_VERSION);
+		return ERR_STORE;
+	}
 	if (st->readonly || version == SCHEMA_VERSION)
 		return 0;
 	if ((rc = store_migrate(st)) == SQLITE_OK)
@@ -702,14 +709,14 @@ job_finished(struct store *st, const struct store_run *run, int64_t *nfinal)
 }
 
 static int
-job_prune(struct store *st, const char *job, int retention)
+job_prune(struct store *st, const char *job, int keep)
 {
 	struct binder b;
 
 	if (bind_begin(&b, st, S_PRUNE) != 0)
 		return ERR_STORE;
 	bind_text(&b, job);
-	bind_int(&b, (retention > 0 ? retention : STORE_RETENTION) - 1);
+	bind_int(&b, keep - 1);
 	return bind_exec(st, &b, "prune runs");
 }
 
@@ -718,7 +725,7 @@ run_save_one(struct store *st, struct store_run *run)
 {
 	int64_t nfinal;
 	bool found;
-	int r;
+	int every, keep, r;
 
 	if ((r = run_update(st, run, &found)) != 0)
 		return r;
@@ -730,10 +737,11 @@ run_save_one(struct store *st, struct store_run *run)
 	if ((r = items_replace(st, run)) != 0 ||
 	    !store_status_final(run->status))
 		return r;
-	if ((r = job_finished(st, run, &nfinal)) != 0 ||
-	    nfinal % STORE_PRUNE_EVERY != 0)
+	keep = run->retention > 0 ? run->retention : STORE_RETENTION;
+	every = keep / 16 > STORE_PRUNE_MIN ? keep / 16 : STORE_PRUNE_MIN;
+	if ((r = job_finished(st, run, &nfinal)) != 0 || nfinal % every != 0)
 		return r;
-	return job_prune(st, run->job, run->retention);
+	return job_prune(st, run->job, keep);
 }
 
 /* Applies fn to every run inside one write transaction. */
@@ -900,7 +908,8 @@ run_load_items(struct store *st, struct store_run *run, bool with_output)
 	bind_int(&b, run->id);
 	bind_int(&b, with_output);
 	rc = b.rc;
-	while (rc == SQLITE_OK && (rc = sqlite3_step(b.s)) == SQLITE_ROW) {
+	while ((rc == SQLITE_OK || rc == SQLITE_ROW) &&
+	    (rc = sqlite3_step(b.s)) == SQLITE_ROW) {
 		if ((r = array_grow(&run->items, run->nitems, &cap,
 		    sizeof(*run->items))) != 0 ||
 		    (r = item_from_row(b.s, &run->items[run->nitems])) != 0)
@@ -1042,7 +1051,8 @@ query_runs(struct store *st, const struct store_query *q,
 	if ((r = query_bind(st, q, &b)) != 0)
 		return r;
 	rc = b.rc;
-	while (rc == SQLITE_OK && (rc = sqlite3_step(b.s)) == SQLITE_ROW) {
+	while ((rc == SQLITE_OK || rc == SQLITE_ROW) &&
+	    (rc = sqlite3_step(b.s)) == SQLITE_ROW) {
 		if ((r = array_grow(runs, *n, &cap, sizeof(**runs))) != 0 ||
 		    (r = run_from_row(b.s, &(*runs)[*n])) != 0)
 			break;
