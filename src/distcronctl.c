@@ -299,11 +299,13 @@ static int
 check_dir(const char *what, const char *path)
 {
 	struct stat sb;
+	int r;
 
 	if (stat(path, &sb) != 0) {
+		r = -errno;
 		fprintf(stderr, "%s: %s directory %s: %s\n", PROG, what, path,
-		    strerror(errno));
-		return -errno;
+		    strerror(-r));
+		return r;
 	}
 	if (!S_ISDIR(sb.st_mode)) {
 		fprintf(stderr, "%s: %s directory %s: not a directory\n", PROG,
