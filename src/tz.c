@@ -464,8 +464,11 @@ read_file(const char *path, unsigned char **out, size_t *outlen)
 		r = -errno;
 		goto out;
 	}
+	r = -ENOENT;		/* a directory such as "Europe" is no zone */
+	if (!S_ISREG(st.st_mode))
+		goto out;
 	r = ERR_PARSE;
-	if (!S_ISREG(st.st_mode) || st.st_size < 44 || st.st_size > TZ_FILE_MAX)
+	if (st.st_size < 44 || st.st_size > TZ_FILE_MAX)
 		goto out;
 	r = -ENOMEM;
 	if ((buf = malloc((size_t)st.st_size)) == NULL)
@@ -835,7 +838,7 @@ civil_to_utc(const struct tz *z, int64_t c)
 	tz_span_at(z, t, &sp);
 	prev_off = sp.offset;
 	for (i = 0; i < 64; i++) {
-		if (c < sp.start + (int64_t)sp.offset && sp.start != INT64_MIN)
+		if (sp.start != INT64_MIN && c < sp.start + (int64_t)sp.offset)
 			return c - prev_off;	/* in the gap before sp */
 		if (sp.end == INT64_MAX || c < sp.end + (int64_t)sp.offset)
 			return c - sp.offset;

@@ -53,7 +53,7 @@ int sched_new_interval(int64_t interval_s, int32_t ref_s,
  */
 int sched_next(const struct sched *s, int64_t after, int64_t *next);
 
-/* Canonical text of the schedule, for display ("*/5 * * * *"). */
+/* Canonical text of the schedule, for display ("0 3 * * 1-5", "@daily"). */
 const char *sched_text(const struct sched *s);
 
 void sched_free(struct sched *s);

@@ -293,7 +293,7 @@ test_bad_names(void **state)
 	}
 	assert_int_equal(tz_get("Mars/Olympus_Mons", &z, &errstr), ERR_NOTFOUND);
 	assert_string_equal(errstr, "unknown time zone");
-	assert_int_equal(tz_get("Europe", &z, &errstr), ERR_PARSE);	/* a directory */
+	assert_int_equal(tz_get("Europe", &z, &errstr), ERR_NOTFOUND);	/* a directory */
 }
 
 static void
@@ -514,6 +514,23 @@ test_extremes(void **state)
 	tz_localtime(ny, INT64_MAX, &tm);
 	tz_localtime(ny, INT64_MIN, &tm);
 	assert_int_equal(tz_format_iso8601(ny, INT64_MAX, buf, sizeof(buf)), 0);
+	/* tz_mktime takes any int fields without overflowing */
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = INT32_MAX;
+	tm.tm_mon = INT32_MAX;
+	tm.tm_mday = INT32_MAX;
+	tm.tm_hour = INT32_MAX;
+	tm.tm_min = INT32_MAX;
+	tm.tm_sec = INT32_MAX;
+	tz_mktime(ny, &tm);
+	tm.tm_year = INT32_MIN;
+	tm.tm_mon = INT32_MIN;
+	tm.tm_mday = INT32_MIN;
+	tm.tm_hour = INT32_MIN;
+	tm.tm_min = INT32_MIN;
+	tm.tm_sec = INT32_MIN;
+	tz_mktime(ny, &tm);
+	tz_mktime(get("UTC"), &tm);
 	/* year 10000+ in a rule zone still alternates */
 	assert_int_not_equal(tz_offset_at(ny, INT64_C(320000000000)),
 	    tz_offset_at(ny, INT64_C(320000000000) + 86400 * 180));
