@@ -447,8 +447,8 @@ next_sched(const struct next_opts *o, const struct tz *zone,
 		return next_interval(o, zone, sp);
 	r = sched_parse_cron(o->expr, o->name, zone, sp, &errstr);
 	if (r == ERR_NEVER)
-		fprintf(stderr, "%s: cron: '%s' never fires: %s\n", PROG,
-		    o->expr, errstr ? errstr : err_str(r));
+		fprintf(stderr, "%s: cron: '%s': %s\n", PROG, o->expr,
+		    errstr ? errstr : err_str(r));
 	else if (r != 0)
 		fprintf(stderr, "%s: cron: %s\n", PROG,
 		    errstr ? errstr : err_str(r));
@@ -827,7 +827,9 @@ history_json(struct store_run **runs, size_t n, const struct tz *zone)
 
 	for (k = 0; arr != NULL && k < n; k++)
 		json_object_array_add(arr, run_json(runs[k], zone));
-	if (arr != NULL)
+	if (arr != NULL && n == 0)
+		text = "[]";	/* json-c would spread it over two lines */
+	else if (arr != NULL)
 		text = json_object_to_json_string_ext(arr,
 		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 		    JSON_C_TO_STRING_NOSLASHESCAPE);
