@@ -86,10 +86,14 @@ static int usage_error(const char *, const char *, ...)
 static const struct command commands[] = {
 	{ "check", "[--jobs-dir DIR] [--nodes-dir DIR] [--config FILE]",
 	  "validate job and node definitions",
-	  "  -j, --jobs-dir DIR    job definitions (default " DEFAULT_JOBS_DIR ")\n"
-	  "  -N, --nodes-dir DIR   node definitions (default " DEFAULT_NODES_DIR ")\n"
-	  "  -c, --config FILE     read jobs_dir, nodes_dir and timezone from FILE\n"
-	  "Prints each problem as FILE: MESSAGE on stderr, then a summary.\n"
+	  "  -j, --jobs-dir DIR    job definitions\n"
+	  "                        (default " DEFAULT_JOBS_DIR ")\n"
+	  "  -N, --nodes-dir DIR   node definitions\n"
+	  "                        (default " DEFAULT_NODES_DIR ")\n"
+	  "  -c, --config FILE     read jobs_dir, nodes_dir and timezone "
+	  "from FILE\n"
+	  "Prints each problem on stderr as \"error: FILE: MESSAGE\" or\n"
+	  "\"warning: FILE: MESSAGE\", then a summary on stdout.\n"
 	  "Exits 1 if any file has an error, 0 otherwise (warnings allowed).\n",
 	  cmd_check },
 	{ "next", "[--tz ZONE] [--from TIME] [-n COUNT] [--name JOB] EXPR\n"
@@ -98,22 +102,28 @@ static const struct command commands[] = {
 	  "print the next fire times of a schedule",
 	  "  -z, --tz ZONE         evaluate in ZONE (default: the local zone)\n"
 	  "  -f, --from TIME       start after TIME, ISO 8601 (default: now)\n"
-	  "  -n, --count COUNT     how many times to print (default 5, max 10000)\n"
+	  "  -n, --count COUNT     how many times to print "
+	  "(default 5, max 10000)\n"
 	  "  -k, --name JOB        job name that seeds H fields\n"
-	  "  -i, --interval DUR    an interval schedule (10m, 1h30m) instead of EXPR\n"
-	  "  -r, --reference HH:MM time of day intervals align to (default 00:00)\n"
-	  "EXPR is a cron expression (5 or 6 fields), a macro or \"@every DUR\".\n"
+	  "  -i, --interval DUR    an interval schedule (10m, 1h30m) "
+	  "instead of EXPR\n"
+	  "  -r, --reference HH:MM time of day intervals align to "
+	  "(default 00:00)\n"
+	  "EXPR is a cron expression (5 or 6 fields), a macro or "
+	  "\"@every DUR\".\n"
 	  "Exits 1 if the schedule is invalid or never fires.\n",
 	  cmd_next },
-	{ "history", "JOB [--state-dir DIR] [-n LIMIT] [--json] [--config FILE]",
+	{ "history",
+	  "JOB [--state-dir DIR] [-n LIMIT] [--json] [--config FILE]",
 	  "show the recorded runs of a job",
-	  "  -s, --state-dir DIR   directory of " STORE_FILE " (default "
-	  DEFAULT_STATE_DIR ")\n"
+	  "  -s, --state-dir DIR   directory of " STORE_FILE "\n"
+	  "                        (default " DEFAULT_STATE_DIR ")\n"
 	  "  -n, --limit LIMIT     newest LIMIT runs (default 20)\n"
 	  "  -J, --json            print a JSON array instead of a table\n"
 	  "  -c, --config FILE     read state_dir from FILE\n"
-	  "Reads the store read-only; safe while distcrond runs.  A job with\n"
-	  "no runs prints \"no runs recorded for JOB\" on stderr and exits 0.\n",
+	  "Reads the store read-only; safe while distcrond runs.  A job\n"
+	  "with no runs prints \"no runs recorded for JOB\" on stderr and\n"
+	  "exits 0.\n",
 	  cmd_history },
 	{ "help", "[COMMAND]", "show help for a command", "", cmd_help },
 };
@@ -138,7 +148,8 @@ usage(FILE *f)
 	fprintf(f, "usage: %s [--help] [--version] COMMAND [ARGS]\n\n"
 	    "Commands:\n", PROG);
 	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-10s %s\n", commands[i].name,
+		    commands[i].summary);
 	fprintf(f, "\nRun '%s COMMAND --help' for a command's options.\n"
 	    "Environment: DISTCRON_JOBS_DIR, DISTCRON_NODES_DIR, "
 	    "DISTCRON_STATE_DIR.\n", PROG);
@@ -149,6 +160,14 @@ usage_command(FILE *f, const struct command *cmd)
 {
 	fprintf(f, "usage: %s %s %s\n%s.\n\n%s", PROG, cmd->name,
 	    cmd->synopsis, cmd->summary, cmd->details);
+}
+
+/* Prints the help of a command; returns exit status 0. */
+static int
+command_help(const char *name)
+{
+	usage_command(stdout, command_find(name));
+	return 0;
 }
 
 /* Points at the command's --help; returns the usage exit status. */
@@ -358,7 +377,7 @@ cmd_check(int argc, char **argv)
 		case 'j': s.jobs_dir = optarg; break;
 		case 'N': s.nodes_dir = optarg; break;
 		case 'c': s.config_file = optarg; break;
-		case 'h': usage_command(stdout, command_find("check")); return 0;
+		case 'h': return command_help("check");
 		default: return usage_hint("check");
 		}
 	}
@@ -425,7 +444,8 @@ next_interval(const struct next_opts *o, const struct tz *zone,
 		    "least 1s\n", PROG);
 		return ERR_RANGE;
 	}
-	if (o->reference != NULL && (r = parse_clock(o->reference, &ref)) != 0) {
+	if (o->reference != NULL &&
+	    (r = parse_clock(o->reference, &ref)) != 0) {
 		fprintf(stderr, "%s: --reference: '%s' is not a time of day "
 		    "(HH:MM or HH:MM:SS)\n", PROG, o->reference);
 		return r;
@@ -555,7 +575,8 @@ cmd_next(int argc, char **argv)
 	int c, status;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "z:f:n:k:i:r:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "z:f:n:k:i:r:h", opts,
+	    NULL)) != -1) {
 		switch (c) {
 		case 'z': o.tz = optarg; break;
 		case 'f': o.from = optarg; break;
@@ -567,7 +588,7 @@ cmd_next(int argc, char **argv)
 			    &o.count) != 0)
 				return EXIT_USAGE;
 			break;
-		case 'h': usage_command(stdout, command_find("next")); return 0;
+		case 'h': return command_help("next");
 		default: return usage_hint("next");
 		}
 	}
@@ -609,8 +630,8 @@ history_open(const char *state_dir, struct store **stp)
 	}
 	if (stat(path, &sb) != 0) {
 		r = -errno;
-		fprintf(stderr, "%s: %s: %s (no run store: check --state-dir)\n",
-		    PROG, path, strerror(errno));
+		fprintf(stderr, "%s: %s: %s (no run store: check "
+		    "--state-dir)\n", PROG, path, strerror(-r));
 		return r;
 	}
 	if ((r = store_open(path, true, stp, &errstr)) != 0)
@@ -788,7 +809,8 @@ item_json(const struct store_item *it, const struct tz *zone)
 	    json_object_new_int(it->exit_code) : NULL);
 	json_object_object_add(o, "signal", it->signal > 0 ?
 	    json_object_new_int(it->signal) : NULL);
-	json_object_object_add(o, "started", json_time_ms(zone, it->started_ms));
+	json_object_object_add(o, "started",
+	    json_time_ms(zone, it->started_ms));
 	json_object_object_add(o, "ended", json_time_ms(zone, it->ended_ms));
 	json_object_object_add(o, "error", json_str(it->error));
 	return o;
@@ -808,7 +830,8 @@ run_json(const struct store_run *run, const struct tz *zone)
 	    json_object_new_string(store_status_str(run->status)));
 	json_object_object_add(o, "trigger", json_str(run->trigger));
 	json_object_object_add(o, "attempt", json_object_new_int(run->attempt));
-	json_object_object_add(o, "started", json_time_ms(zone, run->started_ms));
+	json_object_object_add(o, "started",
+	    json_time_ms(zone, run->started_ms));
 	json_object_object_add(o, "ended", json_time_ms(zone, run->ended_ms));
 	items = json_object_new_array();
 	for (i = 0; i < run->nitems; i++)
@@ -843,7 +866,9 @@ static int
 history_run(const struct settings *s, const char *job, int64_t limit,
     bool json)
 {
-	struct store_query q = { .job = job, .status = -1, .limit = (int)limit };
+	struct store_query q = {
+		.job = job, .status = -1, .limit = (int)limit,
+	};
 	struct store_run **runs = NULL;
 	struct store *st = NULL;
 	const struct tz *zone;
@@ -899,7 +924,7 @@ cmd_history(int argc, char **argv)
 			    &limit) != 0)
 				return EXIT_USAGE;
 			break;
-		case 'h': usage_command(stdout, command_find("history")); return 0;
+		case 'h': return command_help("history");
 		default: return usage_hint("history");
 		}
 	}
