@@ -1,0 +1,83 @@
+# lib.sh - helpers shared by the integration tests (POSIX sh; source it).
+#
+#   . "$top_srcdir/tests/integration/lib.sh"
+#   tmpdir_setup                  # $T: a temp dir removed on exit
+#   prog=$(find_bin distcronctl)  # or skip (exit 77) if not built
+#   run "$prog" --version         # stdout in $T/out, stderr in $T/err, status in $rc
+#   check "--version exits 0" test "$rc" -eq 0
+#   check "--version names it" contains "$T/out" "distcronctl"
+#   finish                        # "N passed, N failed"; exit 1 on failure
+#
+# make check provides top_srcdir and top_builddir (see Makefile.am).
+
+: "${top_builddir:?top_builddir is not set: run the test through make check}"
+: "${top_srcdir:?top_srcdir is not set: run the test through make check}"
+
+npass=0
+nfail=0
+T=
+
+# skip REASON: the whole test is skipped (automake's exit status 77).
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+# tmpdir_setup: creates $T and removes it however the script ends.
+tmpdir_setup() {
+	T=$(mktemp -d "${TMPDIR:-/tmp}/distcron-test.XXXXXX") || exit 99
+	trap 'rm -rf "$T"' EXIT
+	trap 'exit 130' HUP INT TERM
+}
+
+# find_bin NAME: prints the path of a built program, or skips the test.
+find_bin() {
+	[ -x "$top_builddir/$1" ] || skip "$1 not built in $top_builddir"
+	echo "$top_builddir/$1"
+}
+
+# run CMD [ARG...]: runs a command, capturing stdout in $T/out, stderr in
+# $T/err and the exit status in $rc.
+run() {
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+}
+
+# contains FILE STRING: true if FILE contains STRING (fixed string).
+contains() {
+	grep -F -q -e "$2" "$1"
+}
+
+# same FILE TEXT: true if FILE holds exactly TEXT (plus a final newline).
+same() {
+	printf '%s\n' "$2" | cmp -s - "$1"
+}
+
+# check DESCRIPTION CMD [ARG...]: one assertion; passes if CMD succeeds.
+# On failure, shows the last run's output to help the reader.
+check() {
+	_desc=$1
+	shift
+	if "$@"; then
+		npass=$((npass + 1))
+		echo "ok - $_desc"
+		return 0
+	fi
+	nfail=$((nfail + 1))
+	echo "FAIL - $_desc (rc=${rc:-unset})"
+	if [ -n "$T" ]; then
+		for _f in "$T/out" "$T/err"; do
+			[ -f "$_f" ] || continue
+			echo "  --- ${_f##*/}:"
+			head -n 20 "$_f" | sed 's/^/  | /'
+		done
+	fi
+	return 1
+}
+
+# finish: prints the totals and exits non-zero if any check failed.
+finish() {
+	echo "$npass passed, $nfail failed"
+	[ "$nfail" -eq 0 ] || exit 1
+	exit 0
+}
