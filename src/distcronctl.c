@@ -119,7 +119,8 @@ static const struct command commands[] = {
 	  "  -s, --state-dir DIR   directory of " STORE_FILE "\n"
 	  "                        (default " DEFAULT_STATE_DIR ")\n"
 	  "  -n, --limit LIMIT     newest LIMIT runs (default 20)\n"
-	  "  -J, --json            print a JSON array instead of a table\n"
+	  "  -J, --json            print a JSON array, with each node's output, instead\n"
+	  "                        of a table\n"
 	  "  -c, --config FILE     read state_dir from FILE\n"
 	  "Reads the store read-only; safe while distcrond runs.  A job\n"
 	  "with no runs prints \"no runs recorded for JOB\" on stderr and\n"
@@ -813,6 +814,10 @@ item_json(const struct store_item *it, const struct tz *zone)
 	    json_time_ms(zone, it->started_ms));
 	json_object_object_add(o, "ended", json_time_ms(zone, it->ended_ms));
 	json_object_object_add(o, "error", json_str(it->error));
+	json_object_object_add(o, "output", json_str(it->out));
+	json_object_object_add(o, "stderr", json_str(it->err));
+	json_object_object_add(o, "truncated",
+	    json_object_new_boolean(it->truncated));
 	return o;
 }
 
@@ -868,6 +873,7 @@ history_run(const struct settings *s, const char *job, int64_t limit,
 {
 	struct store_query q = {
 		.job = job, .status = -1, .limit = (int)limit,
+		.with_output = json,	/* the table has no room for output */
 	};
 	struct store_run **runs = NULL;
 	struct store *st = NULL;
