@@ -33,6 +33,7 @@
 #include <json-c/json.h>
 
 #include "distcron/buf.h"
+#include "distcron/config.h"
 #include "distcron/defs.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
@@ -73,7 +74,7 @@ struct settings {
 	const char *nodes_dir;
 	const char *state_dir;
 	const char *timezone;	/* NULL: the local zone */
-	json_object *conf;	/* the parsed --config file, or NULL */
+	struct config cfg;	/* the daemon's settings, for what is unset */
 };
 
 static int cmd_check(int, char **);
@@ -128,6 +129,8 @@ static const struct command commands[] = {
 	  cmd_history },
 	{ "help", "[COMMAND]", "show help for a command", "", cmd_help },
 };
+extern char **environ;
+
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
 
 static const struct command *
@@ -212,72 +215,37 @@ parse_count(const char *cmd, const char *opt, const char *s, int64_t max,
  * Settings.
  */
 
-static int
-settings_read_config(struct settings *s)
-{
-	if ((s->conf = json_object_from_file(s->config_file)) == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", PROG, s->config_file,
-		    json_util_get_last_err());
-		return ERR_CONFIG;
-	}
-	if (!json_object_is_type(s->conf, json_type_object)) {
-		fprintf(stderr, "%s: %s: expected a JSON object\n", PROG,
-		    s->config_file);
-		return ERR_CONFIG;
-	}
-	return 0;
-}
-
-/* Fills *field from the config file, then env, then def, unless a flag set
- * it.  Returns ERR_CONFIG if the config file has key with a wrong type. */
-static int
-settings_fill(struct settings *s, const char **field, const char *key,
-    const char *env, const char *def)
-{
-	json_object *v;
-	const char *e;
-
-	if (*field != NULL)
-		return 0;
-	if (s->conf != NULL && json_object_object_get_ex(s->conf, key, &v)) {
-		if (!json_object_is_type(v, json_type_string)) {
-			fprintf(stderr, "%s: %s: %s: expected a string\n",
-			    PROG, s->config_file, key);
-			return ERR_CONFIG;
-		}
-		*field = json_object_get_string(v);
-		return 0;
-	}
-	if (env != NULL && (e = getenv(env)) != NULL && *e != '\0')
-		*field = e;
-	else
-		*field = def;
-	return 0;
-}
-
+/*
+ * Takes what the flags left unset from the daemon's own settings (config
+ * module: defaults < config file < DISTCRON_* environment), so distcronctl
+ * finds the same directories as the daemon would.
+ */
 static int
 settings_resolve(struct settings *s)
 {
-	int r;
+	char *argv[] = { PROG, "--config", (char *)s->config_file, NULL };
+	char err[512];
 
-	if (s->config_file != NULL && (r = settings_read_config(s)) != 0)
-		return r;
-	if ((r = settings_fill(s, &s->jobs_dir, "jobs_dir",
-	    "DISTCRON_JOBS_DIR", DEFAULT_JOBS_DIR)) != 0 ||
-	    (r = settings_fill(s, &s->nodes_dir, "nodes_dir",
-	    "DISTCRON_NODES_DIR", DEFAULT_NODES_DIR)) != 0 ||
-	    (r = settings_fill(s, &s->state_dir, "state_dir",
-	    "DISTCRON_STATE_DIR", DEFAULT_STATE_DIR)) != 0 ||
-	    (r = settings_fill(s, &s->timezone, "timezone", NULL, NULL)) != 0)
-		return r;
+	if (config_load(&s->cfg, s->config_file ? 3 : 1, argv, environ, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", PROG, err);
+		return ERR_CONFIG;
+	}
+	if (s->jobs_dir == NULL)
+		s->jobs_dir = s->cfg.jobs_dir;
+	if (s->nodes_dir == NULL)
+		s->nodes_dir = s->cfg.nodes_dir;
+	if (s->state_dir == NULL)
+		s->state_dir = s->cfg.state_dir;
+	if (s->timezone == NULL && s->cfg.timezone[0] != '\0')
+		s->timezone = s->cfg.timezone;
 	return 0;
 }
 
 static void
 settings_free(struct settings *s)
 {
-	json_object_put(s->conf);
-	s->conf = NULL;
+	config_free(&s->cfg);
 }
 
 /* Looks up a zone (NULL: local), printing the problem. */
