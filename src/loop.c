@@ -23,10 +23,10 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
+#include "distcron/heap.h"
 #include "distcron/loop.h"
 
 #define LOOP_BATCH	256		/* epoll events per wait */
-#define TIMER_FIRING	((size_t)-1)	/* heap index of a running timer */
 
 struct loop_watch {
 	struct loop *loop;
@@ -41,7 +41,8 @@ struct loop_timer {
 	struct loop *loop;
 	int64_t due_ms;
 	uint64_t seq;		/* insertion number: ties fire in order */
-	size_t idx;		/* slot in the heap, or TIMER_FIRING */
+	struct heap_node node;
+	bool firing;		/* its callback is running */
 	loop_fn fn;
 	void *arg;
 };
@@ -57,14 +58,26 @@ struct loop {
 	int evfd;
 	struct loop_watch *watches;	/* live watches */
 	struct loop_watch *dead;	/* deleted, freed after the batch */
-	struct loop_timer **heap;
-	size_t nheap, heapcap;
+	struct heap timers;
 	uint64_t seq;
 	pthread_mutex_t mu;		/* protects posts and wake_pending */
 	struct loop_post *posts, **posts_tail;
 	bool wake_pending;
 	atomic_bool stop;
 };
+
+#define TIMER(n)	((struct loop_timer *)((char *)(n) - \
+			    offsetof(struct loop_timer, node)))
+
+static int
+timer_less(const struct heap_node *na, const struct heap_node *nb)
+{
+	const struct loop_timer *a = TIMER(na), *b = TIMER(nb);
+
+	if (a->due_ms != b->due_ms)
+		return a->due_ms < b->due_ms;
+	return a->seq < b->seq;
+}
 
 /* The eventfd's epoll data: an address no watch can have. */
 static char evfd_tag;
@@ -97,6 +110,7 @@ loop_new(struct loop **out)
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return -ENOMEM;
 	l->evfd = -1;
+	heap_init(&l->timers, timer_less);
 	pthread_mutex_init(&l->mu, NULL);
 	l->posts_tail = &l->posts;
 	atomic_init(&l->stop, false);
@@ -134,9 +148,9 @@ loop_free(struct loop *l)
 		return;
 	free_watch_list(l->watches);
 	free_watch_list(l->dead);
-	for (i = 0; i < l->nheap; i++)
-		free(l->heap[i]);
-	free(l->heap);
+	for (i = 0; i < l->timers.n; i++)
+		free(TIMER(l->timers.v[i]));
+	heap_free(&l->timers);
 	for (p = l->posts; p != NULL; p = next) {
 		next = p->next;
 		free(p);
@@ -212,105 +226,23 @@ loop_watch_del(struct loop_watch *w)
 
 /* ---- timers: a min-heap on (due_ms, seq) ---- */
 
-static bool
-timer_before(const struct loop_timer *a, const struct loop_timer *b)
-{
-	if (a->due_ms != b->due_ms)
-		return a->due_ms < b->due_ms;
-	return a->seq < b->seq;
-}
-
-static void
-heap_set(struct loop *l, size_t i, struct loop_timer *t)
-{
-	l->heap[i] = t;
-	t->idx = i;
-}
-
-static void
-heap_up(struct loop *l, size_t i)
-{
-	struct loop_timer *t = l->heap[i];
-	size_t parent;
-
-	while (i > 0) {
-		parent = (i - 1) / 2;
-		if (!timer_before(t, l->heap[parent]))
-			break;
-		heap_set(l, i, l->heap[parent]);
-		i = parent;
-	}
-	heap_set(l, i, t);
-}
-
-static void
-heap_down(struct loop *l, size_t i)
-{
-	struct loop_timer *t = l->heap[i];
-	size_t child;
-
-	for (;;) {
-		child = 2 * i + 1;
-		if (child >= l->nheap)
-			break;
-		if (child + 1 < l->nheap &&
-		    timer_before(l->heap[child + 1], l->heap[child]))
-			child++;
-		if (!timer_before(l->heap[child], t))
-			break;
-		heap_set(l, i, l->heap[child]);
-		i = child;
-	}
-	heap_set(l, i, t);
-}
-
-/* Takes the timer at slot i out of the heap. */
-static void
-heap_remove(struct loop *l, size_t i)
-{
-	struct loop_timer *last;
-
-	last = l->heap[--l->nheap];
-	if (i == l->nheap)
-		return;
-	heap_set(l, i, last);
-	if (i > 0 && timer_before(last, l->heap[(i - 1) / 2]))
-		heap_up(l, i);
-	else
-		heap_down(l, i);
-}
-
-static int
-heap_grow(struct loop *l)
-{
-	struct loop_timer **nh;
-	size_t ncap;
-
-	if (l->nheap < l->heapcap)
-		return 0;
-	ncap = l->heapcap ? l->heapcap * 2 : 64;
-	if ((nh = realloc(l->heap, ncap * sizeof(*nh))) == NULL)
-		return -ENOMEM;
-	l->heap = nh;
-	l->heapcap = ncap;
-	return 0;
-}
-
 int
 loop_timer_add(struct loop *l, int64_t due_ms, loop_fn fn, void *arg,
     struct loop_timer **out)
 {
 	struct loop_timer *t;
 
-	if (heap_grow(l) != 0 || (t = calloc(1, sizeof(*t))) == NULL)
+	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return -ENOMEM;
 	t->loop = l;
 	t->due_ms = due_ms;
 	t->seq = l->seq++;
 	t->fn = fn;
 	t->arg = arg;
-	l->heap[l->nheap] = t;
-	heap_up(l, l->nheap++);
+	if (heap_push(&l->timers, &t->node) != 0) {
+		free(t);
+		return -ENOMEM;
+	}
 	if (out != NULL)
 		*out = t;
 	return 0;
@@ -322,9 +254,9 @@ loop_timer_del(struct loop_timer *t)
 	if (t == NULL)
 		return;
 	/* Deleted from its own callback: it is freed when that returns. */
-	if (t->idx == TIMER_FIRING)
+	if (t->firing)
 		return;
-	heap_remove(t->loop, t->idx);
+	heap_remove(&t->loop->timers, &t->node);
 	free(t);
 }
 
@@ -340,12 +272,12 @@ run_timers(struct loop *l)
 	int64_t now = loop_mono_ms();
 	struct loop_timer *t;
 
-	while (l->nheap > 0) {
-		t = l->heap[0];
+	while (heap_top(&l->timers) != NULL) {
+		t = TIMER(heap_top(&l->timers));
 		if (t->due_ms > now || t->seq >= seq_end)
 			break;
-		heap_remove(l, 0);
-		t->idx = TIMER_FIRING;
+		heap_remove(&l->timers, &t->node);
+		t->firing = true;
 		t->fn(t->arg);
 		free(t);
 	}
@@ -360,9 +292,9 @@ wait_ms(struct loop *l)
 
 	if (atomic_load(&l->stop))
 		return 0;
-	if (l->nheap == 0)
+	if (heap_top(&l->timers) == NULL)
 		return -1;
-	d = l->heap[0]->due_ms - loop_mono_ms();
+	d = TIMER(heap_top(&l->timers))->due_ms - loop_mono_ms();
 	if (d <= 0)
 		return 0;
 	/* loop_mono_ms() truncates, so now+d ms is never before due_ms. */

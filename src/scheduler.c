@@ -24,6 +24,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "distcron/heap.h"
 #include "distcron/log.h"
 #include "distcron/loop.h"
 #include "distcron/scheduler.h"
@@ -35,8 +36,7 @@ struct scheduler {
 	struct loop_watch *watch;
 	int tfd;
 	int64_t lead_ms;
-	struct scheduler_item **heap;
-	size_t n, cap;
+	struct heap heap;
 	scheduler_due_fn due_fn;
 	scheduler_jump_fn jump_fn;
 	void *arg;
@@ -45,70 +45,20 @@ struct scheduler {
 	int paused;
 };
 
+#define ITEM(n)	((struct scheduler_item *)((char *)(n) - \
+		    offsetof(struct scheduler_item, node)))
+
+static int
+item_less(const struct heap_node *a, const struct heap_node *b)
+{
+	return ITEM(a)->due < ITEM(b)->due;
+}
+
 void
 scheduler_item_init(struct scheduler_item *it)
 {
 	it->due = 0;
-	it->idx = SIZE_MAX;
-}
-
-static void
-heap_place(struct scheduler *s, size_t i, struct scheduler_item *it)
-{
-	s->heap[i] = it;
-	it->idx = i;
-}
-
-static void
-heap_up(struct scheduler *s, size_t i)
-{
-	struct scheduler_item *it = s->heap[i];
-	size_t parent;
-
-	while (i > 0) {
-		parent = (i - 1) / 2;
-		if (s->heap[parent]->due <= it->due)
-			break;
-		heap_place(s, i, s->heap[parent]);
-		i = parent;
-	}
-	heap_place(s, i, it);
-}
-
-static void
-heap_down(struct scheduler *s, size_t i)
-{
-	struct scheduler_item *it = s->heap[i];
-	size_t child;
-
-	for (;;) {
-		child = 2 * i + 1;
-		if (child >= s->n)
-			break;
-		if (child + 1 < s->n &&
-		    s->heap[child + 1]->due < s->heap[child]->due)
-			child++;
-		if (it->due <= s->heap[child]->due)
-			break;
-		heap_place(s, i, s->heap[child]);
-		i = child;
-	}
-	heap_place(s, i, it);
-}
-
-static void
-heap_delete(struct scheduler *s, struct scheduler_item *it)
-{
-	size_t i = it->idx;
-	struct scheduler_item *last;
-
-	it->idx = SIZE_MAX;
-	last = s->heap[--s->n];
-	if (i == s->n)
-		return;
-	heap_place(s, i, last);
-	heap_up(s, i);
-	heap_down(s, last->idx);
+	it->node.idx = HEAP_NONE;
 }
 
 /* Arms the timerfd for the earliest item, or disarms it. */
@@ -119,8 +69,8 @@ scheduler_arm(struct scheduler *s)
 	int64_t at;
 
 	memset(&its, 0, sizeof(its));
-	at = (s->n == 0 || s->paused) ? -1 :
-	    s->heap[0]->due * 1000 - s->lead_ms;
+	at = (heap_top(&s->heap) == NULL || s->paused) ? -1 :
+	    ITEM(heap_top(&s->heap))->due * 1000 - s->lead_ms;
 	if (at == s->armed_ms)
 		return;
 	if (at >= 0) {
@@ -167,11 +117,13 @@ scheduler_fire(int fd, uint32_t events, void *arg)
 	scheduler_check_jump(s);
 	now = loop_real_ms();
 	/* Items re-queued by the callback wait for the next wake-up. */
-	for (budget = s->n; budget > 0 && s->n > 0 && !s->paused; budget--) {
-		it = s->heap[0];
+	for (budget = s->heap.n; budget > 0 && !s->paused; budget--) {
+		if (heap_top(&s->heap) == NULL)
+			break;
+		it = ITEM(heap_top(&s->heap));
 		if (it->due * 1000 - s->lead_ms > now)
 			break;
-		heap_delete(s, it);
+		heap_remove(&s->heap, &it->node);
 		s->due_fn(it, s->arg);
 	}
 	scheduler_arm(s);
@@ -192,6 +144,7 @@ scheduler_new(struct loop *loop, int64_t lead_ms, scheduler_due_fn due,
 	s->jump_fn = jump;
 	s->arg = arg;
 	s->armed_ms = -1;
+	heap_init(&s->heap, item_less);
 	s->last_real_ms = loop_real_ms();
 	s->last_mono_ms = loop_mono_ms();
 	s->tfd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -213,64 +166,47 @@ scheduler_new(struct loop *loop, int64_t lead_ms, scheduler_due_fn due,
 void
 scheduler_free(struct scheduler *s)
 {
-	size_t i;
-
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->n; i++)
-		s->heap[i]->idx = SIZE_MAX;
+	heap_free(&s->heap);
 	loop_watch_del(s->watch);
 	close(s->tfd);
-	free(s->heap);
 	free(s);
 }
 
 int
 scheduler_set(struct scheduler *s, struct scheduler_item *it, int64_t due)
 {
-	struct scheduler_item **nh;
-	size_t ncap;
+	int r = 0;
 
-	if (it->idx != SIZE_MAX) {
-		it->due = due;
-		heap_up(s, it->idx);
-		heap_down(s, it->idx);
-		scheduler_arm(s);
-		return 0;
-	}
-	if (s->n == s->cap) {
-		ncap = s->cap ? s->cap * 2 : 1024;
-		if ((nh = realloc(s->heap, ncap * sizeof(*nh))) == NULL)
-			return -ENOMEM;
-		s->heap = nh;
-		s->cap = ncap;
-	}
 	it->due = due;
-	heap_place(s, s->n++, it);
-	heap_up(s, it->idx);
+	if (it->node.idx != HEAP_NONE)
+		heap_update(&s->heap, &it->node);
+	else
+		r = heap_push(&s->heap, &it->node);
 	scheduler_arm(s);
-	return 0;
+	return r;
 }
 
 void
 scheduler_remove(struct scheduler *s, struct scheduler_item *it)
 {
-	if (it->idx == SIZE_MAX)
+	if (it->node.idx == HEAP_NONE)
 		return;
-	heap_delete(s, it);
+	heap_remove(&s->heap, &it->node);
 	scheduler_arm(s);
 }
 
 size_t
 scheduler_size(const struct scheduler *s)
 {
-	return s->n;
+	return s->heap.n;
 }
 
 int64_t
 scheduler_earliest(const struct scheduler *s)
 {
-	return s->n ? s->heap[0]->due : INT64_MAX;
+	return heap_top(&s->heap) ? ITEM(heap_top(&s->heap))->due : INT64_MAX;
 }
 
 void

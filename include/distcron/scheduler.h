@@ -13,12 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "distcron/heap.h"
+
 struct loop;
 struct scheduler;
 
 struct scheduler_item {
-	int64_t due;	/* UTC seconds */
-	size_t idx;	/* heap position; SIZE_MAX when not queued */
+	int64_t due;		/* UTC seconds */
+	struct heap_node node;	/* idx HEAP_NONE when not queued */
 };
 
 /* Called for each item that became due; the item is no longer queued. */
