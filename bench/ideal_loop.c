@@ -4,9 +4,18 @@
  * starts (clock_nanosleep on absolute CLOCK_REALTIME), then posix_spawns
  * /bin/true JOBS times, printing each spawn's lateness in ms (time just
  * before posix_spawn minus the second).  Children are reaped as they exit.
- * usage: ideal_loop JOBS SECONDS
+ * With "capture" as a third argument it also does what any executor that
+ * records output must do per run: two pipes for stdout and stderr, its own
+ * process group, and a pidfd; the pipes are drained and closed once all
+ * runs of the second are spawned.
+ * usage: ideal_loop JOBS SECONDS [capture]
  */
+#include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -14,17 +23,49 @@
 
 extern char **environ;
 
+/* One spawn with output pipes, a process group and a pidfd.  The caller
+ * closes the returned descriptors (fds[0..2]). */
+static void
+spawn_capture(char **args, int *fds)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	int po[2], pe[2];
+	pid_t pid;
+
+	pipe2(po, O_CLOEXEC);
+	pipe2(pe, O_CLOEXEC);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawn(&pid, args[0], &fa, &at, args, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(po[1]);
+	close(pe[1]);
+	fds[0] = po[0];
+	fds[1] = pe[0];
+	fds[2] = (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
 int
 main(int argc, char **argv)
 {
+	int capture = argc > 3 && strcmp(argv[3], "capture") == 0;
+	int *fds;
 	char *args[] = { "/bin/true", NULL };
 	struct timespec next, now;
 	long jobs, secs, s, j;
 	pid_t pid;
 
-	if (argc != 3)
+	if (argc < 3)
 		return 2;
 	jobs = strtol(argv[1], NULL, 10);
+	if ((fds = calloc((size_t)jobs * 3, sizeof(*fds))) == NULL)
+		return 1;
 	secs = strtol(argv[2], NULL, 10);
 	clock_gettime(CLOCK_REALTIME, &next);
 	next.tv_sec += 1;
@@ -35,12 +76,19 @@ main(int argc, char **argv)
 			clock_gettime(CLOCK_REALTIME, &now);
 			printf("%.3f\n", (now.tv_sec - next.tv_sec) * 1e3 +
 			    (now.tv_nsec - next.tv_nsec) / 1e6);
-			posix_spawn(&pid, args[0], NULL, NULL, args, environ);
+			if (capture)
+				spawn_capture(args, &fds[j * 3]);
+			else
+				posix_spawn(&pid, args[0], NULL, NULL, args,
+				    environ);
 			while (waitpid(-1, NULL, WNOHANG) > 0)
 				;
 		}
+		for (j = 0; capture && j < jobs * 3; j++)
+			close(fds[j]);
 	}
 	while (wait(NULL) > 0)
 		;
+	free(fds);
 	return 0;
 }

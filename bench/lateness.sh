@@ -3,7 +3,8 @@
 # for SECONDS (default 20).  Lateness = start of the run (just before
 # posix_spawn, as recorded in the store) minus its scheduled second.
 # Compared in the same run with bench/ideal_loop.c, which sleeps to each
-# second and spawns the same commands.
+# second and spawns the same commands, bare and with the pipes, process
+# group and pidfd that capturing output takes.
 #   usage: bench/lateness.sh [JOBS] [SECONDS]
 . "$(dirname "$0")/common.sh"
 JOBS=${1:-1000}
@@ -44,3 +45,5 @@ echo "distcrond  lateness ms: $(percentiles "$W/d.txt")  (expected $((JOBS * SEC
 cc $DC_CFLAGS -o "$W/ideal_loop" "$DC_TOP/bench/ideal_loop.c"
 "$W/ideal_loop" "$JOBS" "$SECS" >"$W/i.txt"
 echo "ideal loop lateness ms: $(percentiles "$W/i.txt")"
+"$W/ideal_loop" "$JOBS" "$SECS" capture >"$W/c.txt"
+echo "ideal loop + capture  : $(percentiles "$W/c.txt")"

@@ -66,6 +66,8 @@ struct loop {
 	atomic_bool stop;
 };
 
+#define LOOP_TIMER_BATCH	16	/* timers fired per iteration */
+
 #define TIMER(n)	((struct loop_timer *)((char *)(n) - \
 			    offsetof(struct loop_timer, node)))
 
@@ -261,9 +263,13 @@ loop_timer_del(struct loop_timer *t)
 }
 
 /*
- * Fires the timers that are due.  Timers added by these callbacks wait for
- * the next iteration (their seq is past the snapshot), so a callback that
- * re-arms itself for "now" cannot starve the loop.
+ * Fires the timers that are due, at most LOOP_TIMER_BATCH per iteration so
+ * file descriptor events are handled in between.  That matters when a burst
+ * of timers each spawns a process: reaping the early children as the burst
+ * goes on keeps the daemon's descriptor table small, and every spawn copies
+ * and closes that table.  Timers added by these callbacks wait for the next
+ * iteration (their seq is past the snapshot), so a callback that re-arms
+ * itself for "now" cannot starve the loop.
  */
 static void
 run_timers(struct loop *l)
@@ -271,8 +277,9 @@ run_timers(struct loop *l)
 	uint64_t seq_end = l->seq;
 	int64_t now = loop_mono_ms();
 	struct loop_timer *t;
+	int n;
 
-	while (heap_top(&l->timers) != NULL) {
+	for (n = 0; n < LOOP_TIMER_BATCH && heap_top(&l->timers); n++) {
 		t = TIMER(heap_top(&l->timers));
 		if (t->due_ms > now || t->seq >= seq_end)
 			break;

@@ -14,13 +14,16 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "distcron/err.h"
 #include "distcron/log.h"
 #include "distcron/storeq.h"
 
 #define STOREQ_TRIES	5
+#define STOREQ_NICE	10	/* niceness of the worker thread */
 
 enum op_type { OP_CREATE, OP_SAVE, OP_FLUSH };
 
@@ -158,6 +161,10 @@ storeq_main(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* Below the loop and the jobs: at a burst of launches this thread
+	 * catches up afterwards instead of taking CPU from the spawns. */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), STOREQ_NICE) != 0)
+		log_debug("store thread: setpriority: %s", strerror(errno));
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
 		while (q->head == NULL && !q->stopping)
