@@ -146,8 +146,18 @@ rm "$J/notes.txt" "$J/.hidden.json"
 cat >"$J/broken.json" <<'X'
 {"policy": {"roles": ["worker"]}, "schedule": {"cron": "* * * * * *"}, "command": ["/bin/true"]}
 X
+history slow
+slow_id=$(python3 -c "import json; print(json.load(open('$T/h.json'))[0]['id'])")
+cat >"$J/slow.json" <<'X'
+{"description": "changed while running", "policy": {"roles": ["worker"]},
+ "schedule": {"cron": "* * * * * *"}, "command": ["/bin/sleep", "60"]}
+X
 kill -HUP "$pid"
 check "after SIGHUP the repaired file runs" wait_for 10 runs_at_least broken SUCCESS 1
+check "the changed definition was noticed" contains "$T/daemon.log" "job slow: definition changed"
+history slow
+check "a reload does not disturb the run in progress" \
+    py "h[0]['id'] == $slow_id and h[0]['status'] == 'STARTED'"
 rm "$J/added.json"
 sleep 1.5
 history added
