@@ -36,6 +36,7 @@
 #define RUNNER_LATE_MS		60000	/* later than this: a missed tick */
 #define RUNNER_BACKOFF_MAX_MS	(3600 * 1000)
 #define RUNNER_MISSED_SCAN	1000000	/* bound on ticks walked at startup */
+#define RUNNER_STARTED_SAVE_MS	1000	/* STARTED saved if still running */
 
 struct run;
 
@@ -71,7 +72,9 @@ struct run {
 	struct loop_timer *timer;	/* launch or retry */
 	int launched;
 	const char *cancel_reason;
-	struct run *next, *prev;
+	struct run *next, *prev;	/* the slot's runs */
+	struct run *snext, *sprev;	/* launched, STARTED not saved yet */
+	int64_t launched_ms;		/* CLOCK_MONOTONIC */
 };
 
 struct nodestate {
@@ -93,6 +96,8 @@ struct runner {
 	struct run **pending;	/* intents not yet handed to the store */
 	size_t npending, cappending;
 	struct runner_stats stats;
+	struct run *unsaved, *unsaved_tail;	/* oldest launch first */
+	struct loop_timer *unsaved_timer;
 	unsigned rr;
 	int shutting;
 	loop_fn done_fn;
@@ -195,6 +200,71 @@ run_save(struct run *run)
 		return;
 	}
 	storeq_save(run->r->q, copy);
+}
+
+/*
+ * STARTED is saved only for runs still going RUNNER_STARTED_SAVE_MS after
+ * launch.  The PENDING intent already covers a crash (both become LOST), and
+ * most runs are short: they go from PENDING to their final state in one
+ * write, which keeps the store thread off the CPU during a burst of
+ * launches.  The list is in launch order, so one timer serves it.
+ */
+static void unsaved_arm(struct runner *r);
+
+static void
+unsaved_unlink(struct runner *r, struct run *run)
+{
+	if (run->launched_ms == 0)
+		return;
+	if (run->sprev)
+		run->sprev->snext = run->snext;
+	else
+		r->unsaved = run->snext;
+	if (run->snext)
+		run->snext->sprev = run->sprev;
+	else
+		r->unsaved_tail = run->sprev;
+	run->snext = run->sprev = NULL;
+	run->launched_ms = 0;
+}
+
+static void
+unsaved_flush(void *arg)
+{
+	struct runner *r = arg;
+	struct run *run;
+	int64_t now = loop_mono_ms();
+
+	r->unsaved_timer = NULL;
+	while ((run = r->unsaved) != NULL &&
+	    run->launched_ms + RUNNER_STARTED_SAVE_MS <= now) {
+		unsaved_unlink(r, run);
+		run_save(run);
+	}
+	unsaved_arm(r);
+}
+
+static void
+unsaved_arm(struct runner *r)
+{
+	if (r->unsaved == NULL || r->unsaved_timer != NULL)
+		return;
+	loop_timer_add(r->loop, r->unsaved->launched_ms +
+	    RUNNER_STARTED_SAVE_MS, unsaved_flush, r, &r->unsaved_timer);
+}
+
+static void
+unsaved_add(struct runner *r, struct run *run)
+{
+	run->launched_ms = loop_mono_ms();
+	run->sprev = r->unsaved_tail;
+	run->snext = NULL;
+	if (r->unsaved_tail)
+		r->unsaved_tail->snext = run;
+	else
+		r->unsaved = run;
+	r->unsaved_tail = run;
+	unsaved_arm(r);
 }
 
 static int
@@ -390,6 +460,7 @@ run_finish(struct run *run, enum run_status status, const char *reason)
 		loop_timer_del(run->timer);
 		run->timer = NULL;
 	}
+	unsaved_unlink(r, run);
 	run->rec->status = status;
 	run->rec->ended_ms = loop_real_ms();
 	if (reason != NULL && run->rec->reason == NULL)
@@ -688,6 +759,7 @@ run_attempt_over(struct run *run)
 	dur_format(delay, dur, sizeof(dur));
 	log_warn("run %lld attempt %d failed (%s); retrying in %s",
 	    (long long)run->rec->id, run->rec->attempt, reason, dur);
+	unsaved_unlink(run->r, run);
 	run->rec->status = RUN_RETRY;
 	free(run->rec->reason);
 	run->rec->reason = strdup(reason);
@@ -770,7 +842,7 @@ run_launch(void *arg)
 		    "attempt=%d trigger=%s", (long long)run->rec->id,
 		    run->rec->job, run->rec->items[i].node, when,
 		    run->rec->attempt, run->rec->trigger);
-	run_save(run);
+	unsaved_add(run->r, run);
 	run_begin_items(run, 0);
 }
 
@@ -1277,6 +1349,8 @@ runner_free(struct runner *r)
 
 	if (r == NULL)
 		return;
+	if (r->unsaved_timer != NULL)
+		loop_timer_del(r->unsaved_timer);
 	storeq_free(r->q);
 	scheduler_free(r->sched);
 	for (i = 0; i < r->nslots; i++)
