@@ -6,8 +6,8 @@
  * before posix_spawn minus the second).  Children are reaped as they exit.
  * With "capture" as a third argument it also does what any executor that
  * records output must do per run: two pipes for stdout and stderr, its own
- * process group, and a pidfd; the pipes are drained and closed once all
- * runs of the second are spawned.
+ * process group, and a pidfd; each run's descriptors are closed 16 spawns
+ * later (as distcrond reaps finished runs between batches of 16 launches).
  * usage: ideal_loop JOBS SECONDS [capture]
  */
 #include <fcntl.h>
@@ -51,6 +51,14 @@ spawn_capture(char **args, int *fds)
 	fds[2] = (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+static void
+close_run(int *fds)
+{
+	close(fds[0]);
+	close(fds[1]);
+	close(fds[2]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -83,9 +91,11 @@ main(int argc, char **argv)
 				    environ);
 			while (waitpid(-1, NULL, WNOHANG) > 0)
 				;
+			if (capture && j >= 16)
+				close_run(&fds[(j - 16) * 3]);
 		}
-		for (j = 0; capture && j < jobs * 3; j++)
-			close(fds[j]);
+		for (j = jobs > 16 ? jobs - 16 : 0; capture && j < jobs; j++)
+			close_run(&fds[j * 3]);
 	}
 	while (wait(NULL) > 0)
 		;

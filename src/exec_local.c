@@ -59,7 +59,7 @@ struct exec_proc {
 	int fd[2];			/* stdout, stderr read ends; -1: closed */
 	struct loop_watch *w_fd[2];
 	struct loop_watch *w_pid;
-	struct loop_timer *t_timeout, *t_kill, *t_linger, *t_poll, *t_fail;
+	struct loop_timer *t_timeout, *t_kill, *t_linger, *t_poll;
 	struct outcap cap[2];
 	int64_t timeout_ms;
 	int64_t grace_ms;
@@ -67,6 +67,8 @@ struct exec_proc {
 	bool failed;			/* never started */
 	bool exited;			/* reaped (or never started) */
 	bool finished;			/* done() called or being called */
+	bool spawning;			/* a spawner thread has it */
+	bool cancel_pending;		/* cancel() came while spawning */
 	int cld_code;			/* CLD_EXITED, CLD_KILLED, ... */
 	int cld_status;
 	struct exec_result *res;	/* filled in along the way */
@@ -78,6 +80,27 @@ static char **base_env;
 static size_t base_n;
 static posix_spawnattr_t base_attr;
 static int base_err;
+
+/*
+ * Spawner threads.  posix_spawn() blocks the caller until the child has
+ * called execve (CLONE_VFORK), which is most of a spawn's cost; doing it
+ * on SPAWNERS threads overlaps those waits, so a burst of launches is not
+ * serialised behind one thread, and the event loop stays free meanwhile.
+ */
+#define SPAWNERS	2
+
+struct spawn_job {
+	struct exec_proc *p;
+	char **argv;		/* deep copy */
+	char **envp;		/* base_env, or one owned block (env_dup) */
+	char *wd;
+	int r;
+	struct spawn_job *next;
+};
+
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
+static struct spawn_job *pool_head, **pool_tail = &pool_head;
 
 /* ---- one-time setup ---- */
 
@@ -143,11 +166,59 @@ base_attr_build(void)
 	return 0;
 }
 
+static int spawn_child(struct exec_proc *, char *const *, char **,
+    const char *);
+static void spawn_done(void *);
+
+static void *
+spawner_main(void *arg)
+{
+	struct spawn_job *job;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		pthread_mutex_lock(&pool_mu);
+		while (pool_head == NULL)
+			pthread_cond_wait(&pool_cv, &pool_mu);
+		job = pool_head;
+		if ((pool_head = job->next) == NULL)
+			pool_tail = &pool_head;
+		pthread_mutex_unlock(&pool_mu);
+		job->p->res->started_ms = loop_real_ms();
+		job->r = spawn_child(job->p, job->argv, job->envp, job->wd);
+		/* The run would hang without its answer: insist. */
+		while (loop_post(job->p->loop, spawn_done, job) != 0)
+			usleep(1000);
+	}
+	return NULL;
+}
+
+static int
+pool_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int i, n = 0, r = 0;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (i = 0; i < SPAWNERS; i++) {
+		if ((r = pthread_create(&t, &attr, spawner_main, NULL)) == 0)
+			n++;
+	}
+	pthread_attr_destroy(&attr);
+	return n > 0 ? 0 : -r;		/* one thread will do */
+}
+
 static void
 base_init(void)
 {
 	if ((base_err = base_env_build()) == 0)
 		base_err = base_attr_build();
+	if (base_err == 0)
+		base_err = pool_start();
 }
 
 /* ---- environment and program lookup ---- */
@@ -518,15 +589,6 @@ on_timeout(void *arg)
 	begin_kill(p, EXEC_TIMEOUT);
 }
 
-static void
-on_failed(void *arg)
-{
-	struct exec_proc *p = arg;
-
-	p->t_fail = NULL;
-	finish(p);
-}
-
 /* Puts the running child on the loop.  Returns 0 or -errno. */
 static int
 watch_child(struct exec_proc *p)
@@ -602,8 +664,7 @@ proc_unwatch(struct exec_proc *p)
 	loop_timer_del(p->t_kill);
 	loop_timer_del(p->t_linger);
 	loop_timer_del(p->t_poll);
-	loop_timer_del(p->t_fail);
-	p->t_timeout = p->t_kill = p->t_linger = p->t_poll = p->t_fail = NULL;
+	p->t_timeout = p->t_kill = p->t_linger = p->t_poll = NULL;
 	loop_watch_del(p->w_pid);
 	p->w_pid = NULL;
 	if (p->pidfd != -1)
@@ -676,6 +737,93 @@ abandon_child(struct exec_proc *p, int r)
 	set_error(p, "cannot watch the process", "", -r);
 }
 
+static void
+spawn_job_free(struct spawn_job *job)
+{
+	char **a;
+
+	for (a = job->argv; a != NULL && *a != NULL; a++)
+		free(*a);
+	free(job->argv);
+	if (job->envp != base_env)
+		free(job->envp);	/* NULL-safe */
+	free(job->wd);
+	free(job);
+}
+
+/* Copies an environment into one allocation: the pointers, then the
+ * strings.  Returns NULL when out of memory. */
+static char **
+env_dup(char **envp)
+{
+	size_t n = 0, len = 0, i, l;
+	char **e, *q;
+
+	for (; envp[n] != NULL; n++)
+		len += strlen(envp[n]) + 1;
+	if ((e = malloc((n + 1) * sizeof(*e) + len)) == NULL)
+		return NULL;
+	q = (char *)(e + n + 1);
+	for (i = 0; i < n; i++) {
+		l = strlen(envp[i]) + 1;
+		memcpy(q, envp[i], l);
+		e[i] = q;
+		q += l;
+	}
+	e[n] = NULL;
+	return e;
+}
+
+/* Copies what the spawner needs: the spec may be gone when it runs.
+ * envp stays the caller's. */
+static struct spawn_job *
+spawn_job_new(struct exec_proc *p, char *const *argv, char **envp,
+    const char *wd)
+{
+	struct spawn_job *job;
+	size_t n = 0, i;
+
+	while (argv[n] != NULL)
+		n++;
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		return NULL;
+	job->p = p;
+	job->envp = envp == base_env ? base_env : env_dup(envp);
+	job->argv = calloc(n + 1, sizeof(*job->argv));
+	job->wd = strdup(wd);
+	for (i = 0; job->argv != NULL && i < n; i++)
+		if ((job->argv[i] = strdup(argv[i])) == NULL)
+			break;
+	if (job->argv == NULL || i < n || job->wd == NULL ||
+	    job->envp == NULL) {
+		spawn_job_free(job);
+		return NULL;
+	}
+	return job;
+}
+
+/* A spawner thread has answered: watch the child, or report the failure. */
+static void
+spawn_done(void *arg)
+{
+	struct spawn_job *job = arg;
+	struct exec_proc *p = job->p;
+	int r;
+
+	p->spawning = false;
+	if (job->r != 0)
+		p->failed = p->exited = true;
+	else if ((r = watch_child(p)) != 0) {
+		abandon_child(p, r);
+		p->failed = p->exited = true;
+	}
+	spawn_job_free(job);
+	if (p->failed)
+		finish(p);
+	else if (p->cancel_pending)
+		begin_kill(p, EXEC_CANCELLED);
+}
+
 static int
 local_start(struct loop *loop, const struct exec_spec *spec,
     exec_done_fn done, void *arg, struct exec_proc **out)
@@ -684,6 +832,7 @@ local_start(struct loop *loop, const struct exec_spec *spec,
 	char *const *argv = spec->argv != NULL ? spec->argv : sh_argv;
 	const char *wd = spec->working_dir != NULL ? spec->working_dir : "/";
 	struct exec_proc *p = NULL;
+	struct spawn_job *job;
 	char **envp = NULL;
 	int r;
 
@@ -695,15 +844,16 @@ local_start(struct loop *loop, const struct exec_spec *spec,
 	if ((r = env_build(spec->env, &envp)) != 0 ||
 	    (r = proc_new(loop, spec, done, arg, &p)) != 0)
 		goto out;
-	if (spawn_child(p, argv, envp, wd) != 0)
-		p->failed = p->exited = true;
-	else if ((r = watch_child(p)) != 0) {
-		abandon_child(p, r);
-		p->failed = p->exited = true;
-	}
-	if (p->failed && (r = loop_timer_add(loop, loop_mono_ms(), on_failed,
-	    p, &p->t_fail)) != 0)
+	if ((job = spawn_job_new(p, argv, envp, wd)) == NULL) {
+		r = -ENOMEM;
 		goto out;
+	}
+	p->spawning = true;
+	pthread_mutex_lock(&pool_mu);
+	*pool_tail = job;
+	pool_tail = &job->next;
+	pthread_cond_signal(&pool_cv);
+	pthread_mutex_unlock(&pool_mu);
 	*out = p;
 	p = NULL;
 	r = 0;
@@ -722,6 +872,10 @@ local_cancel(struct exec_proc *p)
 {
 	if (p == NULL || p->finished || p->failed)
 		return;
+	if (p->spawning) {		/* killed once it exists */
+		p->cancel_pending = true;
+		return;
+	}
 	begin_kill(p, EXEC_CANCELLED);
 }
 

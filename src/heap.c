@@ -18,10 +18,6 @@ heap_init(struct heap *h, heap_less_fn less)
 void
 heap_free(struct heap *h)
 {
-	size_t i;
-
-	for (i = 0; i < h->n; i++)
-		h->v[i]->idx = HEAP_NONE;
 	free(h->v);
 	h->v = NULL;
 	h->n = h->cap = 0;

@@ -29,7 +29,8 @@ struct heap {
 /* Makes an empty heap ordered by less. */
 void heap_init(struct heap *h, heap_less_fn less);
 
-/* Frees the heap's array (not the elements); the heap is then empty. */
+/* Frees the heap's array; the heap is then empty.  The nodes are not
+ * touched (they may already be freed) and their idx is stale. */
 void heap_free(struct heap *h);
 
 /* Adds x (not in a heap).  Returns 0 or -ENOMEM. */

@@ -524,6 +524,47 @@ test_concurrent_runs(void **state)
 	loop_free(m.l);
 }
 
+/* The spec and everything it points to may be freed once start()
+ * returns: the spawn happens later, on a spawner thread. */
+static void
+test_spec_freed_after_start(void **state)
+{
+	struct exec_spec *spec = calloc(1, sizeof(*spec));
+	char **argv = calloc(4, sizeof(*argv)), **env = calloc(2, sizeof(*env));
+	struct run r = { 0 };
+	int i;
+
+	argv[0] = strdup("/bin/sh");
+	argv[1] = strdup("-c");
+	argv[2] = strdup("echo \"$GREETING from $(pwd)\"");
+	env[0] = strdup("GREETING=hello");
+	spec->argv = argv;
+	spec->env = env;
+	spec->working_dir = strdup("/tmp");
+	spec->output_limit = 4096;
+	assert_int_equal(loop_new(&r.l), 0);
+	assert_int_equal(exec_local_ops.start(r.l, spec, on_done, &r, &r.proc),
+	    0);
+	for (i = 0; i < 3; i++) {		/* scribble, then free */
+		memset(argv[i], 'x', strlen(argv[i]));
+		free(argv[i]);
+	}
+	memset(env[0], 'x', strlen(env[0]));
+	free(env[0]);
+	free(argv);
+	free(env);
+	free((char *)spec->working_dir);
+	free(spec);
+	assert_int_equal(loop_timer_add(r.l, loop_mono_ms() + 20000, on_guard,
+	    NULL, NULL), 0);
+	assert_int_equal(loop_run(r.l), 0);
+	assert_int_equal(r.done_calls, 1);
+	loop_free(r.l);
+	assert_int_equal(r.res->outcome, EXEC_EXITED);
+	assert_string_equal(r.res->out, "hello from /tmp\n");
+	exec_result_free(r.res);
+}
+
 int
 main(void)
 {
@@ -545,6 +586,7 @@ main(void)
 		cmocka_unit_test(test_argv_verbatim),
 		cmocka_unit_test(test_shell_string),
 		cmocka_unit_test(test_no_such_program),
+		cmocka_unit_test(test_spec_freed_after_start),
 		cmocka_unit_test(test_signals_reset),
 		cmocka_unit_test(test_concurrent_runs),
 	};

@@ -16,7 +16,13 @@ struct elem {
 	struct heap_node node;
 };
 
-#define ELEM(n)	((struct elem *)((char *)(n) - offsetof(struct elem, node)))
+static struct elem *
+ELEM(const struct heap_node *n)
+{
+	uintptr_t a = (uintptr_t)n - offsetof(struct elem, node);
+
+	return (struct elem *)a;
+}
 
 static int
 less(const struct heap_node *a, const struct heap_node *b)
@@ -41,6 +47,7 @@ static void
 test_random_ops(void **state)
 {
 	static struct elem e[N];
+	struct heap_node *top;
 	struct heap h;
 	size_t i, j, in = 0;
 	int op;
@@ -69,10 +76,10 @@ test_random_ops(void **state)
 			assert_int_equal(ELEM(heap_top(&h))->key, ref_min(e, N));
 	}
 	/* draining gives keys in order */
-	for (op = -1; heap_top(&h) != NULL; ) {
-		assert_true(ELEM(heap_top(&h))->key >= op);
-		op = ELEM(heap_top(&h))->key;
-		heap_remove(&h, heap_top(&h));
+	for (op = -1; (top = heap_top(&h)) != NULL; ) {
+		assert_true(ELEM(top)->key >= op);
+		op = ELEM(top)->key;
+		heap_remove(&h, top);
 	}
 	heap_free(&h);
 }
