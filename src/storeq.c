@@ -4,7 +4,11 @@
  * The loop thread appends operations to a mutex-protected FIFO and signals a
  * condition variable.  The worker takes the whole FIFO at once and applies
  * it in order; runs of consecutive saves become one store_runs_save() call,
- * so a burst of a thousand finishing runs is one transaction.  A failed write
+ * so a burst of a thousand finishing runs is one transaction.  Saves are
+ * gathered: the worker writes once the queue has been quiet for
+ * STOREQ_QUIET_MS (or STOREQ_MAX_WAIT_MS after the first pending save), so
+ * during a burst of launches it stays off the CPU the spawns need.  Intents
+ * and flush barriers are written at once.  A failed write
  * is retried with a growing delay (a full disk may recover); after the last
  * try the error is logged with what was dropped.  The worker blocks every
  * signal so signals reach the loop's signalfd.
@@ -24,6 +28,8 @@
 
 #define STOREQ_TRIES	5
 #define STOREQ_NICE	10	/* niceness of the worker thread */
+#define STOREQ_QUIET_MS	20	/* write saves after this much quiet */
+#define STOREQ_MAX_WAIT_MS 1000	/* ... or this long after the first */
 
 enum op_type { OP_CREATE, OP_SAVE, OP_FLUSH };
 
@@ -48,6 +54,9 @@ struct storeq {
 	struct op *head, **tailp;
 	size_t depth;
 	int stopping;
+	int urgent;		/* an intent or flush is queued */
+	int64_t first_ms;	/* CLOCK_MONOTONIC of the oldest queued op */
+	int64_t last_ms;	/* ... and of the newest */
 };
 
 static void
@@ -62,14 +71,55 @@ op_free(struct op *op)
 static int
 storeq_push(struct storeq *q, struct op *op)
 {
+	int64_t now = loop_mono_ms();
+	int wake;
+
 	pthread_mutex_lock(&q->mu);
 	op->next = NULL;
+	wake = q->head == NULL || op->type != OP_SAVE;
+	if (q->head == NULL)
+		q->first_ms = now;
+	q->last_ms = now;
 	*q->tailp = op;
 	q->tailp = &op->next;
 	q->depth++;
-	pthread_cond_signal(&q->cv);
+	if (op->type != OP_SAVE)
+		q->urgent = 1;
+	if (wake)	/* otherwise the worker is already counting down */
+		pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 	return 0;
+}
+
+/* With q->mu held: how long the worker should still wait before taking
+ * the queue (0: take it now). */
+static int64_t
+gather_wait_ms(const struct storeq *q)
+{
+	int64_t now = loop_mono_ms(), until;
+
+	if (q->urgent || q->stopping)
+		return 0;
+	until = q->last_ms + STOREQ_QUIET_MS;
+	if (until > q->first_ms + STOREQ_MAX_WAIT_MS)
+		until = q->first_ms + STOREQ_MAX_WAIT_MS;
+	return until > now ? until - now : 0;
+}
+
+/* With q->mu held: sleeps up to ms on the condition variable. */
+static void
+timed_wait(struct storeq *q, int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&q->cv, &q->mu, &ts);
 }
 
 /* Runs a store call, retrying on failure with 50 ms, 100 ms, ... delays. */
@@ -157,6 +207,7 @@ storeq_main(void *arg)
 {
 	struct storeq *q = arg;
 	struct op *batch;
+	int64_t wait;
 	sigset_t all;
 
 	sigfillset(&all);
@@ -171,9 +222,14 @@ storeq_main(void *arg)
 			pthread_cond_wait(&q->cv, &q->mu);
 		if (q->head == NULL && q->stopping)
 			break;
+		if ((wait = gather_wait_ms(q)) > 0) {
+			timed_wait(q, wait);
+			continue;
+		}
 		batch = q->head;
 		q->head = NULL;
 		q->tailp = &q->head;
+		q->urgent = 0;
 		pthread_mutex_unlock(&q->mu);
 		apply_ops(q, batch);
 		pthread_mutex_lock(&q->mu);
@@ -185,6 +241,7 @@ storeq_main(void *arg)
 int
 storeq_new(struct store *st, struct loop *loop, struct storeq **out)
 {
+	pthread_condattr_t ca;
 	struct storeq *q;
 	int r;
 
@@ -194,7 +251,10 @@ storeq_new(struct store *st, struct loop *loop, struct storeq **out)
 	q->loop = loop;
 	q->tailp = &q->head;
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->cv, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	if ((r = pthread_create(&q->thread, NULL, storeq_main, q)) != 0) {
 		pthread_mutex_destroy(&q->mu);
 		pthread_cond_destroy(&q->cv);
