@@ -28,6 +28,7 @@ find "$W/jobs" -name "*.json" -print0 | xargs -0 cat >/dev/null
 echo "reference: cat of $JOBS files: $(python3 -c "import time; print('%.2f s' % (time.time() - $t))")"
 
 start=$(python3 -c 'import time; print(time.time())')
+: >"$W/daemon.log"
 "$B/distcrond" --config /dev/null --jobs-dir "$W/jobs" --nodes-dir "$W/nodes" \
     --state-dir "$W/state" --log-level info 2>"$W/daemon.log" &
 bench_pid=$!
