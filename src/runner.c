@@ -424,6 +424,8 @@ run_log_finish(struct run *run)
 	char when[64], dur[32];
 	size_t i, n = 0;
 
+	if (!log_enabled(LOG_LVL_INFO))
+		return;
 	fmt_time(run->def, rec->scheduled_at, when, sizeof(when));
 	for (i = 0; i < rec->nitems; i++) {
 		if (rec->items[i].attempt == rec->attempt) {
@@ -836,8 +838,9 @@ run_launch(void *arg)
 	run->rec->status = RUN_STARTED;
 	run->rec->started_ms = loop_real_ms();
 	run->r->stats.started++;
-	fmt_time(run->def, run->rec->scheduled_at, when, sizeof(when));
-	for (i = 0; i < run->rec->nitems; i++)
+	if (log_enabled(LOG_LVL_INFO))
+		fmt_time(run->def, run->rec->scheduled_at, when, sizeof(when));
+	for (i = 0; log_enabled(LOG_LVL_INFO) && i < run->rec->nitems; i++)
 		log_info("run %lld started: job=%s node=%s scheduled=%s "
 		    "attempt=%d trigger=%s", (long long)run->rec->id,
 		    run->rec->job, run->rec->items[i].node, when,
