@@ -859,6 +859,8 @@ runs_created(struct store_run **recs, size_t n, int rc, void *arg)
 
 	for (i = 0; i < n; i++) {
 		run = runs[i];
+		if (rc != 0 || run->rec->id == 0)
+			run->slot->run_count--;	/* counted by slot_start_run */
 		if (rc != 0) {
 			log_error("job %s: run not launched: its intent could "
 			    "not be recorded (%s)", run->rec->job, err_str(rc));
