@@ -1903,40 +1903,49 @@ defs_load(const char *jobs_dir, const char *nodes_dir,
 	return r;
 }
 
-struct job_def *
-defs_find_job(const struct defs_set *set, const char *name)
+/*
+ * Binary search by name in an array of definitions sorted by name.  Both
+ * struct job_def and struct node_def start with their name, and a pointer
+ * to a struct converts to a pointer to its first member.
+ */
+static ssize_t
+find_named(void *const *v, size_t n, const char *name)
 {
-	size_t lo = 0, hi = set->njobs, mid;
+	size_t lo = 0, hi = n, mid;
 	int d;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if ((d = strcmp(name, set->jobs[mid]->name)) == 0)
-			return set->jobs[mid];
+		if ((d = strcmp(name, *(char *const *)v[mid])) == 0)
+			return (ssize_t)mid;
 		if (d < 0)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
-	return NULL;
+	return -1;
+}
+
+struct job_def *
+defs_find_job(const struct defs_set *set, const char *name)
+{
+	ssize_t i = find_named((void *const *)set->jobs, set->njobs, name);
+
+	return i < 0 ? NULL : set->jobs[i];
+}
+
+ssize_t
+defs_node_index(const struct defs_set *set, const char *name)
+{
+	return find_named((void *const *)set->nodes, set->nnodes, name);
 }
 
 struct node_def *
 defs_find_node(const struct defs_set *set, const char *name)
 {
-	size_t lo = 0, hi = set->nnodes, mid;
-	int d;
+	ssize_t i = defs_node_index(set, name);
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if ((d = strcmp(name, set->nodes[mid]->name)) == 0)
-			return set->nodes[mid];
-		if (d < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return i < 0 ? NULL : set->nodes[i];
 }
 
 void

@@ -135,20 +135,9 @@ now_s(void)
 static struct nodestate *
 node_find(struct runner *r, const char *name)
 {
-	size_t lo = 0, hi = r->set ? r->set->nnodes : 0, mid;
-	int c;
+	ssize_t i = r->set ? defs_node_index(r->set, name) : -1;
 
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		c = strcmp(name, r->nodes[mid].def->name);
-		if (c == 0)
-			return &r->nodes[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return i < 0 ? NULL : &r->nodes[i];
 }
 
 static void

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "distcron/sched.h"
 #include "distcron/tz.h"
@@ -158,6 +159,9 @@ int defs_load(const char *jobs_dir, const char *nodes_dir,
 /* Finds a job or node by name in a set (binary search); NULL if absent. */
 struct job_def *defs_find_job(const struct defs_set *set, const char *name);
 struct node_def *defs_find_node(const struct defs_set *set, const char *name);
+
+/* The position of the named node in set->nodes, or -1. */
+ssize_t defs_node_index(const struct defs_set *set, const char *name);
 
 /* Frees a set, dropping its references to jobs; accepts NULL. */
 void defs_set_free(struct defs_set *set);
