@@ -26,6 +26,10 @@ err_str(int r)
 	case ERR_EXEC:		return "cannot execute";
 	case ERR_BUSY:		return "busy";
 	case ERR_CONFIG:	return "configuration error";
+	case ERR_HOSTKEY:	return "host key not trusted";
+	case ERR_AUTH:		return "authentication failed";
+	case ERR_CONNECT:	return "cannot connect";
+	case ERR_PROTOCOL:	return "protocol error";
 	}
 	if (r < 0 && r > -4096)
 		return strerror_r(-r, buf, sizeof(buf));

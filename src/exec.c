@@ -30,6 +30,8 @@ exec_outcome_str(enum exec_outcome o)
 		return "cancelled";
 	case EXEC_FAILED:
 		return "failed";
+	case EXEC_UNREACHABLE:
+		return "unreachable";
 	}
 	return "unknown";
 }

@@ -647,6 +647,7 @@ result_fill(struct exec_proc *p, struct exec_result *res)
 		snprintf(res->error, sizeof(res->error),
 		    "exit status of pid %d lost", (int)p->pid);
 	}
+	res->ok = res->outcome == EXEC_EXITED && res->exit_code == 0;
 	res->out = cap_text(&p->cap[0], &res->out_len);
 	res->err = cap_text(&p->cap[1], &res->err_len);
 	res->out_total = p->cap[0].total;

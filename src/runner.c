@@ -548,9 +548,10 @@ item_exec_done(struct exec_result *res, void *arg)
 	it->err = res->err;
 	res->out = res->err = NULL;
 	it->truncated = res->truncated;
-	it->status = res->outcome == EXEC_EXITED && res->exit_code == 0 ?
-	    RUN_SUCCESS : RUN_FAILURE;
-	if (res->outcome == EXEC_EXITED && res->exit_code != 0)
+	it->status = res->ok ? RUN_SUCCESS : RUN_FAILURE;
+	if (res->error[0] != '\0' && res->outcome != EXEC_CANCELLED)
+		snprintf(msg, sizeof(msg), "%s", res->error);
+	else if (res->outcome == EXEC_EXITED && res->exit_code != 0)
 		snprintf(msg, sizeof(msg), "exit code %d", res->exit_code);
 	else if (res->outcome == EXEC_SIGNALED)
 		snprintf(msg, sizeof(msg), "killed by signal %d", res->signal);

@@ -21,6 +21,10 @@ enum {
 	ERR_EXEC = -1010,	/* a command could not be started */
 	ERR_BUSY = -1011,	/* a resource is in use (concurrency limit, lock) */
 	ERR_CONFIG = -1012,	/* bad daemon configuration */
+	ERR_HOSTKEY = -1013,	/* SSH host key unknown or changed */
+	ERR_AUTH = -1014,	/* authentication refused */
+	ERR_CONNECT = -1015,	/* a remote host could not be reached */
+	ERR_PROTOCOL = -1016,	/* a peer broke its protocol */
 };
 
 /* Returns a static description of r (an ERR_* code or -errno); never NULL. */

@@ -18,6 +18,8 @@
 
 struct loop;
 struct exec_proc;
+struct node_def;
+struct job_http;
 
 struct exec_spec {
 	char *const *argv;	/* NULL-terminated argv (no shell), or NULL */
@@ -29,6 +31,11 @@ struct exec_spec {
 	int64_t kill_grace_ms;	/* SIGTERM -> SIGKILL delay on timeout/cancel */
 	size_t output_limit;	/* per stream; head and tail kept past it */
 	const char *node;	/* node name, for messages */
+	const struct node_def *target;	/* SSH: the node to run on */
+	const struct job_http *http;	/* HTTP: the request (argv/shell
+					 * unused) */
+	void *ctx;		/* the executor's instance (struct exec_ssh,
+				 * struct exec_http); NULL for local */
 };
 
 enum exec_outcome {
@@ -37,11 +44,17 @@ enum exec_outcome {
 	EXEC_TIMEOUT,		/* killed by us after timeout_ms */
 	EXEC_CANCELLED,		/* killed by us through cancel() */
 	EXEC_FAILED,		/* could not be started; see error */
+	EXEC_UNREACHABLE,	/* the node could not be reached (connect,
+				 * host key, authentication); nothing ran,
+				 * so another node may take the run */
 };
 
 struct exec_result {
 	enum exec_outcome outcome;
-	int exit_code;		/* -1 when it did not exit normally */
+	bool ok;		/* succeeded by the executor's rule: exit code
+				 * 0, or an expected HTTP status */
+	int exit_code;		/* -1 when it did not exit normally; the
+				 * response status for HTTP */
 	int signal;		/* terminating signal, 0 if none */
 	char *out;		/* captured stdout, NUL-terminated, never NULL */
 	size_t out_len;
@@ -52,7 +65,8 @@ struct exec_result {
 	bool truncated;		/* some output was cut (marked in the text) */
 	int64_t started_ms;	/* CLOCK_REALTIME ms */
 	int64_t ended_ms;
-	char error[256];	/* why, for EXEC_FAILED/EXEC_TIMEOUT; else "" */
+	char error[256];	/* why it failed (any outcome); "" when ok or
+				 * when the exit code says it all */
 };
 
 typedef void (*exec_done_fn)(struct exec_result *res, void *arg);
