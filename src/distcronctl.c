@@ -8,6 +8,9 @@
  * nodes.d/ with defs_load() and prints every diagnostic, "next" evaluates a
  * schedule in a time zone, and "history" reads the run store through a
  * read-only SQLite handle (WAL lets it read while distcrond writes).
+ * "trust" connects to an SSH node (blocking: TCP connect and the SSH
+ * handshake, never authentication) and records or verifies its host key
+ * through the sshhost module.
  *
  * Paths come from, in order of preference: the command's flags, the JSON
  * file given with --config (keys "jobs_dir", "nodes_dir", "state_dir",
@@ -18,7 +21,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,10 +33,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
+#include <libssh2.h>
 
 #include "distcron/buf.h"
 #include "distcron/config.h"
@@ -38,6 +47,7 @@
 #include "distcron/dur.h"
 #include "distcron/err.h"
 #include "distcron/sched.h"
+#include "distcron/sshhost.h"
 #include "distcron/store.h"
 #include "distcron/tz.h"
 
@@ -80,6 +90,7 @@ struct settings {
 static int cmd_check(int, char **);
 static int cmd_next(int, char **);
 static int cmd_history(int, char **);
+static int cmd_trust(int, char **);
 static int cmd_help(int, char **);
 static int usage_error(const char *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
@@ -127,6 +138,31 @@ static const struct command commands[] = {
 	  "with no runs prints \"no runs recorded for JOB\" on stderr and\n"
 	  "exits 0.\n",
 	  cmd_history },
+	{ "trust", "NODE [--check] [--nodes-dir DIR] [--config FILE]",
+	  "record (or check) the SSH host key of a node",
+	  "  -N, --nodes-dir DIR   node definitions\n"
+	  "                        (default " DEFAULT_NODES_DIR ")\n"
+	  "  -c, --config FILE     read nodes_dir from FILE\n"
+	  "  -C, --check           verify the key as distcrond does, without "
+	  "recording it\n"
+	  "Connects to the node (TCP and the SSH handshake only: no "
+	  "credentials are\n"
+	  "sent), prints the fingerprint of the host key it presents and adds "
+	  "the key\n"
+	  "to the node's known_hosts file (ssh_known_hosts_file) unless it is "
+	  "already\n"
+	  "there.  A different key already listed for the host is never "
+	  "replaced:\n"
+	  "the message names the file and line to remove if the change is "
+	  "expected.\n"
+	  "With --check, nothing is recorded, except that a node whose\n"
+	  "ssh_host_key_policy is accept-new gets a new host's key added, as "
+	  "the\n"
+	  "daemon would.\n"
+	  "Exits 0 when the key is trusted (added or already there), 1 when "
+	  "it is\n"
+	  "refused or the node cannot be reached.\n",
+	  cmd_trust },
 	{ "help", "[COMMAND]", "show help for a command", "", cmd_help },
 };
 extern char **environ;
@@ -909,6 +945,280 @@ cmd_history(int argc, char **argv)
 		    "'%s'", argv[optind + 1]);
 	status = settings_resolve(&s) == 0 ?
 	    history_run(&s, argv[optind], limit, json) : 1;
+	settings_free(&s);
+	return status;
+}
+
+/*
+ * trust
+ */
+
+#define TRUST_MSG_MAX	1024
+
+/* An open SSH connection to a node: socket and session. */
+struct ssh_conn {
+	int fd;
+	LIBSSH2_SESSION *s;
+	char where[300];	/* "[host]:port", for messages */
+};
+
+static void
+node_report(void *arg, const char *level, const char *file, const char *msg)
+{
+	fprintf(stderr, "%s: %s: %s\n", level, file, msg);
+}
+
+/* Reads a whole file of at most max bytes into a NUL-terminated string. */
+static int
+read_text(const char *path, size_t max, char **textp, size_t *lenp)
+{
+	char chunk[4096];
+	struct buf b;
+	size_t n;
+	FILE *f;
+	int r = 0;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return -errno;
+	buf_init(&b, max);
+	while (r == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		r = buf_append(&b, chunk, n);
+	if (r == 0 && ferror(f))
+		r = -EIO;
+	fclose(f);
+	if (r == 0 && (*textp = buf_steal(&b, lenp)) == NULL)
+		r = -ENOMEM;
+	buf_free(&b);
+	return r;
+}
+
+/* Loads nodes_dir/NAME.json; prints the problem and fails unless it is a
+ * valid SSH node. */
+static int
+trust_load(const char *nodes_dir, const char *name, struct node_def **out)
+{
+	char err[512], *text = NULL, *path;
+	struct buf b;
+	size_t len = 0;
+	int r;
+
+	if (!defs_name_valid(name)) {
+		fprintf(stderr, "%s: trust: '%s' is not a node name\n", PROG,
+		    name);
+		return ERR_INVALID;
+	}
+	buf_init(&b, PATH_MAX);
+	if ((r = buf_printf(&b, "%s/%s.json", nodes_dir, name)) != 0 ||
+	    (path = buf_steal(&b, NULL)) == NULL) {
+		fprintf(stderr, "%s: trust: %s: %s\n", PROG, nodes_dir,
+		    err_str(r ? r : -ENOMEM));
+		return r ? r : -ENOMEM;
+	}
+	if ((r = read_text(path, DEFS_FILE_MAX, &text, &len)) != 0)
+		fprintf(stderr, "%s: trust: node %s: %s: %s\n", PROG, name,
+		    path, err_str(r));
+	else if ((r = defs_node_parse(name, text, len, out, err, sizeof(err),
+	    node_report, NULL)) != 0)
+		fprintf(stderr, "%s: trust: %s: %s\n", PROG, path, err);
+	else if ((*out)->conn != NODE_SSH) {
+		fprintf(stderr, "%s: trust: node %s is not an SSH node\n", PROG,
+		    name);
+		defs_node_free(*out);
+		*out = NULL;
+		r = ERR_INVALID;
+	}
+	free(text);
+	free(path);
+	return r;
+}
+
+/* Waits for a non-blocking connect on fd; 0 or -errno. */
+static int
+connect_wait(int fd, int64_t timeout_ms)
+{
+	struct pollfd p = { fd, POLLOUT, 0 };
+	socklen_t len = sizeof(int);
+	int n, err = 0;
+
+	do
+		n = poll(&p, 1, (int)timeout_ms);
+	while (n == -1 && errno == EINTR);
+	if (n == 0)
+		return -ETIMEDOUT;
+	if (n == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		return -errno;
+	return -err;
+}
+
+/* Connects to one address within timeout_ms; returns the blocking
+ * socket, or -errno. */
+static int
+connect_addr(const struct addrinfo *ai, int64_t timeout_ms)
+{
+	int fd, r = 0;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1)
+		return -errno;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+		r = errno == EINPROGRESS ? connect_wait(fd, timeout_ms) : -errno;
+	if (r == 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) ==
+	    -1)
+		r = -errno;
+	if (r != 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Opens a TCP connection to the node; prints why not. */
+static int
+tcp_connect(const struct node_def *node, struct ssh_conn *c)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	char port[16];
+	int r;
+
+	snprintf(port, sizeof(port), "%d", node->ssh_port);
+	if ((r = getaddrinfo(node->ssh_host, port, &hints, &res)) != 0) {
+		fprintf(stderr, "%s: trust: cannot reach node %s at %s: %s\n",
+		    PROG, node->name, c->where, gai_strerror(r));
+		return ERR_CONNECT;
+	}
+	r = -EHOSTUNREACH;
+	for (ai = res; ai != NULL && r < 0; ai = ai->ai_next)
+		r = connect_addr(ai, node->connect_timeout_ms);
+	freeaddrinfo(res);
+	if (r < 0) {
+		fprintf(stderr, "%s: trust: cannot reach node %s at %s: %s\n",
+		    PROG, node->name, c->where, r == -ETIMEDOUT ?
+		    "connection timed out" : err_str(r));
+		return ERR_CONNECT;
+	}
+	c->fd = r;
+	return 0;
+}
+
+/* TCP connect and SSH handshake, preferring the host key types we know. */
+static int
+ssh_open(const struct node_def *node, struct ssh_conn *c)
+{
+	char *err = NULL;
+	int r;
+
+	c->fd = -1;
+	c->s = NULL;
+	if ((r = sshhost_pattern(node->ssh_host, node->ssh_port, c->where,
+	    sizeof(c->where))) != 0 || (r = tcp_connect(node, c)) != 0)
+		return r;
+	if ((c->s = libssh2_session_init()) == NULL) {
+		fprintf(stderr, "%s: trust: cannot create an SSH session\n",
+		    PROG);
+		return -ENOMEM;
+	}
+	libssh2_session_set_timeout(c->s, (long)node->connect_timeout_ms);
+	if (sshhost_prefer(c->s, node) != 0 ||
+	    libssh2_session_handshake(c->s, c->fd) != 0) {
+		libssh2_session_last_error(c->s, &err, NULL, 0);
+		fprintf(stderr, "%s: trust: SSH handshake with node %s at %s "
+		    "failed: %s\n", PROG, node->name, c->where, err);
+		return ERR_PROTOCOL;
+	}
+	return 0;
+}
+
+static void
+ssh_close(struct ssh_conn *c)
+{
+	if (c->s != NULL) {
+		libssh2_session_disconnect(c->s, "distcronctl trust: done");
+		libssh2_session_free(c->s);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+}
+
+/* Records (or, with check, verifies) the key; returns the exit status. */
+static int
+trust_key(const struct node_def *node, struct ssh_conn *c, bool check)
+{
+	char fp[128], msg[TRUST_MSG_MAX];
+	int r;
+
+	if ((r = sshhost_fingerprint(c->s, fp, sizeof(fp))) != 0) {
+		fprintf(stderr, "%s: trust: node %s at %s presented no host "
+		    "key\n", PROG, node->name, c->where);
+		return 1;
+	}
+	printf("node %s at %s presents %s\n", node->name, c->where, fp);
+	fflush(stdout);		/* before any message on stderr */
+	r = check ? sshhost_verify(c->s, node, msg, sizeof(msg)) :
+	    sshhost_trust(c->s, node, msg, sizeof(msg));
+	if (r == 0 || r == ERR_EXISTS) {
+		printf("%s\n", msg);
+		return 0;
+	}
+	fprintf(stderr, "%s: trust: %s\n", PROG, msg);
+	return 1;
+}
+
+static int
+trust_run(const struct settings *s, const char *name, bool check)
+{
+	struct node_def *node = NULL;
+	struct ssh_conn c = { .fd = -1 };
+	int status = 1;
+
+	if (trust_load(s->nodes_dir, name, &node) != 0)
+		return 1;
+	if (libssh2_init(0) != 0) {
+		fprintf(stderr, "%s: trust: libssh2 initialisation failed\n",
+		    PROG);
+		defs_node_free(node);
+		return 1;
+	}
+	if (ssh_open(node, &c) == 0)
+		status = trust_key(node, &c, check);
+	ssh_close(&c);
+	libssh2_exit();
+	defs_node_free(node);
+	return status;
+}
+
+static int
+cmd_trust(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "nodes-dir", required_argument, NULL, 'N' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		OPT_HELP, OPT_END,
+	};
+	struct settings s = { 0 };
+	bool check = false;
+	int c, status;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "N:c:Ch", opts, NULL)) != -1) {
+		switch (c) {
+		case 'N': s.nodes_dir = optarg; break;
+		case 'c': s.config_file = optarg; break;
+		case 'C': check = true; break;
+		case 'h': return command_help("trust");
+		default: return usage_hint("trust");
+		}
+	}
+	if (optind >= argc)
+		return usage_error("trust", "trust: missing NODE");
+	if (argc - optind > 1)
+		return usage_error("trust", "trust: unexpected argument '%s'",
+		    argv[optind + 1]);
+	signal(SIGPIPE, SIG_IGN);	/* a peer that hangs up is an error */
+	status = settings_resolve(&s) == 0 ?
+	    trust_run(&s, argv[optind], check) : 1;
 	settings_free(&s);
 	return status;
 }

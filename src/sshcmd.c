@@ -13,7 +13,10 @@
  * a process group that holds the command and everything the command starts.
  * In order, it
  *   1. keeps the channel (its stdin) as fd 3 and takes stdin from /dev/null;
- *   2. changes to the working directory, or exits 126;
+ *   2. changes to the working directory, or exits 126; from then on its
+ *      own stderr is /dev/null (the channel's stderr is kept as fd 4 for
+ *      the command), so the job's stderr never gets the shell's
+ *      "Terminated" or "Segmentation fault" notes;
  *   3. starts the watcher in the background on the channel: a small sh
  *      script that reads until EOF, then sends TERM to the process group,
  *      polls every second until the group is empty and sends KILL once the
@@ -140,10 +143,11 @@ script_setup(const struct exec_spec *spec, struct buf *b)
 	    b)) != 0)
 		return r;
 	return buf_printf(b, " || { echo \"distcron: cannot change to the "
-	    "working directory\" >&2; exit 126; }; trap : TERM; "
+	    "working directory\" >&2; exit 126; }; exec 4>&2 2>/dev/null; "
+	    "trap : TERM; "
 	    "ss=$(command -v setsid 2>/dev/null) || ss=; "
 	    "${ss:+\"$ss\"} /bin/sh -c '" WATCHER "' distcron-watch \"$$\" "
-	    "%lld <&3 >/dev/null 2>&1 & w=$!; exec 3<&-; ",
+	    "%lld <&3 >/dev/null 2>&1 4>&- & w=$!; exec 3<&-; ",
 	    (long long)grace_seconds(spec->kill_grace_ms));
 }
 
@@ -156,7 +160,7 @@ script_run(const struct exec_spec *spec, struct buf *b, const char **errstr)
 	if ((r = buf_puts(b, "(")) != 0 ||
 	    (r = script_env(spec->env, b, errstr)) != 0)
 		return r;
-	return buf_puts(b, "exec \"$@\"); rc=$?; "
+	return buf_puts(b, "exec \"$@\") 2>&4 4>&-; rc=$?; "
 	    "[ -n \"$ss\" ] || kill -s TERM \"$w\" 2>/dev/null; "
 	    "if [ \"$rc\" -gt 128 ] && s=$(kill -l \"$rc\" 2>/dev/null); "
 	    "then trap - \"$s\" 2>/dev/null; ulimit -c 0 2>/dev/null; "

@@ -27,9 +27,10 @@
  *     that signal: the shell cannot tell them apart);
  *   - after the command has exited, kills what it left running in the
  *     background once sshd closes the channel's input.
- * The remote side therefore never outlives the channel.  The daemon asks
- * for a cancel by sending EOF (or closing the channel); it never needs to
- * write to the channel's stdin.
+ * The remote side therefore never outlives the channel.  EOF on the
+ * channel's input is the cancel request: the daemon must not send EOF (nor
+ * any data) while the command should keep running, and cancels by sending
+ * EOF or closing the channel.
  */
 #ifndef DISTCRON_SSHCMD_H
 #define DISTCRON_SSHCMD_H

@@ -25,7 +25,7 @@ check "--version prints name and version" same "$T/out" "distcronctl $version"
 
 run "$ctl" --help
 check "--help exits 0" test "$rc" -eq 0
-for c in check next history; do
+for c in check next history trust; do
 	check "--help lists $c" grep -q "^  $c  *[a-z]" "$T/out"
 done
 

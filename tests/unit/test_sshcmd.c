@@ -611,6 +611,7 @@ test_signal_reraised(void **state)
 		assert_true(WIFSIGNALED(r.status));
 		assert_int_equal(WTERMSIG(r.status), sigs[i]);
 		assert_false(WCOREDUMP(r.status));
+		assert_int_equal(r.err.len, 0);	/* no "Terminated" */
 		run_free(&r);
 	}
 }
@@ -661,6 +662,7 @@ test_channel_close_kills_group(void **state)
 	assert_true(WIFSIGNALED(r.status));
 	assert_int_equal(WTERMSIG(r.status), SIGTERM);
 	assert_true(r.seconds < 5);	/* TERM was enough: no grace */
+	assert_int_equal(r.err.len, 0);
 	assert_true(pid_gone_within(sleep_pid, 2000));
 	assert_true(pid_gone_within(sh_pid, 2000));
 	assert_true(watcher_gone_within(r.pid, 3000));
