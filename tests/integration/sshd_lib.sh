@@ -14,6 +14,8 @@
 #   sshd_write_nodes DIR KH       # DIR/node1.json ... one per sshd
 #   sshd_ssh 1 LINE               # the OpenSSH client; $T/out, $T/err, $rc
 #   sshd_ssh_start 1 LINE; sshd_ssh_eof; sshd_ssh_wait   # the same, in steps
+#                                 # (one client at a time: it uses fd 9)
+#   sshd_free_port                # a port nothing listens on
 #   sshd_accepted 1               # connections sshd 1 has authenticated
 #   sshd_stop_all                 # also runs on exit
 #
@@ -65,8 +67,9 @@ sshd_keygen_user() {
 	cat "$SSHD_USER_KEY.pub" >>"$SSHD_DIR/authorized_keys"
 }
 
-# _sshd_free_port: a TCP port on 127.0.0.1 that was free a moment ago.
-_sshd_free_port() {
+# sshd_free_port: a TCP port on 127.0.0.1 that was free a moment ago (also
+# good for a node nothing listens on).
+sshd_free_port() {
 	python3 -c 'import socket
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
@@ -118,7 +121,7 @@ _sshd_start_one() {
 		    -f "$_d/hostkey_$_t" || exit 99
 	done
 	for _try in 1 2 3 4 5; do
-		_p=$(_sshd_free_port) || exit 99
+		_p=$(sshd_free_port) || exit 99
 		_sshd_config "$_d" "$_p" "$2"
 		"$SSHD" -t -f "$_d/sshd_config" || {
 			echo "sshd -t rejects $_d/sshd_config" >&2; exit 99; }
