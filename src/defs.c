@@ -847,6 +847,20 @@ parse_policy(struct pctx *c, json_object *v, struct job_def *job)
 	return 0;
 }
 
+/* HTTP jobs are sent by the daemon itself: they need no policy. */
+static int
+parse_job_policy(struct pctx *c, json_object *root, struct job_def *job)
+{
+	json_object *policy = field(root, "policy");
+
+	if (field(root, "http") == NULL)
+		return parse_policy(c, policy, job);
+	if (policy != NULL)
+		warn(c, "policy: ignored for an http job (the daemon itself "
+		    "sends the request)");
+	return 0;
+}
+
 /* The job's zone: schedule.timezone, else default_zone, else local. */
 static int
 parse_zone(struct pctx *c, json_object *sched, const struct tz *def,
@@ -1218,7 +1232,7 @@ job_from_json(struct pctx *c, json_object *root, const struct tz *def,
 	int r;
 
 	warn_unknown(c, root, "", job_fields, NELEM(job_fields));
-	if ((r = parse_policy(c, field(root, "policy"), job)) != 0 ||
+	if ((r = parse_job_policy(c, root, job)) != 0 ||
 	    (r = parse_zone(c, sched, def, job)) != 0 ||
 	    (r = parse_schedule(c, sched, job)) != 0 ||
 	    (r = parse_action(c, root, job)) != 0 ||
@@ -1277,6 +1291,52 @@ defs_node_free(struct node_def *n)
 	free(n->ssh_host_key_policy);
 	free(n->source);
 	free(n);
+}
+
+/* strdup() that keeps NULL; *ok is cleared when memory runs out. */
+static char *
+dup_or_null(const char *s, int *ok)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		*ok = 0;
+	return d;
+}
+
+struct node_def *
+defs_node_dup(const struct node_def *src)
+{
+	struct node_def *n;
+	int ok = 1;
+	size_t i, nroles = 0;
+
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return NULL;
+	*n = *src;
+	while (src->roles && src->roles[nroles])
+		nroles++;
+	n->roles = calloc(nroles + 1, sizeof(char *));
+	ok = n->roles != NULL;
+	for (i = 0; ok && i < nroles; i++)
+		n->roles[i] = dup_or_null(src->roles[i], &ok);
+	n->name = dup_or_null(src->name, &ok);
+	n->ssh_user = dup_or_null(src->ssh_user, &ok);
+	n->ssh_host = dup_or_null(src->ssh_host, &ok);
+	n->ssh_private_key_file = dup_or_null(src->ssh_private_key_file, &ok);
+	n->ssh_private_key_passphrase_file =
+	    dup_or_null(src->ssh_private_key_passphrase_file, &ok);
+	n->ssh_known_hosts_file = dup_or_null(src->ssh_known_hosts_file, &ok);
+	n->ssh_host_key = dup_or_null(src->ssh_host_key, &ok);
+	n->ssh_host_key_policy = dup_or_null(src->ssh_host_key_policy, &ok);
+	n->source = dup_or_null(src->source, &ok);
+	if (!ok) {
+		defs_node_free(n);
+		return NULL;
+	}
+	return n;
 }
 
 static struct node_def *
@@ -1598,7 +1658,7 @@ struct loader {
 	struct json_tokener *tok;	/* reused from file to file */
 	char *buf;		/* file contents, reused from file to file */
 	size_t bufcap;
-	size_t jobcap, nodecap;
+	size_t jobcap, nodecap, badcap;
 };
 
 static void
@@ -1698,6 +1758,21 @@ add_item(void ***arr, size_t *n, size_t *cap, void *item)
 	return 0;
 }
 
+/* Remembers the name of a job file that is present but could not be
+ * loaded (a reload keeps that job's previous definition). */
+static int
+add_bad_job(struct loader *l, const char *stem)
+{
+	char *name = strdup(stem);
+
+	if (name == NULL || add_item((void ***)&l->set->bad_jobs,
+	    &l->set->nbad_jobs, &l->badcap, name) != 0) {
+		free(name);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Parses the file just read and adds the result to the set. */
 static int
 load_parsed(struct loader *l, const char *path, const char *stem,
@@ -1719,7 +1794,7 @@ load_parsed(struct loader *l, const char *path, const char *stem,
 	if (r != 0) {
 		report(l, "error", path, "%s", err);
 		s->nerrors++;
-		return 0;
+		return jobs ? add_bad_job(l, stem) : 0;
 	}
 	if (jobs && (job->source = strdup(path)) != NULL &&
 	    add_item((void ***)&s->jobs, &s->njobs, &l->jobcap, job) == 0)
@@ -1761,8 +1836,11 @@ load_entry(struct loader *l, int dirfd, const char *dir, const char *name,
 		return r;
 	else if (r != 0)
 		report(l, "error", path, "cannot read: %s", err_str(r));
-	if (r == ERR_TOOBIG || (r != 0 && r != ERR_INVALID))
+	if (r == ERR_TOOBIG || (r != 0 && r != ERR_INVALID)) {
 		l->set->nerrors++;
+		if (jobs && add_bad_job(l, stem) != 0)
+			return -ENOMEM;
+	}
 	if (r != 0)
 		return 0;
 	return load_parsed(l, path, stem, len, jobs);
@@ -1892,6 +1970,9 @@ defs_load(const char *jobs_dir, const char *nodes_dir,
 	if (l.set->nnodes > 0)
 		qsort(l.set->nodes, l.set->nnodes, sizeof(*l.set->nodes),
 		    cmp_node);
+	if (l.set->nbad_jobs > 0)
+		qsort(l.set->bad_jobs, l.set->nbad_jobs,
+		    sizeof(*l.set->bad_jobs), cmp_str);
 	if ((r = cross_check(&l)) != 0)
 		goto out;
 	*out = l.set;
@@ -1959,7 +2040,18 @@ defs_set_free(struct defs_set *set)
 		defs_job_unref(set->jobs[i]);
 	for (i = 0; i < set->nnodes; i++)
 		defs_node_free(set->nodes[i]);
+	for (i = 0; i < set->nbad_jobs; i++)
+		free(set->bad_jobs[i]);
+	free(set->bad_jobs);
 	free(set->jobs);
 	free(set->nodes);
 	free(set);
+}
+
+bool
+defs_job_is_bad(const struct defs_set *set, const char *name)
+{
+	return set->nbad_jobs > 0 && bsearch(&name, set->bad_jobs,
+	    set->nbad_jobs,
+	    sizeof(*set->bad_jobs), cmp_str) != NULL;
 }

@@ -157,19 +157,6 @@ status_error(struct exec_proc *p, long status)
 
 /* ---- completion ---- */
 
-static char *
-cap_text(struct outcap *c, size_t *lenp)
-{
-	char *s;
-
-	if ((s = outcap_finish(c, lenp)) == NULL) {
-		/* Out of memory: an empty text (may itself be NULL). */
-		*lenp = 0;
-		s = calloc(1, 1);
-	}
-	return s;
-}
-
 static bool
 status_expected(const struct exec_proc *p, long status)
 {
@@ -201,8 +188,8 @@ result_fill(struct exec_proc *p, struct exec_result *res)
 		if (!res->ok)
 			status_error(p, status);
 	}
-	res->out = cap_text(&p->cap[0], &res->out_len);
-	res->err = cap_text(&p->cap[1], &res->err_len);
+	res->out = outcap_text(&p->cap[0], &res->out_len);
+	res->err = outcap_text(&p->cap[1], &res->err_len);
 	res->out_total = p->cap[0].total;
 	res->err_total = p->cap[1].total;
 	res->truncated = outcap_truncated(&p->cap[0]) ||

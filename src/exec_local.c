@@ -613,19 +613,6 @@ watch_child(struct exec_proc *p)
 
 /* ---- completion ---- */
 
-static char *
-cap_text(struct outcap *c, size_t *lenp)
-{
-	char *s;
-
-	if ((s = outcap_finish(c, lenp)) == NULL) {
-		/* Out of memory: an empty text (may itself be NULL). */
-		*lenp = 0;
-		s = calloc(1, 1);
-	}
-	return s;
-}
-
 static void
 result_fill(struct exec_proc *p, struct exec_result *res)
 {
@@ -648,8 +635,8 @@ result_fill(struct exec_proc *p, struct exec_result *res)
 		    "exit status of pid %d lost", (int)p->pid);
 	}
 	res->ok = res->outcome == EXEC_EXITED && res->exit_code == 0;
-	res->out = cap_text(&p->cap[0], &res->out_len);
-	res->err = cap_text(&p->cap[1], &res->err_len);
+	res->out = outcap_text(&p->cap[0], &res->out_len);
+	res->err = outcap_text(&p->cap[1], &res->err_len);
 	res->out_total = p->cap[0].total;
 	res->err_total = p->cap[1].total;
 	res->truncated = outcap_truncated(&p->cap[0]) ||

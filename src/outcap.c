@@ -176,3 +176,49 @@ outcap_free(struct outcap *c)
 	c->tail = NULL;
 	c->head_len = c->tail_len = c->tail_pos = 0;
 }
+
+/* Replaces each NUL byte of s[0..*lenp) with U+FFFD, so the text stays one C
+ * string; returns the new text (s itself when it has none), or NULL. */
+static char *
+replace_nuls(char *s, size_t *lenp)
+{
+	static const char repl[] = "\xef\xbf\xbd";
+	size_t i, j, n = 0, len = *lenp;
+	char *d;
+
+	for (i = 0; i < len; i++)
+		n += s[i] == '\0';
+	if (n == 0)
+		return s;
+	if ((d = malloc(len + 2 * n + 1)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	for (i = j = 0; i < len; i++) {
+		if (s[i] != '\0') {
+			d[j++] = s[i];
+			continue;
+		}
+		memcpy(d + j, repl, 3);
+		j += 3;
+	}
+	d[j] = '\0';
+	*lenp = j;
+	free(s);
+	return d;
+}
+
+char *
+outcap_text(struct outcap *c, size_t *lenp)
+{
+	char *s;
+
+	if ((s = outcap_finish(c, lenp)) != NULL)
+		s = replace_nuls(s, lenp);
+	if (s == NULL) {
+		/* Out of memory: an empty text (may itself be NULL). */
+		*lenp = 0;
+		s = calloc(1, 1);
+	}
+	return s;
+}

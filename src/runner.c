@@ -26,8 +26,11 @@
 
 #include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/exec_http.h"
 #include "distcron/exec_local.h"
+#include "distcron/exec_ssh.h"
 #include "distcron/log.h"
+#include "distcron/policy.h"
 #include "distcron/runner.h"
 #include "distcron/scheduler.h"
 #include "distcron/storeq.h"
@@ -37,6 +40,7 @@
 #define RUNNER_BACKOFF_MAX_MS	(3600 * 1000)
 #define RUNNER_MISSED_SCAN	1000000	/* bound on ticks walked at startup */
 #define RUNNER_STARTED_SAVE_MS	1000	/* STARTED saved if still running */
+#define RUNNER_HTTP_NODE	"(daemon)"	/* the item of an HTTP job */
 
 struct run;
 
@@ -75,11 +79,8 @@ struct run {
 	struct run *next, *prev;	/* the slot's runs */
 	struct run *snext, *sprev;	/* launched, STARTED not saved yet */
 	int64_t launched_ms;		/* CLOCK_MONOTONIC */
-};
-
-struct nodestate {
-	const struct node_def *def;
-	int running;
+	int failovers;			/* attempts spent on unreachable nodes */
+	char *pick_error;		/* why no node was picked */
 };
 
 struct runner {
@@ -91,7 +92,9 @@ struct runner {
 	struct slot **slots;	/* sorted by name */
 	size_t nslots;
 	struct defs_set *set;
-	struct nodestate *nodes;	/* parallel to set->nodes */
+	struct policy *policy;		/* nodes: selection and health */
+	struct exec_ssh *ssh;		/* SSH connection pool */
+	struct exec_http *http;		/* HTTP client */
 	struct item_ctx *wait_head, **wait_tail;
 	struct run **pending;	/* intents not yet handed to the store */
 	size_t npending, cappending;
@@ -132,12 +135,10 @@ now_s(void)
 	return loop_real_ms() / 1000;
 }
 
-static struct nodestate *
+static struct policy_node *
 node_find(struct runner *r, const char *name)
 {
-	ssize_t i = r->set ? defs_node_index(r->set, name) : -1;
-
-	return i < 0 ? NULL : &r->nodes[i];
+	return policy_node(r->policy, name);
 }
 
 static void
@@ -284,52 +285,46 @@ run_add_item(struct run *run, const char *node, int attempt)
 	return items[c->idx].node ? 0 : -ENOMEM;
 }
 
-/* ---- node selection (the SSH issue grows this into policy.c) ---- */
+/* ---- node selection (policy.c decides) ---- */
 
-static int
-node_matches(const struct job_def *def, const struct node_def *node)
+/* Rotates a job's ties: successive runs of one job start the search at
+ * successive nodes, whatever other jobs do. */
+static unsigned
+run_spin(const struct run *run)
 {
-	char **a, **b;
-
-	if (!node->enabled)
-		return 0;
-	if (def->nodes != NULL) {
-		for (a = def->nodes; *a; a++)
-			if (strcmp(*a, node->name) == 0)
-				return 1;
-		return 0;
-	}
-	for (a = def->roles; a && *a; a++)
-		for (b = node->roles; b && *b; b++)
-			if (strcmp(*a, *b) == 0)
-				return 1;
-	return 0;
+	return (unsigned)run->slot->run_count + (unsigned)run->rec->attempt;
 }
 
 /* Adds the items of attempt 1: every candidate ("all") or the least busy
- * one ("any", ties rotating).  Returns the number of items. */
+ * up one ("any").  Returns the number of items; with none, the reason is
+ * kept for the record. */
 static int
 run_pick_nodes(struct run *run)
 {
 	struct runner *r = run->r;
-	struct nodestate *best = NULL, *ns;
-	size_t i, n = r->set ? r->set->nnodes : 0, k;
+	struct policy_node **all, *one;
+	char why[POLICY_ERROR_MAX + 64];
+	size_t i, n;
 	int count = 0;
 
-	for (k = 0; k < n; k++) {
-		i = (k + r->rr) % n;
-		ns = &r->nodes[i];
-		if (!node_matches(run->def, ns->def))
-			continue;
-		if (run->def->hosts == JOB_HOSTS_ALL) {
-			if (run_add_item(run, ns->def->name, 1) == 0)
+	if (run->def->http != NULL)	/* sent by the daemon itself */
+		return run_add_item(run, RUNNER_HTTP_NODE, 1) == 0;
+	if (run->def->hosts == JOB_HOSTS_ANY) {
+		one = policy_pick_any(r->policy, run->def, NULL, 0,
+		    run_spin(run), why, sizeof(why));
+		if (one != NULL && run_add_item(run, one->def->name, 1) == 0)
+			count++;
+	} else if ((all = calloc(policy_count(r->policy) + 1,
+	    sizeof(*all))) != NULL) {
+		n = policy_pick_all(r->policy, run->def, all, why, sizeof(why));
+		for (i = 0; i < n; i++)
+			if (run_add_item(run, all[i]->def->name, 1) == 0)
 				count++;
-		} else if (best == NULL || ns->running < best->running)
-			best = ns;
-	}
-	r->rr++;
-	if (best != NULL && run_add_item(run, best->def->name, 1) == 0)
-		count++;
+		free(all);
+	} else
+		snprintf(why, sizeof(why), "out of memory picking nodes");
+	if (count == 0 && run->pick_error == NULL)
+		run->pick_error = strdup(why);
 	return count;
 }
 
@@ -382,6 +377,7 @@ run_free(struct run *run)
 	run_free_ctx(run);
 	store_run_free(run->rec);
 	defs_job_unref(run->def);
+	free(run->pick_error);
 	free(run);
 }
 
@@ -527,19 +523,100 @@ item_env_free(char **env, size_t njob)
 /* One item's attempt is over (done, failed to start, or dropped). */
 static void run_item_over(struct item_ctx *ic);
 
+/* The names of the nodes the run has tried (its items'), for failover. */
+static char **
+run_tried(const struct run *run)
+{
+	char **v = calloc(run->rec->nitems + 1, sizeof(*v));
+	size_t i;
+
+	for (i = 0; v && i < run->rec->nitems; i++)
+		v[i] = run->rec->items[i].node;
+	return v;
+}
+
+/*
+ * "any": the item's node could not be reached, so the run moves to the
+ * next candidate within the same run, as a new attempt that does not count
+ * against "retries".  Returns 1 if a new item was started.
+ */
+static int
+run_failover(struct run *run, const char *from)
+{
+	struct runner *r = run->r;
+	struct policy_node *next;
+	char why[POLICY_ERROR_MAX + 64], **tried;
+	size_t idx;
+
+	if (run->def->hosts != JOB_HOSTS_ANY || run->cancel_reason ||
+	    r->shutting || (tried = run_tried(run)) == NULL)
+		return 0;
+	next = policy_pick_any(r->policy, run->def, tried, run->rec->nitems,
+	    run_spin(run), why, sizeof(why));
+	free(tried);
+	if (next == NULL)
+		return 0;
+	idx = run->rec->nitems;
+	if (run_add_item(run, next->def->name, run->rec->attempt + 1) != 0)
+		return 0;
+	run->rec->attempt++;
+	run->failovers++;
+	log_warn("run %lld: node %s unreachable; failing over to node %s "
+	    "(attempt %d)", (long long)run->rec->id, from, next->def->name,
+	    run->rec->attempt);
+	run->active++;
+	item_begin(run->ic[idx]);
+	return 1;
+}
+
+/* Text for a failed item, from its executor's result. */
+static void
+item_failure_text(const struct exec_result *res, const struct run *run,
+    char *msg, size_t n)
+{
+	if (res->outcome == EXEC_CANCELLED)
+		snprintf(msg, n, "%s", run->cancel_reason ?
+		    run->cancel_reason : "cancelled");
+	else if (res->error[0] != '\0')
+		snprintf(msg, n, "%s", res->error);
+	else if (res->outcome == EXEC_EXITED && res->exit_code != 0)
+		snprintf(msg, n, "exit code %d", res->exit_code);
+	else if (res->outcome == EXEC_SIGNALED)
+		snprintf(msg, n, "killed by signal %d", res->signal);
+	else
+		snprintf(msg, n, "%s", exec_outcome_str(res->outcome));
+}
+
+/* Node health from a result: unreachable marks the node down, anything
+ * that reached it marks it up. */
+static void
+item_node_health(struct runner *r, struct policy_node *ns,
+    const struct exec_result *res)
+{
+	if (ns == NULL)
+		return;
+	if (res->outcome == EXEC_UNREACHABLE)
+		policy_node_failed(r->policy, ns, res->error);
+	else if (res->outcome != EXEC_FAILED)
+		policy_node_ok(r->policy, ns);
+}
+
 static void
 item_exec_done(struct exec_result *res, void *arg)
 {
 	struct item_ctx *ic = arg;
-	struct runner *r = ic->run->r;
-	struct store_item *it = &ic->run->rec->items[ic->idx];
-	struct nodestate *ns = node_find(r, it->node);
+	struct run *run = ic->run;
+	struct runner *r = run->r;
+	struct store_item *it = &run->rec->items[ic->idx];
+	struct policy_node *ns = node_find(r, it->node);
 	char msg[300];
+	int unreachable = res->outcome == EXEC_UNREACHABLE;
 
 	ic->proc = NULL;
 	r->stats.running--;
 	if (ns)
 		ns->running--;
+	item_node_health(r, ns, res);
 	it->exit_code = res->exit_code;
 	it->signal = res->signal;
 	it->started_ms = res->started_ms;
@@ -549,40 +626,63 @@ item_exec_done(struct exec_result *res, void *arg)
 	res->out = res->err = NULL;
 	it->truncated = res->truncated;
 	it->status = res->ok ? RUN_SUCCESS : RUN_FAILURE;
-	if (res->error[0] != '\0' && res->outcome != EXEC_CANCELLED)
-		snprintf(msg, sizeof(msg), "%s", res->error);
-	else if (res->outcome == EXEC_EXITED && res->exit_code != 0)
-		snprintf(msg, sizeof(msg), "exit code %d", res->exit_code);
-	else if (res->outcome == EXEC_SIGNALED)
-		snprintf(msg, sizeof(msg), "killed by signal %d", res->signal);
-	else if (res->outcome == EXEC_CANCELLED)
-		snprintf(msg, sizeof(msg), "%s", ic->run->cancel_reason ?
-		    ic->run->cancel_reason : "cancelled");
-	else
-		snprintf(msg, sizeof(msg), "%s", res->error);
-	if (it->status == RUN_FAILURE)
+	if (!res->ok) {
+		item_failure_text(res, run, msg, sizeof(msg));
 		it->error = strdup(msg);
+	}
 	exec_result_free(res);
+	/* it may move: run_failover() grows the items */
+	if (unreachable)
+		run_failover(run, run->rec->items[ic->idx].node);
 	run_item_over(ic);
 	pump_waiting(r);
 }
 
 static const struct exec_ops *
-item_ops(struct run *run, const struct node_def *node, const char **why)
+item_ops(struct run *run, const struct policy_node *ns, const char **why)
 {
-	if (run->def->http != NULL) {
-		*why = "HTTP jobs are not supported by this version yet";
-		return NULL;
-	}
-	if (node == NULL) {
+	if (run->def->http != NULL)
+		return &exec_http_ops;
+	if (ns == NULL) {
 		*why = "node no longer defined";
 		return NULL;
 	}
-	if (node->conn == NODE_SSH) {
-		*why = "SSH execution is not supported by this version yet";
-		return NULL;
-	}
+	if (ns->def->conn == NODE_SSH)
+		return &exec_ssh_ops;
 	return &exec_local_ops;
+}
+
+/*
+ * A node found down when its item starts: "all" records the item as
+ * failed without trying (the node's health check brings it back); "any"
+ * moves the item to an up candidate if there is one, else tries anyway.
+ * Returns 1 when the item is over.
+ */
+static int
+item_node_down(struct item_ctx *ic, struct policy_node **nsp)
+{
+	struct run *run = ic->run;
+	struct store_item *it = &run->rec->items[ic->idx];
+	struct policy_node *next;
+	char why[POLICY_ERROR_MAX + 128], **tried, *name;
+
+	if (run->def->hosts == JOB_HOSTS_ALL) {
+		policy_down_reason(*nsp, why, sizeof(why));
+		item_set_error(it, RUN_FAILURE, why);
+		run_item_over(ic);
+		return 1;
+	}
+	if ((tried = run_tried(run)) == NULL)
+		return 0;
+	next = policy_pick_any(run->r->policy, run->def, tried,
+	    run->rec->nitems, run_spin(run), why, sizeof(why));
+	free(tried);
+	if (next != NULL && (name = strdup(next->def->name)) != NULL) {
+		free(it->node);
+		it->node = name;
+		*nsp = next;
+	}
+	return 0;
 }
 
 /* Starts an item on its node's executor now. */
@@ -592,14 +692,16 @@ item_exec(struct item_ctx *ic)
 	struct run *run = ic->run;
 	struct runner *r = run->r;
 	struct store_item *it = &run->rec->items[ic->idx];
-	struct nodestate *ns = node_find(r, it->node);
+	struct policy_node *ns = node_find(r, it->node);
 	struct exec_spec spec;
 	const char *why = NULL;
 	char **env;
 	size_t njob = 0;
 	int rc;
 
-	if ((ic->ops = item_ops(run, ns ? ns->def : NULL, &why)) == NULL) {
+	if (ns != NULL && ns->down && item_node_down(ic, &ns))
+		return;
+	if ((ic->ops = item_ops(run, ns, &why)) == NULL) {
 		item_set_error(it, RUN_FAILURE, why);
 		run_item_over(ic);
 		return;
@@ -616,6 +718,10 @@ item_exec(struct item_ctx *ic)
 	spec.kill_grace_ms = run->def->kill_grace_ms;
 	spec.output_limit = run->def->output_limit;
 	spec.node = it->node;
+	spec.target = ns ? ns->def : NULL;
+	spec.http = run->def->http;
+	spec.ctx = ic->ops == &exec_ssh_ops ? (void *)r->ssh :
+	    ic->ops == &exec_http_ops ? (void *)r->http : NULL;
 	it->status = RUN_STARTED;
 	it->started_ms = loop_real_ms();
 	rc = env ? ic->ops->start(r->loop, &spec, item_exec_done, ic,
@@ -636,7 +742,8 @@ static void
 item_begin(struct item_ctx *ic)
 {
 	struct runner *r = ic->run->r;
-	struct nodestate *ns = node_find(r, ic->run->rec->items[ic->idx].node);
+	struct policy_node *ns = node_find(r,
+	    ic->run->rec->items[ic->idx].node);
 
 	if (r->stats.running < (size_t)r->cfg->max_concurrent_runs &&
 	    (ns == NULL || ns->def->max_concurrent_runs == 0 ||
@@ -657,7 +764,7 @@ static void
 pump_waiting(struct runner *r)
 {
 	struct item_ctx **pp = &r->wait_head, *ic;
-	struct nodestate *ns;
+	struct policy_node *ns;
 
 	while ((ic = *pp) != NULL &&
 	    r->stats.running < (size_t)r->cfg->max_concurrent_runs) {
@@ -742,7 +849,7 @@ run_attempt_over(struct run *run)
 		return;
 	}
 	if (run->cancel_reason || run->r->shutting ||
-	    run->rec->attempt > run->def->retries) {
+	    run->rec->attempt - run->failovers > run->def->retries) {
 		run_finish(run, RUN_FAILURE, run->cancel_reason ?
 		    run->cancel_reason : reason);
 		return;
@@ -866,8 +973,8 @@ runs_created(struct store_run **recs, size_t n, int rc, void *arg)
 			run_finish(run, RUN_LOST,
 			    "daemon stopped before the run was launched");
 		} else if (run->rec->nitems == 0) {
-			run_finish(run, RUN_FAILURE,
-			    "no enabled node matches the job's policy");
+			run_finish(run, RUN_FAILURE, run->pick_error ?
+			    run->pick_error : "no node to run on");
 		} else {
 			delay = run->rec->scheduled_at * 1000 - loop_real_ms();
 			if (strcmp(run->rec->trigger, "schedule") != 0 ||
@@ -1193,45 +1300,33 @@ slot_update(struct slot *slot, struct job_def *def)
 	slot_plan(slot, now_s());
 }
 
-/* Carries running counts over to the new node list. */
-static struct nodestate *
-nodes_rebuild(struct runner *r, struct defs_set *set)
-{
-	struct nodestate *ns, *old;
-	size_t i;
-
-	if ((ns = calloc(set->nnodes + 1, sizeof(*ns))) == NULL)
-		return NULL;
-	for (i = 0; i < set->nnodes; i++) {
-		ns[i].def = set->nodes[i];
-		if ((old = node_find(r, set->nodes[i]->name)) != NULL)
-			ns[i].running = old->running;
-	}
-	return ns;
-}
-
 void
 runner_apply(struct runner *r, struct defs_set *set, int at_startup)
 {
 	struct slot **ns, *slot;
 	size_t i = 0, j = 0, n = 0;
-	struct nodestate *nodes;
 	int c;
 
 	ns = calloc(set->njobs + 1, sizeof(*ns));
-	nodes = nodes_rebuild(r, set);
-	if (ns == NULL || nodes == NULL) {
+	if (ns == NULL || policy_set_nodes(r->policy, set) != 0) {
 		log_error("reload: out of memory; keeping the old definitions");
 		free(ns);
-		free(nodes);
 		defs_set_free(set);
 		return;
 	}
-	free(r->nodes);
-	r->nodes = nodes;
+	exec_ssh_retire(r->ssh, set->nodes, set->nnodes);
 	while (i < r->nslots || j < set->njobs) {
 		c = i == r->nslots ? 1 : j == set->njobs ? -1 :
 		    strcmp(r->slots[i]->name, set->jobs[j]->name);
+		if (c < 0 && defs_job_is_bad(set, r->slots[i]->name)) {
+			/* half-written or broken file: keep the last good
+			 * definition rather than dropping the job */
+			log_warn("job %s: its file is invalid; keeping the "
+			    "previous definition until it is fixed",
+			    r->slots[i]->name);
+			ns[n++] = r->slots[i++];
+			continue;
+		}
 		if (c < 0) {
 			slot_retire(r, r->slots[i++]);
 			continue;
@@ -1318,6 +1413,7 @@ int
 runner_new(const struct config *cfg, struct loop *loop, struct store *st,
     struct runner **out)
 {
+	struct exec_ssh_config ssh_cfg = { 0 };
 	struct runner *r;
 	int rc;
 
@@ -1327,7 +1423,12 @@ runner_new(const struct config *cfg, struct loop *loop, struct store *st,
 	r->loop = loop;
 	r->st = st;
 	r->wait_tail = &r->wait_head;
-	if ((rc = storeq_new(st, loop, &r->q)) != 0 ||
+	ssh_cfg.idle_timeout_ms = cfg->ssh_idle_timeout_ms;
+	ssh_cfg.keepalive_ms = cfg->ssh_keepalive_ms;
+	if ((rc = exec_ssh_new(loop, &ssh_cfg, &r->ssh)) != 0 ||
+	    (rc = exec_http_new(loop, &r->http)) != 0 ||
+	    (rc = policy_new(loop, cfg, r->ssh, &r->policy)) != 0 ||
+	    (rc = storeq_new(st, loop, &r->q)) != 0 ||
 	    (rc = scheduler_new(loop, RUNNER_LEAD_MS, runner_due, runner_jump,
 	    r, &r->sched)) != 0) {
 		runner_free(r);
@@ -1351,7 +1452,9 @@ runner_free(struct runner *r)
 	for (i = 0; i < r->nslots; i++)
 		slot_free(r->slots[i]);
 	free(r->slots);
-	free(r->nodes);
+	policy_free(r->policy);
+	exec_ssh_free(r->ssh);
+	exec_http_free(r->http);
 	free(r->pending);
 	defs_set_free(r->set);
 	free(r);

@@ -29,6 +29,11 @@ struct config {
 	int64_t max_concurrent_runs;	/* across all nodes */
 	int64_t shutdown_grace_ms;	/* SIGTERM: wait this long for runs */
 	int64_t reload_delay_ms;	/* settle time after a file change */
+	int64_t ssh_idle_timeout_ms;	/* close pooled SSH connections idle
+					 * this long */
+	int64_t ssh_keepalive_ms;	/* SSH keepalive interval; 0: off */
+	int64_t node_check_ms;		/* first health check of a down node */
+	int64_t node_check_max_ms;	/* backoff cap of health checks */
 	char *es_host;		/* Elasticsearch (reports; later) */
 	int64_t es_port;
 };

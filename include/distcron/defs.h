@@ -135,6 +135,9 @@ struct job_def *defs_job_ref(struct job_def *job);
 void defs_job_unref(struct job_def *job);	/* frees at zero; accepts NULL */
 void defs_node_free(struct node_def *node);	/* accepts NULL */
 
+/* A deep copy of a node (for holders that outlive reloads), or NULL. */
+struct node_def *defs_node_dup(const struct node_def *node);
+
 /* A loaded pair of directories, sorted by name. */
 struct defs_set {
 	struct job_def **jobs;
@@ -142,6 +145,9 @@ struct defs_set {
 	struct node_def **nodes;
 	size_t nnodes;
 	int nerrors;		/* files skipped */
+	char **bad_jobs;	/* names of job files present but not loaded
+				 * (invalid, unreadable), sorted */
+	size_t nbad_jobs;
 };
 
 /*
@@ -162,6 +168,9 @@ struct node_def *defs_find_node(const struct defs_set *set, const char *name);
 
 /* The position of the named node in set->nodes, or -1. */
 ssize_t defs_node_index(const struct defs_set *set, const char *name);
+
+/* True if the job's file is in the directory but could not be loaded. */
+bool defs_job_is_bad(const struct defs_set *set, const char *name);
 
 /* Frees a set, dropping its references to jobs; accepts NULL. */
 void defs_set_free(struct defs_set *set);

@@ -35,6 +35,11 @@ bool outcap_truncated(const struct outcap *c);
  * the caller; *lenp receives its length.  NULL on -ENOMEM. */
 char *outcap_finish(struct outcap *c, size_t *lenp);
 
+/* outcap_finish() for storing as text: NUL bytes in the output become
+ * U+FFFD (so nothing after them is lost), and out of memory gives an empty
+ * text, not NULL (unless even that cannot be allocated). */
+char *outcap_text(struct outcap *c, size_t *lenp);
+
 /* Frees the capture's buffers; accepts a finished or zeroed capture. */
 void outcap_free(struct outcap *c);
 

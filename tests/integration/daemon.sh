@@ -165,6 +165,17 @@ n1=$(python3 -c "import json; print(len(json.load(open('$T/h.json'))))")
 sleep 2
 history added
 check "a removed job stops running" py "len(h) <= $n1"
+# A job file caught half written (or broken by hand) keeps the job running
+# with its previous definition.
+cp "$J/broken.json" "$T/broken.good"
+printf '{"policy": ' >"$J/broken.json"
+check "a job whose file turns invalid is kept" wait_for 10 contains \
+    "$T/daemon.log" "job broken: its file is invalid; keeping the previous definition"
+history broken
+n1=$(python3 -c "import json; print(len(json.load(open('$T/h.json'))))")
+check "and keeps running on its previous definition" \
+    wait_for 10 runs_at_least broken SUCCESS $((n1 + 2))
+cp "$T/broken.good" "$J/broken.json"
 
 # --- SIGTERM: runs finish or are killed after the grace, all recorded ------
 stop_daemon TERM

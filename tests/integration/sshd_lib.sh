@@ -17,7 +17,11 @@
 #                                 # (one client at a time: it uses fd 9)
 #   sshd_free_port                # a port nothing listens on
 #   sshd_accepted 1               # connections sshd 1 has authenticated
+#   sshd_stop 1; sshd_restart 1   # one sshd and its connections go away,
+#                                 # then it comes back on the same port
 #   sshd_stop_all                 # also runs on exit
+#
+# SSHD_EXTRA, when set while sshd_start runs, is appended to the configs.
 #
 # Each sshd has its own generated config (checked with "sshd -t" first), a
 # port picked free by binding port 0 (retried if sshd cannot bind it), its
@@ -98,6 +102,7 @@ PrintMotd no
 LogLevel VERBOSE
 MaxSessions 10
 MaxStartups 100:30:200
+${SSHD_EXTRA:-}
 EOF
 	} >"$1/sshd_config"
 }
@@ -241,6 +246,24 @@ sshd_ssh() {
 # sshd_accepted N: how many connections sshd N has authenticated.
 sshd_accepted() {
 	grep -c 'Accepted publickey' "$(sshd_log "$1")"
+}
+
+# sshd_stop N: stops sshd N and its open connections (the monitor and
+# session processes under it), as when a node goes down.
+sshd_stop() {
+	_f=$SSHD_DIR/$1/sshd.pid
+	[ -s "$_f" ] || return 0
+	_pid=$(cat "$_f")
+	_kids=$(pgrep -P "$_pid" 2>/dev/null)
+	for _c in $_kids; do _kids="$_kids $(pgrep -P "$_c" 2>/dev/null)"; done
+	kill "$_pid" $_kids 2>/dev/null
+	rm -f "$_f"
+}
+
+# sshd_restart N: starts sshd N again with its config (same port, keys).
+sshd_restart() {
+	"$SSHD" -f "$SSHD_DIR/$1/sshd_config" -E "$SSHD_DIR/$1/sshd.log" &&
+	    _sshd_wait_pid "$SSHD_DIR/$1"
 }
 
 # sshd_stop_all: stops every sshd started here (TERM, then KILL after 5 s).

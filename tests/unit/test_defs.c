@@ -432,6 +432,30 @@ test_http_job(void **state)
 	defs_job_unref(j);
 }
 
+/* The daemon sends HTTP requests itself: no policy needed, one ignored. */
+static void
+test_http_job_policy(void **state)
+{
+	struct diags ds = { 0 };
+	struct job_def *j;
+
+	(void)state;
+	j = job_ok("{\"schedule\": \"@hourly\", \"http\": "
+	    "{\"url\": \"http://127.0.0.1:8080/ping\"}}", &ds);
+	assert_int_equal(ds.n, 0);
+	assert_null(j->roles);
+	assert_null(j->nodes);
+	defs_job_unref(j);
+	j = job_ok(JOB_NOCMD(", \"http\": {\"url\": \"http://h/\"}"), &ds);
+	assert_int_equal(ds.n, 1);
+	assert_string_equal(ds.d[0].msg, "policy: ignored for an http job (the "
+	    "daemon itself sends the request)");
+	defs_job_unref(j);
+	job_err("{\"schedule\": \"@hourly\", \"command\": [\"true\"]}",
+	    "policy: missing (write \"policy\": {\"roles\": [\"web\"]} or "
+	    "{\"nodes\": [\"node1\"]})");
+}
+
 static void
 test_node_extensions(void **state)
 {
@@ -841,6 +865,10 @@ test_load_dirs(void **state)
 	    &ds), 0);
 	assert_non_null(set);
 	assert_int_equal(set->nerrors, 1);
+	assert_int_equal(set->nbad_jobs, 1);	/* kept by a reload */
+	assert_true(defs_job_is_bad(set, "broken"));
+	assert_false(defs_job_is_bad(set, "a-web"));
+	assert_false(defs_job_is_bad(set, "fifo"));	/* not a job file */
 	assert_int_equal(set->njobs, 3);
 	assert_string_equal(set->jobs[0]->name, "a-web");
 	assert_string_equal(set->jobs[1]->name, "b-nodes");
@@ -940,6 +968,7 @@ main(void)
 		cmocka_unit_test(test_interval_reference_and_zone),
 		cmocka_unit_test(test_output_limit_units),
 		cmocka_unit_test(test_http_job),
+		cmocka_unit_test(test_http_job_policy),
 		cmocka_unit_test(test_node_extensions),
 		cmocka_unit_test(test_job_errors),
 		cmocka_unit_test(test_command_errors),

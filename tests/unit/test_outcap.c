@@ -183,6 +183,24 @@ test_small_output_stays_small(void **state)
 	outcap_free(&c);
 }
 
+/* NUL bytes would cut the stored text short: they become U+FFFD. */
+static void
+test_text_nul(void **state)
+{
+	struct outcap c;
+	char *s;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(outcap_init(&c, 1024), 0);
+	assert_int_equal(outcap_feed(&c, "a\0b\0\0c", 6), 0);
+	s = outcap_text(&c, &len);
+	assert_int_equal(len, 12);
+	assert_string_equal(s, "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd" "c");
+	free(s);
+	outcap_free(&c);
+}
+
 int
 main(void)
 {
@@ -191,6 +209,7 @@ main(void)
 		cmocka_unit_test(test_at_limit),
 		cmocka_unit_test(test_past_limit),
 		cmocka_unit_test(test_chunked_equals_whole),
+		cmocka_unit_test(test_text_nul),
 		cmocka_unit_test(test_limit_zero),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_small_output_stays_small),

@@ -191,7 +191,7 @@ test_no_node(void **state)
 	assert_true(n >= 1);
 	assert_int_equal(runs[n - 1]->status, RUN_FAILURE);
 	assert_string_equal(runs[n - 1]->reason,
-	    "no enabled node matches the job's policy");
+	    "no enabled node matches the job's policy (roles: z)");
 	store_runs_free(runs, n);
 }
 
@@ -285,23 +285,104 @@ test_node_limit(void **state)
 				assert_true(t[i] <= s[j] || t[j] <= s[i]);
 }
 
+/*
+ * "any" with an unreachable SSH node and a local one: a run that picks the
+ * SSH node fails over to the local node within the same run (a second
+ * attempt, not a retry), the SSH node is marked down, and later runs go
+ * straight to the local node.  A job that can only use the SSH node fails
+ * with the reason.
+ */
 static void
-test_unsupported_nodes(void **state)
+test_failover(void **state)
 {
 	struct env *e = *state;
 	struct store_run **runs;
-	size_t n;
+	size_t n, i, failovers = 0, after = 0;
+	int64_t failed_at = 0;
+
+	put(e->nodes, "n1", local);
+	put(e->nodes, "remote", "{\"roles\": [\"w\"], \"connection_type\": "
+	    "\"ssh\", \"connection_options\": {\"ssh_user\": \"u\", \"ssh_host\":"
+	    " \"127.0.0.1:1\", \"ssh_private_key_file\": \"/nonexistent\"}}");
+	put(e->jobs, "spread", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
+	run_for(e, 3500);
+	runs = runs_of(e, "spread", &n);
+	assert_true(n >= 3);
+	for (i = 0; i < n; i++) {
+		if (runs[i]->status == RUN_LOST)	/* cut by the shutdown */
+			continue;
+		assert_int_equal(runs[i]->status, RUN_SUCCESS);
+		if (runs[i]->nitems != 2)
+			continue;
+		failovers++;
+		failed_at = runs[i]->scheduled_at;
+		assert_string_equal(runs[i]->items[0].node, "remote");
+		assert_int_equal(runs[i]->items[0].status, RUN_FAILURE);
+		assert_non_null(strstr(runs[i]->items[0].error,
+		    "cannot connect to 127.0.0.1:1"));
+		assert_string_equal(runs[i]->items[1].node, "n1");
+		assert_int_equal(runs[i]->items[1].attempt, 2);
+		assert_int_equal(runs[i]->items[1].status, RUN_SUCCESS);
+	}
+	for (i = 0; i < n; i++)
+		if (runs[i]->status == RUN_SUCCESS &&
+		    runs[i]->scheduled_at > failed_at) {
+			after++;
+			assert_int_equal(runs[i]->nitems, 1);
+			assert_string_equal(runs[i]->items[0].node, "n1");
+		}
+	/* ties rotate, so the second run tries remote; once it is down it
+	 * is not tried again */
+	assert_int_equal(failovers, 1);
+	assert_true(after >= 1);
+	store_runs_free(runs, n);
+}
+
+static void
+test_unreachable(void **state)
+{
+	struct env *e = *state;
+	struct store_run **runs;
+	size_t n, i;
 
 	put(e->nodes, "remote", "{\"roles\": [\"w\"], \"connection_type\": "
 	    "\"ssh\", \"connection_options\": {\"ssh_user\": \"u\", \"ssh_host\":"
 	    " \"127.0.0.1:1\", \"ssh_private_key_file\": \"/nonexistent\"}}");
-	put(e->jobs, "remote-job", "{\"policy\": {\"roles\": [\"w\"]},"
+	put(e->jobs, "pinned", "{\"policy\": {\"nodes\": [\"remote\"]},"
 	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
+	run_for(e, 2500);
+	runs = runs_of(e, "pinned", &n);
+	assert_true(n >= 2);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(runs[i]->status, RUN_FAILURE);
+		assert_non_null(strstr(runs[i]->reason,
+		    "cannot connect to 127.0.0.1:1"));
+	}
+	store_runs_free(runs, n);
+}
+
+/* HTTP jobs need no node: the daemon sends the request (here to a port
+ * nobody listens on, so the run fails with curl's reason). */
+static void
+test_http_job(void **state)
+{
+	struct env *e = *state;
+	struct store_run **runs;
+	size_t n, i;
+
+	put(e->jobs, "hook", "{\"schedule\": \"* * * * * *\", \"http\": "
+	    "{\"url\": \"http://127.0.0.1:1/ping\"}}");
 	run_for(e, 1500);
-	runs = runs_of(e, "remote-job", &n);
-	assert_true(n >= 1);
-	assert_int_equal(runs[n - 1]->status, RUN_FAILURE);
-	assert_non_null(strstr(runs[n - 1]->items[0].error, "SSH execution"));
+	runs = runs_of(e, "hook", &n);
+	for (i = 0; i < n && runs[i]->status == RUN_LOST; i++)
+		;	/* the tick cut by the shutdown */
+	assert_true(i < n);
+	assert_int_equal(runs[i]->status, RUN_FAILURE);
+	assert_int_equal(runs[i]->nitems, 1);
+	assert_string_equal(runs[i]->items[0].node, "(daemon)");
+	assert_non_null(strstr(runs[i]->items[0].error,
+	    "GET http://127.0.0.1:1/ping: "));
 	store_runs_free(runs, n);
 }
 
@@ -316,8 +397,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forbid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unsupported_nodes, setup,
+		cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreachable, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_http_job, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
