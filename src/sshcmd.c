@@ -145,7 +145,7 @@ script_setup(const struct exec_spec *spec, struct buf *b)
 	return buf_printf(b, " || { echo \"distcron: cannot change to the "
 	    "working directory\" >&2; exit 126; }; exec 4>&2 2>/dev/null; "
 	    "trap : TERM; "
-	    "ss=$(command -v setsid 2>/dev/null) || ss=; "
+	    "ss=; ! command -v setsid >/dev/null 2>&1 || ss=setsid; "
 	    "${ss:+\"$ss\"} /bin/sh -c '" WATCHER "' distcron-watch \"$$\" "
 	    "%lld <&3 >/dev/null 2>&1 4>&- & w=$!; exec 3<&-; ",
 	    (long long)grace_seconds(spec->kill_grace_ms));
