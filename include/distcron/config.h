@@ -34,6 +34,12 @@ struct config {
 	int64_t ssh_keepalive_ms;	/* SSH keepalive interval; 0: off */
 	int64_t node_check_ms;		/* first health check of a down node */
 	int64_t node_check_max_ms;	/* backoff cap of health checks */
+	char *api_token;	/* "" : STATE_DIR/api.token (generated) */
+	char *api_read_token;	/* "" : none; GET-only access */
+	char *tls_cert;		/* PEM files; both "" : plain HTTP */
+	char *tls_key;
+	int64_t api_body_max;	/* bytes */
+	int64_t api_threads;	/* server threads */
 	char *es_host;		/* Elasticsearch (reports; later) */
 	int64_t es_port;
 };

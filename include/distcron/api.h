@@ -1,0 +1,111 @@
+/*
+ * api.h - the REST management API (libmicrohttpd, thread pool with epoll).
+ *
+ * The server owns HTTP: listening (optionally TLS), bearer-token auth on
+ * every endpoint but GET /health, routing, request limits, name checks and
+ * JSON error bodies.  It answers the run endpoints itself from the store
+ * (read-only SQLite connections of its own), and asks the daemon for
+ * everything else through struct api_backend.  Handlers run on the
+ * server's threads and never block on the event loop for long: backend
+ * calls are thread-safe and bounded (see api_backend).
+ *
+ * Endpoints (distcrond's paths keep working), all JSON unless noted:
+ *   GET    /health                      {"status": "ok"} (no auth)
+ *   GET    /                            {"links": {...}}
+ *   GET    /jobs                        {"jobs": [summary...]}
+ *   GET    /jobs/{name}                 {"name", "definition", "state"}
+ *   GET    /jobs/{name}/reports?limit=&before=   {"reports": [report...]}
+ *   PUT    /jobs/{name}                 201/200 {"name", "created"}
+ *   DELETE /jobs/{name}                 200 {"name", "deleted": true}
+ *   POST   /jobs/{name}/pause|resume    200 {"name", "paused"}
+ *   POST   /jobs/{name}/run             202 {"id"}
+ *   GET    /runs/{id}                   run (with items and output)
+ *   GET    /runs?job=&status=&since=&before=&limit=&output=1  {"runs": [run...]}
+ *   DELETE /runs/{id}                   202 {"id", "cancelling": true}
+ *   POST   /tasks                       202 {"id"}
+ *   GET    /nodes                       {"nodes": [node...]}
+ *   GET    /nodes/{name}                node
+ *   GET    /monitor                     process and scheduler figures
+ *   GET    /metrics                     Prometheus text format
+ * Errors: {"error": "...", "field": "..."} with 400 (bad body or query),
+ * 401 (token missing or wrong; WWW-Authenticate: Bearer), 403 (read-only
+ * token on a write), 404, 405 (with Allow), 409 (conflict), 413 (body over
+ * api_body_max), 422 (invalid job or task), 503 (daemon busy or stopping).
+ */
+#ifndef DISTCRON_API_H
+#define DISTCRON_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "distcron/config.h"
+
+struct api;
+
+/*
+ * What the daemon provides.  Every function is called on a server thread,
+ * must be thread-safe, and returns within a few seconds.  JSON results are
+ * malloc'd NUL-terminated texts the server frees.  Errors: ERR_NOTFOUND
+ * (404), ERR_INVALID with "field: reason" in err (422; the part before the
+ * first ": " is reported as "field"), ERR_EXISTS (409), ERR_BUSY (503), or
+ * another negative code (500, logged).
+ */
+struct api_backend {
+	void *ctx;
+	/* {"jobs": [{"name", "description", "enabled", "paused", "schedule",
+	 *  "timezone", "next_run" (ISO 8601 or null), "running",
+	 *  "last_run": {"id", "status", "ended"} or null}]} */
+	int (*jobs)(void *ctx, char **json);
+	/* {"name", "definition": the job file's JSON, "source", "state":
+	 *  {"enabled", "paused", "next_run", "running", "run_count",
+	 *  "last_run"}} */
+	int (*job)(void *ctx, const char *name, char **json);
+	/* Creates or replaces the job from the body (a job file's JSON):
+	 * validated, written atomically into the jobs directory, and
+	 * scheduled before returning.  *created tells which. */
+	int (*put_job)(void *ctx, const char *name, const char *body,
+	    size_t len, bool *created, char *err, size_t errlen);
+	/* Removes the job's file and unschedules it. */
+	int (*delete_job)(void *ctx, const char *name);
+	/* Pauses (no scheduled runs; manual runs still allowed) or resumes;
+	 * kept across restarts. */
+	int (*pause)(void *ctx, const char *name, bool paused);
+	/* Starts a run now (trigger "manual"); *id once the store has it. */
+	int (*run_job)(void *ctx, const char *name, int64_t *id);
+	/* An ad-hoc run: the body is a job without schedule ("command" or
+	 * "http", "policy", "timeout", "environment", ...). */
+	int (*run_task)(void *ctx, const char *body, size_t len, int64_t *id,
+	    char *err, size_t errlen);
+	/* Cancels a pending or running run (ERR_EXISTS if already final). */
+	int (*cancel)(void *ctx, int64_t id);
+	/* {"nodes": [{"name", "roles", "connection_type", "enabled",
+	 *  "status": "up"|"down", "since", "last_error", "running"}]} */
+	int (*nodes)(void *ctx, char **json);
+	int (*node)(void *ctx, const char *name, char **json);
+	/* {"uptime_s", "rss_bytes", "cpu_user_s", "cpu_system_s", "threads",
+	 *  "jobs", "nodes", "runs_in_flight", "runs_running", "runs_waiting",
+	 *  "store_queue"} */
+	int (*monitor)(void *ctx, char **json);
+	/* Prometheus text: the daemon's metric families (the server adds
+	 * its own request counters). */
+	int (*metrics)(void *ctx, char **text);
+};
+
+/*
+ * Starts the server on cfg->listen with backend be (copied).  The token:
+ * cfg->api_token, else the contents of STATE_DIR/api.token, else a new
+ * random one written there (mode 0600; the log names the file, never the
+ * token).  Returns 0, or ERR_CONFIG with err saying what (bad address,
+ * port in use, unreadable TLS files).
+ */
+int api_new(const struct config *cfg, const struct api_backend *be,
+    struct api **out, char *err, size_t errlen);
+
+/* Stops the server (waits for requests in progress).  Accepts NULL. */
+void api_free(struct api *a);
+
+/* The port actually bound (useful with port 0). */
+int api_port(const struct api *a);
+
+#endif
