@@ -55,6 +55,13 @@ struct slot {
 	struct loop_timer *defer;	/* forbid: re-check at the tick */
 	int64_t defer_tick;
 	struct runner *r;
+	bool paused;		/* no scheduled runs (API) */
+	bool transient;		/* an ad-hoc task's slot, not scheduled */
+	bool detached;		/* in r->detached (not in r->slots) */
+	struct slot *tnext, *tprev;	/* r->detached */
+	int64_t last_id;	/* newest final run */
+	enum run_status last_status;
+	int64_t last_ended_ms;
 };
 
 struct item_ctx {
@@ -81,6 +88,8 @@ struct run {
 	int64_t launched_ms;		/* CLOCK_MONOTONIC */
 	int failovers;			/* attempts spent on unreachable nodes */
 	char *pick_error;		/* why no node was picked */
+	runner_created_fn created_fn;	/* manual runs: told the id */
+	void *created_arg;
 };
 
 struct runner {
@@ -100,6 +109,7 @@ struct runner {
 	size_t npending, cappending;
 	struct runner_stats stats;
 	struct run *unsaved, *unsaved_tail;	/* oldest launch first */
+	struct slot *detached;		/* task slots, retired slots with runs */
 	struct loop_timer *unsaved_timer;
 	unsigned rr;
 	int shutting;
@@ -114,6 +124,8 @@ static void item_begin(struct item_ctx *ic);
 static void pump_waiting(struct runner *r);
 static void run_begin_items(struct run *run, size_t first);
 static void run_cancel(struct run *run, const char *why);
+static void hist_add(uint64_t *hist, uint64_t *count, double *sum,
+    int64_t ms);
 
 /* ---- small helpers ---- */
 
@@ -384,6 +396,14 @@ run_free(struct run *run)
 static void
 slot_free(struct slot *slot)
 {
+	if (slot->detached) {
+		if (slot->tprev != NULL)
+			slot->tprev->tnext = slot->tnext;
+		else
+			slot->r->detached = slot->tnext;
+		if (slot->tnext != NULL)
+			slot->tnext->tprev = slot->tprev;
+	}
 	if (slot->defer != NULL)
 		loop_timer_del(slot->defer);
 	defs_job_unref(slot->def);
@@ -450,6 +470,17 @@ run_finish(struct run *run, enum run_status status, const char *reason)
 	unsaved_unlink(r, run);
 	run->rec->status = status;
 	run->rec->ended_ms = loop_real_ms();
+	if (run->rec->id > 0)
+		r->stats.finals[status]++;
+	if (run->rec->id > 0 && run->rec->started_ms > 0)
+		hist_add(r->stats.duration_hist, &r->stats.duration_count,
+		    &r->stats.duration_sum_ms,
+		    run->rec->ended_ms - run->rec->started_ms);
+	if (run->rec->id > slot->last_id) {
+		slot->last_id = run->rec->id;
+		slot->last_status = status;
+		slot->last_ended_ms = run->rec->ended_ms;
+	}
 	if (reason != NULL && run->rec->reason == NULL)
 		run->rec->reason = strdup(reason);
 	if (run->rec->id > 0) {
@@ -724,6 +755,10 @@ item_exec(struct item_ctx *ic)
 	    ic->ops == &exec_http_ops ? (void *)r->http : NULL;
 	it->status = RUN_STARTED;
 	it->started_ms = loop_real_ms();
+	if (it->attempt == 1 && strcmp(run->rec->trigger, "schedule") == 0)
+		hist_add(r->stats.lateness_hist, &r->stats.lateness_count,
+		    &r->stats.lateness_sum_ms,
+		    it->started_ms - run->rec->scheduled_at * 1000);
 	rc = env ? ic->ops->start(r->loop, &spec, item_exec_done, ic,
 	    &ic->proc) : -ENOMEM;
 	item_env_free(env, njob);
@@ -956,7 +991,11 @@ runs_created(struct store_run **recs, size_t n, int rc, void *arg)
 
 	for (i = 0; i < n; i++) {
 		run = runs[i];
-		if (rc != 0 || run->rec->id == 0)
+		if (run->created_fn != NULL)
+			run->created_fn(run->created_arg, run->rec->id,
+			    rc != 0 ? rc : run->rec->id == 0 ? ERR_EXISTS : 0);
+		if ((rc != 0 || run->rec->id == 0) &&
+		    strcmp(run->rec->trigger, "schedule") == 0)
 			run->slot->run_count--;	/* counted by slot_start_run */
 		if (rc != 0) {
 			log_error("job %s: run not launched: its intent could "
@@ -1192,7 +1231,10 @@ runner_due(struct scheduler_item *it, void *arg)
 	struct slot *slot = slot_of(it);
 	int64_t t = it->due, now_ms = loop_real_ms(), now = now_ms / 1000;
 
-	if (now_ms - t * 1000 <= RUNNER_LATE_MS)
+	if (slot->paused)
+		log_debug("job %s: paused, tick %lld not run", slot->name,
+		    (long long)t);
+	else if (now_ms - t * 1000 <= RUNNER_LATE_MS)
 		slot_start_run(slot, t, "schedule");
 	else if (missed_wanted(slot->def, t, now)) {
 		log_warn("job %s: tick %lld is %llds late; running it once "
@@ -1231,7 +1273,7 @@ slot_catch_up(struct slot *slot, int64_t last)
 	long n;
 
 	if (last <= 0 || slot->def->missed != JOB_MISSED_RUN_ONCE ||
-	    !slot->def->enabled)
+	    !slot->def->enabled || slot->paused)
 		return;
 	if (sched_next(slot->def->sched, last, &t) != 0 || t > now - 1)
 		return;
@@ -1271,6 +1313,10 @@ slot_new(struct runner *r, struct job_def *def, int at_startup)
 		log_warn("job %s: cannot read its stored state; max_runs and "
 		    "missed ticks start from zero", def->name);
 	slot->run_count = state.run_count;
+	slot->paused = state.paused;
+	slot->last_id = state.last_run_id;
+	slot->last_status = state.last_status;
+	slot->last_ended_ms = state.last_ended_ms;
 	slot_plan(slot, now_s());
 	if (at_startup)
 		slot_catch_up(slot, state.last_scheduled_at);
@@ -1278,6 +1324,18 @@ slot_new(struct runner *r, struct job_def *def, int at_startup)
 }
 
 /* A job left the definitions: unschedule; free once its runs are over. */
+/* Keeps a slot that left r->slots (retired with runs going, or a task's)
+ * reachable for cancels and the shutdown. */
+static void
+slot_detach(struct runner *r, struct slot *slot)
+{
+	slot->detached = true;
+	slot->tnext = r->detached;
+	if (r->detached != NULL)
+		r->detached->tprev = slot;
+	r->detached = slot;
+}
+
 static void
 slot_retire(struct runner *r, struct slot *slot)
 {
@@ -1286,6 +1344,28 @@ slot_retire(struct runner *r, struct slot *slot)
 	slot->gone = 1;
 	if (slot->nrunning == 0)
 		slot_free(slot);
+	else
+		slot_detach(r, slot);
+}
+
+/* Every slot with runs: the scheduled ones and the detached ones, as a
+ * malloc'd array of *np (NULL when out of memory). */
+static struct slot **
+slots_all(struct runner *r, size_t *np)
+{
+	struct slot **v, *s;
+	size_t n = r->nslots;
+
+	for (s = r->detached; s != NULL; s = s->tnext)
+		n++;
+	if ((v = malloc((n + 1) * sizeof(*v))) == NULL)
+		return NULL;
+	memcpy(v, r->slots, r->nslots * sizeof(*v));
+	n = r->nslots;
+	for (s = r->detached; s != NULL; s = s->tnext)
+		v[n++] = s;
+	*np = n;
+	return v;
 }
 
 /* The same job in the new set: adopt its definition if the file changed. */
@@ -1357,14 +1437,13 @@ runner_kill_all(void *arg)
 {
 	struct runner *r = arg;
 	struct run *run, *next;
-	size_t i, n = r->nslots;
+	size_t i, n;
 	struct slot **slots;
 
 	/* run_cancel may free runs and retired slots: walk a copy of the
-	 * live slots and fetch each run's successor first. */
-	if ((slots = malloc((n + 1) * sizeof(*slots))) == NULL)
+	 * slots and fetch each run's successor first. */
+	if ((slots = slots_all(r, &n)) == NULL)
 		return;
-	memcpy(slots, r->slots, n * sizeof(*slots));
 	if (r->stats.in_flight > 0)
 		log_warn("shutdown grace over: killing %zu run(s)",
 		    r->stats.in_flight);
@@ -1380,7 +1459,8 @@ void
 runner_shutdown(struct runner *r, int64_t grace_ms, loop_fn done, void *arg)
 {
 	struct run *run, *next;
-	size_t i;
+	struct slot **slots;
+	size_t i, n = 0;
 
 	if (r->shutting)
 		return;
@@ -1393,8 +1473,9 @@ runner_shutdown(struct runner *r, int64_t grace_ms, loop_fn done, void *arg)
 	log_info("shutting down: %zu run(s) in flight, waiting up to %lld ms",
 	    r->stats.in_flight, (long long)grace_ms);
 	/* Runs not launched yet, or waiting to retry, end now. */
-	for (i = 0; i < r->nslots; i++)
-		for (run = r->slots[i]->runs; run; run = next) {
+	slots = slots_all(r, &n);
+	for (i = 0; slots != NULL && i < n; i++)
+		for (run = slots[i]->runs; run; run = next) {
 			next = run->next;
 			if (run->timer != NULL)
 				run_finish(run, run->launched ? RUN_FAILURE :
@@ -1402,6 +1483,7 @@ runner_shutdown(struct runner *r, int64_t grace_ms, loop_fn done, void *arg)
 				    "daemon stopped before the retry" :
 				    "daemon stopped before the run was launched");
 		}
+	free(slots);
 	loop_timer_add(r->loop, loop_mono_ms() + grace_ms, runner_kill_all, r,
 	    NULL);
 	runner_check_done(r);
@@ -1451,6 +1533,8 @@ runner_free(struct runner *r)
 	scheduler_free(r->sched);
 	for (i = 0; i < r->nslots; i++)
 		slot_free(r->slots[i]);
+	while (r->detached != NULL)
+		slot_free(r->detached);
 	free(r->slots);
 	policy_free(r->policy);
 	exec_ssh_free(r->ssh);
@@ -1464,4 +1548,178 @@ void
 runner_stats(const struct runner *r, struct runner_stats *out)
 {
 	*out = r->stats;
+	out->store_queue = storeq_depth(r->q);
+}
+
+/* Adds one observation (ms) to a histogram of runner_stats. */
+static void
+hist_add(uint64_t *hist, uint64_t *count, double *sum, int64_t ms)
+{
+	static const int64_t bounds[RUNNER_HIST_N] = RUNNER_HIST_BOUNDS;
+	size_t i;
+
+	if (ms < 0)
+		ms = 0;
+	for (i = 0; i < RUNNER_HIST_N && ms > bounds[i]; i++)
+		;
+	hist[i]++;
+	(*count)++;
+	*sum += (double)ms;
+}
+
+/* ---- management (the REST API, through the daemon) ---- */
+
+static struct slot *
+slot_find(const struct runner *r, const char *name)
+{
+	size_t lo = 0, hi = r->nslots, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		c = strcmp(name, r->slots[mid]->name);
+		if (c == 0)
+			return r->slots[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static void
+slot_info(const struct slot *slot, struct runner_job_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->def = slot->def;
+	out->next_run = slot->item.node.idx != HEAP_NONE ? slot->item.due : 0;
+	out->running = slot->nrunning;
+	out->paused = slot->paused;
+	out->run_count = slot->run_count;
+	out->last_id = slot->last_id;
+	out->last_status = slot->last_status;
+	out->last_ended_ms = slot->last_ended_ms;
+}
+
+size_t
+runner_job_count(const struct runner *r)
+{
+	return r->nslots;
+}
+
+void
+runner_job_at(const struct runner *r, size_t i, struct runner_job_info *out)
+{
+	slot_info(r->slots[i], out);
+}
+
+int
+runner_job_find(const struct runner *r, const char *name,
+    struct runner_job_info *out)
+{
+	struct slot *slot = slot_find(r, name);
+
+	if (slot == NULL)
+		return ERR_NOTFOUND;
+	slot_info(slot, out);
+	return 0;
+}
+
+int
+runner_pause(struct runner *r, const char *name, bool paused)
+{
+	struct slot *slot = slot_find(r, name);
+
+	if (slot == NULL)
+		return ERR_NOTFOUND;
+	if (slot->paused != paused)
+		log_info("job %s: %s", name, paused ? "paused" : "resumed");
+	slot->paused = paused;
+	return 0;
+}
+
+/* A run started by hand (or a task) on slot, now. */
+static int
+slot_run_now(struct slot *slot, const char *trigger, runner_created_fn fn,
+    void *arg)
+{
+	struct run *run;
+
+	if (slot->r->shutting)
+		return ERR_BUSY;
+	if ((run = run_new(slot, now_s(), trigger)) == NULL)
+		return -ENOMEM;
+	run->created_fn = fn;
+	run->created_arg = arg;
+	run_pick_nodes(run);
+	runner_queue_intent(slot->r, run);
+	return 0;
+}
+
+int
+runner_trigger(struct runner *r, const char *name, runner_created_fn fn,
+    void *arg)
+{
+	struct slot *slot = slot_find(r, name);
+
+	if (slot == NULL)
+		return ERR_NOTFOUND;
+	if (slot->nrunning > 0 && slot->def->concurrency == JOB_CONC_FORBID)
+		return ERR_EXISTS;
+	log_info("job %s: run requested by hand", name);
+	return slot_run_now(slot, "manual", fn, arg);
+}
+
+int
+runner_task(struct runner *r, struct job_def *def, runner_created_fn fn,
+    void *arg)
+{
+	struct slot *slot;
+	int rc;
+
+	if ((slot = calloc(1, sizeof(*slot))) == NULL ||
+	    (slot->name = strdup(def->name)) == NULL) {
+		free(slot);
+		return -ENOMEM;
+	}
+	slot->r = r;
+	slot->def = defs_job_ref(def);
+	slot->transient = true;
+	slot->gone = 1;		/* freed when its run ends */
+	scheduler_item_init(&slot->item);
+	slot_detach(r, slot);
+	if ((rc = slot_run_now(slot, "task", fn, arg)) != 0)
+		slot_free(slot);
+	return rc;
+}
+
+int
+runner_cancel(struct runner *r, int64_t id, const char *why)
+{
+	struct slot *slot;
+	struct run *run;
+	size_t i;
+
+	for (i = 0; i < r->nslots; i++)
+		for (run = r->slots[i]->runs; run != NULL; run = run->next)
+			if (run->rec != NULL && run->rec->id == id) {
+				log_info("run %lld: %s", (long long)id, why);
+				run_cancel(run, why);
+				return 0;
+			}
+	for (slot = r->detached; slot != NULL; slot = slot->tnext)
+		for (run = slot->runs; run != NULL; run = run->next)
+			if (run->rec != NULL && run->rec->id == id) {
+				log_info("run %lld: %s", (long long)id, why);
+				run_cancel(run, why);
+				return 0;
+			}
+	return ERR_NOTFOUND;
+}
+
+struct policy *
+runner_policy(struct runner *r)
+{
+	return r->policy;
 }

@@ -92,6 +92,8 @@ static const char *const migrations[] = {
 	"  last_ended_ms INTEGER NOT NULL DEFAULT 0,"
 	"  run_count INTEGER NOT NULL DEFAULT 0,"
 	"  final_count INTEGER NOT NULL DEFAULT 0);",
+	/* 2: jobs paused through the API stay paused across restarts. */
+	"ALTER TABLE job_state ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -114,6 +116,7 @@ enum stmt_id {
 	S_JOB_FINISHED,
 	S_JOB_FINAL_COUNT,
 	S_JOB_GET,
+	S_JOB_PAUSE,
 	S_PRUNE,
 	S_RECOVER_JOBS,
 	S_RECOVER_ITEMS,
@@ -162,7 +165,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_JOB_FINAL_COUNT] = "SELECT final_count FROM job_state WHERE job = ?",
 	[S_JOB_GET] =
 	    "SELECT last_scheduled_at, last_run_id, last_status, last_ended_ms,"
-	    " run_count FROM job_state WHERE job = ?",
+	    " run_count, paused FROM job_state WHERE job = ?",
+	[S_JOB_PAUSE] =
+	    "INSERT INTO job_state (job, paused) VALUES (?, ?)"
+	    " ON CONFLICT (job) DO UPDATE SET paused = excluded.paused",
 	/* ?2 is retention - 1: the offset of the oldest final run kept. */
 	[S_PRUNE] =
 	    "DELETE FROM runs WHERE job = ?1 AND status IN (3, 4, 5) AND id <"
@@ -1111,9 +1117,26 @@ store_job_state_get(struct store *st, const char *job,
 	out->last_status = (enum run_status)col_int(b.s, 2);
 	out->last_ended_ms = col_int(b.s, 3);
 	out->run_count = col_int(b.s, 4);
+	out->paused = col_int(b.s, 5) != 0;
  out:
 	if (r == 0 && b.s != NULL)
 		stmt_done(b.s);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int
+store_job_pause_set(struct store *st, const char *job, bool paused)
+{
+	struct binder b;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	if ((r = bind_begin(&b, st, S_JOB_PAUSE)) == 0) {
+		bind_text(&b, job);
+		bind_int(&b, paused ? 1 : 0);
+		r = bind_exec(st, &b, "pause job");
+	}
 	pthread_mutex_unlock(&st->lock);
 	return r;
 }

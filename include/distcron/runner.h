@@ -10,6 +10,7 @@
 #ifndef DISTCRON_RUNNER_H
 #define DISTCRON_RUNNER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "distcron/config.h"
@@ -50,6 +51,10 @@ void runner_shutdown(struct runner *r, int64_t grace_ms, loop_fn done,
 void runner_free(struct runner *r);
 
 /* Counters for logs and the API. */
+#define RUNNER_HIST_N	12
+#define RUNNER_HIST_BOUNDS { 1, 2, 5, 10, 25, 50, 100, 250, 1000, 10000, \
+	60000, 600000 }
+
 struct runner_stats {
 	size_t jobs;		/* scheduled jobs */
 	size_t running;		/* items executing now */
@@ -57,7 +62,63 @@ struct runner_stats {
 	size_t in_flight;	/* runs not final yet */
 	uint64_t started;	/* runs launched since start */
 	uint64_t skipped;	/* ticks skipped (overlap, missed) */
+	size_t store_queue;	/* records waiting for the store thread */
+	/* histograms since start, in ms, upper bounds RUNNER_HIST_BOUNDS
+	 * (cumulative counts are the caller's to compute) */
+	uint64_t lateness_hist[RUNNER_HIST_N + 1];	/* item start - tick */
+	uint64_t lateness_count;
+	double lateness_sum_ms;
+	uint64_t duration_hist[RUNNER_HIST_N + 1];	/* run start - end */
+	uint64_t duration_count;
+	double duration_sum_ms;
+	uint64_t finals[RUN_LOST + 1];	/* final runs by status */
 };
 void runner_stats(const struct runner *r, struct runner_stats *out);
+
+/* ---- management (the REST API calls these through the daemon) ---- */
+
+struct runner_job_info {
+	const struct job_def *def;	/* valid until the next loop turn */
+	int64_t next_run;		/* UTC seconds; 0: not scheduled */
+	int running;			/* runs not final yet */
+	bool paused;
+	int64_t run_count;		/* scheduled runs so far */
+	int64_t last_id;		/* newest final run; 0: none */
+	enum run_status last_status;
+	int64_t last_ended_ms;
+};
+
+/* The scheduled jobs, in name order. */
+size_t runner_job_count(const struct runner *r);
+void runner_job_at(const struct runner *r, size_t i,
+    struct runner_job_info *out);
+/* Returns 0 or ERR_NOTFOUND. */
+int runner_job_find(const struct runner *r, const char *name,
+    struct runner_job_info *out);
+
+/* Pauses (scheduled ticks are skipped) or resumes a job, in memory; the
+ * caller persists it (store_job_pause_set).  0 or ERR_NOTFOUND. */
+int runner_pause(struct runner *r, const char *name, bool paused);
+
+/* Told the id of a run once the store has recorded it (rc 0), or why not. */
+typedef void (*runner_created_fn)(void *arg, int64_t id, int rc);
+
+/* Runs a job now (trigger "manual"), whatever its schedule or pause.
+ * Returns 0 (fn follows), ERR_NOTFOUND, ERR_EXISTS (concurrency forbid
+ * and a run is going) or ERR_BUSY (shutting down). */
+int runner_trigger(struct runner *r, const char *name, runner_created_fn fn,
+    void *arg);
+
+/* Runs an ad-hoc task once now (trigger "task"); def is referenced, not
+ * scheduled, and forgotten when the run ends.  Returns 0 or an error. */
+int runner_task(struct runner *r, struct job_def *def, runner_created_fn fn,
+    void *arg);
+
+/* Cancels a run in flight (its processes are killed, the run fails with
+ * why).  Returns 0 or ERR_NOTFOUND when no such run is in flight. */
+int runner_cancel(struct runner *r, int64_t id, const char *why);
+
+/* The node table (selection and health), for listings. */
+struct policy *runner_policy(struct runner *r);
 
 #endif

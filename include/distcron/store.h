@@ -76,6 +76,7 @@ struct store_job_state {
 	enum run_status last_status;
 	int64_t last_ended_ms;
 	int64_t run_count;		/* runs created by the schedule */
+	bool paused;			/* paused through the API */
 };
 
 struct store_query {
@@ -134,6 +135,10 @@ int store_runs_query(struct store *st, const struct store_query *q,
  * ERR_STORE. */
 int store_job_state_get(struct store *st, const char *job,
     struct store_job_state *out);
+
+/* Records whether a job is paused (kept across restarts).  Blocks on the
+ * store's lock and disk; returns 0 or ERR_STORE. */
+int store_job_pause_set(struct store *st, const char *job, bool paused);
 
 /* Frees a run and everything it points to; accepts NULL. */
 void store_run_free(struct store_run *run);

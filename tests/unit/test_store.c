@@ -209,7 +209,7 @@ test_open_creates_schema(void **state)
 	struct store_run *run = mkrun("a", 60, "manual", 1), *got;
 	int64_t id;
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'table' AND name IN"
 	    " ('runs', 'run_items', 'job_state')"), 3);
@@ -219,7 +219,7 @@ test_open_creates_schema(void **state)
 
 	/* Reopening keeps version and data. */
 	st = open_rw(f);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
 	assert_int_equal(store_run_get(st, id, &got), 0);
 	assert_string_equal(got->job, "a");
 	store_run_free(got);
@@ -969,11 +969,30 @@ test_batch_timing(void **state)
 
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+/* A pause set through the API is kept in the job state. */
+static void
+test_job_pause(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = open_rw(f);
+	struct store_job_state js;
+
+	assert_int_equal(store_job_pause_set(st, "a", true), 0);
+	assert_int_equal(store_job_state_get(st, "a", &js), 0);
+	assert_true(js.paused);
+	assert_int_equal(js.run_count, 0);
+	assert_int_equal(store_job_pause_set(st, "a", false), 0);
+	assert_int_equal(store_job_state_get(st, "a", &js), 0);
+	assert_false(js.paused);
+	store_close(st);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_open_creates_schema),
+		T(test_job_pause),
 		T(test_open_readonly_missing),
 		T(test_open_foreign_files),
 		T(test_open_newer_schema),

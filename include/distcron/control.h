@@ -1,0 +1,48 @@
+/*
+ * control.h - the daemon's side of the REST API: a struct api_backend whose
+ * functions run on the API server's threads and reach the runner on the
+ * event loop.
+ *
+ * Each call copies its arguments into a request, posts it to the loop and
+ * waits (at most CONTROL_WAIT_MS) for the loop to fill in the answer; a
+ * request the loop has not answered in time is abandoned (ERR_BUSY) and
+ * freed by whichever side lets go of it last, so nothing on the loop ever
+ * points at a caller's stack.  Job files are validated and written on the
+ * caller's thread (temp file + rename in the jobs directory), then a reload
+ * is requested and awaited, so a job created through the API is scheduled
+ * when the call returns and stays a file like any other.
+ */
+#ifndef DISTCRON_CONTROL_H
+#define DISTCRON_CONTROL_H
+
+#include "distcron/api.h"
+#include "distcron/config.h"
+#include "distcron/loop.h"
+#include "distcron/runner.h"
+#include "distcron/store.h"
+#include "distcron/tz.h"
+
+#define CONTROL_WAIT_MS	10000
+
+struct control;
+
+/* Asks the daemon to reload the definitions and calls done(arg) on the
+ * loop once a load that started after this call has been applied. */
+typedef void (*control_reload_fn)(void *ctx, loop_fn done, void *arg);
+
+/* Creates the backend.  All pointers must outlive it.  Returns 0 or
+ * -ENOMEM. */
+int control_new(const struct config *cfg, const struct tz *zone,
+    struct loop *loop, struct runner *runner, struct store *st,
+    control_reload_fn reload, void *reload_ctx, struct control **out);
+
+/* Fills be with the backend's functions. */
+void control_backend(struct control *c, struct api_backend *be);
+
+/* From now on every call answers ERR_BUSY (the daemon is stopping). */
+void control_close(struct control *c);
+
+/* Frees the backend (after the API server is gone).  Accepts NULL. */
+void control_free(struct control *c);
+
+#endif

@@ -1,0 +1,874 @@
+/*
+ * control.c - the API backend inside the daemon (see control.h).
+ *
+ * A request (struct req) carries copies of the caller's arguments and room
+ * for the answer.  It is posted to the loop, where req_run() does the work
+ * with the runner and answers at once, or later for runs (when the store
+ * has given the run its id) and reloads (when the new definitions are
+ * applied).  Two references keep it alive: the caller's and the loop's; the
+ * last one to let go frees it, so a caller that gave up waiting leaves
+ * nothing dangling.  JSON is built with json-c on the loop (small, bounded
+ * work); files are read and written on the caller's thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <json-c/json.h>
+
+#include "distcron/buf.h"
+#include "distcron/control.h"
+#include "distcron/defs.h"
+#include "distcron/err.h"
+#include "distcron/log.h"
+#include "distcron/policy.h"
+#include "distcron/sched.h"
+
+#define SOURCE_MAX	4096
+#define ERR_MAX		512
+#define METRICS_MAX	(4 * 1024 * 1024)
+
+enum op { OP_JOBS, OP_JOB, OP_NODES, OP_NODE, OP_PAUSE, OP_RUN, OP_TASK,
+	OP_CANCEL, OP_STATS, OP_METRICS, OP_RELOAD };
+
+struct control {
+	const struct config *cfg;
+	const struct tz *zone;
+	struct loop *loop;
+	struct runner *runner;
+	struct store *st;
+	control_reload_fn reload;
+	void *reload_ctx;
+	int64_t started_ms;
+	pthread_mutex_t mu;
+	int closed;
+	unsigned ntasks;	/* names ad-hoc tasks */
+};
+
+struct req {
+	struct control *c;
+	enum op op;
+	char name[DEFS_NAME_MAX + 1];
+	int64_t id;
+	bool flag;
+	struct job_def *task;
+	/* the answer */
+	int rc;
+	char *text;
+	int64_t out_id;
+	char source[SOURCE_MAX];
+	struct runner_stats stats;
+	size_t njobs, nnodes;
+	/* hand-over */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+	int refs;
+};
+
+/* ---- requests ---- */
+
+static struct req *
+req_new(struct control *c, enum op op, const char *name)
+{
+	struct req *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		return NULL;
+	q->c = c;
+	q->op = op;
+	q->refs = 2;
+	if (name != NULL)
+		snprintf(q->name, sizeof(q->name), "%s", name);
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	return q;
+}
+
+static void
+req_free(struct req *q)
+{
+	defs_job_unref(q->task);
+	free(q->text);
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cv);
+	free(q);
+}
+
+/* Drops one reference; the last one frees. */
+static void
+req_put(struct req *q)
+{
+	int last;
+
+	pthread_mutex_lock(&q->mu);
+	last = --q->refs == 0;
+	pthread_mutex_unlock(&q->mu);
+	if (last)
+		req_free(q);
+}
+
+/* The loop's answer: wakes the caller and drops the loop's reference. */
+static void
+req_done(struct req *q, int rc)
+{
+	pthread_mutex_lock(&q->mu);
+	q->rc = rc;
+	q->done = 1;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	req_put(q);
+}
+
+static void req_run(void *arg);
+
+/* Posts q and waits for the answer.  Returns the answer's code, or
+ * ERR_BUSY (stopping, or no answer in time).  q stays the caller's to
+ * read and to req_put(). */
+static int
+req_call(struct req *q)
+{
+	struct control *c = q->c;
+	struct timespec until;
+	int closed, rc = 0;
+
+	pthread_mutex_lock(&c->mu);
+	closed = c->closed;
+	pthread_mutex_unlock(&c->mu);
+	if (closed || loop_post(c->loop, req_run, q) != 0) {
+		q->refs--;	/* the loop never got it */
+		return ERR_BUSY;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += CONTROL_WAIT_MS / 1000;
+	pthread_mutex_lock(&q->mu);
+	while (!q->done && rc == 0)
+		rc = pthread_cond_timedwait(&q->cv, &q->mu, &until);
+	rc = q->done ? q->rc : ERR_BUSY;
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+/* ---- JSON on the loop ---- */
+
+static json_object *
+json_time(const struct tz *zone, int64_t t)
+{
+	char buf[64];
+
+	if (t <= 0 || tz_format_iso8601(zone, t, buf, sizeof(buf)) != 0)
+		return NULL;
+	return json_object_new_string(buf);
+}
+
+static json_object *
+job_last_run(const struct runner_job_info *ji, const struct tz *zone)
+{
+	json_object *o;
+
+	if (ji->last_id <= 0)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_int64(ji->last_id));
+	json_object_object_add(o, "status",
+	    json_object_new_string(store_status_str(ji->last_status)));
+	json_object_object_add(o, "ended",
+	    json_time(zone, ji->last_ended_ms / 1000));
+	return o;
+}
+
+static json_object *
+job_summary(const struct runner_job_info *ji, const struct tz *zone)
+{
+	const struct job_def *d = ji->def;
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(d->name));
+	json_object_object_add(o, "description", d->description ?
+	    json_object_new_string(d->description) : NULL);
+	json_object_object_add(o, "enabled",
+	    json_object_new_boolean(d->enabled));
+	json_object_object_add(o, "paused",
+	    json_object_new_boolean(ji->paused));
+	json_object_object_add(o, "schedule",
+	    json_object_new_string(sched_text(d->sched)));
+	json_object_object_add(o, "timezone",
+	    json_object_new_string(tz_name(d->zone)));
+	json_object_object_add(o, "next_run", json_time(d->zone,
+	    ji->next_run));
+	json_object_object_add(o, "running",
+	    json_object_new_int(ji->running));
+	json_object_object_add(o, "run_count",
+	    json_object_new_int64(ji->run_count));
+	json_object_object_add(o, "last_run", job_last_run(ji, zone));
+	return o;
+}
+
+/* Serialises o into q->text and frees o; returns 0 or -ENOMEM. */
+static int
+req_json(struct req *q, json_object *o)
+{
+	q->text = strdup(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return q->text ? 0 : -ENOMEM;
+}
+
+static int
+op_jobs(struct req *q)
+{
+	struct runner *r = q->c->runner;
+	struct runner_job_info ji;
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	size_t i, n = runner_job_count(r);
+
+	for (i = 0; i < n; i++) {
+		runner_job_at(r, i, &ji);
+		json_object_array_add(a, job_summary(&ji, q->c->zone));
+	}
+	json_object_object_add(o, "jobs", a);
+	return req_json(q, o);
+}
+
+static int
+op_job(struct req *q)
+{
+	struct runner_job_info ji;
+	int rc;
+
+	if ((rc = runner_job_find(q->c->runner, q->name, &ji)) != 0)
+		return rc;
+	if (ji.def->source != NULL)
+		snprintf(q->source, sizeof(q->source), "%s", ji.def->source);
+	return req_json(q, job_summary(&ji, q->c->zone));
+}
+
+static json_object *
+node_json(const struct policy_node *n, const struct tz *zone)
+{
+	const struct node_def *d = n->def;
+	json_object *o = json_object_new_object(), *roles;
+	size_t i;
+
+	json_object_object_add(o, "name", json_object_new_string(d->name));
+	roles = json_object_new_array();
+	for (i = 0; d->roles && d->roles[i]; i++)
+		json_object_array_add(roles, json_object_new_string(d->roles[i]));
+	json_object_object_add(o, "roles", roles);
+	json_object_object_add(o, "connection_type", json_object_new_string(
+	    d->conn == NODE_SSH ? "ssh" : "local"));
+	if (d->conn == NODE_SSH)
+		json_object_object_add(o, "ssh_host",
+		    json_object_new_string(d->ssh_host));
+	json_object_object_add(o, "enabled",
+	    json_object_new_boolean(d->enabled));
+	json_object_object_add(o, "status", json_object_new_string(
+	    !d->enabled ? "disabled" : n->down ? "down" : "up"));
+	json_object_object_add(o, "since", json_time(zone, n->since_ms / 1000));
+	json_object_object_add(o, "last_error", n->last_error[0] ?
+	    json_object_new_string(n->last_error) : NULL);
+	json_object_object_add(o, "running", json_object_new_int(n->running));
+	return o;
+}
+
+static int
+op_nodes(struct req *q)
+{
+	struct policy *p = runner_policy(q->c->runner);
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	size_t i, n = policy_count(p);
+
+	for (i = 0; i < n; i++)
+		json_object_array_add(a, node_json(policy_at(p, i), q->c->zone));
+	json_object_object_add(o, "nodes", a);
+	return req_json(q, o);
+}
+
+static int
+op_node(struct req *q)
+{
+	struct policy_node *n = policy_node(runner_policy(q->c->runner),
+	    q->name);
+
+	if (n == NULL)
+		return ERR_NOTFOUND;
+	return req_json(q, node_json(n, q->c->zone));
+}
+
+/* ---- runs, reloads, counters on the loop ---- */
+
+static void
+run_created(void *arg, int64_t id, int rc)
+{
+	struct req *q = arg;
+
+	q->out_id = id;
+	req_done(q, rc);
+}
+
+static void
+reload_applied(void *arg)
+{
+	req_done(arg, 0);
+}
+
+static int
+op_stats(struct req *q)
+{
+	runner_stats(q->c->runner, &q->stats);
+	q->njobs = runner_job_count(q->c->runner);
+	q->nnodes = policy_count(runner_policy(q->c->runner));
+	return 0;
+}
+
+static int op_metrics(struct req *q);
+
+/* Runs on the loop.  Answers now, or later for runs and reloads. */
+static void
+req_run(void *arg)
+{
+	struct req *q = arg;
+	struct control *c = q->c;
+	int rc;
+
+	switch (q->op) {
+	case OP_JOBS:		rc = op_jobs(q); break;
+	case OP_JOB:		rc = op_job(q); break;
+	case OP_NODES:		rc = op_nodes(q); break;
+	case OP_NODE:		rc = op_node(q); break;
+	case OP_STATS:		rc = op_stats(q); break;
+	case OP_METRICS:	rc = op_metrics(q); break;
+	case OP_PAUSE:
+		rc = runner_pause(c->runner, q->name, q->flag);
+		break;
+	case OP_CANCEL:
+		rc = runner_cancel(c->runner, q->id, "cancelled through the API");
+		break;
+	case OP_RUN:
+		if ((rc = runner_trigger(c->runner, q->name, run_created,
+		    q)) == 0)
+			return;		/* answered by run_created */
+		break;
+	case OP_TASK:
+		if ((rc = runner_task(c->runner, q->task, run_created, q)) == 0)
+			return;
+		break;
+	case OP_RELOAD:
+		c->reload(c->reload_ctx, reload_applied, q);
+		return;
+	default:
+		rc = ERR_INTERNAL;
+	}
+	req_done(q, rc);
+}
+
+/* Runs a request that answers in text; hands the text over. */
+static int
+call_text(struct control *c, enum op op, const char *name, char **out)
+{
+	struct req *q = req_new(c, op, name);
+	int rc;
+
+	if (q == NULL)
+		return -ENOMEM;
+	if ((rc = req_call(q)) == 0) {
+		*out = q->text;
+		q->text = NULL;
+	}
+	req_put(q);
+	return rc;
+}
+
+/* ---- the backend ---- */
+
+static int
+be_jobs(void *ctx, char **json)
+{
+	return call_text(ctx, OP_JOBS, NULL, json);
+}
+
+static int
+be_nodes(void *ctx, char **json)
+{
+	return call_text(ctx, OP_NODES, NULL, json);
+}
+
+static int
+be_node(void *ctx, const char *name, char **json)
+{
+	return call_text(ctx, OP_NODE, name, json);
+}
+
+/* Reads a job file (a few MiB at most) as JSON; NULL if unreadable. */
+static json_object *
+read_definition(const char *path)
+{
+	return path[0] != '\0' ? json_object_from_file(path) : NULL;
+}
+
+static int
+be_job(void *ctx, const char *name, char **json)
+{
+	struct req *q = req_new(ctx, OP_JOB, name);
+	json_object *o = NULL, *state;
+	int rc;
+
+	if (q == NULL)
+		return -ENOMEM;
+	if ((rc = req_call(q)) == 0 &&
+	    (state = json_tokener_parse(q->text)) != NULL) {
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(name));
+		json_object_object_add(o, "definition",
+		    read_definition(q->source));
+		json_object_object_add(o, "source", q->source[0] ?
+		    json_object_new_string(q->source) : NULL);
+		json_object_object_add(o, "state", state);
+		*json = strdup(json_object_to_json_string_ext(o,
+		    JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+		rc = *json ? 0 : -ENOMEM;
+	} else if (rc == 0)
+		rc = -ENOMEM;
+	req_put(q);
+	return rc;
+}
+
+static int
+reload_and_wait(struct control *c)
+{
+	struct req *q = req_new(c, OP_RELOAD, NULL);
+	int rc;
+
+	if (q == NULL)
+		return -ENOMEM;
+	rc = req_call(q);
+	req_put(q);
+	return rc;
+}
+
+/* Writes text to DIR/NAME.json through a temp file and a rename, so the
+ * loader never reads half a file. */
+static int
+write_job_file(const struct control *c, const char *name, const char *text,
+    size_t len)
+{
+	char tmp[4096], path[4096];
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%s.json", c->cfg->jobs_dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.json.tmp%d", c->cfg->jobs_dir,
+	    name, (int)gettid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0)
+		rc = errno ? -errno : -EIO;
+	if (close(fd) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc != 0)
+		unlink(tmp);
+	return rc;
+}
+
+static int
+be_put_job(void *ctx, const char *name, const char *body, size_t len,
+    bool *created, char *err, size_t errlen)
+{
+	struct control *c = ctx;
+	struct job_def *job = NULL;
+	char path[4096];
+	int rc;
+
+	if (!defs_name_valid(name)) {
+		snprintf(err, errlen, "name: invalid job name");
+		return ERR_INVALID;
+	}
+	if ((rc = defs_job_parse(name, body, len, c->zone, &job, err, errlen,
+	    NULL, NULL)) != 0)
+		return rc == ERR_PARSE ? ERR_INVALID : rc;
+	defs_job_unref(job);
+	snprintf(path, sizeof(path), "%s/%s.json", c->cfg->jobs_dir, name);
+	*created = access(path, F_OK) != 0;
+	if ((rc = write_job_file(c, name, body, len)) != 0) {
+		log_error("API: cannot write %s: %s", path, err_str(rc));
+		return rc;
+	}
+	log_info("API: job %s %s", name, *created ? "created" : "replaced");
+	return reload_and_wait(c);
+}
+
+static int
+be_delete_job(void *ctx, const char *name)
+{
+	struct control *c = ctx;
+	char path[4096];
+
+	if (!defs_name_valid(name))
+		return ERR_NOTFOUND;
+	snprintf(path, sizeof(path), "%s/%s.json", c->cfg->jobs_dir, name);
+	if (unlink(path) != 0)
+		return errno == ENOENT ? ERR_NOTFOUND : -errno;
+	log_info("API: job %s deleted", name);
+	return reload_and_wait(c);
+}
+
+static int
+be_pause(void *ctx, const char *name, bool paused)
+{
+	struct control *c = ctx;
+	struct req *q = req_new(c, OP_PAUSE, name);
+	int rc;
+
+	if (q == NULL)
+		return -ENOMEM;
+	q->flag = paused;
+	if ((rc = req_call(q)) == 0)
+		rc = store_job_pause_set(c->st, name, paused);
+	req_put(q);
+	return rc;
+}
+
+static int
+be_run_job(void *ctx, const char *name, int64_t *id)
+{
+	struct req *q = req_new(ctx, OP_RUN, name);
+	int rc;
+
+	if (q == NULL)
+		return -ENOMEM;
+	if ((rc = req_call(q)) == 0)
+		*id = q->out_id;
+	req_put(q);
+	return rc;
+}
+
+/* A task body is a job without a schedule: give it one that never
+ * matters (the task is run once, never scheduled). */
+static int
+task_parse(struct control *c, const char *body, size_t len,
+    struct job_def **out, char *err, size_t errlen)
+{
+	json_object *root = json_tokener_parse(body), *sched;
+	const char *text;
+	char name[64];
+	unsigned n;
+	int rc;
+
+	(void)len;
+	if (root == NULL || !json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		snprintf(err, errlen, "body: expected a JSON object");
+		return ERR_INVALID;
+	}
+	if (!json_object_object_get_ex(root, "schedule", &sched))
+		json_object_object_add(root, "schedule",
+		    json_object_new_string("@yearly"));
+	pthread_mutex_lock(&c->mu);
+	n = ++c->ntasks;
+	pthread_mutex_unlock(&c->mu);
+	snprintf(name, sizeof(name), "task-%u", n);
+	text = json_object_to_json_string(root);
+	rc = defs_job_parse(name, text, strlen(text), c->zone, out, err,
+	    errlen, NULL, NULL);
+	json_object_put(root);
+	return rc == ERR_PARSE ? ERR_INVALID : rc;
+}
+
+static int
+be_run_task(void *ctx, const char *body, size_t len, int64_t *id, char *err,
+    size_t errlen)
+{
+	struct control *c = ctx;
+	struct req *q;
+	struct job_def *job = NULL;
+	int rc;
+
+	if ((rc = task_parse(c, body, len, &job, err, errlen)) != 0)
+		return rc;
+	if ((q = req_new(c, OP_TASK, job->name)) == NULL) {
+		defs_job_unref(job);
+		return -ENOMEM;
+	}
+	q->task = job;
+	if ((rc = req_call(q)) == 0)
+		*id = q->out_id;
+	req_put(q);
+	return rc;
+}
+
+static int
+be_cancel(void *ctx, int64_t id)
+{
+	struct control *c = ctx;
+	struct store_run *run = NULL;
+	struct req *q = req_new(c, OP_CANCEL, NULL);
+	int rc;
+
+	if (q == NULL)
+		return -ENOMEM;
+	q->id = id;
+	rc = req_call(q);
+	req_put(q);
+	if (rc != ERR_NOTFOUND)
+		return rc;
+	/* not in flight: a recorded run has ended already (409) */
+	if (store_run_get(c->st, id, &run) == 0) {
+		rc = ERR_EXISTS;
+		store_run_free(run);
+	}
+	return rc;
+}
+
+/* ---- monitor and metrics ---- */
+
+/* A "Name: value kB" or "Name: value" line of /proc/self/status. */
+static int64_t
+proc_status(const char *key)
+{
+	char line[256];
+	size_t klen = strlen(key);
+	int64_t v = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			v = strtoll(line + klen + 1, NULL, 10);
+			break;
+		}
+	if (f != NULL)
+		fclose(f);
+	return v;
+}
+
+static int
+be_monitor(void *ctx, char **json)
+{
+	struct control *c = ctx;
+	struct req *q = req_new(c, OP_STATS, NULL);
+	struct rusage ru;
+	json_object *o;
+	int rc;
+
+	if (q == NULL)
+		return -ENOMEM;
+	if ((rc = req_call(q)) != 0) {
+		req_put(q);
+		return rc;
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	o = json_object_new_object();
+	json_object_object_add(o, "uptime_s", json_object_new_int64(
+	    (loop_real_ms() - c->started_ms) / 1000));
+	json_object_object_add(o, "rss_bytes",
+	    json_object_new_int64(proc_status("VmRSS") * 1024));
+	json_object_object_add(o, "cpu_user_s", json_object_new_double(
+	    ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6));
+	json_object_object_add(o, "cpu_system_s", json_object_new_double(
+	    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6));
+	json_object_object_add(o, "threads",
+	    json_object_new_int64(proc_status("Threads")));
+	json_object_object_add(o, "jobs", json_object_new_int64(
+	    (int64_t)q->njobs));
+	json_object_object_add(o, "nodes", json_object_new_int64(
+	    (int64_t)q->nnodes));
+	json_object_object_add(o, "runs_in_flight", json_object_new_int64(
+	    (int64_t)q->stats.in_flight));
+	json_object_object_add(o, "runs_running", json_object_new_int64(
+	    (int64_t)q->stats.running));
+	json_object_object_add(o, "runs_waiting", json_object_new_int64(
+	    (int64_t)q->stats.waiting));
+	json_object_object_add(o, "runs_started", json_object_new_int64(
+	    (int64_t)q->stats.started));
+	json_object_object_add(o, "store_queue", json_object_new_int64(
+	    (int64_t)q->stats.store_queue));
+	*json = strdup(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	req_put(q);
+	return *json ? 0 : -ENOMEM;
+}
+
+static void
+metric_hist(struct buf *b, const char *name, const char *help,
+    const uint64_t *hist, uint64_t count, double sum_ms)
+{
+	static const int64_t bounds[RUNNER_HIST_N] = RUNNER_HIST_BOUNDS;
+	uint64_t cum = 0;
+	size_t i;
+
+	buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help,
+	    name);
+	for (i = 0; i < RUNNER_HIST_N; i++) {
+		cum += hist[i];
+		buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name,
+		    bounds[i] / 1000.0, (unsigned long long)cum);
+	}
+	buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %g\n"
+	    "%s_count %llu\n", name, (unsigned long long)count, name,
+	    sum_ms / 1000.0, name, (unsigned long long)count);
+}
+
+static void
+metric_gauge(struct buf *b, const char *name, const char *help,
+    const char *type, uint64_t v)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help,
+	    name, type, name, (unsigned long long)v);
+}
+
+/* Label values: job and node names are [A-Za-z0-9._-], nothing to
+ * escape. */
+static void
+metrics_nodes(struct buf *b, struct policy *p)
+{
+	const struct policy_node *n;
+	size_t i;
+
+	buf_puts(b, "# HELP distcron_node_up 1 if the node is up.\n"
+	    "# TYPE distcron_node_up gauge\n");
+	for (i = 0; i < policy_count(p); i++) {
+		n = policy_at(p, i);
+		buf_printf(b, "distcron_node_up{node=\"%s\"} %d\n",
+		    n->def->name, n->down ? 0 : 1);
+	}
+}
+
+static void
+metrics_runs(struct buf *b, const struct runner_stats *st)
+{
+	int s;
+
+	buf_puts(b, "# HELP distcron_runs_total Final runs since start, by "
+	    "status.\n# TYPE distcron_runs_total counter\n");
+	for (s = RUN_FAILURE; s <= RUN_LOST; s++)
+		buf_printf(b, "distcron_runs_total{status=\"%s\"} %llu\n",
+		    store_status_str((enum run_status)s),
+		    (unsigned long long)st->finals[s]);
+}
+
+static void
+metrics_jobs(struct buf *b, struct runner *r, const struct tz *zone)
+{
+	struct runner_job_info ji;
+	size_t i;
+
+	(void)zone;
+	buf_puts(b, "# HELP distcron_job_last_status Status of the job's "
+	    "newest final run (1 for the status it has).\n"
+	    "# TYPE distcron_job_last_status gauge\n");
+	for (i = 0; i < runner_job_count(r); i++) {
+		runner_job_at(r, i, &ji);
+		if (ji.last_id > 0)
+			buf_printf(b, "distcron_job_last_status{job=\"%s\","
+			    "status=\"%s\"} 1\n", ji.def->name,
+			    store_status_str(ji.last_status));
+	}
+}
+
+/* On the loop: the daemon's metric families as Prometheus text. */
+static int
+op_metrics(struct req *q)
+{
+	struct runner_stats st;
+	struct buf b;
+
+	runner_stats(q->c->runner, &st);
+	buf_init(&b, METRICS_MAX);
+	metric_gauge(&b, "distcron_jobs", "Scheduled jobs.", "gauge",
+	    runner_job_count(q->c->runner));
+	metric_gauge(&b, "distcron_runs_in_flight", "Runs not final yet.",
+	    "gauge", st.in_flight);
+	metric_gauge(&b, "distcron_runs_started_total", "Runs launched.",
+	    "counter", st.started);
+	metric_gauge(&b, "distcron_ticks_skipped_total", "Ticks skipped.",
+	    "counter", st.skipped);
+	metric_gauge(&b, "distcron_store_queue_depth", "Records waiting for "
+	    "the store (the outbox).", "gauge", st.store_queue);
+	metrics_runs(&b, &st);
+	metric_hist(&b, "distcron_trigger_lateness_seconds", "Start of a "
+	    "scheduled run minus its tick.", st.lateness_hist,
+	    st.lateness_count, st.lateness_sum_ms);
+	metric_hist(&b, "distcron_run_duration_seconds", "Duration of final "
+	    "runs.", st.duration_hist, st.duration_count, st.duration_sum_ms);
+	metrics_nodes(&b, runner_policy(q->c->runner));
+	metrics_jobs(&b, q->c->runner, q->c->zone);
+	if ((q->text = buf_steal(&b, NULL)) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+be_metrics(void *ctx, char **text)
+{
+	return call_text(ctx, OP_METRICS, NULL, text);
+}
+
+/* ---- setup ---- */
+
+int
+control_new(const struct config *cfg, const struct tz *zone,
+    struct loop *loop, struct runner *runner, struct store *st,
+    control_reload_fn reload, void *reload_ctx, struct control **out)
+{
+	struct control *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return -ENOMEM;
+	c->cfg = cfg;
+	c->zone = zone;
+	c->loop = loop;
+	c->runner = runner;
+	c->st = st;
+	c->reload = reload;
+	c->reload_ctx = reload_ctx;
+	c->started_ms = loop_real_ms();
+	pthread_mutex_init(&c->mu, NULL);
+	*out = c;
+	return 0;
+}
+
+void
+control_backend(struct control *c, struct api_backend *be)
+{
+	memset(be, 0, sizeof(*be));
+	be->ctx = c;
+	be->jobs = be_jobs;
+	be->job = be_job;
+	be->put_job = be_put_job;
+	be->delete_job = be_delete_job;
+	be->pause = be_pause;
+	be->run_job = be_run_job;
+	be->run_task = be_run_task;
+	be->cancel = be_cancel;
+	be->nodes = be_nodes;
+	be->node = be_node;
+	be->monitor = be_monitor;
+	be->metrics = be_metrics;
+}
+
+void
+control_close(struct control *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->closed = 1;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+control_free(struct control *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
