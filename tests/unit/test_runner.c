@@ -18,6 +18,7 @@
 
 #include "distcron/config.h"
 #include "distcron/defs.h"
+#include "distcron/err.h"
 #include "distcron/loop.h"
 #include "distcron/runner.h"
 #include "distcron/store.h"
@@ -386,6 +387,139 @@ test_http_job(void **state)
 	store_runs_free(runs, n);
 }
 
+/* ---- management calls (the API's backend) ---- */
+
+struct manage {
+	struct env *e;
+	int64_t manual_id, task_id, long_id;
+	int manual_rc, task_rc, long_rc, busy_rc, missing_rc;
+};
+
+static void
+got_manual(void *arg, int64_t id, int rc)
+{
+	struct manage *m = arg;
+
+	m->manual_id = id;
+	m->manual_rc = rc;
+}
+
+static void
+got_task(void *arg, int64_t id, int rc)
+{
+	struct manage *m = arg;
+
+	m->task_id = id;
+	m->task_rc = rc;
+}
+
+static void
+got_long(void *arg, int64_t id, int rc)
+{
+	struct manage *m = arg;
+
+	m->long_id = id;
+	m->long_rc = rc;
+}
+
+static void
+manage_start(void *arg)
+{
+	struct manage *m = arg;
+	struct runner *r = m->e->r;
+	struct job_def *task = NULL;
+	const char *json = "{\"policy\": {\"roles\": [\"w\"]}, "
+	    "\"schedule\": \"@yearly\", \"command\": [\"echo\", \"task\"]}";
+	char err[256];
+
+	assert_int_equal(runner_trigger(r, "yearly", got_manual, m), 0);
+	assert_int_equal(runner_trigger(r, "long", got_long, m), 0);
+	m->missing_rc = runner_trigger(r, "nope", got_manual, m);
+	assert_int_equal(defs_job_parse("task-1", json, strlen(json), NULL,
+	    &task, err, sizeof(err), NULL, NULL), 0);
+	assert_int_equal(runner_task(r, task, got_task, m), 0);
+	defs_job_unref(task);	/* the runner keeps its own reference */
+}
+
+static void
+manage_cancel(void *arg)
+{
+	struct manage *m = arg;
+	struct runner_job_info ji;
+
+	assert_true(m->long_id > 0);
+	assert_int_equal(runner_job_find(m->e->r, "long", &ji), 0);
+	assert_int_equal(ji.running, 1);
+	/* concurrency forbid: no second run while one is going */
+	m->busy_rc = runner_trigger(m->e->r, "long", got_long, m);
+	assert_int_equal(runner_cancel(m->e->r, m->long_id, "cancelled by "
+	    "test"), 0);
+	assert_int_equal(runner_cancel(m->e->r, 999999, "x"), ERR_NOTFOUND);
+}
+
+/*
+ * A job run by hand gets its id once recorded; a task runs once under its
+ * own name; a paused job (kept in the store) is not scheduled; a run in
+ * flight is cancelled; forbid refuses a second manual run.
+ */
+static void
+test_manage(void **state)
+{
+	struct env *e = *state;
+	struct manage m = { .e = e };
+	struct runner_job_info ji;
+	struct store_run **runs;
+	struct defs_set *set;
+	size_t n;
+
+	put(e->nodes, "n1", local);
+	put(e->jobs, "yearly", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"@yearly\", \"command\": [\"echo\", \"hand\"]}");
+	put(e->jobs, "long", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"@yearly\", \"command\": [\"sleep\", \"30\"]}");
+	put(e->jobs, "ticking", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"true\"]}");
+	assert_int_equal(store_job_pause_set(e->st, "ticking", true), 0);
+	assert_int_equal(runner_new(&e->cfg, e->loop, e->st, &e->r), 0);
+	assert_int_equal(defs_load(e->jobs, e->nodes, NULL, &set, NULL, NULL),
+	    0);
+	runner_apply(e->r, set, 1);
+	assert_int_equal(runner_job_find(e->r, "ticking", &ji), 0);
+	assert_true(ji.paused);
+	assert_int_equal(runner_job_count(e->r), 3);
+	loop_timer_add(e->loop, loop_mono_ms() + 50, manage_start, &m, NULL);
+	loop_timer_add(e->loop, loop_mono_ms() + 700, manage_cancel, &m, NULL);
+	loop_timer_add(e->loop, loop_mono_ms() + 2500, stop, e->loop, NULL);
+	loop_run(e->loop);
+	runner_shutdown(e->r, 2000, stop, e->loop);
+	loop_run(e->loop);
+
+	assert_int_equal(m.manual_rc, 0);
+	assert_int_equal(m.missing_rc, ERR_NOTFOUND);
+	assert_int_equal(m.busy_rc, ERR_EXISTS);
+	runs = runs_of(e, "yearly", &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(runs[0]->id, m.manual_id);
+	assert_string_equal(runs[0]->trigger, "manual");
+	assert_int_equal(runs[0]->status, RUN_SUCCESS);
+	assert_string_equal(runs[0]->items[0].out, "hand\n");
+	store_runs_free(runs, n);
+	runs = runs_of(e, "task-1", &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(runs[0]->id, m.task_id);
+	assert_string_equal(runs[0]->trigger, "task");
+	assert_string_equal(runs[0]->items[0].out, "task\n");
+	store_runs_free(runs, n);
+	runs = runs_of(e, "long", &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(runs[0]->status, RUN_FAILURE);
+	assert_string_equal(runs[0]->reason, "cancelled by test");
+	store_runs_free(runs, n);
+	runs = runs_of(e, "ticking", &n);
+	assert_int_equal(n, 0);		/* paused */
+	store_runs_free(runs, n);
+}
+
 int
 main(void)
 {
@@ -401,6 +535,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unreachable, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_http_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_manage, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
