@@ -4,11 +4,13 @@
  * The server binds its own listening socket (so a failure to bind says
  * why) and hands it to libmicrohttpd, which runs a pool of api_threads
  * threads, each with its own epoll loop.  A request goes through
- * on_request() three ways: the first call (headers complete) checks
- * everything that does not need the body - bearer token, route, method,
- * read-only access, path names and ids, Content-Length - and answers at
- * once on failure; the next calls collect the body into a capped buffer;
- * the last call runs the route's handler.  Paths are matched raw (the
+ * on_request() three ways: when a body is announced, the first call
+ * (headers complete) checks everything that does not need the body -
+ * bearer token, route, method, read-only access, path names and ids,
+ * Content-Length - and answers at once on failure, before the body is
+ * read; the next calls collect the body into a capped buffer; the last
+ * call makes the checks for requests without a body (so that an error
+ * answer keeps the connection alive) and runs the route's handler.  Paths are matched raw (the
  * library's unescaping is switched off) and each segment is percent-
  * decoded on its own, so "%2F" or "%00" can never change how a path
  * splits; query values are decoded the same way.
@@ -135,6 +137,7 @@ struct req {
 	struct buf body;
 	size_t dropped;		/* body bytes past the cap */
 	bool too_big;
+	bool checked;		/* req_check() has run */
 	bool answered;
 };
 
@@ -622,6 +625,23 @@ req_free(struct req *r)
 	free(r);
 }
 
+/*
+ * True when a body follows the headers.  Only then are the checks made on
+ * the first call, so that a refused request is answered before its body is
+ * read (and the connection closed).  A request without a body is checked
+ * on the last call, where an error answer keeps the connection alive.
+ */
+static bool
+has_body(const struct req *r)
+{
+	const char *len = MHD_lookup_connection_value(r->conn,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (len != NULL && strcmp(len, "0") != 0) ||
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
 static enum MHD_Result
 req_begin(struct api *a, struct MHD_Connection *c, const char *url,
     const char *method, void **con_cls)
@@ -635,6 +655,9 @@ req_begin(struct api *a, struct MHD_Connection *c, const char *url,
 	r->method = method;
 	buf_init(&r->body, a->body_max);
 	*con_cls = r;
+	if (!has_body(r))
+		return MHD_YES;		/* checked on the last call */
+	r->checked = true;
 	return req_check(r, url);
 }
 
@@ -663,11 +686,17 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
     size_t *size, void **con_cls)
 {
 	struct req *r = *con_cls;
+	enum MHD_Result ret;
 
 	if (r == NULL)
 		return req_begin(cls, c, url, method, con_cls);
 	if (*size > 0)
 		return req_body(r, data, size);
+	if (!r->checked) {
+		r->checked = true;
+		if ((ret = req_check(r, url)) != MHD_YES || r->answered)
+			return ret;
+	}
 	if (r->answered)
 		return MHD_YES;
 	if (r->too_big)

@@ -457,6 +457,12 @@ on_body(char *p, size_t size, size_t n, void *arg)
 }
 
 static size_t
+on_discard(char *p, size_t size, size_t n, void *arg)
+{
+	return size * n;
+}
+
+static size_t
 on_header(char *p, size_t size, size_t n, void *arg)
 {
 	struct resp *r = arg;
@@ -653,6 +659,41 @@ test_auth_required(void **state)
 		}
 	}
 	assert_int_equal(fake_calls(), 0);
+}
+
+/* Error answers to requests without a body keep the connection open. */
+static void
+test_errors_keep_alive(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const paths[] = { "/jobs", "/nope", "/jobs/..",
+	    "/runs?limit=0", "/health" };
+	char url[256], auth[400];
+	struct curl_slist *hdrs = NULL;
+	CURL *c = curl_easy_init();
+	long status, connects;
+	size_t i;
+
+	assert_non_null(c);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", f->token);
+	hdrs = curl_slist_append(hdrs, auth);
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_discard);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		snprintf(url, sizeof(url), "%s%s", f->base, paths[i]);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		/* The first request goes without a token: 401. */
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, i > 0 ? hdrs : NULL);
+		assert_int_equal(curl_easy_perform(c), CURLE_OK);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+		assert_int_equal(status, i == 0 ? 401 : i == 1 ? 404 :
+		    i < 4 ? 400 : 200);
+		assert_int_equal(connects, i == 0 ? 1 : 0);
+	}
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
 }
 
 static void
@@ -1306,6 +1347,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_health_without_token),
 		T(test_auth_required),
+		T(test_errors_keep_alive),
 		T(test_generated_token),
 		T(test_configured_token),
 		T(test_read_only_token),
