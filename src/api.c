@@ -210,8 +210,8 @@ reply(struct req *r, unsigned status, char *text, const char *ctype,
 
 	if (text == NULL)
 		return MHD_NO;		/* out of memory: drop the connection */
-	resp = MHD_create_response_from_buffer(strlen(text), text,
-	    MHD_RESPMEM_MUST_FREE);
+	resp = MHD_create_response_from_buffer_with_free_callback(strlen(text),
+	    text, free);
 	if (resp == NULL) {
 		free(text);
 		return MHD_NO;
@@ -1577,8 +1577,9 @@ server_start(struct api *a, const struct config *cfg, int fd, char *err,
 		{ MHD_OPTION_HTTPS_MEM_KEY, 0, a->key_pem },
 		{ MHD_OPTION_END, 0, NULL },
 	};
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	    MHD_USE_ERROR_LOG | (a->cert_pem != NULL ? MHD_USE_TLS : 0);
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+	    (MHD_is_feature_supported(MHD_FEATURE_EPOLL) ? MHD_USE_EPOLL :
+	    MHD_USE_AUTO) | (a->cert_pem != NULL ? MHD_USE_TLS : 0);
 
 	a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,

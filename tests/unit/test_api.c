@@ -574,7 +574,8 @@ jget(json_object *o, const char *path)
 	for (k = strtok_r(buf, ".", &save); o != NULL && k != NULL;
 	    k = strtok_r(NULL, ".", &save)) {
 		if (json_object_is_type(o, json_type_array))
-			o = json_object_array_get_idx(o, (size_t)atol(k));
+			o = json_object_array_get_idx(o,
+			    (size_t)strtoul(k, NULL, 10));
 		else if (!json_object_object_get_ex(o, k, &o))
 			o = NULL;
 	}
@@ -729,6 +730,7 @@ test_configured_token(void **state)
 	snprintf(generated, sizeof(generated), "%s", f->token);
 	server_stop(f);
 	f->cfg.api_token = "configured-token-abcdefghijkl";
+	f->cfg.api_threads = 1;		/* no pool: one polling thread */
 	server_start(f, "http");
 	assert_int_equal(http(f, "GET", "/jobs", f->cfg.api_token, NULL, &r),
 	    200);
