@@ -46,6 +46,7 @@
 #include "distcron/defs.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/runjson.h"
 #include "distcron/sched.h"
 #include "distcron/sshhost.h"
 #include "distcron/store.h"
@@ -782,83 +783,12 @@ history_table(struct store_run **runs, size_t n, const struct tz *zone)
 	return 0;
 }
 
-/* A string or JSON null. */
-static json_object *
-json_str(const char *s)
-{
-	return s != NULL ? json_object_new_string(s) : NULL;
-}
-
-/* A millisecond timestamp as ISO 8601 in zone, or null when 0. */
-static json_object *
-json_time_ms(const struct tz *zone, int64_t ms)
-{
-	char when[64];
-
-	if (ms <= 0 || tz_format_iso8601(zone, ms / 1000, when,
-	    sizeof(when)) != 0)
-		return NULL;
-	return json_object_new_string(when);
-}
-
-static json_object *
-item_json(const struct store_item *it, const struct tz *zone)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "node", json_str(it->node));
-	json_object_object_add(o, "attempt", json_object_new_int(it->attempt));
-	json_object_object_add(o, "status",
-	    json_object_new_string(store_status_str(it->status)));
-	json_object_object_add(o, "exit_code", it->exit_code >= 0 ?
-	    json_object_new_int(it->exit_code) : NULL);
-	json_object_object_add(o, "signal", it->signal > 0 ?
-	    json_object_new_int(it->signal) : NULL);
-	json_object_object_add(o, "started",
-	    json_time_ms(zone, it->started_ms));
-	json_object_object_add(o, "ended", json_time_ms(zone, it->ended_ms));
-	json_object_object_add(o, "error", json_str(it->error));
-	json_object_object_add(o, "output", json_str(it->out));
-	json_object_object_add(o, "stderr", json_str(it->err));
-	json_object_object_add(o, "truncated",
-	    json_object_new_boolean(it->truncated));
-	return o;
-}
-
-static json_object *
-run_json(const struct store_run *run, const struct tz *zone)
-{
-	json_object *o = json_object_new_object(), *items;
-	size_t i;
-
-	json_object_object_add(o, "id", json_object_new_int64(run->id));
-	json_object_object_add(o, "job", json_str(run->job));
-	json_object_object_add(o, "scheduled_at",
-	    json_time_ms(zone, run->scheduled_at * 1000));
-	json_object_object_add(o, "status",
-	    json_object_new_string(store_status_str(run->status)));
-	json_object_object_add(o, "trigger", json_str(run->trigger));
-	json_object_object_add(o, "attempt", json_object_new_int(run->attempt));
-	json_object_object_add(o, "started",
-	    json_time_ms(zone, run->started_ms));
-	json_object_object_add(o, "ended", json_time_ms(zone, run->ended_ms));
-	items = json_object_new_array();
-	for (i = 0; i < run->nitems; i++)
-		json_object_array_add(items, item_json(&run->items[i], zone));
-	json_object_object_add(o, "items", items);
-	json_object_object_add(o, "reason", json_str(run->reason));
-	return o;
-}
-
 static int
 history_json(struct store_run **runs, size_t n, const struct tz *zone)
 {
-	json_object *arr = json_object_new_array();
+	json_object *arr = runjson_runs(runs, n, zone, true);
 	const char *text = NULL;
-	size_t k;
 
-	for (k = 0; arr != NULL && k < n; k++)
-		json_object_array_add(arr, run_json(runs[k], zone));
 	if (arr != NULL && n == 0)
 		text = "[]";	/* json-c would spread it over two lines */
 	else if (arr != NULL)

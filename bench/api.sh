@@ -1,0 +1,89 @@
+#!/bin/sh
+# REST API throughput under scheduling load: distcrond runs JOBS jobs
+# (default 100) due every second (/bin/true on a local node) while wrk
+# drives the API on loopback for SECONDS (default 10) per endpoint:
+# GET /health (no auth), GET /jobs (the daemon's backend) and
+# GET /runs?limit=20 (the server's own store reads).  Prints wrk's
+# requests/s and latency percentiles, and the trigger lateness (start of a
+# run minus its scheduled second, read from the store as
+# bench/lateness.sh does, at millisecond precision) in a quiet window of
+# the same length before the load and during it.
+#   usage: bench/api.sh [JOBS] [SECONDS]
+. "$(dirname "$0")/common.sh"
+dc_install wrk curl
+JOBS=${1:-100}
+SECS=${2:-10}
+S=$W/state
+
+mkdir -p "$W/jobs" "$W/nodes" "$S"
+echo '{"roles": ["bench"], "connection_type": "local"}' >"$W/nodes/local.json"
+i=0
+while [ "$i" -lt "$JOBS" ]; do
+	printf '{"policy": {"roles": ["bench"]}, "schedule": "* * * * * *", "command": ["/bin/true"]}\n' \
+	    >"$W/jobs/j$i.json"
+	i=$((i + 1))
+done
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL=http://127.0.0.1:$PORT
+
+"$B/distcrond" --config /dev/null --jobs-dir "$W/jobs" --nodes-dir "$W/nodes" \
+    --state-dir "$S" --listen "127.0.0.1:$PORT" --log-level warn \
+    2>"$W/daemon.log" &
+bench_pid=$!
+n=0
+until curl -fsS "$URL/health" >/dev/null 2>&1 && [ -s "$S/api.token" ]; do
+	n=$((n + 1))
+	if [ "$n" -gt 100 ] || ! kill -0 $bench_pid 2>/dev/null; then
+		echo "error: no API on $URL after 10 s (does this distcrond serve it?)" >&2
+		tail -5 "$W/daemon.log" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+AUTH="Authorization: Bearer $(cat "$S/api.token")"
+
+# lateness T0 T1: "n=.. p50=.. p99=.. max=.." of the runs due in [T0, T1).
+lateness() {
+	python3 - "$S/distcron.db" "$1" "$2" >"$W/late.txt" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+for (l,) in db.execute(
+        "SELECT i.started_ms - r.scheduled_at * 1000 FROM run_items i "
+        "JOIN runs r ON r.id = i.run_id WHERE r.scheduled_at >= ? AND "
+        "r.scheduled_at < ? AND i.started_ms > 0",
+        (int(sys.argv[2]), int(sys.argv[3]))):
+    print(l)
+PY
+	percentiles "$W/late.txt"
+}
+
+# load NAME PATH [HEADER]: wrk for SECS on PATH; prints req/s and latency.
+load() {
+	name=$1
+	path=$2
+	shift 2
+	wrk -t2 -c50 -d"${SECS}s" --latency ${1:+-H "$1"} "$URL$path" >"$W/wrk.txt" 2>&1
+	rps=$(sed -n 's/^Requests\/sec: *//p' "$W/wrk.txt")
+	p50=$(awk '$1 == "50%" {print $2}' "$W/wrk.txt")
+	p99=$(awk '$1 == "99%" {print $2}' "$W/wrk.txt")
+	non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p' "$W/wrk.txt")
+	printf '%-22s %10s req/s  p50 %-9s p99 %-9s non-2xx %s\n' "$name" \
+	    "${rps:-?}" "${p50:-?}" "${p99:-?}" "${non2xx:-0}"
+}
+
+echo "== $JOBS jobs every second; wrk -t2 -c50 -d${SECS}s per endpoint on $URL"
+sleep 2		# let loading and the first ticks settle
+q0=$(date +%s)
+sleep "$SECS"
+q1=$(date +%s)
+t0=$(date +%s)
+load "GET /health" /health
+load "GET /jobs" /jobs "$AUTH"
+load "GET /runs?limit=20" "/runs?limit=20" "$AUTH"
+t1=$(date +%s)
+sleep 2		# runs due near the end get recorded
+echo "lateness, quiet    (ms): $(lateness "$q0" "$q1")"
+echo "lateness, API load (ms): $(lateness "$t0" "$t1")"
+kill -TERM $bench_pid
+wait $bench_pid || true
+bench_pid=

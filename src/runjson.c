@@ -1,0 +1,260 @@
+/*
+ * runjson.c - runs rendered as JSON for distcronctl and the REST API.
+ *
+ * Each shape is built field by field with json-c from a struct store_run;
+ * a NULL from a json-c constructor becomes JSON null, so the only failure
+ * is the container itself not being allocated.  Reports follow the format
+ * of distcrond's (Go) run reports, with our ids, statuses and exit codes
+ * added; durations are printed as Go prints a time.Duration.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "distcron/runjson.h"
+
+json_object *
+runjson_str(const char *s)
+{
+	return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+json_object *
+runjson_time_ms(const struct tz *zone, int64_t ms)
+{
+	char when[64];
+
+	if (ms <= 0 || tz_format_iso8601(zone, ms / 1000, when,
+	    sizeof(when)) != 0)
+		return NULL;
+	return json_object_new_string(when);
+}
+
+/* Seconds with up to three decimals, trailing zeros dropped: "3", "1.5". */
+static void
+seconds_format(int64_t ms, char *out, size_t outlen)
+{
+	size_t n;
+
+	if (ms % 1000 == 0) {
+		snprintf(out, outlen, "%" PRId64, ms / 1000);
+		return;
+	}
+	snprintf(out, outlen, "%" PRId64 ".%03d", ms / 1000, (int)(ms % 1000));
+	n = strlen(out);
+	while (n > 0 && out[n - 1] == '0')
+		out[--n] = '\0';
+}
+
+void
+runjson_duration(int64_t ms, char *out, size_t outlen)
+{
+	char sec[32];
+
+	if (ms <= 0) {
+		snprintf(out, outlen, "0s");
+		return;
+	}
+	if (ms < 1000) {
+		snprintf(out, outlen, "%" PRId64 "ms", ms);
+		return;
+	}
+	seconds_format(ms % 60000, sec, sizeof(sec));
+	if (ms >= 3600000)
+		snprintf(out, outlen, "%" PRId64 "h%dm%ss", ms / 3600000,
+		    (int)(ms / 60000 % 60), sec);
+	else if (ms >= 60000)
+		snprintf(out, outlen, "%dm%ss", (int)(ms / 60000), sec);
+	else
+		snprintf(out, outlen, "%ss", sec);
+}
+
+/* An exit code, or null when there is none (-1: not exited). */
+static json_object *
+exit_json(int code)
+{
+	return code >= 0 ? json_object_new_int(code) : NULL;
+}
+
+static json_object *
+status_json(enum run_status s)
+{
+	return json_object_new_string(store_status_str(s));
+}
+
+static json_object *
+item_json(const struct store_item *it, const struct tz *zone,
+    bool with_output)
+{
+	json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "node", runjson_str(it->node));
+	json_object_object_add(o, "attempt", json_object_new_int(it->attempt));
+	json_object_object_add(o, "status", status_json(it->status));
+	json_object_object_add(o, "exit_code", exit_json(it->exit_code));
+	json_object_object_add(o, "signal", it->signal > 0 ?
+	    json_object_new_int(it->signal) : NULL);
+	json_object_object_add(o, "started",
+	    runjson_time_ms(zone, it->started_ms));
+	json_object_object_add(o, "ended", runjson_time_ms(zone, it->ended_ms));
+	json_object_object_add(o, "error", runjson_str(it->error));
+	if (with_output) {
+		json_object_object_add(o, "output", runjson_str(it->out));
+		json_object_object_add(o, "stderr", runjson_str(it->err));
+	}
+	json_object_object_add(o, "truncated",
+	    json_object_new_boolean(it->truncated));
+	return o;
+}
+
+json_object *
+runjson_run(const struct store_run *run, const struct tz *zone,
+    bool with_output)
+{
+	json_object *o = json_object_new_object(), *items;
+	size_t i;
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "id", json_object_new_int64(run->id));
+	json_object_object_add(o, "job", runjson_str(run->job));
+	json_object_object_add(o, "scheduled_at",
+	    runjson_time_ms(zone, run->scheduled_at * 1000));
+	json_object_object_add(o, "status", status_json(run->status));
+	json_object_object_add(o, "trigger", runjson_str(run->trigger));
+	json_object_object_add(o, "attempt", json_object_new_int(run->attempt));
+	json_object_object_add(o, "started",
+	    runjson_time_ms(zone, run->started_ms));
+	json_object_object_add(o, "ended", runjson_time_ms(zone, run->ended_ms));
+	items = json_object_new_array();
+	for (i = 0; items != NULL && i < run->nitems; i++)
+		json_object_array_add(items,
+		    item_json(&run->items[i], zone, with_output));
+	json_object_object_add(o, "items", items);
+	json_object_object_add(o, "reason", runjson_str(run->reason));
+	return o;
+}
+
+json_object *
+runjson_runs(struct store_run *const *runs, size_t n, const struct tz *zone,
+    bool with_output)
+{
+	json_object *arr = json_object_new_array();
+	size_t k;
+
+	for (k = 0; arr != NULL && k < n; k++)
+		json_object_array_add(arr,
+		    runjson_run(runs[k], zone, with_output));
+	return arr;
+}
+
+/* ---- reports ---- */
+
+/* {"start", "stop"} */
+static json_object *
+span_json(const struct tz *zone, int64_t start_ms, int64_t stop_ms)
+{
+	json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "start", runjson_time_ms(zone, start_ms));
+	json_object_object_add(o, "stop", runjson_time_ms(zone, stop_ms));
+	return o;
+}
+
+/* {"milliseconds", "string"}; both null until the span has ended. */
+static json_object *
+duration_json(int64_t start_ms, int64_t stop_ms)
+{
+	json_object *o = json_object_new_object();
+	char s[64];
+	bool known = start_ms > 0 && stop_ms >= start_ms;
+
+	if (o == NULL)
+		return NULL;
+	runjson_duration(stop_ms - start_ms, s, sizeof(s));
+	json_object_object_add(o, "milliseconds", known ?
+	    json_object_new_int64(stop_ms - start_ms) : NULL);
+	json_object_object_add(o, "string", known ?
+	    json_object_new_string(s) : NULL);
+	return o;
+}
+
+static json_object *
+report_item_json(const struct store_item *it, const struct tz *zone)
+{
+	json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "node", runjson_str(it->node));
+	json_object_object_add(o, "time",
+	    span_json(zone, it->started_ms, it->ended_ms));
+	json_object_object_add(o, "duration",
+	    duration_json(it->started_ms, it->ended_ms));
+	json_object_object_add(o, "success",
+	    json_object_new_boolean(it->status == RUN_SUCCESS));
+	json_object_object_add(o, "output", runjson_str(it->out));
+	json_object_object_add(o, "attempt", json_object_new_int(it->attempt));
+	json_object_object_add(o, "status", status_json(it->status));
+	json_object_object_add(o, "exit_code", exit_json(it->exit_code));
+	json_object_object_add(o, "signal", it->signal > 0 ?
+	    json_object_new_int(it->signal) : NULL);
+	json_object_object_add(o, "error", runjson_str(it->error));
+	return o;
+}
+
+/*
+ * The run's exit code: the first non-zero exit code among the current
+ * attempt's items, else 0 when one of them exited 0, else -1 (none
+ * exited: not finished, killed by a signal, never started).
+ */
+static int
+run_exit_code(const struct store_run *run)
+{
+	int code = -1;
+	size_t i;
+
+	for (i = 0; i < run->nitems; i++) {
+		if (run->items[i].attempt != run->attempt ||
+		    run->items[i].exit_code < 0)
+			continue;
+		if (run->items[i].exit_code != 0)
+			return run->items[i].exit_code;
+		code = 0;
+	}
+	return code;
+}
+
+json_object *
+runjson_report(const struct store_run *run, const struct tz *zone)
+{
+	json_object *o = json_object_new_object(), *items;
+	size_t i;
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "id", json_object_new_int64(run->id));
+	json_object_object_add(o, "job", runjson_str(run->job));
+	json_object_object_add(o, "scheduled_at",
+	    runjson_time_ms(zone, run->scheduled_at * 1000));
+	json_object_object_add(o, "time",
+	    span_json(zone, run->started_ms, run->ended_ms));
+	json_object_object_add(o, "duration",
+	    duration_json(run->started_ms, run->ended_ms));
+	json_object_object_add(o, "success",
+	    json_object_new_boolean(run->status == RUN_SUCCESS));
+	json_object_object_add(o, "status", status_json(run->status));
+	json_object_object_add(o, "exit_code", exit_json(run_exit_code(run)));
+	items = json_object_new_array();
+	for (i = 0; items != NULL && i < run->nitems; i++)
+		json_object_array_add(items,
+		    report_item_json(&run->items[i], zone));
+	json_object_object_add(o, "items", items);
+	return o;
+}

@@ -1,0 +1,1384 @@
+/*
+ * test_api.c - the REST API server on a loopback port, driven by libcurl.
+ *
+ * Each test starts the server (port 0) with a fake backend - static
+ * functions below that return canned JSON or error codes and record what
+ * they were asked - over a temporary state directory whose store holds a
+ * few runs written with the store module.  The tests check what a client
+ * sees: auth (generated, configured and read-only tokens), routing, 404 /
+ * 405, hostile names, body limits, error mapping, the run endpoints and
+ * reports, metrics, concurrent clients, TLS with a certificate made by the
+ * openssl command, and start-up failures.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "distcron/api.h"
+#include "distcron/config.h"
+#include "distcron/err.h"
+#include "distcron/runjson.h"
+#include "distcron/store.h"
+#include "distcron/tz.h"
+
+#define READ_TOKEN	"read-only-token-0123456789"
+#define BODY_MAX	4096
+#define NTHREADS	6
+#define PER_THREAD	30
+#define T0_MS		INT64_C(1767225600000)	/* 2026-01-01T00:00:00Z */
+#define INVALID_MSG	"schedule.cron: day-of-month: 32 out of range 1-31"
+#define METRICS_TEXT	"# TYPE distcron_jobs gauge\ndistcron_jobs 3\n"
+
+extern char **environ;
+
+/* ---- the fake backend ---- */
+
+struct fake {
+	pthread_mutex_t lock;
+	int calls;
+	char name[300];
+	char body[BODY_MAX + 1];
+	bool paused;
+	int64_t cancelled;
+};
+
+static struct fake fake = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+fake_record(const char *name, const char *body, size_t len)
+{
+	pthread_mutex_lock(&fake.lock);
+	fake.calls++;
+	snprintf(fake.name, sizeof(fake.name), "%s", name ? name : "");
+	snprintf(fake.body, sizeof(fake.body), "%.*s", (int)len,
+	    body ? body : "");
+	pthread_mutex_unlock(&fake.lock);
+}
+
+static int
+fake_calls(void)
+{
+	int n;
+
+	pthread_mutex_lock(&fake.lock);
+	n = fake.calls;
+	pthread_mutex_unlock(&fake.lock);
+	return n;
+}
+
+/* Names that make the fake fail. */
+static int
+fake_name_error(const char *name)
+{
+	if (strcmp(name, "missing") == 0)
+		return ERR_NOTFOUND;
+	if (strcmp(name, "busy") == 0)
+		return ERR_BUSY;
+	if (strcmp(name, "conflict") == 0)
+		return ERR_EXISTS;
+	if (strcmp(name, "boom") == 0)
+		return ERR_STORE;
+	return 0;
+}
+
+static int
+fk_jobs(void *ctx, char **json)
+{
+	fake_record(NULL, NULL, 0);
+	*json = strdup("{\"jobs\": [{\"name\": \"alpha\"}]}");
+	return 0;
+}
+
+static int
+fk_job(void *ctx, const char *name, char **json)
+{
+	int r;
+
+	fake_record(name, NULL, 0);
+	if ((r = fake_name_error(name)) != 0)
+		return r;
+	*json = strdup("{\"name\": \"alpha\", \"definition\": {}}");
+	return 0;
+}
+
+static int
+fk_put_job(void *ctx, const char *name, const char *body, size_t len,
+    bool *created, char *err, size_t errlen)
+{
+	int r;
+
+	fake_record(name, body, len);
+	if ((r = fake_name_error(name)) != 0)
+		return r;
+	if (strstr(body, "\"32 * * * *\"") != NULL) {
+		snprintf(err, errlen, "%s", INVALID_MSG);
+		return ERR_INVALID;
+	}
+	*created = strcmp(name, "newjob") == 0;
+	return 0;
+}
+
+static int
+fk_delete_job(void *ctx, const char *name)
+{
+	fake_record(name, NULL, 0);
+	return fake_name_error(name);
+}
+
+static int
+fk_pause(void *ctx, const char *name, bool paused)
+{
+	fake_record(name, NULL, 0);
+	pthread_mutex_lock(&fake.lock);
+	fake.paused = paused;
+	pthread_mutex_unlock(&fake.lock);
+	return fake_name_error(name);
+}
+
+static int
+fk_run_job(void *ctx, const char *name, int64_t *id)
+{
+	fake_record(name, NULL, 0);
+	*id = 42;
+	return fake_name_error(name);
+}
+
+static int
+fk_run_task(void *ctx, const char *body, size_t len, int64_t *id, char *err,
+    size_t errlen)
+{
+	fake_record(NULL, body, len);
+	if (strstr(body, "\"command\"") == NULL) {
+		snprintf(err, errlen, "command: missing (or \"http\")");
+		return ERR_INVALID;
+	}
+	*id = 43;
+	return 0;
+}
+
+static int
+fk_cancel(void *ctx, int64_t id)
+{
+	fake_record(NULL, NULL, 0);
+	pthread_mutex_lock(&fake.lock);
+	fake.cancelled = id;
+	pthread_mutex_unlock(&fake.lock);
+	return id == 999 ? ERR_NOTFOUND : id == 1 ? ERR_EXISTS : 0;
+}
+
+static int
+fk_nodes(void *ctx, char **json)
+{
+	fake_record(NULL, NULL, 0);
+	*json = strdup("{\"nodes\": []}");
+	return 0;
+}
+
+static int
+fk_node(void *ctx, const char *name, char **json)
+{
+	int r;
+
+	fake_record(name, NULL, 0);
+	if ((r = fake_name_error(name)) != 0)
+		return r;
+	*json = strdup("{\"name\": \"local\", \"status\": \"up\"}");
+	return 0;
+}
+
+static int
+fk_monitor(void *ctx, char **json)
+{
+	fake_record(NULL, NULL, 0);
+	*json = strdup("{\"uptime_s\": 5}");
+	return 0;
+}
+
+static int
+fk_metrics(void *ctx, char **text)
+{
+	fake_record(NULL, NULL, 0);
+	*text = strdup(METRICS_TEXT);
+	return 0;
+}
+
+static const struct api_backend fake_backend = {
+	.ctx = &fake,
+	.jobs = fk_jobs, .job = fk_job, .put_job = fk_put_job,
+	.delete_job = fk_delete_job, .pause = fk_pause,
+	.run_job = fk_run_job, .run_task = fk_run_task, .cancel = fk_cancel,
+	.nodes = fk_nodes, .node = fk_node, .monitor = fk_monitor,
+	.metrics = fk_metrics,
+};
+
+/* ---- fixture: state directory, store, server ---- */
+
+struct fixture {
+	char dir[64];
+	struct config cfg;
+	struct api *api;
+	char base[64];		/* "http://127.0.0.1:PORT" */
+	char token[300];
+	int64_t ids[4];		/* alpha: success, failure, running; beta */
+};
+
+static char *
+xstrdup(const char *s)
+{
+	char *p = s != NULL ? strdup(s) : NULL;
+
+	assert_true(s == NULL || p != NULL);
+	return p;
+}
+
+static struct store_run *
+mkrun(const char *job, int64_t at, enum run_status status)
+{
+	struct store_run *run = calloc(1, sizeof(*run));
+
+	assert_non_null(run);
+	run->job = xstrdup(job);
+	run->scheduled_at = at;
+	run->trigger = xstrdup("schedule");
+	run->status = RUN_PENDING;
+	run->attempt = 1;
+	run->created_ms = at * 1000;
+	run->retention = 100;
+	(void)status;
+	return run;
+}
+
+static void
+add_item(struct store_run *run, const char *node, int code, const char *out,
+    int64_t dur_ms)
+{
+	struct store_item *it;
+
+	run->items = realloc(run->items, (run->nitems + 1) * sizeof(*it));
+	assert_non_null(run->items);
+	it = &run->items[run->nitems++];
+	memset(it, 0, sizeof(*it));
+	it->node = xstrdup(node);
+	it->attempt = 1;
+	it->exit_code = code;
+	it->status = code < 0 ? RUN_STARTED : code == 0 ? RUN_SUCCESS :
+	    RUN_FAILURE;
+	it->started_ms = run->scheduled_at * 1000 + 10;
+	it->ended_ms = code < 0 ? 0 : it->started_ms + dur_ms;
+	it->out = xstrdup(out);
+}
+
+/* Finishes run with status; started/ended span dur_ms. */
+static void
+finish(struct store_run *run, enum run_status status, int64_t dur_ms)
+{
+	run->status = status;
+	run->started_ms = run->scheduled_at * 1000 + 10;
+	run->ended_ms = store_status_final(status) ?
+	    run->started_ms + dur_ms : 0;
+}
+
+/* alpha: a success (1.5 s), a failure on two nodes, a running run; beta:
+ * one success. */
+static void
+store_fill(struct fixture *f)
+{
+	struct store_run *runs[4];
+	struct store *st = NULL;
+	const char *errstr = NULL;
+	char path[128];
+	int64_t t = T0_MS / 1000;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/distcron.db", f->dir);
+	if (store_open(path, false, &st, &errstr) != 0)
+		fail_msg("store_open: %s", errstr);
+	runs[0] = mkrun("alpha", t, RUN_SUCCESS);
+	runs[1] = mkrun("alpha", t + 60, RUN_FAILURE);
+	runs[2] = mkrun("alpha", t + 120, RUN_STARTED);
+	runs[3] = mkrun("beta", t + 180, RUN_SUCCESS);
+	assert_int_equal(store_runs_create(st, runs, 4), 0);
+	add_item(runs[0], "n1", 0, "hello\n", 1500);
+	finish(runs[0], RUN_SUCCESS, 1500);
+	add_item(runs[1], "n1", 0, "ok\n", 100);
+	add_item(runs[1], "n2", 3, "broken\n", 123000);
+	finish(runs[1], RUN_FAILURE, 123000);
+	add_item(runs[2], "n1", -1, "", 0);
+	finish(runs[2], RUN_STARTED, 0);
+	add_item(runs[3], "n1", 0, "beta\n", 5);
+	finish(runs[3], RUN_SUCCESS, 5);
+	assert_int_equal(store_runs_save(st, runs, 4), 0);
+	for (i = 0; i < 4; i++) {
+		f->ids[i] = runs[i]->id;
+		store_run_free(runs[i]);
+	}
+	store_close(st);
+}
+
+static void
+cfg_defaults(struct fixture *f)
+{
+	memset(&f->cfg, 0, sizeof(f->cfg));
+	f->cfg.state_dir = f->dir;
+	f->cfg.listen = "127.0.0.1:0";
+	f->cfg.timezone = "UTC";
+	f->cfg.api_token = "";
+	f->cfg.api_read_token = READ_TOKEN;
+	f->cfg.tls_cert = "";
+	f->cfg.tls_key = "";
+	f->cfg.api_body_max = BODY_MAX;
+	f->cfg.api_threads = 2;
+}
+
+/* Reads STATE_DIR/api.token into f->token ("" when absent). */
+static void
+token_load(struct fixture *f)
+{
+	char path[128];
+	FILE *fp;
+
+	f->token[0] = '\0';
+	snprintf(path, sizeof(path), "%s/api.token", f->dir);
+	if ((fp = fopen(path, "r")) == NULL)
+		return;
+	if (fgets(f->token, sizeof(f->token), fp) == NULL)
+		f->token[0] = '\0';
+	f->token[strcspn(f->token, "\n")] = '\0';
+	fclose(fp);
+}
+
+static void
+server_start(struct fixture *f, const char *scheme)
+{
+	char err[256];
+
+	if (api_new(&f->cfg, &fake_backend, &f->api, err, sizeof(err)) != 0)
+		fail_msg("api_new: %s", err);
+	snprintf(f->base, sizeof(f->base), "%s://127.0.0.1:%d", scheme,
+	    api_port(f->api));
+	if (f->cfg.api_token[0] != '\0')
+		snprintf(f->token, sizeof(f->token), "%s", f->cfg.api_token);
+	else
+		token_load(f);
+}
+
+static void
+server_stop(struct fixture *f)
+{
+	api_free(f->api);
+	f->api = NULL;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_api.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	store_fill(f);
+	cfg_defaults(f);
+	server_start(f, "http");
+	pthread_mutex_lock(&fake.lock);
+	fake.calls = 0;
+	pthread_mutex_unlock(&fake.lock);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	struct dirent *de;
+	char p[512];
+	DIR *d;
+
+	server_stop(f);
+	if ((d = opendir(f->dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", f->dir, de->d_name);
+			unlink(p);
+		}
+		closedir(d);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* ---- the client ---- */
+
+struct resp {
+	long status;
+	char body[65536];
+	size_t len;
+	char headers[4096];
+	size_t hlen;
+	CURLcode cc;
+};
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct resp *r = arg;
+	size_t len = size * n;
+
+	if (len > sizeof(r->body) - 1 - r->len)
+		return 0;
+	memcpy(r->body + r->len, p, len);
+	r->len += len;
+	r->body[r->len] = '\0';
+	return len;
+}
+
+static size_t
+on_discard(char *p, size_t size, size_t n, void *arg)
+{
+	return size * n;
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct resp *r = arg;
+	size_t len = size * n;
+
+	if (len < sizeof(r->headers) - 1 - r->hlen) {
+		memcpy(r->headers + r->hlen, p, len);
+		r->hlen += len;
+		r->headers[r->hlen] = '\0';
+	}
+	return len;
+}
+
+struct reqopt {
+	const char *body;
+	size_t len;
+	bool chunked;
+};
+
+/* One request; token NULL sends no Authorization header.  Returns the
+ * curl code (r->status is 0 when no response came). */
+static CURLcode
+http_ext(const char *base, const char *method, const char *path,
+    const char *token, const struct reqopt *o, struct resp *r)
+{
+	struct curl_slist *hdrs = NULL;
+	char url[2048], auth[400];
+	CURL *c = curl_easy_init();
+
+	assert_non_null(c);
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	else
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (token != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		hdrs = curl_slist_append(hdrs, auth);
+	}
+	if (o != NULL && o->body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, o->body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)o->len);
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		hdrs = curl_slist_append(hdrs, "Expect:");
+		if (o->chunked)
+			hdrs = curl_slist_append(hdrs,
+			    "Transfer-Encoding: chunked");
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	r->cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return r->cc;
+}
+
+static long
+http(const struct fixture *f, const char *method, const char *path,
+    const char *token, const char *body, struct resp *r)
+{
+	struct reqopt o = { body, body != NULL ? strlen(body) : 0, false };
+	CURLcode cc = http_ext(f->base, method, path, token, &o, r);
+
+	if (cc != CURLE_OK)
+		fail_msg("%s %s: %s", method, path, curl_easy_strerror(cc));
+	return r->status;
+}
+
+/* The response body parsed as JSON (fails the test if it is not). */
+static json_object *
+body_json(const struct resp *r)
+{
+	json_object *o = json_tokener_parse(r->body);
+
+	if (o == NULL)
+		fail_msg("not JSON: %s", r->body);
+	return o;
+}
+
+static const char *
+jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Follows a path like "items.0.output" (numbers index arrays). */
+static json_object *
+jget(json_object *o, const char *path)
+{
+	char buf[128], *save = NULL, *k;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (k = strtok_r(buf, ".", &save); o != NULL && k != NULL;
+	    k = strtok_r(NULL, ".", &save)) {
+		if (json_object_is_type(o, json_type_array))
+			o = json_object_array_get_idx(o,
+			    (size_t)strtoul(k, NULL, 10));
+		else if (!json_object_object_get_ex(o, k, &o))
+			o = NULL;
+	}
+	return o;
+}
+
+/* Asserts status and, when field is not NULL, the error's "field". */
+static void
+expect_error(const struct resp *r, long status, const char *field)
+{
+	json_object *o;
+
+	if (r->status != status)
+		fail_msg("expected %ld, got %ld: %s", status, r->status,
+		    r->body);
+	o = body_json(r);
+	assert_non_null(jstr(o, "error"));
+	if (field != NULL && (jstr(o, "field") == NULL ||
+	    strcmp(jstr(o, "field"), field) != 0))
+		fail_msg("expected field %s: %s", field, r->body);
+	json_object_put(o);
+}
+
+static bool
+has_header(const struct resp *r, const char *line)
+{
+	return strcasestr(r->headers, line) != NULL;
+}
+
+/* ---- tests ---- */
+
+static void
+test_health_without_token(void **state)
+{
+	struct fixture *f = *state;
+	struct resp r;
+	json_object *o;
+
+	assert_int_equal(http(f, "GET", "/health", NULL, NULL, &r), 200);
+	o = body_json(&r);
+	assert_string_equal(jstr(o, "status"), "ok");
+	json_object_put(o);
+	assert_true(has_header(&r, "Content-Type: application/json"));
+	assert_int_equal(http(f, "HEAD", "/health", NULL, NULL, &r), 200);
+}
+
+static const char *const endpoints[][2] = {
+	{ "GET", "/" }, { "GET", "/jobs" }, { "GET", "/jobs/alpha" },
+	{ "GET", "/jobs/alpha/reports" }, { "PUT", "/jobs/alpha" },
+	{ "DELETE", "/jobs/alpha" }, { "POST", "/jobs/alpha/pause" },
+	{ "POST", "/jobs/alpha/resume" }, { "POST", "/jobs/alpha/run" },
+	{ "GET", "/runs" }, { "GET", "/runs/1" }, { "DELETE", "/runs/1" },
+	{ "POST", "/tasks" }, { "GET", "/nodes" }, { "GET", "/nodes/local" },
+	{ "GET", "/monitor" }, { "GET", "/metrics" }, { "POST", "/health" },
+	{ "GET", "/nope" }, { "GET", "/jobs/.." },
+};
+#define NENDPOINTS	(sizeof(endpoints) / sizeof(endpoints[0]))
+
+static void
+test_auth_required(void **state)
+{
+	struct fixture *f = *state;
+	char longer[320], shorter[300];
+	const char *bad[] = { NULL, "wrong", "", longer, shorter };
+	struct resp r;
+	size_t i, k;
+
+	snprintf(longer, sizeof(longer), "%sx", f->token);
+	snprintf(shorter, sizeof(shorter), "%.*s", (int)strlen(f->token) - 1,
+	    f->token);
+	assert_int_equal(strlen(f->token), 64);
+	for (i = 0; i < NENDPOINTS; i++) {
+		for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+			http(f, endpoints[i][0], endpoints[i][1], bad[k], "{}",
+			    &r);
+			if (r.status != 401)
+				fail_msg("%s %s with token %zu: %ld",
+				    endpoints[i][0], endpoints[i][1], k,
+				    r.status);
+			expect_error(&r, 401, NULL);
+			assert_true(has_header(&r, "WWW-Authenticate: Bearer"));
+		}
+	}
+	assert_int_equal(fake_calls(), 0);
+}
+
+/* Error answers to requests without a body keep the connection open. */
+static void
+test_errors_keep_alive(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const paths[] = { "/jobs", "/nope", "/jobs/..",
+	    "/runs?limit=0", "/health" };
+	char url[256], auth[400];
+	struct curl_slist *hdrs = NULL;
+	CURL *c = curl_easy_init();
+	long status, connects;
+	size_t i;
+
+	assert_non_null(c);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", f->token);
+	hdrs = curl_slist_append(hdrs, auth);
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_discard);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		snprintf(url, sizeof(url), "%s%s", f->base, paths[i]);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		/* The first request goes without a token: 401. */
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, i > 0 ? hdrs : NULL);
+		assert_int_equal(curl_easy_perform(c), CURLE_OK);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+		assert_int_equal(status, i == 0 ? 401 : i == 1 ? 404 :
+		    i < 4 ? 400 : 200);
+		assert_int_equal(connects, i == 0 ? 1 : 0);
+	}
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+}
+
+static void
+test_generated_token(void **state)
+{
+	struct fixture *f = *state;
+	char path[128];
+	struct stat sb;
+	struct resp r;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/api.token", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(strlen(f->token), 64);
+	for (i = 0; i < 64; i++)
+		assert_non_null(strchr("0123456789abcdef", f->token[i]));
+	assert_int_equal(http(f, "GET", "/jobs", f->token, NULL, &r), 200);
+	/* A restart reads the same file. */
+	server_stop(f);
+	server_start(f, "http");
+	assert_int_equal(http(f, "GET", "/jobs", f->token, NULL, &r), 200);
+	assert_int_equal(strlen(f->token), 64);
+}
+
+static void
+test_configured_token(void **state)
+{
+	struct fixture *f = *state;
+	char generated[300];
+	struct resp r;
+
+	snprintf(generated, sizeof(generated), "%s", f->token);
+	server_stop(f);
+	f->cfg.api_token = "configured-token-abcdefghijkl";
+	f->cfg.api_threads = 1;		/* no pool: one polling thread */
+	server_start(f, "http");
+	assert_int_equal(http(f, "GET", "/jobs", f->cfg.api_token, NULL, &r),
+	    200);
+	assert_int_equal(http(f, "GET", "/jobs", generated, NULL, &r), 401);
+}
+
+static void
+test_read_only_token(void **state)
+{
+	struct fixture *f = *state;
+	struct resp r;
+
+	assert_int_equal(http(f, "GET", "/jobs", READ_TOKEN, NULL, &r), 200);
+	assert_int_equal(http(f, "HEAD", "/jobs", READ_TOKEN, NULL, &r), 200);
+	assert_int_equal(http(f, "GET", "/runs", READ_TOKEN, NULL, &r), 200);
+	http(f, "PUT", "/jobs/alpha", READ_TOKEN, "{}", &r);
+	expect_error(&r, 403, NULL);
+	http(f, "POST", "/jobs/alpha/run", READ_TOKEN, NULL, &r);
+	expect_error(&r, 403, NULL);
+	http(f, "DELETE", "/runs/5", READ_TOKEN, NULL, &r);
+	expect_error(&r, 403, NULL);
+	http(f, "POST", "/tasks", READ_TOKEN, "{}", &r);
+	expect_error(&r, 403, NULL);
+	assert_int_equal(fake_calls(), 2);	/* GET and HEAD /jobs */
+}
+
+static void
+test_not_found_and_method(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const missing[] = {
+		"/nope", "/jobs/alpha/nope", "/jobs/alpha/reports/x", "//jobs",
+		"/runs/1/x", "/healthz",
+	};
+	struct resp r;
+	size_t i;
+
+	for (i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+		http(f, "GET", missing[i], f->token, NULL, &r);
+		expect_error(&r, 404, NULL);
+	}
+	http(f, "DELETE", "/jobs", f->token, NULL, &r);
+	expect_error(&r, 405, NULL);
+	assert_true(has_header(&r, "Allow: GET, HEAD"));
+	http(f, "POST", "/runs/3", f->token, "{}", &r);
+	expect_error(&r, 405, NULL);
+	assert_true(has_header(&r, "Allow: GET, HEAD, DELETE"));
+	http(f, "GET", "/tasks", f->token, NULL, &r);
+	expect_error(&r, 405, NULL);
+	assert_true(has_header(&r, "Allow: POST"));
+	http(f, "PATCH", "/jobs/alpha", f->token, "{}", &r);
+	expect_error(&r, 405, NULL);
+	assert_true(has_header(&r, "Allow: GET, HEAD, PUT, DELETE"));
+	/* A trailing slash is the same path. */
+	assert_int_equal(http(f, "GET", "/jobs/", f->token, NULL, &r), 200);
+	assert_int_equal(fake_calls(), 1);
+}
+
+static void
+test_hostile_names(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = {
+		"..", ".", "a%2Fb", "a%2fb", "%2e%2e", "..%2Fetc", "a%00b",
+		"%00", "a%0Ab", "a%1Bb", "a%7Fb", "-rf", ".hidden", "a%20b",
+		"a%C3%A9", "a%5Cb",
+	};
+	static const char *const fmts[][2] = {
+		{ "/jobs/", "" }, { "/jobs/", "/reports" }, { "/jobs/", "/run" },
+		{ "/nodes/", "" },
+	};
+	char path[512], longname[301];
+	struct resp r;
+	size_t i, k;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		for (k = 0; k < sizeof(fmts) / sizeof(fmts[0]); k++) {
+			snprintf(path, sizeof(path), "%s%s%s", fmts[k][0],
+			    names[i], fmts[k][1]);
+			http(f, k == 2 ? "POST" : "GET", path, f->token, NULL,
+			    &r);
+			if (r.status != 400)
+				fail_msg("%s: %ld %s", path, r.status, r.body);
+			expect_error(&r, 400, "name");
+		}
+	}
+	memset(longname, 'a', 300);
+	longname[300] = '\0';
+	snprintf(path, sizeof(path), "/jobs/%s", longname);
+	http(f, "PUT", path, f->token, "{}", &r);
+	expect_error(&r, 400, "name");
+	http(f, "GET", "/jobs/a%zz", f->token, NULL, &r);
+	expect_error(&r, 400, NULL);
+	http(f, "GET", "/jobs/a%2", f->token, NULL, &r);
+	expect_error(&r, 400, NULL);
+	http(f, "GET", "/runs/abc", f->token, NULL, &r);
+	expect_error(&r, 400, "id");
+	http(f, "GET", "/runs/0", f->token, NULL, &r);
+	expect_error(&r, 400, "id");
+	http(f, "DELETE", "/runs/-1", f->token, NULL, &r);
+	expect_error(&r, 400, "id");
+	http(f, "GET", "/runs/99999999999999999999", f->token, NULL, &r);
+	expect_error(&r, 400, "id");
+	assert_int_equal(fake_calls(), 0);
+}
+
+static void
+test_body_limits(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[] = {
+		"", "not json", "{\"a\": ", "[1, 2]", "\"str\"", "null",
+		"{} x", "{}{}",
+	};
+	struct reqopt o = { NULL, BODY_MAX + 1, false };
+	char *big = malloc(BODY_MAX * 4);
+	struct resp r;
+	size_t i;
+
+	assert_non_null(big);
+	memset(big, ' ', BODY_MAX * 4);
+	big[0] = '{';
+	big[BODY_MAX * 4 - 1] = '}';
+	o.body = big;
+	http_ext(f->base, "PUT", "/jobs/alpha", f->token, &o, &r);
+	expect_error(&r, 413, NULL);
+	o.len = BODY_MAX * 4;
+	o.chunked = true;	/* no Content-Length: caught while reading */
+	http_ext(f->base, "PUT", "/jobs/alpha", f->token, &o, &r);
+	expect_error(&r, 413, NULL);
+	o.len = BODY_MAX;	/* exactly the cap is allowed */
+	big[BODY_MAX - 1] = '}';
+	o.chunked = false;
+	http_ext(f->base, "PUT", "/jobs/alpha", f->token, &o, &r);
+	assert_int_equal(r.status, 200);
+	free(big);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		http(f, "PUT", "/jobs/alpha", f->token, bad[i], &r);
+		expect_error(&r, 400, NULL);
+		http(f, "POST", "/tasks", f->token, bad[i], &r);
+		expect_error(&r, 400, NULL);
+	}
+	assert_int_equal(fake_calls(), 1);
+}
+
+static void
+test_backend_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct resp r;
+	json_object *o;
+
+	http(f, "PUT", "/jobs/alpha", f->token,
+	    "{\"schedule\": \"32 * * * *\"}", &r);
+	expect_error(&r, 422, "schedule.cron");
+	o = body_json(&r);
+	assert_string_equal(jstr(o, "error"), INVALID_MSG);
+	json_object_put(o);
+	http(f, "POST", "/tasks", f->token, "{\"timeout\": \"1s\"}", &r);
+	expect_error(&r, 422, "command");
+	http(f, "GET", "/jobs/missing", f->token, NULL, &r);
+	expect_error(&r, 404, NULL);
+	http(f, "DELETE", "/jobs/missing", f->token, NULL, &r);
+	expect_error(&r, 404, NULL);
+	http(f, "GET", "/nodes/missing", f->token, NULL, &r);
+	expect_error(&r, 404, NULL);
+	http(f, "PUT", "/jobs/conflict", f->token, "{}", &r);
+	expect_error(&r, 409, NULL);
+	http(f, "POST", "/jobs/busy/run", f->token, NULL, &r);
+	expect_error(&r, 503, NULL);
+	http(f, "GET", "/jobs/boom", f->token, NULL, &r);
+	expect_error(&r, 500, NULL);
+	http(f, "DELETE", "/runs/999", f->token, NULL, &r);
+	expect_error(&r, 404, NULL);
+	http(f, "DELETE", "/runs/1", f->token, NULL, &r);
+	expect_error(&r, 409, NULL);
+}
+
+/* The JSON body equals want (compared as JSON). */
+static void
+expect_json(const struct resp *r, long status, const char *want)
+{
+	json_object *got, *exp = json_tokener_parse(want);
+
+	if (r->status != status)
+		fail_msg("expected %ld, got %ld: %s", status, r->status,
+		    r->body);
+	got = body_json(r);
+	if (!json_object_equal(got, exp))
+		fail_msg("got %s, expected %s", r->body, want);
+	json_object_put(got);
+	json_object_put(exp);
+}
+
+static void
+test_backend_success(void **state)
+{
+	struct fixture *f = *state;
+	const char *job = "{\"schedule\": \"@daily\", \"command\": [\"/bin/true\"]}";
+	struct resp r;
+
+	http(f, "PUT", "/jobs/newjob", f->token, job, &r);
+	expect_json(&r, 201, "{\"name\": \"newjob\", \"created\": true}");
+	assert_string_equal(fake.name, "newjob");
+	assert_string_equal(fake.body, job);
+	http(f, "PUT", "/jobs/alpha", f->token, job, &r);
+	expect_json(&r, 200, "{\"name\": \"alpha\", \"created\": false}");
+	http(f, "DELETE", "/jobs/alpha", f->token, NULL, &r);
+	expect_json(&r, 200, "{\"name\": \"alpha\", \"deleted\": true}");
+	http(f, "POST", "/jobs/alpha/pause", f->token, NULL, &r);
+	expect_json(&r, 200, "{\"name\": \"alpha\", \"paused\": true}");
+	assert_true(fake.paused);
+	http(f, "POST", "/jobs/alpha/resume", f->token, NULL, &r);
+	expect_json(&r, 200, "{\"name\": \"alpha\", \"paused\": false}");
+	assert_false(fake.paused);
+	http(f, "POST", "/jobs/alpha/run", f->token, NULL, &r);
+	expect_json(&r, 202, "{\"id\": 42}");
+	http(f, "POST", "/tasks", f->token, "{\"command\": [\"true\"]}", &r);
+	expect_json(&r, 202, "{\"id\": 43}");
+	http(f, "DELETE", "/runs/5", f->token, NULL, &r);
+	expect_json(&r, 202, "{\"id\": 5, \"cancelling\": true}");
+	assert_int_equal(fake.cancelled, 5);
+	http(f, "GET", "/jobs", f->token, NULL, &r);
+	assert_string_equal(r.body, "{\"jobs\": [{\"name\": \"alpha\"}]}");
+	assert_true(has_header(&r, "Content-Type: application/json"));
+	http(f, "GET", "/jobs/alpha", f->token, NULL, &r);
+	expect_json(&r, 200, "{\"name\": \"alpha\", \"definition\": {}}");
+	http(f, "GET", "/nodes", f->token, NULL, &r);
+	expect_json(&r, 200, "{\"nodes\": []}");
+	http(f, "GET", "/nodes/local", f->token, NULL, &r);
+	expect_json(&r, 200, "{\"name\": \"local\", \"status\": \"up\"}");
+	http(f, "GET", "/monitor", f->token, NULL, &r);
+	expect_json(&r, 200, "{\"uptime_s\": 5}");
+	http(f, "GET", "/", f->token, NULL, &r);
+	expect_json(&r, 200, "{\"links\": {\"jobs\": \"/jobs\", \"runs\": "
+	    "\"/runs\", \"nodes\": \"/nodes\", \"health\": \"/health\", "
+	    "\"monitor\": \"/monitor\", \"metrics\": \"/metrics\", "
+	    "\"tasks\": \"/tasks\"}}");
+}
+
+/* GET path; returns the "runs" array's length, *first the first run. */
+static size_t
+runs_get(struct fixture *f, const char *path, json_object **all)
+{
+	struct resp r;
+	json_object *runs;
+
+	http(f, "GET", path, f->token, NULL, &r);
+	if (r.status != 200)
+		fail_msg("%s: %ld %s", path, r.status, r.body);
+	*all = body_json(&r);
+	runs = jget(*all, "runs");
+	assert_non_null(runs);
+	return json_object_array_length(runs);
+}
+
+static void
+test_runs_list(void **state)
+{
+	struct fixture *f = *state;
+	char path[128];
+	json_object *o;
+
+	assert_int_equal(runs_get(f, "/runs", &o), 4);
+	json_object_put(o);
+	assert_int_equal(runs_get(f, "/runs?job=alpha&limit=2", &o), 2);
+	assert_int_equal(json_object_get_int64(jget(o, "runs.0.id")),
+	    f->ids[2]);
+	assert_string_equal(json_object_get_string(jget(o, "runs.1.job")),
+	    "alpha");
+	assert_null(jget(o, "runs.1.items.0.output"));	/* no output=1 */
+	assert_string_equal(json_object_get_string(jget(o,
+	    "runs.1.items.1.node")), "n2");
+	json_object_put(o);
+	assert_int_equal(runs_get(f, "/runs?job=alpha&output=1", &o), 3);
+	assert_string_equal(json_object_get_string(jget(o,
+	    "runs.2.items.0.output")), "hello\n");
+	json_object_put(o);
+	assert_int_equal(runs_get(f, "/runs?status=failure", &o), 1);
+	assert_string_equal(json_object_get_string(jget(o, "runs.0.status")),
+	    "FAILURE");
+	json_object_put(o);
+	snprintf(path, sizeof(path), "/runs?before=%lld",
+	    (long long)f->ids[2]);
+	assert_int_equal(runs_get(f, path, &o), 2);
+	json_object_put(o);
+	assert_int_equal(runs_get(f, "/runs?since=2026-01-01T00:02:00Z", &o),
+	    2);
+	json_object_put(o);
+	assert_int_equal(runs_get(f, "/runs?since=2026-01-01T01:02:00%2B01:00",
+	    &o), 2);
+	json_object_put(o);
+	snprintf(path, sizeof(path), "/runs?since=%lld",
+	    (long long)(T0_MS + 180000));
+	assert_int_equal(runs_get(f, path, &o), 1);
+	json_object_put(o);
+	assert_int_equal(runs_get(f, "/runs?job=nosuchjob", &o), 0);
+	json_object_put(o);
+}
+
+static void
+test_runs_bad_params(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[][2] = {
+		{ "limit=0", "limit" }, { "limit=1001", "limit" },
+		{ "limit=abc", "limit" }, { "limit=-5", "limit" },
+		{ "limit=", "limit" }, { "before=0", "before" },
+		{ "before=x", "before" }, { "status=bogus", "status" },
+		{ "since=yesterday", "since" }, { "since=2026-13-01", "since" },
+		{ "job=a%2Fb", "job" }, { "job=..", "job" },
+		{ "output=2", "output" }, { "limit=1%00", "limit" },
+		{ "job=%2561lpha", "job" },	/* decoded once only */
+	};
+	char path[128];
+	struct resp r;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(path, sizeof(path), "/runs?%s", bad[i][0]);
+		http(f, "GET", path, f->token, NULL, &r);
+		expect_error(&r, 400, bad[i][1]);
+		snprintf(path, sizeof(path), "/jobs/alpha/reports?%s",
+		    bad[i][0]);
+		http(f, "GET", path, f->token, NULL, &r);
+		if (strncmp(bad[i][0], "limit", 5) == 0 ||
+		    strncmp(bad[i][0], "before", 6) == 0)
+			expect_error(&r, 400, bad[i][1]);
+	}
+}
+
+static void
+test_run_get(void **state)
+{
+	struct fixture *f = *state;
+	char path[64];
+	struct resp r;
+	json_object *o;
+
+	snprintf(path, sizeof(path), "/runs/%lld", (long long)f->ids[1]);
+	assert_int_equal(http(f, "GET", path, f->token, NULL, &r), 200);
+	o = body_json(&r);
+	assert_string_equal(jstr(o, "job"), "alpha");
+	assert_string_equal(jstr(o, "status"), "FAILURE");
+	assert_string_equal(jstr(o, "scheduled_at"), "2026-01-01T00:01:00+00:00");
+	assert_int_equal(json_object_array_length(jget(o, "items")), 2);
+	assert_string_equal(json_object_get_string(jget(o, "items.1.output")),
+	    "broken\n");
+	assert_int_equal(json_object_get_int(jget(o, "items.1.exit_code")), 3);
+	json_object_put(o);
+	http(f, "GET", "/runs/424242", f->token, NULL, &r);
+	expect_error(&r, 404, NULL);
+}
+
+static void
+test_reports(void **state)
+{
+	struct fixture *f = *state;
+	struct resp r;
+	json_object *o, *rep;
+
+	http(f, "GET", "/jobs/alpha/reports", f->token, NULL, &r);
+	assert_int_equal(r.status, 200);
+	o = body_json(&r);
+	assert_int_equal(json_object_array_length(jget(o, "reports")), 3);
+	rep = jget(o, "reports.2");		/* the oldest: a success */
+	assert_string_equal(jstr(rep, "job"), "alpha");
+	assert_true(json_object_get_boolean(jget(rep, "success")));
+	assert_int_equal(json_object_get_int64(jget(rep,
+	    "duration.milliseconds")), 1500);
+	assert_string_equal(json_object_get_string(jget(rep,
+	    "duration.string")), "1.5s");
+	assert_string_equal(json_object_get_string(jget(rep, "time.start")),
+	    "2026-01-01T00:00:00+00:00");
+	assert_string_equal(json_object_get_string(jget(rep,
+	    "items.0.output")), "hello\n");
+	assert_true(json_object_get_boolean(jget(rep, "items.0.success")));
+	assert_int_equal(json_object_get_int(jget(rep, "exit_code")), 0);
+	rep = jget(o, "reports.1");		/* the failure */
+	assert_false(json_object_get_boolean(jget(rep, "success")));
+	assert_int_equal(json_object_get_int(jget(rep, "exit_code")), 3);
+	assert_string_equal(json_object_get_string(jget(rep,
+	    "duration.string")), "2m3s");
+	assert_false(json_object_get_boolean(jget(rep, "items.1.success")));
+	assert_string_equal(json_object_get_string(jget(rep,
+	    "items.1.status")), "FAILURE");
+	rep = jget(o, "reports.0");		/* still running */
+	assert_null(jget(rep, "time.stop"));
+	assert_null(jget(rep, "duration.milliseconds"));
+	json_object_put(o);
+	http(f, "GET", "/jobs/alpha/reports?limit=1", f->token, NULL, &r);
+	o = body_json(&r);
+	assert_int_equal(json_object_array_length(jget(o, "reports")), 1);
+	json_object_put(o);
+}
+
+static void
+test_metrics(void **state)
+{
+	struct fixture *f = *state;
+	struct resp r;
+
+	http(f, "GET", "/jobs", f->token, NULL, &r);
+	http(f, "GET", "/nope", f->token, NULL, &r);
+	assert_int_equal(http(f, "GET", "/metrics", f->token, NULL, &r), 200);
+	assert_non_null(strstr(r.body, METRICS_TEXT));
+	assert_non_null(strstr(r.body, "# TYPE distcron_api_requests_total "
+	    "counter\n"));
+	assert_non_null(strstr(r.body,
+	    "distcron_api_requests_total{code=\"200\"} 1\n"));
+	assert_non_null(strstr(r.body,
+	    "distcron_api_requests_total{code=\"404\"} 1\n"));
+	assert_true(has_header(&r, "Content-Type: text/plain; version=0.0.4"));
+}
+
+struct worker {
+	struct fixture *f;
+	int ok;
+};
+
+static void *
+worker_run(void *arg)
+{
+	struct worker *w = arg;
+	char path[64];
+	struct resp *r = malloc(sizeof(*r));
+	int i;
+
+	for (i = 0; r != NULL && i < PER_THREAD; i++) {
+		if (i % 3 == 0)
+			snprintf(path, sizeof(path), "/runs/%lld",
+			    (long long)w->f->ids[i % 4]);
+		else
+			snprintf(path, sizeof(path), "%s", i % 3 == 1 ?
+			    "/jobs" : "/jobs/alpha/reports");
+		if (http_ext(w->f->base, "GET", path, w->f->token, NULL,
+		    r) == CURLE_OK && r->status == 200)
+			w->ok++;
+	}
+	free(r);
+	return NULL;
+}
+
+static void
+test_concurrent(void **state)
+{
+	struct fixture *f = *state;
+	struct worker w[NTHREADS];
+	pthread_t t[NTHREADS];
+	int i;
+
+	for (i = 0; i < NTHREADS; i++) {
+		w[i].f = f;
+		w[i].ok = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, worker_run, &w[i]),
+		    0);
+	}
+	for (i = 0; i < NTHREADS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(w[i].ok, PER_THREAD);
+	}
+}
+
+/* Runs argv quietly; returns its exit status or -1. */
+static int
+run_quiet(char *const argv[])
+{
+	posix_spawn_file_actions_t fa;
+	int status;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0)
+		pid = -1;
+	posix_spawn_file_actions_destroy(&fa);
+	if (pid == -1 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void
+test_tls(void **state)
+{
+	struct fixture *f = *state;
+	char cert[128], key[128], http_base[64], err[256];
+	char *argv[] = { "openssl", "req", "-x509", "-newkey", "ec",
+	    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj",
+	    "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert,
+	    NULL };
+	struct api *a = NULL;
+	struct resp r;
+
+	snprintf(cert, sizeof(cert), "%s/cert.pem", f->dir);
+	snprintf(key, sizeof(key), "%s/key.pem", f->dir);
+	assert_int_equal(run_quiet(argv), 0);
+	server_stop(f);
+	f->cfg.tls_cert = cert;
+	f->cfg.tls_key = key;
+	server_start(f, "https");
+	assert_int_equal(http(f, "GET", "/health", NULL, NULL, &r), 200);
+	assert_int_equal(http(f, "GET", "/jobs", f->token, NULL, &r), 200);
+	snprintf(http_base, sizeof(http_base), "http://127.0.0.1:%d",
+	    api_port(f->api));
+	if (http_ext(http_base, "GET", "/health", NULL, NULL, &r) == CURLE_OK)
+		assert_int_not_equal(r.status, 200);
+	/* Unreadable or mismatched files are refused with a message. */
+	f->cfg.tls_key = "/nonexistent/key.pem";
+	assert_int_equal(api_new(&f->cfg, &fake_backend, &a, err, sizeof(err)),
+	    ERR_CONFIG);
+	assert_null(a);
+	assert_non_null(strstr(err, "/nonexistent/key.pem"));
+	f->cfg.tls_key = cert;
+	assert_int_equal(api_new(&f->cfg, &fake_backend, &a, err, sizeof(err)),
+	    ERR_CONFIG);
+	f->cfg.tls_key = "";
+	assert_int_equal(api_new(&f->cfg, &fake_backend, &a, err, sizeof(err)),
+	    ERR_CONFIG);
+	assert_non_null(strstr(err, "tls_key"));
+}
+
+/* A listening socket on 127.0.0.1; returns its port. */
+static int
+occupy_port(int *fdp)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	*fdp = fd;
+	return ntohs(sin.sin_port);
+}
+
+static void
+test_start_errors(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[] = {
+		"nonsense", "127.0.0.1", "127.0.0.1:70000", "::1:80",
+		"999.1.1.1:80", ":80", "127.0.0.1:x",
+	};
+	char listen_addr[64], err[256], want[96];
+	struct api *a = NULL;
+	size_t i;
+	int fd, port;
+
+	port = occupy_port(&fd);
+	snprintf(listen_addr, sizeof(listen_addr), "127.0.0.1:%d", port);
+	f->cfg.listen = listen_addr;
+	assert_int_equal(api_new(&f->cfg, &fake_backend, &a, err, sizeof(err)),
+	    ERR_CONFIG);
+	snprintf(want, sizeof(want), "listen %s: Address already in use",
+	    listen_addr);
+	assert_string_equal(err, want);
+	close(fd);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		f->cfg.listen = (char *)bad[i];
+		assert_int_equal(api_new(&f->cfg, &fake_backend, &a, err,
+		    sizeof(err)), ERR_CONFIG);
+		assert_non_null(strstr(err, bad[i]));
+	}
+	f->cfg.listen = "127.0.0.1:0";
+	f->cfg.api_read_token = "has space";
+	assert_int_equal(api_new(&f->cfg, &fake_backend, &a, err, sizeof(err)),
+	    ERR_CONFIG);
+	assert_non_null(strstr(err, "api_read_token"));
+}
+
+static void
+test_ipv6(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
+	    .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	struct resp r;
+	bool have_v6 = fd >= 0 &&
+	    bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	if (!have_v6)
+		skip();		/* no IPv6 loopback on this machine */
+	server_stop(f);
+	f->cfg.listen = "[::1]:0";
+	server_start(f, "http");
+	snprintf(f->base, sizeof(f->base), "http://[::1]:%d", api_port(f->api));
+	assert_int_equal(http(f, "GET", "/health", NULL, NULL, &r), 200);
+}
+
+static void
+test_duration_strings(void **state)
+{
+	static const struct { int64_t ms; const char *s; } cases[] = {
+		{ 0, "0s" }, { 5, "5ms" }, { 999, "999ms" }, { 1000, "1s" },
+		{ 1500, "1.5s" }, { 1250, "1.25s" }, { 1001, "1.001s" },
+		{ 60000, "1m0s" }, { 123000, "2m3s" }, { 123500, "2m3.5s" },
+		{ 3600000, "1h0m0s" }, { 3723000, "1h2m3s" },
+		{ 90000000, "25h0m0s" },
+	};
+	char out[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		runjson_duration(cases[i].ms, out, sizeof(out));
+		assert_string_equal(out, cases[i].s);
+	}
+}
+
+#define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_health_without_token),
+		T(test_auth_required),
+		T(test_errors_keep_alive),
+		T(test_generated_token),
+		T(test_configured_token),
+		T(test_read_only_token),
+		T(test_not_found_and_method),
+		T(test_hostile_names),
+		T(test_body_limits),
+		T(test_backend_errors),
+		T(test_backend_success),
+		T(test_runs_list),
+		T(test_runs_bad_params),
+		T(test_run_get),
+		T(test_reports),
+		T(test_metrics),
+		T(test_concurrent),
+		T(test_tls),
+		T(test_start_errors),
+		T(test_ipv6),
+		cmocka_unit_test(test_duration_strings),
+	};
+	int r;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	tz_cache_clear();
+	return r;
+}
