@@ -33,7 +33,7 @@ p99() {
 daemon_round() {
 	rm -rf "$W/state"
 	mkdir -p "$W/state"
-	"$B/distcrond" --config /dev/null --jobs-dir "$W/jobs" \
+	"$B/distcrond" --config /dev/null --listen 127.0.0.1:0 --jobs-dir "$W/jobs" \
 	    --nodes-dir "$W/nodes" --state-dir "$W/state" --log-level warn \
 	    2>"$W/daemon.log" &
 	bench_pid=$!

@@ -29,7 +29,7 @@ echo "reference: cat of $JOBS files: $(python3 -c "import time; print('%.2f s' %
 
 start=$(python3 -c 'import time; print(time.time())')
 : >"$W/daemon.log"
-"$B/distcrond" --config /dev/null --jobs-dir "$W/jobs" --nodes-dir "$W/nodes" \
+"$B/distcrond" --config /dev/null --listen 127.0.0.1:0 --jobs-dir "$W/jobs" --nodes-dir "$W/nodes" \
     --state-dir "$W/state" --log-level info 2>"$W/daemon.log" &
 bench_pid=$!
 while ! grep -q "jobs, .* nodes" "$W/daemon.log"; do sleep 0.05; done

@@ -26,7 +26,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "distcron/api.h"
 #include "distcron/config.h"
+#include "distcron/control.h"
 #include "distcron/defs.h"
 #include "distcron/err.h"
 #include "distcron/log.h"
@@ -49,6 +51,19 @@ struct daemon {
 	int loading;		/* a loader thread is running */
 	int reload_again;	/* a change came in while it ran */
 	int stopping;
+	struct waiter *waiting;	/* told when the running load is applied */
+	struct waiter *next_waiting;	/* told after the next load */
+	struct control *control;	/* the API's backend */
+	struct api *api;
+	pthread_t api_stopper;	/* stops the API off the loop at shutdown */
+	int api_stopping;
+};
+
+/* Someone (the API) waiting for a reload that started after it asked. */
+struct waiter {
+	loop_fn fn;
+	void *arg;
+	struct waiter *next;
 };
 
 static void
@@ -87,6 +102,19 @@ struct load_job {
 
 static void reload_start(struct daemon *d);
 
+/* Calls and frees a list of waiters. */
+static void
+waiters_call(struct waiter **list)
+{
+	struct waiter *w;
+
+	while ((w = *list) != NULL) {
+		*list = w->next;
+		w->fn(w->arg);
+		free(w);
+	}
+}
+
 static void
 reload_done(void *arg)
 {
@@ -105,10 +133,13 @@ reload_done(void *arg)
 	}
 	defs_set_free(lj->set);
 	free(lj);
+	waiters_call(&d->waiting);
 	if (d->reload_again && !d->stopping) {
 		d->reload_again = 0;
 		reload_start(d);
 	}
+	if (!d->loading)	/* stopping, or the loader did not start */
+		waiters_call(&d->next_waiting);
 }
 
 static void *
@@ -147,9 +178,38 @@ reload_start(struct daemon *d)
 	if (pthread_create(&t, &attr, reload_thread, lj) != 0) {
 		log_error("reload: cannot start the loader thread");
 		free(lj);
-	} else
+	} else {
 		d->loading = 1;
+		d->waiting = d->next_waiting;	/* this load sees their files */
+		d->next_waiting = NULL;
+	}
 	pthread_attr_destroy(&attr);
+}
+
+/* control.h's reload hook: reloads now (or after the load in progress,
+ * which may have read the directory before the caller's change) and calls
+ * done(arg) once that load is applied (at once when stopping). */
+static void
+reload_for(void *ctx, loop_fn done, void *arg)
+{
+	struct daemon *d = ctx;
+	struct waiter *w = calloc(1, sizeof(*w));
+
+	if (w == NULL || d->stopping) {
+		free(w);
+		done(arg);
+		return;
+	}
+	w->fn = done;
+	w->arg = arg;
+	w->next = d->next_waiting;
+	d->next_waiting = w;
+	if (d->loading)
+		d->reload_again = 1;
+	else
+		reload_start(d);
+	if (!d->loading)	/* could not start a loader */
+		waiters_call(&d->next_waiting);
 }
 
 static void
@@ -204,6 +264,34 @@ shutdown_done(void *arg)
 	loop_stop(d->loop);
 }
 
+static void *
+api_stopper(void *arg)
+{
+	struct daemon *d = arg;
+
+	api_free(d->api);
+	return NULL;
+}
+
+/*
+ * Stops the API server without blocking the loop: requests in progress
+ * may be waiting for the loop, so the server is stopped (which waits for
+ * them) on a thread of its own while the loop goes on.  New requests are
+ * answered 503 from now on.
+ */
+static void
+api_stop(struct daemon *d)
+{
+	if (d->api == NULL)
+		return;
+	control_close(d->control);
+	if (pthread_create(&d->api_stopper, NULL, api_stopper, d) == 0)
+		d->api_stopping = 1;
+	else
+		api_free(d->api);
+	d->api = NULL;
+}
+
 static void
 on_signal(int fd, uint32_t events, void *arg)
 {
@@ -220,6 +308,7 @@ on_signal(int fd, uint32_t events, void *arg)
 			continue;
 		log_info("%s: stopping", strsignal((int)si.ssi_signo));
 		d->stopping = 1;
+		api_stop(d);
 		if (d->reload_timer != NULL) {
 			loop_timer_del(d->reload_timer);
 			d->reload_timer = NULL;
@@ -305,6 +394,26 @@ open_state(struct daemon *d)
 }
 
 static int
+start_api(struct daemon *d)
+{
+	struct api_backend be;
+	char err[512];
+	int rc;
+
+	if ((rc = control_new(&d->cfg, d->zone, d->loop, d->runner, d->st,
+	    reload_for, d, &d->control)) != 0)
+		return rc;
+	control_backend(d->control, &be);
+	if ((rc = api_new(&d->cfg, &be, &d->api, err, sizeof(err))) != 0) {
+		log_error("API: %s", err);
+		return rc;
+	}
+	log_info("API listening on %s (port %d)", d->cfg.listen,
+	    api_port(d->api));
+	return 0;
+}
+
+static int
 start(struct daemon *d)
 {
 	struct defs_set *set = NULL;
@@ -340,6 +449,8 @@ start(struct daemon *d)
 	runner_apply(d->runner, set, 1);
 	runner_stats(d->runner, &stats);
 	log_info("scheduling %zu jobs", stats.jobs);
+	if ((rc = start_api(d)) != 0)
+		return rc;
 	if ((rc = watch_dirs(d)) != 0)
 		log_warn("inotify: %s; changes are picked up on SIGHUP only",
 		    err_str(rc));
@@ -349,6 +460,12 @@ start(struct daemon *d)
 static void
 cleanup(struct daemon *d)
 {
+	api_stop(d);
+	if (d->api_stopping)
+		pthread_join(d->api_stopper, NULL);
+	control_free(d->control);
+	waiters_call(&d->waiting);
+	waiters_call(&d->next_waiting);
 	runner_free(d->runner);
 	store_close(d->st);
 	if (d->sig_watch)

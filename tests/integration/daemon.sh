@@ -23,6 +23,7 @@ trap cleanup_daemon EXIT
 
 start_daemon() {
 	"$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
+	    --listen 127.0.0.1:0 \
 	    --state-dir "$S" --shutdown-grace 1s --reload-delay 100ms \
 	    --log-level debug "$@" >>"$T/daemon.log" 2>&1 &
 	pid=$!
@@ -126,7 +127,7 @@ check "concurrency forbid skips ticks while the slow run goes on" \
     wait_for 5 grep -q "job slow: tick .* skipped: the previous run is still running" "$T/daemon.log"
 
 # --- a second daemon on the same state dir is refused ----------------------
-run "$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" --state-dir "$S"
+run "$daemon" --config /dev/null --listen 127.0.0.1:0 --jobs-dir "$J" --nodes-dir "$N" --state-dir "$S"
 check "a second daemon on the same state dir exits 1" test "$rc" -eq 1
 check "and says why" contains "$T/err" "another distcrond is using this state directory"
 

@@ -170,7 +170,7 @@ for n in byname silent hk_unknown hk_changed hk_new hk_pinned hk_badpin; do
 	 'max_runs': 1, 'command': ['true']}"
 done
 
-"$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
+"$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" --listen 127.0.0.1:0 \
     --state-dir "$S" --shutdown-grace 2s --reload-delay 100ms \
     --node-check-interval 1s --node-check-max 2s --ssh-idle-timeout 3s \
     --log-level debug \

@@ -1,0 +1,263 @@
+#!/bin/sh
+# api.sh - the REST API of the real daemon, driven with curl (and
+# distcronctl): auth, every endpoint and error status, hostile names and
+# bodies, concurrent PUTs of one job, pause/resume, manual runs, tasks,
+# cancel, a job created through the API surviving a restart (it is a file),
+# and no token in the log.
+. "$top_srcdir/tests/integration/lib.sh"
+
+tmpdir_setup
+daemon=$(find_bin distcrond)
+ctl=$(find_bin distcronctl)
+command -v curl >/dev/null || skip "curl missing"
+command -v python3 >/dev/null || skip "python3 missing"
+unset DISTCRON_CONFIG DISTCRON_JOBS_DIR DISTCRON_NODES_DIR DISTCRON_STATE_DIR
+unset DISTCRON_URL DISTCRON_TOKEN
+J=$T/jobs N=$T/nodes S=$T/state
+mkdir -p "$J" "$N"
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+wait_for() {
+	_n=$(($1 * 5))
+	shift
+	while [ "$_n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.2
+		_n=$((_n - 1))
+	done
+	return 1
+}
+
+start_daemon() {
+	: >"$T/daemon.log"
+	"$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
+	    --state-dir "$S" --listen 127.0.0.1:0 --shutdown-grace 2s \
+	    --reload-delay 100ms --log-level debug >>"$T/daemon.log" 2>&1 &
+	pid=$!
+	wait_for 10 grep -q 'API listening' "$T/daemon.log" || return 1
+	PORT=$(sed -n 's/.*API listening on .* (port \([0-9]*\)).*/\1/p' \
+	    "$T/daemon.log" | tail -n 1)
+	URL=http://127.0.0.1:$PORT
+	TOKEN=$(cat "$S/api.token")
+}
+
+stop_daemon() {
+	kill -TERM "$pid"
+	wait "$pid"
+	stop_rc=$?
+	pid=
+}
+
+# req METHOD PATH [BODY-FILE] [CURL-ARGS...]: with the token; status in
+# $code, body in $T/body.
+req() {
+	_m=$1 _p=$2
+	shift 2
+	_data=
+	if [ $# -gt 0 ] && [ -f "$1" ]; then
+		_data=$1
+		shift
+	fi
+	code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$_m" \
+	    -H "Authorization: Bearer $TOKEN" ${_data:+--data-binary @"$_data"} \
+	    "$@" "$URL$_p")
+}
+
+# noauth METHOD PATH [CURL-ARGS...]
+noauth() {
+	_m=$1 _p=$2
+	shift 2
+	code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$_m" "$@" "$URL$_p")
+}
+
+# body EXPR: a Python expression over the JSON answer (bound to b).
+body() {
+	python3 -c "
+import json, sys
+b = json.load(open('$T/body'))
+sys.exit(0 if ($1) else 1)" 2>/dev/null
+}
+
+status_is() { test "$code" = "$1"; }
+
+cat >"$N/local.json" <<'X'
+{"roles": ["worker"], "connection_type": "local"}
+X
+start_daemon
+check "daemon starts and listens" test -n "$PORT"
+check "api.token generated with mode 0600" \
+    test "$(stat -c %a "$S/api.token")" = 600
+check "the log says where the token is, not what it is" sh -c "
+    grep -q 'api.token' '$T/daemon.log' && ! grep -qF '$TOKEN' '$T/daemon.log'"
+
+# ---- auth ----
+noauth GET /health
+check "GET /health needs no token" status_is 200
+noauth GET /jobs
+check "GET /jobs without a token: 401" status_is 401
+check "  with a JSON error" body "'error' in b"
+noauth GET /jobs -H "Authorization: Bearer wrong-token"
+check "GET /jobs with a wrong token: 401" status_is 401
+noauth DELETE /jobs/x -H "Authorization: Bearer $TOKEN-x"
+check "DELETE with a token that only starts right: 401" status_is 401
+req GET /
+check "GET / links" body "'jobs' in b['links']"
+
+# ---- jobs ----
+cat >"$T/hello.json" <<'X'
+{"description": "made through the API", "policy": {"roles": ["worker"]},
+ "schedule": "* * * * * *", "command": ["echo", "hello"]}
+X
+req PUT /jobs/hello "$T/hello.json"
+check "PUT a new job: 201" status_is 201
+check "  created: true" body "b['created'] is True"
+check "  the job is a file in the jobs dir" cmp "$T/hello.json" "$J/hello.json"
+req GET /jobs
+check "GET /jobs lists it at once" body \
+    "any(j['name'] == 'hello' and j['schedule'] and j['paused'] is False for j in b['jobs'])"
+req PUT /jobs/hello "$T/hello.json"
+check "PUT again replaces: 200, created false" sh -c \
+    "test $code = 200 && python3 -c \"import json,sys; sys.exit(json.load(open('$T/body'))['created'] is not False)\""
+req GET /jobs/hello
+check "GET /jobs/hello: definition and state" body \
+    "b['definition']['description'] == 'made through the API' and 'next_run' in b['state']"
+req GET /jobs/nope
+check "GET an unknown job: 404" status_is 404
+cat >"$T/bad.json" <<'X'
+{"policy": {"roles": ["worker"]}, "schedule": {"cron": "0 0 32 * *"}, "command": ["true"]}
+X
+req PUT /jobs/bad "$T/bad.json"
+check "PUT an invalid job: 422" status_is 422
+check "  naming the field and the reason" body \
+    "b['field'] == 'schedule.cron' and 'day-of-month' in b['error']"
+check "  and no file is written" test ! -e "$J/bad.json"
+printf 'not json {' >"$T/garbage"
+req PUT /jobs/bad "$T/garbage"
+check "PUT a body that is not JSON: 400 or 422" sh -c "test $code = 400 || test $code = 422"
+python3 -c "print('{\"x\": \"' + 'a' * 2000000 + '\"}')" >"$T/huge"
+req PUT /jobs/huge "$T/huge"
+check "PUT a 2 MB body: 413" status_is 413
+for p in '/jobs/..' '/jobs/a%2Fb' '/jobs/%2e%2e%2fetc' '/jobs/a%00b' \
+    "/jobs/$(python3 -c "print('x' * 300)")"; do
+	req GET "$p" --path-as-is
+	check "hostile name $(printf '%.20s' "$p"): 400 or 404" sh -c \
+	    "test $code = 400 || test $code = 404"
+done
+req POST /jobs/hello
+check "wrong method: 405" status_is 405
+
+# ---- concurrent PUTs of one job ----
+for i in 1 2 3 4 5 6 7 8; do
+	printf '{"policy": {"roles": ["worker"]}, "schedule": "@yearly", "command": ["echo", "v%s"]}' \
+	    "$i" >"$T/v$i.json"
+done
+pids=
+for i in 1 2 3 4 5 6 7 8; do
+	curl -s -o /dev/null -w '%{http_code}\n' -X PUT \
+	    -H "Authorization: Bearer $TOKEN" --data-binary @"$T/v$i.json" \
+	    "$URL/jobs/racy" >>"$T/racy.codes" &
+	pids="$pids $!"
+done
+for p in $pids; do wait "$p"; done
+check "8 concurrent PUTs of one job all succeed" sh -c \
+    "test \$(grep -c -E '^20[01]$' '$T/racy.codes') -eq 8"
+check "  the file is one of them, whole" sh -c "
+    for i in 1 2 3 4 5 6 7 8; do cmp -s '$T/v'\$i.json '$J/racy.json' && exit 0; done; exit 1"
+check "  no temp file is left" sh -c "! ls -a '$J' | grep -q tmp"
+
+# ---- runs ----
+req POST /jobs/racy/run
+check "POST /jobs/racy/run: 202" status_is 202
+run_id=$(python3 -c "import json; print(json.load(open('$T/body'))['id'])")
+done_run() { req GET "/runs/$run_id" && body "b['status'] == 'SUCCESS'"; }
+check "the manual run succeeds" wait_for 10 done_run
+check "  with its output" body "b['items'][0]['output'].startswith('v')"
+req GET "/runs?job=hello&limit=3"
+check "GET /runs?job=hello&limit=3" body "len(b['runs']) <= 3 and all(r['job'] == 'hello' for r in b['runs'])"
+req GET "/runs?limit=abc"
+check "a bad query value: 400" status_is 400
+req GET "/runs/999999"
+check "an unknown run: 404" status_is 404
+req GET "/jobs/hello/reports?limit=5"
+check "distcrond's reports" body \
+    "1 <= len(b['reports']) <= 5 and any(r['success'] and 'milliseconds' in r['duration'] and r['items'][0]['output'] == 'hello\n' for r in b['reports'])"
+
+# ---- pause / resume ----
+req POST /jobs/hello/pause
+check "pause: 200, paused" body "b['paused'] is True"
+sleep 1.2
+req GET "/runs?job=hello&limit=1000"
+n1=$(python3 -c "import json; print(len(json.load(open('$T/body'))['runs']))")
+sleep 2
+req GET "/runs?job=hello&limit=1000"
+check "a paused job does not run" body "len(b['runs']) == $n1"
+req POST /jobs/hello/resume
+check "resume: 200, not paused" body "b['paused'] is False"
+more_runs() { req GET "/runs?job=hello&limit=1000" && body "len(b['runs']) > $n1"; }
+check "a resumed job runs again" wait_for 5 more_runs
+
+# ---- tasks and cancel ----
+printf '{"command": ["echo", "from a task"], "policy": {"roles": ["worker"]}}' >"$T/task.json"
+req POST /tasks "$T/task.json"
+check "POST /tasks: 202" status_is 202
+task_id=$(python3 -c "import json; print(json.load(open('$T/body'))['id'])")
+task_done() { req GET "/runs/$task_id" && body "b['status'] == 'SUCCESS'"; }
+check "the task runs once" wait_for 10 task_done
+check "  with its output" body "b['items'][0]['output'] == 'from a task\n'"
+printf '{"command": ["sleep", "30"], "policy": {"roles": ["worker"]}}' >"$T/sleep.json"
+req POST /tasks "$T/sleep.json"
+sleep_id=$(python3 -c "import json; print(json.load(open('$T/body'))['id'])")
+sleep 0.5
+req DELETE "/runs/$sleep_id"
+check "DELETE /runs/ID of a running task: 202" status_is 202
+cancelled() { req GET "/runs/$sleep_id" && body "b['status'] == 'FAILURE' and 'cancelled' in b['reason']"; }
+check "  the run ends as cancelled" wait_for 10 cancelled
+req DELETE "/runs/$sleep_id"
+check "cancelling a finished run: 409" status_is 409
+printf '{"policy": {"roles": ["worker"]}}' >"$T/notask.json"
+req POST /tasks "$T/notask.json"
+check "a task without a command: 422" status_is 422
+
+# ---- nodes, monitor, metrics ----
+req GET /nodes
+check "GET /nodes: the local node is up" body \
+    "b['nodes'][0]['name'] == 'local' and b['nodes'][0]['status'] == 'up'"
+req GET /nodes/local
+check "GET /nodes/local" body "b['connection_type'] == 'local'"
+req GET /monitor
+check "GET /monitor" body "b['rss_bytes'] > 0 and b['threads'] >= 2 and b['jobs'] >= 2"
+req GET /metrics
+check "GET /metrics: Prometheus text" sh -c "
+    grep -q '^distcron_runs_total{status=\"SUCCESS\"}' '$T/body' &&
+    grep -q '^distcron_trigger_lateness_seconds_bucket' '$T/body' &&
+    grep -q '^distcron_node_up{node=\"local\"} 1' '$T/body'"
+
+# ---- delete ----
+req DELETE /jobs/racy
+check "DELETE /jobs/racy: 200" status_is 200
+check "  the file is gone" test ! -e "$J/racy.json"
+req GET /jobs/racy
+check "  and the job too" status_is 404
+
+# ---- distcronctl over the API ----
+if "$ctl" help 2>&1 | grep -q ' run '; then
+	run "$ctl" --url "$URL" --token "$TOKEN" run hello --wait
+	check "distcronctl run --wait exits 0 for a good run" test "$rc" -eq 0
+	check "distcronctl output has no token" sh -c "! grep -qF '$TOKEN' '$T/out' '$T/err'"
+fi
+
+# ---- restart: the API's job is a file ----
+stop_daemon
+check "SIGTERM exits 0" test "$stop_rc" -eq 0
+start_daemon
+req GET /jobs/hello
+check "after a restart the job made through the API is there" status_is 200
+check "  and still paused? no: it was resumed" body "b['state']['paused'] is False"
+stop_daemon
+check "no token in the log" sh -c "! grep -qF '$TOKEN' '$T/daemon.log'"
+finish
