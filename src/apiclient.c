@@ -306,6 +306,14 @@ transfer_error(struct apiclient *c, CURLcode code)
 			return ERR_TOOBIG;
 		}
 		break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		snprintf(c->error, sizeof(c->error), "cannot verify the TLS "
+		    "certificate of distcrond at %s: %s", c->shown, why);
+		return ERR_PROTOCOL;
+	case CURLE_SSL_CONNECT_ERROR:
+		snprintf(c->error, sizeof(c->error), "TLS handshake with "
+		    "distcrond at %s failed: %s", c->shown, why);
+		return ERR_PROTOCOL;
 	case CURLE_OUT_OF_MEMORY:
 		snprintf(c->error, sizeof(c->error), "out of memory");
 		return -ENOMEM;

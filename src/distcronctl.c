@@ -12,6 +12,14 @@
  * handshake, never authentication) and records or verifies its host key
  * through the sshhost module.
  *
+ * The other commands (jobs, show, run, runs, cancel, nodes, pause, resume,
+ * apply, delete, task) talk to a running distcrond through its REST API
+ * (include/distcron/api.h) with the apiclient module: blocking requests,
+ * one client per invocation.  They find the API from --url/--token, else
+ * DISTCRON_URL/DISTCRON_TOKEN, else the daemon's settings (listen,
+ * tls_cert, api_token or STATE_DIR/api.token); see the section "API
+ * commands".
+ *
  * Paths come from, in order of preference: the command's flags, the JSON
  * file given with --config (keys "jobs_dir", "nodes_dir", "state_dir",
  * "timezone"; comments allowed), the environment (DISTCRON_JOBS_DIR,

@@ -3,7 +3,8 @@
 (include/distcron/api.h), for testing distcronctl without the daemon.
 
 It listens on 127.0.0.1 only, on a free port chosen by the kernel, and writes
-that port to --port-file (atomically, once it accepts connections).  Every
+that port to --port-file (atomically, once it accepts connections).  With
+--tls CERT KEY it speaks HTTPS.  Every
 endpoint but GET /health needs "Authorization: Bearer TOKEN" (--token).  It
 exits on SIGTERM or SIGINT, and by itself when its parent goes away.
 
@@ -24,6 +25,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -178,6 +180,11 @@ def check_job_body(body, need_schedule):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "api_double"
+
+    def setup(self):
+        super().setup()
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()
 
     def log_message(self, format, *args):
         pass
@@ -370,11 +377,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--token", required=True)
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     args = ap.parse_args()
 
     server = Server(("127.0.0.1", 0), Handler)
     server.token = args.token
     server.state = State()
+    if args.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls[0], args.tls[1])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True,
+                                        do_handshake_on_connect=False)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     threading.Thread(target=watch_parent, daemon=True).start()
     write_port(args.port_file, server.server_address[1])

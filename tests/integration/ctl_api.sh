@@ -370,4 +370,40 @@ check "no token anywhere exits 1" test "$rc" -eq 1
 check "no token anywhere: names the token file" \
     contains "$T/err" "$T/state/api.token"
 
+# --- TLS: the server's certificate is verified ------------------------------
+
+if [ -z "${CTL_API_URL:-}" ] && openssl req -x509 -newkey ed25519 -nodes \
+    -subj /CN=localhost -days 1 \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1; then
+	python3 "$top_srcdir/tests/integration/api_double.py" \
+	    --port-file "$T/tlsport" --token "$token" \
+	    --tls "$T/cert.pem" "$T/key.pem" &
+	tls_pid=$!
+	trap 'kill "$api_pid" "$tls_pid" 2>/dev/null; rm -rf "$T"' EXIT
+	i=0
+	while [ ! -s "$T/tlsport" ] && [ "$i" -le 100 ]; do
+		i=$((i + 1))
+		sleep 0.1
+	done
+	tport=$(cat "$T/tlsport")
+	run "$ctl" nodes --url "https://127.0.0.1:$tport"
+	check "TLS with an unknown CA exits 1" test "$rc" -eq 1
+	check "TLS with an unknown CA: names the server" \
+	    contains "$T/err" "https://127.0.0.1:$tport"
+	check "TLS with an unknown CA: nothing on stdout" test ! -s "$T/out"
+	run "$ctl" nodes --url "https://127.0.0.1:$tport" \
+	    --cacert "$T/cert.pem"
+	check "TLS with --cacert exits 0" test "$rc" -eq 0
+	check "TLS with --cacert: the node table" contains "$T/out" "$node"
+	cat >"$T/tls.conf" <<EOF
+{ "listen": "127.0.0.1:$tport", "tls_cert": "$T/cert.pem",
+  "tls_key": "$T/key.pem", "api_token": "$token" }
+EOF
+	run env -u DISTCRON_URL -u DISTCRON_TOKEN \
+	    DISTCRON_CA_FILE="$T/cert.pem" "$ctl" nodes --config "$T/tls.conf"
+	check "tls_cert in the config: https, DISTCRON_CA_FILE" \
+	    test "$rc" -eq 0
+fi
+
 finish
