@@ -1961,7 +1961,7 @@ sleep_ms(int64_t ms)
 static bool
 run_final(const char *status)
 {
-	return status != NULL && strcmp(status, "PENDING") != 0 &&
+	return strcmp(status, "PENDING") != 0 &&
 	    strcmp(status, "STARTED") != 0 && strcmp(status, "RETRY") != 0;
 }
 
@@ -2038,6 +2038,19 @@ run_print(json_object *run, int64_t id)
 		item_print(json_object_array_get_idx(items, i));
 }
 
+/* Sleeps *delay ms, but not past deadline (0: none); doubles *delay up
+ * to API_POLL_MAX_MS. */
+static void
+poll_sleep(int64_t deadline, int64_t *delay)
+{
+	int64_t ms = *delay, left = deadline - mono_ms();
+
+	if (deadline > 0 && left < ms)
+		ms = left > 0 ? left : 1;
+	sleep_ms(ms);
+	*delay = *delay * 2 > API_POLL_MAX_MS ? API_POLL_MAX_MS : *delay * 2;
+}
+
 /*
  * Polls GET /runs/ID until the run is final or timeout_ms (0: none)
  * passes.  Returns 0 on SUCCESS, 1 on another final status, 2 on an API
@@ -2057,22 +2070,22 @@ run_wait(struct api_ctx *a, int64_t id, int64_t timeout_ms)
 		if ((status = api_call(a, "GET", path, NULL, 0, NULL,
 		    &run)) != 0)
 			return status;
-		if (run_final(st = jstring(run, "status")))
+		if ((st = jstring(run, "status")) == NULL) {
+			fprintf(stderr, "%s: the answer of distcrond has no "
+			    "run status\n", PROG);
+			json_object_put(run);
+			return a->fail;
+		}
+		if (run_final(st))
 			break;
 		if (timeout_ms > 0 && mono_ms() >= deadline) {
 			fprintf(stderr, "%s: run %lld is still %s after the "
-			    "--timeout; it goes on\n", PROG, (long long)id,
-			    st ? st : "running");
+			    "--timeout; it goes on\n", PROG, (long long)id, st);
 			json_object_put(run);
 			return EXIT_USAGE;
 		}
 		json_object_put(run);
-		if (timeout_ms > 0 && deadline - mono_ms() < delay)
-			delay = deadline - mono_ms() > 0 ?
-			    deadline - mono_ms() : 1;
-		sleep_ms(delay);
-		delay = delay * 2 > API_POLL_MAX_MS ? API_POLL_MAX_MS :
-		    delay * 2;
+		poll_sleep(timeout_ms > 0 ? deadline : 0, &delay);
 	}
 	if (a->json)
 		json_print(run);
