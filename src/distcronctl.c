@@ -12,6 +12,14 @@
  * handshake, never authentication) and records or verifies its host key
  * through the sshhost module.
  *
+ * The other commands (jobs, show, run, runs, cancel, nodes, pause, resume,
+ * apply, delete, task) talk to a running distcrond through its REST API
+ * (include/distcron/api.h) with the apiclient module: blocking requests,
+ * one client per invocation.  They find the API from --url/--token, else
+ * DISTCRON_URL/DISTCRON_TOKEN, else the daemon's settings (listen,
+ * tls_cert, api_token or STATE_DIR/api.token); see the section "API
+ * commands".
+ *
  * Paths come from, in order of preference: the command's flags, the JSON
  * file given with --config (keys "jobs_dir", "nodes_dir", "state_dir",
  * "timezone"; comments allowed), the environment (DISTCRON_JOBS_DIR,
@@ -41,6 +49,7 @@
 #include <json-c/json.h>
 #include <libssh2.h>
 
+#include "distcron/apiclient.h"
 #include "distcron/buf.h"
 #include "distcron/config.h"
 #include "distcron/defs.h"
@@ -50,6 +59,7 @@
 #include "distcron/sched.h"
 #include "distcron/sshhost.h"
 #include "distcron/store.h"
+#include "distcron/table.h"
 #include "distcron/tz.h"
 
 #define PROG		"distcronctl"
@@ -64,6 +74,43 @@
 #define NEXT_MAX	10000
 #define HISTORY_DEFAULT	20
 #define HISTORY_MAX	100000
+
+/* API commands (see the section "API commands" below). */
+#define API_TOKEN_FILE	"api.token"
+#define API_TOKEN_MAX	4096
+#define API_MSG_MAX	1024
+#define API_CELL_MAX	256
+#define API_POLL_MIN_MS	100
+#define API_POLL_MAX_MS	1000
+#define RUNS_DEFAULT	20
+#define RUNS_MAX	10000
+
+/* Continue with the command (an option parser's "no exit status yet"). */
+#define PROCEED		(-1)
+
+/* Long-only options of every API command. */
+enum { OPT_URL = 256, OPT_TOKEN, OPT_CACERT };
+#define OPT_API \
+	{ "url", required_argument, NULL, OPT_URL }, \
+	{ "token", required_argument, NULL, OPT_TOKEN }, \
+	{ "cacert", required_argument, NULL, OPT_CACERT }, \
+	{ "config", required_argument, NULL, 'c' }, \
+	{ "json", no_argument, NULL, 'J' }
+#define API_SHORTOPTS	"c:J"
+
+#define API_OPTS_HELP \
+	"      --url URL         the API, e.g. http://127.0.0.1:8080\n" \
+	"      --token TOKEN     bearer token (visible in ps: prefer " \
+	"DISTCRON_TOKEN)\n" \
+	"      --cacert FILE     verify the server's TLS certificate with " \
+	"FILE\n" \
+	"  -c, --config FILE     the daemon's config file, for listen and " \
+	"api_token\n" \
+	"  -J, --json            print the API's JSON answer\n" \
+	"Without --url/--token: DISTCRON_URL, DISTCRON_TOKEN and " \
+	"DISTCRON_CA_FILE,\n" \
+	"else the daemon's settings (listen, tls_cert, and api_token or\n" \
+	"STATE_DIR/" API_TOKEN_FILE ").\n"
 
 /* Long options shared by every command; short letters are per command. */
 #define OPT_HELP	{ "help", no_argument, NULL, 'h' }
@@ -92,6 +139,17 @@ static int cmd_check(int, char **);
 static int cmd_next(int, char **);
 static int cmd_history(int, char **);
 static int cmd_trust(int, char **);
+static int cmd_jobs(int, char **);
+static int cmd_show(int, char **);
+static int cmd_run(int, char **);
+static int cmd_runs(int, char **);
+static int cmd_cancel(int, char **);
+static int cmd_nodes(int, char **);
+static int cmd_pause(int, char **);
+static int cmd_resume(int, char **);
+static int cmd_apply(int, char **);
+static int cmd_delete(int, char **);
+static int cmd_task(int, char **);
 static int cmd_help(int, char **);
 static int usage_error(const char *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
@@ -164,6 +222,85 @@ static const struct command commands[] = {
 	  "it is\n"
 	  "refused or the node cannot be reached.\n",
 	  cmd_trust },
+	{ "jobs", "[API OPTIONS]", "list the jobs of a running distcrond",
+	  "Columns: NAME, SCHEDULE, NEXT RUN, LAST STATUS (of the last run),\n"
+	  "RUNNING (runs in progress), PAUSED.\n" API_OPTS_HELP,
+	  cmd_jobs },
+	{ "show", "JOB [API OPTIONS]", "show a job's definition and state",
+	  "Prints the job's state (paused, next run, last run...) and its\n"
+	  "definition as the daemon loaded it.\n" API_OPTS_HELP,
+	  cmd_show },
+	{ "run", "JOB [--wait [--timeout DUR]] [API OPTIONS]",
+	  "start a run of a job now",
+	  "  -w, --wait            wait for the run to finish and print its "
+	  "result\n"
+	  "                        on every node (status, exit code, output)\n"
+	  "  -t, --timeout DUR     stop waiting after DUR (10s, 5m); the run "
+	  "goes on\n"
+	  API_OPTS_HELP
+	  "Prints the id of the new run.  With --wait, exits 0 if the run "
+	  "succeeded,\n"
+	  "1 if it failed or was lost, 2 on a usage or API error or when\n"
+	  "--timeout passed.\n",
+	  cmd_run },
+	{ "runs", "[--job JOB] [--status S] [--since T] [-n N] "
+	  "[API OPTIONS]",
+	  "list recent runs (of all jobs and tasks)",
+	  "  -j, --job JOB         runs of JOB only\n"
+	  "  -s, --status S        runs in status S (SUCCESS, FAILURE, "
+	  "STARTED...)\n"
+	  "  -S, --since T         runs since T: ISO 8601, or a duration ago "
+	  "(2h)\n"
+	  "  -n, --limit N         newest N runs (default 20, max 10000)\n"
+	  API_OPTS_HELP
+	  "See also 'history', which reads the store without the daemon.\n",
+	  cmd_runs },
+	{ "cancel", "ID [API OPTIONS]", "cancel a pending or running run",
+	  API_OPTS_HELP
+	  "Exits 1 if the run is unknown or already finished.\n",
+	  cmd_cancel },
+	{ "nodes", "[API OPTIONS]", "list the nodes and their health",
+	  "Columns: NAME, TYPE (local, ssh), ROLES, STATUS (up, down, "
+	  "disabled),\n"
+	  "SINCE (when it changed), RUNNING (runs on it), LAST ERROR.\n"
+	  API_OPTS_HELP,
+	  cmd_nodes },
+	{ "pause", "JOB [API OPTIONS]", "stop scheduling a job",
+	  "Scheduled runs stop until 'resume' (kept across restarts); "
+	  "'run' still\n"
+	  "works.\n" API_OPTS_HELP,
+	  cmd_pause },
+	{ "resume", "JOB [API OPTIONS]", "schedule a paused job again",
+	  API_OPTS_HELP, cmd_resume },
+	{ "apply", "FILE [--name JOB] [API OPTIONS]",
+	  "create or replace a job from a JSON file",
+	  "  -k, --name JOB        the job's name (default: FILE's name "
+	  "without .json;\n"
+	  "                        needed when FILE is - for stdin)\n"
+	  API_OPTS_HELP
+	  "The daemon validates the job, writes it to its jobs directory and "
+	  "schedules\n"
+	  "it; prints \"created JOB\" or \"replaced JOB\".  An invalid job "
+	  "exits 1 with\n"
+	  "the daemon's message (422: FIELD: REASON).\n",
+	  cmd_apply },
+	{ "delete", "JOB [API OPTIONS]", "remove a job (and its file)",
+	  API_OPTS_HELP, cmd_delete },
+	{ "task", "[--node N... | --role R...] [--all] [--timeout DUR] "
+	  "[--wait]\n"
+	  "       [API OPTIONS] [--] CMD [ARG...]",
+	  "run a command once on chosen nodes",
+	  "  -N, --node N          run on node N (repeatable)\n"
+	  "  -r, --role R          run on nodes with role R (repeatable)\n"
+	  "  -a, --all             on every chosen node (default: any one)\n"
+	  "  -t, --timeout DUR     kill the command after DUR (10s, 5m)\n"
+	  "  -w, --wait            wait for the run and print its result, as "
+	  "'run --wait'\n"
+	  API_OPTS_HELP
+	  "Options end at CMD: CMD's own options are passed to it.  CMD runs "
+	  "without\n"
+	  "a shell.  Prints the id of the run; exit statuses as for 'run'.\n",
+	  cmd_task },
 	{ "help", "[COMMAND]", "show help for a command", "", cmd_help },
 };
 extern char **environ;
@@ -194,6 +331,15 @@ usage(FILE *f)
 	fprintf(f, "\nRun '%s COMMAND --help' for a command's options.\n"
 	    "Environment: DISTCRON_JOBS_DIR, DISTCRON_NODES_DIR, "
 	    "DISTCRON_STATE_DIR.\n", PROG);
+	fprintf(f, "\nThe commands from 'jobs' on talk to a running distcrond "
+	    "through its REST\n"
+	    "API, found with --url URL and --token TOKEN (after the command), "
+	    "else\n"
+	    "DISTCRON_URL and DISTCRON_TOKEN, else the daemon's config: "
+	    "listen (https\n"
+	    "when tls_cert is set), and api_token or STATE_DIR/api.token.  "
+	    "--cacert FILE\n"
+	    "or DISTCRON_CA_FILE verifies the server's certificate.\n");
 }
 
 static void
@@ -1150,6 +1296,1386 @@ cmd_trust(int argc, char **argv)
 	status = settings_resolve(&s) == 0 ?
 	    trust_run(&s, argv[optind], check) : 1;
 	settings_free(&s);
+	return status;
+}
+
+/*
+ * API commands: jobs, show, run, runs, cancel, nodes, pause, resume,
+ * apply, delete, task.  Each one sends a request or two to distcrond's REST
+ * API through the apiclient module (blocking) and prints the answer as a
+ * table or text, or as the API's JSON with --json.  The API is found
+ * through --url/--token, else DISTCRON_URL/DISTCRON_TOKEN, else the
+ * daemon's own settings: "listen" (https when "tls_cert" is set) and
+ * "api_token" or STATE_DIR/api.token.  An API error is printed as the API
+ * gave it ("422: schedule.cron: ...") and exits 1; with --wait, exit 1
+ * means the run failed, so API errors exit 2 instead.
+ */
+
+struct api_opts {
+	const char *url;
+	const char *token;
+	const char *ca_file;
+	const char *config_file;
+	bool json;
+	bool wait;		/* API errors exit 2: 1 is a failed run */
+};
+
+/* A connection to the API for one command. */
+struct api_ctx {
+	struct apiclient *client;
+	bool json;
+	int fail;		/* exit status of an API error */
+};
+
+/* Takes an option common to API commands; false if c is not one. */
+static bool
+api_opt(struct api_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case OPT_URL: o->url = arg; return true;
+	case OPT_TOKEN: o->token = arg; return true;
+	case OPT_CACERT: o->ca_file = arg; return true;
+	case 'c': o->config_file = arg; return true;
+	case 'J': o->json = true; return true;
+	default: return false;
+	}
+}
+
+/* Checks that exactly nargs operands (named what) follow the options. */
+static int
+api_operands(const char *cmd, int argc, char **argv, int nargs,
+    const char *what)
+{
+	if (argc - optind < nargs)
+		return usage_error(cmd, "%s: missing %s", cmd, what);
+	if (argc - optind > nargs)
+		return usage_error(cmd, "%s: unexpected argument '%s'", cmd,
+		    argv[optind + nargs]);
+	return PROCEED;
+}
+
+/* Parses a command that takes only the API options and nargs operands. */
+static int
+api_args(const char *cmd, int argc, char **argv, struct api_opts *o,
+    int nargs, const char *what)
+{
+	static const struct option opts[] = { OPT_API, OPT_HELP, OPT_END };
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, API_SHORTOPTS "h", opts,
+	    NULL)) != -1) {
+		if (api_opt(o, c, optarg))
+			continue;
+		if (c == 'h')
+			return command_help(cmd);
+		return usage_hint(cmd);
+	}
+	return api_operands(cmd, argc, argv, nargs, what);
+}
+
+/* A flag's value, else the environment's (unset or empty: NULL). */
+static const char *
+flag_or_env(const char *flag, const char *name)
+{
+	const char *v = flag != NULL ? flag : getenv(name);
+
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/*
+ * The URL of the API that cfg->listen ("ADDR:PORT") serves: a wildcard
+ * address is reached on loopback, an IPv6 one in brackets.
+ */
+static char *
+listen_url(const struct config *cfg)
+{
+	const char *colon = strrchr(cfg->listen, ':');
+	const char *scheme = cfg->tls_cert[0] != '\0' ? "https" : "http";
+	int alen = colon != NULL ? (int)(colon - cfg->listen) : 0;
+	const char *addr = cfg->listen;
+	struct buf b;
+
+	if (colon == NULL)
+		return NULL;
+	if (alen == 0 || (alen == 7 && strncmp(addr, "0.0.0.0", 7) == 0)) {
+		addr = "127.0.0.1";
+		alen = 9;
+	} else if ((alen == 2 && strncmp(addr, "::", 2) == 0) ||
+	    (alen == 4 && strncmp(addr, "[::]", 4) == 0)) {
+		addr = "[::1]";
+		alen = 5;
+	}
+	buf_init(&b, strlen(cfg->listen) + 32);
+	if (addr[0] != '[' && memchr(addr, ':', (size_t)alen) != NULL)
+		(void)buf_printf(&b, "%s://[%.*s]%s", scheme, alen, addr, colon);
+	else
+		(void)buf_printf(&b, "%s://%.*s%s", scheme, alen, addr, colon);
+	return buf_steal(&b, NULL);
+}
+
+/* The daemon's token: api_token, else the first line of
+ * STATE_DIR/api.token.  Prints why there is none. */
+static char *
+config_token(const struct config *cfg)
+{
+	char path[PATH_MAX], *text = NULL;
+	size_t len = 0;
+	int n, r;
+
+	if (cfg->api_token[0] != '\0')
+		return strdup(cfg->api_token);
+	n = snprintf(path, sizeof(path), "%s/%s", cfg->state_dir,
+	    API_TOKEN_FILE);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		r = -ENAMETOOLONG;
+	else if ((r = read_text(path, API_TOKEN_MAX, &text, &len)) == 0) {
+		text[strcspn(text, "\r\n")] = '\0';
+		if (text[0] != '\0')
+			return text;
+		r = ERR_INVALID;
+	}
+	fprintf(stderr, "%s: no API token: %s: %s (give --token or set "
+	    "DISTCRON_TOKEN)\n", PROG, path, r == ERR_INVALID ?
+	    "empty file" : err_str(r));
+	free(text);
+	return NULL;
+}
+
+/* Wipes and frees a token copy. */
+static void
+token_free(char *token)
+{
+	if (token != NULL)
+		explicit_bzero(token, strlen(token));
+	free(token);
+}
+
+/* Fills url and token from the daemon's settings where they are NULL. */
+static int
+api_discover(const struct api_opts *o, char **url, char **token)
+{
+	struct settings s = { .config_file = o->config_file };
+	int r = 0;
+
+	if ((r = settings_resolve(&s)) != 0)
+		return r;
+	if (*url == NULL && (*url = listen_url(&s.cfg)) == NULL) {
+		fprintf(stderr, "%s: listen: '%s' is not ADDR:PORT\n", PROG,
+		    s.cfg.listen);
+		r = ERR_CONFIG;
+	}
+	if (r == 0 && *token == NULL && (*token = config_token(&s.cfg)) ==
+	    NULL)
+		r = ERR_CONFIG;
+	settings_free(&s);
+	return r;
+}
+
+static int
+api_client_new(const char *url, const char *token, const char *ca_file,
+    struct apiclient **out)
+{
+	int r;
+
+	if ((r = apiclient_open(url, token, out)) != 0) {
+		fprintf(stderr, "%s: %s: %s\n", PROG, r == ERR_INVALID ?
+		    "bad URL or token (the URL must start with http:// or "
+		    "https://)" : "cannot set up the API client", err_str(r));
+		return r;
+	}
+	if (ca_file != NULL && (r = apiclient_set_ca_file(*out,
+	    ca_file)) != 0)
+		fprintf(stderr, "%s: --cacert: %s\n", PROG, err_str(r));
+	return r;
+}
+
+/* Finds the API and opens a client; prints why not. */
+static int
+api_open(const struct api_opts *o, struct api_ctx *a)
+{
+	const char *url = flag_or_env(o->url, "DISTCRON_URL");
+	const char *token = flag_or_env(o->token, "DISTCRON_TOKEN");
+	char *url_found = NULL, *token_found = NULL;
+	int r = 0;
+
+	a->client = NULL;
+	a->json = o->json;
+	a->fail = o->wait ? EXIT_USAGE : 1;
+	signal(SIGPIPE, SIG_IGN);	/* a server that hangs up is an error */
+	if (url == NULL || token == NULL) {
+		if (url != NULL && (url_found = strdup(url)) == NULL)
+			r = -ENOMEM;
+		if (token != NULL && (token_found = strdup(token)) == NULL)
+			r = -ENOMEM;
+		if (r == 0)
+			r = api_discover(o, &url_found, &token_found);
+		url = url_found;
+		token = token_found;
+	}
+	if (r == 0)
+		r = api_client_new(url, token, flag_or_env(o->ca_file,
+		    "DISTCRON_CA_FILE"), &a->client);
+	free(url_found);
+	token_free(token_found);
+	return r;
+}
+
+static void
+api_close(struct api_ctx *a)
+{
+	apiclient_free(a->client);
+	a->client = NULL;
+}
+
+/* Parses a JSON answer; prints the problem. */
+static json_object *
+api_parse(const char *text)
+{
+	json_object *root = json_tokener_parse(text);
+
+	if (root == NULL)
+		fprintf(stderr, "%s: the answer of distcrond is not JSON\n",
+		    PROG);
+	return root;
+}
+
+/*
+ * Sends a request and parses its JSON answer into *root (the caller puts
+ * it).  A failure or an error status is printed; returns 0 or the exit
+ * status of an API error.
+ */
+static int
+api_call(struct api_ctx *a, const char *method, const char *path,
+    const char *body, size_t len, long *statusp, json_object **root)
+{
+	char msg[API_MSG_MAX], *text = NULL;
+	long status = 0;
+
+	*root = NULL;
+	if (apiclient_request(a->client, method, path, body, len, &status,
+	    &text) != 0) {
+		fprintf(stderr, "%s: %s\n", PROG, apiclient_error(a->client));
+		return a->fail;
+	}
+	if (status < 200 || status > 299) {
+		apiclient_error_text(status, text, msg, sizeof(msg));
+		fprintf(stderr, "%s: %s\n", PROG, msg);
+	} else
+		*root = api_parse(text);
+	free(text);
+	if (statusp != NULL)
+		*statusp = status;
+	return *root != NULL ? 0 : a->fail;
+}
+
+/* "/PREFIX/NAME[SUFFIX]" with the name escaped; NULL on no memory. */
+static char *
+api_path(const char *prefix, const char *name, const char *suffix)
+{
+	char *esc = apiclient_escape(name);
+	struct buf b;
+
+	if (esc == NULL)
+		return NULL;
+	buf_init(&b, strlen(prefix) + strlen(esc) + strlen(suffix) + 2);
+	(void)buf_printf(&b, "%s/%s%s", prefix, esc, suffix);
+	free(esc);
+	return buf_steal(&b, NULL);
+}
+
+/* Sends a request about one object ("/jobs" + name + suffix). */
+static int
+api_call_on(struct api_ctx *a, const char *method, const char *prefix,
+    const char *name, const char *suffix, const char *body, size_t len,
+    long *status, json_object **root)
+{
+	char *path = api_path(prefix, name, suffix);
+	int r;
+
+	if (path == NULL) {
+		fprintf(stderr, "%s: %s\n", PROG, strerror(ENOMEM));
+		return a->fail;
+	}
+	r = api_call(a, method, path, body, len, status, root);
+	free(path);
+	return r;
+}
+
+/* Prints v as indented JSON. */
+static void
+json_print(json_object *v)
+{
+	printf("%s\n", json_object_to_json_string_ext(v,
+	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/*
+ * Reading answers.
+ */
+
+static json_object *
+jget(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+/* A string member, or NULL. */
+static const char *
+jstring(json_object *o, const char *key)
+{
+	json_object *v = jget(o, key);
+
+	return json_object_is_type(v, json_type_string) ?
+	    json_object_get_string(v) : NULL;
+}
+
+/* An integer member; false when absent or not a number. */
+static bool
+jint(json_object *o, const char *key, int64_t *out)
+{
+	json_object *v = jget(o, key);
+
+	if (!json_object_is_type(v, json_type_int))
+		return false;
+	*out = json_object_get_int64(v);
+	return true;
+}
+
+/* An array member; prints the problem when it is missing. */
+static json_object *
+jarray(json_object *o, const char *key)
+{
+	json_object *v = jget(o, key);
+
+	if (json_object_is_type(v, json_type_array))
+		return v;
+	fprintf(stderr, "%s: the answer of distcrond has no \"%s\" list\n",
+	    PROG, key);
+	return NULL;
+}
+
+/* Strings of an array joined with ','. */
+static void
+cell_list(json_object *v, char *out, size_t outlen)
+{
+	size_t i, off = 0, n = json_object_array_length(v);
+	int w;
+
+	snprintf(out, outlen, "-");
+	for (i = 0; i < n && off < outlen; i++) {
+		w = snprintf(out + off, outlen - off, "%s%s", i ? "," : "",
+		    json_object_get_string(json_object_array_get_idx(v, i)));
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+/* Any JSON value as a table cell: "-" for null or "", yes/no, lists
+ * joined with ','. */
+static void
+cell_json(json_object *v, char *out, size_t outlen)
+{
+	const char *s;
+
+	switch (json_object_get_type(v)) {
+	case json_type_null:
+		snprintf(out, outlen, "-");
+		break;
+	case json_type_boolean:
+		snprintf(out, outlen, "%s", json_object_get_boolean(v) ?
+		    "yes" : "no");
+		break;
+	case json_type_array:
+		cell_list(v, out, outlen);
+		break;
+	case json_type_string:
+		s = json_object_get_string(v);
+		snprintf(out, outlen, "%s", s[0] != '\0' ? s : "-");
+		break;
+	default:
+		snprintf(out, outlen, "%s", json_object_to_json_string_ext(v,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	}
+}
+
+/* A schedule: "cron EXPR" or "every DUR [from HH:MM]" when it is an
+ * object, else the value as it is. */
+static void
+cell_schedule(json_object *v, char *out, size_t outlen)
+{
+	const char *cron = jstring(v, "cron"), *every = jstring(v, "interval");
+	const char *ref = jstring(v, "reference");
+
+	if (cron != NULL)
+		snprintf(out, outlen, "%s", cron);
+	else if (every != NULL)
+		snprintf(out, outlen, "every %s%s%s", every,
+		    ref ? " from " : "", ref ? ref : "");
+	else
+		cell_json(v, out, outlen);
+}
+
+/* Prints a table, or "(none)"-style note on stderr when it is empty. */
+static int
+table_show(struct table *t, const char *empty)
+{
+	if (table_rows(t) == 0) {
+		fprintf(stderr, "%s: %s\n", PROG, empty);
+		return 0;
+	}
+	return table_print(t, stdout) == 0 ? 0 : 1;
+}
+
+/*
+ * jobs, show
+ */
+
+static int
+jobs_table(json_object *root)
+{
+	static const char *const head[] = { "NAME", "SCHEDULE", "NEXT RUN",
+		"LAST STATUS", "RUNNING", "PAUSED" };
+	char cell[6][API_CELL_MAX];
+	const char *cells[6];
+	json_object *jobs = jarray(root, "jobs"), *job;
+	struct table *t = NULL;
+	size_t i;
+	int k, status = 1;
+
+	if (jobs == NULL || table_new(6, head, &t) != 0)
+		goto out;
+	for (k = 0; k < 6; k++)
+		cells[k] = cell[k];
+	for (i = 0; i < json_object_array_length(jobs); i++) {
+		job = json_object_array_get_idx(jobs, i);
+		cell_json(jget(job, "name"), cell[0], API_CELL_MAX);
+		cell_schedule(jget(job, "schedule"), cell[1], API_CELL_MAX);
+		cell_json(jget(job, "next_run"), cell[2], API_CELL_MAX);
+		cell_json(jget(jget(job, "last_run"), "status"), cell[3],
+		    API_CELL_MAX);
+		cell_json(jget(job, "running"), cell[4], API_CELL_MAX);
+		cell_json(jget(job, "paused"), cell[5], API_CELL_MAX);
+		if (table_add(t, cells) != 0)
+			goto out;
+	}
+	status = table_show(t, "no jobs defined");
+ out:
+	table_free(t);
+	return status;
+}
+
+static int
+cmd_jobs(int argc, char **argv)
+{
+	struct api_opts o = { 0 };
+	struct api_ctx a;
+	json_object *root = NULL;
+	int status;
+
+	if ((status = api_args("jobs", argc, argv, &o, 0, "")) != PROCEED)
+		return status;
+	if (api_open(&o, &a) != 0)
+		return 1;
+	if ((status = api_call(&a, "GET", "/jobs", NULL, 0, NULL,
+	    &root)) == 0)
+		status = o.json ? (json_print(root), 0) : jobs_table(root);
+	json_object_put(root);
+	api_close(&a);
+	return status;
+}
+
+/* Prints "  KEY:  VALUE" for a member of o shown as a cell. */
+static void
+show_field(const char *label, json_object *v)
+{
+	char cell[API_CELL_MAX];
+
+	cell_json(v, cell, sizeof(cell));
+	printf("%-12s %s\n", label, cell);
+}
+
+/* Prints a JSON value indented by two spaces. */
+static void
+json_print_indented(json_object *v)
+{
+	const char *text = json_object_to_json_string_ext(v,
+	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t n;
+
+	while (*text != '\0') {
+		n = strcspn(text, "\n");
+		printf("  %.*s\n", (int)n, text);
+		text += n + (text[n] == '\n');
+	}
+}
+
+static void
+show_print(json_object *root)
+{
+	json_object *state = jget(root, "state"), *last = jget(state,
+	    "last_run");
+	int64_t id;
+
+	show_field("name:", jget(root, "name"));
+	show_field("file:", jget(root, "source"));
+	show_field("enabled:", jget(state, "enabled"));
+	show_field("paused:", jget(state, "paused"));
+	show_field("next run:", jget(state, "next_run"));
+	show_field("running:", jget(state, "running"));
+	show_field("runs:", jget(state, "run_count"));
+	if (last != NULL && jint(last, "id", &id))
+		printf("%-12s %lld %s, ended %s\n", "last run:", (long long)id,
+		    jstring(last, "status") ? jstring(last, "status") : "?",
+		    jstring(last, "ended") ? jstring(last, "ended") : "-");
+	else
+		printf("%-12s -\n", "last run:");
+	printf("definition:\n");
+	json_print_indented(jget(root, "definition"));
+}
+
+static int
+cmd_show(int argc, char **argv)
+{
+	struct api_opts o = { 0 };
+	struct api_ctx a;
+	json_object *root = NULL;
+	int status;
+
+	if ((status = api_args("show", argc, argv, &o, 1, "JOB")) != PROCEED)
+		return status;
+	if (api_open(&o, &a) != 0)
+		return 1;
+	status = api_call_on(&a, "GET", "/jobs", argv[optind], "", NULL, 0,
+	    NULL, &root);
+	if (status == 0 && o.json)
+		json_print(root);
+	else if (status == 0)
+		show_print(root);
+	json_object_put(root);
+	api_close(&a);
+	return status;
+}
+
+/*
+ * run, task: waiting for a run
+ */
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* True once a run's status will not change (SUCCESS, FAILURE, LOST, or
+ * a status this client does not know). */
+static bool
+run_final(const char *status)
+{
+	return strcmp(status, "PENDING") != 0 &&
+	    strcmp(status, "STARTED") != 0 && strcmp(status, "RETRY") != 0;
+}
+
+/* Prints text with every line indented by prefix. */
+static void
+print_indented(const char *prefix, const char *text)
+{
+	size_t n;
+
+	while (text != NULL && *text != '\0') {
+		n = strcspn(text, "\n");
+		printf("%s%.*s\n", prefix, (int)n, text);
+		text += n + (text[n] == '\n');
+	}
+}
+
+/* "exit code 0", "signal 9", "error: ..." or "-" for one item. */
+static void
+item_outcome(json_object *it, char *out, size_t outlen)
+{
+	const char *error = jstring(it, "error");
+	int64_t v;
+
+	if (jint(it, "signal", &v) && v > 0)
+		snprintf(out, outlen, "signal %lld", (long long)v);
+	else if (jint(it, "exit_code", &v))
+		snprintf(out, outlen, "exit code %lld", (long long)v);
+	else
+		snprintf(out, outlen, "no exit code");
+	if (error != NULL && error[0] != '\0')
+		snprintf(out + strlen(out), outlen - strlen(out), ", %s",
+		    error);
+}
+
+static void
+item_print(json_object *it)
+{
+	char outcome[API_MSG_MAX];
+	const char *node = jstring(it, "node"), *st = jstring(it, "status");
+	const char *err = jstring(it, "stderr");
+	int64_t attempt = 1;
+
+	item_outcome(it, outcome, sizeof(outcome));
+	(void)jint(it, "attempt", &attempt);
+	printf("  node %s: %s, %s", node ? node : "-", st ? st : "?",
+	    outcome);
+	if (attempt > 1)
+		printf(" (attempt %lld)", (long long)attempt);
+	printf("\n");
+	print_indented("    ", jstring(it, "output"));
+	if (err != NULL && err[0] != '\0') {
+		printf("    stderr:\n");
+		print_indented("      ", err);
+	}
+	if (json_object_get_boolean(jget(it, "truncated")))
+		printf("    (output truncated)\n");
+}
+
+/* The result of a final run, per node. */
+static void
+run_print(json_object *run, int64_t id)
+{
+	const char *job = jstring(run, "job"), *reason = jstring(run,
+	    "reason");
+	json_object *items = jget(run, "items");
+	size_t i;
+
+	printf("run %lld%s%s%s: %s\n", (long long)id, job ? " (" : "",
+	    job ? job : "", job ? ")" : "", jstring(run, "status"));
+	if (reason != NULL && reason[0] != '\0')
+		printf("  reason: %s\n", reason);
+	for (i = 0; json_object_is_type(items, json_type_array) &&
+	    i < json_object_array_length(items); i++)
+		item_print(json_object_array_get_idx(items, i));
+}
+
+/* Sleeps *delay ms, but not past deadline (0: none); doubles *delay up
+ * to API_POLL_MAX_MS. */
+static void
+poll_sleep(int64_t deadline, int64_t *delay)
+{
+	int64_t ms = *delay, left = deadline - mono_ms();
+
+	if (deadline > 0 && left < ms)
+		ms = left > 0 ? left : 1;
+	sleep_ms(ms);
+	*delay = *delay * 2 > API_POLL_MAX_MS ? API_POLL_MAX_MS : *delay * 2;
+}
+
+/*
+ * Polls GET /runs/ID until the run is final or timeout_ms (0: none)
+ * passes.  Returns 0 on SUCCESS, 1 on another final status, 2 on an API
+ * error or when the time runs out.
+ */
+static int
+run_wait(struct api_ctx *a, int64_t id, int64_t timeout_ms)
+{
+	int64_t deadline = mono_ms() + timeout_ms, delay = API_POLL_MIN_MS;
+	json_object *run = NULL;
+	char path[64];
+	const char *st;
+	int status;
+
+	snprintf(path, sizeof(path), "/runs/%lld", (long long)id);
+	for (;;) {
+		if ((status = api_call(a, "GET", path, NULL, 0, NULL,
+		    &run)) != 0)
+			return status;
+		if ((st = jstring(run, "status")) == NULL) {
+			fprintf(stderr, "%s: the answer of distcrond has no "
+			    "run status\n", PROG);
+			json_object_put(run);
+			return a->fail;
+		}
+		if (run_final(st))
+			break;
+		if (timeout_ms > 0 && mono_ms() >= deadline) {
+			fprintf(stderr, "%s: run %lld is still %s after the "
+			    "--timeout; it goes on\n", PROG, (long long)id, st);
+			json_object_put(run);
+			return EXIT_USAGE;
+		}
+		json_object_put(run);
+		poll_sleep(timeout_ms > 0 ? deadline : 0, &delay);
+	}
+	if (a->json)
+		json_print(run);
+	else
+		run_print(run, id);
+	status = strcmp(st, "SUCCESS") == 0 ? 0 : 1;
+	json_object_put(run);
+	return status;
+}
+
+/* After POST .../run or /tasks: prints the id, or waits for the run. */
+static int
+run_started(struct api_ctx *a, json_object *root, bool wait,
+    int64_t timeout_ms)
+{
+	int64_t id;
+
+	if (!jint(root, "id", &id)) {
+		fprintf(stderr, "%s: the answer of distcrond has no run id\n",
+		    PROG);
+		return a->fail;
+	}
+	if (wait)
+		return run_wait(a, id, timeout_ms);
+	if (a->json)
+		json_print(root);
+	else
+		printf("%lld\n", (long long)id);
+	return 0;
+}
+
+/* Parses a --timeout DUR; prints the problem. */
+static int
+parse_timeout(const char *cmd, const char *s, int64_t *ms)
+{
+	const char *errstr = NULL;
+
+	if (dur_parse(s, ms, &errstr) == 0 && *ms > 0)
+		return PROCEED;
+	return usage_error(cmd, "%s: --timeout: '%s': %s", cmd, s,
+	    errstr ? errstr : "must be more than 0");
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "wait", no_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 't' },
+		OPT_API, OPT_HELP, OPT_END,
+	};
+	struct api_opts o = { 0 };
+	int64_t timeout_ms = 0;
+	json_object *root = NULL;
+	struct api_ctx a;
+	int c, status;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "wt:" API_SHORTOPTS "h", opts,
+	    NULL)) != -1) {
+		if (api_opt(&o, c, optarg))
+			continue;
+		switch (c) {
+		case 'w': o.wait = true; break;
+		case 't':
+			if ((status = parse_timeout("run", optarg,
+			    &timeout_ms)) != PROCEED)
+				return status;
+			break;
+		case 'h': return command_help("run");
+		default: return usage_hint("run");
+		}
+	}
+	if ((status = api_operands("run", argc, argv, 1, "JOB")) != PROCEED)
+		return status;
+	if (timeout_ms > 0 && !o.wait)
+		return usage_error("run", "run: --timeout needs --wait");
+	if (api_open(&o, &a) != 0)
+		return o.wait ? EXIT_USAGE : 1;
+	if ((status = api_call_on(&a, "POST", "/jobs", argv[optind], "/run",
+	    NULL, 0, NULL, &root)) == 0)
+		status = run_started(&a, root, o.wait, timeout_ms);
+	json_object_put(root);
+	api_close(&a);
+	return status;
+}
+
+/*
+ * runs, cancel
+ */
+
+struct runs_opts {
+	const char *job;
+	const char *status;
+	const char *since;
+	int64_t limit;
+};
+
+/* --since: a duration ("2h": that long ago) becomes a time; anything
+ * else goes to the API as it is. */
+static int
+since_param(const char *since, char *out, size_t outlen)
+{
+	const char *errstr = NULL;
+	const struct tz *zone;
+	int64_t ms;
+
+	if (dur_parse(since, &ms, &errstr) != 0) {
+		snprintf(out, outlen, "%s", since);
+		return 0;
+	}
+	if (zone_get(NULL, &zone) != 0)
+		return ERR_CONFIG;
+	return tz_format_iso8601(zone, (int64_t)time(NULL) - ms / 1000, out,
+	    outlen);
+}
+
+/* Appends "&key=escaped value" (the first '&' a '?'). */
+static int
+query_add(struct buf *b, const char *key, const char *value)
+{
+	char *esc;
+	int r;
+
+	if (value == NULL)
+		return 0;
+	if ((esc = apiclient_escape(value)) == NULL)
+		return -ENOMEM;
+	r = buf_printf(b, "%c%s=%s", strchr(buf_str(b), '?') ? '&' : '?',
+	    key, esc);
+	free(esc);
+	return r;
+}
+
+static char *
+runs_path(const struct runs_opts *ro)
+{
+	char since[64], limit[24];
+	struct buf b;
+
+	snprintf(limit, sizeof(limit), "%lld", (long long)ro->limit);
+	if (ro->since != NULL && since_param(ro->since, since,
+	    sizeof(since)) != 0)
+		return NULL;
+	buf_init(&b, 4096);
+	if (buf_puts(&b, "/runs") != 0 ||
+	    query_add(&b, "job", ro->job) != 0 ||
+	    query_add(&b, "status", ro->status) != 0 ||
+	    query_add(&b, "since", ro->since ? since : NULL) != 0 ||
+	    query_add(&b, "limit", limit) != 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b, NULL);
+}
+
+/* Distinct nodes of a run's items, and their common exit ("mixed" when
+ * they differ). */
+static void
+cell_items(json_object *run, char *nodes, char *exit_, size_t len)
+{
+	json_object *items = jget(run, "items"), *it;
+	char seen[API_CELL_MAX] = ",", one[API_CELL_MAX], probe[API_CELL_MAX];
+	size_t i, n = json_object_is_type(items, json_type_array) ?
+	    json_object_array_length(items) : 0;
+	const char *node;
+
+	snprintf(nodes, len, "-");
+	snprintf(exit_, len, "-");
+	for (i = 0; i < n; i++) {
+		it = json_object_array_get_idx(items, i);
+		node = jstring(it, "node");
+		snprintf(probe, sizeof(probe), ",%s,", node ? node : "?");
+		if (strstr(seen, probe) == NULL) {
+			snprintf(seen + strlen(seen), sizeof(seen) -
+			    strlen(seen), "%s,", node ? node : "?");
+			snprintf(nodes, len, "%.*s", (int)strlen(seen) - 2,
+			    seen + 1);
+		}
+		cell_json(jget(it, "exit_code"), one, sizeof(one));
+		if (i == 0)
+			snprintf(exit_, len, "%s", one);
+		else if (strcmp(exit_, one) != 0)
+			snprintf(exit_, len, "mixed");
+	}
+}
+
+/* The run's duration from its ISO 8601 "started" and "ended". */
+static void
+cell_duration(json_object *run, char *out, size_t outlen)
+{
+	const char *s = jstring(run, "started"), *e = jstring(run, "ended");
+	const char *errstr = NULL;
+	const struct tz *utc;
+	int64_t ts, te;
+
+	snprintf(out, outlen, "-");
+	if (s == NULL || e == NULL || tz_get("UTC", &utc, &errstr) != 0 ||
+	    tz_parse_iso8601(utc, s, &ts, &errstr) != 0 ||
+	    tz_parse_iso8601(utc, e, &te, &errstr) != 0 || te < ts)
+		return;
+	dur_format((te - ts) * 1000, out, outlen);
+}
+
+static int
+runs_table(json_object *root)
+{
+	static const char *const head[] = { "ID", "JOB", "STATUS",
+		"TRIGGER", "STARTED", "DURATION", "NODE(S)", "EXIT" };
+	char cell[8][API_CELL_MAX];
+	const char *cells[8];
+	json_object *runs = jarray(root, "runs"), *run;
+	struct table *t = NULL;
+	size_t i;
+	int k, status = 1;
+
+	if (runs == NULL || table_new(8, head, &t) != 0)
+		goto out;
+	for (k = 0; k < 8; k++)
+		cells[k] = cell[k];
+	for (i = 0; i < json_object_array_length(runs); i++) {
+		run = json_object_array_get_idx(runs, i);
+		cell_json(jget(run, "id"), cell[0], API_CELL_MAX);
+		cell_json(jget(run, "job"), cell[1], API_CELL_MAX);
+		cell_json(jget(run, "status"), cell[2], API_CELL_MAX);
+		cell_json(jget(run, "trigger"), cell[3], API_CELL_MAX);
+		cell_json(jget(run, "started"), cell[4], API_CELL_MAX);
+		cell_duration(run, cell[5], API_CELL_MAX);
+		cell_items(run, cell[6], cell[7], API_CELL_MAX);
+		if (table_add(t, cells) != 0)
+			goto out;
+	}
+	status = table_show(t, "no runs found");
+ out:
+	table_free(t);
+	return status;
+}
+
+static int
+runs_run(const struct api_opts *o, const struct runs_opts *ro)
+{
+	json_object *root = NULL;
+	struct api_ctx a;
+	char *path;
+	int status;
+
+	if ((path = runs_path(ro)) == NULL) {
+		fprintf(stderr, "%s: runs: cannot build the query\n", PROG);
+		return 1;
+	}
+	if (api_open(o, &a) != 0) {
+		free(path);
+		return 1;
+	}
+	if ((status = api_call(&a, "GET", path, NULL, 0, NULL, &root)) == 0)
+		status = o->json ? (json_print(root), 0) : runs_table(root);
+	json_object_put(root);
+	api_close(&a);
+	free(path);
+	return status;
+}
+
+static int
+cmd_runs(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "job", required_argument, NULL, 'j' },
+		{ "status", required_argument, NULL, 's' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "limit", required_argument, NULL, 'n' },
+		OPT_API, OPT_HELP, OPT_END,
+	};
+	struct runs_opts ro = { .limit = RUNS_DEFAULT };
+	struct api_opts o = { 0 };
+	int c, status;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "j:s:S:n:" API_SHORTOPTS "h",
+	    opts, NULL)) != -1) {
+		if (api_opt(&o, c, optarg))
+			continue;
+		switch (c) {
+		case 'j': ro.job = optarg; break;
+		case 's': ro.status = optarg; break;
+		case 'S': ro.since = optarg; break;
+		case 'n':
+			if (parse_count("runs", "-n", optarg, RUNS_MAX,
+			    &ro.limit) != 0)
+				return EXIT_USAGE;
+			break;
+		case 'h': return command_help("runs");
+		default: return usage_hint("runs");
+		}
+	}
+	if ((status = api_operands("runs", argc, argv, 0, "")) != PROCEED)
+		return status;
+	return runs_run(&o, &ro);
+}
+
+static int
+cmd_cancel(int argc, char **argv)
+{
+	struct api_opts o = { 0 };
+	json_object *root = NULL;
+	struct api_ctx a;
+	int64_t id;
+	int status;
+
+	if ((status = api_args("cancel", argc, argv, &o, 1, "ID")) !=
+	    PROCEED)
+		return status;
+	if (dur_parse_int(argv[optind], 1, INT64_MAX, &id) != 0)
+		return usage_error("cancel", "cancel: '%s' is not a run id",
+		    argv[optind]);
+	if (api_open(&o, &a) != 0)
+		return 1;
+	status = api_call_on(&a, "DELETE", "/runs", argv[optind], "", NULL,
+	    0, NULL, &root);
+	if (status == 0 && o.json)
+		json_print(root);
+	else if (status == 0)
+		printf("cancelling run %lld\n", (long long)id);
+	json_object_put(root);
+	api_close(&a);
+	return status;
+}
+
+/*
+ * nodes
+ */
+
+static int
+nodes_table(json_object *root)
+{
+	static const char *const head[] = { "NAME", "TYPE", "ROLES",
+		"STATUS", "SINCE", "RUNNING", "LAST ERROR" };
+	char cell[7][API_CELL_MAX];
+	const char *cells[7];
+	json_object *nodes = jarray(root, "nodes"), *node, *enabled;
+	struct table *t = NULL;
+	size_t i;
+	int k, status = 1;
+
+	if (nodes == NULL || table_new(7, head, &t) != 0)
+		goto out;
+	for (k = 0; k < 7; k++)
+		cells[k] = cell[k];
+	for (i = 0; i < json_object_array_length(nodes); i++) {
+		node = json_object_array_get_idx(nodes, i);
+		enabled = jget(node, "enabled");
+		cell_json(jget(node, "name"), cell[0], API_CELL_MAX);
+		cell_json(jget(node, "connection_type"), cell[1], API_CELL_MAX);
+		cell_json(jget(node, "roles"), cell[2], API_CELL_MAX);
+		cell_json(jget(node, "status"), cell[3], API_CELL_MAX);
+		if (enabled != NULL && !json_object_get_boolean(enabled))
+			snprintf(cell[3], API_CELL_MAX, "disabled");
+		cell_json(jget(node, "since"), cell[4], API_CELL_MAX);
+		cell_json(jget(node, "running"), cell[5], API_CELL_MAX);
+		cell_json(jget(node, "last_error"), cell[6], API_CELL_MAX);
+		if (table_add(t, cells) != 0)
+			goto out;
+	}
+	status = table_show(t, "no nodes defined");
+ out:
+	table_free(t);
+	return status;
+}
+
+static int
+cmd_nodes(int argc, char **argv)
+{
+	struct api_opts o = { 0 };
+	json_object *root = NULL;
+	struct api_ctx a;
+	int status;
+
+	if ((status = api_args("nodes", argc, argv, &o, 0, "")) != PROCEED)
+		return status;
+	if (api_open(&o, &a) != 0)
+		return 1;
+	if ((status = api_call(&a, "GET", "/nodes", NULL, 0, NULL,
+	    &root)) == 0)
+		status = o.json ? (json_print(root), 0) : nodes_table(root);
+	json_object_put(root);
+	api_close(&a);
+	return status;
+}
+
+/*
+ * pause, resume, delete
+ */
+
+/* One request about a job; done says what happened ("paused"). */
+static int
+job_action(const char *cmd, int argc, char **argv, const char *method,
+    const char *suffix, const char *done)
+{
+	struct api_opts o = { 0 };
+	json_object *root = NULL;
+	struct api_ctx a;
+	int status;
+
+	if ((status = api_args(cmd, argc, argv, &o, 1, "JOB")) != PROCEED)
+		return status;
+	if (api_open(&o, &a) != 0)
+		return 1;
+	status = api_call_on(&a, method, "/jobs", argv[optind], suffix, NULL,
+	    0, NULL, &root);
+	if (status == 0 && o.json)
+		json_print(root);
+	else if (status == 0)
+		printf("%s %s\n", done, argv[optind]);
+	json_object_put(root);
+	api_close(&a);
+	return status;
+}
+
+static int
+cmd_pause(int argc, char **argv)
+{
+	return job_action("pause", argc, argv, "POST", "/pause", "paused");
+}
+
+static int
+cmd_resume(int argc, char **argv)
+{
+	return job_action("resume", argc, argv, "POST", "/resume",
+	    "resumed");
+}
+
+static int
+cmd_delete(int argc, char **argv)
+{
+	return job_action("delete", argc, argv, "DELETE", "", "deleted");
+}
+
+/*
+ * apply
+ */
+
+/* The job name of a file: its base name without ".json". */
+static char *
+apply_name(const char *file)
+{
+	const char *base = strrchr(file, '/');
+	size_t n;
+
+	base = base != NULL ? base + 1 : file;
+	n = strlen(base);
+	if (n > 5 && strcmp(base + n - 5, ".json") == 0)
+		n -= 5;
+	return strndup(base, n);
+}
+
+static int
+apply_send(const struct api_opts *o, const char *name, const char *body,
+    size_t len)
+{
+	json_object *root = NULL, *created;
+	struct api_ctx a;
+	long code = 0;
+	int status;
+
+	if (api_open(o, &a) != 0)
+		return 1;
+	status = api_call_on(&a, "PUT", "/jobs", name, "", body, len, &code,
+	    &root);
+	created = jget(root, "created");
+	if (status == 0 && o->json)
+		json_print(root);
+	else if (status == 0)
+		printf("%s %s\n", (created != NULL ?
+		    json_object_get_boolean(created) : code == 201) ?
+		    "created" : "replaced", name);
+	json_object_put(root);
+	api_close(&a);
+	return status;
+}
+
+static int
+apply_run(const struct api_opts *o, const char *file, const char *name)
+{
+	char *text = NULL, *owned = NULL;
+	size_t len = 0;
+	int r, status = 1;
+
+	if (name == NULL && strcmp(file, "-") == 0)
+		return usage_error("apply", "apply: reading stdin needs "
+		    "--name");
+	if (name == NULL && (name = owned = apply_name(file)) == NULL) {
+		fprintf(stderr, "%s: %s\n", PROG, strerror(ENOMEM));
+		return 1;
+	}
+	r = read_text(strcmp(file, "-") == 0 ? "/dev/stdin" : file,
+	    DEFS_FILE_MAX, &text, &len);
+	if (r != 0)
+		fprintf(stderr, "%s: %s: %s\n", PROG, file, err_str(r));
+	else
+		status = apply_send(o, name, text, len);
+	free(text);
+	free(owned);
+	return status;
+}
+
+static int
+cmd_apply(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'k' },
+		OPT_API, OPT_HELP, OPT_END,
+	};
+	struct api_opts o = { 0 };
+	const char *name = NULL;
+	int c, status;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "k:" API_SHORTOPTS "h", opts,
+	    NULL)) != -1) {
+		if (api_opt(&o, c, optarg))
+			continue;
+		switch (c) {
+		case 'k': name = optarg; break;
+		case 'h': return command_help("apply");
+		default: return usage_hint("apply");
+		}
+	}
+	if ((status = api_operands("apply", argc, argv, 1, "FILE")) !=
+	    PROCEED)
+		return status;
+	return apply_run(&o, argv[optind], name);
+}
+
+/*
+ * task
+ */
+
+struct task_opts {
+	json_object *nodes;	/* --node values, or NULL */
+	json_object *roles;	/* --role values, or NULL */
+	bool all;
+	const char *timeout;
+};
+
+/* Appends s to the array *arr, creating it. */
+static void
+strv_add(json_object **arr, const char *s)
+{
+	if (*arr == NULL)
+		*arr = json_object_new_array();
+	json_object_array_add(*arr, json_object_new_string(s));
+}
+
+/* {"command": [argv...], "policy": {...}, "timeout": DUR}; takes the
+ * node and role lists. */
+static json_object *
+task_body(struct task_opts *t, int argc, char **argv)
+{
+	json_object *body = json_object_new_object(), *cmd, *policy = NULL;
+	int i;
+
+	cmd = json_object_new_array();
+	for (i = 0; i < argc; i++)
+		json_object_array_add(cmd, json_object_new_string(argv[i]));
+	json_object_object_add(body, "command", cmd);
+	if (t->all || t->nodes != NULL || t->roles != NULL) {
+		policy = json_object_new_object();
+		json_object_object_add(policy, "hosts",
+		    json_object_new_string(t->all ? "all" : "any"));
+		if (t->nodes != NULL)
+			json_object_object_add(policy, "nodes", t->nodes);
+		if (t->roles != NULL)
+			json_object_object_add(policy, "roles", t->roles);
+		t->nodes = t->roles = NULL;
+		json_object_object_add(body, "policy", policy);
+	}
+	if (t->timeout != NULL)
+		json_object_object_add(body, "timeout",
+		    json_object_new_string(t->timeout));
+	return body;
+}
+
+static int
+task_run(const struct api_opts *o, struct task_opts *t, int argc,
+    char **argv)
+{
+	json_object *body = task_body(t, argc, argv), *root = NULL;
+	const char *text = json_object_to_json_string_ext(body,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	struct api_ctx a;
+	int status;
+
+	if (api_open(o, &a) != 0) {
+		json_object_put(body);
+		return o->wait ? EXIT_USAGE : 1;
+	}
+	if ((status = api_call(&a, "POST", "/tasks", text, strlen(text), NULL,
+	    &root)) == 0)
+		status = run_started(&a, root, o->wait, 0);
+	json_object_put(root);
+	json_object_put(body);
+	api_close(&a);
+	return status;
+}
+
+/* Parses the options before CMD; PROCEED or an exit status. */
+static int
+task_opts_parse(int argc, char **argv, struct api_opts *o,
+    struct task_opts *t)
+{
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, 'N' },
+		{ "role", required_argument, NULL, 'r' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "wait", no_argument, NULL, 'w' },
+		OPT_API, OPT_HELP, OPT_END,
+	};
+	int64_t ms;
+	int c, status;
+
+	optind = 0;
+	/* '+': the command's own options are never taken for ours. */
+	while ((c = getopt_long(argc, argv, "+N:r:at:w" API_SHORTOPTS "h",
+	    opts, NULL)) != -1) {
+		if (api_opt(o, c, optarg))
+			continue;
+		switch (c) {
+		case 'N': strv_add(&t->nodes, optarg); break;
+		case 'r': strv_add(&t->roles, optarg); break;
+		case 'a': t->all = true; break;
+		case 'w': o->wait = true; break;
+		case 't':
+			if ((status = parse_timeout("task", optarg, &ms)) !=
+			    PROCEED)
+				return status;
+			t->timeout = optarg;
+			break;
+		case 'h': return command_help("task");
+		default: return usage_hint("task");
+		}
+	}
+	if (t->nodes != NULL && t->roles != NULL)
+		return usage_error("task", "task: give --node or --role, not "
+		    "both");
+	if (optind >= argc)
+		return usage_error("task", "task: missing CMD");
+	return PROCEED;
+}
+
+static int
+cmd_task(int argc, char **argv)
+{
+	struct task_opts t = { 0 };
+	struct api_opts o = { 0 };
+	int status;
+
+	if ((status = task_opts_parse(argc, argv, &o, &t)) == PROCEED)
+		status = task_run(&o, &t, argc - optind, argv + optind);
+	json_object_put(t.nodes);
+	json_object_put(t.roles);
 	return status;
 }
 

@@ -1,0 +1,403 @@
+#!/usr/bin/env python3
+"""api_double.py - an in-memory stand-in for distcrond's REST API
+(include/distcron/api.h), for testing distcronctl without the daemon.
+
+It listens on 127.0.0.1 only, on a free port chosen by the kernel, and writes
+that port to --port-file (atomically, once it accepts connections).  With
+--tls CERT KEY it speaks HTTPS.  Every
+endpoint but GET /health needs "Authorization: Bearer TOKEN" (--token).  It
+exits on SIGTERM or SIGINT, and by itself when its parent goes away.
+
+What it models, in memory:
+  jobs   PUT validates a little (a JSON object with "schedule", "command" or
+         "http"); 422 {"error", "field"} otherwise.
+  runs   a run is STARTED when created and final after 0.3 s: FAILURE with
+         exit code 1 when the command is "false", SUCCESS with exit code 0
+         otherwise; "echo ARGS" outputs ARGS; "sleep N" takes N seconds.
+         Cancelling a run in progress makes it FAILURE ("cancelled"); a final
+         one answers 409.
+  nodes  two fixed nodes: "local" (local, roles local and web, up) and
+         "web1" (ssh, role web, down).  Policy "any" takes the first up
+         node that matches, "all" every match.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import ssl
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+RUN_TIME = 0.3
+FINAL = ("SUCCESS", "FAILURE", "LOST")
+STARTED_AT = time.time()
+
+NODES = [
+    {"name": "local", "roles": ["local", "web"], "connection_type": "local",
+     "enabled": True, "status": "up", "last_error": None},
+    {"name": "web1", "roles": ["web"], "connection_type": "ssh",
+     "enabled": True, "status": "down",
+     "last_error": "connect to 192.0.2.10:22: Connection timed out"},
+]
+
+
+def iso(t):
+    if t is None:
+        return None
+    return datetime.fromtimestamp(int(t), timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S+00:00")
+
+
+class ApiError(Exception):
+    def __init__(self, status, error, field=None, headers=None):
+        super().__init__(error)
+        self.status = status
+        self.body = {"error": error}
+        if field is not None:
+            self.body["field"] = field
+        self.headers = headers or {}
+
+
+class State:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.jobs = {}
+        self.runs = {}
+        self.next_id = 1
+
+    def choose_nodes(self, policy):
+        policy = policy or {}
+        names, roles = policy.get("nodes"), policy.get("roles")
+        match = [n for n in NODES
+                 if (names is None and roles is None and n["name"] == "local")
+                 or (names is not None and n["name"] in names)
+                 or (roles is not None and set(roles) & set(n["roles"]))]
+        if policy.get("hosts", "any") == "all":
+            return match
+        up = [n for n in match if n["status"] == "up"]
+        return (up or match)[:1]
+
+    def new_run(self, job, trigger, body):
+        command = body.get("command")
+        argv = command if isinstance(command, list) else ["sh", "-c",
+                                                          str(command)]
+        duration = RUN_TIME
+        if os.path.basename(argv[0]) == "sleep" and len(argv) > 1:
+            duration = float(argv[1])
+        run = {"id": self.next_id, "job": job, "trigger": trigger,
+               "argv": argv, "nodes": self.choose_nodes(body.get("policy")),
+               "created": time.time(), "duration": duration,
+               "cancelled": None}
+        self.runs[run["id"]] = run
+        self.next_id += 1
+        return run["id"]
+
+    def item(self, run, node, status, output):
+        down = node["status"] != "up"
+        prog = os.path.basename(run["argv"][0])
+        code = None
+        if status in FINAL and not down and run["cancelled"] is None:
+            code = 1 if prog == "false" else 0
+        ended = run["created"] + run["duration"] if status in FINAL else None
+        if run["cancelled"] is not None:
+            ended = run["cancelled"]
+        it = {"node": node["name"], "attempt": 1,
+              "status": "FAILURE" if down else status,
+              "exit_code": code, "signal": None,
+              "started": iso(run["created"]), "ended": iso(ended),
+              "error": node["last_error"] if down else None,
+              "truncated": False}
+        if output:
+            it["output"] = (" ".join(run["argv"][1:]) + "\n"
+                            if prog == "echo" and status in FINAL else "")
+            it["stderr"] = ""
+        return it
+
+    def run_status(self, run):
+        if run["cancelled"] is not None:
+            return "FAILURE"
+        if time.time() - run["created"] < run["duration"]:
+            return "STARTED"
+        if any(n["status"] != "up" for n in run["nodes"]) or \
+                os.path.basename(run["argv"][0]) == "false":
+            return "FAILURE"
+        return "SUCCESS"
+
+    def render_run(self, run, output=True):
+        status = self.run_status(run)
+        ended = None
+        if status in FINAL:
+            ended = run["cancelled"] or run["created"] + run["duration"]
+        return {"id": run["id"], "job": run["job"],
+                "scheduled_at": iso(run["created"]), "status": status,
+                "trigger": run["trigger"], "attempt": 1,
+                "started": iso(run["created"]), "ended": iso(ended),
+                "items": [self.item(run, n, status, output)
+                          for n in run["nodes"]],
+                "reason": "cancelled" if run["cancelled"] else None}
+
+    def last_run(self, name):
+        runs = [r for r in self.runs.values() if r["job"] == name]
+        if not runs:
+            return None
+        r = self.render_run(runs[-1], False)
+        return {"id": r["id"], "status": r["status"], "ended": r["ended"]}
+
+    def job_state(self, name):
+        job = self.jobs[name]
+        running = sum(1 for r in self.runs.values() if r["job"] == name and
+                      self.run_status(r) not in FINAL)
+        return {"enabled": True, "paused": job["paused"],
+                "next_run": None if job["paused"] else
+                iso(time.time() // 60 * 60 + 60),
+                "running": running,
+                "run_count": sum(1 for r in self.runs.values()
+                                 if r["job"] == name),
+                "last_run": self.last_run(name)}
+
+
+def check_job_body(body, need_schedule):
+    try:
+        doc = json.loads(body)
+    except ValueError as e:
+        raise ApiError(400, "body is not JSON: %s" % e)
+    if not isinstance(doc, dict):
+        raise ApiError(400, "body is not a JSON object")
+    if need_schedule and "schedule" not in doc:
+        raise ApiError(422, 'missing (write "schedule": {"cron": "..."})',
+                       "schedule")
+    if "command" not in doc and "http" not in doc:
+        raise ApiError(422, 'missing (give "command" or "http")', "command")
+    return doc
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "api_double"
+
+    def setup(self):
+        super().setup()
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()
+
+    def log_message(self, format, *args):
+        pass
+
+    def reply(self, status, doc, headers=None):
+        body = (json.dumps(doc) + "\n").encode()
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def authorized(self):
+        want = "Bearer " + self.server.token
+        return self.headers.get("Authorization") == want
+
+    def handle_any(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        url = urlsplit(self.path)
+        parts = [unquote(p) for p in url.path.strip("/").split("/") if p]
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        try:
+            if parts != ["health"] and not self.authorized():
+                raise ApiError(401, "missing or wrong API token",
+                               headers={"WWW-Authenticate": "Bearer"})
+            with self.server.state.lock:
+                status, doc = self.route(parts, query, body)
+            self.reply(status, doc)
+        except ApiError as e:
+            self.reply(e.status, e.body, e.headers)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
+
+    def route(self, parts, query, body):
+        m = self.command
+        routes = [
+            (["health"], {"GET": lambda: (200, {"status": "ok"})}),
+            (["jobs"], {"GET": self.get_jobs}),
+            (["jobs", "*"], {"GET": self.get_job, "PUT": self.put_job,
+                             "DELETE": self.delete_job}),
+            (["jobs", "*", "pause"], {"POST": self.pause}),
+            (["jobs", "*", "resume"], {"POST": self.resume}),
+            (["jobs", "*", "run"], {"POST": self.run_job}),
+            (["runs"], {"GET": self.get_runs}),
+            (["runs", "*"], {"GET": self.get_run,
+                             "DELETE": self.cancel_run}),
+            (["tasks"], {"POST": self.post_task}),
+            (["nodes"], {"GET": lambda: (200, {"nodes": self.nodes()})}),
+        ]
+        for pattern, methods in routes:
+            if len(pattern) != len(parts) or any(
+                    p != "*" and p != q for p, q in zip(pattern, parts)):
+                continue
+            if m not in methods:
+                raise ApiError(405, "method %s not allowed" % m,
+                               headers={"Allow": ", ".join(methods)})
+            args = [q for p, q in zip(pattern, parts) if p == "*"]
+            fn = methods[m]
+            if fn.__code__.co_argcount > 1:
+                return fn(*args, query=query, body=body)
+            return fn()
+        raise ApiError(404, "no such endpoint: /" + "/".join(parts))
+
+    @property
+    def st(self):
+        return self.server.state
+
+    def job(self, name):
+        if name not in self.st.jobs:
+            raise ApiError(404, "no job named %s" % name)
+        return self.st.jobs[name]
+
+    def get_jobs(self):
+        jobs = []
+        for name in sorted(self.st.jobs):
+            d, state = self.st.jobs[name]["definition"], self.st.job_state(
+                name)
+            jobs.append({"name": name, "description": d.get("description"),
+                         "enabled": True, "paused": state["paused"],
+                         "schedule": d.get("schedule"),
+                         "timezone": d.get("timezone", ""),
+                         "next_run": state["next_run"],
+                         "running": state["running"],
+                         "last_run": state["last_run"]})
+        return 200, {"jobs": jobs}
+
+    def get_job(self, name, query, body):
+        job = self.job(name)
+        return 200, {"name": name, "definition": job["definition"],
+                     "source": "/etc/distcron/jobs.d/%s.json" % name,
+                     "state": self.st.job_state(name)}
+
+    def put_job(self, name, query, body):
+        if not NAME_RE.match(name):
+            raise ApiError(400, "invalid job name %s" % name, "name")
+        doc = check_job_body(body, True)
+        created = name not in self.st.jobs
+        paused = False if created else self.st.jobs[name]["paused"]
+        self.st.jobs[name] = {"definition": doc, "paused": paused}
+        return (201 if created else 200), {"name": name, "created": created}
+
+    def delete_job(self, name, query, body):
+        self.job(name)
+        del self.st.jobs[name]
+        return 200, {"name": name, "deleted": True}
+
+    def set_paused(self, name, paused):
+        self.job(name)["paused"] = paused
+        return 200, {"name": name, "paused": paused}
+
+    def pause(self, name, query, body):
+        return self.set_paused(name, True)
+
+    def resume(self, name, query, body):
+        return self.set_paused(name, False)
+
+    def run_job(self, name, query, body):
+        job = self.job(name)
+        return 202, {"id": self.st.new_run(name, "manual",
+                                           job["definition"])}
+
+    def post_task(self, query, body):
+        doc = check_job_body(body, False)
+        return 202, {"id": self.st.new_run(None, "task", doc)}
+
+    def find_run(self, ident):
+        try:
+            return self.st.runs[int(ident)]
+        except (ValueError, KeyError):
+            raise ApiError(404, "no run %s" % ident)
+
+    def get_run(self, ident, query, body):
+        return 200, self.st.render_run(self.find_run(ident))
+
+    def cancel_run(self, ident, query, body):
+        run = self.find_run(ident)
+        if self.st.run_status(run) in FINAL:
+            raise ApiError(409, "run %s already finished" % ident)
+        run["cancelled"] = time.time()
+        return 202, {"id": run["id"], "cancelling": True}
+
+    def get_runs(self, query, body):
+        try:
+            limit = int(query.get("limit", "20"))
+        except ValueError:
+            raise ApiError(400, "limit: not a number", "limit")
+        runs = [self.st.render_run(r, query.get("output") == "1")
+                for r in sorted(self.st.runs.values(),
+                                key=lambda r: -r["id"])]
+        runs = [r for r in runs
+                if query.get("job") in (None, r["job"]) and
+                query.get("status") in (None, r["status"])]
+        return 200, {"runs": runs[:limit]}
+
+    def nodes(self):
+        out = []
+        for n in NODES:
+            running = sum(1 for r in self.st.runs.values()
+                          if n in r["nodes"] and
+                          self.st.run_status(r) not in FINAL)
+            out.append(dict(n, since=iso(STARTED_AT), running=running))
+        return out
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass
+
+
+def write_port(path, port):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % port)
+    os.rename(tmp, path)
+
+
+def watch_parent():
+    ppid = os.getppid()
+    while os.getppid() == ppid:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--token", required=True)
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    args = ap.parse_args()
+
+    server = Server(("127.0.0.1", 0), Handler)
+    server.token = args.token
+    server.state = State()
+    if args.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls[0], args.tls[1])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True,
+                                        do_handshake_on_connect=False)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    threading.Thread(target=watch_parent, daemon=True).start()
+    write_port(args.port_file, server.server_address[1])
+    try:
+        server.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
