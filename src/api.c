@@ -1219,7 +1219,8 @@ h_run_job(struct req *r)
 	if (r->a->be.run_job == NULL)
 		return reply_unimplemented(r);
 	if ((rc = r->a->be.run_job(r->a->be.ctx, r->seg[1], &id)) != 0)
-		return reply_backend_error(r, rc, "",
+		return reply_backend_error(r, rc, rc == ERR_EXISTS ? "a run of "
+		    "the job is in progress and its concurrency is forbid" : "",
 		    subject(r, subj, sizeof(subj)));
 	return reply_obj(r, 202, id_obj(id));
 }

@@ -187,6 +187,16 @@ req GET "/jobs/hello/reports?limit=5"
 check "distcrond's reports" body \
     "1 <= len(b['reports']) <= 5 and any(r['success'] and 'milliseconds' in r['duration'] and r['items'][0]['output'] == 'hello\n' for r in b['reports'])"
 
+printf '{"policy": {"roles": ["worker"]}, "schedule": "@yearly", "command": ["sleep", "20"]}' >"$T/sleeper.json"
+req PUT /jobs/sleeper "$T/sleeper.json"
+req POST /jobs/sleeper/run
+sleeper_id=$(python3 -c "import json; print(json.load(open('$T/body'))['id'])")
+req POST /jobs/sleeper/run
+check "a second manual run while one is going (forbid): 409" status_is 409
+check "  saying why" body "'in progress' in b['error']"
+req DELETE "/runs/$sleeper_id"
+check "  and the first one can be cancelled" status_is 202
+
 # ---- pause / resume ----
 req POST /jobs/hello/pause
 check "pause: 200, paused" body "b['paused'] is True"
@@ -245,9 +255,11 @@ req GET /jobs/racy
 check "  and the job too" status_is 404
 
 # ---- distcronctl over the API ----
-run "$ctl" run hello --wait --url "$URL" --token "$TOKEN"
+printf '{"policy": {"roles": ["worker"]}, "schedule": "@yearly", "command": ["echo", "hello by hand"]}' >"$T/byhand.json"
+req PUT /jobs/byhand "$T/byhand.json"
+run "$ctl" run byhand --wait --url "$URL" --token "$TOKEN"
 check "distcronctl run --wait exits 0 for a good run" test "$rc" -eq 0
-check "  and shows the node's output" contains "$T/out" "hello"
+check "  and shows the node's output" contains "$T/out" "hello by hand"
 check "distcronctl output has no token" sh -c "! grep -qF '$TOKEN' '$T/out' '$T/err'"
 # The client's own suite (written against the API contract) on the real
 # daemon instead of its double.
