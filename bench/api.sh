@@ -57,12 +57,14 @@ PY
 	percentiles "$W/late.txt"
 }
 
-# load NAME PATH [HEADER]: wrk for SECS on PATH; prints req/s and latency.
+# load NAME CONNS PATH [HEADER]: wrk with CONNS connections for SECS on
+# PATH; prints req/s and latency.
 load() {
 	name=$1
-	path=$2
-	shift 2
-	wrk -t2 -c50 -d"${SECS}s" --latency ${1:+-H "$1"} "$URL$path" >"$W/wrk.txt" 2>&1
+	conns=$2
+	path=$3
+	shift 3
+	wrk -t2 -c"$conns" -d"${SECS}s" --latency ${1:+-H "$1"} "$URL$path" >"$W/wrk.txt" 2>&1
 	rps=$(sed -n 's/^Requests\/sec: *//p' "$W/wrk.txt")
 	p50=$(awk '$1 == "50%" {print $2}' "$W/wrk.txt")
 	p99=$(awk '$1 == "99%" {print $2}' "$W/wrk.txt")
@@ -71,15 +73,16 @@ load() {
 	    "${rps:-?}" "${p50:-?}" "${p99:-?}" "${non2xx:-0}"
 }
 
-echo "== $JOBS jobs every second; wrk -t2 -c50 -d${SECS}s per endpoint on $URL"
+echo "== $JOBS jobs every second; wrk -t2 -d${SECS}s per endpoint on $URL"
 sleep 2		# let loading and the first ticks settle
 q0=$(date +%s)
 sleep "$SECS"
 q1=$(date +%s)
 t0=$(date +%s)
-load "GET /health" /health
-load "GET /jobs" /jobs "$AUTH"
-load "GET /runs?limit=20" "/runs?limit=20" "$AUTH"
+load "GET /health   -c10" 10 /health
+load "GET /health   -c50" 50 /health
+load "GET /jobs     -c10" 10 /jobs "$AUTH"
+load "GET /runs?limit=20 -c10" 10 "/runs?limit=20" "$AUTH"
 t1=$(date +%s)
 sleep 2		# runs due near the end get recorded
 echo "lateness, quiet    (ms): $(lateness "$q0" "$q1")"

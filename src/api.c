@@ -26,6 +26,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sys/resource.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -54,6 +55,7 @@
 #include "distcron/store.h"
 #include "distcron/tz.h"
 
+#define API_NICE	10	/* server threads run below the scheduler */
 #define TOKEN_MAX	256		/* longest accepted token */
 #define TOKEN_RANDOM	32		/* bytes of a generated token */
 #define TOKEN_FILE	"api.token"
@@ -680,6 +682,25 @@ req_body(struct req *r, const char *data, size_t *size)
 	return r->dropped <= DRAIN_MAX ? MHD_YES : MHD_NO;
 }
 
+/*
+ * The server's threads yield to the scheduler: under a flood of requests
+ * on a small machine, runs must still start on time.  Linux applies a
+ * nice value per thread (setpriority on the thread id); done once per
+ * server thread, on its first request.
+ */
+static void
+api_thread_nice(void)
+{
+	static __thread bool done;
+
+	if (done)
+		return;
+	done = true;
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), API_NICE) != 0)
+		log_debug("api: cannot lower the server thread's priority: %s",
+		    strerror(errno));
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *data,
@@ -688,8 +709,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	struct req *r = *con_cls;
 	enum MHD_Result ret;
 
-	if (r == NULL)
+	if (r == NULL) {
+		api_thread_nice();
 		return req_begin(cls, c, url, method, con_cls);
+	}
 	if (*size > 0)
 		return req_body(r, data, size);
 	if (!r->checked) {
