@@ -757,12 +757,33 @@ metrics_runs(struct buf *b, const struct runner_stats *st)
 }
 
 static void
+metrics_job_runs(struct buf *b, struct runner *r)
+{
+	struct runner_job_info ji;
+	size_t i;
+	int st;
+
+	buf_puts(b, "# HELP distcron_job_runs_total Final runs since start, "
+	    "by job and status.\n# TYPE distcron_job_runs_total counter\n");
+	for (i = 0; i < runner_job_count(r); i++) {
+		runner_job_at(r, i, &ji);
+		for (st = RUN_FAILURE; st <= RUN_LOST; st++)
+			if (ji.finals[st] > 0)
+				buf_printf(b, "distcron_job_runs_total{job=\"%s\","
+				    "status=\"%s\"} %lld\n", ji.def->name,
+				    store_status_str((enum run_status)st),
+				    (long long)ji.finals[st]);
+	}
+}
+
+static void
 metrics_jobs(struct buf *b, struct runner *r, const struct tz *zone)
 {
 	struct runner_job_info ji;
 	size_t i;
 
 	(void)zone;
+	metrics_job_runs(b, r);
 	buf_puts(b, "# HELP distcron_job_last_status Status of the job's "
 	    "newest final run (1 for the status it has).\n"
 	    "# TYPE distcron_job_last_status gauge\n");

@@ -62,6 +62,7 @@ struct slot {
 	int64_t last_id;	/* newest final run */
 	enum run_status last_status;
 	int64_t last_ended_ms;
+	int64_t finals[RUN_LOST + 1];	/* final runs since start */
 };
 
 struct item_ctx {
@@ -470,8 +471,10 @@ run_finish(struct run *run, enum run_status status, const char *reason)
 	unsaved_unlink(r, run);
 	run->rec->status = status;
 	run->rec->ended_ms = loop_real_ms();
-	if (run->rec->id > 0)
+	if (run->rec->id > 0) {
 		r->stats.finals[status]++;
+		slot->finals[status]++;
+	}
 	if (run->rec->id > 0 && run->rec->started_ms > 0)
 		hist_add(r->stats.duration_hist, &r->stats.duration_count,
 		    &r->stats.duration_sum_ms,
@@ -1600,6 +1603,7 @@ slot_info(const struct slot *slot, struct runner_job_info *out)
 	out->last_id = slot->last_id;
 	out->last_status = slot->last_status;
 	out->last_ended_ms = slot->last_ended_ms;
+	memcpy(out->finals, slot->finals, sizeof(out->finals));
 }
 
 size_t

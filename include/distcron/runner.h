@@ -86,6 +86,7 @@ struct runner_job_info {
 	int64_t last_id;		/* newest final run; 0: none */
 	enum run_status last_status;
 	int64_t last_ended_ms;
+	int64_t finals[RUN_LOST + 1];	/* final runs since start, by status */
 };
 
 /* The scheduled jobs, in name order. */

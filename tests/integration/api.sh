@@ -229,6 +229,12 @@ cancelled() { req GET "/runs/$sleep_id" && body "b['status'] == 'FAILURE' and 'c
 check "  the run ends as cancelled" wait_for 10 cancelled
 req DELETE "/runs/$sleep_id"
 check "cancelling a finished run: 409" status_is 409
+printf '{"http": {"url": "%s/health"}}' "$URL" >"$T/httptask.json"
+req POST /tasks "$T/httptask.json"
+http_id=$(python3 -c "import json; print(json.load(open('$T/body'))['id'])")
+http_done() { req GET "/runs/$http_id" && body "b['status'] == 'SUCCESS'"; }
+check "an HTTP task (to the API's own /health) succeeds" wait_for 10 http_done
+check "  with the status as its exit code" body "b['items'][0]['exit_code'] == 200"
 printf '{"policy": {"roles": ["worker"]}}' >"$T/notask.json"
 req POST /tasks "$T/notask.json"
 check "a task without a command: 422" status_is 422
@@ -245,7 +251,8 @@ req GET /metrics
 check "GET /metrics: Prometheus text" sh -c "
     grep -q '^distcron_runs_total{status=\"SUCCESS\"}' '$T/body' &&
     grep -q '^distcron_trigger_lateness_seconds_bucket' '$T/body' &&
-    grep -q '^distcron_node_up{node=\"local\"} 1' '$T/body'"
+    grep -q '^distcron_node_up{node=\"local\"} 1' '$T/body' &&
+    grep -q '^distcron_job_runs_total{job=\"hello\",status=\"SUCCESS\"} [1-9]' '$T/body'"
 
 # ---- delete ----
 req DELETE /jobs/racy
