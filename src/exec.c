@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "distcron/exec.h"
+#include "distcron/outcap.h"
 
 void
 exec_result_free(struct exec_result *res)
@@ -34,4 +35,15 @@ exec_outcome_str(enum exec_outcome o)
 		return "unreachable";
 	}
 	return "unknown";
+}
+
+void
+exec_result_output(struct exec_result *res, struct outcap *cap)
+{
+	res->out = outcap_text(&cap[0], &res->out_len);
+	res->err = outcap_text(&cap[1], &res->err_len);
+	res->out_total = cap[0].total;
+	res->err_total = cap[1].total;
+	res->truncated = outcap_truncated(&cap[0]) ||
+	    outcap_truncated(&cap[1]);
 }

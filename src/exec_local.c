@@ -635,12 +635,7 @@ result_fill(struct exec_proc *p, struct exec_result *res)
 		    "exit status of pid %d lost", (int)p->pid);
 	}
 	res->ok = res->outcome == EXEC_EXITED && res->exit_code == 0;
-	res->out = outcap_text(&p->cap[0], &res->out_len);
-	res->err = outcap_text(&p->cap[1], &res->err_len);
-	res->out_total = p->cap[0].total;
-	res->err_total = p->cap[1].total;
-	res->truncated = outcap_truncated(&p->cap[0]) ||
-	    outcap_truncated(&p->cap[1]);
+	exec_result_output(res, p->cap);
 	res->ended_ms = loop_real_ms();
 }
 

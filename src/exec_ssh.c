@@ -324,12 +324,7 @@ proc_result(struct exec_proc *p)
 		}
 	} else
 		text_copy(res->error, sizeof(res->error), p->error);
-	res->out = outcap_text(&p->cap[0], &res->out_len);
-	res->err = outcap_text(&p->cap[1], &res->err_len);
-	res->out_total = p->cap[0].total;
-	res->err_total = p->cap[1].total;
-	res->truncated = outcap_truncated(&p->cap[0]) ||
-	    outcap_truncated(&p->cap[1]);
+	exec_result_output(res, p->cap);
 	res->started_ms = p->started_ms ? p->started_ms : loop_real_ms();
 	res->ended_ms = loop_real_ms();
 	return res;

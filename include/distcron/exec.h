@@ -85,6 +85,11 @@ struct exec_ops {
 /* Frees a result; accepts NULL. */
 void exec_result_free(struct exec_result *res);
 
+struct outcap;
+/* Moves the stdout and stderr captures cap[0] and cap[1] into res (text,
+ * lengths, totals, truncated). */
+void exec_result_output(struct exec_result *res, struct outcap *cap);
+
 /* Short text of an outcome: "exited", "signaled", "timeout", ... */
 const char *exec_outcome_str(enum exec_outcome o);
 

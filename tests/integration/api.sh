@@ -22,16 +22,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for() {
-	_n=$(($1 * 5))
-	shift
-	while [ "$_n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.2
-		_n=$((_n - 1))
-	done
-	return 1
-}
 
 start_daemon() {
 	: >"$T/daemon.log"

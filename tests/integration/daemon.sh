@@ -37,17 +37,6 @@ stop_daemon() {
 	pid=
 }
 
-# wait_for SECONDS CMD...: retries CMD every 0.2 s until it succeeds.
-wait_for() {
-	_n=$(($1 * 5))
-	shift
-	while [ "$_n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.2
-		_n=$((_n - 1))
-	done
-	return 1
-}
 
 # history JOB: the job's runs as JSON in $T/h.json.
 history() {

@@ -6,6 +6,7 @@
 #   run "$prog" --version         # stdout in $T/out, stderr in $T/err, status in $rc
 #   check "--version exits 0" test "$rc" -eq 0
 #   check "--version names it" contains "$T/out" "distcronctl"
+#   wait_for 10 CMD ARGS          # retries CMD every 0.2 s for up to 10 s
 #   finish                        # "N passed, N failed"; exit 1 on failure
 #
 # make check provides top_srcdir and top_builddir (see Makefile.am).
@@ -72,6 +73,18 @@ check() {
 			head -n 20 "$_f" | sed 's/^/  | /'
 		done
 	fi
+	return 1
+}
+
+# wait_for SECONDS CMD...: retries CMD every 0.2 s until it succeeds.
+wait_for() {
+	_n=$(($1 * 5))
+	shift
+	while [ "$_n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.2
+		_n=$((_n - 1))
+	done
 	return 1
 }
 

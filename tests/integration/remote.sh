@@ -61,16 +61,6 @@ hostkey() { cat "$(sshd_hostkey "$(inst "$1")")"; }
 logins() { sshd_accepted "$(inst "$1")"; }
 
 # ---- helpers (as in daemon.sh) ----
-wait_for() {
-	_n=$(($1 * 5))
-	shift
-	while [ "$_n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.2
-		_n=$((_n - 1))
-	done
-	return 1
-}
 history() {
 	"$ctl" history "$1" --state-dir "$S" -n 1000 --json >"$T/h.json" 2>"$T/err"
 }
