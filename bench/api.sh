@@ -13,6 +13,7 @@
 dc_install wrk curl
 JOBS=${1:-100}
 SECS=${2:-10}
+WRK_NICE=${WRK_NICE:-0}	# 10: wrk yields to the daemon like a remote client would
 S=$W/state
 
 mkdir -p "$W/jobs" "$W/nodes" "$S"
@@ -64,7 +65,7 @@ load() {
 	conns=$2
 	path=$3
 	shift 3
-	wrk -t2 -c"$conns" -d"${SECS}s" --latency ${1:+-H "$1"} "$URL$path" >"$W/wrk.txt" 2>&1
+	nice -n "$WRK_NICE" wrk -t2 -c"$conns" -d"${SECS}s" --latency ${1:+-H "$1"} "$URL$path" >"$W/wrk.txt" 2>&1
 	rps=$(sed -n 's/^Requests\/sec: *//p' "$W/wrk.txt")
 	p50=$(awk '$1 == "50%" {print $2}' "$W/wrk.txt")
 	p99=$(awk '$1 == "99%" {print $2}' "$W/wrk.txt")

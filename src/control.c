@@ -34,6 +34,8 @@
 #define SOURCE_MAX	4096
 #define ERR_MAX		512
 #define METRICS_MAX	(4 * 1024 * 1024)
+#define JOBS_CACHE_MS	500	/* a flood of GET /jobs costs the loop
+				 * two listings a second */
 
 enum op { OP_JOBS, OP_JOB, OP_NODES, OP_NODE, OP_PAUSE, OP_RUN, OP_TASK,
 	OP_CANCEL, OP_STATS, OP_METRICS, OP_RELOAD };
@@ -50,6 +52,9 @@ struct control {
 	pthread_mutex_t mu;
 	int closed;
 	unsigned ntasks;	/* names ad-hoc tasks */
+	char *jobs_cache;	/* GET /jobs, built on the loop at most every
+				 * JOBS_CACHE_MS; dropped by every change */
+	int64_t jobs_cache_ms;	/* CLOCK_MONOTONIC when built */
 };
 
 struct req {
@@ -388,10 +393,49 @@ call_text(struct control *c, enum op op, const char *name, char **out)
 
 /* ---- the backend ---- */
 
+/* A copy of the cached listing if it is fresh; NULL otherwise. */
+static char *
+jobs_cached(struct control *c)
+{
+	char *copy = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->jobs_cache != NULL &&
+	    loop_mono_ms() - c->jobs_cache_ms < JOBS_CACHE_MS)
+		copy = strdup(c->jobs_cache);
+	pthread_mutex_unlock(&c->mu);
+	return copy;
+}
+
+static void
+jobs_cache_set(struct control *c, const char *json)
+{
+	char *copy = json ? strdup(json) : NULL;
+
+	pthread_mutex_lock(&c->mu);
+	free(c->jobs_cache);
+	c->jobs_cache = copy;
+	c->jobs_cache_ms = loop_mono_ms();
+	pthread_mutex_unlock(&c->mu);
+}
+
+/*
+ * GET /jobs: the listing is built on the loop, but at most every
+ * JOBS_CACHE_MS; in between (and under a flood of requests) the last one
+ * is served, so it may lag the runs by that much.  Changes made through
+ * the API drop it at once.
+ */
 static int
 be_jobs(void *ctx, char **json)
 {
-	return call_text(ctx, OP_JOBS, NULL, json);
+	struct control *c = ctx;
+	int rc;
+
+	if ((*json = jobs_cached(c)) != NULL)
+		return 0;
+	if ((rc = call_text(c, OP_JOBS, NULL, json)) == 0)
+		jobs_cache_set(c, *json);
+	return rc;
 }
 
 static int
@@ -451,6 +495,7 @@ reload_and_wait(struct control *c)
 		return -ENOMEM;
 	rc = req_call(q);
 	req_put(q);
+	jobs_cache_set(c, NULL);
 	return rc;
 }
 
@@ -535,6 +580,7 @@ be_pause(void *ctx, const char *name, bool paused)
 	if ((rc = req_call(q)) == 0)
 		rc = store_job_pause_set(c->st, name, paused);
 	req_put(q);
+	jobs_cache_set(c, NULL);
 	return rc;
 }
 
@@ -890,6 +936,7 @@ control_free(struct control *c)
 {
 	if (c == NULL)
 		return;
+	free(c->jobs_cache);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
