@@ -1658,7 +1658,7 @@ struct loader {
 	struct json_tokener *tok;	/* reused from file to file */
 	char *buf;		/* file contents, reused from file to file */
 	size_t bufcap;
-	size_t jobcap, nodecap, badcap;
+	size_t jobcap, nodecap, badcap, badnodecap;
 };
 
 static void
@@ -1758,19 +1758,22 @@ add_item(void ***arr, size_t *n, size_t *cap, void *item)
 	return 0;
 }
 
-/* Remembers the name of a job file that is present but could not be
- * loaded (a reload keeps that job's previous definition). */
+/* Remembers the name of a job or node file that is present but could not
+ * be loaded (a reload keeps its previous definition). */
 static int
-add_bad_job(struct loader *l, const char *stem)
+add_bad(struct loader *l, const char *stem, bool jobs)
 {
 	char *name = strdup(stem);
+	int r;
 
-	if (name == NULL || add_item((void ***)&l->set->bad_jobs,
-	    &l->set->nbad_jobs, &l->badcap, name) != 0) {
-		free(name);
+	if (name == NULL)
 		return -ENOMEM;
-	}
-	return 0;
+	r = jobs ? add_item((void ***)&l->set->bad_jobs, &l->set->nbad_jobs,
+	    &l->badcap, name) : add_item((void ***)&l->set->bad_nodes,
+	    &l->set->nbad_nodes, &l->badnodecap, name);
+	if (r != 0)
+		free(name);
+	return r != 0 ? -ENOMEM : 0;
 }
 
 /* Parses the file just read and adds the result to the set. */
@@ -1794,7 +1797,7 @@ load_parsed(struct loader *l, const char *path, const char *stem,
 	if (r != 0) {
 		report(l, "error", path, "%s", err);
 		s->nerrors++;
-		return jobs ? add_bad_job(l, stem) : 0;
+		return add_bad(l, stem, jobs);
 	}
 	if (jobs && (job->source = strdup(path)) != NULL &&
 	    add_item((void ***)&s->jobs, &s->njobs, &l->jobcap, job) == 0)
@@ -1838,7 +1841,7 @@ load_entry(struct loader *l, int dirfd, const char *dir, const char *name,
 		report(l, "error", path, "cannot read: %s", err_str(r));
 	if (r == ERR_TOOBIG || (r != 0 && r != ERR_INVALID)) {
 		l->set->nerrors++;
-		if (jobs && add_bad_job(l, stem) != 0)
+		if (add_bad(l, stem, jobs) != 0)
 			return -ENOMEM;
 	}
 	if (r != 0)
@@ -1973,6 +1976,9 @@ defs_load(const char *jobs_dir, const char *nodes_dir,
 	if (l.set->nbad_jobs > 0)
 		qsort(l.set->bad_jobs, l.set->nbad_jobs,
 		    sizeof(*l.set->bad_jobs), cmp_str);
+	if (l.set->nbad_nodes > 0)
+		qsort(l.set->bad_nodes, l.set->nbad_nodes,
+		    sizeof(*l.set->bad_nodes), cmp_str);
 	if ((r = cross_check(&l)) != 0)
 		goto out;
 	*out = l.set;
@@ -2042,6 +2048,9 @@ defs_set_free(struct defs_set *set)
 		defs_node_free(set->nodes[i]);
 	for (i = 0; i < set->nbad_jobs; i++)
 		free(set->bad_jobs[i]);
+	for (i = 0; i < set->nbad_nodes; i++)
+		free(set->bad_nodes[i]);
+	free(set->bad_nodes);
 	free(set->bad_jobs);
 	free(set->jobs);
 	free(set->nodes);
@@ -2054,4 +2063,30 @@ defs_job_is_bad(const struct defs_set *set, const char *name)
 	return set->nbad_jobs > 0 && bsearch(&name, set->bad_jobs,
 	    set->nbad_jobs,
 	    sizeof(*set->bad_jobs), cmp_str) != NULL;
+}
+
+bool
+defs_node_is_bad(const struct defs_set *set, const char *name)
+{
+	return set->nbad_nodes > 0 && bsearch(&name, set->bad_nodes,
+	    set->nbad_nodes, sizeof(*set->bad_nodes), cmp_str) != NULL;
+}
+
+int
+defs_set_keep_node(struct defs_set *set, const struct node_def *old)
+{
+	struct node_def **v, *n;
+
+	if (defs_find_node(set, old->name) != NULL)
+		return ERR_EXISTS;
+	if ((n = defs_node_dup(old)) == NULL)
+		return -ENOMEM;
+	if ((v = realloc(set->nodes, (set->nnodes + 1) * sizeof(*v))) == NULL) {
+		defs_node_free(n);
+		return -ENOMEM;
+	}
+	set->nodes = v;
+	set->nodes[set->nnodes++] = n;
+	qsort(set->nodes, set->nnodes, sizeof(*set->nodes), cmp_node);
+	return 0;
 }

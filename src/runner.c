@@ -1383,6 +1383,21 @@ slot_update(struct slot *slot, struct job_def *def)
 	slot_plan(slot, now_s());
 }
 
+/* A node whose file broke (half written, invalid) keeps its last good
+ * definition, as jobs do. */
+static void
+keep_bad_nodes(struct runner *r, struct defs_set *set)
+{
+	const struct node_def *old;
+	size_t i;
+
+	for (i = 0; r->set != NULL && i < set->nbad_nodes; i++)
+		if ((old = defs_find_node(r->set, set->bad_nodes[i])) != NULL &&
+		    defs_set_keep_node(set, old) == 0)
+			log_warn("node %s: its file is invalid; keeping the "
+			    "previous definition until it is fixed", old->name);
+}
+
 void
 runner_apply(struct runner *r, struct defs_set *set, int at_startup)
 {
@@ -1390,6 +1405,7 @@ runner_apply(struct runner *r, struct defs_set *set, int at_startup)
 	size_t i = 0, j = 0, n = 0;
 	int c;
 
+	keep_bad_nodes(r, set);
 	ns = calloc(set->njobs + 1, sizeof(*ns));
 	if (ns == NULL || policy_set_nodes(r->policy, set) != 0) {
 		log_error("reload: out of memory; keeping the old definitions");

@@ -148,6 +148,8 @@ struct defs_set {
 	char **bad_jobs;	/* names of job files present but not loaded
 				 * (invalid, unreadable), sorted */
 	size_t nbad_jobs;
+	char **bad_nodes;	/* the same for node files */
+	size_t nbad_nodes;
 };
 
 /*
@@ -169,8 +171,15 @@ struct node_def *defs_find_node(const struct defs_set *set, const char *name);
 /* The position of the named node in set->nodes, or -1. */
 ssize_t defs_node_index(const struct defs_set *set, const char *name);
 
-/* True if the job's file is in the directory but could not be loaded. */
+/* True if the job's (node's) file is in the directory but could not be
+ * loaded. */
 bool defs_job_is_bad(const struct defs_set *set, const char *name);
+bool defs_node_is_bad(const struct defs_set *set, const char *name);
+
+/* Adds a copy of a node from an earlier set (a reload keeping the last
+ * good definition of a node whose file broke).  Returns 0, ERR_EXISTS if
+ * the set has that node, or -ENOMEM. */
+int defs_set_keep_node(struct defs_set *set, const struct node_def *old);
 
 /* Frees a set, dropping its references to jobs; accepts NULL. */
 void defs_set_free(struct defs_set *set);

@@ -32,9 +32,9 @@ int runner_new(const struct config *cfg, struct loop *loop, struct store *st,
  * New jobs are scheduled (at_startup: ticks missed while the daemon was down
  * are handled per the job's "missed" setting); changed jobs take the new
  * definition at their next tick; removed jobs stop being scheduled.  Runs in
- * progress keep the definition they started with.  A job whose file is
- * present but cannot be loaded (half written, invalid) keeps its previous
- * definition.  Blocks briefly reading
+ * progress keep the definition they started with.  A job or node whose
+ * file is present but cannot be loaded (half written, invalid) keeps its
+ * previous definition.  Blocks briefly reading
  * the stored state of new jobs.
  */
 void runner_apply(struct runner *r, struct defs_set *set, int at_startup);

@@ -166,6 +166,16 @@ n1=$(python3 -c "import json; print(len(json.load(open('$T/h.json'))))")
 check "and keeps running on its previous definition" \
     wait_for 10 runs_at_least broken SUCCESS $((n1 + 2))
 cp "$T/broken.good" "$J/broken.json"
+# The same for the node the jobs run on.
+cp "$N/local.json" "$T/local.good"
+printf '{"roles": ' >"$N/local.json"
+check "a node whose file turns invalid is kept" wait_for 10 contains \
+    "$T/daemon.log" "node local: its file is invalid; keeping the previous definition"
+history tick
+n1=$(python3 -c "import json; print(len(json.load(open('$T/h.json'))))")
+check "and its jobs keep running on it" \
+    wait_for 10 runs_at_least tick SUCCESS $((n1 + 2))
+cp "$T/local.good" "$N/local.json"
 
 # --- SIGTERM: runs finish or are killed after the grace, all recorded ------
 stop_daemon TERM

@@ -958,6 +958,35 @@ test_load_missing_dir(void **state)
 	assert_null(set);
 }
 
+/* A reload keeps the last good definition of a node whose file broke:
+ * defs_set_keep_node() copies it into the new set, in name order. */
+static void
+test_keep_node(void **state)
+{
+	struct defs_set *set = calloc(1, sizeof(*set));
+	struct node_def *old = node_ok(readme_local_node, NULL);
+
+	(void)state;
+	free(old->name);
+	old->name = strdup("m");
+	set->nodes = calloc(2, sizeof(*set->nodes));
+	set->nodes[0] = node_ok(readme_local_node, NULL);	/* "node1" */
+	set->nodes[1] = node_ok(readme_local_node, NULL);
+	free(set->nodes[1]->name);
+	set->nodes[1]->name = strdup("z");
+	set->nnodes = 2;
+	assert_int_equal(defs_set_keep_node(set, old), 0);
+	assert_int_equal(set->nnodes, 3);
+	assert_string_equal(set->nodes[0]->name, "m");	/* m < node1 < z */
+	assert_string_equal(set->nodes[1]->name, "node1");
+	assert_ptr_not_equal(set->nodes[0], old);	/* a copy */
+	assert_ptr_equal(defs_find_node(set, "m"), set->nodes[0]);
+	assert_int_equal(defs_set_keep_node(set, old), ERR_EXISTS);
+	assert_false(defs_node_is_bad(set, "m"));
+	defs_node_free(old);
+	defs_set_free(set);
+}
+
 int
 main(void)
 {
@@ -969,6 +998,7 @@ main(void)
 		cmocka_unit_test(test_output_limit_units),
 		cmocka_unit_test(test_http_job),
 		cmocka_unit_test(test_http_job_policy),
+		cmocka_unit_test(test_keep_node),
 		cmocka_unit_test(test_node_extensions),
 		cmocka_unit_test(test_job_errors),
 		cmocka_unit_test(test_command_errors),
