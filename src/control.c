@@ -29,6 +29,7 @@
 #include "distcron/err.h"
 #include "distcron/log.h"
 #include "distcron/policy.h"
+#include "distcron/runjson.h"
 #include "distcron/sched.h"
 
 #define SOURCE_MAX	4096
@@ -164,16 +165,6 @@ req_call(struct req *q)
 /* ---- JSON on the loop ---- */
 
 static json_object *
-json_time(const struct tz *zone, int64_t t)
-{
-	char buf[64];
-
-	if (t <= 0 || tz_format_iso8601(zone, t, buf, sizeof(buf)) != 0)
-		return NULL;
-	return json_object_new_string(buf);
-}
-
-static json_object *
 job_last_run(const struct runner_job_info *ji, const struct tz *zone)
 {
 	json_object *o;
@@ -185,7 +176,7 @@ job_last_run(const struct runner_job_info *ji, const struct tz *zone)
 	json_object_object_add(o, "status",
 	    json_object_new_string(store_status_str(ji->last_status)));
 	json_object_object_add(o, "ended",
-	    json_time(zone, ji->last_ended_ms / 1000));
+	    runjson_time_ms(zone, ji->last_ended_ms));
 	return o;
 }
 
@@ -206,8 +197,8 @@ job_summary(const struct runner_job_info *ji, const struct tz *zone)
 	    json_object_new_string(sched_text(d->sched)));
 	json_object_object_add(o, "timezone",
 	    json_object_new_string(tz_name(d->zone)));
-	json_object_object_add(o, "next_run", json_time(d->zone,
-	    ji->next_run));
+	json_object_object_add(o, "next_run", runjson_time_ms(d->zone,
+	    ji->next_run * 1000));
 	json_object_object_add(o, "running",
 	    json_object_new_int(ji->running));
 	json_object_object_add(o, "run_count",
@@ -276,7 +267,7 @@ node_json(const struct policy_node *n, const struct tz *zone)
 	    json_object_new_boolean(d->enabled));
 	json_object_object_add(o, "status", json_object_new_string(
 	    !d->enabled ? "disabled" : n->down ? "down" : "up"));
-	json_object_object_add(o, "since", json_time(zone, n->since_ms / 1000));
+	json_object_object_add(o, "since", runjson_time_ms(zone, n->since_ms));
 	json_object_object_add(o, "last_error", n->last_error[0] ?
 	    json_object_new_string(n->last_error) : NULL);
 	json_object_object_add(o, "running", json_object_new_int(n->running));

@@ -1995,8 +1995,8 @@ defs_load(const char *jobs_dir, const char *nodes_dir,
  * struct job_def and struct node_def start with their name, and a pointer
  * to a struct converts to a pointer to its first member.
  */
-static ssize_t
-find_named(void *const *v, size_t n, const char *name)
+ssize_t
+defs_find_named(void *const *v, size_t n, const char *name)
 {
 	size_t lo = 0, hi = n, mid;
 	int d;
@@ -2016,7 +2016,7 @@ find_named(void *const *v, size_t n, const char *name)
 struct job_def *
 defs_find_job(const struct defs_set *set, const char *name)
 {
-	ssize_t i = find_named((void *const *)set->jobs, set->njobs, name);
+	ssize_t i = defs_find_named((void *const *)set->jobs, set->njobs, name);
 
 	return i < 0 ? NULL : set->jobs[i];
 }
@@ -2024,7 +2024,7 @@ defs_find_job(const struct defs_set *set, const char *name)
 ssize_t
 defs_node_index(const struct defs_set *set, const char *name)
 {
-	return find_named((void *const *)set->nodes, set->nnodes, name);
+	return defs_find_named((void *const *)set->nodes, set->nnodes, name);
 }
 
 struct node_def *
@@ -2057,19 +2057,23 @@ defs_set_free(struct defs_set *set)
 	free(set);
 }
 
+/* True if name is in the sorted list v of n names. */
+static bool
+in_sorted(char *const *v, size_t n, const char *name)
+{
+	return n > 0 && bsearch(&name, v, n, sizeof(*v), cmp_str) != NULL;
+}
+
 bool
 defs_job_is_bad(const struct defs_set *set, const char *name)
 {
-	return set->nbad_jobs > 0 && bsearch(&name, set->bad_jobs,
-	    set->nbad_jobs,
-	    sizeof(*set->bad_jobs), cmp_str) != NULL;
+	return in_sorted(set->bad_jobs, set->nbad_jobs, name);
 }
 
 bool
 defs_node_is_bad(const struct defs_set *set, const char *name)
 {
-	return set->nbad_nodes > 0 && bsearch(&name, set->bad_nodes,
-	    set->nbad_nodes, sizeof(*set->bad_nodes), cmp_str) != NULL;
+	return in_sorted(set->bad_nodes, set->nbad_nodes, name);
 }
 
 int

@@ -26,7 +26,8 @@ struct policy {
 	struct loop *loop;
 	const struct config *cfg;
 	struct exec_ssh *ssh;
-	struct policy_node **nodes;	/* sorted by name */
+	const struct defs_set *set;	/* the nodes' definitions */
+	struct policy_node **nodes;	/* parallel to set->nodes */
 	size_t n;
 	struct policy_node **parked;	/* removed, check in flight */
 	size_t nparked;
@@ -76,20 +77,9 @@ policy_free(struct policy *p)
 struct policy_node *
 policy_node(struct policy *p, const char *name)
 {
-	size_t lo = 0, hi = p->n, mid;
-	int c;
+	ssize_t i = p->set ? defs_node_index(p->set, name) : -1;
 
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		c = strcmp(name, p->nodes[mid]->def->name);
-		if (c == 0)
-			return p->nodes[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return i < 0 ? NULL : p->nodes[i];
 }
 
 size_t
@@ -171,6 +161,7 @@ policy_set_nodes(struct policy *p, const struct defs_set *set)
 	free(p->nodes);
 	p->nodes = nn;
 	p->n = set->nnodes;
+	p->set = set;
 	return 0;
  nomem:
 	for (j = 0; j < i; j++)

@@ -1588,23 +1588,13 @@ hist_add(uint64_t *hist, uint64_t *count, double *sum, int64_t ms)
 
 /* ---- management (the REST API, through the daemon) ---- */
 
+/* A scheduled job's slot by name (slots start with their name). */
 static struct slot *
 slot_find(const struct runner *r, const char *name)
 {
-	size_t lo = 0, hi = r->nslots, mid;
-	int c;
+	ssize_t i = defs_find_named((void *const *)r->slots, r->nslots, name);
 
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		c = strcmp(name, r->slots[mid]->name);
-		if (c == 0)
-			return r->slots[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return i < 0 ? NULL : r->slots[i];
 }
 
 static void

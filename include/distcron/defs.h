@@ -168,6 +168,11 @@ int defs_load(const char *jobs_dir, const char *nodes_dir,
 struct job_def *defs_find_job(const struct defs_set *set, const char *name);
 struct node_def *defs_find_node(const struct defs_set *set, const char *name);
 
+/* Binary search in v[0..n), sorted by name, of pointers to structs whose
+ * first member is their "char *name" (job_def, node_def, and the runner's
+ * slots).  Returns the index, or -1. */
+ssize_t defs_find_named(void *const *v, size_t n, const char *name);
+
 /* The position of the named node in set->nodes, or -1. */
 ssize_t defs_node_index(const struct defs_set *set, const char *name);
 

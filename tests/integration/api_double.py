@@ -24,14 +24,14 @@ import argparse
 import json
 import os
 import re
-import signal
 import ssl
-import sys
 import threading
 import time
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from double_serve import Server, add_arguments, serve
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 RUN_TIME = 0.3
@@ -352,51 +352,16 @@ class Handler(BaseHTTPRequestHandler):
         return out
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass
-
-
-def write_port(path, port):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % port)
-    os.rename(tmp, path)
-
-
-def watch_parent():
-    ppid = os.getppid()
-    while os.getppid() == ppid:
-        time.sleep(0.5)
-    os._exit(0)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--port-file", required=True)
+    add_arguments(ap)
     ap.add_argument("--token", required=True)
-    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     args = ap.parse_args()
 
     server = Server(("127.0.0.1", 0), Handler)
     server.token = args.token
     server.state = State()
-    if args.tls:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(args.tls[0], args.tls[1])
-        server.socket = ctx.wrap_socket(server.socket, server_side=True,
-                                        do_handshake_on_connect=False)
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
-    threading.Thread(target=watch_parent, daemon=True).start()
-    write_port(args.port_file, server.server_address[1])
-    try:
-        server.serve_forever()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.server_close()
+    serve(server, args)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,11 @@ Routes (any method):
 """
 import argparse
 import json
-import os
-import signal
 import ssl
-import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from double_serve import Server, add_arguments, serve
 
 CHUNK = 65536
 NO_BODY = (204, 304)
@@ -99,49 +97,11 @@ class Handler(BaseHTTPRequestHandler):
     do_HEAD = do_OPTIONS = handle_any
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def handle_error(self, request, client_address):
-        pass  # clients that give up (timeouts, rejected certificates)
-
-
-def write_port(path, port):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % port)
-    os.rename(tmp, path)
-
-
-def watch_parent():
-    ppid = os.getppid()
-    while os.getppid() == ppid:
-        time.sleep(0.5)
-    os._exit(0)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--port-file", required=True)
-    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    add_arguments(ap)
     args = ap.parse_args()
-
-    server = Server(("127.0.0.1", 0), Handler)
-    if args.tls:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(args.tls[0], args.tls[1])
-        server.socket = ctx.wrap_socket(server.socket, server_side=True,
-                                        do_handshake_on_connect=False)
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
-    threading.Thread(target=watch_parent, daemon=True).start()
-    write_port(args.port_file, server.server_address[1])
-    try:
-        server.serve_forever()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.server_close()
+    serve(Server(("127.0.0.1", 0), Handler), args)
 
 
 if __name__ == "__main__":

@@ -115,6 +115,10 @@ runs_of(struct env *e, const char *job, size_t *n)
 }
 
 static const char *local = "{\"roles\": [\"w\"], \"connection_type\": \"local\"}";
+/* An SSH node nobody listens for (port 1). */
+static const char *unreachable = "{\"roles\": [\"w\"], \"connection_type\": "
+    "\"ssh\", \"connection_options\": {\"ssh_user\": \"u\", \"ssh_host\":"
+    " \"127.0.0.1:1\", \"ssh_private_key_file\": \"/nonexistent\"}}";
 
 static void
 test_retries(void **state)
@@ -302,9 +306,7 @@ test_failover(void **state)
 	int64_t failed_at = 0;
 
 	put(e->nodes, "n1", local);
-	put(e->nodes, "remote", "{\"roles\": [\"w\"], \"connection_type\": "
-	    "\"ssh\", \"connection_options\": {\"ssh_user\": \"u\", \"ssh_host\":"
-	    " \"127.0.0.1:1\", \"ssh_private_key_file\": \"/nonexistent\"}}");
+	put(e->nodes, "remote", unreachable);
 	put(e->jobs, "spread", "{\"policy\": {\"roles\": [\"w\"]},"
 	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
 	run_for(e, 3500);
@@ -347,9 +349,7 @@ test_unreachable(void **state)
 	struct store_run **runs;
 	size_t n, i;
 
-	put(e->nodes, "remote", "{\"roles\": [\"w\"], \"connection_type\": "
-	    "\"ssh\", \"connection_options\": {\"ssh_user\": \"u\", \"ssh_host\":"
-	    " \"127.0.0.1:1\", \"ssh_private_key_file\": \"/nonexistent\"}}");
+	put(e->nodes, "remote", unreachable);
 	put(e->jobs, "pinned", "{\"policy\": {\"nodes\": [\"remote\"]},"
 	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
 	run_for(e, 2500);
