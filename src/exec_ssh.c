@@ -20,7 +20,7 @@
  * done() callback (which may start more runs) out of libssh2's stack.
  *
  * A run that times out or is cancelled gets EOF on its channel; the remote
- * wrapper (sshcmd.h) then kills the command's process group, TERM and
+ * watcher (sshcmd.h) then kills the command's process group, TERM and
  * later KILL, and the channel closes with the exit status.  If that has not
  * happened kill_grace + FINISH_MARGIN_MS later, the result is delivered
  * anyway and the channel is left to close in the background.

@@ -1,32 +1,24 @@
 /*
  * sshcmd.h - the command line a run sends to a remote node over SSH.
  *
- * sshd hands the command line to the user's login shell (assumed POSIX) as
- * "$SHELL -c LINE".  The line built here is
- *
- *     exec /bin/sh -c '<script>' distcron '<argv0>' '<argv1>' ...
- *
- * with every byte single-quoted (a ' becomes '\''): the job's argv (or
- * "/bin/sh" "-c" SHELL for a shell command) travels as the script's
- * positional parameters, so each argument arrives byte for byte: quotes,
- * $, ;, backticks, newlines, spaces, empty strings and non-ASCII included.
- * The script
+ * sshd hands the command line to the user's login shell as "$SHELL -c
+ * LINE"; the line is POSIX sh (tested with dash, bash, zsh and mksh as the
+ * login shell).  Every job word in it is single-quoted (a ' becomes '\''),
+ * so each argument arrives byte for byte: quotes, $, ;, backticks, newlines,
+ * spaces, empty strings and non-ASCII included.  The line
  *   - changes to the working directory (or "/"), exiting 126 with a message
  *     on stderr if it cannot;
  *   - exports the spec's environment entries (so sshd's AcceptEnv is not
  *     needed); names must be valid shell identifiers;
- *   - runs the command with stdin from /dev/null, in the process group that
- *     sshd created for the session (the script's shell leads it);
- *   - watches its own stdin, the SSH channel: when the channel reaches EOF
- *     or closes (the daemon timed out, cancelled, or died), it sends TERM to
- *     the process group, then KILL after kill_grace_ms rounded up to whole
- *     seconds (at least 1);
- *   - exits with the command's exit code, or, when the command was killed
- *     by a signal, kills itself with the same signal so that sshd reports
- *     "exit-signal" (an exit code above 128 that names a signal is taken for
- *     that signal: the shell cannot tell them apart);
- *   - after the command has exited, kills what it left running in the
- *     background once sshd closes the channel's input.
+ *   - leaves a watcher on its stdin, the SSH channel, in the process group
+ *     sshd created for the session: when the channel reaches EOF or closes
+ *     while the command runs (the daemon timed out, cancelled, or died), it
+ *     sends TERM to the group, then KILL once the command has ended or
+ *     kill_grace_ms, rounded up to whole seconds (at least 1), has passed;
+ *     after a normal end it sends TERM to the group once, for what the
+ *     command left running in the background;
+ *   - execs the command (argv, or /bin/sh -c SHELL) with stdin from
+ *     /dev/null, so sshd reports the command's own exit status or signal.
  * The remote side therefore never outlives the channel.  EOF on the
  * channel's input is the cancel request: the daemon must not send EOF (nor
  * any data) while the command should keep running, and cancels by sending

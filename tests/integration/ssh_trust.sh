@@ -373,7 +373,7 @@ check "sshd: its stderr" same "$T/err" "err"
 
 line=$("$mkline" -- /bin/sh -c 'exit 143')
 sshd_ssh 1 "$line"
-check "sshd: exit 143 looks like TERM (documented)" test "$rc" -eq 255
+check "sshd: exit 143 stays exit code 143, not TERM" test "$rc" -eq 143
 line=$("$mkline" -- /bin/sh -c 'kill -s TERM $$')
 sshd_ssh 1 "$line"
 check "sshd: death by TERM is an exit-signal (the client exits 255)" \
