@@ -55,7 +55,6 @@
 #include "distcron/store.h"
 #include "distcron/tz.h"
 
-#define API_NICE	10	/* server threads run below the scheduler */
 #define TOKEN_MAX	256		/* longest accepted token */
 #define TOKEN_RANDOM	32		/* bytes of a generated token */
 #define TOKEN_FILE	"api.token"
@@ -110,6 +109,7 @@ struct api {
 	pthread_mutex_t stores_lock;
 	struct api_store *stores;
 	uint64_t requests[NCOUNTED + 1];	/* atomic */
+	int nice;		/* of the server threads */
 };
 
 enum access { ACC_NONE, ACC_READ, ACC_FULL };
@@ -683,22 +683,25 @@ req_body(struct req *r, const char *data, size_t *size)
 }
 
 /*
- * The server's threads yield to the scheduler: under a flood of requests
- * on a small machine, runs must still start on time.  Linux applies a
- * nice value per thread (setpriority on the thread id); done once per
- * server thread, on its first request.
+ * The server's threads run at api_nice (the scheduler's threads run above
+ * them whatever it is, see prio.h).  Linux applies a nice value per thread
+ * (setpriority on the thread id); done once per server thread, on its
+ * first request.
  */
 static void
-api_thread_nice(void)
+api_thread_nice(const struct api *a)
 {
 	static __thread bool done;
 
 	if (done)
 		return;
 	done = true;
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), API_NICE) != 0)
-		log_debug("api: cannot lower the server thread's priority: %s",
-		    strerror(errno));
+	errno = 0;
+	if (getpriority(PRIO_PROCESS, (id_t)gettid()) == a->nice && errno == 0)
+		return;
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), a->nice) != 0)
+		log_debug("api: cannot set the server thread's nice value to "
+		    "%d: %s", a->nice, strerror(errno));
 }
 
 static enum MHD_Result
@@ -710,7 +713,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	enum MHD_Result ret;
 
 	if (r == NULL) {
-		api_thread_nice();
+		api_thread_nice(cls);
 		return req_begin(cls, c, url, method, con_cls);
 	}
 	if (*size > 0)
@@ -1664,7 +1667,8 @@ api_new(const struct config *cfg, const struct api_backend *be,
 	*out = NULL;
 	snprintf(err, errlen, "%s", "");
 	if ((r = api_alloc(cfg, be, &a, err, errlen)) != 0 ||
-	    (r = tokens_setup(a, cfg, err, errlen)) != 0 ||
+	    (a->nice = (int)cfg->api_nice, r = tokens_setup(a, cfg, err,
+	    errlen)) != 0 ||
 	    (r = tls_setup(a, cfg, err, errlen)) != 0 ||
 	    (r = listen_open(cfg->listen, &fd, &a->port, err, errlen)) != 0 ||
 	    (r = server_start(a, cfg, fd, err, errlen)) != 0)

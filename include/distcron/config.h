@@ -40,7 +40,7 @@ struct config {
 	char *tls_key;
 	int64_t api_body_max;	/* bytes */
 	int64_t api_threads;	/* server threads */
-	int64_t scheduler_nice;	/* of the loop and spawner threads */
+	int64_t api_nice;	/* of the API server threads */
 	char *es_host;		/* Elasticsearch (reports; later) */
 	int64_t es_port;
 };
