@@ -102,16 +102,20 @@ for i in $(seq 50); do
 done
 
 now() { python3 -c 'import time; print(time.time())'; }
-rate() { python3 -c "import sys; n, t = $1, $2; print('%d runs in %.3f s: %.0f runs/s' % (n, t, n / t))"; }
+# rate N SECONDS [KEY]: prints the rate; with KEY, also keeps it in $W/rates.
+rate() {
+	python3 -c "n, t = $1, $2; print('%d runs in %.3f s: %.1f runs/s' % (n, t, n / t))"
+	[ -z "${3:-}" ] || python3 -c "print('$3', $1 / $2)" >>"$W/rates"
+}
 SSH="ssh -F $W/ssh_config"
 
 echo "=== throughput: \`true\` on one node (sshd on 127.0.0.1)"
 printf 'one-shot ssh, 1 at a time:        '
 t=$(now); for _ in $(seq "$ONESHOT"); do $SSH n1 true; done
-rate "$ONESHOT" "$(python3 -c "import time; print(time.time() - $t)")"
+rate "$ONESHOT" "$(python3 -c "import time; print(time.time() - $t)")" oneshot1
 printf 'one-shot ssh, 8 at a time:        '
 t=$(now); seq "$((ONESHOT * 4))" | xargs -P8 -I{} $SSH n1 true
-rate "$((ONESHOT * 4))" "$(python3 -c "import time; print(time.time() - $t)")"
+rate "$((ONESHOT * 4))" "$(python3 -c "import time; print(time.time() - $t)")" oneshot8
 CM="-o ControlMaster=auto -o ControlPath=$W/cm-%C -o ControlPersist=300"
 $SSH $CM n1 true
 printf 'ssh ControlMaster, 1 at a time:   '
@@ -121,8 +125,18 @@ printf 'ssh ControlMaster, 8 at a time:   '
 t=$(now); seq "$COUNT" | xargs -P8 -I{} $SSH $CM n1 true
 rate "$COUNT" "$(python3 -c "import time; print(time.time() - $t)")"
 $SSH $CM -O exit n1 2>/dev/null || true
-printf 'distcron pooled, 1 at a time:     '; "$W/sshrun" seq "$W/nodes" n1 "$COUNT" 1
-printf 'distcron pooled, 8 at a time:     '; "$W/sshrun" seq "$W/nodes" n1 "$COUNT" 8
+printf 'distcron pooled, 1 at a time:     '
+"$W/sshrun" seq "$W/nodes" n1 "$COUNT" 1 | tee "$W/d1"
+printf 'distcron pooled, 8 at a time:     '
+"$W/sshrun" seq "$W/nodes" n1 "$COUNT" 8 | tee "$W/d8"
+python3 - "$W" <<'PY'
+import re, sys
+w = sys.argv[1]
+r = dict(l.split() for l in open(w + "/rates"))
+for k in ("1", "8"):
+    d = float(re.search(r"([0-9.]+) runs/s", open("%s/d%s" % (w, k)).read()).group(1))
+    print("distcron / one-shot ssh, %s at a time: %.1fx" % (k, d / float(r["oneshot" + k])))
+PY
 
 echo "=== fan-out: \`true\` on $NODES nodes at once"
 "$W/sshrun" fanout "$W/nodes" 3 | sed 's/^/distcron /'
