@@ -33,6 +33,7 @@
 #include "distcron/err.h"
 #include "distcron/log.h"
 #include "distcron/loop.h"
+#include "distcron/prio.h"
 #include "distcron/runner.h"
 #include "distcron/store.h"
 #include "distcron/tz.h"
@@ -483,6 +484,14 @@ cleanup(struct daemon *d)
 	tz_cache_clear();
 }
 
+/* The loop, at the scheduler's priority (prio.h). */
+static int
+run(struct daemon *d)
+{
+	prio_raise(true);
+	return loop_run(d->loop);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -509,7 +518,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init("distcrond", d.cfg.log_level, d.cfg.syslog);
-	if ((rc = start(&d)) == 0 && (rc = loop_run(d.loop)) == 0)
+	prio_init((int)d.cfg.scheduler_nice);
+	if ((rc = start(&d)) == 0 && (rc = run(&d)) == 0)
 		log_info("stopped");
 	cleanup(&d);
 	return rc == 0 ? 0 : 1;

@@ -2,7 +2,9 @@
  * exec_local.c - the local executor: runs a command as a child process.
  *
  * A run is started with posix_spawn() (glibc uses clone(CLONE_VFORK), never a
- * full fork, and reports exec errors synchronously).  The child gets its own
+ * full fork, and reports exec errors synchronously) on a spawner thread
+ * raised above the rest of the machine (prio.h); the new process group is set
+ * back to the daemon's priority as soon as posix_spawn() returns.  The child gets its own
  * process group, an empty signal mask with every signal at its default
  * action, stdin from /dev/null, stdout and stderr on two pipes, no other
  * descriptors, the run's working directory and a small fixed environment
@@ -42,6 +44,7 @@
 #include "distcron/log.h"
 #include "distcron/loop.h"
 #include "distcron/outcap.h"
+#include "distcron/prio.h"
 
 #define BASE_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define LINGER_MS	2000	/* wait for the pipes after the exit */
@@ -150,6 +153,8 @@ base_env_build(void)
 static int
 base_attr_build(void)
 {
+	short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF;
 	sigset_t none, all;
 	int r;
 
@@ -157,8 +162,9 @@ base_attr_build(void)
 	sigfillset(&all);
 	if ((r = posix_spawnattr_init(&base_attr)) != 0)
 		return -r;
-	if ((r = posix_spawnattr_setflags(&base_attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) != 0 ||
+	if ((r = prio_spawn_attr(&base_attr, &flags)) != 0)
+		return r;
+	if ((r = posix_spawnattr_setflags(&base_attr, flags)) != 0 ||
 	    (r = posix_spawnattr_setpgroup(&base_attr, 0)) != 0 ||
 	    (r = posix_spawnattr_setsigmask(&base_attr, &none)) != 0 ||
 	    (r = posix_spawnattr_setsigdefault(&base_attr, &all)) != 0)
@@ -178,6 +184,7 @@ spawner_main(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	prio_raise_spawner();
 	for (;;) {
 		pthread_mutex_lock(&pool_mu);
 		while (pool_head == NULL)
@@ -385,6 +392,18 @@ open_pipes(struct exec_proc *p, int out_w[1], int err_w[1])
 
 /* Spawns the child with its argv and environment.  Returns 0 or an errno
  * value (positive) with the reason already in p->res->error. */
+/* A run started by a raised spawner gets the daemon's own priority; the
+ * run leads its process group. */
+static void
+lower_child(pid_t pid, const char *prog)
+{
+	int r;
+
+	if ((r = prio_lower_group(pid)) != 0)
+		log_warn("%s (pid %ld) keeps the scheduler's priority: %s",
+		    prog, (long)pid, strerror(-r));
+}
+
 static int
 spawn_child(struct exec_proc *p, char *const *argv, char **envp,
     const char *wd)
@@ -414,6 +433,8 @@ spawn_child(struct exec_proc *p, char *const *argv, char **envp,
 	posix_spawn_file_actions_destroy(&fa);
 	if (r != 0)
 		explain_spawn_error(p, wd, argv[0], r);
+	else
+		lower_child(p->pid, argv[0]);
  out:
 	close(out_w);
 	close(err_w);

@@ -41,6 +41,7 @@ struct config {
 	int64_t api_body_max;	/* bytes */
 	int64_t api_threads;	/* server threads */
 	int64_t api_nice;	/* of the API server threads */
+	int64_t scheduler_nice;	/* of the loop and spawner threads */
 	char *es_host;		/* Elasticsearch (reports; later) */
 	int64_t es_port;
 };

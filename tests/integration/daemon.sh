@@ -223,22 +223,29 @@ sys.exit(0 if len([r for r in h if r['trigger']=='missed'])==1 else 1)\""
 stop_daemon INT
 check "SIGINT exits 0 too" test "$stop_rc" -eq 0
 
-# --- priority: runs get the daemon's own nice value, the API api_nice -------
+# --- priority: runs start raised but run at the daemon's own nice ---------
 rm -f "$J"/*.json
 cat >"$J/prio.json" <<'X'
 {"policy": {"roles": ["worker"]}, "schedule": {"cron": "* * * * * *"},
- "command": "echo \"nice=$(nice)\""}
+ "command": "echo \"nice=$(nice) $(chrt -p $$ | sed -n 's/.*policy: //p')\""}
 X
 DC_NICE="nice -n 3" start_daemon --api-nice 7
-check "a run gets the daemon's nice value (3)" \
+check "a run and what it forks at once get the daemon's nice value (3) and policy" \
     wait_for 10 sh -c "'$ctl' history prio --state-dir '$S' --json >'$T/h.json' &&
     python3 -c \"import json,sys; h=json.load(open('$T/h.json'));
-sys.exit(0 if h and all(r['items'][0]['output'].strip() == 'nice=3' for r in h if r['status'] == 'SUCCESS') and any(r['status'] == 'SUCCESS' for r in h) else 1)\""
+sys.exit(0 if h and all(r['items'][0]['output'].strip() == 'nice=3 SCHED_OTHER' for r in h if r['status'] == 'SUCCESS') and any(r['status'] == 'SUCCESS' for r in h) else 1)\""
 # nice_threads N COUNT: COUNT or more of the daemon's threads run at nice N.
 nice_threads() {
 	[ "$(cat /proc/"$pid"/task/*/stat | sed 's/.*) //' |
 	    awk -v n="$1" '$17 == n' | wc -l)" -ge "$2" ]
 }
+if [ "$(id -u)" = 0 ]; then
+	check "the loop and both spawner threads run at scheduler_nice (-10)" \
+	    nice_threads -10 3
+else
+	check "without CAP_SYS_NICE the daemon says it keeps its priority" \
+	    contains "$T/daemon.log" "needs CAP_SYS_NICE"
+fi
 check "the store thread runs below the rest (nice 10)" nice_threads 10 1
 port=$(sed -n 's/.*API listening on .*(port \([0-9]*\).*/\1/p' "$T/daemon.log" | tail -1)
 python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/health').read()"
