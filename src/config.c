@@ -101,8 +101,9 @@ static const struct ckey keys[] = {
 	  CT_INT, OFF(api_nice), "0", -20, 19,
 	  "nice value of the API server threads" },
 	{ "scheduler_nice", "DISTCRON_SCHEDULER_NICE", "scheduler-nice", NULL,
-	  CT_INT, OFF(scheduler_nice), "-10", -20, 19,
-	  "nice value of the threads that start runs (runs keep the daemon's)" },
+	  CT_INT, OFF(scheduler_nice), "0", -20, 19,
+	  "nice value of the threads that start runs; negative raises them "
+	  "(runs keep the daemon's), 0 or more: off" },
 	{ "es_host", "DISTCRON_ES_HOST", "es-host", "esHost",
 	  CT_STR, OFF(es_host), "", 0, 0,
 	  "Elasticsearch host for run reports (empty: none)" },

@@ -36,7 +36,7 @@ static int base_nice;		/* the daemon's own */
 static int base_policy;		/* the daemon's scheduling policy */
 static struct sched_param base_param;
 static int raised_nice;
-static bool enabled;		/* raised_nice < base_nice */
+static bool enabled;		/* raised_nice < min(0, base_nice) */
 static atomic_bool refused;	/* the system said no once: do not retry */
 static __thread bool raised;
 
@@ -53,7 +53,7 @@ prio_init(int nice)
 		memset(&base_param, 0, sizeof(base_param));
 	}
 	raised_nice = nice < -20 ? -20 : nice > 19 ? 19 : nice;
-	enabled = raised_nice < base_nice;
+	enabled = raised_nice < 0 && raised_nice < base_nice;
 }
 
 int

@@ -23,8 +23,8 @@
 /*
  * Sets the nice value for prio_raise() (clamped to -20..19) and records the
  * daemon's own, read from the calling thread.  Before it is called, or when
- * nice is not below the daemon's own, prio_raise() and prio_lower_group()
- * do nothing.  Call once, before any thread is raised.
+ * nice is not negative and below the daemon's own, prio_raise() and
+ * prio_lower_group() do nothing.  Call once, before any thread is raised.
  */
 void prio_init(int nice);
 

@@ -229,7 +229,7 @@ cat >"$J/prio.json" <<'X'
 {"policy": {"roles": ["worker"]}, "schedule": {"cron": "* * * * * *"},
  "command": "echo \"nice=$(nice) $(chrt -p $$ | sed -n 's/.*policy: //p')\""}
 X
-DC_NICE="nice -n 3" start_daemon --api-nice 7
+DC_NICE="nice -n 3" start_daemon --api-nice 7 --scheduler-nice -10
 check "a run and what it forks at once get the daemon's nice value (3) and policy" \
     wait_for 10 sh -c "'$ctl' history prio --state-dir '$S' --json >'$T/h.json' &&
     python3 -c \"import json,sys; h=json.load(open('$T/h.json'));
