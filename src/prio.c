@@ -65,8 +65,8 @@ prio_raise(bool reset_children)
 	if (!enabled || refused)
 		return 0;
 	if (reset_children) {
-		memset(&sp, 0, sizeof(sp));
-		if (sched_setscheduler(0, SCHED_OTHER | SCHED_RESET_ON_FORK,
+		sp = base_param;
+		if (sched_setscheduler(0, base_policy | SCHED_RESET_ON_FORK,
 		    &sp) != 0)
 			log_debug("SCHED_RESET_ON_FORK: %s", strerror(errno));
 	}
@@ -93,9 +93,13 @@ prio_raise_spawner(void)
 	memset(&sp, 0, sizeof(sp));
 	sp.sched_priority = sched_get_priority_min(SCHED_FIFO);
 	if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0) {
+		/* Without it a run could keep the raise for its first
+		 * moments: start runs at the daemon's priority instead. */
 		r = -errno;
-		log_info("spawner thread: SCHED_FIFO: %s; runs may keep the "
-		    "raised priority for a moment longer", strerror(-r));
+		setpriority(PRIO_PROCESS, (id_t)gettid(), base_nice);
+		raised = false;
+		log_info("spawner thread: SCHED_FIFO: %s; runs are started at "
+		    "the daemon's own priority", strerror(-r));
 		return r;
 	}
 	return 0;

@@ -40,7 +40,8 @@ int prio_raise(bool reset_children);
 /*
  * Raises the calling spawner thread: the nice value of prio_raise(false),
  * and SCHED_FIFO so that it preempts the processes it starts.  Returns 0,
- * or -errno when part of it was refused (logged once per thread).
+ * or -errno when either was refused; the thread then keeps the daemon's
+ * priority (logged).
  */
 int prio_raise_spawner(void);
 
