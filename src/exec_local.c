@@ -2,10 +2,11 @@
  * exec_local.c - the local executor: runs a command as a child process.
  *
  * A run is started with posix_spawn() (glibc uses clone(CLONE_VFORK), never a
- * full fork, and reports exec errors synchronously) on a spawner thread
- * raised above the rest of the machine (prio.h); the new process group is set
- * back to the daemon's priority as soon as posix_spawn() returns.  The child gets its own
- * process group, an empty signal mask with every signal at its default
+ * full fork, and reports exec errors synchronously) on a spawner thread,
+ * which runs raised above the rest of the machine when scheduler_nice asks
+ * for it (prio.h); the new process group then gets the daemon's priority
+ * back as soon as posix_spawn() returns.  The child gets its own process
+ * group, an empty signal mask with every signal at its default
  * action, stdin from /dev/null, stdout and stderr on two pipes, no other
  * descriptors, the run's working directory and a small fixed environment
  * (built once, on first use) overlaid with the spec's entries.  A program
@@ -390,8 +391,6 @@ open_pipes(struct exec_proc *p, int out_w[1], int err_w[1])
 	return 0;
 }
 
-/* Spawns the child with its argv and environment.  Returns 0 or an errno
- * value (positive) with the reason already in p->res->error. */
 /* A run started by a raised spawner gets the daemon's own priority; the
  * run leads its process group. */
 static void
@@ -404,6 +403,8 @@ lower_child(pid_t pid, const char *prog)
 		    prog, (long)pid, strerror(-r));
 }
 
+/* Spawns the child with its argv and environment.  Returns 0 or an errno
+ * value (positive) with the reason already in p->res->error. */
 static int
 spawn_child(struct exec_proc *p, char *const *argv, char **envp,
     const char *wd)

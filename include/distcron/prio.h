@@ -1,14 +1,14 @@
 /*
  * prio.h - CPU priority of the threads that start runs.
  *
- * The event loop and the spawner threads run at a lower nice value (higher
- * priority) than everything else in the daemon and than the runs they start,
- * so that a busy machine - a flood of API requests, jobs burning CPU - does
- * not delay the start of the next runs.  The runs themselves get the
- * daemon's own nice value once their program is in place (see prio.c for
- * the one exception).  Raising a priority needs
+ * With a negative scheduler_nice, the event loop and the spawner threads
+ * run at a lower nice value (higher priority) than everything else in the
+ * daemon and than the runs they start, so that a busy machine - a flood of
+ * API requests, jobs burning CPU - does not delay the start of the next
+ * runs.  The runs themselves get the daemon's own nice value as soon as
+ * their program is in place (prio.c says how).  Raising a priority needs
  * CAP_SYS_NICE (root has it); without it everything keeps the daemon's
- * nice value and prio_init() says so once.
+ * nice value and the first refusal is logged.
  *
  * Linux keeps a nice value per thread, and a new thread or process takes
  * its creator's; the functions below act on the calling thread.
