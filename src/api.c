@@ -683,10 +683,10 @@ req_body(struct req *r, const char *data, size_t *size)
 }
 
 /*
- * The server's threads run at api_nice (the scheduler's threads run above
- * them whatever it is, see prio.h).  Linux applies a nice value per thread
- * (setpriority on the thread id); done once per server thread, on its
- * first request.
+ * The server's threads run at api_nice (10: they yield to the jobs; a
+ * negative scheduler_nice raises the threads that start runs above them,
+ * see prio.h).  Linux applies a nice value per thread (setpriority on the
+ * thread id); done once per server thread, on its first request.
  */
 static void
 api_thread_nice(const struct api *a)
@@ -696,9 +696,6 @@ api_thread_nice(const struct api *a)
 	if (done)
 		return;
 	done = true;
-	errno = 0;
-	if (getpriority(PRIO_PROCESS, (id_t)gettid()) == a->nice && errno == 0)
-		return;
 	if (setpriority(PRIO_PROCESS, (id_t)gettid(), a->nice) != 0)
 		log_debug("api: cannot set the server thread's nice value to "
 		    "%d: %s", a->nice, strerror(errno));
@@ -1640,6 +1637,7 @@ api_alloc(const struct config *cfg, const struct api_backend *be,
 	*out = a;
 	a->be = *be;
 	a->body_max = (size_t)cfg->api_body_max;
+	a->nice = (int)cfg->api_nice;
 	pthread_mutex_init(&a->stores_lock, NULL);
 	if (pthread_key_create(&a->store_key, NULL) != 0)
 		return -EAGAIN;
@@ -1667,8 +1665,7 @@ api_new(const struct config *cfg, const struct api_backend *be,
 	*out = NULL;
 	snprintf(err, errlen, "%s", "");
 	if ((r = api_alloc(cfg, be, &a, err, errlen)) != 0 ||
-	    (a->nice = (int)cfg->api_nice, r = tokens_setup(a, cfg, err,
-	    errlen)) != 0 ||
+	    (r = tokens_setup(a, cfg, err, errlen)) != 0 ||
 	    (r = tls_setup(a, cfg, err, errlen)) != 0 ||
 	    (r = listen_open(cfg->listen, &fd, &a->port, err, errlen)) != 0 ||
 	    (r = server_start(a, cfg, fd, err, errlen)) != 0)

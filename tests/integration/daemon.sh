@@ -155,27 +155,22 @@ n1=$(python3 -c "import json; print(len(json.load(open('$T/h.json'))))")
 sleep 2
 history added
 check "a removed job stops running" py "len(h) <= $n1"
-# A job file caught half written (or broken by hand) keeps the job running
-# with its previous definition.
-cp "$J/broken.json" "$T/broken.good"
-printf '{"policy": ' >"$J/broken.json"
-check "a job whose file turns invalid is kept" wait_for 10 contains \
-    "$T/daemon.log" "job broken: its file is invalid; keeping the previous definition"
-history broken
-n1=$(python3 -c "import json; print(len(json.load(open('$T/h.json'))))")
-check "and keeps running on its previous definition" \
-    wait_for 10 runs_at_least broken SUCCESS $((n1 + 2))
-cp "$T/broken.good" "$J/broken.json"
-# The same for the node the jobs run on.
-cp "$N/local.json" "$T/local.good"
-printf '{"roles": ' >"$N/local.json"
-check "a node whose file turns invalid is kept" wait_for 10 contains \
-    "$T/daemon.log" "node local: its file is invalid; keeping the previous definition"
-history tick
-n1=$(python3 -c "import json; print(len(json.load(open('$T/h.json'))))")
-check "and its jobs keep running on it" \
-    wait_for 10 runs_at_least tick SUCCESS $((n1 + 2))
-cp "$T/local.good" "$N/local.json"
+# kept_when_broken KIND DIR NAME JOB CUT: cuts DIR/NAME.json short (to CUT),
+# as a file caught half written or broken by hand; the KIND (job or node)
+# keeps its previous definition and JOB keeps running on it; then restores it.
+kept_when_broken() {
+	cp "$2/$3.json" "$T/$3.good"
+	printf '%s' "$5" >"$2/$3.json"
+	check "a $1 whose file turns invalid is kept" wait_for 10 contains \
+	    "$T/daemon.log" "$1 $3: its file is invalid; keeping the previous definition"
+	history "$4"
+	n1=$(python3 -c "import json; print(len(json.load(open('$T/h.json'))))")
+	check "and $4 keeps running on the previous definition" \
+	    wait_for 10 runs_at_least "$4" SUCCESS $((n1 + 2))
+	cp "$T/$3.good" "$2/$3.json"
+}
+kept_when_broken job "$J" broken broken '{"policy": '
+kept_when_broken node "$N" local tick '{"roles": '
 
 # --- SIGTERM: runs finish or are killed after the grace, all recorded ------
 stop_daemon TERM
