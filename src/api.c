@@ -33,6 +33,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -684,21 +685,26 @@ req_body(struct req *r, const char *data, size_t *size)
 
 /*
  * The server's threads run at api_nice (10: they yield to the jobs; a
- * negative scheduler_nice raises the threads that start runs above them,
- * see prio.h).  Linux applies a nice value per thread (setpriority on the
- * thread id); done once per server thread, on its first request.
+ * negative scheduler_nice raises the threads that start runs, and the
+ * processes they start exec at that value, so the same api_nice keeps
+ * requests from queueing behind a burst of starts; see prio.h).  Linux
+ * applies a nice value per thread (setpriority on the thread id); done
+ * once per server thread, on its first request.  A refusal (a negative
+ * value without CAP_SYS_NICE) is logged once.
  */
 static void
 api_thread_nice(const struct api *a)
 {
 	static __thread bool done;
+	static atomic_flag told = ATOMIC_FLAG_INIT;
 
 	if (done)
 		return;
 	done = true;
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), a->nice) != 0)
-		log_debug("api: cannot set the server thread's nice value to "
-		    "%d: %s", a->nice, strerror(errno));
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), a->nice) != 0 &&
+	    !atomic_flag_test_and_set(&told))
+		log_info("api: the server's threads stay at the daemon's "
+		    "priority: nice %d: %s", a->nice, strerror(errno));
 }
 
 static enum MHD_Result
