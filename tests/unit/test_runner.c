@@ -1,8 +1,9 @@
 /*
  * test_runner.c - the runner with a real loop, executor and store: retries,
- * "all" fan-out, no matching node, max_runs, concurrency replace and forbid,
- * per-node limits, and nodes the version cannot run on yet.  Jobs fire every
- * second, so each case runs the loop for a few seconds.
+ * "all" fan-out, no matching node, max_runs, start_at and expires_at,
+ * concurrency replace and forbid, per-node limits, and nodes the version
+ * cannot run on yet.  Jobs fire every second, so each case runs the loop
+ * for a few seconds.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -214,6 +216,56 @@ test_max_runs(void **state)
 	run_for(e, 3800);
 	runs = runs_of(e, "twice", &n);
 	assert_int_equal(n, 2);
+	store_runs_free(runs, n);
+}
+
+/* UTC ISO 8601 for t. */
+static void
+iso_utc(int64_t t, char *buf, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* A job with start_at runs from that second on and never before; a job with
+ * expires_at stops there, though the loop goes on. */
+static void
+test_start_and_expiry(void **state)
+{
+	struct env *e = *state;
+	struct store_run **runs;
+	int64_t now = (int64_t)time(NULL), start = now + 2, end = now + 3;
+	char json[512], at[32];
+	size_t n, i;
+
+	put(e->nodes, "n1", local);
+	iso_utc(start, at, sizeof(at));
+	snprintf(json, sizeof(json), "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"],"
+	    "\"start_at\": \"%s\"}", at);
+	put(e->jobs, "later", json);
+	iso_utc(end, at, sizeof(at));
+	snprintf(json, sizeof(json), "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"],"
+	    "\"expires_at\": \"%s\"}", at);
+	put(e->jobs, "ending", json);
+	run_for(e, 4800);
+
+	runs = runs_of(e, "later", &n);
+	assert_true(n >= 2);		/* start and start + 1 at least */
+	for (i = 0; i < n; i++)
+		assert_true(runs[i]->scheduled_at >= start);
+	assert_int_equal(runs[n - 1]->scheduled_at, start);
+	store_runs_free(runs, n);
+
+	runs = runs_of(e, "ending", &n);
+	assert_true(n >= 1);
+	for (i = 0; i < n; i++)
+		assert_true(runs[i]->scheduled_at < end);
+	assert_int_equal(runs[0]->scheduled_at, end - 1);
 	store_runs_free(runs, n);
 }
 
@@ -528,6 +580,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_all_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_start_and_expiry, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forbid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_limit, setup, teardown),
