@@ -2,17 +2,26 @@
  * test_runner.c - the runner with a real loop, executor and store: retries,
  * "all" fan-out, no matching node, max_runs, start_at and expires_at,
  * concurrency replace and forbid, per-node limits, and nodes the version
- * cannot run on yet.  Jobs fire every second, so each case runs the loop
- * for a few seconds.
+ * cannot run on yet, and steps of the wall clock.  Jobs fire every second,
+ * so each case runs the loop for a few seconds.
+ *
+ * The wall clock as the runner sees it can be stepped without touching the
+ * system's: loop_real_ms() and the scheduler's timerfd_settime() are wrapped
+ * at link time (-Wl,--wrap), the first adding clock_offset_ms and the second
+ * taking it off again, so timers still fire at the stepped clock's times.
+ * What the wrap cannot show is the kernel's own notice of a step
+ * (TFD_TIMER_CANCEL_ON_SET): here the step is seen at the next wake-up.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +33,39 @@
 #include "distcron/loop.h"
 #include "distcron/runner.h"
 #include "distcron/store.h"
+
+static _Atomic int64_t clock_offset_ms;
+
+int64_t __real_loop_real_ms(void);
+int64_t __wrap_loop_real_ms(void);
+int __real_timerfd_settime(int, int, const struct itimerspec *,
+    struct itimerspec *);
+int __wrap_timerfd_settime(int, int, const struct itimerspec *,
+    struct itimerspec *);
+
+int64_t
+__wrap_loop_real_ms(void)
+{
+	return __real_loop_real_ms() + atomic_load(&clock_offset_ms);
+}
+
+int
+__wrap_timerfd_settime(int fd, int flags, const struct itimerspec *value,
+    struct itimerspec *old)
+{
+	struct itimerspec its = *value;
+	int64_t ns = (int64_t)its.it_value.tv_sec * 1000000000 +
+	    its.it_value.tv_nsec;
+
+	if ((flags & TFD_TIMER_ABSTIME) && ns != 0) {
+		ns -= atomic_load(&clock_offset_ms) * 1000000;
+		if (ns <= 0)
+			ns = 1;
+		its.it_value.tv_sec = ns / 1000000000;
+		its.it_value.tv_nsec = ns % 1000000000;
+	}
+	return __real_timerfd_settime(fd, flags, &its, old);
+}
 
 struct env {
 	char dir[64], jobs[96], nodes[96], db[96];
@@ -50,6 +92,8 @@ setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	const char *why;
+
+	atomic_store(&clock_offset_ms, 0);
 
 	snprintf(e->dir, sizeof(e->dir), "/tmp/distcron-runner.XXXXXX");
 	if (e == NULL || mkdtemp(e->dir) == NULL)
@@ -266,6 +310,83 @@ test_start_and_expiry(void **state)
 	for (i = 0; i < n; i++)
 		assert_true(runs[i]->scheduled_at < end);
 	assert_int_equal(runs[0]->scheduled_at, end - 1);
+	store_runs_free(runs, n);
+}
+
+static void
+step_clock(void *arg)
+{
+	atomic_store(&clock_offset_ms, *(const int64_t *)arg);
+}
+
+/* Runs ticking every second, with the clock stepped by step_ms after 1.5 s
+ * of 4 s; returns the runs and their count in *n. */
+static struct store_run **
+run_stepped(struct env *e, const int64_t *step_ms, size_t *n)
+{
+	struct store_run **runs;
+	size_t i, j;
+
+	put(e->nodes, "n1", local);
+	put(e->jobs, "tick", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
+	loop_timer_add(e->loop, loop_mono_ms() + 1500, step_clock,
+	    (void *)step_ms, NULL);
+	run_for(e, 4000);
+	atomic_store(&clock_offset_ms, 0);
+	runs = runs_of(e, "tick", n);
+	for (i = 0; i < *n; i++)	/* one run per tick, whatever the clock */
+		for (j = i + 1; j < *n; j++)
+			assert_true(runs[i]->scheduled_at !=
+			    runs[j]->scheduled_at);
+	return runs;
+}
+
+/* Stepped back a minute: the jobs are planned again from the new time, so
+ * they go on at once instead of waiting for the old time to come back. */
+static void
+test_clock_step_back(void **state)
+{
+	static const int64_t step = -60000;
+	int64_t t0 = (int64_t)time(NULL);
+	struct store_run **runs;
+	size_t n, i, before = 0, after = 0;
+
+	runs = run_stepped(*state, &step, &n);
+	for (i = 0; i < n; i++) {
+		if (runs[i]->scheduled_at > t0)
+			before++;
+		else if (runs[i]->scheduled_at < t0 - 50)
+			after++;
+	}
+	assert_true(before >= 1);
+	assert_true(after >= 1);
+	assert_int_equal(before + after, n);
+	store_runs_free(runs, n);
+}
+
+/* Stepped forward an hour: the tick overdue by an hour is a missed one
+ * (skipped by default), no hour of ticks is caught up, and the job goes on
+ * at the new time. */
+static void
+test_clock_step_forward(void **state)
+{
+	static const int64_t step = 3600000;
+	int64_t t0 = (int64_t)time(NULL);
+	struct store_run **runs;
+	size_t n, i, before = 0, after = 0;
+
+	runs = run_stepped(*state, &step, &n);
+	for (i = 0; i < n; i++) {
+		if (runs[i]->scheduled_at <= t0 + 4)
+			before++;
+		else if (runs[i]->scheduled_at > t0 + 3600)
+			after++;
+	}
+	assert_true(before >= 1);
+	assert_true(after >= 1);
+	assert_int_equal(before + after, n);
+	assert_true(n <= 6);
 	store_runs_free(runs, n);
 }
 
@@ -581,6 +702,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_no_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_runs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_and_expiry, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_clock_step_back, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_clock_step_forward, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forbid, setup, teardown),
