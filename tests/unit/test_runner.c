@@ -1,9 +1,9 @@
 /*
  * test_runner.c - the runner with a real loop, executor and store: retries,
  * "all" fan-out, no matching node, max_runs, start_at and expires_at,
- * concurrency replace and forbid, per-node limits, and nodes the version
- * cannot run on yet, and steps of the wall clock.  Jobs fire every second,
- * so each case runs the loop for a few seconds.
+ * concurrency replace and forbid, per-node and global limits, nodes the
+ * version cannot run on yet, and steps of the wall clock.  Jobs fire every
+ * second, so each case runs the loop for a few seconds.
  *
  * The wall clock as the runner sees it can be stepped without touching the
  * system's: loop_real_ms() and the scheduler's timerfd_settime() are wrapped
@@ -430,37 +430,72 @@ test_forbid(void **state)
 }
 
 /* Three jobs on a node that takes one run at a time never overlap. */
-static void
-test_node_limit(void **state)
+/* How many of the n intervals [s, t) overlap at most, at any instant. */
+static size_t
+max_overlap(const int64_t *s, const int64_t *t, size_t n)
 {
-	struct env *e = *state;
-	struct store_run **runs;
-	int64_t s[3], t[3];
-	const char *names[] = { "j1", "j2", "j3" };
-	size_t n, i, j;
+	size_t i, j, k, most = 0;
 
-	put(e->nodes, "solo", "{\"roles\": [\"w\"], \"connection_type\": "
-	    "\"local\", \"max_concurrent_runs\": 1}");
-	for (i = 0; i < 3; i++)
-		put(e->jobs, names[i], "{\"policy\": {\"roles\": [\"w\"]},"
+	for (i = 0; i < n; i++) {	/* the busiest instant is a start */
+		for (j = k = 0; j < n; j++)
+			if (s[j] <= s[i] && s[i] < t[j])
+				k++;
+		if (k > most)
+			most = k;
+	}
+	return most;
+}
+
+/* Jobs j0..j(n-1), each sleeping 0.3 s, fire at the same tick on the node;
+ * returns how many ran at once at most.  Every one must succeed. */
+static size_t
+fire_together(struct env *e, const char *node, size_t n)
+{
+	struct store_run **runs;
+	int64_t s[8], t[8];
+	char name[8];
+	size_t i, nr;
+
+	assert_true(n <= 8);
+	put(e->nodes, "n1", node);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "j%zu", i);
+		put(e->jobs, name, "{\"policy\": {\"roles\": [\"w\"]},"
 		    "\"schedule\": \"*/10 * * * * *\", \"command\": "
 		    "[\"/bin/sleep\", \"0.3\"]}");
-	/* start 1.2 s before a multiple of 10 s so all three fire together */
+	}
+	/* start 1.2 s before a multiple of 10 s so all fire together */
 	while ((loop_real_ms() + 1200) % 10000 > 500)
 		usleep(50000);
-	run_for(e, 2500);
-	for (i = 0; i < 3; i++) {
-		runs = runs_of(e, names[i], &n);
-		assert_int_equal(n, 1);
+	run_for(e, 1000 + 300 * (int64_t)n + 500);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "j%zu", i);
+		runs = runs_of(e, name, &nr);
+		assert_int_equal(nr, 1);
 		assert_int_equal(runs[0]->status, RUN_SUCCESS);
 		s[i] = runs[0]->items[0].started_ms;
 		t[i] = runs[0]->items[0].ended_ms;
-		store_runs_free(runs, n);
+		store_runs_free(runs, nr);
 	}
-	for (i = 0; i < 3; i++)
-		for (j = 0; j < 3; j++)
-			if (i != j)
-				assert_true(t[i] <= s[j] || t[j] <= s[i]);
+	return max_overlap(s, t, n);
+}
+
+static void
+test_node_limit(void **state)
+{
+	assert_int_equal(fire_together(*state, "{\"roles\": [\"w\"], "
+	    "\"connection_type\": \"local\", \"max_concurrent_runs\": 1}",
+	    3), 1);
+}
+
+/* The daemon's max_concurrent_runs holds across nodes and jobs. */
+static void
+test_global_limit(void **state)
+{
+	struct env *e = *state;
+
+	e->cfg.max_concurrent_runs = 2;
+	assert_int_equal(fire_together(e, local, 5), 2);
 }
 
 /*
@@ -710,6 +745,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forbid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_node_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_global_limit, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_failover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable, setup,
 		    teardown),
