@@ -409,8 +409,6 @@ start_api(struct daemon *d)
 		log_error("API: %s", err);
 		return rc;
 	}
-	log_info("API listening on %s (port %d)", d->cfg.listen,
-	    api_port(d->api));
 	return 0;
 }
 

@@ -30,7 +30,7 @@ start_daemon() {
 	    --reload-delay 100ms --log-level debug >>"$T/daemon.log" 2>&1 &
 	pid=$!
 	wait_for 10 grep -q 'API listening' "$T/daemon.log" || return 1
-	PORT=$(sed -n 's/.*API listening on .* (port \([0-9]*\)).*/\1/p' \
+	PORT=$(sed -n 's/.*API listening on .* (port \([0-9]*\)[,)].*/\1/p' \
 	    "$T/daemon.log" | tail -n 1)
 	URL=http://127.0.0.1:$PORT
 	TOKEN=$(cat "$S/api.token")
