@@ -3,8 +3,9 @@
 # (one sshd per node) and an HTTP double: exit codes, stderr, environment and
 # hostile arguments arriving byte for byte, output past the cap, a timeout
 # that really kills the remote process, "all" on five nodes, one connection
-# serving many runs, failover when a node goes down and its return, host keys
-# refused or recorded, a job with no candidate, and HTTP jobs.
+# serving many runs and opened again when it breaks, failover when a node goes
+# down and its return, host keys refused or recorded, a job with no
+# candidate, and HTTP jobs.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/sshd_lib.sh"
 
@@ -208,6 +209,28 @@ check "n1 accepted a single login for its nine runs" \
 idle_closed() { grep -q 'Received disconnect.*idle' "$(sshd_log "$(inst n1)")"; }
 check "n1: the idle connection is closed (ssh_idle_timeout 3s)" \
     wait_for 10 idle_closed
+
+# ---- a pooled connection that breaks is opened again ----
+# cut NAME: kills (-9) the processes serving the open connections of sshd
+# NAME, not the listener: the connection breaks, the server stays up.
+cut() {
+	_p=$(cat "$SSHD_DIR/$(inst "$1")/sshd.pid")
+	_kids=$(pgrep -P "$_p")
+	for _c in $_kids; do _kids="$_kids $(pgrep -P "$_c")"; done
+	[ -n "$_kids" ] && kill -9 $_kids
+}
+job cut "{'policy': {'nodes': ['n4']}, 'schedule': '* * * * * *',
+ 'max_runs': 6, 'command': ['true']}"
+check "cut: two runs on one connection" wait_for 15 finals_at_least cut 2
+logins_before=$(logins n4)
+check "cut: the connection's sshd processes are killed" cut n4
+check "cut: six runs" wait_for 20 finals_at_least cut 6
+check "cut: the runs after the cut succeeded" py \
+    "all(r['status'] == 'SUCCESS' for r in final[:3])"
+check "cut: at most the run in flight at the cut failed" py \
+    "sum(r['status'] != 'SUCCESS' for r in final) <= 1"
+check "cut: one new login served the rest" \
+    test "$(logins n4)" -eq $((logins_before + 1))
 
 # ---- user key types ----
 check "keys: run recorded" wait_for 15 finals_at_least keys 1
