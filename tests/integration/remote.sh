@@ -3,9 +3,9 @@
 # (one sshd per node) and an HTTP double: exit codes, stderr, environment and
 # hostile arguments arriving byte for byte, output past the cap, a timeout
 # that really kills the remote process, "all" on five nodes, one connection
-# serving many runs and opened again when it breaks, failover when a node goes
-# down and its return, host keys refused or recorded, a job with no
-# candidate, and HTTP jobs.
+# serving many runs, kept alive, and opened again when it breaks, failover
+# when a node goes down and its return, host keys refused or recorded, a job
+# with no candidate, and HTTP jobs.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/sshd_lib.sh"
 
@@ -114,6 +114,9 @@ spid=$!
 wait_for 10 test -s "$T/silent.port"
 node silent n2 "\"ssh_host\": \"127.0.0.1:$(cat "$T/silent.port")\",
  \"connect_timeout\": \"2s\"" misc
+# An sshd that logs the keepalives it receives (the daemon sends one a
+# second on an idle connection: --ssh-keepalive 1s).
+SSHD_LOGLEVEL=DEBUG1 start ka none
 # Host keys: the instance "hk" (in no role) seen through known_hosts files
 # that do not list it, list another key for it, or a pinned key.
 start hk none
@@ -156,7 +159,7 @@ job orphan "{'policy': {'roles': ['nobody']}, 'schedule': '* * * * * *',
  'max_runs': 1, 'command': ['true']}"
 job keys "{'policy': {'hosts': 'all', 'roles': ['keys']},
  'schedule': '* * * * * *', 'max_runs': 1, 'command': ['true']}"
-for n in byname silent hk_unknown hk_changed hk_new hk_pinned hk_badpin; do
+for n in ka byname silent hk_unknown hk_changed hk_new hk_pinned hk_badpin; do
 	job "$n" "{'policy': {'nodes': ['$n']}, 'schedule': '* * * * * *',
 	 'max_runs': 1, 'command': ['true']}"
 done
@@ -164,6 +167,7 @@ done
 "$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" --listen 127.0.0.1:0 \
     --state-dir "$S" --shutdown-grace 2s --reload-delay 100ms \
     --node-check-interval 1s --node-check-max 2s --ssh-idle-timeout 3s \
+    --ssh-keepalive 1s \
     --log-level debug \
     >>"$T/daemon.log" 2>&1 &
 pid=$!
@@ -231,6 +235,13 @@ check "cut: at most the run in flight at the cut failed" py \
     "sum(r['status'] != 'SUCCESS' for r in final) <= 1"
 check "cut: one new login served the rest" \
     test "$(logins n4)" -eq $((logins_before + 1))
+
+# ---- keepalives on an idle pooled connection ----
+check "ka: run recorded" wait_for 15 finals_at_least ka 1
+keepalive_seen() {
+	grep -q 'rtype keepalive@' "$(sshd_log "$(inst ka)")"
+}
+check "ka: the idle connection gets keepalives" wait_for 10 keepalive_seen
 
 # ---- user key types ----
 check "keys: run recorded" wait_for 15 finals_at_least keys 1

@@ -21,7 +21,9 @@
 #                                 # then it comes back on the same port
 #   sshd_stop_all                 # also runs on exit
 #
-# SSHD_EXTRA, when set while sshd_start runs, is appended to the configs.
+# SSHD_EXTRA, when set while sshd_start runs, is appended to the configs;
+# SSHD_LOGLEVEL replaces their LogLevel (VERBOSE; sshd keeps the first value
+# a config gives, so SSHD_EXTRA cannot change it).
 #
 # Each sshd has its own generated config (checked with "sshd -t" first), a
 # port picked free by binding port 0 (retried if sshd cannot bind it), its
@@ -99,7 +101,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 UseDNS no
 PrintMotd no
-LogLevel VERBOSE
+LogLevel ${SSHD_LOGLEVEL:-VERBOSE}
 MaxSessions 10
 MaxStartups 100:30:200
 ${SSHD_EXTRA:-}
