@@ -236,13 +236,16 @@ check "GET /nodes: the local node is up" body \
 req GET /nodes/local
 check "GET /nodes/local" body "b['connection_type'] == 'local'"
 req GET /monitor
-check "GET /monitor" body "b['rss_bytes'] > 0 and b['threads'] >= 2 and b['jobs'] >= 2"
+check "GET /monitor" body "b['rss_bytes'] > 0 and b['threads'] >= 2 and b['jobs'] >= 2 and b['uptime_s'] >= 0 and b['cpu_user_s'] + b['cpu_system_s'] > 0 and b['runs_in_flight'] >= 0 and b['store_queue'] >= 0"
 req GET /metrics
 check "GET /metrics: Prometheus text" sh -c "
     grep -q '^distcron_runs_total{status=\"SUCCESS\"}' '$T/body' &&
     grep -q '^distcron_trigger_lateness_seconds_bucket' '$T/body' &&
     grep -q '^distcron_node_up{node=\"local\"} 1' '$T/body' &&
-    grep -q '^distcron_job_runs_total{job=\"hello\",status=\"SUCCESS\"} [1-9]' '$T/body'"
+    grep -q '^distcron_job_runs_total{job=\"hello\",status=\"SUCCESS\"} [1-9]' '$T/body' &&
+    grep -q '^distcron_run_duration_seconds_bucket' '$T/body' &&
+    grep -q '^distcron_runs_in_flight [0-9]' '$T/body' &&
+    grep -q '^distcron_store_queue_depth [0-9]' '$T/body'"
 
 # ---- delete ----
 req DELETE /jobs/racy
