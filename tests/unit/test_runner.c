@@ -467,7 +467,7 @@ fire_together(struct env *e, const char *node, size_t n)
 	/* start 1.2 s before a multiple of 10 s so all fire together */
 	while ((loop_real_ms() + 1200) % 10000 > 500)
 		usleep(50000);
-	run_for(e, 1000 + 300 * (int64_t)n + 500);
+	run_for(e, 2000 + 300 * (int64_t)n);
 	for (i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "j%zu", i);
 		runs = runs_of(e, name, &nr);
