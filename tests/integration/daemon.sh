@@ -225,10 +225,11 @@ cat >"$J/prio.json" <<'X'
  "command": "echo \"nice=$(nice) $(chrt -p $$ | sed -n 's/.*policy: //p')\""}
 X
 DC_NICE="nice -n 3" start_daemon --api-nice 7 --scheduler-nice -10
+prio_runs_ok() {
+	history prio && py "any(r['status'] == 'SUCCESS' for r in h) and all(r['items'][0]['output'].strip() == 'nice=3 SCHED_OTHER' for r in h if r['status'] == 'SUCCESS')"
+}
 check "a run and what it forks at once get the daemon's nice value (3) and policy" \
-    wait_for 10 sh -c "'$ctl' history prio --state-dir '$S' --json >'$T/h.json' &&
-    python3 -c \"import json,sys; h=json.load(open('$T/h.json'));
-sys.exit(0 if h and all(r['items'][0]['output'].strip() == 'nice=3 SCHED_OTHER' for r in h if r['status'] == 'SUCCESS') and any(r['status'] == 'SUCCESS' for r in h) else 1)\""
+    wait_for 10 prio_runs_ok
 # nice_threads N COUNT: COUNT or more of the daemon's threads run at nice N.
 nice_threads() {
 	[ "$(cat /proc/"$pid"/task/*/stat | sed 's/.*) //' |

@@ -215,19 +215,11 @@ check "n1: the idle connection is closed (ssh_idle_timeout 3s)" \
     wait_for 10 idle_closed
 
 # ---- a pooled connection that breaks is opened again ----
-# cut NAME: kills (-9) the processes serving the open connections of sshd
-# NAME, not the listener: the connection breaks, the server stays up.
-cut() {
-	_p=$(cat "$SSHD_DIR/$(inst "$1")/sshd.pid")
-	_kids=$(pgrep -P "$_p")
-	for _c in $_kids; do _kids="$_kids $(pgrep -P "$_c")"; done
-	[ -n "$_kids" ] && kill -9 $_kids
-}
 job cut "{'policy': {'nodes': ['n4']}, 'schedule': '* * * * * *',
  'max_runs': 6, 'command': ['true']}"
 check "cut: two runs on one connection" wait_for 15 finals_at_least cut 2
 logins_before=$(logins n4)
-check "cut: the connection's sshd processes are killed" cut n4
+check "cut: the connection's sshd processes are killed" sshd_cut "$(inst n4)"
 check "cut: six runs" wait_for 20 finals_at_least cut 6
 check "cut: the runs after the cut succeeded" py \
     "all(r['status'] == 'SUCCESS' for r in final[:3])"

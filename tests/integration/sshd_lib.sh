@@ -17,6 +17,7 @@
 #                                 # (one client at a time: it uses fd 9)
 #   sshd_free_port                # a port nothing listens on
 #   sshd_accepted 1               # connections sshd 1 has authenticated
+#   sshd_cut 1                    # its open connections break, it stays up
 #   sshd_stop 1; sshd_restart 1   # one sshd and its connections go away,
 #                                 # then it comes back on the same port
 #   sshd_stop_all                 # also runs on exit
@@ -250,16 +251,29 @@ sshd_accepted() {
 	grep -c 'Accepted publickey' "$(sshd_log "$1")"
 }
 
-# sshd_stop N: stops sshd N and its open connections (the monitor and
-# session processes under it), as when a node goes down.
+# _sshd_conns PID: the processes serving the open connections of the sshd
+# PID (the monitor and session processes under it).
+_sshd_conns() {
+	_kids=$(pgrep -P "$1" 2>/dev/null)
+	for _c in $_kids; do _kids="$_kids $(pgrep -P "$_c" 2>/dev/null)"; done
+	echo $_kids
+}
+
+# sshd_stop N: stops sshd N and its open connections, as when a node goes
+# down.
 sshd_stop() {
 	_f=$SSHD_DIR/$1/sshd.pid
 	[ -s "$_f" ] || return 0
 	_pid=$(cat "$_f")
-	_kids=$(pgrep -P "$_pid" 2>/dev/null)
-	for _c in $_kids; do _kids="$_kids $(pgrep -P "$_c" 2>/dev/null)"; done
-	kill "$_pid" $_kids 2>/dev/null
+	kill "$_pid" $(_sshd_conns "$_pid") 2>/dev/null
 	rm -f "$_f"
+}
+
+# sshd_cut N: kills (-9) the open connections of sshd N; the server stays
+# up, so the next connection is served.  Fails if there was none.
+sshd_cut() {
+	_conns=$(_sshd_conns "$(cat "$SSHD_DIR/$1/sshd.pid")")
+	[ -n "$_conns" ] && kill -9 $_conns
 }
 
 # sshd_restart N: starts sshd N again with its config (same port, keys).
