@@ -103,6 +103,18 @@ buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
+void
+buf_consume(struct buf *b, size_t n)
+{
+	if (n >= b->len) {
+		buf_reset(b);
+		return;
+	}
+	memmove(b->data, b->data + n, b->len - n);
+	b->len -= n;
+	b->data[b->len] = '\0';
+}
+
 char *
 buf_steal(struct buf *b, size_t *lenp)
 {

@@ -19,11 +19,20 @@
  * only queues work and arms a zero "kick" timer.  That keeps the runner's
  * done() callback (which may start more runs) out of libssh2's stack.
  *
- * A run that times out or is cancelled gets EOF on its channel; the remote
- * watcher (sshcmd.h) then kills the command's process group, TERM and
+ * Killing the remote side (sshcmd.h): once a connection has had a run's
+ * channel, it opens one more, its guard, a shell loop that every guarded
+ * run tells its process group (parsed off the head of the run's stderr).
+ * Runs started before the guard is ready, or when it cannot be had
+ * (max_sessions 1, sshd refuses the session, the guard ended), run the line
+ * with a watcher of their own.  A run that times out or is cancelled gets
+ * EOF on its channel, which its watcher acts on, and a guarded one also a
+ * "t" to the guard; either kills the command's process group, TERM and
  * later KILL, and the channel closes with the exit status.  If that has not
  * happened kill_grace + FINISH_MARGIN_MS later, the result is delivered
- * anyway and the channel is left to close in the background.
+ * anyway and the channel is left to close in the background.  A guarded
+ * run's end is reported to the guard ("-", one TERM for what it left
+ * behind); one still open after CHECK_MS is checked every CHECK_MS ("?"),
+ * in case its command has ended but something it left holds the output.
  *
  * When a connection breaks, runs whose channel was not executing yet are
  * queued again once (the pooled connection was stale); runs in progress
@@ -65,8 +74,14 @@
 #define CMD_MAX			(4 * 1024 * 1024)
 #define PASSPHRASE_MAX		1024
 #define NOT_KILLED		EXEC_EXITED
+#define GUARD_OUT_MAX		(1024 * 1024)	/* messages not yet written */
+#define CHECK_MS		1000	/* long runs: asks the guard this often */
 
 enum conn_state { C_RESOLVING, C_CONNECTING, C_HANDSHAKE, C_AUTH, C_READY };
+/* The connection's guard channel (sshcmd.h): wanted (OPEN) once a run has
+ * had a channel, then EXEC, READY; CLOSE and GONE once it is lost; NONE
+ * when max_sessions leaves no room for it. */
+enum guard_state { G_NONE, G_OPEN, G_EXEC, G_READY, G_CLOSE, G_GONE };
 enum proc_state { P_QUEUED, P_OPEN, P_EXEC, P_RUN, P_CLOSE, P_WAITCLOSE,
 	P_FREE, P_GONE };
 
@@ -100,8 +115,13 @@ struct conn {
 	struct loop_watch *w;
 	LIBSSH2_SESSION *s;
 	struct exec_proc *procs;	/* channels, doubly linked */
-	struct exec_proc *opener;	/* its channel open is in flight */
+	const void *opener;		/* its channel open is in flight */
 	int nchan;
+	int had_channel;		/* a run's channel has opened */
+	enum guard_state gstate;
+	LIBSSH2_CHANNEL *gch;
+	struct buf gout;		/* guard messages not yet written */
+	struct loop_timer *t_check;	/* asks the guard about long runs */
 	struct loop_timer *t_deadline;	/* connect/handshake/auth */
 	struct loop_timer *t_tick;	/* keepalive and idle close */
 	struct loop_timer *t_kick;	/* step soon */
@@ -117,7 +137,13 @@ struct exec_proc {
 	struct conn *conn;
 	enum proc_state state;
 	LIBSSH2_CHANNEL *ch;
-	char *cmd;
+	char *cmd;			/* the line with its own watcher */
+	char *cmd_guarded;		/* the line for a guarded connection */
+	int guarded;			/* runs cmd_guarded */
+	int registered;			/* the guard knows its group */
+	int kill_sent;			/* the guard was told to kill it */
+	struct sshcmd_mark mark;	/* its group, from stderr */
+	int64_t run_mono;		/* when the command started */
 	struct outcap cap[2];
 	exec_done_fn done;
 	void *arg;
@@ -289,6 +315,7 @@ proc_free(struct exec_proc *p)
 	outcap_free(&p->cap[0]);
 	outcap_free(&p->cap[1]);
 	free(p->cmd);
+	free(p->cmd_guarded);
 	free(p);
 }
 
@@ -390,6 +417,204 @@ proc_fail(struct exec_proc *p, enum exec_outcome why, const char *msg)
 	}
 }
 
+/* True for the libssh2 errors after which the session is unusable. */
+static int
+sess_broken(int rc)
+{
+	return rc == LIBSSH2_ERROR_SOCKET_SEND || rc == LIBSSH2_ERROR_SOCKET_RECV ||
+	    rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_TIMEOUT ||
+	    rc == LIBSSH2_ERROR_SOCKET_TIMEOUT ||
+	    rc == LIBSSH2_ERROR_BAD_USE || rc == LIBSSH2_ERROR_DECRYPT;
+}
+
+/* ---- the guard channel: one per connection, told about every guarded
+ * run's process group; steps return like the channels' below ---- */
+
+/* The guard is lost: runs started from now on bring their own watcher. */
+static void
+guard_lost(struct conn *c, const char *why)
+{
+	log_warn("node %s: %s; runs on this connection start a watcher of "
+	    "their own from now on", c->pn->def->name, why);
+	c->gstate = c->gch != NULL ? G_CLOSE : G_GONE;
+	buf_reset(&c->gout);
+}
+
+static int
+guard_rc(struct conn *c, int rc, const char *what)
+{
+	char msg[256];
+
+	if (rc == LIBSSH2_ERROR_EAGAIN)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s: %s", what, sess_error(c->s));
+	if (sess_broken(rc)) {
+		conn_fail(c, msg);
+		return -1;
+	}
+	guard_lost(c, msg);
+	return 1;
+}
+
+/* Queues one message for the guard; 0, or -1 if the guard cannot take
+ * it (then the run has no guard). */
+static int
+guard_send(struct conn *c, char op, const struct exec_proc *p)
+{
+	if (c->gstate != G_READY)
+		return -1;
+	if (sshcmd_guard_msg(&c->gout, op, p->mark.pgid, p->grace_ms) != 0) {
+		guard_lost(c, "the guard does not read its messages");
+		return -1;
+	}
+	return 0;	/* written by the guard's next step */
+}
+
+static int
+guard_open(struct conn *c)
+{
+	int rc;
+
+	if (c->opener != NULL && c->opener != &c->gstate)
+		return 0;
+	c->opener = &c->gstate;
+	if ((c->gch = libssh2_channel_open_session(c->s)) == NULL) {
+		rc = libssh2_session_last_errno(c->s);
+		if (rc == LIBSSH2_ERROR_EAGAIN)
+			return 0;
+		c->opener = NULL;
+		return guard_rc(c, rc, "cannot open a guard channel");
+	}
+	c->opener = NULL;
+	c->gstate = G_EXEC;
+	return 1;
+}
+
+/* As step_exec(): LIBSSH2_ERROR_SOCKET_NONE means the request went out. */
+static int
+guard_exec(struct conn *c)
+{
+	int rc = libssh2_channel_exec(c->gch, sshcmd_guard());
+
+	if (rc != 0 && rc != LIBSSH2_ERROR_SOCKET_NONE)
+		return guard_rc(c, rc, "cannot start the guard");
+	c->gstate = G_READY;
+	log_debug("node %s: guard channel ready", c->pn->def->name);
+	return 1;
+}
+
+/* Writes what is queued, discards what the guard says, notices its end. */
+static int
+guard_io(struct conn *c)
+{
+	char buf[256];
+	ssize_t n;
+	int progress = 0, stream;
+
+	while (c->gout.len > 0) {
+		n = libssh2_channel_write(c->gch, c->gout.data, c->gout.len);
+		if (n == LIBSSH2_ERROR_EAGAIN)
+			break;
+		if (n < 0)
+			return guard_rc(c, (int)n, "cannot write to the guard");
+		buf_consume(&c->gout, (size_t)n);
+		progress = 1;
+	}
+	for (stream = 0; stream < 2; stream++)
+		while ((n = libssh2_channel_read_ex(c->gch, stream, buf,
+		    sizeof(buf))) > 0)
+			progress = 1;
+	if (libssh2_channel_eof(c->gch)) {
+		guard_lost(c, "the guard ended");
+		return 1;
+	}
+	return progress;
+}
+
+static int
+guard_close(struct conn *c)
+{
+	if (libssh2_channel_free(c->gch) == LIBSSH2_ERROR_EAGAIN)
+		return 0;
+	c->gch = NULL;
+	c->gstate = G_GONE;
+	return 1;
+}
+
+static int
+step_guard(struct conn *c)
+{
+	switch (c->gstate) {
+	case G_OPEN:
+		return c->had_channel ? guard_open(c) : 0;
+	case G_EXEC:
+		return guard_exec(c);
+	case G_READY:
+		return guard_io(c);
+	case G_CLOSE:
+		return guard_close(c);
+	default:
+		return 0;
+	}
+}
+
+/* Runs a connection can hold: one channel of max_sessions is the guard's. */
+static int
+conn_slots(const struct conn *c)
+{
+	int max = c->pn->def->max_sessions > 0 ? c->pn->def->max_sessions : 8;
+
+	return c->gstate == G_NONE || c->gstate == G_GONE ? max : max - 1;
+}
+
+static void
+conn_check(void *arg)
+{
+	struct conn *c = arg;
+	struct exec_proc *p;
+	int64_t now = loop_mono_ms();
+	int any = 0;
+
+	c->t_check = NULL;
+	for (p = c->procs; p != NULL; p = p->next) {
+		if (!p->registered)
+			continue;
+		any = 1;
+		if (p->state == P_RUN && now - p->run_mono >= CHECK_MS)
+			guard_send(c, '?', p);
+	}
+	if (any) {
+		loop_timer_add(c->pn->pool->loop, now + CHECK_MS, conn_check, c,
+		    &c->t_check);
+		conn_kick(c);
+	}
+}
+
+/* The run's group is known: the guard watches it from now on. */
+static void
+proc_register(struct conn *c, struct exec_proc *p)
+{
+	if (guard_send(c, '+', p) != 0)
+		return;
+	p->registered = 1;
+	if (p->kill_reason != NOT_KILLED && guard_send(c, 't', p) == 0)
+		p->kill_sent = 1;
+	if (c->t_check == NULL)
+		loop_timer_add(c->pn->pool->loop, loop_mono_ms() + CHECK_MS,
+		    conn_check, c, &c->t_check);
+}
+
+/* The run's output has ended: the guard forgets it, after one TERM to
+ * what it left in the background. */
+static void
+proc_unregister(struct conn *c, struct exec_proc *p)
+{
+	if (!p->registered)
+		return;
+	p->registered = 0;
+	guard_send(c, '-', p);
+}
+
 /* ---- one channel's steps; each returns 1 on progress, 0 if blocked,
  * negative when the session broke ---- */
 
@@ -401,10 +626,7 @@ sess_rc(struct conn *c, struct exec_proc *p, int rc, const char *what)
 	if (rc == LIBSSH2_ERROR_EAGAIN)
 		return 0;
 	snprintf(msg, sizeof(msg), "%s: %s", what, sess_error(c->s));
-	if (rc == LIBSSH2_ERROR_SOCKET_SEND || rc == LIBSSH2_ERROR_SOCKET_RECV ||
-	    rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_TIMEOUT ||
-	    rc == LIBSSH2_ERROR_SOCKET_TIMEOUT ||
-	    rc == LIBSSH2_ERROR_BAD_USE || rc == LIBSSH2_ERROR_DECRYPT) {
+	if (sess_broken(rc)) {
 		conn_fail(c, msg);
 		return -1;
 	}
@@ -441,7 +663,9 @@ step_open(struct conn *c, struct exec_proc *p)
 		return rc;
 	}
 	c->opener = NULL;
+	c->had_channel = 1;
 	c->pn->pool->stats.channels++;
+	p->guarded = c->gstate == G_READY && p->cmd_guarded != NULL;
 	/* killed while its channel was opening: close it unused */
 	p->state = p->kill_reason != NOT_KILLED ? P_CLOSE : P_EXEC;
 	return 1;
@@ -456,7 +680,8 @@ step_open(struct conn *c, struct exec_proc *p)
 static int
 step_exec(struct conn *c, struct exec_proc *p)
 {
-	int rc = libssh2_channel_exec(p->ch, p->cmd);
+	int rc = libssh2_channel_exec(p->ch, p->guarded ? p->cmd_guarded :
+	    p->cmd);
 
 	if (rc == LIBSSH2_ERROR_SOCKET_NONE)
 		rc = 0;
@@ -467,8 +692,15 @@ step_exec(struct conn *c, struct exec_proc *p)
 		return rc;
 	}
 	p->started_ms = loop_real_ms();
+	p->run_mono = loop_mono_ms();
 	p->state = P_RUN;
 	return 1;
+}
+
+static void
+cap_feed(void *arg, const char *data, size_t n)
+{
+	outcap_feed(arg, data, n);
 }
 
 /* Reads what one stream has; returns 1 if bytes came, 0, or < 0. */
@@ -481,7 +713,12 @@ read_stream(struct conn *c, struct exec_proc *p, int stream)
 
 	while ((n = libssh2_channel_read_ex(p->ch, stream, buf,
 	    sizeof(buf))) > 0) {
-		outcap_feed(&p->cap[stream], buf, (size_t)n);
+		if (stream == 1 && p->guarded) {
+			if (sshcmd_mark_feed(&p->mark, buf, (size_t)n, cap_feed,
+			    &p->cap[1]))
+				proc_register(c, p);
+		} else
+			outcap_feed(&p->cap[stream], buf, (size_t)n);
 		got = 1;
 	}
 	if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
@@ -501,9 +738,14 @@ step_run(struct conn *c, struct exec_proc *p)
 		else if ((rc = sess_rc(c, p, rc, "sending EOF")) < 0)
 			return rc;
 	}
+	if (p->kill_reason != NOT_KILLED && p->registered && !p->kill_sent &&
+	    guard_send(c, 't', p) == 0)
+		p->kill_sent = 1;
 	if ((a = read_stream(c, p, 0)) < 0 || (b = read_stream(c, p, 1)) < 0)
 		return -1;
 	if (p->fail != NOT_KILLED || libssh2_channel_eof(p->ch)) {
+		sshcmd_mark_end(&p->mark, cap_feed, &p->cap[1]);
+		proc_unregister(c, p);
 		p->state = P_CLOSE;
 		return 1;
 	}
@@ -713,7 +955,8 @@ step_channels(struct conn *c)
 	int progress, rc, any = 0;
 
 	do {
-		progress = 0;
+		if ((progress = step_guard(c)) < 0)
+			return -1;
 		for (p = c->procs; p != NULL; p = next) {
 			next = p->next;
 			if ((rc = proc_step(c, p)) < 0)
@@ -1059,6 +1302,8 @@ conn_new(struct pool_node *pn)
 		return NULL;
 	c->pn = pn;
 	c->fd = -1;
+	c->gstate = pn->def->max_sessions >= 2 ? G_OPEN : G_NONE;
+	buf_init(&c->gout, GUARD_OUT_MAX);
 	c->s = libssh2_session_init_ex(NULL, NULL, NULL, c);
 	if (c->s == NULL) {
 		free(c);
@@ -1101,6 +1346,8 @@ conn_destroy(struct conn *c)
 	timer_clear(&c->t_deadline);
 	timer_clear(&c->t_tick);
 	timer_clear(&c->t_kick);
+	timer_clear(&c->t_check);
+	buf_free(&c->gout);
 	if (c->rq != NULL) {
 		pthread_mutex_lock(&c->pn->pool->mu);
 		c->rq->conn = NULL;
@@ -1264,11 +1511,10 @@ pn_dispatch(struct pool_node *pn)
 {
 	struct conn *c;
 	struct exec_proc *p;
-	int max = pn->def->max_sessions > 0 ? pn->def->max_sessions : 8;
 
 	while (pn->qhead != NULL) {
 		for (c = pn->conns; c != NULL; c = c->next)
-			if (c->nchan < max)
+			if (c->nchan < conn_slots(c))
 				break;
 		if (c == NULL) {
 			if (pn->retired || pn->nconns >= pn_max_conns(pn) ||
@@ -1361,7 +1607,8 @@ proc_give_up(void *arg)
 	proc_deliver(p);
 }
 
-/* Timeout or cancel: EOF to the remote wrapper, which kills the group. */
+/* Timeout or cancel: EOF to the remote watcher, or "t" to the guard
+ * (step_run()), which kill the group. */
 static void
 proc_kill(struct exec_proc *p, enum exec_outcome why)
 {
@@ -1413,6 +1660,11 @@ proc_prepare(struct exec_proc *p, const struct exec_spec *spec)
 	}
 	if ((p->cmd = buf_steal(&b, NULL)) == NULL)
 		return -ENOMEM;
+	buf_init(&b, CMD_MAX);
+	rc = sshcmd_build_guarded(spec, &b, &errstr);
+	if (rc == 0 && (p->cmd_guarded = buf_steal(&b, NULL)) == NULL)
+		return -ENOMEM;
+	buf_free(&b);	/* too long for the cap: the run keeps its watcher */
 	if (outcap_init(&p->cap[0], spec->output_limit) != 0 ||
 	    outcap_init(&p->cap[1], spec->output_limit) != 0)
 		return -ENOMEM;

@@ -121,20 +121,31 @@ line_env(char *const *env, struct buf *b, const char **errstr)
 	return 0;
 }
 
+/* The working directory, or exit 126 with a message. */
+static int
+line_cd(const struct exec_spec *spec, struct buf *b)
+{
+	int r;
+
+	if ((r = buf_puts(b, "CDPATH= cd -- ")) != 0 ||
+	    (r = sshcmd_quote(spec->working_dir ? spec->working_dir : "/",
+	    b)) != 0)
+		return r;
+	return buf_puts(b, " || { echo \"distcron: cannot change to the "
+	    "working directory\" >&2; exit 126; }; ");
+}
+
 /* Steps 1-3: channel, working directory, watcher. */
 static int
 line_setup(const struct exec_spec *spec, struct buf *b)
 {
 	int r;
 
-	if ((r = buf_puts(b, "exec 3<&0 </dev/null; CDPATH= cd -- ")) != 0 ||
-	    (r = sshcmd_quote(spec->working_dir ? spec->working_dir : "/",
-	    b)) != 0)
+	if ((r = buf_puts(b, "exec 3<&0 </dev/null; ")) != 0 ||
+	    (r = line_cd(spec, b)) != 0)
 		return r;
-	return buf_printf(b, " || { echo \"distcron: cannot change to the "
-	    "working directory\" >&2; exit 126; }; "
-	    "(exec >/dev/null 2>&1; { " WATCHER "; } <&3 & ); exec 3<&-; ",
-	    (long long)grace_seconds(spec->kill_grace_ms));
+	return buf_printf(b, "(exec >/dev/null 2>&1; { " WATCHER "; } <&3 & ); "
+	    "exec 3<&-; ", (long long)grace_seconds(spec->kill_grace_ms));
 }
 
 /* Step 4: the environment, then the command in place of the shell:
@@ -159,8 +170,21 @@ line_exec(const struct exec_spec *spec, struct buf *b, const char **errstr)
 	return 0;
 }
 
-int
-sshcmd_build(const struct exec_spec *spec, struct buf *out,
+/* Steps 1-2 of a guarded line: the process group for the guard, then
+ * stdin and the working directory. */
+static int
+line_setup_guarded(const struct exec_spec *spec, struct buf *b)
+{
+	int r;
+
+	if ((r = buf_puts(b, "echo \"" SSHCMD_MARK "$$\" >&2; "
+	    "exec </dev/null; ")) != 0)
+		return r;
+	return line_cd(spec, b);
+}
+
+static int
+build(const struct exec_spec *spec, bool guarded, struct buf *out,
     const char **errstr)
 {
 	size_t len0 = out->len;
@@ -170,7 +194,8 @@ sshcmd_build(const struct exec_spec *spec, struct buf *out,
 		*errstr = "no command (an empty argv and no shell command)";
 		return ERR_INVALID;
 	}
-	if ((r = line_setup(spec, out)) != 0 ||
+	if ((r = guarded ? line_setup_guarded(spec, out) :
+	    line_setup(spec, out)) != 0 ||
 	    (r = line_exec(spec, out, errstr)) != 0) {
 		if (out->data != NULL) {	/* leave out as it was */
 			out->len = len0;
@@ -179,4 +204,130 @@ sshcmd_build(const struct exec_spec *spec, struct buf *out,
 		return r;
 	}
 	return 0;
+}
+
+int
+sshcmd_build(const struct exec_spec *spec, struct buf *out,
+    const char **errstr)
+{
+	return build(spec, false, out, errstr);
+}
+
+int
+sshcmd_build_guarded(const struct exec_spec *spec, struct buf *out,
+    const char **errstr)
+{
+	return build(spec, true, out, errstr);
+}
+
+/*
+ * The guard: reads one message a line from the channel until EOF.  l holds
+ * the registered groups as " P P ... ", g the longest grace.  Nothing in it
+ * starts a program except the timeout's sleep, in a subshell of its own.
+ * Its stdout stays on the channel, written to by nobody, so the channel's
+ * EOF tells the daemon that the guard has ended.
+ */
+#define GUARD_SCRIPT \
+	": distcron-guard; exec 2>/dev/null; trap '' HUP INT TERM; " \
+	"l=' '; g=1; " \
+	"while read -r m; do p=${m#?}; s=${p#* }; p=${p%% *}; case $m in " \
+	"'+'*) l=\"$l$p \"; [ \"$s\" -gt \"$g\" ] && g=$s;; " \
+	"'-'*) kill -s TERM -- \"-$p\"; case $l in *\" $p \"*) " \
+	"l=${l%%\" $p \"*}\" \"${l#*\" $p \"};; esac;; " \
+	"'t'*) (kill -s TERM -- \"-$p\"; n=0; while [ \"$n\" -lt \"$s\" ] && " \
+	"kill -s 0 -- \"-$p\"; do sleep 1; n=$((n + 1)); done; " \
+	"kill -s KILL -- \"-$p\") >/dev/null & ;; " \
+	"'?'*) kill -s 0 \"$p\" || kill -s TERM -- \"-$p\";; " \
+	"esac; done; " \
+	"r=${l# }; while [ -n \"$r\" ]; do kill -s TERM -- \"-${r%% *}\"; " \
+	"r=${r#* }; done; n=0; while [ \"$n\" -lt \"$g\" ]; do a=; r=${l# }; " \
+	"while [ -n \"$r\" ]; do kill -s 0 -- \"-${r%% *}\" && a=1; r=${r#* }; " \
+	"done; [ -z \"$a\" ] && break; sleep 1; n=$((n + 1)); done; " \
+	"r=${l# }; while [ -n \"$r\" ]; do kill -s KILL -- \"-${r%% *}\"; " \
+	"r=${r#* }; done"
+
+const char *
+sshcmd_guard(void)
+{
+	return GUARD_SCRIPT;
+}
+
+int
+sshcmd_guard_msg(struct buf *out, char op, long pgid, int64_t grace_ms)
+{
+	if (pgid < 2)
+		return ERR_INVALID;	/* never "kill -- -1" or "-0" */
+	if (op == '+' || op == 't')
+		return buf_printf(out, "%c%ld %lld\n", op, pgid,
+		    (long long)grace_seconds(grace_ms));
+	if (op == '-' || op == '?')
+		return buf_printf(out, "%c%ld\n", op, pgid);
+	return ERR_INVALID;
+}
+
+/* Where a whole marker line starts in m->head, with its end in *endp;
+ * -1 if there is none (yet). */
+static long
+mark_find(const struct sshcmd_mark *m, size_t *endp, long *pgid)
+{
+	size_t ml = sizeof(SSHCMD_MARK) - 1, i, j;
+	long v;
+
+	for (i = 0; i + ml < m->len; i++) {
+		if ((i > 0 && m->head[i - 1] != '\n') ||
+		    memcmp(m->head + i, SSHCMD_MARK, ml) != 0)
+			continue;
+		for (j = i + ml, v = 0; j < m->len && j - i - ml < 10 &&
+		    m->head[j] >= '0' && m->head[j] <= '9'; j++)
+			v = v * 10 + (m->head[j] - '0');
+		if (j < m->len && m->head[j] == '\n' && j > i + ml && v >= 2 &&
+		    v <= INT32_MAX) {
+			*endp = j + 1;
+			*pgid = v;
+			return (long)i;
+		}
+	}
+	return -1;
+}
+
+int
+sshcmd_mark_feed(struct sshcmd_mark *m, const char *data, size_t n,
+    sshcmd_out_fn out, void *arg)
+{
+	size_t take, end = 0;
+	long at, pgid = 0;
+
+	if (m->done) {
+		if (n > 0)
+			out(arg, data, n);
+		return 0;
+	}
+	take = n < sizeof(m->head) - m->len ? n : sizeof(m->head) - m->len;
+	memcpy(m->head + m->len, data, take);
+	m->len += take;
+	if ((at = mark_find(m, &end, &pgid)) < 0) {
+		if (m->len < sizeof(m->head))
+			return 0;	/* wait for the rest of the line */
+		sshcmd_mark_end(m, out, arg);	/* not there: give up */
+	} else {
+		m->done = 1;
+		m->pgid = pgid;
+		if (at > 0)
+			out(arg, m->head, (size_t)at);
+		if (end < m->len)
+			out(arg, m->head + end, m->len - end);
+	}
+	if (take < n)
+		out(arg, data + take, n - take);
+	return m->pgid != 0;
+}
+
+void
+sshcmd_mark_end(struct sshcmd_mark *m, sshcmd_out_fn out, void *arg)
+{
+	if (m->done)
+		return;
+	m->done = 1;
+	if (m->len > 0)
+		out(arg, m->head, m->len);
 }

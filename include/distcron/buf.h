@@ -39,6 +39,9 @@ const char *buf_str(const struct buf *b);
 /* Empties the buffer, keeping its allocation and cap. */
 void buf_reset(struct buf *b);
 
+/* Removes the first n bytes (all of them if n >= len). */
+void buf_consume(struct buf *b, size_t n);
+
 /* Hands the contents to the caller (free() it) and empties b; never NULL
  * unless out of memory.  *lenp, if not NULL, receives the length. */
 char *buf_steal(struct buf *b, size_t *lenp);

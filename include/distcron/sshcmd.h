@@ -23,9 +23,29 @@
  * channel's input is the cancel request: the daemon must not send EOF (nor
  * any data) while the command should keep running, and cancels by sending
  * EOF or closing the channel.
+ *
+ * A connection can instead keep one guard channel (sshcmd_guard()) for all
+ * its runs; the guarded line then starts no watcher: it writes
+ * "distcron-pgid PID\n" on stderr first (the session's process group, which
+ * the daemon strips with sshcmd_mark_feed()), and the daemon tells the
+ * guard about the group (sshcmd_guard_msg()):
+ *   +P G  a run started in group P with a kill grace of G seconds;
+ *   -P    it ended: TERM to the group once (what it left in the background),
+ *         and P is forgotten;
+ *   tP G  timeout or cancel: TERM to the group, KILL once the group is empty
+ *         or G seconds have passed;
+ *   ?P    if the group's leader (the command) has ended, TERM to the group:
+ *         a run whose channel stays open after its command ended because
+ *         something it left running holds the output.
+ * At EOF (the daemon or the connection is gone) the guard sends TERM to
+ * every group still registered, and KILL once they are empty or the
+ * longest grace has passed.  Guarded runs cost two forks of the shell fewer.
  */
 #ifndef DISTCRON_SSHCMD_H
 #define DISTCRON_SSHCMD_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include "distcron/buf.h"
 #include "distcron/exec.h"
@@ -39,6 +59,45 @@
  */
 int sshcmd_build(const struct exec_spec *spec, struct buf *out,
     const char **errstr);
+
+/* The same line for a connection with a guard channel (see above). */
+int sshcmd_build_guarded(const struct exec_spec *spec, struct buf *out,
+    const char **errstr);
+
+/* The guard's command line (a static string). */
+const char *sshcmd_guard(void);
+
+/* Appends the guard message op ('+', '-', 't' or '?') for group pgid; the
+ * grace is used by '+' and 't'.  Returns 0, ERR_INVALID for another op or
+ * a pgid below 2, or -E2BIG. */
+int sshcmd_guard_msg(struct buf *out, char op, long pgid, int64_t grace_ms);
+
+#define SSHCMD_MARK	"distcron-pgid "
+#define SSHCMD_MARK_SCAN	512	/* the marker is looked for this far */
+
+/* Finds and strips the marker line in the guarded line's stderr. */
+struct sshcmd_mark {
+	char head[SSHCMD_MARK_SCAN];	/* held until the marker is found */
+	size_t len;
+	int done;		/* found or given up: bytes pass through */
+	long pgid;		/* 0 until found */
+};
+
+typedef void (*sshcmd_out_fn)(void *arg, const char *data, size_t n);
+
+/*
+ * Feeds n bytes of stderr (m zeroed before the first call).  Every byte
+ * that is not the marker line goes to out, in order, as soon as it is known
+ * not to be part of it.  Returns 1 when this call found the marker
+ * (m->pgid set), else 0.  The first line "distcron-pgid N" (N >= 2) within
+ * SSHCMD_MARK_SCAN bytes is the marker; without one there, everything
+ * passes through and m->pgid stays 0.
+ */
+int sshcmd_mark_feed(struct sshcmd_mark *m, const char *data, size_t n,
+    sshcmd_out_fn out, void *arg);
+
+/* At the end of stderr: passes on what is still held. */
+void sshcmd_mark_end(struct sshcmd_mark *m, sshcmd_out_fn out, void *arg);
 
 /* Appends s to out single-quoted for a POSIX shell.  Returns 0 or -E2BIG. */
 int sshcmd_quote(const char *s, struct buf *out);

@@ -23,8 +23,9 @@
 #   sshd_stop_all                 # also runs on exit
 #
 # SSHD_EXTRA, when set while sshd_start runs, is appended to the configs;
-# SSHD_LOGLEVEL replaces their LogLevel (VERBOSE; sshd keeps the first value
-# a config gives, so SSHD_EXTRA cannot change it).
+# SSHD_LOGLEVEL replaces their LogLevel (VERBOSE) and SSHD_MAXSESSIONS their
+# MaxSessions (10): sshd keeps the first value a config gives, so SSHD_EXTRA
+# cannot change them.
 #
 # Each sshd has its own generated config (checked with "sshd -t" first), a
 # port picked free by binding port 0 (retried if sshd cannot bind it), its
@@ -103,7 +104,7 @@ UsePAM no
 UseDNS no
 PrintMotd no
 LogLevel ${SSHD_LOGLEVEL:-VERBOSE}
-MaxSessions 10
+MaxSessions ${SSHD_MAXSESSIONS:-10}
 MaxStartups 100:30:200
 ${SSHD_EXTRA:-}
 EOF

@@ -86,6 +86,27 @@ test_steal_and_reset(void **state)
 	buf_free(&b);
 }
 
+static void
+test_consume(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 64);
+	buf_consume(&b, 3);		/* nothing yet: no-op */
+	assert_int_equal(b.len, 0);
+	assert_int_equal(buf_puts(&b, "+12 2\n-12\n"), 0);
+	buf_consume(&b, 6);
+	assert_string_equal(buf_str(&b), "-12\n");
+	assert_int_equal(b.len, 4);
+	assert_int_equal(buf_puts(&b, "?7\n"), 0);
+	assert_string_equal(buf_str(&b), "-12\n?7\n");
+	buf_consume(&b, 100);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(buf_str(&b), "");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -94,6 +115,7 @@ main(void)
 		cmocka_unit_test(test_cap_refuses_whole_append),
 		cmocka_unit_test(test_growth_keeps_content),
 		cmocka_unit_test(test_steal_and_reset),
+		cmocka_unit_test(test_consume),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,9 +39,11 @@
 #define RUN_S		20	/* nor one run of a line */
 #define MAX_SESSIONS	1024
 
-/* The shell that plays the login shell and the script's /bin/sh. */
+/* The shell that plays the login shell and the script's /bin/sh, and
+ * which line it runs: the one with a watcher or the guarded one. */
 struct shell {
 	const char *path;
+	bool guarded;
 };
 
 /* One run of a line: what came out and how it ended. */
@@ -52,6 +54,9 @@ struct run {
 	struct buf out, err;
 	int status;
 	double seconds;		/* from spawn to exit */
+	bool guarded;		/* stderr starts with the group's marker */
+	bool reaped;		/* status already collected */
+	struct sshcmd_mark mark;
 };
 
 static char tmpdir[64];
@@ -107,7 +112,8 @@ build(const struct shell *sh, const struct exec_spec *spec)
 	if (access(sh->path, X_OK) != 0)
 		skip();		/* that shell is not installed */
 	buf_init(&b, LINE_MAX_LEN);
-	assert_int_equal(sshcmd_build(spec, &b, &errstr), 0);
+	assert_int_equal(sh->guarded ? sshcmd_build_guarded(spec, &b, &errstr) :
+	    sshcmd_build(spec, &b, &errstr), 0);
 	return buf_steal(&b, NULL);
 }
 
@@ -150,20 +156,36 @@ spawn(struct run *r, const struct shell *sh, const char *line,
 	r->in_w = in[1];
 	r->out_r = out[0];
 	r->err_r = err[0];
+	r->guarded = sh->guarded;
+	r->reaped = false;
+	memset(&r->mark, 0, sizeof(r->mark));
 	buf_init(&r->out, LINE_MAX_LEN);
 	buf_init(&r->err, LINE_MAX_LEN);
 }
 
-/* Reads one chunk of fd into b; returns false at EOF. */
+static void
+err_feed(void *arg, const char *data, size_t n)
+{
+	assert_int_equal(buf_append(arg, data, n), 0);
+}
+
+/* Reads one chunk of fd into b; returns false at EOF.  A guarded line's
+ * stderr goes through the marker scan, as in the daemon. */
 static bool
-drain(int fd, struct buf *b)
+drain(struct run *r, int fd, struct buf *b)
 {
 	char chunk[4096];
 	ssize_t n = read(fd, chunk, sizeof(chunk));
 
-	if (n <= 0)
+	if (n <= 0) {
+		if (b == &r->err && r->guarded)
+			sshcmd_mark_end(&r->mark, err_feed, b);
 		return false;
-	assert_int_equal(buf_append(b, chunk, (size_t)n), 0);
+	}
+	if (b == &r->err && r->guarded)
+		sshcmd_mark_feed(&r->mark, chunk, (size_t)n, err_feed, b);
+	else
+		assert_int_equal(buf_append(b, chunk, (size_t)n), 0);
 	return true;
 }
 
@@ -182,16 +204,19 @@ finish(struct run *r)
 			fail_msg("the line still runs after %d s", RUN_S);
 		}
 		for (i = 0; i < 2; i++)
-			if (p[i].revents != 0 && !drain(p[i].fd,
+			if (p[i].revents != 0 && !drain(r, p[i].fd,
 			    i == 0 ? &r->out : &r->err)) {
 				p[i].fd = -1;
 				open_fds--;
 			}
 	}
-	assert_int_equal(waitpid(r->pid, &r->status, 0), r->pid);
+	if (!r->reaped)
+		assert_int_equal(waitpid(r->pid, &r->status, 0), r->pid);
 	r->seconds = now_s() - r->seconds;
 	close(r->out_r);
 	close(r->err_r);
+	if (r->guarded)		/* the marker names the session's group */
+		assert_int_equal(r->mark.pgid, r->pid);
 }
 
 /* sshd closes the channel's input once the command has exited. */
@@ -775,6 +800,299 @@ test_grace_rounding(void **state)
 	}
 }
 
+/* ---- the guard (one per connection) and guarded lines ---- */
+
+/* Starts the guard the way sshd starts any session, in sh's shell. */
+static void
+guard_start(struct run *g, const struct shell *sh)
+{
+	const struct shell plain = { sh->path, false };
+
+	if (access(sh->path, X_OK) != 0)
+		skip();
+	spawn(g, &plain, sshcmd_guard(), NULL);
+}
+
+static void
+guard_say(struct run *g, char op, pid_t pgid, int64_t grace_ms)
+{
+	struct buf m;
+
+	buf_init(&m, 64);
+	assert_int_equal(sshcmd_guard_msg(&m, op, (long)pgid, grace_ms), 0);
+	assert_int_equal(write(g->in_w, m.data, m.len), (ssize_t)m.len);
+	buf_free(&m);
+}
+
+/* Closes the guard's channel; it ends, saying nothing, exit status 0. */
+static void
+guard_stop(struct run *g)
+{
+	close_channel(g);
+	finish(g);
+	assert_true(WIFEXITED(g->status));
+	assert_int_equal(WEXITSTATUS(g->status), 0);
+	assert_int_equal(g->out.len, 0);
+	assert_int_equal(g->err.len, 0);
+	run_free(g);
+}
+
+/* Starts spec's guarded line without waiting for it. */
+static char *
+start_spec(struct run *r, const struct shell *sh, const struct exec_spec *spec)
+{
+	char *line = build(sh, spec);
+
+	spawn(r, sh, line, NULL);
+	return line;
+}
+
+/* What a run left in the background is TERMed when its end is reported
+ * ("-"), not before. */
+static void
+test_guard_end_terms_leftovers(void **state)
+{
+	const struct shell *sh = *state;
+	char *pidf = tmp_path("gleft.pid");
+	char *argv[] = { "/bin/sh", "-c",
+	    "sleep 100 >/dev/null 2>&1 & echo $! >\"$1\"; echo done", "sh",
+	    pidf, NULL };
+	struct exec_spec spec = { .argv = argv, .kill_grace_ms = 5000 };
+	struct run g, r;
+	long pid;
+
+	unlink(pidf);
+	guard_start(&g, sh);
+	run_spec(&r, sh, &spec, NULL);
+	assert_string_equal(r.out.data, "done\n");
+	assert_int_equal(r.err.len, 0);		/* the marker is stripped */
+	guard_say(&g, '+', r.pid, 5000);
+	pid = read_pid(pidf);
+	assert_false(pid_gone_within(pid, 300));
+	guard_say(&g, '-', r.pid, 0);
+	assert_true(pid_gone_within(pid, 3000));
+	assert_true(group_gone_within(r.pid, 3000));
+	run_free(&r);
+	guard_stop(&g);
+	free(pidf);
+}
+
+/* "t": TERM to the group; KILL once the grace has passed if it stays. */
+static void
+test_guard_timeout_term_then_kill(void **state)
+{
+	const struct shell *sh = *state;
+	char *meek[] = { "sleep", "100", NULL };
+	char *stubborn[] = { "/bin/sh", "-c",
+	    "trap '' TERM; echo started; while :; do sleep 1; done", NULL };
+	struct exec_spec s1 = { .argv = meek, .kill_grace_ms = 5000 };
+	struct exec_spec s2 = { .argv = stubborn, .kill_grace_ms = 1500 };
+	struct run g, r1, r2;
+	char *l1, *l2;
+	double t0;
+
+	guard_start(&g, sh);
+	l1 = start_spec(&r1, sh, &s1);
+	l2 = start_spec(&r2, sh, &s2);
+	assert_true(drain(&r2, r2.out_r, &r2.out));	/* "started" */
+	guard_say(&g, '+', r1.pid, s1.kill_grace_ms);
+	guard_say(&g, '+', r2.pid, s2.kill_grace_ms);
+	t0 = now_s();
+	guard_say(&g, 't', r1.pid, s1.kill_grace_ms);
+	guard_say(&g, 't', r2.pid, s2.kill_grace_ms);
+	finish(&r1);
+	assert_true(WIFSIGNALED(r1.status));
+	assert_int_equal(WTERMSIG(r1.status), SIGTERM);
+	assert_true(now_s() - t0 < 1.5);	/* TERM was enough */
+	finish(&r2);
+	assert_true(WIFSIGNALED(r2.status));
+	assert_int_equal(WTERMSIG(r2.status), SIGKILL);
+	assert_true(now_s() - t0 >= 1.9);	/* 1.5 s rounded up to 2 */
+	assert_true(now_s() - t0 < 6);
+	assert_true(group_gone_within(r2.pid, 3000));
+	run_free(&r1);
+	run_free(&r2);
+	guard_stop(&g);
+	free(l1);
+	free(l2);
+}
+
+/* "?": nothing while the command runs; once it has ended, TERM to what it
+ * left running with the output still open, so the channel can close. */
+static void
+test_guard_check_ends_leftover_holding_output(void **state)
+{
+	const struct shell *sh = *state;
+	char *pidf = tmp_path("ghold.pid");
+	char *busy[] = { "sleep", "100", NULL };
+	char *argv[] = { "/bin/sh", "-c",
+	    "sleep 100 & echo $! >\"$1\"; echo started", "sh", pidf, NULL };
+	struct exec_spec s1 = { .argv = busy, .kill_grace_ms = 1000 };
+	struct exec_spec s2 = { .argv = argv, .kill_grace_ms = 1000 };
+	struct run g, r1, r2;
+	char *l1, *l2;
+	long pid;
+
+	unlink(pidf);
+	guard_start(&g, sh);
+	l1 = start_spec(&r1, sh, &s1);
+	l2 = start_spec(&r2, sh, &s2);
+	guard_say(&g, '+', r1.pid, 1000);
+	guard_say(&g, '+', r2.pid, 1000);
+	guard_say(&g, '?', r1.pid, 0);
+	assert_false(pid_gone_within(r1.pid, 300));	/* still working */
+	pid = read_pid(pidf);
+	/* the command ends; sshd reaps it (a zombie still counts as alive) */
+	assert_int_equal(waitpid(r2.pid, &r2.status, 0), r2.pid);
+	r2.reaped = true;
+	assert_false(pid_gone_within(pid, 300));	/* its leftover holds on */
+	guard_say(&g, '?', r2.pid, 0);
+	finish(&r2);
+	assert_true(WIFEXITED(r2.status) && WEXITSTATUS(r2.status) == 0);
+	assert_string_equal(r2.out.data, "started\n");
+	assert_true(pid_gone_within(pid, 3000));
+	guard_say(&g, 't', r1.pid, 1000);
+	finish(&r1);
+	assert_true(WIFSIGNALED(r1.status));
+	run_free(&r1);
+	run_free(&r2);
+	guard_stop(&g);
+	free(l1);
+	free(l2);
+	free(pidf);
+}
+
+/* When its channel ends (the daemon or the connection is gone), the guard
+ * kills the groups still registered, TERM then KILL after the longest
+ * grace, and leaves alone those never registered or already forgotten. */
+static void
+test_guard_eof_kills_registered(void **state)
+{
+	const struct shell *sh = *state;
+	char *meek[] = { "sleep", "100", NULL };
+	char *stubborn[] = { "/bin/sh", "-c",
+	    "trap '' TERM; echo started; while :; do sleep 1; done", NULL };
+	struct exec_spec s1 = { .argv = meek, .kill_grace_ms = 1000 };
+	struct exec_spec s2 = { .argv = stubborn, .kill_grace_ms = 1500 };
+	struct run g, r1, r2, r3, r4;
+	char *l1, *l2, *l3, *l4;
+	double t0;
+
+	guard_start(&g, sh);
+	l1 = start_spec(&r1, sh, &s1);	/* registered, obeys TERM */
+	l2 = start_spec(&r2, sh, &s2);	/* registered, ignores TERM */
+	l3 = start_spec(&r3, sh, &s1);	/* never registered */
+	l4 = start_spec(&r4, sh, &s2);	/* registered, then forgotten */
+	assert_true(drain(&r2, r2.out_r, &r2.out));
+	assert_true(drain(&r4, r4.out_r, &r4.out));
+	guard_say(&g, '+', r1.pid, s1.kill_grace_ms);
+	guard_say(&g, '+', r4.pid, s2.kill_grace_ms);
+	guard_say(&g, '+', r2.pid, s2.kill_grace_ms);
+	guard_say(&g, '-', r4.pid, 0);	/* TERM, which it ignores */
+	t0 = now_s();
+	close_channel(&g);
+	finish(&r1);
+	assert_true(WIFSIGNALED(r1.status));
+	assert_int_equal(WTERMSIG(r1.status), SIGTERM);
+	finish(&r2);
+	assert_int_equal(WTERMSIG(r2.status), SIGKILL);
+	assert_true(now_s() - t0 >= 1.9);
+	finish(&g);
+	assert_true(WIFEXITED(g.status) && WEXITSTATUS(g.status) == 0);
+	assert_false(pid_gone_within(r3.pid, 100));
+	assert_false(pid_gone_within(r4.pid, 100));
+	kill(-r3.pid, SIGKILL);
+	kill(-r4.pid, SIGKILL);
+	finish(&r3);
+	finish(&r4);
+	run_free(&r1);
+	run_free(&r2);
+	run_free(&r3);
+	run_free(&r4);
+	run_free(&g);
+	free(l1);
+	free(l2);
+	free(l3);
+	free(l4);
+}
+
+static void
+mark_run(const char *const *chunks, struct buf *out, struct sshcmd_mark *m)
+{
+	memset(m, 0, sizeof(*m));
+	for (; *chunks != NULL; chunks++)
+		sshcmd_mark_feed(m, *chunks, strlen(*chunks), err_feed, out);
+	sshcmd_mark_end(m, err_feed, out);
+}
+
+/* The marker line is found whole, in any split, after what a login
+ * shell's start-up files may print; everything else passes in order. */
+static void
+test_mark_scan(void **state)
+{
+	static const char *const whole[] = { "distcron-pgid 4242\nerr\n", NULL };
+	static const char *const split[] = { "dist", "cron-pgid 4", "242",
+	    "\n", "e", "rr\n", NULL };
+	static const char *const after[] = { "motd\ndistcron-pgid 77\nx", NULL };
+	static const char *const absent[] = { "just stderr\n", NULL };
+	static const char *const low[] = { "distcron-pgid 1\nx", NULL };
+	static const char *const later[] = { "abcdistcron-pgid 5\n", NULL };
+	struct sshcmd_mark m;
+	struct buf b;
+	char big[SSHCMD_MARK_SCAN + 100];
+	const char *const bigc[] = { big, "distcron-pgid 9\n", NULL };
+
+	(void)state;
+	buf_init(&b, 4096);
+	mark_run(whole, &b, &m);
+	assert_int_equal(m.pgid, 4242);
+	assert_string_equal(buf_str(&b), "err\n");
+	buf_reset(&b);
+	mark_run(split, &b, &m);
+	assert_int_equal(m.pgid, 4242);
+	assert_string_equal(buf_str(&b), "err\n");
+	buf_reset(&b);
+	mark_run(after, &b, &m);
+	assert_int_equal(m.pgid, 77);
+	assert_string_equal(buf_str(&b), "motd\nx");
+	buf_reset(&b);
+	mark_run(absent, &b, &m);
+	assert_int_equal(m.pgid, 0);
+	assert_string_equal(buf_str(&b), "just stderr\n");
+	buf_reset(&b);
+	mark_run(low, &b, &m);		/* never "kill -- -1" */
+	assert_int_equal(m.pgid, 0);
+	assert_string_equal(buf_str(&b), "distcron-pgid 1\nx");
+	buf_reset(&b);
+	mark_run(later, &b, &m);	/* only at the start of a line */
+	assert_int_equal(m.pgid, 0);
+	buf_reset(&b);
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	mark_run(bigc, &b, &m);		/* not within the scan: passed on */
+	assert_int_equal(m.pgid, 0);
+	assert_int_equal(b.len, sizeof(big) - 1 + strlen(bigc[1]));
+	buf_free(&b);
+}
+
+static void
+test_guard_msg(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 256);
+	assert_int_equal(sshcmd_guard_msg(&b, '+', 123, 1500), 0);
+	assert_int_equal(sshcmd_guard_msg(&b, 't', 123, 0), 0);
+	assert_int_equal(sshcmd_guard_msg(&b, '-', 123, 0), 0);
+	assert_int_equal(sshcmd_guard_msg(&b, '?', 123, 0), 0);
+	assert_string_equal(buf_str(&b), "+123 2\nt123 1\n-123\n?123\n");
+	assert_int_equal(sshcmd_guard_msg(&b, '+', 1, 0), ERR_INVALID);
+	assert_int_equal(sshcmd_guard_msg(&b, '-', 0, 0), ERR_INVALID);
+	assert_int_equal(sshcmd_guard_msg(&b, 'x', 123, 0), ERR_INVALID);
+	buf_free(&b);
+}
+
 static int
 setup_tmpdir(void **state)
 {
@@ -804,16 +1122,27 @@ teardown_tmpdir(void **state)
 	return waitpid(pid, &status, 0) == pid && status == 0 ? 0 : -1;
 }
 
-static const struct shell dash = { "/bin/dash" };
-static const struct shell bash = { "/bin/bash" };
-static const struct shell zsh = { "/bin/zsh" };
-static const struct shell mksh = { "/bin/mksh" };
+static const struct shell dash = { "/bin/dash", false };
+static const struct shell bash = { "/bin/bash", false };
+static const struct shell zsh = { "/bin/zsh", false };
+static const struct shell mksh = { "/bin/mksh", false };
+static const struct shell dash_g = { "/bin/dash", true };
+static const struct shell bash_g = { "/bin/bash", true };
+static const struct shell zsh_g = { "/bin/zsh", true };
+static const struct shell mksh_g = { "/bin/mksh", true };
 
 #define EACH(t) \
 	cmocka_unit_test_prestate(t, (void *)&dash), \
 	cmocka_unit_test_prestate(t, (void *)&bash), \
 	cmocka_unit_test_prestate(t, (void *)&zsh), \
 	cmocka_unit_test_prestate(t, (void *)&mksh)
+
+/* The guarded line (and the guard) in every shell. */
+#define EACH_G(t) \
+	cmocka_unit_test_prestate(t, (void *)&dash_g), \
+	cmocka_unit_test_prestate(t, (void *)&bash_g), \
+	cmocka_unit_test_prestate(t, (void *)&zsh_g), \
+	cmocka_unit_test_prestate(t, (void *)&mksh_g)
 
 int
 main(void)
@@ -839,6 +1168,24 @@ main(void)
 		EACH(test_channel_close_kill_after_grace),
 		EACH(test_normal_exit_leaves_nothing),
 		EACH(test_watcher_is_not_the_commands_child),
+		cmocka_unit_test(test_mark_scan),
+		cmocka_unit_test(test_guard_msg),
+		EACH_G(test_argv_round_trip),
+		EACH_G(test_each_arg_alone),
+		EACH_G(test_shell_string),
+		EACH_G(test_environment),
+		EACH_G(test_env_path_is_the_runs),
+		EACH_G(test_working_dir),
+		EACH_G(test_missing_working_dir),
+		EACH_G(test_exit_codes),
+		EACH_G(test_no_such_program),
+		EACH_G(test_signal_reported),
+		EACH_G(test_stdin_is_not_the_channel),
+		EACH_G(test_watcher_is_not_the_commands_child),
+		EACH_G(test_guard_end_terms_leftovers),
+		EACH_G(test_guard_timeout_term_then_kill),
+		EACH_G(test_guard_check_ends_leftover_holding_output),
+		EACH_G(test_guard_eof_kills_registered),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
