@@ -1358,7 +1358,15 @@ conn_destroy(struct conn *c)
 	if (c->s != NULL) {
 		if (c->state == C_READY)
 			libssh2_session_disconnect(c->s, "idle");
-		libssh2_session_free(c->s);
+		/* Freeing closes the channels still open (the guard's, say),
+		 * and a close waits for the peer's: in non-blocking mode that
+		 * is EAGAIN and nothing freed.  With the socket shut, the
+		 * waits fail at once and libssh2 frees them regardless. */
+		if (c->fd >= 0)
+			shutdown(c->fd, SHUT_RDWR);
+		if (libssh2_session_free(c->s) != 0)
+			log_error("node %s: cannot free an SSH session",
+			    c->pn->def->name);
 	}
 	if (c->fd >= 0)
 		close(c->fd);
