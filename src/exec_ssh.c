@@ -738,9 +738,14 @@ step_run(struct conn *c, struct exec_proc *p)
 		else if ((rc = sess_rc(c, p, rc, "sending EOF")) < 0)
 			return rc;
 	}
-	if (p->kill_reason != NOT_KILLED && p->registered && !p->kill_sent &&
-	    guard_send(c, 't', p) == 0)
-		p->kill_sent = 1;
+	if (p->kill_reason != NOT_KILLED && p->guarded && !p->kill_sent) {
+		if (p->registered && guard_send(c, 't', p) == 0)
+			p->kill_sent = 1;
+		else if (c->gstate != G_READY && p->error[0] == '\0')
+			snprintf(p->error, sizeof(p->error), "the connection's "
+			    "guard is gone: the remote command (process group "
+			    "%ld) may still run", p->mark.pgid);
+	}
 	if ((a = read_stream(c, p, 0)) < 0 || (b = read_stream(c, p, 1)) < 0)
 		return -1;
 	if (p->fail != NOT_KILLED || libssh2_channel_eof(p->ch)) {
@@ -1606,12 +1611,13 @@ static void
 proc_give_up(void *arg)
 {
 	struct exec_proc *p = arg;
+	size_t len = strlen(p->error);
 	char d[32];
 
 	p->t_give_up = NULL;
 	dur_format(p->grace_ms + FINISH_MARGIN_MS, d, sizeof(d));
-	snprintf(p->error, sizeof(p->error), "the node did not confirm the "
-	    "end of the command within %s", d);
+	snprintf(p->error + len, sizeof(p->error) - len, "%sthe node did not "
+	    "confirm the end of the command within %s", len ? "; " : "", d);
 	proc_deliver(p);
 }
 

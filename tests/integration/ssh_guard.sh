@@ -141,12 +141,18 @@ check "msess: the refused guard is logged" \
 check "msess: runs bring their own watcher" watched "$T/msess.ps"
 
 # ---- a guard that is killed: later runs bring their own watcher ----
+job stray g2 "['sleep', '3025']" "'max_runs': 1, 'timeout': '4s', 'kill_grace': '1s'"
+check "stray: running on g2" wait_for 10 pgrep -f 'sleep 3025'
 history warm2
 n2=$(python3 -c "import json; print(len(json.load(open('$T/h.json'))))")
 kill -KILL $(pgrep -u "$SSHD_USER" -f '[d]istcron-guard')
 check "killed guards are noticed" wait_for 10 grep -q 'the guard ended' "$T/daemon.log"
 check "runs go on after the guards are gone" wait_for 15 finals_at_least warm2 $((n2 + 3))
 check "... and succeed" py "all(r['status'] == 'SUCCESS' for r in final[-3:])"
+check "stray: run recorded" wait_for 20 finals_at_least stray 1
+check "stray: its timeout says the remote command may still run" py \
+    "final[0]['status'] == 'FAILURE' and 'timed out after 4s' in final[0]['items'][0]['error'] and 'guard is gone' in final[0]['items'][0]['error']"
+pkill -f 'sleep 3025'
 job probe2 g "[$PROBE, '$T/probe2.ps']" "'max_runs': 1"
 check "probe2: run recorded" wait_for 15 finals_at_least probe2 1
 check "probe2: no guard left, so the run has a watcher" watched "$T/probe2.ps"

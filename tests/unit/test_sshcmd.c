@@ -279,6 +279,34 @@ group_alive(pid_t pgid)
 	return found;
 }
 
+/* How many processes, zombies included, have ppid for their parent. */
+static int
+children_of(pid_t ppid)
+{
+	char path[300], line[512], *p;
+	struct dirent *de;
+	long parent;
+	int n = 0;
+	FILE *f;
+	DIR *d;
+
+	assert_non_null(d = opendir("/proc"));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		p = fgets(line, sizeof(line), f);
+		fclose(f);
+		if (p != NULL && (p = strrchr(line, ')')) != NULL &&
+		    sscanf(p + 2, "%*c %ld", &parent) == 1 && parent == ppid)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 /* True once nothing (the watcher included) is left in the group. */
 static bool
 group_gone_within(pid_t pgid, long ms)
@@ -910,6 +938,11 @@ test_guard_timeout_term_then_kill(void **state)
 	assert_true(now_s() - t0 >= 1.9);	/* 1.5 s rounded up to 2 */
 	assert_true(now_s() - t0 < 6);
 	assert_true(group_gone_within(r2.pid, 3000));
+	/* the guard's ended timeout subshells do not pile up as zombies:
+	 * the shell reaps them by the next message at the latest */
+	guard_say(&g, '-', r1.pid, 0);
+	sleep_ms(200);
+	assert_int_equal(children_of(g.pid), 0);
 	run_free(&r1);
 	run_free(&r2);
 	guard_stop(&g);
