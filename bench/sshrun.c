@@ -97,9 +97,10 @@ run_seq(struct defs_set *set, const char *name, long count)
 	t1 = loop_mono_ms();
 	exec_ssh_stats(pool, &st);
 	printf("%ld runs in %.3f s: %.0f runs/s (%llu connection(s), "
-	    "%ld failed)\n", done_n, (t1 - t0) / 1e3,
+	    "%llu guarded, %ld failed)\n", done_n, (t1 - t0) / 1e3,
 	    done_n * 1e3 / (double)(t1 - t0 ? t1 - t0 : 1),
-	    (unsigned long long)st.connects, failed);
+	    (unsigned long long)st.connects, (unsigned long long)st.guarded,
+	    failed);
 	return failed ? 1 : 0;
 }
 

@@ -666,6 +666,7 @@ step_open(struct conn *c, struct exec_proc *p)
 	c->had_channel = 1;
 	c->pn->pool->stats.channels++;
 	p->guarded = c->gstate == G_READY && p->cmd_guarded != NULL;
+	c->pn->pool->stats.guarded += (uint64_t)p->guarded;
 	/* killed while its channel was opening: close it unused */
 	p->state = p->kill_reason != NOT_KILLED ? P_CLOSE : P_EXEC;
 	return 1;
@@ -741,10 +742,14 @@ step_run(struct conn *c, struct exec_proc *p)
 	if (p->kill_reason != NOT_KILLED && p->guarded && !p->kill_sent) {
 		if (p->registered && guard_send(c, 't', p) == 0)
 			p->kill_sent = 1;
-		else if (c->gstate != G_READY && p->error[0] == '\0')
+		else if (p->error[0] == '\0' && c->gstate != G_READY)
 			snprintf(p->error, sizeof(p->error), "the connection's "
 			    "guard is gone: the remote command (process group "
 			    "%ld) may still run", p->mark.pgid);
+		else if (p->error[0] == '\0' && p->mark.done && !p->registered)
+			text_copy(p->error, sizeof(p->error), "the remote shell "
+			    "did not report the command's process group: the "
+			    "remote command may still run");
 	}
 	if ((a = read_stream(c, p, 0)) < 0 || (b = read_stream(c, p, 1)) < 0)
 		return -1;

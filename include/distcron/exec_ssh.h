@@ -69,7 +69,8 @@ void exec_ssh_retire(struct exec_ssh *p, struct node_def *const *nodes,
 
 struct exec_ssh_stats {
 	uint64_t connects;	/* connections authenticated since start */
-	uint64_t channels;	/* channels opened since start */
+	uint64_t channels;	/* channels opened since start (runs') */
+	uint64_t guarded;	/* runs started under a connection's guard */
 	size_t open;		/* connections open now */
 };
 void exec_ssh_stats(const struct exec_ssh *p, struct exec_ssh_stats *out);
