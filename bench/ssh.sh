@@ -6,11 +6,18 @@
 #               at a time and 8 at a time) vs one-shot `ssh` per command
 #               (ONESHOT runs one at a time, 4 x ONESHOT 8 at a time) vs `ssh`
 #               with a ControlMaster (one at a time and 8 at a time, xargs -P8)
+#   floor       the same COUNT runs by a bare blocking libssh2 client
+#               (bench/sshfloor.c) whose channels "exec true": what a pooled
+#               channel running the program `true` costs here, whoever drives it
 #   fan-out     one run of `true` on NODES nodes at once: distcron cold (no
 #               connection yet) and warm (connections pooled by the round
 #               before) vs parallel-ssh (pssh) and pdsh, which connect each time
 #
 #   usage: bench/ssh.sh [COUNT] [NODES]     (defaults 1000 and 50)
+#
+# The throughput measurements are taken in ROUNDS rounds (default 3), each
+# round running every contender in turn, so that a slow spell of the machine
+# falls on all of them; the ratios are per round, with their median.
 #
 # The OpenSSH client is held to the key exchange libssh2 1.10 negotiates
 # (curve25519-sha256): OpenSSH 9's default post-quantum exchange costs the
@@ -22,6 +29,7 @@
 COUNT=${1:-1000}
 NODES=${2:-50}
 ONESHOT=${ONESHOT:-50}
+ROUNDS=${ROUNDS:-3}
 dc_install openssh-server openssh-client pssh pdsh
 U=distcron-bench
 if ! id "$U" >/dev/null 2>&1; then
@@ -30,6 +38,7 @@ if ! id "$U" >/dev/null 2>&1; then
 fi
 mkdir -p /run/sshd
 cc $DC_CFLAGS -o "$W/sshrun" "$DC_TOP/bench/sshrun.c" $DC_LIBS
+cc $DC_CFLAGS -o "$W/sshfloor" "$DC_TOP/bench/sshfloor.c" $(pkg-config --libs libssh2)
 
 # ---- keys, sshd instances, node files, client config ----
 ssh-keygen -q -t ed25519 -N '' -f "$W/hostkey"
@@ -102,40 +111,66 @@ for i in $(seq 50); do
 done
 
 now() { python3 -c 'import time; print(time.time())'; }
-# rate N SECONDS [KEY]: prints the rate; with KEY, also keeps it in $W/rates.
+# rate KEY N SINCE: prints the rate of N runs since SINCE; keeps it in
+# $W/rates as "KEY RATE".
 rate() {
-	python3 -c "n, t = $1, $2; print('%d runs in %.3f s: %.1f runs/s' % (n, t, n / t))"
-	[ -z "${3:-}" ] || python3 -c "print('$3', $1 / $2)" >>"$W/rates"
+	python3 -c "import time; n, t = $2, time.time() - $3
+print('%d runs in %.3f s: %.1f runs/s' % (n, t, n / t))
+open('$W/rates', 'a').write('$1 %f\\n' % (n / t))"
 }
 SSH="ssh -F $W/ssh_config"
-
-echo "=== throughput: \`true\` on one node (sshd on 127.0.0.1)"
-printf 'one-shot ssh, 1 at a time:        '
-t=$(now); for _ in $(seq "$ONESHOT"); do $SSH n1 true; done
-rate "$ONESHOT" "$(python3 -c "import time; print(time.time() - $t)")" oneshot1
-printf 'one-shot ssh, 8 at a time:        '
-t=$(now); seq "$((ONESHOT * 4))" | xargs -P8 -I{} $SSH n1 true
-rate "$((ONESHOT * 4))" "$(python3 -c "import time; print(time.time() - $t)")" oneshot8
+PORT1=${ports%% *}
 CM="-o ControlMaster=auto -o ControlPath=$W/cm-%C -o ControlPersist=300"
-$SSH $CM n1 true
-printf 'ssh ControlMaster, 1 at a time:   '
-t=$(now); for _ in $(seq "$COUNT"); do $SSH $CM n1 true; done
-rate "$COUNT" "$(python3 -c "import time; print(time.time() - $t)")"
-printf 'ssh ControlMaster, 8 at a time:   '
-t=$(now); seq "$COUNT" | xargs -P8 -I{} $SSH $CM n1 true
-rate "$COUNT" "$(python3 -c "import time; print(time.time() - $t)")"
-$SSH $CM -O exit n1 2>/dev/null || true
-printf 'distcron pooled, 1 at a time:     '
-"$W/sshrun" seq "$W/nodes" n1 "$COUNT" 1 | tee "$W/d1"
-printf 'distcron pooled, 8 at a time:     '
-"$W/sshrun" seq "$W/nodes" n1 "$COUNT" 8 | tee "$W/d8"
-python3 - "$W" <<'PY'
-import re, sys
-w = sys.argv[1]
-r = dict(l.split() for l in open(w + "/rates"))
+
+echo "=== throughput: \`true\` on one node (sshd on 127.0.0.1), $ROUNDS rounds"
+for r in $(seq "$ROUNDS"); do
+	printf 'round %d one-shot ssh, 1 at a time:        ' "$r"
+	t=$(now); for _ in $(seq "$ONESHOT"); do $SSH n1 true; done
+	rate oneshot1 "$ONESHOT" "$t"
+	printf 'round %d one-shot ssh, 8 at a time:        ' "$r"
+	t=$(now); seq "$((ONESHOT * 4))" | xargs -P8 -I{} $SSH n1 true
+	rate oneshot8 "$((ONESHOT * 4))" "$t"
+	$SSH $CM n1 true
+	printf 'round %d ssh ControlMaster, 1 at a time:   ' "$r"
+	t=$(now); for _ in $(seq "$COUNT"); do $SSH $CM n1 true; done
+	rate cm1 "$COUNT" "$t"
+	printf 'round %d ssh ControlMaster, 8 at a time:   ' "$r"
+	t=$(now); seq "$COUNT" | xargs -P8 -I{} $SSH $CM n1 true
+	rate cm8 "$COUNT" "$t"
+	$SSH $CM -O exit n1 2>/dev/null || true
+	printf 'round %d distcron pooled, 1 at a time:     ' "$r"
+	"$W/sshrun" seq "$W/nodes" n1 "$COUNT" 1 | tee "$W/d"
+	sed -n 's/.*: \([0-9.]*\) runs\/s.*/distcron1 \1/p' "$W/d" >>"$W/rates"
+	printf 'round %d floor: bare libssh2, exec true:   ' "$r"
+	"$W/sshfloor" "$PORT1" "$U" "$W/userkey" "$COUNT" 'exec true' | tee "$W/d"
+	sed -n 's/.*: \([0-9.]*\) runs\/s.*/floor1 \1/p' "$W/d" >>"$W/rates"
+	printf 'round %d distcron pooled, 8 at a time:     ' "$r"
+	"$W/sshrun" seq "$W/nodes" n1 "$COUNT" 8 | tee "$W/d"
+	sed -n 's/.*: \([0-9.]*\) runs\/s.*/distcron8 \1/p' "$W/d" >>"$W/rates"
+done
+python3 - "$W/rates" <<'PY'
+import statistics, sys
+r = {}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    r.setdefault(k, []).append(float(v))
+med = {k: statistics.median(v) for k, v in r.items()}
+print("median runs/s: " + ", ".join("%s %.1f" % (k, med[k]) for k in
+      ("oneshot1", "oneshot8", "cm1", "cm8", "floor1", "distcron1",
+       "distcron8")))
+def show(name, a, b):
+    ratios = [x / y for x, y in zip(r[a], r[b])]
+    print("%s: %s (median %.2fx)" % (name, " ".join("%.2fx" % x for x in ratios),
+          statistics.median(ratios)))
+show("floor / one-shot ssh, 1 at a time", "floor1", "oneshot1")
+show("distcron / floor, 1 at a time", "distcron1", "floor1")
 for k in ("1", "8"):
-    d = float(re.search(r"([0-9.]+) runs/s", open("%s/d%s" % (w, k)).read()).group(1))
-    print("distcron / one-shot ssh, %s at a time: %.1fx" % (k, d / float(r["oneshot" + k])))
+    ratios = [d / o for d, o in zip(r["distcron" + k], r["oneshot" + k])]
+    print("distcron / one-shot ssh, %s at a time: %s (median %.1fx)" % (
+        k, " ".join("%.1fx" % x for x in ratios), statistics.median(ratios)))
+    ratios = [d / c for d, c in zip(r["distcron" + k], r["cm" + k])]
+    print("distcron / ControlMaster, %s at a time: %s (median %.1fx)" % (
+        k, " ".join("%.1fx" % x for x in ratios), statistics.median(ratios)))
 PY
 
 echo "=== fan-out: \`true\` on $NODES nodes at once"
