@@ -440,21 +440,8 @@ guard_lost(struct conn *c, const char *why)
 	buf_reset(&c->gout);
 }
 
-static int
-guard_rc(struct conn *c, int rc, const char *what)
-{
-	char msg[256];
-
-	if (rc == LIBSSH2_ERROR_EAGAIN)
-		return 0;
-	snprintf(msg, sizeof(msg), "%s: %s", what, sess_error(c->s));
-	if (sess_broken(rc)) {
-		conn_fail(c, msg);
-		return -1;
-	}
-	guard_lost(c, msg);
-	return 1;
-}
+static int sess_rc(struct conn *c, struct exec_proc *p, int rc,
+    const char *what);
 
 /* Queues one message for the guard; 0, or -1 if the guard cannot take
  * it (then the run has no guard). */
@@ -483,7 +470,7 @@ guard_open(struct conn *c)
 		if (rc == LIBSSH2_ERROR_EAGAIN)
 			return 0;
 		c->opener = NULL;
-		return guard_rc(c, rc, "cannot open a guard channel");
+		return sess_rc(c, NULL, rc, "cannot open a guard channel");
 	}
 	c->opener = NULL;
 	c->gstate = G_EXEC;
@@ -497,7 +484,7 @@ guard_exec(struct conn *c)
 	int rc = libssh2_channel_exec(c->gch, sshcmd_guard());
 
 	if (rc != 0 && rc != LIBSSH2_ERROR_SOCKET_NONE)
-		return guard_rc(c, rc, "cannot start the guard");
+		return sess_rc(c, NULL, rc, "cannot start the guard");
 	c->gstate = G_READY;
 	log_debug("node %s: guard channel ready", c->pn->def->name);
 	return 1;
@@ -516,7 +503,8 @@ guard_io(struct conn *c)
 		if (n == LIBSSH2_ERROR_EAGAIN)
 			break;
 		if (n < 0)
-			return guard_rc(c, (int)n, "cannot write to the guard");
+			return sess_rc(c, NULL, (int)n,
+			    "cannot write to the guard");
 		buf_consume(&c->gout, (size_t)n);
 		progress = 1;
 	}
@@ -618,6 +606,9 @@ proc_unregister(struct conn *c, struct exec_proc *p)
 /* ---- one channel's steps; each returns 1 on progress, 0 if blocked,
  * negative when the session broke ---- */
 
+/* What a libssh2 error means for run p's channel, or the guard's when p is
+ * NULL: nothing yet (EAGAIN), the connection broke (c is gone), or the
+ * channel failed. */
 static int
 sess_rc(struct conn *c, struct exec_proc *p, int rc, const char *what)
 {
@@ -630,7 +621,10 @@ sess_rc(struct conn *c, struct exec_proc *p, int rc, const char *what)
 		conn_fail(c, msg);
 		return -1;
 	}
-	proc_fail(p, EXEC_FAILED, msg);
+	if (p == NULL)
+		guard_lost(c, msg);
+	else
+		proc_fail(p, EXEC_FAILED, msg);
 	return 1;
 }
 

@@ -6,16 +6,9 @@
 # and no token in the log.
 . "$top_srcdir/tests/integration/lib.sh"
 
-tmpdir_setup
-daemon=$(find_bin distcrond)
-ctl=$(find_bin distcronctl)
+daemon_setup
 command -v curl >/dev/null || skip "curl missing"
-command -v python3 >/dev/null || skip "python3 missing"
-unset DISTCRON_CONFIG DISTCRON_JOBS_DIR DISTCRON_NODES_DIR DISTCRON_STATE_DIR
 unset DISTCRON_URL DISTCRON_TOKEN
-J=$T/jobs N=$T/nodes S=$T/state
-mkdir -p "$J" "$N"
-pid=
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 	rm -rf "$T"

@@ -6,14 +6,7 @@
 # after downtime, the state-dir lock, and the priority of runs and threads.
 . "$top_srcdir/tests/integration/lib.sh"
 
-tmpdir_setup
-daemon=$(find_bin distcrond)
-ctl=$(find_bin distcronctl)
-command -v python3 >/dev/null || skip "python3 missing"
-unset DISTCRON_CONFIG DISTCRON_JOBS_DIR DISTCRON_NODES_DIR DISTCRON_STATE_DIR
-J=$T/jobs N=$T/nodes S=$T/state
-mkdir -p "$J" "$N"
-pid=
+daemon_setup
 
 cleanup_daemon() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null

@@ -2,6 +2,7 @@
 #
 #   . "$top_srcdir/tests/integration/lib.sh"
 #   tmpdir_setup                  # $T: a temp dir removed on exit
+#   daemon_setup                  # tmpdir_setup, and what a daemon test needs
 #   prog=$(find_bin distcronctl)  # or skip (exit 77) if not built
 #   run "$prog" --version         # stdout in $T/out, stderr in $T/err, status in $rc
 #   check "--version exits 0" test "$rc" -eq 0
@@ -29,6 +30,31 @@ tmpdir_setup() {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/distcron-test.XXXXXX") || exit 99
 	trap 'rm -rf "$T"' EXIT
 	trap 'exit 130' HUP INT TERM
+}
+
+# daemon_setup: tmpdir_setup for a test of the real daemon: $daemon and $ctl
+# (or skip), python3 (or skip), no DISTCRON_* paths from the environment,
+# $J, $N and $S (jobs, nodes, state) under $T, the first two created, and
+# $pid (the daemon's) empty.
+daemon_setup() {
+	tmpdir_setup
+	daemon=$(find_bin distcrond)
+	ctl=$(find_bin distcronctl)
+	command -v python3 >/dev/null || skip "python3 missing"
+	unset DISTCRON_CONFIG DISTCRON_JOBS_DIR DISTCRON_NODES_DIR DISTCRON_STATE_DIR
+	J=$T/jobs N=$T/nodes S=$T/state
+	mkdir -p "$J" "$N"
+	pid=
+}
+
+# daemon_log_report LOG: once a check has failed, shows the warnings and
+# errors in the daemon's LOG, and its sanitizer reports.
+daemon_log_report() {
+	[ "$nfail" -gt 0 ] || return 0
+	echo "--- ${1##*/} (warnings and errors):"
+	grep -E ' (warn|error): ' "$1" | tail -40
+	echo "--- ${1##*/} (sanitizer reports):"
+	sed -n '/Sanitizer/,$p' "$1" | head -60
 }
 
 # find_bin NAME: prints the path of a built program, or skips the test.

@@ -9,14 +9,8 @@
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/sshd_lib.sh"
 
-tmpdir_setup
-daemon=$(find_bin distcrond)
-ctl=$(find_bin distcronctl)
-command -v python3 >/dev/null || skip "python3 missing"
-unset DISTCRON_CONFIG DISTCRON_JOBS_DIR DISTCRON_NODES_DIR DISTCRON_STATE_DIR
-J=$T/jobs N=$T/nodes S=$T/state
-mkdir -p "$J" "$N"
-pid= hpid= spid=
+daemon_setup
+hpid= spid=
 
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
@@ -349,10 +343,5 @@ check "daemon exits 0 on SIGTERM" test "$?" -eq 0
 pid=
 check "no secret or key material in the log" sh -c \
     "! grep -q -e 'PRIVATE KEY' -e 'sekret' '$T/daemon.log'"
-if [ "$nfail" -gt 0 ]; then
-	echo "--- daemon.log (warnings and errors):"
-	grep -E ' (warn|error): ' "$T/daemon.log" | tail -40
-	echo "--- daemon.log (sanitizer reports):"
-	sed -n '/Sanitizer/,$p' "$T/daemon.log" | head -60
-fi
+daemon_log_report "$T/daemon.log"
 finish

@@ -10,14 +10,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/sshd_lib.sh"
 
-tmpdir_setup
-daemon=$(find_bin distcrond)
-ctl=$(find_bin distcronctl)
-command -v python3 >/dev/null || skip "python3 missing"
-unset DISTCRON_CONFIG DISTCRON_JOBS_DIR DISTCRON_NODES_DIR DISTCRON_STATE_DIR
-J=$T/jobs N=$T/nodes S=$T/state
-mkdir -p "$J" "$N"
-pid=
+daemon_setup
 
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
@@ -179,10 +172,5 @@ pid=
 check "the daemon killed: the run's processes are killed" \
     wait_for 10 gone 'sleep 3024'
 check "... and the guard is gone too" wait_for 5 gone '[d]istcron-guard'
-if [ "$nfail" -gt 0 ]; then
-	echo "--- daemon.log (warnings and errors):"
-	grep -E ' (warn|error): ' "$T/daemon.log" | tail -40
-	echo "--- daemon.log (sanitizer reports):"
-	sed -n '/Sanitizer/,$p' "$T/daemon.log" | head -60
-fi
+daemon_log_report "$T/daemon.log"
 finish

@@ -5,9 +5,12 @@
  * trips, the working directory, exit codes, signals reported as signals,
  * cancellation by closing the channel (TERM, then KILL after the grace, for
  * the whole process group), that nothing stays behind afterwards, and that
- * the command never has the watcher for a child.  Each test runs with dash
- * (Debian's /bin/sh) as the login shell, again with bash, and with zsh and
- * mksh when they are installed.
+ * the command never has the watcher for a child.  The guarded line (no
+ * watcher, the process group reported on stderr) passes the same tests,
+ * and the connection's guard is driven with its messages: a run's end,
+ * timeout, check, and the end of the guard's channel.  Each test runs with
+ * dash (Debian's /bin/sh) as the login shell, again with bash, and with zsh
+ * and mksh when they are installed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +59,7 @@ struct run {
 	double seconds;		/* from spawn to exit */
 	bool guarded;		/* stderr starts with the group's marker */
 	bool reaped;		/* status already collected */
+	char *line;		/* its line, when start_spec() built it */
 	struct sshcmd_mark mark;
 };
 
@@ -158,6 +162,7 @@ spawn(struct run *r, const struct shell *sh, const char *line,
 	r->err_r = err[0];
 	r->guarded = sh->guarded;
 	r->reaped = false;
+	r->line = NULL;
 	memset(&r->mark, 0, sizeof(r->mark));
 	buf_init(&r->out, LINE_MAX_LEN);
 	buf_init(&r->err, LINE_MAX_LEN);
@@ -234,6 +239,8 @@ run_free(struct run *r)
 	close_channel(r);
 	buf_free(&r->out);
 	buf_free(&r->err);
+	free(r->line);
+	r->line = NULL;
 }
 
 /* Runs spec to completion with the channel open. */
@@ -865,15 +872,37 @@ guard_stop(struct run *g)
 	run_free(g);
 }
 
-/* Starts spec's guarded line without waiting for it. */
-static char *
+/* Starts spec's line without waiting for it. */
+static void
 start_spec(struct run *r, const struct shell *sh, const struct exec_spec *spec)
 {
 	char *line = build(sh, spec);
 
 	spawn(r, sh, line, NULL);
-	return line;
+	r->line = line;
 }
+
+/* Reads the run's stderr until its group's marker has come, as the daemon
+ * does before it tells the guard about the run. */
+static void
+await_mark(struct run *r)
+{
+	struct pollfd p = { r->err_r, POLLIN, 0 };
+	double end = now_s() + RUN_S;
+
+	while (r->mark.pgid == 0) {
+		assert_true(now_s() < end);
+		if (poll(&p, 1, 100) > 0)
+			assert_true(drain(r, r->err_r, &r->err));
+	}
+	assert_int_equal(r->mark.pgid, r->pid);
+}
+
+/* A command that dies of TERM, and one that ignores it (and says when it
+ * does). */
+static char *meek[] = { "sleep", "100", NULL };
+static char *stubborn[] = { "/bin/sh", "-c",
+    "trap '' TERM; echo started; while :; do sleep 1; done", NULL };
 
 /* What a run left in the background is TERMed when its end is reported
  * ("-"), not before. */
@@ -910,18 +939,16 @@ static void
 test_guard_timeout_term_then_kill(void **state)
 {
 	const struct shell *sh = *state;
-	char *meek[] = { "sleep", "100", NULL };
-	char *stubborn[] = { "/bin/sh", "-c",
-	    "trap '' TERM; echo started; while :; do sleep 1; done", NULL };
 	struct exec_spec s1 = { .argv = meek, .kill_grace_ms = 5000 };
 	struct exec_spec s2 = { .argv = stubborn, .kill_grace_ms = 1500 };
 	struct run g, r1, r2;
-	char *l1, *l2;
 	double t0;
 
 	guard_start(&g, sh);
-	l1 = start_spec(&r1, sh, &s1);
-	l2 = start_spec(&r2, sh, &s2);
+	start_spec(&r1, sh, &s1);
+	await_mark(&r1);
+	start_spec(&r2, sh, &s2);
+	await_mark(&r2);
 	assert_true(drain(&r2, r2.out_r, &r2.out));	/* "started" */
 	guard_say(&g, '+', r1.pid, s1.kill_grace_ms);
 	guard_say(&g, '+', r2.pid, s2.kill_grace_ms);
@@ -946,8 +973,6 @@ test_guard_timeout_term_then_kill(void **state)
 	run_free(&r1);
 	run_free(&r2);
 	guard_stop(&g);
-	free(l1);
-	free(l2);
 }
 
 /* "?": nothing while the command runs; once it has ended, TERM to what it
@@ -963,13 +988,14 @@ test_guard_check_ends_leftover_holding_output(void **state)
 	struct exec_spec s1 = { .argv = busy, .kill_grace_ms = 1000 };
 	struct exec_spec s2 = { .argv = argv, .kill_grace_ms = 1000 };
 	struct run g, r1, r2;
-	char *l1, *l2;
 	long pid;
 
 	unlink(pidf);
 	guard_start(&g, sh);
-	l1 = start_spec(&r1, sh, &s1);
-	l2 = start_spec(&r2, sh, &s2);
+	start_spec(&r1, sh, &s1);
+	await_mark(&r1);
+	start_spec(&r2, sh, &s2);
+	await_mark(&r2);
 	guard_say(&g, '+', r1.pid, 1000);
 	guard_say(&g, '+', r2.pid, 1000);
 	guard_say(&g, '?', r1.pid, 0);
@@ -990,8 +1016,6 @@ test_guard_check_ends_leftover_holding_output(void **state)
 	run_free(&r1);
 	run_free(&r2);
 	guard_stop(&g);
-	free(l1);
-	free(l2);
 	free(pidf);
 }
 
@@ -1002,20 +1026,20 @@ static void
 test_guard_eof_kills_registered(void **state)
 {
 	const struct shell *sh = *state;
-	char *meek[] = { "sleep", "100", NULL };
-	char *stubborn[] = { "/bin/sh", "-c",
-	    "trap '' TERM; echo started; while :; do sleep 1; done", NULL };
 	struct exec_spec s1 = { .argv = meek, .kill_grace_ms = 1000 };
 	struct exec_spec s2 = { .argv = stubborn, .kill_grace_ms = 1500 };
 	struct run g, r1, r2, r3, r4;
-	char *l1, *l2, *l3, *l4;
 	double t0;
 
 	guard_start(&g, sh);
-	l1 = start_spec(&r1, sh, &s1);	/* registered, obeys TERM */
-	l2 = start_spec(&r2, sh, &s2);	/* registered, ignores TERM */
-	l3 = start_spec(&r3, sh, &s1);	/* never registered */
-	l4 = start_spec(&r4, sh, &s2);	/* registered, then forgotten */
+	start_spec(&r1, sh, &s1);	/* registered, obeys TERM */
+	await_mark(&r1);
+	start_spec(&r2, sh, &s2);	/* registered, ignores TERM */
+	await_mark(&r2);
+	start_spec(&r3, sh, &s1);	/* never registered */
+	await_mark(&r3);
+	start_spec(&r4, sh, &s2);	/* registered, then forgotten */
+	await_mark(&r4);
 	assert_true(drain(&r2, r2.out_r, &r2.out));
 	assert_true(drain(&r4, r4.out_r, &r4.out));
 	guard_say(&g, '+', r1.pid, s1.kill_grace_ms);
@@ -1043,10 +1067,6 @@ test_guard_eof_kills_registered(void **state)
 	run_free(&r3);
 	run_free(&r4);
 	run_free(&g);
-	free(l1);
-	free(l2);
-	free(l3);
-	free(l4);
 }
 
 static void
