@@ -38,7 +38,7 @@ if ! id "$U" >/dev/null 2>&1; then
 fi
 mkdir -p /run/sshd
 cc $DC_CFLAGS -o "$W/sshrun" "$DC_TOP/bench/sshrun.c" $DC_LIBS
-cc $DC_CFLAGS -o "$W/sshfloor" "$DC_TOP/bench/sshfloor.c" $(pkg-config --libs libssh2)
+cc $DC_CFLAGS -o "$W/sshfloor" "$DC_TOP/bench/sshfloor.c" $DC_LIBS
 
 # ---- keys, sshd instances, node files, client config ----
 ssh-keygen -q -t ed25519 -N '' -f "$W/hostkey"

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,14 +24,7 @@
 
 #include <libssh2.h>
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "distcron/loop.h"
 
 static int
 run_one(LIBSSH2_SESSION *s, const char *line)
@@ -61,7 +53,7 @@ main(int argc, char **argv)
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	LIBSSH2_SESSION *s;
 	long count, i, failed = 0;
-	double t0;
+	int64_t t0, ms;
 	int fd, one = 1;
 
 	if (argc != 6 || (count = strtol(argv[4], NULL, 10)) <= 0) {
@@ -84,12 +76,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "sshfloor: cannot log in\n");
 		return 1;
 	}
-	t0 = now_s();
+	t0 = loop_mono_ms();
 	for (i = 0; i < count; i++)
 		if (run_one(s, argv[5]) != 0)
 			failed++;
+	ms = loop_mono_ms() - t0;
 	printf("%ld runs in %.3f s: %.0f runs/s (%ld failed)\n", count,
-	    now_s() - t0, (double)count / (now_s() - t0), failed);
+	    ms / 1e3, count * 1e3 / (double)(ms ? ms : 1), failed);
 	libssh2_session_disconnect(s, "done");
 	libssh2_session_free(s);
 	close(fd);

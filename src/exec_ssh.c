@@ -21,7 +21,8 @@
  *
  * Killing the remote side (sshcmd.h): once a connection has had a run's
  * channel, it opens one more, its guard, a shell loop that every guarded
- * run tells its process group (parsed off the head of the run's stderr).
+ * run tells its process group (every run's line writes it at the head of
+ * its stderr, and the daemon strips it).
  * Runs started before the guard is ready, or when it cannot be had
  * (max_sessions 1, sshd refuses the session, the guard ended), run the line
  * with a watcher of their own.  A run that times out or is cancelled gets
@@ -138,8 +139,8 @@ struct exec_proc {
 	enum proc_state state;
 	LIBSSH2_CHANNEL *ch;
 	char *cmd;			/* the line with its own watcher */
-	char *cmd_guarded;		/* the line for a guarded connection */
-	int guarded;			/* runs cmd_guarded */
+	size_t guarded_at;		/* where in it the guarded line starts */
+	int guarded;			/* runs the guarded line */
 	int registered;			/* the guard knows its group */
 	int kill_sent;			/* the guard was told to kill it */
 	struct sshcmd_mark mark;	/* its group, from stderr */
@@ -315,7 +316,6 @@ proc_free(struct exec_proc *p)
 	outcap_free(&p->cap[0]);
 	outcap_free(&p->cap[1]);
 	free(p->cmd);
-	free(p->cmd_guarded);
 	free(p);
 }
 
@@ -659,7 +659,7 @@ step_open(struct conn *c, struct exec_proc *p)
 	c->opener = NULL;
 	c->had_channel = 1;
 	c->pn->pool->stats.channels++;
-	p->guarded = c->gstate == G_READY && p->cmd_guarded != NULL;
+	p->guarded = c->gstate == G_READY;
 	c->pn->pool->stats.guarded += (uint64_t)p->guarded;
 	/* killed while its channel was opening: close it unused */
 	p->state = p->kill_reason != NOT_KILLED ? P_CLOSE : P_EXEC;
@@ -675,8 +675,8 @@ step_open(struct conn *c, struct exec_proc *p)
 static int
 step_exec(struct conn *c, struct exec_proc *p)
 {
-	int rc = libssh2_channel_exec(p->ch, p->guarded ? p->cmd_guarded :
-	    p->cmd);
+	int rc = libssh2_channel_exec(p->ch, p->cmd +
+	    (p->guarded ? p->guarded_at : 0));
 
 	if (rc == LIBSSH2_ERROR_SOCKET_NONE)
 		rc = 0;
@@ -708,9 +708,9 @@ read_stream(struct conn *c, struct exec_proc *p, int stream)
 
 	while ((n = libssh2_channel_read_ex(p->ch, stream, buf,
 	    sizeof(buf))) > 0) {
-		if (stream == 1 && p->guarded) {
+		if (stream == 1) {	/* the group's marker comes first */
 			if (sshcmd_mark_feed(&p->mark, buf, (size_t)n, cap_feed,
-			    &p->cap[1]))
+			    &p->cap[1]) && p->guarded)
 				proc_register(c, p);
 		} else
 			outcap_feed(&p->cap[stream], buf, (size_t)n);
@@ -1664,7 +1664,7 @@ proc_prepare(struct exec_proc *p, const struct exec_spec *spec)
 	int rc;
 
 	buf_init(&b, CMD_MAX);
-	if ((rc = sshcmd_build(spec, &b, &errstr)) != 0) {
+	if ((rc = sshcmd_build(spec, &b, &p->guarded_at, &errstr)) != 0) {
 		snprintf(p->error, sizeof(p->error), "cannot build the remote "
 		    "command: %s", errstr ? errstr : err_str(rc));
 		p->fail = EXEC_FAILED;
@@ -1673,11 +1673,6 @@ proc_prepare(struct exec_proc *p, const struct exec_spec *spec)
 	}
 	if ((p->cmd = buf_steal(&b, NULL)) == NULL)
 		return -ENOMEM;
-	buf_init(&b, CMD_MAX);
-	rc = sshcmd_build_guarded(spec, &b, &errstr);
-	if (rc == 0 && (p->cmd_guarded = buf_steal(&b, NULL)) == NULL)
-		return -ENOMEM;
-	buf_free(&b);	/* too long for the cap: the run keeps its watcher */
 	if (outcap_init(&p->cap[0], spec->output_limit) != 0 ||
 	    outcap_init(&p->cap[1], spec->output_limit) != 0)
 		return -ENOMEM;

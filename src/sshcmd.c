@@ -11,9 +11,8 @@
  * own (OpenSSH calls setsid() for each one), so the login shell leads a
  * process group that holds the command and everything the command starts.
  * In order, it
- *   1. keeps the channel (its stdin) as fd 3 and takes stdin from /dev/null;
- *   2. changes to the working directory, or exits 126 with a message;
- *   3. starts the watcher on the channel: a subshell (no new program) started
+ *   1. keeps the channel (its stdin) as fd 3, takes stdin from /dev/null and
+ *      starts the watcher on the channel: a subshell (no new program) started
  *      through a second subshell that exits at once, so that the command is
  *      not the watcher's parent and can never wait for it.  The watcher
  *      stays in the group, ignores TERM and reads until EOF.  If the command
@@ -23,9 +22,15 @@
  *      itself too).  Otherwise the command has finished and sshd has closed
  *      the channel's input: the watcher sends TERM to the group, which ends
  *      what the command left running in the background, and exits;
+ *   2. writes "distcron-pgid $$" on stderr (the group, for a guard) and takes
+ *      stdin from /dev/null (for the guarded line, which starts here);
+ *   3. changes to the working directory, or exits 126 with a message;
  *   4. exports the environment and execs the command (a program name is
  *      searched in PATH, never taken for a shell builtin), so the command
  *      itself leads the group and sshd reports its exit status or signal.
+ * Steps 2-4 alone are the guarded line, for a connection whose guard
+ * (sshcmd.h) does the watcher's work: the line with the watcher ends with
+ * it, so one string serves both.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -135,17 +140,15 @@ line_cd(const struct exec_spec *spec, struct buf *b)
 	    "working directory\" >&2; exit 126; }; ");
 }
 
-/* Steps 1-3: channel, working directory, watcher. */
+/* Step 1: the watcher, on a copy of the channel that only it keeps.  The
+ * shell's stdin is /dev/null before the watcher is forked: mksh's watcher
+ * otherwise keeps a copy of the line's stdout, and the output never ends. */
 static int
-line_setup(const struct exec_spec *spec, struct buf *b)
+line_watcher(const struct exec_spec *spec, struct buf *b)
 {
-	int r;
-
-	if ((r = buf_puts(b, "exec 3<&0 </dev/null; ")) != 0 ||
-	    (r = line_cd(spec, b)) != 0)
-		return r;
-	return buf_printf(b, "(exec >/dev/null 2>&1; { " WATCHER "; } <&3 & ); "
-	    "exec 3<&-; ", (long long)grace_seconds(spec->kill_grace_ms));
+	return buf_printf(b, "exec 3<&0 </dev/null; (exec >/dev/null 2>&1; { " WATCHER
+	    "; } <&3 & ); exec 3<&-; ",
+	    (long long)grace_seconds(spec->kill_grace_ms));
 }
 
 /* Step 4: the environment, then the command in place of the shell:
@@ -170,22 +173,9 @@ line_exec(const struct exec_spec *spec, struct buf *b, const char **errstr)
 	return 0;
 }
 
-/* Steps 1-2 of a guarded line: the process group for the guard, then
- * stdin and the working directory. */
-static int
-line_setup_guarded(const struct exec_spec *spec, struct buf *b)
-{
-	int r;
-
-	if ((r = buf_puts(b, "echo \"" SSHCMD_MARK "$$\" >&2; "
-	    "exec </dev/null; ")) != 0)
-		return r;
-	return line_cd(spec, b);
-}
-
-static int
-build(const struct exec_spec *spec, bool guarded, struct buf *out,
-    const char **errstr)
+int
+sshcmd_build(const struct exec_spec *spec, struct buf *out,
+    size_t *guarded_at, const char **errstr)
 {
 	size_t len0 = out->len;
 	int r;
@@ -194,8 +184,12 @@ build(const struct exec_spec *spec, bool guarded, struct buf *out,
 		*errstr = "no command (an empty argv and no shell command)";
 		return ERR_INVALID;
 	}
-	if ((r = guarded ? line_setup_guarded(spec, out) :
-	    line_setup(spec, out)) != 0 ||
+	if ((r = line_watcher(spec, out)) == 0 && guarded_at != NULL)
+		*guarded_at = out->len - len0;
+	if (r != 0 ||
+	    (r = buf_puts(out, "echo \"" SSHCMD_MARK "$$\" >&2; "
+	    "exec </dev/null; ")) != 0 ||
+	    (r = line_cd(spec, out)) != 0 ||
 	    (r = line_exec(spec, out, errstr)) != 0) {
 		if (out->data != NULL) {	/* leave out as it was */
 			out->len = len0;
@@ -204,20 +198,6 @@ build(const struct exec_spec *spec, bool guarded, struct buf *out,
 		return r;
 	}
 	return 0;
-}
-
-int
-sshcmd_build(const struct exec_spec *spec, struct buf *out,
-    const char **errstr)
-{
-	return build(spec, false, out, errstr);
-}
-
-int
-sshcmd_build_guarded(const struct exec_spec *spec, struct buf *out,
-    const char **errstr)
-{
-	return build(spec, true, out, errstr);
 }
 
 /*

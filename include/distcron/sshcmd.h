@@ -6,6 +6,8 @@
  * login shell).  Every job word in it is single-quoted (a ' becomes '\''),
  * so each argument arrives byte for byte: quotes, $, ;, backticks, newlines,
  * spaces, empty strings and non-ASCII included.  The line
+ *   - writes "distcron-pgid PID\n" on stderr (the session's process group,
+ *     which the daemon strips with sshcmd_mark_feed());
  *   - changes to the working directory (or "/"), exiting 126 with a message
  *     on stderr if it cannot;
  *   - exports the spec's environment entries (so sshd's AcceptEnv is not
@@ -25,10 +27,9 @@
  * EOF or closing the channel.
  *
  * A connection can instead keep one guard channel (sshcmd_guard()) for all
- * its runs; the guarded line then starts no watcher: it writes
- * "distcron-pgid PID\n" on stderr first (the session's process group, which
- * the daemon strips with sshcmd_mark_feed()), and the daemon tells the
- * guard about the group (sshcmd_guard_msg()):
+ * its runs; the guarded line, the end of the line above, then starts no
+ * watcher, and the daemon tells the guard about the run's group
+ * (sshcmd_guard_msg()):
  *   +P G  a run started in group P with a kill grace of G seconds;
  *   -P    it ended: TERM to the group once (what it left in the background),
  *         and P is forgotten;
@@ -52,17 +53,15 @@
 
 /*
  * Appends the command line for spec (argv or shell, env, working_dir,
- * kill_grace_ms) to out.  Returns 0, ERR_INVALID when there is no command
- * or an environment entry has no "=" or a name that is not a shell
- * identifier (*errstr, a static string, says which), -E2BIG when out's cap
- * is reached, or -ENOMEM; on failure out is left as it was.  Does not block.
+ * kill_grace_ms) to out; *guarded_at (if not NULL) receives where in what
+ * was appended the guarded line starts.  Returns 0, ERR_INVALID when there
+ * is no command or an environment entry has no "=" or a name that is not a
+ * shell identifier (*errstr, a static string, says which), -E2BIG when
+ * out's cap is reached, or -ENOMEM; on failure out is left as it was.  Does
+ * not block.
  */
 int sshcmd_build(const struct exec_spec *spec, struct buf *out,
-    const char **errstr);
-
-/* The same line for a connection with a guard channel (see above). */
-int sshcmd_build_guarded(const struct exec_spec *spec, struct buf *out,
-    const char **errstr);
+    size_t *guarded_at, const char **errstr);
 
 /* The guard's command line (a static string). */
 const char *sshcmd_guard(void);

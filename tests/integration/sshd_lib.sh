@@ -233,11 +233,14 @@ sshd_ssh_eof() {
 	exec 9>&-
 }
 
-# sshd_ssh_wait: waits for the client; its exit status in $rc.
+# sshd_ssh_wait: waits for the client; its exit status in $rc.  The first
+# line a distcron command line writes on stderr names its process group
+# ("distcron-pgid N"); the daemon strips it, and so does this.
 sshd_ssh_wait() {
 	wait "$SSHD_SSH_PID"
 	rc=$?
 	sshd_ssh_eof
+	sed -i '1{/^distcron-pgid [0-9][0-9]*$/d;}' "$T/err"
 }
 
 # sshd_ssh N LINE: runs LINE on sshd N to completion, like lib.sh's run:

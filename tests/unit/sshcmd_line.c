@@ -75,7 +75,7 @@ main(int argc, char **argv)
 	if ((r = parse(argc, argv, &spec, env)) != 0)
 		return r;
 	buf_init(&line, LINE_CAP);
-	if ((r = sshcmd_build(&spec, &line, &errstr)) != 0) {
+	if ((r = sshcmd_build(&spec, &line, NULL, &errstr)) != 0) {
 		fprintf(stderr, "sshcmd_line: %s: %s\n", err_str(r), errstr);
 		buf_free(&line);
 		return 1;

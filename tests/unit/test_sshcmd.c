@@ -57,8 +57,8 @@ struct run {
 	struct buf out, err;
 	int status;
 	double seconds;		/* from spawn to exit */
-	bool guarded;		/* stderr starts with the group's marker */
 	bool reaped;		/* status already collected */
+	bool marked;		/* a line, not the guard: stderr has the marker */
 	char *line;		/* its line, when start_spec() built it */
 	struct sshcmd_mark mark;
 };
@@ -115,10 +115,17 @@ build(const struct shell *sh, const struct exec_spec *spec)
 
 	if (access(sh->path, X_OK) != 0)
 		skip();		/* that shell is not installed */
+	size_t at = 0;
+	char *line;
+
 	buf_init(&b, LINE_MAX_LEN);
-	assert_int_equal(sh->guarded ? sshcmd_build_guarded(spec, &b, &errstr) :
-	    sshcmd_build(spec, &b, &errstr), 0);
-	return buf_steal(&b, NULL);
+	assert_int_equal(sshcmd_build(spec, &b, &at, &errstr), 0);
+	assert_true(at > 0 && at < b.len);
+	if (!sh->guarded)
+		return buf_steal(&b, NULL);
+	assert_non_null(line = strdup(b.data + at));	/* its end */
+	buf_free(&b);
+	return line;
 }
 
 static void
@@ -160,7 +167,7 @@ spawn(struct run *r, const struct shell *sh, const char *line,
 	r->in_w = in[1];
 	r->out_r = out[0];
 	r->err_r = err[0];
-	r->guarded = sh->guarded;
+	r->marked = true;
 	r->reaped = false;
 	r->line = NULL;
 	memset(&r->mark, 0, sizeof(r->mark));
@@ -174,8 +181,9 @@ err_feed(void *arg, const char *data, size_t n)
 	assert_int_equal(buf_append(arg, data, n), 0);
 }
 
-/* Reads one chunk of fd into b; returns false at EOF.  A guarded line's
- * stderr goes through the marker scan, as in the daemon. */
+/* Reads one chunk of fd into b; returns false at EOF.  A line's stderr
+ * goes through the marker scan, as in the daemon (the guard itself, which
+ * writes none, never gets that far). */
 static bool
 drain(struct run *r, int fd, struct buf *b)
 {
@@ -183,11 +191,11 @@ drain(struct run *r, int fd, struct buf *b)
 	ssize_t n = read(fd, chunk, sizeof(chunk));
 
 	if (n <= 0) {
-		if (b == &r->err && r->guarded)
+		if (b == &r->err)
 			sshcmd_mark_end(&r->mark, err_feed, b);
 		return false;
 	}
-	if (b == &r->err && r->guarded)
+	if (b == &r->err)
 		sshcmd_mark_feed(&r->mark, chunk, (size_t)n, err_feed, b);
 	else
 		assert_int_equal(buf_append(b, chunk, (size_t)n), 0);
@@ -220,7 +228,7 @@ finish(struct run *r)
 	r->seconds = now_s() - r->seconds;
 	close(r->out_r);
 	close(r->err_r);
-	if (r->guarded)		/* the marker names the session's group */
+	if (r->marked)		/* the marker names the session's group */
 		assert_int_equal(r->mark.pgid, r->pid);
 }
 
@@ -500,7 +508,7 @@ test_invalid_env(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		spec.env = bad[i];
 		errstr = NULL;
-		assert_int_equal(sshcmd_build(&spec, &b, &errstr),
+		assert_int_equal(sshcmd_build(&spec, &b, NULL, &errstr),
 		    ERR_INVALID);
 		assert_non_null(errstr);
 		assert_non_null(strstr(errstr, "environment"));
@@ -519,9 +527,9 @@ test_no_command(void **state)
 	struct buf b;
 
 	buf_init(&b, LINE_MAX_LEN);
-	assert_int_equal(sshcmd_build(&spec, &b, &errstr), ERR_INVALID);
+	assert_int_equal(sshcmd_build(&spec, &b, NULL, &errstr), ERR_INVALID);
 	assert_non_null(errstr);
-	assert_int_equal(sshcmd_build(&none, &b, &errstr), ERR_INVALID);
+	assert_int_equal(sshcmd_build(&none, &b, NULL, &errstr), ERR_INVALID);
 	assert_int_equal(b.len, 0);
 	buf_free(&b);
 }
@@ -536,7 +544,7 @@ test_cap(void **state)
 
 	buf_init(&b, 100);
 	assert_int_equal(buf_puts(&b, "kept"), 0);
-	assert_int_equal(sshcmd_build(&spec, &b, &errstr), -E2BIG);
+	assert_int_equal(sshcmd_build(&spec, &b, NULL, &errstr), -E2BIG);
 	assert_string_equal(buf_str(&b), "kept");
 	buf_free(&b);
 }
@@ -829,7 +837,7 @@ test_grace_rounding(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		buf_init(&b, LINE_MAX_LEN);
 		spec.kill_grace_ms = cases[i].ms;
-		assert_int_equal(sshcmd_build(&spec, &b, &errstr), 0);
+		assert_int_equal(sshcmd_build(&spec, &b, NULL, &errstr), 0);
 		assert_non_null(strstr(b.data, cases[i].want));
 		buf_free(&b);
 	}
@@ -841,11 +849,10 @@ test_grace_rounding(void **state)
 static void
 guard_start(struct run *g, const struct shell *sh)
 {
-	const struct shell plain = { sh->path, false };
-
 	if (access(sh->path, X_OK) != 0)
 		skip();
-	spawn(g, &plain, sshcmd_guard(), NULL);
+	spawn(g, sh, sshcmd_guard(), NULL);
+	g->marked = false;
 }
 
 static void
@@ -872,16 +879,6 @@ guard_stop(struct run *g)
 	run_free(g);
 }
 
-/* Starts spec's line without waiting for it. */
-static void
-start_spec(struct run *r, const struct shell *sh, const struct exec_spec *spec)
-{
-	char *line = build(sh, spec);
-
-	spawn(r, sh, line, NULL);
-	r->line = line;
-}
-
 /* Reads the run's stderr until its group's marker has come, as the daemon
  * does before it tells the guard about the run. */
 static void
@@ -896,6 +893,18 @@ await_mark(struct run *r)
 			assert_true(drain(r, r->err_r, &r->err));
 	}
 	assert_int_equal(r->mark.pgid, r->pid);
+}
+
+/* Starts spec's line, and returns once its marker has come: when the
+ * daemon could tell the guard about it. */
+static void
+start_spec(struct run *r, const struct shell *sh, const struct exec_spec *spec)
+{
+	char *line = build(sh, spec);
+
+	spawn(r, sh, line, NULL);
+	r->line = line;
+	await_mark(r);
 }
 
 /* A command that dies of TERM, and one that ignores it (and says when it
@@ -946,9 +955,7 @@ test_guard_timeout_term_then_kill(void **state)
 
 	guard_start(&g, sh);
 	start_spec(&r1, sh, &s1);
-	await_mark(&r1);
 	start_spec(&r2, sh, &s2);
-	await_mark(&r2);
 	assert_true(drain(&r2, r2.out_r, &r2.out));	/* "started" */
 	guard_say(&g, '+', r1.pid, s1.kill_grace_ms);
 	guard_say(&g, '+', r2.pid, s2.kill_grace_ms);
@@ -993,9 +1000,7 @@ test_guard_check_ends_leftover_holding_output(void **state)
 	unlink(pidf);
 	guard_start(&g, sh);
 	start_spec(&r1, sh, &s1);
-	await_mark(&r1);
 	start_spec(&r2, sh, &s2);
-	await_mark(&r2);
 	guard_say(&g, '+', r1.pid, 1000);
 	guard_say(&g, '+', r2.pid, 1000);
 	guard_say(&g, '?', r1.pid, 0);
@@ -1033,13 +1038,9 @@ test_guard_eof_kills_registered(void **state)
 
 	guard_start(&g, sh);
 	start_spec(&r1, sh, &s1);	/* registered, obeys TERM */
-	await_mark(&r1);
 	start_spec(&r2, sh, &s2);	/* registered, ignores TERM */
-	await_mark(&r2);
 	start_spec(&r3, sh, &s1);	/* never registered */
-	await_mark(&r3);
 	start_spec(&r4, sh, &s2);	/* registered, then forgotten */
-	await_mark(&r4);
 	assert_true(drain(&r2, r2.out_r, &r2.out));
 	assert_true(drain(&r4, r4.out_r, &r4.out));
 	guard_say(&g, '+', r1.pid, s1.kill_grace_ms);
