@@ -143,12 +143,36 @@ parse_bool(const char *v, bool *out)
 	return 0;
 }
 
+/* The first 60 bytes of v for a message, with '"', '\\' and control
+ * characters escaped, so that an error stays one printable line. */
+static const char *
+shown(const char *v, char *out, size_t n)
+{
+	size_t i, o = 0;
+	unsigned char ch;
+
+	for (i = 0; v[i] != '\0' && i < 60 && o + 5 < n; i++) {
+		ch = (unsigned char)v[i];
+		if (ch == '"' || ch == '\\' || ch == '\n' || ch == '\t' ||
+		    ch == '\r') {
+			out[o++] = '\\';
+			out[o++] = ch == '\n' ? 'n' : ch == '\t' ? 't' :
+			    ch == '\r' ? 'r' : (char)ch;
+		} else if (ch < 0x20 || ch == 0x7f)
+			o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
+		else
+			out[o++] = (char)ch;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 /* Stores the text value v of setting k into cfg. */
 static int
 config_set(struct config *cfg, const struct ckey *k, const char *v,
     const char *src, char *err, size_t errlen)
 {
-	char *base = (char *)cfg + k->off, *dup;
+	char *base = (char *)cfg + k->off, *dup, q[256];
 	const char *why;
 
 	switch (k->type) {
@@ -161,23 +185,26 @@ config_set(struct config *cfg, const struct ckey *k, const char *v,
 	case CT_INT:
 		if (dur_parse_int(v, k->min, k->max, (int64_t *)base) != 0)
 			return cerr(err, errlen, src, k->key,
-			    "expected an integer in range, got \"%.60s\"", v);
+			    "expected an integer in range, got \"%s\"",
+			    shown(v, q, sizeof(q)));
 		return 0;
 	case CT_BOOL:
 		if (parse_bool(v, (bool *)base) != 0)
 			return cerr(err, errlen, src, k->key,
-			    "expected true or false, got \"%.60s\"", v);
+			    "expected true or false, got \"%s\"",
+			    shown(v, q, sizeof(q)));
 		return 0;
 	case CT_DUR:
 		if (dur_parse(v, (int64_t *)base, &why) != 0)
 			return cerr(err, errlen, src, k->key,
-			    "bad duration \"%.60s\" (like 30s, 5m, 1h30m)", v);
+			    "bad duration \"%s\" (like 30s, 5m, 1h30m)",
+			    shown(v, q, sizeof(q)));
 		return 0;
 	case CT_LEVEL:
 		if (log_level_parse(v, (enum log_level *)base) != 0)
 			return cerr(err, errlen, src, k->key,
-			    "expected error, warn, info or debug, got \"%.60s\"",
-			    v);
+			    "expected error, warn, info or debug, got \"%s\"",
+			    shown(v, q, sizeof(q)));
 		return 0;
 	}
 	return ERR_INTERNAL;
@@ -238,7 +265,7 @@ config_apply_json(struct config *cfg, json_object *root, const char *src,
     char *err, size_t errlen)
 {
 	const struct ckey *k;
-	char text[4096];
+	char text[4096], q[256];
 	int r;
 
 	if (!json_object_is_type(root, json_type_object)) {
@@ -247,7 +274,8 @@ config_apply_json(struct config *cfg, json_object *root, const char *src,
 	}
 	json_object_object_foreach(root, name, val) {
 		if ((k = key_by_name(name)) == NULL) {
-			log_warn("%s: unknown key \"%.60s\" (ignored)", src, name);
+			log_warn("%s: unknown key \"%s\" (ignored)", src,
+			    shown(name, q, sizeof(q)));
 			continue;
 		}
 		if (json_value_text(k, val, text, sizeof(text)) != 0)

@@ -169,6 +169,25 @@ test_errors(void **state)
 	expect_error(3, a4, NULL, "cannot load");
 }
 
+/* Found by tests/fuzz/fuzz_config: a value is quoted escaped, so an
+ * error is one line whatever the file holds. */
+static void
+test_error_value_escaped(void **state)
+{
+	char *a4[] = { "distcrond", "--config", file, NULL };
+	char *e1[] = { "DISTCRON_API_THREADS=2\n3", NULL };
+
+	write_file("{\"ssh_idle_timeout\": \"\\u0015m\"}");
+	expect_error(3, a4, NULL, ": ssh_idle_timeout: bad duration \"\\x15m\" "
+	    "(like");
+	write_file("{\"log_level\": \"a\\\"b\\\\\\tc\"}");
+	expect_error(3, a4, NULL, ": log_level: expected error, warn, info or "
+	    "debug, got \"a\\\"b\\\\\\tc\"");
+	write_file("{}");
+	expect_error(3, a4, e1, "environment: api_threads: expected an integer "
+	    "in range, got \"2\\n3\"");
+}
+
 int
 main(void)
 {
@@ -178,6 +197,7 @@ main(void)
 		cmocka_unit_test(test_distcrond_aliases),
 		cmocka_unit_test(test_config_file_from_env),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_error_value_escaped),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
