@@ -360,10 +360,8 @@ hexval(int c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* Percent-decodes s in place.  Returns 0, -1 on a bad escape, or 1 when
- * s encodes a NUL byte (then s is left empty: no valid value). */
-static int
-pct_decode(char *s)
+int
+api_pct_decode(char *s)
 {
 	char *w = s, *start = s;
 	int hi, lo;
@@ -373,7 +371,8 @@ pct_decode(char *s)
 			*w++ = *s;
 			continue;
 		}
-		if ((hi = hexval(s[1])) < 0 || (lo = hexval(s[2])) < 0)
+		if ((hi = hexval((unsigned char)s[1])) < 0 ||
+		    (lo = hexval((unsigned char)s[2])) < 0)
 			return -1;
 		if ((hi | lo) == 0) {
 			*start = '\0';
@@ -406,7 +405,7 @@ path_split(struct req *r, const char *url)
 			return ERR_NOTFOUND;
 		if ((r->seg[r->nseg] = strndup(p, (size_t)(end - p))) == NULL)
 			return -ENOMEM;
-		if (pct_decode(r->seg[r->nseg++]) < 0)
+		if (api_pct_decode(r->seg[r->nseg++]) < 0)
 			return ERR_PARSE;	/* a NUL leaves "": invalid */
 		p = *end == '/' ? end + 1 : end;
 	}
@@ -492,7 +491,7 @@ query_get(struct req *r, const char *key, char *out, size_t outlen)
 	if (strlen(v) >= outlen)
 		return -1;
 	memcpy(out, v, strlen(v) + 1);
-	return pct_decode(out) == 0 ? 1 : -1;	/* a NUL is malformed */
+	return api_pct_decode(out) == 0 ? 1 : -1;	/* a NUL is malformed */
 }
 
 /* ---- auth ---- */
@@ -743,7 +742,7 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 /* Leaves escapes alone: paths and query values are decoded per segment
- * and value (see pct_decode). */
+ * and value (see api_pct_decode). */
 static size_t
 unescape_none(void *cls, struct MHD_Connection *c, char *s)
 {

@@ -52,6 +52,7 @@
 #include "distcron/apiclient.h"
 #include "distcron/buf.h"
 #include "distcron/config.h"
+#include "distcron/ctlview.h"
 #include "distcron/defs.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
@@ -79,7 +80,6 @@
 #define API_TOKEN_FILE	"api.token"
 #define API_TOKEN_MAX	4096
 #define API_MSG_MAX	1024
-#define API_CELL_MAX	256
 #define API_POLL_MIN_MS	100
 #define API_POLL_MAX_MS	1000
 #define RUNS_DEFAULT	20
@@ -1528,17 +1528,6 @@ api_close(struct api_ctx *a)
 	a->client = NULL;
 }
 
-/* Parses a JSON answer; prints the problem. */
-static json_object *
-api_parse(const char *text)
-{
-	json_object *root = json_tokener_parse(text);
-
-	if (root == NULL)
-		fprintf(stderr, "%s: the answer of distcrond is not JSON\n",
-		    PROG);
-	return root;
-}
 
 /*
  * Sends a request and parses its JSON answer into *root (the caller puts
@@ -1562,7 +1551,7 @@ api_call(struct api_ctx *a, const char *method, const char *path,
 		apiclient_error_text(status, text, msg, sizeof(msg));
 		fprintf(stderr, "%s: %s\n", PROG, msg);
 	} else
-		*root = api_parse(text);
+		*root = ctlview_parse(text, stderr);
 	free(text);
 	if (statusp != NULL)
 		*statusp = status;
@@ -1602,174 +1591,23 @@ api_call_on(struct api_ctx *a, const char *method, const char *prefix,
 	return r;
 }
 
-/* Prints v as indented JSON. */
-static void
-json_print(json_object *v)
-{
-	printf("%s\n", json_object_to_json_string_ext(v,
-	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-	    JSON_C_TO_STRING_NOSLASHESCAPE));
-}
 
 /*
  * Reading answers.
  */
 
-static json_object *
-jget(json_object *o, const char *key)
-{
-	json_object *v = NULL;
 
-	if (o == NULL || !json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
 
-/* A string member, or NULL. */
-static const char *
-jstring(json_object *o, const char *key)
-{
-	json_object *v = jget(o, key);
 
-	return json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : NULL;
-}
 
-/* An integer member; false when absent or not a number. */
-static bool
-jint(json_object *o, const char *key, int64_t *out)
-{
-	json_object *v = jget(o, key);
 
-	if (!json_object_is_type(v, json_type_int))
-		return false;
-	*out = json_object_get_int64(v);
-	return true;
-}
 
-/* An array member; prints the problem when it is missing. */
-static json_object *
-jarray(json_object *o, const char *key)
-{
-	json_object *v = jget(o, key);
 
-	if (json_object_is_type(v, json_type_array))
-		return v;
-	fprintf(stderr, "%s: the answer of distcrond has no \"%s\" list\n",
-	    PROG, key);
-	return NULL;
-}
-
-/* Strings of an array joined with ','. */
-static void
-cell_list(json_object *v, char *out, size_t outlen)
-{
-	size_t i, off = 0, n = json_object_array_length(v);
-	int w;
-
-	snprintf(out, outlen, "-");
-	for (i = 0; i < n && off < outlen; i++) {
-		w = snprintf(out + off, outlen - off, "%s%s", i ? "," : "",
-		    json_object_get_string(json_object_array_get_idx(v, i)));
-		if (w < 0)
-			break;
-		off += (size_t)w;
-	}
-}
-
-/* Any JSON value as a table cell: "-" for null or "", yes/no, lists
- * joined with ','. */
-static void
-cell_json(json_object *v, char *out, size_t outlen)
-{
-	const char *s;
-
-	switch (json_object_get_type(v)) {
-	case json_type_null:
-		snprintf(out, outlen, "-");
-		break;
-	case json_type_boolean:
-		snprintf(out, outlen, "%s", json_object_get_boolean(v) ?
-		    "yes" : "no");
-		break;
-	case json_type_array:
-		cell_list(v, out, outlen);
-		break;
-	case json_type_string:
-		s = json_object_get_string(v);
-		snprintf(out, outlen, "%s", s[0] != '\0' ? s : "-");
-		break;
-	default:
-		snprintf(out, outlen, "%s", json_object_to_json_string_ext(v,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	}
-}
-
-/* A schedule: "cron EXPR" or "every DUR [from HH:MM]" when it is an
- * object, else the value as it is. */
-static void
-cell_schedule(json_object *v, char *out, size_t outlen)
-{
-	const char *cron = jstring(v, "cron"), *every = jstring(v, "interval");
-	const char *ref = jstring(v, "reference");
-
-	if (cron != NULL)
-		snprintf(out, outlen, "%s", cron);
-	else if (every != NULL)
-		snprintf(out, outlen, "every %s%s%s", every,
-		    ref ? " from " : "", ref ? ref : "");
-	else
-		cell_json(v, out, outlen);
-}
-
-/* Prints a table, or "(none)"-style note on stderr when it is empty. */
-static int
-table_show(struct table *t, const char *empty)
-{
-	if (table_rows(t) == 0) {
-		fprintf(stderr, "%s: %s\n", PROG, empty);
-		return 0;
-	}
-	return table_print(t, stdout) == 0 ? 0 : 1;
-}
 
 /*
  * jobs, show
  */
 
-static int
-jobs_table(json_object *root)
-{
-	static const char *const head[] = { "NAME", "SCHEDULE", "NEXT RUN",
-		"LAST STATUS", "RUNNING", "PAUSED" };
-	char cell[6][API_CELL_MAX];
-	const char *cells[6];
-	json_object *jobs = jarray(root, "jobs"), *job;
-	struct table *t = NULL;
-	size_t i;
-	int k, status = 1;
-
-	if (jobs == NULL || table_new(6, head, &t) != 0)
-		goto out;
-	for (k = 0; k < 6; k++)
-		cells[k] = cell[k];
-	for (i = 0; i < json_object_array_length(jobs); i++) {
-		job = json_object_array_get_idx(jobs, i);
-		cell_json(jget(job, "name"), cell[0], API_CELL_MAX);
-		cell_schedule(jget(job, "schedule"), cell[1], API_CELL_MAX);
-		cell_json(jget(job, "next_run"), cell[2], API_CELL_MAX);
-		cell_json(jget(jget(job, "last_run"), "status"), cell[3],
-		    API_CELL_MAX);
-		cell_json(jget(job, "running"), cell[4], API_CELL_MAX);
-		cell_json(jget(job, "paused"), cell[5], API_CELL_MAX);
-		if (table_add(t, cells) != 0)
-			goto out;
-	}
-	status = table_show(t, "no jobs defined");
- out:
-	table_free(t);
-	return status;
-}
 
 static int
 cmd_jobs(int argc, char **argv)
@@ -1785,61 +1623,15 @@ cmd_jobs(int argc, char **argv)
 		return 1;
 	if ((status = api_call(&a, "GET", "/jobs", NULL, 0, NULL,
 	    &root)) == 0)
-		status = o.json ? (json_print(root), 0) : jobs_table(root);
+		status = o.json ? (ctlview_json(root, stdout), 0) :
+		    ctlview_jobs(root, stdout, stderr);
 	json_object_put(root);
 	api_close(&a);
 	return status;
 }
 
-/* Prints "  KEY:  VALUE" for a member of o shown as a cell. */
-static void
-show_field(const char *label, json_object *v)
-{
-	char cell[API_CELL_MAX];
 
-	cell_json(v, cell, sizeof(cell));
-	printf("%-12s %s\n", label, cell);
-}
 
-/* Prints a JSON value indented by two spaces. */
-static void
-json_print_indented(json_object *v)
-{
-	const char *text = json_object_to_json_string_ext(v,
-	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
-	size_t n;
-
-	while (*text != '\0') {
-		n = strcspn(text, "\n");
-		printf("  %.*s\n", (int)n, text);
-		text += n + (text[n] == '\n');
-	}
-}
-
-static void
-show_print(json_object *root)
-{
-	json_object *state = jget(root, "state"), *last = jget(state,
-	    "last_run");
-	int64_t id;
-
-	show_field("name:", jget(root, "name"));
-	show_field("file:", jget(root, "source"));
-	show_field("enabled:", jget(state, "enabled"));
-	show_field("paused:", jget(state, "paused"));
-	show_field("next run:", jget(state, "next_run"));
-	show_field("running:", jget(state, "running"));
-	show_field("runs:", jget(state, "run_count"));
-	if (last != NULL && jint(last, "id", &id))
-		printf("%-12s %lld %s, ended %s\n", "last run:", (long long)id,
-		    jstring(last, "status") ? jstring(last, "status") : "?",
-		    jstring(last, "ended") ? jstring(last, "ended") : "-");
-	else
-		printf("%-12s -\n", "last run:");
-	printf("definition:\n");
-	json_print_indented(jget(root, "definition"));
-}
 
 static int
 cmd_show(int argc, char **argv)
@@ -1856,9 +1648,9 @@ cmd_show(int argc, char **argv)
 	status = api_call_on(&a, "GET", "/jobs", argv[optind], "", NULL, 0,
 	    NULL, &root);
 	if (status == 0 && o.json)
-		json_print(root);
+		ctlview_json(root, stdout);
 	else if (status == 0)
-		show_print(root);
+		ctlview_show(root, stdout);
 	json_object_put(root);
 	api_close(&a);
 	return status;
@@ -1895,78 +1687,9 @@ run_final(const char *status)
 	    strcmp(status, "STARTED") != 0 && strcmp(status, "RETRY") != 0;
 }
 
-/* Prints text with every line indented by prefix. */
-static void
-print_indented(const char *prefix, const char *text)
-{
-	size_t n;
 
-	while (text != NULL && *text != '\0') {
-		n = strcspn(text, "\n");
-		printf("%s%.*s\n", prefix, (int)n, text);
-		text += n + (text[n] == '\n');
-	}
-}
 
-/* "exit code 0", "signal 9", "error: ..." or "-" for one item. */
-static void
-item_outcome(json_object *it, char *out, size_t outlen)
-{
-	const char *error = jstring(it, "error");
-	int64_t v;
 
-	if (jint(it, "signal", &v) && v > 0)
-		snprintf(out, outlen, "signal %lld", (long long)v);
-	else if (jint(it, "exit_code", &v))
-		snprintf(out, outlen, "exit code %lld", (long long)v);
-	else
-		snprintf(out, outlen, "no exit code");
-	if (error != NULL && error[0] != '\0')
-		snprintf(out + strlen(out), outlen - strlen(out), ", %s",
-		    error);
-}
-
-static void
-item_print(json_object *it)
-{
-	char outcome[API_MSG_MAX];
-	const char *node = jstring(it, "node"), *st = jstring(it, "status");
-	const char *err = jstring(it, "stderr");
-	int64_t attempt = 1;
-
-	item_outcome(it, outcome, sizeof(outcome));
-	(void)jint(it, "attempt", &attempt);
-	printf("  node %s: %s, %s", node ? node : "-", st ? st : "?",
-	    outcome);
-	if (attempt > 1)
-		printf(" (attempt %lld)", (long long)attempt);
-	printf("\n");
-	print_indented("    ", jstring(it, "output"));
-	if (err != NULL && err[0] != '\0') {
-		printf("    stderr:\n");
-		print_indented("      ", err);
-	}
-	if (json_object_get_boolean(jget(it, "truncated")))
-		printf("    (output truncated)\n");
-}
-
-/* The result of a final run, per node. */
-static void
-run_print(json_object *run, int64_t id)
-{
-	const char *job = jstring(run, "job"), *reason = jstring(run,
-	    "reason");
-	json_object *items = jget(run, "items");
-	size_t i;
-
-	printf("run %lld%s%s%s: %s\n", (long long)id, job ? " (" : "",
-	    job ? job : "", job ? ")" : "", jstring(run, "status"));
-	if (reason != NULL && reason[0] != '\0')
-		printf("  reason: %s\n", reason);
-	for (i = 0; json_object_is_type(items, json_type_array) &&
-	    i < json_object_array_length(items); i++)
-		item_print(json_object_array_get_idx(items, i));
-}
 
 /* Sleeps *delay ms, but not past deadline (0: none); doubles *delay up
  * to API_POLL_MAX_MS. */
@@ -2000,7 +1723,7 @@ run_wait(struct api_ctx *a, int64_t id, int64_t timeout_ms)
 		if ((status = api_call(a, "GET", path, NULL, 0, NULL,
 		    &run)) != 0)
 			return status;
-		if ((st = jstring(run, "status")) == NULL) {
+		if ((st = ctlview_string(run, "status")) == NULL) {
 			fprintf(stderr, "%s: the answer of distcrond has no "
 			    "run status\n", PROG);
 			json_object_put(run);
@@ -2018,9 +1741,9 @@ run_wait(struct api_ctx *a, int64_t id, int64_t timeout_ms)
 		poll_sleep(timeout_ms > 0 ? deadline : 0, &delay);
 	}
 	if (a->json)
-		json_print(run);
+		ctlview_json(run, stdout);
 	else
-		run_print(run, id);
+		ctlview_run(run, id, stdout);
 	status = strcmp(st, "SUCCESS") == 0 ? 0 : 1;
 	json_object_put(run);
 	return status;
@@ -2033,7 +1756,7 @@ run_started(struct api_ctx *a, json_object *root, bool wait,
 {
 	int64_t id;
 
-	if (!jint(root, "id", &id)) {
+	if (!ctlview_int(root, "id", &id)) {
 		fprintf(stderr, "%s: the answer of distcrond has no run id\n",
 		    PROG);
 		return a->fail;
@@ -2041,7 +1764,7 @@ run_started(struct api_ctx *a, json_object *root, bool wait,
 	if (wait)
 		return run_wait(a, id, timeout_ms);
 	if (a->json)
-		json_print(root);
+		ctlview_json(root, stdout);
 	else
 		printf("%lld\n", (long long)id);
 	return 0;
@@ -2172,87 +1895,8 @@ runs_path(const struct runs_opts *ro)
 	return buf_steal(&b, NULL);
 }
 
-/* Distinct nodes of a run's items, and their common exit ("mixed" when
- * they differ). */
-static void
-cell_items(json_object *run, char *nodes, char *exit_, size_t len)
-{
-	json_object *items = jget(run, "items"), *it;
-	char seen[API_CELL_MAX] = ",", one[API_CELL_MAX], probe[API_CELL_MAX];
-	size_t i, n = json_object_is_type(items, json_type_array) ?
-	    json_object_array_length(items) : 0;
-	const char *node;
 
-	snprintf(nodes, len, "-");
-	snprintf(exit_, len, "-");
-	for (i = 0; i < n; i++) {
-		it = json_object_array_get_idx(items, i);
-		node = jstring(it, "node");
-		snprintf(probe, sizeof(probe), ",%s,", node ? node : "?");
-		if (strstr(seen, probe) == NULL) {
-			snprintf(seen + strlen(seen), sizeof(seen) -
-			    strlen(seen), "%s,", node ? node : "?");
-			snprintf(nodes, len, "%.*s", (int)strlen(seen) - 2,
-			    seen + 1);
-		}
-		cell_json(jget(it, "exit_code"), one, sizeof(one));
-		if (i == 0)
-			snprintf(exit_, len, "%s", one);
-		else if (strcmp(exit_, one) != 0)
-			snprintf(exit_, len, "mixed");
-	}
-}
 
-/* The run's duration from its ISO 8601 "started" and "ended". */
-static void
-cell_duration(json_object *run, char *out, size_t outlen)
-{
-	const char *s = jstring(run, "started"), *e = jstring(run, "ended");
-	const char *errstr = NULL;
-	const struct tz *utc;
-	int64_t ts, te;
-
-	snprintf(out, outlen, "-");
-	if (s == NULL || e == NULL || tz_get("UTC", &utc, &errstr) != 0 ||
-	    tz_parse_iso8601(utc, s, &ts, &errstr) != 0 ||
-	    tz_parse_iso8601(utc, e, &te, &errstr) != 0 || te < ts)
-		return;
-	dur_format((te - ts) * 1000, out, outlen);
-}
-
-static int
-runs_table(json_object *root)
-{
-	static const char *const head[] = { "ID", "JOB", "STATUS",
-		"TRIGGER", "STARTED", "DURATION", "NODE(S)", "EXIT" };
-	char cell[8][API_CELL_MAX];
-	const char *cells[8];
-	json_object *runs = jarray(root, "runs"), *run;
-	struct table *t = NULL;
-	size_t i;
-	int k, status = 1;
-
-	if (runs == NULL || table_new(8, head, &t) != 0)
-		goto out;
-	for (k = 0; k < 8; k++)
-		cells[k] = cell[k];
-	for (i = 0; i < json_object_array_length(runs); i++) {
-		run = json_object_array_get_idx(runs, i);
-		cell_json(jget(run, "id"), cell[0], API_CELL_MAX);
-		cell_json(jget(run, "job"), cell[1], API_CELL_MAX);
-		cell_json(jget(run, "status"), cell[2], API_CELL_MAX);
-		cell_json(jget(run, "trigger"), cell[3], API_CELL_MAX);
-		cell_json(jget(run, "started"), cell[4], API_CELL_MAX);
-		cell_duration(run, cell[5], API_CELL_MAX);
-		cell_items(run, cell[6], cell[7], API_CELL_MAX);
-		if (table_add(t, cells) != 0)
-			goto out;
-	}
-	status = table_show(t, "no runs found");
- out:
-	table_free(t);
-	return status;
-}
 
 static int
 runs_run(const struct api_opts *o, const struct runs_opts *ro)
@@ -2271,7 +1915,8 @@ runs_run(const struct api_opts *o, const struct runs_opts *ro)
 		return 1;
 	}
 	if ((status = api_call(&a, "GET", path, NULL, 0, NULL, &root)) == 0)
-		status = o->json ? (json_print(root), 0) : runs_table(root);
+		status = o->json ? (ctlview_json(root, stdout), 0) :
+		    ctlview_runs(root, stdout, stderr);
 	json_object_put(root);
 	api_close(&a);
 	free(path);
@@ -2335,7 +1980,7 @@ cmd_cancel(int argc, char **argv)
 	status = api_call_on(&a, "DELETE", "/runs", argv[optind], "", NULL,
 	    0, NULL, &root);
 	if (status == 0 && o.json)
-		json_print(root);
+		ctlview_json(root, stdout);
 	else if (status == 0)
 		printf("cancelling run %lld\n", (long long)id);
 	json_object_put(root);
@@ -2347,42 +1992,6 @@ cmd_cancel(int argc, char **argv)
  * nodes
  */
 
-static int
-nodes_table(json_object *root)
-{
-	static const char *const head[] = { "NAME", "TYPE", "ROLES",
-		"STATUS", "SINCE", "RUNNING", "LAST ERROR" };
-	char cell[7][API_CELL_MAX];
-	const char *cells[7];
-	json_object *nodes = jarray(root, "nodes"), *node, *enabled;
-	struct table *t = NULL;
-	size_t i;
-	int k, status = 1;
-
-	if (nodes == NULL || table_new(7, head, &t) != 0)
-		goto out;
-	for (k = 0; k < 7; k++)
-		cells[k] = cell[k];
-	for (i = 0; i < json_object_array_length(nodes); i++) {
-		node = json_object_array_get_idx(nodes, i);
-		enabled = jget(node, "enabled");
-		cell_json(jget(node, "name"), cell[0], API_CELL_MAX);
-		cell_json(jget(node, "connection_type"), cell[1], API_CELL_MAX);
-		cell_json(jget(node, "roles"), cell[2], API_CELL_MAX);
-		cell_json(jget(node, "status"), cell[3], API_CELL_MAX);
-		if (enabled != NULL && !json_object_get_boolean(enabled))
-			snprintf(cell[3], API_CELL_MAX, "disabled");
-		cell_json(jget(node, "since"), cell[4], API_CELL_MAX);
-		cell_json(jget(node, "running"), cell[5], API_CELL_MAX);
-		cell_json(jget(node, "last_error"), cell[6], API_CELL_MAX);
-		if (table_add(t, cells) != 0)
-			goto out;
-	}
-	status = table_show(t, "no nodes defined");
- out:
-	table_free(t);
-	return status;
-}
 
 static int
 cmd_nodes(int argc, char **argv)
@@ -2398,7 +2007,8 @@ cmd_nodes(int argc, char **argv)
 		return 1;
 	if ((status = api_call(&a, "GET", "/nodes", NULL, 0, NULL,
 	    &root)) == 0)
-		status = o.json ? (json_print(root), 0) : nodes_table(root);
+		status = o.json ? (ctlview_json(root, stdout), 0) :
+		    ctlview_nodes(root, stdout, stderr);
 	json_object_put(root);
 	api_close(&a);
 	return status;
@@ -2425,7 +2035,7 @@ job_action(const char *cmd, int argc, char **argv, const char *method,
 	status = api_call_on(&a, method, "/jobs", argv[optind], suffix, NULL,
 	    0, NULL, &root);
 	if (status == 0 && o.json)
-		json_print(root);
+		ctlview_json(root, stdout);
 	else if (status == 0)
 		printf("%s %s\n", done, argv[optind]);
 	json_object_put(root);
@@ -2483,9 +2093,9 @@ apply_send(const struct api_opts *o, const char *name, const char *body,
 		return 1;
 	status = api_call_on(&a, "PUT", "/jobs", name, "", body, len, &code,
 	    &root);
-	created = jget(root, "created");
+	created = ctlview_get(root, "created");
 	if (status == 0 && o->json)
-		json_print(root);
+		ctlview_json(root, stdout);
 	else if (status == 0)
 		printf("%s %s\n", (created != NULL ?
 		    json_object_get_boolean(created) : code == 201) ?

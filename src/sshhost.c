@@ -71,11 +71,11 @@ static const struct keytype keytypes[] = {
 
 /* What known_hosts says about the presented key, weakest first. */
 enum kh_verdict {
-	KH_NONE = 0,	/* no entry for this host */
-	KH_OTHER_TYPE,	/* only keys of other types */
-	KH_CHANGED,	/* another key of the same type */
-	KH_MATCH,	/* the key is listed */
-	KH_REVOKED,	/* the key is listed under @revoked */
+	KH_NONE = SSHHOST_KH_NONE,		/* no entry for this host */
+	KH_OTHER_TYPE = SSHHOST_KH_OTHER_TYPE,	/* only keys of other types */
+	KH_CHANGED = SSHHOST_KH_CHANGED,	/* another key of the same type */
+	KH_MATCH = SSHHOST_KH_MATCH,		/* the key is listed */
+	KH_REVOKED = SSHHOST_KH_REVOKED,	/* listed under @revoked */
 };
 
 /* The outcome of reading a known_hosts file for one host and key. */
@@ -116,6 +116,17 @@ keytype_by_session(int type)
 
 	for (i = 0; i < NKEYTYPES; i++)
 		if (keytypes[i].session_type == type)
+			return &keytypes[i];
+	return NULL;
+}
+
+static const struct keytype *
+keytype_by_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYTYPES; i++)
+		if (strcmp(keytypes[i].name, name) == 0)
 			return &keytypes[i];
 	return NULL;
 }
@@ -372,6 +383,24 @@ scan_file(LIBSSH2_SESSION *s, const char *file, const char *pattern,
 	return r;
 }
 
+int
+sshhost_kh_check(LIBSSH2_SESSION *s, const char *file, const char *pattern,
+    const unsigned char *blob, size_t len, int *verdict, long *line)
+{
+	struct srvkey k = { .blob = blob, .len = len };
+	struct kh_scan sc;
+	char name[64];
+	int r;
+
+	if (blob_name(blob, len, name, sizeof(name)) == 0)
+		k.kt = keytype_by_name(name);
+	if ((r = scan_file(s, file, pattern, &k, &sc)) != 0)
+		return r;
+	*verdict = (int)sc.verdict;
+	*line = sc.line;
+	return 0;
+}
+
 /*
  * Verdicts.
  */
@@ -440,9 +469,8 @@ refuse(const struct ctx *c, const struct kh_scan *sc)
 	return ERR_HOSTKEY;
 }
 
-/* Parses "type base64 [comment]" into a freshly allocated blob. */
-static int
-pin_decode(const char *pin, unsigned char **blobp, size_t *lenp,
+int
+sshhost_key_decode(const char *pin, unsigned char **blobp, size_t *lenp,
     const char **errstr)
 {
 	const char *type = pin + strspn(pin, " \t"), *data;
@@ -481,7 +509,7 @@ pin_check(const struct ctx *c)
 	size_t len = 0;
 	int r;
 
-	if ((r = pin_decode(c->node->ssh_host_key, &blob, &len, &errstr))
+	if ((r = sshhost_key_decode(c->node->ssh_host_key, &blob, &len, &errstr))
 	    != 0) {
 		snprintf(c->msg, c->n, "node %s: ssh_host_key: %s", c->node->name,
 		    r == -ENOMEM ? err_str(r) : errstr);

@@ -493,7 +493,7 @@ read_file(const char *path, unsigned char **out, size_t *outlen)
 	return r;
 }
 
-static void
+void
 tz_free(struct tz *z)
 {
 	if (z == NULL)
@@ -517,6 +517,27 @@ tz_alloc(const char *name, int is_local)
 	z->is_local = is_local;
 	z->rule_from = INT64_MIN;
 	return z;
+}
+
+int
+tz_parse_tzif(const char *name, const void *data, size_t len,
+    struct tz **out, const char **errstr)
+{
+	struct tz *z;
+	int r;
+
+	*out = NULL;
+	if ((z = tz_alloc(name, 0)) == NULL) {
+		*errstr = "out of memory";
+		return -ENOMEM;
+	}
+	if ((r = tzif_parse(z, data, len)) != 0) {
+		*errstr = r == ERR_PARSE ? "bad time zone file" : err_str(r);
+		tz_free(z);
+		return r;
+	}
+	*out = z;
+	return 0;
 }
 
 /* Loads the TZif file at path into z. */

@@ -108,4 +108,15 @@ void api_free(struct api *a);
 /* The port actually bound (useful with port 0). */
 int api_port(const struct api *a);
 
+/*
+ * Percent-decodes s, one path segment or query value, in place (the
+ * decoding of every path segment and query value; exported for its
+ * fuzzer tests/fuzz/fuzz_pct).  "%XX" (either case)
+ * becomes that byte, everything else stays as it is ('+' too).  Returns
+ * 0, -1 on a bad escape ("%", "%4", "%zz"; s is then unspecified), or 1
+ * when s encodes a NUL byte (s is left "": no valid value).  Never writes
+ * past the end of s.
+ */
+int api_pct_decode(char *s);
+
 #endif

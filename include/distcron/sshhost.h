@@ -77,6 +77,38 @@ int sshhost_verify(LIBSSH2_SESSION *s, const struct node_def *node,
 int sshhost_trust(LIBSSH2_SESSION *s, const struct node_def *node,
     char *msg, size_t n);
 
+/*
+ * Parses an OpenSSH public key line "type base64 [comment]" (a pinned
+ * ssh_host_key) into a malloc'd key blob (*blobp, *lenp; the caller frees
+ * it).  Returns 0, or ERR_INVALID with *errstr (static) saying what is
+ * wrong: no type or data, data that is not base64, or a blob that does not
+ * name the type; -ENOMEM.  Does not block.
+ */
+int sshhost_key_decode(const char *pin, unsigned char **blobp, size_t *lenp,
+    const char **errstr);
+
+/* What a known_hosts file says about a key for a host, weakest first. */
+enum sshhost_kh {
+	SSHHOST_KH_NONE = 0,	/* no entry for the host */
+	SSHHOST_KH_OTHER_TYPE,	/* only keys of other types */
+	SSHHOST_KH_CHANGED,	/* another key of the same type */
+	SSHHOST_KH_MATCH,	/* the key is listed */
+	SSHHOST_KH_REVOKED,	/* the key is listed under @revoked */
+};
+
+/*
+ * The known_hosts reading behind sshhost_verify(), for a key blob (len
+ * bytes; its type is the name it starts with) instead of a server's key;
+ * for tests and the fuzzer.  s is any session (no handshake needed: it
+ * only serves libssh2's parser).  Returns 0 with *verdict (an enum
+ * sshhost_kh; the strongest of the file) and *line (the first line with
+ * that verdict, 0 for none), -errno when the file cannot be read (a
+ * missing one is empty), or ERR_INTERNAL.  Blocks on reading file.
+ */
+int sshhost_kh_check(LIBSSH2_SESSION *s, const char *file,
+    const char *pattern, const unsigned char *blob, size_t len,
+    int *verdict, long *line);
+
 /* The host pattern known_hosts uses for host and port: "host" for port 22,
  * else "[host]:port".  Returns 0, or ERR_TOOBIG if out is too small. */
 int sshhost_pattern(const char *host, int port, char *out, size_t n);

@@ -32,6 +32,18 @@ const char *tz_name(const struct tz *z);
 void tz_cache_clear(void);
 
 /*
+ * Reads the zone called name from a TZif image (len bytes at data) rather
+ * than from a file, outside the cache (for tests and the fuzzer).  Returns
+ * 0 and a zone the caller frees with tz_free(), or ERR_PARSE ("bad time
+ * zone file") or -ENOMEM with *errstr set.  Does not block.
+ */
+int tz_parse_tzif(const char *name, const void *data, size_t len,
+    struct tz **out, const char **errstr);
+
+/* Frees a zone from tz_parse_tzif().  Accepts NULL. */
+void tz_free(struct tz *z);
+
+/*
  * One span of constant UTC offset: [start, end) in UTC seconds, offset in
  * seconds east of UTC.  start may be INT64_MIN and end INT64_MAX.
  */

@@ -5,7 +5,8 @@ set -eu
 fuzzer=$1
 seconds=$2
 name=$(basename "$fuzzer")
-seeds=$(cd "$(dirname "$0")" && pwd)/corpus/$name
+here=$(cd "$(dirname "$0")" && pwd)
+seeds=$here/corpus/$name
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus"
@@ -13,6 +14,8 @@ mkdir -p "$work/corpus"
 cd "$work"
 # Stop on the first UBSan report instead of carrying on past it.
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# Leaks inside libssh2/OpenSSL are suppressed as for make check.
+export LSAN_OPTIONS=suppressions=$here/../lsan.supp
 "$fuzzer" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 \
     -timeout=10 corpus >fuzz.log 2>&1 || { tail -40 fuzz.log; exit 1; }
 grep -E 'stat::number_of_executed_units|Done' fuzz.log | tail -2
