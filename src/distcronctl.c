@@ -135,6 +135,21 @@ struct settings {
 	struct config cfg;	/* the daemon's settings, for what is unset */
 };
 
+/* Options given before the command: the defaults of its own (main). */
+static struct settings global_set;
+
+/* Options of the API commands (see the section "API commands"). */
+struct api_opts {
+	const char *url;
+	const char *token;
+	const char *ca_file;
+	const char *config_file;
+	bool json;
+	bool wait;		/* API errors exit 2: 1 is a failed run */
+};
+
+static struct api_opts global_api;	/* see global_set */
+
 static int cmd_check(int, char **);
 static int cmd_next(int, char **);
 static int cmd_history(int, char **);
@@ -323,17 +338,22 @@ usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: %s [--help] [--version] COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: %s [--help] [--version] [OPTIONS] COMMAND [ARGS]\n\n"
 	    "Commands:\n", PROG);
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name,
 		    commands[i].summary);
 	fprintf(f, "\nRun '%s COMMAND --help' for a command's options.\n"
+	    "These work before the command too, for every command that takes "
+	    "them:\n"
+	    "--config FILE, --json, --url, --token, --cacert, --jobs-dir, "
+	    "--nodes-dir,\n"
+	    "--state-dir; one given after the command wins.\n"
 	    "Environment: DISTCRON_JOBS_DIR, DISTCRON_NODES_DIR, "
 	    "DISTCRON_STATE_DIR.\n", PROG);
 	fprintf(f, "\nThe commands from 'jobs' on talk to a running distcrond "
 	    "through its REST\n"
-	    "API, found with --url URL and --token TOKEN (after the command), "
+	    "API, found with --url URL and --token TOKEN, "
 	    "else\n"
 	    "DISTCRON_URL and DISTCRON_TOKEN, else the daemon's config: "
 	    "listen (https\n"
@@ -520,7 +540,7 @@ cmd_check(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		OPT_HELP, OPT_END,
 	};
-	struct settings s = { 0 };
+	struct settings s = global_set;
 	int c, status;
 
 	optind = 0;
@@ -994,9 +1014,9 @@ cmd_history(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		OPT_HELP, OPT_END,
 	};
-	struct settings s = { 0 };
+	struct settings s = global_set;
 	int64_t limit = HISTORY_DEFAULT;
-	bool json = false;
+	bool json = global_api.json;
 	int c, status;
 
 	optind = 0;
@@ -1273,7 +1293,7 @@ cmd_trust(int argc, char **argv)
 		{ "check", no_argument, NULL, 'C' },
 		OPT_HELP, OPT_END,
 	};
-	struct settings s = { 0 };
+	struct settings s = global_set;
 	bool check = false;
 	int c, status;
 
@@ -1310,15 +1330,6 @@ cmd_trust(int argc, char **argv)
  * gave it ("422: schedule.cron: ...") and exits 1; with --wait, exit 1
  * means the run failed, so API errors exit 2 instead.
  */
-
-struct api_opts {
-	const char *url;
-	const char *token;
-	const char *ca_file;
-	const char *config_file;
-	bool json;
-	bool wait;		/* API errors exit 2: 1 is a failed run */
-};
 
 /* A connection to the API for one command. */
 struct api_ctx {
@@ -1612,7 +1623,7 @@ api_call_on(struct api_ctx *a, const char *method, const char *prefix,
 static int
 cmd_jobs(int argc, char **argv)
 {
-	struct api_opts o = { 0 };
+	struct api_opts o = global_api;
 	struct api_ctx a;
 	json_object *root = NULL;
 	int status;
@@ -1636,7 +1647,7 @@ cmd_jobs(int argc, char **argv)
 static int
 cmd_show(int argc, char **argv)
 {
-	struct api_opts o = { 0 };
+	struct api_opts o = global_api;
 	struct api_ctx a;
 	json_object *root = NULL;
 	int status;
@@ -1790,7 +1801,7 @@ cmd_run(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		OPT_API, OPT_HELP, OPT_END,
 	};
-	struct api_opts o = { 0 };
+	struct api_opts o = global_api;
 	int64_t timeout_ms = 0;
 	json_object *root = NULL;
 	struct api_ctx a;
@@ -1934,7 +1945,7 @@ cmd_runs(int argc, char **argv)
 		OPT_API, OPT_HELP, OPT_END,
 	};
 	struct runs_opts ro = { .limit = RUNS_DEFAULT };
-	struct api_opts o = { 0 };
+	struct api_opts o = global_api;
 	int c, status;
 
 	optind = 0;
@@ -1963,7 +1974,7 @@ cmd_runs(int argc, char **argv)
 static int
 cmd_cancel(int argc, char **argv)
 {
-	struct api_opts o = { 0 };
+	struct api_opts o = global_api;
 	json_object *root = NULL;
 	struct api_ctx a;
 	int64_t id;
@@ -1996,7 +2007,7 @@ cmd_cancel(int argc, char **argv)
 static int
 cmd_nodes(int argc, char **argv)
 {
-	struct api_opts o = { 0 };
+	struct api_opts o = global_api;
 	json_object *root = NULL;
 	struct api_ctx a;
 	int status;
@@ -2023,7 +2034,7 @@ static int
 job_action(const char *cmd, int argc, char **argv, const char *method,
     const char *suffix, const char *done)
 {
-	struct api_opts o = { 0 };
+	struct api_opts o = global_api;
 	json_object *root = NULL;
 	struct api_ctx a;
 	int status;
@@ -2137,7 +2148,7 @@ cmd_apply(int argc, char **argv)
 		{ "name", required_argument, NULL, 'k' },
 		OPT_API, OPT_HELP, OPT_END,
 	};
-	struct api_opts o = { 0 };
+	struct api_opts o = global_api;
 	const char *name = NULL;
 	int c, status;
 
@@ -2279,7 +2290,7 @@ static int
 cmd_task(int argc, char **argv)
 {
 	struct task_opts t = { 0 };
-	struct api_opts o = { 0 };
+	struct api_opts o = global_api;
 	int status;
 
 	if ((status = task_opts_parse(argc, argv, &o, &t)) == PROCEED)
@@ -2319,11 +2330,38 @@ finish_output(int status)
 	return status;
 }
 
+/* Takes a global option (given before the command) into the defaults of
+ * every command; one given after the command wins.  A command ignores the
+ * ones it has no use for, as git and kubectl do. */
+static void
+global_opt(int c, const char *arg)
+{
+	switch (c) {
+	case 'c': global_set.config_file = global_api.config_file = arg; break;
+	case 'J': global_api.json = true; break;
+	case OPT_URL: global_api.url = arg; break;
+	case OPT_TOKEN: global_api.token = arg; break;
+	case OPT_CACERT: global_api.ca_file = arg; break;
+	case 'j': global_set.jobs_dir = arg; break;
+	case 'N': global_set.nodes_dir = arg; break;
+	case 's': global_set.state_dir = arg; break;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
+	/* Long only where a short letter means different things per command. */
 	static const struct option opts[] = {
 		{ "version", no_argument, NULL, 'V' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "url", required_argument, NULL, OPT_URL },
+		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "cacert", required_argument, NULL, OPT_CACERT },
+		{ "jobs-dir", required_argument, NULL, 'j' },
+		{ "nodes-dir", required_argument, NULL, 'N' },
+		{ "state-dir", required_argument, NULL, 's' },
 		OPT_HELP, OPT_END,
 	};
 	static char progname[64];
@@ -2332,13 +2370,14 @@ main(int argc, char **argv)
 
 	argv[0] = progname;	/* getopt's messages name the program */
 	snprintf(progname, sizeof(progname), "%s", PROG);
-	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hVc:J", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h': usage(stdout); return finish_output(0);
 		case 'V':
 			printf("%s %s\n", PROG, PACKAGE_VERSION);
 			return finish_output(0);
-		default: return usage_hint(NULL);
+		case '?': return usage_hint(NULL);
+		default: global_opt(c, optarg); break;
 		}
 	}
 	if (optind >= argc)

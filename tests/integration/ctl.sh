@@ -231,6 +231,21 @@ check "--config with comments, flags win over it" test "$rc" -eq 0
 check "--config: summary" \
     same "$T/out" "2 jobs, 1 nodes, 0 errors, 0 warnings"
 
+run "$ctl" --config "$T/ctl.conf" --jobs-dir "$T/good/jobs" check
+check "--config and --jobs-dir before the command" test "$rc" -eq 0
+check "options before the command: summary" \
+    same "$T/out" "2 jobs, 1 nodes, 0 errors, 0 warnings"
+run "$ctl" --jobs-dir "$T/bad/jobs" check --jobs-dir "$T/good/jobs" \
+    --config "$T/ctl.conf"
+check "an option after the command wins over one before" test "$rc" -eq 0
+run "$ctl" --config "$T/ctl.conf" next -n 1 --from 2026-01-01T00:00:00 \
+    '0 3 * * *'
+check "a global option the command does not use is ignored" \
+    same "$T/out" "2026-01-01T03:00:00+00:00"
+run "$ctl" -j "$T/good/jobs" check
+check "a per-command short option before the command exits 2" \
+    test "$rc" -eq 2
+
 run "$ctl" check --config "$T/missing.conf"
 check "missing --config file exits 1" test "$rc" -eq 1
 check "missing --config file is named" contains "$T/err" "$T/missing.conf"

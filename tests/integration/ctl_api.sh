@@ -175,6 +175,11 @@ check "show exits 0" test "$rc" -eq 0
 check "show: name" grep -q '^name: *ctl-hello$' "$T/out"
 check "show: paused" grep -q '^paused: *no$' "$T/out"
 check "show: definition" contains "$T/out" '"/bin/echo"'
+run env -u DISTCRON_URL -u DISTCRON_TOKEN "$ctl" --url "$url" \
+    --token "$token" show ctl-hello
+check "--url and --token before show: exits 0" test "$rc" -eq 0
+check "--url and --token before show: the job" \
+    grep -q '^name: *ctl-hello$' "$T/out"
 run "$ctl" show ctl-hello --json
 check "show --json prints JSON" json_ok "$T/out"
 check "show --json: definition" test "$(json_get "$T/out" \
@@ -356,6 +361,17 @@ check "config + STATE_DIR/api.token: the node table" contains "$T/out" \
 run env -u DISTCRON_URL -u DISTCRON_TOKEN DISTCRON_CONFIG="$T/d.conf" \
     "$ctl" nodes
 check "DISTCRON_CONFIG is read too" test "$rc" -eq 0
+# Global options go before the command too, as in git and kubectl.
+run env -u DISTCRON_URL -u DISTCRON_TOKEN "$ctl" --config "$T/d.conf" nodes
+check "--config before the command: exits 0" test "$rc" -eq 0
+check "--config before the command: the node table" contains "$T/out" \
+    "$node"
+run env -u DISTCRON_URL -u DISTCRON_TOKEN "$ctl" --json --config="$T/d.conf" \
+    --url "$url" nodes
+check "--json --config= --url before the command: JSON" json_ok "$T/out"
+run env -u DISTCRON_URL -u DISTCRON_TOKEN "$ctl" --config "$T/missing.conf" \
+    nodes --config "$T/d.conf"
+check "--config after the command wins over one before" test "$rc" -eq 0
 cat >"$T/w.conf" <<EOF
 { "listen": "0.0.0.0:$port", "state_dir": "$T/nostate",
   "api_token": "$token" }
