@@ -33,6 +33,7 @@
 #include "distcron/err.h"
 #include "distcron/log.h"
 #include "distcron/loop.h"
+#include "distcron/orphan.h"
 #include "distcron/prio.h"
 #include "distcron/runner.h"
 #include "distcron/store.h"
@@ -359,11 +360,59 @@ mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+#define ORPHAN_REASON	"ended at restart: the daemon that started it had died"
+#define ORPHANS_MAX	1024
+
+struct orphans {
+	struct orphan_id ids[ORPHANS_MAX];
+	int64_t run[ORPHANS_MAX];
+	bool alive[ORPHANS_MAX];
+	size_t n;
+};
+
+static int
+orphan_add(int64_t run_id, const char *proc, void *arg)
+{
+	struct orphans *o = arg;
+
+	if (o->n < ORPHANS_MAX && orphan_parse(proc, &o->ids[o->n]) == 0)
+		o->run[o->n++] = run_id;
+	return 0;
+}
+
+/*
+ * Before the unfinished runs become LOST: ends the local process groups
+ * the previous daemon left running (orphan.h), so that no run of the last
+ * daemon goes on beside the new one's.  Blocks up to their kill_grace.
+ */
+static void
+orphans_end(struct daemon *d, struct orphans *o)
+{
+	size_t n;
+
+	if (store_orphans(d->st, orphan_add, o) != 0 || o->n == 0)
+		return;
+	if ((n = orphan_end(o->ids, o->n, o->alive)) > 0)
+		log_warn("ended %zu process group(s) of runs left by the "
+		    "previous daemon", n);
+}
+
+static void
+orphans_reason(struct daemon *d, const struct orphans *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->n; i++)
+		if (o->alive[i])
+			store_run_reason_set(d->st, o->run[i], ORPHAN_REASON);
+}
+
 static int
 open_state(struct daemon *d)
 {
 	char path[4096];
 	const char *why;
+	struct orphans *o;
 	int rc, nlost = 0;
 
 	if ((rc = mkdir_p(d->cfg.state_dir, 0750)) != 0) {
@@ -383,7 +432,13 @@ open_state(struct daemon *d)
 		log_error("%s", why);
 		return rc;
 	}
-	if ((rc = store_recover(d->st, loop_real_ms(), &nlost)) != 0) {
+	if ((o = calloc(1, sizeof(*o))) != NULL)
+		orphans_end(d, o);
+	rc = store_recover(d->st, loop_real_ms(), &nlost);
+	if (rc == 0 && o != NULL)
+		orphans_reason(d, o);
+	free(o);
+	if (rc != 0) {
 		log_error("%s: cannot recover unfinished runs: %s", path,
 		    err_str(rc));
 		return rc;

@@ -57,6 +57,7 @@
 struct exec_proc {
 	struct loop *loop;
 	exec_done_fn done;
+	void (*spawned)(void *, int);
 	void *arg;
 	pid_t pid;			/* also the process group id */
 	int pidfd;
@@ -716,6 +717,7 @@ proc_new(struct loop *loop, const struct exec_spec *spec, exec_done_fn done,
 	}
 	p->loop = loop;
 	p->done = done;
+	p->spawned = spec->spawned;
 	p->arg = arg;
 	p->pid = -1;
 	p->pidfd = p->fd[0] = p->fd[1] = -1;
@@ -823,6 +825,8 @@ spawn_done(void *arg)
 		p->failed = p->exited = true;
 	}
 	spawn_job_free(job);
+	if (!p->failed && p->spawned != NULL)
+		p->spawned(p->arg, (int)p->pid);
 	if (p->failed)
 		finish(p);
 	else if (p->cancel_pending)

@@ -30,6 +30,7 @@
 #include "distcron/exec_local.h"
 #include "distcron/exec_ssh.h"
 #include "distcron/log.h"
+#include "distcron/orphan.h"
 #include "distcron/policy.h"
 #include "distcron/runner.h"
 #include "distcron/scheduler.h"
@@ -187,6 +188,7 @@ rec_copy(const struct store_run *src)
 		d->items[i].out = xstrdup(src->items[i].out);
 		d->items[i].err = xstrdup(src->items[i].err);
 		d->items[i].error = xstrdup(src->items[i].error);
+		d->items[i].proc = xstrdup(src->items[i].proc);
 	}
 	return d;
 }
@@ -719,6 +721,27 @@ item_node_down(struct item_ctx *ic, struct policy_node **nsp)
 	return 0;
 }
 
+/* A local item's process group exists: record it (orphan.h) and save
+ * now, so a daemon that dies leaves it findable by the next one. */
+static void
+item_spawned(void *arg, int pgid)
+{
+	struct item_ctx *ic = arg;
+	struct run *run = ic->run;
+	struct store_item *it = &run->rec->items[ic->idx];
+	struct orphan_id id;
+	char text[ORPHAN_TEXT_MAX];
+
+	if (orphan_ident(pgid, run->def->kill_grace_ms, &id) != 0)
+		return;
+	orphan_format(&id, text, sizeof(text));
+	free(it->proc);
+	if ((it->proc = strdup(text)) == NULL)
+		return;
+	unsaved_unlink(run->r, run);
+	run_save(run);
+}
+
 /* Starts an item on its node's executor now. */
 static void
 item_exec(struct item_ctx *ic)
@@ -754,6 +777,7 @@ item_exec(struct item_ctx *ic)
 	spec.node = it->node;
 	spec.target = ns ? ns->def : NULL;
 	spec.http = run->def->http;
+	spec.spawned = item_spawned;
 	spec.ctx = ic->ops == &exec_ssh_ops ? (void *)r->ssh :
 	    ic->ops == &exec_http_ops ? (void *)r->http : NULL;
 	it->status = RUN_STARTED;

@@ -42,6 +42,8 @@
 #define STORE_QUERY_LIMIT	100
 #define STORE_QUERY_MAX		10000
 #define STORE_LOST_REASON	"daemon stopped while the run was in progress"
+#define STORE_UNSTARTED_REASON	"never started: the daemon stopped before " \
+				"launching it"
 
 /* The SQL below writes statuses as numbers: (0, 1, 2) are the unfinished
  * ones, (3, 4, 5) the final ones. */
@@ -94,6 +96,8 @@ static const char *const migrations[] = {
 	"  final_count INTEGER NOT NULL DEFAULT 0);",
 	/* 2: jobs paused through the API stay paused across restarts. */
 	"ALTER TABLE job_state ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;",
+	/* 3: a local item's process group (orphan.h), ended after a crash. */
+	"ALTER TABLE run_items ADD COLUMN proc TEXT;",
 };
 #define SCHEMA_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -121,6 +125,8 @@ enum stmt_id {
 	S_RECOVER_JOBS,
 	S_RECOVER_ITEMS,
 	S_RECOVER_RUNS,
+	S_ORPHANS,
+	S_RUN_REASON,
 	S_COUNT
 };
 
@@ -139,8 +145,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_RUN_GET] = RUN_COLUMNS " WHERE id = ?",
 	[S_ITEM_INSERT] =
 	    "INSERT INTO run_items (run_id, node, attempt, status, exit_code,"
-	    " signal, started_ms, ended_ms, out, err, truncated, error)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    " signal, started_ms, ended_ms, out, err, truncated, error, proc)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[S_ITEM_DELETE] = "DELETE FROM run_items WHERE run_id = ?",
 	[S_ITEMS_GET] =
 	    "SELECT node, attempt, status, exit_code, signal, started_ms,"
@@ -186,11 +192,18 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_RECOVER_ITEMS] =
 	    "UPDATE run_items SET status = 5,"
 	    " ended_ms = CASE WHEN ended_ms = 0 THEN ?1 ELSE ended_ms END,"
-	    " error = coalesce(error, ?2) WHERE status IN (0, 1, 2) AND"
+	    " error = coalesce(error, CASE status WHEN 0 THEN ?3 ELSE ?2 END)"
+	    " WHERE status IN (0, 1, 2) AND"
 	    " run_id IN (SELECT id FROM runs WHERE status IN (0, 1, 2))",
 	[S_RECOVER_RUNS] =
-	    "UPDATE runs SET status = 5, ended_ms = ?1, reason = ?2"
+	    "UPDATE runs SET status = 5, ended_ms = ?1,"
+	    " reason = CASE status WHEN 0 THEN ?3 ELSE ?2 END"
 	    " WHERE status IN (0, 1, 2)",
+	[S_ORPHANS] =
+	    "SELECT run_id, proc FROM run_items WHERE proc IS NOT NULL AND"
+	    " status IN (0, 1, 2) AND"
+	    " run_id IN (SELECT id FROM runs WHERE status IN (0, 1, 2))",
+	[S_RUN_REASON] = "UPDATE runs SET reason = ?2 WHERE id = ?1",
 };
 
 /* store_runs_query() filters, as bits of a statement shape. */
@@ -588,6 +601,7 @@ item_insert(struct store *st, int64_t run_id, const struct store_item *it)
 	bind_text(&b, it->err);
 	bind_int(&b, it->truncated);
 	bind_text(&b, it->error);
+	bind_text(&b, it->proc);
 	return bind_exec(st, &b, "insert run item");
 }
 
@@ -797,9 +811,49 @@ recover_step(struct store *st, enum stmt_id id, int64_t now_ms,
 	if (bind_begin(&b, st, id) != 0)
 		return ERR_STORE;
 	bind_int(&b, now_ms);
-	if (id != S_RECOVER_JOBS)
+	if (id != S_RECOVER_JOBS) {
 		bind_text(&b, STORE_LOST_REASON);
+		bind_text(&b, STORE_UNSTARTED_REASON);
+	}
 	return bind_exec(st, &b, what);
+}
+
+int
+store_orphans(struct store *st,
+    int (*fn)(int64_t run_id, const char *proc, void *arg), void *arg)
+{
+	struct binder b;
+	int r = ERR_STORE, rc;
+
+	pthread_mutex_lock(&st->lock);
+	if (bind_begin(&b, st, S_ORPHANS) != 0)
+		goto out;
+	r = 0;
+	while (r == 0 && (rc = sqlite3_step(b.s)) == SQLITE_ROW)
+		r = fn(col_int(b.s, 0), (const char *)sqlite3_column_text(b.s,
+		    1), arg);
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_fail(st, "read process groups");
+	stmt_done(b.s);
+ out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int
+store_run_reason_set(struct store *st, int64_t run_id, const char *reason)
+{
+	struct binder b;
+	int r = ERR_STORE;
+
+	pthread_mutex_lock(&st->lock);
+	if (bind_begin(&b, st, S_RUN_REASON) == 0) {
+		bind_int(&b, run_id);
+		bind_text(&b, reason);
+		r = bind_exec(st, &b, "update run reason");
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
 }
 
 int
@@ -835,6 +889,7 @@ item_clear(struct store_item *it)
 	free(it->out);
 	free(it->err);
 	free(it->error);
+	free(it->proc);
 }
 
 void

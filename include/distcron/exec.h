@@ -35,7 +35,9 @@ struct exec_spec {
 	const struct job_http *http;	/* HTTP: the request (argv/shell
 					 * unused) */
 	void *ctx;		/* the executor's instance (struct exec_ssh,
-				 * struct exec_http); NULL for local */
+				 * struct exec_http); NULL for local */	/* Local: called on the loop thread with done()'s arg and the
+	 * process group id once the child exists; may be NULL. */
+	void (*spawned)(void *arg, int pgid);
 };
 
 enum exec_outcome {

@@ -52,6 +52,8 @@ struct store_item {
 	char *err;		/* captured stderr */
 	bool truncated;
 	char *error;		/* why it failed, or NULL */
+	char *proc;		/* local process group (orphan_format()),
+				 * or NULL */
 };
 
 struct store_run {
@@ -100,8 +102,19 @@ int store_open(const char *path, bool readonly, struct store **out,
 void store_close(struct store *st);
 
 /* Marks runs and items left PENDING, STARTED or RETRY as LOST with reason
- * "daemon stopped while the run was in progress".  Stores the count. */
+ * "daemon stopped while the run was in progress" ("never started: ..."
+ * for PENDING).  Stores the count. */
 int store_recover(struct store *st, int64_t now_ms, int *nlost);
+
+/* Calls fn for each item of an unfinished run that recorded a process
+ * group (item proc), before store_recover().  Stops at fn's first non-zero
+ * return and returns it; 0, or ERR_STORE.  Blocks on the store. */
+int store_orphans(struct store *st,
+    int (*fn)(int64_t run_id, const char *proc, void *arg), void *arg);
+
+/* Replaces the reason of run run_id.  Returns 0 or ERR_STORE. */
+int store_run_reason_set(struct store *st, int64_t run_id,
+    const char *reason);
 
 /*
  * Records the intent of n new runs in one transaction and assigns their ids.

@@ -25,6 +25,8 @@
 #include "distcron/store.h"
 
 #define LOST_REASON	"daemon stopped while the run was in progress"
+#define UNSTARTED_REASON	"never started: the daemon stopped before " \
+			"launching it"
 
 struct fixture {
 	char dir[64];
@@ -209,7 +211,7 @@ test_open_creates_schema(void **state)
 	struct store_run *run = mkrun("a", 60, "manual", 1), *got;
 	int64_t id;
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'table' AND name IN"
 	    " ('runs', 'run_items', 'job_state')"), 3);
@@ -219,7 +221,7 @@ test_open_creates_schema(void **state)
 
 	/* Reopening keeps version and data. */
 	st = open_rw(f);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	assert_int_equal(store_run_get(st, id, &got), 0);
 	assert_string_equal(got->job, "a");
 	store_run_free(got);
@@ -673,6 +675,15 @@ test_query_default_limit(void **state)
 
 /* ---- recovery ---- */
 
+/* store_orphans() callback: records the run that left a group. */
+static int
+orphan_seen(int64_t run_id, const char *proc, void *arg)
+{
+	assert_string_equal(proc, "4242 987654 boot 1000");
+	*(int64_t *)arg = run_id;
+	return 0;
+}
+
 static void
 test_recover(void **state)
 {
@@ -680,6 +691,7 @@ test_recover(void **state)
 	struct store *st = open_rw(f);
 	struct store_run *b[4], *got;
 	struct store_job_state js;
+	int64_t orphan_run = 0;
 	int nlost = -1;
 	size_t i;
 
@@ -689,6 +701,7 @@ test_recover(void **state)
 	b[0]->status = RUN_STARTED;
 	b[0]->started_ms = 1000;
 	add_item(b[0], "n1", 1, RUN_STARTED, "so far")->started_ms = 1000;
+	b[0]->items[0].proc = strdup("4242 987654 boot 1000");
 	b[1]->status = RUN_RETRY;
 	b[1]->attempt = 2;
 	add_item(b[1], "n1", 1, RUN_FAILURE, NULL)->ended_ms = 1100;
@@ -700,8 +713,13 @@ test_recover(void **state)
 	store_close(st);	/* "crash": nothing finished */
 
 	st = open_rw(f);
+	assert_int_equal(store_orphans(st, orphan_seen, &orphan_run), 0);
+	assert_int_equal(orphan_run, b[0]->id);
 	assert_int_equal(store_recover(st, 5000, &nlost), 0);
 	assert_int_equal(nlost, 3);
+	orphan_run = 0;
+	assert_int_equal(store_orphans(st, orphan_seen, &orphan_run), 0);
+	assert_int_equal(orphan_run, 0);	/* final now: none left */
 
 	assert_int_equal(store_run_get(st, b[0]->id, &got), 0);
 	assert_int_equal(got->status, RUN_LOST);
@@ -733,6 +751,7 @@ test_recover(void **state)
 	assert_int_equal(store_run_get(st, b[3]->id, &got), 0);
 	assert_int_equal(got->status, RUN_LOST);
 	assert_int_equal(got->ended_ms, 5000);
+	assert_string_equal(got->reason, UNSTARTED_REASON);
 	store_run_free(got);
 
 	assert_int_equal(store_job_state_get(st, "r", &js), 0);
