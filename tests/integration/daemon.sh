@@ -196,7 +196,7 @@ start_daemon
 check "after kill -9 and restart, the interrupted run is LOST" wait_for 5 sh -c "
     '$ctl' history slow --state-dir '$S' --json >'$T/h.json' &&
     python3 -c \"import json,sys; h=json.load(open('$T/h.json'));
-sys.exit(0 if h[0]['status']=='LOST' and 'daemon stopped' in h[0]['reason'] else 1)\""
+sys.exit(0 if h[0]['status']=='LOST' and h[0]['reason']=='ended at restart: the daemon that started it had died' else 1)\""
 check "the lost run is logged at startup" contains "$T/daemon.log" "marked LOST"
 
 # --- missed ticks: run once after downtime --------------------------------
