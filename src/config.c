@@ -22,7 +22,10 @@
 #include "distcron/err.h"
 #include "distcron/log.h"
 
-enum ctype { CT_STR, CT_INT, CT_BOOL, CT_DUR, CT_LEVEL };
+enum ctype { CT_STR, CT_PATH, CT_INT, CT_BOOL, CT_DUR, CT_LEVEL };
+/* CT_PATH: a CT_STR that, relative in a config file, is taken from the
+ * file's directory (relative in a flag or the environment: from the
+ * working directory). */
 
 struct ckey {
 	const char *key;	/* JSON key in the config file */
@@ -40,13 +43,13 @@ struct ckey {
 
 static const struct ckey keys[] = {
 	{ "jobs_dir", "DISTCRON_JOBS_DIR", "jobs-dir", "jobsDirectory",
-	  CT_STR, OFF(jobs_dir), SYSCONFDIR "/distcron/jobs.d", 0, 0,
+	  CT_PATH, OFF(jobs_dir), SYSCONFDIR "/distcron/jobs.d", 0, 0,
 	  "directory of job definitions (*.json)" },
 	{ "nodes_dir", "DISTCRON_NODES_DIR", "nodes-dir", "nodesDirectory",
-	  CT_STR, OFF(nodes_dir), SYSCONFDIR "/distcron/nodes.d", 0, 0,
+	  CT_PATH, OFF(nodes_dir), SYSCONFDIR "/distcron/nodes.d", 0, 0,
 	  "directory of node definitions (*.json)" },
 	{ "state_dir", "DISTCRON_STATE_DIR", "state-dir", NULL,
-	  CT_STR, OFF(state_dir), LOCALSTATEDIR "/lib/distcron", 0, 0,
+	  CT_PATH, OFF(state_dir), LOCALSTATEDIR "/lib/distcron", 0, 0,
 	  "directory of the run store and other state" },
 	{ "listen", "DISTCRON_LISTEN", "listen", NULL,
 	  CT_STR, OFF(listen), "127.0.0.1:8080", 0, 0,
@@ -88,10 +91,10 @@ static const struct ckey keys[] = {
 	  CT_STR, OFF(api_read_token), "", 0, 0,
 	  "optional token allowed to read (GET) only" },
 	{ "tls_cert", "DISTCRON_TLS_CERT", "tls-cert", NULL,
-	  CT_STR, OFF(tls_cert), "", 0, 0,
+	  CT_PATH, OFF(tls_cert), "", 0, 0,
 	  "PEM certificate for HTTPS on the API (with tls_key)" },
 	{ "tls_key", "DISTCRON_TLS_KEY", "tls-key", NULL,
-	  CT_STR, OFF(tls_key), "", 0, 0, "PEM private key for tls_cert" },
+	  CT_PATH, OFF(tls_key), "", 0, 0, "PEM private key for tls_cert" },
 	{ "api_body_max", "DISTCRON_API_BODY_MAX", "api-body-max", NULL,
 	  CT_INT, OFF(api_body_max), "1048576", 1024, 64 * 1024 * 1024,
 	  "largest request body accepted by the API, in bytes" },
@@ -177,6 +180,7 @@ config_set(struct config *cfg, const struct ckey *k, const char *v,
 
 	switch (k->type) {
 	case CT_STR:
+	case CT_PATH:
 		if ((dup = strdup(v)) == NULL)
 			return -ENOMEM;
 		free(*(char **)base);
@@ -260,6 +264,28 @@ json_value_text(const struct ckey *k, json_object *v, char *out, size_t n)
 	return ERR_INVALID;
 }
 
+/*
+ * Makes the relative path text, read from the config file src, relative to
+ * src's directory instead ("../jobs.d" in etc/distcrond.conf is
+ * "etc/../jobs.d"); absolute or empty paths stay as they are.
+ */
+static int
+path_from_file(const char *src, char *text, size_t n)
+{
+	const char *slash = strrchr(src, '/');
+	char tmp[4096];
+	int len;
+
+	if (text[0] == '\0' || text[0] == '/' || slash == NULL)
+		return 0;
+	len = snprintf(tmp, sizeof(tmp), "%.*s/%s", (int)(slash - src), src,
+	    text);
+	if (len < 0 || (size_t)len >= n || (size_t)len >= sizeof(tmp))
+		return ERR_INVALID;
+	memcpy(text, tmp, (size_t)len + 1);
+	return 0;
+}
+
 static int
 config_apply_json(struct config *cfg, json_object *root, const char *src,
     char *err, size_t errlen)
@@ -282,6 +308,10 @@ config_apply_json(struct config *cfg, json_object *root, const char *src,
 			return cerr(err, errlen, src, k->key,
 			    "wrong type (%s)", json_type_to_name(
 			    json_object_get_type(val)));
+		if (k->type == CT_PATH && path_from_file(src, text,
+		    sizeof(text)) != 0)
+			return cerr(err, errlen, src, k->key, "path too long "
+			    "from the file's directory: \"%.60s\"", text);
 		if ((r = config_set(cfg, k, text, src, err, errlen)) != 0)
 			return r;
 	}
@@ -436,7 +466,7 @@ config_free(struct config *cfg)
 	size_t i;
 
 	for (i = 0; i < NKEYS; i++) {
-		if (keys[i].type != CT_STR)
+		if (keys[i].type != CT_STR && keys[i].type != CT_PATH)
 			continue;
 		free(*(char **)((char *)cfg + keys[i].off));
 		*(char **)((char *)cfg + keys[i].off) = NULL;

@@ -246,6 +246,25 @@ run "$ctl" -j "$T/good/jobs" check
 check "a per-command short option before the command exits 2" \
     test "$rc" -eq 2
 
+# The shipped config names ../jobs.d and ../nodes.d, from its own directory,
+# wherever distcronctl runs.
+run sh -c 'cd "$1" && "$2" check --config "$3/etc/distcrond.conf"' sh "$T" \
+    "$ctl" "$top_srcdir"
+check "shipped config: its relative paths are from its directory" \
+    grep -q '^[1-9][0-9]* jobs, [1-9][0-9]* nodes, 0 errors, 0 warnings$' \
+    "$T/out"
+mkdir -p "$T/conf.d"
+cat >"$T/conf.d/rel.conf" <<EOF
+{ "jobs_dir": "../bad/jobs", "nodes_dir": "../good/nodes" }
+EOF
+run sh -c 'cd "$1" && "$2" check --config conf.d/rel.conf' sh "$T" "$ctl"
+check "relative --config: paths from the file's directory" \
+    same "$T/out" "1 jobs, 1 nodes, 2 errors, 0 warnings"
+run sh -c 'cd "$1" && "$2" check --config conf.d/rel.conf --jobs-dir good/jobs' \
+    sh "$T" "$ctl"
+check "a relative --jobs-dir is from the working directory" \
+    same "$T/out" "2 jobs, 1 nodes, 0 errors, 0 warnings"
+
 run "$ctl" check --config "$T/missing.conf"
 check "missing --config file exits 1" test "$rc" -eq 1
 check "missing --config file is named" contains "$T/err" "$T/missing.conf"

@@ -128,6 +128,49 @@ test_config_file_from_env(void **state)
 	config_free(&cfg);
 }
 
+/* Relative paths in the file are taken from the file's directory; in flags
+ * and the environment, from the working directory. */
+static void
+test_relative_paths(void **state)
+{
+	char *argv[] = { "distcrond", "--config", file, "--tls-key", "k.pem",
+	    NULL };
+	char *envp[] = { "DISTCRON_STATE_DIR=var", NULL };
+	char want[256], *argv2[] = { "distcrond", "--config", "distcrond.conf",
+	    NULL };
+	struct config cfg;
+	char err[256], cwd[4096];
+
+	write_file("{\"jobs_dir\": \"../jobs.d\", \"nodes_dir\": \"nodes.d\",\n"
+	    " \"state_dir\": \"../var\", \"tls_cert\": \"tls/cert.pem\",\n"
+	    " \"tls_key\": \"tls/key.pem\", \"api_token\": \"not/a/path\"}\n");
+	assert_int_equal(load(&cfg, 5, argv, envp, err), 0);
+	snprintf(want, sizeof(want), "%s/../jobs.d", dir);
+	assert_string_equal(cfg.jobs_dir, want);
+	snprintf(want, sizeof(want), "%s/nodes.d", dir);
+	assert_string_equal(cfg.nodes_dir, want);
+	snprintf(want, sizeof(want), "%s/tls/cert.pem", dir);
+	assert_string_equal(cfg.tls_cert, want);
+	assert_string_equal(cfg.state_dir, "var");	/* environment */
+	assert_string_equal(cfg.tls_key, "k.pem");	/* flag */
+	assert_string_equal(cfg.api_token, "not/a/path");
+	config_free(&cfg);
+
+	/* a file named without a directory: its paths are left as given */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(dir), 0);
+	assert_int_equal(load(&cfg, 3, argv2, NULL, err), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_string_equal(cfg.jobs_dir, "../jobs.d");
+	config_free(&cfg);
+
+	write_file("{\"jobs_dir\": \"/abs/jobs.d\", \"state_dir\": \"\"}");
+	assert_int_equal(load(&cfg, 3, argv, NULL, err), 0);
+	assert_string_equal(cfg.jobs_dir, "/abs/jobs.d");
+	assert_string_equal(cfg.state_dir, "");
+	config_free(&cfg);
+}
+
 static void
 expect_error(int argc, char **argv, char **envp, const char *msg)
 {
@@ -196,6 +239,7 @@ main(void)
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_distcrond_aliases),
 		cmocka_unit_test(test_config_file_from_env),
+		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_error_value_escaped),
 	};
