@@ -19,6 +19,8 @@ SECS=${2:-10}
 RATE=${3:-20000}
 PACE=$(( (RATE + 649) / 650 ))	# 650-700 req/s per connection here
 WRK_NICE=${WRK_NICE:-0}	# 10: wrk yields to the daemon like a remote client would
+# wrk's connections all come from 127.0.0.1: allow them all (api_conn_per_ip)
+PER_IP=$(( (PACE > 50 ? PACE : 50) + 8 ))
 S=$W/state
 
 mkdir -p "$W/jobs" "$W/nodes" "$S"
@@ -34,6 +36,7 @@ URL=http://127.0.0.1:$PORT
 
 "$B/distcrond" --config /dev/null --jobs-dir "$W/jobs" --nodes-dir "$W/nodes" \
     --state-dir "$S" --listen "127.0.0.1:$PORT" --log-level warn \
+    --api-conn-per-ip "$PER_IP" \
     2>"$W/daemon.log" &
 bench_pid=$!
 n=0

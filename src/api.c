@@ -3,7 +3,13 @@
  *
  * The server binds its own listening socket (so a failure to bind says
  * why) and hands it to libmicrohttpd, which runs a pool of api_threads
- * threads, each with its own epoll loop.  A request goes through
+ * threads, each with its own epoll loop.  Against floods: one client
+ * address holds at most api_conn_per_ip connections (the library closes
+ * the others as it accepts them), all together at most conn_limit(), and
+ * a connection idle for CONN_TIMEOUT_S is closed.  The library has only
+ * that idle timeout, which a client trickling a byte at a time resets, so
+ * the per-address cap is what keeps a slow client from locking others out.
+ * A request goes through
  * on_request() three ways: when a body is announced, the first call
  * (headers complete) checks everything that does not need the body -
  * bearer token, route, method, read-only access, path names and ids,
@@ -31,6 +37,8 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -61,8 +69,9 @@
 #define TOKEN_FILE	"api.token"
 #define STORE_FILE	"distcron.db"
 #define PEM_MAX		(1024 * 1024)
-#define CONN_LIMIT	1000
-#define CONN_TIMEOUT_S	30
+#define CONN_LIMIT	1000	/* all clients together; see conn_limit() */
+#define CONN_FD_SHARE	2	/* ... at most 1/2 of RLIMIT_NOFILE */
+#define CONN_TIMEOUT_S	10	/* idle: a head or body stalled this long */
 #define DRAIN_MAX	(1024 * 1024)	/* body bytes dropped after a 413 */
 #define NSEG_MAX	3		/* /jobs/{name}/reports */
 #define QUERY_MAX	256		/* longest query value */
@@ -1549,10 +1558,30 @@ listen_split(const char *spec, char *host, size_t hostlen, char *port,
 	return 0;
 }
 
-/* A listening socket for cfg->listen.  Returns 0 or ERR_CONFIG. */
+bool
+api_addr_loopback(const struct sockaddr *sa)
+{
+	static const unsigned char mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
+	};
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+	const unsigned char *b6 = s6->sin6_addr.s6_addr;
+
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr)
+		    >> 24) == 127;
+	if (sa->sa_family != AF_INET6)
+		return false;
+	if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+		return true;
+	return memcmp(b6, mapped, sizeof(mapped)) == 0 && b6[12] == 127;
+}
+
+/* A listening socket for cfg->listen; *loopback tells whether it is bound
+ * to a loopback address.  Returns 0 or ERR_CONFIG. */
 static int
-listen_open(const char *spec, int *fdp, int *portp, char *err,
-    size_t errlen)
+listen_open(const char *spec, int *fdp, int *portp, bool *loopback,
+    char *err, size_t errlen)
 {
 	struct addrinfo hints = {
 		.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
@@ -1586,11 +1615,31 @@ listen_open(const char *spec, int *fdp, int *portp, char *err,
 		return ERR_CONFIG;
 	}
 	freeaddrinfo(ai);
+	*loopback = api_addr_loopback((struct sockaddr *)&ss);
 	*portp = ntohs(ss.ss_family == AF_INET6 ?
 	    ((struct sockaddr_in6 *)&ss)->sin6_port :
 	    ((struct sockaddr_in *)&ss)->sin_port);
 	*fdp = fd;
 	return 0;
+}
+
+/*
+ * The connection limit of all clients together: CONN_LIMIT, but no more
+ * than a share of the descriptors the process may open, so that a flood
+ * from many addresses leaves descriptors for the runs' pipes, the store
+ * and SSH.  A flood from one address is held to api_conn_per_ip well
+ * below it, which leaves room for the other clients.
+ */
+static unsigned
+conn_limit(void)
+{
+	struct rlimit rl;
+	rlim_t share;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return CONN_LIMIT;
+	share = rl.rlim_cur / CONN_FD_SHARE;
+	return share < CONN_LIMIT ? (unsigned)share : CONN_LIMIT;
 }
 
 /*
@@ -1614,7 +1663,9 @@ server_start(struct api *a, const struct config *cfg, int fd, char *err,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->api_threads,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+	    MHD_OPTION_CONNECTION_LIMIT, conn_limit(),
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)cfg->api_conn_per_ip,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
 	    MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
@@ -1665,6 +1716,7 @@ api_new(const struct config *cfg, const struct api_backend *be,
     struct api **out, char *err, size_t errlen)
 {
 	struct api *a = NULL;
+	bool loopback = true;
 	int fd = -1, r;
 
 	*out = NULL;
@@ -1672,11 +1724,17 @@ api_new(const struct config *cfg, const struct api_backend *be,
 	if ((r = api_alloc(cfg, be, &a, err, errlen)) != 0 ||
 	    (r = tokens_setup(a, cfg, err, errlen)) != 0 ||
 	    (r = tls_setup(a, cfg, err, errlen)) != 0 ||
-	    (r = listen_open(cfg->listen, &fd, &a->port, err, errlen)) != 0 ||
+	    (r = listen_open(cfg->listen, &fd, &a->port, &loopback, err,
+	    errlen)) != 0 ||
 	    (r = server_start(a, cfg, fd, err, errlen)) != 0)
 		goto fail;
 	log_info("API listening on %s (port %d%s)", cfg->listen, a->port,
 	    a->cert_pem != NULL ? ", TLS" : "");
+	if (!loopback && a->cert_pem == NULL)
+		log_warn("API listening on %s, not a loopback address, without "
+		    "TLS: tokens and job definitions cross the network in "
+		    "clear text (set tls_cert and tls_key, or listen on "
+		    "127.0.0.1)", cfg->listen);
 	*out = a;
 	return 0;
  fail:

@@ -98,6 +98,10 @@ static const struct ckey keys[] = {
 	{ "api_body_max", "DISTCRON_API_BODY_MAX", "api-body-max", NULL,
 	  CT_INT, OFF(api_body_max), "1048576", 1024, 64 * 1024 * 1024,
 	  "largest request body accepted by the API, in bytes" },
+	{ "api_conn_per_ip", "DISTCRON_API_CONN_PER_IP", "api-conn-per-ip",
+	  NULL, CT_INT, OFF(api_conn_per_ip), "64", 1, 10000,
+	  "API connections open at once from one client address (more are "
+	  "closed at once)" },
 	{ "api_threads", "DISTCRON_API_THREADS", "api-threads", NULL,
 	  CT_INT, OFF(api_threads), "2", 1, 64, "API server threads" },
 	{ "api_nice", "DISTCRON_API_NICE", "api-nice", NULL,

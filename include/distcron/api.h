@@ -42,6 +42,7 @@
 #include "distcron/config.h"
 
 struct api;
+struct sockaddr;
 
 /*
  * What the daemon provides.  Every function is called on a server thread,
@@ -107,6 +108,13 @@ void api_free(struct api *a);
 
 /* The port actually bound (useful with port 0). */
 int api_port(const struct api *a);
+
+/*
+ * True when sa (AF_INET or AF_INET6) is a loopback address: 127.0.0.0/8,
+ * ::1 or ::ffff:127.x.y.z.  The server warns at start when it listens on
+ * any other address (0.0.0.0 and :: included) without TLS.
+ */
+bool api_addr_loopback(const struct sockaddr *sa);
 
 /*
  * Percent-decodes s, one path segment or query value, in place (the

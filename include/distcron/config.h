@@ -39,6 +39,7 @@ struct config {
 	char *tls_cert;		/* PEM files; both "" : plain HTTP */
 	char *tls_key;
 	int64_t api_body_max;	/* bytes */
+	int64_t api_conn_per_ip;	/* connections from one address */
 	int64_t api_threads;	/* server threads */
 	int64_t api_nice;	/* of the API server threads */
 	int64_t scheduler_nice;	/* of the loop and spawner threads */

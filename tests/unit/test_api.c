@@ -349,6 +349,7 @@ cfg_defaults(struct fixture *f)
 	f->cfg.tls_key = "";
 	f->cfg.api_body_max = BODY_MAX;
 	f->cfg.api_threads = 2;
+	f->cfg.api_conn_per_ip = 64;
 }
 
 /* Reads STATE_DIR/api.token into f->token ("" when absent). */
@@ -1327,6 +1328,38 @@ test_ipv6(void **state)
 	assert_int_equal(http(f, "GET", "/health", NULL, NULL, &r), 200);
 }
 
+/* Whether an address is loopback: what decides the start-up warning about
+ * an API without TLS on a network address. */
+static void
+test_addr_loopback(void **state)
+{
+	static const struct { int family; const char *text; bool loop; }
+	    cases[] = {
+		{ AF_INET, "127.0.0.1", true }, { AF_INET, "127.3.2.1", true },
+		{ AF_INET, "0.0.0.0", false }, { AF_INET, "10.0.0.1", false },
+		{ AF_INET, "128.0.0.1", false }, { AF_INET6, "::1", true },
+		{ AF_INET6, "::", false }, { AF_INET6, "fe80::1", false },
+		{ AF_INET6, "::ffff:127.0.0.1", true },
+		{ AF_INET6, "::ffff:192.168.1.1", false },
+	};
+	struct sockaddr_storage ss;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&ss, 0, sizeof(ss));
+		ss.ss_family = (sa_family_t)cases[i].family;
+		assert_int_equal(inet_pton(cases[i].family, cases[i].text,
+		    cases[i].family == AF_INET ?
+		    (void *)&((struct sockaddr_in *)&ss)->sin_addr :
+		    (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr), 1);
+		if (api_addr_loopback((struct sockaddr *)&ss) !=
+		    cases[i].loop)
+			fail_msg("%s: expected %s", cases[i].text,
+			    cases[i].loop ? "loopback" : "not loopback");
+	}
+}
+
 static void
 test_duration_strings(void **state)
 {
@@ -1373,6 +1406,7 @@ main(void)
 		T(test_start_errors),
 		T(test_ipv6),
 		cmocka_unit_test(test_duration_strings),
+		cmocka_unit_test(test_addr_loopback),
 	};
 	int r;
 
