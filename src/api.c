@@ -75,8 +75,9 @@
 #define DRAIN_MAX	(1024 * 1024)	/* body bytes dropped after a 413 */
 #define NSEG_MAX	3		/* /jobs/{name}/reports */
 #define QUERY_MAX	256		/* longest query value */
-#define LIMIT_MAX	1000
+#define LIMIT_MAX	API_PAGE_MAX
 #define RUNS_DEFAULT	100
+#define JOBS_DEFAULT	100
 #define REPORTS_DEFAULT	20
 #define METRICS_MAX	(16 * 1024 * 1024)
 #define BERR_MAX	512		/* backend error messages */
@@ -829,9 +830,10 @@ bad_param(struct req *r, const char *key, const char *what)
 	return reply_error(r, 400, key, "%s: %s", key, what);
 }
 
-/* limit and before, shared by /runs and reports. */
+/* limit, shared by /jobs, /runs and reports; *limit is left as it is
+ * when the query has none. */
 static enum MHD_Result
-params_paging(struct req *r, struct store_query *q, bool *ok)
+param_limit(struct req *r, int *limit, bool *ok)
 {
 	char v[QUERY_MAX];
 	int64_t n = 0;
@@ -840,10 +842,25 @@ params_paging(struct req *r, struct store_query *q, bool *ok)
 	*ok = false;
 	if ((got = query_get(r, "limit", v, sizeof(v))) < 0 ||
 	    (got > 0 && dur_parse_int(v, 1, LIMIT_MAX, &n) != 0))
-		return bad_param(r, "limit", "expected an integer from 1 to "
-		    "1000");
+		return reply_error(r, 400, "limit", "limit: expected an "
+		    "integer from 1 to %d", LIMIT_MAX);
 	if (got > 0)
-		q->limit = (int)n;
+		*limit = (int)n;
+	*ok = true;
+	return MHD_YES;
+}
+
+/* limit and before, shared by /runs and reports. */
+static enum MHD_Result
+params_paging(struct req *r, struct store_query *q, bool *ok)
+{
+	char v[QUERY_MAX];
+	enum MHD_Result ret;
+	int got;
+
+	if ((ret = param_limit(r, &q->limit, ok)) != MHD_YES || !*ok)
+		return ret;
+	*ok = false;
 	if ((got = query_get(r, "before", v, sizeof(v))) < 0 ||
 	    (got > 0 && dur_parse_int(v, 1, INT64_MAX, &q->before_id) != 0))
 		return bad_param(r, "before", "expected a positive run id");
@@ -1017,15 +1034,24 @@ h_health(struct req *r)
 	    NULL);
 }
 
+/* GET /jobs?after=NAME&limit=N: a page of jobs in name order. */
 static enum MHD_Result
 h_jobs(struct req *r)
 {
-	char *json = NULL;
-	int rc;
+	char after[QUERY_MAX], *json = NULL;
+	int limit = JOBS_DEFAULT, got, rc;
+	enum MHD_Result ret;
+	bool ok;
 
 	if (r->a->be.jobs == NULL)
 		return reply_unimplemented(r);
-	rc = r->a->be.jobs(r->a->be.ctx, &json);
+	if ((ret = param_limit(r, &limit, &ok)) != MHD_YES || !ok)
+		return ret;
+	if ((got = query_get(r, "after", after, sizeof(after))) < 0 ||
+	    (got > 0 && !defs_name_valid(after)))
+		return bad_param(r, "after", "expected a job name");
+	rc = r->a->be.jobs(r->a->be.ctx, got > 0 ? after : NULL, limit,
+	    &json);
 	return reply_backend_json(r, rc, json, "jobs");
 }
 

@@ -35,6 +35,7 @@
 #define SOURCE_MAX	4096
 #define ERR_MAX		512
 #define METRICS_MAX	(4 * 1024 * 1024)
+#define JOBS_PAGE_BYTES	(256 * 1024 * 1024)	/* a page of GET /jobs */
 #define JOBS_CACHE_MS	500	/* a flood of GET /jobs costs the loop
 				 * two listings a second */
 
@@ -53,9 +54,18 @@ struct control {
 	pthread_mutex_t mu;
 	int closed;
 	unsigned ntasks;	/* names ad-hoc tasks */
-	char *jobs_cache;	/* GET /jobs, built on the loop at most every
-				 * JOBS_CACHE_MS; dropped by every change */
+	struct jobs_list *jobs_cache;	/* GET /jobs, built on the loop at
+				 * most every JOBS_CACHE_MS; dropped by every
+				 * change */
 	int64_t jobs_cache_ms;	/* CLOCK_MONOTONIC when built */
+};
+
+/* The job summaries in name order, each as JSON text: what GET /jobs pages
+ * through. */
+struct jobs_list {
+	size_t n;
+	char **names;
+	char **json;
 };
 
 struct req {
@@ -68,6 +78,7 @@ struct req {
 	/* the answer */
 	int rc;
 	char *text;
+	struct jobs_list *jobs;
 	int64_t out_id;
 	char source[SOURCE_MAX];
 	struct runner_stats stats;
@@ -78,6 +89,8 @@ struct req {
 	int done;
 	int refs;
 };
+
+static void jobs_list_free(struct jobs_list *l);
 
 /* ---- requests ---- */
 
@@ -103,6 +116,7 @@ req_free(struct req *q)
 {
 	defs_job_unref(q->task);
 	free(q->text);
+	jobs_list_free(q->jobs);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cv);
 	free(q);
@@ -217,20 +231,49 @@ req_json(struct req *q, json_object *o)
 	return q->text ? 0 : -ENOMEM;
 }
 
+static void
+jobs_list_free(struct jobs_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++) {
+		free(l->names[i]);
+		free(l->json[i]);
+	}
+	free(l->names);
+	free(l->json);
+	free(l);
+}
+
+/* Every job's summary, in the runner's order (by name). */
 static int
 op_jobs(struct req *q)
 {
 	struct runner *r = q->c->runner;
 	struct runner_job_info ji;
-	json_object *o = json_object_new_object(), *a = json_object_new_array();
-	size_t i, n = runner_job_count(r);
+	struct jobs_list *l;
+	size_t n = runner_job_count(r);
+	json_object *o;
 
-	for (i = 0; i < n; i++) {
-		runner_job_at(r, i, &ji);
-		json_object_array_add(a, job_summary(&ji, q->c->zone));
+	if ((q->jobs = l = calloc(1, sizeof(*l))) == NULL ||
+	    (l->names = calloc(n + 1, sizeof(*l->names))) == NULL ||
+	    (l->json = calloc(n + 1, sizeof(*l->json))) == NULL)
+		return -ENOMEM;
+	for (; l->n < n; l->n++) {
+		runner_job_at(r, l->n, &ji);
+		o = job_summary(&ji, q->c->zone);
+		l->names[l->n] = strdup(ji.def->name);
+		l->json[l->n] = strdup(json_object_to_json_string_ext(o,
+		    JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+		if (l->names[l->n] == NULL || l->json[l->n] == NULL) {
+			l->n++;		/* freed with the others */
+			return -ENOMEM;
+		}
 	}
-	json_object_object_add(o, "jobs", a);
-	return req_json(q, o);
+	return 0;
 }
 
 static int
@@ -384,48 +427,105 @@ call_text(struct control *c, enum op op, const char *name, char **out)
 
 /* ---- the backend ---- */
 
-/* A copy of the cached listing if it is fresh; NULL otherwise. */
-static char *
-jobs_cached(struct control *c)
+/* Index of the first name after after in l (names sorted). */
+static size_t
+jobs_list_after(const struct jobs_list *l, const char *after)
 {
-	char *copy = NULL;
+	size_t lo = 0, hi = l->n, mid;
+
+	while (after != NULL && lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(l->names[mid], after) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* {"jobs": [...], "next_after": NAME|null}: up to limit jobs of l named
+ * after after.  Returns 0 or -ENOMEM. */
+static int
+jobs_page(const struct jobs_list *l, const char *after, int limit,
+    char **json)
+{
+	size_t first = jobs_list_after(l, after), i;
+	size_t end = first + (size_t)limit;
+	json_object *next = NULL;
+	struct buf b;
+	int rc;
+
+	if (end >= l->n)
+		end = l->n;
+	else
+		next = json_object_new_string(l->names[end - 1]);
+	buf_init(&b, JOBS_PAGE_BYTES);
+	rc = buf_puts(&b, "{\"jobs\":[");
+	for (i = first; rc == 0 && i < end; i++)
+		rc = buf_printf(&b, "%s%s", i > first ? "," : "", l->json[i]);
+	if (rc == 0)
+		rc = buf_printf(&b, "],\"next_after\":%s}",
+		    json_object_to_json_string(next));
+	json_object_put(next);
+	if (rc == 0 && (*json = buf_steal(&b, NULL)) == NULL)
+		rc = -ENOMEM;
+	buf_free(&b);
+	return rc;
+}
+
+/* Replaces the cached listing with l (taken; NULL: drops it). */
+static void
+jobs_cache_set(struct control *c, struct jobs_list *l)
+{
+	struct jobs_list *old;
+
+	pthread_mutex_lock(&c->mu);
+	old = c->jobs_cache;
+	c->jobs_cache = l;
+	c->jobs_cache_ms = loop_mono_ms();
+	pthread_mutex_unlock(&c->mu);
+	jobs_list_free(old);
+}
+
+/* A page of the cached listing if it is fresh: 0, 1 when there is none,
+ * or -ENOMEM. */
+static int
+jobs_cached_page(struct control *c, const char *after, int limit,
+    char **json)
+{
+	int rc = 1;
 
 	pthread_mutex_lock(&c->mu);
 	if (c->jobs_cache != NULL &&
 	    loop_mono_ms() - c->jobs_cache_ms < JOBS_CACHE_MS)
-		copy = strdup(c->jobs_cache);
+		rc = jobs_page(c->jobs_cache, after, limit, json);
 	pthread_mutex_unlock(&c->mu);
-	return copy;
-}
-
-static void
-jobs_cache_set(struct control *c, const char *json)
-{
-	char *copy = json ? strdup(json) : NULL;
-
-	pthread_mutex_lock(&c->mu);
-	free(c->jobs_cache);
-	c->jobs_cache = copy;
-	c->jobs_cache_ms = loop_mono_ms();
-	pthread_mutex_unlock(&c->mu);
+	return rc;
 }
 
 /*
  * GET /jobs: the listing is built on the loop, but at most every
  * JOBS_CACHE_MS; in between (and under a flood of requests) the last one
  * is served, so it may lag the runs by that much.  Changes made through
- * the API drop it at once.
+ * the API drop it at once.  Each request renders only its page.
  */
 static int
-be_jobs(void *ctx, char **json)
+be_jobs(void *ctx, const char *after, int limit, char **json)
 {
 	struct control *c = ctx;
+	struct req *q;
 	int rc;
 
-	if ((*json = jobs_cached(c)) != NULL)
-		return 0;
-	if ((rc = call_text(c, OP_JOBS, NULL, json)) == 0)
-		jobs_cache_set(c, *json);
+	if ((rc = jobs_cached_page(c, after, limit, json)) <= 0)
+		return rc;
+	if ((q = req_new(c, OP_JOBS, NULL)) == NULL)
+		return -ENOMEM;
+	if ((rc = req_call(q)) == 0) {
+		rc = jobs_page(q->jobs, after, limit, json);
+		jobs_cache_set(c, q->jobs);
+		q->jobs = NULL;
+	}
+	req_put(q);
 	return rc;
 }
 
@@ -927,7 +1027,7 @@ control_free(struct control *c)
 {
 	if (c == NULL)
 		return;
-	free(c->jobs_cache);
+	jobs_list_free(c->jobs_cache);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }

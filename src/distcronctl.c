@@ -49,6 +49,7 @@
 #include <json-c/json.h>
 #include <libssh2.h>
 
+#include "distcron/api.h"
 #include "distcron/apiclient.h"
 #include "distcron/buf.h"
 #include "distcron/config.h"
@@ -1620,6 +1621,69 @@ api_call_on(struct api_ctx *a, const char *method, const char *prefix,
  */
 
 
+/* GET /jobs?limit=API_PAGE_MAX[&after=AFTER]; after is escaped. */
+static int
+jobs_get_page(struct api_ctx *a, const char *after, json_object **page)
+{
+	struct buf b;
+	char *esc = NULL;
+	int status;
+
+	buf_init(&b, 1024);
+	if ((after != NULL && (esc = apiclient_escape(after)) == NULL) ||
+	    buf_printf(&b, "/jobs?limit=%d%s%s", API_PAGE_MAX,
+	    esc != NULL ? "&after=" : "", esc != NULL ? esc : "") != 0) {
+		fprintf(stderr, "%s: jobs: %s\n", PROG, strerror(ENOMEM));
+		status = a->fail;
+	} else
+		status = api_call(a, "GET", buf_str(&b), NULL, 0, NULL, page);
+	free(esc);
+	buf_free(&b);
+	return status;
+}
+
+/*
+ * Every job, page after page (GET /jobs answers API_PAGE_MAX at most and
+ * names the page's last job in "next_after" while more follow), gathered
+ * into *all = {"jobs": [...]}.  A server whose next page does not move
+ * forward is an error, never a loop.
+ */
+static int
+jobs_get_all(struct api_ctx *a, json_object **all)
+{
+	json_object *page = NULL, *jobs, *arr = json_object_new_array();
+	char after[DEFS_NAME_MAX + 1] = "";
+	const char *next;
+	bool more;
+	size_t i;
+	int status;
+
+	*all = json_object_new_object();
+	json_object_object_add(*all, "jobs", arr);
+	do {
+		if ((status = jobs_get_page(a, after[0] != '\0' ? after : NULL,
+		    &page)) != 0)
+			return status;
+		jobs = ctlview_get(page, "jobs");
+		for (i = 0; json_object_is_type(jobs, json_type_array) &&
+		    i < json_object_array_length(jobs); i++)
+			json_object_array_add(arr, json_object_get(
+			    json_object_array_get_idx(jobs, i)));
+		if ((next = ctlview_string(page, "next_after")) != NULL &&
+		    (strcmp(next, after) <= 0 || strlen(next) >= sizeof(after))) {
+			fprintf(stderr, "%s: jobs: the server's next page "
+			    "(after '%s') does not follow '%s'\n", PROG, next,
+			    after);
+			status = a->fail;
+			next = NULL;
+		} else if (next != NULL)
+			snprintf(after, sizeof(after), "%s", next);
+		more = next != NULL;
+		json_object_put(page);
+	} while (more);
+	return status;
+}
+
 static int
 cmd_jobs(int argc, char **argv)
 {
@@ -1632,8 +1696,7 @@ cmd_jobs(int argc, char **argv)
 		return status;
 	if (api_open(&o, &a) != 0)
 		return 1;
-	if ((status = api_call(&a, "GET", "/jobs", NULL, 0, NULL,
-	    &root)) == 0)
+	if ((status = jobs_get_all(&a, &root)) == 0)
 		status = o.json ? (ctlview_json(root, stdout), 0) :
 		    ctlview_jobs(root, stdout, stderr);
 	json_object_put(root);

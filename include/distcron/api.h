@@ -12,7 +12,7 @@
  * Endpoints (distcrond's paths keep working), all JSON unless noted:
  *   GET    /health                      {"status": "ok"} (no auth)
  *   GET    /                            {"links": {...}}
- *   GET    /jobs                        {"jobs": [summary...]}
+ *   GET    /jobs?after=&limit=          {"jobs": [summary...], "next_after"}
  *   GET    /jobs/{name}                 {"name", "definition", "state"}
  *   GET    /jobs/{name}/reports?limit=&before=   {"reports": [report...]}
  *   PUT    /jobs/{name}                 201/200 {"name", "created"}
@@ -41,6 +41,8 @@
 
 #include "distcron/config.h"
 
+#define API_PAGE_MAX	1000	/* largest limit of a listing page */
+
 struct api;
 struct sockaddr;
 
@@ -54,10 +56,13 @@ struct sockaddr;
  */
 struct api_backend {
 	void *ctx;
-	/* {"jobs": [{"name", "description", "enabled", "paused", "schedule",
-	 *  "timezone", "next_run" (ISO 8601 or null), "running",
-	 *  "last_run": {"id", "status", "ended"} or null}]} */
-	int (*jobs)(void *ctx, char **json);
+	/* One page of jobs in name order: up to limit (1 to API_PAGE_MAX) jobs
+	 * named after after (NULL: from the first).  {"jobs": [{"name",
+	 *  "description", "enabled", "paused", "schedule", "timezone",
+	 *  "next_run" (ISO 8601 or null), "running", "last_run": {"id",
+	 *  "status", "ended"} or null}], "next_after": the last name when
+	 *  more jobs follow (the next page's after), else null} */
+	int (*jobs)(void *ctx, const char *after, int limit, char **json);
 	/* {"name", "definition": the job file's JSON, "source", "state":
 	 *  {"enabled", "paused", "next_run", "running", "run_count",
 	 *  "last_run"}} */

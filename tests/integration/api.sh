@@ -119,6 +119,40 @@ check "PUT an invalid job: 422" status_is 422
 check "  naming the field and the reason" body \
     "b['field'] == 'schedule.cron' and 'day-of-month' in b['error']"
 check "  and no file is written" test ! -e "$J/bad.json"
+# GET /jobs pages: limit=1 and after, followed until next_after is null,
+# walks every job once, in name order
+for j in pg-c pg-a pg-b; do
+	req PUT "/jobs/$j" "$T/hello.json"
+done
+req GET "/jobs?limit=2"
+check "GET /jobs?limit=2: two jobs and where the next page starts" body \
+    "len(b['jobs']) == 2 and b['next_after'] == b['jobs'][1]['name']"
+check "the walk by pages of one: every job once, in name order" python3 -c "
+import json, sys, urllib.request as u
+names, after = [], None
+for _ in range(20):
+    q = '/jobs?limit=1' + ('&after=' + after if after else '')
+    r = u.Request('$URL' + q, headers={'Authorization': 'Bearer $TOKEN'})
+    b = json.load(u.urlopen(r, timeout=5))
+    assert len(b['jobs']) <= 1
+    names += [j['name'] for j in b['jobs']]
+    after = b['next_after']
+    if after is None:
+        break
+sys.exit(names != ['hello', 'pg-a', 'pg-b', 'pg-c'])"
+req GET "/jobs?after=pg-c"
+check "GET /jobs after the last job: none, no next page" body \
+    "b['jobs'] == [] and b['next_after'] is None"
+req GET "/jobs?limit=1001"
+check "GET /jobs?limit=1001: 400 naming limit" sh -c \
+    "test $code = 400 && grep -q '\"field\": *\"limit\"' '$T/body'"
+run "$ctl" --url "$URL" --token "$TOKEN" jobs
+check "distcronctl jobs lists them" sh -c "grep -q '^pg-a ' '$T/out' &&
+    grep -q '^pg-c ' '$T/out' && grep -q '^hello ' '$T/out'"
+for j in pg-a pg-b pg-c; do
+	req DELETE "/jobs/$j"
+done
+
 printf 'not json {' >"$T/garbage"
 req PUT /jobs/bad "$T/garbage"
 check "PUT a body that is not JSON: 400 or 422" sh -c "test $code = 400 || test $code = 422"

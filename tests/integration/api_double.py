@@ -10,7 +10,10 @@ exits on SIGTERM or SIGINT, and by itself when its parent goes away.
 
 What it models, in memory:
   jobs   PUT validates a little (a JSON object with "schedule", "command" or
-         "http"); 422 {"error", "field"} otherwise.
+         "http"); 422 {"error", "field"} otherwise.  GET /jobs pages with
+         limit and after like the daemon, but a page holds at most
+         JOBS_PAGE (2) jobs whatever the limit, so that clients are seen
+         to follow "next_after".
   runs   a run is STARTED when created and final after 0.3 s: FAILURE with
          exit code 1 when the command is "false", SUCCESS with exit code 0
          otherwise; "echo ARGS" outputs ARGS; "sleep N" takes N seconds.
@@ -35,6 +38,7 @@ from double_serve import Server, add_arguments, serve
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 RUN_TIME = 0.3
+JOBS_PAGE = 2
 FINAL = ("SUCCESS", "FAILURE", "LOST")
 STARTED_AT = time.time()
 
@@ -260,9 +264,19 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "no job named %s" % name)
         return self.st.jobs[name]
 
-    def get_jobs(self):
+    def get_jobs(self, query, body):
+        limit = query.get("limit", "100")
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            raise ApiError(400, "limit: expected an integer from 1 to 1000",
+                           "limit")
+        after = query.get("after")
+        if after is not None and not NAME_RE.match(after):
+            raise ApiError(400, "after: expected a job name", "after")
+        names = [n for n in sorted(self.st.jobs)
+                 if after is None or n > after]
+        page = min(int(limit), JOBS_PAGE)
         jobs = []
-        for name in sorted(self.st.jobs):
+        for name in names[:page]:
             d, state = self.st.jobs[name]["definition"], self.st.job_state(
                 name)
             jobs.append({"name": name, "description": d.get("description"),
@@ -272,7 +286,9 @@ class Handler(BaseHTTPRequestHandler):
                          "next_run": state["next_run"],
                          "running": state["running"],
                          "last_run": state["last_run"]})
-        return 200, {"jobs": jobs}
+        return 200, {"jobs": jobs,
+                     "next_after": jobs[-1]["name"] if len(names) > page
+                     else None}
 
     def get_job(self, name, query, body):
         job = self.job(name)

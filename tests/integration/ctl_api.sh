@@ -170,6 +170,21 @@ check "jobs --json prints JSON" json_ok "$T/out"
 check "jobs --json lists the job" test "$(json_get "$T/out" \
     '[j["name"] for j in d["jobs"]].count("ctl-hello")')" -eq 1
 
+# jobs follows the pages of GET /jobs (the double's hold 2 jobs each)
+for j in ctl-page-a ctl-page-b ctl-page-c; do
+	cp "$T/jobs/ctl-hello.json" "$T/jobs/$j.json"
+	run "$ctl" apply "$T/jobs/$j.json"
+done
+run "$ctl" jobs --json
+check "jobs --json follows the pages: every job once" test "$(json_get \
+    "$T/out" 'sorted(n for n in (j["name"] for j in d["jobs"]) if n.startswith(("ctl-hello", "ctl-page")))')" = \
+    "['ctl-hello', 'ctl-page-a', 'ctl-page-b', 'ctl-page-c']"
+run "$ctl" jobs
+check "jobs: the last page's job too" grep -q '^ctl-page-c ' "$T/out"
+for j in ctl-page-a ctl-page-b ctl-page-c; do
+	run "$ctl" delete "$j"
+done
+
 run "$ctl" show ctl-hello
 check "show exits 0" test "$rc" -eq 0
 check "show: name" grep -q '^name: *ctl-hello$' "$T/out"

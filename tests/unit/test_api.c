@@ -61,6 +61,7 @@ struct fake {
 	char body[BODY_MAX + 1];
 	bool paused;
 	int64_t cancelled;
+	int limit;		/* of the last GET /jobs */
 };
 
 static struct fake fake = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -102,10 +103,14 @@ fake_name_error(const char *name)
 	return 0;
 }
 
+/* Records after as the name ("" for none) and limit. */
 static int
-fk_jobs(void *ctx, char **json)
+fk_jobs(void *ctx, const char *after, int limit, char **json)
 {
-	fake_record(NULL, NULL, 0);
+	fake_record(after, NULL, 0);
+	pthread_mutex_lock(&fake.lock);
+	fake.limit = limit;
+	pthread_mutex_unlock(&fake.lock);
 	*json = strdup("{\"jobs\": [{\"name\": \"alpha\"}]}");
 	return 0;
 }
@@ -1063,6 +1068,42 @@ test_runs_bad_params(void **state)
 	}
 }
 
+/* GET /jobs pages like /runs: limit (default 100, 1 to 1000) and after (a
+ * job name) reach the backend; bad values are 400 naming the parameter,
+ * and the backend is not asked. */
+static void
+test_jobs_paging(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[][2] = {
+		{ "limit=0", "limit" }, { "limit=1001", "limit" },
+		{ "limit=abc", "limit" }, { "limit=", "limit" },
+		{ "after=..", "after" }, { "after=a%2Fb", "after" },
+		{ "after=a%00", "after" }, { "after=", "after" },
+	};
+	char path[128];
+	struct resp r;
+	size_t i;
+
+	http(f, "GET", "/jobs", f->token, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(fake.name, "");
+	assert_int_equal(fake.limit, 100);
+	http(f, "GET", "/jobs?limit=2&after=alpha%2Dx", f->token, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(fake.name, "alpha-x");
+	assert_int_equal(fake.limit, 2);
+	http(f, "GET", "/jobs?limit=1000", f->token, NULL, &r);
+	assert_int_equal(fake.limit, 1000);
+	assert_int_equal(fake_calls(), 3);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(path, sizeof(path), "/jobs?%s", bad[i][0]);
+		http(f, "GET", path, f->token, NULL, &r);
+		expect_error(&r, 400, bad[i][1]);
+	}
+	assert_int_equal(fake_calls(), 3);
+}
+
 static void
 test_run_get(void **state)
 {
@@ -1398,6 +1439,7 @@ main(void)
 		T(test_backend_success),
 		T(test_runs_list),
 		T(test_runs_bad_params),
+		T(test_jobs_paging),
 		T(test_run_get),
 		T(test_reports),
 		T(test_metrics),
