@@ -22,7 +22,7 @@
 #include "distcron/err.h"
 #include "distcron/log.h"
 
-enum ctype { CT_STR, CT_PATH, CT_INT, CT_BOOL, CT_DUR, CT_LEVEL };
+enum ctype { CT_STR, CT_PATH, CT_INT, CT_BOOL, CT_DUR, CT_LEVEL, CT_SIZE };
 /* CT_PATH: a CT_STR that, relative in a config file, is taken from the
  * file's directory (relative in a flag or the environment: from the
  * working directory). */
@@ -35,7 +35,7 @@ struct ckey {
 	enum ctype type;
 	size_t off;
 	const char *def;	/* default, parsed like any other value */
-	int64_t min, max;	/* for CT_INT */
+	int64_t min, max;	/* for CT_INT and CT_SIZE */
 	const char *help;
 };
 
@@ -66,6 +66,11 @@ static const struct ckey keys[] = {
 	{ "max_concurrent_runs", "DISTCRON_MAX_CONCURRENT_RUNS",
 	  "max-concurrent-runs", NULL, CT_INT, OFF(max_concurrent_runs),
 	  "1024", 1, 1000000, "runs executing at once, all nodes together" },
+	{ "output_memory_max", "DISTCRON_OUTPUT_MEMORY_MAX",
+	  "output-memory-max", NULL, CT_SIZE, OFF(output_memory_max), "256M",
+	  0, INT64_C(1) << 40,
+	  "memory for captured output, all runs together, past which output "
+	  "goes to files in state_dir (0: no limit)" },
 	{ "shutdown_grace", "DISTCRON_SHUTDOWN_GRACE", "shutdown-grace", NULL,
 	  CT_DUR, OFF(shutdown_grace_ms), "30s", 0, 0,
 	  "on SIGTERM, how long running jobs may finish before being killed" },
@@ -196,6 +201,14 @@ config_set(struct config *cfg, const struct ckey *k, const char *v,
 			    "expected an integer in range, got \"%s\"",
 			    shown(v, q, sizeof(q)));
 		return 0;
+	case CT_SIZE:
+		if (dur_parse_size(v, (int64_t *)base) != 0 ||
+		    *(int64_t *)base < k->min || *(int64_t *)base > k->max)
+			return cerr(err, errlen, src, k->key,
+			    "expected a size from %lld to %lld bytes (like "
+			    "256M, 1G, 65536), got \"%s\"", (long long)k->min,
+			    (long long)k->max, shown(v, q, sizeof(q)));
+		return 0;
 	case CT_BOOL:
 		if (parse_bool(v, (bool *)base) != 0)
 			return cerr(err, errlen, src, k->key,
@@ -255,7 +268,8 @@ json_value_text(const struct ckey *k, json_object *v, char *out, size_t n)
 		snprintf(out, n, "%s", json_object_get_string(v));
 		return 0;
 	}
-	if (t == json_type_int && (k->type == CT_INT || k->type == CT_DUR)) {
+	if (t == json_type_int && (k->type == CT_INT || k->type == CT_DUR ||
+	    k->type == CT_SIZE)) {
 		snprintf(out, n, "%lld%s", (long long)json_object_get_int64(v),
 		    k->type == CT_DUR ? "s" : "");
 		return 0;

@@ -787,6 +787,28 @@ proc_status(const char *key)
 	return v;
 }
 
+/* The runner's figures of GET /monitor, from an answered OP_STATS. */
+static void
+monitor_counts(json_object *o, const struct req *q)
+{
+	const struct { const char *key; uint64_t v; } f[] = {
+		{ "jobs", q->njobs }, { "nodes", q->nnodes },
+		{ "runs_in_flight", q->stats.in_flight },
+		{ "runs_running", q->stats.running },
+		{ "runs_waiting", q->stats.waiting },
+		{ "runs_started", q->stats.started },
+		{ "store_queue", q->stats.store_queue },
+		{ "output_memory_bytes", q->stats.output_held },
+		{ "output_spilled", q->stats.output_spills },
+		{ "output_cut", q->stats.output_cuts },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		json_object_object_add(o, f[i].key,
+		    json_object_new_int64((int64_t)f[i].v));
+}
+
 static int
 be_monitor(void *ctx, char **json)
 {
@@ -814,20 +836,7 @@ be_monitor(void *ctx, char **json)
 	    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6));
 	json_object_object_add(o, "threads",
 	    json_object_new_int64(proc_status("Threads")));
-	json_object_object_add(o, "jobs", json_object_new_int64(
-	    (int64_t)q->njobs));
-	json_object_object_add(o, "nodes", json_object_new_int64(
-	    (int64_t)q->nnodes));
-	json_object_object_add(o, "runs_in_flight", json_object_new_int64(
-	    (int64_t)q->stats.in_flight));
-	json_object_object_add(o, "runs_running", json_object_new_int64(
-	    (int64_t)q->stats.running));
-	json_object_object_add(o, "runs_waiting", json_object_new_int64(
-	    (int64_t)q->stats.waiting));
-	json_object_object_add(o, "runs_started", json_object_new_int64(
-	    (int64_t)q->stats.started));
-	json_object_object_add(o, "store_queue", json_object_new_int64(
-	    (int64_t)q->stats.store_queue));
+	monitor_counts(o, q);
 	*json = strdup(json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -952,6 +961,12 @@ op_metrics(struct req *q)
 	    "counter", st.skipped);
 	metric_gauge(&b, "distcron_store_queue_depth", "Records waiting for "
 	    "the store (the outbox).", "gauge", st.store_queue);
+	metric_gauge(&b, "distcron_output_memory_bytes", "Captured output "
+	    "held in memory, all runs together.", "gauge", st.output_held);
+	metric_gauge(&b, "distcron_output_spilled_total", "Captures moved "
+	    "to a file past output_memory_max.", "counter", st.output_spills);
+	metric_gauge(&b, "distcron_output_cut_total", "Captures cut past "
+	    "output_memory_max (no file).", "counter", st.output_cuts);
 	metrics_runs(&b, &st);
 	metric_hist(&b, "distcron_trigger_lateness_seconds", "Start of a "
 	    "scheduled run minus its tick.", st.lateness_hist,

@@ -408,37 +408,6 @@ val_dur(struct pctx *c, json_object *v, const char *path, int64_t min,
 	return 0;
 }
 
-/* "512k", "1M", "1MiB", "64KB" (units are powers of 1024) -> bytes. */
-static int
-parse_size(const char *s, int64_t *out)
-{
-	static const struct { const char *u; int64_t mult; } units[] = {
-		{ "", 1 }, { "b", 1 }, { "k", 1 << 10 }, { "kb", 1 << 10 },
-		{ "kib", 1 << 10 }, { "m", 1 << 20 }, { "mb", 1 << 20 },
-		{ "mib", 1 << 20 }, { "g", 1 << 30 }, { "gb", 1 << 30 },
-		{ "gib", 1 << 30 },
-	};
-	char num[24];
-	size_t i, nd;
-	int64_t n;
-
-	for (nd = 0; isdigit((unsigned char)s[nd]); nd++)
-		;
-	if (nd == 0 || nd >= sizeof(num))
-		return ERR_PARSE;
-	memcpy(num, s, nd);
-	num[nd] = '\0';
-	if (dur_parse_int(num, 0, INT64_MAX >> 30, &n) != 0)
-		n = INT64_MAX >> 30;	/* too large: fails the range check */
-	for (i = 0; i < NELEM(units); i++) {
-		if (strcasecmp(s + nd, units[i].u) == 0) {
-			*out = n * units[i].mult;
-			return 0;
-		}
-	}
-	return ERR_PARSE;
-}
-
 /* A byte count: an integer, or a string with a unit. */
 static int
 val_size(struct pctx *c, json_object *v, const char *path, int64_t min,
@@ -455,7 +424,7 @@ val_size(struct pctx *c, json_object *v, const char *path, int64_t min,
 		if (val_cstr(c, v, path, &s) != 0)
 			return ERR_INVALID;
 		shown = quote(s, q, sizeof(q));
-		if (parse_size(s, &n) != 0)
+		if (dur_parse_size(s, &n) != 0)
 			return fail(c, path, "invalid size %s (use bytes or "
 			    "a unit: \"512k\", \"1M\", \"1MiB\", \"64KB\")",
 			    shown);

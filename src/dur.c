@@ -1,9 +1,12 @@
 /*
- * dur.c - duration and bounded integer parsing.  Numbers are accumulated
- * digit by digit with overflow checks; no strtol/atoi surprises.
+ * dur.c - duration, byte count and bounded integer parsing.  Numbers are
+ * accumulated digit by digit with overflow checks; no strtol/atoi
+ * surprises.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "distcron/dur.h"
 #include "distcron/err.h"
@@ -125,4 +128,34 @@ dur_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 		return ERR_RANGE;
 	*out = n;
 	return 0;
+}
+
+int
+dur_parse_size(const char *s, int64_t *out)
+{
+	static const struct { const char *u; int64_t mult; } units[] = {
+		{ "", 1 }, { "b", 1 }, { "k", 1 << 10 }, { "kb", 1 << 10 },
+		{ "kib", 1 << 10 }, { "m", 1 << 20 }, { "mb", 1 << 20 },
+		{ "mib", 1 << 20 }, { "g", 1 << 30 }, { "gb", 1 << 30 },
+		{ "gib", 1 << 30 },
+	};
+	char num[24];
+	size_t i, nd;
+	int64_t n;
+
+	for (nd = 0; isdigit((unsigned char)s[nd]); nd++)
+		;
+	if (nd == 0 || nd >= sizeof(num))
+		return ERR_PARSE;
+	memcpy(num, s, nd);
+	num[nd] = '\0';
+	if (dur_parse_int(num, 0, INT64_MAX >> 30, &n) != 0)
+		n = INT64_MAX >> 30;	/* too large: fails the range check */
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcasecmp(s + nd, units[i].u) == 0) {
+			*out = n * units[i].mult;
+			return 0;
+		}
+	}
+	return ERR_PARSE;
 }

@@ -645,8 +645,8 @@ proc_new(struct exec_http *h, const struct exec_spec *spec,
 	p->reason = NOT_ENDED;
 	p->nexpect = hj->nexpect_status > 0 ? hj->nexpect_status : 1;
 	p->timeout_ms = hj->timeout_ms > 0 ? hj->timeout_ms : spec->timeout_ms;
-	outcap_init(&p->cap[0], spec->output_limit);
-	outcap_init(&p->cap[1], spec->output_limit);
+	outcap_init(&p->cap[0], spec->output_limit, spec->output_budget);
+	outcap_init(&p->cap[1], spec->output_limit, spec->output_budget);
 	p->res = calloc(1, sizeof(*p->res));
 	p->method = strdup(hj->method != NULL ? hj->method : "GET");
 	p->url_shown = url_shown(hj->url);

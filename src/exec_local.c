@@ -724,8 +724,8 @@ proc_new(struct loop *loop, const struct exec_spec *spec, exec_done_fn done,
 	p->timeout_ms = spec->timeout_ms;
 	p->grace_ms = spec->kill_grace_ms > 0 ? spec->kill_grace_ms : GRACE_MS;
 	p->kill_reason = NOT_KILLED;
-	outcap_init(&p->cap[0], spec->output_limit);
-	outcap_init(&p->cap[1], spec->output_limit);
+	outcap_init(&p->cap[0], spec->output_limit, spec->output_budget);
+	outcap_init(&p->cap[1], spec->output_limit, spec->output_budget);
 	p->res->started_ms = loop_real_ms();
 	*out = p;
 	return 0;

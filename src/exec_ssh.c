@@ -1673,8 +1673,10 @@ proc_prepare(struct exec_proc *p, const struct exec_spec *spec)
 	}
 	if ((p->cmd = buf_steal(&b, NULL)) == NULL)
 		return -ENOMEM;
-	if (outcap_init(&p->cap[0], spec->output_limit) != 0 ||
-	    outcap_init(&p->cap[1], spec->output_limit) != 0)
+	if (outcap_init(&p->cap[0], spec->output_limit,
+	    spec->output_budget) != 0 ||
+	    outcap_init(&p->cap[1], spec->output_limit,
+	    spec->output_budget) != 0)
 		return -ENOMEM;
 	return 0;
 }

@@ -11,24 +11,87 @@
  *
  * With a limit of 0 nothing is kept (the text is empty) but the bytes are
  * still counted and the capture reports itself truncated.
+ *
+ * Each growth of a buffer is charged to the budget (one atomic counter for
+ * the daemon) before it is made.  When a charge would pass the budget, the
+ * capture spills: the file gets the head at offset 0 and the ring at offset
+ * head_cap(), the same layout as in memory, the buffers are freed and
+ * their charge given back, and from then on bytes are written where they
+ * would have been copied; outcap_finish() reads both back.  A capture that
+ * cannot spill (no directory, no file, a failed write) is cut: it keeps its
+ * head, drops its ring and everything after, and says so in its text.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "distcron/outcap.h"
 
 #define OUTCAP_MIN	256
 #define OUTCAP_MARKER	"\n[... distcron: %llu bytes omitted ...]\n"
+#define OUTCAP_CUT	"\n[distcron: output cut: daemon output memory budget " \
+			"reached, %llu bytes dropped]\n"
+#define OUTCAP_OVER	1	/* reserve(): the budget would be passed */
+#define SPILL_NAME	"/.outcap.XXXXXX"
+
+void
+outcap_budget_init(struct outcap_budget *b, size_t max, const char *dir)
+{
+	atomic_init(&b->held, 0);
+	atomic_init(&b->spills, 0);
+	atomic_init(&b->cuts, 0);
+	b->max = max;
+	b->dir = dir;
+}
+
+void
+outcap_budget_stats(const struct outcap_budget *b, size_t *held,
+    uint64_t *spills,
+    uint64_t *cuts)
+{
+	*held = atomic_load(&b->held);
+	*spills = atomic_load(&b->spills);
+	*cuts = atomic_load(&b->cuts);
+}
 
 int
-outcap_init(struct outcap *c, size_t limit)
+outcap_init(struct outcap *c, size_t limit, struct outcap_budget *budget)
 {
 	memset(c, 0, sizeof(*c));
 	c->limit = limit;
 	c->tail_cap = limit / 2;
+	c->budget = budget;
+	c->fd = -1;
 	return 0;
+}
+
+/* Charges n more bytes to the budget; false when that would pass it. */
+static bool
+budget_take(struct outcap *c, size_t n)
+{
+	struct outcap_budget *b = c->budget;
+
+	if (b == NULL)
+		return true;
+	if (atomic_fetch_add(&b->held, n) + n > b->max) {
+		atomic_fetch_sub(&b->held, n);
+		return false;
+	}
+	c->held += n;
+	return true;
+}
+
+/* Gives n bytes of the capture's charge back. */
+static void
+budget_give(struct outcap *c, size_t n)
+{
+	if (c->budget == NULL || n == 0)
+		return;
+	atomic_fetch_sub(&c->budget->held, n);
+	c->held -= n;
 }
 
 static size_t
@@ -48,20 +111,137 @@ alloc_size(size_t len, size_t max)
 	return n < max ? n : max;
 }
 
-/* Makes *bufp, holding len bytes, big enough for want bytes (want <= max). */
-static int
-reserve(char **bufp, size_t len, size_t want, size_t max)
+/* Bytes allocated for a buffer holding len bytes out of max. */
+static size_t
+alloc_held(const char *buf, size_t len, size_t max)
 {
-	size_t have = len > 0 ? alloc_size(len, max) : 0;
+	return buf != NULL ? alloc_size(len > 0 ? len : 1, max) : 0;
+}
+
+/* Makes *bufp, holding len bytes, big enough for want bytes (want <= max),
+ * charging the growth to the budget.  Returns 0, -ENOMEM or OUTCAP_OVER. */
+static int
+reserve(struct outcap *c, char **bufp, size_t len, size_t want, size_t max)
+{
+	size_t have = alloc_held(*bufp, len, max);
 	size_t need = alloc_size(want, max);
 	char *p;
 
 	if (*bufp != NULL && need <= have)
 		return 0;
-	if ((p = realloc(*bufp, need)) == NULL)
+	if (!budget_take(c, need - have))
+		return OUTCAP_OVER;
+	if ((p = realloc(*bufp, need)) == NULL) {
+		budget_give(c, need - have);
 		return -ENOMEM;
+	}
 	*bufp = p;
 	return 0;
+}
+
+/* Writes all of p[0..n) at off in fd.  Returns 0 or -errno. */
+static int
+pwrite_all(int fd, const char *p, size_t n, off_t off)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = pwrite(fd, p, n, off)) < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+/* An unlinked file in dir, or -errno. */
+static int
+spill_open(const char *dir)
+{
+	char path[4096];
+	int fd;
+
+	if (dir == NULL)
+		return -ENOENT;
+	if ((fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) >= 0)
+		return fd;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -errno;
+	if ((size_t)snprintf(path, sizeof(path), "%s%s", dir, SPILL_NAME) >=
+	    sizeof(path))
+		return -ENAMETOOLONG;
+	if ((fd = mkostemp(path, O_CLOEXEC)) < 0)
+		return -errno;
+	unlink(path);
+	return fd;
+}
+
+/* Moves head and ring into a spill file.  Returns 0 or -errno. */
+static int
+spill(struct outcap *c)
+{
+	int fd, r;
+
+	if ((fd = spill_open(c->budget->dir)) < 0)
+		return fd;
+	if ((r = pwrite_all(fd, c->head, c->head_len, 0)) != 0 ||
+	    (r = pwrite_all(fd, c->tail, c->tail_len,
+	    (off_t)head_cap(c))) != 0) {
+		close(fd);
+		return r;
+	}
+	free(c->head);
+	free(c->tail);
+	c->head = c->tail = NULL;
+	budget_give(c, c->held);
+	c->fd = fd;
+	c->spilled = true;
+	atomic_fetch_add(&c->budget->spills, 1);
+	return 0;
+}
+
+/* Keeps the head, drops the ring and every later byte. */
+static void
+cut(struct outcap *c)
+{
+	if (!c->spilled)
+		budget_give(c, alloc_held(c->tail, c->tail_len, c->tail_cap));
+	free(c->tail);
+	c->tail = NULL;
+	c->tail_len = c->tail_pos = 0;
+	c->cut = true;
+	if (c->budget != NULL)
+		atomic_fetch_add(&c->budget->cuts, 1);
+}
+
+/* reserve() for a buffer of c, spilling or cutting past the budget:
+ * 0 (check c->cut) or -ENOMEM. */
+static int
+room(struct outcap *c, char **bufp, size_t len, size_t want, size_t max)
+{
+	int r;
+
+	if (c->spilled)
+		return 0;
+	if ((r = reserve(c, bufp, len, want, max)) != OUTCAP_OVER)
+		return r;
+	if (spill(c) != 0)
+		cut(c);
+	return 0;
+}
+
+/* Stores p[0..n) at off of a buffer whose file offset is base. */
+static void
+put(struct outcap *c, char *buf, size_t base, size_t off, const char *p,
+    size_t n)
+{
+	if (!c->spilled)
+		memcpy(buf + off, p, n);
+	else if (pwrite_all(c->fd, p, n, (off_t)(base + off)) != 0)
+		cut(c);
 }
 
 /* Puts n bytes (n <= tail_cap) into the ring. */
@@ -76,10 +256,12 @@ ring_put(struct outcap *c, const char *p, size_t n)
 		first = c->tail_cap - c->tail_len;
 		if (first > n)
 			first = n;
-		if ((r = reserve(&c->tail, c->tail_len, c->tail_len + first,
-		    c->tail_cap)) != 0)
+		if ((r = room(c, &c->tail, c->tail_len, c->tail_len + first,
+		    c->tail_cap)) != 0 || c->cut)
 			return r;
-		memcpy(c->tail + c->tail_len, p, first);
+		put(c, c->tail, head_cap(c), c->tail_len, p, first);
+		if (c->cut)
+			return 0;
 		c->tail_len += first;
 		c->tail_pos = c->tail_len % c->tail_cap;
 		p += first;
@@ -89,7 +271,9 @@ ring_put(struct outcap *c, const char *p, size_t n)
 		first = c->tail_cap - c->tail_pos;
 		if (first > n)
 			first = n;
-		memcpy(c->tail + c->tail_pos, p, first);
+		put(c, c->tail, head_cap(c), c->tail_pos, p, first);
+		if (c->cut)
+			return 0;
 		c->tail_pos = (c->tail_pos + first) % c->tail_cap;
 		p += first;
 		n -= first;
@@ -108,16 +292,20 @@ outcap_feed(struct outcap *c, const void *buf, size_t n)
 	take = head_cap(c) - c->head_len;
 	if (take > n)
 		take = n;
-	if (take > 0) {
-		if ((r = reserve(&c->head, c->head_len, c->head_len + take,
+	if (take > 0 && !c->cut) {
+		if ((r = room(c, &c->head, c->head_len, c->head_len + take,
 		    head_cap(c))) != 0)
 			return r;
-		memcpy(c->head + c->head_len, p, take);
+		if (c->cut)
+			return 0;
+		put(c, c->head, 0, c->head_len, p, take);
+		if (c->cut)
+			return 0;
 		c->head_len += take;
 		p += take;
 		n -= take;
 	}
-	if (n == 0 || c->tail_cap == 0)
+	if (n == 0 || c->tail_cap == 0 || c->cut)
 		return 0;
 	if (n > c->tail_cap) {
 		/* Only the last tail_cap bytes can survive. */
@@ -130,28 +318,81 @@ outcap_feed(struct outcap *c, const void *buf, size_t n)
 bool
 outcap_truncated(const struct outcap *c)
 {
-	return c->total > (uint64_t)c->head_len + c->tail_len;
+	return c->cut || c->total > (uint64_t)c->head_len + c->tail_len;
+}
+
+/* Reads n bytes at off of the spill file into a new *bufp. */
+static int
+load(struct outcap *c, char **bufp, size_t n, size_t off)
+{
+	ssize_t got = 0;
+
+	if ((*bufp = malloc(n > 0 ? n : 1)) == NULL)
+		return -ENOMEM;
+	while ((size_t)got < n) {
+		ssize_t k = pread(c->fd, *bufp + got, n - (size_t)got,
+		    (off_t)off + got);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		got += k;
+	}
+	return 0;
+}
+
+/* Brings a spilled capture's head and ring back into memory for
+ * outcap_finish() (not charged: the text is about to be handed over).  A
+ * file that cannot be read back leaves nothing but the cut note. */
+static int
+unspill(struct outcap *c)
+{
+	int r;
+
+	if (!c->spilled || c->head != NULL)
+		return 0;
+	if ((r = load(c, &c->head, c->head_len, 0)) == -ENOMEM ||
+	    (r == 0 && (r = load(c, &c->tail, c->tail_len,
+	    head_cap(c))) == -ENOMEM))
+		return r;
+	if (r != 0) {
+		c->head_len = 0;
+		cut(c);
+	}
+	return 0;
+}
+
+/* The marker of what was dropped, into out; its length. */
+static size_t
+marker(const struct outcap *c, char *out, size_t outlen)
+{
+	unsigned long long dropped = c->total - c->head_len - c->tail_len;
+	int n = 0;
+
+	if (c->cut)
+		n = snprintf(out, outlen, OUTCAP_CUT, dropped);
+	else if (outcap_truncated(c) && c->limit > 0)
+		n = snprintf(out, outlen, OUTCAP_MARKER, dropped);
+	return n > 0 ? (size_t)n : 0;
 }
 
 char *
 outcap_finish(struct outcap *c, size_t *lenp)
 {
-	char marker[80];
-	size_t mlen = 0, start, first, len;
+	char marker_text[128];
+	size_t mlen, start, first, len;
 	char *s;
-	int n;
 
-	if (outcap_truncated(c) && c->limit > 0) {
-		n = snprintf(marker, sizeof(marker), OUTCAP_MARKER,
-		    (unsigned long long)(c->total - c->head_len - c->tail_len));
-		mlen = (size_t)n;
-	}
+	if (unspill(c) != 0)
+		return NULL;
+	mlen = marker(c, marker_text, sizeof(marker_text));
 	len = c->head_len + mlen + c->tail_len;
 	if ((s = malloc(len + 1)) == NULL)
 		return NULL;
 	if (c->head_len > 0)
 		memcpy(s, c->head, c->head_len);
-	memcpy(s + c->head_len, marker, mlen);
+	memcpy(s + c->head_len, marker_text, mlen);
 	if (c->tail_len > 0) {
 		start = (c->tail_pos + c->tail_cap - c->tail_len) % c->tail_cap;
 		first = c->tail_cap - start;
@@ -170,11 +411,17 @@ outcap_finish(struct outcap *c, size_t *lenp)
 void
 outcap_free(struct outcap *c)
 {
+	if (!c->spilled)
+		budget_give(c, c->held);
 	free(c->head);
 	free(c->tail);
 	c->head = NULL;
 	c->tail = NULL;
 	c->head_len = c->tail_len = c->tail_pos = 0;
+	if (c->spilled)
+		close(c->fd);
+	c->spilled = false;
+	c->fd = -1;
 }
 
 /* Replaces each NUL byte of s[0..*lenp) with U+FFFD, so the text stays one C

@@ -31,6 +31,7 @@
 #include "distcron/exec_ssh.h"
 #include "distcron/log.h"
 #include "distcron/orphan.h"
+#include "distcron/outcap.h"
 #include "distcron/policy.h"
 #include "distcron/runner.h"
 #include "distcron/scheduler.h"
@@ -106,6 +107,7 @@ struct runner {
 	struct policy *policy;		/* nodes: selection and health */
 	struct exec_ssh *ssh;		/* SSH connection pool */
 	struct exec_http *http;		/* HTTP client */
+	struct outcap_budget outbudget;	/* captured output in memory */
 	struct item_ctx *wait_head, **wait_tail;
 	struct run **pending;	/* intents not yet handed to the store */
 	size_t npending, cappending;
@@ -774,6 +776,8 @@ item_exec(struct item_ctx *ic)
 	spec.timeout_ms = run->def->timeout_ms;
 	spec.kill_grace_ms = run->def->kill_grace_ms;
 	spec.output_limit = run->def->output_limit;
+	spec.output_budget = r->cfg->output_memory_max > 0 ? &r->outbudget :
+	    NULL;
 	spec.node = it->node;
 	spec.target = ns ? ns->def : NULL;
 	spec.http = run->def->http;
@@ -1548,6 +1552,8 @@ runner_new(const struct config *cfg, struct loop *loop, struct store *st,
 	r->loop = loop;
 	r->st = st;
 	r->wait_tail = &r->wait_head;
+	outcap_budget_init(&r->outbudget, (size_t)cfg->output_memory_max,
+	    cfg->state_dir);
 	ssh_cfg.idle_timeout_ms = cfg->ssh_idle_timeout_ms;
 	ssh_cfg.keepalive_ms = cfg->ssh_keepalive_ms;
 	if ((rc = exec_ssh_new(loop, &ssh_cfg, &r->ssh)) != 0 ||
@@ -1592,6 +1598,8 @@ runner_stats(const struct runner *r, struct runner_stats *out)
 {
 	*out = r->stats;
 	out->store_queue = storeq_depth(r->q);
+	outcap_budget_stats(&r->outbudget, &out->output_held,
+	    &out->output_spills, &out->output_cuts);
 }
 
 /* Adds one observation (ms) to a histogram of runner_stats. */

@@ -91,7 +91,8 @@ struct api_backend {
 	int (*node)(void *ctx, const char *name, char **json);
 	/* {"uptime_s", "rss_bytes", "cpu_user_s", "cpu_system_s", "threads",
 	 *  "jobs", "nodes", "runs_in_flight", "runs_running", "runs_waiting",
-	 *  "store_queue"} */
+	 *  "store_queue", "output_memory_bytes", "output_spilled",
+	 *  "output_cut"} */
 	int (*monitor)(void *ctx, char **json);
 	/* Prometheus text: the daemon's metric families (the server adds
 	 * its own request counters). */

@@ -27,6 +27,8 @@ struct config {
 	bool syslog;
 	char *timezone;		/* default zone of jobs; "" = local */
 	int64_t max_concurrent_runs;	/* across all nodes */
+	int64_t output_memory_max;	/* bytes of captured output held in
+					 * memory, all runs together */
 	int64_t shutdown_grace_ms;	/* SIGTERM: wait this long for runs */
 	int64_t reload_delay_ms;	/* settle time after a file change */
 	int64_t ssh_idle_timeout_ms;	/* close pooled SSH connections idle

@@ -25,4 +25,11 @@ void dur_format(int64_t ms, char *out, size_t outlen);
  */
 int dur_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/*
+ * Parses a byte count: digits and an optional unit, powers of 1024, any case
+ * ("512k", "1M", "1MiB", "64KB", "2g"; "" and "b" are bytes).  Returns 0 or
+ * ERR_PARSE; a count too large for a unit fails the caller's range check.
+ */
+int dur_parse_size(const char *s, int64_t *out);
+
 #endif

@@ -20,6 +20,7 @@ struct loop;
 struct exec_proc;
 struct node_def;
 struct job_http;
+struct outcap_budget;
 
 struct exec_spec {
 	char *const *argv;	/* NULL-terminated argv (no shell), or NULL */
@@ -30,6 +31,7 @@ struct exec_spec {
 	int64_t timeout_ms;	/* 0: no timeout */
 	int64_t kill_grace_ms;	/* SIGTERM -> SIGKILL delay on timeout/cancel */
 	size_t output_limit;	/* per stream; head and tail kept past it */
+	struct outcap_budget *output_budget;	/* the daemon's, or NULL */
 	const char *node;	/* node name, for messages */
 	const struct node_def *target;	/* SSH: the node to run on */
 	const struct job_http *http;	/* HTTP: the request (argv/shell

@@ -3,13 +3,32 @@
  * limit is kept from the head, the last half from the tail (a ring), and the
  * text in between is replaced by a marker line
  * "\n[... distcron: N bytes omitted ...]\n".
+ *
+ * A budget shared by all captures of the daemon bounds the memory they hold
+ * together (output_limit x runs could exhaust it): a capture whose buffers
+ * would grow past it moves them to a temporary file in the budget's
+ * directory (unlinked at once, so nothing is left behind) and goes on there
+ * with the same head and tail; if no file can be made or written, it keeps
+ * its head and drops the rest, ending with the line
+ * "\n[distcron: output cut: daemon output memory budget reached, N bytes
+ * dropped]\n".
  */
 #ifndef DISTCRON_OUTCAP_H
 #define DISTCRON_OUTCAP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Memory held by captures, all threads together. */
+struct outcap_budget {
+	atomic_size_t held;		/* bytes of capture buffers */
+	atomic_uint_fast64_t spills;	/* captures moved to a file */
+	atomic_uint_fast64_t cuts;	/* captures cut (no file) */
+	size_t max;
+	const char *dir;		/* of spill files (borrowed) */
+};
 
 struct outcap {
 	char *head;
@@ -20,15 +39,31 @@ struct outcap {
 	size_t tail_len;	/* bytes in the ring */
 	size_t limit;
 	uint64_t total;		/* bytes fed */
+	struct outcap_budget *budget;	/* NULL: none */
+	size_t held;		/* bytes charged to the budget */
+	int fd;			/* the spill file, when spilled */
+	bool spilled;		/* head and ring live in fd */
+	bool cut;		/* budget reached, no file: bytes dropped */
 };
 
-/* Starts an empty capture keeping at most limit bytes.  Returns 0 or -ENOMEM. */
-int outcap_init(struct outcap *c, size_t limit);
+/* Starts a budget of max bytes, spilling into dir (borrowed; must outlive
+ * the budget's captures).  A budget needs no freeing. */
+void outcap_budget_init(struct outcap_budget *b, size_t max,
+    const char *dir);
 
-/* Feeds n bytes.  Returns 0 or -ENOMEM. */
+/* The budget's figures: bytes held now, captures spilled and cut so far. */
+void outcap_budget_stats(const struct outcap_budget *b, size_t *held,
+    uint64_t *spills, uint64_t *cuts);
+
+/* Starts an empty capture keeping at most limit bytes, its memory charged to
+ * budget (NULL: none).  Returns 0. */
+int outcap_init(struct outcap *c, size_t limit, struct outcap_budget *budget);
+
+/* Feeds n bytes.  Returns 0 or -ENOMEM.  May open and write the spill
+ * file (a local file: short blocking I/O). */
 int outcap_feed(struct outcap *c, const void *p, size_t n);
 
-/* True when bytes were dropped. */
+/* True when bytes were dropped (past the limit or cut). */
 bool outcap_truncated(const struct outcap *c);
 
 /* Returns the captured text (head, marker, tail), NUL-terminated, owned by
@@ -40,7 +75,8 @@ char *outcap_finish(struct outcap *c, size_t *lenp);
  * text, not NULL (unless even that cannot be allocated). */
 char *outcap_text(struct outcap *c, size_t *lenp);
 
-/* Frees the capture's buffers; accepts a finished or zeroed capture. */
+/* Frees the capture's buffers and spill file and gives its memory back to
+ * the budget; accepts a finished or zeroed capture. */
 void outcap_free(struct outcap *c);
 
 #endif

@@ -63,6 +63,9 @@ struct runner_stats {
 	uint64_t started;	/* runs launched since start */
 	uint64_t skipped;	/* ticks skipped (overlap, missed) */
 	size_t store_queue;	/* records waiting for the store thread */
+	size_t output_held;	/* bytes of captured output in memory */
+	uint64_t output_spills;	/* captures moved to files (budget) */
+	uint64_t output_cuts;	/* captures cut (budget, no file) */
 	/* histograms since start, in ms, upper bounds RUNNER_HIST_BOUNDS
 	 * (cumulative counts are the caller's to compute) */
 	uint64_t lateness_hist[RUNNER_HIST_N + 1];	/* item start - tick */

@@ -20,14 +20,7 @@ PER_IP=64	# the default of api_conn_per_ip
 ulimit -n 4096 2>/dev/null || [ "$(ulimit -n)" -ge 2400 ] ||
     skip "cannot raise the file-descriptor limit to 4096"
 
-"$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
-    --state-dir "$S" --listen 127.0.0.1:0 --log-level debug \
-    >"$T/daemon.log" 2>&1 &
-pid=$!
-wait_for 10 grep -q 'API listening' "$T/daemon.log" ||
-    { cat "$T/daemon.log"; exit 1; }
-PORT=$(sed -n 's/.*API listening on .* (port \([0-9]*\)[,)].*/\1/p' \
-    "$T/daemon.log" | tail -n 1)
+api_daemon_start "$T/daemon.log" --log-level debug || exit 1
 
 # Prints "probe N STATUS" for each GET /health from 127.0.0.1 during the
 # flood, then "open N" and "closed N": the flooder's connections still

@@ -3,6 +3,7 @@
 #   . "$top_srcdir/tests/integration/lib.sh"
 #   tmpdir_setup                  # $T: a temp dir removed on exit
 #   daemon_setup                  # tmpdir_setup, and what a daemon test needs
+#   api_daemon_start LOG [ARGS]   # the daemon on 127.0.0.1:0: $pid, $PORT, $URL, $TOKEN
 #   prog=$(find_bin distcronctl)  # or skip (exit 77) if not built
 #   run "$prog" --version         # stdout in $T/out, stderr in $T/err, status in $rc
 #   check "--version exits 0" test "$rc" -eq 0
@@ -45,6 +46,26 @@ daemon_setup() {
 	J=$T/jobs N=$T/nodes S=$T/state
 	mkdir -p "$J" "$N"
 	pid=
+}
+
+# api_daemon_start LOG [ARG...]: starts the daemon of daemon_setup on
+# $J, $N and $S with its API on a free loopback port and extra flags ARGs,
+# logging to LOG; once it listens, sets $pid, $PORT, $URL and $TOKEN.
+# Fails (showing LOG) if it does not listen within 10 s.
+api_daemon_start() {
+	_log=$1
+	shift
+	"$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
+	    --state-dir "$S" --listen 127.0.0.1:0 "$@" >"$_log" 2>&1 &
+	pid=$!
+	if ! wait_for 10 grep -q 'API listening' "$_log"; then
+		cat "$_log"
+		return 1
+	fi
+	PORT=$(sed -n 's/.*API listening on .* (port \([0-9]*\)[,)].*/\1/p' \
+	    "$_log" | tail -n 1)
+	URL=http://127.0.0.1:$PORT
+	TOKEN=$(cat "$S/api.token")
 }
 
 # daemon_log_report LOG: once a check has failed, shows the warnings and

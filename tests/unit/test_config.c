@@ -67,6 +67,8 @@ test_defaults(void **state)
 	assert_int_equal(cfg.max_concurrent_runs, 1024);
 	assert_int_equal(cfg.shutdown_grace_ms, 30000);
 	assert_int_equal(cfg.es_port, 9200);
+	assert_int_equal(cfg.output_memory_max, 256 << 20);
+	assert_int_equal(cfg.api_conn_per_ip, 64);
 	config_free(&cfg);
 }
 
@@ -212,6 +214,32 @@ test_errors(void **state)
 	expect_error(3, a4, NULL, "cannot load");
 }
 
+/* output_memory_max is a size: bytes or a unit, in the file as a number
+ * or a string; a bad one names the key and the value. */
+static void
+test_sizes(void **state)
+{
+	char *a4[] = { "distcrond", "--config", file, NULL };
+	char *a6[] = { "distcrond", "--config", file, "--output-memory-max",
+	    "1G", NULL };
+	struct config cfg;
+	char err[256];
+
+	write_file("{\"output_memory_max\": 65536}");
+	assert_int_equal(load(&cfg, 3, a4, NULL, err), 0);
+	assert_int_equal(cfg.output_memory_max, 65536);
+	config_free(&cfg);
+	write_file("{\"output_memory_max\": \"64k\"}");
+	assert_int_equal(load(&cfg, 5, a6, NULL, err), 0);
+	assert_int_equal(cfg.output_memory_max, 1 << 30);
+	config_free(&cfg);
+	write_file("{\"output_memory_max\": \"12 parsecs\"}");
+	expect_error(3, a4, NULL, ": output_memory_max: expected a size from 0 "
+	    "to 1099511627776 bytes (like 256M, 1G, 65536), got \"12 parsecs\"");
+	write_file("{\"output_memory_max\": \"2000G\"}");
+	expect_error(3, a4, NULL, ": output_memory_max: expected a size");
+}
+
 /* Found by tests/fuzz/fuzz_config: a value is quoted escaped, so an
  * error is one line whatever the file holds. */
 static void
@@ -237,6 +265,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_precedence),
+		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_distcrond_aliases),
 		cmocka_unit_test(test_config_file_from_env),
 		cmocka_unit_test(test_relative_paths),

@@ -1,8 +1,11 @@
 /*
  * test_outcap.c - capped output capture: exact under and at the limit, head +
  * marker + tail past it, chunking does not matter, limit 0, small outputs
- * stay small.
+ * stay small; the daemon-wide memory budget: past it a capture spills to an
+ * unlinked file in the state directory with its text intact, and when no
+ * file can be made it is cut with a note.
  */
+#include <dirent.h>
 #include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "distcron/outcap.h"
@@ -36,7 +40,7 @@ capture(const char *data, size_t n, size_t limit, size_t *lenp, bool *trunc)
 	struct outcap c;
 	char *s;
 
-	assert_int_equal(outcap_init(&c, limit), 0);
+	assert_int_equal(outcap_init(&c, limit, NULL), 0);
 	assert_int_equal(outcap_feed(&c, data, n), 0);
 	assert_int_equal(c.total, n);
 	*trunc = outcap_truncated(&c);
@@ -99,9 +103,11 @@ test_past_limit(void **state)
 	free(data);
 }
 
-/* Feeds data in pseudo-random chunks and compares with a single feed. */
+/* Feeds data in pseudo-random chunks, under budget b (NULL: none), and
+ * compares with a single feed without a budget. */
 static void
-check_chunked(const char *data, size_t n, size_t limit, unsigned seed)
+check_chunked(const char *data, size_t n, size_t limit, unsigned seed,
+    struct outcap_budget *b)
 {
 	struct outcap c;
 	size_t off = 0, k, len1, len2;
@@ -109,7 +115,7 @@ check_chunked(const char *data, size_t n, size_t limit, unsigned seed)
 	bool trunc;
 
 	one = capture(data, n, limit, &len1, &trunc);
-	assert_int_equal(outcap_init(&c, limit), 0);
+	assert_int_equal(outcap_init(&c, limit, b), 0);
 	while (off < n) {
 		seed = seed * 1103515245 + 12345;
 		k = 1 + (seed >> 8) % 700;
@@ -139,7 +145,7 @@ test_chunked_equals_whole(void **state)
 	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
 		for (j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++)
 			check_chunked(data, sizes[j], limits[i],
-			    (unsigned)(i * 31 + j));
+			    (unsigned)(i * 31 + j), NULL);
 	free(data);
 }
 
@@ -175,7 +181,7 @@ test_small_output_stays_small(void **state)
 {
 	struct outcap c;
 
-	assert_int_equal(outcap_init(&c, 1 << 20), 0);
+	assert_int_equal(outcap_init(&c, 1 << 20, NULL), 0);
 	assert_int_equal(outcap_feed(&c, "tiny\n", 5), 0);
 	assert_non_null(c.head);
 	assert_true(malloc_usable_size(c.head) < 4096);
@@ -192,13 +198,111 @@ test_text_nul(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(outcap_init(&c, 1024), 0);
+	assert_int_equal(outcap_init(&c, 1024, NULL), 0);
 	assert_int_equal(outcap_feed(&c, "a\0b\0\0c", 6), 0);
 	s = outcap_text(&c, &len);
 	assert_int_equal(len, 12);
 	assert_string_equal(s, "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd" "c");
 	free(s);
 	outcap_free(&c);
+}
+
+/* Files left in dir (spill files are unlinked as soon as opened). */
+static int
+dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+/* Past the budget a capture spills to a file: the text is the same as in
+ * memory, memory held stays within the budget, no file is left behind. */
+static void
+test_budget_spill(void **state)
+{
+	static const size_t limits[] = { 300, 4096, 65536, 300000 };
+	static const size_t sizes[] = { 5000, 200000 };
+	char dir[] = "/tmp/test_outcap.XXXXXX", *data = pattern(200000), *s;
+	struct outcap_budget b;
+	struct outcap c, small;
+	uint64_t spills, cuts;
+	size_t i, j, held, len;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	outcap_budget_init(&b, 8192, dir);
+	for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		for (j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++)
+			check_chunked(data, sizes[j], limits[i],
+			    (unsigned)(i * 7 + j), &b);
+	outcap_budget_stats(&b, &held, &spills, &cuts);
+	assert_int_equal(held, 0);
+	assert_int_equal(spills, 2);	/* limits 65536 and 300000, 200000 bytes */
+	assert_int_equal(cuts, 0);
+
+	/* one capture holds memory; the next one past the budget spills */
+	assert_int_equal(outcap_init(&small, 4096, &b), 0);
+	assert_int_equal(outcap_feed(&small, data, 4096), 0);
+	assert_int_equal(outcap_init(&c, 65536, &b), 0);
+	assert_int_equal(outcap_feed(&c, data, 200000), 0);
+	outcap_budget_stats(&b, &held, &spills, &cuts);
+	assert_true(held <= 8192);
+	assert_null(c.head);
+	assert_null(c.tail);
+	assert_int_equal(dir_entries(dir), 0);
+	s = outcap_finish(&c, &len);
+	assert_memory_equal(s, data, 32768);
+	assert_memory_equal(s + len - 32768, data + 200000 - 32768, 32768);
+	assert_non_null(strstr(s, "[... distcron: 134464 bytes omitted ...]"));
+	free(s);
+	outcap_free(&c);
+	outcap_free(&small);
+	outcap_budget_stats(&b, &held, &spills, &cuts);
+	assert_int_equal(held, 0);
+	assert_int_equal(rmdir(dir), 0);
+	free(data);
+}
+
+/* No file can be made for a spill: the capture keeps what it holds and is
+ * cut with a note saying why and how much was dropped. */
+static void
+test_budget_cut(void **state)
+{
+	static const char note[] = "\n[distcron: output cut: daemon output "
+	    "memory budget reached, 4000 bytes dropped]\n";
+	char *data = pattern(5000), *s;
+	struct outcap_budget b;
+	struct outcap c;
+	uint64_t spills, cuts;
+	size_t held, len, off;
+
+	(void)state;
+	outcap_budget_init(&b, 1024, "/nonexistent/distcron-test");
+	assert_int_equal(outcap_init(&c, 65536, &b), 0);
+	/* the head grows to 1024 bytes; the feed that needs 2048 is cut */
+	for (off = 0; off < 5000; off += 100)
+		assert_int_equal(outcap_feed(&c, data + off, 100), 0);
+	assert_true(outcap_truncated(&c));
+	s = outcap_text(&c, &len);
+	assert_int_equal(len, 1000 + strlen(note));
+	assert_memory_equal(s, data, 1000);
+	assert_string_equal(s + 1000, note);
+	free(s);
+	outcap_budget_stats(&b, &held, &spills, &cuts);
+	assert_true(held <= 1024);
+	assert_int_equal(spills, 0);
+	assert_int_equal(cuts, 1);
+	outcap_free(&c);
+	outcap_budget_stats(&b, &held, &spills, &cuts);
+	assert_int_equal(held, 0);
+	free(data);
 }
 
 int
@@ -213,6 +317,8 @@ main(void)
 		cmocka_unit_test(test_limit_zero),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_small_output_stays_small),
+		cmocka_unit_test(test_budget_spill),
+		cmocka_unit_test(test_budget_cut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
