@@ -20,7 +20,7 @@ RATE=${3:-20000}
 PACE=$(( (RATE + 649) / 650 ))	# 650-700 req/s per connection here
 WRK_NICE=${WRK_NICE:-0}	# 10: wrk yields to the daemon like a remote client would
 # wrk's connections all come from 127.0.0.1: allow them all (api_conn_per_ip)
-PER_IP=$(( (PACE > 50 ? PACE : 50) + 8 ))
+PER_IP=$(( PACE > 56 ? PACE + 8 : 64 ))
 S=$W/state
 
 mkdir -p "$W/jobs" "$W/nodes" "$S"
