@@ -28,9 +28,11 @@
 
 #include <json-c/json.h>
 
+#include "distcron/buf.h"
 #include "distcron/defs.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/url.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -977,10 +979,11 @@ parse_command(struct pctx *c, json_object *v, struct job_def *job)
 	return 0;
 }
 
-static int
-check_url(struct pctx *c, const char *url)
+enum url_problem { URL_OK, URL_SCHEME, URL_NOHOST, URL_SPACE };
+
+static enum url_problem
+url_problem(const char *url)
 {
-	char q[QUOTE_BUFLEN];
 	const char *p;
 	size_t skip;
 
@@ -989,16 +992,43 @@ check_url(struct pctx *c, const char *url)
 	else if (strncasecmp(url, "https://", 8) == 0)
 		skip = 8;
 	else
-		return fail(c, "http.url", "must start with http:// or "
-		    "https:// (got %s)", quote(url, q, sizeof(q)));
+		return URL_SCHEME;
 	if (url[skip] == '\0' || url[skip] == '/')
-		return fail(c, "http.url", "no host in %s",
-		    quote(url, q, sizeof(q)));
+		return URL_NOHOST;
 	for (p = url; *p != '\0'; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
-			return fail(c, "http.url", "contains a space or "
-			    "control character: %s", quote(url, q, sizeof(q)));
-	return 0;
+			return URL_SPACE;
+	return URL_OK;
+}
+
+/* Messages name the URL without credentials or query (url_strip()). */
+static int
+check_url(struct pctx *c, const char *url)
+{
+	enum url_problem why = url_problem(url);
+	char q[QUOTE_BUFLEN];
+	const char *shown;
+	struct buf b;
+	int r;
+
+	if (why == URL_OK)
+		return 0;
+	buf_init(&b, strlen(url));
+	if (url_strip(url, &b) != 0) {
+		buf_free(&b);
+		return oom(c);
+	}
+	shown = quote(buf_str(&b), q, sizeof(q));
+	if (why == URL_SCHEME)
+		r = fail(c, "http.url", "must start with http:// or https:// "
+		    "(got %s)", shown);
+	else if (why == URL_NOHOST)
+		r = fail(c, "http.url", "no host in %s", shown);
+	else
+		r = fail(c, "http.url", "contains a space or control "
+		    "character: %s", shown);
+	buf_free(&b);
+	return r;
 }
 
 static int

@@ -9,6 +9,8 @@
 #   check "--version names it" contains "$T/out" "distcronctl"
 #   wait_for 10 CMD ARGS          # retries CMD every 0.2 s for up to 10 s
 #   finish                        # "N passed, N failed"; exit 1 on failure
+#   api_setup; api_daemon_start   # a daemon with its API: $URL, $TOKEN
+#   req GET /jobs; body "b['jobs']"   # curl with the token; the JSON answer
 #
 # make check provides top_srcdir and top_builddir (see Makefile.am).
 
@@ -56,6 +58,71 @@ daemon_log_report() {
 	echo "--- ${1##*/} (sanitizer reports):"
 	sed -n '/Sanitizer/,$p' "$1" | head -60
 }
+
+# api_setup: daemon_setup for a test of the daemon's API (curl, or skip);
+# the daemon ($pid) is killed however the script ends.
+api_setup() {
+	daemon_setup
+	command -v curl >/dev/null || skip "curl missing"
+	unset DISTCRON_URL DISTCRON_TOKEN
+	trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+}
+
+# api_daemon_start [ARG...]: starts the daemon on $J, $N, $S with the API on a
+# free loopback port and waits for it: $pid, $PORT, $URL and $TOKEN (the
+# generated full token).  The log is $T/daemon.log.
+api_daemon_start() {
+	: >"$T/daemon.log"
+	"$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
+	    --state-dir "$S" --listen 127.0.0.1:0 --shutdown-grace 2s \
+	    --reload-delay 100ms --log-level debug "$@" >>"$T/daemon.log" 2>&1 &
+	pid=$!
+	wait_for 10 grep -q 'API listening' "$T/daemon.log" || return 1
+	PORT=$(sed -n 's/.*API listening on .* (port \([0-9]*\)[,)].*/\1/p' \
+	    "$T/daemon.log" | tail -n 1)
+	URL=http://127.0.0.1:$PORT
+	TOKEN=$(cat "$S/api.token")
+}
+
+# api_daemon_stop: SIGTERM and wait; $stop_rc gets the daemon's status.
+api_daemon_stop() {
+	kill -TERM "$pid"
+	wait "$pid"
+	stop_rc=$?
+	pid=
+}
+
+# req METHOD PATH [BODY-FILE] [CURL-ARGS...]: with the token; status in
+# $code, body in $T/body.
+req() {
+	_m=$1 _p=$2
+	shift 2
+	_data=
+	if [ $# -gt 0 ] && [ -f "$1" ]; then
+		_data=$1
+		shift
+	fi
+	code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$_m" \
+	    -H "Authorization: Bearer $TOKEN" ${_data:+--data-binary @"$_data"} \
+	    "$@" "$URL$_p")
+}
+
+# noauth METHOD PATH [CURL-ARGS...]
+noauth() {
+	_m=$1 _p=$2
+	shift 2
+	code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$_m" "$@" "$URL$_p")
+}
+
+# body EXPR: a Python expression over the JSON answer (bound to b).
+body() {
+	python3 -c "
+import json, sys
+b = json.load(open('$T/body'))
+sys.exit(0 if ($1) else 1)" 2>/dev/null
+}
+
+status_is() { test "$code" = "$1"; }
 
 # find_bin NAME: prints the path of a built program, or skips the test.
 find_bin() {

@@ -558,6 +558,17 @@ test_command_errors(void **state)
 	    "http.url: must start with http:// or https:// (got \"ftp://x/\")");
 	job_err(JOB_NOCMD(", \"http\": {\"method\": \"GET\"}"),
 	    "http.url: missing");
+	/* A URL in a message loses its credentials and query. */
+	job_err(JOB_NOCMD(", \"http\": {\"url\": "
+	    "\"ftp://admin:S3cretPW@host/x?api_key=Q\"}"),
+	    "http.url: must start with http:// or https:// (got "
+	    "\"ftp://host/x\")");
+	job_err(JOB_NOCMD(", \"http\": {\"url\": "
+	    "\"http://admin:S3cretPW@host/a b?api_key=Q\"}"),
+	    "http.url: contains a space or control character: "
+	    "\"http://host/a b\"");
+	job_err(JOB_NOCMD(", \"http\": {\"url\": \"https:///x?api_key=Q\"}"),
+	    "http.url: no host in \"https:///x\"");
 	job_err(JOB_NOCMD(", \"http\": {\"url\": \"http://x/\", \"headers\": "
 	    "{\"X-A\": \"a\\r\\nEvil: 1\"}}"),
 	    "http.headers.X-A: contains a line break");
