@@ -140,6 +140,7 @@ struct req {
 	struct buf body;
 	size_t dropped;		/* body bytes past the cap */
 	bool too_big;
+	enum access acc;	/* what the token grants */
 	bool checked;		/* req_check() has run */
 	bool answered;
 };
@@ -607,6 +608,7 @@ req_check(struct req *r, const char *url)
 		    "missing or wrong bearer token");
 	if ((ret = route_check(r, url, &ok)) != MHD_YES || !ok)
 		return ret;
+	r->acc = acc;
 	if (acc == ACC_READ && !method_reads(r))
 		return reply_error(r, 403, NULL, "read-only token");
 	if ((ret = path_params_check(r, &ok)) != MHD_YES || !ok)
@@ -1020,6 +1022,23 @@ h_jobs(struct req *r)
 	return reply_backend_json(r, rc, json, "jobs");
 }
 
+/* The backend's answer for a job with its definition's secrets masked
+ * (defs_job_mask()); json is freed.  NULL when out of memory. */
+static char *
+job_masked(char *json)
+{
+	json_object *o = json_tokener_parse(json), *def;
+
+	explicit_bzero(json, strlen(json));
+	free(json);
+	if (o == NULL)
+		return NULL;
+	if (json_object_object_get_ex(o, "definition", &def))
+		defs_job_mask(def);
+	return json_text(o);
+}
+
+/* A read-only token sees the definition's secrets masked. */
 static enum MHD_Result
 h_job(struct req *r)
 {
@@ -1029,6 +1048,9 @@ h_job(struct req *r)
 	if (r->a->be.job == NULL)
 		return reply_unimplemented(r);
 	rc = r->a->be.job(r->a->be.ctx, r->seg[1], &json);
+	if (rc == 0 && r->acc != ACC_FULL && (json = job_masked(json)) ==
+	    NULL)
+		rc = -ENOMEM;
 	return reply_backend_json(r, rc, json,
 	    subject(r, subj, sizeof(subj)));
 }

@@ -1489,6 +1489,43 @@ node_from_json(struct pctx *c, json_object *root, struct node_def *n)
 	return 0;
 }
 
+/* ---- secrets ---- */
+
+/* Every member value of o, whatever its type, becomes URL_MASK. */
+static void
+mask_members(json_object *o)
+{
+	struct json_object_iter it;
+
+	if (!json_object_is_type(o, json_type_object))
+		return;
+	json_object_object_foreachC(o, it)
+		json_object_object_add(o, it.key,
+		    json_object_new_string(URL_MASK));
+}
+
+void
+defs_job_mask(json_object *def)
+{
+	json_object *http = field(def, "http"), *url = field(http, "url");
+	const char *s = json_object_get_string(url);
+	struct buf b;
+
+	mask_members(field(def, "environment"));
+	mask_members(field(http, "headers"));
+	if (url == NULL)
+		return;
+	buf_init(&b, 2 * strlen(s != NULL ? s : "") + 64);
+	if (!json_object_is_type(url, json_type_string) ||
+	    url_mask(s, &b) != 0)
+		json_object_object_add(http, "url",
+		    json_object_new_string(URL_MASK));
+	else
+		json_object_object_add(http, "url",
+		    json_object_new_string(buf_str(&b)));
+	buf_free(&b);
+}
+
 /* ---- parsing entry points ---- */
 
 /* Line and column (1-based) of byte offset off. */

@@ -582,6 +582,38 @@ test_command_errors(void **state)
 	    "\"GE T\"}"), "http.method: invalid method \"GE T\"");
 }
 
+/* defs_job_mask() on what a job file may hold, good or not. */
+static void
+test_mask(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "{\"http\": {\"url\": \"http://u:p@h/x?k=v\", \"headers\": "
+		  "{\"A\": \"s\", \"B\": 7}}, \"environment\": {\"E\": \"s\"}, "
+		  "\"command\": [\"x\"]}",
+		  "{\"http\":{\"url\":\"http://***:***@h/x?k=***\",\"headers\":"
+		  "{\"A\":\"***\",\"B\":\"***\"}},\"environment\":{\"E\":\"***\"},"
+		  "\"command\":[\"x\"]}" },
+		{ "{\"http\": {\"url\": {\"x\": \"secret\"}}}",
+		  "{\"http\":{\"url\":\"***\"}}" },
+		{ "{\"http\": \"x\", \"environment\": [\"a\"]}",
+		  "{\"http\":\"x\",\"environment\":[\"a\"]}" },
+		{ "[1]", "[1]" },
+	};
+	json_object *o;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_non_null(o = json_tokener_parse(cases[i][0]));
+		defs_job_mask(o);
+		assert_string_equal(json_object_to_json_string_ext(o,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+		    cases[i][1]);
+		json_object_put(o);
+	}
+	defs_job_mask(NULL);
+}
+
 static void
 test_policy_errors(void **state)
 {
@@ -1013,6 +1045,7 @@ main(void)
 		cmocka_unit_test(test_node_extensions),
 		cmocka_unit_test(test_job_errors),
 		cmocka_unit_test(test_command_errors),
+		cmocka_unit_test(test_mask),
 		cmocka_unit_test(test_policy_errors),
 		cmocka_unit_test(test_schedule_errors),
 		cmocka_unit_test(test_unknown_zone),
