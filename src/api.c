@@ -51,6 +51,7 @@
 #include "distcron/defs.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/fileio.h"
 #include "distcron/log.h"
 #include "distcron/runjson.h"
 #include "distcron/store.h"
@@ -1376,32 +1377,6 @@ token_read(const char *path, struct secret *out, char *err, size_t errlen)
 	return r;
 }
 
-/* Writes text to a new file next to path, then links it to path (never
- * replacing an existing one).  Returns 0, -EEXIST or -errno. */
-static int
-token_write(const char *path, const char *text)
-{
-	char tmp[PATH_MAX];
-	size_t len = strlen(text);
-	int fd, r = 0;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
-	    sizeof(tmp))
-		return -ENAMETOOLONG;
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-		return -errno;
-	errno = 0;
-	if (fchmod(fd, 0600) != 0 || write(fd, text, len) != (ssize_t)len ||
-	    fsync(fd) != 0)
-		r = errno != 0 ? -errno : -EIO;
-	if (close(fd) != 0 && r == 0)
-		r = -errno;
-	if (r == 0 && link(tmp, path) != 0)
-		r = -errno;
-	unlink(tmp);
-	return r;
-}
-
 /* A new random token in STATE_DIR/api.token (or the one another process
  * wrote there first). */
 static int
@@ -1423,7 +1398,7 @@ token_generate(const char *path, struct secret *out, char *err,
 	hex[2 * sizeof(raw)] = '\n';
 	hex[2 * sizeof(raw) + 1] = '\0';
 	explicit_bzero(raw, sizeof(raw));
-	r = token_write(path, hex);
+	r = fileio_write_new(path, hex, strlen(hex), 0600, false);
 	if (r == 0) {
 		secret_set(out, hex, 2 * TOKEN_RANDOM);
 		log_info("API token written to %s", path);
