@@ -2,7 +2,8 @@
  * url.c - URLs without their secrets (see url.h).
  *
  * A URL is cut into the parts RFC 3986 names, by the first characters that
- * end each: the scheme ends at "://", the authority at the first '/', '?'
+ * end each: the scheme ends at "://" (unless a '/', '?', '#' or '@' comes
+ * first: then there is no scheme), the authority at the first '/', '?'
  * or '#', its userinfo at the last '@' inside it, the path at '?' or '#',
  * the query at '#'.  No part is decoded or checked: the aim is only that
  * no byte of a credential, query value or fragment is copied, whatever
@@ -27,6 +28,9 @@ url_split(const char *url, struct url_parts *u)
 	const char *s = strstr(url, "://");
 	size_t alen;
 
+	/* "://" further on (in a path or query) is no scheme's end. */
+	if (s != NULL && strcspn(url, "/?#@") < (size_t)(s - url))
+		s = NULL;
 	u->host = s != NULL ? (size_t)(s - url) + 3 : 0;
 	alen = strcspn(url + u->host, "/?#");
 	u->at = memrchr(url + u->host, '@', alen);

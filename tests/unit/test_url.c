@@ -27,6 +27,8 @@ static const char *const cases[][3] = {
 	{ "ftp://u:pw@h/a b", "ftp://h/a b", "ftp://***:***@h/a b" },
 	{ "user:pw@host/x?s=1", "host/x", "***:***@host/x?s=***" },
 	{ "http:///x?k=v", "http:///x", "http:///x?k=***" },
+	{ "h/x?r=http://u:pw@y", "h/x", "h/x?r=***" },
+	{ "u@h?r=a://b", "h", "***@h?r=***" },
 	{ "", "", "" },
 };
 
