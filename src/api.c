@@ -59,6 +59,7 @@
 #include "distcron/defs.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/fileio.h"
 #include "distcron/log.h"
 #include "distcron/runjson.h"
 #include "distcron/store.h"
@@ -150,6 +151,7 @@ struct req {
 	struct buf body;
 	size_t dropped;		/* body bytes past the cap */
 	bool too_big;
+	enum access acc;	/* what the token grants */
 	bool checked;		/* req_check() has run */
 	bool answered;
 };
@@ -617,6 +619,7 @@ req_check(struct req *r, const char *url)
 		    "missing or wrong bearer token");
 	if ((ret = route_check(r, url, &ok)) != MHD_YES || !ok)
 		return ret;
+	r->acc = acc;
 	if (acc == ACC_READ && !method_reads(r))
 		return reply_error(r, 403, NULL, "read-only token");
 	if ((ret = path_params_check(r, &ok)) != MHD_YES || !ok)
@@ -1055,6 +1058,23 @@ h_jobs(struct req *r)
 	return reply_backend_json(r, rc, json, "jobs");
 }
 
+/* The backend's answer for a job with its definition's secrets masked
+ * (defs_job_mask()); json is freed.  NULL when out of memory. */
+static char *
+job_masked(char *json)
+{
+	json_object *o = json_tokener_parse(json), *def;
+
+	explicit_bzero(json, strlen(json));
+	free(json);
+	if (o == NULL)
+		return NULL;
+	if (json_object_object_get_ex(o, "definition", &def))
+		defs_job_mask(def);
+	return json_text(o);
+}
+
+/* A read-only token sees the definition's secrets masked. */
 static enum MHD_Result
 h_job(struct req *r)
 {
@@ -1064,6 +1084,9 @@ h_job(struct req *r)
 	if (r->a->be.job == NULL)
 		return reply_unimplemented(r);
 	rc = r->a->be.job(r->a->be.ctx, r->seg[1], &json);
+	if (rc == 0 && r->acc != ACC_FULL && (json = job_masked(json)) ==
+	    NULL)
+		rc = -ENOMEM;
 	return reply_backend_json(r, rc, json,
 	    subject(r, subj, sizeof(subj)));
 }
@@ -1389,32 +1412,6 @@ token_read(const char *path, struct secret *out, char *err, size_t errlen)
 	return r;
 }
 
-/* Writes text to a new file next to path, then links it to path (never
- * replacing an existing one).  Returns 0, -EEXIST or -errno. */
-static int
-token_write(const char *path, const char *text)
-{
-	char tmp[PATH_MAX];
-	size_t len = strlen(text);
-	int fd, r = 0;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
-	    sizeof(tmp))
-		return -ENAMETOOLONG;
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-		return -errno;
-	errno = 0;
-	if (fchmod(fd, 0600) != 0 || write(fd, text, len) != (ssize_t)len ||
-	    fsync(fd) != 0)
-		r = errno != 0 ? -errno : -EIO;
-	if (close(fd) != 0 && r == 0)
-		r = -errno;
-	if (r == 0 && link(tmp, path) != 0)
-		r = -errno;
-	unlink(tmp);
-	return r;
-}
-
 /* A new random token in STATE_DIR/api.token (or the one another process
  * wrote there first). */
 static int
@@ -1436,7 +1433,7 @@ token_generate(const char *path, struct secret *out, char *err,
 	hex[2 * sizeof(raw)] = '\n';
 	hex[2 * sizeof(raw) + 1] = '\0';
 	explicit_bzero(raw, sizeof(raw));
-	r = token_write(path, hex);
+	r = fileio_write_new(path, hex, strlen(hex), 0600, false);
 	if (r == 0) {
 		secret_set(out, hex, 2 * TOKEN_RANDOM);
 		log_info("API token written to %s", path);

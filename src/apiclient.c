@@ -8,7 +8,7 @@
  * so the token goes only to the URL the user chose.  The response body is
  * collected in a capped buffer.  curl's codes are translated here, once,
  * into ERR_* codes and a message that names the server's URL (without any
- * user:password@) and never the token.
+ * user:password@ or query, url_strip()) and never the token.
  */
 #include "config.h"
 
@@ -26,6 +26,7 @@
 #include "distcron/apiclient.h"
 #include "distcron/buf.h"
 #include "distcron/err.h"
+#include "distcron/url.h"
 
 #define USER_AGENT	"distcronctl/" PACKAGE_VERSION
 #define TOKEN_MAX	4096
@@ -35,7 +36,7 @@
 struct apiclient {
 	CURL *easy;
 	char *url;		/* base, without a trailing '/' */
-	char *shown;		/* url without user:password@, for messages */
+	char *shown;		/* url_stripped(url), for messages */
 	struct curl_slist *headers;
 	int64_t timeout_ms;
 	struct buf body;	/* the response being received */
@@ -51,23 +52,6 @@ static void
 global_init(void)
 {
 	global_code = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* A copy of url without "user:password@" (NULL when out of memory). */
-static char *
-url_without_userinfo(const char *url)
-{
-	const char *host = strstr(url, "://") + 3, *at;
-	size_t hlen = strcspn(host, "/?#");
-	struct buf b;
-
-	buf_init(&b, strlen(url));
-	if ((at = memrchr(host, '@', hlen)) != NULL) {
-		(void)buf_append(&b, url, (size_t)(host - url));
-		(void)buf_puts(&b, at + 1);
-	} else
-		(void)buf_puts(&b, url);
-	return buf_steal(&b, NULL);
 }
 
 /* Adds "Authorization: Bearer TOKEN", wiping the temporary copy. */
@@ -181,7 +165,7 @@ apiclient_open(const char *url, const char *token, struct apiclient **out)
 		len--;
 	r = -ENOMEM;
 	if ((c->url = strndup(url, len)) == NULL ||
-	    (c->shown = url_without_userinfo(c->url)) == NULL ||
+	    (c->shown = url_stripped(c->url)) == NULL ||
 	    (c->easy = curl_easy_init()) == NULL ||
 	    (r = headers_build(c, token)) != 0 || (r = easy_setup(c)) != 0) {
 		apiclient_free(c);

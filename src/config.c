@@ -94,7 +94,7 @@ static const struct ckey keys[] = {
 	  "bearer token of the API (empty: STATE_DIR/api.token, generated)" },
 	{ "api_read_token", "DISTCRON_API_READ_TOKEN", "api-read-token", NULL,
 	  CT_STR, OFF(api_read_token), "", 0, 0,
-	  "optional token allowed to read (GET) only" },
+	  "optional token allowed to read (GET) only, secrets masked" },
 	{ "tls_cert", "DISTCRON_TLS_CERT", "tls-cert", NULL,
 	  CT_PATH, OFF(tls_cert), "", 0, 0,
 	  "PEM certificate for HTTPS on the API (with tls_key)" },

@@ -27,12 +27,14 @@
 #include "distcron/control.h"
 #include "distcron/defs.h"
 #include "distcron/err.h"
+#include "distcron/fileio.h"
 #include "distcron/log.h"
 #include "distcron/policy.h"
 #include "distcron/runjson.h"
 #include "distcron/sched.h"
 
 #define SOURCE_MAX	4096
+#define JOB_FILE_MODE	0640	/* the owner writes, its group may read */
 #define ERR_MAX		512
 #define METRICS_MAX	(4 * 1024 * 1024)
 #define JOBS_PAGE_BYTES	(256 * 1024 * 1024)	/* a page of GET /jobs */
@@ -590,30 +592,16 @@ reload_and_wait(struct control *c)
 	return rc;
 }
 
-/* Writes text to DIR/NAME.json through a temp file and a rename, so the
- * loader never reads half a file. */
+/* Writes text to DIR/NAME.json, private (JOB_FILE_MODE, as the job may
+ * hold secrets) and whole: the loader never reads half a file. */
 static int
 write_job_file(const struct control *c, const char *name, const char *text,
     size_t len)
 {
-	char tmp[4096], path[4096];
-	int fd, rc = 0;
+	char path[4096];
 
 	snprintf(path, sizeof(path), "%s/%s.json", c->cfg->jobs_dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.json.tmp%d", c->cfg->jobs_dir,
-	    name, (int)gettid());
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0644)) < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0)
-		rc = errno ? -errno : -EIO;
-	if (close(fd) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
-	if (rc != 0)
-		unlink(tmp);
-	return rc;
+	return fileio_write_new(path, text, len, JOB_FILE_MODE, true);
 }
 
 static int

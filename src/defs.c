@@ -28,9 +28,11 @@
 
 #include <json-c/json.h>
 
+#include "distcron/buf.h"
 #include "distcron/defs.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/url.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -946,10 +948,11 @@ parse_command(struct pctx *c, json_object *v, struct job_def *job)
 	return 0;
 }
 
-static int
-check_url(struct pctx *c, const char *url)
+enum url_problem { URL_OK, URL_SCHEME, URL_NOHOST, URL_SPACE };
+
+static enum url_problem
+url_problem(const char *url)
 {
-	char q[QUOTE_BUFLEN];
 	const char *p;
 	size_t skip;
 
@@ -958,16 +961,43 @@ check_url(struct pctx *c, const char *url)
 	else if (strncasecmp(url, "https://", 8) == 0)
 		skip = 8;
 	else
-		return fail(c, "http.url", "must start with http:// or "
-		    "https:// (got %s)", quote(url, q, sizeof(q)));
+		return URL_SCHEME;
 	if (url[skip] == '\0' || url[skip] == '/')
-		return fail(c, "http.url", "no host in %s",
-		    quote(url, q, sizeof(q)));
+		return URL_NOHOST;
 	for (p = url; *p != '\0'; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
-			return fail(c, "http.url", "contains a space or "
-			    "control character: %s", quote(url, q, sizeof(q)));
-	return 0;
+			return URL_SPACE;
+	return URL_OK;
+}
+
+/* Messages name the URL without credentials or query (url_strip()). */
+static int
+check_url(struct pctx *c, const char *url)
+{
+	enum url_problem why = url_problem(url);
+	char q[QUOTE_BUFLEN];
+	const char *shown;
+	struct buf b;
+	int r;
+
+	if (why == URL_OK)
+		return 0;
+	buf_init(&b, strlen(url));
+	if (url_strip(url, &b) != 0) {
+		buf_free(&b);
+		return oom(c);
+	}
+	shown = quote(buf_str(&b), q, sizeof(q));
+	if (why == URL_SCHEME)
+		r = fail(c, "http.url", "must start with http:// or https:// "
+		    "(got %s)", shown);
+	else if (why == URL_NOHOST)
+		r = fail(c, "http.url", "no host in %s", shown);
+	else
+		r = fail(c, "http.url", "contains a space or control "
+		    "character: %s", shown);
+	buf_free(&b);
+	return r;
 }
 
 static int
@@ -1426,6 +1456,43 @@ node_from_json(struct pctx *c, json_object *root, struct node_def *n)
 	if (field(root, "connection_options") != NULL)
 		warn(c, "connection_options: ignored for a local node");
 	return 0;
+}
+
+/* ---- secrets ---- */
+
+/* Every member value of o, whatever its type, becomes URL_MASK. */
+static void
+mask_members(json_object *o)
+{
+	struct json_object_iter it;
+
+	if (!json_object_is_type(o, json_type_object))
+		return;
+	json_object_object_foreachC(o, it)
+		json_object_object_add(o, it.key,
+		    json_object_new_string(URL_MASK));
+}
+
+void
+defs_job_mask(json_object *def)
+{
+	json_object *http = field(def, "http"), *url = field(http, "url");
+	const char *s = json_object_get_string(url);
+	struct buf b;
+
+	mask_members(field(def, "environment"));
+	mask_members(field(http, "headers"));
+	if (url == NULL)
+		return;
+	buf_init(&b, 2 * strlen(s != NULL ? s : "") + 64);
+	if (!json_object_is_type(url, json_type_string) ||
+	    url_mask(s, &b) != 0)
+		json_object_object_add(http, "url",
+		    json_object_new_string(URL_MASK));
+	else
+		json_object_object_add(http, "url",
+		    json_object_new_string(buf_str(&b)));
+	buf_free(&b);
 }
 
 /* ---- parsing entry points ---- */

@@ -8,7 +8,10 @@
  * change in either directory (after reload_delay of quiet, so an editor's
  * save or a bulk copy is read once); loading runs on a short-lived thread
  * and the result is applied on the loop thread.  A lock file in the state
- * directory keeps a second daemon off the same store.
+ * directory keeps a second daemon off the same store.  The daemon starts
+ * with umask DAEMON_UMASK, so that nothing it creates (state, job files,
+ * known_hosts) is readable by others; files that hold secrets also get an
+ * explicit mode where they are made.  Local jobs inherit that umask.
  */
 #include "config.h"
 
@@ -38,6 +41,8 @@
 #include "distcron/runner.h"
 #include "distcron/store.h"
 #include "distcron/tz.h"
+
+#define DAEMON_UMASK	027	/* group may read, others nothing */
 
 extern char **environ;
 
@@ -562,6 +567,7 @@ main(int argc, char **argv)
 			return 0;
 		}
 	}
+	(void)umask(DAEMON_UMASK);
 	memset(&d, 0, sizeof(d));
 	d.sfd = d.ifd = d.lockfd = -1;
 	log_init("distcrond", LOG_LVL_INFO, false);

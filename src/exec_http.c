@@ -45,6 +45,7 @@
 #include "distcron/log.h"
 #include "distcron/loop.h"
 #include "distcron/outcap.h"
+#include "distcron/url.h"
 
 #define USER_AGENT	"distcron/" PACKAGE_VERSION
 #define NOT_ENDED	EXEC_EXITED	/* reason when we did not end it */
@@ -98,26 +99,6 @@ global_init(void)
 }
 
 /* ---- messages ---- */
-
-/* The URL as messages show it: without user:password@, query or
- * fragment.  Returns NULL when out of memory. */
-static char *
-url_shown(const char *url)
-{
-	const char *host = strstr(url, "://"), *at, *end;
-	size_t alen;
-	struct buf b;
-
-	host = host != NULL ? host + 3 : url;
-	alen = strcspn(host, "/?#");
-	end = host + alen + strcspn(host + alen, "?#");
-	buf_init(&b, strlen(url));
-	(void)buf_append(&b, url, (size_t)(host - url));
-	if ((at = memrchr(host, '@', alen)) != NULL)
-		host = at + 1;
-	(void)buf_append(&b, host, (size_t)(end - host));
-	return buf_steal(&b, NULL);
-}
 
 /* "GET http://host/path: <curl's reason>"; a long URL is cut first, so
  * that the reason survives. */
@@ -649,7 +630,7 @@ proc_new(struct exec_http *h, const struct exec_spec *spec,
 	outcap_init(&p->cap[1], spec->output_limit, spec->output_budget);
 	p->res = calloc(1, sizeof(*p->res));
 	p->method = strdup(hj->method != NULL ? hj->method : "GET");
-	p->url_shown = url_shown(hj->url);
+	p->url_shown = url_stripped(hj->url);
 	if ((p->expect = calloc(p->nexpect, sizeof(int))) != NULL)
 		memcpy(p->expect, expect, p->nexpect * sizeof(int));
 	if (p->res == NULL || p->method == NULL || p->url_shown == NULL ||

@@ -40,10 +40,13 @@
  * fail.  When a new connection cannot be established (TCP, host key,
  * authentication), every run waiting for the node ends EXEC_UNREACHABLE.
  * Host names that are not numeric addresses are looked up on one worker
- * thread, so DNS never blocks the loop.
+ * thread, so DNS never blocks the loop.  A key or passphrase file that group
+ * or others may read, or another user owns, is refused before connecting:
+ * the node is down with that reason until the file is made private.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -57,6 +60,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <libssh2.h>
 
@@ -64,6 +68,7 @@
 #include "distcron/dur.h"
 #include "distcron/err.h"
 #include "distcron/exec_ssh.h"
+#include "distcron/fileio.h"
 #include "distcron/log.h"
 #include "distcron/outcap.h"
 #include "distcron/sshcmd.h"
@@ -1267,15 +1272,39 @@ resolve_queue(struct conn *c)
 
 /* ---- connections ---- */
 
-/* Numeric addresses connect at once; names go to the resolver.  Returns 0,
- * or an error after which c is gone. */
+/* A secret file that others can read or another user owns is refused,
+ * as OpenSSH refuses such a key; one that is missing is left to the step
+ * that reads it.  Returns 0, or ERR_INVALID with msg saying why. */
+static int
+secret_file_check(const char *what, const char *path, char *msg, size_t n)
+{
+	char why[128];
+	struct stat st;
+
+	if (path == NULL || stat(path, &st) != 0 ||
+	    fileio_private_check(&st, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(msg, n, "%s %s: %s", what, path, why);
+	return ERR_INVALID;
+}
+
+/* Numeric addresses connect at once; names go to the resolver.  The key
+ * and passphrase files are checked first.  Returns 0, or an error after
+ * which c is gone. */
 static int
 conn_begin(struct conn *c)
 {
 	const struct node_def *d = c->pn->def;
 	struct sockaddr_in in4;
 	struct sockaddr_in6 in6;
+	char msg[PATH_MAX + 160];
 
+	if (secret_file_check("ssh key", d->ssh_private_key_file, msg,
+	    sizeof(msg)) != 0 || secret_file_check("ssh passphrase file",
+	    d->ssh_private_key_passphrase_file, msg, sizeof(msg)) != 0) {
+		conn_fail(c, msg);
+		return ERR_INVALID;
+	}
 	memset(&in4, 0, sizeof(in4));
 	memset(&in6, 0, sizeof(in6));
 	if (inet_pton(AF_INET, d->ssh_host, &in4.sin_addr) == 1) {

@@ -7,7 +7,10 @@
  * processes never wait for the writer) with synchronous=NORMAL (a power cut
  * may lose the last commits but never corrupts the file), then migrates the
  * schema one step at a time up to the newest version, recorded in PRAGMA
- * user_version.  A read-only handle only checks the version.
+ * user_version.  A read-only handle only checks the version.  The files
+ * (the database, -wal and -shm) hold run output, so a writable handle makes
+ * them STORE_FILE_MODE first, whatever the umask or an older daemon left:
+ * SQLite gives the WAL files the database's mode when it creates them.
  *
  * Statements are prepared once and cached in the handle; each batch of
  * creates or saves runs in one IMMEDIATE transaction.  Retention is amortised:
@@ -22,12 +25,15 @@
  * *errstr from store_open().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -37,6 +43,7 @@
 #include "distcron/store.h"
 
 #define STORE_BUSY_MS		5000
+#define STORE_FILE_MODE		0600
 #define STORE_RETENTION		1000	/* runs kept per job by default */
 #define STORE_PRUNE_MIN		16	/* final saves of a job between prunes */
 #define STORE_QUERY_LIMIT	100
@@ -426,6 +433,30 @@ wal_cb(void *arg, int ncol, char **vals, char **names)
 	return 0;
 }
 
+/* Creates path if needed and makes it and its WAL files STORE_FILE_MODE.
+ * Returns 0 or -errno. */
+static int
+store_private(const char *path)
+{
+	static const char *const wal[] = { "-wal", "-shm" };
+	char p[4096];
+	size_t i;
+	int fd, r = 0;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY,
+	    STORE_FILE_MODE)) < 0)
+		return -errno;
+	if (fchmod(fd, STORE_FILE_MODE) != 0)
+		r = -errno;
+	close(fd);
+	for (i = 0; r == 0 && i < sizeof(wal) / sizeof(wal[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, wal[i]);
+		if (chmod(p, STORE_FILE_MODE) != 0 && errno != ENOENT)
+			r = -errno;
+	}
+	return r;
+}
+
 /* Opens the connection and sets the pragmas.  Returns an SQLite code. */
 static int
 store_connect(struct store *st, const char *path)
@@ -539,6 +570,11 @@ store_open(const char *path, bool readonly, struct store **out,
 	}
 	pthread_mutex_init(&st->lock, NULL);
 	st->readonly = readonly;
+	if (!readonly && (rc = store_private(path)) != 0) {
+		snprintf(msg, sizeof(msg), "cannot open store %s: %s", path,
+		    err_str(rc));
+		goto out;
+	}
 	if ((rc = store_connect(st, path)) != SQLITE_OK) {
 		snprintf(msg, sizeof(msg), "cannot open store %s: %s", path,
 		    st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));

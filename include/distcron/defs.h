@@ -116,6 +116,16 @@ typedef void (*defs_report_fn)(void *arg, const char *level,
 bool defs_name_valid(const char *name);
 
 /*
+ * Replaces the secrets of a job file's JSON (def, parsed; anything else is
+ * left alone) by URL_MASK ("***"), for readers that may not see them: each
+ * value of "environment" and "http.headers" (names kept), and in "http.url"
+ * the user, password, query values and fragment (url_mask()).  Never fails:
+ * a value that cannot be masked in part is masked whole.
+ */
+struct json_object;
+void defs_job_mask(struct json_object *def);
+
+/*
  * Parses one job from JSON text.  default_zone applies when the schedule
  * names none.  On error returns ERR_PARSE/ERR_INVALID and writes
  * "field: reason" to err (e.g. "schedule.cron: day-of-month: 32 out of range

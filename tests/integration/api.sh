@@ -6,72 +6,12 @@
 # and no token in the log.
 . "$top_srcdir/tests/integration/lib.sh"
 
-daemon_setup
-command -v curl >/dev/null || skip "curl missing"
-unset DISTCRON_URL DISTCRON_TOKEN
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
-
-
-start_daemon() {
-	: >"$T/daemon.log"
-	"$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
-	    --state-dir "$S" --listen 127.0.0.1:0 --shutdown-grace 2s \
-	    --reload-delay 100ms --log-level debug >>"$T/daemon.log" 2>&1 &
-	pid=$!
-	wait_for 10 grep -q 'API listening' "$T/daemon.log" || return 1
-	PORT=$(sed -n 's/.*API listening on .* (port \([0-9]*\)[,)].*/\1/p' \
-	    "$T/daemon.log" | tail -n 1)
-	URL=http://127.0.0.1:$PORT
-	TOKEN=$(cat "$S/api.token")
-}
-
-stop_daemon() {
-	kill -TERM "$pid"
-	wait "$pid"
-	stop_rc=$?
-	pid=
-}
-
-# req METHOD PATH [BODY-FILE] [CURL-ARGS...]: with the token; status in
-# $code, body in $T/body.
-req() {
-	_m=$1 _p=$2
-	shift 2
-	_data=
-	if [ $# -gt 0 ] && [ -f "$1" ]; then
-		_data=$1
-		shift
-	fi
-	code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$_m" \
-	    -H "Authorization: Bearer $TOKEN" ${_data:+--data-binary @"$_data"} \
-	    "$@" "$URL$_p")
-}
-
-# noauth METHOD PATH [CURL-ARGS...]
-noauth() {
-	_m=$1 _p=$2
-	shift 2
-	code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$_m" "$@" "$URL$_p")
-}
-
-# body EXPR: a Python expression over the JSON answer (bound to b).
-body() {
-	python3 -c "
-import json, sys
-b = json.load(open('$T/body'))
-sys.exit(0 if ($1) else 1)" 2>/dev/null
-}
-
-status_is() { test "$code" = "$1"; }
+api_setup
 
 cat >"$N/local.json" <<'X'
 {"roles": ["worker"], "connection_type": "local"}
 X
-start_daemon
+api_daemon_start
 check "daemon starts and listens" test -n "$PORT"
 check "api.token generated with mode 0600" \
     test "$(stat -c %a "$S/api.token")" = 600
@@ -297,12 +237,12 @@ check "ctl_api.sh passes against the real daemon" test "$rc" -eq 0
 [ "$rc" -eq 0 ] || grep -E '^FAIL|^  \|' "$T/ctl_api.out" | head -30
 
 # ---- restart: the API's job is a file ----
-stop_daemon
+api_daemon_stop
 check "SIGTERM exits 0" test "$stop_rc" -eq 0
-start_daemon
+api_daemon_start
 req GET /jobs/hello
 check "after a restart the job made through the API is there" status_is 200
 check "  and still paused? no: it was resumed" body "b['state']['paused'] is False"
-stop_daemon
+api_daemon_stop
 check "no token in the log" sh -c "! grep -qF '$TOKEN' '$T/daemon.log'"
 finish

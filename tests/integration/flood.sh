@@ -7,12 +7,7 @@
 # are closed by the daemon.  Bounded: 1,100 sockets, about 8 seconds.
 . "$top_srcdir/tests/integration/lib.sh"
 
-daemon_setup
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
+api_setup
 
 FLOOD=1100
 PER_IP=64	# the default of api_conn_per_ip
@@ -20,7 +15,7 @@ PER_IP=64	# the default of api_conn_per_ip
 ulimit -n 4096 2>/dev/null || [ "$(ulimit -n)" -ge 2400 ] ||
     skip "cannot raise the file-descriptor limit to 4096"
 
-api_daemon_start "$T/daemon.log" --log-level debug || exit 1
+api_daemon_start || exit 1
 
 # Prints "probe N STATUS" for each GET /health from 127.0.0.1 during the
 # flood, then "open N" and "closed N": the flooder's connections still

@@ -3,13 +3,14 @@
 #   . "$top_srcdir/tests/integration/lib.sh"
 #   tmpdir_setup                  # $T: a temp dir removed on exit
 #   daemon_setup                  # tmpdir_setup, and what a daemon test needs
-#   api_daemon_start LOG [ARGS]   # the daemon on 127.0.0.1:0: $pid, $PORT, $URL, $TOKEN
 #   prog=$(find_bin distcronctl)  # or skip (exit 77) if not built
 #   run "$prog" --version         # stdout in $T/out, stderr in $T/err, status in $rc
 #   check "--version exits 0" test "$rc" -eq 0
 #   check "--version names it" contains "$T/out" "distcronctl"
 #   wait_for 10 CMD ARGS          # retries CMD every 0.2 s for up to 10 s
 #   finish                        # "N passed, N failed"; exit 1 on failure
+#   api_setup; api_daemon_start   # a daemon with its API: $URL, $TOKEN
+#   req GET /jobs; body "b['jobs']"   # curl with the token; the JSON answer
 #
 # make check provides top_srcdir and top_builddir (see Makefile.am).
 
@@ -48,26 +49,6 @@ daemon_setup() {
 	pid=
 }
 
-# api_daemon_start LOG [ARG...]: starts the daemon of daemon_setup on
-# $J, $N and $S with its API on a free loopback port and extra flags ARGs,
-# logging to LOG; once it listens, sets $pid, $PORT, $URL and $TOKEN.
-# Fails (showing LOG) if it does not listen within 10 s.
-api_daemon_start() {
-	_log=$1
-	shift
-	"$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
-	    --state-dir "$S" --listen 127.0.0.1:0 "$@" >"$_log" 2>&1 &
-	pid=$!
-	if ! wait_for 10 grep -q 'API listening' "$_log"; then
-		cat "$_log"
-		return 1
-	fi
-	PORT=$(sed -n 's/.*API listening on .* (port \([0-9]*\)[,)].*/\1/p' \
-	    "$_log" | tail -n 1)
-	URL=http://127.0.0.1:$PORT
-	TOKEN=$(cat "$S/api.token")
-}
-
 # daemon_log_report LOG: once a check has failed, shows the warnings and
 # errors in the daemon's LOG, and its sanitizer reports.
 daemon_log_report() {
@@ -77,6 +58,74 @@ daemon_log_report() {
 	echo "--- ${1##*/} (sanitizer reports):"
 	sed -n '/Sanitizer/,$p' "$1" | head -60
 }
+
+# api_setup: daemon_setup for a test of the daemon's API (curl, or skip);
+# the daemon ($pid) is killed however the script ends.
+api_setup() {
+	daemon_setup
+	command -v curl >/dev/null || skip "curl missing"
+	unset DISTCRON_URL DISTCRON_TOKEN
+	trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+}
+
+# api_daemon_start [ARG...]: starts the daemon on $J, $N, $S with the API on a
+# free loopback port and waits for it: $pid, $PORT, $URL and $TOKEN (the
+# generated full token).  The log is $T/daemon.log.
+api_daemon_start() {
+	: >"$T/daemon.log"
+	"$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
+	    --state-dir "$S" --listen 127.0.0.1:0 --shutdown-grace 2s \
+	    --reload-delay 100ms --log-level debug "$@" >>"$T/daemon.log" 2>&1 &
+	pid=$!
+	if ! wait_for 10 grep -q 'API listening' "$T/daemon.log"; then
+		cat "$T/daemon.log"
+		return 1
+	fi
+	PORT=$(sed -n 's/.*API listening on .* (port \([0-9]*\)[,)].*/\1/p' \
+	    "$T/daemon.log" | tail -n 1)
+	URL=http://127.0.0.1:$PORT
+	TOKEN=$(cat "$S/api.token")
+}
+
+# api_daemon_stop: SIGTERM and wait; $stop_rc gets the daemon's status.
+api_daemon_stop() {
+	kill -TERM "$pid"
+	wait "$pid"
+	stop_rc=$?
+	pid=
+}
+
+# req METHOD PATH [BODY-FILE] [CURL-ARGS...]: with the token; status in
+# $code, body in $T/body.
+req() {
+	_m=$1 _p=$2
+	shift 2
+	_data=
+	if [ $# -gt 0 ] && [ -f "$1" ]; then
+		_data=$1
+		shift
+	fi
+	code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$_m" \
+	    -H "Authorization: Bearer $TOKEN" ${_data:+--data-binary @"$_data"} \
+	    "$@" "$URL$_p")
+}
+
+# noauth METHOD PATH [CURL-ARGS...]
+noauth() {
+	_m=$1 _p=$2
+	shift 2
+	code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$_m" "$@" "$URL$_p")
+}
+
+# body EXPR: a Python expression over the JSON answer (bound to b).
+body() {
+	python3 -c "
+import json, sys
+b = json.load(open('$T/body'))
+sys.exit(0 if ($1) else 1)" 2>/dev/null
+}
+
+status_is() { test "$code" = "$1"; }
 
 # find_bin NAME: prints the path of a built program, or skips the test.
 find_bin() {

@@ -7,13 +7,8 @@
 # directory.
 . "$top_srcdir/tests/integration/lib.sh"
 
-daemon_setup
+api_setup
 command -v seq >/dev/null || skip "seq missing"
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	rm -rf "$T"
-}
-trap cleanup EXIT
 
 cat >"$N/local.json" <<'X'
 {"roles": ["worker"], "connection_type": "local"}
@@ -28,7 +23,7 @@ cat >"$J/holder.json" <<'X'
 {"policy": {"roles": ["worker"]}, "schedule": "@yearly",
  "command": ["sh", "-c", "seq 1 5000; exec sleep 30"]}
 X
-api_daemon_start "$T/daemon.log" --output-memory-max 64k || exit 1
+api_daemon_start --output-memory-max 64k || exit 1
 
 # get PATH: the answer's body into $T/body (with the token)
 get() {

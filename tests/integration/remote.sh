@@ -93,6 +93,7 @@ node k_ecdsa n3 "\"ssh_private_key_file\": \"$SSHD_USER_KEY\"" keys
 ssh-keygen -q -t ed25519 -N 'sekret phrase' -f "$SSHD_DIR/passkey"
 cat "$SSHD_DIR/passkey.pub" >>"$SSHD_DIR/authorized_keys"
 printf 'sekret phrase\n' >"$T/passphrase"
+chmod 600 "$T/passphrase"	# refused if others may read it
 node k_pass n3 "\"ssh_private_key_file\": \"$SSHD_DIR/passkey\",
  \"ssh_private_key_passphrase_file\": \"$T/passphrase\"" keys
 # A host name (looked up off the event loop), and a server that accepts TCP

@@ -48,6 +48,12 @@
 #define PER_THREAD	30
 #define T0_MS		INT64_C(1767225600000)	/* 2026-01-01T00:00:00Z */
 #define INVALID_MSG	"schedule.cron: day-of-month: 32 out of range 1-31"
+/* A job whose definition holds secrets in each place a job file can. */
+#define SECRET_JOB	"{\"name\": \"secret\", \"definition\": {" \
+	"\"http\": {\"url\": \"https://admin:S3cretPW@h:8443/p?api_key=Q&x=1\", " \
+	"\"headers\": {\"Authorization\": \"Bearer HDRSECRET\"}}, " \
+	"\"environment\": {\"DB_PASSWORD\": \"ENVSECRET\"}, " \
+	"\"description\": \"kept\"}, \"state\": {\"paused\": false}}"
 #define METRICS_TEXT	"# TYPE distcron_jobs gauge\ndistcron_jobs 3\n"
 
 extern char **environ;
@@ -123,7 +129,8 @@ fk_job(void *ctx, const char *name, char **json)
 	fake_record(name, NULL, 0);
 	if ((r = fake_name_error(name)) != 0)
 		return r;
-	*json = strdup("{\"name\": \"alpha\", \"definition\": {}}");
+	*json = strdup(strcmp(name, "secret") == 0 ? SECRET_JOB :
+	    "{\"name\": \"alpha\", \"definition\": {}}");
 	return 0;
 }
 
@@ -761,6 +768,42 @@ test_read_only_token(void **state)
 	http(f, "POST", "/tasks", READ_TOKEN, "{}", &r);
 	expect_error(&r, 403, NULL);
 	assert_int_equal(fake_calls(), 2);	/* GET and HEAD /jobs */
+}
+
+/* A read-only token sees a job's secrets masked, the full token as
+ * written. */
+static void
+test_read_only_masks_secrets(void **state)
+{
+	struct fixture *f = *state;
+	struct resp r;
+	json_object *o;
+
+	assert_int_equal(http(f, "GET", "/jobs/secret", READ_TOKEN, NULL, &r),
+	    200);
+	o = body_json(&r);
+	assert_string_equal(json_object_get_string(jget(o,
+	    "definition.http.url")), "https://***:***@h:8443/p?api_key=***&x=***");
+	assert_string_equal(json_object_get_string(jget(o,
+	    "definition.http.headers.Authorization")), "***");
+	assert_string_equal(json_object_get_string(jget(o,
+	    "definition.environment.DB_PASSWORD")), "***");
+	assert_string_equal(json_object_get_string(jget(o,
+	    "definition.description")), "kept");
+	assert_non_null(jget(o, "state.paused"));
+	json_object_put(o);
+	assert_null(strstr(r.body, "S3cretPW"));
+	assert_null(strstr(r.body, "HDRSECRET"));
+	assert_null(strstr(r.body, "ENVSECRET"));
+	assert_int_equal(http(f, "GET", "/jobs/secret", f->token, NULL, &r),
+	    200);
+	o = body_json(&r);
+	assert_string_equal(json_object_get_string(jget(o,
+	    "definition.http.url")),
+	    "https://admin:S3cretPW@h:8443/p?api_key=Q&x=1");
+	assert_string_equal(json_object_get_string(jget(o,
+	    "definition.environment.DB_PASSWORD")), "ENVSECRET");
+	json_object_put(o);
 }
 
 static void
@@ -1432,6 +1475,7 @@ main(void)
 		T(test_generated_token),
 		T(test_configured_token),
 		T(test_read_only_token),
+		T(test_read_only_masks_secrets),
 		T(test_not_found_and_method),
 		T(test_hostile_names),
 		T(test_body_limits),

@@ -558,6 +558,17 @@ test_command_errors(void **state)
 	    "http.url: must start with http:// or https:// (got \"ftp://x/\")");
 	job_err(JOB_NOCMD(", \"http\": {\"method\": \"GET\"}"),
 	    "http.url: missing");
+	/* A URL in a message loses its credentials and query. */
+	job_err(JOB_NOCMD(", \"http\": {\"url\": "
+	    "\"ftp://admin:S3cretPW@host/x?api_key=Q\"}"),
+	    "http.url: must start with http:// or https:// (got "
+	    "\"ftp://host/x\")");
+	job_err(JOB_NOCMD(", \"http\": {\"url\": "
+	    "\"http://admin:S3cretPW@host/a b?api_key=Q\"}"),
+	    "http.url: contains a space or control character: "
+	    "\"http://host/a b\"");
+	job_err(JOB_NOCMD(", \"http\": {\"url\": \"https:///x?api_key=Q\"}"),
+	    "http.url: no host in \"https:///x\"");
 	job_err(JOB_NOCMD(", \"http\": {\"url\": \"http://x/\", \"headers\": "
 	    "{\"X-A\": \"a\\r\\nEvil: 1\"}}"),
 	    "http.headers.X-A: contains a line break");
@@ -569,6 +580,38 @@ test_command_errors(void **state)
 	    "http.expect_status[1]: 99 out of range 100-599");
 	job_err(JOB_NOCMD(", \"http\": {\"url\": \"http://x/\", \"method\": "
 	    "\"GE T\"}"), "http.method: invalid method \"GE T\"");
+}
+
+/* defs_job_mask() on what a job file may hold, good or not. */
+static void
+test_mask(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "{\"http\": {\"url\": \"http://u:p@h/x?k=v\", \"headers\": "
+		  "{\"A\": \"s\", \"B\": 7}}, \"environment\": {\"E\": \"s\"}, "
+		  "\"command\": [\"x\"]}",
+		  "{\"http\":{\"url\":\"http://***:***@h/x?k=***\",\"headers\":"
+		  "{\"A\":\"***\",\"B\":\"***\"}},\"environment\":{\"E\":\"***\"},"
+		  "\"command\":[\"x\"]}" },
+		{ "{\"http\": {\"url\": {\"x\": \"secret\"}}}",
+		  "{\"http\":{\"url\":\"***\"}}" },
+		{ "{\"http\": \"x\", \"environment\": [\"a\"]}",
+		  "{\"http\":\"x\",\"environment\":[\"a\"]}" },
+		{ "[1]", "[1]" },
+	};
+	json_object *o;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_non_null(o = json_tokener_parse(cases[i][0]));
+		defs_job_mask(o);
+		assert_string_equal(json_object_to_json_string_ext(o,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+		    cases[i][1]);
+		json_object_put(o);
+	}
+	defs_job_mask(NULL);
 }
 
 static void
@@ -1002,6 +1045,7 @@ main(void)
 		cmocka_unit_test(test_node_extensions),
 		cmocka_unit_test(test_job_errors),
 		cmocka_unit_test(test_command_errors),
+		cmocka_unit_test(test_mask),
 		cmocka_unit_test(test_policy_errors),
 		cmocka_unit_test(test_schedule_errors),
 		cmocka_unit_test(test_unknown_zone),

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -251,6 +252,39 @@ test_open_readonly_missing(void **state)
 	assert_string_equal(errstr, want);
 	/* And no file was created. */
 	assert_int_not_equal(access(f->path, F_OK), 0);
+}
+
+/* The mode of path, or -1 if it is missing. */
+static int
+file_mode(const char *path, const char *suffix)
+{
+	char p[256];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s%s", path, suffix);
+	return stat(p, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+/* The store and its WAL files are private whatever the umask, also when
+ * an older daemon made them 0644. */
+static void
+test_open_private(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = NULL;
+	const char *errstr = NULL;
+	mode_t old = umask(022);
+
+	assert_int_equal(store_open(f->path, false, &st, &errstr), 0);
+	assert_int_equal(file_mode(f->path, ""), 0600);
+	assert_int_equal(file_mode(f->path, "-wal"), 0600);
+	assert_int_equal(file_mode(f->path, "-shm"), 0600);
+	store_close(st);
+	assert_int_equal(chmod(f->path, 0644), 0);
+	assert_int_equal(store_open(f->path, false, &st, &errstr), 0);
+	assert_int_equal(file_mode(f->path, ""), 0600);
+	store_close(st);
+	umask(old);
 }
 
 static void
@@ -1014,6 +1048,7 @@ main(void)
 		T(test_job_pause),
 		T(test_open_readonly_missing),
 		T(test_open_foreign_files),
+		T(test_open_private),
 		T(test_open_newer_schema),
 		T(test_reader_while_writer),
 		T(test_wal_mode),
