@@ -63,7 +63,6 @@
 #define PEM_MAX		(1024 * 1024)
 #define CONN_LIMIT	1000
 #define CONN_TIMEOUT_S	30
-#define DRAIN_MAX	(1024 * 1024)	/* body bytes dropped after a 413 */
 #define NSEG_MAX	3		/* /jobs/{name}/reports */
 #define QUERY_MAX	256		/* longest query value */
 #define LIMIT_MAX	1000
@@ -138,7 +137,6 @@ struct req {
 	size_t nseg;
 	int64_t id;		/* the "#" segment */
 	struct buf body;
-	size_t dropped;		/* body bytes past the cap */
 	bool too_big;
 	bool checked;		/* req_check() has run */
 	bool answered;
@@ -663,23 +661,28 @@ req_begin(struct api *a, struct MHD_Connection *c, const char *url,
 	return req_check(r, url);
 }
 
-/* Collects body bytes; past the cap they are dropped, then refused. */
+/*
+ * Collects body bytes; past the cap they are read and dropped, and the
+ * request is answered 413 on the last call.  Only a chunked body gets past
+ * the cap (a Content-Length over it is refused before its body), and only
+ * once its token has been checked.  The whole body is read because
+ * libmicrohttpd (0.9.75) cannot queue an answer in the middle of an upload:
+ * cutting the connection there leaves the client without one.  A client
+ * that stops sending is dropped by the connection timeout.
+ */
 static enum MHD_Result
 req_body(struct req *r, const char *data, size_t *size)
 {
 	size_t n = *size;
 
 	*size = 0;
-	if (r->answered)
+	if (r->answered || r->too_big)
 		return MHD_YES;
-	if (!r->too_big && buf_append(&r->body, data, n) == 0)
+	if (buf_append(&r->body, data, n) == 0)
 		return MHD_YES;
-	if (!r->too_big) {
-		r->too_big = true;
-		buf_free(&r->body);
-	}
-	r->dropped += n;
-	return r->dropped <= DRAIN_MAX ? MHD_YES : MHD_NO;
+	r->too_big = true;
+	buf_free(&r->body);
+	return MHD_YES;
 }
 
 /*
