@@ -51,6 +51,7 @@
 #include "distcron/defs.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/jsontext.h"
 #include "distcron/log.h"
 #include "distcron/runjson.h"
 #include "distcron/store.h"
@@ -1129,31 +1130,26 @@ h_metrics(struct req *r)
 static enum MHD_Result
 body_json_check(struct req *r, bool *ok)
 {
-	json_tokener *tok = json_tokener_new();
 	json_object *o = NULL;
-	enum json_tokener_error jerr;
-	const char *text = buf_str(&r->body);
-	size_t end = 0;
+	char msg[512];
+	int rc;
 
 	*ok = false;
-	if (tok == NULL)
-		return MHD_NO;
-	o = json_tokener_parse_ex(tok, text, (int)r->body.len);
-	jerr = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	*ok = o != NULL && jerr == json_tokener_success &&
-	    json_object_is_type(o, json_type_object) &&
-	    strspn(text + end, " \t\r\n") == r->body.len - end;
-	json_object_put(o);
-	if (*ok)
-		return MHD_YES;
 	if (r->body.len == 0)
 		return reply_error(r, 400, NULL, "empty body: a JSON object "
 		    "expected");
-	return reply_error(r, 400, NULL, "body is not a JSON object%s%s",
-	    jerr != json_tokener_success ? ": " : "",
-	    jerr != json_tokener_success ? json_tokener_error_desc(jerr) : "");
+	rc = jsontext_parse(buf_str(&r->body), r->body.len, 0, NULL, &o, msg,
+	    sizeof(msg));
+	if (rc == -ENOMEM)
+		return MHD_NO;
+	if (rc != 0)
+		return reply_error(r, 400, NULL, "body: %s", msg);
+	*ok = json_object_is_type(o, json_type_object);
+	if (!*ok)
+		reply_error(r, 400, NULL, "body: expected a JSON object, got %s",
+		    json_type_to_name(json_object_get_type(o)));
+	json_object_put(o);
+	return *ok || r->answered ? MHD_YES : MHD_NO;
 }
 
 /* {"name": NAME, key: value} */

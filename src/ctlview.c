@@ -16,6 +16,7 @@
 
 #include "distcron/ctlview.h"
 #include "distcron/dur.h"
+#include "distcron/jsontext.h"
 #include "distcron/table.h"
 #include "distcron/tz.h"
 
@@ -27,11 +28,13 @@
 json_object *
 ctlview_parse(const char *text, FILE *err)
 {
-	json_object *root = json_tokener_parse(text);
+	json_object *root = NULL;
+	char msg[MSG_MAX];
 
-	if (root == NULL)
-		fprintf(err, "%s: the answer of distcrond is not JSON\n",
-		    PROG);
+	if (jsontext_parse(text, strlen(text), 0, NULL, &root, msg,
+	    sizeof(msg)) != 0)
+		fprintf(err, "%s: the answer of distcrond is not JSON: %s\n",
+		    PROG, msg);
 	return root;
 }
 
