@@ -1013,6 +1013,7 @@ static void
 runs_created(struct store_run **recs, size_t n, int rc, void *arg)
 {
 	struct run **runs = arg, *run;
+	char when[64];
 	int64_t delay;
 	size_t i;
 
@@ -1029,9 +1030,10 @@ runs_created(struct store_run **recs, size_t n, int rc, void *arg)
 			    "not be recorded (%s)", run->rec->job, err_str(rc));
 			run_finish(run, RUN_FAILURE, "store unavailable");
 		} else if (run->rec->id == 0) {
-			log_info("job %s: tick %lld already recorded, not "
-			    "running it again", run->rec->job,
-			    (long long)run->rec->scheduled_at);
+			fmt_time(run->def, run->rec->scheduled_at, when,
+			    sizeof(when));
+			log_info("job %s: tick %s already recorded, not "
+			    "running it again", run->rec->job, when);
 			run_finish(run, RUN_FAILURE, NULL);
 		} else if (run->cancel_reason) {
 			run_finish(run, RUN_FAILURE, run->cancel_reason);
@@ -1182,9 +1184,12 @@ static void slot_start_run(struct slot *slot, int64_t t, const char *trigger);
 static void
 slot_skip(struct slot *slot, int64_t t)
 {
+	char when[64];
+
 	slot->r->stats.skipped++;
-	log_warn("job %s: tick %lld skipped: the previous run is still "
-	    "running (concurrency: forbid)", slot->name, (long long)t);
+	fmt_time(slot->def, t, when, sizeof(when));
+	log_warn("job %s: tick %s skipped: the previous run is still "
+	    "running (concurrency: forbid)", slot->name, when);
 }
 
 /* The tick of a "forbid" job whose previous run was still going when the
@@ -1257,22 +1262,24 @@ runner_due(struct scheduler_item *it, void *arg)
 	struct runner *r = arg;
 	struct slot *slot = slot_of(it);
 	int64_t t = it->due, now_ms = loop_real_ms(), now = now_ms / 1000;
+	char when[64], late[32];
 
+	if (slot->paused || now_ms - t * 1000 > RUNNER_LATE_MS) {
+		fmt_time(slot->def, t, when, sizeof(when));	/* logged */
+		dur_format(now_ms - t * 1000, late, sizeof(late));
+	}
 	if (slot->paused)
-		log_debug("job %s: paused, tick %lld not run", slot->name,
-		    (long long)t);
+		log_debug("job %s: paused, tick %s not run", slot->name, when);
 	else if (now_ms - t * 1000 <= RUNNER_LATE_MS)
 		slot_start_run(slot, t, "schedule");
 	else if (missed_wanted(slot->def, t, now)) {
-		log_warn("job %s: tick %lld is %llds late; running it once "
-		    "(missed: run_once)", slot->name, (long long)t,
-		    (long long)(now - t));
+		log_warn("job %s: tick %s is %s late; running it once "
+		    "(missed: run_once)", slot->name, when, late);
 		slot_start_run(slot, t, "missed");
 	} else {
 		r->stats.skipped++;
-		log_warn("job %s: tick %lld is %llds late; skipped "
-		    "(missed: skip)", slot->name, (long long)t,
-		    (long long)(now - t));
+		log_warn("job %s: tick %s is %s late; skipped (missed: skip)",
+		    slot->name, when, late);
 	}
 	/* after the run is counted, so max_runs sees it */
 	slot_plan(slot, t > now ? t : now);
@@ -1297,6 +1304,7 @@ static void
 slot_catch_up(struct slot *slot, int64_t last)
 {
 	int64_t t, next, now = now_s();
+	char when[64];
 	long n;
 
 	if (last <= 0 || slot->def->missed != JOB_MISSED_RUN_ONCE ||
@@ -1314,8 +1322,9 @@ slot_catch_up(struct slot *slot, int64_t last)
 		return;
 	if (!missed_wanted(slot->def, t, now))
 		return;
+	fmt_time(slot->def, t, when, sizeof(when));
 	log_info("job %s: %ld tick(s) missed while the daemon was down; "
-	    "running the latest once", slot->name, n);
+	    "running the latest, %s, once", slot->name, n, when);
 	slot_start_run(slot, t, "missed");
 }
 

@@ -67,7 +67,8 @@ cat >"$J/broken.json" <<'X'
  "command": ["/bin/true"]}
 X
 cat >"$J/slow.json" <<'X'
-{"policy": {"roles": ["worker"]}, "schedule": {"cron": "* * * * * *"},
+{"policy": {"roles": ["worker"]},
+ "schedule": {"cron": "* * * * * *", "timezone": "Asia/Kolkata"},
  "command": ["/bin/sleep", "60"]}
 X
 
@@ -107,6 +108,8 @@ check "run start and finish are logged with job, node and status" \
     grep -q 'finished: job=tick node=local.*status=SUCCESS' '$T/daemon.log'"
 check "concurrency forbid skips ticks while the slow run goes on" \
     wait_for 5 grep -q "job slow: tick .* skipped: the previous run is still running" "$T/daemon.log"
+check "  the skipped tick is an ISO 8601 time in the job's zone" grep -Eq \
+    "job slow: tick 20[0-9-]{8}T[0-9:]{8}\+05:30 skipped" "$T/daemon.log"
 
 # --- a second daemon on the same state dir is refused ----------------------
 run "$daemon" --config /dev/null --listen 127.0.0.1:0 --jobs-dir "$J" --nodes-dir "$N" --state-dir "$S"
@@ -189,7 +192,8 @@ stop_daemon KILL
 sleep 0.5
 rm "$J/slow.json"
 cat >"$J/catchup.json" <<'X'
-{"policy": {"roles": ["worker"]}, "schedule": {"cron": "*/2 * * * * *"},
+{"policy": {"roles": ["worker"]},
+ "schedule": {"cron": "*/2 * * * * *", "timezone": "America/St_Johns"},
  "command": ["/bin/true"], "missed": "run_once", "missed_max_age": "1h"}
 X
 start_daemon
@@ -208,6 +212,8 @@ check "a tick missed while the daemon was down runs once (trigger missed)" \
     wait_for 10 sh -c "'$ctl' history catchup --state-dir '$S' --json >'$T/h.json' &&
     python3 -c \"import json,sys; h=json.load(open('$T/h.json'));
 sys.exit(0 if len([r for r in h if r['trigger']=='missed'])==1 else 1)\""
+check "  the log names the tick it runs in the job's zone, not in epoch seconds" \
+    grep -Eq "job catchup: [0-9]+ tick\(s\) missed while the daemon was down; running the latest, 20[0-9-]{8}T[0-9:]{8}-0[23]:30, once" "$T/daemon.log"
 stop_daemon INT
 check "SIGINT exits 0 too" test "$stop_rc" -eq 0
 
