@@ -1416,35 +1416,60 @@ slot_update(struct slot *slot, struct job_def *def)
 	slot_plan(slot, now_s());
 }
 
+/* Adds "NAME.json" to a list of kept files ("a.json, b.json"); a list
+ * too long for out ends with "...". */
+static void
+kept_add(char *out, size_t outlen, size_t *n, const char *name)
+{
+	size_t used = strlen(out), need = strlen(name) + 7;  /* ", " ".json" */
+
+	(*n)++;
+	if (used >= 3 && strcmp(out + used - 3, "...") == 0)
+		return;
+	if (used + need + 6 < outlen)	/* leaves room for ", ..." */
+		snprintf(out + used, outlen - used, "%s%s.json",
+		    used ? ", " : "", name);
+	else
+		snprintf(out + used, outlen - used, "%s...", used ? ", " : "");
+}
+
 /* A node whose file broke (half written, invalid) keeps its last good
  * definition, as jobs do. */
 static void
-keep_bad_nodes(struct runner *r, struct defs_set *set)
+keep_bad_nodes(struct runner *r, struct defs_set *set,
+    struct runner_applied *a)
 {
 	const struct node_def *old;
 	size_t i;
 
 	for (i = 0; r->set != NULL && i < set->nbad_nodes; i++)
 		if ((old = defs_find_node(r->set, set->bad_nodes[i])) != NULL &&
-		    defs_set_keep_node(set, old) == 0)
+		    defs_set_keep_node(set, old) == 0) {
 			log_warn("node %s: its file is invalid; keeping the "
 			    "previous definition until it is fixed", old->name);
+			kept_add(a->kept_node_files, sizeof(a->kept_node_files),
+			    &a->kept_nodes, old->name);
+		}
 }
 
-void
-runner_apply(struct runner *r, struct defs_set *set, int at_startup)
+int
+runner_apply(struct runner *r, struct defs_set *set, int at_startup,
+    struct runner_applied *out)
 {
+	struct runner_applied a;
 	struct slot **ns, *slot;
 	size_t i = 0, j = 0, n = 0;
 	int c;
 
-	keep_bad_nodes(r, set);
+	memset(&a, 0, sizeof(a));
+	keep_bad_nodes(r, set, &a);
+	a.nodes = set->nnodes;
 	ns = calloc(set->njobs + 1, sizeof(*ns));
 	if (ns == NULL || policy_set_nodes(r->policy, set) != 0) {
 		log_error("reload: out of memory; keeping the old definitions");
 		free(ns);
 		defs_set_free(set);
-		return;
+		return -ENOMEM;
 	}
 	exec_ssh_retire(r->ssh, set->nodes, set->nnodes);
 	while (i < r->nslots || j < set->njobs) {
@@ -1456,6 +1481,8 @@ runner_apply(struct runner *r, struct defs_set *set, int at_startup)
 			log_warn("job %s: its file is invalid; keeping the "
 			    "previous definition until it is fixed",
 			    r->slots[i]->name);
+			kept_add(a.kept_job_files, sizeof(a.kept_job_files),
+			    &a.kept_jobs, r->slots[i]->name);
 			ns[n++] = r->slots[i++];
 			continue;
 		}
@@ -1480,6 +1507,10 @@ runner_apply(struct runner *r, struct defs_set *set, int at_startup)
 	defs_set_free(r->set);
 	r->set = set;
 	pump_waiting(r);
+	a.jobs = n;
+	if (out != NULL)
+		*out = a;
+	return 0;
 }
 
 /* ---- shutdown ---- */

@@ -151,22 +151,29 @@ n1=$(python3 -c "import json; print(len(json.load(open('$T/h.json'))))")
 sleep 2
 history added
 check "a removed job stops running" py "len(h) <= $n1"
-# kept_when_broken KIND DIR NAME JOB CUT: cuts DIR/NAME.json short (to CUT),
-# as a file caught half written or broken by hand; the KIND (job or node)
-# keeps its previous definition and JOB keeps running on it; then restores it.
+# kept_when_broken KIND DIR NAME JOB CUT RELOADED: cuts DIR/NAME.json short
+# (to CUT), as a file caught half written or broken by hand; the KIND (job or
+# node) keeps its previous definition, the reload's log line is RELOADED, and
+# JOB keeps running on it; then restores it.
 kept_when_broken() {
 	cp "$2/$3.json" "$T/$3.good"
 	printf '%s' "$5" >"$2/$3.json"
 	check "a $1 whose file turns invalid is kept" wait_for 10 contains \
 	    "$T/daemon.log" "$1 $3: its file is invalid; keeping the previous definition"
+	check "  the reload counts it among the ${1}s, kept" contains \
+	    "$T/daemon.log" "$6"
 	history "$4"
 	n1=$(python3 -c "import json; print(len(json.load(open('$T/h.json'))))")
 	check "and $4 keeps running on the previous definition" \
 	    wait_for 10 runs_at_least "$4" SUCCESS $((n1 + 2))
 	cp "$T/$3.good" "$2/$3.json"
 }
-kept_when_broken job "$J" broken broken '{"policy": '
-kept_when_broken node "$N" local tick '{"roles": '
+njobs=$(ls "$J" | grep -c '\.json$')
+kept='1 kept with its previous definition'
+kept_when_broken job "$J" broken broken '{"policy": ' \
+    "reloaded: $njobs jobs ($kept: broken.json), 1 nodes, 1 file(s) with errors"
+kept_when_broken node "$N" local tick '{"roles": ' \
+    "reloaded: $njobs jobs, 1 nodes ($kept: local.json), 1 file(s) with errors"
 
 # --- SIGTERM: runs finish or are killed after the grace, all recorded ------
 stop_daemon TERM

@@ -142,7 +142,7 @@ run_for(struct env *e, int64_t ms)
 	assert_int_equal(runner_new(&e->cfg, e->loop, e->st, &e->r), 0);
 	assert_int_equal(defs_load(e->jobs, e->nodes, NULL, &set, NULL, NULL),
 	    0);
-	runner_apply(e->r, set, 1);
+	runner_apply(e->r, set, 1, NULL);
 	loop_timer_add(e->loop, loop_mono_ms() + ms, stop, e->loop, NULL);
 	loop_run(e->loop);
 	runner_shutdown(e->r, 2000, stop, e->loop);
@@ -691,7 +691,7 @@ test_manage(void **state)
 	assert_int_equal(runner_new(&e->cfg, e->loop, e->st, &e->r), 0);
 	assert_int_equal(defs_load(e->jobs, e->nodes, NULL, &set, NULL, NULL),
 	    0);
-	runner_apply(e->r, set, 1);
+	runner_apply(e->r, set, 1, NULL);
 	assert_int_equal(runner_job_find(e->r, "ticking", &ji), 0);
 	assert_true(ji.paused);
 	assert_int_equal(runner_job_count(e->r), 3);
