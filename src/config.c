@@ -74,7 +74,8 @@ static const struct ckey keys[] = {
 	  "1024", 1, 1000000, "runs executing at once, all nodes together" },
 	{ "shutdown_grace", "DISTCRON_SHUTDOWN_GRACE", "shutdown-grace", NULL,
 	  CT_DUR, OFF(shutdown_grace_ms), "30s", 0, 0,
-	  "on SIGTERM, how long running jobs may finish before being killed" },
+	  "on SIGTERM, how long running jobs may finish before being killed"
+	  " (TERM, then KILL after their kill_grace)" },
 	{ "reload_delay", "DISTCRON_RELOAD_DELAY", "reload-delay", NULL,
 	  CT_DUR, OFF(reload_delay_ms), "200ms", 0, 0,
 	  "how long files must be quiet before a change is reloaded" },

@@ -90,8 +90,10 @@ usage(FILE *fp)
 	fprintf(fp, "  --help                     this text\n"
 	    "  --version                  print the version\n\n"
 	    "Signals: SIGHUP reloads the definitions; SIGTERM or SIGINT stop"
-	    " scheduling,\nlet running jobs finish (shutdown_grace), then"
-	    " exit 0.\n");
+	    " scheduling,\nlet running jobs finish (shutdown_grace), kill what"
+	    " is left (TERM, then KILL\nafter the job's kill_grace) and exit"
+	    " 0: a stop takes up to shutdown_grace +\nkill_grace (5 s more for"
+	    " an SSH run whose node stops answering).\n");
 }
 
 /* ---- reloading ---- */

@@ -79,6 +79,8 @@ check "--version names the program" contains "$T/out" "distcrond "
 run "$daemon" --help
 check "--help documents --jobs-dir and distcrond's flags" \
     sh -c "grep -q -- --jobs-dir '$T/out' && grep -q jobsDirectory '$T/out'"
+check "--help says a stop takes up to shutdown_grace + kill_grace" sh -c \
+    "tr '\n' ' ' <'$T/out' | grep -q 'takes up to shutdown_grace + kill_grace'"
 run "$daemon" --no-such-flag
 check "an unknown flag exits 2 and is named" \
     sh -c "test $rc -eq 2 && grep -q no-such-flag '$T/err'"
