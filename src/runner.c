@@ -1008,6 +1008,18 @@ run_launch(void *arg)
 	run_begin_items(run, 0);
 }
 
+/* A run no node could take (all down, none matching) fails, at its
+ * second like the runs that start. */
+static void
+run_unplaced(void *arg)
+{
+	struct run *run = arg;
+
+	run->timer = NULL;
+	run_finish(run, RUN_FAILURE, run->pick_error ?
+	    run->pick_error : "no node to run on");
+}
+
 /* The store has the intents: launch each run at its second. */
 static void
 runs_created(struct store_run **recs, size_t n, int rc, void *arg)
@@ -1015,6 +1027,7 @@ runs_created(struct store_run **recs, size_t n, int rc, void *arg)
 	struct run **runs = arg, *run;
 	char when[64];
 	int64_t delay;
+	loop_fn fn;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -1040,17 +1053,17 @@ runs_created(struct store_run **recs, size_t n, int rc, void *arg)
 		} else if (run->r->shutting) {
 			run_finish(run, RUN_LOST,
 			    "daemon stopped before the run was launched");
-		} else if (run->rec->nitems == 0) {
-			run_finish(run, RUN_FAILURE, run->pick_error ?
-			    run->pick_error : "no node to run on");
 		} else {
+			/* with no node, it fails at its second all the same:
+			 * a run never ends before its tick */
+			fn = run->rec->nitems == 0 ? run_unplaced : run_launch;
 			delay = run->rec->scheduled_at * 1000 - loop_real_ms();
 			if (strcmp(run->rec->trigger, "schedule") != 0 ||
 			    delay <= 0)
-				run_launch(run);
+				fn(run);
 			else
 				loop_timer_add(run->r->loop, loop_mono_ms() +
-				    delay, run_launch, run, &run->timer);
+				    delay, fn, run, &run->timer);
 		}
 	}
 	(void)recs;
