@@ -60,6 +60,7 @@
 #include "distcron/dur.h"
 #include "distcron/err.h"
 #include "distcron/fileio.h"
+#include "distcron/jsontext.h"
 #include "distcron/log.h"
 #include "distcron/runjson.h"
 #include "distcron/store.h"
@@ -73,7 +74,7 @@
 #define CONN_LIMIT	1000	/* all clients together; see conn_limit() */
 #define CONN_FD_SHARE	2	/* ... at most 1/2 of RLIMIT_NOFILE */
 #define CONN_TIMEOUT_S	10	/* idle: a head or body stalled this long */
-#define DRAIN_MAX	(1024 * 1024)	/* body bytes dropped after a 413 */
+#define DRAIN_MAX	(64 * 1024 * 1024) /* chunked bytes read past the cap */
 #define NSEG_MAX	3		/* /jobs/{name}/reports */
 #define QUERY_MAX	256		/* longest query value */
 #define LIMIT_MAX	API_PAGE_MAX
@@ -149,7 +150,7 @@ struct req {
 	size_t nseg;
 	int64_t id;		/* the "#" segment */
 	struct buf body;
-	size_t dropped;		/* body bytes past the cap */
+	size_t dropped;		/* chunked body bytes read past the cap */
 	bool too_big;
 	enum access acc;	/* what the token grants */
 	bool checked;		/* req_check() has run */
@@ -676,23 +677,34 @@ req_begin(struct api *a, struct MHD_Connection *c, const char *url,
 	return req_check(r, url);
 }
 
-/* Collects body bytes; past the cap they are dropped, then refused. */
+/*
+ * Collects body bytes; past the cap they are read and dropped, and the
+ * request is answered 413 on the last call.  Only a chunked body gets past
+ * the cap (a Content-Length over it is refused before its body), and only
+ * once its token has been checked.  The whole body is read because
+ * libmicrohttpd (0.9.75) cannot queue an answer in the middle of an upload:
+ * cutting the connection there leaves the client without one.  The
+ * reading is bounded: past DRAIN_MAX dropped bytes the connection is cut
+ * (no answer), so a client cannot hold a thread with an endless body.  A
+ * client that stops sending is dropped by the connection timeout.
+ */
 static enum MHD_Result
 req_body(struct req *r, const char *data, size_t *size)
 {
 	size_t n = *size;
 
 	*size = 0;
+	if (r->too_big) {
+		r->dropped += n;
+		return r->dropped <= DRAIN_MAX ? MHD_YES : MHD_NO;
+	}
 	if (r->answered)
 		return MHD_YES;
-	if (!r->too_big && buf_append(&r->body, data, n) == 0)
+	if (buf_append(&r->body, data, n) == 0)
 		return MHD_YES;
-	if (!r->too_big) {
-		r->too_big = true;
-		buf_free(&r->body);
-	}
-	r->dropped += n;
-	return r->dropped <= DRAIN_MAX ? MHD_YES : MHD_NO;
+	r->too_big = true;
+	buf_free(&r->body);
+	return MHD_YES;
 }
 
 /*
@@ -1184,31 +1196,26 @@ h_metrics(struct req *r)
 static enum MHD_Result
 body_json_check(struct req *r, bool *ok)
 {
-	json_tokener *tok = json_tokener_new();
 	json_object *o = NULL;
-	enum json_tokener_error jerr;
-	const char *text = buf_str(&r->body);
-	size_t end = 0;
+	char msg[512];
+	int rc;
 
 	*ok = false;
-	if (tok == NULL)
-		return MHD_NO;
-	o = json_tokener_parse_ex(tok, text, (int)r->body.len);
-	jerr = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	*ok = o != NULL && jerr == json_tokener_success &&
-	    json_object_is_type(o, json_type_object) &&
-	    strspn(text + end, " \t\r\n") == r->body.len - end;
-	json_object_put(o);
-	if (*ok)
-		return MHD_YES;
 	if (r->body.len == 0)
 		return reply_error(r, 400, NULL, "empty body: a JSON object "
 		    "expected");
-	return reply_error(r, 400, NULL, "body is not a JSON object%s%s",
-	    jerr != json_tokener_success ? ": " : "",
-	    jerr != json_tokener_success ? json_tokener_error_desc(jerr) : "");
+	rc = jsontext_parse(buf_str(&r->body), r->body.len, 0, NULL, &o, msg,
+	    sizeof(msg));
+	if (rc == -ENOMEM)
+		return MHD_NO;
+	if (rc != 0)
+		return reply_error(r, 400, NULL, "body: %s", msg);
+	*ok = json_object_is_type(o, json_type_object);
+	if (!*ok)
+		reply_error(r, 400, NULL, "body: expected a JSON object, got %s",
+		    json_type_to_name(json_object_get_type(o)));
+	json_object_put(o);
+	return *ok || r->answered ? MHD_YES : MHD_NO;
 }
 
 /* {"name": NAME, key: value} */

@@ -7,6 +7,7 @@
  * and every error names its source, key and value.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -17,9 +18,11 @@
 
 #include <json-c/json.h>
 
+#include "distcron/buf.h"
 #include "distcron/config.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/jsontext.h"
 #include "distcron/log.h"
 
 enum ctype { CT_STR, CT_PATH, CT_INT, CT_BOOL, CT_DUR, CT_LEVEL, CT_SIZE };
@@ -40,6 +43,9 @@ struct ckey {
 };
 
 #define OFF(f)	offsetof(struct config, f)
+#define CONFIG_FILE_MAX	1048576	/* bytes of a config file */
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
 
 static const struct ckey keys[] = {
 	{ "jobs_dir", "DISTCRON_JOBS_DIR", "jobs-dir", "jobsDirectory",
@@ -73,7 +79,8 @@ static const struct ckey keys[] = {
 	  "goes to files in state_dir (0: no limit)" },
 	{ "shutdown_grace", "DISTCRON_SHUTDOWN_GRACE", "shutdown-grace", NULL,
 	  CT_DUR, OFF(shutdown_grace_ms), "30s", 0, 0,
-	  "on SIGTERM, how long running jobs may finish before being killed" },
+	  "on SIGTERM, how long running jobs may finish before being killed"
+	  " (TERM, then KILL after their kill_grace)" },
 	{ "reload_delay", "DISTCRON_RELOAD_DELAY", "reload-delay", NULL,
 	  CT_DUR, OFF(reload_delay_ms), "200ms", 0, 0,
 	  "how long files must be quiet before a change is reloaded" },
@@ -336,6 +343,48 @@ config_apply_json(struct config *cfg, json_object *root, const char *src,
 	return 0;
 }
 
+/* The whole file at path, up to CONFIG_FILE_MAX bytes, in b. */
+static int
+read_text(const char *path, struct buf *b)
+{
+	char chunk[4096];
+	ssize_t n;
+	int fd, r = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || (r = buf_append(b, chunk, (size_t)n)) != 0) {
+			r = n < 0 ? -errno : r;
+			break;
+		}
+	}
+	close(fd);
+	return r;
+}
+
+/* Parses the file at path (relaxed JSON: comments are allowed). */
+static int
+load_file(const char *path, json_object **root, char *err, size_t errlen)
+{
+	char msg[512];
+	struct buf b;
+	int r;
+
+	buf_init(&b, CONFIG_FILE_MAX);
+	if ((r = read_text(path, &b)) != 0)
+		snprintf(err, errlen, "%s: cannot load: %s", path, r == -E2BIG ?
+		    "file over " STR(CONFIG_FILE_MAX) " bytes" : strerror(-r));
+	else if ((r = jsontext_parse(buf_str(&b), b.len, 0, NULL, root, msg,
+	    sizeof(msg))) != 0)
+		snprintf(err, errlen, "%s: %s", path, r == -ENOMEM ?
+		    strerror(ENOMEM) : msg);
+	buf_free(&b);
+	return r != 0 ? ERR_CONFIG : 0;
+}
+
 static int
 config_apply_file(struct config *cfg, const char *path, bool must_exist,
     char *err, size_t errlen)
@@ -348,14 +397,8 @@ config_apply_file(struct config *cfg, const char *path, bool must_exist,
 		return 0;
 	if (stat(path, &st) == 0 && st.st_size == 0)	/* empty: no settings */
 		return (cfg->config_file = strdup(path)) ? 0 : -ENOMEM;
-	if ((root = json_object_from_file(path)) == NULL) {
-		snprintf(err, errlen, "%s: cannot load: %s", path,
-		    json_util_get_last_err() ? json_util_get_last_err() :
-		    "unreadable");
-		/* json-c's message ends with a newline */
-		err[strcspn(err, "\n")] = '\0';
-		return ERR_CONFIG;
-	}
+	if ((r = load_file(path, &root, err, errlen)) != 0)
+		return r;
 	r = config_apply_json(cfg, root, path, err, errlen);
 	json_object_put(root);
 	if (r == 0 && (cfg->config_file = strdup(path)) == NULL)

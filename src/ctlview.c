@@ -16,6 +16,7 @@
 
 #include "distcron/ctlview.h"
 #include "distcron/dur.h"
+#include "distcron/jsontext.h"
 #include "distcron/table.h"
 #include "distcron/tz.h"
 
@@ -27,11 +28,13 @@
 json_object *
 ctlview_parse(const char *text, FILE *err)
 {
-	json_object *root = json_tokener_parse(text);
+	json_object *root = NULL;
+	char msg[MSG_MAX];
 
-	if (root == NULL)
-		fprintf(err, "%s: the answer of distcrond is not JSON\n",
-		    PROG);
+	if (jsontext_parse(text, strlen(text), 0, NULL, &root, msg,
+	    sizeof(msg)) != 0)
+		fprintf(err, "%s: the answer of distcrond is not JSON: %s\n",
+		    PROG, msg);
 	return root;
 }
 
@@ -262,11 +265,14 @@ print_indented(const char *prefix, const char *text, FILE *out)
 	}
 }
 
-/* "exit code 0", "signal 9", "error: ..." or "-" for one item. */
+/* "exit code 0", "signal 9", "exit code 1, timed out after 5s" or "no
+ * exit code" for one item.  An error that only restates the exit code or
+ * the signal ("exit code 3", "killed by signal 9") is not repeated. */
 static void
 item_outcome(json_object *it, char *out, size_t outlen)
 {
 	const char *error = ctlview_string(it, "error");
+	size_t said;
 	int64_t v;
 
 	if (ctlview_int(it, "signal", &v) && v > 0)
@@ -275,9 +281,41 @@ item_outcome(json_object *it, char *out, size_t outlen)
 		snprintf(out, outlen, "exit code %lld", (long long)v);
 	else
 		snprintf(out, outlen, "no exit code");
-	if (error != NULL && error[0] != '\0')
-		snprintf(out + strlen(out), outlen - strlen(out), ", %s",
-		    error);
+	said = strlen(out);
+	if (error == NULL || error[0] == '\0' || strcmp(error, out) == 0 ||
+	    (strncmp(error, "killed by ", 10) == 0 &&
+	    strcmp(error + 10, out) == 0))
+		return;
+	snprintf(out + said, outlen - said, ", %s", error);
+}
+
+/* Does reason only say what an item's line says ("node web1: exit code 3",
+ * maybe with " (and 2 more nodes)")? */
+static bool
+reason_in_items(const char *reason, json_object *items)
+{
+	const char *node, *error, *rest;
+	json_object *it;
+	size_t i, n;
+
+	for (i = 0; json_object_is_type(items, json_type_array) &&
+	    i < json_object_array_length(items); i++) {
+		it = json_object_array_get_idx(items, i);
+		node = ctlview_string(it, "node");
+		if ((error = ctlview_string(it, "error")) == NULL)
+			error = "failed";
+		n = node != NULL ? strlen(node) : 0;
+		if (n == 0 || strncmp(reason, "node ", 5) != 0 ||
+		    strncmp(reason + 5, node, n) != 0 ||
+		    strncmp(reason + 5 + n, ": ", 2) != 0)
+			continue;
+		rest = reason + 7 + n;
+		if (strncmp(rest, error, strlen(error)) == 0 &&
+		    (rest[strlen(error)] == '\0' ||
+		    strncmp(rest + strlen(error), " (and ", 6) == 0))
+			return true;
+	}
+	return false;
 }
 
 static void
@@ -317,7 +355,8 @@ ctlview_run(json_object *run, int64_t id, FILE *out)
 
 	fprintf(out, "run %lld%s%s%s: %s\n", (long long)id, job ? " (" : "",
 	    job ? job : "", job ? ")" : "", st ? st : "?");
-	if (reason != NULL && reason[0] != '\0')
+	if (reason != NULL && reason[0] != '\0' &&
+	    !reason_in_items(reason, items))
 		fprintf(out, "  reason: %s\n", reason);
 	for (i = 0; json_object_is_type(items, json_type_array) &&
 	    i < json_object_array_length(items); i++)

@@ -33,6 +33,7 @@
 #include "distcron/dur.h"
 #include "distcron/err.h"
 #include "distcron/url.h"
+#include "distcron/jsontext.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -1497,63 +1498,25 @@ defs_job_mask(json_object *def)
 
 /* ---- parsing entry points ---- */
 
-/* Line and column (1-based) of byte offset off. */
-static void
-text_pos(const char *text, size_t off, int *line, int *col)
-{
-	size_t i, bol = 0;
-
-	*line = 1;
-	for (i = 0; i < off; i++) {
-		if (text[i] == '\n') {
-			(*line)++;
-			bol = i + 1;
-		}
-	}
-	*col = (int)(off - bol) + 1;
-}
-
 /* Parses text as one strict JSON object; trailing garbage is an error. */
 static int
 parse_json(struct pctx *c, const char *text, size_t len, json_object **out)
 {
-	struct json_tokener *tok;
-	enum json_tokener_error jerr;
+	char msg[512];
 	json_object *root;
-	const char *nul;
-	size_t off;
-	int line, col;
+	int r;
 
 	if (len > DEFS_FILE_MAX) {
 		fail(c, NULL, "file too large (%zu bytes, limit %d)", len,
 		    DEFS_FILE_MAX);
 		return ERR_TOOBIG;
 	}
-	if ((nul = memchr(text, '\0', len)) != NULL) {
-		text_pos(text, (size_t)(nul - text), &line, &col);
-		fail(c, NULL, "invalid JSON at line %d, column %d: NUL byte",
-		    line, col);
-		return ERR_PARSE;
-	}
-	if ((tok = c->tok) == NULL && (tok = json_tokener_new()) == NULL)
+	r = jsontext_parse(text, len, JSONTEXT_STRICT, c->tok, &root, msg,
+	    sizeof(msg));
+	if (r == -ENOMEM)
 		return oom(c);
-	json_tokener_reset(tok);
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
-	root = json_tokener_parse_ex(tok, text, (int)len);
-	off = json_tokener_get_parse_end(tok);
-	if (root == NULL &&
-	    json_tokener_get_error(tok) == json_tokener_continue) {
-		root = json_tokener_parse_ex(tok, "", 1);	/* EOF */
-		off = len;
-	}
-	jerr = json_tokener_get_error(tok);
-	if (tok != c->tok)
-		json_tokener_free(tok);
-	if (root == NULL) {
-		text_pos(text, off, &line, &col);
-		fail(c, NULL, "invalid JSON at line %d, column %d: %s", line,
-		    col, json_tokener_error_desc(jerr));
+	if (r != 0) {
+		fail(c, NULL, "%s", msg);
 		return ERR_PARSE;
 	}
 	if (!json_object_is_type(root, json_type_object)) {

@@ -95,8 +95,10 @@ usage(FILE *fp)
 	fprintf(fp, "  --help                     this text\n"
 	    "  --version                  print the version\n\n"
 	    "Signals: SIGHUP reloads the definitions; SIGTERM or SIGINT stop"
-	    " scheduling,\nlet running jobs finish (shutdown_grace), then"
-	    " exit 0.\n");
+	    " scheduling,\nlet running jobs finish (shutdown_grace), kill what"
+	    " is left (TERM, then KILL\nafter the job's kill_grace) and exit"
+	    " 0: a stop takes up to shutdown_grace +\nkill_grace (5 s more for"
+	    " an SSH run whose node stops answering).\n");
 }
 
 /* ---- reloading ---- */
@@ -122,20 +124,49 @@ waiters_call(struct waiter **list)
 	}
 }
 
+/* "N jobs (K kept with its previous definition: a.json)" */
+static void
+kept_text(size_t n, const char *what, size_t kept, const char *files,
+    char *out, size_t outlen)
+{
+	if (kept == 0)
+		snprintf(out, outlen, "%zu %s", n, what);
+	else
+		snprintf(out, outlen, "%zu %s (%zu kept with %s previous "
+		    "definition: %s)", n, what, kept, kept == 1 ? "its" : "their",
+		    files);
+}
+
+/* The reload's line: what is in force now, the kept definitions counted. */
+static void
+log_reloaded(const struct runner_applied *a, int nerrors)
+{
+	char jobs[RUNNER_KEPT_MAX + 80], nodes[RUNNER_KEPT_MAX + 80];
+
+	kept_text(a->jobs, "jobs", a->kept_jobs, a->kept_job_files, jobs,
+	    sizeof(jobs));
+	kept_text(a->nodes, "nodes", a->kept_nodes, a->kept_node_files, nodes,
+	    sizeof(nodes));
+	log_info("reloaded: %s, %s, %d file(s) with errors", jobs, nodes,
+	    nerrors);
+}
+
 static void
 reload_done(void *arg)
 {
 	struct load_job *lj = arg;
 	struct daemon *d = lj->d;
+	struct runner_applied a;
+	int nerrors;
 
 	d->loading = 0;
 	if (lj->rc != 0)
 		log_error("reload failed: %s; keeping the old definitions",
 		    err_str(lj->rc));
 	else if (!d->stopping) {
-		log_info("reloaded: %zu jobs, %zu nodes, %d file(s) with errors",
-		    lj->set->njobs, lj->set->nnodes, lj->set->nerrors);
-		runner_apply(d->runner, lj->set, 0);
+		nerrors = lj->set->nerrors;
+		if (runner_apply(d->runner, lj->set, 0, &a) == 0)
+			log_reloaded(&a, nerrors);
 		lj->set = NULL;
 	}
 	defs_set_free(lj->set);
@@ -505,7 +536,8 @@ start(struct daemon *d)
 	    "jobs %s, nodes %s, state %s", PACKAGE_VERSION, set->njobs,
 	    set->nnodes, set->nerrors, d->cfg.jobs_dir, d->cfg.nodes_dir,
 	    d->cfg.state_dir);
-	runner_apply(d->runner, set, 1);
+	if ((rc = runner_apply(d->runner, set, 1, NULL)) != 0)
+		return rc;
 	runner_stats(d->runner, &stats);
 	log_info("scheduling %zu jobs", stats.jobs);
 	if ((rc = start_api(d)) != 0)

@@ -1012,12 +1012,26 @@ run_launch(void *arg)
 	run_begin_items(run, 0);
 }
 
+/* A run no node could take (all down, none matching) fails, at its
+ * second like the runs that start. */
+static void
+run_unplaced(void *arg)
+{
+	struct run *run = arg;
+
+	run->timer = NULL;
+	run_finish(run, RUN_FAILURE, run->pick_error ?
+	    run->pick_error : "no node to run on");
+}
+
 /* The store has the intents: launch each run at its second. */
 static void
 runs_created(struct store_run **recs, size_t n, int rc, void *arg)
 {
 	struct run **runs = arg, *run;
+	char when[64];
 	int64_t delay;
+	loop_fn fn;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -1033,26 +1047,27 @@ runs_created(struct store_run **recs, size_t n, int rc, void *arg)
 			    "not be recorded (%s)", run->rec->job, err_str(rc));
 			run_finish(run, RUN_FAILURE, "store unavailable");
 		} else if (run->rec->id == 0) {
-			log_info("job %s: tick %lld already recorded, not "
-			    "running it again", run->rec->job,
-			    (long long)run->rec->scheduled_at);
+			fmt_time(run->def, run->rec->scheduled_at, when,
+			    sizeof(when));
+			log_info("job %s: tick %s already recorded, not "
+			    "running it again", run->rec->job, when);
 			run_finish(run, RUN_FAILURE, NULL);
 		} else if (run->cancel_reason) {
 			run_finish(run, RUN_FAILURE, run->cancel_reason);
 		} else if (run->r->shutting) {
 			run_finish(run, RUN_LOST,
 			    "daemon stopped before the run was launched");
-		} else if (run->rec->nitems == 0) {
-			run_finish(run, RUN_FAILURE, run->pick_error ?
-			    run->pick_error : "no node to run on");
 		} else {
+			/* with no node, it fails at its second all the same:
+			 * a run never ends before its tick */
+			fn = run->rec->nitems == 0 ? run_unplaced : run_launch;
 			delay = run->rec->scheduled_at * 1000 - loop_real_ms();
 			if (strcmp(run->rec->trigger, "schedule") != 0 ||
 			    delay <= 0)
-				run_launch(run);
+				fn(run);
 			else
 				loop_timer_add(run->r->loop, loop_mono_ms() +
-				    delay, run_launch, run, &run->timer);
+				    delay, fn, run, &run->timer);
 		}
 	}
 	(void)recs;
@@ -1186,9 +1201,12 @@ static void slot_start_run(struct slot *slot, int64_t t, const char *trigger);
 static void
 slot_skip(struct slot *slot, int64_t t)
 {
+	char when[64];
+
 	slot->r->stats.skipped++;
-	log_warn("job %s: tick %lld skipped: the previous run is still "
-	    "running (concurrency: forbid)", slot->name, (long long)t);
+	fmt_time(slot->def, t, when, sizeof(when));
+	log_warn("job %s: tick %s skipped: the previous run is still "
+	    "running (concurrency: forbid)", slot->name, when);
 }
 
 /* The tick of a "forbid" job whose previous run was still going when the
@@ -1261,22 +1279,24 @@ runner_due(struct scheduler_item *it, void *arg)
 	struct runner *r = arg;
 	struct slot *slot = slot_of(it);
 	int64_t t = it->due, now_ms = loop_real_ms(), now = now_ms / 1000;
+	char when[64], late[32];
 
+	if (slot->paused || now_ms - t * 1000 > RUNNER_LATE_MS) {
+		fmt_time(slot->def, t, when, sizeof(when));	/* logged */
+		dur_format(now_ms - t * 1000, late, sizeof(late));
+	}
 	if (slot->paused)
-		log_debug("job %s: paused, tick %lld not run", slot->name,
-		    (long long)t);
+		log_debug("job %s: paused, tick %s not run", slot->name, when);
 	else if (now_ms - t * 1000 <= RUNNER_LATE_MS)
 		slot_start_run(slot, t, "schedule");
 	else if (missed_wanted(slot->def, t, now)) {
-		log_warn("job %s: tick %lld is %llds late; running it once "
-		    "(missed: run_once)", slot->name, (long long)t,
-		    (long long)(now - t));
+		log_warn("job %s: tick %s is %s late; running it once "
+		    "(missed: run_once)", slot->name, when, late);
 		slot_start_run(slot, t, "missed");
 	} else {
 		r->stats.skipped++;
-		log_warn("job %s: tick %lld is %llds late; skipped "
-		    "(missed: skip)", slot->name, (long long)t,
-		    (long long)(now - t));
+		log_warn("job %s: tick %s is %s late; skipped (missed: skip)",
+		    slot->name, when, late);
 	}
 	/* after the run is counted, so max_runs sees it */
 	slot_plan(slot, t > now ? t : now);
@@ -1301,6 +1321,7 @@ static void
 slot_catch_up(struct slot *slot, int64_t last)
 {
 	int64_t t, next, now = now_s();
+	char when[64];
 	long n;
 
 	if (last <= 0 || slot->def->missed != JOB_MISSED_RUN_ONCE ||
@@ -1318,8 +1339,9 @@ slot_catch_up(struct slot *slot, int64_t last)
 		return;
 	if (!missed_wanted(slot->def, t, now))
 		return;
+	fmt_time(slot->def, t, when, sizeof(when));
 	log_info("job %s: %ld tick(s) missed while the daemon was down; "
-	    "running the latest once", slot->name, n);
+	    "running the latest, %s, once", slot->name, n, when);
 	slot_start_run(slot, t, "missed");
 }
 
@@ -1411,35 +1433,60 @@ slot_update(struct slot *slot, struct job_def *def)
 	slot_plan(slot, now_s());
 }
 
+/* Adds "NAME.json" to a list of kept files ("a.json, b.json"); a list
+ * too long for out ends with "...". */
+static void
+kept_add(char *out, size_t outlen, size_t *n, const char *name)
+{
+	size_t used = strlen(out), need = strlen(name) + 7;  /* ", " ".json" */
+
+	(*n)++;
+	if (used >= 3 && strcmp(out + used - 3, "...") == 0)
+		return;
+	if (used + need + 6 < outlen)	/* leaves room for ", ..." */
+		snprintf(out + used, outlen - used, "%s%s.json",
+		    used ? ", " : "", name);
+	else
+		snprintf(out + used, outlen - used, "%s...", used ? ", " : "");
+}
+
 /* A node whose file broke (half written, invalid) keeps its last good
  * definition, as jobs do. */
 static void
-keep_bad_nodes(struct runner *r, struct defs_set *set)
+keep_bad_nodes(struct runner *r, struct defs_set *set,
+    struct runner_applied *a)
 {
 	const struct node_def *old;
 	size_t i;
 
 	for (i = 0; r->set != NULL && i < set->nbad_nodes; i++)
 		if ((old = defs_find_node(r->set, set->bad_nodes[i])) != NULL &&
-		    defs_set_keep_node(set, old) == 0)
+		    defs_set_keep_node(set, old) == 0) {
 			log_warn("node %s: its file is invalid; keeping the "
 			    "previous definition until it is fixed", old->name);
+			kept_add(a->kept_node_files, sizeof(a->kept_node_files),
+			    &a->kept_nodes, old->name);
+		}
 }
 
-void
-runner_apply(struct runner *r, struct defs_set *set, int at_startup)
+int
+runner_apply(struct runner *r, struct defs_set *set, int at_startup,
+    struct runner_applied *out)
 {
+	struct runner_applied a;
 	struct slot **ns, *slot;
 	size_t i = 0, j = 0, n = 0;
 	int c;
 
-	keep_bad_nodes(r, set);
+	memset(&a, 0, sizeof(a));
+	keep_bad_nodes(r, set, &a);
+	a.nodes = set->nnodes;
 	ns = calloc(set->njobs + 1, sizeof(*ns));
 	if (ns == NULL || policy_set_nodes(r->policy, set) != 0) {
 		log_error("reload: out of memory; keeping the old definitions");
 		free(ns);
 		defs_set_free(set);
-		return;
+		return -ENOMEM;
 	}
 	exec_ssh_retire(r->ssh, set->nodes, set->nnodes);
 	while (i < r->nslots || j < set->njobs) {
@@ -1451,6 +1498,8 @@ runner_apply(struct runner *r, struct defs_set *set, int at_startup)
 			log_warn("job %s: its file is invalid; keeping the "
 			    "previous definition until it is fixed",
 			    r->slots[i]->name);
+			kept_add(a.kept_job_files, sizeof(a.kept_job_files),
+			    &a.kept_jobs, r->slots[i]->name);
 			ns[n++] = r->slots[i++];
 			continue;
 		}
@@ -1475,6 +1524,10 @@ runner_apply(struct runner *r, struct defs_set *set, int at_startup)
 	defs_set_free(r->set);
 	r->set = set;
 	pump_waiting(r);
+	a.jobs = n;
+	if (out != NULL)
+		*out = a;
+	return 0;
 }
 
 /* ---- shutdown ---- */

@@ -27,6 +27,16 @@ struct runner;
 int runner_new(const struct config *cfg, struct loop *loop, struct store *st,
     struct runner **out);
 
+#define RUNNER_KEPT_MAX	256	/* bytes of a list of kept file names */
+
+/* What runner_apply made of a set: counts include the kept definitions. */
+struct runner_applied {
+	size_t jobs, nodes;
+	size_t kept_jobs, kept_nodes;	/* kept with their previous definition */
+	char kept_job_files[RUNNER_KEPT_MAX];	/* "a.json, b.json" */
+	char kept_node_files[RUNNER_KEPT_MAX];
+};
+
 /*
  * Applies a freshly loaded set of definitions (takes ownership of set).
  * New jobs are scheduled (at_startup: ticks missed while the daemon was down
@@ -34,10 +44,12 @@ int runner_new(const struct config *cfg, struct loop *loop, struct store *st,
  * definition at their next tick; removed jobs stop being scheduled.  Runs in
  * progress keep the definition they started with.  A job or node whose
  * file is present but cannot be loaded (half written, invalid) keeps its
- * previous definition.  Blocks briefly reading
- * the stored state of new jobs.
+ * previous definition.  Returns 0 and fills *out (may be NULL) with what
+ * is now in force, or -ENOMEM (the old definitions stay, set is freed).
+ * Blocks briefly reading the stored state of new jobs.
  */
-void runner_apply(struct runner *r, struct defs_set *set, int at_startup);
+int runner_apply(struct runner *r, struct defs_set *set, int at_startup,
+    struct runner_applied *out);
 
 /*
  * Stops scheduling, lets runs finish for up to grace_ms, then kills what is

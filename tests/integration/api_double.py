@@ -111,12 +111,14 @@ class State:
         ended = run["created"] + run["duration"] if status in FINAL else None
         if run["cancelled"] is not None:
             ended = run["cancelled"]
+        error = node["last_error"] if down else None
+        if code:
+            error = "exit code %d" % code    # as distcrond words it
         it = {"node": node["name"], "attempt": 1,
               "status": "FAILURE" if down else status,
               "exit_code": code, "signal": None,
               "started": iso(run["created"]), "ended": iso(ended),
-              "error": node["last_error"] if down else None,
-              "truncated": False}
+              "error": error, "truncated": False}
         if output:
             it["output"] = (" ".join(run["argv"][1:]) + "\n"
                             if prog == "echo" and status in FINAL else "")
@@ -138,13 +140,21 @@ class State:
         ended = None
         if status in FINAL:
             ended = run["cancelled"] or run["created"] + run["duration"]
+        items = [self.item(run, n, status, output) for n in run["nodes"]]
+        failed = [i for i in items if i["status"] == "FAILURE"]
+        reason = None
+        if run["cancelled"]:
+            reason = "cancelled"
+        elif failed:    # as distcrond: the first failed node
+            reason = "node %s: %s" % (failed[0]["node"],
+                                      failed[0]["error"] or "failed")
+            if len(failed) > 1:
+                reason += " (and %d more nodes)" % (len(failed) - 1)
         return {"id": run["id"], "job": run["job"],
                 "scheduled_at": iso(run["created"]), "status": status,
                 "trigger": run["trigger"], "attempt": 1,
                 "started": iso(run["created"]), "ended": iso(ended),
-                "items": [self.item(run, n, status, output)
-                          for n in run["nodes"]],
-                "reason": "cancelled" if run["cancelled"] else None}
+                "items": items, "reason": reason}
 
     def last_run(self, name):
         runs = [r for r in self.runs.values() if r["job"] == name]

@@ -236,6 +236,9 @@ check "run --wait of a failing job exits 1" test "$rc" -eq 1
 check "run --wait: FAILURE" grep -q '^run [0-9]* (ctl-fails): FAILURE$' \
     "$T/out"
 check "run --wait: exit code 1" contains "$T/out" "exit code 1"
+check "  said once, on the node's line" sh -c "
+    test \$(grep -c 'exit code 1' '$T/out') -eq 1 &&
+    grep -q '^  node $node: FAILURE, exit code 1\$' '$T/out'"
 run "$ctl" run ctl-hello --wait --json
 check "run --wait --json exits 0" test "$rc" -eq 0
 check "run --wait --json prints the final run" \

@@ -67,7 +67,8 @@ cat >"$J/broken.json" <<'X'
  "command": ["/bin/true"]}
 X
 cat >"$J/slow.json" <<'X'
-{"policy": {"roles": ["worker"]}, "schedule": {"cron": "* * * * * *"},
+{"policy": {"roles": ["worker"]},
+ "schedule": {"cron": "* * * * * *", "timezone": "Asia/Kolkata"},
  "command": ["/bin/sleep", "60"]}
 X
 
@@ -78,6 +79,8 @@ check "--version names the program" contains "$T/out" "distcrond "
 run "$daemon" --help
 check "--help documents --jobs-dir and distcrond's flags" \
     sh -c "grep -q -- --jobs-dir '$T/out' && grep -q jobsDirectory '$T/out'"
+check "--help says a stop takes up to shutdown_grace + kill_grace" sh -c \
+    "tr '\n' ' ' <'$T/out' | grep -q 'takes up to shutdown_grace + kill_grace'"
 run "$daemon" --no-such-flag
 check "an unknown flag exits 2 and is named" \
     sh -c "test $rc -eq 2 && grep -q no-such-flag '$T/err'"
@@ -107,6 +110,8 @@ check "run start and finish are logged with job, node and status" \
     grep -q 'finished: job=tick node=local.*status=SUCCESS' '$T/daemon.log'"
 check "concurrency forbid skips ticks while the slow run goes on" \
     wait_for 5 grep -q "job slow: tick .* skipped: the previous run is still running" "$T/daemon.log"
+check "  the skipped tick is an ISO 8601 time in the job's zone" grep -Eq \
+    "job slow: tick 20[0-9-]{8}T[0-9:]{8}\+05:30 skipped" "$T/daemon.log"
 
 # --- a second daemon on the same state dir is refused ----------------------
 run "$daemon" --config /dev/null --listen 127.0.0.1:0 --jobs-dir "$J" --nodes-dir "$N" --state-dir "$S"
@@ -148,22 +153,29 @@ n1=$(python3 -c "import json; print(len(json.load(open('$T/h.json'))))")
 sleep 2
 history added
 check "a removed job stops running" py "len(h) <= $n1"
-# kept_when_broken KIND DIR NAME JOB CUT: cuts DIR/NAME.json short (to CUT),
-# as a file caught half written or broken by hand; the KIND (job or node)
-# keeps its previous definition and JOB keeps running on it; then restores it.
+# kept_when_broken KIND DIR NAME JOB CUT RELOADED: cuts DIR/NAME.json short
+# (to CUT), as a file caught half written or broken by hand; the KIND (job or
+# node) keeps its previous definition, the reload's log line is RELOADED, and
+# JOB keeps running on it; then restores it.
 kept_when_broken() {
 	cp "$2/$3.json" "$T/$3.good"
 	printf '%s' "$5" >"$2/$3.json"
 	check "a $1 whose file turns invalid is kept" wait_for 10 contains \
 	    "$T/daemon.log" "$1 $3: its file is invalid; keeping the previous definition"
+	check "  the reload counts it among the ${1}s, kept" contains \
+	    "$T/daemon.log" "$6"
 	history "$4"
 	n1=$(python3 -c "import json; print(len(json.load(open('$T/h.json'))))")
 	check "and $4 keeps running on the previous definition" \
 	    wait_for 10 runs_at_least "$4" SUCCESS $((n1 + 2))
 	cp "$T/$3.good" "$2/$3.json"
 }
-kept_when_broken job "$J" broken broken '{"policy": '
-kept_when_broken node "$N" local tick '{"roles": '
+njobs=$(ls "$J" | grep -c '\.json$')
+kept='1 kept with its previous definition'
+kept_when_broken job "$J" broken broken '{"policy": ' \
+    "reloaded: $njobs jobs ($kept: broken.json), 1 nodes, 1 file(s) with errors"
+kept_when_broken node "$N" local tick '{"roles": ' \
+    "reloaded: $njobs jobs, 1 nodes ($kept: local.json), 1 file(s) with errors"
 
 # --- SIGTERM: runs finish or are killed after the grace, all recorded ------
 stop_daemon TERM
@@ -189,7 +201,8 @@ stop_daemon KILL
 sleep 0.5
 rm "$J/slow.json"
 cat >"$J/catchup.json" <<'X'
-{"policy": {"roles": ["worker"]}, "schedule": {"cron": "*/2 * * * * *"},
+{"policy": {"roles": ["worker"]},
+ "schedule": {"cron": "*/2 * * * * *", "timezone": "America/St_Johns"},
  "command": ["/bin/true"], "missed": "run_once", "missed_max_age": "1h"}
 X
 start_daemon
@@ -208,6 +221,8 @@ check "a tick missed while the daemon was down runs once (trigger missed)" \
     wait_for 10 sh -c "'$ctl' history catchup --state-dir '$S' --json >'$T/h.json' &&
     python3 -c \"import json,sys; h=json.load(open('$T/h.json'));
 sys.exit(0 if len([r for r in h if r['trigger']=='missed'])==1 else 1)\""
+check "  the log names the tick it runs in the job's zone, not in epoch seconds" \
+    grep -Eq "job catchup: [0-9]+ tick\(s\) missed while the daemon was down; running the latest, 20[0-9-]{8}T[0-9:]{8}-0[23]:30, once" "$T/daemon.log"
 stop_daemon INT
 check "SIGINT exits 0 too" test "$stop_rc" -eq 0
 

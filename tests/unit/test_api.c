@@ -896,6 +896,7 @@ test_body_limits(void **state)
 	};
 	struct reqopt o = { NULL, BODY_MAX + 1, false };
 	char *big = malloc(BODY_MAX * 4);
+	json_object *o2;
 	struct resp r;
 	size_t i;
 
@@ -922,6 +923,21 @@ test_body_limits(void **state)
 		http(f, "POST", "/tasks", f->token, bad[i], &r);
 		expect_error(&r, 400, NULL);
 	}
+	/* where and what, not json-c's words ("null expected") */
+	http(f, "PUT", "/jobs/alpha", f->token,
+	    "{\"command\": [\"true\"],\n \"timeout\": nul}", &r);
+	expect_error(&r, 400, NULL);
+	o2 = body_json(&r);
+	assert_string_equal(jstr(o2, "error"), "body: invalid JSON at line 2, "
+	    "column 13, in timeout: 'nul' is not a value (expected a string "
+	    "in double quotes, a number, true, false, null, an object or an "
+	    "array)");
+	json_object_put(o2);
+	http(f, "POST", "/tasks", f->token, "[1]", &r);
+	o2 = body_json(&r);
+	assert_string_equal(jstr(o2, "error"), "body: expected a JSON object, "
+	    "got array");
+	json_object_put(o2);
 	assert_int_equal(fake_calls(), 1);
 }
 

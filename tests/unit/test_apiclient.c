@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "distcron/apiclient.h"
+#include "distcron/ctlview.h"
 #include "distcron/err.h"
 #include "distcron/table.h"
 
@@ -134,6 +135,28 @@ test_table(void **state)
 	table_free(NULL);
 }
 
+/* distcronctl says where an answer stops being JSON, in its own words. */
+static void
+test_answer_not_json(void **state)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *err = open_memstream(&text, &len);
+	json_object *o;
+
+	assert_non_null(err);
+	assert_null(ctlview_parse("{\"jobs\": [\n  {\"name\": tru}]}", err));
+	o = ctlview_parse(" {\"jobs\": []}\n", err);
+	assert_non_null(o);
+	json_object_put(o);
+	fclose(err);
+	assert_string_equal(text, "distcronctl: the answer of distcrond is "
+	    "not JSON: invalid JSON at line 2, column 12, in jobs[0].name: "
+	    "'tru' is not a value (expected a string in double quotes, a "
+	    "number, true, false, null, an object or an array)\n");
+	free(text);
+}
+
 int
 main(void)
 {
@@ -143,6 +166,7 @@ main(void)
 		cmocka_unit_test(test_error_text),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_answer_not_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -211,7 +211,14 @@ test_errors(void **state)
 	write_file("{\"jobs_dir\": 5}");
 	expect_error(3, a4, NULL, ": jobs_dir: wrong type (int)");
 	write_file("{\"jobs_dir\": ");
-	expect_error(3, a4, NULL, "cannot load");
+	expect_error(3, a4, NULL, ": invalid JSON at line 1, column 14, in "
+	    "jobs_dir: unexpected end of input, expected a value");
+	write_file("{\n  \"log_level\": \"info\",\n  \"api_nice\": nul\n}");
+	expect_error(3, a4, NULL, ": invalid JSON at line 3, column 15, in "
+	    "api_nice: 'nul' is not a value (expected a string in double "
+	    "quotes, a number, true, false, null, an object or an array)");
+	expect_error(3, a3, NULL, "/nonexistent/x.conf: cannot load: No such "
+	    "file or directory");
 }
 
 /* output_memory_max is a size: bytes or a unit, in the file as a number

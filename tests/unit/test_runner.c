@@ -142,7 +142,7 @@ run_for(struct env *e, int64_t ms)
 	assert_int_equal(runner_new(&e->cfg, e->loop, e->st, &e->r), 0);
 	assert_int_equal(defs_load(e->jobs, e->nodes, NULL, &set, NULL, NULL),
 	    0);
-	runner_apply(e->r, set, 1);
+	runner_apply(e->r, set, 1, NULL);
 	loop_timer_add(e->loop, loop_mono_ms() + ms, stop, e->loop, NULL);
 	loop_run(e->loop);
 	runner_shutdown(e->r, 2000, stop, e->loop);
@@ -550,6 +550,27 @@ test_failover(void **state)
 	store_runs_free(runs, n);
 }
 
+/* A run and its items start and end at their scheduled second or later. */
+static void
+not_before_tick(const struct store_run *run)
+{
+	int64_t due = run->scheduled_at * 1000;
+	size_t i;
+
+	if (run->started_ms != 0 && run->started_ms < due)
+		fail_msg("run %lld started %lld ms before its tick",
+		    (long long)run->id, (long long)(due - run->started_ms));
+	if (run->ended_ms < due)
+		fail_msg("run %lld (%s) ended %lld ms before its tick",
+		    (long long)run->id, run->reason ? run->reason : "",
+		    (long long)(due - run->ended_ms));
+	for (i = 0; i < run->nitems; i++)
+		if (run->items[i].ended_ms != 0 && run->items[i].ended_ms < due)
+			fail_msg("run %lld: node %s ended %lld ms before the "
+			    "tick", (long long)run->id, run->items[i].node,
+			    (long long)(due - run->items[i].ended_ms));
+}
+
 static void
 test_unreachable(void **state)
 {
@@ -567,8 +588,41 @@ test_unreachable(void **state)
 		assert_int_equal(runs[i]->status, RUN_FAILURE);
 		assert_non_null(strstr(runs[i]->reason,
 		    "cannot connect to 127.0.0.1:1"));
+		not_before_tick(runs[i]);
 	}
 	store_runs_free(runs, n);
+}
+
+/* A node found down ends its runs at their second, never before it (the
+ * intent is written ahead of the tick). */
+static void
+test_down_node_not_early(void **state)
+{
+	struct env *e = *state;
+	struct store_run **runs;
+	const char *job[] = { "any", "all" };
+	char json[256];
+	size_t n, i, j;
+
+	put(e->nodes, "remote", unreachable);
+	for (j = 0; j < 2; j++) {
+		snprintf(json, sizeof(json), "{\"policy\": {\"hosts\": \"%s\","
+		    " \"nodes\": [\"remote\"]}, \"schedule\": \"* * * * * *\","
+		    " \"command\": [\"/bin/true\"]}", job[j]);
+		put(e->jobs, job[j], json);
+	}
+	run_for(e, 3500);
+	for (j = 0; j < 2; j++) {
+		runs = runs_of(e, job[j], &n);
+		assert_true(n >= 3);
+		for (i = 0; i < n; i++) {
+			if (runs[i]->status == RUN_LOST)	/* the shutdown */
+				continue;
+			assert_int_equal(runs[i]->status, RUN_FAILURE);
+			not_before_tick(runs[i]);
+		}
+		store_runs_free(runs, n);
+	}
 }
 
 /* HTTP jobs need no node: the daemon sends the request (here to a port
@@ -691,7 +745,7 @@ test_manage(void **state)
 	assert_int_equal(runner_new(&e->cfg, e->loop, e->st, &e->r), 0);
 	assert_int_equal(defs_load(e->jobs, e->nodes, NULL, &set, NULL, NULL),
 	    0);
-	runner_apply(e->r, set, 1);
+	runner_apply(e->r, set, 1, NULL);
 	assert_int_equal(runner_job_find(e->r, "ticking", &ji), 0);
 	assert_true(ji.paused);
 	assert_int_equal(runner_job_count(e->r), 3);
@@ -733,6 +787,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_retries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_down_node_not_early, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_all_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_runs, setup, teardown),
