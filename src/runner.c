@@ -115,6 +115,7 @@ struct runner {
 	struct loop_timer *unsaved_timer;
 	unsigned rr;
 	int shutting;
+	int64_t grace_ms;	/* shutdown: also the store's time to drain */
 	loop_fn done_fn;
 	void *done_arg;
 	int done_called;
@@ -420,7 +421,7 @@ runner_check_done(struct runner *r)
 	if (!r->shutting || r->stats.in_flight > 0 || r->done_called)
 		return;
 	r->done_called = 1;
-	storeq_flush(r->q, r->done_fn, r->done_arg);
+	storeq_drain(r->q, r->grace_ms, r->done_fn, r->done_arg);
 }
 
 /* Logs the end of a run: one line, plus one per node for "all" runs. */
@@ -1008,6 +1009,23 @@ run_launch(void *arg)
 	run_begin_items(run, 0);
 }
 
+/* An intent the store could not take (failing, or its queue full): the
+ * run is not launched; a scheduled tick counts as skipped. */
+static void
+runs_not_recorded(struct run *run, int rc)
+{
+	char when[64];
+
+	fmt_time(run->def, run->rec->scheduled_at, when, sizeof(when));
+	log_error("job %s: run of %s (%s) not launched: its intent could not "
+	    "be recorded (store: %s)", run->rec->job, when, run->rec->trigger,
+	    err_str(rc));
+	if (strcmp(run->rec->trigger, "manual") != 0 &&
+	    strcmp(run->rec->trigger, "task") != 0)
+		run->r->stats.skipped++;
+	run_finish(run, RUN_FAILURE, "store unavailable");
+}
+
 /* The store has the intents: launch each run at its second. */
 static void
 runs_created(struct store_run **recs, size_t n, int rc, void *arg)
@@ -1025,9 +1043,7 @@ runs_created(struct store_run **recs, size_t n, int rc, void *arg)
 		    strcmp(run->rec->trigger, "schedule") == 0)
 			run->slot->run_count--;	/* counted by slot_start_run */
 		if (rc != 0) {
-			log_error("job %s: run not launched: its intent could "
-			    "not be recorded (%s)", run->rec->job, err_str(rc));
-			run_finish(run, RUN_FAILURE, "store unavailable");
+			runs_not_recorded(run, rc);
 		} else if (run->rec->id == 0) {
 			log_info("job %s: tick %lld already recorded, not "
 			    "running it again", run->rec->job,
@@ -1508,6 +1524,7 @@ runner_shutdown(struct runner *r, int64_t grace_ms, loop_fn done, void *arg)
 	if (r->shutting)
 		return;
 	r->shutting = 1;
+	r->grace_ms = grace_ms;
 	r->done_fn = done;
 	r->done_arg = arg;
 	scheduler_pause(r->sched);
@@ -1534,6 +1551,16 @@ runner_shutdown(struct runner *r, int64_t grace_ms, loop_fn done, void *arg)
 
 /* ---- setup ---- */
 
+/* The store queue's cap: store_queue_max, or a minute of the highest
+ * sustained launch rate (max_concurrent_runs runs of a second each). */
+static size_t
+runner_store_cap(const struct config *cfg)
+{
+	if (cfg->store_queue_max > 0)
+		return (size_t)cfg->store_queue_max;
+	return (size_t)(60 * cfg->max_concurrent_runs);
+}
+
 int
 runner_new(const struct config *cfg, struct loop *loop, struct store *st,
     struct runner **out)
@@ -1553,7 +1580,7 @@ runner_new(const struct config *cfg, struct loop *loop, struct store *st,
 	if ((rc = exec_ssh_new(loop, &ssh_cfg, &r->ssh)) != 0 ||
 	    (rc = exec_http_new(loop, &r->http)) != 0 ||
 	    (rc = policy_new(loop, cfg, r->ssh, &r->policy)) != 0 ||
-	    (rc = storeq_new(st, loop, &r->q)) != 0 ||
+	    (rc = storeq_new(st, loop, runner_store_cap(cfg), &r->q)) != 0 ||
 	    (rc = scheduler_new(loop, RUNNER_LEAD_MS, runner_due, runner_jump,
 	    r, &r->sched)) != 0) {
 		runner_free(r);
@@ -1590,8 +1617,24 @@ runner_free(struct runner *r)
 void
 runner_stats(const struct runner *r, struct runner_stats *out)
 {
+	struct storeq_status qs;
+
 	*out = r->stats;
-	out->store_queue = storeq_depth(r->q);
+	storeq_status(r->q, &qs);
+	out->store_queue = qs.depth;
+	out->store_queue_max = qs.max;
+	out->store_err = qs.err;
+	out->store_failed = qs.failed;
+	out->store_rejected = qs.rejected;
+}
+
+int
+runner_store_error(struct runner *r)
+{
+	struct storeq_status qs;
+
+	storeq_status(r->q, &qs);
+	return qs.err;
 }
 
 /* Adds one observation (ms) to a histogram of runner_stats. */

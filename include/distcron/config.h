@@ -27,7 +27,9 @@ struct config {
 	bool syslog;
 	char *timezone;		/* default zone of jobs; "" = local */
 	int64_t max_concurrent_runs;	/* across all nodes */
-	int64_t shutdown_grace_ms;	/* SIGTERM: wait this long for runs */
+	int64_t shutdown_grace_ms;	/* SIGTERM: wait this long for runs,
+					 * then for a failing store */
+	int64_t store_queue_max;	/* 0: 60 x max_concurrent_runs */
 	int64_t reload_delay_ms;	/* settle time after a file change */
 	int64_t ssh_idle_timeout_ms;	/* close pooled SSH connections idle
 					 * this long */

@@ -41,7 +41,8 @@ void runner_apply(struct runner *r, struct defs_set *set, int at_startup);
 
 /*
  * Stops scheduling, lets runs finish for up to grace_ms, then kills what is
- * left, waits until every result is stored, and calls done(arg).
+ * left, waits until every result is stored (if the store cannot write, up
+ * to grace_ms more; what is still unsaved is logged), and calls done(arg).
  */
 void runner_shutdown(struct runner *r, int64_t grace_ms, loop_fn done,
     void *arg);
@@ -63,6 +64,10 @@ struct runner_stats {
 	uint64_t started;	/* runs launched since start */
 	uint64_t skipped;	/* ticks skipped (overlap, missed) */
 	size_t store_queue;	/* records waiting for the store thread */
+	size_t store_queue_max;	/* new runs are refused at this depth */
+	int store_err;		/* 0, or why the store cannot write */
+	uint64_t store_failed;	/* failed store writes */
+	uint64_t store_rejected; /* intents refused (queue full, failing) */
 	/* histograms since start, in ms, upper bounds RUNNER_HIST_BOUNDS
 	 * (cumulative counts are the caller's to compute) */
 	uint64_t lateness_hist[RUNNER_HIST_N + 1];	/* item start - tick */
@@ -118,6 +123,10 @@ int runner_task(struct runner *r, struct job_def *def, runner_created_fn fn,
 /* Cancels a run in flight (its processes are killed, the run fails with
  * why).  Returns 0 or ERR_NOTFOUND when no such run is in flight. */
 int runner_cancel(struct runner *r, int64_t id, const char *why);
+
+/* 0 while the store writes, else why it cannot (ERR_STORE_FULL, ...).
+ * Thread-safe (the API threads ask); never blocks on disk. */
+int runner_store_error(struct runner *r);
 
 /* The node table (selection and health), for listings. */
 struct policy *runner_policy(struct runner *r);
