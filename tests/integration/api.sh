@@ -17,16 +17,7 @@ trap cleanup EXIT
 
 
 start_daemon() {
-	: >"$T/daemon.log"
-	"$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
-	    --state-dir "$S" --listen 127.0.0.1:0 --shutdown-grace 2s \
-	    --reload-delay 100ms --log-level debug >>"$T/daemon.log" 2>&1 &
-	pid=$!
-	wait_for 10 grep -q 'API listening' "$T/daemon.log" || return 1
-	PORT=$(sed -n 's/.*API listening on .* (port \([0-9]*\)[,)].*/\1/p' \
-	    "$T/daemon.log" | tail -n 1)
-	URL=http://127.0.0.1:$PORT
-	TOKEN=$(cat "$S/api.token")
+	api_start --shutdown-grace 2s --reload-delay 100ms
 }
 
 stop_daemon() {
@@ -36,21 +27,6 @@ stop_daemon() {
 	pid=
 }
 
-# req METHOD PATH [BODY-FILE] [CURL-ARGS...]: with the token; status in
-# $code, body in $T/body.
-req() {
-	_m=$1 _p=$2
-	shift 2
-	_data=
-	if [ $# -gt 0 ] && [ -f "$1" ]; then
-		_data=$1
-		shift
-	fi
-	code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$_m" \
-	    -H "Authorization: Bearer $TOKEN" ${_data:+--data-binary @"$_data"} \
-	    "$@" "$URL$_p")
-}
-
 # noauth METHOD PATH [CURL-ARGS...]
 noauth() {
 	_m=$1 _p=$2
@@ -58,15 +34,6 @@ noauth() {
 	code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$_m" "$@" "$URL$_p")
 }
 
-# body EXPR: a Python expression over the JSON answer (bound to b).
-body() {
-	python3 -c "
-import json, sys
-b = json.load(open('$T/body'))
-sys.exit(0 if ($1) else 1)" 2>/dev/null
-}
-
-status_is() { test "$code" = "$1"; }
 
 cat >"$N/local.json" <<'X'
 {"roles": ["worker"], "connection_type": "local"}

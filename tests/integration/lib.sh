@@ -47,6 +47,48 @@ daemon_setup() {
 	pid=
 }
 
+# api_start [FLAG...]: starts $daemon on $J, $N and $S with the API on a
+# free loopback port and the flags given, logging into $T/daemon.log (emptied
+# first); sets $pid, $PORT, $URL and $TOKEN.  Fails if it does not listen.
+api_start() {
+	: >"$T/daemon.log"
+	"$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
+	    --state-dir "$S" --listen 127.0.0.1:0 --log-level debug "$@" \
+	    >>"$T/daemon.log" 2>&1 &
+	pid=$!
+	wait_for 10 grep -q 'API listening' "$T/daemon.log" || return 1
+	PORT=$(sed -n 's/.*API listening on .* (port \([0-9]*\)[,)].*/\1/p' \
+	    "$T/daemon.log" | tail -n 1)
+	URL=http://127.0.0.1:$PORT
+	TOKEN=$(cat "$S/api.token")
+}
+
+# req METHOD PATH [BODY-FILE] [CURL-ARGS...]: an API request with the token;
+# status in $code, body in $T/body.
+req() {
+	_m=$1 _p=$2
+	shift 2
+	_data=
+	if [ $# -gt 0 ] && [ -f "$1" ]; then
+		_data=$1
+		shift
+	fi
+	code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$_m" \
+	    -H "Authorization: Bearer $TOKEN" ${_data:+--data-binary @"$_data"} \
+	    "$@" "$URL$_p")
+}
+
+# body EXPR: a Python expression over the JSON answer in $T/body (bound to
+# b).
+body() {
+	python3 -c "
+import json, sys
+b = json.load(open('$T/body'))
+sys.exit(0 if ($1) else 1)" 2>/dev/null
+}
+
+status_is() { test "$code" = "$1"; }
+
 # daemon_log_report LOG: once a check has failed, shows the warnings and
 # errors in the daemon's LOG, and its sanitizer reports.
 daemon_log_report() {
