@@ -2,9 +2,9 @@
 # storefull.sh - the run store's disk fills up while runs go on.  The state
 # directory is a small tmpfs, in a mount namespace of the test's own, that a
 # filler file fills up.  While full: /health answers 503 with the reason,
-# /metrics and /monitor say so, PUT /jobs and POST run answer 503, and a run
-# that finishes keeps its record in memory; once space is freed it is saved
-# (SUCCESS) without a restart.  A daemon stopped while full saves it when
+# /metrics and /monitor say so, PUT /jobs and POST run answer 503, ticks are
+# skipped (not launched), and a run that finishes keeps its record in
+# memory; once space is freed it is saved (SUCCESS) without a restart.  A daemon stopped while full saves it when
 # space comes back during shutdown_grace; one whose disk stays full names
 # every unsaved run in its log.  Needs root and unshare(1).
 . "$top_srcdir/tests/integration/lib.sh"
@@ -69,6 +69,8 @@ echo '{"policy": {"roles": ["worker"]}, "schedule": "@yearly",
   "command": "sleep 1; echo done"}' >"$J/slow.json"
 echo '{"policy": {"roles": ["worker"]}, "schedule": "@yearly",
   "command": ["true"]}' >"$T/other.json"
+echo '{"policy": {"roles": ["worker"]}, "schedule": "* * * * * *",
+  "command": ["true"]}' >"$J/tick.json"
 
 api_start --shutdown-grace 10s
 check "daemon starts and listens" test -n "$PORT"
@@ -98,6 +100,13 @@ check "distcron_store_write_failures_total counts the failed tries" \
     test "$(metric distcron_store_write_failures_total)" -ge 1
 check "the run is not final in the store yet" sh -c \
     "! '$ctl' history slow --state-dir '$S' --json | grep -q SUCCESS"
+mark=$(wc -l <"$T/daemon.log")
+check "a tick while full is not launched, and says why" wait_for 5 sh -c \
+    "tail -n +$mark '$T/daemon.log' | grep -q 'job tick: run of .* not launched: its intent could not be recorded (store: database or disk is full)'"
+check "  no run of the every-second job starts while full" sh -c \
+    "sleep 1.5; ! tail -n +$mark '$T/daemon.log' | grep -q 'started: job=tick'"
+check "  the ticks count as skipped" \
+    test "$(metric distcron_ticks_skipped_total)" -ge 1
 manual_run slow
 check "POST /jobs/slow/run: 503 while full" status_is 503
 check "  with the reason" body "b['error'] == 'store: database or disk is full'"
@@ -118,6 +127,9 @@ check "POST run works again" status_is 202
 check "  and that run succeeds" wait_for 10 run_status_is "$run_id" SUCCESS
 req PUT /jobs/other "$T/other.json"
 check "PUT /jobs/other works again" status_is 201
+mark=$(wc -l <"$T/daemon.log")
+check "the every-second job runs again" wait_for 5 sh -c \
+    "tail -n +$mark '$T/daemon.log' | grep -q 'finished: job=tick .*status=SUCCESS'"
 
 # ---- stopped while full, space back during shutdown ----
 manual_run slow
