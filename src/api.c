@@ -335,8 +335,10 @@ reply_backend_error(struct req *r, int rc, const char *err,
 		    err[0] != '\0' ? err : "daemon busy or stopping");
 	case ERR_STORE_FULL:
 	case ERR_STORE_QUEUE:
-	case -ENOSPC:
 		return reply_store_error(r, rc);
+	case -ENOSPC:		/* writing a job file */
+		return reply_error_hdr(r, 503, NULL, "Retry-After", "5",
+		    err_str(rc));
 	default:
 		log_error("api: %s %s: %s%s%s", r->method, subject,
 		    err_str(rc), err[0] != '\0' ? ": " : "", err);

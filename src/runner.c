@@ -1020,8 +1020,8 @@ runs_not_recorded(struct run *run, int rc)
 	log_error("job %s: run of %s (%s) not launched: its intent could not "
 	    "be recorded (store: %s)", run->rec->job, when, run->rec->trigger,
 	    err_str(rc));
-	if (strcmp(run->rec->trigger, "manual") != 0 &&
-	    strcmp(run->rec->trigger, "task") != 0)
+	if (strcmp(run->rec->trigger, "schedule") == 0 ||
+	    strcmp(run->rec->trigger, "missed") == 0)
 		run->r->stats.skipped++;
 	run_finish(run, RUN_FAILURE, "store unavailable");
 }

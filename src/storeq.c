@@ -298,7 +298,7 @@ apply_create(struct storeq *q, struct op *op)
 	} else {
 		pthread_mutex_lock(&q->mu);
 		op->result = q->err;
-		q->rejected++;
+		q->rejected += op->n;
 		pthread_mutex_unlock(&q->mu);
 	}
 	loop_post(q->loop, created_post, op);
@@ -410,10 +410,11 @@ storeq_new(struct store *st, struct loop *loop, size_t max,
 	return 0;
 }
 
-/* Whether a new intent is taken: not at the cap, nor while a failed store
- * waits for its next try.  Returns 0 or the reason; counts refusals. */
+/* Whether n new intents are taken: not at the cap, nor while a failed
+ * store waits for its next try.  Returns 0 or the reason; counts the runs
+ * refused. */
 static int
-create_admit(struct storeq *q)
+create_admit(struct storeq *q, size_t n)
 {
 	int r = 0;
 
@@ -423,7 +424,7 @@ create_admit(struct storeq *q)
 	else if (q->depth >= q->max)
 		r = ERR_STORE_QUEUE;
 	if (r != 0)
-		q->rejected++;
+		q->rejected += n;
 	pthread_mutex_unlock(&q->mu);
 	return r;
 }
@@ -435,7 +436,7 @@ storeq_create(struct storeq *q, struct store_run **runs, size_t n,
 	struct op *op;
 	int r;
 
-	if ((r = create_admit(q)) != 0)
+	if ((r = create_admit(q, n)) != 0)
 		return r;
 	if ((op = calloc(1, sizeof(*op))) == NULL)
 		return -ENOMEM;

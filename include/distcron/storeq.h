@@ -55,7 +55,8 @@ struct storeq_status {
 	size_t depth;		/* operations queued, unsaved ones included */
 	size_t max;		/* new intents are refused at this depth */
 	uint64_t failed;	/* writes that failed (each try counts) */
-	uint64_t rejected;	/* intents refused: queue full, store failing */
+	uint64_t rejected;	/* runs whose intent was refused: queue full,
+				 * store failing */
 };
 
 /* A snapshot of the queue's state; thread-safe, does not block on disk. */
