@@ -18,6 +18,9 @@
  * Ticks found overdue by more than RUNNER_LATE_MS (daemon stopped, clock
  * stepped forward, machine suspended) count as missed: run once if the job
  * says "missed": "run_once" (within missed_max_age), else skipped and logged.
+ * So do ticks whose intent the store refused (disk full): each slot keeps
+ * the newest, and when the store thread says it writes again the rule is
+ * applied to it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -64,6 +67,8 @@ struct slot {
 	enum run_status last_status;
 	int64_t last_ended_ms;
 	int64_t finals[RUN_LOST + 1];	/* final runs since start */
+	int64_t refused_tick;	/* newest tick the store could not take */
+	long nrefused;		/* ... and how many, since the store failed */
 };
 
 struct item_ctx {
@@ -1021,8 +1026,12 @@ runs_not_recorded(struct run *run, int rc)
 	    "be recorded (store: %s)", run->rec->job, when, run->rec->trigger,
 	    err_str(rc));
 	if (strcmp(run->rec->trigger, "schedule") == 0 ||
-	    strcmp(run->rec->trigger, "missed") == 0)
+	    strcmp(run->rec->trigger, "missed") == 0) {
 		run->r->stats.skipped++;
+		run->slot->nrefused++;
+		if (run->rec->scheduled_at > run->slot->refused_tick)
+			run->slot->refused_tick = run->rec->scheduled_at;
+	}
 	run_finish(run, RUN_FAILURE, "store unavailable");
 }
 
@@ -1308,6 +1317,41 @@ runner_jump(int64_t delta_ms, void *arg)
 		slot_plan(r->slots[i], now_s());
 }
 
+/* The store writes again: ticks it refused meanwhile were missed, and
+ * the latest runs once if the job says "missed": "run_once". */
+static void
+slot_refused_missed(struct slot *slot, int64_t now)
+{
+	int64_t t = slot->refused_tick;
+	long n = slot->nrefused;
+
+	slot->nrefused = 0;
+	slot->refused_tick = 0;
+	if (n == 0)
+		return;
+	if (slot->def->enabled && !slot->paused &&
+	    missed_wanted(slot->def, t, now)) {
+		log_info("job %s: %ld tick(s) missed while the store could not "
+		    "write; running the latest once (missed: run_once)",
+		    slot->name, n);
+		slot_start_run(slot, t, "missed");
+	} else
+		log_info("job %s: %ld tick(s) missed while the store could not "
+		    "write; skipped", slot->name, n);
+}
+
+static void
+runner_store_back(void *arg)
+{
+	struct runner *r = arg;
+	size_t i;
+
+	if (r->shutting)
+		return;
+	for (i = 0; i < r->nslots; i++)
+		slot_refused_missed(r->slots[i], now_s());
+}
+
 /* At startup: runs a tick missed while the daemon was down, if wanted. */
 static void
 slot_catch_up(struct slot *slot, int64_t last)
@@ -1586,6 +1630,7 @@ runner_new(const struct config *cfg, struct loop *loop, struct store *st,
 		runner_free(r);
 		return rc;
 	}
+	storeq_on_writable(r->q, runner_store_back, r);
 	*out = r;
 	return 0;
 }

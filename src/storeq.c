@@ -18,8 +18,9 @@
  * While in error, new intents are refused at once (the run is not
  * launched) until the next try is due; with nothing queued, the worker
  * probes the store at that time, so the state clears by itself once space
- * is freed.  Intents are also refused while the queue holds `max`
- * operations; saves never are (they are bounded by the runs in flight).
+ * is freed; the loop hears of it (storeq_on_writable).  Intents are also
+ * refused while the queue holds `max` operations; saves never are (they
+ * are bounded by the runs in flight).
  * The worker blocks every signal so signals reach the loop's signalfd.
  */
 #include <errno.h>
@@ -75,6 +76,8 @@ struct storeq {
 	int64_t give_up_ms;	/* 0, or: drop failing saves from then on */
 	uint64_t failed;	/* failed writes */
 	uint64_t rejected;	/* intents refused */
+	loop_fn writable_fn;	/* posted when the store writes again */
+	void *writable_arg;
 };
 
 /* Unsaved records are held back at the head of the queue, in order. */
@@ -173,10 +176,12 @@ may_try(struct storeq *q)
 static void
 write_result(struct storeq *q, int r)
 {
+	loop_fn back;
 	int was;
 
 	pthread_mutex_lock(&q->mu);
 	was = q->err;
+	back = q->writable_fn;
 	if (r == 0) {
 		q->err = 0;
 		q->backoff_ms = 0;
@@ -190,8 +195,11 @@ write_result(struct storeq *q, int r)
 		q->retry_ms = loop_mono_ms() + q->backoff_ms;
 	}
 	pthread_mutex_unlock(&q->mu);
-	if (r == 0 && was != 0)
+	if (r == 0 && was != 0) {
 		log_info("store: writing again");
+		if (back != NULL)
+			loop_post(q->loop, back, q->writable_arg);
+	}
 	else if (r != 0 && was == 0)
 		log_error("store: cannot write: %s; finished runs are kept in "
 		    "memory and saved once it can, new runs are not launched",
@@ -491,6 +499,15 @@ storeq_drain(struct storeq *q, int64_t limit_ms, loop_fn fn, void *arg)
 	pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 	return storeq_flush(q, fn, arg);
+}
+
+void
+storeq_on_writable(struct storeq *q, loop_fn fn, void *arg)
+{
+	pthread_mutex_lock(&q->mu);
+	q->writable_fn = fn;
+	q->writable_arg = arg;
+	pthread_mutex_unlock(&q->mu);
 }
 
 void

@@ -50,6 +50,10 @@ int storeq_flush(struct storeq *q, loop_fn fn, void *arg);
  * shutdown, so the daemon exits).  Returns 0 or -ENOMEM. */
 int storeq_drain(struct storeq *q, int64_t limit_ms, loop_fn fn, void *arg);
 
+/* Has fn(arg) called on the loop thread each time the store writes again
+ * after failing. */
+void storeq_on_writable(struct storeq *q, loop_fn fn, void *arg);
+
 struct storeq_status {
 	int err;		/* 0: writing; else why the last write failed */
 	size_t depth;		/* operations queued, unsaved ones included */

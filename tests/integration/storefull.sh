@@ -3,8 +3,9 @@
 # directory is a small tmpfs, in a mount namespace of the test's own, that a
 # filler file fills up.  While full: /health answers 503 with the reason,
 # /metrics and /monitor say so, PUT /jobs and POST run answer 503, ticks are
-# skipped (not launched), and a run that finishes keeps its record in
-# memory; once space is freed it is saved (SUCCESS) without a restart.  A daemon stopped while full saves it when
+# not launched (missed: the latest runs once when the store is back), and a
+# run that finishes keeps its record in memory; once space is freed it is
+# saved (SUCCESS) without a restart.  A daemon stopped while full saves it when
 # space comes back during shutdown_grace; one whose disk stays full names
 # every unsaved run in its log.  Needs root and unshare(1).
 . "$top_srcdir/tests/integration/lib.sh"
@@ -70,7 +71,7 @@ echo '{"policy": {"roles": ["worker"]}, "schedule": "@yearly",
 echo '{"policy": {"roles": ["worker"]}, "schedule": "@yearly",
   "command": ["true"]}' >"$T/other.json"
 echo '{"policy": {"roles": ["worker"]}, "schedule": "* * * * * *",
-  "command": ["true"]}' >"$J/tick.json"
+  "missed": "run_once", "command": ["true"]}' >"$J/tick.json"
 
 api_start --shutdown-grace 10s
 check "daemon starts and listens" test -n "$PORT"
@@ -130,6 +131,11 @@ check "PUT /jobs/other works again" status_is 201
 mark=$(wc -l <"$T/daemon.log")
 check "the every-second job runs again" wait_for 5 sh -c \
     "tail -n +$mark '$T/daemon.log' | grep -q 'finished: job=tick .*status=SUCCESS'"
+check "  the ticks refused while full count as missed (run_once)" \
+    logged "job tick: [0-9]* tick(s) missed while the store could not write; running the latest once"
+req GET "/runs?job=tick&limit=100"
+check "  and that missed tick ran once, trigger missed" body \
+    "sum(r['trigger'] == 'missed' for r in b['runs']) == 1"
 
 # ---- stopped while full, space back during shutdown ----
 manual_run slow
