@@ -1673,6 +1673,12 @@ runner_stats(const struct runner *r, struct runner_stats *out)
 	out->store_rejected = qs.rejected;
 }
 
+void
+runner_set_spill(struct runner *r, struct spill *sp)
+{
+	storeq_set_spill(r->q, sp);
+}
+
 int
 runner_store_error(struct runner *r)
 {

@@ -14,7 +14,9 @@
  * back to the head of the FIFO, in order, and are tried again after a delay
  * that doubles from STOREQ_RETRY_MIN_MS up to STOREQ_RETRY_MAX_MS; a flush
  * barrier behind them waits too.  Nothing is dropped until a drain's time
- * limit (shutdown) has passed: then each record still unsaved is logged.
+ * limit (shutdown) has passed: then each record still unsaved goes to the
+ * spill file (space reserved in advance, see spill.h), or is logged NOT
+ * SAVED when there is none or it is full.
  * While in error, new intents are refused at once (the run is not
  * launched) until the next try is due; with nothing queued, the worker
  * probes the store at that time, so the state clears by itself once space
@@ -34,6 +36,7 @@
 
 #include "distcron/err.h"
 #include "distcron/log.h"
+#include "distcron/spill.h"
 #include "distcron/storeq.h"
 
 #define STOREQ_NICE	10	/* niceness of the worker thread */
@@ -78,6 +81,7 @@ struct storeq {
 	uint64_t rejected;	/* intents refused */
 	loop_fn writable_fn;	/* posted when the store writes again */
 	void *writable_arg;
+	struct spill *spill;	/* where a drain that gives up puts saves */
 };
 
 /* Unsaved records are held back at the head of the queue, in order. */
@@ -214,14 +218,25 @@ giving_up(const struct storeq *q)
 	return q->give_up_ms != 0 && loop_mono_ms() >= q->give_up_ms;
 }
 
-/* Logs a record that is dropped unsaved, so the loss is never silent. */
+/* A record the store did not take before a drain gave up: into the spill
+ * file if there is room, else logged, so the loss is never silent. */
 static void
-log_unsaved(const struct store_run *run, int r)
+spill_unsaved(struct storeq *q, const struct store_run *run, int r)
 {
+	int rs = q->spill != NULL ? spill_append(q->spill, run) : ERR_STORE;
+
+	if (rs == 0) {
+		log_warn("store: run %lld job=%s status=%s kept in the spill "
+		    "file (%s); the next start saves it", (long long)run->id,
+		    run->job, store_status_str(run->status), err_str(r));
+		return;
+	}
 	log_error("store: NOT SAVED: run %lld job=%s status=%s attempt=%d "
-	    "ended_ms=%lld (%s); the next start records it LOST",
-	    (long long)run->id, run->job, store_status_str(run->status),
-	    run->attempt, (long long)run->ended_ms, err_str(r));
+	    "ended_ms=%lld (%s; spill file: %s); the next start records it "
+	    "LOST", (long long)run->id, run->job,
+	    store_status_str(run->status), run->attempt,
+	    (long long)run->ended_ms, err_str(r),
+	    q->spill != NULL ? err_str(rs) : "none");
 }
 
 static void
@@ -288,7 +303,7 @@ apply_saves(struct storeq *q, struct op *op, struct held *h, size_t *np)
 			continue;
 		}
 		if (r != 0)
-			log_unsaved(op->run, r);
+			spill_unsaved(q, op->run, r);
 		op_free(op);
 	}
 	*np = drop ? n : 0;
@@ -507,6 +522,14 @@ storeq_on_writable(struct storeq *q, loop_fn fn, void *arg)
 	pthread_mutex_lock(&q->mu);
 	q->writable_fn = fn;
 	q->writable_arg = arg;
+	pthread_mutex_unlock(&q->mu);
+}
+
+void
+storeq_set_spill(struct storeq *q, struct spill *sp)
+{
+	pthread_mutex_lock(&q->mu);
+	q->spill = sp;
 	pthread_mutex_unlock(&q->mu);
 }
 

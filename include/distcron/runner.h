@@ -124,6 +124,12 @@ int runner_task(struct runner *r, struct job_def *def, runner_created_fn fn,
  * why).  Returns 0 or ERR_NOTFOUND when no such run is in flight. */
 int runner_cancel(struct runner *r, int64_t id, const char *why);
 
+struct spill;
+
+/* Where results the store could not take at shutdown go (spill.h); sp
+ * must outlive r. */
+void runner_set_spill(struct runner *r, struct spill *sp);
+
 /* 0 while the store writes, else why it cannot (ERR_STORE_FULL, ...).
  * Thread-safe (the API threads ask); never blocks on disk. */
 int runner_store_error(struct runner *r);

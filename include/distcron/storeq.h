@@ -46,9 +46,16 @@ int storeq_save(struct storeq *q, struct store_run *run);
 int storeq_flush(struct storeq *q, loop_fn fn, void *arg);
 
 /* Like storeq_flush(), and from now on a save that fails is retried for
- * at most limit_ms: after that it is logged as NOT SAVED and dropped (at
- * shutdown, so the daemon exits).  Returns 0 or -ENOMEM. */
+ * at most limit_ms: after that it goes to the spill file, or is logged as
+ * NOT SAVED, and is dropped (at shutdown, so the daemon exits).  Returns 0
+ * or -ENOMEM. */
 int storeq_drain(struct storeq *q, int64_t limit_ms, loop_fn fn, void *arg);
+
+struct spill;
+
+/* Records that a drain gives up on are appended to sp (the caller's; it
+ * must outlive q) instead of only being logged. */
+void storeq_set_spill(struct storeq *q, struct spill *sp);
 
 /* Has fn(arg) called on the loop thread each time the store writes again
  * after failing. */
@@ -70,7 +77,8 @@ void storeq_status(struct storeq *q, struct storeq_status *out);
 size_t storeq_depth(struct storeq *q);
 
 /* Writes what is queued (one last try if the store is failing: what
- * still fails is logged as NOT SAVED), stops the thread and frees q;
+ * still fails is spilled or logged as NOT SAVED), stops the thread and
+ * frees q;
  * accepts NULL.
  * Completions of the last operations are posted but may never run. */
 void storeq_free(struct storeq *q);

@@ -5,9 +5,10 @@
 # /metrics and /monitor say so, PUT /jobs and POST run answer 503, ticks are
 # not launched (missed: the latest runs once when the store is back), and a
 # run that finishes keeps its record in memory; once space is freed it is
-# saved (SUCCESS) without a restart.  A daemon stopped while full saves it when
-# space comes back during shutdown_grace; one whose disk stays full names
-# every unsaved run in its log.  Needs root and unshare(1).
+# saved (SUCCESS) without a restart.  A daemon stopped while full saves it
+# when space comes back during shutdown_grace; one whose disk stays full
+# puts it in the spill file reserved at start, and the next start saves it
+# (refusing to start while it cannot).  Needs root and unshare(1).
 . "$top_srcdir/tests/integration/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (a tmpfs in a private mount namespace)"
@@ -157,16 +158,33 @@ api_start --shutdown-grace 1s
 check "after a restart the run is SUCCESS, not LOST" \
     run_status_is "$second" SUCCESS
 
-# ---- stopped while full for good ----
+# ---- stopped while full for good, restarted while full, then freed ----
 manual_run slow
 third=$run_id
 fill
 check "a third run ends while full" \
     wait_for 10 logged "run $third finished: job=slow .*status=SUCCESS"
 stop_daemon
-check "SIGTERM with the disk still full: the daemon exits" test "$stop_rc" = 0
-check "  naming the run it could not save" \
-    logged "NOT SAVED: run $third job=slow status=SUCCESS"
+check "SIGTERM with the disk still full: the daemon exits 0" \
+    test "$stop_rc" = 0
+check "  keeping the run in the spill file it reserved at start" \
+    logged "run $third job=slow status=SUCCESS kept in the spill file"
+check "  so nothing is lost" sh -c "! grep -q 'NOT SAVED' '$T/daemon.log'"
+run timeout 30 "$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
+    --state-dir "$S" --listen 127.0.0.1:0
+check "a start while still full refuses to run" test "$rc" -ne 0 -a "$rc" -ne 124
+check "  saying the kept results cannot be saved yet" grep -q \
+    "[0-9] result(s) kept at the last shutdown cannot be saved (store: database or disk is full)" \
+    "$T/err"
+check "  and the run is not marked LOST" sh -c \
+    "! '$ctl' history slow --state-dir '$S' --json | grep -q LOST"
 unfill
+api_start --shutdown-grace 1s
+check "space freed: the next start saves it" \
+    logged "[0-9] result(s) kept at the last shutdown saved"
+check "  the run is SUCCESS, not LOST" run_status_is "$third" SUCCESS
+stop_daemon
+check "  and the spill file is empty again" sh -c \
+    "test \"\$(head -c 1 '$S/unsaved.spill' | od -An -tx1 | tr -d ' ')\" = 00"
 daemon_log_report "$T/daemon.log"
 finish
