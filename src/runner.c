@@ -1015,7 +1015,8 @@ run_launch(void *arg)
 }
 
 /* An intent the store could not take (failing, or its queue full): the
- * run is not launched; a scheduled tick counts as skipped. */
+ * run is not launched; a scheduled tick counts as skipped, and if the
+ * store failed, as missed once it is back (runner_store_back). */
 static void
 runs_not_recorded(struct run *run, int rc)
 {
@@ -1025,9 +1026,13 @@ runs_not_recorded(struct run *run, int rc)
 	log_error("job %s: run of %s (%s) not launched: its intent could not "
 	    "be recorded (store: %s)", run->rec->job, when, run->rec->trigger,
 	    err_str(rc));
-	if (strcmp(run->rec->trigger, "schedule") == 0 ||
-	    strcmp(run->rec->trigger, "missed") == 0) {
-		run->r->stats.skipped++;
+	if (strcmp(run->rec->trigger, "schedule") != 0 &&
+	    strcmp(run->rec->trigger, "missed") != 0) {
+		run_finish(run, RUN_FAILURE, "store unavailable");
+		return;
+	}
+	run->r->stats.skipped++;
+	if (rc != ERR_STORE_QUEUE) {	/* missed once the store is back */
 		run->slot->nrefused++;
 		if (run->rec->scheduled_at > run->slot->refused_tick)
 			run->slot->refused_tick = run->rec->scheduled_at;

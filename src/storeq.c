@@ -17,13 +17,14 @@
  * limit (shutdown) has passed: then each record still unsaved goes to the
  * spill file (space reserved in advance, see spill.h), or is logged NOT
  * SAVED when there is none or it is full.
+ *
  * While in error, new intents are refused at once (the run is not
  * launched) until the next try is due; with nothing queued, the worker
  * probes the store at that time, so the state clears by itself once space
  * is freed; the loop hears of it (storeq_on_writable).  Intents are also
  * refused while the queue holds `max` operations; saves never are (they
- * are bounded by the runs in flight).
- * The worker blocks every signal so signals reach the loop's signalfd.
+ * are bounded by the runs in flight).  The worker blocks every signal so
+ * signals reach the loop's signalfd.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -203,8 +204,7 @@ write_result(struct storeq *q, int r)
 		log_info("store: writing again");
 		if (back != NULL)
 			loop_post(q->loop, back, q->writable_arg);
-	}
-	else if (r != 0 && was == 0)
+	} else if (r != 0 && was == 0)
 		log_error("store: cannot write: %s; finished runs are kept in "
 		    "memory and saved once it can, new runs are not launched",
 		    err_str(r));
@@ -274,7 +274,7 @@ held_requeue(struct storeq *q, struct held *h)
  * Saves the consecutive OP_SAVE ops starting at op in one transaction;
  * returns the first op after them.  Written or dropped ones are freed and
  * counted in *np; if the store fails they are held, unless a drain has
- * given up: then they are logged and dropped.
+ * given up: then they are spilled (or logged) and dropped.
  */
 static struct op *
 apply_saves(struct storeq *q, struct op *op, struct held *h, size_t *np)
