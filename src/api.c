@@ -315,6 +315,17 @@ reply_invalid(struct req *r, const char *err)
 	return reply_error(r, 422, field, "%s", err);
 }
 
+/* 503 for a store that cannot take writes: "store: database or disk is
+ * full" (the same reason as /health). */
+static enum MHD_Result
+reply_store_error(struct req *r, int rc)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "store: %s", err_str(rc));
+	return reply_error_hdr(r, 503, NULL, "Retry-After", "5", msg);
+}
+
 /* Maps a backend failure to a status; subject names the object for 404
  * ("job 'x'"). */
 static enum MHD_Result
@@ -335,6 +346,12 @@ reply_backend_error(struct req *r, int rc, const char *err,
 	case ERR_BUSY:
 		return reply_error_hdr(r, 503, NULL, "Retry-After", "1",
 		    err[0] != '\0' ? err : "daemon busy or stopping");
+	case ERR_STORE_FULL:
+	case ERR_STORE_QUEUE:
+		return reply_store_error(r, rc);
+	case -ENOSPC:		/* writing a job file */
+		return reply_error_hdr(r, 503, NULL, "Retry-After", "5",
+		    err_str(rc));
 	default:
 		log_error("api: %s %s: %s%s%s", r->method, subject,
 		    err_str(rc), err[0] != '\0' ? ": " : "", err);
@@ -1042,11 +1059,26 @@ h_root(struct req *r)
 	return reply_obj(r, 200, o);
 }
 
+/* 200 {"status": "ok"}, or 503 {"status": "unavailable", "reason":
+ * "store: ..."} while the store cannot write. */
 static enum MHD_Result
 h_health(struct req *r)
 {
-	return reply(r, 200, strdup("{\"status\":\"ok\"}"), CT_JSON, NULL,
-	    NULL);
+	json_object *o;
+	char msg[160];
+	int rc;
+
+	rc = r->a->be.store_error != NULL ?
+	    r->a->be.store_error(r->a->be.ctx) : 0;
+	if (rc == 0)
+		return reply(r, 200, strdup("{\"status\":\"ok\"}"), CT_JSON,
+		    NULL, NULL);
+	snprintf(msg, sizeof(msg), "store: %s", err_str(rc));
+	o = json_object_new_object();
+	json_object_object_add(o, "status",
+	    json_object_new_string("unavailable"));
+	json_object_object_add(o, "reason", json_object_new_string(msg));
+	return reply(r, 503, json_text(o), CT_JSON, "Retry-After", "5");
 }
 
 /* GET /jobs?after=NAME&limit=N: a page of jobs in name order. */

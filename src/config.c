@@ -80,7 +80,12 @@ static const struct ckey keys[] = {
 	{ "shutdown_grace", "DISTCRON_SHUTDOWN_GRACE", "shutdown-grace", NULL,
 	  CT_DUR, OFF(shutdown_grace_ms), "30s", 0, 0,
 	  "on SIGTERM, how long running jobs may finish before being killed"
-	  " (TERM, then KILL after their kill_grace)" },
+	  " (TERM, then KILL after their kill_grace), then how long unsaved"
+	  " results are retried if the store cannot write" },
+	{ "store_queue_max", "DISTCRON_STORE_QUEUE_MAX", "store-queue-max",
+	  NULL, CT_INT, OFF(store_queue_max), "0", 0, 100000000,
+	  "records waiting for the store before new runs are refused "
+	  "(0: 60 x max_concurrent_runs)" },
 	{ "reload_delay", "DISTCRON_RELOAD_DELAY", "reload-delay", NULL,
 	  CT_DUR, OFF(reload_delay_ms), "200ms", 0, 0,
 	  "how long files must be quiet before a change is reloaded" },

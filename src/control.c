@@ -617,6 +617,9 @@ be_put_job(void *ctx, const char *name, const char *body, size_t len,
 		snprintf(err, errlen, "name: invalid job name");
 		return ERR_INVALID;
 	}
+	/* A job whose runs could not be recorded is not taken either. */
+	if ((rc = runner_store_error(c->runner)) != 0)
+		return rc;
 	if ((rc = defs_job_parse(name, body, len, c->zone, &job, err, errlen,
 	    NULL, NULL)) != 0)
 		return rc == ERR_PARSE ? ERR_INVALID : rc;
@@ -785,7 +788,6 @@ monitor_counts(json_object *o, const struct req *q)
 		{ "runs_running", q->stats.running },
 		{ "runs_waiting", q->stats.waiting },
 		{ "runs_started", q->stats.started },
-		{ "store_queue", q->stats.store_queue },
 		{ "output_memory_bytes", q->stats.output_held },
 		{ "output_spilled", q->stats.output_spills },
 		{ "output_cut", q->stats.output_cuts },
@@ -795,6 +797,28 @@ monitor_counts(json_object *o, const struct req *q)
 	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		json_object_object_add(o, f[i].key,
 		    json_object_new_int64((int64_t)f[i].v));
+}
+
+static void
+monitor_store(json_object *o, const struct runner_stats *st)
+{
+	char msg[160];
+
+	json_object_object_add(o, "store_queue", json_object_new_int64(
+	    (int64_t)st->store_queue));
+	json_object_object_add(o, "store_queue_max", json_object_new_int64(
+	    (int64_t)st->store_queue_max));
+	json_object_object_add(o, "store_ok",
+	    json_object_new_boolean(st->store_err == 0));
+	if (st->store_err != 0) {
+		snprintf(msg, sizeof(msg), "store: %s", err_str(st->store_err));
+		json_object_object_add(o, "store_error",
+		    json_object_new_string(msg));
+	}
+	json_object_object_add(o, "store_write_failures",
+	    json_object_new_int64((int64_t)st->store_failed));
+	json_object_object_add(o, "store_rejected",
+	    json_object_new_int64((int64_t)st->store_rejected));
 }
 
 static int
@@ -825,6 +849,7 @@ be_monitor(void *ctx, char **json)
 	json_object_object_add(o, "threads",
 	    json_object_new_int64(proc_status("Threads")));
 	monitor_counts(o, q);
+	monitor_store(o, &q->stats);
 	*json = strdup(json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -930,6 +955,23 @@ metrics_jobs(struct buf *b, struct runner *r, const struct tz *zone)
 	}
 }
 
+static void
+metrics_store(struct buf *b, const struct runner_stats *st)
+{
+	metric_gauge(b, "distcron_store_ok", "1 while the run store writes, "
+	    "0 while it cannot (see /health).", "gauge", st->store_err == 0);
+	metric_gauge(b, "distcron_store_queue_depth", "Records waiting for "
+	    "the store, unsaved ones included.", "gauge", st->store_queue);
+	metric_gauge(b, "distcron_store_queue_max", "Depth at which new "
+	    "runs are refused (store_queue_max).", "gauge",
+	    st->store_queue_max);
+	metric_gauge(b, "distcron_store_write_failures_total", "Store writes "
+	    "that failed (each try).", "counter", st->store_failed);
+	metric_gauge(b, "distcron_store_rejected_total", "Runs refused "
+	    "because the store could not take them.", "counter",
+	    st->store_rejected);
+}
+
 /* On the loop: the daemon's metric families as Prometheus text. */
 static int
 op_metrics(struct req *q)
@@ -947,8 +989,7 @@ op_metrics(struct req *q)
 	    "counter", st.started);
 	metric_gauge(&b, "distcron_ticks_skipped_total", "Ticks skipped.",
 	    "counter", st.skipped);
-	metric_gauge(&b, "distcron_store_queue_depth", "Records waiting for "
-	    "the store (the outbox).", "gauge", st.store_queue);
+	metrics_store(&b, &st);
 	metric_gauge(&b, "distcron_output_memory_bytes", "Captured output "
 	    "held in memory, all runs together.", "gauge", st.output_held);
 	metric_gauge(&b, "distcron_output_spilled_total", "Captures moved "
@@ -972,6 +1013,14 @@ static int
 be_metrics(void *ctx, char **text)
 {
 	return call_text(ctx, OP_METRICS, NULL, text);
+}
+
+static int
+be_store_error(void *ctx)
+{
+	struct control *c = ctx;
+
+	return runner_store_error(c->runner);
 }
 
 /* ---- setup ---- */
@@ -1015,6 +1064,7 @@ control_backend(struct control *c, struct api_backend *be)
 	be->node = be_node;
 	be->monitor = be_monitor;
 	be->metrics = be_metrics;
+	be->store_error = be_store_error;
 }
 
 void

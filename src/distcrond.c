@@ -39,6 +39,7 @@
 #include "distcron/orphan.h"
 #include "distcron/prio.h"
 #include "distcron/runner.h"
+#include "distcron/spill.h"
 #include "distcron/store.h"
 #include "distcron/tz.h"
 
@@ -51,6 +52,7 @@ struct daemon {
 	const struct tz *zone;
 	struct loop *loop;
 	struct store *st;
+	struct spill *spill;	/* results unsaved at shutdown go here */
 	struct runner *runner;
 	int sfd, ifd, lockfd;
 	struct loop_watch *sig_watch, *ino_watch;
@@ -443,6 +445,40 @@ orphans_reason(struct daemon *d, const struct orphans *o)
 			store_run_reason_set(d->st, o->run[i], ORPHAN_REASON);
 }
 
+/* Saves what the last daemon spilled at shutdown (before unfinished runs
+ * become LOST: those runs had finished), then reserves the spill file
+ * again.  Returns 0, or an error when the spill cannot be applied (the
+ * daemon does not start, so nothing is marked LOST). */
+static int
+spill_start(struct daemon *d)
+{
+	struct store_run **runs = NULL;
+	char path[4096], err[512];
+	size_t n = 0;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/unsaved.spill", d->cfg.state_dir);
+	if ((rc = spill_load(path, &runs, &n, err, sizeof(err))) != 0) {
+		log_error("%s; remove the file to start without it", err);
+		return rc;
+	}
+	if (n > 0 && (rc = store_runs_save(d->st, runs, n)) != 0)
+		log_error("%s: %zu result(s) kept at the last shutdown cannot "
+		    "be saved (store: %s); not starting, so that their runs are "
+		    "not marked LOST", path, n, err_str(rc));
+	else if (n > 0)
+		log_info("%s: %zu result(s) kept at the last shutdown saved",
+		    path, n);
+	store_runs_free(runs, n);
+	if (rc != 0)
+		return rc;
+	if ((rc = spill_open(path, SPILL_SIZE, &d->spill)) != 0)
+		log_warn("%s: cannot reserve %d bytes (%s); results the store "
+		    "cannot take at shutdown will only be logged", path,
+		    SPILL_SIZE, err_str(rc));
+	return 0;
+}
+
 static int
 open_state(struct daemon *d)
 {
@@ -468,6 +504,8 @@ open_state(struct daemon *d)
 		log_error("%s", why);
 		return rc;
 	}
+	if ((rc = spill_start(d)) != 0)
+		return rc;
 	if ((o = calloc(1, sizeof(*o))) != NULL)
 		orphans_end(d, o);
 	rc = store_recover(d->st, loop_real_ms(), &nlost);
@@ -527,7 +565,9 @@ start(struct daemon *d)
 		    d->cfg.nodes_dir, err_str(rc));
 		return rc;
 	}
-	if ((rc = runner_new(&d->cfg, d->loop, d->st, &d->runner)) != 0) {
+	if ((rc = runner_new(&d->cfg, d->loop, d->st, &d->runner)) == 0)
+		runner_set_spill(d->runner, d->spill);
+	if (rc != 0) {
 		defs_set_free(set);
 		log_error("runner: %s", err_str(rc));
 		return rc;
@@ -558,6 +598,7 @@ cleanup(struct daemon *d)
 	waiters_call(&d->waiting);
 	waiters_call(&d->next_waiting);
 	runner_free(d->runner);
+	spill_close(d->spill);
 	store_close(d->st);
 	if (d->sig_watch)
 		loop_watch_del(d->sig_watch);

@@ -30,6 +30,8 @@ err_str(int r)
 	case ERR_AUTH:		return "authentication failed";
 	case ERR_CONNECT:	return "cannot connect";
 	case ERR_PROTOCOL:	return "protocol error";
+	case ERR_STORE_FULL:	return "database or disk is full";
+	case ERR_STORE_QUEUE:	return "write queue full";
 	}
 	if (r < 0 && r > -4096)
 		return strerror_r(-r, buf, sizeof(buf));

@@ -18,6 +18,9 @@
  * Ticks found overdue by more than RUNNER_LATE_MS (daemon stopped, clock
  * stepped forward, machine suspended) count as missed: run once if the job
  * says "missed": "run_once" (within missed_max_age), else skipped and logged.
+ * So do ticks whose intent the store refused (disk full): each slot keeps
+ * the newest, and when the store thread says it writes again the rule is
+ * applied to it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -65,6 +68,8 @@ struct slot {
 	enum run_status last_status;
 	int64_t last_ended_ms;
 	int64_t finals[RUN_LOST + 1];	/* final runs since start */
+	int64_t refused_tick;	/* newest tick the store could not take */
+	long nrefused;		/* ... and how many, since the store failed */
 };
 
 struct item_ctx {
@@ -117,6 +122,7 @@ struct runner {
 	struct loop_timer *unsaved_timer;
 	unsigned rr;
 	int shutting;
+	int64_t grace_ms;	/* shutdown: also the store's time to drain */
 	loop_fn done_fn;
 	void *done_arg;
 	int done_called;
@@ -422,7 +428,7 @@ runner_check_done(struct runner *r)
 	if (!r->shutting || r->stats.in_flight > 0 || r->done_called)
 		return;
 	r->done_called = 1;
-	storeq_flush(r->q, r->done_fn, r->done_arg);
+	storeq_drain(r->q, r->grace_ms, r->done_fn, r->done_arg);
 }
 
 /* Logs the end of a run: one line, plus one per node for "all" runs. */
@@ -1024,6 +1030,32 @@ run_unplaced(void *arg)
 	    run->pick_error : "no node to run on");
 }
 
+/* An intent the store could not take (failing, or its queue full): the
+ * run is not launched; a scheduled tick counts as skipped, and if the
+ * store failed, as missed once it is back (runner_store_back). */
+static void
+runs_not_recorded(struct run *run, int rc)
+{
+	char when[64];
+
+	fmt_time(run->def, run->rec->scheduled_at, when, sizeof(when));
+	log_error("job %s: run of %s (%s) not launched: its intent could not "
+	    "be recorded (store: %s)", run->rec->job, when, run->rec->trigger,
+	    err_str(rc));
+	if (strcmp(run->rec->trigger, "schedule") != 0 &&
+	    strcmp(run->rec->trigger, "missed") != 0) {
+		run_finish(run, RUN_FAILURE, "store unavailable");
+		return;
+	}
+	run->r->stats.skipped++;
+	if (rc != ERR_STORE_QUEUE) {	/* missed once the store is back */
+		run->slot->nrefused++;
+		if (run->rec->scheduled_at > run->slot->refused_tick)
+			run->slot->refused_tick = run->rec->scheduled_at;
+	}
+	run_finish(run, RUN_FAILURE, "store unavailable");
+}
+
 /* The store has the intents: launch each run at its second. */
 static void
 runs_created(struct store_run **recs, size_t n, int rc, void *arg)
@@ -1043,9 +1075,7 @@ runs_created(struct store_run **recs, size_t n, int rc, void *arg)
 		    strcmp(run->rec->trigger, "schedule") == 0)
 			run->slot->run_count--;	/* counted by slot_start_run */
 		if (rc != 0) {
-			log_error("job %s: run not launched: its intent could "
-			    "not be recorded (%s)", run->rec->job, err_str(rc));
-			run_finish(run, RUN_FAILURE, "store unavailable");
+			runs_not_recorded(run, rc);
 		} else if (run->rec->id == 0) {
 			fmt_time(run->def, run->rec->scheduled_at, when,
 			    sizeof(when));
@@ -1316,6 +1346,41 @@ runner_jump(int64_t delta_ms, void *arg)
 		slot_plan(r->slots[i], now_s());
 }
 
+/* The store writes again: ticks it refused meanwhile were missed, and
+ * the latest runs once if the job says "missed": "run_once". */
+static void
+slot_refused_missed(struct slot *slot, int64_t now)
+{
+	int64_t t = slot->refused_tick;
+	long n = slot->nrefused;
+
+	slot->nrefused = 0;
+	slot->refused_tick = 0;
+	if (n == 0)
+		return;
+	if (slot->def->enabled && !slot->paused &&
+	    missed_wanted(slot->def, t, now)) {
+		log_info("job %s: %ld tick(s) missed while the store could not "
+		    "write; running the latest once (missed: run_once)",
+		    slot->name, n);
+		slot_start_run(slot, t, "missed");
+	} else
+		log_info("job %s: %ld tick(s) missed while the store could not "
+		    "write; skipped", slot->name, n);
+}
+
+static void
+runner_store_back(void *arg)
+{
+	struct runner *r = arg;
+	size_t i;
+
+	if (r->shutting)
+		return;
+	for (i = 0; i < r->nslots; i++)
+		slot_refused_missed(r->slots[i], now_s());
+}
+
 /* At startup: runs a tick missed while the daemon was down, if wanted. */
 static void
 slot_catch_up(struct slot *slot, int64_t last)
@@ -1565,6 +1630,7 @@ runner_shutdown(struct runner *r, int64_t grace_ms, loop_fn done, void *arg)
 	if (r->shutting)
 		return;
 	r->shutting = 1;
+	r->grace_ms = grace_ms;
 	r->done_fn = done;
 	r->done_arg = arg;
 	scheduler_pause(r->sched);
@@ -1591,6 +1657,16 @@ runner_shutdown(struct runner *r, int64_t grace_ms, loop_fn done, void *arg)
 
 /* ---- setup ---- */
 
+/* The store queue's cap: store_queue_max, or a minute of the highest
+ * sustained launch rate (max_concurrent_runs runs of a second each). */
+static size_t
+runner_store_cap(const struct config *cfg)
+{
+	if (cfg->store_queue_max > 0)
+		return (size_t)cfg->store_queue_max;
+	return (size_t)(60 * cfg->max_concurrent_runs);
+}
+
 int
 runner_new(const struct config *cfg, struct loop *loop, struct store *st,
     struct runner **out)
@@ -1612,12 +1688,13 @@ runner_new(const struct config *cfg, struct loop *loop, struct store *st,
 	if ((rc = exec_ssh_new(loop, &ssh_cfg, &r->ssh)) != 0 ||
 	    (rc = exec_http_new(loop, &r->http)) != 0 ||
 	    (rc = policy_new(loop, cfg, r->ssh, &r->policy)) != 0 ||
-	    (rc = storeq_new(st, loop, &r->q)) != 0 ||
+	    (rc = storeq_new(st, loop, runner_store_cap(cfg), &r->q)) != 0 ||
 	    (rc = scheduler_new(loop, RUNNER_LEAD_MS, runner_due, runner_jump,
 	    r, &r->sched)) != 0) {
 		runner_free(r);
 		return rc;
 	}
+	storeq_on_writable(r->q, runner_store_back, r);
 	*out = r;
 	return 0;
 }
@@ -1649,10 +1726,32 @@ runner_free(struct runner *r)
 void
 runner_stats(const struct runner *r, struct runner_stats *out)
 {
+	struct storeq_status qs;
+
 	*out = r->stats;
-	out->store_queue = storeq_depth(r->q);
+	storeq_status(r->q, &qs);
+	out->store_queue = qs.depth;
+	out->store_queue_max = qs.max;
+	out->store_err = qs.err;
+	out->store_failed = qs.failed;
+	out->store_rejected = qs.rejected;
 	outcap_budget_stats(&r->outbudget, &out->output_held,
 	    &out->output_spills, &out->output_cuts);
+}
+
+void
+runner_set_spill(struct runner *r, struct spill *sp)
+{
+	storeq_set_spill(r->q, sp);
+}
+
+int
+runner_store_error(struct runner *r)
+{
+	struct storeq_status qs;
+
+	storeq_status(r->q, &qs);
+	return qs.err;
 }
 
 /* Adds one observation (ms) to a histogram of runner_stats. */

@@ -21,8 +21,11 @@
  *
  * Captured output (out, err) is stored as TEXT up to its first NUL byte: it
  * reaches the store as C strings.  SQLite result codes never leave this
- * file: callers get ERR_STORE and the SQLite message goes to the log, or to
- * *errstr from store_open().
+ * file: callers get ERR_STORE (ERR_STORE_FULL for SQLITE_FULL: no space
+ * left for the database or its WAL) and the SQLite message goes to the log,
+ * or to *errstr from store_open().  A failed write transaction is rolled
+ * back and its statements reset, so the same connection writes again once
+ * space is freed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -275,10 +278,17 @@ store_status_final(enum run_status s)
 	return s == RUN_FAILURE || s == RUN_SUCCESS || s == RUN_LOST;
 }
 
-/* Logs the connection's last error about `what` and returns ERR_STORE. */
+/* Logs the connection's last error about `what` and returns ERR_STORE, or
+ * ERR_STORE_FULL when the disk (or the database's size limit) is full:
+ * the store thread retries those and says when the store is back, so each
+ * failed try is only a debug line. */
 static int
 store_fail(struct store *st, const char *what)
 {
+	if (sqlite3_errcode(st->db) == SQLITE_FULL) {
+		log_debug("store: %s: %s", what, sqlite3_errmsg(st->db));
+		return ERR_STORE_FULL;
+	}
 	log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
 	return ERR_STORE;
 }
@@ -351,16 +361,16 @@ bind_exec(struct store *st, struct binder *b, const char *what)
 static int
 bind_row(struct store *st, struct binder *b, bool *found, const char *what)
 {
-	int rc = b->rc;
+	int rc = b->rc, r;
 
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(b->s);
 	*found = rc == SQLITE_ROW;
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		return 0;
-	store_fail(st, what);
+	r = store_fail(st, what);
 	stmt_done(b->s);
-	return ERR_STORE;
+	return r;
 }
 
 static int
@@ -836,6 +846,24 @@ int
 store_runs_save(struct store *st, struct store_run *const *runs, size_t n)
 {
 	return store_batch(st, runs, n, run_save_one);
+}
+
+int
+store_probe(struct store *st)
+{
+	char pragma[64];
+	int r;
+
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+	    SCHEMA_VERSION);
+	pthread_mutex_lock(&st->lock);
+	if ((r = stmt_run(st, S_BEGIN_WRITE, "begin transaction")) == 0 &&
+	    sqlite3_exec(st->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+		r = store_fail(st, "write probe");
+	if (r == 0 || !sqlite3_get_autocommit(st->db))
+		r = tx_end(st, r);
+	pthread_mutex_unlock(&st->lock);
+	return r;
 }
 
 static int

@@ -97,6 +97,9 @@ struct api_backend {
 	/* Prometheus text: the daemon's metric families (the server adds
 	 * its own request counters). */
 	int (*metrics)(void *ctx, char **text);
+	/* 0 while the run store writes, else why it cannot (/health answers
+	 * 503 with it).  Must not block. */
+	int (*store_error)(void *ctx);
 };
 
 /*

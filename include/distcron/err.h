@@ -25,6 +25,8 @@ enum {
 	ERR_AUTH = -1014,	/* authentication refused */
 	ERR_CONNECT = -1015,	/* a remote host could not be reached */
 	ERR_PROTOCOL = -1016,	/* a peer broke its protocol */
+	ERR_STORE_FULL = -1017,	/* the store cannot write: disk full */
+	ERR_STORE_QUEUE = -1018, /* the store's write queue is at its cap */
 };
 
 /* Returns a static description of r (an ERR_* code or -errno); never NULL. */

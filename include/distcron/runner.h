@@ -53,7 +53,8 @@ int runner_apply(struct runner *r, struct defs_set *set, int at_startup,
 
 /*
  * Stops scheduling, lets runs finish for up to grace_ms, then kills what is
- * left, waits until every result is stored, and calls done(arg).
+ * left, waits until every result is stored (if the store cannot write, up
+ * to grace_ms more; what is still unsaved is logged), and calls done(arg).
  */
 void runner_shutdown(struct runner *r, int64_t grace_ms, loop_fn done,
     void *arg);
@@ -78,6 +79,10 @@ struct runner_stats {
 	size_t output_held;	/* bytes of captured output in memory */
 	uint64_t output_spills;	/* captures moved to files (budget) */
 	uint64_t output_cuts;	/* captures cut (budget, no file) */
+	size_t store_queue_max;	/* new runs are refused at this depth */
+	int store_err;		/* 0, or why the store cannot write */
+	uint64_t store_failed;	/* failed store writes */
+	uint64_t store_rejected; /* intents refused (queue full, failing) */
 	/* histograms since start, in ms, upper bounds RUNNER_HIST_BOUNDS
 	 * (cumulative counts are the caller's to compute) */
 	uint64_t lateness_hist[RUNNER_HIST_N + 1];	/* item start - tick */
@@ -133,6 +138,16 @@ int runner_task(struct runner *r, struct job_def *def, runner_created_fn fn,
 /* Cancels a run in flight (its processes are killed, the run fails with
  * why).  Returns 0 or ERR_NOTFOUND when no such run is in flight. */
 int runner_cancel(struct runner *r, int64_t id, const char *why);
+
+struct spill;
+
+/* Where results the store could not take at shutdown go (spill.h); sp
+ * must outlive r. */
+void runner_set_spill(struct runner *r, struct spill *sp);
+
+/* 0 while the store writes, else why it cannot (ERR_STORE_FULL, ...).
+ * Thread-safe (the API threads ask); never blocks on disk. */
+int runner_store_error(struct runner *r);
 
 /* The node table (selection and health), for listings. */
 struct policy *runner_policy(struct runner *r);

@@ -121,7 +121,8 @@ int store_run_reason_set(struct store *st, int64_t run_id,
  * A scheduled run ("schedule" or "missed") whose (job, scheduled_at) exists
  * already gets id 0 and is not inserted (the caller must not launch it).
  * For scheduled runs the job's run_count and last_scheduled_at advance.
- * Returns 0 or ERR_STORE.
+ * Returns 0, ERR_STORE_FULL (no space left: nothing was written, a later
+ * try may succeed) or ERR_STORE.
  */
 int store_runs_create(struct store *st, struct store_run *const *runs,
     size_t n);
@@ -130,10 +131,16 @@ int store_runs_create(struct store *st, struct store_run *const *runs,
  * Saves the current state of n existing runs in one transaction: the run
  * row, all its items (replacing earlier ones), the job state when a run is
  * final, and - amortised - retention (the job's oldest final runs beyond
- * run->retention are deleted).  Returns 0 or ERR_STORE.
+ * run->retention are deleted).  Returns 0, ERR_STORE_FULL (nothing was
+ * written, a later try may succeed) or ERR_STORE.
  */
 int store_runs_save(struct store *st, struct store_run *const *runs,
     size_t n);
+
+/* Checks that the store can write again: one small write transaction (the
+ * schema version rewritten).  Returns 0, ERR_STORE_FULL or ERR_STORE;
+ * blocks on the store. */
+int store_probe(struct store *st);
 
 /* Loads one run with its items and output.  Returns 0, ERR_NOTFOUND or
  * ERR_STORE.  The caller frees *out with store_run_free(). */
