@@ -139,7 +139,7 @@ struct exec_proc {
 	enum proc_state state;
 	LIBSSH2_CHANNEL *ch;
 	char *cmd;			/* the line with its own watcher */
-	size_t guarded_at;		/* where in it the guarded line starts */
+	size_t guarded_at;		/* the guarded line, after its NUL */
 	int guarded;			/* runs the guarded line */
 	int registered;			/* the guard knows its group */
 	int kill_sent;			/* the guard was told to kill it */
