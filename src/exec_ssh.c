@@ -592,8 +592,11 @@ proc_register(struct conn *c, struct exec_proc *p)
 		    conn_check, c, &c->t_check);
 }
 
-/* The run's output has ended: the guard forgets it, after one TERM to
- * what it left in the background. */
+/* The run's channel has closed, so its command has ended and sshd has sent
+ * its exit status: the guard forgets it, after one TERM to what it left in
+ * the background.  Not at the end of the output: a command that closes its
+ * stdout and stderr before it exits (coreutils programs do, at exit) would
+ * get the TERM too, and be recorded as killed by it. */
 static void
 proc_unregister(struct conn *c, struct exec_proc *p)
 {
@@ -749,7 +752,6 @@ step_run(struct conn *c, struct exec_proc *p)
 		return -1;
 	if (p->fail != NOT_KILLED || libssh2_channel_eof(p->ch)) {
 		sshcmd_mark_end(&p->mark, cap_feed, &p->cap[1]);
-		proc_unregister(c, p);
 		p->state = P_CLOSE;
 		return 1;
 	}
@@ -790,6 +792,7 @@ close_rc(struct conn *c, struct exec_proc *p, int rc)
 		return 0;
 	if (sess_rc(c, p, rc, "closing the channel") < 0)
 		return -1;
+	proc_unregister(c, p);
 	p->state = P_FREE;
 	return 1;
 }
@@ -808,6 +811,7 @@ step_close(struct conn *c, struct exec_proc *p)
 		if ((rc = libssh2_channel_wait_closed(p->ch)) != 0)
 			return close_rc(c, p, rc);
 		collect_exit(c, p);
+		proc_unregister(c, p);
 		p->state = P_FREE;
 	}
 	if (libssh2_channel_free(p->ch) == LIBSSH2_ERROR_EAGAIN)
