@@ -400,6 +400,7 @@ static const char *const hostile[] = {
 	"#c", "!", "-n", "-e", "--", "-", "%s", "%%", "x=y",
 	"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x99\x82",
 	"\x01\x02\x7f\xff", "a'b\"c$d`e\\f g\nh",
+	"a\n1", "\x01" "234", "\t0x", "\xc3\xa9" "7",	/* \NNN, then a digit */
 };
 
 #define NHOSTILE	(sizeof(hostile) / sizeof(hostile[0]))
