@@ -144,7 +144,7 @@ struct exec_proc {
 	enum proc_state state;
 	LIBSSH2_CHANNEL *ch;
 	char *cmd;			/* the line with its own watcher */
-	size_t guarded_at;		/* where in it the guarded line starts */
+	size_t guarded_at;		/* the guarded line, after its NUL */
 	int guarded;			/* runs the guarded line */
 	int registered;			/* the guard knows its group */
 	int kill_sent;			/* the guard was told to kill it */
@@ -597,8 +597,11 @@ proc_register(struct conn *c, struct exec_proc *p)
 		    conn_check, c, &c->t_check);
 }
 
-/* The run's output has ended: the guard forgets it, after one TERM to
- * what it left in the background. */
+/* The run's channel has closed, so its command has ended and sshd has sent
+ * its exit status: the guard forgets it, after one TERM to what it left in
+ * the background.  Not at the end of the output: a command that closes its
+ * stdout and stderr before it exits (coreutils programs do, at exit) would
+ * get the TERM too, and be recorded as killed by it. */
 static void
 proc_unregister(struct conn *c, struct exec_proc *p)
 {
@@ -754,7 +757,6 @@ step_run(struct conn *c, struct exec_proc *p)
 		return -1;
 	if (p->fail != NOT_KILLED || libssh2_channel_eof(p->ch)) {
 		sshcmd_mark_end(&p->mark, cap_feed, &p->cap[1]);
-		proc_unregister(c, p);
 		p->state = P_CLOSE;
 		return 1;
 	}
@@ -795,6 +797,7 @@ close_rc(struct conn *c, struct exec_proc *p, int rc)
 		return 0;
 	if (sess_rc(c, p, rc, "closing the channel") < 0)
 		return -1;
+	proc_unregister(c, p);
 	p->state = P_FREE;
 	return 1;
 }
@@ -813,6 +816,7 @@ step_close(struct conn *c, struct exec_proc *p)
 		if ((rc = libssh2_channel_wait_closed(p->ch)) != 0)
 			return close_rc(c, p, rc);
 		collect_exit(c, p);
+		proc_unregister(c, p);
 		p->state = P_FREE;
 	}
 	if (libssh2_channel_free(p->ch) == LIBSSH2_ERROR_EAGAIN)

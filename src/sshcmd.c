@@ -2,15 +2,27 @@
  * sshcmd.c - the command line a run sends to a remote node over SSH.
  *
  * sshd runs the line with the user's login shell ("$SHELL -c LINE"), which
- * must be a POSIX shell; the line uses nothing beyond POSIX sh.  Every job
- * word in it (argv, working directory, environment values) is single-quoted,
- * so no job data is parsed as shell syntax.  There is no second shell: each
- * program started per run costs about a millisecond on a small machine.
+ * may be any shell: sh, bash, zsh, mksh, fish, tcsh.  So the line the login
+ * shell sees is only "exec /bin/sh -c 'SCRIPT'", with SCRIPT made of bytes
+ * every one of those shells takes literally inside single quotes: printable
+ * ASCII except ', \ and ! (fish reads \' and \\ inside single quotes, csh
+ * expands ! there and allows no newline).  The login shell parses nothing
+ * else and replaces itself with /bin/sh, which runs the POSIX script in the
+ * same process: the session leader still, with the same pid.  Every job
+ * word (argv, working directory, environment values) is double-quoted in
+ * the script, with a \ before each " $ ` \.  When the script still has only
+ * plain bytes it goes as it is; otherwise it is sent encoded, SCRIPT being
+ * 'eval "$(printf "ESCAPED")"' with each byte that is not plain, and each
+ * " $ ` %, written as \NNN (octal, a backslash before a digit: literal for
+ * every shell), which /bin/sh's printf decodes.  The plain form costs the
+ * exec of /bin/sh; the encoded form one fork more (the command
+ * substitution).  Either way no job byte is parsed as shell syntax, by the
+ * login shell or by /bin/sh.
  *
- * The line relies on sshd starting every session in a new session of its
- * own (OpenSSH calls setsid() for each one), so the login shell leads a
- * process group that holds the command and everything the command starts.
- * In order, it
+ * The script relies on sshd starting every session in a new session of its
+ * own (OpenSSH calls setsid() for each one), so the shell leads a process
+ * group that holds the command and everything the command starts.  In
+ * order, it
  *   1. keeps the channel (its stdin) as fd 3, takes stdin from /dev/null and
  *      starts the watcher on the channel: a subshell (no new program) started
  *      through a second subshell that exits at once, so that the command is
@@ -28,9 +40,9 @@
  *   4. exports the environment and execs the command (a program name is
  *      searched in PATH, never taken for a shell builtin), so the command
  *      itself leads the group and sshd reports its exit status or signal.
- * Steps 2-4 alone are the guarded line, for a connection whose guard
- * (sshcmd.h) does the watcher's work: the line with the watcher ends with
- * it, so one string serves both.
+ * Steps 2-4 alone are the guarded script, for a connection whose guard
+ * (sshcmd.h) does the watcher's work: the script with the watcher ends with
+ * it, so a run's words are quoted once, and each of the two is wrapped.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -44,7 +56,7 @@
 
 /* The watcher's body, with "%lld" for the grace in seconds. */
 #define WATCHER \
-	"trap '' TERM; while read -r _; do :; done; " \
+	"trap \"\" TERM; while read -r _; do :; done; " \
 	"if kill -s 0 \"$$\" 2>/dev/null; then " \
 	"kill -s TERM -- \"-$$\"; n=0; " \
 	"while [ \"$n\" -lt %lld ] && kill -s 0 \"$$\" 2>/dev/null; do " \
@@ -53,23 +65,57 @@
 
 #define GRACE_MIN_S	1
 
+/* What the login shell sees around the script, and the encoded form's
+ * decoder inside it. */
+#define WRAP_HEAD	"exec /bin/sh -c '"
+#define WRAP_TAIL	"'"
+#define DECODE_HEAD	"eval \"$(printf \""
+#define DECODE_TAIL	"\")\""
+
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
+#define LINE_TOO_LONG	"the remote command line would be longer than " \
+	STR(SSHCMD_LINE_MAX) " bytes, the most a shell takes as one argument " \
+	"(argv, environment and working directory together; once any of them " \
+	"holds a byte outside printable ASCII or one of ' \\ ! \" $ `, each " \
+	"byte but letters, digits and plain punctuation takes 4, and \" $ ` " \
+	"\\ take 8)"
+
+/* True for a byte that fish, csh and every POSIX shell take literally
+ * inside single quotes. */
+static bool
+byte_plain(unsigned char c)
+{
+	return c >= 0x20 && c <= 0x7e && c != '\'' && c != '\\' && c != '!';
+}
+
+/* True for a plain byte that stays itself in the encoded form: inside
+ * /bin/sh's double quotes and in printf's format. */
+static bool
+byte_bare(unsigned char c)
+{
+	return byte_plain(c) && c != '"' && c != '$' && c != '`' && c != '%';
+}
+
 int
 sshcmd_quote(const char *s, struct buf *out)
 {
-	const char *q;
+	size_t n;
 	int r;
 
-	if ((r = buf_puts(out, "'")) != 0)
+	if ((r = buf_puts(out, "\"")) != 0)
 		return r;
-	while ((q = strchr(s, '\'')) != NULL) {
-		if ((r = buf_append(out, s, (size_t)(q - s))) != 0 ||
-		    (r = buf_puts(out, "'\\''")) != 0)
+	for (;;) {
+		n = strcspn(s, "\"$`\\");
+		if ((r = buf_append(out, s, n)) != 0)
 			return r;
-		s = q + 1;
+		if (s[n] == '\0')
+			return buf_puts(out, "\"");
+		if ((r = buf_puts(out, "\\")) != 0 ||
+		    (r = buf_append(out, s + n, 1)) != 0)
+			return r;
+		s += n + 1;
 	}
-	if ((r = buf_puts(out, s)) != 0)
-		return r;
-	return buf_puts(out, "'");
 }
 
 /* True for a shell variable name: [A-Za-z_][A-Za-z0-9_]*. */
@@ -99,7 +145,7 @@ grace_seconds(int64_t ms)
 	return s < GRACE_MIN_S ? GRACE_MIN_S : s;
 }
 
-/* Appends "export NAME='value'; " for each entry of env. */
+/* Appends "export NAME="value"; " for each entry of env. */
 static int
 line_env(char *const *env, struct buf *b, const char **errstr)
 {
@@ -173,31 +219,102 @@ line_exec(const struct exec_spec *spec, struct buf *b, const char **errstr)
 	return 0;
 }
 
+/* The script, steps 1-4; *gat receives where step 2 starts. */
+static int
+line_script(const struct exec_spec *spec, struct buf *s, size_t *gat,
+    const char **errstr)
+{
+	int r;
+
+	if ((r = line_watcher(spec, s)) != 0)
+		return r;
+	*gat = s->len;
+	if ((r = buf_puts(s, "echo \"" SSHCMD_MARK "$$\" >&2; "
+	    "exec </dev/null; ")) != 0 ||
+	    (r = line_cd(spec, s)) != 0)
+		return r;
+	return line_exec(spec, s, errstr);
+}
+
+/* Appends the n bytes of script s encoded: every byte but the bare ones
+ * and % (printf's) as \NNN. */
+static int
+line_encode(const char *s, size_t n, struct buf *out)
+{
+	size_t i, run;
+	int r;
+
+	for (i = 0; i < n; i += run) {
+		for (run = 0; i + run < n &&
+		    byte_bare((unsigned char)s[i + run]); run++)
+			;
+		if (run > 0)
+			r = buf_append(out, s + i, run);
+		else {
+			r = buf_printf(out, "\\%03o", (unsigned char)s[i]);
+			run = 1;
+		}
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Appends the line the login shell gets for the n bytes of script s:
+ * the plain form when every byte is plain, else the encoded one; at most
+ * SSHCMD_LINE_MAX bytes. */
+static int
+line_wrap(const char *s, size_t n, struct buf *out, const char **errstr)
+{
+	size_t i, len0 = out->len;
+	int r;
+
+	for (i = 0; i < n && byte_plain((unsigned char)s[i]); i++)
+		;
+	if ((r = buf_puts(out, WRAP_HEAD)) != 0)
+		return r;
+	if (i == n)
+		r = buf_append(out, s, n);
+	else if ((r = buf_puts(out, DECODE_HEAD)) == 0 &&
+	    (r = line_encode(s, n, out)) == 0)
+		r = buf_puts(out, DECODE_TAIL);
+	if (r != 0 || (r = buf_puts(out, WRAP_TAIL)) != 0)
+		return r;
+	if (out->len - len0 > SSHCMD_LINE_MAX) {
+		*errstr = LINE_TOO_LONG;
+		return ERR_TOOBIG;
+	}
+	return 0;
+}
+
 int
 sshcmd_build(const struct exec_spec *spec, struct buf *out,
     size_t *guarded_at, const char **errstr)
 {
-	size_t len0 = out->len;
+	size_t len0 = out->len, gat = 0;
+	struct buf s;
 	int r;
 
 	if (spec->argv != NULL ? spec->argv[0] == NULL : spec->shell == NULL) {
 		*errstr = "no command (an empty argv and no shell command)";
 		return ERR_INVALID;
 	}
-	if ((r = line_watcher(spec, out)) == 0 && guarded_at != NULL)
-		*guarded_at = out->len - len0;
-	if (r != 0 ||
-	    (r = buf_puts(out, "echo \"" SSHCMD_MARK "$$\" >&2; "
-	    "exec </dev/null; ")) != 0 ||
-	    (r = line_cd(spec, out)) != 0 ||
-	    (r = line_exec(spec, out, errstr)) != 0) {
-		if (out->data != NULL) {	/* leave out as it was */
-			out->len = len0;
-			out->data[len0] = '\0';
-		}
-		return r;
+	buf_init(&s, SSHCMD_LINE_MAX);
+	if ((r = line_script(spec, &s, &gat, errstr)) == -E2BIG) {
+		*errstr = LINE_TOO_LONG;
+		r = ERR_TOOBIG;
 	}
-	return 0;
+	if (r == 0 && (r = line_wrap(s.data, s.len, out, errstr)) == 0 &&
+	    guarded_at != NULL && (r = buf_append(out, "", 1)) == 0) {
+		*guarded_at = out->len - len0;
+		r = line_wrap(s.data + gat, s.len - gat, out, errstr);
+	}
+	buf_free(&s);
+	if (r != 0 && out->data != NULL) {	/* leave out as it was */
+		out->len = len0;
+		out->data[len0] = '\0';
+	}
+	return r;
 }
 
 /*
@@ -208,16 +325,16 @@ sshcmd_build(const struct exec_spec *spec, struct buf *out,
  * EOF tells the daemon that the guard has ended.
  */
 #define GUARD_SCRIPT \
-	": distcron-guard; exec 2>/dev/null; trap '' HUP INT TERM; " \
-	"l=' '; g=1; " \
+	": distcron-guard; exec 2>/dev/null; trap \"\" HUP INT TERM; " \
+	"l=\" \"; g=1; " \
 	"while read -r m; do p=${m#?}; s=${p#* }; p=${p%% *}; case $m in " \
-	"'+'*) l=\"$l$p \"; [ \"$s\" -gt \"$g\" ] && g=$s;; " \
-	"'-'*) kill -s TERM -- \"-$p\"; case $l in *\" $p \"*) " \
+	"\"+\"*) l=\"$l$p \"; [ \"$s\" -gt \"$g\" ] && g=$s;; " \
+	"\"-\"*) kill -s TERM -- \"-$p\"; case $l in *\" $p \"*) " \
 	"l=${l%%\" $p \"*}\" \"${l#*\" $p \"};; esac;; " \
-	"'t'*) (kill -s TERM -- \"-$p\"; n=0; while [ \"$n\" -lt \"$s\" ] && " \
+	"\"t\"*) (kill -s TERM -- \"-$p\"; n=0; while [ \"$n\" -lt \"$s\" ] && " \
 	"kill -s 0 -- \"-$p\"; do sleep 1; n=$((n + 1)); done; " \
 	"kill -s KILL -- \"-$p\") >/dev/null & ;; " \
-	"'?'*) kill -s 0 \"$p\" || kill -s TERM -- \"-$p\";; " \
+	"\"?\"*) kill -s 0 \"$p\" || kill -s TERM -- \"-$p\";; " \
 	"esac; done; " \
 	"r=${l# }; while [ -n \"$r\" ]; do kill -s TERM -- \"-${r%% *}\"; " \
 	"r=${r#* }; done; n=0; while [ \"$n\" -lt \"$g\" ]; do a=; r=${l# }; " \
@@ -229,7 +346,7 @@ sshcmd_build(const struct exec_spec *spec, struct buf *out,
 const char *
 sshcmd_guard(void)
 {
-	return GUARD_SCRIPT;
+	return WRAP_HEAD GUARD_SCRIPT WRAP_TAIL;
 }
 
 int

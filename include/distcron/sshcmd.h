@@ -2,10 +2,13 @@
  * sshcmd.h - the command line a run sends to a remote node over SSH.
  *
  * sshd hands the command line to the user's login shell as "$SHELL -c
- * LINE"; the line is POSIX sh (tested with dash, bash, zsh and mksh as the
- * login shell).  Every job word in it is single-quoted (a ' becomes '\''),
- * so each argument arrives byte for byte: quotes, $, ;, backticks, newlines,
- * spaces, empty strings and non-ASCII included.  The line
+ * LINE"; the line is "exec /bin/sh -c 'SCRIPT'" with nothing in SCRIPT that
+ * a login shell could read differently (tested with dash, bash, zsh, mksh,
+ * fish and tcsh as the login shell), and SCRIPT is POSIX sh run by the
+ * remote /bin/sh (tested with dash, bash, zsh and mksh).  Every job word in
+ * it arrives byte for byte: quotes, $, ;, backticks, backslashes, newlines,
+ * spaces, empty strings and non-ASCII included.  A line is at most
+ * SSHCMD_LINE_MAX bytes.  The script
  *   - writes "distcron-pgid PID\n" on stderr (the session's process group,
  *     which the daemon strips with sshcmd_mark_feed());
  *   - changes to the working directory (or "/"), exiting 126 with a message
@@ -54,11 +57,13 @@
 /*
  * Appends the command line for spec (argv or shell, env, working_dir,
  * kill_grace_ms) to out; *guarded_at (if not NULL) receives where in what
- * was appended the guarded line starts.  Returns 0, ERR_INVALID when there
- * is no command or an environment entry has no "=" or a name that is not a
- * shell identifier (*errstr, a static string, says which), -E2BIG when
- * out's cap is reached, or -ENOMEM; on failure out is left as it was.  Does
- * not block.
+ * was appended the guarded line starts: after the line with a watcher and
+ * its NUL, a second NUL-terminated string.  Returns 0, ERR_INVALID when
+ * there is no command or an environment entry has no "=" or a name that is
+ * not a shell identifier, ERR_TOOBIG when a line would be longer than
+ * SSHCMD_LINE_MAX (*errstr, a static string, says which), -E2BIG when out's
+ * cap is reached, or -ENOMEM; on failure out is left as it was.  Does not
+ * block.
  */
 int sshcmd_build(const struct exec_spec *spec, struct buf *out,
     size_t *guarded_at, const char **errstr);
@@ -70,6 +75,11 @@ const char *sshcmd_guard(void);
  * grace is used by '+' and 't'.  Returns 0, ERR_INVALID for another op or
  * a pgid below 2, or -E2BIG. */
 int sshcmd_guard_msg(struct buf *out, char op, long pgid, int64_t grace_ms);
+
+/* The longest line sshcmd_build() makes: Linux's limit on one argument
+ * (MAX_ARG_STRLEN, 128 KiB with the final NUL), which sshd's "SHELL -c
+ * LINE" must respect. */
+#define SSHCMD_LINE_MAX	131071
 
 #define SSHCMD_MARK	"distcron-pgid "
 #define SSHCMD_MARK_SCAN	512	/* the marker is looked for this far */
@@ -98,7 +108,8 @@ int sshcmd_mark_feed(struct sshcmd_mark *m, const char *data, size_t n,
 /* At the end of stderr: passes on what is still held. */
 void sshcmd_mark_end(struct sshcmd_mark *m, sshcmd_out_fn out, void *arg);
 
-/* Appends s to out single-quoted for a POSIX shell.  Returns 0 or -E2BIG. */
+/* Appends s to out double-quoted for a POSIX shell, with a backslash before
+ * each " $ ` and \.  Returns 0 or -E2BIG. */
 int sshcmd_quote(const char *s, struct buf *out);
 
 #endif

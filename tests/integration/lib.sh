@@ -127,6 +127,26 @@ sys.exit(0 if ($1) else 1)" 2>/dev/null
 
 status_is() { test "$code" = "$1"; }
 
+# history JOB: the daemon's recorded runs of JOB ($S), as JSON in $T/h.json.
+history() {
+	"$ctl" history "$1" --state-dir "$S" -n 1000 --json >"$T/h.json" 2>"$T/err"
+}
+
+# py EXPR: succeeds when the Python expression EXPR is true over $T/h.json:
+# h the runs, final those that ended (SUCCESS or FAILURE), ts(ISO) seconds.
+py() {
+	python3 -c "
+import json, sys
+from datetime import datetime
+ts = lambda s: datetime.fromisoformat(s).timestamp()
+h = json.load(open('$T/h.json'))
+final = [r for r in h if r['status'] in ('SUCCESS', 'FAILURE')]
+sys.exit(0 if ($1) else 1)"
+}
+
+# finals_at_least JOB N: JOB has ended at least N runs.
+finals_at_least() { history "$1" && py "len(final) >= $2"; }
+
 # find_bin NAME: prints the path of a built program, or skips the test.
 find_bin() {
 	[ -x "$top_builddir/$1" ] || skip "$1 not built in $top_builddir"

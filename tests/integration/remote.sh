@@ -56,21 +56,6 @@ hostkey() { cat "$(sshd_hostkey "$(inst "$1")")"; }
 logins() { sshd_accepted "$(inst "$1")"; }
 
 # ---- helpers (as in daemon.sh) ----
-history() {
-	"$ctl" history "$1" --state-dir "$S" -n 1000 --json >"$T/h.json" 2>"$T/err"
-}
-py() {
-	python3 -c "
-import json, sys
-from datetime import datetime
-ts = lambda s: datetime.fromisoformat(s).timestamp()
-h = json.load(open('$T/h.json'))
-final = [r for r in h if r['status'] in ('SUCCESS', 'FAILURE')]
-sys.exit(0 if ($1) else 1)"
-}
-finals_at_least() {
-	history "$1" && py "len(final) >= $2"
-}
 # job NAME JSON: writes a job file (JSON given as a Python expression).
 job() {
 	python3 -c "import json, sys; json.dump($2, open(sys.argv[1], 'w'))" \

@@ -339,13 +339,8 @@ wait_file() {
 accepted0=$(sshd_accepted 1)
 nl='
 '
-tab=$(printf '\tx')
-set -- plain '' ' ' "it's" "''" '"' '$HOME' '${PATH}' '`id`' '$(id)' \
-    ';' 'a; echo pwned' '&&' '|' '>x' '\' '\\n' "a${nl}b" "$nl" "$tab" \
-    '*' '?' '[a]' '~' '#c' '!' '-n' '--' '%s' 'café 日本 🙂' \
-    "a'b\"c\$d\`e\\f g${nl}h"
-printf '%s\0' "$@" >"$T/want"
-line=$("$mkline" -- printf '%s\0' "$@")
+sshd_hostile_args "$T/want"
+line=$(xargs -0 "$mkline" -- printf '%s\0' <"$T/want")
 sshd_ssh 1 "$line"
 check "sshd: argv round trip exits 0" test "$rc" -eq 0
 check "sshd: every argument arrives byte for byte" cmp -s "$T/want" "$T/out"

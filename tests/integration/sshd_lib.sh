@@ -15,6 +15,8 @@
 #   sshd_ssh 1 LINE               # the OpenSSH client; $T/out, $T/err, $rc
 #   sshd_ssh_start 1 LINE; sshd_ssh_eof; sshd_ssh_wait   # the same, in steps
 #                                 # (one client at a time: it uses fd 9)
+#   sshd_hostile_args FILE        # words shells take for syntax, NUL-ended
+#   sshd_login_user NAME SHELL    # a system user logging in with the key
 #   sshd_free_port                # a port nothing listens on
 #   sshd_accepted 1               # connections sshd 1 has authenticated
 #   sshd_cut 1                    # its open connections break, it stays up
@@ -73,6 +75,45 @@ sshd_keygen_user() {
 	ssh-keygen -q -t "$_t" -N '' -C "distcron-test-user" \
 	    -f "$SSHD_USER_KEY" || exit 99
 	cat "$SSHD_USER_KEY.pub" >>"$SSHD_DIR/authorized_keys"
+}
+
+# sshd_hostile_args FILE: writes words that a shell would take for syntax
+# (quotes, $, backticks, backslashes, newlines, ;, !, globs, options,
+# non-ASCII), each ended by a NUL, to FILE; "xargs -0 CMD <FILE" passes
+# them as arguments.
+sshd_hostile_args() {
+	_nl='
+'
+	_tab=$(printf '\tx')
+	_f=$1
+	set -- plain '' ' ' "it's" "''" '"' '$HOME' '${PATH}' '`id`' '$(id)' \
+	    ';' 'a; echo pwned' '&&' '|' '>x' '\' '\\n' "a${_nl}b" "$_nl" \
+	    "$_tab" '*' '?' '[a]' '~' '#c' '!' '-n' '--' '%s' 'café 日本 🙂' \
+	    "a'b\"c\$d\`e\\f g${_nl}h"
+	printf '%s\0' "$@" >"$_f"
+}
+
+# sshd_login_user NAME SHELL: creates the system user NAME with login shell
+# SHELL and a home in $T, allowed to log in with $SSHD_USER_KEY (no
+# password, not locked); removed on exit, with whatever it still runs.
+sshd_login_user() {
+	command -v useradd >/dev/null 2>&1 || skip "useradd not installed"
+	[ -x "$2" ] || skip "$2 not installed"
+	useradd -r -m -d "$T/home-$1" -s "$2" "$1" || exit 99
+	usermod -p '*' "$1" || exit 99	# "!" would be locked for sshd
+	SSHD_LOGIN_USERS="${SSHD_LOGIN_USERS:-} $1"
+	[ -n "${_sshd_users_chained:-}" ] && return 0
+	_sshd_users_chained=1
+	_sshd_chain_exit _sshd_users_remove
+	chmod 755 "$T" "$SSHD_DIR"	# sshd reads the keys as the user
+	chmod 644 "$SSHD_DIR/authorized_keys"
+}
+
+_sshd_users_remove() {
+	for _u in ${SSHD_LOGIN_USERS:-}; do
+		pkill -KILL -u "$_u" 2>/dev/null
+		userdel -r "$_u" 2>/dev/null || userdel "$_u"
+	done
 }
 
 # sshd_free_port: a TCP port on 127.0.0.1 that was free a moment ago (also

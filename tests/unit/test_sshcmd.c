@@ -10,7 +10,11 @@
  * and the connection's guard is driven with its messages: a run's end,
  * timeout, check, and the end of the guard's channel.  Each test runs with
  * dash (Debian's /bin/sh) as the login shell, again with bash, and with zsh
- * and mksh when they are installed.
+ * and mksh when they are installed, each also standing for the remote
+ * /bin/sh (the line's "exec /bin/sh" names it instead); and with fish and
+ * tcsh as the login shell, with /bin/sh.  Words made to break out of each
+ * shell's quoting stay words, and a line of the longest length a shell
+ * takes runs, in its plain and encoded form; a longer one is refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,11 +46,13 @@
 #define RUN_S		20	/* nor one run of a line */
 #define MAX_SESSIONS	1024
 
-/* The shell that plays the login shell and the script's /bin/sh, and
- * which line it runs: the one with a watcher or the guarded one. */
+/* The shell that plays the login shell, the one that plays the remote
+ * /bin/sh (NULL: /bin/sh itself), and which line it runs: the one with a
+ * watcher or the guarded one. */
 struct shell {
 	const char *path;
 	bool guarded;
+	const char *binsh;
 };
 
 /* One run of a line: what came out and how it ended. */
@@ -106,24 +112,39 @@ pid_gone_within(long pid, long ms)
 	return false;
 }
 
+#define WRAP_HEAD	"exec /bin/sh -c '"
+
+/* line, whose /bin/sh becomes sh->binsh; skips if a shell is missing. */
+static char *
+as_sh(const struct shell *sh, const char *line)
+{
+	struct buf b;
+
+	if (access(sh->path, X_OK) != 0 ||
+	    (sh->binsh != NULL && access(sh->binsh, X_OK) != 0))
+		skip();		/* that shell is not installed */
+	assert_memory_equal(line, WRAP_HEAD, strlen(WRAP_HEAD));
+	buf_init(&b, LINE_MAX_LEN);
+	assert_int_equal(buf_printf(&b, "exec %s -c '%s",
+	    sh->binsh != NULL ? sh->binsh : "/bin/sh",
+	    line + strlen(WRAP_HEAD)), 0);
+	return buf_steal(&b, NULL);
+}
+
 /* Builds the line for spec, as the login shell gets it. */
 static char *
 build(const struct shell *sh, const struct exec_spec *spec)
 {
 	const char *errstr = NULL;
 	struct buf b;
-
-	if (access(sh->path, X_OK) != 0)
-		skip();		/* that shell is not installed */
 	size_t at = 0;
 	char *line;
 
 	buf_init(&b, LINE_MAX_LEN);
 	assert_int_equal(sshcmd_build(spec, &b, &at, &errstr), 0);
 	assert_true(at > 0 && at < b.len);
-	if (!sh->guarded)
-		return buf_steal(&b, NULL);
-	assert_non_null(line = strdup(b.data + at));	/* its end */
+	assert_int_equal(b.data[at - 1], '\0');	/* two strings */
+	line = as_sh(sh, b.data + (sh->guarded ? at : 0));
 	buf_free(&b);
 	return line;
 }
@@ -379,6 +400,7 @@ static const char *const hostile[] = {
 	"#c", "!", "-n", "-e", "--", "-", "%s", "%%", "x=y",
 	"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x99\x82",
 	"\x01\x02\x7f\xff", "a'b\"c$d`e\\f g\nh",
+	"a\n1", "\x01" "234", "\t0x", "\xc3\xa9" "7",	/* \NNN, then a digit */
 };
 
 #define NHOSTILE	(sizeof(hostile) / sizeof(hostile[0]))
@@ -556,13 +578,13 @@ test_quote(void **state)
 
 	buf_init(&b, 100);
 	assert_int_equal(sshcmd_quote("", &b), 0);
-	assert_string_equal(buf_str(&b), "''");
+	assert_string_equal(buf_str(&b), "\"\"");
 	buf_reset(&b);
 	assert_int_equal(sshcmd_quote("it's", &b), 0);
-	assert_string_equal(buf_str(&b), "'it'\\''s'");
+	assert_string_equal(buf_str(&b), "\"it's\"");
 	buf_reset(&b);
-	assert_int_equal(sshcmd_quote("''", &b), 0);
-	assert_string_equal(buf_str(&b), "''\\'''\\'''");
+	assert_int_equal(sshcmd_quote("\"$`\\x\\", &b), 0);
+	assert_string_equal(buf_str(&b), "\"\\\"\\$\\`\\\\x\\\\\"");
 	buf_free(&b);
 }
 
@@ -843,16 +865,144 @@ test_grace_rounding(void **state)
 	}
 }
 
+/* Words made to end the quoting of one shell or another: fish reads \' and
+ * \\ inside single quotes, csh expands ! there and ends a line at a
+ * newline, sh ends "..." at " and expands $ and ` inside it.  Each word
+ * arrives as it is and no touch runs. */
+static void
+test_no_injection(void **state)
+{
+	const struct shell *sh = *state;
+	char *pwned = tmp_path("pwned");
+	static const char *const tricks[] = {	/* @ stands for pwned */
+		"x\\", "'; touch @; echo '", "\\'; touch @ #",
+		"\\\\'; touch @ #", "'\"'\"'; touch @ #", "\"; touch @; \"",
+		"\\\"; touch @; \\\"", "$(touch @)", "`touch @`",
+		"!touch @", "a\n touch @", "'\n touch @\n'", "% touch @ %s",
+	};
+	char *argv[2 + sizeof(tricks) / sizeof(tricks[0]) + 1];
+	struct exec_spec spec = { .argv = argv };
+	struct buf words[sizeof(tricks) / sizeof(tricks[0])], want;
+	const char *at;
+	struct run r;
+	size_t i;
+
+	argv[0] = "printf";
+	argv[1] = "[%s]";
+	buf_init(&want, LINE_MAX_LEN);
+	for (i = 0; i < sizeof(tricks) / sizeof(tricks[0]); i++) {
+		buf_init(&words[i], 4096);
+		if ((at = strchr(tricks[i], '@')) == NULL)
+			at = tricks[i] + strlen(tricks[i]);
+		assert_int_equal(buf_printf(&words[i], "%.*s%s%s",
+		    (int)(at - tricks[i]), tricks[i], *at ? pwned : "",
+		    *at ? at + 1 : ""), 0);
+		argv[2 + i] = words[i].data;
+		assert_int_equal(buf_printf(&want, "[%s]", words[i].data), 0);
+	}
+	argv[2 + i] = NULL;
+	unlink(pwned);
+	run_spec(&r, sh, &spec, NULL);
+	assert_int_equal(access(pwned, F_OK), -1);
+	assert_string_equal(r.out.data, want.data);
+	assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	run_free(&r);
+	for (i = 0; i < sizeof(tricks) / sizeof(tricks[0]); i++)
+		buf_free(&words[i]);
+	buf_free(&want);
+	free(pwned);
+}
+
+/* Fills spec with "printf %s WORD" whose line is n bytes longer than the
+ * longest a shell takes (n <= 0: that many bytes shorter); c is WORD's
+ * every byte. */
+static char *
+long_word(struct exec_spec *spec, char **argv, char c, long n)
+{
+	const char *errstr = NULL;
+	size_t len, each = 1;
+	struct buf b;
+	char *w;
+
+	argv[0] = "printf";
+	argv[1] = "%s";
+	argv[2] = w = strdup("xx");
+	argv[3] = NULL;
+	spec->argv = argv;
+	w[0] = w[1] = c;
+	buf_init(&b, LINE_MAX_LEN);
+	assert_int_equal(sshcmd_build(spec, &b, NULL, &errstr), 0);
+	len = b.len;
+	buf_reset(&b);
+	w[1] = '\0';
+	assert_int_equal(sshcmd_build(spec, &b, NULL, &errstr), 0);
+	each = len - b.len;	/* in the form the long word takes */
+	len = b.len - each;
+	buf_free(&b);
+	free(w);
+	len = (SSHCMD_LINE_MAX + n - (long)len) / (long)each;
+	assert_non_null(w = malloc(len + 1));
+	memset(w, c, len);
+	w[len] = '\0';
+	argv[2] = w;
+	return w;
+}
+
+/* A line of SSHCMD_LINE_MAX bytes runs in every login shell, in the plain
+ * form and the encoded one; one byte more is refused, with the limit. */
+static void
+test_longest_line(void **state)
+{
+	const struct shell *sh = *state;
+	static const char chars[] = { 'a', '\n' };
+	struct exec_spec spec = { .kill_grace_ms = 1000 };
+	const char *errstr = NULL;
+	char *argv[4], *w, *line;
+	struct run r;
+	struct buf b;
+	size_t i;
+
+	if (access(sh->path, X_OK) != 0)
+		skip();
+	for (i = 0; i < sizeof(chars); i++) {
+		w = long_word(&spec, argv, chars[i], 0);
+		buf_init(&b, LINE_MAX_LEN);
+		assert_int_equal(sshcmd_build(&spec, &b, NULL, &errstr), 0);
+		assert_true(b.len > SSHCMD_LINE_MAX - 8);
+		assert_true(b.len <= SSHCMD_LINE_MAX);
+		assert_non_null(line = buf_steal(&b, NULL));
+		spawn(&r, sh, line, NULL);	/* this machine's /bin/sh */
+		finish(&r);
+		assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+		assert_int_equal(r.out.len, strlen(w));
+		assert_memory_equal(r.out.data, w, strlen(w));
+		run_free(&r);
+		free(line);
+		free(w);
+
+		w = long_word(&spec, argv, chars[i], 8);
+		buf_init(&b, LINE_MAX_LEN);
+		assert_int_equal(buf_puts(&b, "kept"), 0);
+		assert_int_equal(sshcmd_build(&spec, &b, NULL, &errstr),
+		    ERR_TOOBIG);
+		assert_non_null(strstr(errstr, "longer than 131071 bytes"));
+		assert_string_equal(buf_str(&b), "kept");
+		buf_free(&b);
+		free(w);
+	}
+}
+
 /* ---- the guard (one per connection) and guarded lines ---- */
 
 /* Starts the guard the way sshd starts any session, in sh's shell. */
 static void
 guard_start(struct run *g, const struct shell *sh)
 {
-	if (access(sh->path, X_OK) != 0)
-		skip();
-	spawn(g, sh, sshcmd_guard(), NULL);
+	char *line = as_sh(sh, sshcmd_guard());
+
+	spawn(g, sh, line, NULL);
 	g->marked = false;
+	g->line = line;
 }
 
 static void
@@ -1176,27 +1326,37 @@ teardown_tmpdir(void **state)
 	return waitpid(pid, &status, 0) == pid && status == 0 ? 0 : -1;
 }
 
-static const struct shell dash = { "/bin/dash", false };
-static const struct shell bash = { "/bin/bash", false };
-static const struct shell zsh = { "/bin/zsh", false };
-static const struct shell mksh = { "/bin/mksh", false };
-static const struct shell dash_g = { "/bin/dash", true };
-static const struct shell bash_g = { "/bin/bash", true };
-static const struct shell zsh_g = { "/bin/zsh", true };
-static const struct shell mksh_g = { "/bin/mksh", true };
+/* A POSIX login shell runs the script as /bin/sh too (a remote /bin/sh
+ * may be any of them); fish and tcsh hand it to this machine's /bin/sh. */
+static const struct shell dash = { "/bin/dash", false, "/bin/dash" };
+static const struct shell bash = { "/bin/bash", false, "/bin/bash" };
+static const struct shell zsh = { "/bin/zsh", false, "/bin/zsh" };
+static const struct shell mksh = { "/bin/mksh", false, "/bin/mksh" };
+static const struct shell fish = { "/usr/bin/fish", false, NULL };
+static const struct shell tcsh = { "/usr/bin/tcsh", false, NULL };
+static const struct shell dash_g = { "/bin/dash", true, "/bin/dash" };
+static const struct shell bash_g = { "/bin/bash", true, "/bin/bash" };
+static const struct shell zsh_g = { "/bin/zsh", true, "/bin/zsh" };
+static const struct shell mksh_g = { "/bin/mksh", true, "/bin/mksh" };
+static const struct shell fish_g = { "/usr/bin/fish", true, NULL };
+static const struct shell tcsh_g = { "/usr/bin/tcsh", true, NULL };
 
 #define EACH(t) \
 	cmocka_unit_test_prestate(t, (void *)&dash), \
 	cmocka_unit_test_prestate(t, (void *)&bash), \
 	cmocka_unit_test_prestate(t, (void *)&zsh), \
-	cmocka_unit_test_prestate(t, (void *)&mksh)
+	cmocka_unit_test_prestate(t, (void *)&mksh), \
+	cmocka_unit_test_prestate(t, (void *)&fish), \
+	cmocka_unit_test_prestate(t, (void *)&tcsh)
 
 /* The guarded line (and the guard) in every shell. */
 #define EACH_G(t) \
 	cmocka_unit_test_prestate(t, (void *)&dash_g), \
 	cmocka_unit_test_prestate(t, (void *)&bash_g), \
 	cmocka_unit_test_prestate(t, (void *)&zsh_g), \
-	cmocka_unit_test_prestate(t, (void *)&mksh_g)
+	cmocka_unit_test_prestate(t, (void *)&mksh_g), \
+	cmocka_unit_test_prestate(t, (void *)&fish_g), \
+	cmocka_unit_test_prestate(t, (void *)&tcsh_g)
 
 int
 main(void)
@@ -1222,6 +1382,8 @@ main(void)
 		EACH(test_channel_close_kill_after_grace),
 		EACH(test_normal_exit_leaves_nothing),
 		EACH(test_watcher_is_not_the_commands_child),
+		EACH(test_no_injection),
+		EACH(test_longest_line),
 		cmocka_unit_test(test_mark_scan),
 		cmocka_unit_test(test_guard_msg),
 		EACH_G(test_argv_round_trip),
@@ -1236,6 +1398,7 @@ main(void)
 		EACH_G(test_signal_reported),
 		EACH_G(test_stdin_is_not_the_channel),
 		EACH_G(test_watcher_is_not_the_commands_child),
+		EACH_G(test_no_injection),
 		EACH_G(test_guard_end_terms_leftovers),
 		EACH_G(test_guard_timeout_term_then_kill),
 		EACH_G(test_guard_check_ends_leftover_holding_output),
