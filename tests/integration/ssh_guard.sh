@@ -74,7 +74,8 @@ job warm2 g2 "['true']"
     --ssh-idle-timeout 60s --log-level debug >>"$T/daemon.log" 2>&1 &
 pid=$!
 
-guards() { test "$(pgrep -fc '[d]istcron-guard')" -ge "$1"; }
+# guards N: at least N guards logged in through sshd 1 (not other tests')
+guards() { test "$(sshd_pgrep 1 '[d]istcron-guard' | wc -l)" -ge "$1"; }
 check "g and g2: runs succeed" wait_for 15 finals_at_least warm2 3
 check "each connection keeps one guard on the node" wait_for 10 guards 2
 check "the guards log in over the pooled connections (two logins)" \
@@ -129,7 +130,7 @@ job stray g2 "['sleep', '3025']" "'max_runs': 1, 'timeout': '4s', 'kill_grace': 
 check "stray: running on g2" wait_for 10 pgrep -f 'sleep 3025'
 history warm2
 n2=$(python3 -c "import json; print(len(json.load(open('$T/h.json'))))")
-kill -KILL $(pgrep -u "$SSHD_USER" -f '[d]istcron-guard')
+kill -KILL $(sshd_pgrep 1 '[d]istcron-guard')	# this test's, on g and g2
 check "killed guards are noticed" wait_for 10 grep -q 'the guard ended' "$T/daemon.log"
 check "runs go on after the guards are gone" wait_for 15 finals_at_least warm2 $((n2 + 3))
 check "... and succeed" py "all(r['status'] == 'SUCCESS' for r in final[-3:])"
@@ -162,6 +163,11 @@ wait "$pid" 2>/dev/null
 pid=
 check "the daemon killed: the run's processes are killed" \
     wait_for 10 gone 'sleep 3024'
-check "... and the guard is gone too" wait_for 5 gone '[d]istcron-guard'
+# (only this test's guards: other tests may run theirs at the same time)
+guards_gone() {
+	! sshd_pgrep 1 '[d]istcron-guard' >/dev/null &&
+	    ! sshd_pgrep 2 '[d]istcron-guard' >/dev/null
+}
+check "... and the guard is gone too" wait_for 5 guards_gone
 daemon_log_report "$T/daemon.log"
 finish

@@ -19,6 +19,8 @@
 #   sshd_login_user NAME SHELL    # a system user logging in with the key
 #   sshd_free_port                # a port nothing listens on
 #   sshd_accepted 1               # connections sshd 1 has authenticated
+#   sshd_pgrep 1 PATTERN          # processes matching PATTERN that a login
+#                                 # through sshd 1 started (even orphaned)
 #   sshd_cut 1                    # its open connections break, it stays up
 #   sshd_stop 1; sshd_restart 1   # one sshd and its connections go away,
 #                                 # then it comes back on the same port
@@ -294,6 +296,23 @@ sshd_ssh() {
 # sshd_accepted N: how many connections sshd N has authenticated.
 sshd_accepted() {
 	grep -c 'Accepted publickey' "$(sshd_log "$1")"
+}
+
+# sshd_pgrep N PATTERN: the pids of the processes whose command line matches
+# PATTERN (pgrep -f) and whose environment says a login through sshd N
+# started them (SSH_CONNECTION ends with its port), so that tests running at
+# the same time, with sshds of their own, do not count; a process orphaned
+# when its connection went away still counts.  Fails when there is none.
+sshd_pgrep() {
+	_port=$(sshd_port "$1")
+	_found=1
+	for _p in $(pgrep -f "$2"); do
+		tr '\0' '\n' <"/proc/$_p/environ" 2>/dev/null |
+		    grep -q "^SSH_CONNECTION=.* $_port\$" || continue
+		echo "$_p"
+		_found=0
+	done
+	return $_found
 }
 
 # _sshd_conns PID: the processes serving the open connections of the sshd
