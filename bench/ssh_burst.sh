@@ -75,6 +75,7 @@ burst() {
 	    "$BURST_TIMEOUT")
 	$BP row "$W/rows" "$b_round" "$b_name" "$b_items" "$SETUP" "$RATE8" \
 	    "$b_oneshot" "$1" "$3" "$4" "$b_posts" "$BURST_TIMEOUT"
+	[ "$1" = "$b_items" ] && [ "$4" = 0 ] || $BP errors "$W/state/distcron.db"
 }
 
 # oneshot COUNT HOSTS_FILE: seconds that COUNT one-shot `ssh HOST true` take,
@@ -96,25 +97,28 @@ repeat() {
 }
 
 # ticks ROUND: TICKS jobs on n1 due at the same second, a few seconds
-# ahead; prints the row (time from that second to the last end) and the
-# lateness of the starts.
+# ahead, added (SIGHUP) once the node is warm; prints the row (time from
+# that second to the last end) and the lateness of the starts.
 ticks() {
 	t_round=$1
 	rm -rf "$W/jobs_tick"
 	mkdir -p "$W/jobs_tick"
 	job "$W/jobs_tick/warm.json" "$ONE"
-	at=$(($(date +%s) + 6))
+	burst_daemon "$W/jobs_tick" 1
+	at=$(($(date +%s) + 5))
 	sched=$(date -u -d "@$at" +'{"cron": "%-S %-M %-H * * *", "timezone": "UTC"}')
 	for i in $(seq "$TICKS"); do
 		job "$W/jobs_tick/t$i.json" "$ONE" "$sched"
 	done
-	burst_daemon "$W/jobs_tick" 1
-	[ "$(date +%s)" -lt "$at" ] ||
-	    echo "warning: the warm-up ended after the due second" >&2
+	kill -HUP "$bench_pid"
+	[ "$(date +%s)" -lt "$((at - 1))" ] ||
+	    echo "warning: the jobs were written less than a second before" \
+		"they were due" >&2
 	set -- $($BP wait "$W/state/distcron.db" burst "$at" "$TICKS" \
 	    "$BURST_TIMEOUT")
-	$BP row "$W/rows" "$t_round" "$TICKS jobs due at once" "$TICKS" "$SETUP" \
-	    "$RATE8" - "$1" "$3" "$4" - "$BURST_TIMEOUT"
+	$BP row "$W/rows" "$t_round" "$TICKS jobs due at once" "$TICKS" \
+	    "$SETUP" "$RATE8" - "$1" "$3" "$4" - "$BURST_TIMEOUT"
+	[ "$1" = "$TICKS" ] && [ "$4" = 0 ] || $BP errors "$W/state/distcron.db"
 	$BP late "$W/state/distcron.db" "$W/late"
 	echo "    lateness of their starts (ms): $(percentiles "$W/late")"
 	daemon_stop
