@@ -164,6 +164,10 @@ def row(path, rnd, name, runs, setup, rate8, oneshot, done, last, bad,
 def errors(path):
     db = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=5)
     names = ("PENDING", "STARTED", "RETRY", "FAILURE", "SUCCESS", "LOST")
+    (n,) = db.execute("SELECT count(*) FROM runs WHERE job != 'warm' AND "
+                      "ended_ms = 0").fetchone()
+    if n:
+        print("    %d runs not ended" % n)
     for n, st, err in db.execute(
             "SELECT count(*), i.status, coalesce(i.error, '') FROM run_items i "
             "JOIN runs r ON r.id = i.run_id WHERE r.job != 'warm' AND "
