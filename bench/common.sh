@@ -36,8 +36,8 @@ daemon_start() {
 	URL=http://127.0.0.1:$PORT
 	ds_log=$ds_state/daemon.log
 	"$B/distcrond" --config /dev/null --jobs-dir "$ds_jobs" \
-	    --nodes-dir "$ds_nodes" --state-dir "$ds_state" --listen "127.0.0.1:$PORT" --log-level warn \
-	    "$@" 2>"$ds_log" &
+	    --nodes-dir "$ds_nodes" --state-dir "$ds_state" \
+	    --listen "127.0.0.1:$PORT" --log-level warn "$@" 2>"$ds_log" &
 	bench_pid=$!
 	ds_n=0
 	until curl -fsS "$URL/health" >/dev/null 2>&1 && [ -s "$ds_state/api.token" ]; do

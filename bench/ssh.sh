@@ -25,9 +25,9 @@
 #   usage: bench/ssh.sh [COUNT] [NODES]     (defaults 1000 and 50)
 #          bench/ssh.sh burst [N] [NODES]   (defaults 1000 and 50)
 #
-# The throughput and burst measurements are taken in ROUNDS rounds (default 3), each
-# round running every contender in turn, so that a slow spell of the machine
-# falls on all of them; the ratios are per round, with their median.
+# The throughput and burst measurements are taken in ROUNDS rounds (default
+# 3), each round running every contender in turn, so that a slow spell of the
+# machine falls on all of them; the ratios are per round, with their median.
 #
 # The OpenSSH client is held to the key exchange libssh2 1.10 negotiates
 # (curve25519-sha256): OpenSSH 9's default post-quantum exchange costs the
@@ -127,7 +127,8 @@ EOF
 stop_sshd() {
 	for f in "$W"/pids/*; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
 }
-trap '[ -n "$bench_pid" ] && kill -9 $bench_pid 2>/dev/null; stop_sshd; rm -rf "$W"' EXIT
+trap '[ -n "$bench_pid" ] && kill -9 $bench_pid 2>/dev/null
+stop_sshd; rm -rf "$W"' EXIT
 for i in $(seq 50); do
 	[ "$(ls "$W/pids" | wc -l)" -ge "$NODES" ] && break
 	sleep 0.1
