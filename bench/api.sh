@@ -31,25 +31,8 @@ while [ "$i" -lt "$JOBS" ]; do
 	    >"$W/jobs/j$i.json"
 	i=$((i + 1))
 done
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-URL=http://127.0.0.1:$PORT
-
-"$B/distcrond" --config /dev/null --jobs-dir "$W/jobs" --nodes-dir "$W/nodes" \
-    --state-dir "$S" --listen "127.0.0.1:$PORT" --log-level warn \
-    --api-conn-per-ip "$PER_IP" \
-    2>"$W/daemon.log" &
-bench_pid=$!
-n=0
-until curl -fsS "$URL/health" >/dev/null 2>&1 && [ -s "$S/api.token" ]; do
-	n=$((n + 1))
-	if [ "$n" -gt 100 ] || ! kill -0 $bench_pid 2>/dev/null; then
-		echo "error: no API on $URL after 10 s (does this distcrond serve it?)" >&2
-		tail -5 "$W/daemon.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
-AUTH="Authorization: Bearer $(cat "$S/api.token")"
+daemon_start "$W/jobs" "$W/nodes" "$S" --api-conn-per-ip "$PER_IP"
+AUTH="Authorization: Bearer $TOKEN"
 
 # lateness T0 T1: "n=.. p50=.. p99=.. max=.." of the runs due in [T0, T1).
 lateness() {

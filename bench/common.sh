@@ -24,3 +24,30 @@ q = lambda p: v[min(len(v) - 1, int(round(p * (len(v) - 1))))]
 print("n=%d p50=%.2f p99=%.2f max=%.2f" % (len(v), q(.5), q(.99), v[-1]))
 PY
 }
+
+# daemon_start JOBS_DIR NODES_DIR STATE_DIR [FLAG...]: starts distcrond (its
+# log in STATE_DIR/daemon.log) with the API on a free loopback port and waits
+# until it answers; sets bench_pid, URL and TOKEN (the API token).
+daemon_start() {
+	ds_jobs=$1 ds_nodes=$2 ds_state=$3
+	shift 3
+	mkdir -p "$ds_state"
+	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	URL=http://127.0.0.1:$PORT
+	ds_log=$ds_state/daemon.log
+	"$B/distcrond" --config /dev/null --jobs-dir "$ds_jobs" \
+	    --nodes-dir "$ds_nodes" --state-dir "$ds_state" \
+	    --listen "127.0.0.1:$PORT" --log-level warn "$@" 2>"$ds_log" &
+	bench_pid=$!
+	ds_n=0
+	until curl -fsS "$URL/health" >/dev/null 2>&1 && [ -s "$ds_state/api.token" ]; do
+		ds_n=$((ds_n + 1))
+		if [ "$ds_n" -gt 100 ] || ! kill -0 $bench_pid 2>/dev/null; then
+			echo "error: no API on $URL after 10 s (does this distcrond serve it?)" >&2
+			tail -5 "$ds_log" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	TOKEN=$(cat "$ds_state/api.token")
+}

@@ -13,11 +13,21 @@
 #               connection yet) and warm (connections pooled by the round
 #               before) vs parallel-ssh (pssh) and pdsh, which connect each time
 #
-#   usage: bench/ssh.sh [COUNT] [NODES]     (defaults 1000 and 50)
+#   burst       runs started together through distcrond and its API: N runs
+#               on one node (for N = 8, 60, 300, 1000 up to N; or the sizes
+#               of a list such as 8,60,300), SPREAD (20) runs on each of
+#               NODES nodes, SPREAD runs of a `hosts: all` job, and TICKS
+#               (300) jobs due at the same second on one node, each against
+#               the bound setup + runs / (0.8 x distcron's steady rate 8 at
+#               a time) and against as many one-shot `ssh` 8 at a time
+#               (bench/ssh_burst.sh)
 #
-# The throughput measurements are taken in ROUNDS rounds (default 3), each
-# round running every contender in turn, so that a slow spell of the machine
-# falls on all of them; the ratios are per round, with their median.
+#   usage: bench/ssh.sh [COUNT] [NODES]     (defaults 1000 and 50)
+#          bench/ssh.sh burst [N] [NODES]   (defaults 1000 and 50)
+#
+# The throughput and burst measurements are taken in ROUNDS rounds (default
+# 3), each round running every contender in turn, so that a slow spell of the
+# machine falls on all of them; the ratios are per round, with their median.
 #
 # The OpenSSH client is held to the key exchange libssh2 1.10 negotiates
 # (curve25519-sha256): OpenSSH 9's default post-quantum exchange costs the
@@ -26,9 +36,22 @@
 # /bin/sh), so that no login shell start-up files (root's .bashrc) weigh on
 # either side.  Every sshd runs on 127.0.0.1 with a generated config.
 . "$(dirname "$0")/common.sh"
+MODE=compare
+if [ "${1:-}" = burst ]; then
+	MODE=burst
+	shift
+	BURST=${1:-1000}
+fi
 COUNT=${1:-1000}
 NODES=${2:-50}
 ONESHOT=${ONESHOT:-50}
+# sshd's MaxStartups: room for the fan-out's 50 logins at once by default;
+# the burst mode keeps sshd's own default, as an operator's node has it.
+if [ "$MODE" = burst ]; then
+	MAXSTARTUPS=${MAXSTARTUPS:-10:30:100}
+else
+	MAXSTARTUPS=${MAXSTARTUPS:-200:30:400}
+fi
 ROUNDS=${ROUNDS:-3}
 dc_install openssh-server openssh-client pssh pdsh
 U=distcron-bench
@@ -72,7 +95,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 MaxSessions 10
-MaxStartups 200:30:400
+MaxStartups $MAXSTARTUPS
 LogLevel ERROR
 EOF
 	/usr/sbin/sshd -f "$W/sshd_$i.conf" -E "$W/sshd_$i.log"
@@ -104,7 +127,8 @@ EOF
 stop_sshd() {
 	for f in "$W"/pids/*; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
 }
-trap 'stop_sshd; rm -rf "$W"' EXIT
+trap '[ -n "$bench_pid" ] && kill -9 $bench_pid 2>/dev/null
+stop_sshd; rm -rf "$W"' EXIT
 for i in $(seq 50); do
 	[ "$(ls "$W/pids" | wc -l)" -ge "$NODES" ] && break
 	sleep 0.1
@@ -121,6 +145,10 @@ open('$W/rates', 'a').write('$1 %f\\n' % (n / t))"
 SSH="ssh -F $W/ssh_config"
 PORT1=${ports%% *}
 CM="-o ControlMaster=auto -o ControlPath=$W/cm-%C -o ControlPersist=300"
+if [ "$MODE" = burst ]; then
+	. "$DC_TOP/bench/ssh_burst.sh"
+	exit 0
+fi
 
 echo "=== throughput: \`true\` on one node (sshd on 127.0.0.1), $ROUNDS rounds"
 for r in $(seq "$ROUNDS"); do
