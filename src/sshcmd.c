@@ -341,8 +341,10 @@ sshcmd_build(const struct exec_spec *spec, struct buf *out,
 
 /*
  * The guard: says the user's login shell (sshcmd_shell_feed(): the passwd
- * entry's last field, else $SHELL; printf, as echo would read backslashes),
- * then reads one message a line from the channel until EOF.  l holds
+ * entry's last field, else $SHELL; printf, as echo would read backslashes)
+ * from a subshell of its own, so that a slow passwd lookup (a directory
+ * service) never holds its messages, and reads one message a line from
+ * the channel until EOF.  l holds
  * the registered groups as " P P ... ", g the longest grace.  Nothing in the
  * loop starts a program except the timeout's sleep, in a subshell of its
  * own.  Its stdout stays on the channel, written to by nobody after the
@@ -351,8 +353,8 @@ sshcmd_build(const struct exec_spec *spec, struct buf *out,
  */
 #define GUARD_SCRIPT \
 	": distcron-guard; exec 2>/dev/null; trap \"\" HUP INT TERM; " \
-	"e=$(getent passwd \"$(id -un)\"); e=${e##*:}; " \
-	"printf %s \"" SSHCMD_SHELL "${e:-$SHELL}\"; echo; " \
+	"(e=$(getent passwd \"$(id -un)\"); e=${e##*:}; " \
+	"printf %s \"" SSHCMD_SHELL "${e:-$SHELL}\"; echo) & " \
 	"l=\" \"; g=1; " \
 	"while read -r m; do p=${m#?}; s=${p#* }; p=${p%% *}; case $m in " \
 	"\"+\"*) l=\"$l$p \"; [ \"$s\" -gt \"$g\" ] && g=$s;; " \
