@@ -4,7 +4,8 @@
  *
  *   sshrun seq NODES_DIR NODE COUNT PARALLEL
  *       COUNT runs of "true" on NODE, PARALLEL at a time, through one pool;
- *       prints runs/s and the connections the pool opened.
+ *       prints runs/s, the connections the pool opened, and how many runs
+ *       were guarded and sent the plain line (POSIX login shell).
  *   sshrun fanout NODES_DIR ROUNDS
  *       ROUNDS rounds; each starts one "true" on every node of NODES_DIR at
  *       once and waits for all (like one "hosts": "all" run).  Round 1 is
@@ -97,10 +98,10 @@ run_seq(struct defs_set *set, const char *name, long count)
 	t1 = loop_mono_ms();
 	exec_ssh_stats(pool, &st);
 	printf("%ld runs in %.3f s: %.0f runs/s (%llu connection(s), "
-	    "%llu guarded, %ld failed)\n", done_n, (t1 - t0) / 1e3,
-	    done_n * 1e3 / (double)(t1 - t0 ? t1 - t0 : 1),
+	    "%llu guarded, %llu plain, %ld failed)\n", done_n,
+	    (t1 - t0) / 1e3, done_n * 1e3 / (double)(t1 - t0 ? t1 - t0 : 1),
 	    (unsigned long long)st.connects, (unsigned long long)st.guarded,
-	    failed);
+	    (unsigned long long)st.plain, failed);
 	return failed ? 1 : 0;
 }
 

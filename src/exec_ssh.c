@@ -25,7 +25,10 @@
  * its stderr, and the daemon strips it).
  * Runs started before the guard is ready, or when it cannot be had
  * (max_sessions 1, sshd refuses the session, the guard ended), run the line
- * with a watcher of their own.  A run that times out or is cancelled gets
+ * with a watcher of their own.  The guard's first line names the login
+ * shell: once it has named a POSIX one, the connection's runs send the
+ * plain line (no exec of /bin/sh); until then, and for any other shell, the
+ * wrapped one.  A run that times out or is cancelled gets
  * EOF on its channel, which its watcher acts on, and a guarded one also a
  * "t" to the guard; either kills the command's process group, TERM and
  * later KILL, and the channel closes with the exit status.  If that has not
@@ -127,6 +130,7 @@ struct conn {
 	enum guard_state gstate;
 	LIBSSH2_CHANNEL *gch;
 	struct buf gout;		/* guard messages not yet written */
+	struct sshcmd_shell shell;	/* the login shell, from the guard */
 	struct loop_timer *t_check;	/* asks the guard about long runs */
 	struct loop_timer *t_deadline;	/* connect/handshake/auth */
 	struct loop_timer *t_tick;	/* keepalive and idle close */
@@ -143,9 +147,10 @@ struct exec_proc {
 	struct conn *conn;
 	enum proc_state state;
 	LIBSSH2_CHANNEL *ch;
-	char *cmd;			/* the line with its own watcher */
-	size_t guarded_at;		/* the guarded line, after its NUL */
+	char *cmd;			/* the lines (sshcmd_build()) */
+	struct sshcmd_lines at;		/* where each starts in cmd */
 	int guarded;			/* runs the guarded line */
+	int plain;			/* runs the plain (POSIX) line */
 	int registered;			/* the guard knows its group */
 	int kill_sent;			/* the guard was told to kill it */
 	struct sshcmd_mark mark;	/* its group, from stderr */
@@ -495,7 +500,22 @@ guard_exec(struct conn *c)
 	return 1;
 }
 
-/* Writes what is queued, discards what the guard says, notices its end. */
+/* The guard's stdout: its first line names the login shell. */
+static void
+guard_heard(struct conn *c, const char *data, size_t n)
+{
+	if (c->shell.form != SSHCMD_UNKNOWN)
+		return;
+	if (sshcmd_shell_feed(&c->shell, data, n) == SSHCMD_PLAIN)
+		log_debug("node %s: login shell %s: runs send the plain line",
+		    c->pn->def->name, c->shell.head);
+	else if (c->shell.form == SSHCMD_WRAPPED)
+		log_debug("node %s: login shell %s: runs send the line wrapped "
+		    "for /bin/sh", c->pn->def->name,
+		    c->shell.head[0] ? c->shell.head : "not known");
+}
+
+/* Writes what is queued, notices the login shell and the guard's end. */
 static int
 guard_io(struct conn *c)
 {
@@ -515,8 +535,11 @@ guard_io(struct conn *c)
 	}
 	for (stream = 0; stream < 2; stream++)
 		while ((n = libssh2_channel_read_ex(c->gch, stream, buf,
-		    sizeof(buf))) > 0)
+		    sizeof(buf))) > 0) {
+			if (stream == 0)
+				guard_heard(c, buf, (size_t)n);
 			progress = 1;
+		}
 	if (libssh2_channel_eof(c->gch)) {
 		guard_lost(c, "the guard ended");
 		return 1;
@@ -668,7 +691,9 @@ step_open(struct conn *c, struct exec_proc *p)
 	c->had_channel = 1;
 	c->pn->pool->stats.channels++;
 	p->guarded = c->gstate == G_READY;
+	p->plain = c->shell.form == SSHCMD_PLAIN;
 	c->pn->pool->stats.guarded += (uint64_t)p->guarded;
+	c->pn->pool->stats.plain += (uint64_t)p->plain;
 	/* killed while its channel was opening: close it unused */
 	p->state = p->kill_reason != NOT_KILLED ? P_CLOSE : P_EXEC;
 	return 1;
@@ -683,8 +708,8 @@ step_open(struct conn *c, struct exec_proc *p)
 static int
 step_exec(struct conn *c, struct exec_proc *p)
 {
-	int rc = libssh2_channel_exec(p->ch, p->cmd +
-	    (p->guarded ? p->guarded_at : 0));
+	int rc = libssh2_channel_exec(p->ch, sshcmd_pick(p->cmd, &p->at,
+	    p->guarded, p->plain));
 
 	if (rc == LIBSSH2_ERROR_SOCKET_NONE)
 		rc = 0;
@@ -1697,7 +1722,7 @@ proc_prepare(struct exec_proc *p, const struct exec_spec *spec)
 	int rc;
 
 	buf_init(&b, CMD_MAX);
-	if ((rc = sshcmd_build(spec, &b, &p->guarded_at, &errstr)) != 0) {
+	if ((rc = sshcmd_build(spec, &b, &p->at, &errstr)) != 0) {
 		snprintf(p->error, sizeof(p->error), "cannot build the remote "
 		    "command: %s", errstr ? errstr : err_str(rc));
 		p->fail = EXEC_FAILED;

@@ -43,6 +43,11 @@
  * Steps 2-4 alone are the guarded script, for a connection whose guard
  * (sshcmd.h) does the watcher's work: the script with the watcher ends with
  * it, so a run's words are quoted once, and each of the two is wrapped.
+ * The scripts themselves are the plain lines, for a login shell that is
+ * known to be POSIX (the guard says which shell it is): the login shell
+ * then runs the script itself, and no /bin/sh is exec'd.  Every job byte is
+ * still inside double quotes with its backslash, so it is never syntax
+ * there either; non-ASCII and control bytes pass as they are.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -287,9 +292,28 @@ line_wrap(const char *s, size_t n, struct buf *out, const char **errstr)
 	return 0;
 }
 
+/* After the wrapped line with a watcher: its guarded twin, then the script
+ * itself, the plain lines (the guarded one its tail), each NUL-ended. */
+static int
+line_others(const struct buf *s, size_t gat, struct buf *out, size_t len0,
+    struct sshcmd_lines *at, const char **errstr)
+{
+	int r;
+
+	if ((r = buf_append(out, "", 1)) != 0)
+		return r;
+	at->guarded = out->len - len0;
+	if ((r = line_wrap(s->data + gat, s->len - gat, out, errstr)) != 0 ||
+	    (r = buf_append(out, "", 1)) != 0)
+		return r;
+	at->plain = out->len - len0;
+	at->plain_guarded = at->plain + gat;
+	return buf_append(out, s->data, s->len);
+}
+
 int
 sshcmd_build(const struct exec_spec *spec, struct buf *out,
-    size_t *guarded_at, const char **errstr)
+    struct sshcmd_lines *at, const char **errstr)
 {
 	size_t len0 = out->len, gat = 0;
 	struct buf s;
@@ -305,10 +329,8 @@ sshcmd_build(const struct exec_spec *spec, struct buf *out,
 		r = ERR_TOOBIG;
 	}
 	if (r == 0 && (r = line_wrap(s.data, s.len, out, errstr)) == 0 &&
-	    guarded_at != NULL && (r = buf_append(out, "", 1)) == 0) {
-		*guarded_at = out->len - len0;
-		r = line_wrap(s.data + gat, s.len - gat, out, errstr);
-	}
+	    at != NULL)
+		r = line_others(&s, gat, out, len0, at, errstr);
 	buf_free(&s);
 	if (r != 0 && out->data != NULL) {	/* leave out as it was */
 		out->len = len0;
@@ -318,14 +340,21 @@ sshcmd_build(const struct exec_spec *spec, struct buf *out,
 }
 
 /*
- * The guard: reads one message a line from the channel until EOF.  l holds
- * the registered groups as " P P ... ", g the longest grace.  Nothing in it
- * starts a program except the timeout's sleep, in a subshell of its own.
- * Its stdout stays on the channel, written to by nobody, so the channel's
- * EOF tells the daemon that the guard has ended.
+ * The guard: says the user's login shell (sshcmd_shell_feed(): the passwd
+ * entry's last field, else $SHELL; printf, as echo would read backslashes)
+ * from a subshell of its own, so that a slow passwd lookup (a directory
+ * service) never holds its messages, and reads one message a line from
+ * the channel until EOF.  l holds
+ * the registered groups as " P P ... ", g the longest grace.  Nothing in the
+ * loop starts a program except the timeout's sleep, in a subshell of its
+ * own.  Its stdout stays on the channel, written to by nobody after the
+ * shell's line, so the channel's EOF tells the daemon that the guard has
+ * ended.
  */
 #define GUARD_SCRIPT \
 	": distcron-guard; exec 2>/dev/null; trap \"\" HUP INT TERM; " \
+	"(e=$(getent passwd \"$(id -un)\"); e=${e##*:}; " \
+	"printf %s \"" SSHCMD_SHELL "${e:-$SHELL}\"; echo) & " \
 	"l=\" \"; g=1; " \
 	"while read -r m; do p=${m#?}; s=${p#* }; p=${p%% *}; case $m in " \
 	"\"+\"*) l=\"$l$p \"; [ \"$s\" -gt \"$g\" ] && g=$s;; " \
@@ -342,6 +371,77 @@ sshcmd_build(const struct exec_spec *spec, struct buf *out,
 	"done; [ -z \"$a\" ] && break; sleep 1; n=$((n + 1)); done; " \
 	"r=${l# }; while [ -n \"$r\" ]; do kill -s KILL -- \"-${r%% *}\"; " \
 	"r=${r#* }; done"
+
+const char *
+sshcmd_pick(const char *lines, const struct sshcmd_lines *at, int guarded,
+    int plain)
+{
+	if (plain)
+		return lines + (guarded ? at->plain_guarded : at->plain);
+	return lines + (guarded ? at->guarded : 0);
+}
+
+int
+sshcmd_shell_posix(const char *path)
+{
+	static const char *const posix[] = { "sh", "dash", "bash", "zsh",
+	    "mksh" };
+	const char *base = strrchr(path, '/');
+	size_t i;
+
+	if (path[0] != '/')
+		return 0;	/* sshd gets absolute paths */
+	base++;
+	for (i = 0; i < sizeof(posix) / sizeof(posix[0]); i++)
+		if (strcmp(base, posix[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The login shell's path in the line of n bytes at s, NUL-ended in place
+ * ("" when the guard found none); NULL if the line is not "distcron-shell
+ * PATH" with PATH printable. */
+static char *
+shell_line(char *s, size_t n)
+{
+	size_t pl = sizeof(SSHCMD_SHELL) - 1, i;
+
+	if (n < pl || memcmp(s, SSHCMD_SHELL, pl) != 0)
+		return NULL;
+	for (i = pl; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return NULL;
+	s[n] = '\0';
+	return s + pl;
+}
+
+enum sshcmd_form
+sshcmd_shell_feed(struct sshcmd_shell *sh, const char *data, size_t n)
+{
+	size_t take, at = 0;
+	char *nl, *path;
+
+	if (sh->form != SSHCMD_UNKNOWN)
+		return sh->form;
+	take = n < SSHCMD_SHELL_SCAN - sh->len ? n : SSHCMD_SHELL_SCAN - sh->len;
+	memcpy(sh->head + sh->len, data, take);
+	sh->len += take;
+	while ((nl = memchr(sh->head + at, '\n', sh->len - at)) != NULL) {
+		if ((path = shell_line(sh->head + at,
+		    (size_t)(nl - sh->head) - at)) != NULL) {
+			sh->form = sshcmd_shell_posix(path) ? SSHCMD_PLAIN :
+			    SSHCMD_WRAPPED;
+			memmove(sh->head, path, strlen(path) + 1);
+			return sh->form;
+		}
+		at = (size_t)(nl - sh->head) + 1;
+	}
+	if (sh->len == SSHCMD_SHELL_SCAN) {
+		sh->form = SSHCMD_WRAPPED;
+		sh->head[0] = '\0';
+	}
+	return sh->form;
+}
 
 const char *
 sshcmd_guard(void)

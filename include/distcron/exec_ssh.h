@@ -71,6 +71,7 @@ struct exec_ssh_stats {
 	uint64_t connects;	/* connections authenticated since start */
 	uint64_t channels;	/* channels opened since start (runs') */
 	uint64_t guarded;	/* runs started under a connection's guard */
+	uint64_t plain;		/* runs sent the plain line (POSIX shell) */
 	size_t open;		/* connections open now */
 };
 void exec_ssh_stats(const struct exec_ssh *p, struct exec_ssh_stats *out);

@@ -44,6 +44,13 @@
  * At EOF (the daemon or the connection is gone) the guard sends TERM to
  * every group still registered, and KILL once they are empty or the
  * longest grace has passed.  Guarded runs cost two forks of the shell fewer.
+ *
+ * The guard first writes the user's login shell on its stdout, one line
+ * "distcron-shell PATH" (the passwd entry's, else $SHELL).  When it is a
+ * POSIX shell (sshcmd_shell_posix()), the connection's runs can send the
+ * plain line instead: SCRIPT itself, which the login shell runs in place of
+ * /bin/sh, one exec fewer.  Every form writes the marker, and every form
+ * exists with and without the watcher.
  */
 #ifndef DISTCRON_SSHCMD_H
 #define DISTCRON_SSHCMD_H
@@ -54,11 +61,20 @@
 #include "distcron/buf.h"
 #include "distcron/exec.h"
 
+/* Where sshcmd_build()'s lines start in what it appended; the wrapped line
+ * with a watcher is at 0.  Each is a NUL-terminated string. */
+struct sshcmd_lines {
+	size_t guarded;		/* wrapped, guarded */
+	size_t plain;		/* plain (for a POSIX login shell), watcher */
+	size_t plain_guarded;	/* plain, guarded (the end of the above) */
+};
+
 /*
  * Appends the command line for spec (argv or shell, env, working_dir,
- * kill_grace_ms) to out; *guarded_at (if not NULL) receives where in what
- * was appended the guarded line starts: after the line with a watcher and
- * its NUL, a second NUL-terminated string.  Returns 0, ERR_INVALID when
+ * kill_grace_ms) to out: the wrapped line with a watcher, and when at is
+ * not NULL the three other forms after it, at the offsets *at receives
+ * (the wrapped form's limit holds for all: the plain lines are shorter).
+ * Returns 0, ERR_INVALID when
  * there is no command or an environment entry has no "=" or a name that is
  * not a shell identifier, ERR_TOOBIG when a line would be longer than
  * SSHCMD_LINE_MAX (*errstr, a static string, says which), -E2BIG when out's
@@ -66,10 +82,47 @@
  * block.
  */
 int sshcmd_build(const struct exec_spec *spec, struct buf *out,
-    size_t *guarded_at, const char **errstr);
+    struct sshcmd_lines *at, const char **errstr);
+
+/* The line to send, of lines built with *at: guarded or with a watcher,
+ * plain or wrapped. */
+const char *sshcmd_pick(const char *lines, const struct sshcmd_lines *at,
+    int guarded, int plain);
 
 /* The guard's command line (a static string). */
 const char *sshcmd_guard(void);
+
+/* True when path is absolute and its last component names a shell known
+ * to run the plain line as /bin/sh would: sh, dash, bash, zsh, mksh (each
+ * tested as a login shell).  Anything else (ksh, ash, busybox, fish, tcsh,
+ * "") is not. */
+int sshcmd_shell_posix(const char *path);
+
+enum sshcmd_form {
+	SSHCMD_UNKNOWN = 0,	/* the guard has not said yet: wrapped */
+	SSHCMD_WRAPPED,		/* not a known POSIX shell, or never said */
+	SSHCMD_PLAIN		/* a POSIX login shell */
+};
+
+#define SSHCMD_SHELL	"distcron-shell "
+#define SSHCMD_SHELL_SCAN	512	/* the line is looked for this far */
+
+/* Finds the login shell in the guard's stdout. */
+struct sshcmd_shell {
+	char head[SSHCMD_SHELL_SCAN + 1];	/* once known: the path, or "" */
+	size_t len;
+	enum sshcmd_form form;
+};
+
+/*
+ * Feeds n bytes of the guard's stdout (sh zeroed before the first call).
+ * The first line "distcron-shell PATH" within SSHCMD_SHELL_SCAN bytes,
+ * PATH printable ASCII (or empty: the guard found none), decides sh->form
+ * with sshcmd_shell_posix() and leaves PATH in sh->head; without one there
+ * the form is SSHCMD_WRAPPED and sh->head "".  Returns sh->form; once known, feeding changes nothing.
+ */
+enum sshcmd_form sshcmd_shell_feed(struct sshcmd_shell *sh, const char *data,
+    size_t n);
 
 /* Appends the guard message op ('+', '-', 't' or '?') for group pgid; the
  * grace is used by '+' and 't'.  Returns 0, ERR_INVALID for another op or

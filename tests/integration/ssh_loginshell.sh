@@ -1,6 +1,7 @@
 #!/bin/sh
 # ssh_loginshell.sh - remote runs for users whose login shell is not a
-# POSIX shell: fish and tcsh (throwaway system users, removed at the end).
+# POSIX shell: fish and tcsh (throwaway system users, removed at the end),
+# and for one whose login shell is bash.
 # Through a real sshd and the OpenSSH client, the remote command line
 # (sshcmd_line): every argument byte for byte, words made to break out of
 # fish's or csh's quoting, environment and working directory, exit codes,
@@ -8,7 +9,11 @@
 # a shell takes.  Then the real daemon runs jobs on nodes that log in as
 # those users: guarded lines on pooled connections with the guard running
 # under the user's shell, a timeout the guard ends, and a command line too
-# long for any shell refused with a message.
+# long for any shell refused with a message.  Each login shell is a small
+# script of the same name that keeps every line sshd hands it and execs the
+# real shell: fish's and tcsh's runs all get the line wrapped for /bin/sh,
+# bash's the plain line once the connection's guard has named the shell
+# (the first run, before the guard, is wrapped), all with the same words.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/sshd_lib.sh"
 
@@ -23,11 +28,22 @@ sshd_start 1
 KH=$T/known_hosts
 sshd_known_hosts "$KH"
 users="dcfish$$ dctcsh$$"
-sshd_login_user "dcfish$$" /usr/bin/fish
-sshd_login_user "dctcsh$$" /usr/bin/tcsh
+posix=dcbash$$
 W=$T/w
-mkdir -p "$W"
+mkdir -p "$W" "$T/shells"
 chmod 1777 "$W"
+# logged_shell USER REAL: USER's login shell, named as REAL, keeps each
+# line it runs in $W/lines-USER (NUL-ended) and execs REAL.
+logged_shell() {
+	[ -x "$2" ] || skip "$2 not installed"
+	printf '#!/bin/sh\nprintf "%%s\\0" "$2" >>%s\nexec %s "$@"\n' \
+	    "$W/lines-$1" "$2" >"$T/shells/${2##*/}"
+	chmod 755 "$T/shells" "$T/shells/${2##*/}"
+	sshd_login_user "$1" "$T/shells/${2##*/}"
+}
+logged_shell "dcfish$$" /usr/bin/fish
+logged_shell "dctcsh$$" /usr/bin/tcsh
+logged_shell "$posix" /bin/bash
 sshd_hostile_args "$T/want"
 alive() { kill -0 "$1" 2>/dev/null; }
 dead() { ! alive "$1"; }
@@ -92,7 +108,8 @@ check "a longer line is refused" test "$rc" -eq 1
 check "... saying why" contains "$T/err" "longer than 131071 bytes"
 
 # ---- the daemon, its pooled connections and their guards ----
-for u in $users; do
+rm -f "$W"/lines-*
+for u in $users $posix; do
 	SSHD_USER=$u
 	sshd_node_json 1 "$KH" >"$N/$u.json"
 done
@@ -108,8 +125,8 @@ python3 -c "import sys
 w = open(sys.argv[1], 'rb').read().split(b'\0')[:-1]
 open(sys.argv[2], 'wb').write(b''.join(b'[%s]' % x for x in w))" \
     "$T/want" "$T/want.out"
-for u in $users; do
-	{ printf '%s\0' printf '[%s]'; cat "$T/want"; } | job "h-$u" "$u" "'max_runs': 3"
+for u in $users $posix; do
+	{ printf '%s\0' printf '[%s]'; cat "$T/want"; } | job "h-$u" "$u" "'max_runs': 4"
 	printf '%s\0' /bin/sh -c 'trap "" TERM; sleep 3033 & while :; do sleep 1; done' |
 	    job "t-$u" "$u" "'max_runs': 1, 'timeout': '1s', 'kill_grace': '1s'"
 	{ printf '%s\0' printf %s; python3 -c "print('a' * 131072, end='\0')"; } |
@@ -121,12 +138,35 @@ done
 pid=$!
 
 guard_of() { pgrep -u "$1" -f '[d]istcron-guard' >/dev/null; }
-for u in $users; do
-	check "$u: runs recorded" wait_for 20 finals_at_least "h-$u" 3
+# forms USER EXPR: EXPR holds over the lines USER's shell ran: runs (all
+# but the guard's), wrapped(LINE).
+forms() {
+	python3 -c "import sys
+lines = open('$W/lines-$1', 'rb').read().split(b'\0')[:-1]
+wrapped = lambda l: l.startswith(b\"exec /bin/sh -c '\")
+runs = [l for l in lines if b'distcron-guard' not in l]
+sys.exit(0 if ($2) else 1)"
+}
+for u in $users $posix; do
+	check "$u: runs recorded" wait_for 20 finals_at_least "h-$u" 4
 	check "$u: every run succeeds with every argument whole" py \
 	    "all(r['status'] == 'SUCCESS' and r['items'][0]['output'] == open('$T/want.out', encoding='utf-8').read() and r['items'][0]['stderr'] == '' for r in final)"
 	check "$u: the connection's guard runs under the user's shell" \
 	    wait_for 10 guard_of "$u"
+	if [ "$u" = "$posix" ]; then
+		check "$u: its runs' lines are plain once the guard said bash" \
+		    contains "$T/daemon.log" "login shell $T/shells/bash: runs send the plain line"
+		check "$u: ... the first run's wrapped, before the guard" \
+		    forms "$u" "wrapped(runs[0]) and len(runs) >= 5"
+		check "$u: ... and every run's after the first plain one plain" \
+		    forms "$u" "any(not wrapped(l) for l in runs) and all(not wrapped(l) for l in runs[[wrapped(l) for l in runs].index(False):])"
+	else
+		n=${u#dc}
+		check "$u: the guard's shell is not taken for a POSIX one" \
+		    contains "$T/daemon.log" "login shell $T/shells/${n%$$}: runs send the line wrapped for /bin/sh"
+		check "$u: ... and every line sent is wrapped for /bin/sh" \
+		    forms "$u" "len(runs) >= 5 and all(wrapped(l) for l in lines)"
+	fi
 	check "$u: the timed-out run is recorded" \
 	    wait_for 20 finals_at_least "t-$u" 1
 	check "$u: ... as timed out" py \

@@ -15,6 +15,10 @@
  * tcsh as the login shell, with /bin/sh.  Words made to break out of each
  * shell's quoting stay words, and a line of the longest length a shell
  * takes runs, in its plain and encoded form; a longer one is refused.
+ * The plain lines, for a POSIX login shell, pass the same tests (with and
+ * without the watcher) run by dash, bash, zsh and mksh as the login shell.
+ * The guard names the login shell of the passwd entry, and the choice of
+ * form follows what it names.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +38,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <pwd.h>
 #include <cmocka.h>
 
 #include "distcron/buf.h"
@@ -48,11 +53,13 @@
 
 /* The shell that plays the login shell, the one that plays the remote
  * /bin/sh (NULL: /bin/sh itself), and which line it runs: the one with a
- * watcher or the guarded one. */
+ * watcher or the guarded one, wrapped or plain (then the login shell runs
+ * the script itself, and binsh is not used). */
 struct shell {
 	const char *path;
 	bool guarded;
 	const char *binsh;
+	bool plain;
 };
 
 /* One run of a line: what came out and how it ended. */
@@ -136,15 +143,26 @@ static char *
 build(const struct shell *sh, const struct exec_spec *spec)
 {
 	const char *errstr = NULL;
+	struct sshcmd_lines at;
 	struct buf b;
-	size_t at = 0;
-	char *line;
+	char *line = NULL;
 
 	buf_init(&b, LINE_MAX_LEN);
 	assert_int_equal(sshcmd_build(spec, &b, &at, &errstr), 0);
-	assert_true(at > 0 && at < b.len);
-	assert_int_equal(b.data[at - 1], '\0');	/* two strings */
-	line = as_sh(sh, b.data + (sh->guarded ? at : 0));
+	assert_true(at.guarded > 0 && at.guarded < at.plain &&
+	    at.plain < at.plain_guarded && at.plain_guarded < b.len);
+	assert_int_equal(b.data[at.guarded - 1], '\0');	/* four strings */
+	assert_int_equal(b.data[at.plain - 1], '\0');
+	assert_int_equal(strlen(b.data + at.plain), b.len - at.plain);
+	if (!sh->plain)
+		line = as_sh(sh, sshcmd_pick(b.data, &at, sh->guarded, 0));
+	else if (access(sh->path, X_OK) != 0)
+		skip();		/* that shell is not installed */
+	else {
+		line = strdup(sshcmd_pick(b.data, &at, sh->guarded, 1));
+		assert_non_null(line);
+		assert_memory_not_equal(line, WRAP_HEAD, strlen(WRAP_HEAD));
+	}
 	buf_free(&b);
 	return line;
 }
@@ -1016,17 +1034,52 @@ guard_say(struct run *g, char op, pid_t pgid, int64_t grace_ms)
 	buf_free(&m);
 }
 
-/* Closes the guard's channel; it ends, saying nothing, exit status 0. */
+/* This user's login shell as sshd sees it: the passwd entry's, else
+ * $SHELL. */
+static const char *
+login_shell(void)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	const char *env = getenv("SHELL");
+
+	if (pw != NULL && pw->pw_shell != NULL && pw->pw_shell[0] != '\0')
+		return pw->pw_shell;
+	return env != NULL ? env : "";
+}
+
+/* Closes the guard's channel; it ends, exit status 0, having said only
+ * which login shell the user has, in a line the daemon reads as such. */
 static void
 guard_stop(struct run *g)
 {
+	struct sshcmd_shell heard;
+	struct buf want;
+
 	close_channel(g);
 	finish(g);
 	assert_true(WIFEXITED(g->status));
 	assert_int_equal(WEXITSTATUS(g->status), 0);
-	assert_int_equal(g->out.len, 0);
+	buf_init(&want, 4096);
+	assert_int_equal(buf_printf(&want, SSHCMD_SHELL "%s\n", login_shell()),
+	    0);
+	assert_string_equal(buf_str(&g->out), buf_str(&want));
 	assert_int_equal(g->err.len, 0);
+	memset(&heard, 0, sizeof(heard));
+	assert_int_equal(sshcmd_shell_feed(&heard, g->out.data, g->out.len),
+	    sshcmd_shell_posix(login_shell()) ? SSHCMD_PLAIN : SSHCMD_WRAPPED);
+	assert_string_equal(heard.head, login_shell());
+	buf_free(&want);
 	run_free(g);
+}
+
+/* The guard names the login shell first, whichever shell runs it. */
+static void
+test_guard_names_login_shell(void **state)
+{
+	struct run g;
+
+	guard_start(&g, *state);
+	guard_stop(&g);
 }
 
 /* Reads the run's stderr until its group's marker has come, as the daemon
@@ -1279,6 +1332,117 @@ test_mark_scan(void **state)
 	buf_free(&b);
 }
 
+/* Only the shells tested with the plain line take it, by the last part of
+ * their path. */
+static void
+test_shell_posix(void **state)
+{
+	static const char *const posix[] = { "/bin/bash", "/usr/local/bin/zsh",
+	    "/bin/sh", "/usr/bin/dash", "/bin/mksh", "/x/y/sh", "//bash" };
+	static const char *const other[] = { "/usr/bin/fish", "/bin/tcsh",
+	    "/bin/csh", "", "/", "/bin/", "/usr/bin/nu", "/usr/bin/rc",
+	    "/bin/busybox", "/bin/ash", "/bin/ksh", "/bin/ksh93",
+	    "/bin/rbash", "/bin/bash ", " /bin/bash", "/bin/bash5",
+	    "/bin/Bash", "/bin/sh/", "/bin/bash\n", "/bin/zsh-5.9",
+	    "/bin/-bash", "/usr/bin/xonsh", "/usr/bin/elvish", "bash", "sh", "x/sh" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(posix) / sizeof(posix[0]); i++)
+		assert_true(sshcmd_shell_posix(posix[i]));
+	for (i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+		if (sshcmd_shell_posix(other[i]))
+			fail_msg("\"%s\" taken for a POSIX shell", other[i]);
+}
+
+/* Feeds the chunks into a fresh scan; returns the form it ends with. */
+static enum sshcmd_form
+shell_run(const char *const *chunks, struct sshcmd_shell *sh)
+{
+	memset(sh, 0, sizeof(*sh));
+	for (; *chunks != NULL; chunks++)
+		sshcmd_shell_feed(sh, *chunks, strlen(*chunks));
+	return sh->form;
+}
+
+/* The guard's line is found whole, in any split, after what start-up
+ * files may print; anything else leaves the wrapped line. */
+static void
+test_shell_scan(void **state)
+{
+	static const char *const bash[] = { "distcron-shell /bin/bash\n", NULL };
+	static const char *const split[] = { "distc", "ron-shell /usr/", "bin/z",
+	    "sh", "\nmore", NULL };
+	static const char *const motd[] = { "Welcome\n\ndistcron-shell /bin/sh\n",
+	    NULL };
+	static const char *const fish[] = { "distcron-shell /usr/bin/fish\n",
+	    NULL };
+	static const char *const empty[] = { "distcron-shell \n", NULL };
+	static const char *const open[] = { "distcron-shell /bin/bash", NULL };
+	static const char *const mid[] = { "x distcron-shell /bin/sh\n", NULL };
+	static const char *const ctl[] = { "distcron-shell /bin/\033sh\n",
+	    "distcron-shell /bin/bash\n", NULL };
+	static const char *const twice[] = { "distcron-shell /bin/fish\n"
+	    "distcron-shell /bin/sh\n", NULL };
+	char big[SSHCMD_SHELL_SCAN + 10];
+	const char *const late[] = { big, "\ndistcron-shell /bin/sh\n", NULL };
+	struct sshcmd_shell sh;
+
+	(void)state;
+	assert_int_equal(shell_run(bash, &sh), SSHCMD_PLAIN);
+	assert_string_equal(sh.head, "/bin/bash");
+	assert_int_equal(shell_run(split, &sh), SSHCMD_PLAIN);
+	assert_string_equal(sh.head, "/usr/bin/zsh");
+	assert_int_equal(shell_run(motd, &sh), SSHCMD_PLAIN);
+	assert_string_equal(sh.head, "/bin/sh");
+	assert_int_equal(shell_run(fish, &sh), SSHCMD_WRAPPED);
+	assert_string_equal(sh.head, "/usr/bin/fish");
+	assert_int_equal(shell_run(empty, &sh), SSHCMD_WRAPPED);
+	assert_string_equal(sh.head, "");
+	assert_int_equal(shell_run(open, &sh), SSHCMD_UNKNOWN);	/* no end */
+	assert_int_equal(shell_run(mid, &sh), SSHCMD_UNKNOWN);
+	assert_int_equal(shell_run(ctl, &sh), SSHCMD_PLAIN);	/* 2nd line */
+	assert_string_equal(sh.head, "/bin/bash");
+	assert_int_equal(shell_run(twice, &sh), SSHCMD_WRAPPED);	/* 1st */
+	assert_int_equal(sshcmd_shell_feed(&sh, "distcron-shell /bin/sh\n", 23),
+	    SSHCMD_WRAPPED);	/* known: stays */
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(shell_run(late, &sh), SSHCMD_WRAPPED);
+	assert_string_equal(sh.head, "");
+}
+
+/* sshcmd_pick() finds each of the four lines: the plain ones are the
+ * scripts the wrapped ones carry. */
+static void
+test_pick(void **state)
+{
+	char *argv[] = { "echo", "a b", NULL };
+	struct exec_spec spec = { .argv = argv, .kill_grace_ms = 1000 };
+	const char *errstr = NULL, *w, *wg, *p, *pg;
+	struct sshcmd_lines at;
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, LINE_MAX_LEN);
+	assert_int_equal(sshcmd_build(&spec, &b, &at, &errstr), 0);
+	w = sshcmd_pick(b.data, &at, 0, 0);
+	wg = sshcmd_pick(b.data, &at, 1, 0);
+	p = sshcmd_pick(b.data, &at, 0, 1);
+	pg = sshcmd_pick(b.data, &at, 1, 1);
+	assert_ptr_equal(w, b.data);
+	assert_memory_equal(w, WRAP_HEAD, strlen(WRAP_HEAD));
+	assert_memory_equal(wg, WRAP_HEAD, strlen(WRAP_HEAD));
+	assert_int_equal(strlen(w), strlen(WRAP_HEAD) + strlen(p) + 1);
+	assert_memory_equal(w + strlen(WRAP_HEAD), p, strlen(p));
+	assert_int_equal(strlen(wg), strlen(WRAP_HEAD) + strlen(pg) + 1);
+	assert_memory_equal(wg + strlen(WRAP_HEAD), pg, strlen(pg));
+	assert_non_null(strstr(p, "while read"));	/* the watcher */
+	assert_null(strstr(pg, "while read"));
+	assert_non_null(strstr(pg, SSHCMD_MARK));
+	buf_free(&b);
+}
+
 static void
 test_guard_msg(void **state)
 {
@@ -1328,18 +1492,26 @@ teardown_tmpdir(void **state)
 
 /* A POSIX login shell runs the script as /bin/sh too (a remote /bin/sh
  * may be any of them); fish and tcsh hand it to this machine's /bin/sh. */
-static const struct shell dash = { "/bin/dash", false, "/bin/dash" };
-static const struct shell bash = { "/bin/bash", false, "/bin/bash" };
-static const struct shell zsh = { "/bin/zsh", false, "/bin/zsh" };
-static const struct shell mksh = { "/bin/mksh", false, "/bin/mksh" };
-static const struct shell fish = { "/usr/bin/fish", false, NULL };
-static const struct shell tcsh = { "/usr/bin/tcsh", false, NULL };
-static const struct shell dash_g = { "/bin/dash", true, "/bin/dash" };
-static const struct shell bash_g = { "/bin/bash", true, "/bin/bash" };
-static const struct shell zsh_g = { "/bin/zsh", true, "/bin/zsh" };
-static const struct shell mksh_g = { "/bin/mksh", true, "/bin/mksh" };
-static const struct shell fish_g = { "/usr/bin/fish", true, NULL };
-static const struct shell tcsh_g = { "/usr/bin/tcsh", true, NULL };
+static const struct shell dash_p = { "/bin/dash", false, NULL, true };
+static const struct shell bash_p = { "/bin/bash", false, NULL, true };
+static const struct shell zsh_p = { "/bin/zsh", false, NULL, true };
+static const struct shell mksh_p = { "/bin/mksh", false, NULL, true };
+static const struct shell dash_pg = { "/bin/dash", true, NULL, true };
+static const struct shell bash_pg = { "/bin/bash", true, NULL, true };
+static const struct shell zsh_pg = { "/bin/zsh", true, NULL, true };
+static const struct shell mksh_pg = { "/bin/mksh", true, NULL, true };
+static const struct shell dash = { "/bin/dash", false, "/bin/dash", false };
+static const struct shell bash = { "/bin/bash", false, "/bin/bash", false };
+static const struct shell zsh = { "/bin/zsh", false, "/bin/zsh", false };
+static const struct shell mksh = { "/bin/mksh", false, "/bin/mksh", false };
+static const struct shell fish = { "/usr/bin/fish", false, NULL, false };
+static const struct shell tcsh = { "/usr/bin/tcsh", false, NULL, false };
+static const struct shell dash_g = { "/bin/dash", true, "/bin/dash", false };
+static const struct shell bash_g = { "/bin/bash", true, "/bin/bash", false };
+static const struct shell zsh_g = { "/bin/zsh", true, "/bin/zsh", false };
+static const struct shell mksh_g = { "/bin/mksh", true, "/bin/mksh", false };
+static const struct shell fish_g = { "/usr/bin/fish", true, NULL, false };
+static const struct shell tcsh_g = { "/usr/bin/tcsh", true, NULL, false };
 
 #define EACH(t) \
 	cmocka_unit_test_prestate(t, (void *)&dash), \
@@ -1357,6 +1529,20 @@ static const struct shell tcsh_g = { "/usr/bin/tcsh", true, NULL };
 	cmocka_unit_test_prestate(t, (void *)&mksh_g), \
 	cmocka_unit_test_prestate(t, (void *)&fish_g), \
 	cmocka_unit_test_prestate(t, (void *)&tcsh_g)
+
+/* The plain lines, in each POSIX login shell: with the watcher (P),
+ * guarded (PG).  The guard's own timeout, check and EOF are the same for
+ * every form (EACH_G runs the script in the same shells). */
+#define EACH_P(t) \
+	cmocka_unit_test_prestate(t, (void *)&dash_p), \
+	cmocka_unit_test_prestate(t, (void *)&bash_p), \
+	cmocka_unit_test_prestate(t, (void *)&zsh_p), \
+	cmocka_unit_test_prestate(t, (void *)&mksh_p)
+#define EACH_PG(t) \
+	cmocka_unit_test_prestate(t, (void *)&dash_pg), \
+	cmocka_unit_test_prestate(t, (void *)&bash_pg), \
+	cmocka_unit_test_prestate(t, (void *)&zsh_pg), \
+	cmocka_unit_test_prestate(t, (void *)&mksh_pg)
 
 int
 main(void)
@@ -1386,6 +1572,10 @@ main(void)
 		EACH(test_longest_line),
 		cmocka_unit_test(test_mark_scan),
 		cmocka_unit_test(test_guard_msg),
+		cmocka_unit_test(test_shell_posix),
+		cmocka_unit_test(test_shell_scan),
+		cmocka_unit_test(test_pick),
+		EACH_G(test_guard_names_login_shell),
 		EACH_G(test_argv_round_trip),
 		EACH_G(test_each_arg_alone),
 		EACH_G(test_shell_string),
@@ -1403,6 +1593,36 @@ main(void)
 		EACH_G(test_guard_timeout_term_then_kill),
 		EACH_G(test_guard_check_ends_leftover_holding_output),
 		EACH_G(test_guard_eof_kills_registered),
+		EACH_P(test_argv_round_trip),
+		EACH_P(test_each_arg_alone),
+		EACH_P(test_shell_string),
+		EACH_P(test_environment),
+		EACH_P(test_env_path_is_the_runs),
+		EACH_P(test_working_dir),
+		EACH_P(test_missing_working_dir),
+		EACH_P(test_exit_codes),
+		EACH_P(test_no_such_program),
+		EACH_P(test_signal_reported),
+		EACH_P(test_stdin_is_not_the_channel),
+		EACH_P(test_channel_close_kills_group),
+		EACH_P(test_channel_close_kill_after_grace),
+		EACH_P(test_normal_exit_leaves_nothing),
+		EACH_P(test_watcher_is_not_the_commands_child),
+		EACH_P(test_no_injection),
+		EACH_PG(test_argv_round_trip),
+		EACH_PG(test_each_arg_alone),
+		EACH_PG(test_shell_string),
+		EACH_PG(test_environment),
+		EACH_PG(test_env_path_is_the_runs),
+		EACH_PG(test_working_dir),
+		EACH_PG(test_missing_working_dir),
+		EACH_PG(test_exit_codes),
+		EACH_PG(test_no_such_program),
+		EACH_PG(test_signal_reported),
+		EACH_PG(test_stdin_is_not_the_channel),
+		EACH_PG(test_watcher_is_not_the_commands_child),
+		EACH_PG(test_no_injection),
+		EACH_PG(test_guard_end_terms_leftovers),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
