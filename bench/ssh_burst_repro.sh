@@ -3,7 +3,11 @@
 # once through the API on one SSH node (one local sshd with sshd's default
 # MaxStartups 10:30:100), for each N given (default 8 60 120 300 1000).
 # The job has concurrency allow and the node is warm from one earlier run.
-# One JSON line per N (tests/integration/burst.py explains the fields).
+# One JSON line per N (tests/integration/burst.py explains the fields),
+# then the steady rate of runs eight at a time on the same node (sshrun seq,
+# STEADY runs, default 2000) and, for each N, whether the last end came
+# within the issue's bound: connection set-up (the cold first run) + N /
+# (0.8 x the steady rate).
 # Runs log in as a throwaway user whose login shell is /bin/sh; with
 # REPRO_USER=self they log in as the user running the script, with that
 # user's login shell and its start-up files (which every SSH session runs:
@@ -34,9 +38,30 @@ for n in 1 2; do
 	    "$n" >"$J/t$n.json"
 done
 api_daemon_start --log-level "${REPRO_LOGLEVEL:-info}" || exit 1
-python3 "$top_srcdir/tests/integration/burst.py" "$URL" "$TOKEN" t1 1 30 >/dev/null
+B=$top_srcdir/tests/integration/burst.py
+python3 "$B" "$URL" "$TOKEN" t1 1 30 >"$T/cold.json"
 for n in ${*:-8 60 120 300 1000}; do
-	printf 'N=%s ' "$n"
-	python3 "$top_srcdir/tests/integration/burst.py" "$URL" "$TOKEN" t1 "$n" 120 t2
+	python3 "$B" "$URL" "$TOKEN" t1 "$n" 120 t2 | tee -a "$T/bursts.json" |
+	    sed "s/^/N=$n /"
 done
 [ -z "${REPRO_LOG:-}" ] || cp "$T/daemon.log" "$REPRO_LOG"
+api_daemon_stop
+cc -O2 -std=gnu11 -D_GNU_SOURCE -I"$top_srcdir/include" -I"$top_builddir" \
+    -o "$T/sshrun" "$top_srcdir/bench/sshrun.c" "$top_builddir/libdistcron.a" \
+    $(pkg-config --libs json-c libcurl libssh2 libmicrohttpd sqlite3) \
+    -pthread -lm || exit 1
+"$T/sshrun" seq "$N" n1 "${STEADY:-2000}" 8 | tee "$T/steady.txt"
+python3 - "$T/cold.json" "$T/bursts.json" "$T/steady.txt" <<'PY'
+import json, re, sys
+setup = json.load(open(sys.argv[1]))["last_s"]
+rate = float(re.search(r"([0-9.]+) runs/s", open(sys.argv[3]).read()).group(1))
+print("set-up %.3f s (cold first run), steady 8 at a time %.0f runs/s" %
+      (setup, rate))
+for line in open(sys.argv[2]):
+    b = json.loads(line)
+    bound = setup + b["n"] / (0.8 * rate)
+    print("N=%-5d last end %7.3f s  bound %7.3f s  %s  (%d of %d succeeded)" % (
+        b["n"], b["last_s"] or 0, bound,
+        "holds" if b["last_s"] is not None and b["last_s"] <= bound
+        else "EXCEEDED", b["success"], b["n"]))
+PY

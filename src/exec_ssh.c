@@ -10,11 +10,21 @@
  *   exec_proc  one run = one channel: QUEUED -> OPEN -> EXEC -> RUN ->
  *              CLOSE -> WAITCLOSE -> FREE.
  *
+ * Runs wait for a channel in the node's FIFO and are given one, in order,
+ * only on a READY connection with a free session slot: a connection still
+ * setting up holds none.  New connections open only while the queue holds
+ * more than those setting up will take, CONN_SETUP_MAX at most setting up
+ * at once (sshd's MaxStartups refuses unauthenticated connections past its
+ * limit), max_conns_per_node in all; one that sshd closes during the
+ * handshake is tried again after a backoff, with fewer set-ups at once.
+ *
  * libssh2 multiplexes every channel of a session over one socket, so a
  * readable socket can move any of them: after each event the connection
- * steps its handshake or, once READY, every channel, until a whole pass
- * makes no progress, then asks libssh2 which direction it is blocked on to
- * set the epoll events.  Nothing calls back into the runner from inside a
+ * steps its handshake or, once READY, every channel, until a pass makes no
+ * progress and reads nothing from the socket (libssh2 queues what it reads
+ * for any channel, also for those already stepped in that pass), at most
+ * STEP_PASSES_MAX passes per wake-up, then asks libssh2 which direction it
+ * is blocked on to set the epoll events.  Nothing calls back into the runner from inside a
  * step: finished runs are handed back through a zero timer, and start()
  * only queues work and arms a zero "kick" timer.  That keeps the runner's
  * done() callback (which may start more runs) out of libssh2's stack.
@@ -38,7 +48,9 @@
  * When a connection breaks, runs whose channel was not executing yet are
  * queued again once (the pooled connection was stale); runs in progress
  * fail.  When a new connection cannot be established (TCP, host key,
- * authentication), every run waiting for the node ends EXEC_UNREACHABLE.
+ * authentication, or SETUP_RETRIES refused handshakes in a row) and no
+ * other connection to the node is ready or setting up, every run waiting
+ * for the node ends EXEC_UNREACHABLE.
  * Host names that are not numeric addresses are looked up on one worker
  * thread, so DNS never blocks the loop.  A key or passphrase file that group
  * or others may read, or another user owns, is refused before connecting:

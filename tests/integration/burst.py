@@ -10,6 +10,7 @@ thread asks GET /health every 0.1 s and keeps its slowest answer; when
 OTHER_JOB is given, one run of it is started after the burst and its time
 to the end is kept.  Output (one JSON object):
   n, final, success       runs, runs ended, runs that succeeded
+  posted_s                seconds the API took to take the N POSTs
   last_s                  seconds from the first POST until the last run
                           was seen ended (polled every 0.05 s)
   max_gap_s               the longest wait between two consecutive ends
@@ -81,6 +82,7 @@ def main():
         if code != 202:
             raise SystemExit("POST /jobs/%s/run: %d %s" % (job, code, b))
         ids.append(b["id"])
+    posted_s = time.time() - t0
     other_id = other_t0 = other_s = None
     if other:
         other_t0 = time.time()
@@ -113,7 +115,7 @@ def main():
     ends = sorted(seen.values())
     gaps = [b - a for a, b in zip([t0] + ends, ends)]
     print(json.dumps({
-        "n": n, "final": len(seen),
+        "n": n, "final": len(seen), "posted_s": round(posted_s, 3),
         "success": statuses.get("SUCCESS", 0),
         "last_s": round(ends[-1] - t0, 3) if ends else None,
         "max_gap_s": round(max(gaps), 3) if gaps else None,
