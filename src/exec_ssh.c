@@ -10,11 +10,21 @@
  *   exec_proc  one run = one channel: QUEUED -> OPEN -> EXEC -> RUN ->
  *              CLOSE -> WAITCLOSE -> FREE.
  *
+ * Runs wait for a channel in the node's FIFO and are given one, in order,
+ * only on a READY connection with a free session slot: a connection still
+ * setting up holds none.  New connections open only while the queue holds
+ * more than those setting up will take, CONN_SETUP_MAX at most setting up
+ * at once (sshd's MaxStartups refuses unauthenticated connections past its
+ * limit), max_conns_per_node in all; one that sshd closes during the
+ * handshake is tried again after a backoff, with fewer set-ups at once.
+ *
  * libssh2 multiplexes every channel of a session over one socket, so a
  * readable socket can move any of them: after each event the connection
- * steps its handshake or, once READY, every channel, until a whole pass
- * makes no progress, then asks libssh2 which direction it is blocked on to
- * set the epoll events.  Nothing calls back into the runner from inside a
+ * steps its handshake or, once READY, every channel, until a pass makes no
+ * progress and reads nothing from the socket (libssh2 queues what it reads
+ * for any channel, also for those already stepped in that pass), at most
+ * STEP_PASSES_MAX passes per wake-up, then asks libssh2 which direction it
+ * is blocked on to set the epoll events.  Nothing calls back into the runner from inside a
  * step: finished runs are handed back through a zero timer, and start()
  * only queues work and arms a zero "kick" timer.  That keeps the runner's
  * done() callback (which may start more runs) out of libssh2's stack.
@@ -41,7 +51,9 @@
  * When a connection breaks, runs whose channel was not executing yet are
  * queued again once (the pooled connection was stale); runs in progress
  * fail.  When a new connection cannot be established (TCP, host key,
- * authentication), every run waiting for the node ends EXEC_UNREACHABLE.
+ * authentication, or SETUP_RETRIES refused handshakes in a row) and no
+ * other connection to the node is ready or setting up, every run waiting
+ * for the node ends EXEC_UNREACHABLE.
  * Host names that are not numeric addresses are looked up on one worker
  * thread, so DNS never blocks the loop.  A key or passphrase file that group
  * or others may read, or another user owns, is refused before connecting:
@@ -85,6 +97,12 @@
 #define NOT_KILLED		EXEC_EXITED
 #define GUARD_OUT_MAX		(1024 * 1024)	/* messages not yet written */
 #define CHECK_MS		1000	/* long runs: asks the guard this often */
+#define STEP_PASSES_MAX		16	/* per wake-up and connection */
+#define READ_ROUNDS		4	/* READ_CHUNKs per stream and pass */
+#define CONN_SETUP_MAX		4	/* connections setting up at once */
+#define SETUP_RETRIES		5	/* refused set-ups with nothing else */
+#define RETRY_MS		100	/* first wait after a refused set-up */
+#define RETRY_MAX_MS		2000
 
 enum conn_state { C_RESOLVING, C_CONNECTING, C_HANDSHAKE, C_AUTH, C_READY };
 /* The connection's guard channel (sshcmd.h): wanted (OPEN) once a run has
@@ -112,6 +130,10 @@ struct pool_node {
 	struct conn *conns;
 	int nconns;
 	struct exec_proc *qhead, *qtail;	/* waiting for a channel */
+	size_t qlen;
+	int setup_max;			/* connections setting up at once */
+	int retries;			/* set-ups failed since the last ready */
+	struct loop_timer *t_retry;	/* no new connection before it fires */
 	struct probe *probes;		/* waiting for a ready connection */
 	int retired;
 	struct pool_node *next;
@@ -125,6 +147,7 @@ struct conn {
 	LIBSSH2_SESSION *s;
 	struct exec_proc *procs;	/* channels, doubly linked */
 	const void *opener;		/* its channel open is in flight */
+	int refused;			/* sshd closed it during the handshake */
 	int nchan;
 	int had_channel;		/* a run's channel has opened */
 	enum guard_state gstate;
@@ -135,6 +158,7 @@ struct conn {
 	struct loop_timer *t_deadline;	/* connect/handshake/auth */
 	struct loop_timer *t_tick;	/* keepalive and idle close */
 	struct loop_timer *t_kick;	/* step soon */
+	uint64_t rx;			/* socket reads that brought bytes */
 	int64_t idle_since;		/* monotonic ms, when nchan hit 0 */
 	struct resolve *rq;
 	char *passphrase;
@@ -260,6 +284,7 @@ queue_push(struct pool_node *pn, struct exec_proc *p, int front)
 	p->state = P_QUEUED;
 	p->conn = NULL;
 	p->prev = p->next = NULL;
+	pn->qlen++;
 	if (pn->qhead == NULL) {
 		pn->qhead = pn->qtail = p;
 	} else if (front) {
@@ -285,18 +310,24 @@ queue_remove(struct pool_node *pn, struct exec_proc *p)
 	else
 		pn->qtail = p->prev;
 	p->next = p->prev = NULL;
+	pn->qlen--;
 }
 
+/* Appends: channels are stepped, so opened, in the order they came. */
 static void
 conn_attach(struct conn *c, struct exec_proc *p)
 {
+	struct exec_proc **pp = &c->procs, *prev = NULL;
+
+	while (*pp != NULL) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
 	p->conn = c;
 	p->state = P_OPEN;
-	p->prev = NULL;
-	p->next = c->procs;
-	if (c->procs)
-		c->procs->prev = p;
-	c->procs = p;
+	p->prev = prev;
+	p->next = NULL;
+	*pp = p;
 	c->nchan++;
 }
 
@@ -736,11 +767,11 @@ static int
 read_stream(struct conn *c, struct exec_proc *p, int stream)
 {
 	char buf[READ_CHUNK];
-	ssize_t n;
-	int got = 0;
+	ssize_t n = 0;
+	int got = 0, rounds = 0;
 
-	while ((n = libssh2_channel_read_ex(p->ch, stream, buf,
-	    sizeof(buf))) > 0) {
+	while (rounds++ < READ_ROUNDS && (n = libssh2_channel_read_ex(p->ch,
+	    stream, buf, sizeof(buf))) > 0) {
 		if (stream == 1) {	/* the group's marker comes first */
 			if (sshcmd_mark_feed(&p->mark, buf, (size_t)n, cap_feed,
 			    &p->cap[1]) && p->guarded)
@@ -906,6 +937,7 @@ step_handshake(struct conn *c)
 	if (rc != 0) {
 		snprintf(msg, sizeof(msg), "SSH handshake failed: %s",
 		    sess_error(c->s));
+		c->refused = 1;	/* e.g. sshd's MaxStartups: tried again */
 		conn_fail(c, msg);
 		return -1;
 	}
@@ -974,6 +1006,9 @@ step_auth(struct conn *c)
 	c->state = C_READY;
 	c->idle_since = loop_mono_ms();
 	c->pn->pool->stats.connects++;
+	c->pn->retries = 0;
+	if (c->pn->setup_max < CONN_SETUP_MAX)
+		c->pn->setup_max++;
 	/* No reply wanted: libssh2 would queue the replies on the session;
 	 * a dead peer shows as a failed send or through TCP keepalive. */
 	if (c->pn->pool->cfg.keepalive_ms > 0)
@@ -982,17 +1017,33 @@ step_auth(struct conn *c)
 	conn_arm_tick(c);
 	log_debug("node %s: SSH connection ready", d->name);
 	probes_finish(c->pn, 0, "");
+	pn_dispatch(c->pn);	/* the head of the queue gets its slots */
 	return 1;
 }
 
-/* Steps every channel until a whole pass makes no progress. */
+/*
+ * Steps every channel until a pass makes no progress and read nothing from
+ * the socket.  libssh2 reads whatever the socket has into the session
+ * whichever channel asks, so a pass can queue packets for channels it has
+ * already stepped: the socket is then empty and epoll would not wake the
+ * connection again until something else arrives (or a timer fires), so such
+ * a pass is followed by another.  After STEP_PASSES_MAX passes the
+ * connection yields to the loop and continues from a zero timer, so a busy
+ * connection cannot hold the loop.
+ */
 static int
 step_channels(struct conn *c)
 {
 	struct exec_proc *p, *next;
-	int progress, rc, any = 0;
+	int progress, rc, any = 0, passes = 0;
+	uint64_t rx;
 
 	do {
+		if (++passes > STEP_PASSES_MAX) {
+			conn_kick(c);
+			break;
+		}
+		rx = c->rx;
 		if ((progress = step_guard(c)) < 0)
 			return -1;
 		for (p = c->procs; p != NULL; p = next) {
@@ -1002,7 +1053,7 @@ step_channels(struct conn *c)
 			progress |= rc;
 		}
 		any |= progress;
-	} while (progress);
+	} while (progress || c->rx != rx);
 	return any;
 }
 
@@ -1355,6 +1406,22 @@ conn_begin(struct conn *c)
 	return 0;
 }
 
+/* libssh2's socket reads, counted (step_channels()); errors as libssh2's
+ * own reader returns them, -errno. */
+static ssize_t
+conn_recv(libssh2_socket_t fd, void *buf, size_t n, int flags,
+    void **abstract)
+{
+	struct conn *c = *abstract;
+	ssize_t got = recv(fd, buf, n, flags);
+
+	if (got < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (got > 0)
+		c->rx++;
+	return got;
+}
+
 static struct conn *
 conn_new(struct pool_node *pn)
 {
@@ -1372,6 +1439,8 @@ conn_new(struct pool_node *pn)
 		return NULL;
 	}
 	libssh2_session_set_blocking(c->s, 0);
+	libssh2_session_callback_set(c->s, LIBSSH2_CALLBACK_RECV,
+	    (void *)conn_recv);
 	/* ask for the host key type we can verify */
 	if (sshhost_prefer(c->s, pn->def) != 0)
 		log_warn("node %s: cannot set host key preferences",
@@ -1485,16 +1554,8 @@ pn_fail_queue(struct pool_node *pn, const char *msg)
 	}
 }
 
-static int
-pn_has_ready(const struct pool_node *pn)
-{
-	const struct conn *c;
-
-	for (c = pn->conns; c != NULL; c = c->next)
-		if (c->state == C_READY)
-			return 1;
-	return 0;
-}
+static void pn_setup_failed(struct pool_node *pn, int refused,
+    const char *msg);
 
 /*
  * Closes a connection.  msg == NULL: a normal close (idle, retired).
@@ -1510,12 +1571,10 @@ conn_fail(struct conn *c, const char *msg)
 		log_warn("node %s: %s", pn->def->name, msg);
 	conn_unlink(c);
 	conn_release_procs(c, msg ? msg : "connection closed", reached);
+	if (!reached)
+		pn_setup_failed(pn, c->refused, msg ? msg : "connection closed");
 	conn_destroy(c);
-	if (!reached && !pn_has_ready(pn)) {
-		pn_fail_queue(pn, msg ? msg : "connection closed");
-		probes_finish(pn, ERR_CONNECT, msg ? msg : "connection closed");
-	} else
-		pn_dispatch(pn);
+	pn_dispatch(pn);
 	pn_maybe_free(pn);
 }
 
@@ -1524,6 +1583,7 @@ conn_fail(struct conn *c, const char *msg)
 static void
 pn_free(struct pool_node *pn)
 {
+	timer_clear(&pn->t_retry);
 	defs_node_free(pn->def);
 	free(pn);
 }
@@ -1561,6 +1621,7 @@ pn_get(struct exec_ssh *pool, const struct node_def *def)
 		return NULL;
 	}
 	pn->pool = pool;
+	pn->setup_max = CONN_SETUP_MAX;
 	pn->next = pool->nodes;
 	pool->nodes = pn;
 	return pn;
@@ -1574,30 +1635,116 @@ pn_max_conns(const struct pool_node *pn)
 	return m > 0 ? m : MAX_CONNS_DEFAULT;
 }
 
-/* Gives queued runs a channel: a connection with a free session slot,
- * else a new connection while under the cap. */
+/* Runs one new connection of the node will take. */
+static int
+pn_conn_slots(const struct pool_node *pn)
+{
+	int max = pn->def->max_sessions > 0 ? pn->def->max_sessions : 8;
+
+	return max >= 2 ? max - 1 : 1;	/* one for the guard */
+}
+
+/* Connections of the node still setting up (not READY). */
+static int
+pn_setups(const struct pool_node *pn)
+{
+	const struct conn *c;
+	int n = 0;
+
+	for (c = pn->conns; c != NULL; c = c->next)
+		n += c->state != C_READY;
+	return n;
+}
+
+static void
+pn_retry_cb(void *arg)
+{
+	struct pool_node *pn = arg;
+
+	pn->t_retry = NULL;
+	if (pn->probes != NULL && pn->conns == NULL && pn->qhead == NULL)
+		conn_new(pn);	/* a health check alone waits for one */
+	else
+		pn_dispatch(pn);
+}
+
+/*
+ * A connection failed before it was ready (pn no longer lists it).  While
+ * another connection is ready or still setting up, or sshd closed this one
+ * during its handshake (MaxStartups refuses connections past its limit of
+ * unauthenticated ones) and SETUP_RETRIES are left, the queued runs stay
+ * queued and the next connection opens after a backoff, with fewer set-ups
+ * at once if others were in flight.  Otherwise the node cannot be reached:
+ * its queued runs and health checks fail with msg.
+ */
+static void
+pn_setup_failed(struct pool_node *pn, int refused, const char *msg)
+{
+	int setups = pn_setups(pn), ms;
+
+	if (refused && setups > 0 && setups < pn->setup_max)
+		pn->setup_max = setups;
+	if (pn->retired || (pn->conns == NULL &&
+	    (!refused || pn->retries >= SETUP_RETRIES))) {
+		pn->retries = 0;
+		pn_fail_queue(pn, msg);
+		probes_finish(pn, ERR_CONNECT, msg);
+		return;
+	}
+	ms = RETRY_MS << (pn->retries < 5 ? pn->retries : 5);
+	pn->retries++;
+	if (pn->t_retry == NULL)
+		loop_timer_add(pn->pool->loop, loop_mono_ms() +
+		    (ms < RETRY_MAX_MS ? ms : RETRY_MAX_MS), pn_retry_cb, pn,
+		    &pn->t_retry);
+}
+
+/*
+ * Opens connections for the runs still queued once the ready ones are
+ * full: only while the queue holds more than the connections setting up
+ * will take, at most setup_max of them setting up at once (sshd refuses
+ * unauthenticated connections past MaxStartups, 10 by default), none while
+ * a retry waits, never more than max_conns_per_node.
+ */
+static void
+pn_grow(struct pool_node *pn)
+{
+	int setups;
+
+	while (pn->qhead != NULL && !pn->retired && pn->t_retry == NULL &&
+	    pn->nconns < pn_max_conns(pn)) {
+		setups = pn_setups(pn);
+		if (setups >= pn->setup_max ||
+		    pn->qlen <= (size_t)setups * (size_t)pn_conn_slots(pn))
+			return;
+		if (conn_new(pn) == NULL)
+			return;
+	}
+}
+
+/*
+ * Gives queued runs a channel, in the order they came, on the ready
+ * connections with a free session slot; a connection still setting up holds
+ * none, so the first one ready takes the head of the queue.  What is left
+ * may open more connections (pn_grow()).
+ */
 static void
 pn_dispatch(struct pool_node *pn)
 {
-	struct conn *c;
+	struct conn *c = pn->conns;
 	struct exec_proc *p;
 
-	while (pn->qhead != NULL) {
-		for (c = pn->conns; c != NULL; c = c->next)
-			if (c->nchan < conn_slots(c))
-				break;
-		if (c == NULL) {
-			if (pn->retired || pn->nconns >= pn_max_conns(pn) ||
-			    (c = conn_new(pn)) == NULL)
-				return;
-			if (pn->qhead == NULL)	/* failed at once */
-				return;
+	while (pn->qhead != NULL && c != NULL) {
+		if (c->state != C_READY || c->nchan >= conn_slots(c)) {
+			c = c->next;
+			continue;
 		}
 		p = pn->qhead;
 		queue_remove(pn, p);
 		conn_attach(c, p);
 		conn_kick(c);
 	}
+	pn_grow(pn);
 }
 
 /* ---- health checks ---- */

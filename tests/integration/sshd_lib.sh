@@ -27,9 +27,10 @@
 #   sshd_stop_all                 # also runs on exit
 #
 # SSHD_EXTRA, when set while sshd_start runs, is appended to the configs;
-# SSHD_LOGLEVEL replaces their LogLevel (VERBOSE) and SSHD_MAXSESSIONS their
-# MaxSessions (10): sshd keeps the first value a config gives, so SSHD_EXTRA
-# cannot change them.
+# SSHD_LOGLEVEL replaces their LogLevel (VERBOSE), SSHD_MAXSESSIONS their
+# MaxSessions (10) and SSHD_MAXSTARTUPS their MaxStartups (100:30:200; sshd's
+# own default is 10:30:100): sshd keeps the first value a config gives, so
+# SSHD_EXTRA cannot change them.
 #
 # Each sshd has its own generated config (checked with "sshd -t" first), a
 # port picked free by binding port 0 (retried if sshd cannot bind it), its
@@ -148,7 +149,7 @@ UseDNS no
 PrintMotd no
 LogLevel ${SSHD_LOGLEVEL:-VERBOSE}
 MaxSessions ${SSHD_MAXSESSIONS:-10}
-MaxStartups 100:30:200
+MaxStartups ${SSHD_MAXSTARTUPS:-100:30:200}
 ${SSHD_EXTRA:-}
 EOF
 	} >"$1/sshd_config"

@@ -1,0 +1,67 @@
+#!/bin/sh
+# ssh_burst.sh - many runs started at once on one SSH node, with the real
+# distcrond and OpenSSH servers on 127.0.0.1.  A burst of 60 runs of `true`
+# (concurrency allow, node warm) all succeed, ends keep coming (no wait of a
+# second between two of them), /health answers and another node's run ends
+# while the burst goes on.  An sshd with "MaxStartups 2" refuses the
+# connections past two being set up: the burst that needs several
+# connections still succeeds in full (set-ups are paced and a refused one is
+# tried again).  Logins use a throwaway user with /bin/sh as login shell, so
+# that the start-up files of the account running the tests do not weigh on
+# each run.
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/sshd_lib.sh"
+
+api_setup
+sshd_require
+sshd_keygen_user ed25519
+sshd_login_user "dcburst$$" /bin/sh
+SSHD_USER=dcburst$$
+SSHD_LOGLEVEL=ERROR sshd_start 2			# 1: the burst, 2: another node
+SSHD_LOGLEVEL=ERROR SSHD_MAXSTARTUPS=2 sshd_start 1	# 3: MaxStartups 2
+sshd_known_hosts "$T/kh"
+for i in 1 2 3; do
+	sshd_node_json "$i" "$T/kh" >"$N/n$i.json"
+	printf '{"policy": {"nodes": ["n%s"]}, "schedule": "@yearly", "concurrency": "allow", "command": ["true"]}' \
+	    "$i" >"$J/t$i.json"
+done
+api_daemon_start
+
+# burst JOB N [OTHER_JOB]: burst.py's JSON in $T/burst.json (60 s at most).
+burst() {
+	python3 "$top_srcdir/tests/integration/burst.py" "$URL" "$TOKEN" "$1" \
+	    "$2" 60 ${3:-} >"$T/burst.json" 2>"$T/err"
+	cp "$T/burst.json" "$T/out"
+}
+# got EXPR: a Python expression over the JSON (bound to b) is true.
+got() {
+	python3 -c "import json, sys
+b = json.load(open('$T/burst.json'))
+sys.exit(0 if ($1) else 1)"
+}
+
+burst t1 1
+check "node 1 warm: one run succeeds" got "b['success'] == 1"
+
+burst t1 60 t2
+echo "burst of 60: $(cat "$T/burst.json")"
+check "a burst of 60 runs on one node: all end within 30 s" \
+    got "b['final'] == 60 and b['last_s'] <= 30"
+check "  all of them succeed" got "b['success'] == 60"
+check "  ends keep coming: never a second without one" \
+    got "b['max_gap_s'] < 1"
+check "  /health answers within a second all along" \
+    got "b['health_max_s'] is not None and b['health_max_s'] < 1"
+check "  a run on another node ends within 5 s meanwhile" \
+    got "b['other_s'] is not None and b['other_s'] < 5"
+
+burst t3 60
+echo "MaxStartups 2, burst of 60 from cold: $(cat "$T/burst.json")"
+check "sshd with MaxStartups 2: a burst of 60 needing several connections all succeed" \
+    got "b['final'] == 60 and b['success'] == 60"
+check "  (sshd did refuse connections: the case was exercised)" \
+    grep -q "node n3: SSH handshake failed" "$T/daemon.log"
+
+api_daemon_stop
+daemon_log_report "$T/daemon.log"
+finish
