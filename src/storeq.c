@@ -327,6 +327,18 @@ apply_create(struct storeq *q, struct op *op)
 	loop_post(q->loop, created_post, op);
 }
 
+/* Counts n operations off the queue. */
+static void
+queue_done(struct storeq *q, size_t n)
+{
+	pthread_mutex_lock(&q->mu);
+	q->depth -= n;
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* Applies a batch in order.  An intent or flush leaves the count before
+ * its answer is posted, so whoever the answer wakes sees the queue without
+ * it. */
 static void
 apply_ops(struct storeq *q, struct op *op)
 {
@@ -335,22 +347,21 @@ apply_ops(struct storeq *q, struct op *op)
 	size_t done;
 
 	while (op != NULL) {
-		done = 1;
 		next = op->next;	/* op may be freed once posted */
-		if (op->type == OP_SAVE)
+		if (op->type == OP_SAVE) {
 			next = apply_saves(q, op, &h, &done);
-		else if (op->type == OP_CREATE)
-			apply_create(q, op);
-		else if (h.head != NULL) {	/* behind unsaved records */
-			held_add(&h, op);
-			done = 0;
+			queue_done(q, done);
+		} else if (op->type == OP_FLUSH && h.head != NULL) {
+			held_add(&h, op);	/* behind unsaved records */
 		} else {
-			loop_post(q->loop, op->fn, op->arg);
-			free(op);
+			queue_done(q, 1);
+			if (op->type == OP_CREATE)
+				apply_create(q, op);
+			else {
+				loop_post(q->loop, op->fn, op->arg);
+				free(op);
+			}
 		}
-		pthread_mutex_lock(&q->mu);
-		q->depth -= done;
-		pthread_mutex_unlock(&q->mu);
 		op = next;
 	}
 	held_requeue(q, &h);
