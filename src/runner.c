@@ -1685,6 +1685,7 @@ runner_new(const struct config *cfg, struct loop *loop, struct store *st,
 	    cfg->state_dir);
 	ssh_cfg.idle_timeout_ms = cfg->ssh_idle_timeout_ms;
 	ssh_cfg.keepalive_ms = cfg->ssh_keepalive_ms;
+	ssh_cfg.max_conns_per_node = (int)cfg->ssh_max_conns;
 	if ((rc = exec_ssh_new(loop, &ssh_cfg, &r->ssh)) != 0 ||
 	    (rc = exec_http_new(loop, &r->http)) != 0 ||
 	    (rc = policy_new(loop, cfg, r->ssh, &r->policy)) != 0 ||

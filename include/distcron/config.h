@@ -36,6 +36,7 @@ struct config {
 	int64_t ssh_idle_timeout_ms;	/* close pooled SSH connections idle
 					 * this long */
 	int64_t ssh_keepalive_ms;	/* SSH keepalive interval; 0: off */
+	int64_t ssh_max_conns;		/* connections to one SSH node */
 	int64_t node_check_ms;		/* first health check of a down node */
 	int64_t node_check_max_ms;	/* backoff cap of health checks */
 	char *api_token;	/* "" : STATE_DIR/api.token (generated) */

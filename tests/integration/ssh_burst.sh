@@ -6,7 +6,8 @@
 # while the burst goes on.  An sshd with "MaxStartups 2" refuses the
 # connections past two being set up: the burst that needs several
 # connections still succeeds in full (set-ups are paced and a refused one is
-# tried again).  Logins use a throwaway user with /bin/sh as login shell, so
+# tried again).  With ssh_max_conns 2, a burst makes do with two
+# connections.  Logins use a throwaway user with /bin/sh as login shell, so
 # that the start-up files of the account running the tests do not weigh on
 # each run.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -19,8 +20,9 @@ sshd_login_user "dcburst$$" /bin/sh
 SSHD_USER=dcburst$$
 SSHD_LOGLEVEL=ERROR sshd_start 2			# 1: the burst, 2: another node
 SSHD_LOGLEVEL=ERROR SSHD_MAXSTARTUPS=2 sshd_start 1	# 3: MaxStartups 2
+sshd_start 1			# 4: logs its logins, for ssh_max_conns
 sshd_known_hosts "$T/kh"
-for i in 1 2 3; do
+for i in 1 2 3 4; do
 	sshd_node_json "$i" "$T/kh" >"$N/n$i.json"
 	printf '{"policy": {"nodes": ["n%s"]}, "schedule": "@yearly", "concurrency": "allow", "command": ["true"]}' \
 	    "$i" >"$J/t$i.json"
@@ -61,6 +63,16 @@ check "sshd with MaxStartups 2: a burst of 60 needing several connections all su
     got "b['final'] == 60 and b['success'] == 60"
 check "  (sshd did refuse connections: the case was exercised)" \
     grep -q "node n3: SSH handshake failed" "$T/daemon.log"
+
+# ssh_max_conns bounds the connections to one node: 60 runs that would
+# open several connections make do with two.
+api_daemon_stop
+api_daemon_start --ssh-max-conns 2
+burst t4 60
+echo "ssh_max_conns 2, burst of 60 from cold: $(cat "$T/burst.json")"
+check "ssh_max_conns 2: a burst of 60 all succeed" \
+    got "b['final'] == 60 and b['success'] == 60"
+check "  over two connections at most" test "$(sshd_accepted 4)" -le 2
 
 api_daemon_stop
 daemon_log_report "$T/daemon.log"
