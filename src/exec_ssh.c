@@ -13,7 +13,11 @@
  * Runs wait for a channel in the node's FIFO and are given one, in order,
  * only on a READY connection with a free session slot: a connection still
  * setting up holds none.  New connections open only while the queue holds
- * more than those setting up will take, CONN_SETUP_MAX at most setting up
+ * more than those setting up will take and, once one is ready, only when
+ * the queue has not moved for as long as the node's last set-up took (a
+ * burst of short runs keeps it moving: more connections would cost sshd
+ * and the loop their set-ups for no more runs per second; long runs that
+ * hold every slot stall it), CONN_SETUP_MAX at most setting up
  * at once (sshd's MaxStartups refuses unauthenticated connections past its
  * limit), max_conns_per_node in all; one that sshd closes during the
  * handshake is tried again after a backoff, with fewer set-ups at once.
@@ -134,6 +138,9 @@ struct pool_node {
 	int setup_max;			/* connections setting up at once */
 	int retries;			/* set-ups failed since the last ready */
 	struct loop_timer *t_retry;	/* no new connection before it fires */
+	int64_t moved_ms;		/* a run last left the queue, or it filled */
+	int64_t setup_ms;		/* the last connection's set-up took */
+	struct loop_timer *t_grow;	/* has the queue moved since? */
 	struct probe *probes;		/* waiting for a ready connection */
 	int retired;
 	struct pool_node *next;
@@ -160,6 +167,7 @@ struct conn {
 	struct loop_timer *t_kick;	/* step soon */
 	uint64_t rx;			/* socket reads that brought bytes */
 	int64_t idle_since;		/* monotonic ms, when nchan hit 0 */
+	int64_t started_ms;		/* monotonic ms, when it was opened */
 	struct resolve *rq;
 	char *passphrase;
 	struct conn *next;
@@ -286,6 +294,7 @@ queue_push(struct pool_node *pn, struct exec_proc *p, int front)
 	p->prev = p->next = NULL;
 	pn->qlen++;
 	if (pn->qhead == NULL) {
+		pn->moved_ms = loop_mono_ms();
 		pn->qhead = pn->qtail = p;
 	} else if (front) {
 		p->next = pn->qhead;
@@ -1005,6 +1014,7 @@ step_auth(struct conn *c)
 	timer_clear(&c->t_deadline);
 	c->state = C_READY;
 	c->idle_since = loop_mono_ms();
+	c->pn->setup_ms = c->idle_since - c->started_ms;
 	c->pn->pool->stats.connects++;
 	c->pn->retries = 0;
 	if (c->pn->setup_max < CONN_SETUP_MAX)
@@ -1431,6 +1441,7 @@ conn_new(struct pool_node *pn)
 		return NULL;
 	c->pn = pn;
 	c->fd = -1;
+	c->started_ms = loop_mono_ms();
 	c->gstate = pn->def->max_sessions >= 2 ? G_OPEN : G_NONE;
 	buf_init(&c->gout, GUARD_OUT_MAX);
 	c->s = libssh2_session_init_ex(NULL, NULL, NULL, c);
@@ -1584,6 +1595,7 @@ static void
 pn_free(struct pool_node *pn)
 {
 	timer_clear(&pn->t_retry);
+	timer_clear(&pn->t_grow);
 	defs_node_free(pn->def);
 	free(pn);
 }
@@ -1699,12 +1711,43 @@ pn_setup_failed(struct pool_node *pn, int refused, const char *msg)
 		    &pn->t_retry);
 }
 
+static void pn_grow(struct pool_node *pn);
+
+static void
+pn_grow_cb(void *arg)
+{
+	struct pool_node *pn = arg;
+
+	pn->t_grow = NULL;
+	pn_grow(pn);
+}
+
+/* Whether the queue is stuck: no connection is ready, or none of the
+ * ready ones took a run for as long as a set-up takes.  If not, asks again
+ * when that time has passed. */
+static int
+pn_stalled(struct pool_node *pn)
+{
+	const struct conn *c;
+	int64_t due = pn->moved_ms + pn->setup_ms;
+
+	for (c = pn->conns; c != NULL && c->state != C_READY; c = c->next)
+		;
+	if (c == NULL || loop_mono_ms() >= due)
+		return 1;
+	if (pn->t_grow == NULL)
+		loop_timer_add(pn->pool->loop, due, pn_grow_cb, pn,
+		    &pn->t_grow);
+	return 0;
+}
+
 /*
  * Opens connections for the runs still queued once the ready ones are
  * full: only while the queue holds more than the connections setting up
- * will take, at most setup_max of them setting up at once (sshd refuses
- * unauthenticated connections past MaxStartups, 10 by default), none while
- * a retry waits, never more than max_conns_per_node.
+ * will take and it is stuck (pn_stalled()), at most setup_max of them
+ * setting up at once (sshd refuses unauthenticated connections past
+ * MaxStartups, 10 by default), none while a retry waits, never more than
+ * max_conns_per_node.
  */
 static void
 pn_grow(struct pool_node *pn)
@@ -1715,7 +1758,8 @@ pn_grow(struct pool_node *pn)
 	    pn->nconns < pn_max_conns(pn)) {
 		setups = pn_setups(pn);
 		if (setups >= pn->setup_max ||
-		    pn->qlen <= (size_t)setups * (size_t)pn_conn_slots(pn))
+		    pn->qlen <= (size_t)setups * (size_t)pn_conn_slots(pn) ||
+		    !pn_stalled(pn))
 			return;
 		if (conn_new(pn) == NULL)
 			return;
@@ -1741,6 +1785,7 @@ pn_dispatch(struct pool_node *pn)
 		}
 		p = pn->qhead;
 		queue_remove(pn, p);
+		pn->moved_ms = loop_mono_ms();
 		conn_attach(c, p);
 		conn_kick(c);
 	}

@@ -33,7 +33,8 @@ void loop_free(struct loop *l);
 int loop_watch_add(struct loop *l, int fd, uint32_t events, loop_io_fn fn,
     void *arg, struct loop_watch **out);
 
-/* Changes the events of a watch.  Returns 0 or -errno. */
+/* Changes the events of a watch (no system call when they are the same).
+ * Returns 0 or -errno. */
 int loop_watch_mod(struct loop_watch *w, uint32_t events);
 
 /* Stops and frees a watch (before closing its fd).  Safe inside its own

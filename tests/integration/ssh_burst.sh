@@ -6,8 +6,10 @@
 # while the burst goes on.  An sshd with "MaxStartups 2" refuses the
 # connections past two being set up: the burst that needs several
 # connections still succeeds in full (set-ups are paced and a refused one is
-# tried again).  With ssh_max_conns 2, a burst makes do with two
-# connections.  Logins use a throwaway user with /bin/sh as login shell, so
+# tried again).  On a warm node, a burst of short runs keeps the queue
+# moving and opens no crowd of new connections, while runs that hold every
+# slot do get more connections.  With ssh_max_conns 2, a burst makes do
+# with two connections.  Logins use a throwaway user with /bin/sh as login shell, so
 # that the start-up files of the account running the tests do not weigh on
 # each run.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -21,12 +23,18 @@ SSHD_USER=dcburst$$
 SSHD_LOGLEVEL=ERROR sshd_start 2			# 1: the burst, 2: another node
 SSHD_LOGLEVEL=ERROR SSHD_MAXSTARTUPS=2 sshd_start 1	# 3: MaxStartups 2
 sshd_start 1			# 4: logs its logins, for ssh_max_conns
+sshd_start 1			# 5: logs its logins, for a warm burst
 sshd_known_hosts "$T/kh"
-for i in 1 2 3 4; do
+for i in 1 2 3 4 5; do
 	sshd_node_json "$i" "$T/kh" >"$N/n$i.json"
 	printf '{"policy": {"nodes": ["n%s"]}, "schedule": "@yearly", "concurrency": "allow", "command": ["true"]}' \
 	    "$i" >"$J/t$i.json"
 done
+# n5: one run per connection (and its guard), so every queued run is a
+# reason to open another one
+sshd_node_json 5 "$T/kh" ', "max_sessions": 2' >"$N/n5.json"
+printf '{"policy": {"nodes": ["n5"]}, "schedule": "@yearly", "concurrency": "allow", "command": ["sleep", "1"]}' \
+    >"$J/slow5.json"
 api_daemon_start
 
 # burst JOB N [OTHER_JOB]: burst.py's JSON in $T/burst.json (60 s at most).
@@ -63,6 +71,25 @@ check "sshd with MaxStartups 2: a burst of 60 needing several connections all su
     got "b['final'] == 60 and b['success'] == 60"
 check "  (sshd did refuse connections: the case was exercised)" \
     grep -q "node n3: SSH handshake failed" "$T/daemon.log"
+
+# A warm node taking one run per connection: 60 short runs go through the
+# connection that is there, as their queue keeps moving (a few more may open
+# if the machine stalls it for a whole set-up, but not one per queued run);
+# 20 runs that each hold the slot for a second stall the queue, so more
+# connections open.
+burst t5 1
+burst t5 60
+echo "warm node, burst of 60: $(cat "$T/burst.json"), $(sshd_accepted 5) login(s)"
+check "warm node: a burst of 60 short runs all succeed" \
+    got "b['final'] == 60 and b['success'] == 60"
+check "  over 3 connections at most, the warm one included" \
+    test "$(sshd_accepted 5)" -le 3
+before=$(sshd_accepted 5)
+burst slow5 20
+check "warm node: 20 runs of sleep 1 all succeed" \
+    got "b['final'] == 20 and b['success'] == 20"
+check "  on new connections too: they fill every slot of the first" \
+    test "$(sshd_accepted 5)" -ge "$((before + 2))"
 
 # ssh_max_conns bounds the connections to one node: 60 runs that would
 # open several connections make do with two.
