@@ -9,6 +9,7 @@
  * no byte of a credential, query value or fragment is copied, whatever
  * the text looks like.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "distcron/url.h"
@@ -46,18 +47,31 @@ host_start(const char *url, const struct url_parts *u)
 	return u->at != NULL ? (size_t)(u->at - url) + 1 : u->host;
 }
 
+/* Appends url up to its query (scheme, authority, path), with the user
+ * information left out, or masked when mask is set. */
+static int
+append_head(const char *url, const struct url_parts *u, bool mask,
+    struct buf *b)
+{
+	size_t h = host_start(url, u);
+	int r;
+
+	if ((r = buf_append(b, url, u->host)) != 0)
+		return r;
+	if (mask && u->at != NULL && (r = buf_puts(b, memchr(url + u->host,
+	    ':', h - u->host) != NULL ? URL_MASK ":" URL_MASK "@" :
+	    URL_MASK "@")) != 0)
+		return r;
+	return buf_append(b, url + h, u->query - h);
+}
+
 int
 url_strip(const char *url, struct buf *b)
 {
 	struct url_parts u;
-	size_t h;
-	int r;
 
 	url_split(url, &u);
-	h = host_start(url, &u);
-	if ((r = buf_append(b, url, u.host)) != 0)
-		return r;
-	return buf_append(b, url + h, u.query - h);
+	return append_head(url, &u, false, b);
 }
 
 char *
@@ -99,18 +113,10 @@ int
 url_mask(const char *url, struct buf *b)
 {
 	struct url_parts u;
-	size_t h;
 	int r;
 
 	url_split(url, &u);
-	h = host_start(url, &u);
-	if ((r = buf_append(b, url, u.host)) != 0)
-		return r;
-	if (u.at != NULL && (r = buf_puts(b, memchr(url + u.host, ':',
-	    h - u.host) != NULL ? URL_MASK ":" URL_MASK "@" :
-	    URL_MASK "@")) != 0)
-		return r;
-	if ((r = buf_append(b, url + h, u.query - h)) != 0)
+	if ((r = append_head(url, &u, true, b)) != 0)
 		return r;
 	if (url[u.query] == '?' && ((r = buf_puts(b, "?")) != 0 ||
 	    (r = mask_query(url + u.query + 1, u.frag - u.query - 1, b)) != 0))
