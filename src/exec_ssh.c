@@ -614,11 +614,18 @@ step_guard(struct conn *c)
 	}
 }
 
+/* Channels one connection to the node may open (the node's max_sessions). */
+static int
+pn_sessions(const struct pool_node *pn)
+{
+	return pn->def->max_sessions > 0 ? pn->def->max_sessions : 8;
+}
+
 /* Runs a connection can hold: one channel of max_sessions is the guard's. */
 static int
 conn_slots(const struct conn *c)
 {
-	int max = c->pn->def->max_sessions > 0 ? c->pn->def->max_sessions : 8;
+	int max = pn_sessions(c->pn);
 
 	return c->gstate == G_NONE || c->gstate == G_GONE ? max : max - 1;
 }
@@ -1651,7 +1658,7 @@ pn_max_conns(const struct pool_node *pn)
 static int
 pn_conn_slots(const struct pool_node *pn)
 {
-	int max = pn->def->max_sessions > 0 ? pn->def->max_sessions : 8;
+	int max = pn_sessions(pn);
 
 	return max >= 2 ? max - 1 : 1;	/* one for the guard */
 }
