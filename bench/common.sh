@@ -1,13 +1,21 @@
 # Sourced by the benchmarks: builds distcron (optimised, no sanitizers) in
 # build-bench/ and provides small helpers.  Benchmarks print figures; they
-# never pass or fail on a time.
+# never pass or fail on a time.  With DC_BENCH_BUILD (a build directory) and
+# DC_BENCH_SRC (its source tree) set, as bench/ab.sh does for its "before"
+# runs, the benchmark uses that build instead.
 set -eu
 DC_TOP=$(cd "$(dirname "$0")/.." && pwd)
 . "$DC_TOP/scripts/deps.sh"
 dc_install $DC_BUILD_PKGS python3
-B=$DC_TOP/build-bench
-dc_build "$B" CFLAGS="-O2 -g"
-DC_CFLAGS="-O2 -std=gnu11 -D_GNU_SOURCE -I$DC_TOP/include -I$B"
+if [ -n "${DC_BENCH_BUILD:-}" ]; then
+	B=$DC_BENCH_BUILD
+	DC_SRC=$DC_BENCH_SRC
+else
+	B=$DC_TOP/build-bench
+	DC_SRC=$DC_TOP
+	dc_build "$B" CFLAGS="-O2 -g"
+fi
+DC_CFLAGS="-O2 -std=gnu11 -D_GNU_SOURCE -I$DC_SRC/include -I$B"
 DC_LIBS="$B/libdistcron.a $(pkg-config --libs json-c libcurl libssh2 libmicrohttpd sqlite3) -pthread -lm"
 W=$(mktemp -d "${TMPDIR:-/tmp}/distcron-bench.XXXXXX")
 bench_pid=
