@@ -36,6 +36,9 @@
 #include "distcron/tz.h"
 #include "ctl_int.h"
 
+#define PROG		CTLOPT_PROG
+#define API_TOKEN_FILE	"api.token"
+
 #define API_TOKEN_MAX	4096
 #define API_MSG_MAX	1024
 #define API_POLL_MIN_MS	100
@@ -179,7 +182,7 @@ api_open(const struct ctlopt_vals *o, struct api_ctx *a)
 
 	a->client = NULL;
 	a->json = o->json;
-	a->fail = o->wait ? EXIT_USAGE : 1;
+	a->fail = o->wait ? CTLOPT_USAGE : 1;
 	signal(SIGPIPE, SIG_IGN);	/* a server that hangs up is an error */
 	if (url == NULL || token == NULL) {
 		if (url != NULL && (url_found = strdup(url)) == NULL)
@@ -450,7 +453,7 @@ run_wait(struct api_ctx *a, int64_t id, int64_t timeout_ms)
 			fprintf(stderr, "%s: run %lld is still %s after the "
 			    "--timeout; it goes on\n", PROG, (long long)id, st);
 			json_object_put(run);
-			return EXIT_USAGE;
+			return CTLOPT_USAGE;
 		}
 		json_object_put(run);
 		poll_sleep(timeout_ms > 0 ? deadline : 0, &delay);
@@ -496,7 +499,7 @@ run_main(const struct ctlopt_vals *o, int argc, char **argv)
 	if (o->timeout.ms > 0 && !o->wait)
 		return ctlopt_usage_error("run", "run: --timeout needs --wait");
 	if (api_open(o, &a) != 0)
-		return o->wait ? EXIT_USAGE : 1;
+		return o->wait ? CTLOPT_USAGE : 1;
 	if ((status = api_call_on(&a, "POST", "/jobs", argv[0], "/run",
 	    NULL, 0, NULL, &root)) == 0)
 		status = run_started(&a, root, o->wait, o->timeout.ms);
@@ -816,7 +819,7 @@ task_run(const struct ctlopt_vals *o, int argc, char **argv)
 
 	if (api_open(o, &a) != 0) {
 		json_object_put(body);
-		return o->wait ? EXIT_USAGE : 1;
+		return o->wait ? CTLOPT_USAGE : 1;
 	}
 	if ((status = api_call(&a, "POST", "/tasks", text, strlen(text), NULL,
 	    &root)) == 0)

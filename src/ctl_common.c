@@ -19,6 +19,8 @@
 #include "distcron/err.h"
 #include "ctl_int.h"
 
+#define PROG		CTLOPT_PROG
+
 extern char **environ;
 
 int

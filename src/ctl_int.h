@@ -17,21 +17,13 @@
 #include "distcron/ctlopt.h"
 #include "distcron/tz.h"
 
-#define PROG		CTLOPT_PROG
-#define EXIT_USAGE	CTLOPT_USAGE
-#define PROCEED		CTLOPT_PROCEED
-
-#define DEFAULT_JOBS_DIR	SYSCONFDIR "/distcron/jobs.d"
-#define DEFAULT_NODES_DIR	SYSCONFDIR "/distcron/nodes.d"
-#define DEFAULT_STATE_DIR	LOCALSTATEDIR "/lib/distcron"
-#define STORE_FILE		"distcron.db"
-#define API_TOKEN_FILE		"api.token"
+#define CTL_DEFAULT_NODES_DIR	SYSCONFDIR "/distcron/nodes.d"
 
 /* The option of the commands that read node definitions (check, trust). */
 #define CTL_OPT_NODES_DIR \
 	CTLOPT_OPT("nodes-dir", 'N', "DIR", CTLOPT_STR, nodes_dir, \
 	    "node definitions\n" \
-	    "                        (default " DEFAULT_NODES_DIR ")")
+	    "                        (default " CTL_DEFAULT_NODES_DIR ")")
 
 /* A command: its options and help, and what runs it with the parsed
  * options and its operands (argv[0..argc-1]); returns the exit status. */

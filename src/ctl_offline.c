@@ -30,6 +30,11 @@
 #include "distcron/tz.h"
 #include "ctl_int.h"
 
+#define PROG		CTLOPT_PROG
+#define DEFAULT_JOBS_DIR	SYSCONFDIR "/distcron/jobs.d"
+#define DEFAULT_STATE_DIR	LOCALSTATEDIR "/lib/distcron"
+#define STORE_FILE	"distcron.db"
+
 #define NEXT_DEFAULT	5
 #define NEXT_MAX	10000
 #define HISTORY_DEFAULT	20
@@ -294,7 +299,7 @@ next_check_args(const struct ctlopt_vals *o, int argc, char **argv,
 	if (o->interval == NULL &&
 	    (*expr = join_args(argc, argv, 0)) == NULL) {
 		fprintf(stderr, "%s: next: expression too long\n", PROG);
-		return EXIT_USAGE;
+		return CTLOPT_USAGE;
 	}
 	return 0;
 }

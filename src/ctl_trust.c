@@ -33,6 +33,8 @@
 #include "distcron/sshhost.h"
 #include "ctl_int.h"
 
+#define PROG		CTLOPT_PROG
+
 #define TRUST_MSG_MAX	1024
 
 /* An open SSH connection to a node: socket and session. */

@@ -24,6 +24,8 @@
 #include "distcron/tz.h"
 #include "ctl_int.h"
 
+#define PROG		CTLOPT_PROG
+
 static int help_main(const struct ctlopt_vals *, int, char **);
 
 static const struct ctl_command ctl_help = {
