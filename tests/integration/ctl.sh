@@ -49,6 +49,94 @@ run "$ctl" next --help
 check "next --help exits 0" test "$rc" -eq 0
 check "next --help shows --interval" contains "$T/out" "--interval"
 
+# --- help CMD: every option of every command, from its option table ----------
+
+# The options each command takes (its own, then --help).
+api_opts="url token cacert config json"
+cmd_opts() {
+	case $1 in
+	check) echo "jobs-dir nodes-dir config" ;;
+	next) echo "tz from count name interval reference" ;;
+	history) echo "state-dir limit json config" ;;
+	trust) echo "nodes-dir config check" ;;
+	jobs|show|cancel|nodes|pause|resume|delete) echo "$api_opts" ;;
+	run) echo "wait timeout $api_opts" ;;
+	runs) echo "job status since limit $api_opts" ;;
+	apply) echo "name $api_opts" ;;
+	task) echo "node role all timeout wait $api_opts" ;;
+	help) echo "" ;;
+	*) return 1 ;;
+	esac
+}
+
+run "$ctl" help
+check "help exits 0" test "$rc" -eq 0
+sed -n '/^Commands:$/,/^$/s/^  \([a-z][a-z]*\)  *[a-z].*/\1/p' "$T/out" \
+    >"$T/commands"
+check "help lists 16 commands" test "$(wc -l <"$T/commands")" -eq 16
+while read -r c; do
+	run "$ctl" help "$c"
+	check "help $c exits 0" test "$rc" -eq 0
+	check "help $c starts with its usage" \
+	    sh -c 'head -n 1 "$1" | grep -q "^usage: distcronctl $2 "' sh \
+	    "$T/out" "$c"
+	cp "$T/out" "$T/help.$c"
+	opts=$(cmd_opts "$c")
+	check "the test knows the options of $c" test "$?" -eq 0
+	for o in $opts help; do
+		check "help $c lists --$o with its help" grep -Eq \
+		    "^  (-[a-zA-Z],|   ) --$o( [A-Z:]+)? +[a-z(]" "$T/out"
+	done
+	check "help $c lists no other option" test \
+	    "$(grep -Ec '^  (-[a-zA-Z],|   ) --[a-z]' "$T/out")" -eq \
+	    "$(echo $opts help | wc -w)"
+	run "$ctl" "$c" --help
+	check "$c --help exits 0" test "$rc" -eq 0
+	check "$c --help prints the same as help $c" cmp -s "$T/out" \
+	    "$T/help.$c"
+done <"$T/commands"
+check "help next keeps its notes" contains "$T/help.next" \
+    "EXPR is a cron expression"
+check "help jobs keeps its columns" contains "$T/help.jobs" "Columns: NAME"
+check "help jobs keeps the API note" contains "$T/help.jobs" \
+    "Without --url/--token: DISTCRON_URL"
+
+run "$ctl" help nosuch
+check "help of an unknown command exits 2" test "$rc" -eq 2
+check "help of an unknown command names it" same "$T/err" \
+    "distcronctl: unknown command 'nosuch'
+Try 'distcronctl --help'."
+
+# Usage errors read as they always have (getopt's words, then the hint).
+run "$ctl" next --bogus '* * * * *'
+check "unknown option: the usage error text" same "$T/err" \
+    "distcronctl next: unrecognized option '--bogus'
+Try 'distcronctl next --help'."
+run "$ctl" history hello -n
+check "missing argument of -n exits 2" test "$rc" -eq 2
+check "missing argument of -n: the usage error text" same "$T/err" \
+    "distcronctl history: option requires an argument -- 'n'
+Try 'distcronctl history --help'."
+run "$ctl" runs --limit
+check "missing argument of --limit exits 2" test "$rc" -eq 2
+check "missing argument of --limit: the usage error text" same "$T/err" \
+    "distcronctl runs: option '--limit' requires an argument
+Try 'distcronctl runs --help'."
+run "$ctl" history hello --limit abc
+check "--limit abc exits 2" test "$rc" -eq 2
+check "--limit abc: the option and the value are named" same "$T/err" \
+    "distcronctl: -n: 'abc' is not a number from 1 to 100000
+Try 'distcronctl history --help'."
+run "$ctl" run hello --wait --timeout soon
+check "--timeout soon exits 2" test "$rc" -eq 2
+check "--timeout soon: the option and the value are named" contains \
+    "$T/err" "distcronctl: run: --timeout: 'soon': "
+run "$ctl" task --node a --timeout 0s -- true
+check "task --timeout 0s exits 2" test "$rc" -eq 2
+check "task --timeout 0s: the option and the value are named" same \
+    "$T/err" "distcronctl: task: --timeout: '0s': must be more than 0
+Try 'distcronctl task --help'."
+
 # --- next: DST ---------------------------------------------------------------
 
 run "$ctl" next --tz America/New_York --from 2026-03-07T12:00:00 -n 2 \
