@@ -7,9 +7,9 @@
  * request built from the job's spec, the captures, the verdict against
  * expect_status and the run's timeout.  Nothing blocks.
  *
- * Each request is one easy handle, with curlx's shared options.  The response body goes into a head/tail
- * capture (out), the status line and headers into another (err), both capped
- * at the spec's output_limit.  Redirects are not followed: a 3xx is the
+ * Each request is one easy handle, with curlx's shared options.  The
+ * response body goes into a head/tail capture (out), the status line and
+ * headers into another (err), both capped at the spec's output_limit.  Redirects are not followed: a 3xx is the
  * response, judged against expect_status like any other.  Only http and
  * https are allowed (curlx).  The run's timeout is our own loop timer
  * rather than CURLOPT_TIMEOUT_MS, so that it ends as EXEC_TIMEOUT, not as

@@ -122,14 +122,17 @@ int curlx_multi_new(struct loop *loop, const char *name, curlx_done_fn done,
 
 /*
  * Starts the transfer easy (set up by the caller) on m; done(arg, ...)
- * follows from the loop, never from inside this call.  The driver takes
- * over easy's CURLOPT_PRIVATE and CURLOPT_ERRORBUFFER until then.  Returns
- * 0, -ENOMEM, or ERR_INTERNAL (curl refused the handle).
+ * follows from the loop, never from inside this call.  CURLOPT_PRIVATE
+ * and CURLOPT_ERRORBUFFER belong to the driver: it sets them here and
+ * clears them when the transfer leaves it, and callers never set them on
+ * a handle they give to a driver.  Returns 0, -ENOMEM, or ERR_INTERNAL
+ * (curl refused the handle).
  */
 int curlx_multi_add(struct curlx_multi *m, CURL *easy, void *arg);
 
 /* Stops the transfer easy without calling done(); easy stays the caller's.
- * A no-op for a handle that is not in m.  Safe inside done(). */
+ * A no-op for a handle that is not in m (never added, finished or removed
+ * already).  Safe inside done(). */
 void curlx_multi_remove(struct curlx_multi *m, CURL *easy);
 
 /* Stops every transfer still running, without done(), and frees m.  Call
