@@ -82,18 +82,32 @@ setup_given(CURL *e, const struct curlx_opts *o)
 	return c;
 }
 
+/* Puts curl's words for c in o's error buffer, if any. */
+static void
+setup_why(const struct curlx_opts *o, CURLcode c)
+{
+	if (o->errbuf != NULL)
+		(void)snprintf(o->errbuf, CURLX_ERRBUF_SIZE, "%s",
+		    curl_easy_strerror(c));
+}
+
 int
 curlx_easy_setup(CURL *e, const struct curlx_opts *o)
 {
 	long verify = o->tls_insecure ? 0L : 1L;
+	CURLcode c;
 
-	if (curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    setup_protocols(e) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify * 2) !=
-	    CURLE_OK || setup_given(e, o) != CURLE_OK)
+	if ((c = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
+	    (c = setup_protocols(e)) != CURLE_OK ||
+	    (c = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L)) !=
+	    CURLE_OK ||
+	    (c = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify)) !=
+	    CURLE_OK ||
+	    (c = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify * 2)) !=
+	    CURLE_OK || (c = setup_given(e, o)) != CURLE_OK) {
+		setup_why(o, c);
 		return ERR_INTERNAL;
+	}
 	return 0;
 }
 
@@ -103,10 +117,14 @@ curlx_easy_new(const struct curlx_opts *o, CURL **out)
 	CURL *e;
 	int r;
 
-	if ((r = curlx_global_init()) != 0)
+	if ((r = curlx_global_init()) != 0) {
+		setup_why(o, global_code);
 		return r;
-	if ((e = curl_easy_init()) == NULL)
+	}
+	if ((e = curl_easy_init()) == NULL) {
+		setup_why(o, CURLE_OUT_OF_MEMORY);
 		return -ENOMEM;
+	}
 	if ((r = curlx_easy_setup(e, o)) != 0) {
 		curl_easy_cleanup(e);
 		return r;

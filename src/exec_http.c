@@ -67,6 +67,7 @@ struct exec_proc {
 	struct outcap cap[2];		/* body, status line + headers */
 	enum exec_outcome reason;	/* TIMEOUT, CANCELLED, FAILED or
 					 * NOT_ENDED */
+	char errbuf[CURLX_ERRBUF_SIZE];	/* why a setup failed */
 	struct exec_result *res;	/* filled in along the way */
 };
 
@@ -441,19 +442,19 @@ static int
 proc_launch(struct exec_proc *p, const struct job_http *hj)
 {
 	struct curlx_opts o = { .user_agent = USER_AGENT,
-	    .tls_insecure = !hj->tls_verify };
+	    .tls_insecure = !hj->tls_verify, .errbuf = p->errbuf };
 	struct curlx_error e;
 	CURLcode c;
 	int r;
 
 	if ((r = curlx_easy_new(&o, &p->easy)) != 0) {
-		transport_error(p, err_str(r));
+		transport_error(p, p->errbuf);
 		return r;
 	}
 	if ((c = setup_io(p, hj->url)) != CURLE_OK ||
 	    (c = setup_method(p->easy, p->method, hj->body)) != CURLE_OK ||
 	    (c = setup_headers(p, hj->headers)) != CURLE_OK) {
-		r = curlx_translate(p->easy, c, NULL, &e);
+		r = curlx_translate(p->easy, c, p->errbuf, &e);
 		transport_error(p, e.why);
 		return r;
 	}

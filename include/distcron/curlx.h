@@ -65,14 +65,15 @@ int curlx_global_init(void);
 /*
  * Makes an easy handle with the shared options (curlx_easy_setup()).
  * Returns 0 and *out (curl_easy_cleanup() it), -ENOMEM, or ERR_INTERNAL
- * when curl cannot be initialised or refuses an option.  Does not block.
+ * when curl cannot be initialised or refuses an option; on failure
+ * o->errbuf, if given, holds curl's words.  Does not block.
  */
 int curlx_easy_new(const struct curlx_opts *o, CURL **out);
 
 /* Sets the shared options on e: http and https only, no redirects, no
  * signals, TLS verified unless o->tls_insecure, and o's user agent, CA
- * file, connect timeout and error buffer when given.  Returns 0 or
- * ERR_INTERNAL. */
+ * file, connect timeout and error buffer when given.  Returns 0, or
+ * ERR_INTERNAL with curl's words in o->errbuf if given. */
 int curlx_easy_setup(CURL *e, const struct curlx_opts *o);
 
 /* Verifies TLS peers of e against the PEM file path.  Returns 0 or

@@ -6,6 +6,7 @@
  * with transfers running, a refused port, TLS verification, the
  * http(s)-only rule, and curl's codes translated into ERR_* codes and
  * messages that never show a URL's credentials, query or fragment.
+ * curl_easy_init() is wrapped (--wrap) to fail on demand.
  */
 #include "config.h"
 
@@ -27,6 +28,17 @@
 #define NXFER	5
 
 static struct httpd_fixture fx;
+static bool init_fails;		/* curl_easy_init() returns NULL */
+
+CURL *__real_curl_easy_init(void);
+CURL *__wrap_curl_easy_init(void);
+
+/* Linked with --wrap=curl_easy_init: curl out of memory when asked. */
+CURL *
+__wrap_curl_easy_init(void)
+{
+	return init_fails ? NULL : __real_curl_easy_init();
+}
 
 static int
 group_setup(void **state)
@@ -383,6 +395,21 @@ test_translate(void **state)
 	assert_prefix(msg, "TLS handshake with P at https://h failed: ");
 }
 
+/* A handle that cannot be made says why in the error buffer. */
+static void
+test_easy_new_fails(void **state)
+{
+	char errbuf[CURLX_ERRBUF_SIZE] = "";
+	struct curlx_opts o = { .errbuf = errbuf };
+	CURL *e = NULL;
+
+	init_fails = true;
+	assert_int_equal(curlx_easy_new(&o, &e), -ENOMEM);
+	init_fails = false;
+	assert_null(e);
+	assert_string_equal(errbuf, curl_easy_strerror(CURLE_OUT_OF_MEMORY));
+}
+
 /* A self-signed certificate is refused unless TLS checks are off. */
 static void
 test_tls(void **state)
@@ -431,6 +458,7 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_message_hides_secrets),
 		cmocka_unit_test(test_translate),
+		cmocka_unit_test(test_easy_new_fails),
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_scheme_refused),
 	};
