@@ -9,11 +9,12 @@
  *
  * Each request is one easy handle, with curlx's shared options.  The
  * response body goes into a head/tail capture (out), the status line and
- * headers into another (err), both capped at the spec's output_limit.  Redirects are not followed: a 3xx is the
- * response, judged against expect_status like any other.  Only http and
- * https are allowed (curlx).  The run's timeout is our own loop timer
- * rather than CURLOPT_TIMEOUT_MS, so that it ends as EXEC_TIMEOUT, not as
- * a transport failure.  curl's codes are translated by curlx.
+ * headers into another (err), both capped at the spec's output_limit.
+ * Redirects are not followed: a 3xx is the response, judged against
+ * expect_status like any other.  Only http and https are allowed (curlx).
+ * The run's timeout is our own loop timer rather than CURLOPT_TIMEOUT_MS,
+ * so that it ends as EXEC_TIMEOUT, not as a transport failure.  curl's
+ * codes are translated by curlx.
  *
  * Header values and bodies may hold secrets: they never appear in messages,
  * and URLs are shown without user:password@, query or fragment.
