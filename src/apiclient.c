@@ -6,25 +6,25 @@
  * Content-Type, Accept, an empty Expect) are built once at open; the
  * token's temporary copy is wiped and the handle never follows redirects,
  * so the token goes only to the URL the user chose.  The response body is
- * collected in a capped buffer.  curl's codes are translated here, once,
- * into ERR_* codes and a message that names the server's URL (without any
- * user:password@ or query, url_strip()) and never the token.
+ * collected in a capped buffer.  The shared curl options (http(s) only,
+ * TLS verified, no signals) and the translation of curl's codes into
+ * ERR_* codes and a message that names the server's URL (without any
+ * user:password@ or query) and never the token come from curlx.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "distcron/apiclient.h"
 #include "distcron/buf.h"
+#include "distcron/curlx.h"
 #include "distcron/err.h"
 #include "distcron/url.h"
 
@@ -41,18 +41,9 @@ struct apiclient {
 	int64_t timeout_ms;
 	struct buf body;	/* the response being received */
 	bool too_big;		/* the response passed APICLIENT_BODY_MAX */
-	char errbuf[CURL_ERROR_SIZE];
+	char errbuf[CURLX_ERRBUF_SIZE];
 	char error[ERROR_MAX];
 };
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_code;
-
-static void
-global_init(void)
-{
-	global_code = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* Adds "Authorization: Bearer TOKEN", wiping the temporary copy. */
 static int
@@ -108,31 +99,23 @@ on_write(char *p, size_t size, size_t n, void *arg)
 	return n;
 }
 
-/* Options that stay for the life of the handle. */
+/* The handle with curlx's shared options and ours, which stay for its
+ * life. */
 static int
 easy_setup(struct apiclient *c)
 {
-	CURL *e = c->easy;
+	struct curlx_opts o = { .user_agent = USER_AGENT,
+	    .errbuf = c->errbuf };
+	CURL *e;
+	int r;
 
-	if (curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK ||
+	if ((r = curlx_easy_new(&o, &c->easy)) != 0)
+		return r;
+	e = c->easy;
+	if (curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_WRITEDATA, c) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK)
+	    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers) != CURLE_OK)
 		return ERR_INTERNAL;
-#if LIBCURL_VERSION_NUM >= 0x075500
-	if (curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") !=
-	    CURLE_OK)
-		return ERR_INTERNAL;
-#else
-	if (curl_easy_setopt(e, CURLOPT_PROTOCOLS,
-	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) != CURLE_OK)
-		return ERR_INTERNAL;
-#endif
 	return 0;
 }
 
@@ -153,9 +136,8 @@ apiclient_open(const char *url, const char *token, struct apiclient **out)
 	*out = NULL;
 	if (!url_valid(url))
 		return ERR_INVALID;
-	(void)pthread_once(&global_once, global_init);
-	if (global_code != CURLE_OK)
-		return ERR_INTERNAL;
+	if ((r = curlx_global_init()) != 0)
+		return r;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -ENOMEM;
 	c->timeout_ms = APICLIENT_TIMEOUT_MS;
@@ -166,7 +148,6 @@ apiclient_open(const char *url, const char *token, struct apiclient **out)
 	r = -ENOMEM;
 	if ((c->url = strndup(url, len)) == NULL ||
 	    (c->shown = url_stripped(c->url)) == NULL ||
-	    (c->easy = curl_easy_init()) == NULL ||
 	    (r = headers_build(c, token)) != 0 || (r = easy_setup(c)) != 0) {
 		apiclient_free(c);
 		return r;
@@ -196,9 +177,7 @@ apiclient_free(struct apiclient *c)
 int
 apiclient_set_ca_file(struct apiclient *c, const char *path)
 {
-	CURLcode code = curl_easy_setopt(c->easy, CURLOPT_CAINFO, path);
-
-	return code == CURLE_OK ? 0 : -ENOMEM;
+	return curlx_easy_ca_file(c->easy, path);
 }
 
 void
@@ -262,51 +241,18 @@ set_request(struct apiclient *c, const char *url, const char *method,
 static int
 transfer_error(struct apiclient *c, CURLcode code)
 {
-	const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(code);
-	long oserr = 0;
+	struct curlx_error e;
 
-	switch (code) {
-	case CURLE_COULDNT_CONNECT:
-		(void)curl_easy_getinfo(c->easy, CURLINFO_OS_ERRNO, &oserr);
-		snprintf(c->error, sizeof(c->error),
-		    "cannot reach distcrond at %s: %s", c->shown,
-		    oserr > 0 ? strerror((int)oserr) : why);
-		return ERR_CONNECT;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		snprintf(c->error, sizeof(c->error),
-		    "cannot reach distcrond at %s: %s", c->shown, why);
-		return ERR_CONNECT;
-	case CURLE_OPERATION_TIMEDOUT:
-		snprintf(c->error, sizeof(c->error), "no answer from distcrond "
-		    "at %s within %lld ms", c->shown,
-		    (long long)c->timeout_ms);
-		return ERR_TIMEOUT;
-	case CURLE_WRITE_ERROR:
-		if (c->too_big) {
-			snprintf(c->error, sizeof(c->error), "the answer of "
-			    "distcrond at %s is over %u bytes", c->shown,
-			    APICLIENT_BODY_MAX);
-			return ERR_TOOBIG;
-		}
-		break;
-	case CURLE_PEER_FAILED_VERIFICATION:
-		snprintf(c->error, sizeof(c->error), "cannot verify the TLS "
-		    "certificate of distcrond at %s: %s", c->shown, why);
-		return ERR_PROTOCOL;
-	case CURLE_SSL_CONNECT_ERROR:
-		snprintf(c->error, sizeof(c->error), "TLS handshake with "
-		    "distcrond at %s failed: %s", c->shown, why);
-		return ERR_PROTOCOL;
-	case CURLE_OUT_OF_MEMORY:
-		snprintf(c->error, sizeof(c->error), "out of memory");
-		return -ENOMEM;
-	default:
-		break;
+	if (c->too_big) {	/* on_write() refused the rest */
+		snprintf(c->error, sizeof(c->error), "the answer of "
+		    "distcrond at %s is over %u bytes", c->shown,
+		    APICLIENT_BODY_MAX);
+		return ERR_TOOBIG;
 	}
-	snprintf(c->error, sizeof(c->error), "distcrond at %s: %s", c->shown,
-	    why);
-	return ERR_PROTOCOL;
+	(void)curlx_translate(c->easy, code, c->errbuf, &e);
+	curlx_message(&e, "distcrond", c->url, c->timeout_ms, c->error,
+	    sizeof(c->error));
+	return e.err;
 }
 
 int
@@ -333,7 +279,7 @@ apiclient_request(struct apiclient *c, const char *method,
 	buf_free(&url);
 	if (code != CURLE_OK)
 		return transfer_error(c, code);
-	(void)curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, status);
+	*status = curlx_response_code(c->easy);
 	if ((*text = buf_steal(&c->body, NULL)) == NULL) {
 		snprintf(c->error, sizeof(c->error), "out of memory");
 		return -ENOMEM;

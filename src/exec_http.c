@@ -2,21 +2,19 @@
  * exec_http.c - the HTTP executor: runs an HTTP job's request with libcurl's
  * multi interface, driven by the event loop.
  *
- * One curl multi handle per struct exec_http.  curl tells us which sockets it
- * wants watched (CURLMOPT_SOCKETFUNCTION: each socket gets one loop watch)
- * and when it next needs to run (CURLMOPT_TIMERFUNCTION: one loop timer);
- * on either event we call curl_multi_socket_action() and then collect the
- * finished transfers with curl_multi_info_read().  Nothing blocks and no
- * thread is started here (curl's threaded resolver, when built in, is
- * curl's own business).
+ * One curlx driver (curlx_multi: curl's sockets and timer on the loop) per
+ * struct exec_http; this file keeps what is particular to HTTP jobs: the
+ * request built from the job's spec, the captures, the verdict against
+ * expect_status and the run's timeout.  Nothing blocks.
  *
- * Each request is one easy handle.  The response body goes into a head/tail
- * capture (out), the status line and headers into another (err), both capped
- * at the spec's output_limit.  Redirects are not followed: a 3xx is the
- * response, judged against expect_status like any other.  Only http and
- * https are allowed.  The run's timeout is our own loop timer rather than
- * CURLOPT_TIMEOUT_MS, so that it ends as EXEC_TIMEOUT, not as a transport
- * failure.  curl's codes are translated here and go no further.
+ * Each request is one easy handle, with curlx's shared options.  The
+ * response body goes into a head/tail capture (out), the status line and
+ * headers into another (err), both capped at the spec's output_limit.
+ * Redirects are not followed: a 3xx is the response, judged against
+ * expect_status like any other.  Only http and https are allowed (curlx).
+ * The run's timeout is our own loop timer rather than CURLOPT_TIMEOUT_MS,
+ * so that it ends as EXEC_TIMEOUT, not as a transport failure.  curl's
+ * codes are translated by curlx.
  *
  * Header values and bodies may hold secrets: they never appear in messages,
  * and URLs are shown without user:password@, query or fragment.
@@ -27,17 +25,14 @@
 #include "config.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
-
-#include <curl/curl.h>
 
 #include "distcron/buf.h"
+#include "distcron/curlx.h"
 #include "distcron/defs.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
@@ -50,21 +45,10 @@
 #define USER_AGENT	"distcron/" PACKAGE_VERSION
 #define NOT_ENDED	EXEC_EXITED	/* reason when we did not end it */
 
-/* A socket curl asked us to watch. */
-struct http_sock {
-	struct exec_http *h;
-	curl_socket_t fd;
-	struct loop_watch *w;
-	struct http_sock *prev, *next;
-};
-
 struct exec_http {
 	struct loop *loop;
-	CURLM *multi;
-	struct loop_timer *timer;	/* curl's timeout */
-	struct http_sock *socks;
+	struct curlx_multi *multi;
 	struct exec_proc *procs;	/* requests not yet finished */
-	bool closing;			/* in exec_http_free() */
 };
 
 struct exec_proc {
@@ -73,7 +57,7 @@ struct exec_proc {
 	exec_done_fn done;
 	void *arg;
 	CURL *easy;
-	bool in_multi;			/* added to h->multi */
+	bool in_multi;			/* in h->multi */
 	struct curl_slist *headers;
 	char *method;			/* for messages */
 	char *url_shown;		/* for messages: no secrets */
@@ -84,29 +68,17 @@ struct exec_proc {
 	struct outcap cap[2];		/* body, status line + headers */
 	enum exec_outcome reason;	/* TIMEOUT, CANCELLED, FAILED or
 					 * NOT_ENDED */
-	CURLcode code;			/* curl's result for the transfer */
-	char errbuf[CURL_ERROR_SIZE];
+	char errbuf[CURLX_ERRBUF_SIZE];	/* why a setup failed */
 	struct exec_result *res;	/* filled in along the way */
 };
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_code;
-
-static void
-global_init(void)
-{
-	global_code = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* ---- messages ---- */
 
 /* "GET http://host/path: <curl's reason>"; a long URL is cut first, so
  * that the reason survives. */
 static void
-transport_error(struct exec_proc *p, CURLcode code)
+transport_error(struct exec_proc *p, const char *why)
 {
-	const char *why = p->errbuf[0] != '\0' ? p->errbuf :
-	    curl_easy_strerror(code);
 	size_t size = sizeof(p->res->error), fixed, ulen;
 	int keep;
 
@@ -152,17 +124,13 @@ status_expected(const struct exec_proc *p, long status)
 static void
 result_fill(struct exec_proc *p, struct exec_result *res)
 {
-	long status = 0;
+	long status;
 
 	res->exit_code = -1;
 	if (p->reason != NOT_ENDED)
 		res->outcome = p->reason;	/* error already set */
-	else if (p->code != CURLE_OK) {
-		res->outcome = EXEC_FAILED;
-		transport_error(p, p->code);
-	} else {
-		(void)curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE,
-		    &status);
+	else {
+		status = curlx_response_code(p->easy);
 		res->outcome = EXEC_EXITED;
 		res->exit_code = (int)status;
 		res->ok = status_expected(p, status);
@@ -178,7 +146,7 @@ static void
 proc_detach(struct exec_proc *p)
 {
 	if (p->in_multi)
-		(void)curl_multi_remove_handle(p->h->multi, p->easy);
+		curlx_multi_remove(p->h->multi, p->easy);
 	p->in_multi = false;
 	loop_timer_del(p->t_timeout);
 	loop_timer_del(p->t_finish);
@@ -256,149 +224,18 @@ finish_later(struct exec_proc *p, enum exec_outcome reason)
 	    &p->t_finish);
 }
 
-/* Finishes the transfers curl reports done.  done() may start or cancel
- * other requests meanwhile: removing a handle drops its pending message. */
+/* curlx's done(): the transfer is out of the driver. */
 static void
-collect(struct exec_http *h)
+on_transfer(void *arg, CURL *easy, const struct curlx_error *e)
 {
-	struct exec_proc *p;
-	CURLMsg *m;
-	char *priv;
-	int left;
+	struct exec_proc *p = arg;
 
-	while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		priv = NULL;
-		(void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
-		    &priv);
-		if ((p = (struct exec_proc *)priv) == NULL)
-			continue;
-		p->code = m->data.result;
-		finish(p);
+	p->in_multi = false;
+	if (e->err != 0) {
+		p->reason = EXEC_FAILED;
+		transport_error(p, e->why);
 	}
-}
-
-/* ---- curl on the loop ---- */
-
-static void
-socket_action(struct exec_http *h, curl_socket_t fd, int mask)
-{
-	CURLMcode mc;
-	int running;
-
-	mc = curl_multi_socket_action(h->multi, fd, mask, &running);
-	if (mc != CURLM_OK)
-		log_error("exec_http: %s", curl_multi_strerror(mc));
-	collect(h);
-}
-
-static void
-on_socket(int fd, uint32_t events, void *arg)
-{
-	struct http_sock *s = arg;
-	int mask = 0;
-
-	if ((events & (EPOLLIN | EPOLLHUP)) != 0)
-		mask |= CURL_CSELECT_IN;
-	if ((events & EPOLLOUT) != 0)
-		mask |= CURL_CSELECT_OUT;
-	if ((events & EPOLLERR) != 0)
-		mask |= CURL_CSELECT_ERR;
-	/* s may be freed inside: curl can drop the socket. */
-	socket_action(s->h, fd, mask);
-}
-
-static void
-on_timer(void *arg)
-{
-	struct exec_http *h = arg;
-
-	h->timer = NULL;		/* freed by the loop when we return */
-	socket_action(h, CURL_SOCKET_TIMEOUT, 0);
-}
-
-static void
-sock_free(struct http_sock *s)
-{
-	loop_watch_del(s->w);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		s->h->socks = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	free(s);
-}
-
-static struct http_sock *
-sock_new(struct exec_http *h, curl_socket_t fd)
-{
-	struct http_sock *s;
-
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return NULL;
-	s->h = h;
-	s->fd = fd;
-	if ((s->next = h->socks) != NULL)
-		s->next->prev = s;
-	h->socks = s;
-	if (curl_multi_assign(h->multi, fd, s) != CURLM_OK) {
-		sock_free(s);
-		return NULL;
-	}
-	return s;
-}
-
-/* CURLMOPT_SOCKETFUNCTION: watch fd for what curl waits for. */
-static int
-on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *arg,
-    void *sockp)
-{
-	struct exec_http *h = arg;
-	struct http_sock *s = sockp;
-	uint32_t ev = 0;
-	int r;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (s != NULL)
-			sock_free(s);
-		return 0;
-	}
-	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-		ev |= EPOLLIN;
-	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-		ev |= EPOLLOUT;
-	if (s == NULL && (s = sock_new(h, fd)) == NULL)
-		r = -ENOMEM;
-	else if (s->w == NULL)
-		r = loop_watch_add(h->loop, fd, ev, on_socket, s, &s->w);
-	else
-		r = loop_watch_mod(s->w, ev);
-	if (r != 0) {
-		log_error("exec_http: cannot watch socket %d: %s", (int)fd,
-		    err_str(r));
-		return -1;
-	}
-	return 0;
-}
-
-/* CURLMOPT_TIMERFUNCTION: one timer, replaced at each call; -1 removes it. */
-static int
-on_curl_timer(CURLM *multi, long ms, void *arg)
-{
-	struct exec_http *h = arg;
-
-	loop_timer_del(h->timer);
-	h->timer = NULL;
-	if (ms < 0 || h->closing)
-		return 0;
-	if (loop_timer_add(h->loop, loop_mono_ms() + ms, on_timer, h,
-	    &h->timer) != 0) {
-		log_error("exec_http: cannot add a timer");
-		return -1;
-	}
-	return 0;
+	finish(p);
 }
 
 /* ---- the client ---- */
@@ -407,22 +244,15 @@ int
 exec_http_new(struct loop *loop, struct exec_http **out)
 {
 	struct exec_http *h;
+	int r;
 
-	pthread_once(&global_once, global_init);
-	if (global_code != CURLE_OK)
-		return ERR_INTERNAL;
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return -ENOMEM;
 	h->loop = loop;
-	if ((h->multi = curl_multi_init()) == NULL ||
-	    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION,
-	    on_curl_socket) != CURLM_OK ||
-	    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) != CURLM_OK ||
-	    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION,
-	    on_curl_timer) != CURLM_OK ||
-	    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h) != CURLM_OK) {
+	if ((r = curlx_multi_new(loop, "exec_http", on_transfer,
+	    &h->multi)) != 0) {
 		exec_http_free(h);
-		return -ENOMEM;
+		return r;
 	}
 	*out = h;
 	return 0;
@@ -433,15 +263,9 @@ exec_http_free(struct exec_http *h)
 {
 	if (h == NULL)
 		return;
-	h->closing = true;
 	while (h->procs != NULL)
 		proc_drop(h->procs);
-	/* Closing cached connections may still call on_curl_socket(). */
-	if (h->multi != NULL)
-		(void)curl_multi_cleanup(h->multi);
-	while (h->socks != NULL)
-		sock_free(h->socks);
-	loop_timer_del(h->timer);
+	curlx_multi_free(h->multi);
 	free(h);
 }
 
@@ -544,54 +368,21 @@ setup_headers(struct exec_proc *p, char *const *headers)
 	return curl_easy_setopt(p->easy, CURLOPT_HTTPHEADER, p->headers);
 }
 
+/* Where the request goes, and where the response. */
 static CURLcode
-setup_protocols(CURL *e)
-{
-#if LIBCURL_VERSION_NUM >= 0x075500	/* 7.85: the string form */
-	return curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	return curl_easy_setopt(e, CURLOPT_PROTOCOLS,
-	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-}
-
-/* Where the response goes, and who we are. */
-static CURLcode
-setup_io(struct exec_proc *p)
+setup_io(struct exec_proc *p, const char *url)
 {
 	CURL *e = p->easy;
 	CURLcode c;
 
-	if ((c = curl_easy_setopt(e, CURLOPT_PRIVATE, p)) != CURLE_OK ||
-	    (c = curl_easy_setopt(e, CURLOPT_ERRORBUFFER,
-	    p->errbuf)) != CURLE_OK ||
-	    (c = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
+	if ((c = curl_easy_setopt(e, CURLOPT_URL, url)) != CURLE_OK ||
 	    (c = curl_easy_setopt(e, CURLOPT_WRITEFUNCTION,
 	    on_body)) != CURLE_OK ||
 	    (c = curl_easy_setopt(e, CURLOPT_WRITEDATA, p)) != CURLE_OK ||
 	    (c = curl_easy_setopt(e, CURLOPT_HEADERFUNCTION,
-	    on_header)) != CURLE_OK ||
-	    (c = curl_easy_setopt(e, CURLOPT_HEADERDATA, p)) != CURLE_OK)
+	    on_header)) != CURLE_OK)
 		return c;
-	return curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
-}
-
-/* Where the request goes: http(s) only, no redirects, TLS verified unless
- * the job says otherwise. */
-static CURLcode
-setup_target(CURL *e, const struct job_http *hj)
-{
-	long verify = hj->tls_verify ? 1L : 0L;
-	CURLcode c;
-
-	if ((c = curl_easy_setopt(e, CURLOPT_URL, hj->url)) != CURLE_OK ||
-	    (c = setup_protocols(e)) != CURLE_OK ||
-	    (c = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION,
-	    0L)) != CURLE_OK ||
-	    (c = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER,
-	    verify)) != CURLE_OK)
-		return c;
-	return curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify * 2);
+	return curl_easy_setopt(e, CURLOPT_HEADERDATA, p);
 }
 
 static void
@@ -643,23 +434,37 @@ proc_new(struct exec_http *h, const struct exec_spec *spec,
 	return 0;
 }
 
-/* Sets up the easy handle and hands it to curl.  Returns curl's code. */
-static CURLcode
+/*
+ * Sets up the easy handle (curlx's options: http(s) only, no redirects, TLS
+ * verified unless the job says otherwise) and hands it to the driver.
+ * Returns 0, or a negative error with the run's error set.
+ */
+static int
 proc_launch(struct exec_proc *p, const struct job_http *hj)
 {
+	struct curlx_opts o = { .user_agent = USER_AGENT,
+	    .tls_insecure = !hj->tls_verify, .errbuf = p->errbuf };
+	struct curlx_error e;
 	CURLcode c;
+	int r;
 
-	if ((p->easy = curl_easy_init()) == NULL)
-		return CURLE_OUT_OF_MEMORY;
-	if ((c = setup_io(p)) != CURLE_OK ||
-	    (c = setup_target(p->easy, hj)) != CURLE_OK ||
+	if ((r = curlx_easy_new(&o, &p->easy)) != 0) {
+		transport_error(p, p->errbuf);
+		return r;
+	}
+	if ((c = setup_io(p, hj->url)) != CURLE_OK ||
 	    (c = setup_method(p->easy, p->method, hj->body)) != CURLE_OK ||
-	    (c = setup_headers(p, hj->headers)) != CURLE_OK)
-		return c;
-	if (curl_multi_add_handle(p->h->multi, p->easy) != CURLM_OK)
-		return CURLE_FAILED_INIT;
+	    (c = setup_headers(p, hj->headers)) != CURLE_OK) {
+		r = curlx_translate(p->easy, c, p->errbuf, &e);
+		transport_error(p, e.why);
+		return r;
+	}
+	if ((r = curlx_multi_add(p->h->multi, p->easy, p)) != 0) {
+		transport_error(p, err_str(r));
+		return r;
+	}
 	p->in_multi = true;
-	return CURLE_OK;
+	return 0;
 }
 
 static int
@@ -668,7 +473,6 @@ http_start(struct loop *loop, const struct exec_spec *spec,
 {
 	struct exec_http *h = spec->ctx;
 	struct exec_proc *p = NULL;
-	CURLcode c;
 	int r;
 
 	if (h == NULL || h->loop != loop || spec->http == NULL ||
@@ -679,10 +483,9 @@ http_start(struct loop *loop, const struct exec_spec *spec,
 	if ((p->next = h->procs) != NULL)
 		p->next->prev = p;
 	h->procs = p;
-	if ((c = proc_launch(p, spec->http)) != CURLE_OK) {
-		transport_error(p, c);
+	if (proc_launch(p, spec->http) != 0)
 		r = finish_later(p, EXEC_FAILED);
-	} else if (p->timeout_ms > 0)
+	else if (p->timeout_ms > 0)
 		r = loop_timer_add(loop, loop_mono_ms() + p->timeout_ms,
 		    on_timeout, p, &p->t_timeout);
 	if (r != 0) {

@@ -7,27 +7,18 @@
  * many concurrent requests on one loop.
  *
  * The group setup starts two doubles (HTTP and HTTPS) on loopback ports and
- * keeps a bound but not listening socket, whose port refuses connections.
+ * keeps a bound but not listening socket, whose port refuses connections
+ * (httpd_fixture.c).
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <cmocka.h>
 #include <json-c/json.h>
 
@@ -35,148 +26,30 @@
 #include "distcron/err.h"
 #include "distcron/exec_http.h"
 #include "distcron/loop.h"
+#include "httpd_fixture.h"
 
-#define DOUBLE		TEST_SRCDIR "/tests/integration/httpd_double.py"
 #define NCONCURRENT	20
 
-extern char **environ;
-
-static char tmpdir[] = "/tmp/dc-http-XXXXXX";
-static char cert[96], key[96], port_plain[96], port_tls[96];
-static pid_t pid_plain = -1, pid_tls = -1;
+static struct httpd_fixture fx;
 static int plain_port, tls_port, refused_port;
-static int refused_fd = -1;
 
 /* ---- fixtures ---- */
-
-/* Starts argv[0] from PATH, with stdout and stderr to /dev/null when
- * quiet.  Returns the pid or -1. */
-static pid_t
-spawn(char *const argv[], bool quiet)
-{
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int r;
-
-	posix_spawn_file_actions_init(&fa);
-	if (quiet) {
-		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY,
-		    0);
-		posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	}
-	r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	return r == 0 ? pid : -1;
-}
-
-static int
-make_cert(void)
-{
-	char *argv[] = { "openssl", "req", "-x509", "-newkey", "ed25519",
-	    "-nodes", "-subj", "/CN=localhost", "-days", "1",
-	    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-	    "-keyout", key, "-out", cert, NULL };
-	pid_t pid = spawn(argv, true);
-	int status;
-
-	if (pid == -1 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
-/* Waits up to 10 s for the double to write its port. */
-static int
-wait_port(const char *file, pid_t pid)
-{
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
-	int i, port = -1;
-	FILE *f;
-
-	for (i = 0; i < 500 && port < 0; i++) {
-		if ((f = fopen(file, "r")) != NULL) {
-			if (fscanf(f, "%d", &port) != 1)
-				port = -1;
-			fclose(f);
-		}
-		if (port < 0 && waitpid(pid, NULL, WNOHANG) == pid)
-			return -1;		/* it died */
-		if (port < 0)
-			nanosleep(&ts, NULL);
-	}
-	return port;
-}
-
-static int
-start_double(char *portfile, bool tls, pid_t *pidp, int *portp)
-{
-	char *plain[] = { "python3", DOUBLE, "--port-file", portfile, NULL };
-	char *secure[] = { "python3", DOUBLE, "--port-file", portfile,
-	    "--tls", cert, key, NULL };
-
-	if ((*pidp = spawn(tls ? secure : plain, false)) == -1)
-		return -1;
-	return (*portp = wait_port(portfile, *pidp)) > 0 ? 0 : -1;
-}
-
-/* A port that refuses connections: bound, never listening. */
-static int
-reserve_refused_port(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((refused_fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
-	    bind(refused_fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    getsockname(refused_fd, (struct sockaddr *)&sin, &len) == -1)
-		return -1;
-	refused_port = ntohs(sin.sin_port);
-	return 0;
-}
 
 static int
 group_setup(void **state)
 {
-	if (mkdtemp(tmpdir) == NULL)
+	if (httpd_fixture_start(&fx, true) != 0)
 		return -1;
-	snprintf(cert, sizeof(cert), "%s/cert.pem", tmpdir);
-	snprintf(key, sizeof(key), "%s/key.pem", tmpdir);
-	snprintf(port_plain, sizeof(port_plain), "%s/port.plain", tmpdir);
-	snprintf(port_tls, sizeof(port_tls), "%s/port.tls", tmpdir);
-	if (make_cert() != 0) {
-		fprintf(stderr, "cannot make a certificate with openssl\n");
-		return -1;
-	}
-	if (start_double(port_plain, false, &pid_plain, &plain_port) != 0 ||
-	    start_double(port_tls, true, &pid_tls, &tls_port) != 0) {
-		fprintf(stderr, "cannot start %s\n", DOUBLE);
-		return -1;
-	}
-	return reserve_refused_port();
-}
-
-static void
-stop_double(pid_t pid)
-{
-	if (pid <= 0)
-		return;
-	kill(pid, SIGTERM);
-	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-		continue;
+	plain_port = fx.plain_port;
+	tls_port = fx.tls_port;
+	refused_port = fx.refused_port;
+	return 0;
 }
 
 static int
 group_teardown(void **state)
 {
-	stop_double(pid_plain);
-	stop_double(pid_tls);
-	if (refused_fd != -1)
-		close(refused_fd);
-	unlink(cert);
-	unlink(key);
-	unlink(port_plain);
-	unlink(port_tls);
-	rmdir(tmpdir);
+	httpd_fixture_stop(&fx);
 	return 0;
 }
 
