@@ -22,8 +22,6 @@
 #include "distcron/err.h"
 #include "distcron/jfield.h"
 
-#define DUR_MAX_S	(INT64_C(100) * 365 * 86400)	/* as dur.c */
-
 /* ---- diagnostics ---- */
 
 /* Messages are one line: control characters from other modules become '?'. */
@@ -378,9 +376,9 @@ dur_seconds(struct jfield_ctx *c, json_object *v, const char *path,
 {
 	int64_t s = json_object_get_int64(v);
 
-	if (s < 0 || s > DUR_MAX_S)
+	if (s < 0 || s > DUR_MAX_MS / 1000)
 		return jfield_fail(c, path, "%s seconds out of range 0-%lld",
-		    json_object_get_string(v), (long long)DUR_MAX_S);
+		    json_object_get_string(v), (long long)(DUR_MAX_MS / 1000));
 	*ms = s * 1000;
 	return 0;
 }

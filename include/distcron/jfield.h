@@ -143,6 +143,7 @@ int jfield_cstr(struct jfield_ctx *c, json_object *v, const char *path,
 int jfield_str(struct jfield_ctx *c, json_object *v, const char *path,
     size_t minlen, char **out);
 
+/* A JSON boolean. */
 int jfield_bool(struct jfield_ctx *c, json_object *v, const char *path,
     bool *out);
 
