@@ -3,8 +3,9 @@
  *
  * One table lists every setting with its JSON key, environment variable,
  * flags, type and default.  Each source is applied in turn through the same
- * typed setter, so a value is validated the same way wherever it comes from
- * and every error names its source, key and value.
+ * typed setter on jfield's text parsers, so a value is validated the same
+ * way wherever it comes from (and as in job definitions), and every error
+ * names its source, key and value.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,122 +21,127 @@
 
 #include "distcron/buf.h"
 #include "distcron/config.h"
-#include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/jfield.h"
 #include "distcron/jsontext.h"
 #include "distcron/log.h"
 
-enum ctype { CT_STR, CT_PATH, CT_INT, CT_BOOL, CT_DUR, CT_LEVEL, CT_SIZE };
-/* CT_PATH: a CT_STR that, relative in a config file, is taken from the
- * file's directory (relative in a flag or the environment: from the
- * working directory). */
-
+/*
+ * One setting: its JSON key, type, target and bounds as a jfield, and where
+ * else it comes from.  Every value, from the file too, is text for
+ * config_set() (jfield_json_text()), so the targets are config's own:
+ * JFIELD_I64 and JFIELD_SIZE an int64_t, JFIELD_CUSTOM the log level, and
+ * JFIELD_PATH a string that, relative in a config file, is taken from the
+ * file's directory (in a flag or the environment: the working directory).
+ */
 struct ckey {
-	const char *key;	/* JSON key in the config file */
+	struct jfield f;
 	const char *env;	/* environment variable */
 	const char *flag;	/* long option, without "--" */
 	const char *alias;	/* distcrond's (Go) spelling, or NULL */
-	enum ctype type;
-	size_t off;
 	const char *def;	/* default, parsed like any other value */
-	int64_t min, max;	/* for CT_INT and CT_SIZE */
 	const char *help;
 };
 
+#define KEY(k, e, fl, al, t, o, d, lo, hi, h) \
+	{ .f = JFIELD_ENTRY(k, t, o, lo, hi, NULL), .env = (e), .flag = (fl), \
+	  .alias = (al), .def = (d), .help = (h) }
 #define OFF(f)	offsetof(struct config, f)
 #define CONFIG_FILE_MAX	1048576	/* bytes of a config file */
 #define STR_(x)	#x
 #define STR(x)	STR_(x)
 
 static const struct ckey keys[] = {
-	{ "jobs_dir", "DISTCRON_JOBS_DIR", "jobs-dir", "jobsDirectory",
-	  CT_PATH, OFF(jobs_dir), SYSCONFDIR "/distcron/jobs.d", 0, 0,
-	  "directory of job definitions (*.json)" },
-	{ "nodes_dir", "DISTCRON_NODES_DIR", "nodes-dir", "nodesDirectory",
-	  CT_PATH, OFF(nodes_dir), SYSCONFDIR "/distcron/nodes.d", 0, 0,
-	  "directory of node definitions (*.json)" },
-	{ "state_dir", "DISTCRON_STATE_DIR", "state-dir", NULL,
-	  CT_PATH, OFF(state_dir), LOCALSTATEDIR "/lib/distcron", 0, 0,
-	  "directory of the run store and other state" },
-	{ "listen", "DISTCRON_LISTEN", "listen", NULL,
-	  CT_STR, OFF(listen), "127.0.0.1:8080", 0, 0,
-	  "ADDR:PORT of the REST API" },
-	{ "log_level", "DISTCRON_LOG_LEVEL", "log-level", NULL,
-	  CT_LEVEL, OFF(log_level), "info", 0, 0,
-	  "error, warn, info or debug" },
-	{ "syslog", "DISTCRON_SYSLOG", "syslog", NULL,
-	  CT_BOOL, OFF(syslog), "false", 0, 0,
-	  "log to syslog instead of stderr" },
-	{ "timezone", "DISTCRON_TIMEZONE", "timezone", NULL,
-	  CT_STR, OFF(timezone), "", 0, 0,
-	  "default time zone of jobs (empty: the system's)" },
-	{ "max_concurrent_runs", "DISTCRON_MAX_CONCURRENT_RUNS",
-	  "max-concurrent-runs", NULL, CT_INT, OFF(max_concurrent_runs),
-	  "1024", 1, 1000000, "runs executing at once, all nodes together" },
-	{ "output_memory_max", "DISTCRON_OUTPUT_MEMORY_MAX",
-	  "output-memory-max", NULL, CT_SIZE, OFF(output_memory_max), "256M",
-	  0, INT64_C(1) << 40,
-	  "memory for captured output, all runs together, past which output "
-	  "goes to files in state_dir (0: no limit)" },
-	{ "shutdown_grace", "DISTCRON_SHUTDOWN_GRACE", "shutdown-grace", NULL,
-	  CT_DUR, OFF(shutdown_grace_ms), "30s", 0, 0,
-	  "on SIGTERM, how long running jobs may finish before being killed"
-	  " (TERM, then KILL after their kill_grace), then how long unsaved"
-	  " results are retried if the store cannot write" },
-	{ "store_queue_max", "DISTCRON_STORE_QUEUE_MAX", "store-queue-max",
-	  NULL, CT_INT, OFF(store_queue_max), "0", 0, 100000000,
-	  "records waiting for the store before new runs are refused "
-	  "(0: 60 x max_concurrent_runs)" },
-	{ "reload_delay", "DISTCRON_RELOAD_DELAY", "reload-delay", NULL,
-	  CT_DUR, OFF(reload_delay_ms), "200ms", 0, 0,
-	  "how long files must be quiet before a change is reloaded" },
-	{ "ssh_idle_timeout", "DISTCRON_SSH_IDLE_TIMEOUT", "ssh-idle-timeout",
-	  NULL, CT_DUR, OFF(ssh_idle_timeout_ms), "5m", 0, 0,
-	  "close pooled SSH connections unused this long" },
-	{ "ssh_keepalive", "DISTCRON_SSH_KEEPALIVE", "ssh-keepalive", NULL,
-	  CT_DUR, OFF(ssh_keepalive_ms), "30s", 0, 0,
-	  "SSH keepalive interval on pooled connections (0: off)" },
-	{ "ssh_max_conns", "DISTCRON_SSH_MAX_CONNS", "ssh-max-conns", NULL,
-	  CT_INT, OFF(ssh_max_conns), "16", 1, 1024,
-	  "pooled SSH connections to one node at most" },
-	{ "node_check_interval", "DISTCRON_NODE_CHECK_INTERVAL",
-	  "node-check-interval", NULL, CT_DUR, OFF(node_check_ms), "5s", 0, 0,
-	  "first health check of a node marked down (doubles each failure)" },
-	{ "node_check_max", "DISTCRON_NODE_CHECK_MAX", "node-check-max", NULL,
-	  CT_DUR, OFF(node_check_max_ms), "5m", 0, 0,
-	  "longest wait between health checks of a down node" },
-	{ "api_token", "DISTCRON_API_TOKEN", "api-token", NULL,
-	  CT_STR, OFF(api_token), "", 0, 0,
-	  "bearer token of the API (empty: STATE_DIR/api.token, generated)" },
-	{ "api_read_token", "DISTCRON_API_READ_TOKEN", "api-read-token", NULL,
-	  CT_STR, OFF(api_read_token), "", 0, 0,
-	  "optional token allowed to read (GET) only, secrets masked" },
-	{ "tls_cert", "DISTCRON_TLS_CERT", "tls-cert", NULL,
-	  CT_PATH, OFF(tls_cert), "", 0, 0,
-	  "PEM certificate for HTTPS on the API (with tls_key)" },
-	{ "tls_key", "DISTCRON_TLS_KEY", "tls-key", NULL,
-	  CT_PATH, OFF(tls_key), "", 0, 0, "PEM private key for tls_cert" },
-	{ "api_body_max", "DISTCRON_API_BODY_MAX", "api-body-max", NULL,
-	  CT_INT, OFF(api_body_max), "1048576", 1024, 64 * 1024 * 1024,
-	  "largest request body accepted by the API, in bytes" },
-	{ "api_conn_per_ip", "DISTCRON_API_CONN_PER_IP", "api-conn-per-ip",
-	  NULL, CT_INT, OFF(api_conn_per_ip), "64", 1, 10000,
-	  "API connections open at once from one client address (more are "
-	  "closed at once)" },
-	{ "api_threads", "DISTCRON_API_THREADS", "api-threads", NULL,
-	  CT_INT, OFF(api_threads), "2", 1, 64, "API server threads" },
-	{ "api_nice", "DISTCRON_API_NICE", "api-nice", NULL,
-	  CT_INT, OFF(api_nice), "0", -20, 19,
-	  "nice value of the API server threads" },
-	{ "scheduler_nice", "DISTCRON_SCHEDULER_NICE", "scheduler-nice", NULL,
-	  CT_INT, OFF(scheduler_nice), "0", -20, 19,
-	  "nice value of the threads that start runs; negative raises them "
-	  "(runs keep the daemon's), 0 or more: off" },
-	{ "es_host", "DISTCRON_ES_HOST", "es-host", "esHost",
-	  CT_STR, OFF(es_host), "", 0, 0,
-	  "Elasticsearch host for run reports (empty: none)" },
-	{ "es_port", "DISTCRON_ES_PORT", "es-port", "esPort",
-	  CT_INT, OFF(es_port), "9200", 1, 65535, "Elasticsearch port" },
+	KEY("jobs_dir", "DISTCRON_JOBS_DIR", "jobs-dir", "jobsDirectory",
+	    JFIELD_PATH, OFF(jobs_dir), SYSCONFDIR "/distcron/jobs.d", 0, 0,
+	    "directory of job definitions (*.json)"),
+	KEY("nodes_dir", "DISTCRON_NODES_DIR", "nodes-dir", "nodesDirectory",
+	    JFIELD_PATH, OFF(nodes_dir), SYSCONFDIR "/distcron/nodes.d", 0, 0,
+	    "directory of node definitions (*.json)"),
+	KEY("state_dir", "DISTCRON_STATE_DIR", "state-dir", NULL,
+	    JFIELD_PATH, OFF(state_dir), LOCALSTATEDIR "/lib/distcron", 0, 0,
+	    "directory of the run store and other state"),
+	KEY("listen", "DISTCRON_LISTEN", "listen", NULL,
+	    JFIELD_STR, OFF(listen), "127.0.0.1:8080", 0, 0,
+	    "ADDR:PORT of the REST API"),
+	KEY("log_level", "DISTCRON_LOG_LEVEL", "log-level", NULL,
+	    JFIELD_CUSTOM, OFF(log_level), "info", 0, 0,
+	    "error, warn, info or debug"),
+	KEY("syslog", "DISTCRON_SYSLOG", "syslog", NULL,
+	    JFIELD_BOOL, OFF(syslog), "false", 0, 0,
+	    "log to syslog instead of stderr"),
+	KEY("timezone", "DISTCRON_TIMEZONE", "timezone", NULL,
+	    JFIELD_STR, OFF(timezone), "", 0, 0,
+	    "default time zone of jobs (empty: the system's)"),
+	KEY("max_concurrent_runs", "DISTCRON_MAX_CONCURRENT_RUNS",
+	    "max-concurrent-runs", NULL, JFIELD_I64, OFF(max_concurrent_runs),
+	    "1024", 1, 1000000, "runs executing at once, all nodes together"),
+	KEY("output_memory_max", "DISTCRON_OUTPUT_MEMORY_MAX",
+	    "output-memory-max", NULL, JFIELD_SIZE, OFF(output_memory_max),
+	    "256M", 0, INT64_C(1) << 40,
+	    "memory for captured output, all runs together, past which output "
+	    "goes to files in state_dir (0: no limit)"),
+	KEY("shutdown_grace", "DISTCRON_SHUTDOWN_GRACE", "shutdown-grace", NULL,
+	    JFIELD_DUR, OFF(shutdown_grace_ms), "30s", 0, 0,
+	    "on SIGTERM, how long running jobs may finish before being killed"
+	    " (TERM, then KILL after their kill_grace), then how long unsaved"
+	    " results are retried if the store cannot write"),
+	KEY("store_queue_max", "DISTCRON_STORE_QUEUE_MAX", "store-queue-max",
+	    NULL, JFIELD_I64, OFF(store_queue_max), "0", 0, 100000000,
+	    "records waiting for the store before new runs are refused "
+	    "(0: 60 x max_concurrent_runs)"),
+	KEY("reload_delay", "DISTCRON_RELOAD_DELAY", "reload-delay", NULL,
+	    JFIELD_DUR, OFF(reload_delay_ms), "200ms", 0, 0,
+	    "how long files must be quiet before a change is reloaded"),
+	KEY("ssh_idle_timeout", "DISTCRON_SSH_IDLE_TIMEOUT", "ssh-idle-timeout",
+	    NULL, JFIELD_DUR, OFF(ssh_idle_timeout_ms), "5m", 0, 0,
+	    "close pooled SSH connections unused this long"),
+	KEY("ssh_keepalive", "DISTCRON_SSH_KEEPALIVE", "ssh-keepalive", NULL,
+	    JFIELD_DUR, OFF(ssh_keepalive_ms), "30s", 0, 0,
+	    "SSH keepalive interval on pooled connections (0: off)"),
+	KEY("ssh_max_conns", "DISTCRON_SSH_MAX_CONNS", "ssh-max-conns", NULL,
+	    JFIELD_I64, OFF(ssh_max_conns), "16", 1, 1024,
+	    "pooled SSH connections to one node at most"),
+	KEY("node_check_interval", "DISTCRON_NODE_CHECK_INTERVAL",
+	    "node-check-interval", NULL, JFIELD_DUR, OFF(node_check_ms), "5s",
+	    0, 0,
+	    "first health check of a node marked down (doubles each failure)"),
+	KEY("node_check_max", "DISTCRON_NODE_CHECK_MAX", "node-check-max", NULL,
+	    JFIELD_DUR, OFF(node_check_max_ms), "5m", 0, 0,
+	    "longest wait between health checks of a down node"),
+	KEY("api_token", "DISTCRON_API_TOKEN", "api-token", NULL,
+	    JFIELD_STR, OFF(api_token), "", 0, 0,
+	    "bearer token of the API (empty: STATE_DIR/api.token, generated)"),
+	KEY("api_read_token", "DISTCRON_API_READ_TOKEN", "api-read-token", NULL,
+	    JFIELD_STR, OFF(api_read_token), "", 0, 0,
+	    "optional token allowed to read (GET) only, secrets masked"),
+	KEY("tls_cert", "DISTCRON_TLS_CERT", "tls-cert", NULL,
+	    JFIELD_PATH, OFF(tls_cert), "", 0, 0,
+	    "PEM certificate for HTTPS on the API (with tls_key)"),
+	KEY("tls_key", "DISTCRON_TLS_KEY", "tls-key", NULL,
+	    JFIELD_PATH, OFF(tls_key), "", 0, 0,
+	    "PEM private key for tls_cert"),
+	KEY("api_body_max", "DISTCRON_API_BODY_MAX", "api-body-max", NULL,
+	    JFIELD_I64, OFF(api_body_max), "1048576", 1024, 64 * 1024 * 1024,
+	    "largest request body accepted by the API, in bytes"),
+	KEY("api_conn_per_ip", "DISTCRON_API_CONN_PER_IP", "api-conn-per-ip",
+	    NULL, JFIELD_I64, OFF(api_conn_per_ip), "64", 1, 10000,
+	    "API connections open at once from one client address (more are "
+	    "closed at once)"),
+	KEY("api_threads", "DISTCRON_API_THREADS", "api-threads", NULL,
+	    JFIELD_I64, OFF(api_threads), "2", 1, 64, "API server threads"),
+	KEY("api_nice", "DISTCRON_API_NICE", "api-nice", NULL,
+	    JFIELD_I64, OFF(api_nice), "0", -20, 19,
+	    "nice value of the API server threads"),
+	KEY("scheduler_nice", "DISTCRON_SCHEDULER_NICE", "scheduler-nice", NULL,
+	    JFIELD_I64, OFF(scheduler_nice), "0", -20, 19,
+	    "nice value of the threads that start runs; negative raises them "
+	    "(runs keep the daemon's), 0 or more: off"),
+	KEY("es_host", "DISTCRON_ES_HOST", "es-host", "esHost",
+	    JFIELD_STR, OFF(es_host), "", 0, 0,
+	    "Elasticsearch host for run reports (empty: none)"),
+	KEY("es_port", "DISTCRON_ES_PORT", "es-port", "esPort",
+	    JFIELD_I64, OFF(es_port), "9200", 1, 65535, "Elasticsearch port"),
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 
@@ -156,92 +162,58 @@ cerr(char *err, size_t errlen, const char *src, const char *key,
 	return ERR_CONFIG;
 }
 
-static int
-parse_bool(const char *v, bool *out)
-{
-	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
-	    strcmp(v, "1") == 0 || strcmp(v, "on") == 0)
-		*out = true;
-	else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
-	    strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
-		*out = false;
-	else
-		return ERR_INVALID;
-	return 0;
-}
-
-/* The first 60 bytes of v for a message, with '"', '\\' and control
- * characters escaped, so that an error stays one printable line. */
-static const char *
-shown(const char *v, char *out, size_t n)
-{
-	size_t i, o = 0;
-	unsigned char ch;
-
-	for (i = 0; v[i] != '\0' && i < 60 && o + 5 < n; i++) {
-		ch = (unsigned char)v[i];
-		if (ch == '"' || ch == '\\' || ch == '\n' || ch == '\t' ||
-		    ch == '\r') {
-			out[o++] = '\\';
-			out[o++] = ch == '\n' ? 'n' : ch == '\t' ? 't' :
-			    ch == '\r' ? 'r' : (char)ch;
-		} else if (ch < 0x20 || ch == 0x7f)
-			o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
-		else
-			out[o++] = (char)ch;
-	}
-	out[o] = '\0';
-	return out;
-}
-
 /* Stores the text value v of setting k into cfg. */
 static int
 config_set(struct config *cfg, const struct ckey *k, const char *v,
     const char *src, char *err, size_t errlen)
 {
-	char *base = (char *)cfg + k->off, *dup, q[256];
+	char *base = (char *)cfg + k->f.off, *dup, q[JFIELD_QUOTE_LEN];
 	const char *why;
 
-	switch (k->type) {
-	case CT_STR:
-	case CT_PATH:
+	switch (k->f.type) {
+	case JFIELD_STR:
+	case JFIELD_PATH:
 		if ((dup = strdup(v)) == NULL)
 			return -ENOMEM;
 		free(*(char **)base);
 		*(char **)base = dup;
 		return 0;
-	case CT_INT:
-		if (dur_parse_int(v, k->min, k->max, (int64_t *)base) != 0)
-			return cerr(err, errlen, src, k->key,
+	case JFIELD_I64:
+		if (jfield_parse_int(v, k->f.min, k->f.max,
+		    (int64_t *)base) != 0)
+			return cerr(err, errlen, src, k->f.key,
 			    "expected an integer in range, got \"%s\"",
-			    shown(v, q, sizeof(q)));
+			    jfield_escape(v, q, sizeof(q)));
 		return 0;
-	case CT_SIZE:
-		if (dur_parse_size(v, (int64_t *)base) != 0 ||
-		    *(int64_t *)base < k->min || *(int64_t *)base > k->max)
-			return cerr(err, errlen, src, k->key,
+	case JFIELD_SIZE:
+		if (jfield_parse_size(v, k->f.min, k->f.max,
+		    (int64_t *)base) != 0)
+			return cerr(err, errlen, src, k->f.key,
 			    "expected a size from %lld to %lld bytes (like "
-			    "256M, 1G, 65536), got \"%s\"", (long long)k->min,
-			    (long long)k->max, shown(v, q, sizeof(q)));
+			    "256M, 1G, 65536), got \"%s\"",
+			    (long long)k->f.min, (long long)k->f.max,
+			    jfield_escape(v, q, sizeof(q)));
 		return 0;
-	case CT_BOOL:
-		if (parse_bool(v, (bool *)base) != 0)
-			return cerr(err, errlen, src, k->key,
+	case JFIELD_BOOL:
+		if (jfield_parse_bool(v, (bool *)base) != 0)
+			return cerr(err, errlen, src, k->f.key,
 			    "expected true or false, got \"%s\"",
-			    shown(v, q, sizeof(q)));
+			    jfield_escape(v, q, sizeof(q)));
 		return 0;
-	case CT_DUR:
-		if (dur_parse(v, (int64_t *)base, &why) != 0)
-			return cerr(err, errlen, src, k->key,
+	case JFIELD_DUR:
+		if (jfield_parse_dur(v, (int64_t *)base, &why) != 0)
+			return cerr(err, errlen, src, k->f.key,
 			    "bad duration \"%s\" (like 30s, 5m, 1h30m)",
-			    shown(v, q, sizeof(q)));
+			    jfield_escape(v, q, sizeof(q)));
 		return 0;
-	case CT_LEVEL:
+	case JFIELD_CUSTOM:
 		if (log_level_parse(v, (enum log_level *)base) != 0)
-			return cerr(err, errlen, src, k->key,
+			return cerr(err, errlen, src, k->f.key,
 			    "expected error, warn, info or debug, got \"%s\"",
-			    shown(v, q, sizeof(q)));
+			    jfield_escape(v, q, sizeof(q)));
 		return 0;
+	default:
+		break;
 	}
 	return ERR_INTERNAL;
 }
@@ -252,7 +224,7 @@ key_by_name(const char *name)
 	size_t i;
 
 	for (i = 0; i < NKEYS; i++)
-		if (strcmp(keys[i].key, name) == 0)
+		if (strcmp(keys[i].f.key, name) == 0)
 			return &keys[i];
 	return NULL;
 }
@@ -271,30 +243,6 @@ key_by_flag(const char *flag, size_t len)
 			return &keys[i];
 	}
 	return NULL;
-}
-
-/* Converts one JSON value of the config file to the setter's text form. */
-static int
-json_value_text(const struct ckey *k, json_object *v, char *out, size_t n)
-{
-	enum json_type t = json_object_get_type(v);
-
-	if (t == json_type_string) {
-		snprintf(out, n, "%s", json_object_get_string(v));
-		return 0;
-	}
-	if (t == json_type_int && (k->type == CT_INT || k->type == CT_DUR ||
-	    k->type == CT_SIZE)) {
-		snprintf(out, n, "%lld%s", (long long)json_object_get_int64(v),
-		    k->type == CT_DUR ? "s" : "");
-		return 0;
-	}
-	if (t == json_type_boolean && k->type == CT_BOOL) {
-		snprintf(out, n, "%s", json_object_get_boolean(v) ?
-		    "true" : "false");
-		return 0;
-	}
-	return ERR_INVALID;
 }
 
 /*
@@ -324,7 +272,7 @@ config_apply_json(struct config *cfg, json_object *root, const char *src,
     char *err, size_t errlen)
 {
 	const struct ckey *k;
-	char text[4096], q[256];
+	char text[4096], q[JFIELD_QUOTE_LEN];
 	int r;
 
 	if (!json_object_is_type(root, json_type_object)) {
@@ -334,16 +282,16 @@ config_apply_json(struct config *cfg, json_object *root, const char *src,
 	json_object_object_foreach(root, name, val) {
 		if ((k = key_by_name(name)) == NULL) {
 			log_warn("%s: unknown key \"%s\" (ignored)", src,
-			    shown(name, q, sizeof(q)));
+			    jfield_escape(name, q, sizeof(q)));
 			continue;
 		}
-		if (json_value_text(k, val, text, sizeof(text)) != 0)
-			return cerr(err, errlen, src, k->key,
+		if (jfield_json_text(k->f.type, val, text, sizeof(text)) != 0)
+			return cerr(err, errlen, src, k->f.key,
 			    "wrong type (%s)", json_type_to_name(
 			    json_object_get_type(val)));
-		if (k->type == CT_PATH && path_from_file(src, text,
+		if (k->f.type == JFIELD_PATH && path_from_file(src, text,
 		    sizeof(text)) != 0)
-			return cerr(err, errlen, src, k->key, "path too long "
+			return cerr(err, errlen, src, k->f.key, "path too long "
 			    "from the file's directory: \"%.60s\"", text);
 		if ((r = config_set(cfg, k, text, src, err, errlen)) != 0)
 			return r;
@@ -466,7 +414,7 @@ config_walk_flags(struct config *cfg, int argc, char **argv,
 		}
 		if (eq != NULL)
 			val = eq + 1;
-		else if (k != NULL && k->type == CT_BOOL)
+		else if (k != NULL && k->f.type == JFIELD_BOOL)
 			val = "true";
 		else if (i + 1 < argc)
 			val = argv[++i];
@@ -535,10 +483,11 @@ config_free(struct config *cfg)
 	size_t i;
 
 	for (i = 0; i < NKEYS; i++) {
-		if (keys[i].type != CT_STR && keys[i].type != CT_PATH)
+		if (keys[i].f.type != JFIELD_STR &&
+		    keys[i].f.type != JFIELD_PATH)
 			continue;
-		free(*(char **)((char *)cfg + keys[i].off));
-		*(char **)((char *)cfg + keys[i].off) = NULL;
+		free(*(char **)((char *)cfg + keys[i].f.off));
+		*(char **)((char *)cfg + keys[i].f.off) = NULL;
 	}
 	free(cfg->config_file);
 	cfg->config_file = NULL;
@@ -554,7 +503,7 @@ config_usage(void *fp)
 	    " env DISTCRON_CONFIG)\n", CONFIG_DEFAULT_FILE);
 	for (i = 0; i < NKEYS; i++) {
 		snprintf(flag, sizeof(flag), "--%s%s", keys[i].flag,
-		    keys[i].type == CT_BOOL ? "" : " VALUE");
+		    keys[i].f.type == JFIELD_BOOL ? "" : " VALUE");
 		fprintf(fp, "  %-26s %s (default \"%s\"; env %s)\n", flag,
 		    keys[i].help, keys[i].def, keys[i].env);
 	}

@@ -2,13 +2,14 @@
  * defs.c - job and node definitions: one JSON file each, parsed with json-c
  * in strict mode into immutable structs.
  *
- * Scalar fields are described by tables (struct fspec: key, type, offset of
- * the target, bounds) walked by one generic function; the same tables list
- * the known keys, so anything else in an object is reported as a warning and
- * ignored.  Structured fields (policy, schedule, command, http, environment)
- * have their own small parsers.  Every error names the field by its dotted
- * path ("policy.roles[2]: expected a string, got integer"), and values
- * echoed back are truncated and have control characters escaped.
+ * Scalar fields and the owners list are described by jfield tables (key,
+ * type, offset of the target, bounds) that jfield_read() walks; the same
+ * tables list the known keys, so anything else in an object is reported as
+ * a warning and ignored.  Structured fields (policy, schedule, command,
+ * http, environment) have their own small parsers on jfield's value
+ * readers.  Every error names the field by its dotted path
+ * ("policy.roles[2]: expected a string, got integer"), and values echoed
+ * back are truncated and have control characters escaped.
  *
  * defs_load() reads both directories with one reusable buffer, parses each
  * "*.json" file, reports and skips bad ones, sorts the results by name for
@@ -32,15 +33,12 @@
 #include "distcron/defs.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/jfield.h"
 #include "distcron/url.h"
 #include "distcron/jsontext.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
-#define DUR_MAX_MS	(INT64_C(100) * 365 * 86400 * 1000)	/* as dur.c */
-#define QUOTE_MAX	60		/* input bytes echoed in a message */
-#define QUOTE_BUFLEN	(QUOTE_MAX * 4 + 16)
-#define PATH_LEN	256		/* a field path: "policy.roles[2]" */
 #define MSG_LEN		512
 #define OUTPUT_MIN	1024
 #define OUTPUT_MAX	(64 * 1024 * 1024)
@@ -50,159 +48,12 @@
 
 /* Where diagnostics go while one definition is parsed. */
 struct pctx {
+	struct jfield_ctx jc;	/* the error buffer; warnings to report() */
 	const char *file;	/* name or path given to report() */
-	char *err;
-	size_t errlen;
 	defs_report_fn report;
 	void *arg;
 	struct json_tokener *tok;	/* reused by the loader, or NULL */
 };
-
-/* How one scalar field is parsed and where it is stored. */
-enum ftype { F_CUSTOM, F_STR, F_PATH, F_BOOL, F_INT, F_I64, F_DUR, F_ENUM,
-    F_SIZE };
-
-struct fspec {
-	const char *key;
-	enum ftype type;
-	size_t off;		/* offset of the target in its struct */
-	int64_t min, max;	/* numbers; F_DUR in ms; F_STR: min length */
-	const char *const *names;	/* F_ENUM, or allowed F_STR values */
-};
-
-static int fail(struct pctx *, const char *, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-static void warn(struct pctx *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* ---- diagnostics ---- */
-
-/* Messages are one line: control characters from other modules become '?'. */
-static void
-one_line(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
-/* Writes "path: message" to the error buffer; returns ERR_INVALID. */
-static int
-fail(struct pctx *c, const char *path, const char *fmt, ...)
-{
-	va_list ap;
-	int n = 0;
-
-	if (c->err == NULL || c->errlen == 0)
-		return ERR_INVALID;
-	if (path != NULL)
-		n = snprintf(c->err, c->errlen, "%s: ", path);
-	if (n >= 0 && (size_t)n < c->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	one_line(c->err);
-	return ERR_INVALID;
-}
-
-static int
-oom(struct pctx *c)
-{
-	fail(c, NULL, "out of memory");
-	return -ENOMEM;
-}
-
-static void
-warn(struct pctx *c, const char *fmt, ...)
-{
-	char msg[MSG_LEN];
-	va_list ap;
-
-	if (c->report == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	one_line(msg);
-	c->report(c->arg, "warning", c->file, msg);
-}
-
-/*
- * Quotes s for a message: at most QUOTE_MAX bytes (never splitting a UTF-8
- * sequence), then "..."; quotes, backslashes and control characters escaped.
- * out must hold QUOTE_BUFLEN bytes.
- */
-static const char *
-quote(const char *s, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-	unsigned char ch;
-
-	if (s == NULL)
-		s = "";
-	out[o++] = '"';
-	for (i = 0; s[i] != '\0' && o + 10 <= outlen; i++) {
-		ch = (unsigned char)s[i];
-		if (i >= QUOTE_MAX && (ch & 0xc0) != 0x80) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (ch == '"' || ch == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)ch;
-		} else if (ch == '\n' || ch == '\t' || ch == '\r') {
-			out[o++] = '\\';
-			out[o++] = ch == '\n' ? 'n' : ch == '\t' ? 't' : 'r';
-		} else if (ch < 0x20 || ch == 0x7f) {
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x",
-			    ch);
-		} else
-			out[o++] = (char)ch;
-	}
-	out[o++] = '"';
-	out[o] = '\0';
-	return out;
-}
-
-static const char *
-type_name(json_object *v)
-{
-	switch (json_object_get_type(v)) {
-	case json_type_null:	return "null";
-	case json_type_boolean:	return "boolean";
-	case json_type_double:	return "number";
-	case json_type_int:	return "integer";
-	case json_type_object:	return "object";
-	case json_type_array:	return "array";
-	case json_type_string:	return "string";
-	}
-	return "unknown";
-}
-
-static int
-type_error(struct pctx *c, const char *path, const char *want, json_object *v)
-{
-	return fail(c, path, "expected %s, got %s", want, type_name(v));
-}
-
-/* Formats "\"a\", \"b\" or \"c\"" from a NULL-terminated list. */
-static void
-name_list(const char *const *names, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-	int n;
-
-	out[0] = '\0';
-	for (i = 0; names[i] != NULL && o < outlen; i++) {
-		n = snprintf(out + o, outlen - o, "%s\"%s\"", i == 0 ? "" :
-		    names[i + 1] == NULL ? " or " : ", ", names[i]);
-		if (n < 0)
-			break;
-		o += (size_t)n;
-	}
-}
 
 /* ---- small helpers ---- */
 
@@ -217,35 +68,6 @@ fnv1a64(const char *p, size_t len)
 		h *= UINT64_C(0x100000001b3);
 	}
 	return h;
-}
-
-static void
-strv_free(char **sv)
-{
-	size_t i;
-
-	if (sv == NULL)
-		return;
-	for (i = 0; sv[i] != NULL; i++)
-		free(sv[i]);
-	free(sv);
-}
-
-/* A member of obj, or NULL when absent or JSON null (as in distcrond). */
-static json_object *
-field(json_object *obj, const char *key)
-{
-	json_object *v = NULL;
-
-	if (!json_object_object_get_ex(obj, key, &v))
-		return NULL;
-	return v;
-}
-
-static void
-join_path(char *out, const char *pre, const char *key)
-{
-	snprintf(out, PATH_LEN, "%s%s", pre, key);
 }
 
 /* RFC 7230 token characters (HTTP methods and header names). */
@@ -293,193 +115,16 @@ defs_name_valid(const char *name)
 	return true;
 }
 
-/* ---- typed values ---- */
-
-/* A string without embedded NUL; the pointer is owned by v. */
-static int
-val_cstr(struct pctx *c, json_object *v, const char *path, const char **out)
-{
-	const char *s;
-
-	if (!json_object_is_type(v, json_type_string))
-		return type_error(c, path, "a string", v);
-	s = json_object_get_string(v);
-	if (strlen(s) != (size_t)json_object_get_string_len(v))
-		return fail(c, path, "contains a NUL character");
-	*out = s;
-	return 0;
-}
-
-/* A copy of a string of at least minlen bytes, replacing *out. */
-static int
-val_str(struct pctx *c, json_object *v, const char *path, size_t minlen,
-    char **out)
-{
-	const char *s;
-	char *dup;
-	int r;
-
-	if ((r = val_cstr(c, v, path, &s)) != 0)
-		return r;
-	if (strlen(s) < minlen)
-		return fail(c, path, "must not be empty");
-	if ((dup = strdup(s)) == NULL)
-		return oom(c);
-	free(*out);
-	*out = dup;
-	return 0;
-}
-
-static int
-val_bool(struct pctx *c, json_object *v, const char *path, bool *out)
-{
-	if (!json_object_is_type(v, json_type_boolean))
-		return type_error(c, path, "a boolean", v);
-	*out = json_object_get_boolean(v);
-	return 0;
-}
-
-static int
-val_int(struct pctx *c, json_object *v, const char *path, int64_t min,
-    int64_t max, int64_t *out)
-{
-	int64_t n;
-
-	if (!json_object_is_type(v, json_type_int))
-		return type_error(c, path, "an integer", v);
-	n = json_object_get_int64(v);
-	if (n < min || n > max || (n == INT64_MAX &&
-	    json_object_get_uint64(v) > (uint64_t)INT64_MAX))
-		return fail(c, path, "%s out of range %lld-%lld",
-		    json_object_get_string(v), (long long)min, (long long)max);
-	*out = n;
-	return 0;
-}
-
-/* One of names (by index). */
-static int
-val_enum(struct pctx *c, json_object *v, const char *path,
-    const char *const *names, int *out)
-{
-	char q[QUOTE_BUFLEN], list[128];
-	const char *s;
-	int i, r;
-
-	if ((r = val_cstr(c, v, path, &s)) != 0)
-		return r;
-	for (i = 0; names[i] != NULL; i++) {
-		if (strcmp(s, names[i]) == 0) {
-			*out = i;
-			return 0;
-		}
-	}
-	name_list(names, list, sizeof(list));
-	return fail(c, path, "unknown value %s (expected %s)",
-	    quote(s, q, sizeof(q)), list);
-}
-
-/* A duration: a string such as "90s" or "1h30m", or integer seconds. */
-static int
-val_dur(struct pctx *c, json_object *v, const char *path, int64_t min,
-    int64_t *out)
-{
-	char q[QUOTE_BUFLEN], txt[32];
-	const char *s, *errstr = NULL;
-	int64_t ms;
-
-	if (json_object_is_type(v, json_type_int)) {
-		ms = json_object_get_int64(v);
-		if (ms < 0 || ms > DUR_MAX_MS / 1000)
-			return fail(c, path, "%s seconds out of range 0-%lld",
-			    json_object_get_string(v),
-			    (long long)(DUR_MAX_MS / 1000));
-		ms *= 1000;
-	} else if (json_object_is_type(v, json_type_string)) {
-		if (val_cstr(c, v, path, &s) != 0)
-			return ERR_INVALID;
-		if (dur_parse(s, &ms, &errstr) != 0)
-			return fail(c, path, "invalid duration %s: %s",
-			    quote(s, q, sizeof(q)), errstr);
-	} else
-		return type_error(c, path,
-		    "a duration (\"90s\", \"1h30m\") or integer seconds", v);
-	if (ms < min) {
-		dur_format(min, txt, sizeof(txt));
-		return fail(c, path, "must be at least %s", txt);
-	}
-	*out = ms;
-	return 0;
-}
-
-/* A byte count: an integer, or a string with a unit. */
-static int
-val_size(struct pctx *c, json_object *v, const char *path, int64_t min,
-    int64_t max, size_t *out)
-{
-	char q[QUOTE_BUFLEN];
-	const char *s, *shown;
-	int64_t n = 0;
-
-	if (json_object_is_type(v, json_type_int)) {
-		n = json_object_get_int64(v);
-		shown = json_object_get_string(v);
-	} else if (json_object_is_type(v, json_type_string)) {
-		if (val_cstr(c, v, path, &s) != 0)
-			return ERR_INVALID;
-		shown = quote(s, q, sizeof(q));
-		if (dur_parse_size(s, &n) != 0)
-			return fail(c, path, "invalid size %s (use bytes or "
-			    "a unit: \"512k\", \"1M\", \"1MiB\", \"64KB\")",
-			    shown);
-	} else
-		return type_error(c, path, "a size (1048576, \"512k\", \"1M\")",
-		    v);
-	if (n < min || n > max)
-		return fail(c, path, "%s out of range %lld-%lld bytes", shown,
-		    (long long)min, (long long)max);
-	*out = (size_t)n;
-	return 0;
-}
-
-/* An array of strings, at least minn of them, each non-empty if asked. */
-static int
-val_strv(struct pctx *c, json_object *v, const char *path, size_t minn,
-    bool nonempty, char ***out)
-{
-	char ep[PATH_LEN], **sv;
-	size_t i, n;
-	int r;
-
-	if (!json_object_is_type(v, json_type_array))
-		return type_error(c, path, "an array of strings", v);
-	n = json_object_array_length(v);
-	if (n < minn)
-		return fail(c, path, "must not be empty");
-	if ((sv = calloc(n + 1, sizeof(*sv))) == NULL)
-		return oom(c);
-	for (i = 0; i < n; i++) {
-		snprintf(ep, sizeof(ep), "%s[%zu]", path, i);
-		if ((r = val_str(c, json_object_array_get_idx(v, i), ep,
-		    nonempty ? 1 : 0, &sv[i])) != 0) {
-			strv_free(sv);
-			return r;
-		}
-	}
-	strv_free(*out);
-	*out = sv;
-	return 0;
-}
-
 /* "HH:MM" or "HH:MM:SS" (hour may have one digit) -> seconds of the day. */
 static int
-val_clock(struct pctx *c, json_object *v, const char *path, int32_t *out)
+val_clock(struct jfield_ctx *c, json_object *v, const char *path, int32_t *out)
 {
 	static const int lim[3] = { 24, 60, 60 };
-	char q[QUOTE_BUFLEN];
+	char q[JFIELD_QUOTE_LEN];
 	const char *s, *p;
 	int part[3] = { 0, 0, 0 }, i, nd;
 
-	if (val_cstr(c, v, path, &s) != 0)
+	if (jfield_cstr(c, v, path, &s) != 0)
 		return ERR_INVALID;
 	for (i = 0, p = s; i < 3; i++) {
 		for (nd = 0; isdigit((unsigned char)*p) && nd < 2; nd++, p++)
@@ -493,118 +138,8 @@ val_clock(struct pctx *c, json_object *v, const char *path, int32_t *out)
 		if (*p++ != ':')
 			break;
 	}
-	return fail(c, path, "invalid time of day %s (expected HH:MM or "
-	    "HH:MM:SS)", quote(s, q, sizeof(q)));
-}
-
-/* ---- field tables ---- */
-
-static int
-apply_str(struct pctx *c, json_object *v, const char *path,
-    const struct fspec *f, char **target)
-{
-	char q[QUOTE_BUFLEN], list[128];
-	int r;
-	size_t i;
-
-	if ((r = val_str(c, v, path, (size_t)f->min, target)) != 0)
-		return r;
-	if (f->type == F_PATH && (*target)[0] != '/')
-		return fail(c, path, "must be an absolute path (got %s)",
-		    quote(*target, q, sizeof(q)));
-	for (i = 0; f->names != NULL && f->names[i] != NULL; i++)
-		if (strcmp(*target, f->names[i]) == 0)
-			return 0;
-	if (f->names == NULL)
-		return 0;
-	name_list(f->names, list, sizeof(list));
-	return fail(c, path, "unknown value %s (expected %s)",
-	    quote(*target, q, sizeof(q)), list);
-}
-
-static int
-apply_one(struct pctx *c, json_object *v, const char *path,
-    const struct fspec *f, char *base)
-{
-	void *p = base + f->off;
-	int64_t n;
-	int r, e;
-
-	switch (f->type) {
-	case F_CUSTOM:
-		return 0;
-	case F_STR:
-	case F_PATH:
-		return apply_str(c, v, path, f, p);
-	case F_BOOL:
-		return val_bool(c, v, path, p);
-	case F_INT:
-		if ((r = val_int(c, v, path, f->min, f->max, &n)) == 0)
-			*(int *)p = (int)n;
-		return r;
-	case F_I64:
-		return val_int(c, v, path, f->min, f->max, p);
-	case F_DUR:
-		return val_dur(c, v, path, f->min, p);
-	case F_ENUM:
-		if ((r = val_enum(c, v, path, f->names, &e)) == 0)
-			*(int *)p = e;
-		return r;
-	case F_SIZE:
-		return val_size(c, v, path, f->min, f->max, p);
-	}
-	return ERR_INTERNAL;
-}
-
-/* Parses the table's scalar fields of obj into the struct at base. */
-static int
-apply_fields(struct pctx *c, json_object *obj, const char *pre,
-    const struct fspec *f, size_t nf, void *base)
-{
-	char path[PATH_LEN];
-	json_object *v;
-	size_t i;
-	int r;
-
-	for (i = 0; i < nf; i++) {
-		if (f[i].type == F_CUSTOM || (v = field(obj, f[i].key)) == NULL)
-			continue;
-		join_path(path, pre, f[i].key);
-		if ((r = apply_one(c, v, path, &f[i], base)) != 0)
-			return r;
-	}
-	return 0;
-}
-
-static void
-warn_unknown(struct pctx *c, json_object *obj, const char *pre,
-    const struct fspec *f, size_t nf)
-{
-	struct json_object_iter it;
-	char path[PATH_LEN], q[QUOTE_BUFLEN];
-	size_t i;
-
-	json_object_object_foreachC(obj, it) {
-		for (i = 0; i < nf; i++)
-			if (strcmp(it.key, f[i].key) == 0)
-				break;
-		if (i < nf)
-			continue;
-		join_path(path, pre, it.key);
-		warn(c, "unknown field %s (ignored)",
-		    quote(path, q, sizeof(q)));
-	}
-}
-
-/* Checks that v is an object and warns about its unknown keys. */
-static int
-object_fields(struct pctx *c, json_object *v, const char *path,
-    const char *pre, const struct fspec *f, size_t nf)
-{
-	if (!json_object_is_type(v, json_type_object))
-		return type_error(c, path, "an object", v);
-	warn_unknown(c, v, pre, f, nf);
-	return 0;
+	return jfield_fail(c, path, "invalid time of day %s (expected HH:MM or "
+	    "HH:MM:SS)", jfield_quote(s, q, sizeof(q)));
 }
 
 /* ---- jobs ---- */
@@ -614,60 +149,76 @@ static const char *const conc_names[] = { "forbid", "allow", "replace", NULL };
 static const char *const missed_names[] = { "skip", "run_once", NULL };
 
 #define JOFF(f)	offsetof(struct job_def, f)
-static const struct fspec job_fields[] = {
-	{ "description", F_STR, JOFF(description), 0, 0, NULL },
-	{ "owners", F_CUSTOM, 0, 0, 0, NULL },
-	{ "policy", F_CUSTOM, 0, 0, 0, NULL },
-	{ "schedule", F_CUSTOM, 0, 0, 0, NULL },
-	{ "command", F_CUSTOM, 0, 0, 0, NULL },
-	{ "http", F_CUSTOM, 0, 0, 0, NULL },
-	{ "environment", F_CUSTOM, 0, 0, 0, NULL },
-	{ "timeout", F_DUR, JOFF(timeout_ms), 0, 0, NULL },
-	{ "kill_grace", F_DUR, JOFF(kill_grace_ms), 0, 0, NULL },
-	{ "working_dir", F_PATH, JOFF(working_dir), 1, 0, NULL },
-	{ "enabled", F_BOOL, JOFF(enabled), 0, 0, NULL },
-	{ "concurrency", F_ENUM, JOFF(concurrency), 0, 0, conc_names },
-	{ "retries", F_INT, JOFF(retries), 0, 100, NULL },
-	{ "retry_backoff", F_DUR, JOFF(retry_backoff_ms), 0, 0, NULL },
-	{ "missed", F_ENUM, JOFF(missed), 0, 0, missed_names },
-	{ "missed_max_age", F_DUR, JOFF(missed_max_age_ms), 0, 0, NULL },
-	{ "start_at", F_CUSTOM, 0, 0, 0, NULL },
-	{ "expires_at", F_CUSTOM, 0, 0, 0, NULL },
-	{ "max_runs", F_I64, JOFF(max_runs), 0, INT64_C(1000000000000000),
-	    NULL },
-	{ "output_limit", F_SIZE, JOFF(output_limit), OUTPUT_MIN, OUTPUT_MAX,
-	    NULL },
-	{ "retention", F_INT, JOFF(retention), 1, 1000000, NULL },
+#define WOFF(f)	offsetof(struct job_owner, f)
+static const struct jfield job_fields[] = {
+	JFIELD_ENTRY("description", JFIELD_STR, JOFF(description), 0, 0,
+	    NULL),
+	JFIELD_KNOWN("owners"),
+	JFIELD_KNOWN("policy"),
+	JFIELD_KNOWN("schedule"),
+	JFIELD_KNOWN("command"),
+	JFIELD_KNOWN("http"),
+	JFIELD_KNOWN("environment"),
+	JFIELD_ENTRY("timeout", JFIELD_DUR, JOFF(timeout_ms), 0, 0, NULL),
+	JFIELD_ENTRY("kill_grace", JFIELD_DUR, JOFF(kill_grace_ms), 0, 0,
+	    NULL),
+	JFIELD_ENTRY("working_dir", JFIELD_PATH, JOFF(working_dir), 1, 0,
+	    NULL),
+	JFIELD_ENTRY("enabled", JFIELD_BOOL, JOFF(enabled), 0, 0, NULL),
+	JFIELD_ENTRY("concurrency", JFIELD_ENUM, JOFF(concurrency), 0, 0,
+	    conc_names),
+	JFIELD_ENTRY("retries", JFIELD_INT, JOFF(retries), 0, 100, NULL),
+	JFIELD_ENTRY("retry_backoff", JFIELD_DUR, JOFF(retry_backoff_ms), 0,
+	    0, NULL),
+	JFIELD_ENTRY("missed", JFIELD_ENUM, JOFF(missed), 0, 0,
+	    missed_names),
+	JFIELD_ENTRY("missed_max_age", JFIELD_DUR, JOFF(missed_max_age_ms), 0,
+	    0, NULL),
+	JFIELD_KNOWN("start_at"),
+	JFIELD_KNOWN("expires_at"),
+	JFIELD_ENTRY("max_runs", JFIELD_I64, JOFF(max_runs), 0,
+	    INT64_C(1000000000000000), NULL),
+	JFIELD_ENTRY("output_limit", JFIELD_SIZE, JOFF(output_limit),
+	    OUTPUT_MIN, OUTPUT_MAX, NULL),
+	JFIELD_ENTRY("retention", JFIELD_INT, JOFF(retention), 1, 1000000,
+	    NULL),
 };
 
-static const struct fspec owner_fields[] = {
-	{ "name", F_STR, offsetof(struct job_owner, name), 0, 0, NULL },
-	{ "email_address", F_STR, offsetof(struct job_owner, email_address),
-	    0, 0, NULL },
+static const struct jfield owner_fields[] = {
+	JFIELD_ENTRY("name", JFIELD_STR, WOFF(name), 0, 0, NULL),
+	JFIELD_ENTRY("email_address", JFIELD_STR, WOFF(email_address), 0, 0,
+	    NULL),
 };
 
-static const struct fspec policy_fields[] = {
-	{ "hosts", F_ENUM, JOFF(hosts), 0, 0, hosts_names },
-	{ "roles", F_CUSTOM, 0, 0, 0, NULL },
-	{ "nodes", F_CUSTOM, 0, 0, 0, NULL },
+/* "owners" on its own: it is read before the scalar fields. */
+static const struct jfield owners_field[] = {
+	{ .key = "owners", .type = JFIELD_LIST, .off = JOFF(owners),
+	  .count_off = JOFF(nowners), .nsize = sizeof(struct job_owner),
+	  .sub = owner_fields, .nsub = NELEM(owner_fields) },
 };
 
-static const struct fspec sched_fields[] = {
-	{ "interval", F_CUSTOM, 0, 0, 0, NULL },
-	{ "reference", F_CUSTOM, 0, 0, 0, NULL },
-	{ "cron", F_CUSTOM, 0, 0, 0, NULL },
-	{ "timezone", F_CUSTOM, 0, 0, 0, NULL },
+static const struct jfield policy_fields[] = {
+	JFIELD_ENTRY("hosts", JFIELD_ENUM, JOFF(hosts), 0, 0, hosts_names),
+	JFIELD_KNOWN("roles"),
+	JFIELD_KNOWN("nodes"),
+};
+
+static const struct jfield sched_fields[] = {
+	JFIELD_KNOWN("interval"),
+	JFIELD_KNOWN("reference"),
+	JFIELD_KNOWN("cron"),
+	JFIELD_KNOWN("timezone"),
 };
 
 #define HOFF(f)	offsetof(struct job_http, f)
-static const struct fspec http_fields[] = {
-	{ "url", F_CUSTOM, 0, 0, 0, NULL },
-	{ "method", F_CUSTOM, 0, 0, 0, NULL },
-	{ "headers", F_CUSTOM, 0, 0, 0, NULL },
-	{ "body", F_STR, HOFF(body), 0, 0, NULL },
-	{ "timeout", F_DUR, HOFF(timeout_ms), 0, 0, NULL },
-	{ "expect_status", F_CUSTOM, 0, 0, 0, NULL },
-	{ "tls_verify", F_BOOL, HOFF(tls_verify), 0, 0, NULL },
+static const struct jfield http_fields[] = {
+	JFIELD_KNOWN("url"),
+	JFIELD_KNOWN("method"),
+	JFIELD_KNOWN("headers"),
+	JFIELD_ENTRY("body", JFIELD_STR, HOFF(body), 0, 0, NULL),
+	JFIELD_ENTRY("timeout", JFIELD_DUR, HOFF(timeout_ms), 0, 0, NULL),
+	JFIELD_KNOWN("expect_status"),
+	JFIELD_ENTRY("tls_verify", JFIELD_BOOL, HOFF(tls_verify), 0, 0, NULL),
 };
 
 static void
@@ -677,7 +228,7 @@ http_free(struct job_http *h)
 		return;
 	free(h->url);
 	free(h->method);
-	strv_free(h->headers);
+	jfield_strv_free(h->headers);
 	free(h->body);
 	free(h->expect_status);
 	free(h);
@@ -697,13 +248,13 @@ job_free(struct job_def *job)
 		free(job->owners[i].email_address);
 	}
 	free(job->owners);
-	strv_free(job->roles);
-	strv_free(job->nodes);
+	jfield_strv_free(job->roles);
+	jfield_strv_free(job->nodes);
 	sched_free(job->sched);
-	strv_free(job->argv);
+	jfield_strv_free(job->argv);
 	free(job->shell);
 	http_free(job->http);
-	strv_free(job->env);
+	jfield_strv_free(job->env);
 	free(job->working_dir);
 	free(job->source);
 	free(job);
@@ -729,37 +280,6 @@ job_new(const char *name)
 	return job;
 }
 
-static int
-parse_owners(struct pctx *c, json_object *v, struct job_def *job)
-{
-	char path[PATH_LEN], pre[PATH_LEN];
-	json_object *o;
-	size_t i, n;
-	int r;
-
-	if (v == NULL)
-		return 0;
-	if (!json_object_is_type(v, json_type_array))
-		return type_error(c, "owners", "an array of objects", v);
-	n = json_object_array_length(v);
-	if (n == 0)
-		return 0;
-	if ((job->owners = calloc(n, sizeof(*job->owners))) == NULL)
-		return oom(c);
-	job->nowners = n;
-	for (i = 0; i < n; i++) {
-		o = json_object_array_get_idx(v, i);
-		snprintf(path, sizeof(path), "owners[%zu]", i);
-		snprintf(pre, sizeof(pre), "owners[%zu].", i);
-		if ((r = object_fields(c, o, path, pre, owner_fields,
-		    NELEM(owner_fields))) != 0 ||
-		    (r = apply_fields(c, o, pre, owner_fields,
-		    NELEM(owner_fields), &job->owners[i])) != 0)
-			return r;
-	}
-	return 0;
-}
-
 /* Replaces an empty string vector with NULL. */
 static void
 strv_drop_empty(char ***sv)
@@ -771,112 +291,115 @@ strv_drop_empty(char ***sv)
 }
 
 static int
-parse_policy_nodes(struct pctx *c, json_object *v, struct job_def *job)
+parse_policy_nodes(struct jfield_ctx *c, json_object *v, struct job_def *job)
 {
-	char path[PATH_LEN], q[QUOTE_BUFLEN];
+	char path[JFIELD_PATH_LEN], q[JFIELD_QUOTE_LEN];
 	size_t i;
 	int r;
 
 	if (v == NULL)
 		return 0;
-	if ((r = val_strv(c, v, "policy.nodes", 0, true, &job->nodes)) != 0)
+	if ((r = jfield_strv(c, v, "policy.nodes", 0, true, &job->nodes)) != 0)
 		return r;
 	for (i = 0; job->nodes[i] != NULL; i++) {
 		if (defs_name_valid(job->nodes[i]))
 			continue;
 		snprintf(path, sizeof(path), "policy.nodes[%zu]", i);
-		return fail(c, path, "invalid node name %s",
-		    quote(job->nodes[i], q, sizeof(q)));
+		return jfield_fail(c, path, "invalid node name %s",
+		    jfield_quote(job->nodes[i], q, sizeof(q)));
 	}
 	return 0;
 }
 
 static int
-parse_policy(struct pctx *c, json_object *v, struct job_def *job)
+parse_policy(struct jfield_ctx *c, json_object *v, struct job_def *job)
 {
 	json_object *roles;
 	int r;
 
 	if (v == NULL)
-		return fail(c, "policy", "missing (" POLICY_HINT ")");
-	if ((r = object_fields(c, v, "policy", "policy.", policy_fields,
+		return jfield_fail(c, "policy", "missing (" POLICY_HINT ")");
+	if ((r = jfield_object(c, v, "policy", "policy.", policy_fields,
 	    NELEM(policy_fields))) != 0 ||
-	    (r = apply_fields(c, v, "policy.", policy_fields,
+	    (r = jfield_read(c, v, "policy.", policy_fields,
 	    NELEM(policy_fields), job)) != 0)
 		return r;
-	if ((roles = field(v, "roles")) != NULL &&
-	    (r = val_strv(c, roles, "policy.roles", 0, true, &job->roles)) != 0)
+	if ((roles = jfield_get(v, "roles")) != NULL &&
+	    (r = jfield_strv(c, roles, "policy.roles", 0, true,
+	    &job->roles)) != 0)
 		return r;
-	if ((r = parse_policy_nodes(c, field(v, "nodes"), job)) != 0)
+	if ((r = parse_policy_nodes(c, jfield_get(v, "nodes"), job)) != 0)
 		return r;
 	strv_drop_empty(&job->roles);
 	strv_drop_empty(&job->nodes);
 	if (job->roles != NULL && job->nodes != NULL)
-		return fail(c, "policy",
+		return jfield_fail(c, "policy",
 		    "give either roles or nodes, not both");
 	if (job->roles == NULL && job->nodes == NULL)
-		return fail(c, "policy", "no roles or nodes (" POLICY_HINT ")");
+		return jfield_fail(c, "policy",
+		    "no roles or nodes (" POLICY_HINT ")");
 	return 0;
 }
 
 /* HTTP jobs are sent by the daemon itself: they need no policy. */
 static int
-parse_job_policy(struct pctx *c, json_object *root, struct job_def *job)
+parse_job_policy(struct jfield_ctx *c, json_object *root, struct job_def *job)
 {
-	json_object *policy = field(root, "policy");
+	json_object *policy = jfield_get(root, "policy");
 
-	if (field(root, "http") == NULL)
+	if (jfield_get(root, "http") == NULL)
 		return parse_policy(c, policy, job);
 	if (policy != NULL)
-		warn(c, "policy: ignored for an http job (the daemon itself "
-		    "sends the request)");
+		jfield_warn(c, "policy: ignored for an http job (the daemon "
+		    "itself sends the request)");
 	return 0;
 }
 
 /* The job's zone: schedule.timezone, else default_zone, else local. */
 static int
-parse_zone(struct pctx *c, json_object *sched, const struct tz *def,
+parse_zone(struct jfield_ctx *c, json_object *sched, const struct tz *def,
     struct job_def *job)
 {
-	char q[QUOTE_BUFLEN];
+	char q[JFIELD_QUOTE_LEN];
 	json_object *v = NULL;
 	const char *name = NULL, *errstr = NULL;
 
 	if (sched != NULL && json_object_is_type(sched, json_type_object))
-		v = field(sched, "timezone");
+		v = jfield_get(sched, "timezone");
 	if (v == NULL && def != NULL) {
 		job->zone = def;
 		return 0;
 	}
-	if (v != NULL && val_cstr(c, v, "schedule.timezone", &name) != 0)
+	if (v != NULL && jfield_cstr(c, v, "schedule.timezone", &name) != 0)
 		return ERR_INVALID;
 	if (v != NULL && name[0] == '\0')
-		return fail(c, "schedule.timezone", "must not be empty");
+		return jfield_fail(c, "schedule.timezone", "must not be empty");
 	if (tz_get(name, &job->zone, &errstr) != 0)
-		return fail(c, "schedule.timezone", "%s %s",
+		return jfield_fail(c, "schedule.timezone", "%s %s",
 		    errstr != NULL ? errstr : "unknown time zone",
-		    quote(name != NULL ? name : "localtime", q, sizeof(q)));
+		    jfield_quote(name != NULL ? name : "localtime", q,
+		    sizeof(q)));
 	return 0;
 }
 
 static int
-parse_cron(struct pctx *c, json_object *v, const char *path,
+parse_cron(struct jfield_ctx *c, json_object *v, const char *path,
     struct job_def *job)
 {
 	const char *expr, *errstr = NULL;
 	int r;
 
-	if (val_cstr(c, v, path, &expr) != 0)
+	if (jfield_cstr(c, v, path, &expr) != 0)
 		return ERR_INVALID;
 	if ((r = sched_parse_cron(expr, job->name, job->zone, &job->sched,
 	    &errstr)) != 0)
-		return fail(c, path, "%s",
+		return jfield_fail(c, path, "%s",
 		    errstr != NULL ? errstr : err_str(r));
 	return 0;
 }
 
 static int
-parse_interval(struct pctx *c, json_object *iv, json_object *ref,
+parse_interval(struct jfield_ctx *c, json_object *iv, json_object *ref,
     struct job_def *job)
 {
 	const char *errstr = NULL;
@@ -884,68 +407,68 @@ parse_interval(struct pctx *c, json_object *iv, json_object *ref,
 	int32_t ref_s = 0;
 	int r;
 
-	if ((r = val_dur(c, iv, "schedule.interval", 1000, &ms)) != 0)
+	if ((r = jfield_dur(c, iv, "schedule.interval", 1000, &ms)) != 0)
 		return r;
 	if (ms % 1000 != 0)
-		return fail(c, "schedule.interval",
+		return jfield_fail(c, "schedule.interval",
 		    "must be a whole number of seconds");
 	if (ref != NULL &&
 	    (r = val_clock(c, ref, "schedule.reference", &ref_s)) != 0)
 		return r;
 	if ((r = sched_new_interval(ms / 1000, ref_s, job->zone, &job->sched,
 	    &errstr)) != 0)
-		return fail(c, "schedule.interval", "%s",
+		return jfield_fail(c, "schedule.interval", "%s",
 		    errstr != NULL ? errstr : err_str(r));
 	return 0;
 }
 
 static int
-parse_schedule(struct pctx *c, json_object *v, struct job_def *job)
+parse_schedule(struct jfield_ctx *c, json_object *v, struct job_def *job)
 {
 	json_object *cron, *iv;
 	int r;
 
 	if (v == NULL)
-		return fail(c, "schedule", "missing (write \"schedule\": "
-		    "{\"interval\": \"10m\"} or "
+		return jfield_fail(c, "schedule", "missing (write "
+		    "\"schedule\": {\"interval\": \"10m\"} or "
 		    "\"schedule\": \"*/5 * * * *\")");
 	if (json_object_is_type(v, json_type_string))
 		return parse_cron(c, v, "schedule", job);
 	if (!json_object_is_type(v, json_type_object))
-		return type_error(c, "schedule", "an object or a cron string",
-		    v);
-	if ((r = object_fields(c, v, "schedule", "schedule.", sched_fields,
+		return jfield_type_error(c, "schedule",
+		    "an object or a cron string", v);
+	if ((r = jfield_object(c, v, "schedule", "schedule.", sched_fields,
 	    NELEM(sched_fields))) != 0)
 		return r;
-	cron = field(v, "cron");
-	iv = field(v, "interval");
+	cron = jfield_get(v, "cron");
+	iv = jfield_get(v, "interval");
 	if (cron != NULL && iv != NULL)
-		return fail(c, "schedule", "give either interval or cron, "
-		    "not both");
-	if (cron != NULL && field(v, "reference") != NULL)
-		return fail(c, "schedule.reference",
+		return jfield_fail(c, "schedule",
+		    "give either interval or cron, not both");
+	if (cron != NULL && jfield_get(v, "reference") != NULL)
+		return jfield_fail(c, "schedule.reference",
 		    "only applies to interval schedules");
 	if (cron != NULL)
 		return parse_cron(c, cron, "schedule.cron", job);
 	if (iv != NULL)
-		return parse_interval(c, iv, field(v, "reference"), job);
-	return fail(c, "schedule", "needs \"interval\" or \"cron\"");
+		return parse_interval(c, iv, jfield_get(v, "reference"), job);
+	return jfield_fail(c, "schedule", "needs \"interval\" or \"cron\"");
 }
 
 static int
-parse_command(struct pctx *c, json_object *v, struct job_def *job)
+parse_command(struct jfield_ctx *c, json_object *v, struct job_def *job)
 {
 	int r;
 
 	if (json_object_is_type(v, json_type_string))
-		return val_str(c, v, "command", 1, &job->shell);
+		return jfield_str(c, v, "command", 1, &job->shell);
 	if (!json_object_is_type(v, json_type_array))
-		return type_error(c, "command",
+		return jfield_type_error(c, "command",
 		    "an array of strings or a shell command string", v);
-	if ((r = val_strv(c, v, "command", 1, false, &job->argv)) != 0)
+	if ((r = jfield_strv(c, v, "command", 1, false, &job->argv)) != 0)
 		return r;
 	if (job->argv[0][0] == '\0')
-		return fail(c, "command[0]", "empty program name");
+		return jfield_fail(c, "command[0]", "empty program name");
 	return 0;
 }
 
@@ -973,10 +496,10 @@ url_problem(const char *url)
 
 /* Messages name the URL without credentials or query (url_strip()). */
 static int
-check_url(struct pctx *c, const char *url)
+check_url(struct jfield_ctx *c, const char *url)
 {
 	enum url_problem why = url_problem(url);
-	char q[QUOTE_BUFLEN];
+	char q[JFIELD_QUOTE_LEN];
 	const char *shown;
 	struct buf b;
 	int r;
@@ -986,72 +509,74 @@ check_url(struct pctx *c, const char *url)
 	buf_init(&b, strlen(url));
 	if (url_strip(url, &b) != 0) {
 		buf_free(&b);
-		return oom(c);
+		return jfield_oom(c);
 	}
-	shown = quote(buf_str(&b), q, sizeof(q));
+	shown = jfield_quote(buf_str(&b), q, sizeof(q));
 	if (why == URL_SCHEME)
-		r = fail(c, "http.url", "must start with http:// or https:// "
-		    "(got %s)", shown);
+		r = jfield_fail(c, "http.url", "must start with http:// or "
+		    "https:// (got %s)", shown);
 	else if (why == URL_NOHOST)
-		r = fail(c, "http.url", "no host in %s", shown);
+		r = jfield_fail(c, "http.url", "no host in %s", shown);
 	else
-		r = fail(c, "http.url", "contains a space or control "
+		r = jfield_fail(c, "http.url", "contains a space or control "
 		    "character: %s", shown);
 	buf_free(&b);
 	return r;
 }
 
 static int
-parse_headers(struct pctx *c, json_object *v, struct job_http *h)
+parse_headers(struct jfield_ctx *c, json_object *v, struct job_http *h)
 {
 	struct json_object_iter it;
-	char path[PATH_LEN], q[QUOTE_BUFLEN];
+	char path[JFIELD_PATH_LEN], q[JFIELD_QUOTE_LEN];
 	const char *val;
 	size_t n = 0;
 
 	if (!json_object_is_type(v, json_type_object))
-		return type_error(c, "http.headers", "an object", v);
-	strv_free(h->headers);
+		return jfield_type_error(c, "http.headers", "an object", v);
+	jfield_strv_free(h->headers);
 	h->headers = calloc((size_t)json_object_object_length(v) + 1,
 	    sizeof(char *));
 	if (h->headers == NULL)
-		return oom(c);
+		return jfield_oom(c);
 	json_object_object_foreachC(v, it) {
 		if (!is_token(it.key))
-			return fail(c, "http.headers", "invalid header name %s",
-			    quote(it.key, q, sizeof(q)));
-		join_path(path, "http.headers.", it.key);
-		if (val_cstr(c, it.val, path, &val) != 0)
+			return jfield_fail(c, "http.headers",
+			    "invalid header name %s",
+			    jfield_quote(it.key, q, sizeof(q)));
+		jfield_join(path, "http.headers.", it.key);
+		if (jfield_cstr(c, it.val, path, &val) != 0)
 			return ERR_INVALID;
 		if (strpbrk(val, "\r\n") != NULL)
-			return fail(c, path, "contains a line break");
+			return jfield_fail(c, path, "contains a line break");
 		if ((h->headers[n++] = join3(it.key, ": ", val)) == NULL)
-			return oom(c);
+			return jfield_oom(c);
 	}
 	return 0;
 }
 
 static int
-parse_expect(struct pctx *c, json_object *v, struct job_http *h)
+parse_expect(struct jfield_ctx *c, json_object *v, struct job_http *h)
 {
-	char path[PATH_LEN];
+	char path[JFIELD_PATH_LEN];
 	int64_t st;
 	size_t i, n;
 	int r;
 
 	if (!json_object_is_type(v, json_type_array))
-		return type_error(c, "http.expect_status",
+		return jfield_type_error(c, "http.expect_status",
 		    "an array of integers", v);
 	if ((n = json_object_array_length(v)) == 0)
-		return fail(c, "http.expect_status", "must not be empty");
+		return jfield_fail(c, "http.expect_status",
+		    "must not be empty");
 	free(h->expect_status);
 	h->nexpect_status = 0;
 	if ((h->expect_status = calloc(n, sizeof(int))) == NULL)
-		return oom(c);
+		return jfield_oom(c);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "http.expect_status[%zu]", i);
-		if ((r = val_int(c, json_object_array_get_idx(v, i), path, 100,
-		    599, &st)) != 0)
+		if ((r = jfield_int(c, json_object_array_get_idx(v, i), path,
+		    100, 599, &st)) != 0)
 			return r;
 		h->expect_status[h->nexpect_status++] = (int)st;
 	}
@@ -1073,54 +598,55 @@ http_defaults(struct job_http *h)
 }
 
 static int
-parse_http(struct pctx *c, json_object *v, struct job_def *job)
+parse_http(struct jfield_ctx *c, json_object *v, struct job_def *job)
 {
 	struct job_http *h;
 	json_object *x;
-	char q[QUOTE_BUFLEN];
+	char q[JFIELD_QUOTE_LEN];
 	int r;
 
-	if ((r = object_fields(c, v, "http", "http.", http_fields,
+	if ((r = jfield_object(c, v, "http", "http.", http_fields,
 	    NELEM(http_fields))) != 0)
 		return r;
 	if ((h = job->http = calloc(1, sizeof(*h))) == NULL ||
 	    http_defaults(h) != 0)
-		return oom(c);
-	if ((r = apply_fields(c, v, "http.", http_fields, NELEM(http_fields),
+		return jfield_oom(c);
+	if ((r = jfield_read(c, v, "http.", http_fields, NELEM(http_fields),
 	    h)) != 0)
 		return r;
-	if ((x = field(v, "url")) == NULL)
-		return fail(c, "http.url", "missing");
-	if ((r = val_str(c, x, "http.url", 1, &h->url)) != 0 ||
+	if ((x = jfield_get(v, "url")) == NULL)
+		return jfield_fail(c, "http.url", "missing");
+	if ((r = jfield_str(c, x, "http.url", 1, &h->url)) != 0 ||
 	    (r = check_url(c, h->url)) != 0)
 		return r;
-	if ((x = field(v, "method")) != NULL &&
-	    (r = val_str(c, x, "http.method", 1, &h->method)) != 0)
+	if ((x = jfield_get(v, "method")) != NULL &&
+	    (r = jfield_str(c, x, "http.method", 1, &h->method)) != 0)
 		return r;
 	if (!is_token(h->method))
-		return fail(c, "http.method", "invalid method %s",
-		    quote(h->method, q, sizeof(q)));
-	if ((x = field(v, "headers")) != NULL &&
+		return jfield_fail(c, "http.method", "invalid method %s",
+		    jfield_quote(h->method, q, sizeof(q)));
+	if ((x = jfield_get(v, "headers")) != NULL &&
 	    (r = parse_headers(c, x, h)) != 0)
 		return r;
-	if ((x = field(v, "expect_status")) != NULL)
+	if ((x = jfield_get(v, "expect_status")) != NULL)
 		return parse_expect(c, x, h);
 	return 0;
 }
 
 /* Exactly one of "command" (argv array or shell string) and "http". */
 static int
-parse_action(struct pctx *c, json_object *root, struct job_def *job)
+parse_action(struct jfield_ctx *c, json_object *root, struct job_def *job)
 {
-	json_object *cmd = field(root, "command"), *http = field(root, "http");
+	json_object *cmd = jfield_get(root, "command");
+	json_object *http = jfield_get(root, "http");
 
 	if (cmd != NULL && http != NULL)
-		return fail(c, "command",
+		return jfield_fail(c, "command",
 		    "give either \"command\" or \"http\", not both");
 	if (http != NULL)
 		return parse_http(c, http, job);
 	if (cmd == NULL)
-		return fail(c, "command", "missing (write \"command\": "
+		return jfield_fail(c, "command", "missing (write \"command\": "
 		    "[\"/path/to/program\", \"arg\"], a shell command string, "
 		    "or an \"http\" object)");
 	return parse_command(c, cmd, job);
@@ -1139,33 +665,33 @@ env_name_valid(const char *s)
 
 /* One "NAME=value" from a member of "environment". */
 static int
-env_entry(struct pctx *c, const char *name, json_object *v, char **out)
+env_entry(struct jfield_ctx *c, const char *name, json_object *v, char **out)
 {
-	char path[PATH_LEN], q[QUOTE_BUFLEN];
+	char path[JFIELD_PATH_LEN], q[JFIELD_QUOTE_LEN];
 	const char *val;
 
 	if (!env_name_valid(name))
-		return fail(c, "environment", "invalid variable name %s (use "
-		    "letters, digits and _, not starting with a digit)",
-		    quote(name, q, sizeof(q)));
-	join_path(path, "environment.", name);
+		return jfield_fail(c, "environment", "invalid variable name "
+		    "%s (use letters, digits and _, not starting with a digit)",
+		    jfield_quote(name, q, sizeof(q)));
+	jfield_join(path, "environment.", name);
 	if (strncmp(name, "DISTCRON_", 9) == 0)
-		return fail(c, path, "names starting with DISTCRON_ are "
+		return jfield_fail(c, path, "names starting with DISTCRON_ are "
 		    "reserved");
 	if (json_object_is_type(v, json_type_int) ||
 	    json_object_is_type(v, json_type_double))
 		val = json_object_get_string(v);
 	else if (!json_object_is_type(v, json_type_string))
-		return type_error(c, path, "a string or a number", v);
-	else if (val_cstr(c, v, path, &val) != 0)
+		return jfield_type_error(c, path, "a string or a number", v);
+	else if (jfield_cstr(c, v, path, &val) != 0)
 		return ERR_INVALID;
 	if ((*out = join3(name, "=", val)) == NULL)
-		return oom(c);
+		return jfield_oom(c);
 	return 0;
 }
 
 static int
-parse_env(struct pctx *c, json_object *v, struct job_def *job)
+parse_env(struct jfield_ctx *c, json_object *v, struct job_def *job)
 {
 	struct json_object_iter it;
 	size_t n = 0;
@@ -1174,13 +700,13 @@ parse_env(struct pctx *c, json_object *v, struct job_def *job)
 	if (v == NULL)
 		return 0;
 	if (!json_object_is_type(v, json_type_object))
-		return type_error(c, "environment", "an object", v);
+		return jfield_type_error(c, "environment", "an object", v);
 	if (json_object_object_length(v) == 0)
 		return 0;
 	job->env = calloc((size_t)json_object_object_length(v) + 1,
 	    sizeof(char *));
 	if (job->env == NULL)
-		return oom(c);
+		return jfield_oom(c);
 	json_object_object_foreachC(v, it) {
 		if ((r = env_entry(c, it.key, it.val, &job->env[n++])) != 0)
 			return r;
@@ -1189,56 +715,57 @@ parse_env(struct pctx *c, json_object *v, struct job_def *job)
 }
 
 static int
-parse_time(struct pctx *c, json_object *v, const char *path,
+parse_time(struct jfield_ctx *c, json_object *v, const char *path,
     const struct tz *zone, int64_t *out)
 {
-	char q[QUOTE_BUFLEN];
+	char q[JFIELD_QUOTE_LEN];
 	const char *s, *errstr = NULL;
 
 	if (v == NULL)
 		return 0;
-	if (val_cstr(c, v, path, &s) != 0)
+	if (jfield_cstr(c, v, path, &s) != 0)
 		return ERR_INVALID;
 	if (tz_parse_iso8601(zone, s, out, &errstr) != 0)
-		return fail(c, path, "invalid time %s: %s",
-		    quote(s, q, sizeof(q)), errstr != NULL ? errstr :
+		return jfield_fail(c, path, "invalid time %s: %s",
+		    jfield_quote(s, q, sizeof(q)), errstr != NULL ? errstr :
 		    "expected ISO 8601 (2026-01-31T12:00:00)");
 	return 0;
 }
 
 /* start_at / expires_at, in the job's zone unless they carry an offset. */
 static int
-parse_window(struct pctx *c, json_object *root, struct job_def *job)
+parse_window(struct jfield_ctx *c, json_object *root, struct job_def *job)
 {
 	int r;
 
-	if ((r = parse_time(c, field(root, "start_at"), "start_at", job->zone,
-	    &job->start_at)) != 0 ||
-	    (r = parse_time(c, field(root, "expires_at"), "expires_at",
+	if ((r = parse_time(c, jfield_get(root, "start_at"), "start_at",
+	    job->zone, &job->start_at)) != 0 ||
+	    (r = parse_time(c, jfield_get(root, "expires_at"), "expires_at",
 	    job->zone, &job->expires_at)) != 0)
 		return r;
-	if (field(root, "start_at") != NULL &&
-	    field(root, "expires_at") != NULL &&
+	if (jfield_get(root, "start_at") != NULL &&
+	    jfield_get(root, "expires_at") != NULL &&
 	    job->expires_at <= job->start_at)
-		return fail(c, "expires_at", "must be after start_at");
+		return jfield_fail(c, "expires_at", "must be after start_at");
 	return 0;
 }
 
 static int
-job_from_json(struct pctx *c, json_object *root, const struct tz *def,
+job_from_json(struct jfield_ctx *c, json_object *root, const struct tz *def,
     struct job_def *job)
 {
-	json_object *sched = field(root, "schedule");
+	json_object *sched = jfield_get(root, "schedule");
 	int r;
 
-	warn_unknown(c, root, "", job_fields, NELEM(job_fields));
-	if ((r = parse_job_policy(c, root, job)) != 0 ||
+	if ((r = jfield_unknown(c, root, "", job_fields,
+	    NELEM(job_fields))) != 0 ||
+	    (r = parse_job_policy(c, root, job)) != 0 ||
 	    (r = parse_zone(c, sched, def, job)) != 0 ||
 	    (r = parse_schedule(c, sched, job)) != 0 ||
 	    (r = parse_action(c, root, job)) != 0 ||
-	    (r = parse_owners(c, field(root, "owners"), job)) != 0 ||
-	    (r = parse_env(c, field(root, "environment"), job)) != 0 ||
-	    (r = apply_fields(c, root, "", job_fields, NELEM(job_fields),
+	    (r = jfield_read(c, root, "", owners_field, 1, job)) != 0 ||
+	    (r = parse_env(c, jfield_get(root, "environment"), job)) != 0 ||
+	    (r = jfield_read(c, root, "", job_fields, NELEM(job_fields),
 	    job)) != 0)
 		return r;
 	return parse_window(c, root, job);
@@ -1250,29 +777,32 @@ static const char *const conn_names[] = { "local", "ssh", NULL };
 static const char *const key_policies[] = { "strict", "accept-new", NULL };
 
 #define NOFF(f)	offsetof(struct node_def, f)
-static const struct fspec node_fields[] = {
-	{ "roles", F_CUSTOM, 0, 0, 0, NULL },
-	{ "connection_type", F_CUSTOM, 0, 0, 0, NULL },
-	{ "connection_options", F_CUSTOM, 0, 0, 0, NULL },
-	{ "enabled", F_BOOL, NOFF(enabled), 0, 0, NULL },
-	{ "max_concurrent_runs", F_INT, NOFF(max_concurrent_runs), 0, 1000000,
-	    NULL },
+static const struct jfield node_fields[] = {
+	JFIELD_KNOWN("roles"),
+	JFIELD_KNOWN("connection_type"),
+	JFIELD_KNOWN("connection_options"),
+	JFIELD_ENTRY("enabled", JFIELD_BOOL, NOFF(enabled), 0, 0, NULL),
+	JFIELD_ENTRY("max_concurrent_runs", JFIELD_INT,
+	    NOFF(max_concurrent_runs), 0, 1000000, NULL),
 };
 
-static const struct fspec ssh_fields[] = {
-	{ "ssh_user", F_STR, NOFF(ssh_user), 1, 0, NULL },
-	{ "ssh_host", F_CUSTOM, 0, 0, 0, NULL },
-	{ "ssh_private_key_file", F_STR, NOFF(ssh_private_key_file), 1, 0,
-	    NULL },
-	{ "ssh_private_key_passphrase_file", F_STR,
-	    NOFF(ssh_private_key_passphrase_file), 1, 0, NULL },
-	{ "ssh_known_hosts_file", F_STR, NOFF(ssh_known_hosts_file), 1, 0,
-	    NULL },
-	{ "ssh_host_key", F_STR, NOFF(ssh_host_key), 1, 0, NULL },
-	{ "ssh_host_key_policy", F_STR, NOFF(ssh_host_key_policy), 1, 0,
-	    key_policies },
-	{ "connect_timeout", F_DUR, NOFF(connect_timeout_ms), 1, 0, NULL },
-	{ "max_sessions", F_INT, NOFF(max_sessions), 1, 64, NULL },
+static const struct jfield ssh_fields[] = {
+	JFIELD_ENTRY("ssh_user", JFIELD_STR, NOFF(ssh_user), 1, 0, NULL),
+	JFIELD_KNOWN("ssh_host"),
+	JFIELD_ENTRY("ssh_private_key_file", JFIELD_STR,
+	    NOFF(ssh_private_key_file), 1, 0, NULL),
+	JFIELD_ENTRY("ssh_private_key_passphrase_file", JFIELD_STR,
+	    NOFF(ssh_private_key_passphrase_file), 1, 0, NULL),
+	JFIELD_ENTRY("ssh_known_hosts_file", JFIELD_STR,
+	    NOFF(ssh_known_hosts_file), 1, 0, NULL),
+	JFIELD_ENTRY("ssh_host_key", JFIELD_STR, NOFF(ssh_host_key), 1, 0,
+	    NULL),
+	JFIELD_ENTRY("ssh_host_key_policy", JFIELD_STR,
+	    NOFF(ssh_host_key_policy), 1, 0, key_policies),
+	JFIELD_ENTRY("connect_timeout", JFIELD_DUR, NOFF(connect_timeout_ms),
+	    1, 0, NULL),
+	JFIELD_ENTRY("max_sessions", JFIELD_INT, NOFF(max_sessions), 1, 64,
+	    NULL),
 };
 
 void
@@ -1281,7 +811,7 @@ defs_node_free(struct node_def *n)
 	if (n == NULL)
 		return;
 	free(n->name);
-	strv_free(n->roles);
+	jfield_strv_free(n->roles);
 	free(n->ssh_user);
 	free(n->ssh_host);
 	free(n->ssh_private_key_file);
@@ -1361,9 +891,9 @@ node_new(const char *name)
 
 /* "host", "host:port", "[v6]" or "[v6]:port". */
 static int
-parse_host_port(struct pctx *c, const char *s, struct node_def *n)
+parse_host_port(struct jfield_ctx *c, const char *s, struct node_def *n)
 {
-	char q[QUOTE_BUFLEN];
+	char q[JFIELD_QUOTE_LEN];
 	const char *host = s, *hend, *port = NULL, *p;
 	int64_t pn;
 
@@ -1376,8 +906,8 @@ parse_host_port(struct pctx *c, const char *s, struct node_def *n)
 			port = hend + 2;
 	} else {
 		if ((hend = strchr(s, ':')) != NULL && strchr(hend + 1, ':'))
-			return fail(c, "connection_options.ssh_host", "IPv6 "
-			    "addresses need brackets: \"[::1]:22\"");
+			return jfield_fail(c, "connection_options.ssh_host",
+			    "IPv6 addresses need brackets: \"[::1]:22\"");
 		if (hend != NULL)
 			port = hend + 1;
 		else
@@ -1391,16 +921,16 @@ parse_host_port(struct pctx *c, const char *s, struct node_def *n)
 		goto bad;
 	n->ssh_port = port != NULL ? (int)pn : 22;
 	if ((n->ssh_host = strndup(host, (size_t)(hend - host))) == NULL)
-		return oom(c);
+		return jfield_oom(c);
 	return 0;
 bad:
-	return fail(c, "connection_options.ssh_host", "invalid host %s "
+	return jfield_fail(c, "connection_options.ssh_host", "invalid host %s "
 	    "(expected \"host\", \"host:port\" or \"[::1]:port\", "
-	    "port 1-65535)", quote(s, q, sizeof(q)));
+	    "port 1-65535)", jfield_quote(s, q, sizeof(q)));
 }
 
 static int
-parse_ssh(struct pctx *c, json_object *v, struct node_def *n)
+parse_ssh(struct jfield_ctx *c, json_object *v, struct node_def *n)
 {
 	static const char *const pre = "connection_options.";
 	json_object *host;
@@ -1408,54 +938,58 @@ parse_ssh(struct pctx *c, json_object *v, struct node_def *n)
 	int r;
 
 	if (v == NULL)
-		return fail(c, "connection_options", "missing (ssh nodes need "
-		    "ssh_user, ssh_host and ssh_private_key_file)");
-	if ((r = object_fields(c, v, "connection_options", pre, ssh_fields,
+		return jfield_fail(c, "connection_options", "missing (ssh "
+		    "nodes need ssh_user, ssh_host and ssh_private_key_file)");
+	if ((r = jfield_object(c, v, "connection_options", pre, ssh_fields,
 	    NELEM(ssh_fields))) != 0 ||
-	    (r = apply_fields(c, v, pre, ssh_fields, NELEM(ssh_fields),
+	    (r = jfield_read(c, v, pre, ssh_fields, NELEM(ssh_fields),
 	    n)) != 0)
 		return r;
 	if (n->ssh_user == NULL)
-		return fail(c, "connection_options.ssh_user", "missing");
-	if ((host = field(v, "ssh_host")) == NULL)
-		return fail(c, "connection_options.ssh_host", "missing");
-	if ((r = val_cstr(c, host, "connection_options.ssh_host", &s)) != 0 ||
+		return jfield_fail(c, "connection_options.ssh_user", "missing");
+	if ((host = jfield_get(v, "ssh_host")) == NULL)
+		return jfield_fail(c, "connection_options.ssh_host", "missing");
+	if ((r = jfield_cstr(c, host, "connection_options.ssh_host",
+	    &s)) != 0 ||
 	    (r = parse_host_port(c, s, n)) != 0)
 		return r;
 	if (n->ssh_private_key_file == NULL)
-		return fail(c, "connection_options.ssh_private_key_file",
+		return jfield_fail(c, "connection_options.ssh_private_key_file",
 		    "missing");
 	if (n->ssh_known_hosts_file == NULL &&
 	    (n->ssh_known_hosts_file = strdup(KNOWN_HOSTS)) == NULL)
-		return oom(c);
+		return jfield_oom(c);
 	if (n->ssh_host_key_policy == NULL &&
 	    (n->ssh_host_key_policy = strdup("strict")) == NULL)
-		return oom(c);
+		return jfield_oom(c);
 	return 0;
 }
 
 static int
-node_from_json(struct pctx *c, json_object *root, struct node_def *n)
+node_from_json(struct jfield_ctx *c, json_object *root, struct node_def *n)
 {
 	json_object *v;
 	int r, conn;
 
-	warn_unknown(c, root, "", node_fields, NELEM(node_fields));
-	if ((v = field(root, "roles")) != NULL &&
-	    (r = val_strv(c, v, "roles", 0, true, &n->roles)) != 0)
+	if ((r = jfield_unknown(c, root, "", node_fields,
+	    NELEM(node_fields))) != 0)
 		return r;
-	if ((v = field(root, "connection_type")) == NULL)
-		return fail(c, "connection_type",
+	if ((v = jfield_get(root, "roles")) != NULL &&
+	    (r = jfield_strv(c, v, "roles", 0, true, &n->roles)) != 0)
+		return r;
+	if ((v = jfield_get(root, "connection_type")) == NULL)
+		return jfield_fail(c, "connection_type",
 		    "missing (expected \"local\" or \"ssh\")");
-	if ((r = val_enum(c, v, "connection_type", conn_names, &conn)) != 0 ||
-	    (r = apply_fields(c, root, "", node_fields, NELEM(node_fields),
+	if ((r = jfield_enum(c, v, "connection_type", conn_names,
+	    &conn)) != 0 ||
+	    (r = jfield_read(c, root, "", node_fields, NELEM(node_fields),
 	    n)) != 0)
 		return r;
 	n->conn = conn == 1 ? NODE_SSH : NODE_LOCAL;
 	if (n->conn == NODE_SSH)
-		return parse_ssh(c, field(root, "connection_options"), n);
-	if (field(root, "connection_options") != NULL)
-		warn(c, "connection_options: ignored for a local node");
+		return parse_ssh(c, jfield_get(root, "connection_options"), n);
+	if (jfield_get(root, "connection_options") != NULL)
+		jfield_warn(c, "connection_options: ignored for a local node");
 	return 0;
 }
 
@@ -1477,12 +1011,13 @@ mask_members(json_object *o)
 void
 defs_job_mask(json_object *def)
 {
-	json_object *http = field(def, "http"), *url = field(http, "url");
+	json_object *http = jfield_get(def, "http");
+	json_object *url = jfield_get(http, "url");
 	const char *s = json_object_get_string(url);
 	struct buf b;
 
-	mask_members(field(def, "environment"));
-	mask_members(field(http, "headers"));
+	mask_members(jfield_get(def, "environment"));
+	mask_members(jfield_get(http, "headers"));
 	if (url == NULL)
 		return;
 	buf_init(&b, 2 * strlen(s != NULL ? s : "") + 64);
@@ -1500,28 +1035,29 @@ defs_job_mask(json_object *def)
 
 /* Parses text as one strict JSON object; trailing garbage is an error. */
 static int
-parse_json(struct pctx *c, const char *text, size_t len, json_object **out)
+parse_json(struct jfield_ctx *c, struct json_tokener *tok, const char *text,
+    size_t len, json_object **out)
 {
 	char msg[512];
 	json_object *root;
 	int r;
 
 	if (len > DEFS_FILE_MAX) {
-		fail(c, NULL, "file too large (%zu bytes, limit %d)", len,
-		    DEFS_FILE_MAX);
+		jfield_fail(c, NULL, "file too large (%zu bytes, limit %d)",
+		    len, DEFS_FILE_MAX);
 		return ERR_TOOBIG;
 	}
-	r = jsontext_parse(text, len, JSONTEXT_STRICT, c->tok, &root, msg,
+	r = jsontext_parse(text, len, JSONTEXT_STRICT, tok, &root, msg,
 	    sizeof(msg));
 	if (r == -ENOMEM)
-		return oom(c);
+		return jfield_oom(c);
 	if (r != 0) {
-		fail(c, NULL, "%s", msg);
+		jfield_fail(c, NULL, "%s", msg);
 		return ERR_PARSE;
 	}
 	if (!json_object_is_type(root, json_type_object)) {
-		fail(c, NULL, "expected a JSON object, got %s",
-		    type_name(root));
+		jfield_fail(c, NULL, "expected a JSON object, got %s",
+		    jfield_type_name(root));
 		json_object_put(root);
 		return ERR_PARSE;
 	}
@@ -1530,31 +1066,32 @@ parse_json(struct pctx *c, const char *text, size_t len, json_object **out)
 }
 
 static int
-check_name(struct pctx *c, const char *what, const char *name)
+check_name(struct jfield_ctx *c, const char *what, const char *name)
 {
-	char q[QUOTE_BUFLEN];
+	char q[JFIELD_QUOTE_LEN];
 
 	if (defs_name_valid(name))
 		return 0;
-	return fail(c, "name", "invalid %s name %s (use 1-%d of A-Z a-z 0-9 "
-	    ". _ -, not starting with . or -)", what, quote(name, q, sizeof(q)),
-	    DEFS_NAME_MAX);
+	return jfield_fail(c, "name", "invalid %s name %s (use 1-%d of A-Z "
+	    "a-z 0-9 . _ -, not starting with . or -)", what,
+	    jfield_quote(name, q, sizeof(q)), DEFS_NAME_MAX);
 }
 
 static int
-job_parse(struct pctx *c, const char *name, const char *text, size_t len,
+job_parse(struct pctx *p, const char *name, const char *text, size_t len,
     const struct tz *zone, struct job_def **out)
 {
 	json_object *root = NULL;
 	struct job_def *job = NULL;
+	struct jfield_ctx *c = &p->jc;
 	int r;
 
 	*out = NULL;
 	if ((r = check_name(c, "job", name)) != 0 ||
-	    (r = parse_json(c, text, len, &root)) != 0)
+	    (r = parse_json(c, p->tok, text, len, &root)) != 0)
 		goto out;
 	if ((job = job_new(name)) == NULL) {
-		r = oom(c);
+		r = jfield_oom(c);
 		goto out;
 	}
 	if ((r = job_from_json(c, root, zone, job)) != 0)
@@ -1569,19 +1106,20 @@ job_parse(struct pctx *c, const char *name, const char *text, size_t len,
 }
 
 static int
-node_parse(struct pctx *c, const char *name, const char *text, size_t len,
+node_parse(struct pctx *p, const char *name, const char *text, size_t len,
     struct node_def **out)
 {
 	json_object *root = NULL;
 	struct node_def *node = NULL;
+	struct jfield_ctx *c = &p->jc;
 	int r;
 
 	*out = NULL;
 	if ((r = check_name(c, "node", name)) != 0 ||
-	    (r = parse_json(c, text, len, &root)) != 0)
+	    (r = parse_json(c, p->tok, text, len, &root)) != 0)
 		goto out;
 	if ((node = node_new(name)) == NULL) {
-		r = oom(c);
+		r = jfield_oom(c);
 		goto out;
 	}
 	if ((r = node_from_json(c, root, node)) != 0)
@@ -1595,18 +1133,25 @@ node_parse(struct pctx *c, const char *name, const char *text, size_t len,
 	return r;
 }
 
+/* Warnings of the field reader go to report() with the file's name. */
 static void
-pctx_init(struct pctx *c, const char *file, char *err, size_t errlen,
+pctx_warn(void *arg, const char *msg)
+{
+	struct pctx *p = arg;
+
+	if (p->report != NULL)
+		p->report(p->arg, "warning", p->file, msg);
+}
+
+static void
+pctx_init(struct pctx *p, const char *file, char *err, size_t errlen,
     defs_report_fn report, void *arg)
 {
-	c->file = file;
-	c->err = err;
-	c->errlen = errlen;
-	c->report = report;
-	c->arg = arg;
-	c->tok = NULL;
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
+	jfield_ctx_init(&p->jc, err, errlen, pctx_warn, p);
+	p->file = file;
+	p->report = report;
+	p->arg = arg;
+	p->tok = NULL;
 }
 
 int
@@ -1814,7 +1359,7 @@ static int
 load_entry(struct loader *l, int dirfd, const char *dir, const char *name,
     bool jobs)
 {
-	char path[4096], stem[256], q[QUOTE_BUFLEN];
+	char path[4096], stem[256], q[JFIELD_QUOTE_LEN];
 	size_t nlen = strlen(name), len = 0;
 	int r;
 
@@ -1826,7 +1371,7 @@ load_entry(struct loader *l, int dirfd, const char *dir, const char *name,
 	if (nlen - 5 >= sizeof(stem) || !defs_name_valid(stem)) {
 		report(l, "warning", path, "invalid name %s (use 1-%d of A-Z "
 		    "a-z 0-9 . _ -, not starting with . or -); file ignored",
-		    quote(stem, q, sizeof(q)), DEFS_NAME_MAX);
+		    jfield_quote(stem, q, sizeof(q)), DEFS_NAME_MAX);
 		return 0;
 	}
 	if ((r = read_file(l, dirfd, name, &len)) == ERR_INVALID)
@@ -1915,20 +1460,20 @@ static void
 check_job(struct loader *l, const struct job_def *job, const char **roles,
     size_t nroles)
 {
-	char q[QUOTE_BUFLEN];
+	char q[JFIELD_QUOTE_LEN];
 	size_t j;
 
 	for (j = 0; job->nodes != NULL && job->nodes[j] != NULL; j++)
 		if (defs_find_node(l->set, job->nodes[j]) == NULL)
 			report(l, "warning", job->source, "policy.nodes: "
 			    "no node named %s",
-			    quote(job->nodes[j], q, sizeof(q)));
+			    jfield_quote(job->nodes[j], q, sizeof(q)));
 	for (j = 0; job->roles != NULL && job->roles[j] != NULL; j++)
 		if (bsearch(&job->roles[j], roles, nroles, sizeof(*roles),
 		    cmp_str) == NULL)
 			report(l, "warning", job->source, "policy.roles: "
 			    "no node has role %s",
-			    quote(job->roles[j], q, sizeof(q)));
+			    jfield_quote(job->roles[j], q, sizeof(q)));
 }
 
 static int

@@ -11,7 +11,6 @@
 #include "distcron/dur.h"
 #include "distcron/err.h"
 
-#define DUR_MAX_MS	(INT64_C(100) * 365 * 86400 * 1000)	/* 100 years */
 
 static int
 unit_ms(const char **pp, int64_t *mult)

@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The longest duration: 100 years, in ms. */
+#define DUR_MAX_MS	(INT64_C(100) * 365 * 86400 * 1000)
+
 /*
  * Parses a duration made of one or more <number><unit> parts, units ms, s, m,
  * h, d (e.g. "1h30m", "90s").  A bare number is rejected (the unit is
