@@ -16,6 +16,7 @@
 #include "distcron/config.h"
 #include "distcron/defs.h"
 #include "distcron/loop.h"
+#include "distcron/runhooks.h"
 #include "distcron/store.h"
 
 struct runner;
@@ -26,6 +27,27 @@ struct runner;
  */
 int runner_new(const struct config *cfg, struct loop *loop, struct store *st,
     struct runner **out);
+
+/* The claim in force (runhooks.h): after runner_new, "local" on the
+ * runner's store thread, whose unique (job, tick) index makes a second
+ * intent for a tick lose.  A claim that wraps it records its won intents
+ * through it. */
+void runner_claim(const struct runner *r, const struct run_claim_ops **ops,
+    void **arg);
+
+/* Puts ops (with its arg; both must outlive r) in force for every run.
+ * Only before the first runner_apply and the first run: returns 0, or
+ * ERR_BUSY after. */
+int runner_set_claim(struct runner *r, const struct run_claim_ops *ops,
+    void *arg);
+
+#define RUNNER_HOOKS_MAX	8	/* finish hooks, "store" included */
+
+/* Adds a hook (copied; its name and arg must outlive r) after those in
+ * place: runner_new adds "store" as hook #1.  Only before the first
+ * runner_apply and the first run.  Returns the hook's position (from 0),
+ * ERR_BUSY after, or -ENOSPC past RUNNER_HOOKS_MAX. */
+int runner_add_finish_hook(struct runner *r, const struct run_finish_hook *h);
 
 #define RUNNER_KEPT_MAX	256	/* bytes of a list of kept file names */
 

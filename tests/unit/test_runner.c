@@ -73,6 +73,8 @@ struct env {
 	struct loop *loop;
 	struct store *st;
 	struct runner *r;
+	void (*prep)(struct env *e);	/* after runner_new, before the jobs */
+	void *ctx;			/* prep's */
 };
 
 static void
@@ -140,6 +142,8 @@ run_for(struct env *e, int64_t ms)
 	struct defs_set *set;
 
 	assert_int_equal(runner_new(&e->cfg, e->loop, e->st, &e->r), 0);
+	if (e->prep != NULL)
+		e->prep(e);
 	assert_int_equal(defs_load(e->jobs, e->nodes, NULL, &set, NULL, NULL),
 	    0);
 	runner_apply(e->r, set, 1, NULL);
@@ -782,6 +786,187 @@ test_manage(void **state)
 	store_runs_free(runs, n);
 }
 
+/* A claim (runhooks.h) that loses the first tick it is asked for and
+ * hands the others to the claim it wraps (the runner's local one). */
+struct lose_claim {
+	const struct run_claim_ops *next;
+	void *next_arg;
+	int64_t lost;		/* the tick it lost */
+};
+
+static int
+lose_claim(void *arg, struct store_run **recs, size_t n,
+    run_claim_done_fn done, void *done_arg)
+{
+	struct lose_claim *lc = arg;
+	size_t i;
+
+	if (lc->lost == 0)
+		lc->lost = recs[0]->scheduled_at;
+	for (i = 0; i < n; i++)
+		if (recs[i]->scheduled_at == lc->lost) {
+			done(recs, n, 0, done_arg);	/* ids stay 0: lost */
+			return 0;
+		}
+	return lc->next->claim(lc->next_arg, recs, n, done, done_arg);
+}
+
+static const struct run_claim_ops lose_ops = { "lose-first", lose_claim };
+
+static void
+prep_lose(struct env *e)
+{
+	struct lose_claim *lc = e->ctx;
+
+	runner_claim(e->r, &lc->next, &lc->next_arg);
+	assert_string_equal(lc->next->name, "local");
+	assert_int_equal(runner_set_claim(e->r, &lose_ops, lc), 0);
+}
+
+/* Lines in a file (0 if there is none). */
+static size_t
+count_lines(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	size_t n = 0;
+	int c;
+
+	while (fp != NULL && (c = fgetc(fp)) != EOF)
+		n += c == '\n';
+	if (fp != NULL)
+		fclose(fp);
+	return n;
+}
+
+/*
+ * A run whose claim is lost is not launched: no item of it starts, no
+ * record of it is saved; the job's next tick runs.
+ */
+static void
+test_claim_lost(void **state)
+{
+	struct env *e = *state;
+	struct lose_claim lc = { 0 };
+	struct runner_stats st;
+	struct store_run **runs;
+	char job[512], started[128];
+	size_t n, i, launched = 0, next_ok = 0;
+
+	snprintf(started, sizeof(started), "%s/started", e->dir);
+	snprintf(job, sizeof(job), "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": \"echo "
+	    "$DISTCRON_RUN_ID >> %s\"}", started);
+	put(e->nodes, "n1", local);
+	put(e->jobs, "tick", job);
+	e->prep = prep_lose;
+	e->ctx = &lc;
+	run_for(e, 2800);
+	assert_true(lc.lost > 0);
+	runner_stats(e->r, &st);
+	runs = runs_of(e, "tick", &n);
+	for (i = 0; i < n; i++) {
+		assert_true(runs[i]->scheduled_at != lc.lost);
+		launched += runs[i]->started_ms > 0;
+		next_ok += runs[i]->scheduled_at == lc.lost + 1 &&
+		    runs[i]->status == RUN_SUCCESS;
+	}
+	assert_int_equal(next_ok, 1);
+	assert_int_equal(st.started, launched);
+	assert_int_equal(count_lines(started), launched);
+	store_runs_free(runs, n);
+	assert_int_equal(runner_set_claim(e->r, &lose_ops, &lc), ERR_BUSY);
+}
+
+/* A finish hook that notes every final run it is told of. */
+struct seen {
+	int64_t id[64];
+	enum run_status status[64];
+	size_t n;
+	const struct seen *before;	/* a hook told first, or NULL */
+};
+
+static void
+hook_seen(void *arg, const struct store_run *rec, const struct job_def *def)
+{
+	struct seen *s = arg;
+
+	assert_string_equal(def->name, rec->job);
+	assert_true(rec->id > 0);
+	if (s->before != NULL)		/* told after it, of the same run */
+		assert_int_equal(s->before->id[s->n % 64], rec->id);
+	s->id[s->n % 64] = rec->id;
+	s->status[s->n % 64] = rec->status;
+	s->n++;
+}
+
+static void
+prep_hooks(struct env *e)
+{
+	struct seen *s = e->ctx;
+	struct run_finish_hook one = { "one", hook_seen, &s[0] };
+	struct run_finish_hook two = { "two", hook_seen, &s[1] };
+
+	s[1].before = &s[0];
+	/* "store" is hook #1 (position 0): these come after it */
+	assert_int_equal(runner_add_finish_hook(e->r, &one), 1);
+	assert_int_equal(runner_add_finish_hook(e->r, &two), 2);
+}
+
+/* Finds id among the runs of job; returns its status, or -1. */
+static int
+stored_status(struct env *e, const char *job, int64_t id)
+{
+	struct store_run **runs;
+	size_t n, i;
+	int st = -1;
+
+	runs = runs_of(e, job, &n);
+	for (i = 0; i < n; i++)
+		if (runs[i]->id == id)
+			st = (int)runs[i]->status;
+	store_runs_free(runs, n);
+	return st;
+}
+
+/*
+ * Finish hooks added at start are told of every final run once, in their
+ * order, with the record the store saved (its id and final status).
+ */
+static void
+test_finish_hooks(void **state)
+{
+	struct env *e = *state;
+	struct seen s[2];
+	struct run_finish_hook late = { "late", hook_seen, &s[0] };
+	struct store_run **runs;
+	size_t n, m, i, j;
+
+	memset(s, 0, sizeof(s));
+	put(e->nodes, "n1", local);
+	put(e->jobs, "ok", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"true\"]}");
+	put(e->jobs, "bad", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"false\"]}");
+	e->prep = prep_hooks;
+	e->ctx = s;
+	run_for(e, 2200);
+	runs = runs_of(e, "ok", &n);
+	store_runs_free(runs, n);
+	runs = runs_of(e, "bad", &m);
+	store_runs_free(runs, m);
+	assert_true(n >= 1 && m >= 1 && n + m < 64);
+	assert_int_equal(s[0].n, n + m);
+	assert_int_equal(s[1].n, n + m);
+	for (i = 0; i < s[0].n; i++) {
+		for (j = 0; j < i; j++)
+			assert_true(s[0].id[j] != s[0].id[i]);
+		assert_int_equal(s[0].status[i], stored_status(e,
+		    stored_status(e, "ok", s[0].id[i]) >= 0 ? "ok" : "bad",
+		    s[0].id[i]));
+	}
+	assert_int_equal(runner_add_finish_hook(e->r, &late), ERR_BUSY);
+}
+
 int
 main(void)
 {
@@ -808,6 +993,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_http_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_lost, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_finish_hooks, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

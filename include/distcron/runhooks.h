@@ -1,0 +1,64 @@
+/*
+ * runhooks.h - the two seams in the life of a run, as small tables of
+ * function pointers (like struct exec_ops):
+ *
+ *   claim   before a run launches it must win its tick; the runner hands
+ *           the intents of one loop turn to the claim in force, which
+ *           answers won (the intent is recorded: the run launches at its
+ *           second), lost (another claim owns the tick: the run is dropped,
+ *           nothing of it is saved) or failed (no intent recorded: the run
+ *           is not launched, a scheduled tick counts as skipped).
+ *   finish  when a run is final, an ordered list of hooks is told of the
+ *           final record; hook #1, "store", queues it for the store thread.
+ *
+ * Both are chosen when the runner starts (runner.h: runner_set_claim,
+ * runner_add_finish_hook) and called on the loop thread only.
+ */
+#ifndef DISTCRON_RUNHOOKS_H
+#define DISTCRON_RUNHOOKS_H
+
+#include <stddef.h>
+
+#include "distcron/defs.h"
+#include "distcron/store.h"
+
+/*
+ * A claim's answer, called once on the loop thread (possibly before claim
+ * returns).  rc 0: recs[i]->id > 0 means won, 0 means lost; rc negative:
+ * the whole batch failed with that error (ERR_STORE_QUEUE, ERR_STORE_FULL,
+ * ...), no intent recorded.  recs may be NULL; the runner knows its runs.
+ */
+typedef void (*run_claim_done_fn)(struct store_run **recs, size_t n, int rc,
+    void *done_arg);
+
+struct run_claim_ops {
+	const char *name;		/* "local", ... */
+	/*
+	 * Claims the ticks of recs[0..n-1] (PENDING records with the job,
+	 * scheduled_at, trigger and one item per picked node; id 0) and, for
+	 * each tick won, records the intent so that recs[i]->id is set.  The
+	 * array is the caller's (copy it if needed); the records stay the
+	 * runner's and must be left alone until done is called.  Never
+	 * blocks.  Returns 0, then calls done exactly once; or a negative
+	 * error, and never calls done (the runner treats the batch as
+	 * failed with it).
+	 */
+	int (*claim)(void *arg, struct store_run **recs, size_t n,
+	    run_claim_done_fn done, void *done_arg);
+};
+
+/*
+ * One hook told of every final run (one whose intent was recorded: never
+ * a lost or unrecorded tick), in the order the hooks were added, on the
+ * loop thread.  fn must not block or keep rec or def past the call: both
+ * stay the runner's, are read-only and valid only during the call; a hook
+ * cannot change the run.  arg is the hook's own.
+ */
+struct run_finish_hook {
+	const char *name;		/* "store", ... */
+	void (*fn)(void *arg, const struct store_run *rec,
+	    const struct job_def *def);
+	void *arg;
+};
+
+#endif

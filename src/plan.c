@@ -1,0 +1,458 @@
+/*
+ * plan.c - when or whether a run happens (runner.c has the map).
+ *
+ * It implements step 1 of the life of a run up to the run's creation: the
+ * scheduler hands a job's slot over RUNNER_LEAD_MS before the tick; the
+ * slot's next tick is planned; the job's rules are applied (enabled,
+ * start_at/expires_at, max_runs, concurrency forbid/replace/defer) and
+ * run.c is given the run.  Ticks found overdue by more than RUNNER_LATE_MS
+ * (daemon stopped, clock stepped forward, machine suspended) count as
+ * missed: run once if the job says "missed": "run_once" (within
+ * missed_max_age), else skipped and logged.  So do ticks whose intent the
+ * store refused (disk full): each slot keeps the newest, and when the store
+ * thread says it writes again the rule is applied to it.  A clock stepped
+ * back re-plans every job; at startup the newest tick missed while the
+ * daemon was down may run.  It also applies reloaded definitions by diffing
+ * them against the slots (kept definitions, retired slots).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "distcron/dur.h"
+#include "distcron/err.h"
+#include "distcron/log.h"
+#include "runner_int.h"
+
+#define RUNNER_LATE_MS		60000	/* later than this: a missed tick */
+#define RUNNER_MISSED_SCAN	1000000	/* bound on ticks walked at startup */
+
+static void slot_start_run(struct slot *slot, int64_t t, const char *trigger);
+
+static struct slot *
+slot_of(struct scheduler_item *it)
+{
+	return (struct slot *)((char *)it - offsetof(struct slot, item));
+}
+
+int64_t
+plan_now(void)
+{
+	return loop_real_ms() / 1000;
+}
+
+void
+plan_slot_free(struct slot *slot)
+{
+	if (slot->detached) {
+		if (slot->tprev != NULL)
+			slot->tprev->tnext = slot->tnext;
+		else
+			slot->r->detached = slot->tnext;
+		if (slot->tnext != NULL)
+			slot->tnext->tprev = slot->tprev;
+	}
+	if (slot->defer != NULL)
+		loop_timer_del(slot->defer);
+	defs_job_unref(slot->def);
+	free(slot->name);
+	free(slot);
+}
+
+/* ---- ticks ---- */
+
+/* Queues the slot at its next tick after `after`, if it has one. */
+static void
+slot_plan(struct slot *slot, int64_t after)
+{
+	struct runner *r = slot->r;
+	const struct job_def *def = slot->def;
+	int64_t next;
+	int rc;
+
+	scheduler_remove(r->sched, &slot->item);
+	if (!def->enabled || slot->gone || r->shutting)
+		return;
+	if (def->max_runs > 0 && slot->run_count >= def->max_runs)
+		return;
+	if (def->start_at > 0 && after < def->start_at - 1)
+		after = def->start_at - 1;
+	if ((rc = sched_next(def->sched, after, &next)) != 0) {
+		log_warn("job %s: no next run: %s", slot->name, err_str(rc));
+		return;
+	}
+	if (def->expires_at > 0 && next >= def->expires_at) {
+		log_info("job %s: expired, no further runs", slot->name);
+		return;
+	}
+	if (scheduler_set(r->sched, &slot->item, next) != 0)
+		log_error("job %s: out of memory scheduling it", slot->name);
+}
+
+static void
+slot_skip(struct slot *slot, int64_t t)
+{
+	char when[64];
+
+	slot->r->stats.skipped++;
+	run_fmt_time(slot->def, t, when, sizeof(when));
+	log_warn("job %s: tick %s skipped: the previous run is still "
+	    "running (concurrency: forbid)", slot->name, when);
+}
+
+/* The tick of a "forbid" job whose previous run was still going when the
+ * tick came near: decided now, at the tick itself. */
+static void
+slot_deferred(void *arg)
+{
+	struct slot *slot = arg;
+
+	slot->defer = NULL;
+	if (slot->nrunning > 0)
+		slot_skip(slot, slot->defer_tick);
+	else
+		slot_start_run(slot, slot->defer_tick, "schedule");
+}
+
+void
+plan_cancel_defer(struct slot *slot)
+{
+	if (slot->defer == NULL)
+		return;
+	loop_timer_del(slot->defer);
+	slot->defer = NULL;
+}
+
+/*
+ * Starts a run of slot for tick t (trigger "schedule" or "missed").  The
+ * concurrency rule is applied at the tick, not when the intent is written:
+ * "replace" stops the older runs as the new one launches, and "forbid"
+ * with a run still going waits for the tick before deciding to skip.
+ */
+static void
+slot_start_run(struct slot *slot, int64_t t, const char *trigger)
+{
+	int64_t wait_ms = t * 1000 - loop_real_ms();
+	struct run *run;
+
+	if (slot->nrunning > 0 && slot->def->concurrency == JOB_CONC_FORBID) {
+		if (wait_ms <= 0 || slot->defer != NULL) {
+			slot_skip(slot, t);
+			return;
+		}
+		slot->defer_tick = t;
+		loop_timer_add(slot->r->loop, loop_mono_ms() + wait_ms,
+		    slot_deferred, slot, &slot->defer);
+		return;
+	}
+	if ((run = run_new(slot, t, trigger)) == NULL) {
+		log_error("job %s: out of memory, tick dropped", slot->name);
+		return;
+	}
+	slot->run_count++;
+	run_pick_nodes(run);
+	run_queue_intent(slot->r, run);
+}
+
+/* Is tick t, found late, still worth running per the job's settings? */
+static int
+missed_wanted(const struct job_def *def, int64_t t, int64_t now)
+{
+	if (def->missed != JOB_MISSED_RUN_ONCE)
+		return 0;
+	return def->missed_max_age_ms == 0 ||
+	    (now - t) * 1000 <= def->missed_max_age_ms;
+}
+
+void
+plan_due(struct scheduler_item *it, void *arg)
+{
+	struct runner *r = arg;
+	struct slot *slot = slot_of(it);
+	int64_t t = it->due, now_ms = loop_real_ms(), now = now_ms / 1000;
+	char when[64], late[32];
+
+	if (slot->paused || now_ms - t * 1000 > RUNNER_LATE_MS) {
+		run_fmt_time(slot->def, t, when, sizeof(when));	/* logged */
+		dur_format(now_ms - t * 1000, late, sizeof(late));
+	}
+	if (slot->paused)
+		log_debug("job %s: paused, tick %s not run", slot->name, when);
+	else if (now_ms - t * 1000 <= RUNNER_LATE_MS)
+		slot_start_run(slot, t, "schedule");
+	else if (missed_wanted(slot->def, t, now)) {
+		log_warn("job %s: tick %s is %s late; running it once "
+		    "(missed: run_once)", slot->name, when, late);
+		slot_start_run(slot, t, "missed");
+	} else {
+		r->stats.skipped++;
+		log_warn("job %s: tick %s is %s late; skipped (missed: skip)",
+		    slot->name, when, late);
+	}
+	/* after the run is counted, so max_runs sees it */
+	slot_plan(slot, t > now ? t : now);
+}
+
+/* The wall clock was stepped back: plan every job from the new time. Ticks
+ * already run are refused by the store, so none runs twice. */
+void
+plan_jump(int64_t delta_ms, void *arg)
+{
+	struct runner *r = arg;
+	size_t i;
+
+	if (delta_ms > 0)
+		return;
+	for (i = 0; i < r->nslots; i++)
+		slot_plan(r->slots[i], plan_now());
+}
+
+/* The store writes again: ticks it refused meanwhile were missed, and
+ * the latest runs once if the job says "missed": "run_once". */
+static void
+slot_refused_missed(struct slot *slot, int64_t now)
+{
+	int64_t t = slot->refused_tick;
+	long n = slot->nrefused;
+
+	slot->nrefused = 0;
+	slot->refused_tick = 0;
+	if (n == 0)
+		return;
+	if (slot->def->enabled && !slot->paused &&
+	    missed_wanted(slot->def, t, now)) {
+		log_info("job %s: %ld tick(s) missed while the store could not "
+		    "write; running the latest once (missed: run_once)",
+		    slot->name, n);
+		slot_start_run(slot, t, "missed");
+	} else
+		log_info("job %s: %ld tick(s) missed while the store could not "
+		    "write; skipped", slot->name, n);
+}
+
+void
+plan_store_back(void *arg)
+{
+	struct runner *r = arg;
+	size_t i;
+
+	if (r->shutting)
+		return;
+	for (i = 0; i < r->nslots; i++)
+		slot_refused_missed(r->slots[i], plan_now());
+}
+
+/* At startup: runs a tick missed while the daemon was down, if wanted. */
+static void
+slot_catch_up(struct slot *slot, int64_t last)
+{
+	int64_t t, next, now = plan_now();
+	char when[64];
+	long n;
+
+	if (last <= 0 || slot->def->missed != JOB_MISSED_RUN_ONCE ||
+	    !slot->def->enabled || slot->paused)
+		return;
+	if (sched_next(slot->def->sched, last, &t) != 0 || t > now - 1)
+		return;
+	for (n = 1; n < RUNNER_MISSED_SCAN; n++) {
+		if (sched_next(slot->def->sched, t, &next) != 0 ||
+		    next > now - 1)
+			break;
+		t = next;
+	}
+	if (slot->def->expires_at > 0 && t >= slot->def->expires_at)
+		return;
+	if (!missed_wanted(slot->def, t, now))
+		return;
+	run_fmt_time(slot->def, t, when, sizeof(when));
+	log_info("job %s: %ld tick(s) missed while the daemon was down; "
+	    "running the latest, %s, once", slot->name, n, when);
+	slot_start_run(slot, t, "missed");
+}
+
+/* ---- definitions ---- */
+
+static struct slot *
+slot_new(struct runner *r, struct job_def *def, int at_startup)
+{
+	struct store_job_state state;
+	struct slot *slot;
+
+	if ((slot = calloc(1, sizeof(*slot))) == NULL ||
+	    (slot->name = strdup(def->name)) == NULL) {
+		free(slot);
+		return NULL;
+	}
+	slot->r = r;
+	slot->def = defs_job_ref(def);
+	scheduler_item_init(&slot->item);
+	memset(&state, 0, sizeof(state));
+	if (store_job_state_get(r->st, def->name, &state) != 0)
+		log_warn("job %s: cannot read its stored state; max_runs and "
+		    "missed ticks start from zero", def->name);
+	slot->run_count = state.run_count;
+	slot->paused = state.paused;
+	slot->last_id = state.last_run_id;
+	slot->last_status = state.last_status;
+	slot->last_ended_ms = state.last_ended_ms;
+	slot_plan(slot, plan_now());
+	if (at_startup)
+		slot_catch_up(slot, state.last_scheduled_at);
+	return slot;
+}
+
+/* Keeps a slot that left r->slots (retired with runs going, or a task's)
+ * reachable for cancels and the shutdown. */
+void
+plan_slot_detach(struct runner *r, struct slot *slot)
+{
+	slot->detached = true;
+	slot->tnext = r->detached;
+	if (r->detached != NULL)
+		r->detached->tprev = slot;
+	r->detached = slot;
+}
+
+/* A job left the definitions: unschedule; free once its runs are over. */
+static void
+slot_retire(struct runner *r, struct slot *slot)
+{
+	scheduler_remove(r->sched, &slot->item);
+	plan_cancel_defer(slot);
+	slot->gone = 1;
+	if (slot->nrunning == 0)
+		plan_slot_free(slot);
+	else
+		plan_slot_detach(r, slot);
+}
+
+/* Every slot with runs: the scheduled ones and the detached ones, as a
+ * malloc'd array of *np (NULL when out of memory). */
+struct slot **
+plan_slots_all(struct runner *r, size_t *np)
+{
+	struct slot **v, *s;
+	size_t n = r->nslots;
+
+	for (s = r->detached; s != NULL; s = s->tnext)
+		n++;
+	if ((v = malloc((n + 1) * sizeof(*v))) == NULL)
+		return NULL;
+	memcpy(v, r->slots, r->nslots * sizeof(*v));
+	n = r->nslots;
+	for (s = r->detached; s != NULL; s = s->tnext)
+		v[n++] = s;
+	*np = n;
+	return v;
+}
+
+/* The same job in the new set: adopt its definition if the file changed. */
+static void
+slot_update(struct slot *slot, struct job_def *def)
+{
+	if (slot->def->digest == def->digest)
+		return;
+	defs_job_unref(slot->def);
+	slot->def = defs_job_ref(def);
+	log_info("job %s: definition changed", slot->name);
+	slot_plan(slot, plan_now());
+}
+
+/* Adds "NAME.json" to a list of kept files ("a.json, b.json"); a list
+ * too long for out ends with "...". */
+static void
+kept_add(char *out, size_t outlen, size_t *n, const char *name)
+{
+	size_t used = strlen(out), need = strlen(name) + 7;  /* ", " ".json" */
+
+	(*n)++;
+	if (used >= 3 && strcmp(out + used - 3, "...") == 0)
+		return;
+	if (used + need + 6 < outlen)	/* leaves room for ", ..." */
+		snprintf(out + used, outlen - used, "%s%s.json",
+		    used ? ", " : "", name);
+	else
+		snprintf(out + used, outlen - used, "%s...", used ? ", " : "");
+}
+
+/* A node whose file broke (half written, invalid) keeps its last good
+ * definition, as jobs do. */
+static void
+keep_bad_nodes(struct runner *r, struct defs_set *set,
+    struct runner_applied *a)
+{
+	const struct node_def *old;
+	size_t i;
+
+	for (i = 0; r->set != NULL && i < set->nbad_nodes; i++)
+		if ((old = defs_find_node(r->set, set->bad_nodes[i])) != NULL &&
+		    defs_set_keep_node(set, old) == 0) {
+			log_warn("node %s: its file is invalid; keeping the "
+			    "previous definition until it is fixed", old->name);
+			kept_add(a->kept_node_files, sizeof(a->kept_node_files),
+			    &a->kept_nodes, old->name);
+		}
+}
+
+int
+runner_apply(struct runner *r, struct defs_set *set, int at_startup,
+    struct runner_applied *out)
+{
+	struct runner_applied a;
+	struct slot **ns, *slot;
+	size_t i = 0, j = 0, n = 0;
+	int c;
+
+	memset(&a, 0, sizeof(a));
+	keep_bad_nodes(r, set, &a);
+	a.nodes = set->nnodes;
+	ns = calloc(set->njobs + 1, sizeof(*ns));
+	if (ns == NULL || policy_set_nodes(r->policy, set) != 0) {
+		log_error("reload: out of memory; keeping the old definitions");
+		free(ns);
+		defs_set_free(set);
+		return -ENOMEM;
+	}
+	exec_ssh_retire(r->ssh, set->nodes, set->nnodes);
+	while (i < r->nslots || j < set->njobs) {
+		c = i == r->nslots ? 1 : j == set->njobs ? -1 :
+		    strcmp(r->slots[i]->name, set->jobs[j]->name);
+		if (c < 0 && defs_job_is_bad(set, r->slots[i]->name)) {
+			/* half-written or broken file: keep the last good
+			 * definition rather than dropping the job */
+			log_warn("job %s: its file is invalid; keeping the "
+			    "previous definition until it is fixed",
+			    r->slots[i]->name);
+			kept_add(a.kept_job_files, sizeof(a.kept_job_files),
+			    &a.kept_jobs, r->slots[i]->name);
+			ns[n++] = r->slots[i++];
+			continue;
+		}
+		if (c < 0) {
+			slot_retire(r, r->slots[i++]);
+			continue;
+		}
+		if (c == 0) {
+			slot = r->slots[i++];
+			slot_update(slot, set->jobs[j++]);
+		} else if ((slot = slot_new(r, set->jobs[j++], at_startup)) ==
+		    NULL) {
+			log_error("job %s: out of memory", set->jobs[j - 1]->name);
+			continue;
+		}
+		ns[n++] = slot;
+	}
+	free(r->slots);
+	r->slots = ns;
+	r->nslots = n;
+	r->stats.jobs = n;
+	defs_set_free(r->set);
+	r->set = set;
+	run_pump_waiting(r);
+	a.jobs = n;
+	if (out != NULL)
+		*out = a;
+	return 0;
+}

@@ -1,0 +1,1105 @@
+/*
+ * run.c - what happens to a run, once plan.c has decided it happens
+ * (runner.c has the map).  It implements steps 1 to 4 of the life of a run:
+ *   1. A run gets its nodes (policy.c picks them) and its intent (PENDING,
+ *      one item per node) is gathered with the others of this loop turn
+ *      and handed to the claim in force (runhooks.h).  The local claim
+ *      sends the batch to the store thread, whose unique (job, time) index
+ *      makes a second intent for the same tick lose: that is what makes a
+ *      tick run once.
+ *   2. A won claim launches the run at its scheduled second on a monotonic
+ *      timer (at once for manual, missed or late runs); a lost one is
+ *      dropped; one the store refused is not launched.
+ *   3. Each item starts on its node's executor when a slot is free under
+ *      the global and per-node limits, else waits in a FIFO.
+ *   4. When every item of the attempt is done the run succeeds, is retried
+ *      after a backoff (failed nodes only), fails over to another node
+ *      ("any"), or fails; the final record, with the captured output, goes
+ *      to the finish hooks in order, the first of which queues it for the
+ *      store thread.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "distcron/dur.h"
+#include "distcron/err.h"
+#include "distcron/exec_local.h"
+#include "distcron/log.h"
+#include "distcron/orphan.h"
+#include "runner_int.h"
+
+#define RUNNER_BACKOFF_MAX_MS	(3600 * 1000)
+#define RUNNER_STARTED_SAVE_MS	1000	/* STARTED saved if still running */
+#define RUNNER_HTTP_NODE	"(daemon)"	/* the item of an HTTP job */
+
+static void item_begin(struct item_ctx *ic);
+static void run_begin_items(struct run *run, size_t first);
+
+/* ---- small helpers ---- */
+
+static char *
+xstrdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static struct policy_node *
+node_find(struct runner *r, const char *name)
+{
+	return policy_node(r->policy, name);
+}
+
+void
+run_fmt_time(const struct job_def *def, int64_t t, char *out, size_t n)
+{
+	if (tz_format_iso8601(def->zone, t, out, n) != 0)
+		snprintf(out, n, "@%lld", (long long)t);
+}
+
+/* ---- store records ---- */
+
+static struct store_run *
+rec_copy(const struct store_run *src)
+{
+	struct store_run *d;
+	size_t i;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	*d = *src;
+	d->job = xstrdup(src->job);
+	d->trigger = xstrdup(src->trigger);
+	d->reason = xstrdup(src->reason);
+	d->items = calloc(src->nitems ? src->nitems : 1, sizeof(*d->items));
+	if (d->items == NULL) {
+		d->nitems = 0;
+		store_run_free(d);
+		return NULL;
+	}
+	for (i = 0; i < src->nitems; i++) {
+		d->items[i] = src->items[i];
+		d->items[i].node = xstrdup(src->items[i].node);
+		d->items[i].out = xstrdup(src->items[i].out);
+		d->items[i].err = xstrdup(src->items[i].err);
+		d->items[i].error = xstrdup(src->items[i].error);
+		d->items[i].proc = xstrdup(src->items[i].proc);
+	}
+	return d;
+}
+
+/* Queues a copy of rec for saving. */
+static void
+rec_save(struct runner *r, const struct store_run *rec)
+{
+	struct store_run *copy;
+
+	if ((copy = rec_copy(rec)) == NULL) {
+		log_error("run %lld: out of memory saving its state",
+		    (long long)rec->id);
+		return;
+	}
+	storeq_save(r->q, copy);
+}
+
+/* Queues a copy of the run's record for saving. */
+static void
+run_save(struct run *run)
+{
+	rec_save(run->r, run->rec);
+}
+
+void
+run_save_final(void *arg, const struct store_run *rec,
+    const struct job_def *def)
+{
+	(void)def;
+	rec_save(arg, rec);
+}
+
+/*
+ * Tells the finish hooks of the final record, in order, and gives it up.
+ * Alone, hook #1 ("store") takes the record itself, as it always did; with
+ * hooks after it, it queues a copy, so that the record stays the runner's
+ * (and valid) while they read it.
+ */
+static void
+run_finish_hooks(struct run *run)
+{
+	struct runner *r = run->r;
+	size_t i;
+
+	if (r->nhooks == 1 && r->hooks[0].fn == run_save_final) {
+		storeq_save(r->q, run->rec);	/* hands the record over */
+	} else {
+		for (i = 0; i < r->nhooks; i++)
+			r->hooks[i].fn(r->hooks[i].arg, run->rec, run->def);
+		store_run_free(run->rec);
+	}
+	run->rec = NULL;
+}
+
+/*
+ * STARTED is saved only for runs still going RUNNER_STARTED_SAVE_MS after
+ * launch.  The PENDING intent already covers a crash (both become LOST), and
+ * most runs are short: they go from PENDING to their final state in one
+ * write, which keeps the store thread off the CPU during a burst of
+ * launches.  The list is in launch order, so one timer serves it.
+ */
+static void unsaved_arm(struct runner *r);
+
+static void
+unsaved_unlink(struct runner *r, struct run *run)
+{
+	if (run->launched_ms == 0)
+		return;
+	if (run->sprev)
+		run->sprev->snext = run->snext;
+	else
+		r->unsaved = run->snext;
+	if (run->snext)
+		run->snext->sprev = run->sprev;
+	else
+		r->unsaved_tail = run->sprev;
+	run->snext = run->sprev = NULL;
+	run->launched_ms = 0;
+}
+
+static void
+unsaved_flush(void *arg)
+{
+	struct runner *r = arg;
+	struct run *run;
+	int64_t now = loop_mono_ms();
+
+	r->unsaved_timer = NULL;
+	while ((run = r->unsaved) != NULL &&
+	    run->launched_ms + RUNNER_STARTED_SAVE_MS <= now) {
+		unsaved_unlink(r, run);
+		run_save(run);
+	}
+	unsaved_arm(r);
+}
+
+static void
+unsaved_arm(struct runner *r)
+{
+	if (r->unsaved == NULL || r->unsaved_timer != NULL)
+		return;
+	loop_timer_add(r->loop, r->unsaved->launched_ms +
+	    RUNNER_STARTED_SAVE_MS, unsaved_flush, r, &r->unsaved_timer);
+}
+
+static void
+unsaved_add(struct runner *r, struct run *run)
+{
+	run->launched_ms = loop_mono_ms();
+	run->sprev = r->unsaved_tail;
+	run->snext = NULL;
+	if (r->unsaved_tail)
+		r->unsaved_tail->snext = run;
+	else
+		r->unsaved = run;
+	r->unsaved_tail = run;
+	unsaved_arm(r);
+}
+
+static int
+run_add_item(struct run *run, const char *node, int attempt)
+{
+	struct store_run *rec = run->rec;
+	struct store_item *items;
+	struct item_ctx **ic, *c;
+
+	items = realloc(rec->items, (rec->nitems + 1) * sizeof(*items));
+	if (items == NULL)
+		return -ENOMEM;
+	rec->items = items;
+	ic = realloc(run->ic, (rec->nitems + 1) * sizeof(*ic));
+	if (ic == NULL)
+		return -ENOMEM;
+	run->ic = ic;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -ENOMEM;
+	memset(&items[rec->nitems], 0, sizeof(*items));
+	items[rec->nitems].node = strdup(node);
+	items[rec->nitems].attempt = attempt;
+	items[rec->nitems].status = RUN_PENDING;
+	items[rec->nitems].exit_code = -1;
+	c->run = run;
+	c->idx = rec->nitems;
+	ic[rec->nitems++] = c;
+	return items[c->idx].node ? 0 : -ENOMEM;
+}
+
+/* ---- node selection (policy.c decides) ---- */
+
+/* Rotates a job's ties: successive runs of one job start the search at
+ * successive nodes, whatever other jobs do. */
+static unsigned
+run_spin(const struct run *run)
+{
+	return (unsigned)run->slot->run_count + (unsigned)run->rec->attempt;
+}
+
+/* Adds the items of attempt 1: every candidate ("all") or the least busy
+ * up one ("any").  Returns the number of items; with none, the reason is
+ * kept for the record. */
+int
+run_pick_nodes(struct run *run)
+{
+	struct runner *r = run->r;
+	struct policy_node **all, *one;
+	char why[POLICY_ERROR_MAX + 64];
+	size_t i, n;
+	int count = 0;
+
+	if (run->def->http != NULL)	/* sent by the daemon itself */
+		return run_add_item(run, RUNNER_HTTP_NODE, 1) == 0;
+	if (run->def->hosts == JOB_HOSTS_ANY) {
+		one = policy_pick_any(r->policy, run->def, NULL, 0,
+		    run_spin(run), why, sizeof(why));
+		if (one != NULL && run_add_item(run, one->def->name, 1) == 0)
+			count++;
+	} else if ((all = calloc(policy_count(r->policy) + 1,
+	    sizeof(*all))) != NULL) {
+		n = policy_pick_all(r->policy, run->def, all, why, sizeof(why));
+		for (i = 0; i < n; i++)
+			if (run_add_item(run, all[i]->def->name, 1) == 0)
+				count++;
+		free(all);
+	} else
+		snprintf(why, sizeof(why), "out of memory picking nodes");
+	if (count == 0 && run->pick_error == NULL)
+		run->pick_error = strdup(why);
+	return count;
+}
+
+/* ---- runs ---- */
+
+struct run *
+run_new(struct slot *slot, int64_t scheduled_at, const char *trigger)
+{
+	struct run *run;
+
+	if ((run = calloc(1, sizeof(*run))) == NULL ||
+	    (run->rec = calloc(1, sizeof(*run->rec))) == NULL) {
+		free(run);
+		return NULL;
+	}
+	run->r = slot->r;
+	run->slot = slot;
+	run->def = defs_job_ref(slot->def);
+	run->rec->job = strdup(slot->name);
+	run->rec->trigger = strdup(trigger);
+	run->rec->scheduled_at = scheduled_at;
+	run->rec->status = RUN_PENDING;
+	run->rec->attempt = 1;
+	run->rec->created_ms = loop_real_ms();
+	run->rec->retention = run->def->retention;
+	run->next = slot->runs;
+	if (slot->runs)
+		slot->runs->prev = run;
+	slot->runs = run;
+	slot->nrunning++;
+	run->r->stats.in_flight++;
+	return run;
+}
+
+/* Frees the item contexts; they are indexed by the record's items. */
+static void
+run_free_ctx(struct run *run)
+{
+	size_t i;
+
+	for (i = 0; run->rec != NULL && i < run->rec->nitems; i++)
+		free(run->ic[i]);
+	free(run->ic);
+	run->ic = NULL;
+}
+
+static void
+run_free(struct run *run)
+{
+	run_free_ctx(run);
+	store_run_free(run->rec);
+	defs_job_unref(run->def);
+	free(run->pick_error);
+	free(run);
+}
+
+/* Logs the end of a run: one line, plus one per node for "all" runs. */
+static void
+run_log_finish(struct run *run)
+{
+	struct store_run *rec = run->rec;
+	const struct store_item *it, *last = NULL;
+	char when[64], dur[32];
+	size_t i, n = 0;
+
+	if (!log_enabled(LOG_LVL_INFO))
+		return;
+	run_fmt_time(run->def, rec->scheduled_at, when, sizeof(when));
+	for (i = 0; i < rec->nitems; i++) {
+		if (rec->items[i].attempt == rec->attempt) {
+			last = &rec->items[i];
+			n++;
+		}
+	}
+	for (i = 0; n > 1 && i < rec->nitems; i++) {
+		it = &rec->items[i];
+		if (it->attempt != rec->attempt)
+			continue;
+		dur_format(it->ended_ms - it->started_ms, dur, sizeof(dur));
+		log_info("run %lld item: job=%s node=%s status=%s exit=%d "
+		    "duration=%s", (long long)rec->id, rec->job, it->node,
+		    store_status_str(it->status), it->exit_code, dur);
+	}
+	dur_format(rec->started_ms ? rec->ended_ms - rec->started_ms : 0,
+	    dur, sizeof(dur));
+	log_info("run %lld finished: job=%s node=%s scheduled=%s attempt=%d "
+	    "status=%s exit=%d duration=%s%s%s", (long long)rec->id, rec->job,
+	    n == 1 ? last->node : n == 0 ? "-" : "(all)", when, rec->attempt,
+	    store_status_str(rec->status), n == 1 ? last->exit_code : -1, dur,
+	    rec->reason ? " reason=" : "", rec->reason ? rec->reason : "");
+}
+
+/* Ends a run: records the final state (the finish hooks) and forgets it. */
+void
+run_finish(struct run *run, enum run_status status, const char *reason)
+{
+	struct runner *r = run->r;
+	struct slot *slot = run->slot;
+
+	if (run->timer != NULL) {
+		loop_timer_del(run->timer);
+		run->timer = NULL;
+	}
+	unsaved_unlink(r, run);
+	run->rec->status = status;
+	run->rec->ended_ms = loop_real_ms();
+	if (run->rec->id > 0)
+		runstats_final(slot, status);
+	if (run->rec->id > 0 && run->rec->started_ms > 0)
+		runstats_duration(r, run->rec->ended_ms - run->rec->started_ms);
+	if (run->rec->id > slot->last_id) {
+		slot->last_id = run->rec->id;
+		slot->last_status = status;
+		slot->last_ended_ms = run->rec->ended_ms;
+	}
+	if (reason != NULL && run->rec->reason == NULL)
+		run->rec->reason = strdup(reason);
+	if (run->rec->id > 0) {
+		run_log_finish(run);
+		run_free_ctx(run);
+		run_finish_hooks(run);	/* "store" first */
+	}
+	if (run->prev)
+		run->prev->next = run->next;
+	else
+		slot->runs = run->next;
+	if (run->next)
+		run->next->prev = run->prev;
+	slot->nrunning--;
+	r->stats.in_flight--;
+	if (slot->gone && slot->nrunning == 0)
+		plan_slot_free(slot);
+	run_free(run);
+	runner_check_done(r);
+}
+
+/* ---- items ---- */
+
+static void
+item_set_error(struct store_item *it, enum run_status st, const char *msg)
+{
+	it->status = st;
+	if (it->ended_ms == 0)
+		it->ended_ms = loop_real_ms();
+	if (it->error == NULL && msg != NULL)
+		it->error = strdup(msg);
+}
+
+/* Builds the run's environment additions: the job's own, then ours. */
+static char **
+item_env(struct run *run, const struct store_item *it)
+{
+	char **env, when[64], buf[5][128];
+	size_t n = 0, i;
+
+	for (i = 0; run->def->env && run->def->env[i]; i++)
+		n++;
+	if ((env = calloc(n + 6, sizeof(*env))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		env[i] = run->def->env[i];
+	run_fmt_time(run->def, run->rec->scheduled_at, when, sizeof(when));
+	snprintf(buf[0], sizeof(buf[0]), "DISTCRON_JOB=%s", run->rec->job);
+	snprintf(buf[1], sizeof(buf[1]), "DISTCRON_RUN_ID=%lld",
+	    (long long)run->rec->id);
+	snprintf(buf[2], sizeof(buf[2]), "DISTCRON_SCHEDULED_AT=%s", when);
+	snprintf(buf[3], sizeof(buf[3]), "DISTCRON_NODE=%s", it->node);
+	snprintf(buf[4], sizeof(buf[4]), "DISTCRON_ATTEMPT=%d", it->attempt);
+	for (i = 0; i < 5; i++)
+		if ((env[n + i] = strdup(buf[i])) == NULL)
+			break;
+	return env;
+}
+
+static void
+item_env_free(char **env, size_t njob)
+{
+	size_t i;
+
+	for (i = njob; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+/* One item's attempt is over (done, failed to start, or dropped). */
+static void run_item_over(struct item_ctx *ic);
+
+/* The names of the nodes the run has tried (its items'), for failover. */
+static char **
+run_tried(const struct run *run)
+{
+	char **v = calloc(run->rec->nitems + 1, sizeof(*v));
+	size_t i;
+
+	for (i = 0; v && i < run->rec->nitems; i++)
+		v[i] = run->rec->items[i].node;
+	return v;
+}
+
+/*
+ * "any": the item's node could not be reached, so the run moves to the
+ * next candidate within the same run, as a new attempt that does not count
+ * against "retries".  Returns 1 if a new item was started.
+ */
+static int
+run_failover(struct run *run, const char *from)
+{
+	struct runner *r = run->r;
+	struct policy_node *next;
+	char why[POLICY_ERROR_MAX + 64], **tried;
+	size_t idx;
+
+	if (run->def->hosts != JOB_HOSTS_ANY || run->cancel_reason ||
+	    r->shutting || (tried = run_tried(run)) == NULL)
+		return 0;
+	next = policy_pick_any(r->policy, run->def, tried, run->rec->nitems,
+	    run_spin(run), why, sizeof(why));
+	free(tried);
+	if (next == NULL)
+		return 0;
+	idx = run->rec->nitems;
+	if (run_add_item(run, next->def->name, run->rec->attempt + 1) != 0)
+		return 0;
+	run->rec->attempt++;
+	run->failovers++;
+	log_warn("run %lld: node %s unreachable; failing over to node %s "
+	    "(attempt %d)", (long long)run->rec->id, from, next->def->name,
+	    run->rec->attempt);
+	run->active++;
+	item_begin(run->ic[idx]);
+	return 1;
+}
+
+/* Text for a failed item, from its executor's result. */
+static void
+item_failure_text(const struct exec_result *res, const struct run *run,
+    char *msg, size_t n)
+{
+	if (res->outcome == EXEC_CANCELLED)
+		snprintf(msg, n, "%s", run->cancel_reason ?
+		    run->cancel_reason : "cancelled");
+	else if (res->error[0] != '\0')
+		snprintf(msg, n, "%s", res->error);
+	else if (res->outcome == EXEC_EXITED && res->exit_code != 0)
+		snprintf(msg, n, "exit code %d", res->exit_code);
+	else if (res->outcome == EXEC_SIGNALED)
+		snprintf(msg, n, "killed by signal %d", res->signal);
+	else
+		snprintf(msg, n, "%s", exec_outcome_str(res->outcome));
+}
+
+/* Node health from a result: unreachable marks the node down, anything
+ * that reached it marks it up. */
+static void
+item_node_health(struct runner *r, struct policy_node *ns,
+    const struct exec_result *res)
+{
+	if (ns == NULL)
+		return;
+	if (res->outcome == EXEC_UNREACHABLE)
+		policy_node_failed(r->policy, ns, res->error);
+	else if (res->outcome != EXEC_FAILED)
+		policy_node_ok(r->policy, ns);
+}
+
+static void
+item_exec_done(struct exec_result *res, void *arg)
+{
+	struct item_ctx *ic = arg;
+	struct run *run = ic->run;
+	struct runner *r = run->r;
+	struct store_item *it = &run->rec->items[ic->idx];
+	struct policy_node *ns = node_find(r, it->node);
+	char msg[300];
+	int unreachable = res->outcome == EXEC_UNREACHABLE;
+
+	ic->proc = NULL;
+	r->stats.running--;
+	if (ns)
+		ns->running--;
+	item_node_health(r, ns, res);
+	it->exit_code = res->exit_code;
+	it->signal = res->signal;
+	it->started_ms = res->started_ms;
+	it->ended_ms = res->ended_ms;
+	it->out = res->out;
+	it->err = res->err;
+	res->out = res->err = NULL;
+	it->truncated = res->truncated;
+	it->status = res->ok ? RUN_SUCCESS : RUN_FAILURE;
+	if (!res->ok) {
+		item_failure_text(res, run, msg, sizeof(msg));
+		it->error = strdup(msg);
+	}
+	exec_result_free(res);
+	/* it may move: run_failover() grows the items */
+	if (unreachable)
+		run_failover(run, run->rec->items[ic->idx].node);
+	run_item_over(ic);
+	run_pump_waiting(r);
+}
+
+static const struct exec_ops *
+item_ops(struct run *run, const struct policy_node *ns, const char **why)
+{
+	if (run->def->http != NULL)
+		return &exec_http_ops;
+	if (ns == NULL) {
+		*why = "node no longer defined";
+		return NULL;
+	}
+	if (ns->def->conn == NODE_SSH)
+		return &exec_ssh_ops;
+	return &exec_local_ops;
+}
+
+/*
+ * A node found down when its item starts: "all" records the item as
+ * failed without trying (the node's health check brings it back); "any"
+ * moves the item to an up candidate if there is one, else tries anyway.
+ * Returns 1 when the item is over.
+ */
+static int
+item_node_down(struct item_ctx *ic, struct policy_node **nsp)
+{
+	struct run *run = ic->run;
+	struct store_item *it = &run->rec->items[ic->idx];
+	struct policy_node *next;
+	char why[POLICY_ERROR_MAX + 128], **tried, *name;
+
+	if (run->def->hosts == JOB_HOSTS_ALL) {
+		policy_down_reason(*nsp, why, sizeof(why));
+		item_set_error(it, RUN_FAILURE, why);
+		run_item_over(ic);
+		return 1;
+	}
+	if ((tried = run_tried(run)) == NULL)
+		return 0;
+	next = policy_pick_any(run->r->policy, run->def, tried,
+	    run->rec->nitems, run_spin(run), why, sizeof(why));
+	free(tried);
+	if (next != NULL && (name = strdup(next->def->name)) != NULL) {
+		free(it->node);
+		it->node = name;
+		*nsp = next;
+	}
+	return 0;
+}
+
+/* A local item's process group exists: record it (orphan.h) and save
+ * now, so a daemon that dies leaves it findable by the next one. */
+static void
+item_spawned(void *arg, int pgid)
+{
+	struct item_ctx *ic = arg;
+	struct run *run = ic->run;
+	struct store_item *it = &run->rec->items[ic->idx];
+	struct orphan_id id;
+	char text[ORPHAN_TEXT_MAX];
+
+	if (orphan_ident(pgid, run->def->kill_grace_ms, &id) != 0)
+		return;
+	orphan_format(&id, text, sizeof(text));
+	free(it->proc);
+	if ((it->proc = strdup(text)) == NULL)
+		return;
+	unsaved_unlink(run->r, run);
+	run_save(run);
+}
+
+/* Starts an item on its node's executor now. */
+static void
+item_exec(struct item_ctx *ic)
+{
+	struct run *run = ic->run;
+	struct runner *r = run->r;
+	struct store_item *it = &run->rec->items[ic->idx];
+	struct policy_node *ns = node_find(r, it->node);
+	struct exec_spec spec;
+	const char *why = NULL;
+	char **env;
+	size_t njob = 0;
+	int rc;
+
+	if (ns != NULL && ns->down && item_node_down(ic, &ns))
+		return;
+	if ((ic->ops = item_ops(run, ns, &why)) == NULL) {
+		item_set_error(it, RUN_FAILURE, why);
+		run_item_over(ic);
+		return;
+	}
+	while (run->def->env && run->def->env[njob])
+		njob++;
+	env = item_env(run, it);
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = run->def->argv;
+	spec.shell = run->def->shell;
+	spec.env = env;
+	spec.working_dir = run->def->working_dir;
+	spec.timeout_ms = run->def->timeout_ms;
+	spec.kill_grace_ms = run->def->kill_grace_ms;
+	spec.output_limit = run->def->output_limit;
+	spec.output_budget = r->cfg->output_memory_max > 0 ? &r->outbudget :
+	    NULL;
+	spec.node = it->node;
+	spec.target = ns ? ns->def : NULL;
+	spec.http = run->def->http;
+	spec.spawned = item_spawned;
+	spec.ctx = ic->ops == &exec_ssh_ops ? (void *)r->ssh :
+	    ic->ops == &exec_http_ops ? (void *)r->http : NULL;
+	it->status = RUN_STARTED;
+	it->started_ms = loop_real_ms();
+	if (it->attempt == 1 && strcmp(run->rec->trigger, "schedule") == 0)
+		runstats_lateness(r,
+		    it->started_ms - run->rec->scheduled_at * 1000);
+	rc = env ? ic->ops->start(r->loop, &spec, item_exec_done, ic,
+	    &ic->proc) : -ENOMEM;
+	item_env_free(env, njob);
+	if (rc != 0) {
+		item_set_error(it, RUN_FAILURE, err_str(rc));
+		run_item_over(ic);
+		return;
+	}
+	r->stats.running++;
+	if (ns)
+		ns->running++;
+}
+
+/* Starts ic now if the limits allow, else queues it. */
+static void
+item_begin(struct item_ctx *ic)
+{
+	struct runner *r = ic->run->r;
+	struct policy_node *ns = node_find(r,
+	    ic->run->rec->items[ic->idx].node);
+
+	if (r->stats.running < (size_t)r->cfg->max_concurrent_runs &&
+	    (ns == NULL || ns->def->max_concurrent_runs == 0 ||
+	    ns->running < ns->def->max_concurrent_runs) && !r->wait_head) {
+		item_exec(ic);
+		return;
+	}
+	ic->waiting = 1;
+	ic->wnext = NULL;
+	*r->wait_tail = ic;
+	r->wait_tail = &ic->wnext;
+	r->stats.waiting++;
+}
+
+/* Starts queued items while limits allow (FIFO; a full node does not
+ * block items bound for other nodes). */
+void
+run_pump_waiting(struct runner *r)
+{
+	struct item_ctx **pp = &r->wait_head, *ic;
+	struct policy_node *ns;
+
+	while ((ic = *pp) != NULL &&
+	    r->stats.running < (size_t)r->cfg->max_concurrent_runs) {
+		ns = node_find(r, ic->run->rec->items[ic->idx].node);
+		if (ns && ns->def->max_concurrent_runs > 0 &&
+		    ns->running >= ns->def->max_concurrent_runs) {
+			pp = &ic->wnext;
+			continue;
+		}
+		*pp = ic->wnext;
+		if (r->wait_tail == &ic->wnext)
+			r->wait_tail = pp;
+		ic->waiting = 0;
+		r->stats.waiting--;
+		item_exec(ic);
+	}
+}
+
+static void
+wait_remove(struct runner *r, struct item_ctx *ic)
+{
+	struct item_ctx **pp;
+
+	for (pp = &r->wait_head; *pp; pp = &(*pp)->wnext) {
+		if (*pp != ic)
+			continue;
+		*pp = ic->wnext;
+		if (r->wait_tail == &ic->wnext)
+			r->wait_tail = pp;
+		ic->waiting = 0;
+		r->stats.waiting--;
+		return;
+	}
+}
+
+/* ---- attempts and retries ---- */
+
+static void run_retry(void *arg);
+
+static int64_t
+retry_delay(const struct run *run)
+{
+	int64_t d = run->def->retry_backoff_ms;
+	int i;
+
+	for (i = 1; i < run->rec->attempt && d < RUNNER_BACKOFF_MAX_MS; i++)
+		d *= 2;
+	return d < RUNNER_BACKOFF_MAX_MS ? d : RUNNER_BACKOFF_MAX_MS;
+}
+
+/* Describes the first failed item of the current attempt. */
+static void
+run_failure_reason(const struct run *run, char *out, size_t n)
+{
+	const struct store_item *it;
+	size_t i, failed = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < run->rec->nitems; i++) {
+		it = &run->rec->items[i];
+		if (it->attempt != run->rec->attempt ||
+		    it->status == RUN_SUCCESS)
+			continue;
+		if (failed++ == 0)
+			snprintf(out, n, "node %s: %s", it->node,
+			    it->error ? it->error : "failed");
+	}
+	if (failed > 1)
+		snprintf(out + strlen(out), n - strlen(out),
+		    " (and %zu more nodes)", failed - 1);
+}
+
+static void
+run_attempt_over(struct run *run)
+{
+	char reason[400], dur[32];
+	int64_t delay;
+
+	run_failure_reason(run, reason, sizeof(reason));
+	if (reason[0] == '\0') {
+		run_finish(run, RUN_SUCCESS, NULL);
+		return;
+	}
+	if (run->cancel_reason || run->r->shutting ||
+	    run->rec->attempt - run->failovers > run->def->retries) {
+		run_finish(run, RUN_FAILURE, run->cancel_reason ?
+		    run->cancel_reason : reason);
+		return;
+	}
+	delay = retry_delay(run);
+	dur_format(delay, dur, sizeof(dur));
+	log_warn("run %lld attempt %d failed (%s); retrying in %s",
+	    (long long)run->rec->id, run->rec->attempt, reason, dur);
+	unsaved_unlink(run->r, run);
+	run->rec->status = RUN_RETRY;
+	free(run->rec->reason);
+	run->rec->reason = strdup(reason);
+	run_save(run);
+	loop_timer_add(run->r->loop, loop_mono_ms() + delay, run_retry, run,
+	    &run->timer);
+}
+
+static void
+run_item_over(struct item_ctx *ic)
+{
+	struct run *run = ic->run;
+
+	if (--run->active == 0)
+		run_attempt_over(run);
+}
+
+/* Starts the next attempt on the nodes that failed the last one. */
+static void
+run_retry(void *arg)
+{
+	struct run *run = arg;
+	size_t i, n = run->rec->nitems, first;
+	int prev = run->rec->attempt;
+	char *node;
+
+	run->timer = NULL;
+	run->rec->attempt++;
+	run->rec->status = RUN_STARTED;
+	first = run->rec->nitems;
+	for (i = 0; i < n; i++) {
+		if (run->rec->items[i].attempt != prev ||
+		    run->rec->items[i].status == RUN_SUCCESS)
+			continue;
+		node = run->rec->items[i].node;
+		if (run_add_item(run, node, run->rec->attempt) != 0)
+			log_error("run %lld: out of memory adding a retry",
+			    (long long)run->rec->id);
+	}
+	run_save(run);
+	if (run->rec->nitems == first) {
+		run_finish(run, RUN_FAILURE, "out of memory retrying");
+		return;
+	}
+	run_begin_items(run, first);
+}
+
+/* ---- launch ---- */
+
+/* "replace": stops the slot's other runs as this one launches. */
+static void
+run_replace_others(struct run *run)
+{
+	struct run *other, *next;
+
+	for (other = run->slot->runs; other; other = next) {
+		next = other->next;
+		if (other != run && other->launched)
+			run_cancel(other, "replaced by a newer run");
+	}
+}
+
+static void
+run_launch(void *arg)
+{
+	struct run *run = arg;
+	char when[64];
+	size_t i;
+
+	run->timer = NULL;
+	if (run->def->concurrency == JOB_CONC_REPLACE)
+		run_replace_others(run);
+	run->launched = 1;
+	run->rec->status = RUN_STARTED;
+	run->rec->started_ms = loop_real_ms();
+	run->r->stats.started++;
+	if (log_enabled(LOG_LVL_INFO))
+		run_fmt_time(run->def, run->rec->scheduled_at, when, sizeof(when));
+	for (i = 0; log_enabled(LOG_LVL_INFO) && i < run->rec->nitems; i++)
+		log_info("run %lld started: job=%s node=%s scheduled=%s "
+		    "attempt=%d trigger=%s", (long long)run->rec->id,
+		    run->rec->job, run->rec->items[i].node, when,
+		    run->rec->attempt, run->rec->trigger);
+	unsaved_add(run->r, run);
+	run_begin_items(run, 0);
+}
+
+/* A run no node could take (all down, none matching) fails, at its
+ * second like the runs that start. */
+static void
+run_unplaced(void *arg)
+{
+	struct run *run = arg;
+
+	run->timer = NULL;
+	run_finish(run, RUN_FAILURE, run->pick_error ?
+	    run->pick_error : "no node to run on");
+}
+
+/* An intent the store could not take (failing, or its queue full): the
+ * run is not launched; a scheduled tick counts as skipped, and if the
+ * store failed, as missed once it is back (plan_store_back). */
+static void
+runs_not_recorded(struct run *run, int rc)
+{
+	char when[64];
+
+	run_fmt_time(run->def, run->rec->scheduled_at, when, sizeof(when));
+	log_error("job %s: run of %s (%s) not launched: its intent could not "
+	    "be recorded (store: %s)", run->rec->job, when, run->rec->trigger,
+	    err_str(rc));
+	if (strcmp(run->rec->trigger, "schedule") != 0 &&
+	    strcmp(run->rec->trigger, "missed") != 0) {
+		run_finish(run, RUN_FAILURE, "store unavailable");
+		return;
+	}
+	run->r->stats.skipped++;
+	if (rc != ERR_STORE_QUEUE) {	/* missed once the store is back */
+		run->slot->nrefused++;
+		if (run->rec->scheduled_at > run->slot->refused_tick)
+			run->slot->refused_tick = run->rec->scheduled_at;
+	}
+	run_finish(run, RUN_FAILURE, "store unavailable");
+}
+
+/* The claim's answer (runhooks.h): launch each run that won its tick at
+ * its second; drop those that lost; the rest were not recorded. */
+static void
+runs_created(struct store_run **recs, size_t n, int rc, void *arg)
+{
+	struct run **runs = arg, *run;
+	char when[64];
+	int64_t delay;
+	loop_fn fn;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		run = runs[i];
+		if (run->created_fn != NULL)
+			run->created_fn(run->created_arg, run->rec->id,
+			    rc != 0 ? rc : run->rec->id == 0 ? ERR_EXISTS : 0);
+		if ((rc != 0 || run->rec->id == 0) &&
+		    strcmp(run->rec->trigger, "schedule") == 0)
+			run->slot->run_count--;	/* counted by slot_start_run */
+		if (rc != 0) {
+			runs_not_recorded(run, rc);
+		} else if (run->rec->id == 0) {
+			run_fmt_time(run->def, run->rec->scheduled_at, when,
+			    sizeof(when));
+			log_info("job %s: tick %s already recorded, not "
+			    "running it again", run->rec->job, when);
+			run_finish(run, RUN_FAILURE, NULL);
+		} else if (run->cancel_reason) {
+			run_finish(run, RUN_FAILURE, run->cancel_reason);
+		} else if (run->r->shutting) {
+			run_finish(run, RUN_LOST,
+			    "daemon stopped before the run was launched");
+		} else {
+			/* with no node, it fails at its second all the same:
+			 * a run never ends before its tick */
+			fn = run->rec->nitems == 0 ? run_unplaced : run_launch;
+			delay = run->rec->scheduled_at * 1000 - loop_real_ms();
+			if (strcmp(run->rec->trigger, "schedule") != 0 ||
+			    delay <= 0)
+				fn(run);
+			else
+				loop_timer_add(run->r->loop, loop_mono_ms() +
+				    delay, fn, run, &run->timer);
+		}
+	}
+	(void)recs;
+	free(runs);
+}
+
+/* The local claim: the batch goes to the store thread, whose unique (job,
+ * scheduled time) index makes a second intent for a tick lose (id 0). */
+static int
+claim_local(void *arg, struct store_run **recs, size_t n,
+    run_claim_done_fn done, void *done_arg)
+{
+	return storeq_create(arg, recs, n, done, done_arg);
+}
+
+const struct run_claim_ops run_claim_local = { "local", claim_local };
+
+/* Hands the intents gathered in this loop iteration to the claim. */
+static void
+run_flush_pending(void *arg)
+{
+	struct runner *r = arg;
+	struct run **runs = r->pending;
+	struct store_run **recs;
+	size_t i, n = r->npending;
+	int rc = -ENOMEM;
+
+	r->pending = NULL;
+	r->npending = r->cappending = 0;
+	if (n == 0) {
+		free(runs);
+		return;
+	}
+	if ((recs = malloc(n * sizeof(*recs))) != NULL) {
+		for (i = 0; i < n; i++)
+			recs[i] = runs[i]->rec;
+		rc = r->claim->claim(r->claim_arg, recs, n, runs_created,
+		    runs);
+		free(recs);
+	}
+	if (rc != 0)
+		runs_created(NULL, n, rc, runs);
+}
+
+void
+run_queue_intent(struct runner *r, struct run *run)
+{
+	struct run **np;
+	size_t ncap;
+
+	if (r->npending == r->cappending) {
+		ncap = r->cappending ? r->cappending * 2 : 64;
+		if ((np = realloc(r->pending, ncap * sizeof(*np))) == NULL) {
+			run->rec->id = 0;
+			log_error("job %s: out of memory, tick dropped",
+			    run->rec->job);
+			run_finish(run, RUN_FAILURE, NULL);
+			return;
+		}
+		r->pending = np;
+		r->cappending = ncap;
+	}
+	if (r->npending == 0)
+		loop_post(r->loop, run_flush_pending, r);
+	r->pending[r->npending++] = run;
+}
+
+/* ---- items begun, runs stopped ---- */
+
+/* Begins items first..n-1 of run.  An item that fails at once may end the
+ * run, which can only happen at the last one: nothing touches run after. */
+static void
+run_begin_items(struct run *run, size_t first)
+{
+	size_t i, n = run->rec->nitems;
+
+	run->active = n - first;
+	for (i = first; i < n; i++)
+		item_begin(run->ic[i]);
+}
+
+/* Stops a run: kills its processes, drops its waiting items, or ends it at
+ * once when nothing of it is executing. */
+void
+run_cancel(struct run *run, const char *why)
+{
+	size_t i, n;
+
+	run->cancel_reason = why;
+	if (run->timer != NULL) {		/* awaiting launch or retry */
+		run_finish(run, RUN_FAILURE, why);
+		return;
+	}
+	if (!run->launched)	/* intent in flight: runs_created ends it */
+		return;
+	n = run->rec->nitems;
+	for (i = 0; i < n; i++)
+		if (run->ic[i]->proc)
+			run->ic[i]->ops->cancel(run->ic[i]->proc);
+	for (i = 0; i < n; i++) {
+		if (!run->ic[i]->waiting)
+			continue;
+		wait_remove(run->r, run->ic[i]);
+		item_set_error(&run->rec->items[i], RUN_FAILURE, why);
+		if (run->active == 1) {
+			run_item_over(run->ic[i]);	/* ends the run */
+			return;
+		}
+		run_item_over(run->ic[i]);
+	}
+}
+

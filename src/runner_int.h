@@ -1,0 +1,164 @@
+/*
+ * runner_int.h - private to the runner's files (runner.c, plan.c, run.c,
+ * runstats.c): the state of the runner, of each job (struct slot) and of
+ * each run in flight, and the functions those files call across each
+ * other.  Everything here runs on the loop thread.
+ */
+#ifndef DISTCRON_RUNNER_INT_H
+#define DISTCRON_RUNNER_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "distcron/exec.h"
+#include "distcron/exec_http.h"
+#include "distcron/exec_ssh.h"
+#include "distcron/outcap.h"
+#include "distcron/policy.h"
+#include "distcron/runhooks.h"
+#include "distcron/runner.h"
+#include "distcron/scheduler.h"
+#include "distcron/storeq.h"
+
+struct run;
+
+struct slot {
+	char *name;
+	struct job_def *def;
+	struct scheduler_item item;
+	int64_t run_count;	/* scheduled runs so far (for max_runs) */
+	int nrunning;		/* runs not final yet */
+	struct run *runs;	/* those runs */
+	int gone;		/* removed by a reload */
+	struct loop_timer *defer;	/* forbid: re-check at the tick */
+	int64_t defer_tick;
+	struct runner *r;
+	bool paused;		/* no scheduled runs (API) */
+	bool transient;		/* an ad-hoc task's slot, not scheduled */
+	bool detached;		/* in r->detached (not in r->slots) */
+	struct slot *tnext, *tprev;	/* r->detached */
+	int64_t last_id;	/* newest final run */
+	enum run_status last_status;
+	int64_t last_ended_ms;
+	int64_t finals[RUN_LOST + 1];	/* final runs since start */
+	int64_t refused_tick;	/* newest tick the store could not take */
+	long nrefused;		/* ... and how many, since the store failed */
+};
+
+struct item_ctx {
+	struct run *run;
+	size_t idx;		/* in run->rec->items */
+	struct exec_proc *proc;
+	const struct exec_ops *ops;
+	int waiting;
+	struct item_ctx *wnext;
+};
+
+struct run {
+	struct runner *r;
+	struct slot *slot;
+	struct job_def *def;
+	struct store_run *rec;
+	struct item_ctx **ic;	/* one per rec->items entry */
+	size_t active;		/* items of this attempt not done */
+	struct loop_timer *timer;	/* launch or retry */
+	int launched;
+	const char *cancel_reason;
+	struct run *next, *prev;	/* the slot's runs */
+	struct run *snext, *sprev;	/* launched, STARTED not saved yet */
+	int64_t launched_ms;		/* CLOCK_MONOTONIC */
+	int failovers;			/* attempts spent on unreachable nodes */
+	char *pick_error;		/* why no node was picked */
+	runner_created_fn created_fn;	/* manual runs: told the id */
+	void *created_arg;
+};
+
+struct runner {
+	const struct config *cfg;
+	struct loop *loop;
+	struct store *st;
+	struct storeq *q;
+	struct scheduler *sched;
+	struct slot **slots;	/* sorted by name */
+	size_t nslots;
+	struct defs_set *set;
+	struct policy *policy;		/* nodes: selection and health */
+	struct exec_ssh *ssh;		/* SSH connection pool */
+	struct exec_http *http;		/* HTTP client */
+	struct outcap_budget outbudget;	/* captured output in memory */
+	struct item_ctx *wait_head, **wait_tail;
+	const struct run_claim_ops *claim;	/* runhooks.h: ticks won */
+	void *claim_arg;
+	struct run_finish_hook hooks[RUNNER_HOOKS_MAX];	/* final runs */
+	size_t nhooks;
+	struct run **pending;	/* intents not yet handed to the claim */
+	size_t npending, cappending;
+	struct runner_stats stats;
+	struct run *unsaved, *unsaved_tail;	/* oldest launch first */
+	struct slot *detached;		/* task slots, retired slots with runs */
+	struct loop_timer *unsaved_timer;
+	unsigned rr;
+	int shutting;
+	int64_t grace_ms;	/* shutdown: also the store's time to drain */
+	loop_fn done_fn;
+	void *done_arg;
+	int done_called;
+};
+
+/* ---- runner.c: the hub ---- */
+
+/* At shutdown, once no run is in flight: drains the store, then done. */
+void runner_check_done(struct runner *r);
+
+/* ---- plan.c: when or whether a run happens ---- */
+
+/* The wall clock in UTC seconds. */
+int64_t plan_now(void);
+/* The scheduler's callbacks: a slot's tick is near; the clock stepped. */
+void plan_due(struct scheduler_item *it, void *arg);
+void plan_jump(int64_t delta_ms, void *arg);
+/* storeq_on_writable: ticks refused meanwhile count as missed. */
+void plan_store_back(void *arg);
+/* Keeps a slot out of r->slots (task, retired with runs) reachable. */
+void plan_slot_detach(struct runner *r, struct slot *slot);
+/* Unlinks a detached slot, stops its timer and frees it. */
+void plan_slot_free(struct slot *slot);
+/* Drops a "forbid" tick waiting to be decided. */
+void plan_cancel_defer(struct slot *slot);
+/* Every slot, scheduled and detached: a malloc'd array, NULL if no memory. */
+struct slot **plan_slots_all(struct runner *r, size_t *np);
+
+/* ---- run.c: what happens to a run ---- */
+
+/* The local claim: intents go to the store thread (arg: struct storeq). */
+extern const struct run_claim_ops run_claim_local;
+/* Finish hook #1, "store": queues the final record for the store thread
+ * (arg: the runner). */
+void run_save_final(void *arg, const struct store_run *rec,
+    const struct job_def *def);
+/* t as ISO 8601 in the job's zone, for logs. */
+void run_fmt_time(const struct job_def *def, int64_t t, char *out, size_t n);
+/* A new run of slot (PENDING, no items yet), or NULL without memory. */
+struct run *run_new(struct slot *slot, int64_t scheduled_at,
+    const char *trigger);
+/* Adds the items of attempt 1; returns how many (0: no node). */
+int run_pick_nodes(struct run *run);
+/* Gathers the run's intent for the claim at the end of this loop turn. */
+void run_queue_intent(struct runner *r, struct run *run);
+/* Ends a run with status: stats, log, finish hooks, frees it. */
+void run_finish(struct run *run, enum run_status status, const char *reason);
+/* Stops a run (its processes killed, waiting items dropped). */
+void run_cancel(struct run *run, const char *why);
+/* Starts waiting items while the limits allow. */
+void run_pump_waiting(struct runner *r);
+
+/* ---- runstats.c: counters and histograms ---- */
+
+/* An item of a scheduled run started ms after its tick. */
+void runstats_lateness(struct runner *r, int64_t ms);
+/* A launched run took ms from start to end. */
+void runstats_duration(struct runner *r, int64_t ms);
+/* A recorded run ended with st. */
+void runstats_final(struct slot *slot, enum run_status st);
+
+#endif
