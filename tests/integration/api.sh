@@ -225,6 +225,8 @@ check "GET /metrics: Prometheus text" sh -c "
     grep -q '^distcron_run_duration_seconds_bucket' '$T/body' &&
     grep -q '^distcron_runs_in_flight [0-9]' '$T/body' &&
     grep -q '^distcron_store_queue_depth [0-9]' '$T/body'"
+check "  the store's queue is not called an outbox (the name is the outbox's)" \
+    sh -c "! grep -qi outbox '$T/body'"
 
 # ---- delete ----
 req DELETE /jobs/racy
