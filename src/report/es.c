@@ -274,9 +274,10 @@ template_install(struct es_sink *s, char *why, size_t whylen)
 		log_info("%s: index template " ES_TEMPLATE_NAME " for %s "
 		    "installed (%s)", s->peer, glob, legacy ? "_template" :
 		    "_index_template");
-	} else if (a.status == 401 || a.status == 403)
+	} else if (a.status == 401 || a.status == 403) {
 		why_auth(s, a.status, why, whylen);
-	else if (a.status != 0)
+		r = ERR_AUTH;
+	} else if (a.status != 0)
 		say(why, whylen, "%s: cannot install the index template: "
 		    "HTTP %ld", s->peer, a.status);
 	else if (r == -ENOMEM)
