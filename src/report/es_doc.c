@@ -327,7 +327,7 @@ es_template_body(const char *glob, bool legacy)
 		json_object_object_add(t, "mappings", m);
 		return t;
 	}
-	json_object_object_add(t, "priority", json_object_new_int(100));
+	json_object_object_add(t, "priority", json_object_new_int(150));
 	inner = json_object_new_object();
 	json_object_object_add(inner, "mappings", m);
 	json_object_object_add(t, "template", inner);
@@ -412,7 +412,8 @@ item_read(json_object *item, const char *id, const char *peer,
 	}
 	if (strcmp(type, "index_not_found_exception") == 0)
 		*reinstall = true;
-	else if (status != 429 && status < 500)
+	else if (status != 429 && status != 401 && status != 403 &&
+	    status < 500)	/* the document itself is refused */
 		o->result = OUTBOX_PARK;
 	snprintf(msg, sizeof(msg), "%s: HTTP %d %s%s%s", peer, status, type,
 	    type[0] != '\0' ? ": " : "", reason);

@@ -65,6 +65,8 @@ REFUSE = threading.Event()
 ERRORS = {
     400: ("mapper_parsing_exception", "failed to parse field [exit_code] "
           "of type [long] in document"),
+    403: ("security_exception", "action [indices:data/write/bulk[s]] is "
+          "unauthorized"),
     429: ("es_rejected_execution_exception", "rejected execution of "
           "coordinating operation"),
     503: ("unavailable_shards_exception", "primary shard is not active"),

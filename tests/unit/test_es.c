@@ -298,6 +298,45 @@ last_request(json_object *all, const char *path)
 
 /* ---- delivery ---- */
 
+/* The type of property path ("items.output") in mappings. */
+static const char *
+prop_type(json_object *m, const char *a, const char *b)
+{
+	json_object *p = held(held(m, "properties"), a);
+
+	if (b != NULL)
+		p = held(held(p, "properties"), b);
+	return str_at(p, "type");
+}
+
+/* The mapping the issue asks for: keywords, dates, numbers, text with a
+ * capped keyword subfield. */
+static void
+assert_mapping(json_object *m)
+{
+	static const char *const kw[] = { "job", "node", "nodes", "status",
+	    "owners", "member", "event", NULL };
+	static const char *const dates[] = { "scheduled_at", "start", "stop",
+	    NULL };
+	static const char *const nums[] = { "duration_ms", "exit_code",
+	    "lateness_ms", "attempt", NULL };
+	json_object *out;
+	size_t i;
+
+	for (i = 0; kw[i] != NULL; i++)
+		assert_string_equal(prop_type(m, kw[i], NULL), "keyword");
+	for (i = 0; dates[i] != NULL; i++)
+		assert_string_equal(prop_type(m, dates[i], NULL), "date");
+	for (i = 0; nums[i] != NULL; i++)
+		assert_string_equal(prop_type(m, nums[i], NULL), "long");
+	assert_string_equal(prop_type(m, "items", "node"), "keyword");
+	assert_string_equal(prop_type(m, "items", "output"), "text");
+	out = held(held(held(m, "properties"), "output"), "fields");
+	out = held(out, "keyword");
+	assert_string_equal(str_at(out, "type"), "keyword");
+	assert_int_equal(json_object_get_int(held(out, "ignore_above")), 1024);
+}
+
 /* Three reports: indexed once each, under "job:scheduled:run", in the
  * pattern's index, gzipped NDJSON, after the composable template. */
 static void
@@ -324,6 +363,7 @@ test_indexed_once(void **state)
 	assert_true(json_object_object_get_ex(t, "distcron", &t));
 	assert_string_equal(json_object_to_json_string_ext(held(t,
 	    "index_patterns"), JSON_C_TO_STRING_PLAIN), "[\"distcron-*\"]");
+	assert_mapping(held(held(t, "template"), "mappings"));
 	json_object_put(all);
 	batch_free(&b);
 	sink_free(&s);
@@ -366,9 +406,10 @@ test_item_failures(void **state)
 	json_object *all;
 
 	sink_plain(&s, "");
-	batch_make(&b, 3);
+	batch_make(&b, 4);
 	mode("{\"fail_ids\": {\"backup:1765000000:101\": 429, "
-	    "\"backup:1765000000:102\": 400}}");
+	    "\"backup:1765000000:102\": 400, "
+	    "\"backup:1765000000:103\": 403}}");
 	deliver(&s, &b);
 	assert_int_equal(b.out[0].result, OUTBOX_DELIVERED);
 	assert_int_equal(b.out[1].result, OUTBOX_RETRY);
@@ -376,6 +417,7 @@ test_item_failures(void **state)
 	assert_int_equal(b.out[2].result, OUTBOX_PARK);
 	assert_non_null(strstr(b.out[2].why, "mapper_parsing_exception: "
 	    "failed to parse field [exit_code]"));
+	assert_int_equal(b.out[3].result, OUTBOX_RETRY);	/* privileges */
 	all = dbl("/_double/docs", NULL);
 	assert_int_equal(ndocs(all), 1);
 	json_object_put(all);
