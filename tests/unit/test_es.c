@@ -103,7 +103,9 @@ held(json_object *all, const char *key)
 {
 	json_object *v = NULL;
 
-	assert_true(json_object_object_get_ex(all, key, &v));
+	if (!json_object_object_get_ex(all, key, &v))
+		fail_msg("no member \"%s\" in %.200s", key,
+		    json_object_to_json_string(all));
 	return v;
 }
 
@@ -781,6 +783,118 @@ test_batches(void **state)
 	sink_free(&s);
 }
 
+/* ---- Kibana's saved objects ---- */
+
+#define KIBANA	TEST_SRCDIR "/etc/kibana/distcron.ndjson"
+#define NOBJ	16
+
+/* The JSON in the string member key of o (json_object_put() it). */
+static json_object *
+inner_json(json_object *o, const char *key)
+{
+	json_object *v = json_tokener_parse(str_at(o, key));
+
+	if (v == NULL)
+		fail_msg("%s is not JSON", key);
+	return v;
+}
+
+/* Each aggregation's field of a visualization is in the mapping m. */
+static void
+assert_vis_fields(json_object *vis, json_object *m)
+{
+	json_object *st = inner_json(vis, "visState"), *aggs, *params, *f;
+	const char *field, *dot;
+	char top[64];
+	size_t i;
+
+	aggs = held(st, "aggs");
+	for (i = 0; i < json_object_array_length(aggs); i++) {
+		params = held(json_object_array_get_idx(aggs, i), "params");
+		if (!json_object_object_get_ex(params, "field", &f))
+			continue;
+		field = json_object_get_string(f);
+		if ((dot = strchr(field, '.')) == NULL)
+			(void)prop_type(m, field, NULL);
+		else {
+			snprintf(top, sizeof(top), "%.*s", (int)(dot - field),
+			    field);
+			(void)prop_type(m, top, dot + 1);
+		}
+	}
+	json_object_put(st);
+}
+
+/* Every reference of o names an object of the file (ids[0..n-1]). */
+static void
+assert_refs(json_object *o, char ids[][64], size_t n)
+{
+	json_object *refs = held(o, "references");
+	const char *id;
+	size_t i, j;
+
+	for (i = 0; i < json_object_array_length(refs); i++) {
+		id = str_at(json_object_array_get_idx(refs, i), "id");
+		for (j = 0; j < n && strcmp(ids[j], id) != 0; j++)
+			continue;
+		if (j == n)
+			fail_msg("reference to %s: not in the file", id);
+	}
+}
+
+/* The shipped file: NDJSON of saved objects, a data view "distcron-*"
+ * on scheduled_at, a dashboard of four visualizations whose fields are
+ * all in the index template, no dangling reference. */
+static void
+test_kibana_objects(void **state)
+{
+	json_object *objs[NOBJ], *all, *m, *attrs, *panels;
+	char ids[NOBJ][64], *line = NULL;
+	size_t n = 0, cap = 0, i, vis = 0;
+	struct sink s;
+	struct batch b;
+	FILE *f;
+
+	sink_plain(&s, "");		/* the mapping, as installed */
+	batch_make(&b, 1);
+	deliver(&s, &b);
+	all = dbl("/_double/docs", NULL);
+	m = held(held(all, "templates"), "composable");
+	m = held(held(held(m, "distcron"), "template"), "mappings");
+	assert_non_null(f = fopen(KIBANA, "r"));
+	while (getline(&line, &cap, f) > 0 && n < NOBJ) {
+		assert_non_null(objs[n] = json_tokener_parse(line));
+		snprintf(ids[n], sizeof(ids[n]), "%s", str_at(objs[n], "id"));
+		n++;
+	}
+	free(line);
+	fclose(f);
+	assert_true(n >= 6);
+	for (i = 0; i < n; i++) {
+		assert_refs(objs[i], ids, n);
+		attrs = held(objs[i], "attributes");
+		if (strcmp(str_at(objs[i], "type"), "index-pattern") == 0) {
+			assert_string_equal(str_at(attrs, "title"), "distcron-*");
+			assert_string_equal(str_at(attrs, "timeFieldName"),
+			    "scheduled_at");
+		} else if (strcmp(str_at(objs[i], "type"), "visualization") ==
+		    0) {
+			assert_vis_fields(attrs, m);
+			vis++;
+		} else if (strcmp(str_at(objs[i], "type"), "dashboard") == 0) {
+			panels = inner_json(attrs, "panelsJSON");
+			assert_int_equal(json_object_array_length(panels), 4);
+			json_object_put(panels);
+		}
+	}
+	assert_int_equal(vis, 4);
+	for (i = 0; i < n; i++)
+		json_object_put(objs[i]);
+	json_object_put(all);
+	batch_free(&b);
+	sink_free(&s);
+}
+
 /* ---- configuration ---- */
 
 static void
@@ -885,6 +999,7 @@ main(void)
 		cmocka_unit_test_setup(test_index_from_pattern_only, reset),
 		cmocka_unit_test_setup(test_bad_document_parked, reset),
 		cmocka_unit_test_setup(test_batches, reset),
+		cmocka_unit_test_setup(test_kibana_objects, reset),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_defaults_and_legacy),
 	};
