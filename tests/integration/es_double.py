@@ -67,6 +67,7 @@ ERRORS = {
           "of type [long] in document"),
     403: ("security_exception", "action [indices:data/write/bulk[s]] is "
           "unauthorized"),
+    404: ("index_not_found_exception", "no such index"),
     429: ("es_rejected_execution_exception", "rejected execution of "
           "coordinating operation"),
     503: ("unavailable_shards_exception", "primary shard is not active"),

@@ -551,23 +551,45 @@ test_template_legacy(void **state)
 	sink_free(&s);
 }
 
-/* An index the server says is missing: the template is installed again
- * before the next delivery. */
+/* The PUTs of the composable template the double saw. */
+static size_t
+template_puts(void)
+{
+	json_object *all = dbl("/_double/docs", NULL), *reqs, *r;
+	size_t i, n = 0;
+
+	reqs = held(all, "requests");
+	for (i = 0; i < json_object_array_length(reqs); i++) {
+		r = json_object_array_get_idx(reqs, i);
+		if (strcmp(str_at(r, "path"), "/_index_template/distcron") == 0)
+			n++;
+	}
+	json_object_put(all);
+	return n;
+}
+
+/* An index the server says is missing: the document is retried, and the
+ * template installed again before the next delivery. */
 static void
 test_template_reinstalled(void **state)
 {
-	const char *const body = "{\"took\":1,\"errors\":true,\"items\":[{"
-	    "\"index\":{\"_index\":\"x\",\"_id\":\"a\",\"status\":404,"
-	    "\"error\":{\"type\":\"index_not_found_exception\","
-	    "\"reason\":\"no such index [x]\"}}}]}";
-	const char *ids[] = { "a" };
-	struct outbox_outcome out[1];
-	bool reinstall = false;
+	struct sink s;
+	struct batch b;
 
-	assert_int_equal(es_bulk_read(body, strlen(body), ids, 1, "es", out,
-	    &reinstall), 0);
-	assert_int_equal(out[0].result, OUTBOX_RETRY);
-	assert_true(reinstall);
+	sink_plain(&s, "");
+	batch_make(&b, 2);
+	mode("{\"fail_ids\": {\"backup:1765000000:101\": 404}}");
+	deliver(&s, &b);
+	assert_int_equal(b.out[0].result, OUTBOX_DELIVERED);
+	assert_int_equal(b.out[1].result, OUTBOX_RETRY);
+	assert_non_null(strstr(b.out[1].why, "index_not_found_exception"));
+	assert_int_equal(template_puts(), 1);
+	mode("{\"fail_ids\": {}}");
+	deliver(&s, &b);
+	assert_all(&b, OUTBOX_DELIVERED);
+	assert_int_equal(template_puts(), 2);
+	batch_free(&b);
+	sink_free(&s);
 }
 
 /* Basic auth and API keys reach the server; a refused password is
@@ -991,7 +1013,7 @@ main(void)
 		cmocka_unit_test_setup(test_failover, reset),
 		cmocka_unit_test_setup(test_refused_then_back, reset),
 		cmocka_unit_test_setup(test_template_legacy, reset),
-		cmocka_unit_test(test_template_reinstalled),
+		cmocka_unit_test_setup(test_template_reinstalled, reset),
 		cmocka_unit_test_setup(test_auth, reset),
 		cmocka_unit_test_setup(test_gzip_refused, reset),
 		cmocka_unit_test_setup(test_gzip_off, reset),
