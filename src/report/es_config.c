@@ -3,7 +3,7 @@
  *
  * The section is read with a jfield table, strictly (a misspelt key is an
  * error, not a silent default).  "url" is a string or a list of strings,
- * each an http(s) URL; "index" is a strftime pattern checked by rendering
+ * each an http(s) base URL (a path prefix, no query); "index" is a strftime pattern checked by rendering
  * it once: the result must be a valid index name (lowercase, none of
  * \ / * ? " < > | , # or a space, not starting with - _ +) and the pattern
  * must start with a fixed prefix, from which the index template's pattern
@@ -79,6 +79,9 @@ url_check(struct jfield_ctx *c, const char *path, const char *u)
 		    "https://");
 	if (*host == '\0' || *host == '/')
 		return jfield_fail(c, path, "has no host");
+	if (strpbrk(u, "?#") != NULL)
+		return jfield_fail(c, path, "has a query or fragment (the "
+		    "server's base URL only)");
 	for (p = (const unsigned char *)u; *p != '\0'; p++)
 		if (*p <= ' ' || *p == 0x7f)
 			return jfield_fail(c, path, "contains a space or a "

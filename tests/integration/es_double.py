@@ -20,6 +20,10 @@ with keep-alive, on 127.0.0.1 and a free port written to --port-file:
       mappings under "template", the legacy one's at the top) and kept.
   GET /  the cluster's banner.
 
+With --no-composable it lacks the composable template API, as servers
+before Elasticsearch 7.8 do (the mode's "no_composable" does it at run
+time).
+
 Authentication, when set with the mode (basic "user:password" or an API
 key), is checked on every request but the double's own: 401 and a
 security_exception otherwise.
@@ -43,7 +47,8 @@ Control (never authenticated):
   GET /_double/docs    {"docs": {ID: {"_index", "_version", "_source"}},
                         "templates": {"composable"|"legacy": {NAME: body}},
                         "requests": [{method, path, content_type,
-                                      content_encoding, authorization}],
+                                      content_encoding, client_port,
+                                      authorization}],
                         "violations": [text], "bulk_lines": N}
 """
 import argparse
@@ -58,6 +63,7 @@ from http.server import BaseHTTPRequestHandler
 
 from double_serve import Server, add_arguments, watch_parent, write_port
 
+ARGS = None
 LOCK = threading.Lock()
 STATE = {}
 CONNS = set()
@@ -148,6 +154,7 @@ class Handler(BaseHTTPRequestHandler):
             "method": self.command, "path": self.path,
             "content_type": self.headers.get("Content-Type"),
             "content_encoding": self.headers.get("Content-Encoding"),
+            "client_port": self.client_address[1],
             "authorization": self.headers.get("Authorization")})
 
     def authorized(self):
@@ -221,8 +228,9 @@ class Handler(BaseHTTPRequestHandler):
         legacy = path.startswith("/_template/")
         name = path.rsplit("/", 1)[1]
         with LOCK:
-            if not legacy and "no_composable" in STATE["mode"]:
-                st = STATE["mode"]["no_composable"]
+            if not legacy and ("no_composable" in STATE["mode"] or
+                               ARGS.no_composable):
+                st = STATE["mode"].get("no_composable", 404)
                 return self.reply(st, es_error(
                     "invalid_index_name_exception",
                     "Invalid index name [_index_template]", st))
@@ -350,9 +358,13 @@ def refuse_all(server, keep):
 
 
 def main():
+    global ARGS
     ap = argparse.ArgumentParser()
     add_arguments(ap)
-    args = ap.parse_args()
+    ap.add_argument("--no-composable", action="store_true",
+                    help="lack the composable template API (404), as "
+                    "servers before Elasticsearch 7.8")
+    ARGS = args = ap.parse_args()
     reset()
     threading.Thread(target=watch_parent, daemon=True).start()
     server = Server(("127.0.0.1", 0), Handler)

@@ -340,19 +340,29 @@ assert_mapping(json_object *m)
 }
 
 /* Three reports: indexed once each, under "job:scheduled:run", in the
- * pattern's index, gzipped NDJSON, after the composable template. */
+ * pattern's index, gzipped NDJSON, after the composable template; sent
+ * again, they update the same documents over the same connection. */
 static void
 test_indexed_once(void **state)
 {
 	struct sink s;
 	struct batch b;
 	json_object *all, *d, *t, *r;
+	int port;
 
 	sink_plain(&s, "");
 	batch_make(&b, 3);
 	deliver(&s, &b);
 	assert_all(&b, OUTBOX_DELIVERED);
 	all = dbl("/_double/docs", NULL);
+	port = json_object_get_int(held(last_request(all, "/_bulk"),
+	    "client_port"));
+	json_object_put(all);
+	deliver(&s, &b);		/* again: the same connection */
+	assert_all(&b, OUTBOX_DELIVERED);
+	all = dbl("/_double/docs", NULL);
+	assert_int_equal(json_object_get_int(held(last_request(all, "/_bulk"),
+	    "client_port")), port);
 	assert_no_violation(all);
 	assert_int_equal(ndocs(all), 3);
 	assert_non_null(d = doc_of(all, "backup:1765000000:100"));
@@ -488,12 +498,13 @@ test_failover(void **state)
 	deliver(&s, &b);
 	assert_all(&b, OUTBOX_DELIVERED);
 	sink_free(&s);
-	snprintf(urls, sizeof(urls), "[\"http://127.0.0.1:%d\"]",
+	snprintf(urls, sizeof(urls), "[\"http://es:t0psecret@127.0.0.1:%d/\"]",
 	    fx.refused_port);
 	sink_new(&s, urls, "");
 	assert_int_equal(deliver(&s, &b), ERR_CONNECT);
 	assert_all(&b, OUTBOX_RETRY);
 	assert_non_null(strstr(b.out[1].why, "cannot reach elasticsearch"));
+	assert_null(strstr(b.out[1].why, "t0psecret"));
 	batch_free(&b);
 	sink_free(&s);
 }
@@ -944,6 +955,8 @@ test_config_errors(void **state)
 	assert_config_error("{\"url\": [\"http://a\", \"http:// b\"]}",
 	    "elasticsearch.url[1]: contains a space", NULL);
 	assert_config_error("{\"url\": []}", "elasticsearch.url", NULL);
+	assert_config_error("{\"url\": \"http://a/?token=s3\"}",
+	    "elasticsearch.url: has a query", "s3");
 	assert_config_error("{\"url\": \"http://a\", \"index\": "
 	    "\"Distcron-%Y\"}", "elasticsearch.index: \"Distcron-%Y\": index "
 	    "name must be lowercase", NULL);
