@@ -4,7 +4,7 @@
 # Packages to build and run distcron.
 DC_BUILD_PKGS="build-essential autoconf automake libtool pkg-config
   libjson-c-dev libcurl4-openssl-dev libssh2-1-dev libmicrohttpd-dev
-  libsqlite3-dev tzdata"
+  libsqlite3-dev zlib1g-dev tzdata"
 # Extra packages for the test suite.
 DC_TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev sqlite3 python3
   openssh-server openssh-client

@@ -22,7 +22,7 @@
 
 #include "httpd_fixture.h"
 
-#define DOUBLE		TEST_SRCDIR "/tests/integration/httpd_double.py"
+#define DOUBLES		TEST_SRCDIR "/tests/integration/"
 
 extern char **environ;
 
@@ -87,8 +87,9 @@ static int
 start_double(struct httpd_fixture *f, char *portfile, bool tls, pid_t *pidp,
     int *portp)
 {
-	char *plain[] = { "python3", DOUBLE, "--port-file", portfile, NULL };
-	char *secure[] = { "python3", DOUBLE, "--port-file", portfile,
+	char *plain[] = { "python3", f->script, "--port-file", portfile,
+	    NULL };
+	char *secure[] = { "python3", f->script, "--port-file", portfile,
 	    "--tls", f->cert, f->key, NULL };
 
 	if ((*pidp = spawn(tls ? secure : plain, false)) == -1)
@@ -115,7 +116,15 @@ reserve_refused_port(struct httpd_fixture *f)
 int
 httpd_fixture_start(struct httpd_fixture *f, bool tls)
 {
+	return httpd_fixture_start_double(f, "httpd_double.py", tls);
+}
+
+int
+httpd_fixture_start_double(struct httpd_fixture *f, const char *double_py,
+    bool tls)
+{
 	memset(f, 0, sizeof(*f));
+	snprintf(f->script, sizeof(f->script), DOUBLES "%s", double_py);
 	f->pid_plain = f->pid_tls = -1;
 	f->refused_fd = -1;
 	snprintf(f->dir, sizeof(f->dir), "/tmp/dc-http-XXXXXX");
@@ -133,7 +142,7 @@ httpd_fixture_start(struct httpd_fixture *f, bool tls)
 	if (start_double(f, f->port_plain, false, &f->pid_plain,
 	    &f->plain_port) != 0 || (tls && start_double(f, f->port_tls,
 	    true, &f->pid_tls, &f->tls_port) != 0)) {
-		fprintf(stderr, "cannot start %s\n", DOUBLE);
+		fprintf(stderr, "cannot start %s\n", f->script);
 		return -1;
 	}
 	return reserve_refused_port(f);

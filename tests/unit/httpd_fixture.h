@@ -17,6 +17,7 @@ struct httpd_fixture {
 	int refused_port;	/* refuses connections */
 	/* private */
 	char dir[32], cert[96], key[96], port_plain[96], port_tls[96];
+	char script[512];
 	pid_t pid_plain, pid_tls;
 	int refused_fd;
 };
@@ -26,6 +27,11 @@ struct httpd_fixture {
  * Returns 0, or -1 with the reason on stderr (call httpd_fixture_stop()
  * anyway). */
 int httpd_fixture_start(struct httpd_fixture *f, bool tls);
+
+/* As httpd_fixture_start(), with another double of tests/integration/
+ * (double_py: "es_double.py") that takes the same arguments. */
+int httpd_fixture_start_double(struct httpd_fixture *f, const char *double_py,
+    bool tls);
 
 /* Stops the doubles and removes the directory. */
 void httpd_fixture_stop(struct httpd_fixture *f);
