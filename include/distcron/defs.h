@@ -149,6 +149,10 @@ bool defs_name_valid(const char *name);
 struct json_object;
 void defs_job_mask(struct json_object *def);
 
+/* True if s is a mail address as SMTP takes it: local@domain, one '@',
+ * no space, control character or any of <>(),;:\"[]. */
+bool defs_email_valid(const char *s);
+
 /* The name of one DEFS_NOTIFY_* bit ("failure", ...), or NULL. */
 const char *defs_notify_event_name(unsigned ev);
 

@@ -277,6 +277,9 @@ section_smtp(struct jfield_ctx *c, json_object *v, struct config *cfg)
 	}
 	if (s->from == NULL)
 		return jfield_fail(c, "smtp.from", "missing");
+	if (!defs_email_valid(s->from))
+		return jfield_fail(c, "smtp.from", "invalid address %s",
+		    jfield_quote(s->from, q, sizeof(q)));
 	return 0;
 }
 

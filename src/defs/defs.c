@@ -713,9 +713,8 @@ notify_on(struct jfield_ctx *c, json_object *v, const char *pre,
 	return 0;
 }
 
-/* A mail address as SMTP takes it: local@domain, no space, no specials. */
-static bool
-email_valid(const char *s)
+bool
+defs_email_valid(const char *s)
 {
 	const char *at = strchr(s, '@'), *p;
 
@@ -741,7 +740,7 @@ notify_email(struct jfield_ctx *c, json_object *v, const char *pre,
 	if ((r = jfield_strv(c, v, path, 0, true, out)) != 0)
 		return r;
 	for (i = 0; (*out)[i] != NULL; i++)
-		if (!email_valid((*out)[i])) {
+		if (!defs_email_valid((*out)[i])) {
 			snprintf(path, sizeof(path), "%.200semail[%zu]", pre, i);
 			return jfield_fail(c, path, "invalid address %s",
 			    jfield_quote((*out)[i], q, sizeof(q)));

@@ -324,6 +324,10 @@ test_sections(void **state)
 	expect_error(3, a4, NULL, ": smtp.from: expected a string, got integer");
 	write_file("{\"smtp\": {\"url\": \"smtp://h/\"}}");
 	expect_error(3, a4, NULL, ": smtp.from: missing");
+	write_file("{\"smtp\": {\"url\": \"smtp://h/\", \"from\": "
+	    "\"a@b\\r\\nBcc: x@y\"}}");
+	expect_error(3, a4, NULL, ": smtp.from: invalid address "
+	    "\"a@b\\r\\nBcc: x@y\"");
 	write_file("{\"smtp\": {\"url\": \"smtp://h/\", \"from\": \"a@b\", "
 	    "\"starttls\": \"maybe\"}}");
 	expect_error(3, a4, NULL, ": smtp.starttls: ");
