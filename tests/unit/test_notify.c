@@ -378,6 +378,13 @@ test_plan_defaults(void **state)
 	plan_text(n, hook, RUN_FAILURE, RUN_SUCCESS, got, sizeof(got));
 	assert_string_equal(got, "webhook:failure");	/* its own wins */
 	cfg.notify = NULL;
+	dflt.on = DEFS_NOTIFY_START | DEFS_NOTIFY_MISSED;	/* not sent yet */
+	cfg.notify = &dflt;
+	plan_text(n, plain, RUN_FAILURE, RUN_SUCCESS, got, sizeof(got));
+	assert_string_equal(got, "");
+	plan_text(n, plain, RUN_SUCCESS, RUN_FAILURE, got, sizeof(got));
+	assert_string_equal(got, "");
+	cfg.notify = NULL;
 	cfg.smtp.url = NULL;
 	plan_text(n, owned, RUN_FAILURE, RUN_SUCCESS, got, sizeof(got));
 	assert_string_equal(got, "");
@@ -450,6 +457,41 @@ test_email(void **state)
 	for (i = 1; data[i] != '\0'; i++)	/* no bare LF */
 		if (data[i] == '\n' && data[i - 1] != '\r')
 			fail_msg("bare LF at %zu", i);
+	json_object_put(m);
+	free(doc);
+	free(out);
+	notify_free(n);
+	defs_job_unref(j);
+}
+
+/* A 10 MB output with bytes that are not UTF-8: the mail holds its tail
+ * only, as valid text. */
+static void
+test_email_big_output(void **state)
+{
+	struct job_def *j = job("big", ", \"notify\": {\"email\": "
+	    "[\"ops@example.org\"]}");
+	struct notify *n = notify_with(j);
+	size_t len = 10 * 1024 * 1024, i;
+	char *out = malloc(len + 1), *doc;
+	struct outbox_outcome o;
+	json_object *m;
+	const char *data;
+
+	(void)state;
+	assert_non_null(out);
+	for (i = 0; i < len; i++)
+		out[i] = i % 100 == 99 ? '\n' : i % 7 == 0 ? '\xfe' : 'x';
+	out[len] = '\0';
+	doc = report("big", RUN_FAILURE, 1, 0, out, T0);
+	assert_int_equal(deliver1(n, "email", "big", "failure", doc, &o),
+	    OUTBOX_DELIVERED);
+	m = mails(mail_out);
+	assert_int_equal(json_object_array_length(m), 1);
+	data = member(json_object_array_get_idx(m, 0), "data");
+	assert_true(strlen(data) < 4096 + 1024);
+	assert_null(strstr(data, "\xfe"));
+	assert_non_null(strstr(data, "?xxxxxx?xxxxxx"));
 	json_object_put(m);
 	free(doc);
 	free(out);
@@ -714,6 +756,55 @@ test_burst(void **state)
 	defs_job_unref(j);
 }
 
+/* Webhook and Slack say what a coalesced message stands for too. */
+static void
+test_burst_webhook_slack(void **state)
+{
+	struct job_def *j = hook_job("backup", "/record/burst");
+	struct notify *n = notify_with(j);
+	struct notify_sink hook = sink(n, "webhook"), slack = sink(n, "slack");
+	struct outbox_entry e[3];
+	struct outbox_outcome o[3];
+	char *docs[3];
+	json_object *reqs, *body, *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		docs[i] = report("backup", RUN_FAILURE, 1, 0, "",
+		    T0 + 10 * (int64_t)i);
+		e[i] = (struct outbox_entry){ .id = 10 + (int64_t)i,
+		    .run_id = 1 + (int64_t)i, .job = "backup",
+		    .scheduled_at = T0 + 10 * (int64_t)i, .event = "failure",
+		    .doc = docs[i] };
+	}
+	assert_int_equal(hook.ops->deliver(hook.arg, e, 3, o), 0);
+	assert_int_equal(slack.ops->deliver(slack.arg, e, 3, o), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(o[i].result, OUTBOX_DELIVERED);
+	reqs = recorded("burst");
+	assert_int_equal(json_object_array_length(reqs), 2);
+	body = json_tokener_parse(member(json_object_array_get_idx(reqs, 0),
+	    "body"));
+	assert_int_equal(json_object_get_int64(json_object_object_get(body,
+	    "id")), 21);	/* the latest run: T0 + 20 */
+	c = json_object_object_get(body, "coalesced");
+	assert_int_equal(json_object_get_int(json_object_object_get(c,
+	    "count")), 3);
+	assert_string_equal(member(c, "since"), "2025-12-06T05:46:40Z");
+	json_object_put(body);
+	body = json_tokener_parse(member(json_object_array_get_idx(reqs, 1),
+	    "body"));
+	assert_string_equal(member(body, "text"), "3 failures since 05:46:40 "
+	    "UTC; latest: *FAILURE* backup on db1 (exit 1), took 1.5s");
+	json_object_put(body);
+	json_object_put(reqs);
+	for (i = 0; i < 3; i++)
+		free(docs[i]);
+	notify_free(n);
+	defs_job_unref(j);
+}
+
 /* An entry of a job no longer defined is parked; a doc that is no report
  * too. */
 static void
@@ -741,11 +832,13 @@ main(void)
 		cmocka_unit_test_setup(test_plan_events, setup),
 		cmocka_unit_test_setup(test_plan_defaults, setup),
 		cmocka_unit_test_setup(test_email, setup),
+		cmocka_unit_test_setup(test_email_big_output, setup),
 		cmocka_unit_test_setup(test_email_starttls_auth, setup),
 		cmocka_unit_test_setup(test_webhook, setup),
 		cmocka_unit_test_setup(test_webhook_statuses, setup),
 		cmocka_unit_test_setup(test_slack, setup),
 		cmocka_unit_test_setup(test_burst, setup),
+		cmocka_unit_test_setup(test_burst_webhook_slack, setup),
 		cmocka_unit_test_setup(test_unknown_job_and_bad_doc, setup),
 	};
 
