@@ -665,4 +665,7 @@ config_usage(void *fp)
 	}
 	fprintf(fp, "  distcrond's --jobsDirectory, --nodesDirectory, --esHost"
 	    " and --esPort are accepted too.\n");
+	fprintf(fp, "  The sections smtp, notify and statsd (objects) are read "
+	    "from the config file\n  only; etc/distcrond.conf describes "
+	    "them.\n");
 }
