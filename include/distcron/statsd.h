@@ -33,9 +33,10 @@ int statsd_new(const struct config_statsd *c, struct statsd **out,
 void statsd_free(struct statsd *st);
 
 /*
- * A run finished (the fn of a struct run_finish_hook, arg the struct
- * statsd): sends PREFIXruns.STATUS:1|c (status in lower case), and when
- * known PREFIXrun.duration:MS|ms and, for a scheduled run,
+ * A run finished: the fn of a struct run_finish_hook whose arg is the
+ * struct statsd ({"statsd", statsd_run_finished, st}, given to
+ * runner_add_finish_hook()).  Sends PREFIXruns.STATUS:1|c (status in lower
+ * case), and when known PREFIXrun.duration:MS|ms and, for a scheduled run,
  * PREFIXrun.lateness:MS|ms (start minus scheduled time), tagged job and
  * status.  Never blocks.
  */
