@@ -13,9 +13,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "distcron/defs.h"
 #include "distcron/log.h"
 
 #define CONFIG_DEFAULT_FILE	SYSCONFDIR "/distcron/distcrond.conf"
+
+/* smtp.starttls */
+enum config_starttls {
+	CONFIG_STARTTLS_TRY = 0,	/* when the server offers it */
+	CONFIG_STARTTLS_ALWAYS,		/* refuse to send in the clear */
+	CONFIG_STARTTLS_NEVER,
+};
+
+/* Section "smtp" (config file only): where notification mail goes. */
+struct config_smtp {
+	char *url;		/* smtp://host:port or smtps://; NULL: no mail */
+	char *username;		/* or NULL: no AUTH */
+	char *password;		/* a secret: never logged */
+	char *from;		/* envelope and From: address */
+	int starttls;		/* enum config_starttls */
+	char *ca_file;		/* PEM CAs, or NULL: the system's */
+};
+
+/* Section "statsd" (config file only). */
+struct config_statsd {
+	char *host;		/* NULL: off */
+	int64_t port;		/* default 8125 */
+	char *prefix;		/* default "distcron." */
+	bool tags;		/* DogStatsD tags (|#job:x,status:y) */
+};
 
 struct config {
 	char *config_file;	/* the file read, or NULL when none */
@@ -50,6 +76,12 @@ struct config {
 	int64_t scheduler_nice;	/* of the loop and spawner threads */
 	char *es_host;		/* Elasticsearch (reports; later) */
 	int64_t es_port;
+	int64_t notify_min_interval_ms;	/* one message per job and channel
+					 * at most this often */
+	struct job_notify *notify;	/* section "notify": the default of
+					 * jobs without one, or NULL */
+	struct config_smtp smtp;
+	struct config_statsd statsd;
 };
 
 /*

@@ -4,10 +4,11 @@
  * into ERR_* codes and messages, and a driver that runs many transfers at
  * once on the event loop.
  *
- * Every easy handle made here fetches http and https only, never follows
- * a redirect, never uses signals and verifies TLS peers unless told not
- * to.  Clients still set their own request options (URL, method, headers,
- * write callbacks) with curl_easy_setopt(), but curl's codes go through
+ * Every easy handle made here fetches http and https only (or, for mail,
+ * smtp and smtps only), never follows a redirect, never uses signals and
+ * verifies TLS peers unless told not to.  Clients still set their own
+ * request options (URL, method, headers, write callbacks) with
+ * curl_easy_setopt(), but curl's codes go through
  * curlx_translate(): they are never compared or printed elsewhere.
  * Messages show URLs through url_strip(): no user:password@, query or
  * fragment.
@@ -32,6 +33,8 @@ struct curlx_opts {
 	int64_t connect_timeout_ms;	/* 0: curl's default */
 	bool tls_insecure;		/* skip the peer's certificate and
 					 * name checks */
+	bool smtp;			/* smtp and smtps instead of http
+					 * and https (mail) */
 	char *errbuf;			/* CURLX_ERRBUF_SIZE bytes for curl's
 					 * own words, or NULL */
 };
@@ -70,9 +73,10 @@ int curlx_global_init(void);
  */
 int curlx_easy_new(const struct curlx_opts *o, CURL **out);
 
-/* Sets the shared options on e: http and https only, no redirects, no
- * signals, TLS verified unless o->tls_insecure, and o's user agent, CA
- * file, connect timeout and error buffer when given.  Returns 0, or
+/* Sets the shared options on e: http and https only (o->smtp: smtp and
+ * smtps only), no redirects, no signals, TLS verified unless
+ * o->tls_insecure, and o's user agent, CA file, connect timeout and error
+ * buffer when given.  Returns 0, or
  * ERR_INTERNAL with curl's words in o->errbuf if given. */
 int curlx_easy_setup(CURL *e, const struct curlx_opts *o);
 

@@ -70,6 +70,26 @@ struct job_http {
 	bool tls_verify;	/* default true */
 };
 
+/* Events a notification may be sent for (struct job_notify.on). */
+enum defs_notify_event {
+	DEFS_NOTIFY_FAILURE = 1 << 0,	/* a final FAILURE or LOST */
+	DEFS_NOTIFY_RECOVERY = 1 << 1,	/* the first SUCCESS after those */
+	DEFS_NOTIFY_SUCCESS = 1 << 2,	/* every SUCCESS */
+	DEFS_NOTIFY_START = 1 << 3,	/* a run started */
+	DEFS_NOTIFY_MISSED = 1 << 4,	/* a tick that did not start */
+};
+#define DEFS_NOTIFY_DEFAULT	(DEFS_NOTIFY_FAILURE | DEFS_NOTIFY_RECOVERY)
+
+/* "notify" of a job, or the daemon-wide default of the config. */
+struct job_notify {
+	unsigned on;		/* DEFS_NOTIFY_* bits; default
+				 * DEFS_NOTIFY_DEFAULT */
+	char **email;		/* addresses, NULL-terminated, or NULL */
+	char *webhook_url;	/* http(s), or NULL */
+	char **webhook_headers;	/* "Name: value", NULL-terminated, or NULL */
+	char *slack_url;	/* http(s) incoming webhook, or NULL */
+};
+
 struct job_def {
 	char *name;
 	char *description;
@@ -101,6 +121,8 @@ struct job_def {
 	int64_t max_runs;	/* 0: unlimited */
 	size_t output_limit;
 	int retention;
+	struct job_notify *notify;	/* NULL: none given (the config's
+					 * default applies) */
 	char *source;
 	uint64_t digest;	/* hash of the file contents, for reload diffs */
 	int refs;
@@ -118,12 +140,36 @@ bool defs_name_valid(const char *name);
 /*
  * Replaces the secrets of a job file's JSON (def, parsed; anything else is
  * left alone) by URL_MASK ("***"), for readers that may not see them: each
- * value of "environment" and "http.headers" (names kept), and in "http.url"
- * the user, password, query values and fragment (url_mask()).  Never fails:
+ * value of "environment", "http.headers" and "notify.webhook.headers"
+ * (names kept), in "http.url" and "notify.webhook.url" the user, password,
+ * query values and fragment (url_mask()), and "notify.slack.url" whole (its
+ * path is the token).  Never fails:
  * a value that cannot be masked in part is masked whole.
  */
 struct json_object;
 void defs_job_mask(struct json_object *def);
+
+/* True if s is a mail address as SMTP takes it: local@domain, one '@',
+ * no space, control character or any of <>(),;:\"[]. */
+bool defs_email_valid(const char *s);
+
+/* The name of one DEFS_NOTIFY_* bit ("failure", ...), or NULL. */
+const char *defs_notify_event_name(unsigned ev);
+
+/*
+ * Reads a "notify" object (v, at path, for messages: "notify") into a new
+ * *out (defs_notify_free() it): "on" (event names; default failure and
+ * recovery), "email" (addresses), "webhook" {"url", "headers"} and
+ * "slack" {"url"}, URLs http(s) only.  Returns 0 or the error, c->err
+ * naming the field and value ("notify.on[1]: unknown event \"sucess\"").
+ * Messages show URLs through url_strip().
+ */
+struct jfield_ctx;
+int defs_notify_parse(struct jfield_ctx *c, struct json_object *v,
+    const char *path, struct job_notify **out);
+
+/* Frees a notify; accepts NULL. */
+void defs_notify_free(struct job_notify *n);
 
 /*
  * Parses one job from JSON text.  default_zone applies when the schedule

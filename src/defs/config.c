@@ -5,7 +5,9 @@
  * flags, type and default.  Each source is applied in turn through the same
  * typed setter on jfield's text parsers, so a value is validated the same
  * way wherever it comes from (and as in job definitions), and every error
- * names its source, key and value.
+ * names its source, key and value.  A few settings are JSON objects
+ * (sections: smtp, notify, statsd), read from the file only with jfield
+ * tables, their errors naming the path ("smtp.starttls").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +28,7 @@
 #include "distcron/jfield.h"
 #include "distcron/jsontext.h"
 #include "distcron/log.h"
+#include "distcron/url.h"
 
 /*
  * One setting: its JSON key, type, target and bounds as a jfield, and where
@@ -142,8 +146,13 @@ static const struct ckey keys[] = {
 	    "Elasticsearch host for run reports (empty: none)"),
 	KEY("es_port", "DISTCRON_ES_PORT", "es-port", "esPort",
 	    JFIELD_I64, OFF(es_port), "9200", 1, 65535, "Elasticsearch port"),
+	KEY("notify_min_interval", "DISTCRON_NOTIFY_MIN_INTERVAL",
+	    "notify-min-interval", NULL, JFIELD_DUR, OFF(notify_min_interval_ms),
+	    "1m", 0, 0, "at most one notification per job and channel this "
+	    "often (a burst becomes one message with a count)"),
 };
-#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#define NKEYS	NELEM(keys)
 
 static int cerr(char *, size_t, const char *, const char *, const char *, ...)
     __attribute__((format(printf, 5, 6)));
@@ -218,6 +227,144 @@ config_set(struct config *cfg, const struct ckey *k, const char *v,
 	return ERR_INTERNAL;
 }
 
+/* ---- sections: objects read with jfield ---- */
+
+static const char *const starttls_names[] = { "try", "always", "never",
+	NULL };
+
+#define SOFF(f)	offsetof(struct config_smtp, f)
+static const struct jfield smtp_fields[] = {
+	JFIELD_ENTRY("url", JFIELD_STR, SOFF(url), 1, 0, NULL),
+	JFIELD_ENTRY("username", JFIELD_STR, SOFF(username), 1, 0, NULL),
+	JFIELD_ENTRY("password", JFIELD_STR, SOFF(password), 0, 0, NULL),
+	JFIELD_ENTRY("from", JFIELD_STR, SOFF(from), 1, 0, NULL),
+	JFIELD_ENTRY("starttls", JFIELD_ENUM, SOFF(starttls), 0, 0,
+	    starttls_names),
+	JFIELD_ENTRY("ca_file", JFIELD_PATH, SOFF(ca_file), 1, 0, NULL),
+};
+
+#define TOFF(f)	offsetof(struct config_statsd, f)
+static const struct jfield statsd_fields[] = {
+	JFIELD_ENTRY("host", JFIELD_STR, TOFF(host), 1, 0, NULL),
+	JFIELD_ENTRY("port", JFIELD_I64, TOFF(port), 1, 65535, NULL),
+	JFIELD_ENTRY("prefix", JFIELD_STR, TOFF(prefix), 0, 0, NULL),
+	JFIELD_ENTRY("tags", JFIELD_BOOL, TOFF(tags), 0, 0, NULL),
+};
+
+static int
+section_smtp(struct jfield_ctx *c, json_object *v, struct config *cfg)
+{
+	struct config_smtp *s = &cfg->smtp;
+	char q[JFIELD_QUOTE_LEN];
+	char *shown;
+	int r;
+
+	if ((r = jfield_object(c, v, "smtp", "smtp.", smtp_fields,
+	    NELEM(smtp_fields))) != 0 ||
+	    (r = jfield_read(c, v, "smtp.", smtp_fields, NELEM(smtp_fields),
+	    s)) != 0)
+		return r;
+	if (s->url == NULL)
+		return jfield_fail(c, "smtp.url", "missing");
+	if (strncasecmp(s->url, "smtp://", 7) != 0 &&
+	    strncasecmp(s->url, "smtps://", 8) != 0) {
+		if ((shown = url_stripped(s->url)) == NULL)
+			return jfield_oom(c);
+		r = jfield_fail(c, "smtp.url", "must start with smtp:// or "
+		    "smtps:// (got %s)", jfield_quote(shown, q, sizeof(q)));
+		free(shown);
+		return r;
+	}
+	if (s->from == NULL)
+		return jfield_fail(c, "smtp.from", "missing");
+	if (!defs_email_valid(s->from))
+		return jfield_fail(c, "smtp.from", "invalid address %s",
+		    jfield_quote(s->from, q, sizeof(q)));
+	return 0;
+}
+
+static int
+section_notify(struct jfield_ctx *c, json_object *v, struct config *cfg)
+{
+	defs_notify_free(cfg->notify);
+	return defs_notify_parse(c, v, "notify", &cfg->notify);
+}
+
+static int
+section_statsd(struct jfield_ctx *c, json_object *v, struct config *cfg)
+{
+	int r;
+
+	if ((r = jfield_object(c, v, "statsd", "statsd.", statsd_fields,
+	    NELEM(statsd_fields))) != 0 ||
+	    (r = jfield_read(c, v, "statsd.", statsd_fields,
+	    NELEM(statsd_fields), &cfg->statsd)) != 0)
+		return r;
+	if (cfg->statsd.host == NULL)
+		return jfield_fail(c, "statsd.host", "missing");
+	return 0;
+}
+
+static const struct {
+	const char *key;
+	int (*read)(struct jfield_ctx *, json_object *, struct config *);
+} sections[] = {
+	{ "smtp", section_smtp },
+	{ "notify", section_notify },
+	{ "statsd", section_statsd },
+};
+
+static void
+section_warn(void *arg, const char *msg)
+{
+	log_warn("%s: %s", (const char *)arg, msg);
+}
+
+/* Reads the section name, if it is one, from the file src.  Returns 1
+ * when name is no section, 0, or ERR_CONFIG naming the field. */
+static int
+config_section(struct config *cfg, const char *name, json_object *v,
+    const char *src, char *err, size_t errlen)
+{
+	char msg[JFIELD_MSG_LEN];
+	struct jfield_ctx c;
+	size_t i;
+	int r;
+
+	for (i = 0; i < NELEM(sections); i++) {
+		if (strcmp(sections[i].key, name) != 0)
+			continue;
+		jfield_ctx_init(&c, msg, sizeof(msg), section_warn,
+		    (void *)src);
+		if ((r = sections[i].read(&c, v, cfg)) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: %s", src, r == -ENOMEM ?
+		    strerror(ENOMEM) : msg);
+		return ERR_CONFIG;
+	}
+	return 1;
+}
+
+static void
+config_sections_free(struct config *cfg)
+{
+	struct config_smtp *s = &cfg->smtp;
+
+	defs_notify_free(cfg->notify);
+	cfg->notify = NULL;
+	if (s->password != NULL)
+		explicit_bzero(s->password, strlen(s->password));
+	free(s->url);
+	free(s->username);
+	free(s->password);
+	free(s->from);
+	free(s->ca_file);
+	memset(s, 0, sizeof(*s));
+	free(cfg->statsd.host);
+	free(cfg->statsd.prefix);
+	memset(&cfg->statsd, 0, sizeof(cfg->statsd));
+}
+
 static const struct ckey *
 key_by_name(const char *name)
 {
@@ -280,6 +427,11 @@ config_apply_json(struct config *cfg, json_object *root, const char *src,
 		return ERR_CONFIG;
 	}
 	json_object_object_foreach(root, name, val) {
+		if ((r = config_section(cfg, name, val, src, err, errlen)) <= 0) {
+			if (r != 0)
+				return r;
+			continue;
+		}
 		if ((k = key_by_name(name)) == NULL) {
 			log_warn("%s: unknown key \"%s\" (ignored)", src,
 			    jfield_escape(name, q, sizeof(q)));
@@ -444,6 +596,9 @@ config_defaults(struct config *cfg, char *err, size_t errlen)
 		if ((r = config_set(cfg, &keys[i], keys[i].def, "default",
 		    err, errlen)) != 0)
 			return r;
+	cfg->statsd.port = 8125;
+	if ((cfg->statsd.prefix = strdup("distcron.")) == NULL)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -491,6 +646,7 @@ config_free(struct config *cfg)
 	}
 	free(cfg->config_file);
 	cfg->config_file = NULL;
+	config_sections_free(cfg);
 }
 
 void
@@ -509,4 +665,7 @@ config_usage(void *fp)
 	}
 	fprintf(fp, "  distcrond's --jobsDirectory, --nodesDirectory, --esHost"
 	    " and --esPort are accepted too.\n");
+	fprintf(fp, "  The sections smtp, notify and statsd (objects) are read "
+	    "from the config file\n  only; etc/distcrond.conf describes "
+	    "them.\n");
 }

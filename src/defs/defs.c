@@ -159,6 +159,7 @@ static const struct jfield job_fields[] = {
 	JFIELD_KNOWN("command"),
 	JFIELD_KNOWN("http"),
 	JFIELD_KNOWN("environment"),
+	JFIELD_KNOWN("notify"),
 	JFIELD_ENTRY("timeout", JFIELD_DUR, JOFF(timeout_ms), 0, 0, NULL),
 	JFIELD_ENTRY("kill_grace", JFIELD_DUR, JOFF(kill_grace_ms), 0, 0,
 	    NULL),
@@ -254,6 +255,7 @@ job_free(struct job_def *job)
 	jfield_strv_free(job->argv);
 	free(job->shell);
 	http_free(job->http);
+	defs_notify_free(job->notify);
 	jfield_strv_free(job->env);
 	free(job->working_dir);
 	free(job->source);
@@ -494,9 +496,10 @@ url_problem(const char *url)
 	return URL_OK;
 }
 
-/* Messages name the URL without credentials or query (url_strip()). */
+/* Messages name the URL at path without credentials or query
+ * (url_strip()). */
 static int
-check_url(struct jfield_ctx *c, const char *url)
+check_url(struct jfield_ctx *c, const char *path, const char *url)
 {
 	enum url_problem why = url_problem(url);
 	char q[JFIELD_QUOTE_LEN];
@@ -513,43 +516,46 @@ check_url(struct jfield_ctx *c, const char *url)
 	}
 	shown = jfield_quote(buf_str(&b), q, sizeof(q));
 	if (why == URL_SCHEME)
-		r = jfield_fail(c, "http.url", "must start with http:// or "
+		r = jfield_fail(c, path, "must start with http:// or "
 		    "https:// (got %s)", shown);
 	else if (why == URL_NOHOST)
-		r = jfield_fail(c, "http.url", "no host in %s", shown);
+		r = jfield_fail(c, path, "no host in %s", shown);
 	else
-		r = jfield_fail(c, "http.url", "contains a space or control "
+		r = jfield_fail(c, path, "contains a space or control "
 		    "character: %s", shown);
 	buf_free(&b);
 	return r;
 }
 
+/* An object of headers at where ("http.headers") as "Name: value"
+ * strings in *out (freed first). */
 static int
-parse_headers(struct jfield_ctx *c, json_object *v, struct job_http *h)
+parse_headers(struct jfield_ctx *c, json_object *v, const char *where,
+    char ***out)
 {
 	struct json_object_iter it;
-	char path[JFIELD_PATH_LEN], q[JFIELD_QUOTE_LEN];
+	char path[JFIELD_PATH_LEN], pre[JFIELD_PATH_LEN], q[JFIELD_QUOTE_LEN];
 	const char *val;
 	size_t n = 0;
 
 	if (!json_object_is_type(v, json_type_object))
-		return jfield_type_error(c, "http.headers", "an object", v);
-	jfield_strv_free(h->headers);
-	h->headers = calloc((size_t)json_object_object_length(v) + 1,
+		return jfield_type_error(c, where, "an object", v);
+	jfield_strv_free(*out);
+	*out = calloc((size_t)json_object_object_length(v) + 1,
 	    sizeof(char *));
-	if (h->headers == NULL)
+	if (*out == NULL)
 		return jfield_oom(c);
+	jfield_join(pre, where, ".");
 	json_object_object_foreachC(v, it) {
 		if (!is_token(it.key))
-			return jfield_fail(c, "http.headers",
-			    "invalid header name %s",
+			return jfield_fail(c, where, "invalid header name %s",
 			    jfield_quote(it.key, q, sizeof(q)));
-		jfield_join(path, "http.headers.", it.key);
+		jfield_join(path, pre, it.key);
 		if (jfield_cstr(c, it.val, path, &val) != 0)
 			return ERR_INVALID;
 		if (strpbrk(val, "\r\n") != NULL)
 			return jfield_fail(c, path, "contains a line break");
-		if ((h->headers[n++] = join3(it.key, ": ", val)) == NULL)
+		if (((*out)[n++] = join3(it.key, ": ", val)) == NULL)
 			return jfield_oom(c);
 	}
 	return 0;
@@ -617,7 +623,7 @@ parse_http(struct jfield_ctx *c, json_object *v, struct job_def *job)
 	if ((x = jfield_get(v, "url")) == NULL)
 		return jfield_fail(c, "http.url", "missing");
 	if ((r = jfield_str(c, x, "http.url", 1, &h->url)) != 0 ||
-	    (r = check_url(c, h->url)) != 0)
+	    (r = check_url(c, "http.url", h->url)) != 0)
 		return r;
 	if ((x = jfield_get(v, "method")) != NULL &&
 	    (r = jfield_str(c, x, "http.method", 1, &h->method)) != 0)
@@ -626,11 +632,205 @@ parse_http(struct jfield_ctx *c, json_object *v, struct job_def *job)
 		return jfield_fail(c, "http.method", "invalid method %s",
 		    jfield_quote(h->method, q, sizeof(q)));
 	if ((x = jfield_get(v, "headers")) != NULL &&
-	    (r = parse_headers(c, x, h)) != 0)
+	    (r = parse_headers(c, x, "http.headers", &h->headers)) != 0)
 		return r;
 	if ((x = jfield_get(v, "expect_status")) != NULL)
 		return parse_expect(c, x, h);
 	return 0;
+}
+
+/* ---- notify ---- */
+
+static const char *const notify_events[] = {
+	"failure", "recovery", "success", "start", "missed", NULL
+};
+
+static const struct jfield notify_fields[] = {
+	JFIELD_KNOWN("on"),
+	JFIELD_KNOWN("email"),
+	JFIELD_KNOWN("webhook"),
+	JFIELD_KNOWN("slack"),
+};
+static const struct jfield webhook_fields[] = {
+	JFIELD_KNOWN("url"),
+	JFIELD_KNOWN("headers"),
+};
+static const struct jfield slack_fields[] = {
+	JFIELD_KNOWN("url"),
+};
+
+const char *
+defs_notify_event_name(unsigned ev)
+{
+	size_t i;
+
+	for (i = 0; notify_events[i] != NULL; i++)
+		if (ev == 1u << i)
+			return notify_events[i];
+	return NULL;
+}
+
+void
+defs_notify_free(struct job_notify *n)
+{
+	if (n == NULL)
+		return;
+	jfield_strv_free(n->email);
+	free(n->webhook_url);
+	jfield_strv_free(n->webhook_headers);
+	free(n->slack_url);
+	free(n);
+}
+
+/* "on": event names into bits. */
+static int
+notify_on(struct jfield_ctx *c, json_object *v, const char *pre,
+    unsigned *on)
+{
+	char path[JFIELD_PATH_LEN], q[JFIELD_QUOTE_LEN], names[128];
+	const char *s;
+	size_t i, n;
+	int ev;
+
+	jfield_join(path, pre, "on");
+	if (!json_object_is_type(v, json_type_array))
+		return jfield_type_error(c, path, "an array of strings", v);
+	n = json_object_array_length(v);
+	*on = 0;
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%.200son[%zu]", pre, i);
+		if (jfield_cstr(c, json_object_array_get_idx(v, i), path,
+		    &s) != 0)
+			return ERR_INVALID;
+		if (jfield_parse_enum(s, notify_events, &ev) != 0) {
+			jfield_name_list(notify_events, names, sizeof(names));
+			return jfield_fail(c, path, "unknown event %s "
+			    "(expected %s)", jfield_quote(s, q, sizeof(q)),
+			    names);
+		}
+		*on |= 1u << ev;
+	}
+	return 0;
+}
+
+bool
+defs_email_valid(const char *s)
+{
+	const char *at = strchr(s, '@'), *p;
+
+	if (at == NULL || at == s || at[1] == '\0' ||
+	    strchr(at + 1, '@') != NULL)
+		return false;
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f ||
+		    strchr("<>(),;:\\\"[]", *p) != NULL)
+			return false;
+	return true;
+}
+
+static int
+notify_email(struct jfield_ctx *c, json_object *v, const char *pre,
+    char ***out)
+{
+	char path[JFIELD_PATH_LEN], q[JFIELD_QUOTE_LEN];
+	size_t i;
+	int r;
+
+	jfield_join(path, pre, "email");
+	if ((r = jfield_strv(c, v, path, 0, true, out)) != 0)
+		return r;
+	for (i = 0; (*out)[i] != NULL; i++)
+		if (!defs_email_valid((*out)[i])) {
+			snprintf(path, sizeof(path), "%.200semail[%zu]", pre, i);
+			return jfield_fail(c, path, "invalid address %s",
+			    jfield_quote((*out)[i], q, sizeof(q)));
+		}
+	strv_drop_empty(out);
+	return 0;
+}
+
+/* {"url": ..., more}: the object at pre + key, its URL into *url. */
+static int
+notify_url(struct jfield_ctx *c, json_object *v, const char *pre,
+    const char *key, const struct jfield *fields, size_t n, char **url)
+{
+	char path[JFIELD_PATH_LEN], sub[JFIELD_PATH_LEN];
+	json_object *x;
+	int r;
+
+	jfield_join(path, pre, key);
+	jfield_join(sub, path, ".");
+	if ((r = jfield_object(c, v, path, sub, fields, n)) != 0)
+		return r;
+	jfield_join(path, sub, "url");
+	if ((x = jfield_get(v, "url")) == NULL)
+		return jfield_fail(c, path, "missing");
+	if ((r = jfield_str(c, x, path, 1, url)) != 0)
+		return r;
+	return check_url(c, path, *url);
+}
+
+static int
+notify_read(struct jfield_ctx *c, json_object *v, const char *pre,
+    struct job_notify *n)
+{
+	char path[JFIELD_PATH_LEN];
+	json_object *x;
+	int r;
+
+	if ((x = jfield_get(v, "on")) != NULL &&
+	    (r = notify_on(c, x, pre, &n->on)) != 0)
+		return r;
+	if ((x = jfield_get(v, "email")) != NULL &&
+	    (r = notify_email(c, x, pre, &n->email)) != 0)
+		return r;
+	if ((x = jfield_get(v, "webhook")) != NULL) {
+		if ((r = notify_url(c, x, pre, "webhook", webhook_fields,
+		    NELEM(webhook_fields), &n->webhook_url)) != 0)
+			return r;
+		snprintf(path, sizeof(path), "%.200swebhook.headers", pre);
+		if ((x = jfield_get(x, "headers")) != NULL &&
+		    (r = parse_headers(c, x, path, &n->webhook_headers)) != 0)
+			return r;
+	}
+	if ((x = jfield_get(v, "slack")) != NULL)
+		return notify_url(c, x, pre, "slack", slack_fields,
+		    NELEM(slack_fields), &n->slack_url);
+	return 0;
+}
+
+int
+defs_notify_parse(struct jfield_ctx *c, json_object *v, const char *path,
+    struct job_notify **out)
+{
+	char pre[JFIELD_PATH_LEN];
+	struct job_notify *n;
+	int r;
+
+	*out = NULL;
+	jfield_join(pre, path, ".");
+	if ((r = jfield_object(c, v, path, pre, notify_fields,
+	    NELEM(notify_fields))) != 0)
+		return r;
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return jfield_oom(c);
+	n->on = DEFS_NOTIFY_DEFAULT;
+	if ((r = notify_read(c, v, pre, n)) != 0) {
+		defs_notify_free(n);
+		return r;
+	}
+	*out = n;
+	return 0;
+}
+
+static int
+parse_notify(struct jfield_ctx *c, json_object *root, struct job_def *job)
+{
+	json_object *v = jfield_get(root, "notify");
+
+	if (v == NULL)
+		return 0;
+	return defs_notify_parse(c, v, "notify", &job->notify);
 }
 
 /* Exactly one of "command" (argv array or shell string) and "http". */
@@ -765,6 +965,7 @@ job_from_json(struct jfield_ctx *c, json_object *root, const struct tz *def,
 	    (r = parse_action(c, root, job)) != 0 ||
 	    (r = jfield_read(c, root, "", owners_field, 1, job)) != 0 ||
 	    (r = parse_env(c, jfield_get(root, "environment"), job)) != 0 ||
+	    (r = parse_notify(c, root, job)) != 0 ||
 	    (r = jfield_read(c, root, "", job_fields, NELEM(job_fields),
 	    job)) != 0)
 		return r;
@@ -1008,27 +1209,41 @@ mask_members(json_object *o)
 		    json_object_new_string(URL_MASK));
 }
 
+/* The URL member key of o loses its secrets: url_mask(), or whole when
+ * whole is set or it cannot be masked in part. */
+static void
+mask_url(json_object *o, const char *key, bool whole)
+{
+	json_object *url = jfield_get(o, key);
+	const char *s = json_object_get_string(url);
+	struct buf b;
+
+	if (url == NULL)
+		return;
+	buf_init(&b, 2 * strlen(s != NULL ? s : "") + 64);
+	if (whole || !json_object_is_type(url, json_type_string) ||
+	    url_mask(s, &b) != 0)
+		json_object_object_add(o, key,
+		    json_object_new_string(URL_MASK));
+	else
+		json_object_object_add(o, key,
+		    json_object_new_string(buf_str(&b)));
+	buf_free(&b);
+}
+
 void
 defs_job_mask(json_object *def)
 {
 	json_object *http = jfield_get(def, "http");
-	json_object *url = jfield_get(http, "url");
-	const char *s = json_object_get_string(url);
-	struct buf b;
+	json_object *notify = jfield_get(def, "notify");
+	json_object *hook = jfield_get(notify, "webhook");
 
 	mask_members(jfield_get(def, "environment"));
 	mask_members(jfield_get(http, "headers"));
-	if (url == NULL)
-		return;
-	buf_init(&b, 2 * strlen(s != NULL ? s : "") + 64);
-	if (!json_object_is_type(url, json_type_string) ||
-	    url_mask(s, &b) != 0)
-		json_object_object_add(http, "url",
-		    json_object_new_string(URL_MASK));
-	else
-		json_object_object_add(http, "url",
-		    json_object_new_string(buf_str(&b)));
-	buf_free(&b);
+	mask_url(http, "url", false);
+	mask_members(jfield_get(hook, "headers"));
+	mask_url(hook, "url", false);
+	mask_url(jfield_get(notify, "slack"), "url", true);
 }
 
 /* ---- parsing entry points ---- */

@@ -48,13 +48,16 @@ curlx_global_init(void)
 	return global_code == CURLE_OK ? 0 : ERR_INTERNAL;
 }
 
+/* http and https, or with o->smtp smtp and smtps. */
 static CURLcode
-setup_protocols(CURL *e)
+setup_protocols(CURL *e, const struct curlx_opts *o)
 {
 #if LIBCURL_VERSION_NUM >= 0x075500	/* 7.85: the string form */
-	return curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	return curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, o->smtp ?
+	    "smtp,smtps" : "http,https");
 #else
-	return curl_easy_setopt(e, CURLOPT_PROTOCOLS,
+	return curl_easy_setopt(e, CURLOPT_PROTOCOLS, o->smtp ?
+	    (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS) :
 	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 }
@@ -98,7 +101,7 @@ curlx_easy_setup(CURL *e, const struct curlx_opts *o)
 	CURLcode c;
 
 	if ((c = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
-	    (c = setup_protocols(e)) != CURLE_OK ||
+	    (c = setup_protocols(e, o)) != CURLE_OK ||
 	    (c = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L)) !=
 	    CURLE_OK ||
 	    (c = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify)) !=

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -60,6 +61,14 @@ check_config(const struct config *c, const char *path)
 	check_range(c->ssh_keepalive_ms, 0, INT64_MAX);
 	check_range(c->node_check_ms, 0, INT64_MAX);
 	check_range(c->node_check_max_ms, 0, INT64_MAX);
+	check_range(c->notify_min_interval_ms, 0, INT64_MAX);
+	check_range(c->statsd.port, 1, 65535);
+	if (c->statsd.prefix == NULL || (c->smtp.url != NULL &&
+	    (c->smtp.from == NULL || (strncasecmp(c->smtp.url, "smtp://", 7) &&
+	    strncasecmp(c->smtp.url, "smtps://", 8)))))
+		abort();
+	if (c->notify != NULL && (c->notify->on & ~0x1fu) != 0)
+		abort();
 }
 
 int

@@ -12,10 +12,14 @@ Routes (any method):
   /echo            replies 200 with JSON: method, path, headers, body
   /slow/SECONDS    sleeps, then replies 200
   /big/BYTES       replies 200 with BYTES bytes: "BEGIN", 'x'..., "END\\n"
+  /record/NAME     keeps the request (method, path, headers, body) under
+                   NAME and replies 200 (/record/NAME-NNN: status NNN)
+  /recorded/NAME   replies 200 with JSON: the requests kept under NAME
 """
 import argparse
 import json
 import ssl
+import threading
 import time
 from http.server import BaseHTTPRequestHandler
 
@@ -23,6 +27,8 @@ from double_serve import Server, add_arguments, serve
 
 CHUNK = 65536
 NO_BODY = (204, 304)
+RECORDED = {}
+RECORDED_LOCK = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -56,14 +62,28 @@ class Handler(BaseHTTPRequestHandler):
         code = int(arg)
         self.reply(code, b"status %d\n" % code)
 
-    def route_echo(self, arg, body):
-        doc = {
+    def request_doc(self, body):
+        return {
             "method": self.command,
             "path": self.path,
             "headers": [[k, v] for k, v in self.headers.items()],
             "body": body.decode("utf-8", "replace"),
         }
+
+    def route_echo(self, arg, body):
+        doc = self.request_doc(body)
         self.reply(200, json.dumps(doc).encode(), "application/json")
+
+    def route_record(self, arg, body):
+        name, _, code = arg.partition("-")
+        with RECORDED_LOCK:
+            RECORDED.setdefault(name, []).append(self.request_doc(body))
+        self.reply(int(code or 200), b"recorded\n")
+
+    def route_recorded(self, arg, body):
+        with RECORDED_LOCK:
+            doc = json.dumps(RECORDED.get(arg, []))
+        self.reply(200, doc.encode(), "application/json")
 
     def route_slow(self, arg, body):
         time.sleep(float(arg))

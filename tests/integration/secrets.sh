@@ -37,6 +37,13 @@ cat >"$J/envjob.json" <<'X'
 {"policy": {"roles": ["worker"]}, "schedule": "@yearly",
  "command": ["true"], "environment": {"DB_PASSWORD": "ENVSECRET"}}
 X
+cat >"$J/notified.json" <<'X'
+{"policy": {"roles": ["worker"]}, "schedule": "@yearly", "command": ["true"],
+ "notify": {"email": ["ops@example.org"],
+  "webhook": {"url": "https://hookuser:HOOKPW@127.0.0.1:9/h?sig=HOOKSIG",
+   "headers": {"X-Hook-Token": "HOOKHDR"}},
+  "slack": {"url": "https://127.0.0.1:9/services/T0/B0/SLACKTOKEN"}}}
+X
 cat >"$J/badurl.json" <<'X'
 {"schedule": "@yearly",
  "http": {"url": "http://admin:S3cretPW@badhost.example/a b?api_key=Q"}}
@@ -88,6 +95,18 @@ check "  no secret anywhere in the answer" lacks "$T/body" S3cretPW admin \
 rreq GET /jobs/envjob
 check "read-only GET /jobs/envjob: environment values masked" body \
     "b['definition']['environment'] == {'DB_PASSWORD': '***'}"
+rreq GET /jobs/notified
+check "read-only GET /jobs/notified: the webhook URL masked" body \
+    "b['definition']['notify']['webhook']['url'] == 'https://***:***@127.0.0.1:9/h?sig=***'"
+check "  its header values masked, the Slack URL whole" body \
+    "b['definition']['notify']['webhook']['headers'] == {'X-Hook-Token': '***'} and b['definition']['notify']['slack']['url'] == '***'"
+check "  no secret anywhere in the answer" lacks "$T/body" HOOKPW HOOKSIG \
+    HOOKHDR SLACKTOKEN hookuser
+check "  addresses are no secret" body \
+    "b['definition']['notify']['email'] == ['ops@example.org']"
+req GET /jobs/notified
+check "the full token sees the notify channels as written" body \
+    "b['definition']['notify']['slack']['url'].endswith('/SLACKTOKEN')"
 req GET /jobs/hook
 check "the full token sees the URL as written" body \
     "b['definition']['http']['url'] == 'http://admin:S3cretPW@127.0.0.1:9/x?api_key=Q&v=2'"

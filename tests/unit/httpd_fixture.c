@@ -97,6 +97,19 @@ start_double(struct httpd_fixture *f, char *portfile, bool tls, pid_t *pidp,
 	return (*portp = wait_port(portfile, *pidp)) > 0 ? 0 : -1;
 }
 
+int
+httpd_fixture_spawn(char *const argv[], const char *portfile, pid_t *pidp)
+{
+	int port;
+
+	if ((*pidp = spawn(argv, true)) == -1 ||
+	    (port = wait_port(portfile, *pidp)) <= 0) {
+		fprintf(stderr, "cannot start %s\n", argv[1]);
+		return -1;
+	}
+	return port;
+}
+
 /* A port that refuses connections: bound, never listening. */
 static int
 reserve_refused_port(struct httpd_fixture *f)
@@ -156,6 +169,12 @@ stop_double(pid_t pid)
 	kill(pid, SIGTERM);
 	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
 		continue;
+}
+
+void
+httpd_fixture_kill(pid_t pid)
+{
+	stop_double(pid);
 }
 
 void

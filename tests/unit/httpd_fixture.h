@@ -33,7 +33,21 @@ int httpd_fixture_start(struct httpd_fixture *f, bool tls);
 int httpd_fixture_start_double(struct httpd_fixture *f, const char *double_py,
     bool tls);
 
-/* Stops the doubles and removes the directory. */
+/* Stops the doubles and removes the directory (and what the caller left
+ * in it: call httpd_fixture_spawn()'s servers' httpd_fixture_kill()
+ * first). */
 void httpd_fixture_stop(struct httpd_fixture *f);
+
+/*
+ * Starts another server of the tests, argv (argv[0] from PATH or a path),
+ * that writes its port to portfile once it accepts connections, as the
+ * doubles do; waits up to 10 s for it.  Returns the port and *pidp, or -1
+ * with the reason on stderr.
+ */
+int httpd_fixture_spawn(char *const argv[], const char *portfile,
+    pid_t *pidp);
+
+/* Stops a server started by httpd_fixture_spawn() (SIGTERM, waits). */
+void httpd_fixture_kill(pid_t pid);
 
 #endif

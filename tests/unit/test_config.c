@@ -266,6 +266,79 @@ test_error_value_escaped(void **state)
 	    "in range, got \"2\\n3\"");
 }
 
+/* The sections smtp, notify and statsd: objects read with jfield, their
+ * defaults, and errors naming the section's field and value (a password
+ * never echoed). */
+static void
+test_sections(void **state)
+{
+	char *a4[] = { "distcrond", "--config", file, NULL };
+	char *e1[] = { "DISTCRON_NOTIFY_MIN_INTERVAL=5m", NULL };
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	write_file("{}");
+	assert_int_equal(load(&cfg, 3, a4, NULL, err), 0);
+	assert_null(cfg.smtp.url);
+	assert_null(cfg.notify);
+	assert_null(cfg.statsd.host);
+	assert_int_equal(cfg.statsd.port, 8125);
+	assert_string_equal(cfg.statsd.prefix, "distcron.");
+	assert_false(cfg.statsd.tags);
+	assert_int_equal(cfg.notify_min_interval_ms, 60000);
+	config_free(&cfg);
+
+	write_file("{\"smtp\": {\"url\": \"smtp://127.0.0.1:2525\", "
+	    "\"username\": \"u\", \"password\": \"pw\", \"from\": "
+	    "\"cron@example.org\", \"starttls\": \"always\", \"ca_file\": "
+	    "\"/etc/ca.pem\"}, \"notify\": {\"email\": [\"ops@example.org\"]},"
+	    " \"statsd\": {\"host\": \"127.0.0.1\", \"port\": 9125, "
+	    "\"prefix\": \"dc.\", \"tags\": true}, \"notify_min_interval\": "
+	    "\"30s\"}");
+	assert_int_equal(load(&cfg, 3, a4, NULL, err), 0);
+	assert_string_equal(cfg.smtp.url, "smtp://127.0.0.1:2525");
+	assert_string_equal(cfg.smtp.username, "u");
+	assert_string_equal(cfg.smtp.password, "pw");
+	assert_string_equal(cfg.smtp.from, "cron@example.org");
+	assert_int_equal(cfg.smtp.starttls, CONFIG_STARTTLS_ALWAYS);
+	assert_string_equal(cfg.smtp.ca_file, "/etc/ca.pem");
+	assert_non_null(cfg.notify);
+	assert_int_equal(cfg.notify->on, DEFS_NOTIFY_DEFAULT);
+	assert_string_equal(cfg.notify->email[0], "ops@example.org");
+	assert_string_equal(cfg.statsd.host, "127.0.0.1");
+	assert_int_equal(cfg.statsd.port, 9125);
+	assert_string_equal(cfg.statsd.prefix, "dc.");
+	assert_true(cfg.statsd.tags);
+	assert_int_equal(cfg.notify_min_interval_ms, 30000);
+	config_free(&cfg);
+	assert_int_equal(load(&cfg, 3, a4, e1, err), 0);
+	assert_int_equal(cfg.notify_min_interval_ms, 300000);
+	config_free(&cfg);
+
+	write_file("{\"smtp\": {\"url\": \"http://h/\", \"from\": \"a@b\"}}");
+	expect_error(3, a4, NULL, ": smtp.url: must start with smtp:// or "
+	    "smtps:// (got \"http://h/\")");
+	write_file("{\"smtp\": {\"url\": \"smtp://u:secretpw@h/\", "
+	    "\"from\": 5}}");
+	expect_error(3, a4, NULL, ": smtp.from: expected a string, got integer");
+	write_file("{\"smtp\": {\"url\": \"smtp://h/\"}}");
+	expect_error(3, a4, NULL, ": smtp.from: missing");
+	write_file("{\"smtp\": {\"url\": \"smtp://h/\", \"from\": "
+	    "\"a@b\\r\\nBcc: x@y\"}}");
+	expect_error(3, a4, NULL, ": smtp.from: invalid address "
+	    "\"a@b\\r\\nBcc: x@y\"");
+	write_file("{\"smtp\": {\"url\": \"smtp://h/\", \"from\": \"a@b\", "
+	    "\"starttls\": \"maybe\"}}");
+	expect_error(3, a4, NULL, ": smtp.starttls: ");
+	write_file("{\"smtp\": \"smtp://h\"}");
+	expect_error(3, a4, NULL, ": smtp: expected an object, got string");
+	write_file("{\"notify\": {\"on\": [\"sometimes\"]}}");
+	expect_error(3, a4, NULL, ": notify.on[0]: unknown event \"sometimes\"");
+	write_file("{\"statsd\": {\"host\": \"h\", \"port\": 70000}}");
+	expect_error(3, a4, NULL, ": statsd.port: 70000 out of range 1-65535");
+}
+
 int
 main(void)
 {
@@ -278,6 +351,7 @@ main(void)
 		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_error_value_escaped),
+		cmocka_unit_test(test_sections),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -582,6 +582,79 @@ test_command_errors(void **state)
 	    "\"GE T\"}"), "http.method: invalid method \"GE T\"");
 }
 
+/* "notify": events, channels, the default events, none given. */
+static void
+test_notify(void **state)
+{
+	struct job_def *j;
+
+	(void)state;
+	j = job_ok(JOB(", \"notify\": {\"on\": [\"failure\", \"success\", "
+	    "\"missed\"], \"email\": [\"ops@example.org\", \"a.b@c.d\"], "
+	    "\"webhook\": {\"url\": \"https://h.example/hook?k=s\", "
+	    "\"headers\": {\"X-Token\": \"s3\"}}, \"slack\": {\"url\": "
+	    "\"https://hooks.slack.com/services/T/B/x\"}}"), NULL);
+	assert_non_null(j->notify);
+	assert_int_equal(j->notify->on, DEFS_NOTIFY_FAILURE |
+	    DEFS_NOTIFY_SUCCESS | DEFS_NOTIFY_MISSED);
+	assert_int_equal(strv_len(j->notify->email), 2);
+	assert_string_equal(j->notify->email[1], "a.b@c.d");
+	assert_string_equal(j->notify->webhook_url,
+	    "https://h.example/hook?k=s");
+	assert_string_equal(j->notify->webhook_headers[0], "X-Token: s3");
+	assert_string_equal(j->notify->slack_url,
+	    "https://hooks.slack.com/services/T/B/x");
+	defs_job_unref(j);
+
+	j = job_ok(JOB(", \"notify\": {\"email\": [\"a@b\"]}"), NULL);
+	assert_int_equal(j->notify->on, DEFS_NOTIFY_DEFAULT);
+	assert_null(j->notify->webhook_url);
+	assert_null(j->notify->webhook_headers);
+	assert_null(j->notify->slack_url);
+	defs_job_unref(j);
+
+	j = job_ok(JOB(""), NULL);
+	assert_null(j->notify);
+	defs_job_unref(j);
+	assert_string_equal(defs_notify_event_name(DEFS_NOTIFY_RECOVERY),
+	    "recovery");
+	assert_null(defs_notify_event_name(0));
+}
+
+/* Each bad "notify" names its field and value; URLs lose their secrets. */
+static void
+test_notify_errors(void **state)
+{
+	(void)state;
+	job_err(JOB(", \"notify\": []"),
+	    "notify: expected an object, got array");
+	job_err(JOB(", \"notify\": {\"on\": [\"failure\", \"sucess\"]}"),
+	    "notify.on[1]: unknown event \"sucess\" (expected \"failure\", "
+	    "\"recovery\", \"success\", \"start\" or \"missed\")");
+	job_err(JOB(", \"notify\": {\"on\": \"failure\"}"),
+	    "notify.on: expected an array of strings, got string");
+	job_err(JOB(", \"notify\": {\"email\": [\"ops@x\", \"ops.x\"]}"),
+	    "notify.email[1]: invalid address \"ops.x\"");
+	job_err(JOB(", \"notify\": {\"email\": [\"a b@x\"]}"),
+	    "notify.email[0]: invalid address \"a b@x\"");
+	job_err(JOB(", \"notify\": {\"email\": [\"a@x>\"]}"),
+	    "notify.email[0]: invalid address \"a@x>\"");
+	job_err(JOB(", \"notify\": {\"webhook\": {\"url\": "
+	    "\"ftp://u:pw@h/x?t=s\"}}"),
+	    "notify.webhook.url: must start with http:// or https:// (got "
+	    "\"ftp://h/x\")");
+	job_err(JOB(", \"notify\": {\"webhook\": {\"headers\": {}}}"),
+	    "notify.webhook.url: missing");
+	job_err(JOB(", \"notify\": {\"webhook\": {\"url\": \"http://h/\", "
+	    "\"headers\": {\"A\": \"x\\ny\"}}}"),
+	    "notify.webhook.headers.A: contains a line break");
+	job_err(JOB(", \"notify\": {\"slack\": {\"url\": \"smtp://h/\"}}"),
+	    "notify.slack.url: must start with http:// or https:// (got "
+	    "\"smtp://h/\")");
+	job_err(JOB(", \"notify\": {\"slack\": {}}"),
+	    "notify.slack.url: missing");
+}
+
 /* defs_job_mask() on what a job file may hold, good or not. */
 static void
 test_mask(void **state)
@@ -598,6 +671,13 @@ test_mask(void **state)
 		{ "{\"http\": \"x\", \"environment\": [\"a\"]}",
 		  "{\"http\":\"x\",\"environment\":[\"a\"]}" },
 		{ "[1]", "[1]" },
+		{ "{\"notify\": {\"webhook\": {\"url\": \"https://h/x?t=s\", "
+		  "\"headers\": {\"Authorization\": \"Bearer s\"}}, "
+		  "\"slack\": {\"url\": \"https://hooks.slack.com/T/B/s\"}, "
+		  "\"email\": [\"a@b\"]}}",
+		  "{\"notify\":{\"webhook\":{\"url\":\"https://h/x?t=***\","
+		  "\"headers\":{\"Authorization\":\"***\"}},"
+		  "\"slack\":{\"url\":\"***\"},\"email\":[\"a@b\"]}}" },
 	};
 	json_object *o;
 	size_t i;
@@ -1062,6 +1142,8 @@ main(void)
 		cmocka_unit_test(test_job_errors),
 		cmocka_unit_test(test_command_errors),
 		cmocka_unit_test(test_mask),
+		cmocka_unit_test(test_notify),
+		cmocka_unit_test(test_notify_errors),
 		cmocka_unit_test(test_policy_errors),
 		cmocka_unit_test(test_schedule_errors),
 		cmocka_unit_test(test_unknown_zone),

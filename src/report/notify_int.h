@@ -1,0 +1,83 @@
+/*
+ * notify_int.h - private to the notify module (notify.c: planner, sinks,
+ * coalescing; notify_msg.c: the messages; notify_send.c: SMTP and HTTP).
+ */
+#ifndef DISTCRON_NOTIFY_INT_H
+#define DISTCRON_NOTIFY_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "distcron/buf.h"
+#include "distcron/config.h"
+#include "distcron/outbox.h"
+
+#define NOTIFY_TAIL_LINES	20	/* of a run's output in a message */
+#define NOTIFY_TAIL_BYTES	4096
+#define NOTIFY_MSG_MAX		(256 * 1024)	/* one message, all told */
+#define NOTIFY_TIMEOUT_MS	30000	/* one delivery */
+#define NOTIFY_CONNECT_MS	10000
+
+/* What one message says: the latest of the entries it stands for. */
+struct notify_msg {
+	json_object *doc;	/* the latest entry's report, owned */
+	const char *job;
+	const char *event;	/* of the latest entry */
+	const char *status;	/* "FAILURE", ... */
+	int exit_code;		/* -1: none */
+	int signal;		/* 0: none */
+	int attempt;		/* the items of this attempt are shown */
+	size_t count;		/* entries it stands for */
+	bool same_event;	/* all of them had the latest's event */
+	int64_t since;		/* the earliest scheduled_at, UTC s */
+	int64_t run_id, entry_id;
+};
+
+/*
+ * Reads entries e[0..n-1] (n >= 1, of one job) into m: the latest (by
+ * scheduled_at, then id) is shown, the others counted.  Returns 0,
+ * ERR_PARSE when the latest's doc is no report (m is then empty), or
+ * -ENOMEM.  notify_msg_free() it either way.
+ */
+int notify_msg_read(const struct outbox_entry *e, size_t n,
+    struct notify_msg *m);
+void notify_msg_free(struct notify_msg *m);
+
+/* "[distcron] FAILURE backup on db1 (exit 2)". */
+int notify_msg_subject(const struct notify_msg *m, struct buf *b);
+
+/* The whole mail: RFC 5322 headers (From, To, Subject, Date, Message-ID,
+ * MIME text/plain; charset=utf-8) and the body, lines ending in CRLF.
+ * rcpt is NULL-terminated; now is UTC seconds. */
+int notify_msg_mail(const struct notify_msg *m, const char *from,
+    char *const *rcpt, int64_t now, struct buf *b);
+
+/* Slack's incoming-webhook JSON: {"text": ...}. */
+int notify_msg_slack(const struct notify_msg *m, struct buf *b);
+
+/* The webhook's JSON: the report with "event" and, for several entries,
+ * "coalesced": {"count", "since"}. */
+int notify_msg_webhook(const struct notify_msg *m, struct buf *b);
+
+/*
+ * Sends msg (CRLF lines) from s->from to rcpt (NULL-terminated) over
+ * SMTP as s says.  Blocks.  Returns 0, or an ERR_* with why (whylen
+ * bytes) naming the server by its stripped URL, never the password.
+ */
+int notify_send_mail(const struct config_smtp *s, char *const *rcpt,
+    const char *msg, char *why, size_t whylen);
+
+/*
+ * POSTs body (JSON) to url with headers ("Name: value", NULL-terminated,
+ * may be NULL); peer names the channel in messages, shown the URL as
+ * shown (already stripped by the caller).  Blocks.  Returns 0 with
+ * *status the HTTP status, or an ERR_* with why when no answer came.
+ */
+int notify_send_http(const char *url, char *const *headers,
+    const char *body, const char *peer, const char *shown, long *status,
+    char *why, size_t whylen);
+
+#endif
