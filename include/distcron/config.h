@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct json_object;
+
 #include "distcron/defs.h"
 #include "distcron/log.h"
 
@@ -82,6 +84,9 @@ struct config {
 					 * jobs without one, or NULL */
 	struct config_smtp smtp;
 	struct config_statsd statsd;
+	struct json_object *elasticsearch;	/* section "elasticsearch" as
+					 * written (es_config_from_json reads
+					 * it: the sink's module), or NULL */
 };
 
 /*

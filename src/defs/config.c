@@ -305,6 +305,20 @@ section_statsd(struct jfield_ctx *c, json_object *v, struct config *cfg)
 	return 0;
 }
 
+/* Kept as written: the Elasticsearch sink's module reads it (es.h), so
+ * that this group does not depend on that one. */
+static int
+section_elasticsearch(struct jfield_ctx *c, json_object *v,
+    struct config *cfg)
+{
+	if (!json_object_is_type(v, json_type_object))
+		return jfield_fail(c, "elasticsearch", "expected an object, "
+		    "got %s", json_type_to_name(json_object_get_type(v)));
+	json_object_put(cfg->elasticsearch);
+	cfg->elasticsearch = json_object_get(v);
+	return 0;
+}
+
 static const struct {
 	const char *key;
 	int (*read)(struct jfield_ctx *, json_object *, struct config *);
@@ -312,6 +326,7 @@ static const struct {
 	{ "smtp", section_smtp },
 	{ "notify", section_notify },
 	{ "statsd", section_statsd },
+	{ "elasticsearch", section_elasticsearch },
 };
 
 static void
@@ -363,6 +378,8 @@ config_sections_free(struct config *cfg)
 	free(cfg->statsd.host);
 	free(cfg->statsd.prefix);
 	memset(&cfg->statsd, 0, sizeof(cfg->statsd));
+	json_object_put(cfg->elasticsearch);
+	cfg->elasticsearch = NULL;
 }
 
 static const struct ckey *
@@ -665,7 +682,7 @@ config_usage(void *fp)
 	}
 	fprintf(fp, "  distcrond's --jobsDirectory, --nodesDirectory, --esHost"
 	    " and --esPort are accepted too.\n");
-	fprintf(fp, "  The sections smtp, notify and statsd (objects) are read "
-	    "from the config file\n  only; etc/distcrond.conf describes "
-	    "them.\n");
+	fprintf(fp, "  The sections smtp, notify, statsd and elasticsearch "
+	    "(objects) are read from\n  the config file only; "
+	    "etc/distcrond.conf describes them.\n");
 }

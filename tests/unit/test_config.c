@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include <json-c/json.h>
+
 #include "distcron/config.h"
 #include "distcron/err.h"
 
@@ -337,6 +339,21 @@ test_sections(void **state)
 	expect_error(3, a4, NULL, ": notify.on[0]: unknown event \"sometimes\"");
 	write_file("{\"statsd\": {\"host\": \"h\", \"port\": 70000}}");
 	expect_error(3, a4, NULL, ": statsd.port: 70000 out of range 1-65535");
+
+	/* elasticsearch is kept as written, for the sink's module to read */
+	write_file("{\"elasticsearch\": {\"url\": \"http://127.0.0.1:9200\", "
+	    "\"batch_docs\": 10}}");
+	assert_int_equal(load(&cfg, 3, a4, NULL, err), 0);
+	assert_non_null(cfg.elasticsearch);
+	assert_string_equal(json_object_get_string(json_object_object_get(
+	    cfg.elasticsearch, "url")), "http://127.0.0.1:9200");
+	assert_int_equal(json_object_get_int(json_object_object_get(
+	    cfg.elasticsearch, "batch_docs")), 10);
+	config_free(&cfg);
+	assert_null(cfg.elasticsearch);
+	write_file("{\"elasticsearch\": [\"http://h:9200\"]}");
+	expect_error(3, a4, NULL, ": elasticsearch: expected an object, got "
+	    "array");
 }
 
 int
