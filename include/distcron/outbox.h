@@ -169,7 +169,8 @@ struct outbox_sink_stats {
 	size_t parked;		/* entries parked now */
 };
 
-/* Fills out[0..] for each sink (at most max); returns the sink count. */
+/* Fills out[0..] for each sink (at most max; 0: none, out may be NULL);
+ * returns the sink count. */
 size_t outbox_stats(struct outbox *ob, struct outbox_sink_stats *out,
     size_t max);
 
@@ -186,6 +187,12 @@ int outbox_retry(struct outbox *ob, int64_t id, size_t *n);
  * doubling up to OUTBOX_BACKOFF_MAX_MS, times a factor in [0.8, 1.2]
  * drawn from *seed. */
 int64_t outbox_backoff_ms(int attempts, unsigned *seed);
+
+struct control_outbox_ops;
+/* The outbox behind the API (control.h; arg: the outbox): /monitor's
+ * "outbox", the distcron_outbox_* metrics, GET /outbox and POST
+ * /outbox/retry.  In outboxapi.c. */
+extern const struct control_outbox_ops outbox_control_ops;
 
 /* The report document of run for event (README "Reports"): a malloc'd
  * JSON text, or NULL when out of memory. */

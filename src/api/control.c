@@ -60,6 +60,8 @@ struct control {
 				 * most every JOBS_CACHE_MS; dropped by every
 				 * change */
 	int64_t jobs_cache_ms;	/* CLOCK_MONOTONIC when built */
+	const struct control_outbox_ops *outbox;	/* or NULL */
+	void *outbox_arg;
 };
 
 /* The job summaries in name order, each as JSON text: what GET /jobs pages
@@ -850,6 +852,10 @@ be_monitor(void *ctx, char **json)
 	    json_object_new_int64(proc_status("Threads")));
 	monitor_counts(o, q);
 	monitor_store(o, &q->stats);
+	if (c->outbox != NULL)
+		c->outbox->monitor(c->outbox_arg, o);
+	else
+		json_object_object_add(o, "outbox", json_object_new_object());
 	*json = strdup(json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -1009,10 +1015,48 @@ op_metrics(struct req *q)
 	return 0;
 }
 
+/* The loop's families, then (off the loop: it reads the outbox's
+ * store) the outbox's. */
 static int
 be_metrics(void *ctx, char **text)
 {
-	return call_text(ctx, OP_METRICS, NULL, text);
+	struct control *c = ctx;
+	struct buf b;
+	int rc;
+
+	if ((rc = call_text(ctx, OP_METRICS, NULL, text)) != 0 ||
+	    c->outbox == NULL)
+		return rc;
+	buf_init(&b, METRICS_MAX);
+	if (buf_puts(&b, *text) == 0)
+		c->outbox->metrics(c->outbox_arg, &b);
+	free(*text);
+	*text = buf_steal(&b, NULL);
+	return *text != NULL ? 0 : -ENOMEM;
+}
+
+static int
+be_outbox(void *ctx, char **json)
+{
+	struct control *c = ctx;
+
+	if (c->outbox != NULL)
+		return c->outbox->list(c->outbox_arg, json);
+	*json = strdup("{\"parked\":[]}");
+	return *json != NULL ? 0 : -ENOMEM;
+}
+
+static int
+be_outbox_retry(void *ctx, const char *body, size_t len, char **json,
+    char *err, size_t errlen)
+{
+	struct control *c = ctx;
+
+	if (c->outbox != NULL)
+		return c->outbox->retry(c->outbox_arg, body, len, json, err,
+		    errlen);
+	snprintf(err, errlen, "parked outbox entry (no sink is configured)");
+	return ERR_NOTFOUND;
 }
 
 static int
@@ -1065,6 +1109,16 @@ control_backend(struct control *c, struct api_backend *be)
 	be->monitor = be_monitor;
 	be->metrics = be_metrics;
 	be->store_error = be_store_error;
+	be->outbox = be_outbox;
+	be->outbox_retry = be_outbox_retry;
+}
+
+void
+control_set_outbox(struct control *c, const struct control_outbox_ops *ops,
+    void *arg)
+{
+	c->outbox = ops;
+	c->outbox_arg = arg;
 }
 
 void

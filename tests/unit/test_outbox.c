@@ -23,7 +23,11 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include <json-c/json.h>
+
+#include "distcron/buf.h"
 #include "distcron/config.h"
+#include "distcron/control.h"
 #include "distcron/err.h"
 #include "distcron/outbox.h"
 #include "distcron/store.h"
@@ -452,6 +456,27 @@ parked_count(struct outbox *ob, struct store_outbox_entry **e)
 	return n;
 }
 
+/* A started outbox whose sink parked n new entries on its first call and
+ * delivers from then on. */
+static struct outbox *
+parked_outbox(struct fixture *f, size_t n)
+{
+	struct outbox *ob;
+	int i;
+
+	f->fake.answer = OUTBOX_PARK;
+	f->fake.deliver_calls = 1;
+	f->fake.then = OUTBOX_DELIVERED;
+	runs_saved(f, (int)n);
+	ob = ob_open(f, 0);
+	assert_int_equal(outbox_start(ob), 0);
+	wait_calls(f, 1);
+	for (i = 0; i < WAIT_TRIES && counted(f).parked < n; i++)
+		usleep(10000);
+	assert_int_equal(counted(f).parked, n);
+	return ob;
+}
+
 /* PARK keeps the entry with why, listed with its job; a retry by id and
  * a retry of all re-queue them and they are delivered. */
 static void
@@ -462,15 +487,7 @@ test_park_then_retry(void **state)
 	struct store_outbox_entry *e = NULL;
 	size_t n = 0;
 
-	f->fake.answer = OUTBOX_PARK;
-	f->fake.deliver_calls = 1;	/* later calls deliver */
-	f->fake.then = OUTBOX_DELIVERED;
-	runs_saved(f, 3);
-	ob = ob_open(f, 0);
-	assert_int_equal(outbox_start(ob), 0);
-	wait_calls(f, 1);
-	for (n = 0; n < WAIT_TRIES && counted(f).parked < 3; n++)
-		usleep(10000);
+	ob = parked_outbox(f, 3);
 	assert_int_equal(parked_count(ob, &e), 3);
 	assert_string_equal(e[0].job, "backup");
 	assert_string_equal(e[0].sink, "fake");
@@ -563,6 +580,82 @@ test_restart_delivers_rest(void **state)
 		assert_int_equal(f->fake.seen[i], 1);
 }
 
+/* Calls the API's retry with body; returns its result, err or json in
+ * out. */
+static int
+api_retry(struct outbox *ob, const char *body, char *out, size_t outlen)
+{
+	char *json = NULL;
+	int r;
+
+	out[0] = '\0';
+	r = outbox_control_ops.retry(ob, body, strlen(body), &json, out,
+	    outlen);
+	if (r == 0)
+		snprintf(out, outlen, "%s", json);
+	free(json);
+	return r;
+}
+
+/* What /monitor, /metrics, GET /outbox and POST /outbox/retry show: per
+ * sink figures, the parked entries, and clear errors for bad bodies. */
+static void
+test_api_views(void **state)
+{
+	struct fixture *f = *state;
+	struct outbox *ob;
+	json_object *o = json_object_new_object();
+	char *json = NULL, msg[256], body[64];
+	struct buf b;
+
+	ob = parked_outbox(f, 2);
+	assert_int_equal(outbox_control_ops.list(ob, &json), 0);
+	assert_non_null(strstr(json, "{\"parked\":[{\"id\":1,\"run_id\":1,"
+	    "\"job\":\"backup\",\"sink\":\"fake\",\"event\":\"report\","
+	    "\"attempts\":0,\"why\":\"peer 127.0.0.1 said no\"}"));
+	free(json);
+	assert_int_equal(api_retry(ob, "{\"id\": 0}", msg, sizeof(msg)),
+	    ERR_INVALID);
+	assert_non_null(strstr(msg, "id: "));
+	assert_int_equal(api_retry(ob, "{}", msg, sizeof(msg)), ERR_INVALID);
+	assert_string_equal(msg, "body: give {\"id\": N} or {\"all\": true}");
+	assert_int_equal(api_retry(ob, "{\"bogus\": 1}", msg, sizeof(msg)),
+	    ERR_INVALID);
+	assert_non_null(strstr(msg, "bogus"));
+	assert_int_equal(api_retry(ob, "{\"id\": 99999}", msg, sizeof(msg)),
+	    ERR_NOTFOUND);
+	assert_string_equal(msg, "parked outbox entry 99999");
+	snprintf(body, sizeof(body), "{\"id\": %d}", 2);
+	assert_int_equal(api_retry(ob, body, msg, sizeof(msg)), 0);
+	assert_string_equal(msg, "{\"requeued\":1}");
+	wait_depth(f, 1);
+	outbox_control_ops.monitor(ob, o);
+	json_object_object_add(json_object_object_get(json_object_object_get(
+	    o, "outbox"), "fake"), "oldest_age_s", NULL);	/* a time */
+	assert_string_equal(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN), "{\"outbox\":{\"fake\":{\"depth\":1,"
+	    "\"oldest_age_s\":null,\"delivered\":1,\"retried\":0,"
+	    "\"dropped\":0,\"parked\":1}}}");
+	json_object_put(o);
+	buf_init(&b, 65536);
+	outbox_control_ops.metrics(ob, &b);
+	assert_non_null(strstr(buf_str(&b),
+	    "# TYPE distcron_outbox_depth gauge\n"
+	    "distcron_outbox_depth{sink=\"fake\"} 1\n"));
+	assert_non_null(strstr(buf_str(&b),
+	    "distcron_outbox_oldest_age_seconds{sink=\"fake\"} "));
+	assert_non_null(strstr(buf_str(&b),
+	    "distcron_outbox_delivered_total{sink=\"fake\"} 1\n"));
+	assert_non_null(strstr(buf_str(&b),
+	    "distcron_outbox_retried_total{sink=\"fake\"} 0\n"));
+	assert_non_null(strstr(buf_str(&b),
+	    "distcron_outbox_dropped_total{sink=\"fake\"} 0\n"));
+	assert_non_null(strstr(buf_str(&b),
+	    "distcron_outbox_parked{sink=\"fake\"} 1\n"));
+	buf_free(&b);
+	ob_close(f, ob);
+}
+
 /* The child: ships in batches of 4, logging what was delivered; the
  * second batch blocks until SIGKILL. */
 static void
@@ -637,6 +730,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_restart_delivers_rest,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_mid_batch,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_api_views,
 		    setup, teardown),
 	};
 
