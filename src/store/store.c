@@ -894,7 +894,9 @@ static int
 store_batch(struct store *st, struct store_run *const *runs, size_t n,
     int (*fn)(struct store *, struct store_run *))
 {
-	size_t i, written;
+	void (*told)(void *) = NULL;
+	void *told_arg = NULL;
+	size_t i;
 	int r;
 
 	pthread_mutex_lock(&st->lock);
@@ -904,10 +906,13 @@ store_batch(struct store *st, struct store_run *const *runs, size_t n,
 		r = fn(st, runs[i]);
 	if (r == 0 || !sqlite3_get_autocommit(st->db))
 		r = tx_end(st, r);
-	written = r == 0 ? st->outbox_written : 0;
+	if (r == 0 && st->outbox_written > 0) {
+		told = st->outbox_fn;
+		told_arg = st->outbox_arg;
+	}
 	pthread_mutex_unlock(&st->lock);
-	if (written > 0 && st->outbox_fn != NULL)
-		st->outbox_fn(st->outbox_arg);
+	if (told != NULL)	/* outside the lock: it may take others */
+		told(told_arg);
 	return r;
 }
 
