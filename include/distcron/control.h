@@ -53,14 +53,15 @@ struct control_outbox_ops {
 	void (*metrics)(void *arg, struct buf *b);
 	/* GET /outbox (api.h: struct api_backend, outbox). */
 	int (*list)(void *arg, char **json);
-	/* POST /outbox/retry (api.h: struct api_backend, outbox_retry). */
-	int (*retry)(void *arg, const char *body, size_t len, char **json,
-	    char *err, size_t errlen);
+	/* Re-queues parked entry id (0: all); *n receives the count.
+	 * Returns 0, ERR_NOTFOUND (id is not parked) or an error. */
+	int (*retry)(void *arg, int64_t id, size_t *n);
 };
 
 /* Puts the outbox's functions (ops and arg outlive c) behind /monitor's
  * "outbox", /metrics and /outbox.  Without: "outbox" is {}, GET /outbox
- * lists nothing, a retry finds nothing. */
+ * lists nothing, a retry finds nothing (POST /outbox/retry's body is
+ * checked here either way). */
 void control_set_outbox(struct control *c, const struct control_outbox_ops *ops,
     void *arg);
 

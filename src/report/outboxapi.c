@@ -4,7 +4,8 @@
  * (parked entries) and POST /outbox/retry, handed to the API's backend as
  * a struct control_outbox_ops (control.h).  Everything here runs on API
  * threads and reads the outbox's own store connection (outbox_stats,
- * outbox_parked, outbox_retry); nothing here touches a sink.  What is
+ * outbox_parked, outbox_retry; control.c checks POST /outbox/retry's
+ * body); nothing here touches a sink.  What is
  * shown is the sink's name, counts and the sink's own reason (why),
  * which sinks write without secrets (outbox.h).
  */
@@ -20,8 +21,6 @@
 #include "distcron/buf.h"
 #include "distcron/control.h"
 #include "distcron/err.h"
-#include "distcron/jfield.h"
-#include "distcron/jsontext.h"
 #include "distcron/outbox.h"
 
 #define OUTBOX_LIST_MAX	1000	/* parked entries GET /outbox lists */
@@ -148,63 +147,10 @@ api_list(void *arg, char **json)
 	return *json != NULL ? 0 : -ENOMEM;
 }
 
-/* POST /outbox/retry's body. */
-struct retry_req {
-	int64_t id;
-	bool all;
-};
-
-static const struct jfield retry_fields[] = {
-	JFIELD_ENTRY("id", JFIELD_I64, offsetof(struct retry_req, id), 1,
-	    INT64_MAX, NULL),
-	JFIELD_ENTRY("all", JFIELD_BOOL, offsetof(struct retry_req, all), 0,
-	    0, NULL),
-};
-#define NRETRY	(sizeof(retry_fields) / sizeof(retry_fields[0]))
-
-/* Reads {"id": N} or {"all": true}; 0 or ERR_INVALID with err. */
 static int
-retry_parse(const char *body, size_t len, struct retry_req *q, char *err,
-    size_t errlen)
+api_retry(void *arg, int64_t id, size_t *n)
 {
-	struct jfield_ctx c;
-	json_object *o = NULL;
-	int r;
-
-	memset(q, 0, sizeof(*q));
-	jfield_ctx_init(&c, err, errlen, NULL, NULL);
-	c.strict = true;
-	if ((r = jsontext_parse(body, len, 0, NULL, &o, err, errlen)) != 0)
-		return r == -ENOMEM ? r : ERR_INVALID;
-	if ((r = jfield_object(&c, o, "body", NULL, retry_fields,
-	    NRETRY)) == 0)
-		r = jfield_read(&c, o, NULL, retry_fields, NRETRY, q);
-	json_object_put(o);
-	if (r == 0 && (q->id > 0) == q->all)
-		r = jfield_fail(&c, "body", "give {\"id\": N} or "
-		    "{\"all\": true}");
-	return r;
-}
-
-static int
-api_retry(void *arg, const char *body, size_t len, char **json, char *err,
-    size_t errlen)
-{
-	struct retry_req q;
-	char text[64];
-	size_t n = 0;
-	int r;
-
-	*json = NULL;
-	if ((r = retry_parse(body, len, &q, err, errlen)) != 0)
-		return r;
-	if ((r = outbox_retry(arg, q.all ? 0 : q.id, &n)) == ERR_NOTFOUND)
-		snprintf(err, errlen, "parked outbox entry %" PRId64, q.id);
-	if (r != 0)
-		return r;
-	snprintf(text, sizeof(text), "{\"requeued\":%zu}", n);
-	*json = strdup(text);
-	return *json != NULL ? 0 : -ENOMEM;
+	return outbox_retry(arg, id, n);
 }
 
 const struct control_outbox_ops outbox_control_ops = {

@@ -221,7 +221,14 @@ req GET /outbox
 check "GET /outbox without a sink: nothing parked" body "b == {'parked': []}"
 printf '{"all": true}' >"$T/retry.json"
 req POST /outbox/retry "$T/retry.json"
-check "POST /outbox/retry without a sink: 404" status_is 404
+check "POST /outbox/retry all without a sink: none re-queued" body \
+    "b == {'requeued': 0}"
+printf '{"id": 3}' >"$T/retry.json"
+req POST /outbox/retry "$T/retry.json"
+check "POST /outbox/retry of an id without a sink: 404" status_is 404
+printf '{"id": "3"}' >"$T/retry.json"
+req POST /outbox/retry "$T/retry.json"
+check "POST /outbox/retry with a string id: 422" status_is 422
 req GET /metrics
 check "GET /metrics: Prometheus text" sh -c "
     grep -q '^distcron_runs_total{status=\"SUCCESS\"}' '$T/body' &&

@@ -330,34 +330,45 @@ check "nodes --json prints JSON" json_ok "$T/out"
 check "nodes --json lists $node" test "$(json_get "$T/out" \
     '[n["name"] for n in d["nodes"]].count(sys.argv[3])' "$node")" -eq 1
 
-# --- outbox ------------------------------------------------------------------
+# --- outbox (the double has two parked entries; a daemon without a sink none)
 
+run "$ctl" outbox --json
+check "outbox --json exits 0" test "$rc" -eq 0
+check "outbox --json prints the API's JSON" json_ok "$T/out"
+nparked=$(json_get "$T/out" 'len(d["parked"])')
+first=$(json_get "$T/out" 'd["parked"][0]["id"] if d["parked"] else 0')
 run "$ctl" outbox
 check "outbox exits 0" test "$rc" -eq 0
-check "outbox: header" grep -q \
-    '^ID  *RUN  *JOB  *SINK  *EVENT  *ATTEMPTS  *WHY$' "$T/out"
-check "outbox: a parked entry with the sink's reason" grep -q \
-    '^7  *1  *ctl-fails  *webhook  *failure  *3  *127.0.0.1:9: 400 Bad Request$' \
-    "$T/out"
-run "$ctl" outbox --json
-check "outbox --json prints the API's JSON" test "$(json_get "$T/out" \
-    '[e["id"] for e in d["parked"]]')" = "[7, 8]"
-run "$ctl" outbox retry 7
-check "outbox retry 7 exits 0" test "$rc" -eq 0
-check "outbox retry 7 says so" same "$T/out" "re-queued 1 outbox entry"
-run "$ctl" outbox
-check "  7 is no longer parked" sh -c "! grep -q '^7 ' '$T/out' &&
-    grep -q '^8 ' '$T/out'"
-run "$ctl" outbox retry 7
-check "outbox retry of an entry not parked exits 1" test "$rc" -eq 1
+if [ "$nparked" -gt 0 ]; then
+	check "outbox: header" grep -q \
+	    '^ID  *RUN  *JOB  *SINK  *EVENT  *ATTEMPTS  *WHY$' "$T/out"
+	check "outbox: one line per parked entry" \
+	    test "$(wc -l <"$T/out")" -eq "$((nparked + 1))"
+	check "outbox: an entry with its sink's reason" grep -Eq \
+	    "^$first +[0-9]+ +[^ ]+ +[^ ]+ +[a-z]+ +[0-9]+ +[^ ]" "$T/out"
+	run "$ctl" outbox retry "$first"
+	check "outbox retry ID exits 0" test "$rc" -eq 0
+	check "outbox retry ID says so" same "$T/out" "re-queued 1 outbox entry"
+	run "$ctl" outbox --json
+	check "  the entry is no longer parked" test "$(json_get "$T/out" \
+	    '[e["id"] for e in d["parked"]].count(int(sys.argv[3]))' \
+	    "$first")" -eq 0
+	run "$ctl" outbox retry "$first"
+	check "outbox retry of an entry not parked exits 1" test "$rc" -eq 1
+	check "  with the server's 404" grep -q '^distcronctl: 404: ' "$T/err"
+else
+	check "outbox with nothing parked says so on stderr" \
+	    contains "$T/err" "no parked outbox entries"
+fi
+run "$ctl" outbox retry 999999999
+check "outbox retry of an unknown entry exits 1" test "$rc" -eq 1
 check "  with the server's 404" grep -q '^distcronctl: 404: ' "$T/err"
 run "$ctl" outbox retry --all
 check "outbox retry --all exits 0" test "$rc" -eq 0
-check "outbox retry --all says how many" \
-    same "$T/out" "re-queued 1 outbox entry"
+check "outbox retry --all says how many" grep -Eq \
+    '^re-queued [0-9]+ outbox entr(y|ies)$' "$T/out"
 run "$ctl" outbox
-check "outbox with nothing parked exits 0" test "$rc" -eq 0
-check "  and says so on stderr" contains "$T/err" "no parked outbox entries"
+check "  then nothing is parked" contains "$T/err" "no parked outbox entries"
 
 # --- delete ------------------------------------------------------------------
 

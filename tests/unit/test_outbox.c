@@ -580,21 +580,59 @@ test_restart_delivers_rest(void **state)
 		assert_int_equal(f->fake.seen[i], 1);
 }
 
-/* Calls the API's retry with body; returns its result, err or json in
- * out. */
+/* POST /outbox/retry's backend (control.c) with body; returns its
+ * result, with its error message or JSON in out. */
 static int
-api_retry(struct outbox *ob, const char *body, char *out, size_t outlen)
+api_retry(const struct api_backend *be, const char *body, char *out,
+    size_t outlen)
 {
 	char *json = NULL;
 	int r;
 
 	out[0] = '\0';
-	r = outbox_control_ops.retry(ob, body, strlen(body), &json, out,
-	    outlen);
+	r = be->outbox_retry(be->ctx, body, strlen(body), &json, out, outlen);
 	if (r == 0)
 		snprintf(out, outlen, "%s", json);
 	free(json);
 	return r;
+}
+
+/* The API's backend (control.c: no loop or runner needed for /outbox),
+ * behind the outbox ob, or without one when ob is NULL. */
+static struct control *
+backend(struct fixture *f, struct outbox *ob, struct api_backend *be)
+{
+	struct control *c = NULL;
+
+	assert_int_equal(control_new(&f->cfg, NULL, NULL, NULL, NULL, NULL,
+	    NULL, &c), 0);
+	if (ob != NULL)
+		control_set_outbox(c, &outbox_control_ops, ob);
+	control_backend(c, be);
+	return c;
+}
+
+/* Without a sink: nothing listed, an id is not found, all re-queues 0,
+ * and a bad body is refused all the same. */
+static void
+test_api_without_outbox(void **state)
+{
+	struct api_backend be;
+	struct control *c = backend(*state, NULL, &be);
+	char *json = NULL, msg[256];
+
+	assert_int_equal(be.outbox(be.ctx, &json), 0);
+	assert_string_equal(json, "{\"parked\":[]}");
+	free(json);
+	assert_int_equal(api_retry(&be, "{\"id\": 3}", msg, sizeof(msg)),
+	    ERR_NOTFOUND);
+	assert_string_equal(msg, "parked outbox entry 3");
+	assert_int_equal(api_retry(&be, "{\"all\": true}", msg, sizeof(msg)),
+	    0);
+	assert_string_equal(msg, "{\"requeued\":0}");
+	assert_int_equal(api_retry(&be, "{\"all\": false}", msg,
+	    sizeof(msg)), ERR_INVALID);
+	control_free(c);
 }
 
 /* What /monitor, /metrics, GET /outbox and POST /outbox/retry show: per
@@ -606,27 +644,30 @@ test_api_views(void **state)
 	struct outbox *ob;
 	json_object *o = json_object_new_object();
 	char *json = NULL, msg[256], body[64];
+	struct api_backend be;
+	struct control *c;
 	struct buf b;
 
 	ob = parked_outbox(f, 2);
-	assert_int_equal(outbox_control_ops.list(ob, &json), 0);
+	c = backend(f, ob, &be);
+	assert_int_equal(be.outbox(be.ctx, &json), 0);
 	assert_non_null(strstr(json, "{\"parked\":[{\"id\":1,\"run_id\":1,"
 	    "\"job\":\"backup\",\"sink\":\"fake\",\"event\":\"report\","
 	    "\"attempts\":0,\"why\":\"peer 127.0.0.1 said no\"}"));
 	free(json);
-	assert_int_equal(api_retry(ob, "{\"id\": 0}", msg, sizeof(msg)),
+	assert_int_equal(api_retry(&be, "{\"id\": 0}", msg, sizeof(msg)),
 	    ERR_INVALID);
 	assert_non_null(strstr(msg, "id: "));
-	assert_int_equal(api_retry(ob, "{}", msg, sizeof(msg)), ERR_INVALID);
+	assert_int_equal(api_retry(&be, "{}", msg, sizeof(msg)), ERR_INVALID);
 	assert_string_equal(msg, "body: give {\"id\": N} or {\"all\": true}");
-	assert_int_equal(api_retry(ob, "{\"bogus\": 1}", msg, sizeof(msg)),
+	assert_int_equal(api_retry(&be, "{\"bogus\": 1}", msg, sizeof(msg)),
 	    ERR_INVALID);
 	assert_non_null(strstr(msg, "bogus"));
-	assert_int_equal(api_retry(ob, "{\"id\": 99999}", msg, sizeof(msg)),
+	assert_int_equal(api_retry(&be, "{\"id\": 99999}", msg, sizeof(msg)),
 	    ERR_NOTFOUND);
 	assert_string_equal(msg, "parked outbox entry 99999");
 	snprintf(body, sizeof(body), "{\"id\": %d}", 2);
-	assert_int_equal(api_retry(ob, body, msg, sizeof(msg)), 0);
+	assert_int_equal(api_retry(&be, body, msg, sizeof(msg)), 0);
 	assert_string_equal(msg, "{\"requeued\":1}");
 	wait_depth(f, 1);
 	outbox_control_ops.monitor(ob, o);
@@ -653,6 +694,7 @@ test_api_views(void **state)
 	assert_non_null(strstr(buf_str(&b),
 	    "distcron_outbox_parked{sink=\"fake\"} 1\n"));
 	buf_free(&b);
+	control_free(c);
 	ob_close(f, ob);
 }
 
@@ -732,6 +774,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_crash_mid_batch,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_api_views,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_api_without_outbox,
 		    setup, teardown),
 	};
 
