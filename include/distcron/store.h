@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "distcron/defs.h"
+
 struct store;
 
 enum run_status {
@@ -183,7 +185,7 @@ void store_on_outbox(struct store *st, void (*fn)(void *), void *arg);
 struct store_outbox_entry {
 	int64_t id;
 	int64_t run_id;
-	char job[128];			/* DEFS_NAME_MAX; "" if the run is gone */
+	char job[DEFS_NAME_MAX + 1];	/* "" if the run is gone */
 	char sink[STORE_OUTBOX_NAME];
 	char event[STORE_OUTBOX_NAME];
 	int64_t created_ms;		/* CLOCK_REALTIME ms */

@@ -698,6 +698,25 @@ test_api_views(void **state)
 	ob_close(f, ob);
 }
 
+/* A sink that never returns: outbox_stop gives up at its deadline and
+ * says so; the entry stays for the next start. */
+static void
+test_stop_deadline(void **state)
+{
+	struct fixture *f = *state;
+	struct outbox *ob;
+
+	f->fake.block_at = 1;
+	runs_saved(f, 1);
+	ob = ob_open(f, 0);
+	assert_int_equal(outbox_start(ob), 0);
+	wait_calls(f, 1);
+	store_on_outbox(f->st, NULL, NULL);
+	assert_int_equal(outbox_stop(ob, 100), ERR_TIMEOUT);
+	outbox_free(ob);	/* left to the blocked thread */
+	assert_int_equal(counted(f).depth, 1);
+}
+
 /* The child: ships in batches of 4, logging what was delivered; the
  * second batch blocks until SIGKILL. */
 static void
@@ -776,6 +795,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_api_views,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_api_without_outbox,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_deadline,
 		    setup, teardown),
 	};
 
