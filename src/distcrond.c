@@ -37,6 +37,7 @@
 #include "distcron/log.h"
 #include "distcron/loop.h"
 #include "distcron/orphan.h"
+#include "distcron/outbox.h"
 #include "distcron/prio.h"
 #include "distcron/runner.h"
 #include "distcron/spill.h"
@@ -44,6 +45,8 @@
 #include "distcron/tz.h"
 
 #define DAEMON_UMASK	027	/* group may read, others nothing */
+#define DAEMON_OUTBOX_STOP_MS	5000	/* a sink's delivery in progress
+					 * may finish this long at exit */
 
 extern char **environ;
 
@@ -54,6 +57,7 @@ struct daemon {
 	struct store *st;
 	struct spill *spill;	/* results unsaved at shutdown go here */
 	struct runner *runner;
+	struct outbox *outbox;	/* reports and notifications; NULL: none */
 	int sfd, ifd, lockfd;
 	struct loop_watch *sig_watch, *ino_watch;
 	struct loop_timer *reload_timer;
@@ -523,6 +527,57 @@ open_state(struct daemon *d)
 	return 0;
 }
 
+/* ---- the outbox ---- */
+
+/* Registers the sinks (and their planners) the configuration turns on:
+ * Elasticsearch, notifications.  None exists yet. */
+static int
+outbox_sinks(struct daemon *d, struct outbox *ob)
+{
+	(void)d;
+	(void)ob;
+	return 0;
+}
+
+/* Creates the outbox when a sink is configured, puts its plan step into
+ * the runner and starts its thread; without a sink, says once that
+ * reports stay in SQLite. */
+static int
+start_outbox(struct daemon *d)
+{
+	char path[4096];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/distcron.db", d->cfg.state_dir);
+	if ((rc = outbox_new(&d->cfg, path, &d->outbox)) != 0 ||
+	    (rc = outbox_sinks(d, d->outbox)) != 0)
+		return rc;
+	if (outbox_stats(d->outbox, NULL, 0) == 0) {
+		log_info("no Elasticsearch or notification sink configured: "
+		    "reports stay in SQLite only");
+		outbox_free(d->outbox);
+		d->outbox = NULL;
+		return 0;
+	}
+	store_on_outbox(d->st, outbox_wake, d->outbox);
+	if ((rc = runner_set_plan(d->runner, outbox_plan, d->outbox)) != 0 ||
+	    (rc = outbox_start(d->outbox)) != 0)
+		log_error("outbox: %s", err_str(rc));
+	return rc;
+}
+
+/* After the runner: every final record is in the store by now. */
+static void
+stop_outbox(struct daemon *d)
+{
+	if (d->outbox == NULL)
+		return;
+	store_on_outbox(d->st, NULL, NULL);
+	outbox_stop(d->outbox, DAEMON_OUTBOX_STOP_MS);
+	outbox_free(d->outbox);
+	d->outbox = NULL;
+}
+
 static int
 start_api(struct daemon *d)
 {
@@ -533,6 +588,8 @@ start_api(struct daemon *d)
 	if ((rc = control_new(&d->cfg, d->zone, d->loop, d->runner, d->st,
 	    reload_for, d, &d->control)) != 0)
 		return rc;
+	if (d->outbox != NULL)
+		control_set_outbox(d->control, &outbox_control_ops, d->outbox);
 	control_backend(d->control, &be);
 	if ((rc = api_new(&d->cfg, &be, &d->api, err, sizeof(err))) != 0) {
 		log_error("API: %s", err);
@@ -572,6 +629,10 @@ start(struct daemon *d)
 		log_error("runner: %s", err_str(rc));
 		return rc;
 	}
+	if ((rc = start_outbox(d)) != 0) {
+		defs_set_free(set);
+		return rc;
+	}
 	log_info("distcrond %s: %zu jobs, %zu nodes, %d file(s) with errors; "
 	    "jobs %s, nodes %s, state %s", PACKAGE_VERSION, set->njobs,
 	    set->nnodes, set->nerrors, d->cfg.jobs_dir, d->cfg.nodes_dir,
@@ -598,6 +659,7 @@ cleanup(struct daemon *d)
 	waiters_call(&d->waiting);
 	waiters_call(&d->next_waiting);
 	runner_free(d->runner);
+	stop_outbox(d);
 	spill_close(d->spill);
 	store_close(d->st);
 	if (d->sig_watch)

@@ -100,6 +100,14 @@ struct api_backend {
 	/* 0 while the run store writes, else why it cannot (/health answers
 	 * 503 with it).  Must not block. */
 	int (*store_error)(void *ctx);
+	/* The durable outbox's parked entries, oldest first: {"parked":
+	 *  [{"id", "run_id", "job", "sink", "event", "attempts", "why"}]} */
+	int (*outbox)(void *ctx, char **json);
+	/* Re-queues parked entries: body {"id": N} or {"all": true};
+	 * {"requeued": count}.  ERR_NOTFOUND (err: what was not found),
+	 * ERR_INVALID (err: "field: reason"). */
+	int (*outbox_retry)(void *ctx, const char *body, size_t len,
+	    char **json, char *err, size_t errlen);
 };
 
 /*

@@ -60,6 +60,8 @@ struct config {
 	int64_t shutdown_grace_ms;	/* SIGTERM: wait this long for runs,
 					 * then for a failing store */
 	int64_t store_queue_max;	/* 0: 60 x max_concurrent_runs */
+	int64_t outbox_max;		/* outbox entries kept, oldest
+					 * dropped beyond */
 	int64_t reload_delay_ms;	/* settle time after a file change */
 	int64_t ssh_idle_timeout_ms;	/* close pooled SSH connections idle
 					 * this long */

@@ -15,6 +15,8 @@
 #ifndef DISTCRON_CONTROL_H
 #define DISTCRON_CONTROL_H
 
+#include <json-c/json.h>
+
 #include "distcron/api.h"
 #include "distcron/config.h"
 #include "distcron/loop.h"
@@ -35,6 +37,33 @@ typedef void (*control_reload_fn)(void *ctx, loop_fn done, void *arg);
 int control_new(const struct config *cfg, const struct tz *zone,
     struct loop *loop, struct runner *runner, struct store *st,
     control_reload_fn reload, void *reload_ctx, struct control **out);
+
+struct buf;
+
+/*
+ * The durable outbox as the API shows it (outbox.h is in the report
+ * group, which this one cannot include: the daemon hands its functions
+ * over).  Called on API threads; each may block briefly on the outbox's
+ * store connection, never on a sink.
+ */
+struct control_outbox_ops {
+	/* Adds GET /monitor's "outbox" member to o. */
+	void (*monitor)(void *arg, json_object *o);
+	/* Appends the distcron_outbox_* families to /metrics' text. */
+	void (*metrics)(void *arg, struct buf *b);
+	/* GET /outbox (api.h: struct api_backend, outbox). */
+	int (*list)(void *arg, char **json);
+	/* Re-queues parked entry id (0: all); *n receives the count.
+	 * Returns 0, ERR_NOTFOUND (id is not parked) or an error. */
+	int (*retry)(void *arg, int64_t id, size_t *n);
+};
+
+/* Puts the outbox's functions (ops and arg outlive c) behind /monitor's
+ * "outbox", /metrics and /outbox.  Without: "outbox" is {}, GET /outbox
+ * lists nothing, a retry finds nothing (POST /outbox/retry's body is
+ * checked here either way). */
+void control_set_outbox(struct control *c, const struct control_outbox_ops *ops,
+    void *arg);
 
 /* Fills be with the backend's functions. */
 void control_backend(struct control *c, struct api_backend *be);

@@ -38,6 +38,8 @@ void ctlview_json(json_object *v, FILE *out);
 int ctlview_jobs(json_object *root, FILE *out, FILE *err);
 int ctlview_runs(json_object *root, FILE *out, FILE *err);
 int ctlview_nodes(json_object *root, FILE *out, FILE *err);
+/* The parked outbox entries of {"parked": [...]} (GET /outbox). */
+int ctlview_outbox(json_object *root, FILE *out, FILE *err);
 
 /* "show": a job's fields, state and definition. */
 void ctlview_show(json_object *root, FILE *out);

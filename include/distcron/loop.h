@@ -66,4 +66,9 @@ void loop_stop(struct loop *l);
 int64_t loop_mono_ms(void);
 int64_t loop_real_ms(void);
 
+struct timespec;
+/* A CLOCK_MONOTONIC time in ms as a timespec, for a timed wait on a
+ * condition variable made with pthread_condattr_setclock(MONOTONIC). */
+void loop_mono_timespec(int64_t mono_ms, struct timespec *out);
+
 #endif

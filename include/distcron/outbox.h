@@ -90,4 +90,112 @@ typedef size_t (*outbox_plan_fn)(void *arg, const struct store_run *rec,
     const struct job_def *def, enum run_status prev, struct outbox_row *rows,
     size_t max);
 
+/*
+ * ---- the outbox itself (src/report/outbox.c) ----
+ *
+ * Threads and ownership: the outbox owns one thread (started by
+ * outbox_start) and its own connection to the store file; sinks' deliver
+ * runs on that thread only.  outbox_plan runs on the loop thread (the
+ * runner's plan step), outbox_wake on the store thread (store_on_outbox),
+ * the stats, parked and retry calls on any thread (they block briefly on
+ * the outbox's store connection: not from the event loop).  Sinks and
+ * planners are added before outbox_start; the outbox owns each sink's arg
+ * (ops->free at outbox_free).
+ */
+struct config;
+struct outbox;
+
+#define OUTBOX_SINKS_MAX	8
+#define OUTBOX_PLANNERS_MAX	8
+#define OUTBOX_ROWS_MAX		16	/* rows one final run may create */
+#define OUTBOX_BATCH		1000	/* a sink's default batch */
+#define OUTBOX_BACKOFF_MIN_MS	1000	/* first retry delay, doubling ... */
+#define OUTBOX_BACKOFF_MAX_MS	300000	/* ... up to 5 minutes, +-20 % */
+
+/* Opens the outbox on the store file at path (its own connection, with a
+ * busy timeout; the schema must be current: open the daemon's store
+ * first).  Keeps cfg->outbox_max entries at most.  Returns 0, or
+ * ERR_STORE / -ENOMEM with the reason logged. */
+int outbox_new(const struct config *cfg, const char *path,
+    struct outbox **out);
+
+/* Registers a sink (ops must outlive ob; arg becomes the outbox's).
+ * batch: entries per deliver call (0: OUTBOX_BATCH).  Before
+ * outbox_start only.  Returns 0, ERR_BUSY, ERR_EXISTS (same name) or
+ * -ENOSPC. */
+int outbox_add_sink(struct outbox *ob, const struct outbox_sink_ops *ops,
+    void *arg, size_t batch);
+
+/* Registers a planner, called in order for every final run.  Rows naming
+ * a sink that is not registered are dropped (logged once).  Before
+ * outbox_start only.  Returns 0, ERR_BUSY or -ENOSPC. */
+int outbox_add_planner(struct outbox *ob, outbox_plan_fn fn, void *arg);
+
+/* The outbox's own planner: one "report" entry per final run for the sink
+ * named by arg (a string that outlives ob), e.g.
+ * outbox_add_planner(ob, outbox_plan_reports, "elasticsearch"). */
+size_t outbox_plan_reports(void *arg, const struct store_run *rec,
+    const struct job_def *def, enum run_status prev, struct outbox_row *rows,
+    size_t max);
+
+/* The runner's plan step (runhooks.h run_plan_fn; arg: the outbox):
+ * asks every planner and attaches their rows to rec. */
+void outbox_plan(void *arg, struct store_run *rec, const struct job_def *def,
+    enum run_status prev);
+
+/* Tells the outbox's thread that rows were committed (store_on_outbox's
+ * hook; arg: the outbox).  Never blocks. */
+void outbox_wake(void *arg);
+
+/* Starts the thread.  Returns 0 or a negative error. */
+int outbox_start(struct outbox *ob);
+
+/* Stops the thread: it finishes the deliver call in progress and applies
+ * its outcomes.  Waits up to deadline_ms; returns 0, or ERR_TIMEOUT when
+ * a sink is still blocked (then outbox_free leaves ob to the thread, and
+ * its entries are sent again at the next start). */
+int outbox_stop(struct outbox *ob, int64_t deadline_ms);
+
+/* Frees ob (after outbox_stop, or if never started); accepts NULL. */
+void outbox_free(struct outbox *ob);
+
+struct outbox_sink_stats {
+	const char *sink;	/* the sink's name (valid while ob lives) */
+	size_t depth;		/* entries waiting, parked included */
+	int64_t oldest_age_s;	/* age of the oldest entry; 0: none */
+	uint64_t delivered;	/* since start */
+	uint64_t retried;
+	uint64_t dropped;	/* outbox_max reached */
+	size_t parked;		/* entries parked now */
+};
+
+/* Fills out[0..] for each sink (at most max; 0: none, out may be NULL);
+ * returns the sink count. */
+size_t outbox_stats(struct outbox *ob, struct outbox_sink_stats *out,
+    size_t max);
+
+/* The parked entries, oldest first (at most max); *out is malloc'd. */
+int outbox_parked(struct outbox *ob, size_t max,
+    struct store_outbox_entry **out, size_t *n);
+
+/* Re-queues parked entry id (0: all) and wakes the thread.  *n receives
+ * the count.  Returns 0, ERR_NOTFOUND (no such parked entry) or
+ * ERR_STORE. */
+int outbox_retry(struct outbox *ob, int64_t id, size_t *n);
+
+/* The delay before retry number attempts (1-based): OUTBOX_BACKOFF_MIN_MS
+ * doubling up to OUTBOX_BACKOFF_MAX_MS, times a factor in [0.8, 1.2]
+ * drawn from *seed. */
+int64_t outbox_backoff_ms(int attempts, unsigned *seed);
+
+struct control_outbox_ops;
+/* The outbox behind the API (control.h; arg: the outbox): /monitor's
+ * "outbox", the distcron_outbox_* metrics, GET /outbox and POST
+ * /outbox/retry.  In outboxapi.c. */
+extern const struct control_outbox_ops outbox_control_ops;
+
+/* The report document of run for event (README "Reports"): a malloc'd
+ * JSON text, or NULL when out of memory. */
+char *outbox_render(const struct store_run *run, const char *event);
+
 #endif

@@ -1,5 +1,5 @@
 /*
- * runhooks.h - the two seams in the life of a run, as small tables of
+ * runhooks.h - the seams in the life of a run, as small tables of
  * function pointers (like struct exec_ops):
  *
  *   claim   before a run launches it must win its tick; the runner hands
@@ -8,11 +8,16 @@
  *           second), lost (another claim owns the tick: the run is dropped,
  *           nothing of it is saved) or failed (no intent recorded: the run
  *           is not launched, a scheduled tick counts as skipped).
+ *   plan    when a run is final, before the finish hooks, one plan step
+ *           may attach outbox rows to the final record (the durable
+ *           outbox's entries: reports, notifications); "store" writes
+ *           them in the same transaction as the run's final state.
  *   finish  when a run is final, an ordered list of hooks is told of the
  *           final record; hook #1, "store", queues it for the store thread.
  *
- * Both are chosen when the runner starts (runner.h: runner_set_claim,
- * runner_add_finish_hook) and called on the loop thread only.
+ * All are chosen when the runner starts (runner.h: runner_set_claim,
+ * runner_set_plan, runner_add_finish_hook) and called on the loop thread
+ * only.
  */
 #ifndef DISTCRON_RUNHOOKS_H
 #define DISTCRON_RUNHOOKS_H
@@ -60,5 +65,14 @@ struct run_finish_hook {
 	    const struct job_def *def);
 	void *arg;
 };
+
+/*
+ * The plan step: attaches to rec (final, with its id) the outbox rows it
+ * creates, as rec->outrows / rec->noutrows (malloc'd strings, freed with
+ * the record).  prev is the job's previous final status (RUN_PENDING:
+ * none).  Never blocks; def is read-only and valid during the call only.
+ */
+typedef void (*run_plan_fn)(void *arg, struct store_run *rec,
+    const struct job_def *def, enum run_status prev);
 
 #endif

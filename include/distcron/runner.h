@@ -49,6 +49,11 @@ int runner_set_claim(struct runner *r, const struct run_claim_ops *ops,
  * ERR_BUSY after, or -ENOSPC past RUNNER_HOOKS_MAX. */
 int runner_add_finish_hook(struct runner *r, const struct run_finish_hook *h);
 
+/* Puts the plan step in force (runhooks.h; fn and arg must outlive r):
+ * called for every final run before its finish hooks.  Only before the
+ * first runner_apply and the first run: returns 0, or ERR_BUSY after. */
+int runner_set_plan(struct runner *r, run_plan_fn fn, void *arg);
+
 #define RUNNER_KEPT_MAX	256	/* bytes of a list of kept file names */
 
 /* What runner_apply made of a set: counts include the kept definitions. */

@@ -4,7 +4,8 @@
  *
  * The daemon reserves SPILL_SIZE bytes (fallocate) next to the store when
  * it starts, so that when the disk is full at shutdown the final records
- * of finished runs still have room: each is appended as one JSON line.  The
+ * of finished runs still have room: each is appended as one JSON line
+ * (with the outbox rows it carries, so its reports are not lost).  The
  * next start applies them to the store before it marks unfinished runs
  * LOST, then empties the file.  A record too big for the room left is
  * written without its captured output; if even that does not fit, the

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "distcron/defs.h"
+
 struct store;
 
 enum run_status {
@@ -56,6 +58,13 @@ struct store_item {
 				 * or NULL */
 };
 
+/* An outbox entry a final run creates (the outbox's planners choose
+ * them): written with the run's final state, in the same transaction. */
+struct store_outrow {
+	char *sink;		/* "elasticsearch", "webhook", ... */
+	char *event;		/* "report", "failure", ... */
+};
+
 struct store_run {
 	int64_t id;		/* assigned by store_runs_create() */
 	char *job;
@@ -70,6 +79,9 @@ struct store_run {
 	struct store_item *items;
 	size_t nitems;
 	int retention;		/* keep this many runs of the job (0: 1000) */
+	struct store_outrow *outrows;	/* final save only: outbox rows to
+					 * write with it (owned) */
+	size_t noutrows;
 };
 
 struct store_job_state {
@@ -159,6 +171,65 @@ int store_job_state_get(struct store *st, const char *job,
 /* Records whether a job is paused (kept across restarts).  Blocks on the
  * store's lock and disk; returns 0 or ERR_STORE. */
 int store_job_pause_set(struct store *st, const char *job, bool paused);
+
+/* ---- the outbox table (outbox.h owns its meaning) ---- */
+
+/* Calls fn(arg) (on the committing thread, outside the store's lock) after
+ * each transaction that wrote outbox rows; NULL turns it off.  Set it
+ * before the store thread starts. */
+void store_on_outbox(struct store *st, void (*fn)(void *), void *arg);
+
+#define STORE_OUTBOX_NAME	32	/* sink and event names, with NUL */
+#define STORE_OUTBOX_WHY	256
+
+struct store_outbox_entry {
+	int64_t id;
+	int64_t run_id;
+	char job[DEFS_NAME_MAX + 1];	/* "" if the run is gone */
+	char sink[STORE_OUTBOX_NAME];
+	char event[STORE_OUTBOX_NAME];
+	int64_t created_ms;		/* CLOCK_REALTIME ms */
+	int attempts;
+	int64_t next_ms;		/* due at (CLOCK_REALTIME ms) */
+	bool parked;
+	char why[STORE_OUTBOX_WHY];	/* last failure, or "" */
+};
+
+/* Reads up to max entries, oldest first: of sink, not parked and due at
+ * now_ms (due), or parked ones of any sink (sink NULL, parked).  *out is
+ * malloc'd (free()); *n may be 0.  Returns 0, -ENOMEM or ERR_STORE. */
+int store_outbox_due(struct store *st, const char *sink, int64_t now_ms,
+    size_t max, struct store_outbox_entry **out, size_t *n);
+int store_outbox_parked(struct store *st, size_t max,
+    struct store_outbox_entry **out, size_t *n);
+
+/* Deletes n entries (delivered) in one transaction.  0 or ERR_STORE. */
+int store_outbox_delete(struct store *st, const int64_t *ids, size_t n);
+
+/* Writes attempts, next_ms, parked and why of n entries in one
+ * transaction.  0 or ERR_STORE. */
+int store_outbox_update(struct store *st,
+    const struct store_outbox_entry *e, size_t n);
+
+/* Re-queues parked entry id (0: every parked entry): due now, attempts 0.
+ * *n receives the count.  0 or ERR_STORE. */
+int store_outbox_requeue(struct store *st, int64_t id, size_t *n);
+
+struct store_outbox_count {
+	size_t depth;			/* entries, parked included */
+	size_t parked;
+	int64_t oldest_ms;		/* created_ms of the oldest; 0: none */
+	int64_t next_ms;		/* earliest due, unparked; 0: none */
+};
+
+/* Counts the entries of sink.  0 or ERR_STORE. */
+int store_outbox_count(struct store *st, const char *sink,
+    struct store_outbox_count *out);
+
+/* Keeps the newest max entries: deletes the oldest beyond, calling
+ * fn(sink, count, arg) per sink that lost some.  0 or ERR_STORE. */
+int store_outbox_trim(struct store *st, size_t max,
+    void (*fn)(const char *sink, size_t count, void *arg), void *arg);
 
 /* Frees a run and everything it points to; accepts NULL. */
 void store_run_free(struct store_run *run);

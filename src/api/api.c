@@ -175,6 +175,8 @@ static enum MHD_Result h_nodes(struct req *);
 static enum MHD_Result h_node(struct req *);
 static enum MHD_Result h_monitor(struct req *);
 static enum MHD_Result h_metrics(struct req *);
+static enum MHD_Result h_outbox(struct req *);
+static enum MHD_Result h_outbox_retry(struct req *);
 
 #define GET_ONLY	"GET, HEAD"
 #define POST_ONLY	"POST"
@@ -201,6 +203,9 @@ static const struct route routes[] = {
 	{ { "nodes", "*" }, 2, "node", h_node, NULL, NULL, NULL, GET_ONLY },
 	{ { "monitor" }, 1, NULL, h_monitor, NULL, NULL, NULL, GET_ONLY },
 	{ { "metrics" }, 1, NULL, h_metrics, NULL, NULL, NULL, GET_ONLY },
+	{ { "outbox" }, 1, NULL, h_outbox, NULL, NULL, NULL, GET_ONLY },
+	{ { "outbox", "retry" }, 2, NULL, NULL, NULL, h_outbox_retry, NULL,
+	  POST_ONLY },
 };
 #define NROUTES		(sizeof(routes) / sizeof(routes[0]))
 
@@ -1042,7 +1047,7 @@ h_root(struct req *r)
 {
 	static const char *const names[] = {
 		"jobs", "runs", "nodes", "health", "monitor", "metrics",
-		"tasks",
+		"tasks", "outbox",
 	};
 	json_object *o = json_object_new_object(), *links;
 	char path[32];
@@ -1389,6 +1394,41 @@ h_tasks(struct req *r)
 	if (rc != 0)
 		return reply_backend_error(r, rc, err, "task");
 	return reply_obj(r, 202, id_obj(id));
+}
+
+static enum MHD_Result
+h_outbox(struct req *r)
+{
+	char *json = NULL;
+	int rc;
+
+	if (r->a->be.outbox == NULL)
+		return reply_unimplemented(r);
+	rc = r->a->be.outbox(r->a->be.ctx, &json);
+	return reply_backend_json(r, rc, json, "outbox");
+}
+
+static enum MHD_Result
+h_outbox_retry(struct req *r)
+{
+	char err[BERR_MAX] = "";
+	char *json = NULL;
+	enum MHD_Result ret;
+	bool ok;
+	int rc;
+
+	if (r->a->be.outbox_retry == NULL)
+		return reply_unimplemented(r);
+	if ((ret = body_json_check(r, &ok)) != MHD_YES || !ok)
+		return ret;
+	rc = r->a->be.outbox_retry(r->a->be.ctx, buf_str(&r->body),
+	    r->body.len, &json, err, sizeof(err));
+	if (rc != 0) {
+		free(json);
+		return reply_backend_error(r, rc, err, rc == ERR_NOTFOUND &&
+		    err[0] != '\0' ? err : "outbox");
+	}
+	return reply_backend_json(r, rc, json, "outbox");
 }
 
 /* ---- setup: tokens ---- */

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@
 #include "distcron/defs.h"
 #include "distcron/err.h"
 #include "distcron/fileio.h"
+#include "distcron/jfield.h"
+#include "distcron/jsontext.h"
 #include "distcron/log.h"
 #include "distcron/policy.h"
 #include "distcron/runjson.h"
@@ -60,6 +63,8 @@ struct control {
 				 * most every JOBS_CACHE_MS; dropped by every
 				 * change */
 	int64_t jobs_cache_ms;	/* CLOCK_MONOTONIC when built */
+	const struct control_outbox_ops *outbox;	/* or NULL */
+	void *outbox_arg;
 };
 
 /* The job summaries in name order, each as JSON text: what GET /jobs pages
@@ -850,6 +855,10 @@ be_monitor(void *ctx, char **json)
 	    json_object_new_int64(proc_status("Threads")));
 	monitor_counts(o, q);
 	monitor_store(o, &q->stats);
+	if (c->outbox != NULL)
+		c->outbox->monitor(c->outbox_arg, o);
+	else
+		json_object_object_add(o, "outbox", json_object_new_object());
 	*json = strdup(json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -1009,10 +1018,100 @@ op_metrics(struct req *q)
 	return 0;
 }
 
+/* The loop's families, then (off the loop: it reads the outbox's
+ * store) the outbox's. */
 static int
 be_metrics(void *ctx, char **text)
 {
-	return call_text(ctx, OP_METRICS, NULL, text);
+	struct control *c = ctx;
+	struct buf b;
+	int rc;
+
+	if ((rc = call_text(ctx, OP_METRICS, NULL, text)) != 0 ||
+	    c->outbox == NULL)
+		return rc;
+	buf_init(&b, METRICS_MAX);
+	if (buf_puts(&b, *text) == 0)
+		c->outbox->metrics(c->outbox_arg, &b);
+	free(*text);
+	*text = buf_steal(&b, NULL);
+	return *text != NULL ? 0 : -ENOMEM;
+}
+
+static int
+be_outbox(void *ctx, char **json)
+{
+	struct control *c = ctx;
+
+	if (c->outbox != NULL)
+		return c->outbox->list(c->outbox_arg, json);
+	*json = strdup("{\"parked\":[]}");
+	return *json != NULL ? 0 : -ENOMEM;
+}
+
+/* POST /outbox/retry's body: {"id": N} or {"all": true}. */
+struct retry_req {
+	int64_t id;
+	bool all;
+};
+
+static const struct jfield retry_fields[] = {
+	JFIELD_ENTRY("id", JFIELD_I64, offsetof(struct retry_req, id), 1,
+	    INT64_MAX, NULL),
+	JFIELD_ENTRY("all", JFIELD_BOOL, offsetof(struct retry_req, all), 0,
+	    0, NULL),
+};
+#define NRETRY	(sizeof(retry_fields) / sizeof(retry_fields[0]))
+
+/* Reads the body; 0, or ERR_INVALID with err ("field: reason"). */
+static int
+retry_parse(const char *body, size_t len, struct retry_req *q, char *err,
+    size_t errlen)
+{
+	struct jfield_ctx jc;
+	json_object *o = NULL;
+	int r;
+
+	memset(q, 0, sizeof(*q));
+	jfield_ctx_init(&jc, err, errlen, NULL, NULL);
+	jc.strict = true;
+	if ((r = jsontext_parse(body, len, 0, NULL, &o, err, errlen)) != 0)
+		return r == -ENOMEM ? r : ERR_INVALID;
+	if ((r = jfield_object(&jc, o, "body", NULL, retry_fields,
+	    NRETRY)) == 0)
+		r = jfield_read(&jc, o, NULL, retry_fields, NRETRY, q);
+	json_object_put(o);
+	if (r == 0 && (q->id > 0) == q->all)
+		r = jfield_fail(&jc, "body", "give {\"id\": N} or "
+		    "{\"all\": true}");
+	return r;
+}
+
+static int
+be_outbox_retry(void *ctx, const char *body, size_t len, char **json,
+    char *err, size_t errlen)
+{
+	struct control *c = ctx;
+	struct retry_req q;
+	char text[64];
+	size_t n = 0;
+	int r;
+
+	*json = NULL;
+	if ((r = retry_parse(body, len, &q, err, errlen)) != 0)
+		return r;
+	if (c->outbox != NULL)
+		r = c->outbox->retry(c->outbox_arg, q.all ? 0 : q.id, &n);
+	else if (!q.all)	/* no sink: nothing is parked */
+		r = ERR_NOTFOUND;
+	if (r == ERR_NOTFOUND)
+		snprintf(err, errlen, "parked outbox entry %lld",
+		    (long long)q.id);
+	if (r != 0)
+		return r;
+	snprintf(text, sizeof(text), "{\"requeued\":%zu}", n);
+	*json = strdup(text);
+	return *json != NULL ? 0 : -ENOMEM;
 }
 
 static int
@@ -1065,6 +1164,16 @@ control_backend(struct control *c, struct api_backend *be)
 	be->monitor = be_monitor;
 	be->metrics = be_metrics;
 	be->store_error = be_store_error;
+	be->outbox = be_outbox;
+	be->outbox_retry = be_outbox_retry;
+}
+
+void
+control_set_outbox(struct control *c, const struct control_outbox_ops *ops,
+    void *arg)
+{
+	c->outbox = ops;
+	c->outbox_arg = arg;
 }
 
 void

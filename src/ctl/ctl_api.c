@@ -694,6 +694,69 @@ delete_main(const struct ctlopt_vals *o, int argc, char **argv)
 }
 
 /*
+ * outbox
+ */
+
+/* POST /outbox/retry for one id or all parked entries. */
+static int
+outbox_retry(const struct ctlopt_vals *o, struct api_ctx *a, const char *id)
+{
+	json_object *root = NULL;
+	char body[64];
+	int64_t n = 0;
+	int status;
+
+	if (o->all)
+		snprintf(body, sizeof(body), "{\"all\": true}");
+	else
+		snprintf(body, sizeof(body), "{\"id\": %s}", id);
+	status = api_call(a, "POST", "/outbox/retry", body, strlen(body),
+	    NULL, &root);
+	if (status == 0 && o->json)
+		ctlview_json(root, stdout);
+	else if (status == 0) {
+		ctlview_int(root, "requeued", &n);
+		printf("re-queued %lld outbox entr%s\n", (long long)n,
+		    n == 1 ? "y" : "ies");
+	}
+	json_object_put(root);
+	return status;
+}
+
+static int
+outbox_main(const struct ctlopt_vals *o, int argc, char **argv)
+{
+	json_object *root = NULL;
+	struct api_ctx a;
+	int64_t id;
+	int status;
+
+	if (argc > 0 && strcmp(argv[0], "retry") != 0)
+		return ctlopt_usage_error("outbox", "outbox: unknown "
+		    "subcommand '%s' (retry)", argv[0]);
+	if (argc > 0 && (argc == 2) == o->all)
+		return ctlopt_usage_error("outbox", "outbox: retry needs an "
+		    "ID or --all");
+	if (argc == 2 && dur_parse_int(argv[1], 1, INT64_MAX, &id) != 0)
+		return ctlopt_usage_error("outbox", "outbox: '%s' is not an "
+		    "outbox entry id", argv[1]);
+	if (argc > 2 || (argc == 0 && o->all))
+		return ctlopt_usage_error("outbox", "outbox: too many "
+		    "operands");
+	if (api_open(o, &a) != 0)
+		return 1;
+	if (argc > 0)
+		status = outbox_retry(o, &a, argc == 2 ? argv[1] : NULL);
+	else if ((status = api_call(&a, "GET", "/outbox", NULL, 0, NULL,
+	    &root)) == 0)
+		status = o->json ? (ctlview_json(root, stdout), 0) :
+		    ctlview_outbox(root, stdout, stderr);
+	json_object_put(root);
+	api_close(&a);
+	return status;
+}
+
+/*
  * apply
  */
 
@@ -983,6 +1046,23 @@ const struct ctl_command ctl_delete = {
 	API_COMMAND("delete", "JOB [API OPTIONS]", "remove a job (and its file)",
 	    NULL, NULL, 1, "JOB"),
 	delete_main,
+};
+
+static const struct ctlopt outbox_opts[] = {
+	CTLOPT_OPT("all", 'a', NULL, CTLOPT_FLAG, all,
+	    "retry: every parked entry"),
+	CTLOPT_END,
+};
+
+const struct ctl_command ctl_outbox = {
+	API_COMMAND("outbox", "[retry ID|retry --all] [API OPTIONS]",
+	    "list parked outbox entries, or re-queue them", outbox_opts,
+	    "Lists the reports and notifications a sink refused for good, "
+	    "with the\n"
+	    "sink's reason: ID, RUN, JOB, SINK, EVENT, ATTEMPTS, WHY.  "
+	    "'retry ID' or\n"
+	    "'retry --all' queues them again for delivery.\n", -1, NULL),
+	outbox_main,
 };
 
 static const struct ctlopt task_opts[] = {

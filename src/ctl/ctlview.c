@@ -447,6 +447,37 @@ ctlview_runs(json_object *root, FILE *out, FILE *err)
 }
 
 int
+ctlview_outbox(json_object *root, FILE *out, FILE *err)
+{
+	static const char *const head[] = { "ID", "RUN", "JOB", "SINK",
+		"EVENT", "ATTEMPTS", "WHY" };
+	static const char *const keys[] = { "id", "run_id", "job", "sink",
+		"event", "attempts", "why" };
+	char cell[7][CELL_MAX];
+	const char *cells[7];
+	json_object *list = jarray(root, "parked", err), *e;
+	struct table *t = NULL;
+	size_t i;
+	int k, status = 1;
+
+	if (list == NULL || table_new(7, head, &t) != 0)
+		goto out;
+	for (k = 0; k < 7; k++)
+		cells[k] = cell[k];
+	for (i = 0; i < json_object_array_length(list); i++) {
+		e = json_object_array_get_idx(list, i);
+		for (k = 0; k < 7; k++)
+			cell_json(ctlview_get(e, keys[k]), cell[k], CELL_MAX);
+		if (table_add(t, cells) != 0)
+			goto out;
+	}
+	status = table_show(t, "no parked outbox entries", out, err);
+ out:
+	table_free(t);
+	return status;
+}
+
+int
 ctlview_nodes(json_object *root, FILE *out, FILE *err)
 {
 	static const char *const head[] = { "NAME", "TYPE", "ROLES",

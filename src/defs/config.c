@@ -94,6 +94,10 @@ static const struct ckey keys[] = {
 	    NULL, JFIELD_I64, OFF(store_queue_max), "0", 0, 100000000,
 	    "records waiting for the store before new runs are refused "
 	    "(0: 60 x max_concurrent_runs)"),
+	KEY("outbox_max", "DISTCRON_OUTBOX_MAX", "outbox-max", NULL,
+	    JFIELD_I64, OFF(outbox_max), "100000", 1, 100000000,
+	    "entries the outbox keeps for reports and notifications; when "
+	    "full, the oldest are dropped (logged, counted)"),
 	KEY("reload_delay", "DISTCRON_RELOAD_DELAY", "reload-delay", NULL,
 	    JFIELD_DUR, OFF(reload_delay_ms), "200ms", 0, 0,
 	    "how long files must be quiet before a change is reloaded"),

@@ -60,6 +60,27 @@ run_fmt_time(const struct job_def *def, int64_t t, char *out, size_t n)
 
 /* ---- store records ---- */
 
+/* Copies the outbox rows of src into d (whose rows are none yet). */
+static int
+outrows_copy(struct store_run *d, const struct store_run *src)
+{
+	size_t i;
+
+	if (src->noutrows == 0)
+		return 0;
+	if ((d->outrows = calloc(src->noutrows, sizeof(*d->outrows))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < src->noutrows; i++, d->noutrows++) {
+		d->outrows[i].sink = xstrdup(src->outrows[i].sink);
+		d->outrows[i].event = xstrdup(src->outrows[i].event);
+		if (d->outrows[i].sink == NULL || d->outrows[i].event == NULL) {
+			d->noutrows++;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static struct store_run *
 rec_copy(const struct store_run *src)
 {
@@ -69,11 +90,13 @@ rec_copy(const struct store_run *src)
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
 	*d = *src;
+	d->outrows = NULL;
+	d->noutrows = 0;
 	d->job = xstrdup(src->job);
 	d->trigger = xstrdup(src->trigger);
 	d->reason = xstrdup(src->reason);
 	d->items = calloc(src->nitems ? src->nitems : 1, sizeof(*d->items));
-	if (d->items == NULL) {
+	if (d->items == NULL || outrows_copy(d, src) != 0) {
 		d->nitems = 0;
 		store_run_free(d);
 		return NULL;
@@ -371,6 +394,8 @@ run_finish(struct run *run, enum run_status status, const char *reason)
 {
 	struct runner *r = run->r;
 	struct slot *slot = run->slot;
+	enum run_status prev = slot->last_id > 0 ? slot->last_status :
+	    RUN_PENDING;
 
 	if (run->timer != NULL) {
 		loop_timer_del(run->timer);
@@ -393,6 +418,8 @@ run_finish(struct run *run, enum run_status status, const char *reason)
 	if (run->rec->id > 0) {
 		run_log_finish(run);
 		run_free_ctx(run);
+		if (r->plan != NULL)	/* outbox rows, saved with it */
+			r->plan(r->plan_arg, run->rec, run->def, prev);
 		run_finish_hooks(run);	/* "store" first */
 	}
 	if (run->prev)

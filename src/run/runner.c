@@ -209,6 +209,16 @@ runner_add_finish_hook(struct runner *r, const struct run_finish_hook *h)
 	return (int)r->nhooks++;
 }
 
+int
+runner_set_plan(struct runner *r, run_plan_fn fn, void *arg)
+{
+	if (runner_begun(r))
+		return ERR_BUSY;
+	r->plan = fn;
+	r->plan_arg = arg;
+	return 0;
+}
+
 void
 runner_free(struct runner *r)
 {

@@ -91,6 +91,8 @@ struct runner {
 	void *claim_arg;
 	struct run_finish_hook hooks[RUNNER_HOOKS_MAX];	/* final runs */
 	size_t nhooks;
+	run_plan_fn plan;		/* runhooks.h: outbox rows, or NULL */
+	void *plan_arg;
 	struct run **pending;	/* intents not yet handed to the claim */
 	size_t npending, cappending;
 	struct runner_stats stats;

@@ -128,6 +128,24 @@ fields_json(const void *obj, const struct field *f, int with_output)
 	return o;
 }
 
+/* The outbox rows a final record carries: [{"sink", "event"}]. */
+static json_object *
+outrows_json(const struct store_run *run)
+{
+	json_object *a = json_object_new_array(), *r;
+	size_t i;
+
+	for (i = 0; a != NULL && i < run->noutrows; i++) {
+		r = json_object_new_object();
+		json_object_object_add(r, "sink",
+		    json_object_new_string(run->outrows[i].sink));
+		json_object_object_add(r, "event",
+		    json_object_new_string(run->outrows[i].event));
+		json_object_array_add(a, r);
+	}
+	return a;
+}
+
 static json_object *
 run_json(const struct store_run *run, int with_output)
 {
@@ -143,6 +161,8 @@ run_json(const struct store_run *run, int with_output)
 		json_object_array_add(items, it);
 	}
 	json_object_object_add(o, "items", items);
+	if (run->noutrows > 0)
+		json_object_object_add(o, "outbox", outrows_json(run));
 	return o;
 }
 
@@ -288,6 +308,41 @@ items_read(json_object *o, struct store_run *run, const char **bad)
 	return 0;
 }
 
+/* The optional "outbox" rows of a record. */
+static int
+outrows_read(json_object *o, struct store_run *run, const char **bad)
+{
+	json_object *rows, *sink, *event, *row;
+	size_t i, n;
+
+	if (!json_object_object_get_ex(o, "outbox", &rows))
+		return 0;
+	if (!json_object_is_type(rows, json_type_array) ||
+	    (n = json_object_array_length(rows)) == 0) {
+		*bad = "outbox";
+		return 0;
+	}
+	if ((run->outrows = calloc(n, sizeof(*run->outrows))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n && *bad == NULL; i++) {
+		row = json_object_array_get_idx(rows, i);
+		if (!json_object_object_get_ex(row, "sink", &sink) ||
+		    !json_object_object_get_ex(row, "event", &event) ||
+		    !json_object_is_type(sink, json_type_string) ||
+		    !json_object_is_type(event, json_type_string)) {
+			*bad = "outbox";
+			break;
+		}
+		run->outrows[i].sink = strdup(json_object_get_string(sink));
+		run->outrows[i].event = strdup(json_object_get_string(event));
+		run->noutrows++;
+		if (run->outrows[i].sink == NULL ||
+		    run->outrows[i].event == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* One record; *bad names the faulty field, or stays NULL. */
 static struct store_run *
 run_read(json_object *o, const char **bad)
@@ -299,7 +354,8 @@ run_read(json_object *o, const char **bad)
 	fields_read(o, run, run_fields, bad);
 	if (*bad == NULL && (run->id <= 0 || run->job == NULL))
 		*bad = run->id <= 0 ? "id" : "job";
-	if (*bad == NULL && items_read(o, run, bad) != 0)
+	if (*bad == NULL && (items_read(o, run, bad) != 0 ||
+	    outrows_read(o, run, bad) != 0))
 		*bad = "(out of memory)";
 	return run;
 }

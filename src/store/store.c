@@ -43,6 +43,7 @@
 #include "distcron/buf.h"
 #include "distcron/err.h"
 #include "distcron/log.h"
+#include "distcron/loop.h"
 #include "distcron/store.h"
 
 #define STORE_BUSY_MS		5000
@@ -108,12 +109,32 @@ static const char *const migrations[] = {
 	"ALTER TABLE job_state ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;",
 	/* 3: a local item's process group (orphan.h), ended after a crash. */
 	"ALTER TABLE run_items ADD COLUMN proc TEXT;",
+	/* 4: the durable outbox (outbox.h): entries a final run creates,
+	 * written with its final state; a run keeps its row while any
+	 * entry refers to it. */
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  run_id INTEGER NOT NULL,"
+	"  sink TEXT NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_ms INTEGER NOT NULL DEFAULT 0,"
+	"  parked INTEGER NOT NULL DEFAULT 0,"
+	"  why TEXT);"
+	"CREATE INDEX outbox_due ON outbox (sink, parked, next_ms, id);"
+	"CREATE INDEX outbox_run ON outbox (run_id);",
 };
 #define SCHEMA_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 #define RUN_COLUMNS \
 	"SELECT id, job, scheduled_at, trigger, status, attempt, created_ms," \
 	" started_ms, ended_ms, reason FROM runs"
+
+#define OB_COLUMNS \
+	"SELECT o.id, o.run_id, coalesce(r.job, ''), o.sink, o.event," \
+	" o.created_ms, o.attempts, o.next_ms, o.parked, coalesce(o.why, '')" \
+	" FROM outbox o LEFT JOIN runs r ON r.id = o.run_id"
 
 enum stmt_id {
 	S_BEGIN_WRITE,
@@ -137,6 +158,15 @@ enum stmt_id {
 	S_RECOVER_RUNS,
 	S_ORPHANS,
 	S_RUN_REASON,
+	S_OB_INSERT,
+	S_OB_DUE,
+	S_OB_PARKED,
+	S_OB_DELETE,
+	S_OB_UPDATE,
+	S_OB_REQUEUE,
+	S_OB_COUNT,
+	S_OB_TRIM_COUNT,
+	S_OB_TRIM,
 	S_COUNT
 };
 
@@ -189,7 +219,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_PRUNE] =
 	    "DELETE FROM runs WHERE job = ?1 AND status IN (3, 4, 5) AND id <"
 	    " (SELECT id FROM runs WHERE job = ?1 AND status IN (3, 4, 5)"
-	    "  ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+	    "  ORDER BY id DESC LIMIT 1 OFFSET ?2)"
+	    " AND id NOT IN (SELECT run_id FROM outbox)",
 	[S_RECOVER_JOBS] =
 	    "INSERT INTO job_state (job, last_run_id, last_status,"
 	    " last_ended_ms) SELECT job, max(id), 5, ?1 FROM runs"
@@ -214,6 +245,27 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " status IN (0, 1, 2) AND"
 	    " run_id IN (SELECT id FROM runs WHERE status IN (0, 1, 2))",
 	[S_RUN_REASON] = "UPDATE runs SET reason = ?2 WHERE id = ?1",
+	[S_OB_INSERT] =
+	    "INSERT INTO outbox (run_id, sink, event, created_ms)"
+	    " VALUES (?, ?, ?, ?)",
+	[S_OB_DUE] = OB_COLUMNS " WHERE o.sink = ?1 AND o.parked = 0 AND"
+	    " o.next_ms <= ?2 ORDER BY o.id LIMIT ?3",
+	[S_OB_PARKED] = OB_COLUMNS " WHERE o.parked = 1 ORDER BY o.id"
+	    " LIMIT ?1",
+	[S_OB_DELETE] = "DELETE FROM outbox WHERE id = ?",
+	[S_OB_UPDATE] = "UPDATE outbox SET attempts = ?2, next_ms = ?3,"
+	    " parked = ?4, why = ?5 WHERE id = ?1",
+	[S_OB_REQUEUE] = "UPDATE outbox SET parked = 0, next_ms = 0,"
+	    " attempts = 0 WHERE parked = 1 AND (?1 = 0 OR id = ?1)",
+	[S_OB_COUNT] = "SELECT count(*), coalesce(sum(parked), 0),"
+	    " coalesce(min(created_ms), 0),"
+	    " coalesce(min(CASE WHEN parked = 0 THEN next_ms END), -1)"
+	    " FROM outbox WHERE sink = ?",
+	/* ?1: how many of the oldest go */
+	[S_OB_TRIM_COUNT] = "SELECT sink, count(*) FROM (SELECT sink FROM"
+	    " outbox ORDER BY id LIMIT ?1) GROUP BY sink",
+	[S_OB_TRIM] = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+	    " ORDER BY id LIMIT ?1)",
 };
 
 /* store_runs_query() filters, as bits of a statement shape. */
@@ -231,6 +283,9 @@ struct store {
 	bool readonly;
 	sqlite3_stmt *stmt[S_COUNT];
 	sqlite3_stmt *query[Q_SHAPES];	/* by filter mask, prepared on use */
+	size_t outbox_written;	/* outbox rows in the open transaction */
+	void (*outbox_fn)(void *);	/* told after they are committed */
+	void *outbox_arg;
 };
 
 /* Binds parameters in order and keeps the first failure. */
@@ -786,6 +841,29 @@ job_prune(struct store *st, const char *job, int keep)
 	return bind_exec(st, &b, "prune runs");
 }
 
+/* Writes the outbox rows a final run carries. */
+static int
+outrows_insert(struct store *st, const struct store_run *run)
+{
+	struct binder b;
+	int64_t now = loop_real_ms();
+	size_t i;
+	int r;
+
+	for (i = 0; i < run->noutrows; i++) {
+		if (bind_begin(&b, st, S_OB_INSERT) != 0)
+			return ERR_STORE;
+		bind_int(&b, run->id);
+		bind_text(&b, run->outrows[i].sink);
+		bind_text(&b, run->outrows[i].event);
+		bind_int(&b, now);
+		if ((r = bind_exec(st, &b, "insert outbox entry")) != 0)
+			return r;
+		st->outbox_written++;
+	}
+	return 0;
+}
+
 static int
 run_save_one(struct store *st, struct store_run *run)
 {
@@ -801,7 +879,8 @@ run_save_one(struct store *st, struct store_run *run)
 		return 0;
 	}
 	if ((r = items_replace(st, run)) != 0 ||
-	    !store_status_final(run->status))
+	    !store_status_final(run->status) ||
+	    (r = outrows_insert(st, run)) != 0)
 		return r;
 	keep = run->retention > 0 ? run->retention : STORE_RETENTION;
 	every = keep / 16 > STORE_PRUNE_MIN ? keep / 16 : STORE_PRUNE_MIN;
@@ -815,16 +894,25 @@ static int
 store_batch(struct store *st, struct store_run *const *runs, size_t n,
     int (*fn)(struct store *, struct store_run *))
 {
+	void (*told)(void *) = NULL;
+	void *told_arg = NULL;
 	size_t i;
 	int r;
 
 	pthread_mutex_lock(&st->lock);
+	st->outbox_written = 0;
 	r = stmt_run(st, S_BEGIN_WRITE, "begin transaction");
 	for (i = 0; i < n && r == 0; i++)
 		r = fn(st, runs[i]);
 	if (r == 0 || !sqlite3_get_autocommit(st->db))
 		r = tx_end(st, r);
+	if (r == 0 && st->outbox_written > 0) {
+		told = st->outbox_fn;
+		told_arg = st->outbox_arg;
+	}
 	pthread_mutex_unlock(&st->lock);
+	if (told != NULL)	/* outside the lock: it may take others */
+		told(told_arg);
 	return r;
 }
 
@@ -965,6 +1053,11 @@ store_run_free(struct store_run *run)
 		return;
 	for (i = 0; i < run->nitems; i++)
 		item_clear(&run->items[i]);
+	for (i = 0; i < run->noutrows; i++) {
+		free(run->outrows[i].sink);
+		free(run->outrows[i].event);
+	}
+	free(run->outrows);
 	free(run->items);
 	free(run->job);
 	free(run->trigger);
@@ -1256,6 +1349,250 @@ store_job_pause_set(struct store *st, const char *job, bool paused)
 		bind_int(&b, paused ? 1 : 0);
 		r = bind_exec(st, &b, "pause job");
 	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+/* ---- the outbox table ---- */
+
+void
+store_on_outbox(struct store *st, void (*fn)(void *), void *arg)
+{
+	pthread_mutex_lock(&st->lock);
+	st->outbox_fn = fn;
+	st->outbox_arg = arg;
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Copies a text column into a capped array. */
+static void
+col_copy(sqlite3_stmt *s, int col, char *out, size_t len)
+{
+	const unsigned char *v = sqlite3_column_text(s, col);
+
+	snprintf(out, len, "%s", v != NULL ? (const char *)v : "");
+}
+
+static void
+ob_from_row(sqlite3_stmt *s, struct store_outbox_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->id = col_int(s, 0);
+	e->run_id = col_int(s, 1);
+	col_copy(s, 2, e->job, sizeof(e->job));
+	col_copy(s, 3, e->sink, sizeof(e->sink));
+	col_copy(s, 4, e->event, sizeof(e->event));
+	e->created_ms = col_int(s, 5);
+	e->attempts = (int)col_int(s, 6);
+	e->next_ms = col_int(s, 7);
+	e->parked = col_int(s, 8) != 0;
+	col_copy(s, 9, e->why, sizeof(e->why));
+}
+
+/* Steps a bound listing into a malloc'd array of at most max entries. */
+static int
+ob_list(struct store *st, struct binder *b, size_t max,
+    struct store_outbox_entry **out, size_t *n)
+{
+	int r = 0, rc = b->rc;
+
+	if (max > 0 && (*out = calloc(max, sizeof(**out))) == NULL)
+		r = -ENOMEM;
+	while (r == 0 && *n < max && (rc == SQLITE_OK || rc == SQLITE_ROW) &&
+	    (rc = sqlite3_step(b->s)) == SQLITE_ROW)
+		ob_from_row(b->s, &(*out)[(*n)++]);
+	if (r == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = store_fail(st, "read outbox");
+	stmt_done(b->s);
+	if (r != 0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return r;
+}
+
+int
+store_outbox_due(struct store *st, const char *sink, int64_t now_ms,
+    size_t max, struct store_outbox_entry **out, size_t *n)
+{
+	struct binder b;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&st->lock);
+	if ((r = bind_begin(&b, st, S_OB_DUE)) == 0) {
+		bind_text(&b, sink);
+		bind_int(&b, now_ms);
+		bind_int(&b, (int64_t)max);
+		r = ob_list(st, &b, max, out, n);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int
+store_outbox_parked(struct store *st, size_t max,
+    struct store_outbox_entry **out, size_t *n)
+{
+	struct binder b;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&st->lock);
+	if ((r = bind_begin(&b, st, S_OB_PARKED)) == 0) {
+		bind_int(&b, (int64_t)max);
+		r = ob_list(st, &b, max, out, n);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+static int
+ob_delete_one(struct store *st, const void *v)
+{
+	struct binder b;
+
+	if (bind_begin(&b, st, S_OB_DELETE) != 0)
+		return ERR_STORE;
+	bind_int(&b, *(const int64_t *)v);
+	return bind_exec(st, &b, "delete outbox entry");
+}
+
+static int
+ob_update_one(struct store *st, const void *v)
+{
+	const struct store_outbox_entry *e = v;
+	struct binder b;
+
+	if (bind_begin(&b, st, S_OB_UPDATE) != 0)
+		return ERR_STORE;
+	bind_int(&b, e->id);
+	bind_int(&b, e->attempts);
+	bind_int(&b, e->next_ms);
+	bind_int(&b, e->parked ? 1 : 0);
+	bind_text(&b, e->why[0] != '\0' ? e->why : NULL);
+	return bind_exec(st, &b, "update outbox entry");
+}
+
+/* Applies fn to n elements of size bytes at v in one write transaction. */
+static int
+ob_batch(struct store *st, const void *v, size_t n, size_t size,
+    int (*fn)(struct store *, const void *))
+{
+	size_t i;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = stmt_run(st, S_BEGIN_WRITE, "begin transaction");
+	for (i = 0; i < n && r == 0; i++)
+		r = fn(st, (const char *)v + i * size);
+	if (r == 0 || !sqlite3_get_autocommit(st->db))
+		r = tx_end(st, r);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int
+store_outbox_delete(struct store *st, const int64_t *ids, size_t n)
+{
+	return n == 0 ? 0 : ob_batch(st, ids, n, sizeof(*ids), ob_delete_one);
+}
+
+int
+store_outbox_update(struct store *st, const struct store_outbox_entry *e,
+    size_t n)
+{
+	return n == 0 ? 0 : ob_batch(st, e, n, sizeof(*e), ob_update_one);
+}
+
+int
+store_outbox_requeue(struct store *st, int64_t id, size_t *n)
+{
+	struct binder b;
+	int r;
+
+	*n = 0;
+	pthread_mutex_lock(&st->lock);
+	if ((r = bind_begin(&b, st, S_OB_REQUEUE)) == 0) {
+		bind_int(&b, id);
+		if ((r = bind_exec(st, &b, "re-queue outbox entries")) == 0)
+			*n = (size_t)sqlite3_changes(st->db);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int
+store_outbox_count(struct store *st, const char *sink,
+    struct store_outbox_count *out)
+{
+	struct binder b;
+	bool found = false;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&st->lock);
+	if ((r = bind_begin(&b, st, S_OB_COUNT)) != 0)
+		goto out;
+	bind_text(&b, sink);
+	if ((r = bind_row(st, &b, &found, "count outbox")) != 0)
+		goto out;
+	if (found) {
+		out->depth = (size_t)col_int(b.s, 0);
+		out->parked = (size_t)col_int(b.s, 1);
+		out->oldest_ms = col_int(b.s, 2);
+		out->next_ms = col_int(b.s, 3);
+	}
+	stmt_done(b.s);
+ out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+/* Inside the trim's transaction: reports who loses what, then deletes. */
+static int
+ob_trim_tx(struct store *st, int64_t over,
+    void (*fn)(const char *sink, size_t count, void *arg), void *arg)
+{
+	struct binder b;
+	int r, rc;
+
+	if ((r = bind_begin(&b, st, S_OB_TRIM_COUNT)) != 0)
+		return r;
+	bind_int(&b, over);
+	rc = b.rc;
+	while ((rc == SQLITE_OK || rc == SQLITE_ROW) &&
+	    (rc = sqlite3_step(b.s)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(b.s, 0),
+		    (size_t)col_int(b.s, 1), arg);
+	if (rc != SQLITE_DONE)
+		r = store_fail(st, "count outbox overflow");
+	stmt_done(b.s);
+	if (r != 0 || (r = bind_begin(&b, st, S_OB_TRIM)) != 0)
+		return r;
+	bind_int(&b, over);
+	return bind_exec(st, &b, "trim outbox");
+}
+
+int
+store_outbox_trim(struct store *st, size_t max,
+    void (*fn)(const char *sink, size_t count, void *arg), void *arg)
+{
+	int64_t total = 0;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	if ((r = stmt_run(st, S_BEGIN_WRITE, "begin transaction")) != 0)
+		goto out;
+	if (db_int(st->db, "SELECT count(*) FROM outbox", &total) != SQLITE_OK)
+		r = store_fail(st, "count outbox");
+	else if (total > (int64_t)max)
+		r = ob_trim_tx(st, total - (int64_t)max, fn, arg);
+	r = tx_end(st, r);
+ out:
 	pthread_mutex_unlock(&st->lock);
 	return r;
 }

@@ -153,13 +153,7 @@ timed_wait(struct storeq *q, int64_t ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	loop_mono_timespec(loop_mono_ms() + ms, &ts);
 	pthread_cond_timedwait(&q->cv, &q->mu, &ts);
 }
 

@@ -103,6 +103,13 @@ loop_real_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void
+loop_mono_timespec(int64_t mono_ms, struct timespec *out)
+{
+	out->tv_sec = (time_t)(mono_ms / 1000);
+	out->tv_nsec = (long)(mono_ms % 1000) * 1000000;
+}
+
 int
 loop_new(struct loop **out)
 {

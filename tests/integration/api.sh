@@ -216,6 +216,19 @@ req GET /nodes/local
 check "GET /nodes/local" body "b['connection_type'] == 'local'"
 req GET /monitor
 check "GET /monitor" body "b['rss_bytes'] > 0 and b['threads'] >= 2 and b['jobs'] >= 2 and b['uptime_s'] >= 0 and b['cpu_user_s'] + b['cpu_system_s'] > 0 and b['runs_in_flight'] >= 0 and b['store_queue'] >= 0"
+check "  no sink configured: its outbox object is empty" body "b['outbox'] == {}"
+req GET /outbox
+check "GET /outbox without a sink: nothing parked" body "b == {'parked': []}"
+printf '{"all": true}' >"$T/retry.json"
+req POST /outbox/retry "$T/retry.json"
+check "POST /outbox/retry all without a sink: none re-queued" body \
+    "b == {'requeued': 0}"
+printf '{"id": 3}' >"$T/retry.json"
+req POST /outbox/retry "$T/retry.json"
+check "POST /outbox/retry of an id without a sink: 404" status_is 404
+printf '{"id": "3"}' >"$T/retry.json"
+req POST /outbox/retry "$T/retry.json"
+check "POST /outbox/retry with a string id: 422" status_is 422
 req GET /metrics
 check "GET /metrics: Prometheus text" sh -c "
     grep -q '^distcron_runs_total{status=\"SUCCESS\"}' '$T/body' &&

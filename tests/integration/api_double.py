@@ -22,6 +22,9 @@ What it models, in memory:
   nodes  two fixed nodes: "local" (local, roles local and web, up) and
          "web1" (ssh, role web, down).  Policy "any" takes the first up
          node that matches, "all" every match.
+  outbox two parked entries (ids 7 and 8, sink "webhook"); POST
+         /outbox/retry {"id": N} or {"all": true} takes them off the list
+         (404 for an id not parked, 422 for another body).
 """
 import argparse
 import json
@@ -74,6 +77,11 @@ class State:
         self.jobs = {}
         self.runs = {}
         self.next_id = 1
+        self.parked = {i: {"id": i, "run_id": i - 6, "job": "ctl-fails",
+                           "sink": "webhook", "event": "failure",
+                           "attempts": 3,
+                           "why": "127.0.0.1:9: 400 Bad Request"}
+                       for i in (7, 8)}
 
     def choose_nodes(self, policy):
         policy = policy or {}
@@ -250,6 +258,9 @@ class Handler(BaseHTTPRequestHandler):
                              "DELETE": self.cancel_run}),
             (["tasks"], {"POST": self.post_task}),
             (["nodes"], {"GET": lambda: (200, {"nodes": self.nodes()})}),
+            (["outbox"], {"GET": lambda: (200, {"parked": [
+                self.st.parked[i] for i in sorted(self.st.parked)]})}),
+            (["outbox", "retry"], {"POST": self.outbox_retry}),
         ]
         for pattern, methods in routes:
             if len(pattern) != len(parts) or any(
@@ -367,6 +378,24 @@ class Handler(BaseHTTPRequestHandler):
                 if query.get("job") in (None, r["job"]) and
                 query.get("status") in (None, r["status"])]
         return 200, {"runs": runs[:limit]}
+
+    def outbox_retry(self, query, body):
+        try:
+            doc = json.loads(body or b"null")
+        except ValueError:
+            raise ApiError(400, "body: not JSON")
+        if doc == {"all": True}:
+            n = len(self.st.parked)
+            self.st.parked.clear()
+            return 200, {"requeued": n}
+        if not isinstance(doc, dict) or list(doc) != ["id"] or \
+                not isinstance(doc["id"], int) or doc["id"] < 1:
+            raise ApiError(422, 'body: give {"id": N} or {"all": true}',
+                           "body")
+        if self.st.parked.pop(doc["id"], None) is None:
+            raise ApiError(404, "parked outbox entry %d not found"
+                           % doc["id"])
+        return 200, {"requeued": 1}
 
     def nodes(self):
         out = []

@@ -64,6 +64,7 @@ cmd_opts() {
 	runs) echo "job status since limit $api_opts" ;;
 	apply) echo "name $api_opts" ;;
 	task) echo "node role all timeout wait $api_opts" ;;
+	outbox) echo "all $api_opts" ;;
 	help) echo "" ;;
 	*) return 1 ;;
 	esac
@@ -73,7 +74,7 @@ run "$ctl" help
 check "help exits 0" test "$rc" -eq 0
 sed -n '/^Commands:$/,/^$/s/^  \([a-z][a-z]*\)  *[a-z].*/\1/p' "$T/out" \
     >"$T/commands"
-check "help lists 16 commands" test "$(wc -l <"$T/commands")" -eq 16
+check "help lists 17 commands" test "$(wc -l <"$T/commands")" -eq 17
 while read -r c; do
 	run "$ctl" help "$c"
 	check "help $c exits 0" test "$rc" -eq 0
@@ -98,6 +99,9 @@ done <"$T/commands"
 check "help next keeps its notes" contains "$T/help.next" \
     "EXPR is a cron expression"
 check "help jobs keeps its columns" contains "$T/help.jobs" "Columns: NAME"
+check "help outbox names retry ID and --all" sh -c "
+    grep -q 'retry ID|retry --all' '$T/help.outbox' &&
+    grep -q 'WHY' '$T/help.outbox'"
 check "help jobs keeps the API note" contains "$T/help.jobs" \
     "Without --url/--token: DISTCRON_URL"
 

@@ -97,7 +97,7 @@ EOF
 # --- usage -----------------------------------------------------------------
 
 run "$ctl" --help
-for c in jobs show run runs cancel nodes pause resume apply delete task; do
+for c in jobs show run runs cancel nodes pause resume apply delete task outbox; do
 	check "--help lists $c" grep -q "^  $c  *[a-z]" "$T/out"
 	run "$ctl" "$c" --help
 	check "$c --help exits 0" test "$rc" -eq 0
@@ -123,6 +123,16 @@ run "$ctl" task --node a --role b -- /bin/true
 check "task with --node and --role exits 2" test "$rc" -eq 2
 run "$ctl" runs -n 0
 check "runs -n 0 exits 2" test "$rc" -eq 2
+run "$ctl" outbox retry
+check "outbox retry without ID or --all exits 2" test "$rc" -eq 2
+check "  and says what it needs" contains "$T/err" "retry needs an ID or --all"
+run "$ctl" outbox retry 5 --all
+check "outbox retry ID --all exits 2" test "$rc" -eq 2
+run "$ctl" outbox retry abc
+check "outbox retry abc exits 2" test "$rc" -eq 2
+check "  and names the value" contains "$T/err" "'abc' is not an outbox entry id"
+run "$ctl" outbox resend
+check "outbox with an unknown subcommand exits 2" test "$rc" -eq 2
 run "$ctl" jobs extra
 check "jobs with an argument exits 2" test "$rc" -eq 2
 run "$ctl" apply -
@@ -319,6 +329,46 @@ run "$ctl" nodes --json
 check "nodes --json prints JSON" json_ok "$T/out"
 check "nodes --json lists $node" test "$(json_get "$T/out" \
     '[n["name"] for n in d["nodes"]].count(sys.argv[3])' "$node")" -eq 1
+
+# --- outbox (the double has two parked entries; a daemon without a sink none)
+
+run "$ctl" outbox --json
+check "outbox --json exits 0" test "$rc" -eq 0
+check "outbox --json prints the API's JSON" json_ok "$T/out"
+nparked=$(json_get "$T/out" 'len(d["parked"])')
+first=$(json_get "$T/out" 'd["parked"][0]["id"] if d["parked"] else 0')
+run "$ctl" outbox
+check "outbox exits 0" test "$rc" -eq 0
+if [ "$nparked" -gt 0 ]; then
+	check "outbox: header" grep -q \
+	    '^ID  *RUN  *JOB  *SINK  *EVENT  *ATTEMPTS  *WHY$' "$T/out"
+	check "outbox: one line per parked entry" \
+	    test "$(wc -l <"$T/out")" -eq "$((nparked + 1))"
+	check "outbox: an entry with its sink's reason" grep -Eq \
+	    "^$first +[0-9]+ +[^ ]+ +[^ ]+ +[a-z]+ +[0-9]+ +[^ ]" "$T/out"
+	run "$ctl" outbox retry "$first"
+	check "outbox retry ID exits 0" test "$rc" -eq 0
+	check "outbox retry ID says so" same "$T/out" "re-queued 1 outbox entry"
+	run "$ctl" outbox --json
+	check "  the entry is no longer parked" test "$(json_get "$T/out" \
+	    '[e["id"] for e in d["parked"]].count(int(sys.argv[3]))' \
+	    "$first")" -eq 0
+	run "$ctl" outbox retry "$first"
+	check "outbox retry of an entry not parked exits 1" test "$rc" -eq 1
+	check "  with the server's 404" grep -q '^distcronctl: 404: ' "$T/err"
+else
+	check "outbox with nothing parked says so on stderr" \
+	    contains "$T/err" "no parked outbox entries"
+fi
+run "$ctl" outbox retry 999999999
+check "outbox retry of an unknown entry exits 1" test "$rc" -eq 1
+check "  with the server's 404" grep -q '^distcronctl: 404: ' "$T/err"
+run "$ctl" outbox retry --all
+check "outbox retry --all exits 0" test "$rc" -eq 0
+check "outbox retry --all says how many" grep -Eq \
+    '^re-queued [0-9]+ outbox entr(y|ies)$' "$T/out"
+run "$ctl" outbox
+check "  then nothing is parked" contains "$T/err" "no parked outbox entries"
 
 # --- delete ------------------------------------------------------------------
 

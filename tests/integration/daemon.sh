@@ -105,6 +105,8 @@ sys.exit(0 if any(r['status']=='FAILURE' and r['items'][0]['exit_code']==3
  and 'oops' in r['items'][0]['stderr'] for r in h) else 1)\""
 check "the broken file is reported with file, field and reason" \
     contains "$T/daemon.log" "broken.json: schedule.cron: day-of-month: 32 out of range 1-31"
+check "without a sink, the daemon says once that reports stay in SQLite" \
+    test "$(grep -c 'reports stay in SQLite only' "$T/daemon.log")" -eq 1
 check "run start and finish are logged with job, node and status" \
     sh -c "grep -q 'started: job=tick node=local' '$T/daemon.log' &&
     grep -q 'finished: job=tick node=local.*status=SUCCESS' '$T/daemon.log'"

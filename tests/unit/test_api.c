@@ -235,13 +235,44 @@ fk_metrics(void *ctx, char **text)
 	return 0;
 }
 
+#define OUTBOX_JSON	"{\"parked\": [{\"id\": 7, \"run_id\": 3, \"job\": " \
+	"\"alpha\", \"sink\": \"webhook\", \"event\": \"failure\", " \
+	"\"attempts\": 2, \"why\": \"127.0.0.1:9: 400 Bad Request\"}]}"
+
+static int
+fk_outbox(void *ctx, char **json)
+{
+	fake_record(NULL, NULL, 0);
+	*json = strdup(OUTBOX_JSON);
+	return 0;
+}
+
+/* {"id": 8}: no such parked entry; {"id": "x"}: invalid. */
+static int
+fk_outbox_retry(void *ctx, const char *body, size_t len, char **json,
+    char *err, size_t errlen)
+{
+	fake_record(NULL, body, len);
+	if (strstr(body, "\"x\"") != NULL) {
+		snprintf(err, errlen, "id: expected an integer, got string");
+		return ERR_INVALID;
+	}
+	if (strstr(body, "8") != NULL) {
+		snprintf(err, errlen, "parked outbox entry 8");
+		return ERR_NOTFOUND;
+	}
+	*json = strdup("{\"requeued\": 2}");
+	return 0;
+}
+
 static const struct api_backend fake_backend = {
 	.ctx = &fake,
 	.jobs = fk_jobs, .job = fk_job, .put_job = fk_put_job,
 	.delete_job = fk_delete_job, .pause = fk_pause,
 	.run_job = fk_run_job, .run_task = fk_run_task, .cancel = fk_cancel,
 	.nodes = fk_nodes, .node = fk_node, .monitor = fk_monitor,
-	.metrics = fk_metrics,
+	.metrics = fk_metrics, .outbox = fk_outbox,
+	.outbox_retry = fk_outbox_retry,
 };
 
 /* ---- fixture: state directory, store, server ---- */
@@ -643,6 +674,7 @@ static const char *const endpoints[][2] = {
 	{ "GET", "/runs" }, { "GET", "/runs/1" }, { "DELETE", "/runs/1" },
 	{ "POST", "/tasks" }, { "GET", "/nodes" }, { "GET", "/nodes/local" },
 	{ "GET", "/monitor" }, { "GET", "/metrics" }, { "POST", "/health" },
+	{ "GET", "/outbox" }, { "POST", "/outbox/retry" },
 	{ "GET", "/nope" }, { "GET", "/jobs/.." },
 };
 #define NENDPOINTS	(sizeof(endpoints) / sizeof(endpoints[0]))
@@ -1033,7 +1065,37 @@ test_backend_success(void **state)
 	expect_json(&r, 200, "{\"links\": {\"jobs\": \"/jobs\", \"runs\": "
 	    "\"/runs\", \"nodes\": \"/nodes\", \"health\": \"/health\", "
 	    "\"monitor\": \"/monitor\", \"metrics\": \"/metrics\", "
-	    "\"tasks\": \"/tasks\"}}");
+	    "\"tasks\": \"/tasks\", \"outbox\": \"/outbox\"}}");
+}
+
+/* GET /outbox for either token; POST /outbox/retry for the full token
+ * only, its body handed over, the backend's errors mapped. */
+static void
+test_outbox_routes(void **state)
+{
+	struct fixture *f = *state;
+	struct resp r;
+	json_object *o;
+
+	http(f, "GET", "/outbox", READ_TOKEN, NULL, &r);
+	expect_json(&r, 200, OUTBOX_JSON);
+	http(f, "POST", "/outbox/retry", READ_TOKEN, "{\"all\": true}", &r);
+	expect_error(&r, 403, NULL);
+	assert_int_equal(fake_calls(), 1);
+	http(f, "POST", "/outbox/retry", f->token, "{\"all\": true}", &r);
+	expect_json(&r, 200, "{\"requeued\": 2}");
+	assert_string_equal(fake.body, "{\"all\": true}");
+	http(f, "POST", "/outbox/retry", f->token, "{\"id\": 8}", &r);
+	expect_error(&r, 404, NULL);
+	o = body_json(&r);
+	assert_string_equal(jstr(o, "error"), "parked outbox entry 8 not found");
+	json_object_put(o);
+	http(f, "POST", "/outbox/retry", f->token, "{\"id\": \"x\"}", &r);
+	expect_error(&r, 422, "id");
+	http(f, "POST", "/outbox/retry", f->token, "[1]", &r);
+	expect_error(&r, 400, NULL);
+	http(f, "GET", "/outbox/retry", f->token, NULL, &r);
+	expect_error(&r, 405, NULL);
 }
 
 /* GET path; returns the "runs" array's length, *first the first run. */
@@ -1497,6 +1559,7 @@ main(void)
 		T(test_body_limits),
 		T(test_backend_errors),
 		T(test_backend_success),
+		T(test_outbox_routes),
 		T(test_runs_list),
 		T(test_runs_bad_params),
 		T(test_jobs_paging),

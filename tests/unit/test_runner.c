@@ -967,6 +967,86 @@ test_finish_hooks(void **state)
 	assert_int_equal(runner_add_finish_hook(e->r, &late), ERR_BUSY);
 }
 
+/* The plan step under test: one row per final run, its event naming the
+ * job's previous final status, so the stored rows show what prev was. */
+struct plan_ctx {
+	int calls;
+	bool hook;		/* a finish hook after "store" */
+	struct seen seen;
+};
+
+static void
+plan_rows(void *arg, struct store_run *rec, const struct job_def *def,
+    enum run_status prev)
+{
+	struct plan_ctx *p = arg;
+
+	assert_string_equal(def->name, rec->job);
+	assert_true(store_status_final(rec->status));
+	p->calls++;
+	rec->outrows = calloc(1, sizeof(*rec->outrows));
+	assert_non_null(rec->outrows);
+	rec->outrows[0].sink = strdup("test");
+	rec->outrows[0].event = strdup(store_status_str(prev));
+	rec->noutrows = 1;
+}
+
+static void
+prep_plan(struct env *e)
+{
+	struct plan_ctx *p = e->ctx;
+	struct run_finish_hook one = { "one", hook_seen, &p->seen };
+
+	assert_int_equal(runner_set_plan(e->r, plan_rows, p), 0);
+	if (p->hook)
+		assert_int_equal(runner_add_finish_hook(e->r, &one), 1);
+}
+
+/* Every final run of "bad" is saved with the row its plan attached: the
+ * first names no previous status (PENDING), the later ones FAILURE. */
+static void
+plan_check(struct env *e, bool hook)
+{
+	struct plan_ctx p = { .hook = hook };
+	struct store_outbox_entry *ent;
+	struct store_run **runs;
+	size_t n, nent, i;
+
+	e->prep = prep_plan;
+	e->ctx = &p;
+	put(e->nodes, "n1", local);
+	put(e->jobs, "bad", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"false\"]}");
+	run_for(e, 2200);
+	runs = runs_of(e, "bad", &n);
+	store_runs_free(runs, n);
+	assert_true(n >= 2);
+	assert_int_equal(p.calls, n);
+	assert_int_equal(store_outbox_due(e->st, "test", INT64_MAX / 2, 100,
+	    &ent, &nent), 0);
+	assert_int_equal(nent, n);
+	for (i = 0; i < nent; i++) {
+		assert_string_equal(ent[i].job, "bad");
+		assert_string_equal(ent[i].event, i == 0 ? "PENDING" :
+		    "FAILURE");
+	}
+	free(ent);
+	assert_int_equal(p.seen.n, hook ? n : 0);
+	assert_int_equal(runner_set_plan(e->r, plan_rows, &p), ERR_BUSY);
+}
+
+static void
+test_plan_rows_saved(void **state)
+{
+	plan_check(*state, false);	/* "store" takes the record itself */
+}
+
+static void
+test_plan_rows_saved_with_hooks(void **state)
+{
+	plan_check(*state, true);	/* "store" saves a copy of it */
+}
+
 int
 main(void)
 {
@@ -997,6 +1077,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_finish_hooks, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_plan_rows_saved, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_plan_rows_saved_with_hooks,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -92,6 +92,10 @@ test_round_trip(void **state)
 
 	load(e, &runs, &n);			/* no file yet: nothing */
 	assert_int_equal(n, 0);
+	a->outrows = calloc(1, sizeof(*a->outrows));	/* outbox.h */
+	a->outrows[0].sink = strdup("elasticsearch");
+	a->outrows[0].event = strdup("report");
+	a->noutrows = 1;
 	assert_int_equal(spill_open(e->path, 4096, &sp), 0);
 	assert_int_equal(spill_append(sp, a), 0);
 	assert_int_equal(spill_append(sp, b), 0);
@@ -106,7 +110,11 @@ test_round_trip(void **state)
 	assert_int_equal(runs[0]->nitems, 1);
 	assert_string_equal(runs[0]->items[0].node, "local");
 	assert_string_equal(runs[0]->items[0].out, "hello\n");
+	assert_int_equal(runs[0]->noutrows, 1);	/* its outbox rows too */
+	assert_string_equal(runs[0]->outrows[0].sink, "elasticsearch");
+	assert_string_equal(runs[0]->outrows[0].event, "report");
 	assert_int_equal(runs[1]->id, 8);
+	assert_int_equal(runs[1]->noutrows, 0);
 	store_runs_free(runs, n);
 	/* Opened again (after applying): empty, old bytes do not count. */
 	assert_int_equal(spill_open(e->path, 4096, &sp), 0);

@@ -212,17 +212,17 @@ test_open_creates_schema(void **state)
 	struct store_run *run = mkrun("a", 60, "manual", 1), *got;
 	int64_t id;
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'table' AND name IN"
-	    " ('runs', 'run_items', 'job_state')"), 3);
+	    " ('runs', 'run_items', 'job_state', 'outbox')"), 4);
 	create1(st, run);
 	id = run->id;
 	store_close(st);
 
 	/* Reopening keeps version and data. */
 	st = open_rw(f);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 	assert_int_equal(store_run_get(st, id, &got), 0);
 	assert_string_equal(got->job, "a");
 	store_run_free(got);
@@ -802,6 +802,75 @@ test_recover(void **state)
 
 /* ---- retention ---- */
 
+/* n successful runs of job "r" with retention 10, a minute apart from
+ * scheduled time at. */
+static void
+finals_saved(struct store *st, int64_t at, size_t n)
+{
+	struct store_run *run;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		run = mkrun("r", at + 60 * (int64_t)i, "schedule", 1);
+		create1(st, run);
+		finish(run, RUN_SUCCESS, 100);
+		run->retention = 10;
+		save1(st, run);
+		store_run_free(run);
+	}
+}
+
+/* A run whose outbox entry is still waiting survives pruning; once the
+ * entry is gone, the next prune takes it. */
+static void
+test_retention_keeps_outbox_runs(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = open_rw(f);
+	struct store_run *first, *got;
+	int64_t id;
+
+	first = mkrun("r", 60, "schedule", 1);
+	create1(st, first);
+	finish(first, RUN_SUCCESS, 100);
+	first->retention = 10;
+	first->outrows = calloc(1, sizeof(*first->outrows));
+	first->outrows[0].sink = strdup("elasticsearch");
+	first->outrows[0].event = strdup("report");
+	first->noutrows = 1;
+	save1(st, first);
+	finals_saved(st, 120, 40);
+	assert_true(raw_int(f->path, "SELECT count(*) FROM runs") < 41);
+	assert_int_equal(store_run_get(st, first->id, &got), 0);
+	store_run_free(got);
+	id = raw_int(f->path, "SELECT id FROM outbox");
+	assert_int_equal(store_outbox_delete(st, &id, 1), 0);
+	finals_saved(st, 6000, 20);
+	assert_int_equal(store_run_get(st, first->id, &got), ERR_NOTFOUND);
+	store_run_free(first);
+	store_close(st);
+}
+
+/* A store of schema 3 (before the outbox) migrates to 4, data kept. */
+static void
+test_migrate_to_outbox(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = open_rw(f);
+	struct store_run *run = mkrun("a", 60, "schedule", 1), *got;
+
+	create1(st, run);
+	store_close(st);
+	raw_exec(f->path, "DROP TABLE outbox; PRAGMA user_version = 3");
+	st = open_rw(f);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 0);
+	assert_int_equal(store_run_get(st, run->id, &got), 0);
+	store_run_free(got);
+	store_run_free(run);
+	store_close(st);
+}
+
 static void
 test_retention(void **state)
 {
@@ -1060,6 +1129,8 @@ main(void)
 		T(test_query_default_limit),
 		T(test_recover),
 		T(test_retention),
+		T(test_retention_keeps_outbox_runs),
+		T(test_migrate_to_outbox),
 		T(test_threads_share_handle),
 		cmocka_unit_test(test_status_names),
 		T(test_batch_timing),
