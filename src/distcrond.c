@@ -34,13 +34,16 @@
 #include "distcron/control.h"
 #include "distcron/defs.h"
 #include "distcron/err.h"
+#include "distcron/es.h"
 #include "distcron/log.h"
 #include "distcron/loop.h"
+#include "distcron/notify.h"
 #include "distcron/orphan.h"
 #include "distcron/outbox.h"
 #include "distcron/prio.h"
 #include "distcron/runner.h"
 #include "distcron/spill.h"
+#include "distcron/statsd.h"
 #include "distcron/store.h"
 #include "distcron/tz.h"
 
@@ -58,6 +61,8 @@ struct daemon {
 	struct spill *spill;	/* results unsaved at shutdown go here */
 	struct runner *runner;
 	struct outbox *outbox;	/* reports and notifications; NULL: none */
+	struct notify *notify;	/* its notification planner and sinks */
+	struct statsd *statsd;	/* NULL: no statsd section */
 	int sfd, ifd, lockfd;
 	struct loop_watch *sig_watch, *ino_watch;
 	struct loop_timer *reload_timer;
@@ -171,6 +176,9 @@ reload_done(void *arg)
 		    err_str(lj->rc));
 	else if (!d->stopping) {
 		nerrors = lj->set->nerrors;
+		if (d->notify != NULL &&
+		    notify_set_jobs(d->notify, lj->set) != 0)
+			log_error("notify: %s", strerror(ENOMEM));
 		if (runner_apply(d->runner, lj->set, 0, &a) == 0)
 			log_reloaded(&a, nerrors);
 		lj->set = NULL;
@@ -483,6 +491,27 @@ spill_start(struct daemon *d)
 	return 0;
 }
 
+static int es_settings(const struct config *cfg, struct es_config *ec);
+
+/* Runs the previous daemon left unfinished become LOST at start: with
+ * Elasticsearch configured, each gets its report entry as any final run
+ * does (in the same transaction). */
+static int
+recover_reports(struct daemon *d)
+{
+	static const char *const es_sink[] = { ES_SINK_NAME };
+	struct es_config ec;
+	int rc;
+
+	if ((rc = es_settings(&d->cfg, &ec)) == 1)
+		return 0;
+	if (rc != 0)
+		return rc;
+	es_config_free(&ec);
+	store_recover_reports(d->st, es_sink, 1);
+	return 0;
+}
+
 static int
 open_state(struct daemon *d)
 {
@@ -510,6 +539,8 @@ open_state(struct daemon *d)
 	}
 	if ((rc = spill_start(d)) != 0)
 		return rc;
+	if ((rc = recover_reports(d)) != 0)
+		return rc;
 	if ((o = calloc(1, sizeof(*o))) != NULL)
 		orphans_end(d, o);
 	rc = store_recover(d->st, loop_real_ms(), &nlost);
@@ -529,14 +560,111 @@ open_state(struct daemon *d)
 
 /* ---- the outbox ---- */
 
-/* Registers the sinks (and their planners) the configuration turns on:
- * Elasticsearch, notifications.  None exists yet. */
+/* The Elasticsearch settings: the config's section, else distcrond's
+ * es_host/es_port.  Returns 1 when neither is there, 0, or ERR_CONFIG
+ * (logged, naming the config file and the field). */
+static int
+es_settings(const struct config *cfg, struct es_config *ec)
+{
+	char err[512];
+	int rc;
+
+	if (cfg->elasticsearch != NULL)
+		rc = es_config_from_json(cfg->elasticsearch, ec, err,
+		    sizeof(err));
+	else if (cfg->es_host != NULL && cfg->es_host[0] != '\0')
+		rc = es_config_from_legacy(cfg->es_host, cfg->es_port, ec, err,
+		    sizeof(err));
+	else
+		return 1;
+	if (rc == 0)
+		return 0;
+	log_error("%s: %s", cfg->elasticsearch != NULL && cfg->config_file !=
+	    NULL ? cfg->config_file : "es_host", rc == -ENOMEM ?
+	    strerror(ENOMEM) : err);
+	return ERR_CONFIG;
+}
+
+/* Registers the Elasticsearch sink and its report planner, if configured;
+ * says once at start when it is not. */
+static int
+outbox_es(struct outbox *ob, const struct config *cfg)
+{
+	const struct outbox_sink_ops *ops;
+	struct es_config ec;
+	void *arg;
+	int rc;
+
+	if ((rc = es_settings(cfg, &ec)) == 1) {
+		log_info("no Elasticsearch configured (elasticsearch section or "
+		    "es_host): run reports stay in SQLite only");
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	if ((rc = es_sink_new(&ec, &ops, &arg)) == 0 &&
+	    (rc = outbox_add_sink(ob, ops, arg, (size_t)ec.batch_docs)) != 0)
+		ops->free(arg);
+	if (rc == 0)
+		rc = outbox_add_planner(ob, outbox_plan_reports,
+		    (void *)ES_SINK_NAME);
+	es_config_free(&ec);
+	if (rc != 0)
+		log_error("elasticsearch: %s", err_str(rc));
+	return rc;
+}
+
+/* Registers the notification sinks (e-mail when SMTP is configured,
+ * webhook, Slack) and their planner: jobs may ask for them at any reload. */
+static int
+outbox_notify(struct daemon *d, struct outbox *ob)
+{
+	struct notify_sink sinks[NOTIFY_SINKS];
+	size_t i, n;
+	int rc;
+
+	if ((rc = notify_new(&d->cfg, &d->notify)) != 0)
+		return rc;
+	n = notify_sinks(d->notify, sinks, NOTIFY_SINKS);
+	for (i = 0; i < n; i++)
+		if ((rc = outbox_add_sink(ob, sinks[i].ops, sinks[i].arg,
+		    0)) != 0)
+			return rc;
+	return outbox_add_planner(ob, notify_plan, d->notify);
+}
+
+/* Registers the sinks (and their planners) the configuration turns on. */
 static int
 outbox_sinks(struct daemon *d, struct outbox *ob)
 {
-	(void)d;
-	(void)ob;
+	int rc;
+
+	if ((rc = outbox_es(ob, &d->cfg)) != 0 ||
+	    (rc = outbox_notify(d, ob)) != 0)
+		return rc;
 	return 0;
+}
+
+/* statsd, when configured: a finish hook of the runner. */
+static int
+start_statsd(struct daemon *d)
+{
+	struct run_finish_hook h = { "statsd", statsd_run_finished, NULL };
+	char err[512];
+	int rc;
+
+	if (d->cfg.statsd.host == NULL)
+		return 0;
+	if ((rc = statsd_new(&d->cfg.statsd, &d->statsd, err,
+	    sizeof(err))) != 0) {
+		log_error("%s: %s", d->cfg.config_file != NULL ?
+		    d->cfg.config_file : "statsd", err);
+		return rc;
+	}
+	h.arg = d->statsd;
+	if ((rc = runner_add_finish_hook(d->runner, &h)) < 0)
+		log_error("statsd: %s", err_str(rc));
+	return rc < 0 ? rc : 0;
 }
 
 /* Creates the outbox when a sink is configured, puts its plan step into
@@ -553,8 +681,8 @@ start_outbox(struct daemon *d)
 	    (rc = outbox_sinks(d, d->outbox)) != 0)
 		return rc;
 	if (outbox_stats(d->outbox, NULL, 0) == 0) {
-		log_info("no Elasticsearch or notification sink configured: "
-		    "reports stay in SQLite only");
+		log_info("no outbox sink: nothing leaves distcron after a "
+		    "run");
 		outbox_free(d->outbox);
 		d->outbox = NULL;
 		return 0;
@@ -566,14 +694,17 @@ start_outbox(struct daemon *d)
 	return rc;
 }
 
-/* After the runner: every final record is in the store by now. */
+/* After the runner: every final record is in the store by now.  A sink
+ * still delivering at the deadline keeps its thread, and the notifications
+ * it may be using are left to the exit. */
 static void
 stop_outbox(struct daemon *d)
 {
 	if (d->outbox == NULL)
 		return;
 	store_on_outbox(d->st, NULL, NULL);
-	outbox_stop(d->outbox, DAEMON_OUTBOX_STOP_MS);
+	if (outbox_stop(d->outbox, DAEMON_OUTBOX_STOP_MS) != 0)
+		d->notify = NULL;
 	outbox_free(d->outbox);
 	d->outbox = NULL;
 }
@@ -629,7 +760,8 @@ start(struct daemon *d)
 		log_error("runner: %s", err_str(rc));
 		return rc;
 	}
-	if ((rc = start_outbox(d)) != 0) {
+	if ((rc = start_outbox(d)) != 0 || (rc = start_statsd(d)) != 0 ||
+	    (d->notify != NULL && (rc = notify_set_jobs(d->notify, set)) != 0)) {
 		defs_set_free(set);
 		return rc;
 	}
@@ -660,6 +792,8 @@ cleanup(struct daemon *d)
 	waiters_call(&d->next_waiting);
 	runner_free(d->runner);
 	stop_outbox(d);
+	notify_free(d->notify);
+	statsd_free(d->statsd);
 	spill_close(d->spill);
 	store_close(d->st);
 	if (d->sig_watch)

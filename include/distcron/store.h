@@ -115,8 +115,16 @@ void store_close(struct store *st);
 
 /* Marks runs and items left PENDING, STARTED or RETRY as LOST with reason
  * "daemon stopped while the run was in progress" ("never started: ..."
- * for PENDING).  Stores the count. */
+ * for PENDING), and gives each such run a "report" outbox entry for every
+ * sink named by store_recover_reports(), in the same transaction.  Stores
+ * the count. */
 int store_recover(struct store *st, int64_t now_ms, int *nlost);
+
+/* The outbox sinks that take every run's report (sinks[0..n-1], at most
+ * STORE_REPORT_SINKS, strings that outlive st), for store_recover(). */
+#define STORE_REPORT_SINKS	4
+void store_recover_reports(struct store *st, const char *const *sinks,
+    size_t n);
 
 /* Calls fn for each item of an unfinished run that recorded a process
  * group (item proc), before store_recover().  Stops at fn's first non-zero

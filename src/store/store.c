@@ -156,6 +156,7 @@ enum stmt_id {
 	S_RECOVER_JOBS,
 	S_RECOVER_ITEMS,
 	S_RECOVER_RUNS,
+	S_RECOVER_OUTBOX,
 	S_ORPHANS,
 	S_RUN_REASON,
 	S_OB_INSERT,
@@ -240,6 +241,10 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "UPDATE runs SET status = 5, ended_ms = ?1,"
 	    " reason = CASE status WHEN 0 THEN ?3 ELSE ?2 END"
 	    " WHERE status IN (0, 1, 2)",
+	[S_RECOVER_OUTBOX] =
+	    "INSERT INTO outbox (run_id, sink, event, created_ms)"
+	    " SELECT id, ?2, 'report', ?1 FROM runs WHERE status IN (0, 1, 2)"
+	    " ORDER BY id",
 	[S_ORPHANS] =
 	    "SELECT run_id, proc FROM run_items WHERE proc IS NOT NULL AND"
 	    " status IN (0, 1, 2) AND"
@@ -286,6 +291,8 @@ struct store {
 	size_t outbox_written;	/* outbox rows in the open transaction */
 	void (*outbox_fn)(void *);	/* told after they are committed */
 	void *outbox_arg;
+	const char *report_sinks[STORE_REPORT_SINKS];	/* store_recover's */
+	size_t nreport_sinks;
 };
 
 /* Binds parameters in order and keeps the first failure. */
@@ -970,6 +977,36 @@ recover_step(struct store *st, enum stmt_id id, int64_t now_ms,
 	return bind_exec(st, &b, what);
 }
 
+/* The report entries of the runs about to be marked LOST. */
+static int
+recover_reports(struct store *st, int64_t now_ms)
+{
+	struct binder b;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < st->nreport_sinks && r == 0; i++) {
+		if (bind_begin(&b, st, S_RECOVER_OUTBOX) != 0)
+			return ERR_STORE;
+		bind_int(&b, now_ms);
+		bind_text(&b, st->report_sinks[i]);
+		r = bind_exec(st, &b, "recover outbox entries");
+	}
+	return r;
+}
+
+void
+store_recover_reports(struct store *st, const char *const *sinks, size_t n)
+{
+	size_t i;
+
+	pthread_mutex_lock(&st->lock);
+	st->nreport_sinks = 0;
+	for (i = 0; i < n && i < STORE_REPORT_SINKS; i++)
+		st->report_sinks[st->nreport_sinks++] = sinks[i];
+	pthread_mutex_unlock(&st->lock);
+}
+
 int
 store_orphans(struct store *st,
     int (*fn)(int64_t run_id, const char *proc, void *arg), void *arg)
@@ -1021,6 +1058,7 @@ store_recover(struct store *st, int64_t now_ms, int *nlost)
 	    "recover job state")) == 0 &&
 	    (r = recover_step(st, S_RECOVER_ITEMS, now_ms,
 	    "recover run items")) == 0 &&
+	    (r = recover_reports(st, now_ms)) == 0 &&
 	    (r = recover_step(st, S_RECOVER_RUNS, now_ms,
 	    "recover runs")) == 0)
 		n = sqlite3_changes(st->db);

@@ -800,6 +800,48 @@ test_recover(void **state)
 	store_close(st);
 }
 
+/* With a sink that takes reports, each run recovered as LOST gets its
+ * "report" entry in the recovery's transaction, and a final run none. */
+static void
+test_recover_reports(void **state)
+{
+	static const char *const sinks[] = { "elasticsearch" };
+	struct fixture *f = *state;
+	struct store *st = open_rw(f);
+	struct store_outbox_entry *e = NULL;
+	struct store_run *b[3];
+	int nlost = -1;
+	size_t i, n = 0;
+
+	for (i = 0; i < 3; i++)
+		b[i] = mkrun("r", 60 * (int64_t)i, "schedule", 1);
+	assert_int_equal(store_runs_create(st, b, 3), 0);
+	b[0]->status = RUN_STARTED;
+	finish(b[1], RUN_SUCCESS, 2000);
+	assert_int_equal(store_runs_save(st, b, 2), 0);
+	store_close(st);	/* b[0] started, b[2] pending: both lost */
+
+	st = open_rw(f);
+	store_recover_reports(st, sinks, 1);
+	assert_int_equal(store_recover(st, 5000, &nlost), 0);
+	assert_int_equal(nlost, 2);
+	assert_int_equal(store_outbox_due(st, "elasticsearch", 5000, 10, &e,
+	    &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(e[0].run_id, b[0]->id);
+	assert_int_equal(e[1].run_id, b[2]->id);
+	assert_string_equal(e[0].event, "report");
+	free(e);
+	assert_int_equal(store_recover(st, 6000, &nlost), 0);
+	assert_int_equal(store_outbox_due(st, "elasticsearch", 6000, 10, &e,
+	    &n), 0);
+	assert_int_equal(n, 2);		/* nothing more to recover */
+	free(e);
+	for (i = 0; i < 3; i++)
+		store_run_free(b[i]);
+	store_close(st);
+}
+
 /* ---- retention ---- */
 
 /* n successful runs of job "r" with retention 10, a minute apart from
@@ -1128,6 +1170,7 @@ main(void)
 		T(test_query_filters),
 		T(test_query_default_limit),
 		T(test_recover),
+		T(test_recover_reports),
 		T(test_retention),
 		T(test_retention_keeps_outbox_runs),
 		T(test_migrate_to_outbox),
