@@ -22,6 +22,7 @@
 
 #include "distcron/err.h"
 #include "distcron/es.h"
+#include "distcron/utf8.h"
 #include "es_int.h"
 
 #define REPLACEMENT	"\xef\xbf\xbd"	/* U+FFFD */
@@ -53,36 +54,6 @@ es_index_glob(const char *pattern, char *out, size_t len)
 		snprintf(out, len, "%s", pattern);
 	else
 		snprintf(out, len, "%.*s*", (int)n, pattern);
-}
-
-/* The length of the valid UTF-8 sequence at p (n bytes left), or 0. */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-	size_t want, i;
-	uint32_t cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		want = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		want = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		want = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (n < want)
-		return 0;
-	for (i = 1; i < want; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((want == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (want == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return want;
 }
 
 /* Appends s (n bytes) to b, each invalid byte replaced by U+FFFD. */

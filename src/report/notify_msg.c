@@ -22,6 +22,7 @@
 #include "distcron/buf.h"
 #include "distcron/err.h"
 #include "distcron/jfield.h"
+#include "distcron/utf8.h"
 #include "notify_int.h"
 
 /* ---- reading the report ---- */
@@ -158,30 +159,6 @@ item_next(const struct notify_msg *m, size_t *i)
 
 /* ---- text ---- */
 
-/* The length of the UTF-8 sequence at s (at most n bytes), 0 if none. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
 /* Appends s[0..n) with invalid UTF-8 and control characters (but tab and
  * newline) as '?'. */
 static int
@@ -192,7 +169,7 @@ put_clean(struct buf *b, const char *s, size_t n)
 	int r = 0;
 
 	while (r == 0 && i < n) {
-		len = utf8_len(p + i, n - i);
+		len = utf8_seq(p + i, n - i);
 		if (len == 0 || (len == 1 && p[i] < 0x20 && p[i] != '\n' &&
 		    p[i] != '\t') || (len == 1 && p[i] == 0x7f)) {
 			r = buf_append(b, "?", 1);
