@@ -103,11 +103,12 @@ d = json.load(open('$T/docs.json'))['docs'].values()
 sys.exit(0 if any(v['_source']['status'] == 'LOST' for v in d) else 1)"
 check "documents carry the report's fields" python3 -c "
 import json, sys
-v = next(iter(json.load(open('$T/docs.json'))['docs'].values()))
+v = next(v for v in json.load(open('$T/docs.json'))['docs'].values()
+         if v['_source']['job'] == 'ok' and v['_source']['status'] == 'SUCCESS')
 s = v['_source']
-ok = (v['_index'].startswith('distcron-') and s['job'] in ('ok', 'bad') and
-      'duration_ms' in s and 'scheduled_at' in s and s['items'] and
-      s['event'] == 'report')
+ok = (v['_index'].startswith('distcron-') and s['duration_ms'] >= 0 and
+      s['scheduled_at'] and s['items'][0]['output'].strip() == 'fine' and
+      s['event'] == 'report' and s['nodes'] == ['local'])
 sys.exit(0 if ok else 1)"
 check "the index template was installed" python3 -c "
 import json, sys
