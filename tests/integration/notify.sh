@@ -17,6 +17,7 @@ PY3=python3
 $PY3 -c 'import aiosmtpd' 2>/dev/null || skip "python3-aiosmtpd missing"
 SMTP_SECRET=smtp-PW-4e1f
 HOOK_SECRET=hook-TOKEN-9c2a
+URL_SECRET=url-PW-77d0
 smtppid=
 
 python3 "$top_srcdir/tests/integration/httpd_double.py" \
@@ -110,6 +111,12 @@ cat >"$J/owned.json" <<EOF
  "owners": [{"name": "Ops", "email_address": "ops@example.com"}],
  "command": "exit 4"}
 EOF
+# a webhook that keeps answering 503, with credentials in its URL
+cat >"$J/hookdown.json" <<EOF
+{"policy": {"roles": ["r"]}, "schedule": "* * * * * *", "max_runs": 1,
+ "command": "exit 5", "notify": {"webhook":
+ {"url": "http://hookuser:$URL_SECRET@${H#http://}/record/down-503"}}}
+EOF
 
 # ---- a failure while the mail server is down ----
 api_daemon_start --config "$T/distcrond.conf" || exit 99
@@ -126,6 +133,10 @@ s = hook('slack')
 check "the mail is retried while the server is down" \
     wait_for 15 metric_at_least 'distcron_outbox_retried_total{sink="email"}' 1
 check "  nothing was received" test ! -e "$T/mail.out"
+check "  the log says why, naming the mail server" \
+    grep -q "warn: outbox: email: .*127\.0\.0\.1:$SP" "$T/daemon.log"
+check "a webhook answering 503: the log names it without its credentials" \
+    wait_for 10 grep -q "warn: outbox: webhook: .*http://127\.0\.0\.1:[0-9]*/record/down-503: HTTP 503" "$T/daemon.log"
 $PY3 "$top_srcdir/tests/integration/smtp_server.py" --port "$SP" \
     --port-file "$T/smtp.port" --out "$T/mail.out" \
     --auth u "$SMTP_SECRET" >"$T/smtp.log" 2>&1 &
@@ -189,7 +200,7 @@ check "statsd: durations timed" seen "
 any(re.fullmatch(r'distcron\.run\.duration:\d+\|ms', d) for d in dgrams)"
 api_daemon_stop
 check "exit 0" test "$stop_rc" -eq 0
-check "neither the SMTP password nor the webhook's header value is logged" \
-    sh -c "! grep -F -q -e '$SMTP_SECRET' -e '$HOOK_SECRET' '$T/daemon.log'"
+check "no password in the log (SMTP, webhook header value, URL)" sh -c "! grep -F -q \
+    -e '$SMTP_SECRET' -e '$HOOK_SECRET' -e '$URL_SECRET' '$T/daemon.log'"
 daemon_log_report "$T/daemon.log"
 finish
