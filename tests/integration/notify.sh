@@ -5,7 +5,8 @@
 # owners' email_address getting failure mail for a job without "notify"
 # (whose webhook is the config's default); a job failing every second
 # coalesced into a few messages that count what they stand for, then one
-# recovery; statsd datagrams; no password in the daemon's log.  The peers
+# recovery; statsd datagrams; failed deliveries explained in the daemon's
+# log, which holds no password (SMTP, header value, URL).  The peers
 # are real and on loopback: Debian's aiosmtpd (smtp_server.py, run with
 # /usr/bin/python3 where the package installs), the HTTP double's
 # /record/NAME, a UDP socket.
