@@ -40,12 +40,18 @@
 #define OUTBOX_WAIT_MAX_MS	60000	/* re-read the clock at least this
 					 * often (it may step) */
 #define OUTBOX_DROP_LOG_MS	60000	/* one drop line per minute at most */
+#define OUTBOX_FAIL_LOG_MS	60000	/* one failure line per sink and
+					 * minute at most */
 
 struct ob_sink {
 	const struct outbox_sink_ops *ops;
 	void *arg;
 	size_t batch;
 	uint64_t delivered, retried, dropped;	/* under ob->mu */
+	/* failures not logged yet: the outbox's thread only */
+	uint64_t fail_retried, fail_parked;
+	int64_t fail_logged_ms;			/* monotonic; 0: never */
+	char fail_why[OUTBOX_WHY_LEN];		/* the latest reason */
 };
 
 struct ob_planner {
@@ -409,6 +415,41 @@ batch_load(struct outbox *ob, struct ob_sink *s, struct ob_batch *b)
 	return r;
 }
 
+/*
+ * Says in the log why sink s could not deliver: its latest reason (URLs
+ * already stripped by the sink, as distcronctl outbox shows them) and the
+ * entries retried and parked since the last such line.  The first failure
+ * is logged at once, then at most one line per OUTBOX_FAIL_LOG_MS, so that
+ * a server down or a wrong password shows without flooding the log.
+ */
+static void
+fail_log(struct ob_sink *s)
+{
+	int64_t now = loop_mono_ms();
+
+	if (s->fail_retried + s->fail_parked == 0 || (s->fail_logged_ms != 0 &&
+	    now - s->fail_logged_ms < OUTBOX_FAIL_LOG_MS))
+		return;
+	log_warn("outbox: %s: %s (%" PRIu64 " retried, %" PRIu64 " parked "
+	    "since the last such line; one a minute at most)", s->ops->name,
+	    s->fail_why, s->fail_retried, s->fail_parked);
+	s->fail_logged_ms = now;
+	s->fail_retried = 0;
+	s->fail_parked = 0;
+}
+
+/* Notes a failed entry of s with its reason, for fail_log(). */
+static void
+fail_note(struct ob_sink *s, enum outbox_result res, const char *why)
+{
+	if (res == OUTBOX_RETRY)
+		s->fail_retried++;
+	else
+		s->fail_parked++;
+	if (why[0] != '\0')
+		snprintf(s->fail_why, sizeof(s->fail_why), "%s", why);
+}
+
 /* Applies the sink's answer: deletes, re-schedules, parks. */
 static int
 batch_apply(struct outbox *ob, struct ob_sink *s, struct ob_batch *b)
@@ -439,11 +480,14 @@ batch_apply(struct outbox *ob, struct ob_sink *s, struct ob_batch *b)
 			row->parked = true;
 			break;
 		}
-		if (b->out[i].result != OUTBOX_LATER)
+		if (b->out[i].result != OUTBOX_LATER) {
 			snprintf(row->why, sizeof(row->why), "%s",
 			    b->out[i].why);
+			fail_note(s, b->out[i].result, b->out[i].why);
+		}
 		b->rows[i - ndone] = *row;
 	}
+	fail_log(s);
 	r = store_outbox_delete(ob->st, done, ndone);
 	if (r == 0)
 		r = store_outbox_update(ob->st, b->rows, b->n - ndone);

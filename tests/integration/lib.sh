@@ -11,6 +11,8 @@
 #   finish                        # "N passed, N failed"; exit 1 on failure
 #   api_setup; api_daemon_start   # a daemon with its API: $URL, $TOKEN
 #   req GET /jobs; body "b['jobs']"   # curl with the token; the JSON answer
+#   metric NAME                   # the daemon's /metrics value of NAME
+#   free_port                     # a loopback TCP port free a moment ago
 #
 # make check provides top_srcdir and top_builddir (see Makefile.am).
 
@@ -126,6 +128,22 @@ sys.exit(0 if ($1) else 1)" 2>/dev/null
 }
 
 status_is() { test "$code" = "$1"; }
+
+# metric NAME: the value of the daemon's /metrics line starting with NAME.
+metric() {
+	curl -s -H "Authorization: Bearer $TOKEN" "$URL/metrics" |
+	    sed -n "s/^$1 \([0-9.]*\)$/\1/p"
+}
+metric_at_least() { test "$(metric "$1")" -ge "$2" 2>/dev/null; }
+
+# free_port: a TCP port on 127.0.0.1 that was free a moment ago (for a
+# server started later, or a peer nothing listens on).
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
 
 # history JOB: the daemon's recorded runs of JOB ($S), as JSON in $T/h.json.
 history() {

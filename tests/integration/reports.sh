@@ -49,13 +49,6 @@ sys.exit(0 if ok and want else 1)
 PY
 }
 
-# metric NAME: the value of a /metrics line starting with NAME.
-metric() {
-	curl -s -H "Authorization: Bearer $TOKEN" "$URL/metrics" |
-	    sed -n "s/^$1 \([0-9.]*\)$/\1/p"
-}
-metric_at_least() { test "$(metric "$1")" -ge "$2" 2>/dev/null; }
-
 echo '{"roles": ["r"], "connection_type": "local"}' >"$N/local.json"
 echo '{"policy": {"roles": ["r"]}, "schedule": "* * * * * *",
   "command": ["/bin/echo", "fine"]}' >"$J/ok.json"

@@ -2,7 +2,8 @@
 """smtp_server.py - a real SMTP server (Debian's python3-aiosmtpd) on
 loopback for the tests of e-mail notifications.
 
-It listens on 127.0.0.1 on a free port chosen by the kernel, writes the
+It listens on 127.0.0.1 on a free port chosen by the kernel (or on --port,
+for a server that comes up after its client was told where), writes the
 port to --port-file once it accepts connections (as the HTTP doubles do),
 and appends each message it accepts to --out as one JSON line: {"from",
 "to", "data" (the message as received, CRLF lines), "tls" (after
@@ -73,7 +74,8 @@ def factory(args):
 
 async def main(args):
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(factory(args), "127.0.0.1", 0)
+    server = await loop.create_server(factory(args), "127.0.0.1",
+                                      args.port)
     loop.add_signal_handler(signal.SIGTERM, server.close)
     write_port(args.port_file, server.sockets[0].getsockname()[1])
     try:
@@ -86,6 +88,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     ap.add_argument("--auth", nargs=2, metavar=("USER", "PASSWORD"))
     a = ap.parse_args()

@@ -246,7 +246,7 @@ check "missing directory: names the file" \
 
 # --- unreachable nodes, bad arguments ------------------------------------------------
 
-closed=$(sshd_free_port)
+closed=$(free_port)
 sed "s/127.0.0.1:$p1/127.0.0.1:$closed/" "$N/node1.json" >"$N/closed.json"
 trust closed
 check "closed port: exits 1" test "$rc" -eq 1

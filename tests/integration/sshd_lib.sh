@@ -17,7 +17,6 @@
 #                                 # (one client at a time: it uses fd 9)
 #   sshd_hostile_args FILE        # words shells take for syntax, NUL-ended
 #   sshd_login_user NAME SHELL    # a system user logging in with the key
-#   sshd_free_port                # a port nothing listens on
 #   sshd_accepted 1               # connections sshd 1 has authenticated
 #   sshd_pgrep 1 PATTERN          # processes matching PATTERN that a login
 #                                 # through sshd 1 started (even orphaned)
@@ -119,15 +118,6 @@ _sshd_users_remove() {
 	done
 }
 
-# sshd_free_port: a TCP port on 127.0.0.1 that was free a moment ago (also
-# good for a node nothing listens on).
-sshd_free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # _sshd_config DIR PORT TYPES: writes DIR/sshd_config.
 _sshd_config() {
 	{
@@ -174,7 +164,7 @@ _sshd_start_one() {
 		    -f "$_d/hostkey_$_t" || exit 99
 	done
 	for _try in 1 2 3 4 5; do
-		_p=$(sshd_free_port) || exit 99
+		_p=$(free_port) || exit 99
 		_sshd_config "$_d" "$_p" "$2"
 		"$SSHD" -t -f "$_d/sshd_config" || {
 			echo "sshd -t rejects $_d/sshd_config" >&2; exit 99; }
