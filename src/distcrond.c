@@ -667,6 +667,13 @@ start_statsd(struct daemon *d)
 	return rc < 0 ? rc : 0;
 }
 
+/* The outbox's depth per sink, as a statsd gauge (outbox_depth_fn). */
+static void
+statsd_depth(void *arg, const char *sink, int64_t depth)
+{
+	statsd_outbox_depth(arg, sink, depth);
+}
+
 /* Creates the outbox when a sink is configured, puts its plan step into
  * the runner and starts its thread; without a sink, says once that
  * reports stay in SQLite. */
@@ -687,6 +694,8 @@ start_outbox(struct daemon *d)
 		d->outbox = NULL;
 		return 0;
 	}
+	if (d->statsd != NULL)
+		outbox_on_depth(d->outbox, statsd_depth, d->statsd);
 	store_on_outbox(d->st, outbox_wake, d->outbox);
 	if ((rc = runner_set_plan(d->runner, outbox_plan, d->outbox)) != 0 ||
 	    (rc = outbox_start(d->outbox)) != 0)
@@ -760,7 +769,7 @@ start(struct daemon *d)
 		log_error("runner: %s", err_str(rc));
 		return rc;
 	}
-	if ((rc = start_outbox(d)) != 0 || (rc = start_statsd(d)) != 0 ||
+	if ((rc = start_statsd(d)) != 0 || (rc = start_outbox(d)) != 0 ||
 	    (d->notify != NULL && (rc = notify_set_jobs(d->notify, set)) != 0)) {
 		defs_set_free(set);
 		return rc;

@@ -147,6 +147,12 @@ void outbox_plan(void *arg, struct store_run *rec, const struct job_def *def,
  * hook; arg: the outbox).  Never blocks. */
 void outbox_wake(void *arg);
 
+/* Told each sink's depth (entries waiting, parked included) after every
+ * pass of the outbox's thread, on that thread: fn must not block (statsd's
+ * gauge).  Before outbox_start only. */
+typedef void (*outbox_depth_fn)(void *arg, const char *sink, int64_t depth);
+void outbox_on_depth(struct outbox *ob, outbox_depth_fn fn, void *arg);
+
 /* Starts the thread.  Returns 0 or a negative error. */
 int outbox_start(struct outbox *ob);
 

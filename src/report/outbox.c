@@ -75,6 +75,8 @@ struct outbox {
 	uint64_t drop_pending;		/* dropped, not logged yet */
 	int64_t drop_logged_ms;
 	bool unknown_logged;
+	outbox_depth_fn depth_fn;	/* told each sink's depth per pass */
+	void *depth_arg;
 };
 
 int
@@ -602,11 +604,23 @@ ship_all(struct outbox *ob)
 				more = false;
 		} while (more && !stopping(ob));
 		if (store_outbox_count(ob->st, ob->sinks[i].ops->name,
-		    &c) == 0 && c.next_ms >= 0 && c.depth > c.parked &&
+		    &c) != 0)
+			continue;
+		if (ob->depth_fn != NULL)
+			ob->depth_fn(ob->depth_arg, ob->sinks[i].ops->name,
+			    (int64_t)c.depth);
+		if (c.next_ms >= 0 && c.depth > c.parked &&
 		    (next == 0 || c.next_ms < next))
 			next = c.next_ms > 0 ? c.next_ms : 1;
 	}
 	return next;
+}
+
+void
+outbox_on_depth(struct outbox *ob, outbox_depth_fn fn, void *arg)
+{
+	ob->depth_fn = fn;
+	ob->depth_arg = arg;
 }
 
 /* With ob->mu held: sleeps until woken, stopped or next (real ms). */

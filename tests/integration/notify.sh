@@ -199,6 +199,8 @@ check "  and no message for the successes after it" seen "
 check "statsd: failures counted" seen "'distcron.runs.failure:1|c' in dgrams"
 check "statsd: durations timed" seen "
 any(re.fullmatch(r'distcron\.run\.duration:\d+\|ms', d) for d in dgrams)"
+check "statsd: the outbox's depth per sink as a gauge" seen "
+any(re.fullmatch(r'distcron\.outbox\.email\.depth:\d+\|g', d) for d in dgrams)"
 api_daemon_stop
 check "exit 0" test "$stop_rc" -eq 0
 check "no password in the log (SMTP, webhook header value, URL)" sh -c "! grep -F -q \
