@@ -3,7 +3,8 @@
 Elasticsearch server can be installed on the test machines).
 
 It speaks the documented REST API as far as distcron uses it, over HTTP/1.1
-with keep-alive, on 127.0.0.1 and a free port written to --port-file:
+with keep-alive (HTTPS with --tls CERT KEY), on 127.0.0.1 and a free port
+written to --port-file:
 
   POST /_bulk, POST /INDEX/_bulk
       NDJSON (Content-Type application/x-ndjson or application/json, body
@@ -57,6 +58,7 @@ import gzip
 import json
 import os
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
@@ -357,6 +359,18 @@ def refuse_all(server, keep):
                 pass
 
 
+def make_server(port, tls):
+    """The listener on 127.0.0.1:port (0: a free one), with TLS when tls
+    names a certificate and its key (--tls CERT KEY)."""
+    server = Server(("127.0.0.1", port), Handler)
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(tls[0], tls[1])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True,
+                                        do_handshake_on_connect=False)
+    return server
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
@@ -367,7 +381,7 @@ def main():
     ARGS = args = ap.parse_args()
     reset()
     threading.Thread(target=watch_parent, daemon=True).start()
-    server = Server(("127.0.0.1", 0), Handler)
+    server = make_server(0, args.tls)
     port = server.server_address[1]
     write_port(args.port_file, port)
     while True:
@@ -378,7 +392,7 @@ def main():
         with LOCK:
             pause = STATE["mode"].pop("refuse_for")
         time.sleep(pause)
-        server = Server(("127.0.0.1", port), Handler)
+        server = make_server(port, args.tls)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ static struct httpd_fixture fx;
 static int
 group_setup(void **state)
 {
-	return httpd_fixture_start_double(&fx, "es_double.py", false);
+	return httpd_fixture_start_double(&fx, "es_double.py", true);
 }
 
 static int
@@ -507,6 +507,38 @@ test_failover(void **state)
 	assert_null(strstr(b.out[1].why, "t0psecret"));
 	batch_free(&b);
 	sink_free(&s);
+}
+
+/* HTTPS: a server whose certificate the CAs do not vouch for is retried
+ * with a message saying so; the right ca_file, or tls_verify false,
+ * delivers. */
+static void
+test_tls_ca(void **state)
+{
+	struct sink s;
+	struct batch b;
+	char url[64], extra[256];
+
+	(void)state;
+	snprintf(url, sizeof(url), "\"https://127.0.0.1:%d\"", fx.tls_port);
+	batch_make(&b, 2);
+	sink_new(&s, url, "");		/* the system's CAs */
+	assert_int_not_equal(deliver(&s, &b), 0);
+	assert_all(&b, OUTBOX_RETRY);
+	assert_non_null(strstr(b.out[0].why, "127.0.0.1"));
+	assert_true(strstr(b.out[0].why, "certificate") != NULL ||
+	    strstr(b.out[0].why, "TLS") != NULL);
+	sink_free(&s);
+	snprintf(extra, sizeof(extra), "\"ca_file\": \"%s\"", fx.cert);
+	sink_new(&s, url, extra);
+	assert_int_equal(deliver(&s, &b), 0);
+	assert_all(&b, OUTBOX_DELIVERED);
+	sink_free(&s);
+	sink_new(&s, url, "\"tls_verify\": false");
+	assert_int_equal(deliver(&s, &b), 0);
+	assert_all(&b, OUTBOX_DELIVERED);
+	sink_free(&s);
+	batch_free(&b);
 }
 
 /* The double stops listening while the sink holds a kept-alive
@@ -1024,6 +1056,7 @@ main(void)
 		cmocka_unit_test_setup(test_whole_request_status, reset),
 		cmocka_unit_test_setup(test_stall_timeout, reset),
 		cmocka_unit_test_setup(test_failover, reset),
+		cmocka_unit_test_setup(test_tls_ca, reset),
 		cmocka_unit_test_setup(test_refused_then_back, reset),
 		cmocka_unit_test_setup(test_template_legacy, reset),
 		cmocka_unit_test_setup(test_template_reinstalled, reset),
