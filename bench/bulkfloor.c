@@ -173,5 +173,9 @@ main(int argc, char **argv)
 	curl_easy_cleanup(c);
 	curl_slist_free_all(h);
 	curl_global_cleanup();
+	for (i = 0; i < n; i++)
+		free(v[i].data);
+	free(v);
+	free(r.data);
 	return 0;
 }
