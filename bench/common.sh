@@ -16,7 +16,7 @@ else
 	dc_build "$B" CFLAGS="-O2 -g"
 fi
 DC_CFLAGS="-O2 -std=gnu11 -D_GNU_SOURCE -I$DC_SRC/include -I$B"
-DC_LIBS="$B/libdistcron.a $(pkg-config --libs json-c libcurl libssh2 libmicrohttpd sqlite3) -pthread -lm"
+DC_LIBS="$B/libdistcron.a $(pkg-config --libs json-c libcurl libssh2 libmicrohttpd sqlite3 zlib) -pthread -lm"
 W=$(mktemp -d "${TMPDIR:-/tmp}/distcron-bench.XXXXXX")
 bench_pid=
 trap '[ -n "$bench_pid" ] && kill -9 $bench_pid 2>/dev/null; rm -rf "$W"' EXIT

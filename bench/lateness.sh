@@ -12,7 +12,9 @@
 # their median and a 95% bootstrap confidence interval of that median
 # (10,000 resamples of the rounds, fixed seed), and the p99 of all rounds
 # pooled.  Each line also gives the scheduler's own CPU time per run (its
-# children excluded), a figure much steadier than latency.
+# children excluded), a figure much steadier than latency.  DC_DAEMON_ARGS
+# adds flags to distcrond's command line (split on blanks), e.g.
+# "--es-host 127.0.0.1 --es-port PORT" (bench/reports.sh).
 #   usage: bench/lateness.sh [JOBS] [SECONDS] [ROUNDS]
 . "$(dirname "$0")/common.sh"
 JOBS=${1:-1000}
@@ -39,7 +41,7 @@ daemon_round() {
 	mkdir -p "$W/state"
 	"$B/distcrond" --config /dev/null --listen 127.0.0.1:0 --jobs-dir "$W/jobs" \
 	    --nodes-dir "$W/nodes" --state-dir "$W/state" --log-level warn \
-	    2>"$W/daemon.log" &
+	    ${DC_DAEMON_ARGS:-} 2>"$W/daemon.log" &
 	bench_pid=$!
 	sleep 3		# load, and let the first seconds settle
 	t0=$(date +%s)
@@ -77,6 +79,7 @@ run_one() {
 
 echo "== $JOBS jobs every second, ${SECS}s per measurement, $ROUNDS rounds"
 echo "   (distcrond at its default scheduler_nice, the ideal loops at nice $(nice))"
+[ -z "${DC_DAEMON_ARGS:-}" ] || echo "   (distcrond with $DC_DAEMON_ARGS)"
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
 	case $((r % 3)) in
