@@ -62,6 +62,8 @@ struct daemon {
 	struct runner *runner;
 	struct outbox *outbox;	/* reports and notifications; NULL: none */
 	struct notify *notify;	/* its notification planner and sinks */
+	struct es_config es;	/* Elasticsearch, read once at start */
+	bool es_on;		/* ... when configured */
 	struct statsd *statsd;	/* NULL: no statsd section */
 	int sfd, ifd, lockfd;
 	struct loop_watch *sig_watch, *ino_watch;
@@ -493,21 +495,21 @@ spill_start(struct daemon *d)
 
 static int es_settings(const struct config *cfg, struct es_config *ec);
 
-/* Runs the previous daemon left unfinished become LOST at start: with
- * Elasticsearch configured, each gets its report entry as any final run
+/* Reads the Elasticsearch settings once (d->es), before the store
+ * recovers: runs the previous daemon left unfinished become LOST, and with
+ * Elasticsearch configured each gets its report entry as any final run
  * does (in the same transaction). */
 static int
 recover_reports(struct daemon *d)
 {
 	static const char *const es_sink[] = { ES_SINK_NAME };
-	struct es_config ec;
 	int rc;
 
-	if ((rc = es_settings(&d->cfg, &ec)) == 1)
+	if ((rc = es_settings(&d->cfg, &d->es)) == 1)
 		return 0;
 	if (rc != 0)
 		return rc;
-	es_config_free(&ec);
+	d->es_on = true;
 	store_recover_reports(d->st, es_sink, 1);
 	return 0;
 }
@@ -585,30 +587,27 @@ es_settings(const struct config *cfg, struct es_config *ec)
 	return ERR_CONFIG;
 }
 
-/* Registers the Elasticsearch sink and its report planner, if configured;
- * says once at start when it is not. */
+/* Registers the Elasticsearch sink and its report planner, if configured
+ * (d->es); says once at start when it is not. */
 static int
-outbox_es(struct outbox *ob, const struct config *cfg)
+outbox_es(struct daemon *d, struct outbox *ob)
 {
 	const struct outbox_sink_ops *ops;
-	struct es_config ec;
 	void *arg;
 	int rc;
 
-	if ((rc = es_settings(cfg, &ec)) == 1) {
+	if (!d->es_on) {
 		log_info("no Elasticsearch configured (elasticsearch section or "
 		    "es_host): run reports stay in SQLite only");
 		return 0;
 	}
-	if (rc != 0)
-		return rc;
-	if ((rc = es_sink_new(&ec, &ops, &arg)) == 0 &&
-	    (rc = outbox_add_sink(ob, ops, arg, (size_t)ec.batch_docs)) != 0)
+	if ((rc = es_sink_new(&d->es, &ops, &arg)) == 0 &&
+	    (rc = outbox_add_sink(ob, ops, arg, (size_t)d->es.batch_docs)) !=
+	    0)
 		ops->free(arg);
 	if (rc == 0)
 		rc = outbox_add_planner(ob, outbox_plan_reports,
 		    (void *)ES_SINK_NAME);
-	es_config_free(&ec);
 	if (rc != 0)
 		log_error("elasticsearch: %s", err_str(rc));
 	return rc;
@@ -639,7 +638,7 @@ outbox_sinks(struct daemon *d, struct outbox *ob)
 {
 	int rc;
 
-	if ((rc = outbox_es(ob, &d->cfg)) != 0 ||
+	if ((rc = outbox_es(d, ob)) != 0 ||
 	    (rc = outbox_notify(d, ob)) != 0)
 		return rc;
 	return 0;
@@ -803,6 +802,7 @@ cleanup(struct daemon *d)
 	stop_outbox(d);
 	notify_free(d->notify);
 	statsd_free(d->statsd);
+	es_config_free(&d->es);
 	spill_close(d->spill);
 	store_close(d->st);
 	if (d->sig_watch)
