@@ -13,7 +13,9 @@
  *           outbox's entries: reports, notifications); "store" writes
  *           them in the same transaction as the run's final state.
  *   finish  when a run is final, an ordered list of hooks is told of the
- *           final record; hook #1, "store", queues it for the store thread.
+ *           final record; hook #1, "store", queues it for the store thread
+ *           (after the others have read it: it takes the record as it is,
+ *           without a copy).
  *
  * All are chosen when the runner starts (runner.h: runner_set_claim,
  * runner_set_plan, runner_add_finish_hook) and called on the loop thread
@@ -54,8 +56,8 @@ struct run_claim_ops {
 
 /*
  * One hook told of every final run (one whose intent was recorded: never
- * a lost or unrecorded tick), in the order the hooks were added, on the
- * loop thread.  fn must not block or keep rec or def past the call: both
+ * a lost or unrecorded tick), in the order the hooks were added (the
+ * store's hook, #1, last), on the loop thread.  fn must not block or keep rec or def past the call: both
  * stay the runner's, are read-only and valid only during the call; a hook
  * cannot change the run.  arg is the hook's own.
  */

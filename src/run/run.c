@@ -133,19 +133,11 @@ run_save(struct run *run)
 	rec_save(run->r, run->rec);
 }
 
-void
-run_save_final(void *arg, const struct store_run *rec,
-    const struct job_def *def)
-{
-	(void)def;
-	rec_save(arg, rec);
-}
-
 /*
- * Tells the finish hooks of the final record, in order, and gives it up.
- * Alone, hook #1 ("store") takes the record itself, as it always did; with
- * hooks after it, it queues a copy, so that the record stays the runner's
- * (and valid) while they read it.
+ * Tells the finish hooks of the final record and gives it up.  Hook #1,
+ * "store", queues the record itself, so it is called last: the hooks
+ * added after it (which keep nothing) read the record first, in their
+ * order, and no copy of it (and of its output) is made for them.
  */
 static void
 run_finish_hooks(struct run *run)
@@ -153,13 +145,9 @@ run_finish_hooks(struct run *run)
 	struct runner *r = run->r;
 	size_t i;
 
-	if (r->nhooks == 1 && r->hooks[0].fn == run_save_final) {
-		storeq_save(r->q, run->rec);	/* hands the record over */
-	} else {
-		for (i = 0; i < r->nhooks; i++)
-			r->hooks[i].fn(r->hooks[i].arg, run->rec, run->def);
-		store_run_free(run->rec);
-	}
+	for (i = 1; i < r->nhooks; i++)
+		r->hooks[i].fn(r->hooks[i].arg, run->rec, run->def);
+	storeq_save(r->q, run->rec);	/* hook #1: hands the record over */
 	run->rec = NULL;
 }
 

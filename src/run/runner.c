@@ -134,8 +134,7 @@ runner_init(struct runner *r, const struct config *cfg, struct loop *loop,
 	r->st = st;
 	r->wait_tail = &r->wait_head;
 	r->claim = &run_claim_local;
-	r->hooks[0].name = "store";
-	r->hooks[0].fn = run_save_final;
+	r->hooks[0].name = "store";	/* run.c hands the record over */
 	r->hooks[0].arg = r;
 	r->nhooks = 1;
 }

@@ -134,10 +134,6 @@ struct slot **plan_slots_all(struct runner *r, size_t *np);
 
 /* The local claim: intents go to the store thread (arg: struct storeq). */
 extern const struct run_claim_ops run_claim_local;
-/* Finish hook #1, "store": queues the final record for the store thread
- * (arg: the runner). */
-void run_save_final(void *arg, const struct store_run *rec,
-    const struct job_def *def);
 /* t as ISO 8601 in the job's zone, for logs. */
 void run_fmt_time(const struct job_def *def, int64_t t, char *out, size_t n);
 /* A new run of slot (PENDING, no items yet), or NULL without memory. */
