@@ -107,8 +107,14 @@ static void
 slot_deferred(void *arg)
 {
 	struct slot *slot = arg;
+	int64_t wait_ms = slot->defer_tick * 1000 - loop_real_ms();
 
 	slot->defer = NULL;
+	/* the monotonic timer may fire a millisecond early on the wall clock
+	 * (see run_wait_tick): the decision is taken at the tick */
+	if (wait_ms > 0 && loop_timer_add(slot->r->loop, loop_mono_ms() +
+	    wait_ms + 1, slot_deferred, slot, &slot->defer) == 0)
+		return;
 	if (slot->nrunning > 0)
 		slot_skip(slot, slot->defer_tick);
 	else
@@ -142,7 +148,7 @@ slot_start_run(struct slot *slot, int64_t t, const char *trigger)
 			return;
 		}
 		slot->defer_tick = t;
-		loop_timer_add(slot->r->loop, loop_mono_ms() + wait_ms,
+		loop_timer_add(slot->r->loop, loop_mono_ms() + wait_ms + 1,
 		    slot_deferred, slot, &slot->defer);
 		return;
 	}

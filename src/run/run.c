@@ -900,6 +900,24 @@ run_replace_others(struct run *run)
 	}
 }
 
+/*
+ * A scheduled run waits for its second on the wall clock.  The wait is a
+ * monotonic timer, which may fire a millisecond early in wall-clock terms
+ * (both clocks are read truncated to the millisecond, and NTP may slew the
+ * wall clock), so each step re-checks and waits again for what is left.
+ * Returns 1 if fn was armed to be called later, 0 if it is time now.
+ */
+static int
+run_wait_tick(struct run *run, loop_fn fn)
+{
+	int64_t delay = run->rec->scheduled_at * 1000 - loop_real_ms();
+
+	if (delay <= 0 || strcmp(run->rec->trigger, "schedule") != 0)
+		return 0;
+	return loop_timer_add(run->r->loop, loop_mono_ms() + delay + 1, fn,
+	    run, &run->timer) == 0;
+}
+
 static void
 run_launch(void *arg)
 {
@@ -908,6 +926,8 @@ run_launch(void *arg)
 	size_t i;
 
 	run->timer = NULL;
+	if (run_wait_tick(run, run_launch))
+		return;
 	if (run->def->concurrency == JOB_CONC_REPLACE)
 		run_replace_others(run);
 	run->launched = 1;
@@ -933,6 +953,8 @@ run_unplaced(void *arg)
 	struct run *run = arg;
 
 	run->timer = NULL;
+	if (run_wait_tick(run, run_unplaced))
+		return;
 	run_finish(run, RUN_FAILURE, run->pick_error ?
 	    run->pick_error : "no node to run on");
 }
@@ -970,7 +992,6 @@ runs_created(struct store_run **recs, size_t n, int rc, void *arg)
 {
 	struct run **runs = arg, *run;
 	char when[64];
-	int64_t delay;
 	loop_fn fn;
 	size_t i;
 
@@ -999,13 +1020,7 @@ runs_created(struct store_run **recs, size_t n, int rc, void *arg)
 			/* with no node, it fails at its second all the same:
 			 * a run never ends before its tick */
 			fn = run->rec->nitems == 0 ? run_unplaced : run_launch;
-			delay = run->rec->scheduled_at * 1000 - loop_real_ms();
-			if (strcmp(run->rec->trigger, "schedule") != 0 ||
-			    delay <= 0)
-				fn(run);
-			else
-				loop_timer_add(run->r->loop, loop_mono_ms() +
-				    delay, fn, run, &run->timer);
+			fn(run);
 		}
 	}
 	(void)recs;
