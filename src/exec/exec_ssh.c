@@ -1768,6 +1768,11 @@ pn_grow(struct pool_node *pn)
 		    pn->qlen <= (size_t)setups * (size_t)pn_conn_slots(pn) ||
 		    !pn_stalled(pn))
 			return;
+		log_debug("node %s: opening SSH connection %d: %zu run(s) "
+		    "queued, the queue still for %lld ms (a set-up took "
+		    "%lld ms)", pn->def->name, pn->nconns + 1, pn->qlen,
+		    (long long)(loop_mono_ms() - pn->moved_ms),
+		    (long long)pn->setup_ms);
 		if (conn_new(pn) == NULL)
 			return;
 	}
