@@ -310,7 +310,7 @@ outbox_render(const struct store_run *run, const char *event)
 	    json_object_new_int(run->attempt));
 	json_object_object_add(o, "nodes", nodes_json(run));
 	doc = strdup(json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN));
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return doc;
 }
