@@ -7,11 +7,14 @@
  * run's final state and wakes the outbox (outbox_wake).  The outbox's own
  * thread, on its own store connection, then ships each sink's due entries
  * (not parked, next_ms reached) oldest first in batches: it renders each
- * entry's report from the stored run, calls the sink's deliver, and
- * applies the outcomes in one transaction per kind (delivered rows are
- * deleted; retried ones back off exponentially with jitter; LATER ones
- * wait for their time without counting an attempt; parked ones wait for
- * an operator).  It sleeps on a condition variable until woken or until
+ * entry's report from the stored run, hands the batch to a thread that
+ * calls the sink's deliver, reads and renders the next batch meanwhile
+ * (the entries after those in flight), then applies the outcomes in one
+ * transaction per kind (delivered rows are deleted; retried ones back off
+ * exponentially with jitter; LATER ones wait for their time without
+ * counting an attempt; parked ones wait for an operator).  A sink with a
+ * flush interval lets a partial batch wait for more entries, up to that
+ * interval after the oldest became due.  It sleeps on a condition variable until woken or until
  * the earliest due entry, never polling.  Entries live in SQLite, so a
  * restart or a kill -9 mid-batch sends again what was not deleted: sinks
  * are idempotent by entry or run id.  Past outbox_max entries, the oldest
@@ -47,6 +50,7 @@ struct ob_sink {
 	const struct outbox_sink_ops *ops;
 	void *arg;
 	size_t batch;
+	int64_t flush_ms;		/* wait to fill a batch; 0: none */
 	uint64_t delivered, retried, dropped;	/* under ob->mu */
 	/* failures not logged yet: the outbox's thread only */
 	uint64_t fail_retried, fail_parked;
@@ -133,6 +137,19 @@ outbox_add_sink(struct outbox *ob, const struct outbox_sink_ops *ops,
 	s->ops = ops;
 	s->arg = arg;
 	s->batch = batch > 0 ? batch : OUTBOX_BATCH;
+	return 0;
+}
+
+int
+outbox_set_flush(struct outbox *ob, const char *sink, int64_t ms)
+{
+	struct ob_sink *s;
+
+	if (ob->started)
+		return ERR_BUSY;
+	if ((s = sink_find(ob, sink)) == NULL)
+		return ERR_NOTFOUND;
+	s->flush_ms = ms > 0 ? ms : 0;
 	return 0;
 }
 
@@ -317,7 +334,20 @@ outbox_render(const struct store_run *run, const char *event)
 
 /* ---- shipping (the outbox's thread) ---- */
 
-/* One batch in flight: the rows, what the sink sees, what it answered. */
+static bool
+stopping(struct outbox *ob)
+{
+	bool v;
+
+	pthread_mutex_lock(&ob->mu);
+	v = ob->stopping;
+	pthread_mutex_unlock(&ob->mu);
+	return v;
+}
+
+
+/* One batch: the rows, what the sink sees, what it answered, and the
+ * thread delivering it. */
 struct ob_batch {
 	struct store_outbox_entry *rows;
 	size_t n;			/* entries handed to the sink */
@@ -326,6 +356,9 @@ struct ob_batch {
 	struct outbox_outcome *out;
 	struct store_run **runs;
 	char **docs;
+	struct ob_sink *s;
+	pthread_t thread;
+	bool running;			/* thread started, not joined */
 };
 
 static void
@@ -377,10 +410,63 @@ batch_prepare_one(struct outbox *ob, struct ob_batch *b, size_t i, bool *ok)
 	return 0;
 }
 
-/* Reads the sink's due entries and prepares what deliver gets.  Rows that
- * cannot be delivered (run gone) are parked at once. */
 static int
-batch_load(struct outbox *ob, struct ob_sink *s, struct ob_batch *b)
+id_cmp(const void *k, const void *row)
+{
+	int64_t a = *(const int64_t *)k;
+	int64_t b = ((const struct store_outbox_entry *)row)->id;
+
+	return a < b ? -1 : a > b;
+}
+
+/* Whether row is one of busy's (its rows are in id order). */
+static bool
+in_flight(const struct ob_batch *busy, const struct store_outbox_entry *row)
+{
+	return busy != NULL && busy->n > 0 && bsearch(&row->id, busy->rows,
+	    busy->n, sizeof(*busy->rows), id_cmp) != NULL;
+}
+
+/*
+ * Reads the sink's due entries into b: at most its batch, none of busy's
+ * (the batch being delivered, still in the table).  When fewer than a
+ * batch are due and the sink has a flush interval, they wait until the
+ * interval has passed since the oldest of them became due, unless the
+ * outbox is stopping: b stays empty and *hold says until when.
+ */
+static int
+batch_rows(struct outbox *ob, struct ob_sink *s, const struct ob_batch *busy,
+    struct ob_batch *b, int64_t *hold)
+{
+	int64_t now = loop_real_ms(), oldest = INT64_MAX, due;
+	size_t i, k = 0, extra = busy != NULL ? busy->n : 0;
+	int r;
+
+	if ((r = store_outbox_due(ob->st, s->ops->name, now, s->batch + extra,
+	    &b->rows, &b->n)) != 0 || b->n == 0)
+		return r;
+	for (i = 0; i < b->n && k < s->batch; i++) {
+		if (in_flight(busy, &b->rows[i]))
+			continue;
+		due = b->rows[i].next_ms > b->rows[i].created_ms ?
+		    b->rows[i].next_ms : b->rows[i].created_ms;
+		oldest = due < oldest ? due : oldest;
+		b->rows[k++] = b->rows[i];
+	}
+	b->n = k;
+	if (k > 0 && k < s->batch && s->flush_ms > 0 && !stopping(ob) &&
+	    now < oldest + s->flush_ms) {
+		*hold = oldest + s->flush_ms;
+		b->n = 0;
+	}
+	return 0;
+}
+
+/* Reads the sink's due entries (batch_rows) and prepares what deliver
+ * gets.  Rows that cannot be delivered (run gone) are parked at once. */
+static int
+batch_load(struct outbox *ob, struct ob_sink *s, const struct ob_batch *busy,
+    struct ob_batch *b, int64_t *hold)
 {
 	struct store_outbox_entry *gone;
 	size_t i, k = 0, ngone = 0;
@@ -388,8 +474,8 @@ batch_load(struct outbox *ob, struct ob_sink *s, struct ob_batch *b)
 	int r;
 
 	memset(b, 0, sizeof(*b));
-	if ((r = store_outbox_due(ob->st, s->ops->name, loop_real_ms(), s->batch,
-	    &b->rows, &b->n)) != 0 || b->n == 0)
+	b->s = s;
+	if ((r = batch_rows(ob, s, busy, b, hold)) != 0 || b->n == 0)
 		return r;
 	b->slots = b->n;
 	b->entries = calloc(b->n, sizeof(*b->entries));
@@ -518,38 +604,76 @@ batch_all_retry(struct ob_batch *b, int rc)
 	}
 }
 
-/* Ships one batch of sink s; *more says whether a full batch went. */
-static int
-ship_batch(struct outbox *ob, struct ob_sink *s, bool *more)
+/* The deliver call of b, on its own thread (all signals blocked, as the
+ * outbox's thread that starts it). */
+static void *
+batch_deliver(void *arg)
 {
-	struct ob_batch b;
+	struct ob_batch *b = arg;
 	size_t i;
 	int r;
 
-	*more = false;
-	if ((r = batch_load(ob, s, &b)) != 0 || b.n == 0) {
-		batch_clear(&b);
-		return r;
-	}
-	for (i = 0; i < b.n; i++)
-		b.out[i].result = OUTBOX_RETRY;	/* what a sink left unset */
-	if ((r = s->ops->deliver(s->arg, b.entries, b.n, b.out)) < 0)
-		batch_all_retry(&b, r);
-	r = batch_apply(ob, s, &b);
-	*more = r == 0 && b.n == s->batch;
-	batch_clear(&b);
+	for (i = 0; i < b->n; i++)
+		b->out[i].result = OUTBOX_RETRY;	/* what a sink left unset */
+	if ((r = b->s->ops->deliver(b->s->arg, b->entries, b->n, b->out)) < 0)
+		batch_all_retry(b, r);
+	return NULL;
+}
+
+/* Starts delivering b on its own thread (on this one if none starts). */
+static void
+batch_start(struct ob_batch *b)
+{
+	b->running = pthread_create(&b->thread, NULL, batch_deliver, b) == 0;
+	if (!b->running)
+		(void)batch_deliver(b);
+}
+
+/* Waits for b's delivery, applies its outcomes and clears b. */
+static int
+batch_finish(struct outbox *ob, struct ob_batch *b)
+{
+	int r;
+
+	if (b->running)
+		pthread_join(b->thread, NULL);
+	b->running = false;
+	r = batch_apply(ob, b->s, b);
+	batch_clear(b);
 	return r;
 }
 
-static bool
-stopping(struct outbox *ob)
+/*
+ * Ships sink s's due entries a batch at a time, two batches at once:
+ * while one is delivered on its own thread, the next (none of its
+ * entries) is read and rendered here, so that the store's reads and the
+ * rendering overlap the peer's work; its outcomes are applied before the
+ * next is handed over, one deliver call at a time.  Stops after a batch
+ * that is not full, on an error, or when the outbox stops.  *hold says
+ * until when a partial batch waits for the sink's flush interval.
+ */
+static int
+ship_sink(struct outbox *ob, struct ob_sink *s, int64_t *hold)
 {
-	bool v;
+	struct ob_batch cur, next;
+	int r, r2;
 
-	pthread_mutex_lock(&ob->mu);
-	v = ob->stopping;
-	pthread_mutex_unlock(&ob->mu);
-	return v;
+	if ((r = batch_load(ob, s, NULL, &cur, hold)) != 0 || cur.n == 0) {
+		batch_clear(&cur);
+		return r;
+	}
+	for (;;) {
+		batch_start(&cur);
+		memset(&next, 0, sizeof(next));
+		if (cur.slots == s->batch && !stopping(ob))
+			r = batch_load(ob, s, &cur, &next, hold);
+		r2 = batch_finish(ob, &cur);
+		if (r != 0 || r2 != 0 || next.n == 0)
+			break;
+		cur = next;
+	}
+	batch_clear(&next);
+	return r != 0 ? r : r2;
 }
 
 static void
@@ -587,31 +711,34 @@ trim(struct outbox *ob)
 		    " oldest entries", ob->max, n);
 }
 
-/* One pass over the sinks; returns when the next entry is due
- * (CLOCK_REALTIME ms; 0: nothing waits). */
+/* One pass over the sinks (flush_only: those with a flush interval);
+ * returns when the next entry is due, or a partial batch's flush
+ * interval ends (CLOCK_REALTIME ms; 0: nothing waits). */
 static int64_t
-ship_all(struct outbox *ob)
+ship_all(struct outbox *ob, bool flush_only)
 {
 	struct store_outbox_count c;
-	int64_t next = 0;
+	struct ob_sink *s;
+	int64_t next = 0, hold, due;
 	size_t i;
-	bool more;
 
 	trim(ob);
 	for (i = 0; i < ob->nsinks; i++) {
-		do {
-			if (ship_batch(ob, &ob->sinks[i], &more) != 0)
-				more = false;
-		} while (more && !stopping(ob));
-		if (store_outbox_count(ob->st, ob->sinks[i].ops->name,
-		    &c) != 0)
+		s = &ob->sinks[i];
+		if (flush_only && s->flush_ms == 0)
+			continue;
+		hold = 0;
+		(void)ship_sink(ob, s, &hold);
+		if (store_outbox_count(ob->st, s->ops->name, &c) != 0)
 			continue;
 		if (ob->depth_fn != NULL)
-			ob->depth_fn(ob->depth_arg, ob->sinks[i].ops->name,
+			ob->depth_fn(ob->depth_arg, s->ops->name,
 			    (int64_t)c.depth);
-		if (c.next_ms >= 0 && c.depth > c.parked &&
-		    (next == 0 || c.next_ms < next))
-			next = c.next_ms > 0 ? c.next_ms : 1;
+		if (c.next_ms < 0 || c.depth <= c.parked)
+			continue;
+		due = hold > c.next_ms ? hold : c.next_ms;
+		if (next == 0 || due < next)
+			next = due > 0 ? due : 1;
 	}
 	return next;
 }
@@ -651,10 +778,14 @@ outbox_main(void *arg)
 	while (!ob->stopping) {
 		ob->kicked = false;
 		pthread_mutex_unlock(&ob->mu);
-		next = ship_all(ob);
+		next = ship_all(ob, false);
 		pthread_mutex_lock(&ob->mu);
 		idle(ob, next);
 	}
+	/* A shutdown sends at once what may wait to fill a batch. */
+	pthread_mutex_unlock(&ob->mu);
+	(void)ship_all(ob, true);
+	pthread_mutex_lock(&ob->mu);
 	ob->stopped = true;
 	pthread_cond_broadcast(&ob->cv);
 	pthread_mutex_unlock(&ob->mu);

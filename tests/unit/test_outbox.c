@@ -5,7 +5,8 @@
  * delivered ones deleted, retries backing off with bounded jitter, LATER
  * honoured without an attempt, park and re-queue, outbox_max dropping the
  * oldest (counted and logged), a restart and a kill -9 mid-batch that
- * deliver every entry exactly once.
+ * deliver every entry exactly once, batches read while the previous one
+ * is delivered, and a sink's flush interval.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,6 +45,10 @@ struct fake {
 	int block_at;			/* call number that blocks forever */
 	const char *log_path;		/* ids delivered, one a line */
 	int calls;
+	int sizes[NRUNS_MAX];		/* entries of each call */
+	int64_t depth;			/* after the last pass, or -1 */
+	bool busy;			/* a call runs ... */
+	int overlaps;			/* ... when another came */
 	int64_t ids[NRUNS_MAX * 2];
 	int nids;
 	int seen[NRUNS_MAX * 2];	/* deliveries by entry id */
@@ -83,6 +88,10 @@ fake_deliver(void *arg, const struct outbox_entry *e, size_t n,
 	size_t i;
 
 	pthread_mutex_lock(&fk->mu);
+	fk->overlaps += fk->busy;
+	fk->busy = true;
+	if (fk->calls < NRUNS_MAX)
+		fk->sizes[fk->calls] = (int)n;
 	fk->calls++;
 	if (fk->block_at > 0 && fk->calls == fk->block_at) {
 		pthread_mutex_unlock(&fk->mu);
@@ -106,7 +115,40 @@ fake_deliver(void *arg, const struct outbox_entry *e, size_t n,
 	pthread_mutex_unlock(&fk->mu);
 	if (res == OUTBOX_DELIVERED && fk->log_path != NULL)
 		log_ids(fk->log_path, e, n);
+	usleep(2000);		/* long enough for a second call to show */
+	pthread_mutex_lock(&fk->mu);
+	fk->busy = false;
+	pthread_mutex_unlock(&fk->mu);
 	return 0;
+}
+
+/* outbox_on_depth's hook: the depth after each pass. */
+static void
+fake_depth(void *arg, const char *sink, int64_t depth)
+{
+	struct fake *fk = arg;
+
+	(void)sink;
+	pthread_mutex_lock(&fk->mu);
+	fk->depth = depth;
+	pthread_mutex_unlock(&fk->mu);
+}
+
+/* Waits until a pass of the outbox ends with depth entries. */
+static void
+wait_pass_depth(struct fake *fk, int64_t depth)
+{
+	int64_t d = -1;
+	int i;
+
+	for (i = 0; i < WAIT_TRIES && d != depth; i++) {
+		pthread_mutex_lock(&fk->mu);
+		d = fk->depth;
+		pthread_mutex_unlock(&fk->mu);
+		if (d != depth)
+			usleep(10000);
+	}
+	assert_int_equal(d, depth);
 }
 
 static const struct outbox_sink_ops fake_ops = {
@@ -584,6 +626,67 @@ test_restart_delivers_rest(void **state)
 		assert_int_equal(f->fake.seen[i], 1);
 }
 
+/* Many batches, the next read while one is delivered: each entry once,
+ * oldest first, deliver calls one at a time. */
+static void
+test_batches_pipelined(void **state)
+{
+	struct fixture *f = *state;
+	struct outbox *ob;
+	int i;
+
+	runs_saved(f, 20);
+	ob = ob_open(f, 3);
+	assert_int_equal(outbox_start(ob), 0);
+	wait_depth(f, 0);
+	ob_close(f, ob);
+	assert_int_equal(f->fake.nids, 20);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(f->fake.ids[i], i + 1);
+	assert_int_equal(f->fake.overlaps, 0);
+	assert_int_equal(f->fake.calls, 7);
+	assert_int_equal(f->fake.sizes[6], 2);
+}
+
+/* A sink's flush interval: a partial batch waits for more entries, a
+ * batch that fills goes at once, a partial one goes once the interval
+ * has passed, and a stop sends what waits. */
+static void
+test_flush_interval(void **state)
+{
+	struct fixture *f = *state;
+	struct outbox *ob;
+
+	ob = ob_open(f, 4);
+	assert_int_equal(outbox_set_flush(ob, "nosuch", 500), ERR_NOTFOUND);
+	assert_int_equal(outbox_set_flush(ob, "fake", 500), 0);
+	f->fake.depth = -1;
+	outbox_on_depth(ob, fake_depth, &f->fake);
+	assert_int_equal(outbox_start(ob), 0);
+	assert_int_equal(outbox_set_flush(ob, "fake", 500), ERR_BUSY);
+	runs_saved(f, 1);	/* 1 of 4: a pass leaves it waiting */
+	wait_pass_depth(&f->fake, 1);
+	runs_saved(f, 3);	/* full: goes */
+	wait_depth(f, 0);
+	assert_int_equal(fake_calls(&f->fake), 1);
+	assert_int_equal(f->fake.sizes[0], 4);
+	runs_saved(f, 2);	/* waits, then goes as it is */
+	wait_depth(f, 0);
+	assert_int_equal(fake_calls(&f->fake), 2);
+	assert_int_equal(f->fake.sizes[1], 2);
+	ob_close(f, ob);
+
+	ob = ob_open(f, 4);
+	assert_int_equal(outbox_set_flush(ob, "fake", 3600000), 0);
+	assert_int_equal(outbox_start(ob), 0);
+	runs_saved(f, 2);
+	ob_close(f, ob);	/* the stop sends them */
+	assert_int_equal(counted(f).depth, 0);
+	assert_int_equal(f->fake.calls, 3);
+	assert_int_equal(f->fake.sizes[2], 2);
+	assert_int_equal(f->fake.nids, 8);
+}
+
 /* POST /outbox/retry's backend (control.c) with body; returns its
  * result, with its error message or JSON in out. */
 static int
@@ -801,6 +904,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_api_without_outbox,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_deadline,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batches_pipelined,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_interval,
 		    setup, teardown),
 	};
 
