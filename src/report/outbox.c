@@ -380,18 +380,15 @@ batch_clear(struct ob_batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Loads the run of row i and renders its document; a run that is gone
- * (or unreadable) parks the entry instead: *ok false. */
+/* Renders the document of row i, whose run was loaded; a run that is
+ * gone parks the entry instead: *ok false. */
 static int
-batch_prepare_one(struct outbox *ob, struct ob_batch *b, size_t i, bool *ok)
+batch_prepare_one(struct ob_batch *b, size_t i, bool *ok)
 {
 	struct store_outbox_entry *row = &b->rows[i];
-	int r;
 
 	*ok = false;
-	if ((r = store_run_get(ob->st, row->run_id, &b->runs[i])) != 0) {
-		if (r != ERR_NOTFOUND)
-			return r;
+	if (b->runs[i] == NULL) {
 		row->parked = true;
 		snprintf(row->why, sizeof(row->why), "run %" PRId64
 		    " is no longer in the store", row->run_id);
@@ -410,51 +407,50 @@ batch_prepare_one(struct outbox *ob, struct ob_batch *b, size_t i, bool *ok)
 	return 0;
 }
 
+/* Loads the runs of b's rows, in one read of the store. */
 static int
-id_cmp(const void *k, const void *row)
+batch_runs(struct outbox *ob, struct ob_batch *b)
 {
-	int64_t a = *(const int64_t *)k;
-	int64_t b = ((const struct store_outbox_entry *)row)->id;
+	int64_t *ids = calloc(b->n, sizeof(*ids));
+	size_t i;
+	int r;
 
-	return a < b ? -1 : a > b;
-}
-
-/* Whether row is one of busy's (its rows are in id order). */
-static bool
-in_flight(const struct ob_batch *busy, const struct store_outbox_entry *row)
-{
-	return busy != NULL && busy->n > 0 && bsearch(&row->id, busy->rows,
-	    busy->n, sizeof(*busy->rows), id_cmp) != NULL;
+	if (ids == NULL)
+		return -ENOMEM;
+	for (i = 0; i < b->n; i++)
+		ids[i] = b->rows[i].run_id;
+	r = store_runs_get(ob->st, ids, b->n, b->runs);
+	free(ids);
+	return r;
 }
 
 /*
- * Reads the sink's due entries into b: at most its batch, none of busy's
- * (the batch being delivered, still in the table).  When fewer than a
- * batch are due and the sink has a flush interval, they wait until the
- * interval has passed since the oldest of them became due, unless the
- * outbox is stopping: b stays empty and *hold says until when.
+ * Reads the sink's due entries into b: at most its batch, after those of
+ * busy (the batch being delivered, still in the table; its rows are in id
+ * order).  When fewer than a batch are due and the sink has a flush
+ * interval, they wait until the interval has passed since the oldest of
+ * them became due, unless the outbox is stopping: b stays empty and
+ * *hold says until when.
  */
 static int
 batch_rows(struct outbox *ob, struct ob_sink *s, const struct ob_batch *busy,
     struct ob_batch *b, int64_t *hold)
 {
-	int64_t now = loop_real_ms(), oldest = INT64_MAX, due;
-	size_t i, k = 0, extra = busy != NULL ? busy->n : 0;
+	int64_t now = loop_real_ms(), oldest = INT64_MAX, due, after = 0;
+	size_t i;
 	int r;
 
-	if ((r = store_outbox_due(ob->st, s->ops->name, now, s->batch + extra,
-	    &b->rows, &b->n)) != 0 || b->n == 0)
+	if (busy != NULL && busy->n > 0)
+		after = busy->rows[busy->n - 1].id;
+	if ((r = store_outbox_due_after(ob->st, s->ops->name, now, after,
+	    s->batch, &b->rows, &b->n)) != 0 || b->n == 0)
 		return r;
-	for (i = 0; i < b->n && k < s->batch; i++) {
-		if (in_flight(busy, &b->rows[i]))
-			continue;
+	for (i = 0; i < b->n; i++) {
 		due = b->rows[i].next_ms > b->rows[i].created_ms ?
 		    b->rows[i].next_ms : b->rows[i].created_ms;
 		oldest = due < oldest ? due : oldest;
-		b->rows[k++] = b->rows[i];
 	}
-	b->n = k;
-	if (k > 0 && k < s->batch && s->flush_ms > 0 && !stopping(ob) &&
+	if (b->n < s->batch && s->flush_ms > 0 && !stopping(ob) &&
 	    now < oldest + s->flush_ms) {
 		*hold = oldest + s->flush_ms;
 		b->n = 0;
@@ -486,8 +482,10 @@ batch_load(struct outbox *ob, struct ob_sink *s, const struct ob_batch *busy,
 	if (b->entries == NULL || b->out == NULL || b->runs == NULL ||
 	    b->docs == NULL || gone == NULL)
 		r = -ENOMEM;
+	else
+		r = batch_runs(ob, b);
 	for (i = 0; r == 0 && i < b->n; i++) {
-		if ((r = batch_prepare_one(ob, b, i, &ok)) == 0 && !ok)
+		if ((r = batch_prepare_one(b, i, &ok)) == 0 && !ok)
 			gone[ngone++] = b->rows[i];
 		else if (r == 0 && k != i) {	/* compact */
 			b->entries[k] = b->entries[i];

@@ -254,7 +254,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "INSERT INTO outbox (run_id, sink, event, created_ms)"
 	    " VALUES (?, ?, ?, ?)",
 	[S_OB_DUE] = OB_COLUMNS " WHERE o.sink = ?1 AND o.parked = 0 AND"
-	    " o.next_ms <= ?2 ORDER BY o.id LIMIT ?3",
+	    " o.next_ms <= ?2 AND o.id > ?4 ORDER BY o.id LIMIT ?3",
 	[S_OB_PARKED] = OB_COLUMNS " WHERE o.parked = 1 ORDER BY o.id"
 	    " LIMIT ?1",
 	[S_OB_DELETE] = "DELETE FROM outbox WHERE id = ?",
@@ -1242,6 +1242,30 @@ store_run_get(struct store *st, int64_t id, struct store_run **out)
 	return r;
 }
 
+int
+store_runs_get(struct store *st, const int64_t *ids, size_t n,
+    struct store_run **out)
+{
+	size_t i;
+	int r;
+
+	memset(out, 0, n * sizeof(*out));
+	pthread_mutex_lock(&st->lock);
+	if ((r = stmt_run(st, S_BEGIN_READ, "begin transaction")) != 0)
+		goto out;
+	for (i = 0; i < n && (r == 0 || r == ERR_NOTFOUND); i++)
+		if ((r = run_get(st, ids[i], &out[i])) == 0)
+			r = run_load_items(st, out[i], true);
+	r = tx_end(st, r == ERR_NOTFOUND ? 0 : r);
+ out:
+	pthread_mutex_unlock(&st->lock);
+	for (i = 0; r != 0 && i < n; i++) {
+		store_run_free(out[i]);
+		out[i] = NULL;
+	}
+	return r;
+}
+
 static int
 query_mask(const struct store_query *q)
 {
@@ -1454,6 +1478,13 @@ int
 store_outbox_due(struct store *st, const char *sink, int64_t now_ms,
     size_t max, struct store_outbox_entry **out, size_t *n)
 {
+	return store_outbox_due_after(st, sink, now_ms, 0, max, out, n);
+}
+
+int
+store_outbox_due_after(struct store *st, const char *sink, int64_t now_ms,
+    int64_t after_id, size_t max, struct store_outbox_entry **out, size_t *n)
+{
 	struct binder b;
 	int r;
 
@@ -1464,6 +1495,7 @@ store_outbox_due(struct store *st, const char *sink, int64_t now_ms,
 		bind_text(&b, sink);
 		bind_int(&b, now_ms);
 		bind_int(&b, (int64_t)max);
+		bind_int(&b, after_id);
 		r = ob_list(st, &b, max, out, n);
 	}
 	pthread_mutex_unlock(&st->lock);

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 
 #include <json-c/json.h>
+#include <sqlite3.h>
 
 #include "distcron/buf.h"
 #include "distcron/config.h"
@@ -648,6 +649,37 @@ test_batches_pipelined(void **state)
 	assert_int_equal(f->fake.sizes[6], 2);
 }
 
+/* An entry whose run left the store is parked with why; the others of
+ * its batch go. */
+static void
+test_run_gone_parked(void **state)
+{
+	struct fixture *f = *state;
+	struct store_outbox_entry *e = NULL;
+	struct outbox *ob;
+	sqlite3 *db = NULL;
+	int i;
+
+	runs_saved(f, 3);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM runs WHERE id = 2",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	ob = ob_open(f, 0);
+	assert_int_equal(outbox_start(ob), 0);
+	wait_calls(f, 1);
+	for (i = 0; i < WAIT_TRIES && counted(f).depth != 1; i++)
+		usleep(10000);
+	assert_int_equal(parked_count(ob, &e), 1);
+	assert_int_equal(e[0].run_id, 2);
+	assert_string_equal(e[0].why, "run 2 is no longer in the store");
+	free(e);
+	ob_close(f, ob);
+	assert_int_equal(f->fake.nids, 2);
+	assert_int_equal(f->fake.ids[0], 1);
+	assert_int_equal(f->fake.ids[1], 3);
+}
+
 /* A sink's flush interval: a partial batch waits for more entries, a
  * batch that fills goes at once, a partial one goes once the interval
  * has passed, and a stop sends what waits. */
@@ -908,6 +940,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_batches_pipelined,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_interval,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_gone_parked,
 		    setup, teardown),
 	};
 

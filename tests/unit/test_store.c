@@ -477,6 +477,23 @@ test_create_batch_rollback(void **state)
 
 /* ---- saving and reading ---- */
 
+/* store_runs_get: the runs asked for, in order, NULL for one not there. */
+static void
+runs_get_many(struct store *st, int64_t id)
+{
+	int64_t ids[3] = { id, 999999, id };
+	struct store_run *got[3];
+
+	assert_int_equal(store_runs_get(st, ids, 3, got), 0);
+	assert_non_null(got[0]);
+	assert_int_equal(got[0]->id, id);
+	assert_null(got[1]);
+	assert_int_equal(got[2]->nitems, 2);
+	assert_string_equal(got[2]->items[1].out, "hello\n");
+	store_run_free(got[0]);
+	store_run_free(got[2]);
+}
+
 static void
 test_save_and_get(void **state)
 {
@@ -541,6 +558,7 @@ test_save_and_get(void **state)
 	assert_null(got->items[1].error);
 	assert_true(got->items[1].truncated);
 	store_run_free(got);
+	runs_get_many(st, run->id);
 
 	assert_int_equal(store_job_state_get(st, "s", &js), 0);
 	assert_int_equal(js.last_run_id, run->id);
