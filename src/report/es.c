@@ -7,7 +7,9 @@
  * deliver() first makes sure the index template is installed, then cuts
  * the entries into _bulk requests of at most batch_docs documents and
  * batch_bytes bytes (a larger document goes alone), gzips each body, and
- * reads the answer item by item (es_bulk_read()).  A connection that
+ * reads the answer (es_bulk_read(): every document delivered when
+ * "errors" is false and there is an item for each, item by item
+ * otherwise).  A connection that
  * cannot be made moves the sink to the next URL, where it stays; an
  * answer that is not a bulk response (a status, a cut body, a time-out)
  * leaves every entry of that request to be retried: ids are stable, so a

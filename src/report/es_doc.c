@@ -468,12 +468,20 @@ int
 es_bulk_read(const char *body, size_t len, const char *const *ids,
     size_t n, const char *peer, struct outbox_outcome *out, bool *reinstall)
 {
-	json_tokener *tok = json_tokener_new();
+	json_tokener *tok;
 	json_object *root = NULL, *items;
 	char why[OUTBOX_WHY_LEN];
 	size_t i, k = 0;
 
-	if (tok != NULL && len <= INT32_MAX)
+	if (es_bulk_all_ok(body, len, n)) {	/* the usual answer */
+		for (i = 0; i < n; i++) {
+			out[i].result = OUTBOX_DELIVERED;
+			out[i].not_before_ms = 0;
+			out[i].why[0] = '\0';
+		}
+		return 0;
+	}
+	if ((tok = json_tokener_new()) != NULL && len <= INT32_MAX)
 		root = json_tokener_parse_ex(tok, body, (int)len);
 	json_tokener_free(tok);
 	if (root == NULL || !json_object_is_type(root, json_type_object) ||

@@ -9,10 +9,13 @@
  * deeper than json-c's parser takes.  The check reads the bytes once, by
  * recursive descent bounded by ES_JSON_DEPTH, and never allocates; when
  * it says no, the sink takes the slow path (parse, clean, serialise),
- * which also parks what is not a JSON object.
+ * which also parks what is not a JSON object.  The same reader tells a
+ * _bulk answer in which every item went (es_bulk_all_ok()) without
+ * building its tree: only "errors" and the count of "items" are read.
  */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "distcron/utf8.h"
@@ -224,4 +227,64 @@ es_json_plain(const char *text, size_t len, size_t str_max)
 		return false;
 	jc_ws(&c);
 	return c.p == c.end;
+}
+
+/* An array, at its '[': *n receives the count of its values. */
+static bool
+jc_count(struct jc *c, size_t *n)
+{
+	*n = 0;
+	if (!jc_eat(c, '['))
+		return false;
+	if (jc_eat(c, ']'))
+		return true;
+	do {
+		if (!jc_value(c, 2))
+			return false;
+		(*n)++;
+	} while (jc_eat(c, ','));
+	return jc_eat(c, ']');
+}
+
+/* Whether the member name k (klen bytes, quotes included) is name. */
+static bool
+jc_key_is(const unsigned char *k, size_t klen, const char *name)
+{
+	size_t n = strlen(name);
+
+	return klen == n + 2 && memcmp(k + 1, name, n) == 0;
+}
+
+bool
+es_bulk_all_ok(const char *body, size_t len, size_t n)
+{
+	struct jc c = { (const unsigned char *)body,
+	    (const unsigned char *)body + len, SIZE_MAX };
+	const unsigned char *k;
+	size_t klen, items = SIZE_MAX;
+	bool ok = false;
+
+	if (!jc_eat(&c, '{') || jc_eat(&c, '}'))
+		return false;
+	do {
+		jc_ws(&c);
+		k = c.p;
+		if (!jc_string(&c))
+			return false;
+		klen = (size_t)(c.p - k);
+		if (!jc_eat(&c, ':'))
+			return false;
+		jc_ws(&c);
+		if (jc_key_is(k, klen, "errors") && jc_word(&c, "false"))
+			ok = true;
+		else if (jc_key_is(k, klen, "items")) {
+			if (!jc_count(&c, &items))
+				return false;
+		} else if (!jc_value(&c, 1))
+			return false;
+	} while (jc_eat(&c, ','));
+	if (!jc_eat(&c, '}'))
+		return false;
+	jc_ws(&c);
+	return c.p == c.end && ok && items == n;
 }

@@ -887,6 +887,50 @@ test_json_plain(void **state)
 	assert_false(plain(nested(deep, sizeof(deep), ES_JSON_DEPTH + 1)));
 }
 
+/* A _bulk answer whose "errors" is false with an item per document is
+ * all delivered without being parsed; anything else is read item by
+ * item. */
+static void
+test_bulk_all_ok(void **state)
+{
+	static const char ok[] = "{\"took\": 3, \"errors\": false, "
+	    "\"items\": [{\"index\": {\"_id\": \"a\", \"status\": 201}}, "
+	    "{\"index\": {\"_id\": \"b\", \"status\": 200}}]}";
+	static const char *const no[] = {
+		"{\"took\": 3, \"errors\": true, \"items\": [{}, {}]}",
+		"{\"took\": 3, \"items\": [{}, {}]}",
+		"{\"errors\": false, \"items\": [{}]}",
+		"{\"errors\": false, \"items\": [{}, {}, {}]}",
+		"{\"errors\": false, \"items\": {}}",
+		"{\"errors\": \"false\", \"items\": [{}, {}]}",
+		"{\"errors\": false, \"items\": [{}, {}]",
+		"{\"errors\": false, \"items\": [{}, {]}",
+		"[{\"errors\": false, \"items\": [{}, {}]}]",
+		"",
+	};
+	const char *ids[2] = { "a", "b" };
+	struct outbox_outcome out[2];
+	bool reinstall = false;
+	size_t i;
+
+	(void)state;
+	assert_true(es_bulk_all_ok(ok, strlen(ok), 2));
+	assert_false(es_bulk_all_ok(ok, strlen(ok) - 1, 2));	/* cut */
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (es_bulk_all_ok(no[i], strlen(no[i]), 2))
+			fail_msg("passed: %s", no[i]);
+	memset(out, 0xff, sizeof(out));
+	assert_int_equal(es_bulk_read(ok, strlen(ok), ids, 2, "peer", out,
+	    &reinstall), 0);
+	assert_int_equal(out[0].result, OUTBOX_DELIVERED);
+	assert_int_equal(out[1].result, OUTBOX_DELIVERED);
+	assert_string_equal(out[1].why, "");
+	assert_int_equal(es_bulk_read(no[1], strlen(no[1]), ids, 2, "peer",
+	    out, &reinstall), 0);	/* items without a status */
+	assert_int_equal(out[0].result, OUTBOX_RETRY);
+	assert_false(reinstall);
+}
+
 /* An ordinary run as the outbox renders it: the fast path's lines are the
  * slow path's, byte for byte; an id with quotes and control characters
  * reads back the same from the action line. */
@@ -1183,6 +1227,7 @@ main(void)
 		cmocka_unit_test_setup(test_batches, reset),
 		cmocka_unit_test(test_json_plain),
 		cmocka_unit_test(test_fast_path_same_lines),
+		cmocka_unit_test(test_bulk_all_ok),
 		cmocka_unit_test_setup(test_kibana_objects, reset),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_defaults_and_legacy),
