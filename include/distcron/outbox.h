@@ -99,10 +99,11 @@ typedef size_t (*outbox_plan_fn)(void *arg, const struct store_run *rec,
  * outbox_start) and its own connection to the store file.  That thread
  * ships a sink's entries two batches at once: it hands a batch to a
  * thread of its own for the sink's deliver and meanwhile reads and
- * renders the next one (never an entry in flight); it waits for the
- * deliver call, applies its outcomes, then hands over the next batch.
- * So deliver calls never overlap, an entry is in one call at a time, and
- * what was not applied when the process dies is sent again.  outbox_plan runs on the loop thread (the
+ * renders the next one (never an entry in flight); when the deliver call
+ * returns, it hands over the next batch and applies the outcomes of the
+ * first meanwhile.  So deliver calls never overlap, an entry is in one
+ * call at a time, and what was not applied when the process dies is
+ * sent again.  outbox_plan runs on the loop thread (the
  * runner's plan step), outbox_wake on the store thread (store_on_outbox),
  * the stats, parked and retry calls on any thread (they block briefly on
  * the outbox's store connection: not from the event loop).  Sinks and

@@ -9,8 +9,9 @@
  * (not parked, next_ms reached) oldest first in batches: it renders each
  * entry's report from the stored run, hands the batch to a thread that
  * calls the sink's deliver, reads and renders the next batch meanwhile
- * (the entries after those in flight), then applies the outcomes in one
- * transaction per kind (delivered rows are deleted; retried ones back off
+ * (the entries after those in flight), hands that one over when the call
+ * returns, and applies the first one's outcomes in one transaction per
+ * kind (delivered rows are deleted; retried ones back off
  * exponentially with jitter; LATER ones wait for their time without
  * counting an attempt; parked ones wait for an operator).  A sink with a
  * flush interval lets a partial batch wait for more entries, up to that
@@ -358,7 +359,8 @@ struct ob_batch {
 	char **docs;
 	struct ob_sink *s;
 	pthread_t thread;
-	bool running;			/* thread started, not joined */
+	bool started;			/* handed to the sink */
+	bool running;			/* on its thread, not joined */
 };
 
 static void
@@ -622,56 +624,56 @@ batch_deliver(void *arg)
 static void
 batch_start(struct ob_batch *b)
 {
+	b->started = true;
 	b->running = pthread_create(&b->thread, NULL, batch_deliver, b) == 0;
 	if (!b->running)
 		(void)batch_deliver(b);
 }
 
-/* Waits for b's delivery, applies its outcomes and clears b. */
-static int
-batch_finish(struct outbox *ob, struct ob_batch *b)
+/* Waits for the end of b's delivery. */
+static void
+batch_wait(struct ob_batch *b)
 {
-	int r;
-
 	if (b->running)
 		pthread_join(b->thread, NULL);
 	b->running = false;
-	r = batch_apply(ob, b->s, b);
-	batch_clear(b);
-	return r;
 }
 
 /*
  * Ships sink s's due entries a batch at a time, two batches at once:
- * while one is delivered on its own thread, the next (none of its
- * entries) is read and rendered here, so that the store's reads and the
- * rendering overlap the peer's work; its outcomes are applied before the
- * next is handed over, one deliver call at a time.  Stops after a batch
- * that is not full, on an error, or when the outbox stops.  *hold says
- * until when a partial batch waits for the sink's flush interval.
+ * while one is delivered on its own thread, the next (the entries after
+ * it) is read and rendered here; once the delivery ends, the next is
+ * handed over and the outcomes of the first are applied while it goes.
+ * So the store's reads, the rendering and the applying overlap the
+ * peer's work, deliver calls never overlap, and an entry is in one call
+ * at a time.  Stops after a batch that is not full, on an error, or when
+ * the outbox stops.  *hold says until when a partial batch waits for the
+ * sink's flush interval.
  */
 static int
 ship_sink(struct outbox *ob, struct ob_sink *s, int64_t *hold)
 {
-	struct ob_batch cur, next;
+	struct ob_batch b[2], *cur = &b[0], *next = &b[1], *t;
 	int r, r2;
 
-	if ((r = batch_load(ob, s, NULL, &cur, hold)) != 0 || cur.n == 0) {
-		batch_clear(&cur);
-		return r;
-	}
-	for (;;) {
-		batch_start(&cur);
-		memset(&next, 0, sizeof(next));
-		if (cur.slots == s->batch && !stopping(ob))
-			r = batch_load(ob, s, &cur, &next, hold);
-		r2 = batch_finish(ob, &cur);
-		if (r != 0 || r2 != 0 || next.n == 0)
-			break;
+	memset(b, 0, sizeof(b));
+	if ((r = batch_load(ob, s, NULL, cur, hold)) == 0 && cur->n > 0)
+		batch_start(cur);
+	while (cur->started) {
+		if (r == 0 && cur->slots == s->batch && !stopping(ob))
+			r = batch_load(ob, s, cur, next, hold);
+		batch_wait(cur);
+		if (r == 0 && next->n > 0)
+			batch_start(next);
+		if ((r2 = batch_apply(ob, s, cur)) != 0 && r == 0)
+			r = r2;
+		batch_clear(cur);
+		t = cur;
 		cur = next;
+		next = t;
 	}
-	batch_clear(&next);
-	return r != 0 ? r : r2;
+	batch_clear(cur);
+	return r;
 }
 
 static void
