@@ -216,7 +216,9 @@ struct store_outbox_entry {
 int store_outbox_due(struct store *st, const char *sink, int64_t now_ms,
     size_t max, struct store_outbox_entry **out, size_t *n);
 /* The same due entries of sink, only those with an id above after_id
- * (the outbox reads the next batch while one is in flight). */
+ * (the outbox reads the next batch of a backlog while one is in flight),
+ * found in id order from after_id on; after_id -1: any id, through the
+ * index of due entries (store_outbox_due). */
 int store_outbox_due_after(struct store *st, const char *sink,
     int64_t now_ms, int64_t after_id, size_t max,
     struct store_outbox_entry **out, size_t *n);

@@ -438,7 +438,7 @@ static int
 batch_rows(struct outbox *ob, struct ob_sink *s, const struct ob_batch *busy,
     struct ob_batch *b, int64_t *hold)
 {
-	int64_t now = loop_real_ms(), oldest = INT64_MAX, due, after = 0;
+	int64_t now = loop_real_ms(), oldest = INT64_MAX, due, after = -1;
 	size_t i;
 	int r;
 

@@ -131,10 +131,11 @@ static const char *const migrations[] = {
 	"SELECT id, job, scheduled_at, trigger, status, attempt, created_ms," \
 	" started_ms, ended_ms, reason FROM runs"
 
-#define OB_COLUMNS \
+#define OB_SELECT \
 	"SELECT o.id, o.run_id, coalesce(r.job, ''), o.sink, o.event," \
-	" o.created_ms, o.attempts, o.next_ms, o.parked, coalesce(o.why, '')" \
-	" FROM outbox o LEFT JOIN runs r ON r.id = o.run_id"
+	" o.created_ms, o.attempts, o.next_ms, o.parked, coalesce(o.why, '')"
+#define OB_JOIN	" LEFT JOIN runs r ON r.id = o.run_id"
+#define OB_COLUMNS	OB_SELECT " FROM outbox o" OB_JOIN
 
 enum stmt_id {
 	S_BEGIN_WRITE,
@@ -161,6 +162,7 @@ enum stmt_id {
 	S_RUN_REASON,
 	S_OB_INSERT,
 	S_OB_DUE,
+	S_OB_DUE_AFTER,
 	S_OB_PARKED,
 	S_OB_DELETE,
 	S_OB_UPDATE,
@@ -254,7 +256,13 @@ static const char *const stmt_sql[S_COUNT] = {
 	    "INSERT INTO outbox (run_id, sink, event, created_ms)"
 	    " VALUES (?, ?, ?, ?)",
 	[S_OB_DUE] = OB_COLUMNS " WHERE o.sink = ?1 AND o.parked = 0 AND"
-	    " o.next_ms <= ?2 AND o.id > ?4 ORDER BY o.id LIMIT ?3",
+	    " o.next_ms <= ?2 ORDER BY o.id LIMIT ?3",
+	/* In id order from ?4 on, not through outbox_due: that index would
+	 * sort every due row of a backlog for each batch of it. */
+	[S_OB_DUE_AFTER] = OB_SELECT " FROM outbox o NOT INDEXED" OB_JOIN
+	    " WHERE o.id > ?4 AND"
+	    " o.sink = ?1 AND o.parked = 0 AND o.next_ms <= ?2"
+	    " ORDER BY o.id LIMIT ?3",
 	[S_OB_PARKED] = OB_COLUMNS " WHERE o.parked = 1 ORDER BY o.id"
 	    " LIMIT ?1",
 	[S_OB_DELETE] = "DELETE FROM outbox WHERE id = ?",
@@ -1478,7 +1486,7 @@ int
 store_outbox_due(struct store *st, const char *sink, int64_t now_ms,
     size_t max, struct store_outbox_entry **out, size_t *n)
 {
-	return store_outbox_due_after(st, sink, now_ms, 0, max, out, n);
+	return store_outbox_due_after(st, sink, now_ms, -1, max, out, n);
 }
 
 int
@@ -1491,11 +1499,13 @@ store_outbox_due_after(struct store *st, const char *sink, int64_t now_ms,
 	*out = NULL;
 	*n = 0;
 	pthread_mutex_lock(&st->lock);
-	if ((r = bind_begin(&b, st, S_OB_DUE)) == 0) {
+	if ((r = bind_begin(&b, st, after_id < 0 ? S_OB_DUE :
+	    S_OB_DUE_AFTER)) == 0) {
 		bind_text(&b, sink);
 		bind_int(&b, now_ms);
 		bind_int(&b, (int64_t)max);
-		bind_int(&b, after_id);
+		if (after_id >= 0)
+			bind_int(&b, after_id);
 		r = ob_list(st, &b, max, out, n);
 	}
 	pthread_mutex_unlock(&st->lock);

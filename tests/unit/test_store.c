@@ -818,6 +818,30 @@ test_recover(void **state)
 	store_close(st);
 }
 
+/* store_outbox_due_after: only the due entries after id first, of the
+ * sink, up to max; none after the last. */
+static void
+due_after_first(struct store *st, int64_t first, int64_t run_id)
+{
+	struct store_outbox_entry *e = NULL;
+	size_t n = 0;
+
+	assert_int_equal(store_outbox_due_after(st, "elasticsearch", 6000,
+	    first, 10, &e, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(e[0].run_id, run_id);
+	assert_true(e[0].id > first);
+	free(e);
+	assert_int_equal(store_outbox_due_after(st, "elasticsearch", 6000,
+	    first + 1, 10, &e, &n), 0);
+	assert_int_equal(n, 0);
+	free(e);
+	assert_int_equal(store_outbox_due_after(st, "webhook", 6000, 0, 10,
+	    &e, &n), 0);
+	assert_int_equal(n, 0);
+	free(e);
+}
+
 /* With a sink that takes reports, each run recovered as LOST gets its
  * "report" entry in the recovery's transaction, and a final run none. */
 static void
@@ -854,6 +878,7 @@ test_recover_reports(void **state)
 	assert_int_equal(store_outbox_due(st, "elasticsearch", 6000, 10, &e,
 	    &n), 0);
 	assert_int_equal(n, 2);		/* nothing more to recover */
+	due_after_first(st, e[0].id, b[2]->id);
 	free(e);
 	for (i = 0; i < 3; i++)
 		store_run_free(b[i]);
