@@ -370,6 +370,7 @@ outbox_es(const char *path, const char *host, long port, size_t *batch)
 	*batch = (size_t)ec.batch_docs;
 	if ((r = outbox_new(&cfg, path, &ob)) != 0 ||
 	    (r = es_sink_new(&ec, &es_ops, &arg)) != 0 ||
+	    (count_ops.prepare = es_ops->prepare, 0) != 0 ||
 	    (r = outbox_add_sink(ob, &count_ops, arg, *batch)) != 0 ||
 	    (r = outbox_set_flush(ob, ES_SINK_NAME,
 	    ec.flush_interval_ms)) != 0)

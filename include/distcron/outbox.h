@@ -71,6 +71,17 @@ struct outbox_sink_ops {
 	    struct outbox_outcome *out);
 	/* Frees arg (the sink's state).  Accepts NULL. */
 	void (*free)(void *arg);
+	/*
+	 * Optional (NULL: none): gets ready what deliver(e, n) will send,
+	 * e.g. a request body, on the outbox's thread, before the deliver
+	 * call that gets this same e and n, so that the work overlaps the
+	 * delivery of the batch before (prepare may run while deliver runs
+	 * for another batch; never two prepare calls at once).  deliver must
+	 * do everything itself when nothing was made ready for its e: a
+	 * batch prepared may also be dropped (the outbox stops) without a
+	 * deliver call.  Never blocks on the network.
+	 */
+	void (*prepare)(void *arg, const struct outbox_entry *e, size_t n);
 };
 
 /* An entry a final run creates: for which sink, for which event. */

@@ -500,6 +500,8 @@ batch_load(struct outbox *ob, struct ob_sink *s, const struct ob_batch *busy,
 	free(gone);
 	if (r == 0)	/* runs and docs stay indexed by the original slots */
 		b->n = k;
+	if (r == 0 && b->n > 0 && s->ops->prepare != NULL)
+		s->ops->prepare(s->arg, b->entries, b->n);
 	return r;
 }
 

@@ -820,6 +820,48 @@ test_bad_document_parked(void **state)
 	sink_free(&s);
 }
 
+/* A batch made ready by prepare goes as made (once, gzipped); one made
+ * for other entries is not used for these; a prepared batch the server
+ * will not take gzipped goes plain. */
+static void
+test_prepared(void **state)
+{
+	struct sink s;
+	struct batch b, other;
+	json_object *all;
+	size_t i;
+
+	sink_plain(&s, "");
+	assert_non_null(s.ops->prepare);
+	batch_make(&b, 3);
+	batch_make(&other, 2);
+	for (i = 0; i < other.n; i++)
+		other.e[i].run_id = 200 + (int64_t)i;
+	s.ops->prepare(s.arg, b.e, b.n);
+	deliver(&s, &b);
+	assert_all(&b, OUTBOX_DELIVERED);
+	all = dbl("/_double/docs", NULL);
+	assert_no_violation(all);
+	assert_int_equal(ndocs(all), 3);
+	assert_string_equal(str_at(last_request(all, "/_bulk"),
+	    "content_encoding"), "gzip");
+	json_object_put(all);
+	mode("{\"gzip_status\": 415}");
+	s.ops->prepare(s.arg, other.e, other.n);
+	deliver(&s, &b);		/* not the prepared one */
+	assert_all(&b, OUTBOX_DELIVERED);
+	deliver(&s, &other);		/* the prepared one, plain */
+	assert_all(&other, OUTBOX_DELIVERED);
+	all = dbl("/_double/docs", NULL);
+	assert_no_violation(all);
+	assert_int_equal(ndocs(all), 5);
+	assert_non_null(doc_of(all, "backup:1765000000:201"));
+	json_object_put(all);
+	batch_free(&b);
+	batch_free(&other);
+	sink_free(&s);
+}
+
 /* ---- the fast path: a rendered report copied as it is ---- */
 
 static bool
@@ -1225,6 +1267,7 @@ main(void)
 		cmocka_unit_test_setup(test_index_from_pattern_only, reset),
 		cmocka_unit_test_setup(test_bad_document_parked, reset),
 		cmocka_unit_test_setup(test_batches, reset),
+		cmocka_unit_test_setup(test_prepared, reset),
 		cmocka_unit_test(test_json_plain),
 		cmocka_unit_test(test_fast_path_same_lines),
 		cmocka_unit_test(test_bulk_all_ok),

@@ -48,6 +48,9 @@ struct fake {
 	int calls;
 	int sizes[NRUNS_MAX];		/* entries of each call */
 	int64_t depth;			/* after the last pass, or -1 */
+	const struct outbox_entry *prepared[2];	/* the last two prepares' e */
+	int nprepared;
+	int prepared_used;		/* deliver calls that got it */
 	bool busy;			/* a call runs ... */
 	int overlaps;			/* ... when another came */
 	int64_t ids[NRUNS_MAX * 2];
@@ -89,6 +92,7 @@ fake_deliver(void *arg, const struct outbox_entry *e, size_t n,
 	size_t i;
 
 	pthread_mutex_lock(&fk->mu);
+	fk->prepared_used += fk->prepared[0] == e || fk->prepared[1] == e;
 	fk->overlaps += fk->busy;
 	fk->busy = true;
 	if (fk->calls < NRUNS_MAX)
@@ -156,6 +160,24 @@ static const struct outbox_sink_ops fake_ops = {
 	.name = "fake",
 	.deliver = fake_deliver,
 	.free = NULL,
+};
+
+/* outbox_sink_ops.prepare: notes which batch comes next. */
+static void
+fake_prepare(void *arg, const struct outbox_entry *e, size_t n)
+{
+	struct fake *fk = arg;
+
+	(void)n;
+	pthread_mutex_lock(&fk->mu);
+	fk->prepared[fk->nprepared++ % 2] = e;
+	pthread_mutex_unlock(&fk->mu);
+}
+
+static const struct outbox_sink_ops fake_prep_ops = {
+	.name = "fake",
+	.deliver = fake_deliver,
+	.prepare = fake_prepare,
 };
 
 static int
@@ -262,16 +284,23 @@ runs_saved(struct fixture *f, int n)
 }
 
 static struct outbox *
-ob_open(struct fixture *f, size_t batch)
+ob_open_ops(struct fixture *f, const struct outbox_sink_ops *ops,
+    size_t batch)
 {
 	struct outbox *ob = NULL;
 
 	assert_int_equal(outbox_new(&f->cfg, f->path, &ob), 0);
-	assert_int_equal(outbox_add_sink(ob, &fake_ops, &f->fake, batch), 0);
+	assert_int_equal(outbox_add_sink(ob, ops, &f->fake, batch), 0);
 	assert_int_equal(outbox_add_planner(ob, outbox_plan_reports, "fake"),
 	    0);
 	store_on_outbox(f->st, outbox_wake, ob);
 	return ob;
+}
+
+static struct outbox *
+ob_open(struct fixture *f, size_t batch)
+{
+	return ob_open_ops(f, &fake_ops, batch);
 }
 
 static void
@@ -628,7 +657,8 @@ test_restart_delivers_rest(void **state)
 }
 
 /* Many batches, the next read while one is delivered: each entry once,
- * oldest first, deliver calls one at a time. */
+ * oldest first, deliver calls one at a time, each after the sink's
+ * prepare of its entries. */
 static void
 test_batches_pipelined(void **state)
 {
@@ -637,7 +667,7 @@ test_batches_pipelined(void **state)
 	int i;
 
 	runs_saved(f, 20);
-	ob = ob_open(f, 3);
+	ob = ob_open_ops(f, &fake_prep_ops, 3);
 	assert_int_equal(outbox_start(ob), 0);
 	wait_depth(f, 0);
 	ob_close(f, ob);
@@ -646,6 +676,7 @@ test_batches_pipelined(void **state)
 		assert_int_equal(f->fake.ids[i], i + 1);
 	assert_int_equal(f->fake.overlaps, 0);
 	assert_int_equal(f->fake.calls, 7);
+	assert_int_equal(f->fake.prepared_used, 7);
 	assert_int_equal(f->fake.sizes[6], 2);
 }
 
