@@ -225,7 +225,8 @@ int store_outbox_due_after(struct store *st, const char *sink,
 int store_outbox_parked(struct store *st, size_t max,
     struct store_outbox_entry **out, size_t *n);
 
-/* Deletes n entries (delivered) in one transaction.  0 or ERR_STORE. */
+/* Deletes n entries (delivered) in one transaction, one statement per
+ * run of consecutive ids.  0, -ENOMEM or ERR_STORE. */
 int store_outbox_delete(struct store *st, const int64_t *ids, size_t n);
 
 /* Writes attempts, next_ms, parked and why of n entries in one

@@ -265,7 +265,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " ORDER BY o.id LIMIT ?3",
 	[S_OB_PARKED] = OB_COLUMNS " WHERE o.parked = 1 ORDER BY o.id"
 	    " LIMIT ?1",
-	[S_OB_DELETE] = "DELETE FROM outbox WHERE id = ?",
+	[S_OB_DELETE] = "DELETE FROM outbox WHERE id BETWEEN ?1 AND ?2",
 	[S_OB_UPDATE] = "UPDATE outbox SET attempts = ?2, next_ms = ?3,"
 	    " parked = ?4, why = ?5 WHERE id = ?1",
 	[S_OB_REQUEUE] = "UPDATE outbox SET parked = 0, next_ms = 0,"
@@ -1530,15 +1530,22 @@ store_outbox_parked(struct store *st, size_t max,
 	return r;
 }
 
+/* Ids lo to hi, both included. */
+struct ob_range {
+	int64_t lo, hi;
+};
+
 static int
-ob_delete_one(struct store *st, const void *v)
+ob_delete_range(struct store *st, const void *v)
 {
+	const struct ob_range *g = v;
 	struct binder b;
 
 	if (bind_begin(&b, st, S_OB_DELETE) != 0)
 		return ERR_STORE;
-	bind_int(&b, *(const int64_t *)v);
-	return bind_exec(st, &b, "delete outbox entry");
+	bind_int(&b, g->lo);
+	bind_int(&b, g->hi);
+	return bind_exec(st, &b, "delete outbox entries");
 }
 
 static int
@@ -1575,10 +1582,30 @@ ob_batch(struct store *st, const void *v, size_t n, size_t size,
 	return r;
 }
 
+/* One statement per run of consecutive ids (a delivered batch is mostly
+ * one run), in one transaction. */
 int
 store_outbox_delete(struct store *st, const int64_t *ids, size_t n)
 {
-	return n == 0 ? 0 : ob_batch(st, ids, n, sizeof(*ids), ob_delete_one);
+	struct ob_range *g;
+	size_t i, k = 0;
+	int r;
+
+	if (n == 0)
+		return 0;
+	if ((g = calloc(n, sizeof(*g))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (k > 0 && ids[i] == g[k - 1].hi + 1)
+			g[k - 1].hi = ids[i];
+		else {
+			g[k].lo = ids[i];
+			g[k++].hi = ids[i];
+		}
+	}
+	r = ob_batch(st, g, k, sizeof(*g), ob_delete_range);
+	free(g);
+	return r;
 }
 
 int

@@ -936,6 +936,36 @@ test_retention_keeps_outbox_runs(void **state)
 	store_close(st);
 }
 
+/* Deleting entries 1, 2 and 4 of 1-4 leaves 3 (a run of consecutive ids
+ * goes in one statement, a gap is kept). */
+static void
+test_outbox_delete_runs(void **state)
+{
+	static const char *const events[] = { "a", "b", "c", "d" };
+	struct fixture *f = *state;
+	struct store *st = open_rw(f);
+	struct store_run *run = mkrun("r", 60, "schedule", 1);
+	int64_t ids[3] = { 1, 2, 4 };
+	size_t i;
+
+	create1(st, run);
+	finish(run, RUN_SUCCESS, 100);
+	run->outrows = calloc(4, sizeof(*run->outrows));
+	for (i = 0; i < 4; i++) {
+		run->outrows[i].sink = strdup("elasticsearch");
+		run->outrows[i].event = strdup(events[i]);
+	}
+	run->noutrows = 4;
+	save1(st, run);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 4);
+	assert_int_equal(store_outbox_delete(st, ids, 3), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT id FROM outbox"), 3);
+	assert_int_equal(store_outbox_delete(st, ids, 0), 0);
+	store_run_free(run);
+	store_close(st);
+}
+
 /* A store of schema 3 (before the outbox) migrates to 4, data kept. */
 static void
 test_migrate_to_outbox(void **state)
@@ -1209,6 +1239,7 @@ main(void)
 		T(test_create_ids_and_duplicates),
 		T(test_create_batch_rollback),
 		T(test_save_and_get),
+		T(test_outbox_delete_runs),
 		T(test_job_state_newest_final),
 		T(test_query_filters),
 		T(test_query_default_limit),
