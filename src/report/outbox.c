@@ -315,18 +315,18 @@ outbox_render(const struct store_run *run, const char *event)
 	if (tz_get("UTC", &utc, NULL) != 0 ||
 	    (o = runjson_report(run, utc)) == NULL)
 		return NULL;
-	json_object_object_add(o, "event", runjson_str(event));
-	json_object_object_add(o, "start",
+	runjson_put(o, "event", runjson_str(event));
+	runjson_put(o, "start",
 	    runjson_time_ms(utc, run->started_ms));
-	json_object_object_add(o, "stop", runjson_time_ms(utc, run->ended_ms));
-	json_object_object_add(o, "duration_ms", ms_or_null(
+	runjson_put(o, "stop", runjson_time_ms(utc, run->ended_ms));
+	runjson_put(o, "duration_ms", ms_or_null(
 	    run->started_ms > 0 && run->ended_ms >= run->started_ms,
 	    run->ended_ms - run->started_ms));
-	json_object_object_add(o, "lateness_ms", ms_or_null(first > 0,
+	runjson_put(o, "lateness_ms", ms_or_null(first > 0,
 	    first - run->scheduled_at * 1000));
-	json_object_object_add(o, "attempt",
+	runjson_put(o, "attempt",
 	    json_object_new_int(run->attempt));
-	json_object_object_add(o, "nodes", nodes_json(run));
+	runjson_put(o, "nodes", nodes_json(run));
 	doc = strdup(json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
