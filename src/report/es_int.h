@@ -45,9 +45,9 @@ bool es_json_plain(const char *text, size_t len, size_t str_max);
 
 /* Whether body (len bytes) is a _bulk answer in which all of n items went:
  * a JSON object whose "errors" is false and whose "items" is an array of
- * n values (Elasticsearch sets errors when any item failed).  Reads body
- * only, never allocates; false says es_bulk_read() must read it item by
- * item.  In es_json.c. */
+ * n items {"ACTION": {..., "status": 2xx}}.  Reads body only, never
+ * allocates; false says es_bulk_read() must read it item by item.  In
+ * es_json.c. */
 bool es_bulk_all_ok(const char *body, size_t len, size_t n);
 
 /*

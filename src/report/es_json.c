@@ -11,7 +11,7 @@
  * it says no, the sink takes the slow path (parse, clean, serialise),
  * which also parks what is not a JSON object.  The same reader tells a
  * _bulk answer in which every item went (es_bulk_all_ok()) without
- * building its tree: only "errors" and the count of "items" are read.
+ * building its tree: "errors" false, and each item's status a 2xx.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -229,23 +229,6 @@ es_json_plain(const char *text, size_t len, size_t str_max)
 	return c.p == c.end;
 }
 
-/* An array, at its '[': *n receives the count of its values. */
-static bool
-jc_count(struct jc *c, size_t *n)
-{
-	*n = 0;
-	if (!jc_eat(c, '['))
-		return false;
-	if (jc_eat(c, ']'))
-		return true;
-	do {
-		if (!jc_value(c, 2))
-			return false;
-		(*n)++;
-	} while (jc_eat(c, ','));
-	return jc_eat(c, ']');
-}
-
 /* Whether the member name k (klen bytes, quotes included) is name. */
 static bool
 jc_key_is(const unsigned char *k, size_t klen, const char *name)
@@ -253,6 +236,64 @@ jc_key_is(const unsigned char *k, size_t klen, const char *name)
 	size_t n = strlen(name);
 
 	return klen == n + 2 && memcmp(k + 1, name, n) == 0;
+}
+
+/* A status of 2xx, at its first digit. */
+static bool
+jc_status_2xx(struct jc *c)
+{
+	const unsigned char *d = c->p;
+
+	return jc_number(c) && c->p - d == 3 && d[0] == '2';
+}
+
+/* One _bulk item, {"ACTION": {..., "status": 2xx, ...}}: true when it
+ * went. */
+static bool
+jc_item_ok(struct jc *c)
+{
+	const unsigned char *k;
+	size_t klen;
+	bool ok = false;
+
+	jc_ws(c);
+	if (!jc_eat(c, '{') || (jc_ws(c), !jc_string(c)) ||
+	    !jc_eat(c, ':') || !jc_eat(c, '{'))
+		return false;
+	do {
+		jc_ws(c);
+		k = c->p;
+		if (!jc_string(c))
+			return false;
+		klen = (size_t)(c->p - k);
+		if (!jc_eat(c, ':'))
+			return false;
+		jc_ws(c);
+		if (jc_key_is(k, klen, "status")) {
+			if (!(ok = jc_status_2xx(c)))
+				return false;
+		} else if (!jc_value(c, 3))
+			return false;
+	} while (jc_eat(c, ','));
+	return jc_eat(c, '}') && jc_eat(c, '}') && ok;
+}
+
+/* The items array, at its '[': *n receives their count; false as soon
+ * as one did not go. */
+static bool
+jc_items_ok(struct jc *c, size_t *n)
+{
+	*n = 0;
+	if (!jc_eat(c, '['))
+		return false;
+	if (jc_eat(c, ']'))
+		return true;
+	do {
+		if (!jc_item_ok(c))
+			return false;
+		(*n)++;
+	} while (jc_eat(c, ','));
+	return jc_eat(c, ']');
 }
 
 bool
@@ -278,7 +319,7 @@ es_bulk_all_ok(const char *body, size_t len, size_t n)
 		if (jc_key_is(k, klen, "errors") && jc_word(&c, "false"))
 			ok = true;
 		else if (jc_key_is(k, klen, "items")) {
-			if (!jc_count(&c, &items))
+			if (!jc_items_ok(&c, &items))
 				return false;
 		} else if (!jc_value(&c, 1))
 			return false;

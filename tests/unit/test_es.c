@@ -939,16 +939,26 @@ test_bulk_all_ok(void **state)
 	    "\"items\": [{\"index\": {\"_id\": \"a\", \"status\": 201}}, "
 	    "{\"index\": {\"_id\": \"b\", \"status\": 200}}]}";
 	static const char *const no[] = {
-		"{\"took\": 3, \"errors\": true, \"items\": [{}, {}]}",
-		"{\"took\": 3, \"items\": [{}, {}]}",
-		"{\"errors\": false, \"items\": [{}]}",
-		"{\"errors\": false, \"items\": [{}, {}, {}]}",
+#define OK	"{\"index\": {\"_id\": \"a\", \"status\": 201}}"
+		"{\"took\": 3, \"errors\": true, \"items\": [" OK ", " OK "]}",
+		"{\"took\": 3, \"items\": [" OK ", " OK "]}",
+		"{\"errors\": false, \"items\": [" OK "]}",
+		"{\"errors\": false, \"items\": [" OK ", " OK ", " OK "]}",
 		"{\"errors\": false, \"items\": {}}",
-		"{\"errors\": \"false\", \"items\": [{}, {}]}",
-		"{\"errors\": false, \"items\": [{}, {}]",
-		"{\"errors\": false, \"items\": [{}, {]}",
-		"[{\"errors\": false, \"items\": [{}, {}]}]",
+		"{\"errors\": \"false\", \"items\": [" OK ", " OK "]}",
+		"{\"errors\": false, \"items\": [" OK ", " OK "]",
+		"{\"errors\": false, \"items\": [" OK ", {]}",
+		"[{\"errors\": false, \"items\": [" OK ", " OK "]}]",
+		"{\"errors\": false, \"items\": [{}, {}]}",
+		"{\"errors\": false, \"items\": [" OK ", {\"index\": "
+		    "{\"_id\": \"b\"}}]}",			/* no status */
+		"{\"errors\": false, \"items\": [" OK ", {\"index\": "
+		    "{\"status\": 409}}]}",
+		"{\"errors\": false, \"items\": [" OK ", {\"index\": "
+		    "{\"status\": 2000}}]}",
+		"{\"errors\": false, \"items\": [" OK ", 7]}",
 		"",
+#undef OK
 	};
 	const char *ids[2] = { "a", "b" };
 	struct outbox_outcome out[2];
@@ -967,7 +977,7 @@ test_bulk_all_ok(void **state)
 	assert_int_equal(out[0].result, OUTBOX_DELIVERED);
 	assert_int_equal(out[1].result, OUTBOX_DELIVERED);
 	assert_string_equal(out[1].why, "");
-	assert_int_equal(es_bulk_read(no[1], strlen(no[1]), ids, 2, "peer",
+	assert_int_equal(es_bulk_read(no[9], strlen(no[9]), ids, 2, "peer",
 	    out, &reinstall), 0);	/* items without a status */
 	assert_int_equal(out[0].result, OUTBOX_RETRY);
 	assert_false(reinstall);
