@@ -113,7 +113,7 @@ clean_string(json_object *v)
 		    json_object_set_string_len(v, buf_str(&capped),
 		    (int)capped.len) == 0)
 			r = -ENOMEM;
-	} else if (fixed.len != n || memcmp(fixed.data, s, n) != 0) {
+	} else if (fixed.len != n || (n > 0 && memcmp(fixed.data, s, n) != 0)) {
 		if (json_object_set_string_len(v, buf_str(&fixed),
 		    (int)fixed.len) == 0)
 			r = -ENOMEM;

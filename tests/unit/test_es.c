@@ -1021,6 +1021,12 @@ test_fast_path_same_lines(void **state)
 	assert_string_equal(str_at(v, "_id"), odd);
 	assert_string_equal(str_at(v, "_index"), SCHED_INDEX);
 	json_object_put(o);
+	e.doc = "{\"empty\":\"\",\"bad\":\"x\xff\"}";	/* slow path */
+	buf_reset(&slow);
+	assert_int_equal(es_doc_append(&slow, &e, SCHED_INDEX, "i", why,
+	    sizeof(why)), 0);
+	assert_non_null(strstr(buf_str(&slow), "{\"empty\":\"\",\"bad\":"
+	    "\"x\xef\xbf\xbd\"}\n"));
 	buf_free(&fast);
 	buf_free(&slow);
 	free(doc);
