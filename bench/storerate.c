@@ -17,7 +17,7 @@
  *       "LENGTH\n" then the body, for bench/bulkfloor.c.
  *   storerate ship DIR HOST PORT
  *       Starts the outbox with the Elasticsearch sink (--es-host/--es-port
- *       defaults) on DIR/distcron.db and prints documents/s until the
+ *       defaults, flush_interval included) on DIR/distcron.db and prints documents/s until the
  *       outbox is empty.
  */
 #include <errno.h>
@@ -370,7 +370,10 @@ outbox_es(const char *path, const char *host, long port, size_t *batch)
 	*batch = (size_t)ec.batch_docs;
 	if ((r = outbox_new(&cfg, path, &ob)) != 0 ||
 	    (r = es_sink_new(&ec, &es_ops, &arg)) != 0 ||
-	    (r = outbox_add_sink(ob, &count_ops, arg, *batch)) != 0)
+	    (count_ops.prepare = es_ops->prepare, 0) != 0 ||
+	    (r = outbox_add_sink(ob, &count_ops, arg, *batch)) != 0 ||
+	    (r = outbox_set_flush(ob, ES_SINK_NAME,
+	    ec.flush_interval_ms)) != 0)
 		die("outbox with the Elasticsearch sink", r);
 	es_config_free(&ec);
 	return ob;

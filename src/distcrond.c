@@ -606,6 +606,9 @@ outbox_es(struct daemon *d, struct outbox *ob)
 	    0)
 		ops->free(arg);
 	if (rc == 0)
+		rc = outbox_set_flush(ob, ES_SINK_NAME,
+		    d->es.flush_interval_ms);
+	if (rc == 0)
 		rc = outbox_add_planner(ob, outbox_plan_reports,
 		    (void *)ES_SINK_NAME);
 	if (rc != 0)

@@ -21,6 +21,12 @@ struct buf {
 /* Initialises an empty buffer that will never hold more than max bytes. */
 void buf_init(struct buf *b, size_t max);
 
+/* Makes room for n more bytes (and the NUL) without changing len, so that
+ * a producer may write up to n bytes at data + len itself, then add what it
+ * wrote to len and terminate.  Returns 0, -E2BIG past the cap, or
+ * -ENOMEM. */
+int buf_reserve(struct buf *b, size_t n);
+
 /* Appends n bytes.  Returns 0, -E2BIG past the cap, or -ENOMEM. */
 int buf_append(struct buf *b, const void *p, size_t n);
 

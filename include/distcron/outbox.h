@@ -60,15 +60,28 @@ struct outbox_sink_ops {
 				 * "slack": the sink column of its entries */
 	/*
 	 * Delivers e[0..n-1] (in one request where the peer allows it) and
-	 * fills out[i] for every entry.  Blocks (network): called on the
-	 * outbox's thread only, one call at a time per sink.  Returns 0, or
-	 * a negative error when nothing could be tried (every entry is then
-	 * retried, out[0].why says why).
+	 * fills out[i] for every entry.  Blocks (network): called on a
+	 * thread the outbox starts for the call (signals blocked), one call
+	 * at a time for the whole outbox, while the outbox's thread reads
+	 * and renders the next batch.  Returns 0, or a negative error when
+	 * nothing could be tried (every entry is then retried, out[0].why
+	 * says why).
 	 */
 	int (*deliver)(void *arg, const struct outbox_entry *e, size_t n,
 	    struct outbox_outcome *out);
 	/* Frees arg (the sink's state).  Accepts NULL. */
 	void (*free)(void *arg);
+	/*
+	 * Optional (NULL: none): gets ready what deliver(e, n) will send,
+	 * e.g. a request body, on the outbox's thread, before the deliver
+	 * call that gets this same e and n, so that the work overlaps the
+	 * delivery of the batch before (prepare may run while deliver runs
+	 * for another batch; never two prepare calls at once).  deliver must
+	 * do everything itself when nothing was made ready for its e: a
+	 * batch prepared may also be dropped (the outbox stops) without a
+	 * deliver call.  Never blocks on the network.
+	 */
+	void (*prepare)(void *arg, const struct outbox_entry *e, size_t n);
 };
 
 /* An entry a final run creates: for which sink, for which event. */
@@ -94,8 +107,14 @@ typedef size_t (*outbox_plan_fn)(void *arg, const struct store_run *rec,
  * ---- the outbox itself (src/report/outbox.c) ----
  *
  * Threads and ownership: the outbox owns one thread (started by
- * outbox_start) and its own connection to the store file; sinks' deliver
- * runs on that thread only.  outbox_plan runs on the loop thread (the
+ * outbox_start) and its own connection to the store file.  That thread
+ * ships a sink's entries two batches at once: it hands a batch to a
+ * thread of its own for the sink's deliver and meanwhile reads and
+ * renders the next one (never an entry in flight); when the deliver call
+ * returns, it hands over the next batch and applies the outcomes of the
+ * first meanwhile.  So deliver calls never overlap, an entry is in one
+ * call at a time, and what was not applied when the process dies is
+ * sent again.  outbox_plan runs on the loop thread (the
  * runner's plan step), outbox_wake on the store thread (store_on_outbox),
  * the stats, parked and retry calls on any thread (they block briefly on
  * the outbox's store connection: not from the event loop).  Sinks and
@@ -125,6 +144,13 @@ int outbox_new(const struct config *cfg, const char *path,
  * -ENOSPC. */
 int outbox_add_sink(struct outbox *ob, const struct outbox_sink_ops *ops,
     void *arg, size_t batch);
+
+/* Lets sink name wait up to ms (> 0) to fill a batch: when fewer than
+ * its batch are due, they are sent once ms have passed since the oldest
+ * of them became due, or at once when the batch fills or the outbox
+ * stops.  Default 0: due entries go at once.  Before outbox_start only.
+ * Returns 0, ERR_BUSY or ERR_NOTFOUND (no such sink). */
+int outbox_set_flush(struct outbox *ob, const char *sink, int64_t ms);
 
 /* Registers a planner, called in order for every final run.  Rows naming
  * a sink that is not registered are dropped (logged once).  Before
@@ -157,7 +183,8 @@ void outbox_on_depth(struct outbox *ob, outbox_depth_fn fn, void *arg);
 int outbox_start(struct outbox *ob);
 
 /* Stops the thread: it finishes the deliver call in progress and applies
- * its outcomes.  Waits up to deadline_ms; returns 0, or ERR_TIMEOUT when
+ * its outcomes, and sends a batch that waited to fill (outbox_set_flush)
+ * at once.  Waits up to deadline_ms; returns 0, or ERR_TIMEOUT when
  * a sink is still blocked (then outbox_free leaves ob to the thread, and
  * its entries are sent again at the next start). */
 int outbox_stop(struct outbox *ob, int64_t deadline_ms);

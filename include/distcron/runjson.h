@@ -46,6 +46,12 @@ json_object *runjson_report(const struct store_run *run,
 /* A string, or NULL (JSON null) when s is NULL. */
 json_object *runjson_str(const char *s);
 
+/* Adds member key, a string constant not yet in o, to o with value v
+ * (NULL: null); json-c neither copies the key nor looks it up first,
+ * which is most of what adding costs when reports are rendered by the
+ * thousand. */
+void runjson_put(json_object *o, const char *key, json_object *v);
+
 /* A millisecond timestamp as an ISO 8601 string in zone; NULL (JSON null)
  * when ms <= 0. */
 json_object *runjson_time_ms(const struct tz *zone, int64_t ms);

@@ -166,6 +166,13 @@ int store_probe(struct store *st);
  * ERR_STORE.  The caller frees *out with store_run_free(). */
 int store_run_get(struct store *st, int64_t id, struct store_run **out);
 
+/* Loads runs ids[0..n-1] as store_run_get does, in one read transaction
+ * (the outbox's batches): out[i] is the run, or NULL when it is not in
+ * the store.  Returns 0, -ENOMEM or ERR_STORE (then every out[i] is
+ * NULL).  The caller frees each out[i] with store_run_free(). */
+int store_runs_get(struct store *st, const int64_t *ids, size_t n,
+    struct store_run **out);
+
 /* Lists runs matching q, newest first, with items.  *out is an array of
  * *n runs; free it with store_runs_free(). */
 int store_runs_query(struct store *st, const struct store_query *q,
@@ -208,10 +215,18 @@ struct store_outbox_entry {
  * malloc'd (free()); *n may be 0.  Returns 0, -ENOMEM or ERR_STORE. */
 int store_outbox_due(struct store *st, const char *sink, int64_t now_ms,
     size_t max, struct store_outbox_entry **out, size_t *n);
+/* The same due entries of sink, only those with an id above after_id
+ * (the outbox reads the next batch of a backlog while one is in flight),
+ * found in id order from after_id on; after_id -1: any id, through the
+ * index of due entries (store_outbox_due). */
+int store_outbox_due_after(struct store *st, const char *sink,
+    int64_t now_ms, int64_t after_id, size_t max,
+    struct store_outbox_entry **out, size_t *n);
 int store_outbox_parked(struct store *st, size_t max,
     struct store_outbox_entry **out, size_t *n);
 
-/* Deletes n entries (delivered) in one transaction.  0 or ERR_STORE. */
+/* Deletes n entries (delivered) in one transaction, one statement per
+ * run of consecutive ids.  0, -ENOMEM or ERR_STORE. */
 int store_outbox_delete(struct store *st, const int64_t *ids, size_t n);
 
 /* Writes attempts, next_ms, parked and why of n entries in one

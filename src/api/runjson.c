@@ -21,6 +21,14 @@ runjson_str(const char *s)
 	return s != NULL ? json_object_new_string(s) : NULL;
 }
 
+void
+runjson_put(json_object *o, const char *key, json_object *v)
+{
+	if (json_object_object_add_ex(o, key, v, JSON_C_OBJECT_ADD_KEY_IS_NEW |
+	    JSON_C_OBJECT_ADD_CONSTANT_KEY) != 0)
+		json_object_put(v);
+}
+
 json_object *
 runjson_time_ms(const struct tz *zone, int64_t ms)
 {
@@ -92,21 +100,21 @@ item_json(const struct store_item *it, const struct tz *zone,
 
 	if (o == NULL)
 		return NULL;
-	json_object_object_add(o, "node", runjson_str(it->node));
-	json_object_object_add(o, "attempt", json_object_new_int(it->attempt));
-	json_object_object_add(o, "status", status_json(it->status));
-	json_object_object_add(o, "exit_code", exit_json(it->exit_code));
-	json_object_object_add(o, "signal", it->signal > 0 ?
+	runjson_put(o, "node", runjson_str(it->node));
+	runjson_put(o, "attempt", json_object_new_int(it->attempt));
+	runjson_put(o, "status", status_json(it->status));
+	runjson_put(o, "exit_code", exit_json(it->exit_code));
+	runjson_put(o, "signal", it->signal > 0 ?
 	    json_object_new_int(it->signal) : NULL);
-	json_object_object_add(o, "started",
+	runjson_put(o, "started",
 	    runjson_time_ms(zone, it->started_ms));
-	json_object_object_add(o, "ended", runjson_time_ms(zone, it->ended_ms));
-	json_object_object_add(o, "error", runjson_str(it->error));
+	runjson_put(o, "ended", runjson_time_ms(zone, it->ended_ms));
+	runjson_put(o, "error", runjson_str(it->error));
 	if (with_output) {
-		json_object_object_add(o, "output", runjson_str(it->out));
-		json_object_object_add(o, "stderr", runjson_str(it->err));
+		runjson_put(o, "output", runjson_str(it->out));
+		runjson_put(o, "stderr", runjson_str(it->err));
 	}
-	json_object_object_add(o, "truncated",
+	runjson_put(o, "truncated",
 	    json_object_new_boolean(it->truncated));
 	return o;
 }
@@ -120,22 +128,22 @@ runjson_run(const struct store_run *run, const struct tz *zone,
 
 	if (o == NULL)
 		return NULL;
-	json_object_object_add(o, "id", json_object_new_int64(run->id));
-	json_object_object_add(o, "job", runjson_str(run->job));
-	json_object_object_add(o, "scheduled_at",
+	runjson_put(o, "id", json_object_new_int64(run->id));
+	runjson_put(o, "job", runjson_str(run->job));
+	runjson_put(o, "scheduled_at",
 	    runjson_time_ms(zone, run->scheduled_at * 1000));
-	json_object_object_add(o, "status", status_json(run->status));
-	json_object_object_add(o, "trigger", runjson_str(run->trigger));
-	json_object_object_add(o, "attempt", json_object_new_int(run->attempt));
-	json_object_object_add(o, "started",
+	runjson_put(o, "status", status_json(run->status));
+	runjson_put(o, "trigger", runjson_str(run->trigger));
+	runjson_put(o, "attempt", json_object_new_int(run->attempt));
+	runjson_put(o, "started",
 	    runjson_time_ms(zone, run->started_ms));
-	json_object_object_add(o, "ended", runjson_time_ms(zone, run->ended_ms));
+	runjson_put(o, "ended", runjson_time_ms(zone, run->ended_ms));
 	items = json_object_new_array();
 	for (i = 0; items != NULL && i < run->nitems; i++)
 		json_object_array_add(items,
 		    item_json(&run->items[i], zone, with_output));
-	json_object_object_add(o, "items", items);
-	json_object_object_add(o, "reason", runjson_str(run->reason));
+	runjson_put(o, "items", items);
+	runjson_put(o, "reason", runjson_str(run->reason));
 	return o;
 }
 
@@ -162,8 +170,8 @@ span_json(const struct tz *zone, int64_t start_ms, int64_t stop_ms)
 
 	if (o == NULL)
 		return NULL;
-	json_object_object_add(o, "start", runjson_time_ms(zone, start_ms));
-	json_object_object_add(o, "stop", runjson_time_ms(zone, stop_ms));
+	runjson_put(o, "start", runjson_time_ms(zone, start_ms));
+	runjson_put(o, "stop", runjson_time_ms(zone, stop_ms));
 	return o;
 }
 
@@ -178,9 +186,9 @@ duration_json(int64_t start_ms, int64_t stop_ms)
 	if (o == NULL)
 		return NULL;
 	runjson_duration(stop_ms - start_ms, s, sizeof(s));
-	json_object_object_add(o, "milliseconds", known ?
+	runjson_put(o, "milliseconds", known ?
 	    json_object_new_int64(stop_ms - start_ms) : NULL);
-	json_object_object_add(o, "string", known ?
+	runjson_put(o, "string", known ?
 	    json_object_new_string(s) : NULL);
 	return o;
 }
@@ -192,20 +200,20 @@ report_item_json(const struct store_item *it, const struct tz *zone)
 
 	if (o == NULL)
 		return NULL;
-	json_object_object_add(o, "node", runjson_str(it->node));
-	json_object_object_add(o, "time",
+	runjson_put(o, "node", runjson_str(it->node));
+	runjson_put(o, "time",
 	    span_json(zone, it->started_ms, it->ended_ms));
-	json_object_object_add(o, "duration",
+	runjson_put(o, "duration",
 	    duration_json(it->started_ms, it->ended_ms));
-	json_object_object_add(o, "success",
+	runjson_put(o, "success",
 	    json_object_new_boolean(it->status == RUN_SUCCESS));
-	json_object_object_add(o, "output", runjson_str(it->out));
-	json_object_object_add(o, "attempt", json_object_new_int(it->attempt));
-	json_object_object_add(o, "status", status_json(it->status));
-	json_object_object_add(o, "exit_code", exit_json(it->exit_code));
-	json_object_object_add(o, "signal", it->signal > 0 ?
+	runjson_put(o, "output", runjson_str(it->out));
+	runjson_put(o, "attempt", json_object_new_int(it->attempt));
+	runjson_put(o, "status", status_json(it->status));
+	runjson_put(o, "exit_code", exit_json(it->exit_code));
+	runjson_put(o, "signal", it->signal > 0 ?
 	    json_object_new_int(it->signal) : NULL);
-	json_object_object_add(o, "error", runjson_str(it->error));
+	runjson_put(o, "error", runjson_str(it->error));
 	return o;
 }
 
@@ -239,22 +247,22 @@ runjson_report(const struct store_run *run, const struct tz *zone)
 
 	if (o == NULL)
 		return NULL;
-	json_object_object_add(o, "id", json_object_new_int64(run->id));
-	json_object_object_add(o, "job", runjson_str(run->job));
-	json_object_object_add(o, "scheduled_at",
+	runjson_put(o, "id", json_object_new_int64(run->id));
+	runjson_put(o, "job", runjson_str(run->job));
+	runjson_put(o, "scheduled_at",
 	    runjson_time_ms(zone, run->scheduled_at * 1000));
-	json_object_object_add(o, "time",
+	runjson_put(o, "time",
 	    span_json(zone, run->started_ms, run->ended_ms));
-	json_object_object_add(o, "duration",
+	runjson_put(o, "duration",
 	    duration_json(run->started_ms, run->ended_ms));
-	json_object_object_add(o, "success",
+	runjson_put(o, "success",
 	    json_object_new_boolean(run->status == RUN_SUCCESS));
-	json_object_object_add(o, "status", status_json(run->status));
-	json_object_object_add(o, "exit_code", exit_json(run_exit_code(run)));
+	runjson_put(o, "status", status_json(run->status));
+	runjson_put(o, "exit_code", exit_json(run_exit_code(run)));
 	items = json_object_new_array();
 	for (i = 0; items != NULL && i < run->nitems; i++)
 		json_object_array_add(items,
 		    report_item_json(&run->items[i], zone));
-	json_object_object_add(o, "items", items);
+	runjson_put(o, "items", items);
 	return o;
 }

@@ -2,12 +2,16 @@
  * es.c - the Elasticsearch sink of the outbox (see es.h).
  *
  * One curl easy handle per sink, reused by every request so that the
- * connection is kept alive between batches (deliver() is called on the
- * outbox's thread only, one call at a time, so the handle needs no lock).
- * deliver() first makes sure the index template is installed, then cuts
- * the entries into _bulk requests of at most batch_docs documents and
- * batch_bytes bytes (a larger document goes alone), gzips each body, and
- * reads the answer item by item (es_bulk_read()).  A connection that
+ * connection is kept alive between batches (deliver() is called one call
+ * at a time, so the handle needs no lock).  deliver() first makes sure
+ * the index template is installed, then cuts the entries into _bulk
+ * requests of at most batch_docs documents and batch_bytes bytes (a
+ * larger document goes alone), gzips each body, and reads the answer
+ * (es_bulk_read(): every document delivered when "errors" is false and
+ * there is an item for each, item by item otherwise).  The outbox calls
+ * prepare() with the next batch while the previous one is sent: a batch
+ * that makes one request has it built and gzipped there, in the slot no
+ * deliver call uses, and its deliver() only sends it.  A connection that
  * cannot be made moves the sink to the next URL, where it stays; an
  * answer that is not a bulk response (a status, a cut body, a time-out)
  * leaves every entry of that request to be retried: ids are stable, so a
@@ -19,8 +23,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +46,23 @@
 #define RESPONSE_MAX	(64 * 1024 * 1024)
 #define PEER_LEN	200
 
+/*
+ * A batch made ready by es_prepare() on the outbox's thread while the
+ * previous one is being sent: its whole _bulk request (one, when every
+ * document renders and they fit batch_docs and batch_bytes), plain and
+ * gzipped.  Two slots: the one a deliver call sends, the one being made.
+ */
+struct es_prep {
+	const struct outbox_entry *e;	/* the batch it was made for */
+	size_t n;
+	int64_t first_id;
+	bool ready, busy;		/* under prep_mu */
+	struct buf body, gz;
+	char (*ids)[ES_ID_LEN];
+	const char **idp;
+	size_t cap;			/* ids and idp hold this many */
+};
+
 struct es_sink {
 	struct es_config cf;
 	CURL *easy;
@@ -48,6 +71,11 @@ struct es_sink {
 	bool compress;
 	struct curl_slist *h_ndjson, *h_gzip, *h_json;
 	struct buf resp;		/* the answer being received */
+	struct buf body, one, gz;	/* a request being built, one
+					 * document, the body gzipped: kept
+					 * from one request to the next */
+	pthread_mutex_t prep_mu;	/* the slots' tags (ready, busy) */
+	struct es_prep prep[2];		/* batches made by es_prepare */
 	char errbuf[CURLX_ERRBUF_SIZE];
 	char peer[PEER_LEN];		/* "elasticsearch at URL" */
 };
@@ -182,36 +210,37 @@ request_any(struct es_sink *s, const char *method, const char *path,
 	}
 }
 
-/* out = in, gzipped (out initialised here).  Returns 0, -ENOMEM or
- * ERR_INTERNAL. */
+/* out = in, gzipped at Z_BEST_SPEED (out emptied first): a _bulk body is
+ * mostly the same field names again and again, which the fastest level
+ * already finds, and the sink's thread must not become the slow half of
+ * the shipping.  Deflates straight into out, sized by deflateBound.
+ * Returns 0, -ENOMEM or ERR_INTERNAL. */
 static int
 gzip_body(const struct buf *in, struct buf *out)
 {
 	z_stream z = { 0 };
-	unsigned char *tmp = NULL;
 	size_t bound;
-	int r = ERR_INTERNAL;
+	int r;
 
-	buf_init(out, 0);
-	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+	buf_reset(out);
+	if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8,
 	    Z_DEFAULT_STRATEGY) != Z_OK)
 		return ERR_INTERNAL;
 	bound = deflateBound(&z, in->len) + 32;
-	if ((tmp = malloc(bound)) == NULL) {
-		r = -ENOMEM;
+	if ((r = buf_reserve(out, bound)) != 0)
 		goto out;
-	}
 	z.next_in = (Bytef *)(in->data != NULL ? in->data : "");
 	z.avail_in = (uInt)in->len;
-	z.next_out = tmp;
+	z.next_out = (Bytef *)out->data;
 	z.avail_out = (uInt)bound;
+	r = ERR_INTERNAL;
 	if (deflate(&z, Z_FINISH) == Z_STREAM_END) {
-		buf_init(out, z.total_out);
-		r = buf_append(out, tmp, z.total_out);
+		out->len = z.total_out;
+		out->data[out->len] = '\0';
+		r = 0;
 	}
  out:
 	deflateEnd(&z);
-	free(tmp);
 	return r;
 }
 
@@ -299,42 +328,45 @@ encoding_refused(const struct es_sink *s, long status)
 	    strcasestr(body, "compress") != NULL));
 }
 
-/* Posts body once, gzipped when the sink compresses. */
+/* Posts body once, gzipped when the sink compresses (gz: body already
+ * gzipped, or NULL). */
 static int
-bulk_post(struct es_sink *s, const struct buf *body, struct es_answer *a,
-    char *why, size_t whylen)
+bulk_post(struct es_sink *s, const struct buf *body, const struct buf *gz,
+    struct es_answer *a, char *why, size_t whylen)
 {
-	struct buf gz;
-	int r;
+	int r = 0;
 
 	if (!s->compress) {
 		request_any(s, "POST", "/_bulk", body, s->h_ndjson, a, why,
 		    whylen);
 		return 0;
 	}
-	if ((r = gzip_body(body, &gz)) == 0)
-		request_any(s, "POST", "/_bulk", &gz, s->h_gzip, a, why,
+	if (gz == NULL && (r = gzip_body(body, &s->gz)) == 0)
+		gz = &s->gz;
+	if (r == 0)
+		request_any(s, "POST", "/_bulk", gz, s->h_gzip, a, why,
 		    whylen);
-	buf_free(&gz);
 	return r;
 }
 
-/* Sends one _bulk request of k documents (ids[]) and fills out[0..k-1].
- * Returns false when no server could be reached (why says so). */
+/* Sends one _bulk request of k documents (ids[]; gz: body gzipped, or
+ * NULL) and fills out[0..k-1].  Returns false when no server could be
+ * reached (why says so). */
 static bool
-bulk_send(struct es_sink *s, const struct buf *body, const char *const *ids,
-    size_t k, struct outbox_outcome *out, char *why, size_t whylen)
+bulk_send(struct es_sink *s, const struct buf *body, const struct buf *gz,
+    const char *const *ids, size_t k, struct outbox_outcome *out, char *why,
+    size_t whylen)
 {
 	struct es_answer a;
 	bool reinstall = false;
 	int r;
 
-	if ((r = bulk_post(s, body, &a, why, whylen)) == 0 && s->compress &&
-	    a.status != 0 && encoding_refused(s, a.status)) {
+	if ((r = bulk_post(s, body, gz, &a, why, whylen)) == 0 &&
+	    s->compress && a.status != 0 && encoding_refused(s, a.status)) {
 		log_warn("%s refuses gzip request bodies (HTTP %ld): sending "
 		    "them plain from now on", s->peer, a.status);
 		s->compress = false;
-		r = bulk_post(s, body, &a, why, whylen);
+		r = bulk_post(s, body, NULL, &a, why, whylen);
 	}
 	if (r != 0)
 		say(why, whylen, "%s: %s", s->peer, err_str(r));
@@ -393,34 +425,144 @@ static size_t
 bulk_chunk(struct es_sink *s, const struct outbox_entry *e, size_t from,
     size_t n, struct es_batch *bt, struct outbox_outcome *out)
 {
-	struct buf body, one;
+	struct buf *body = &s->body, *one = &s->one;
 	char why[OUTBOX_WHY_LEN];
 	size_t i, j, k = 0;
 
-	buf_init(&body, SIZE_MAX / 2);
-	buf_init(&one, SIZE_MAX / 2);
+	buf_reset(body);
 	for (i = from; i < n && k < (size_t)s->cf.batch_docs; i++) {
-		if (doc_render(s, e, i, bt, &one, out) != 0)
+		if (doc_render(s, e, i, bt, one, out) != 0)
 			continue;
-		if (k > 0 && body.len + one.len > s->cf.batch_bytes)
+		if (k > 0 && body->len + one->len > s->cf.batch_bytes)
 			break;		/* i goes in the next request */
-		if (buf_append(&body, one.data, one.len) != 0) {
+		if (buf_append(body, one->data, one->len) != 0) {
 			es_all_retry(&out[i], 1, "out of memory");
 			continue;
 		}
 		bt->idx[k] = i;
 		bt->idp[k++] = bt->ids[i];
 	}
-	buf_free(&one);
-	if (k > 0 && !bulk_send(s, &body, bt->idp, k, bt->res, why,
+	if (k > 0 && !bulk_send(s, body, NULL, bt->idp, k, bt->res, why,
 	    sizeof(why))) {
 		es_all_retry(&out[i], n - i, why);	/* nobody is there */
 		i = n;
 	}
 	for (j = 0; j < k; j++)
 		out[bt->idx[j]] = bt->res[j];
-	buf_free(&body);
 	return i;
+}
+
+/* ---- batches made ready ahead (es_prepare) ---- */
+
+/* Makes p the one _bulk request of e[0..n-1], or fails (ERR_INVALID when
+ * it takes more than one request or a document does not render). */
+static int
+prep_fill(struct es_sink *s, struct es_prep *p, const struct outbox_entry *e,
+    size_t n)
+{
+	char index[ES_INDEX_LEN], why[OUTBOX_WHY_LEN];
+	size_t i;
+	int r = 0;
+
+	if (n > (size_t)s->cf.batch_docs)
+		return ERR_INVALID;
+	if (n > p->cap) {
+		free(p->ids);
+		free(p->idp);
+		p->cap = 0;
+		p->ids = calloc(n, sizeof(*p->ids));
+		p->idp = calloc(n, sizeof(*p->idp));
+		if (p->ids == NULL || p->idp == NULL)
+			return -ENOMEM;
+		p->cap = n;
+	}
+	buf_reset(&p->body);
+	for (i = 0; i < n && r == 0; i++) {
+		es_doc_id(&e[i], p->ids[i], ES_ID_LEN);
+		p->idp[i] = p->ids[i];
+		if ((r = es_index_name(s->cf.index, e[i].scheduled_at, index,
+		    sizeof(index))) == 0)
+			r = es_doc_append(&p->body, &e[i], index, p->ids[i],
+			    why, sizeof(why));
+	}
+	if (r == 0 && n > 1 && p->body.len > s->cf.batch_bytes)
+		r = ERR_INVALID;
+	if (r == 0 && s->cf.compress)
+		r = gzip_body(&p->body, &p->gz);
+	return r;
+}
+
+/* outbox_sink_ops.prepare: makes the request of e[0..n-1] in the slot
+ * no deliver call sends, for the call that comes next. */
+static void
+es_prepare(void *arg, const struct outbox_entry *e, size_t n)
+{
+	struct es_sink *s = arg;
+	struct es_prep *p;
+
+	pthread_mutex_lock(&s->prep_mu);
+	p = s->prep[0].busy ? &s->prep[1] : &s->prep[0];
+	s->prep[0].ready = false;	/* only the latest batch is ahead */
+	s->prep[1].ready = false;
+	pthread_mutex_unlock(&s->prep_mu);
+	if (n == 0 || prep_fill(s, p, e, n) != 0)
+		return;
+	pthread_mutex_lock(&s->prep_mu);
+	p->e = e;
+	p->n = n;
+	p->first_id = e[0].id;
+	p->ready = true;
+	pthread_mutex_unlock(&s->prep_mu);
+}
+
+/* The slot made ready for e[0..n-1], now busy; NULL when there is none. */
+static struct es_prep *
+prep_take(struct es_sink *s, const struct outbox_entry *e, size_t n)
+{
+	struct es_prep *p = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&s->prep_mu);
+	for (i = 0; i < 2 && p == NULL; i++)
+		if (s->prep[i].ready && s->prep[i].e == e &&
+		    s->prep[i].n == n && s->prep[i].first_id == e[0].id)
+			p = &s->prep[i];
+	if (p != NULL) {
+		p->ready = false;
+		p->busy = true;
+	}
+	pthread_mutex_unlock(&s->prep_mu);
+	return p;
+}
+
+static void
+prep_release(struct es_sink *s, struct es_prep *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&s->prep_mu);
+	p->busy = false;
+	pthread_mutex_unlock(&s->prep_mu);
+}
+
+static void
+prep_free(struct es_prep *p)
+{
+	buf_free(&p->body);
+	buf_free(&p->gz);
+	free(p->ids);
+	free(p->idp);
+}
+
+/* Sends the request p holds for its n entries, outcomes into out. */
+static void
+prep_send(struct es_sink *s, struct es_prep *p, size_t n,
+    struct outbox_outcome *out)
+{
+	char why[OUTBOX_WHY_LEN];
+
+	(void)bulk_send(s, &p->body, s->cf.compress ? &p->gz : NULL,
+	    p->idp, n, out, why, sizeof(why));
 }
 
 static int
@@ -429,6 +571,7 @@ es_deliver(void *arg, const struct outbox_entry *e, size_t n,
 {
 	struct es_sink *s = arg;
 	struct es_batch bt = { 0 };
+	struct es_prep *p;
 	char why[OUTBOX_WHY_LEN];
 	size_t i = 0;
 	int r = 0;
@@ -436,6 +579,15 @@ es_deliver(void *arg, const struct outbox_entry *e, size_t n,
 	es_all_retry(out, n, "not sent");
 	if (n == 0)
 		return 0;
+	if ((p = prep_take(s, e, n)) != NULL) {
+		if (s->template_ok || (r = template_install(s, why,
+		    sizeof(why))) == 0)
+			prep_send(s, p, n, out);
+		else
+			es_all_retry(out, n, why);
+		prep_release(s, p);
+		return r;
+	}
 	bt.ids = calloc(n, sizeof(*bt.ids));
 	bt.idp = calloc(n, sizeof(*bt.idp));
 	bt.idx = calloc(n, sizeof(*bt.idx));
@@ -472,6 +624,12 @@ es_free(void *arg)
 	curl_slist_free_all(s->h_gzip);
 	curl_slist_free_all(s->h_json);
 	buf_free(&s->resp);
+	buf_free(&s->body);
+	buf_free(&s->one);
+	buf_free(&s->gz);
+	prep_free(&s->prep[0]);
+	prep_free(&s->prep[1]);
+	pthread_mutex_destroy(&s->prep_mu);
 	es_config_free(&s->cf);
 	free(s);
 }
@@ -479,6 +637,7 @@ es_free(void *arg)
 static const struct outbox_sink_ops es_ops = {
 	.name = ES_SINK_NAME,
 	.deliver = es_deliver,
+	.prepare = es_prepare,
 	.free = es_free,
 };
 
@@ -572,12 +731,22 @@ es_sink_new(const struct es_config *c, const struct outbox_sink_ops **ops,
     void **arg)
 {
 	struct es_sink *s;
+	size_t i;
 	int r;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
 	buf_init(&s->resp, RESPONSE_MAX);
+	buf_init(&s->body, SIZE_MAX / 2);
+	buf_init(&s->one, SIZE_MAX / 2);
+	buf_init(&s->gz, SIZE_MAX / 2);
+	for (i = 0; i < 2; i++) {
+		buf_init(&s->prep[i].body, SIZE_MAX / 2);
+		buf_init(&s->prep[i].gz, SIZE_MAX / 2);
+	}
+	pthread_mutex_init(&s->prep_mu, NULL);
 	if ((r = es_config_copy(c, &s->cf)) != 0) {
+		pthread_mutex_destroy(&s->prep_mu);
 		free(s);
 		return r;
 	}

@@ -4,9 +4,12 @@
  * of a document, the index template's body, and the reading of a _bulk
  * response item by item (es_bulk_read(), in es.h for the fuzzer).
  *
- * A document is parsed, each of its strings made valid UTF-8 (an invalid
- * byte becomes U+FFFD: json-c passes bytes through as they are) and cut
- * to ES_FIELD_MAX bytes (its head and tail, with a marker saying how much
+ * A document that es_json_plain() passes (valid JSON and UTF-8 already,
+ * no string past the cap: what outbox_render() writes for an ordinary
+ * run) is copied as it is, after an action line escaped here.  Any other
+ * is parsed, each of its strings made valid UTF-8 (an invalid byte
+ * becomes U+FFFD: json-c passes bytes through as they are) and cut to
+ * ES_FIELD_MAX bytes (its head and tail, with a marker saying how much
  * went), then written back by json-c, which escapes control characters:
  * the line is valid JSON and valid UTF-8 whatever the job printed.
  */
@@ -110,7 +113,7 @@ clean_string(json_object *v)
 		    json_object_set_string_len(v, buf_str(&capped),
 		    (int)capped.len) == 0)
 			r = -ENOMEM;
-	} else if (fixed.len != n || memcmp(fixed.data, s, n) != 0) {
+	} else if (fixed.len != n || (n > 0 && memcmp(fixed.data, s, n) != 0)) {
 		if (json_object_set_string_len(v, buf_str(&fixed),
 		    (int)fixed.len) == 0)
 			r = -ENOMEM;
@@ -171,30 +174,72 @@ es_doc_id(const struct outbox_entry *e, char *out, size_t len)
 	buf_free(&b);
 }
 
+/* Appends s as a JSON string, escaped as json-c escapes it (with
+ * JSON_C_TO_STRING_NOSLASHESCAPE): quote, backslash and control
+ * characters; other bytes as they are (s is valid UTF-8). */
+static int
+json_str_append(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+	char esc[8] = "\\u00";
+	size_t k;
+	int r = buf_puts(b, "\"");
+
+	for (; r == 0 && *s != '\0'; s++) {
+		k = 2;
+		switch (*s) {
+		case '"': case '\\': esc[1] = *s; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			if ((unsigned char)*s >= ' ')
+				continue;
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[(unsigned char)*s >> 4];
+			esc[5] = hex[*s & 0xf];
+			k = 6;
+		}
+		if ((r = buf_append(b, run, (size_t)(s - run))) == 0)
+			r = buf_append(b, esc, k);
+		run = s + 1;
+	}
+	if (r == 0 && (r = buf_append(b, run, (size_t)(s - run))) == 0)
+		r = buf_puts(b, "\"");
+	return r;
+}
+
 /* The action line: {"index":{"_index":INDEX,"_id":ID}}. */
 static int
 action_append(struct buf *b, const char *index, const char *id)
 {
-	json_object *a = json_object_new_object(), *o = json_object_new_object();
-	int r = -ENOMEM;
+	int r;
 
-	if (a == NULL || o == NULL) {
-		json_object_put(a);
-		json_object_put(o);
-		return -ENOMEM;
-	}
-	json_object_object_add(a, "index", o);
-	if (json_object_object_add(o, "_index",
-	    json_object_new_string(index)) == 0 &&
-	    json_object_object_add(o, "_id", json_object_new_string(id)) == 0)
-		r = buf_printf(b, "%s\n", json_object_to_json_string_ext(a,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(a);
+	if ((r = buf_puts(b, "{\"index\":{\"_index\":")) == 0 &&
+	    (r = json_str_append(b, index)) == 0 &&
+	    (r = buf_puts(b, ",\"_id\":")) == 0 &&
+	    (r = json_str_append(b, id)) == 0)
+		r = buf_puts(b, "}}\n");
 	return r;
 }
 
+/* Takes b back to mark after a failure: nothing half-written. */
+static void
+doc_undo(struct buf *b, size_t mark, const struct outbox_entry *e, int r,
+    char *why, size_t whylen)
+{
+	b->len = mark;
+	if (b->data != NULL)
+		b->data[mark] = '\0';
+	snprintf(why, whylen, "the report of run %" PRId64 ": %s", e->run_id,
+	    err_str(r));
+}
+
 int
-es_doc_append(struct buf *b, const struct outbox_entry *e,
+es_doc_append_parsed(struct buf *b, const struct outbox_entry *e,
     const char *index, const char *id, char *why, size_t whylen)
 {
 	size_t mark = b->len;
@@ -213,13 +258,29 @@ es_doc_append(struct buf *b, const struct outbox_entry *e,
 		r = buf_printf(b, "%s\n", json_object_to_json_string_ext(doc,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(doc);
-	if (r != 0) {
-		b->len = mark;		/* nothing half-written */
-		if (b->data != NULL)
-			b->data[mark] = '\0';
-		snprintf(why, whylen, "the report of run %" PRId64 ": %s",
-		    e->run_id, err_str(r));
-	}
+	if (r != 0)
+		doc_undo(b, mark, e, r, why, whylen);
+	return r;
+}
+
+/* A document es_json_plain() passes goes as it is (the normal case: it
+ * is outbox_render()'s JSON); any other is parsed, cleaned and printed
+ * again. */
+int
+es_doc_append(struct buf *b, const struct outbox_entry *e,
+    const char *index, const char *id, char *why, size_t whylen)
+{
+	size_t mark = b->len, n;
+	int r;
+
+	if (e->doc == NULL || !es_json_plain(e->doc, (n = strlen(e->doc)),
+	    ES_FIELD_MAX))
+		return es_doc_append_parsed(b, e, index, id, why, whylen);
+	if ((r = action_append(b, index, id)) == 0 &&
+	    (r = buf_append(b, e->doc, n)) == 0)
+		r = buf_puts(b, "\n");
+	if (r != 0)
+		doc_undo(b, mark, e, r, why, whylen);
 	return r;
 }
 
@@ -407,12 +468,20 @@ int
 es_bulk_read(const char *body, size_t len, const char *const *ids,
     size_t n, const char *peer, struct outbox_outcome *out, bool *reinstall)
 {
-	json_tokener *tok = json_tokener_new();
+	json_tokener *tok;
 	json_object *root = NULL, *items;
 	char why[OUTBOX_WHY_LEN];
 	size_t i, k = 0;
 
-	if (tok != NULL && len <= INT32_MAX)
+	if (es_bulk_all_ok(body, len, n)) {	/* the usual answer */
+		for (i = 0; i < n; i++) {
+			out[i].result = OUTBOX_DELIVERED;
+			out[i].not_before_ms = 0;
+			out[i].why[0] = '\0';
+		}
+		return 0;
+	}
+	if ((tok = json_tokener_new()) != NULL && len <= INT32_MAX)
 		root = json_tokener_parse_ex(tok, body, (int)len);
 	json_tokener_free(tok);
 	if (root == NULL || !json_object_is_type(root, json_type_object) ||

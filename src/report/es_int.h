@@ -6,6 +6,7 @@
 #ifndef DISTCRON_ES_INT_H
 #define DISTCRON_ES_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,25 @@ void es_index_glob(const char *pattern, char *out, size_t len);
  * at ES_ID_JOB_MAX bytes, invalid UTF-8 replaced. */
 void es_doc_id(const struct outbox_entry *e, char *out, size_t len);
 
+#define ES_JSON_DEPTH	16	/* nesting es_json_plain() takes */
+
+/*
+ * Whether the JSON text (len bytes) can be copied into a _bulk body as it
+ * is: one object, valid syntax, no line break, valid UTF-8, no \u
+ * escape of a surrogate, nesting at most ES_JSON_DEPTH, and no string
+ * longer than str_max bytes as written (an escape is never shorter than
+ * what it stands for).  Reads text only, never allocates; false says the
+ * slow path must look at it, not that it is wrong.  In es_json.c.
+ */
+bool es_json_plain(const char *text, size_t len, size_t str_max);
+
+/* Whether body (len bytes) is a _bulk answer in which all of n items went:
+ * a JSON object whose "errors" is false and whose "items" is an array of
+ * n items {"ACTION": {..., "status": 2xx}}.  Reads body only, never
+ * allocates; false says es_bulk_read() must read it item by item.  In
+ * es_json.c. */
+bool es_bulk_all_ok(const char *body, size_t len, size_t n);
+
 /*
  * Appends to b the _bulk lines for e: the index action (index, id) and
  * the document, every string of it valid UTF-8 (invalid bytes become
@@ -38,6 +58,12 @@ void es_doc_id(const struct outbox_entry *e, char *out, size_t len);
  * says so), or buf_append()'s errors.
  */
 int es_doc_append(struct buf *b, const struct outbox_entry *e,
+    const char *index, const char *id, char *why, size_t whylen);
+
+/* es_doc_append()'s slow path, which it takes when es_json_plain() says
+ * no: parses e->doc, cleans every string and prints it again.  Same
+ * returns.  Exported for the test that both paths write the same lines. */
+int es_doc_append_parsed(struct buf *b, const struct outbox_entry *e,
     const char *index, const char *id, char *why, size_t whylen);
 
 /* The body of the index template for index glob glob: composable

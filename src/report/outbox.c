@@ -7,11 +7,15 @@
  * run's final state and wakes the outbox (outbox_wake).  The outbox's own
  * thread, on its own store connection, then ships each sink's due entries
  * (not parked, next_ms reached) oldest first in batches: it renders each
- * entry's report from the stored run, calls the sink's deliver, and
- * applies the outcomes in one transaction per kind (delivered rows are
- * deleted; retried ones back off exponentially with jitter; LATER ones
- * wait for their time without counting an attempt; parked ones wait for
- * an operator).  It sleeps on a condition variable until woken or until
+ * entry's report from the stored run, hands the batch to a thread that
+ * calls the sink's deliver, reads and renders the next batch meanwhile
+ * (the entries after those in flight), hands that one over when the call
+ * returns, and applies the first one's outcomes in one transaction per
+ * kind (delivered rows are deleted; retried ones back off
+ * exponentially with jitter; LATER ones wait for their time without
+ * counting an attempt; parked ones wait for an operator).  A sink with a
+ * flush interval lets a partial batch wait for more entries, up to that
+ * interval after the oldest became due.  It sleeps on a condition variable until woken or until
  * the earliest due entry, never polling.  Entries live in SQLite, so a
  * restart or a kill -9 mid-batch sends again what was not deleted: sinks
  * are idempotent by entry or run id.  Past outbox_max entries, the oldest
@@ -47,6 +51,7 @@ struct ob_sink {
 	const struct outbox_sink_ops *ops;
 	void *arg;
 	size_t batch;
+	int64_t flush_ms;		/* wait to fill a batch; 0: none */
 	uint64_t delivered, retried, dropped;	/* under ob->mu */
 	/* failures not logged yet: the outbox's thread only */
 	uint64_t fail_retried, fail_parked;
@@ -133,6 +138,19 @@ outbox_add_sink(struct outbox *ob, const struct outbox_sink_ops *ops,
 	s->ops = ops;
 	s->arg = arg;
 	s->batch = batch > 0 ? batch : OUTBOX_BATCH;
+	return 0;
+}
+
+int
+outbox_set_flush(struct outbox *ob, const char *sink, int64_t ms)
+{
+	struct ob_sink *s;
+
+	if (ob->started)
+		return ERR_BUSY;
+	if ((s = sink_find(ob, sink)) == NULL)
+		return ERR_NOTFOUND;
+	s->flush_ms = ms > 0 ? ms : 0;
 	return 0;
 }
 
@@ -297,27 +315,40 @@ outbox_render(const struct store_run *run, const char *event)
 	if (tz_get("UTC", &utc, NULL) != 0 ||
 	    (o = runjson_report(run, utc)) == NULL)
 		return NULL;
-	json_object_object_add(o, "event", runjson_str(event));
-	json_object_object_add(o, "start",
+	runjson_put(o, "event", runjson_str(event));
+	runjson_put(o, "start",
 	    runjson_time_ms(utc, run->started_ms));
-	json_object_object_add(o, "stop", runjson_time_ms(utc, run->ended_ms));
-	json_object_object_add(o, "duration_ms", ms_or_null(
+	runjson_put(o, "stop", runjson_time_ms(utc, run->ended_ms));
+	runjson_put(o, "duration_ms", ms_or_null(
 	    run->started_ms > 0 && run->ended_ms >= run->started_ms,
 	    run->ended_ms - run->started_ms));
-	json_object_object_add(o, "lateness_ms", ms_or_null(first > 0,
+	runjson_put(o, "lateness_ms", ms_or_null(first > 0,
 	    first - run->scheduled_at * 1000));
-	json_object_object_add(o, "attempt",
+	runjson_put(o, "attempt",
 	    json_object_new_int(run->attempt));
-	json_object_object_add(o, "nodes", nodes_json(run));
+	runjson_put(o, "nodes", nodes_json(run));
 	doc = strdup(json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN));
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return doc;
 }
 
 /* ---- shipping (the outbox's thread) ---- */
 
-/* One batch in flight: the rows, what the sink sees, what it answered. */
+static bool
+stopping(struct outbox *ob)
+{
+	bool v;
+
+	pthread_mutex_lock(&ob->mu);
+	v = ob->stopping;
+	pthread_mutex_unlock(&ob->mu);
+	return v;
+}
+
+
+/* One batch: the rows, what the sink sees, what it answered, and the
+ * thread delivering it. */
 struct ob_batch {
 	struct store_outbox_entry *rows;
 	size_t n;			/* entries handed to the sink */
@@ -326,6 +357,10 @@ struct ob_batch {
 	struct outbox_outcome *out;
 	struct store_run **runs;
 	char **docs;
+	struct ob_sink *s;
+	pthread_t thread;
+	bool started;			/* handed to the sink */
+	bool running;			/* on its thread, not joined */
 };
 
 static void
@@ -347,18 +382,15 @@ batch_clear(struct ob_batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Loads the run of row i and renders its document; a run that is gone
- * (or unreadable) parks the entry instead: *ok false. */
+/* Renders the document of row i, whose run was loaded; a run that is
+ * gone parks the entry instead: *ok false. */
 static int
-batch_prepare_one(struct outbox *ob, struct ob_batch *b, size_t i, bool *ok)
+batch_prepare_one(struct ob_batch *b, size_t i, bool *ok)
 {
 	struct store_outbox_entry *row = &b->rows[i];
-	int r;
 
 	*ok = false;
-	if ((r = store_run_get(ob->st, row->run_id, &b->runs[i])) != 0) {
-		if (r != ERR_NOTFOUND)
-			return r;
+	if (b->runs[i] == NULL) {
 		row->parked = true;
 		snprintf(row->why, sizeof(row->why), "run %" PRId64
 		    " is no longer in the store", row->run_id);
@@ -377,10 +409,62 @@ batch_prepare_one(struct outbox *ob, struct ob_batch *b, size_t i, bool *ok)
 	return 0;
 }
 
-/* Reads the sink's due entries and prepares what deliver gets.  Rows that
- * cannot be delivered (run gone) are parked at once. */
+/* Loads the runs of b's rows, in one read of the store. */
 static int
-batch_load(struct outbox *ob, struct ob_sink *s, struct ob_batch *b)
+batch_runs(struct outbox *ob, struct ob_batch *b)
+{
+	int64_t *ids = calloc(b->n, sizeof(*ids));
+	size_t i;
+	int r;
+
+	if (ids == NULL)
+		return -ENOMEM;
+	for (i = 0; i < b->n; i++)
+		ids[i] = b->rows[i].run_id;
+	r = store_runs_get(ob->st, ids, b->n, b->runs);
+	free(ids);
+	return r;
+}
+
+/*
+ * Reads the sink's due entries into b: at most its batch, after those of
+ * busy (the batch being delivered, still in the table; its rows are in id
+ * order).  When fewer than a batch are due and the sink has a flush
+ * interval, they wait until the interval has passed since the oldest of
+ * them became due, unless the outbox is stopping: b stays empty and
+ * *hold says until when.
+ */
+static int
+batch_rows(struct outbox *ob, struct ob_sink *s, const struct ob_batch *busy,
+    struct ob_batch *b, int64_t *hold)
+{
+	int64_t now = loop_real_ms(), oldest = INT64_MAX, due, after = -1;
+	size_t i;
+	int r;
+
+	if (busy != NULL && busy->n > 0)
+		after = busy->rows[busy->n - 1].id;
+	if ((r = store_outbox_due_after(ob->st, s->ops->name, now, after,
+	    s->batch, &b->rows, &b->n)) != 0 || b->n == 0)
+		return r;
+	for (i = 0; i < b->n; i++) {
+		due = b->rows[i].next_ms > b->rows[i].created_ms ?
+		    b->rows[i].next_ms : b->rows[i].created_ms;
+		oldest = due < oldest ? due : oldest;
+	}
+	if (b->n < s->batch && s->flush_ms > 0 && !stopping(ob) &&
+	    now < oldest + s->flush_ms) {
+		*hold = oldest + s->flush_ms;
+		b->n = 0;
+	}
+	return 0;
+}
+
+/* Reads the sink's due entries (batch_rows) and prepares what deliver
+ * gets.  Rows that cannot be delivered (run gone) are parked at once. */
+static int
+batch_load(struct outbox *ob, struct ob_sink *s, const struct ob_batch *busy,
+    struct ob_batch *b, int64_t *hold)
 {
 	struct store_outbox_entry *gone;
 	size_t i, k = 0, ngone = 0;
@@ -388,8 +472,8 @@ batch_load(struct outbox *ob, struct ob_sink *s, struct ob_batch *b)
 	int r;
 
 	memset(b, 0, sizeof(*b));
-	if ((r = store_outbox_due(ob->st, s->ops->name, loop_real_ms(), s->batch,
-	    &b->rows, &b->n)) != 0 || b->n == 0)
+	b->s = s;
+	if ((r = batch_rows(ob, s, busy, b, hold)) != 0 || b->n == 0)
 		return r;
 	b->slots = b->n;
 	b->entries = calloc(b->n, sizeof(*b->entries));
@@ -400,8 +484,10 @@ batch_load(struct outbox *ob, struct ob_sink *s, struct ob_batch *b)
 	if (b->entries == NULL || b->out == NULL || b->runs == NULL ||
 	    b->docs == NULL || gone == NULL)
 		r = -ENOMEM;
+	else
+		r = batch_runs(ob, b);
 	for (i = 0; r == 0 && i < b->n; i++) {
-		if ((r = batch_prepare_one(ob, b, i, &ok)) == 0 && !ok)
+		if ((r = batch_prepare_one(b, i, &ok)) == 0 && !ok)
 			gone[ngone++] = b->rows[i];
 		else if (r == 0 && k != i) {	/* compact */
 			b->entries[k] = b->entries[i];
@@ -414,6 +500,8 @@ batch_load(struct outbox *ob, struct ob_sink *s, struct ob_batch *b)
 	free(gone);
 	if (r == 0)	/* runs and docs stay indexed by the original slots */
 		b->n = k;
+	if (r == 0 && b->n > 0 && s->ops->prepare != NULL)
+		s->ops->prepare(s->arg, b->entries, b->n);
 	return r;
 }
 
@@ -518,38 +606,76 @@ batch_all_retry(struct ob_batch *b, int rc)
 	}
 }
 
-/* Ships one batch of sink s; *more says whether a full batch went. */
-static int
-ship_batch(struct outbox *ob, struct ob_sink *s, bool *more)
+/* The deliver call of b, on its own thread (all signals blocked, as the
+ * outbox's thread that starts it). */
+static void *
+batch_deliver(void *arg)
 {
-	struct ob_batch b;
+	struct ob_batch *b = arg;
 	size_t i;
 	int r;
 
-	*more = false;
-	if ((r = batch_load(ob, s, &b)) != 0 || b.n == 0) {
-		batch_clear(&b);
-		return r;
-	}
-	for (i = 0; i < b.n; i++)
-		b.out[i].result = OUTBOX_RETRY;	/* what a sink left unset */
-	if ((r = s->ops->deliver(s->arg, b.entries, b.n, b.out)) < 0)
-		batch_all_retry(&b, r);
-	r = batch_apply(ob, s, &b);
-	*more = r == 0 && b.n == s->batch;
-	batch_clear(&b);
-	return r;
+	for (i = 0; i < b->n; i++)
+		b->out[i].result = OUTBOX_RETRY;	/* what a sink left unset */
+	if ((r = b->s->ops->deliver(b->s->arg, b->entries, b->n, b->out)) < 0)
+		batch_all_retry(b, r);
+	return NULL;
 }
 
-static bool
-stopping(struct outbox *ob)
+/* Starts delivering b on its own thread (on this one if none starts). */
+static void
+batch_start(struct ob_batch *b)
 {
-	bool v;
+	b->started = true;
+	b->running = pthread_create(&b->thread, NULL, batch_deliver, b) == 0;
+	if (!b->running)
+		(void)batch_deliver(b);
+}
 
-	pthread_mutex_lock(&ob->mu);
-	v = ob->stopping;
-	pthread_mutex_unlock(&ob->mu);
-	return v;
+/* Waits for the end of b's delivery. */
+static void
+batch_wait(struct ob_batch *b)
+{
+	if (b->running)
+		pthread_join(b->thread, NULL);
+	b->running = false;
+}
+
+/*
+ * Ships sink s's due entries a batch at a time, two batches at once:
+ * while one is delivered on its own thread, the next (the entries after
+ * it) is read and rendered here; once the delivery ends, the next is
+ * handed over and the outcomes of the first are applied while it goes.
+ * So the store's reads, the rendering and the applying overlap the
+ * peer's work, deliver calls never overlap, and an entry is in one call
+ * at a time.  Stops after a batch that is not full, on an error, or when
+ * the outbox stops.  *hold says until when a partial batch waits for the
+ * sink's flush interval.
+ */
+static int
+ship_sink(struct outbox *ob, struct ob_sink *s, int64_t *hold)
+{
+	struct ob_batch b[2], *cur = &b[0], *next = &b[1], *t;
+	int r, r2;
+
+	memset(b, 0, sizeof(b));
+	if ((r = batch_load(ob, s, NULL, cur, hold)) == 0 && cur->n > 0)
+		batch_start(cur);
+	while (cur->started) {
+		if (r == 0 && cur->slots == s->batch && !stopping(ob))
+			r = batch_load(ob, s, cur, next, hold);
+		batch_wait(cur);
+		if (r == 0 && next->n > 0)
+			batch_start(next);
+		if ((r2 = batch_apply(ob, s, cur)) != 0 && r == 0)
+			r = r2;
+		batch_clear(cur);
+		t = cur;
+		cur = next;
+		next = t;
+	}
+	batch_clear(cur);
+	return r;
 }
 
 static void
@@ -587,31 +713,34 @@ trim(struct outbox *ob)
 		    " oldest entries", ob->max, n);
 }
 
-/* One pass over the sinks; returns when the next entry is due
- * (CLOCK_REALTIME ms; 0: nothing waits). */
+/* One pass over the sinks (flush_only: those with a flush interval);
+ * returns when the next entry is due, or a partial batch's flush
+ * interval ends (CLOCK_REALTIME ms; 0: nothing waits). */
 static int64_t
-ship_all(struct outbox *ob)
+ship_all(struct outbox *ob, bool flush_only)
 {
 	struct store_outbox_count c;
-	int64_t next = 0;
+	struct ob_sink *s;
+	int64_t next = 0, hold, due;
 	size_t i;
-	bool more;
 
 	trim(ob);
 	for (i = 0; i < ob->nsinks; i++) {
-		do {
-			if (ship_batch(ob, &ob->sinks[i], &more) != 0)
-				more = false;
-		} while (more && !stopping(ob));
-		if (store_outbox_count(ob->st, ob->sinks[i].ops->name,
-		    &c) != 0)
+		s = &ob->sinks[i];
+		if (flush_only && s->flush_ms == 0)
+			continue;
+		hold = 0;
+		(void)ship_sink(ob, s, &hold);
+		if (store_outbox_count(ob->st, s->ops->name, &c) != 0)
 			continue;
 		if (ob->depth_fn != NULL)
-			ob->depth_fn(ob->depth_arg, ob->sinks[i].ops->name,
+			ob->depth_fn(ob->depth_arg, s->ops->name,
 			    (int64_t)c.depth);
-		if (c.next_ms >= 0 && c.depth > c.parked &&
-		    (next == 0 || c.next_ms < next))
-			next = c.next_ms > 0 ? c.next_ms : 1;
+		if (c.next_ms < 0 || c.depth <= c.parked)
+			continue;
+		due = hold > c.next_ms ? hold : c.next_ms;
+		if (next == 0 || due < next)
+			next = due > 0 ? due : 1;
 	}
 	return next;
 }
@@ -651,10 +780,14 @@ outbox_main(void *arg)
 	while (!ob->stopping) {
 		ob->kicked = false;
 		pthread_mutex_unlock(&ob->mu);
-		next = ship_all(ob);
+		next = ship_all(ob, false);
 		pthread_mutex_lock(&ob->mu);
 		idle(ob, next);
 	}
+	/* A shutdown sends at once what may wait to fill a batch. */
+	pthread_mutex_unlock(&ob->mu);
+	(void)ship_all(ob, true);
+	pthread_mutex_lock(&ob->mu);
 	ob->stopped = true;
 	pthread_cond_broadcast(&ob->cv);
 	pthread_mutex_unlock(&ob->mu);

@@ -131,10 +131,11 @@ static const char *const migrations[] = {
 	"SELECT id, job, scheduled_at, trigger, status, attempt, created_ms," \
 	" started_ms, ended_ms, reason FROM runs"
 
-#define OB_COLUMNS \
+#define OB_SELECT \
 	"SELECT o.id, o.run_id, coalesce(r.job, ''), o.sink, o.event," \
-	" o.created_ms, o.attempts, o.next_ms, o.parked, coalesce(o.why, '')" \
-	" FROM outbox o LEFT JOIN runs r ON r.id = o.run_id"
+	" o.created_ms, o.attempts, o.next_ms, o.parked, coalesce(o.why, '')"
+#define OB_JOIN	" LEFT JOIN runs r ON r.id = o.run_id"
+#define OB_COLUMNS	OB_SELECT " FROM outbox o" OB_JOIN
 
 enum stmt_id {
 	S_BEGIN_WRITE,
@@ -161,6 +162,7 @@ enum stmt_id {
 	S_RUN_REASON,
 	S_OB_INSERT,
 	S_OB_DUE,
+	S_OB_DUE_AFTER,
 	S_OB_PARKED,
 	S_OB_DELETE,
 	S_OB_UPDATE,
@@ -255,9 +257,15 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " VALUES (?, ?, ?, ?)",
 	[S_OB_DUE] = OB_COLUMNS " WHERE o.sink = ?1 AND o.parked = 0 AND"
 	    " o.next_ms <= ?2 ORDER BY o.id LIMIT ?3",
+	/* In id order from ?4 on, not through outbox_due: that index would
+	 * sort every due row of a backlog for each batch of it. */
+	[S_OB_DUE_AFTER] = OB_SELECT " FROM outbox o NOT INDEXED" OB_JOIN
+	    " WHERE o.id > ?4 AND"
+	    " o.sink = ?1 AND o.parked = 0 AND o.next_ms <= ?2"
+	    " ORDER BY o.id LIMIT ?3",
 	[S_OB_PARKED] = OB_COLUMNS " WHERE o.parked = 1 ORDER BY o.id"
 	    " LIMIT ?1",
-	[S_OB_DELETE] = "DELETE FROM outbox WHERE id = ?",
+	[S_OB_DELETE] = "DELETE FROM outbox WHERE id BETWEEN ?1 AND ?2",
 	[S_OB_UPDATE] = "UPDATE outbox SET attempts = ?2, next_ms = ?3,"
 	    " parked = ?4, why = ?5 WHERE id = ?1",
 	[S_OB_REQUEUE] = "UPDATE outbox SET parked = 0, next_ms = 0,"
@@ -1242,6 +1250,30 @@ store_run_get(struct store *st, int64_t id, struct store_run **out)
 	return r;
 }
 
+int
+store_runs_get(struct store *st, const int64_t *ids, size_t n,
+    struct store_run **out)
+{
+	size_t i;
+	int r;
+
+	memset(out, 0, n * sizeof(*out));
+	pthread_mutex_lock(&st->lock);
+	if ((r = stmt_run(st, S_BEGIN_READ, "begin transaction")) != 0)
+		goto out;
+	for (i = 0; i < n && (r == 0 || r == ERR_NOTFOUND); i++)
+		if ((r = run_get(st, ids[i], &out[i])) == 0)
+			r = run_load_items(st, out[i], true);
+	r = tx_end(st, r == ERR_NOTFOUND ? 0 : r);
+ out:
+	pthread_mutex_unlock(&st->lock);
+	for (i = 0; r != 0 && i < n; i++) {
+		store_run_free(out[i]);
+		out[i] = NULL;
+	}
+	return r;
+}
+
 static int
 query_mask(const struct store_query *q)
 {
@@ -1454,16 +1486,26 @@ int
 store_outbox_due(struct store *st, const char *sink, int64_t now_ms,
     size_t max, struct store_outbox_entry **out, size_t *n)
 {
+	return store_outbox_due_after(st, sink, now_ms, -1, max, out, n);
+}
+
+int
+store_outbox_due_after(struct store *st, const char *sink, int64_t now_ms,
+    int64_t after_id, size_t max, struct store_outbox_entry **out, size_t *n)
+{
 	struct binder b;
 	int r;
 
 	*out = NULL;
 	*n = 0;
 	pthread_mutex_lock(&st->lock);
-	if ((r = bind_begin(&b, st, S_OB_DUE)) == 0) {
+	if ((r = bind_begin(&b, st, after_id < 0 ? S_OB_DUE :
+	    S_OB_DUE_AFTER)) == 0) {
 		bind_text(&b, sink);
 		bind_int(&b, now_ms);
 		bind_int(&b, (int64_t)max);
+		if (after_id >= 0)
+			bind_int(&b, after_id);
 		r = ob_list(st, &b, max, out, n);
 	}
 	pthread_mutex_unlock(&st->lock);
@@ -1488,15 +1530,22 @@ store_outbox_parked(struct store *st, size_t max,
 	return r;
 }
 
+/* Ids lo to hi, both included. */
+struct ob_range {
+	int64_t lo, hi;
+};
+
 static int
-ob_delete_one(struct store *st, const void *v)
+ob_delete_range(struct store *st, const void *v)
 {
+	const struct ob_range *g = v;
 	struct binder b;
 
 	if (bind_begin(&b, st, S_OB_DELETE) != 0)
 		return ERR_STORE;
-	bind_int(&b, *(const int64_t *)v);
-	return bind_exec(st, &b, "delete outbox entry");
+	bind_int(&b, g->lo);
+	bind_int(&b, g->hi);
+	return bind_exec(st, &b, "delete outbox entries");
 }
 
 static int
@@ -1533,10 +1582,30 @@ ob_batch(struct store *st, const void *v, size_t n, size_t size,
 	return r;
 }
 
+/* One statement per run of consecutive ids (a delivered batch is mostly
+ * one run), in one transaction. */
 int
 store_outbox_delete(struct store *st, const int64_t *ids, size_t n)
 {
-	return n == 0 ? 0 : ob_batch(st, ids, n, sizeof(*ids), ob_delete_one);
+	struct ob_range *g;
+	size_t i, k = 0;
+	int r;
+
+	if (n == 0)
+		return 0;
+	if ((g = calloc(n, sizeof(*g))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (k > 0 && ids[i] == g[k - 1].hi + 1)
+			g[k - 1].hi = ids[i];
+		else {
+			g[k].lo = ids[i];
+			g[k++].hi = ids[i];
+		}
+	}
+	r = ob_batch(st, g, k, sizeof(*g), ob_delete_range);
+	free(g);
+	return r;
 }
 
 int

@@ -817,25 +817,74 @@ tz_localtime(const struct tz *z, int64_t t, struct tm *tm)
 	tm->tm_zone = NULL;
 }
 
-int
-tz_format_iso8601(const struct tz *z, int64_t t, char *out, size_t outlen)
+/* tz_format_iso8601 for years outside 0-9999 or a short out. */
+static int
+iso8601_slow(char *out, size_t outlen, const struct tm *tm)
 {
-	struct tm tm;
-	long off;
+	long off = tm->tm_gmtoff;
 	int n, sign;
 
-	tz_localtime(z, t, &tm);
-	off = tm.tm_gmtoff;
 	sign = off < 0 ? '-' : '+';
 	if (off < 0)
 		off = -off;
 	n = snprintf(out, outlen, "%04lld-%02d-%02dT%02d:%02d:%02d%c%02ld:%02ld",
-	    (long long)tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	    tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 3600, off / 60 % 60);
+	    (long long)tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday,
+	    tm->tm_hour, tm->tm_min, tm->tm_sec, sign, off / 3600,
+	    off / 60 % 60);
 	if (n >= 0 && (size_t)n < outlen && off % 60 != 0)
 		n += snprintf(out + n, outlen - (size_t)n, ":%02ld", off % 60);
 	if (n < 0 || (size_t)n >= outlen)
 		return -ENOSPC;
+	return 0;
+}
+
+/* Writes v (>= 0) as width digits, zero-padded, at p; returns p + width. */
+static char *
+put_digits(char *p, long v, int width)
+{
+	int i;
+
+	for (i = width - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + width;
+}
+
+int
+tz_format_iso8601(const struct tz *z, int64_t t, char *out, size_t outlen)
+{
+	struct tm tm;
+	long off, year;
+	char *p = out;
+
+	tz_localtime(z, t, &tm);
+	off = tm.tm_gmtoff;
+	year = (long)tm.tm_year + 1900;
+	/* "YYYY-MM-DDTHH:MM:SS+HH:MM[:SS]" by hand: reports and listings
+	 * print thousands of these, and snprintf was most of their cost. */
+	if (year < 0 || year > 9999 || outlen < sizeof("0000-00-00T00:00:00"
+	    "+00:00:00"))
+		return iso8601_slow(out, outlen, &tm);
+	p = put_digits(p, year, 4);
+	*p++ = '-';
+	p = put_digits(p, tm.tm_mon + 1, 2);
+	*p++ = '-';
+	p = put_digits(p, tm.tm_mday, 2);
+	*p++ = 'T';
+	p = put_digits(p, tm.tm_hour, 2);
+	*p++ = ':';
+	p = put_digits(p, tm.tm_min, 2);
+	*p++ = ':';
+	p = put_digits(p, tm.tm_sec, 2);
+	*p++ = off < 0 ? '-' : '+';
+	off = off < 0 ? -off : off;
+	p = put_digits(p, off / 3600, 2);
+	*p++ = ':';
+	p = put_digits(p, off / 60 % 60, 2);
+	if (off % 60 != 0) {
+		*p++ = ':';
+		p = put_digits(p, off % 60, 2);
+	}
+	*p = '\0';
 	return 0;
 }
 

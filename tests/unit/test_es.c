@@ -8,7 +8,9 @@
  * (composable, and legacy where the double lacks the composable API),
  * credentials sent and never shown, gzip and its fallback, documents that
  * stay valid with a 10 MB or a non-UTF-8 output, index names from the
- * pattern only, and the configuration's errors.
+ * pattern only, the check that lets a rendered report go into the body as
+ * it is (and that this fast path writes what the slow one does), and the
+ * configuration's errors.
  */
 #include "config.h"
 
@@ -29,7 +31,9 @@
 #include "distcron/err.h"
 #include "distcron/es.h"
 #include "distcron/outbox.h"
+#include "distcron/store.h"
 #include "httpd_fixture.h"
+#include "report/es_int.h"
 
 #define SCHED		1765000000	/* 2025-12-06T05:46:40Z */
 #define SCHED_INDEX	"distcron-2025.12.06"
@@ -816,6 +820,218 @@ test_bad_document_parked(void **state)
 	sink_free(&s);
 }
 
+/* A batch made ready by prepare goes as made (once, gzipped); one made
+ * for other entries is not used for these; a prepared batch the server
+ * will not take gzipped goes plain. */
+static void
+test_prepared(void **state)
+{
+	struct sink s;
+	struct batch b, other;
+	json_object *all;
+	size_t i;
+
+	sink_plain(&s, "");
+	assert_non_null(s.ops->prepare);
+	batch_make(&b, 3);
+	batch_make(&other, 2);
+	for (i = 0; i < other.n; i++)
+		other.e[i].run_id = 200 + (int64_t)i;
+	s.ops->prepare(s.arg, b.e, b.n);
+	deliver(&s, &b);
+	assert_all(&b, OUTBOX_DELIVERED);
+	all = dbl("/_double/docs", NULL);
+	assert_no_violation(all);
+	assert_int_equal(ndocs(all), 3);
+	assert_string_equal(str_at(last_request(all, "/_bulk"),
+	    "content_encoding"), "gzip");
+	json_object_put(all);
+	mode("{\"gzip_status\": 415}");
+	s.ops->prepare(s.arg, other.e, other.n);
+	deliver(&s, &b);		/* not the prepared one */
+	assert_all(&b, OUTBOX_DELIVERED);
+	deliver(&s, &other);		/* the prepared one, plain */
+	assert_all(&other, OUTBOX_DELIVERED);
+	all = dbl("/_double/docs", NULL);
+	assert_no_violation(all);
+	assert_int_equal(ndocs(all), 5);
+	assert_non_null(doc_of(all, "backup:1765000000:201"));
+	json_object_put(all);
+	batch_free(&b);
+	batch_free(&other);
+	sink_free(&s);
+}
+
+/* ---- the fast path: a rendered report copied as it is ---- */
+
+static bool
+plain(const char *text)
+{
+	return es_json_plain(text, strlen(text), 16);
+}
+
+/* {"a":[[...]]}: levels containers in all, written into out. */
+static const char *
+nested(char *out, size_t len, size_t levels)
+{
+	size_t i, k = 0;
+
+	assert_true(2 * levels + 8 < len);
+	memcpy(out, "{\"a\":", 5);
+	k = 5;
+	for (i = 1; i < levels; i++)
+		out[k++] = '[';
+	for (i = 1; i < levels; i++)
+		out[k++] = ']';
+	out[k++] = '}';
+	out[k] = '\0';
+	return out;
+}
+
+/* Valid JSON objects on one line with valid UTF-8 and short strings pass;
+ * anything else is left to the slow path. */
+static void
+test_json_plain(void **state)
+{
+	static const char *const yes[] = {
+		"{}", " {\"a\":1} ", "{\"a\":[1,-2.5e+3,0,true,false,null]}",
+		"{\"s\":\"\xc3\xa9\\u00e9\\n\\\"\\\\\\/\"}",
+		"{\"a\":{\"b\":{\"c\":[[],{}]}},\"n\":-0.0}",
+		"{\"k\":\"0123456789abcdef\"}",	/* at the cap: 16 */
+		"{\"e\":\"\\u0041\\uffff\"}",
+	};
+	static const char *const no[] = {
+		"", "[1]", "\"s\"", "1", "null",		/* not objects */
+		"{\"a\":1", "{\"a\":\"x", "{\"a\":}", "{\"a\" 1}",
+		"{\"a\":1,}", "{,}", "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}",
+		"{\"a\":tru}", "{\"a\":1}x", "{\"a\":1}{}", "{a:1}",
+		"{\"a\":\"\xff\"}", "{\"a\":\"\xc3(\"}",	/* not UTF-8 */
+		"{\"a\":\"\xed\xa0\x80\"}", "{\"\xc3\":1}",
+		"{\"a\":\"\\ud800\"}", "{\"a\":\"\\ud83d\\ude00\"}",
+		"{\"a\":\"\\x41\"}", "{\"a\":\"\\u12\"}",
+		"{\"a\":\"tab\there\"}", "{\"a\":\n1}", "{\"a\":1}\n",
+		"{\"k\":\"0123456789abcdefg\"}",	/* past the cap */
+		"{\"k\":\"\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\"}", /* 18 as written */
+	};
+	char deep[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (!plain(yes[i]))
+			fail_msg("refused: %s", yes[i]);
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (plain(no[i]))
+			fail_msg("passed: %s", no[i]);
+	assert_false(es_json_plain("{\"a\":1}", 5, 16));	/* cut short */
+	assert_false(es_json_plain("{\"a\":\"x\"}", 7, 16));
+	assert_true(plain(nested(deep, sizeof(deep), ES_JSON_DEPTH)));
+	assert_false(plain(nested(deep, sizeof(deep), ES_JSON_DEPTH + 1)));
+}
+
+/* A _bulk answer whose "errors" is false with an item per document is
+ * all delivered without being parsed; anything else is read item by
+ * item. */
+static void
+test_bulk_all_ok(void **state)
+{
+	static const char ok[] = "{\"took\": 3, \"errors\": false, "
+	    "\"items\": [{\"index\": {\"_id\": \"a\", \"status\": 201}}, "
+	    "{\"index\": {\"_id\": \"b\", \"status\": 200}}]}";
+	static const char *const no[] = {
+#define OK	"{\"index\": {\"_id\": \"a\", \"status\": 201}}"
+		"{\"took\": 3, \"errors\": true, \"items\": [" OK ", " OK "]}",
+		"{\"took\": 3, \"items\": [" OK ", " OK "]}",
+		"{\"errors\": false, \"items\": [" OK "]}",
+		"{\"errors\": false, \"items\": [" OK ", " OK ", " OK "]}",
+		"{\"errors\": false, \"items\": {}}",
+		"{\"errors\": \"false\", \"items\": [" OK ", " OK "]}",
+		"{\"errors\": false, \"items\": [" OK ", " OK "]",
+		"{\"errors\": false, \"items\": [" OK ", {]}",
+		"[{\"errors\": false, \"items\": [" OK ", " OK "]}]",
+		"{\"errors\": false, \"items\": [{}, {}]}",
+		"{\"errors\": false, \"items\": [" OK ", {\"index\": "
+		    "{\"_id\": \"b\"}}]}",			/* no status */
+		"{\"errors\": false, \"items\": [" OK ", {\"index\": "
+		    "{\"status\": 409}}]}",
+		"{\"errors\": false, \"items\": [" OK ", {\"index\": "
+		    "{\"status\": 2000}}]}",
+		"{\"errors\": false, \"items\": [" OK ", 7]}",
+		"",
+#undef OK
+	};
+	const char *ids[2] = { "a", "b" };
+	struct outbox_outcome out[2];
+	bool reinstall = false;
+	size_t i;
+
+	(void)state;
+	assert_true(es_bulk_all_ok(ok, strlen(ok), 2));
+	assert_false(es_bulk_all_ok(ok, strlen(ok) - 1, 2));	/* cut */
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (es_bulk_all_ok(no[i], strlen(no[i]), 2))
+			fail_msg("passed: %s", no[i]);
+	memset(out, 0xff, sizeof(out));
+	assert_int_equal(es_bulk_read(ok, strlen(ok), ids, 2, "peer", out,
+	    &reinstall), 0);
+	assert_int_equal(out[0].result, OUTBOX_DELIVERED);
+	assert_int_equal(out[1].result, OUTBOX_DELIVERED);
+	assert_string_equal(out[1].why, "");
+	assert_int_equal(es_bulk_read(no[9], strlen(no[9]), ids, 2, "peer",
+	    out, &reinstall), 0);	/* items without a status */
+	assert_int_equal(out[0].result, OUTBOX_RETRY);
+	assert_false(reinstall);
+}
+
+/* An ordinary run as the outbox renders it: the fast path's lines are the
+ * slow path's, byte for byte; an id with quotes and control characters
+ * reads back the same from the action line. */
+static void
+test_fast_path_same_lines(void **state)
+{
+	struct store_item it = { .node = "db1", .attempt = 1,
+	    .status = RUN_FAILURE, .exit_code = 2,
+	    .started_ms = SCHED * 1000LL + 1500, .ended_ms = SCHED * 1000LL + 1750,
+	    .out = "caf\xc3\xa9 / \"done\"\n\ttab\x01", .err = "" };
+	struct store_run run = { .id = 7, .job = "backup",
+	    .scheduled_at = SCHED, .trigger = "schedule", .attempt = 1,
+	    .status = RUN_FAILURE, .started_ms = it.started_ms,
+	    .ended_ms = it.ended_ms, .items = &it, .nitems = 1 };
+	struct outbox_entry e = { .id = 1, .run_id = 7, .job = "backup",
+	    .scheduled_at = SCHED, .event = "report" };
+	const char *odd = "a\"b\\c/\x01\x1f\x7f\n\xc3\xa9";
+	char why[OUTBOX_WHY_LEN], *doc;
+	struct buf fast, slow;
+	json_object *o, *v;
+
+	(void)state;
+	assert_non_null(doc = outbox_render(&run, "report"));
+	e.doc = doc;
+	assert_true(es_json_plain(doc, strlen(doc), ES_FIELD_MAX));
+	buf_init(&fast, SIZE_MAX / 2);
+	buf_init(&slow, SIZE_MAX / 2);
+	assert_int_equal(es_doc_append(&fast, &e, SCHED_INDEX, odd, why,
+	    sizeof(why)), 0);
+	assert_int_equal(es_doc_append_parsed(&slow, &e, SCHED_INDEX, odd, why,
+	    sizeof(why)), 0);
+	assert_string_equal(buf_str(&fast), buf_str(&slow));
+	assert_non_null(strstr(buf_str(&fast), "caf\xc3\xa9 / "));
+	assert_non_null(o = json_tokener_parse(buf_str(&fast)));
+	assert_true(json_object_object_get_ex(o, "index", &v));
+	assert_string_equal(str_at(v, "_id"), odd);
+	assert_string_equal(str_at(v, "_index"), SCHED_INDEX);
+	json_object_put(o);
+	e.doc = "{\"empty\":\"\",\"bad\":\"x\xff\"}";	/* slow path */
+	buf_reset(&slow);
+	assert_int_equal(es_doc_append(&slow, &e, SCHED_INDEX, "i", why,
+	    sizeof(why)), 0);
+	assert_non_null(strstr(buf_str(&slow), "{\"empty\":\"\",\"bad\":"
+	    "\"x\xef\xbf\xbd\"}\n"));
+	buf_free(&fast);
+	buf_free(&slow);
+	free(doc);
+}
+
 /* batch_docs and batch_bytes cut the entries into several requests; a
  * document larger than batch_bytes goes alone. */
 static void
@@ -1067,6 +1283,10 @@ main(void)
 		cmocka_unit_test_setup(test_index_from_pattern_only, reset),
 		cmocka_unit_test_setup(test_bad_document_parked, reset),
 		cmocka_unit_test_setup(test_batches, reset),
+		cmocka_unit_test_setup(test_prepared, reset),
+		cmocka_unit_test(test_json_plain),
+		cmocka_unit_test(test_fast_path_same_lines),
+		cmocka_unit_test(test_bulk_all_ok),
 		cmocka_unit_test_setup(test_kibana_objects, reset),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_defaults_and_legacy),

@@ -5,7 +5,8 @@
  * delivered ones deleted, retries backing off with bounded jitter, LATER
  * honoured without an attempt, park and re-queue, outbox_max dropping the
  * oldest (counted and logged), a restart and a kill -9 mid-batch that
- * deliver every entry exactly once.
+ * deliver every entry exactly once, batches read while the previous one
+ * is delivered, and a sink's flush interval.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 #include <sys/wait.h>
 
 #include <json-c/json.h>
+#include <sqlite3.h>
 
 #include "distcron/buf.h"
 #include "distcron/config.h"
@@ -44,6 +46,13 @@ struct fake {
 	int block_at;			/* call number that blocks forever */
 	const char *log_path;		/* ids delivered, one a line */
 	int calls;
+	int sizes[NRUNS_MAX];		/* entries of each call */
+	int64_t depth;			/* after the last pass, or -1 */
+	const struct outbox_entry *prepared[2];	/* the last two prepares' e */
+	int nprepared;
+	int prepared_used;		/* deliver calls that got it */
+	bool busy;			/* a call runs ... */
+	int overlaps;			/* ... when another came */
 	int64_t ids[NRUNS_MAX * 2];
 	int nids;
 	int seen[NRUNS_MAX * 2];	/* deliveries by entry id */
@@ -83,6 +92,11 @@ fake_deliver(void *arg, const struct outbox_entry *e, size_t n,
 	size_t i;
 
 	pthread_mutex_lock(&fk->mu);
+	fk->prepared_used += fk->prepared[0] == e || fk->prepared[1] == e;
+	fk->overlaps += fk->busy;
+	fk->busy = true;
+	if (fk->calls < NRUNS_MAX)
+		fk->sizes[fk->calls] = (int)n;
 	fk->calls++;
 	if (fk->block_at > 0 && fk->calls == fk->block_at) {
 		pthread_mutex_unlock(&fk->mu);
@@ -106,13 +120,64 @@ fake_deliver(void *arg, const struct outbox_entry *e, size_t n,
 	pthread_mutex_unlock(&fk->mu);
 	if (res == OUTBOX_DELIVERED && fk->log_path != NULL)
 		log_ids(fk->log_path, e, n);
+	usleep(2000);		/* long enough for a second call to show */
+	pthread_mutex_lock(&fk->mu);
+	fk->busy = false;
+	pthread_mutex_unlock(&fk->mu);
 	return 0;
+}
+
+/* outbox_on_depth's hook: the depth after each pass. */
+static void
+fake_depth(void *arg, const char *sink, int64_t depth)
+{
+	struct fake *fk = arg;
+
+	(void)sink;
+	pthread_mutex_lock(&fk->mu);
+	fk->depth = depth;
+	pthread_mutex_unlock(&fk->mu);
+}
+
+/* Waits until a pass of the outbox ends with depth entries. */
+static void
+wait_pass_depth(struct fake *fk, int64_t depth)
+{
+	int64_t d = -1;
+	int i;
+
+	for (i = 0; i < WAIT_TRIES && d != depth; i++) {
+		pthread_mutex_lock(&fk->mu);
+		d = fk->depth;
+		pthread_mutex_unlock(&fk->mu);
+		if (d != depth)
+			usleep(10000);
+	}
+	assert_int_equal(d, depth);
 }
 
 static const struct outbox_sink_ops fake_ops = {
 	.name = "fake",
 	.deliver = fake_deliver,
 	.free = NULL,
+};
+
+/* outbox_sink_ops.prepare: notes which batch comes next. */
+static void
+fake_prepare(void *arg, const struct outbox_entry *e, size_t n)
+{
+	struct fake *fk = arg;
+
+	(void)n;
+	pthread_mutex_lock(&fk->mu);
+	fk->prepared[fk->nprepared++ % 2] = e;
+	pthread_mutex_unlock(&fk->mu);
+}
+
+static const struct outbox_sink_ops fake_prep_ops = {
+	.name = "fake",
+	.deliver = fake_deliver,
+	.prepare = fake_prepare,
 };
 
 static int
@@ -219,16 +284,23 @@ runs_saved(struct fixture *f, int n)
 }
 
 static struct outbox *
-ob_open(struct fixture *f, size_t batch)
+ob_open_ops(struct fixture *f, const struct outbox_sink_ops *ops,
+    size_t batch)
 {
 	struct outbox *ob = NULL;
 
 	assert_int_equal(outbox_new(&f->cfg, f->path, &ob), 0);
-	assert_int_equal(outbox_add_sink(ob, &fake_ops, &f->fake, batch), 0);
+	assert_int_equal(outbox_add_sink(ob, ops, &f->fake, batch), 0);
 	assert_int_equal(outbox_add_planner(ob, outbox_plan_reports, "fake"),
 	    0);
 	store_on_outbox(f->st, outbox_wake, ob);
 	return ob;
+}
+
+static struct outbox *
+ob_open(struct fixture *f, size_t batch)
+{
+	return ob_open_ops(f, &fake_ops, batch);
 }
 
 static void
@@ -584,6 +656,100 @@ test_restart_delivers_rest(void **state)
 		assert_int_equal(f->fake.seen[i], 1);
 }
 
+/* Many batches, the next read while one is delivered: each entry once,
+ * oldest first, deliver calls one at a time, each after the sink's
+ * prepare of its entries. */
+static void
+test_batches_pipelined(void **state)
+{
+	struct fixture *f = *state;
+	struct outbox *ob;
+	int i;
+
+	runs_saved(f, 20);
+	ob = ob_open_ops(f, &fake_prep_ops, 3);
+	assert_int_equal(outbox_start(ob), 0);
+	wait_depth(f, 0);
+	ob_close(f, ob);
+	assert_int_equal(f->fake.nids, 20);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(f->fake.ids[i], i + 1);
+	assert_int_equal(f->fake.overlaps, 0);
+	assert_int_equal(f->fake.calls, 7);
+	assert_int_equal(f->fake.prepared_used, 7);
+	assert_int_equal(f->fake.sizes[6], 2);
+}
+
+/* An entry whose run left the store is parked with why; the others of
+ * its batch go. */
+static void
+test_run_gone_parked(void **state)
+{
+	struct fixture *f = *state;
+	struct store_outbox_entry *e = NULL;
+	struct outbox *ob;
+	sqlite3 *db = NULL;
+	int i;
+
+	runs_saved(f, 3);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM runs WHERE id = 2",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	ob = ob_open(f, 0);
+	assert_int_equal(outbox_start(ob), 0);
+	wait_calls(f, 1);
+	for (i = 0; i < WAIT_TRIES && counted(f).depth != 1; i++)
+		usleep(10000);
+	assert_int_equal(parked_count(ob, &e), 1);
+	assert_int_equal(e[0].run_id, 2);
+	assert_string_equal(e[0].why, "run 2 is no longer in the store");
+	free(e);
+	ob_close(f, ob);
+	assert_int_equal(f->fake.nids, 2);
+	assert_int_equal(f->fake.ids[0], 1);
+	assert_int_equal(f->fake.ids[1], 3);
+}
+
+/* A sink's flush interval: a partial batch waits for more entries, a
+ * batch that fills goes at once, a partial one goes once the interval
+ * has passed, and a stop sends what waits. */
+static void
+test_flush_interval(void **state)
+{
+	struct fixture *f = *state;
+	struct outbox *ob;
+
+	ob = ob_open(f, 4);
+	assert_int_equal(outbox_set_flush(ob, "nosuch", 500), ERR_NOTFOUND);
+	assert_int_equal(outbox_set_flush(ob, "fake", 500), 0);
+	f->fake.depth = -1;
+	outbox_on_depth(ob, fake_depth, &f->fake);
+	assert_int_equal(outbox_start(ob), 0);
+	assert_int_equal(outbox_set_flush(ob, "fake", 500), ERR_BUSY);
+	runs_saved(f, 1);	/* 1 of 4: a pass leaves it waiting */
+	wait_pass_depth(&f->fake, 1);
+	runs_saved(f, 3);	/* full: goes */
+	wait_depth(f, 0);
+	assert_int_equal(fake_calls(&f->fake), 1);
+	assert_int_equal(f->fake.sizes[0], 4);
+	runs_saved(f, 2);	/* waits, then goes as it is */
+	wait_depth(f, 0);
+	assert_int_equal(fake_calls(&f->fake), 2);
+	assert_int_equal(f->fake.sizes[1], 2);
+	ob_close(f, ob);
+
+	ob = ob_open(f, 4);
+	assert_int_equal(outbox_set_flush(ob, "fake", 3600000), 0);
+	assert_int_equal(outbox_start(ob), 0);
+	runs_saved(f, 2);
+	ob_close(f, ob);	/* the stop sends them */
+	assert_int_equal(counted(f).depth, 0);
+	assert_int_equal(f->fake.calls, 3);
+	assert_int_equal(f->fake.sizes[2], 2);
+	assert_int_equal(f->fake.nids, 8);
+}
+
 /* POST /outbox/retry's backend (control.c) with body; returns its
  * result, with its error message or JSON in out. */
 static int
@@ -801,6 +967,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_api_without_outbox,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_deadline,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batches_pipelined,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_interval,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_gone_parked,
 		    setup, teardown),
 	};
 

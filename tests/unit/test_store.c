@@ -477,6 +477,23 @@ test_create_batch_rollback(void **state)
 
 /* ---- saving and reading ---- */
 
+/* store_runs_get: the runs asked for, in order, NULL for one not there. */
+static void
+runs_get_many(struct store *st, int64_t id)
+{
+	int64_t ids[3] = { id, 999999, id };
+	struct store_run *got[3];
+
+	assert_int_equal(store_runs_get(st, ids, 3, got), 0);
+	assert_non_null(got[0]);
+	assert_int_equal(got[0]->id, id);
+	assert_null(got[1]);
+	assert_int_equal(got[2]->nitems, 2);
+	assert_string_equal(got[2]->items[1].out, "hello\n");
+	store_run_free(got[0]);
+	store_run_free(got[2]);
+}
+
 static void
 test_save_and_get(void **state)
 {
@@ -541,6 +558,7 @@ test_save_and_get(void **state)
 	assert_null(got->items[1].error);
 	assert_true(got->items[1].truncated);
 	store_run_free(got);
+	runs_get_many(st, run->id);
 
 	assert_int_equal(store_job_state_get(st, "s", &js), 0);
 	assert_int_equal(js.last_run_id, run->id);
@@ -800,6 +818,30 @@ test_recover(void **state)
 	store_close(st);
 }
 
+/* store_outbox_due_after: only the due entries after id first, of the
+ * sink, up to max; none after the last. */
+static void
+due_after_first(struct store *st, int64_t first, int64_t run_id)
+{
+	struct store_outbox_entry *e = NULL;
+	size_t n = 0;
+
+	assert_int_equal(store_outbox_due_after(st, "elasticsearch", 6000,
+	    first, 10, &e, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(e[0].run_id, run_id);
+	assert_true(e[0].id > first);
+	free(e);
+	assert_int_equal(store_outbox_due_after(st, "elasticsearch", 6000,
+	    first + 1, 10, &e, &n), 0);
+	assert_int_equal(n, 0);
+	free(e);
+	assert_int_equal(store_outbox_due_after(st, "webhook", 6000, 0, 10,
+	    &e, &n), 0);
+	assert_int_equal(n, 0);
+	free(e);
+}
+
 /* With a sink that takes reports, each run recovered as LOST gets its
  * "report" entry in the recovery's transaction, and a final run none. */
 static void
@@ -836,6 +878,7 @@ test_recover_reports(void **state)
 	assert_int_equal(store_outbox_due(st, "elasticsearch", 6000, 10, &e,
 	    &n), 0);
 	assert_int_equal(n, 2);		/* nothing more to recover */
+	due_after_first(st, e[0].id, b[2]->id);
 	free(e);
 	for (i = 0; i < 3; i++)
 		store_run_free(b[i]);
@@ -890,6 +933,36 @@ test_retention_keeps_outbox_runs(void **state)
 	finals_saved(st, 6000, 20);
 	assert_int_equal(store_run_get(st, first->id, &got), ERR_NOTFOUND);
 	store_run_free(first);
+	store_close(st);
+}
+
+/* Deleting entries 1, 2 and 4 of 1-4 leaves 3 (a run of consecutive ids
+ * goes in one statement, a gap is kept). */
+static void
+test_outbox_delete_runs(void **state)
+{
+	static const char *const events[] = { "a", "b", "c", "d" };
+	struct fixture *f = *state;
+	struct store *st = open_rw(f);
+	struct store_run *run = mkrun("r", 60, "schedule", 1);
+	int64_t ids[3] = { 1, 2, 4 };
+	size_t i;
+
+	create1(st, run);
+	finish(run, RUN_SUCCESS, 100);
+	run->outrows = calloc(4, sizeof(*run->outrows));
+	for (i = 0; i < 4; i++) {
+		run->outrows[i].sink = strdup("elasticsearch");
+		run->outrows[i].event = strdup(events[i]);
+	}
+	run->noutrows = 4;
+	save1(st, run);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 4);
+	assert_int_equal(store_outbox_delete(st, ids, 3), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT id FROM outbox"), 3);
+	assert_int_equal(store_outbox_delete(st, ids, 0), 0);
+	store_run_free(run);
 	store_close(st);
 }
 
@@ -1166,6 +1239,7 @@ main(void)
 		T(test_create_ids_and_duplicates),
 		T(test_create_batch_rollback),
 		T(test_save_and_get),
+		T(test_outbox_delete_runs),
 		T(test_job_state_newest_final),
 		T(test_query_filters),
 		T(test_query_default_limit),
