@@ -982,6 +982,8 @@ plan_rows(void *arg, struct store_run *rec, const struct job_def *def,
 	struct plan_ctx *p = arg;
 
 	assert_string_equal(def->name, rec->job);
+	if (rec->status == RUN_STARTED)
+		return;		/* asked at launch too: no rows then */
 	assert_true(store_status_final(rec->status));
 	p->calls++;
 	rec->outrows = calloc(1, sizeof(*rec->outrows));
@@ -1047,6 +1049,76 @@ test_plan_rows_saved_with_hooks(void **state)
 	plan_check(*state, true);	/* "store" saves a copy of it */
 }
 
+/* The plan step for notices: a row "start" for a run that launched, a
+ * row "missed" (the reason as its event) for a tick that did not start. */
+static void
+plan_notices(void *arg, struct store_run *rec, const struct job_def *def,
+    enum run_status prev)
+{
+	int *missed = arg;
+
+	(void)def;
+	(void)prev;
+	if (rec->status != RUN_STARTED && rec->missed == 0)
+		return;
+	assert_int_equal(rec->id == 0, rec->missed > 0);
+	if (rec->missed > 0)
+		*missed += (int)rec->missed;
+	rec->outrows = calloc(1, sizeof(*rec->outrows));
+	assert_non_null(rec->outrows);
+	rec->outrows[0].sink = strdup("test");
+	rec->outrows[0].event = strdup(rec->missed > 0 ? "missed" : "start");
+	rec->noutrows = 1;
+}
+
+static void
+prep_notices(struct env *e)
+{
+	assert_int_equal(runner_set_plan(e->r, plan_notices, e->ctx), 0);
+}
+
+/* A forbid job whose run outlasts its ticks: the run's start is saved
+ * with its STARTED state, each tick skipped is one "missed" entry
+ * without a run, of the job and its tick. */
+static void
+test_plan_start_missed(void **state)
+{
+	struct env *e = *state;
+	struct store_outbox_entry *ent;
+	size_t n, nent, i, nstart = 0, nmissed = 0;
+	struct store_run **runs;
+	int missed = 0;
+
+	e->prep = prep_notices;
+	e->ctx = &missed;
+	put(e->nodes, "n1", local);
+	put(e->jobs, "long", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"concurrency\": \"forbid\","
+	    "\"command\": [\"/bin/sleep\", \"30\"], \"kill_grace\": \"1s\"}");
+	run_for(e, 2800);
+	runs = runs_of(e, "long", &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_outbox_due(e->st, "test", INT64_MAX / 2, 100,
+	    &ent, &nent), 0);
+	for (i = 0; i < nent; i++) {
+		assert_string_equal(ent[i].job, "long");
+		if (strcmp(ent[i].event, "start") == 0) {
+			nstart++;
+			assert_int_equal(ent[i].run_id, runs[0]->id);
+		} else {
+			nmissed++;
+			assert_string_equal(ent[i].event, "missed");
+			assert_int_equal(ent[i].run_id, 0);
+			assert_true(ent[i].scheduled_at > runs[0]->scheduled_at);
+		}
+	}
+	assert_int_equal(nstart, 1);
+	assert_true(nmissed >= 1);
+	assert_int_equal(nmissed, missed);
+	free(ent);
+	store_runs_free(runs, n);
+}
+
 int
 main(void)
 {
@@ -1081,6 +1153,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_plan_rows_saved_with_hooks,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_start_missed, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -212,7 +212,7 @@ test_open_creates_schema(void **state)
 	struct store_run *run = mkrun("a", 60, "manual", 1), *got;
 	int64_t id;
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'table' AND name IN"
 	    " ('runs', 'run_items', 'job_state', 'outbox')"), 4);
@@ -222,7 +222,7 @@ test_open_creates_schema(void **state)
 
 	/* Reopening keeps version and data. */
 	st = open_rw(f);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
 	assert_int_equal(store_run_get(st, id, &got), 0);
 	assert_string_equal(got->job, "a");
 	store_run_free(got);
@@ -893,7 +893,7 @@ test_retention_keeps_outbox_runs(void **state)
 	store_close(st);
 }
 
-/* A store of schema 3 (before the outbox) migrates to 4, data kept. */
+/* A store of schema 3 (before the outbox) migrates to 5, data kept. */
 static void
 test_migrate_to_outbox(void **state)
 {
@@ -905,7 +905,7 @@ test_migrate_to_outbox(void **state)
 	store_close(st);
 	raw_exec(f->path, "DROP TABLE outbox; PRAGMA user_version = 3");
 	st = open_rw(f);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 0);
 	assert_int_equal(store_run_get(st, run->id, &got), 0);
 	store_run_free(got);
