@@ -6,7 +6,11 @@
 # (whose webhook is the config's default); a job failing every second
 # coalesced into a few messages that count what they stand for, then one
 # recovery; statsd datagrams; failed deliveries explained in the daemon's
-# log, which holds no password (SMTP, header value, URL).  The peers
+# log, which holds no password (SMTP, header value, URL).  Then, with a
+# wrong SMTP password: a start message; a forbid job's skipped ticks told as
+# missed, coalesced with their count; the refused login parked (distcronctl
+# outbox), not retried; a run killed by kill -9 told as a failure (LOST)
+# after the restart.  The peers
 # are real and on loopback: Debian's aiosmtpd (smtp_server.py, run with
 # /usr/bin/python3 where the package installs), the HTTP double's
 # /record/NAME, a UDP socket.
