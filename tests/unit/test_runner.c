@@ -1119,6 +1119,49 @@ test_plan_start_missed(void **state)
 	store_runs_free(runs, n);
 }
 
+/* Ticks missed while the daemon was down (the clock moved 5 s between
+ * two runners on one store) are one "missed" entry at start, counting
+ * them; a paused job's are not. */
+static void
+test_missed_while_down(void **state)
+{
+	struct env *e = *state;
+	struct store_outbox_entry *ent;
+	struct store_run **runs;
+	size_t n, nent, i, nmissed = 0;
+	int missed = 0;
+
+	e->prep = prep_notices;
+	e->ctx = &missed;
+	put(e->nodes, "n1", local);
+	put(e->jobs, "tick", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
+	put(e->jobs, "held", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
+	run_for(e, 1500);
+	runs = runs_of(e, "tick", &n);
+	store_runs_free(runs, n);
+	assert_true(n >= 1);
+	assert_int_equal(missed, 0);
+	assert_int_equal(store_job_pause_set(e->st, "held", true), 0);
+	runner_free(e->r);
+	atomic_store(&clock_offset_ms, 5000);	/* down for 5 s */
+	run_for(e, 200);
+	atomic_store(&clock_offset_ms, 0);
+	assert_true(missed >= 4);
+	assert_int_equal(store_outbox_due(e->st, "test", INT64_MAX / 2, 100,
+	    &ent, &nent), 0);
+	for (i = 0; i < nent; i++) {
+		if (strcmp(ent[i].event, "missed") != 0)
+			continue;	/* the runs' starts */
+		nmissed++;
+		assert_string_equal(ent[i].job, "tick");
+		assert_int_equal(ent[i].run_id, 0);
+	}
+	assert_int_equal(nmissed, 1);	/* all of them in one entry */
+	free(ent);
+}
+
 int
 main(void)
 {
@@ -1154,6 +1197,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_plan_rows_saved_with_hooks,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_start_missed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_missed_while_down, setup,
 		    teardown),
 	};
 
