@@ -166,6 +166,9 @@ run_json(const struct store_run *run, int with_output)
 	json_object_object_add(o, "items", items);
 	if (run->noutrows > 0)
 		json_object_object_add(o, "outbox", outrows_json(run));
+	if (run->missed > 0)	/* a missed tick: no run, its rows only */
+		json_object_object_add(o, "missed",
+		    json_object_new_int64(run->missed));
 	return o;
 }
 
@@ -360,8 +363,13 @@ run_read(json_object *o, const char **bad)
 	if (run == NULL)
 		return NULL;
 	fields_read(o, run, run_fields, bad);
-	if (*bad == NULL && (run->id <= 0 || run->job == NULL))
-		*bad = run->id <= 0 ? "id" : "job";
+	if (json_object_is_type(json_object_object_get(o, "missed"),
+	    json_type_int))
+		run->missed = json_object_get_int64(json_object_object_get(o,
+		    "missed"));
+	if (*bad == NULL && ((run->id <= 0 && run->missed <= 0) ||
+	    run->job == NULL))
+		*bad = run->job != NULL ? "id" : "job";
 	if (*bad == NULL && (items_read(o, run, bad) != 0 ||
 	    outrows_read(o, run, bad) != 0))
 		*bad = "(out of memory)";
