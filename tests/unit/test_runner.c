@@ -1049,21 +1049,29 @@ test_plan_rows_saved_with_hooks(void **state)
 	plan_check(*state, true);	/* "store" saves a copy of it */
 }
 
+/* What the plan step was told of ticks that did not start. */
+struct notices {
+	int missed;		/* ticks */
+	bool slot_full;		/* job "wait": a free slot awaited */
+};
+
 /* The plan step for notices: a row "start" for a run that launched, a
- * row "missed" (the reason as its event) for a tick that did not start. */
+ * row "missed" for a tick that did not start. */
 static void
 plan_notices(void *arg, struct store_run *rec, const struct job_def *def,
     enum run_status prev)
 {
-	int *missed = arg;
+	struct notices *nc = arg;
 
 	(void)def;
 	(void)prev;
 	if (rec->status != RUN_STARTED && rec->missed == 0)
 		return;
 	assert_int_equal(rec->id == 0, rec->missed > 0);
-	if (rec->missed > 0)
-		*missed += (int)rec->missed;
+	nc->missed += (int)rec->missed;
+	if (rec->missed > 0 && strcmp(rec->job, "wait") == 0 &&
+	    strstr(rec->reason, "max_concurrent_runs") != NULL)
+		nc->slot_full = true;
 	rec->outrows = calloc(1, sizeof(*rec->outrows));
 	assert_non_null(rec->outrows);
 	rec->outrows[0].sink = strdup("test");
@@ -1087,10 +1095,10 @@ test_plan_start_missed(void **state)
 	struct store_outbox_entry *ent;
 	size_t n, nent, i, nstart = 0, nmissed = 0;
 	struct store_run **runs;
-	int missed = 0;
+	struct notices nc = { 0 };
 
 	e->prep = prep_notices;
-	e->ctx = &missed;
+	e->ctx = &nc;
 	put(e->nodes, "n1", local);
 	put(e->jobs, "long", "{\"policy\": {\"roles\": [\"w\"]},"
 	    "\"schedule\": \"* * * * * *\", \"concurrency\": \"forbid\","
@@ -1114,9 +1122,32 @@ test_plan_start_missed(void **state)
 	}
 	assert_int_equal(nstart, 1);
 	assert_true(nmissed >= 1);
-	assert_int_equal(nmissed, missed);
+	assert_int_equal(nmissed, nc.missed);
+	assert_false(nc.slot_full);
 	free(ent);
 	store_runs_free(runs, n);
+}
+
+/* max_concurrent_runs 1 taken by a long run: a forbid job whose run waits
+ * for the slot misses its next tick, saying so. */
+static void
+test_missed_slot_full(void **state)
+{
+	struct env *e = *state;
+	struct notices nc = { 0 };
+
+	e->prep = prep_notices;
+	e->ctx = &nc;
+	e->cfg.max_concurrent_runs = 1;
+	put(e->nodes, "n1", local);
+	put(e->jobs, "hog", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"concurrency\": \"forbid\","
+	    "\"command\": [\"/bin/sleep\", \"30\"], \"kill_grace\": \"1s\"}");
+	put(e->jobs, "wait", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"concurrency\": \"forbid\","
+	    "\"command\": [\"/bin/true\"]}");
+	run_for(e, 3500);
+	assert_true(nc.slot_full);
 }
 
 /* Ticks missed while the daemon was down (the clock moved 5 s between
@@ -1129,10 +1160,10 @@ test_missed_while_down(void **state)
 	struct store_outbox_entry *ent;
 	struct store_run **runs;
 	size_t n, nent, i, nmissed = 0;
-	int missed = 0;
+	struct notices nc = { 0 };
 
 	e->prep = prep_notices;
-	e->ctx = &missed;
+	e->ctx = &nc;
 	put(e->nodes, "n1", local);
 	put(e->jobs, "tick", "{\"policy\": {\"roles\": [\"w\"]},"
 	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
@@ -1142,13 +1173,13 @@ test_missed_while_down(void **state)
 	runs = runs_of(e, "tick", &n);
 	store_runs_free(runs, n);
 	assert_true(n >= 1);
-	assert_int_equal(missed, 0);
+	assert_int_equal(nc.missed, 0);
 	assert_int_equal(store_job_pause_set(e->st, "held", true), 0);
 	runner_free(e->r);
 	atomic_store(&clock_offset_ms, 5000);	/* down for 5 s */
 	run_for(e, 200);
 	atomic_store(&clock_offset_ms, 0);
-	assert_true(missed >= 4);
+	assert_true(nc.missed >= 4);
 	assert_int_equal(store_outbox_due(e->st, "test", INT64_MAX / 2, 100,
 	    &ent, &nent), 0);
 	for (i = 0; i < nent; i++) {
@@ -1199,6 +1230,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_plan_start_missed, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_missed_while_down, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_missed_slot_full, setup,
 		    teardown),
 	};
 
