@@ -2,16 +2,20 @@
  * notify.c - notifications as an outbox planner and three sinks (e-mail,
  * webhook, Slack); see notify.h.
  *
- * The planner runs on the loop thread: from the final run's status and
- * the job's previous one it picks the event, and writes one row per
- * channel that the job's notify (or the config's default) asks for.  It
+ * The planner runs on the loop thread: from the record (final, STARTED,
+ * or a missed tick) and the job's previous status it picks the event, and
+ * writes one row per channel that the job's notify (or the config's
+ * default) asks for.  It
  * also keeps a reference to the job's definition in a table sorted by
  * name, so that the sinks, on the outbox's thread, find the channels'
  * addresses and URLs of an entry (an entry carries the job's name and its
  * report only).  The table is the one thing both threads touch: a mutex
  * held for a lookup or an insert, never across the network.
  *
- * Each sink groups the entries of a call by job.  A job that had a
+ * Each sink first answers DELIVERED, without a message, the entries the
+ * job does not ask for on its channel (the recovery's failure entries of
+ * LOST runs, a notify changed by a reload), then groups the rest by
+ * job.  A job that had a
  * message on the channel less than notify_min_interval ago gets
  * OUTBOX_LATER until the interval ends; otherwise its entries become one
  * message (notify_msg.c) sent by notify_send.c, and all of them get the

@@ -322,12 +322,15 @@ put_run_fields(const struct notify_msg *m, struct buf *b)
 {
 	json_object *time = jfield_get(m->doc, "time");
 	char num[32];
+	size_t i = 0;
 	int r;
 
 	if ((r = put_field(b, "Job:", m->job)) != 0 ||
-	    (r = put_field(b, "Status:", m->status)) != 0 ||
-	    (r = buf_puts(b, "Node:      ")) != 0 ||
-	    (r = put_nodes(m, b)) != 0 || (r = buf_puts(b, "\n")) != 0)
+	    (r = put_field(b, "Status:", m->status)) != 0)
+		return r;
+	if (item_next(m, &i) != NULL &&		/* none for a missed tick */
+	    ((r = buf_puts(b, "Node:      ")) != 0 ||
+	    (r = put_nodes(m, b)) != 0 || (r = buf_puts(b, "\n")) != 0))
 		return r;
 	snprintf(num, sizeof(num), "%d", m->exit_code >= 0 ? m->exit_code :
 	    m->signal);

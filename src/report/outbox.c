@@ -7,7 +7,9 @@
  * run's final state and wakes the outbox (outbox_wake).  The outbox's own
  * thread, on its own store connection, then ships each sink's due entries
  * (not parked, next_ms reached) oldest first in batches: it renders each
- * entry's report from the stored run, calls the sink's deliver, and
+ * entry's report from the stored run (or reads the entry's own document:
+ * a start's, or a missed tick's, which has no run, both rendered when
+ * planned on the loop thread), calls the sink's deliver, and
  * applies the outcomes in one transaction per kind (delivered rows are
  * deleted; retried ones back off exponentially with jitter; LATER ones
  * wait for their time without counting an attempt; parked ones wait for

@@ -12,7 +12,11 @@
  * store refused (disk full): each slot keeps the newest, and when the store
  * thread says it writes again the rule is applied to it.  A clock stepped
  * back re-plans every job; at startup the newest tick missed while the
- * daemon was down may run.  It also applies reloaded definitions by diffing
+ * daemon was down may run.  Every tick that should have started and did
+ * not (skipped by forbid, found late, missed while down or while the
+ * store refused it) is told to the plan step through run_missed(), once
+ * per occasion with the count of ticks, so that "missed" notifications
+ * follow; a paused job's ticks are not missed.  It also applies reloaded definitions by diffing
  * them against the slots (kept definitions, retired slots).
  */
 #include <errno.h>

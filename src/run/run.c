@@ -1017,7 +1017,8 @@ run_launch(void *arg)
 }
 
 /* A run no node could take (all down, none matching) fails, at its
- * second like the runs that start; its tick did not start either. */
+ * second like the runs that start; a scheduled one's tick did not start
+ * either (missed). */
 static void
 run_unplaced(void *arg)
 {
@@ -1028,7 +1029,9 @@ run_unplaced(void *arg)
 	run->timer = NULL;
 	if (run_wait_tick(run, run_unplaced))
 		return;
-	run_missed(run->slot, run->rec->scheduled_at, 1, why);
+	if (strcmp(run->rec->trigger, "schedule") == 0 ||
+	    strcmp(run->rec->trigger, "missed") == 0)
+		run_missed(run->slot, run->rec->scheduled_at, 1, why);
 	run_finish(run, RUN_FAILURE, why);
 }
 
