@@ -614,15 +614,18 @@ test_webhook(void **state)
 	defs_job_unref(j);
 }
 
-/* 400 parks, 408, 429 and 503 retry, a refused connection retries;
- * messages name the peer, never the query. */
+/* 400, 401, 403 and 404 park, 408, 429, 500 and 503 retry, a refused
+ * connection retries; messages name the peer, never the query. */
 static void
 test_webhook_statuses(void **state)
 {
 	static const struct { const char *path; enum outbox_result res; }
 	    cases[] = {
 		{ "/record/st-400?token=QQ", OUTBOX_PARK },
+		{ "/record/st-401", OUTBOX_PARK },	/* credentials */
+		{ "/record/st-403", OUTBOX_PARK },
 		{ "/record/st-404", OUTBOX_PARK },
+		{ "/record/st-500", OUTBOX_RETRY },
 		{ "/record/st-408", OUTBOX_RETRY },
 		{ "/record/st-429", OUTBOX_RETRY },
 		{ "/record/st-503", OUTBOX_RETRY },
