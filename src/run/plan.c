@@ -31,6 +31,7 @@
 
 #define RUNNER_LATE_MS		60000	/* later than this: a missed tick */
 #define RUNNER_MISSED_SCAN	1000000	/* bound on ticks walked at startup */
+#define RUNNER_MISSED_COUNT	1000	/* ... when only counted (skip) */
 
 static void slot_start_run(struct slot *slot, int64_t t, const char *trigger);
 
@@ -265,17 +266,17 @@ plan_store_back(void *arg)
 }
 
 /* The ticks of slot after last and before now that would have run (at
- * most RUNNER_MISSED_SCAN, before expires_at and within max_runs): their
- * count, and the latest in *latest. */
+ * most max, before expires_at and within max_runs): their count, and the
+ * latest in *latest. */
 static int64_t
 ticks_between(const struct slot *slot, int64_t last, int64_t now,
-    int64_t *latest)
+    int64_t max, int64_t *latest)
 {
 	const struct job_def *def = slot->def;
 	int64_t t = last, next, n = 0, left = def->max_runs > 0 ?
-	    def->max_runs - slot->run_count : RUNNER_MISSED_SCAN;
+	    def->max_runs - slot->run_count : max;
 
-	while (n < RUNNER_MISSED_SCAN && n < left &&
+	while (n < max && n < left &&
 	    sched_next(def->sched, t, &next) == 0 && next <= now - 1 &&
 	    (def->expires_at == 0 || next < def->expires_at)) {
 		t = next;
@@ -288,7 +289,9 @@ ticks_between(const struct slot *slot, int64_t last, int64_t now,
 /*
  * At startup: the ticks missed while the daemon was down (after the
  * newest recorded one).  The latest runs once if the job says "missed":
- * "run_once" and it is not too old; the others are missed.
+ * "run_once" and it is not too old; the others are missed.  A job that
+ * skips them only counts them, up to RUNNER_MISSED_COUNT (a million jobs
+ * down for a week must not walk a week of seconds each at startup).
  */
 static void
 slot_catch_up(struct slot *slot, int64_t last)
@@ -297,7 +300,9 @@ slot_catch_up(struct slot *slot, int64_t last)
 	char when[64];
 
 	if (last <= 0 || !slot->def->enabled || slot->paused ||
-	    (n = ticks_between(slot, last, now, &t)) == 0)
+	    (n = ticks_between(slot, last, now, slot->def->missed ==
+	    JOB_MISSED_RUN_ONCE ? RUNNER_MISSED_SCAN : RUNNER_MISSED_COUNT,
+	    &t)) == 0)
 		return;
 	run_fmt_time(slot->def, t, when, sizeof(when));
 	if (missed_wanted(slot->def, t, now)) {
