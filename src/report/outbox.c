@@ -424,7 +424,7 @@ batch_prepare_one(struct outbox *ob, struct ob_batch *b, size_t i, bool *ok)
 	*ok = false;
 	if (row->has_doc) {	/* its own document: a start, a missed tick */
 		if ((r = store_outbox_doc(ob->st, row->id, &b->docs[i])) != 0)
-			return r;
+			return r == ERR_NOTFOUND ? 0 : r;	/* deleted since */
 		if ((b->runs[i] = calloc(1, sizeof(*b->runs[i]))) == NULL ||
 		    (b->runs[i]->job = strdup(row->job)) == NULL)
 			return -ENOMEM;
