@@ -498,13 +498,17 @@ static int es_settings(const struct config *cfg, struct es_config *ec);
 /* Reads the Elasticsearch settings once (d->es), before the store
  * recovers: runs the previous daemon left unfinished become LOST, and with
  * Elasticsearch configured each gets its report entry as any final run
- * does (in the same transaction). */
+ * does (in the same transaction); each also gets a "failure" entry for
+ * every notification sink, which sends it if the job asks for it. */
 static int
 recover_reports(struct daemon *d)
 {
 	static const char *const es_sink[] = { ES_SINK_NAME };
+	static const char *notify_names[NOTIFY_SINKS];
 	int rc;
 
+	store_recover_failures(d->st, notify_names,
+	    notify_sink_names(&d->cfg, notify_names, NOTIFY_SINKS));
 	if ((rc = es_settings(&d->cfg, &d->es)) == 1)
 		return 0;
 	if (rc != 0)
@@ -678,9 +682,11 @@ statsd_depth(void *arg, const char *sink, int64_t depth)
 
 /* Creates the outbox when a sink is configured, puts its plan step into
  * the runner and starts its thread; without a sink, says once that
- * reports stay in SQLite. */
+ * reports stay in SQLite.  The notification sinks know the jobs of set
+ * before the thread starts: entries left from before (the LOST runs' among
+ * them) find their job. */
 static int
-start_outbox(struct daemon *d)
+start_outbox(struct daemon *d, const struct defs_set *set)
 {
 	char path[4096];
 	int rc;
@@ -699,7 +705,8 @@ start_outbox(struct daemon *d)
 	if (d->statsd != NULL)
 		outbox_on_depth(d->outbox, statsd_depth, d->statsd);
 	store_on_outbox(d->st, outbox_wake, d->outbox);
-	if ((rc = runner_set_plan(d->runner, outbox_plan, d->outbox)) != 0 ||
+	if ((rc = notify_set_jobs(d->notify, set)) != 0 ||
+	    (rc = runner_set_plan(d->runner, outbox_plan, d->outbox)) != 0 ||
 	    (rc = outbox_start(d->outbox)) != 0)
 		log_error("outbox: %s", err_str(rc));
 	return rc;
@@ -771,8 +778,7 @@ start(struct daemon *d)
 		log_error("runner: %s", err_str(rc));
 		return rc;
 	}
-	if ((rc = start_statsd(d)) != 0 || (rc = start_outbox(d)) != 0 ||
-	    (d->notify != NULL && (rc = notify_set_jobs(d->notify, set)) != 0)) {
+	if ((rc = start_statsd(d)) != 0 || (rc = start_outbox(d, set)) != 0) {
 		defs_set_free(set);
 		return rc;
 	}

@@ -48,6 +48,7 @@ enum curlx_kind {
 	CURLX_TLS_VERIFY,	/* the peer's certificate or name refused */
 	CURLX_TLS_HANDSHAKE,	/* TLS could not be set up */
 	CURLX_NOMEM,
+	CURLX_AUTH,		/* login refused (SMTP 535): ERR_AUTH */
 	CURLX_OTHER,		/* anything else: protocol, scheme, I/O */
 };
 

@@ -12,9 +12,22 @@
  * entries inside the interval are answered OUTBOX_LATER, and those due
  * together become one message that says how many runs it stands for.
  *
- * Events "start" and "missed" are accepted in job files but not sent yet:
- * the outbox's run-finished path carries final runs only (TODO in
- * notify.c).
+ * Besides final runs, the planner is asked of two other things (through
+ * the runner's plan step, runhooks.h): a run that launched (status
+ * STARTED: event "start", its entry saved with the STARTED state) and a
+ * tick that did not start (a record with missed > 0 and id 0: event
+ * "missed"; the record is no run, only its entries are stored, with run_id
+ * 0).  Both carry their own document, rendered when planned (outbox.h).
+ * A missed entry's document has status "MISSED" and "missed": {"count",
+ * "reason", "tick"}; a message of several counts the ticks, not entries.
+ *
+ * At delivery each entry is checked against the job's settings: one its
+ * job does not ask for on that channel (a "failure" entry that the store's
+ * recovery writes for every run it finds LOST, store_recover_failures, or
+ * a job whose notify changed) is delivered without a message.  A mail
+ * server that refuses the credentials (ERR_AUTH) parks the entry: a wrong
+ * password is not retried; a webhook or Slack answering 4xx but 408/429
+ * parks it too; connection errors, 408, 429 and 5xx are retried.
  */
 #ifndef DISTCRON_NOTIFY_H
 #define DISTCRON_NOTIFY_H
@@ -51,12 +64,13 @@ void notify_free(struct notify *n);
 
 /*
  * The planner (an outbox_plan_fn; arg is the struct notify).  Writes the
- * rows (sink "email", "webhook" or "slack"; event "failure", "recovery" or
- * "success") of the final run rec of def, prev being the job's previous
- * final status: "failure" for FAILURE or LOST, "recovery" for a SUCCESS
- * after FAILURE or LOST ("success" then only when "recovery" is not
- * asked), "success" for any other SUCCESS.  Remembers def (a reference)
- * for the sinks.  Never blocks for long (a mutex the sinks hold briefly).
+ * rows (sink "email", "webhook" or "slack"; the event) of rec of def, prev
+ * being the job's previous final status: "failure" for FAILURE or LOST,
+ * "recovery" for a SUCCESS after FAILURE or LOST ("success" then only
+ * when "recovery" is not asked), "success" for any other SUCCESS, "start"
+ * for a STARTED run, "missed" for a record with missed > 0; each
+ * only when the job's "on" has it.  Remembers def (a reference) for the
+ * sinks.  Never blocks for long (a mutex the sinks hold briefly).
  */
 size_t notify_plan(void *arg, const struct store_run *rec,
     const struct job_def *def, enum run_status prev,
@@ -78,6 +92,12 @@ int notify_set_jobs(struct notify *n, const struct defs_set *set);
  * message.  Returns how many were written.
  */
 size_t notify_sinks(struct notify *n, struct notify_sink *out, size_t max);
+
+/* The names of the sinks notify_sinks() gives for cfg (out[0..], at most
+ * max; static strings), before there is a struct notify: for
+ * store_recover_failures().  Returns how many. */
+size_t notify_sink_names(const struct config *cfg, const char **out,
+    size_t max);
 
 /* The clock of the coalescing (CLOCK_REALTIME ms), for tests; NULL
  * restores the real one. */

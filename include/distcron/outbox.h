@@ -3,8 +3,10 @@
  * notifications (e-mail, webhook, Slack), through a durable outbox.
  *
  * A finished run's outbox entries are written in the same SQLite
- * transaction as its final state; a thread of the outbox (never the event
- * loop) hands them to their sink in batches, retries with backoff and
+ * transaction as its final state (a run's "start" entries with its STARTED
+ * state; a tick that did not start, "missed", has entries without a run,
+ * run_id 0, written through the store thread alike); a thread of the
+ * outbox (never the event loop) hands them to their sink in batches, retries with backoff and
  * jitter, parks what a sink refuses for good, and deletes what was
  * delivered.  This part of the header is the contract between the outbox
  * and its sinks; each sink is a table of function pointers, like
@@ -23,14 +25,16 @@
  * call only. */
 struct outbox_entry {
 	int64_t id;		/* the outbox row: stable across restarts */
-	int64_t run_id;
+	int64_t run_id;		/* 0: a missed tick, no run */
 	const char *job;
 	int64_t scheduled_at;	/* UTC seconds */
 	const char *event;	/* "report", or a notification: "failure",
 				 * "recovery", "success", "start", "missed" */
 	const char *doc;	/* JSON text: the run's report
 				 * (runjson_report's shape plus the report's
-				 * extra fields) */
+				 * extra fields), rendered when delivered
+				 * from the stored run; a start's and a
+				 * missed tick's, rendered when planned */
 	int attempts;		/* deliveries tried before this one */
 };
 
@@ -91,11 +95,12 @@ struct outbox_row {
 };
 
 /*
- * A planner says which entries a final run creates (the outbox has one
- * for reports; notifications add theirs).  Called on the loop thread when
- * the run is final, before its record is saved: the rows are written in
- * the same transaction as the run's final state.  rec is the final
- * record, def the job's definition, prev the job's previous final status
+ * A planner says which entries a run creates (the outbox has one for
+ * reports; notifications add theirs).  Called on the loop thread, before
+ * the record is saved: the rows are written in the same transaction.  rec
+ * is the final record; or a run that just launched (status STARTED); or
+ * a tick that did not start (rec->missed > 0, id 0, rec->reason why, no
+ * items), def the job's definition, prev the job's previous final status
  * (RUN_PENDING when none).  Writes at most max rows; returns how many.
  * Never blocks.
  */
@@ -157,15 +162,19 @@ int outbox_set_flush(struct outbox *ob, const char *sink, int64_t ms);
  * outbox_start only.  Returns 0, ERR_BUSY or -ENOSPC. */
 int outbox_add_planner(struct outbox *ob, outbox_plan_fn fn, void *arg);
 
-/* The outbox's own planner: one "report" entry per final run for the sink
- * named by arg (a string that outlives ob), e.g.
+/* The outbox's own planner: one "report" entry per final run (none for a
+ * start or a missed tick) for the sink named by arg (a string that
+ * outlives ob), e.g.
  * outbox_add_planner(ob, outbox_plan_reports, "elasticsearch"). */
 size_t outbox_plan_reports(void *arg, const struct store_run *rec,
     const struct job_def *def, enum run_status prev, struct outbox_row *rows,
     size_t max);
 
 /* The runner's plan step (runhooks.h run_plan_fn; arg: the outbox):
- * asks every planner and attaches their rows to rec. */
+ * asks every planner and attaches their rows to rec.  The rows of a
+ * record that is not final (a start, a missed tick) get their document
+ * now (outbox_render's, plus for a missed tick status "MISSED" and
+ * "missed": {"count", "reason", "tick" in the job's zone}). */
 void outbox_plan(void *arg, struct store_run *rec, const struct job_def *def,
     enum run_status prev);
 
@@ -227,8 +236,8 @@ struct control_outbox_ops;
  * /outbox/retry.  In outboxapi.c. */
 extern const struct control_outbox_ops outbox_control_ops;
 
-/* The report document of run for event (README "Reports"): a malloc'd
- * JSON text, or NULL when out of memory. */
+/* The report document of run for event (README "Reports"; with the run's
+ * "trigger"): a malloc'd JSON text, or NULL when out of memory. */
 char *outbox_render(const struct store_run *run, const char *event);
 
 #endif

@@ -11,7 +11,11 @@
  *   plan    when a run is final, before the finish hooks, one plan step
  *           may attach outbox rows to the final record (the durable
  *           outbox's entries: reports, notifications); "store" writes
- *           them in the same transaction as the run's final state.
+ *           them in the same transaction as the run's final state.  It
+ *           is also asked when a run launches (STARTED: its rows are
+ *           saved at once with that state) and of a tick that did not
+ *           start (a record with missed > 0 and id 0, never a run: only
+ *           its rows are saved, through the store thread).
  *   finish  when a run is final, an ordered list of hooks is told of the
  *           final record; hook #1, "store", queues it for the store thread
  *           (after the others have read it: it takes the record as it is,
@@ -69,9 +73,9 @@ struct run_finish_hook {
 };
 
 /*
- * The plan step: attaches to rec (final, with its id) the outbox rows it
- * creates, as rec->outrows / rec->noutrows (malloc'd strings, freed with
- * the record).  prev is the job's previous final status (RUN_PENDING:
+ * The plan step: attaches to rec (final, with its id; STARTED; or a
+ * missed tick, rec->missed > 0) the outbox rows it creates, as
+ * rec->outrows / rec->noutrows (malloc'd strings, freed with the record).  prev is the job's previous final status (RUN_PENDING:
  * none).  Never blocks; def is read-only and valid during the call only.
  */
 typedef void (*run_plan_fn)(void *arg, struct store_run *rec,

@@ -58,11 +58,14 @@ struct store_item {
 				 * or NULL */
 };
 
-/* An outbox entry a final run creates (the outbox's planners choose
- * them): written with the run's final state, in the same transaction. */
+/* An outbox entry a run creates (the outbox's planners choose them):
+ * written with the state saved with it (final, or STARTED for a start),
+ * in the same transaction. */
 struct store_outrow {
 	char *sink;		/* "elasticsearch", "webhook", ... */
 	char *event;		/* "report", "failure", ... */
+	char *doc;		/* the entry's own document, or NULL: the
+				 * run's report, rendered when delivered */
 };
 
 struct store_run {
@@ -79,9 +82,13 @@ struct store_run {
 	struct store_item *items;
 	size_t nitems;
 	int retention;		/* keep this many runs of the job (0: 1000) */
-	struct store_outrow *outrows;	/* final save only: outbox rows to
-					 * write with it (owned) */
+	struct store_outrow *outrows;	/* outbox rows to write with this
+					 * save (owned) */
 	size_t noutrows;
+	int64_t missed;		/* > 0: no run (id 0) but a tick that did
+				 * not start, standing for this many ticks;
+				 * never a row of runs (store_runs_save
+				 * writes its outbox rows only) */
 };
 
 struct store_job_state {
@@ -126,6 +133,12 @@ int store_recover(struct store *st, int64_t now_ms, int *nlost);
 void store_recover_reports(struct store *st, const char *const *sinks,
     size_t n);
 
+/* The same for the sinks that get a "failure" entry of every run
+ * store_recover() marks LOST (the notification sinks: the job's settings
+ * are not known here, the sink checks them when it delivers). */
+void store_recover_failures(struct store *st, const char *const *sinks,
+    size_t n);
+
 /* Calls fn for each item of an unfinished run that recorded a process
  * group (item proc), before store_recover().  Stops at fn's first non-zero
  * return and returns it; 0, or ERR_STORE.  Blocks on the store. */
@@ -149,9 +162,11 @@ int store_runs_create(struct store *st, struct store_run *const *runs,
 
 /*
  * Saves the current state of n existing runs in one transaction: the run
- * row, all its items (replacing earlier ones), the job state when a run is
- * final, and - amortised - retention (the job's oldest final runs beyond
- * run->retention are deleted).  Returns 0, ERR_STORE_FULL (nothing was
+ * row, all its items (replacing earlier ones), the outbox rows it carries,
+ * the job state when a run is final, and - amortised - retention (the
+ * job's oldest final runs beyond run->retention are deleted).  A record
+ * of a tick that did not start (run->missed > 0, id 0) writes its outbox
+ * rows only, with run_id 0, its job and scheduled_at.  Returns 0, ERR_STORE_FULL (nothing was
  * written, a later try may succeed) or ERR_STORE.
  */
 int store_runs_save(struct store *st, struct store_run *const *runs,
@@ -208,7 +223,13 @@ struct store_outbox_entry {
 	int64_t next_ms;		/* due at (CLOCK_REALTIME ms) */
 	bool parked;
 	char why[STORE_OUTBOX_WHY];	/* last failure, or "" */
+	int64_t scheduled_at;		/* the run's, or the row's (UTC s) */
+	bool has_doc;			/* its own document: store_outbox_doc */
 };
+
+/* The document of entry id (has_doc), malloc'd into *doc.  0,
+ * ERR_NOTFOUND (no such entry, or none), -ENOMEM or ERR_STORE. */
+int store_outbox_doc(struct store *st, int64_t id, char **doc);
 
 /* Reads up to max entries, oldest first: of sink, not parked and due at
  * now_ms (due), or parked ones of any sink (sink NULL, parked).  *out is
@@ -253,6 +274,9 @@ int store_outbox_count(struct store *st, const char *sink,
  * fn(sink, count, arg) per sink that lost some.  0 or ERR_STORE. */
 int store_outbox_trim(struct store *st, size_t max,
     void (*fn)(const char *sink, size_t count, void *arg), void *arg);
+
+/* Frees the outbox rows of run (once a save carries them): none left. */
+void store_run_outrows_free(struct store_run *run);
 
 /* Frees a run and everything it points to; accepts NULL. */
 void store_run_free(struct store_run *run);

@@ -2,16 +2,20 @@
  * notify.c - notifications as an outbox planner and three sinks (e-mail,
  * webhook, Slack); see notify.h.
  *
- * The planner runs on the loop thread: from the final run's status and
- * the job's previous one it picks the event, and writes one row per
- * channel that the job's notify (or the config's default) asks for.  It
+ * The planner runs on the loop thread: from the record (final, STARTED,
+ * or a missed tick) and the job's previous status it picks the event, and
+ * writes one row per channel that the job's notify (or the config's
+ * default) asks for.  It
  * also keeps a reference to the job's definition in a table sorted by
  * name, so that the sinks, on the outbox's thread, find the channels'
  * addresses and URLs of an entry (an entry carries the job's name and its
  * report only).  The table is the one thing both threads touch: a mutex
  * held for a lookup or an insert, never across the network.
  *
- * Each sink groups the entries of a call by job.  A job that had a
+ * Each sink first answers DELIVERED, without a message, the entries the
+ * job does not ask for on its channel (the recovery's failure entries of
+ * LOST runs, a notify changed by a reload), then groups the rest by
+ * job.  A job that had a
  * message on the channel less than notify_min_interval ago gets
  * OUTBOX_LATER until the interval ends; otherwise its entries become one
  * message (notify_msg.c) sent by notify_send.c, and all of them get the
@@ -199,13 +203,19 @@ owners_mail(const struct job_def *def)
 }
 
 /*
- * The event of a final run, as one DEFS_NOTIFY_* bit, or 0.
- * TODO: "start" and "missed" are not final-run events; they need their
- * own path into the outbox (a run started, a tick that did not start).
+ * The event of rec, as one DEFS_NOTIFY_* bit, or 0: a tick that did not
+ * start (rec->missed > 0) is "missed", a run just launched (STARTED)
+ * "start", a final run failure, recovery or success.
  */
 static unsigned
-plan_event(enum run_status st, enum run_status prev, unsigned on)
+plan_event(const struct store_run *rec, enum run_status prev, unsigned on)
 {
+	enum run_status st = rec->status;
+
+	if (rec->missed > 0)
+		return DEFS_NOTIFY_MISSED;
+	if (st == RUN_STARTED)
+		return DEFS_NOTIFY_START;
 	if (st == RUN_FAILURE || st == RUN_LOST)
 		return DEFS_NOTIFY_FAILURE;
 	if (st != RUN_SUCCESS)
@@ -246,7 +256,7 @@ notify_plan(void *arg, const struct store_run *rec,
 {
 	struct notify *n = arg;
 	const struct job_notify *nf = notify_of(n, def);
-	unsigned ev = plan_event(rec->status, prev,
+	unsigned ev = plan_event(rec, prev,
 	    nf != NULL ? nf->on : DEFS_NOTIFY_DEFAULT);
 	size_t ch, k = 0;
 
@@ -333,6 +343,8 @@ send_mail(struct chan *c, const struct notify_msg *m,
 		r = notify_send_mail(s, rcpt, buf_str(&b), why, whylen);
 	buf_free(&b);
 	free(rcpt);
+	if (r == ERR_AUTH)	/* a wrong password stays wrong: parked */
+		return OUTBOX_PARK;
 	return r == 0 ? OUTBOX_DELIVERED : OUTBOX_RETRY;
 }
 
@@ -475,6 +487,47 @@ group_of(const struct outbox_entry *e, size_t n, size_t from,
 	return k;
 }
 
+/* The DEFS_NOTIFY_* bit of an event's name, or 0. */
+static unsigned
+event_bit(const char *event)
+{
+	unsigned ev;
+
+	for (ev = 1; defs_notify_event_name(ev) != NULL; ev <<= 1)
+		if (strcmp(defs_notify_event_name(ev), event) == 0)
+			return ev;
+	return 0;
+}
+
+/*
+ * Entries the job does not (or no longer) ask for on channel c are
+ * delivered without a message: those a restart gives every run it finds
+ * LOST (the store cannot read the jobs' settings, store_recover_failures),
+ * and those of a job whose notify changed since.  They are answered in
+ * out[] and marked done; an unknown job is left to deliver_job.
+ */
+static void
+drop_unwanted(struct chan *c, const struct outbox_entry *e, size_t n,
+    bool *done, struct outbox_outcome *out)
+{
+	struct job_def *def = NULL;
+	const char *job = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (job == NULL || strcmp(job, e[i].job) != 0) {
+			defs_job_unref(def);
+			def = job_get(c->n, job = e[i].job);
+		}
+		if (def == NULL || plan_wants(c->n, def, c->ch,
+		    event_bit(e[i].event)))
+			continue;
+		outcome_set(&out[i], OUTBOX_DELIVERED, "");
+		done[i] = true;
+	}
+	defs_job_unref(def);
+}
+
 /* Outcome of one job's entries: LATER inside the interval, else sent. */
 static void
 deliver_group(struct chan *c, const struct outbox_entry *g, size_t ng,
@@ -511,6 +564,7 @@ chan_deliver(void *arg, const struct outbox_entry *e, size_t n,
 		outcome_set(&out[0], OUTBOX_RETRY, "out of memory");
 		return -ENOMEM;
 	}
+	drop_unwanted(c, e, n, done, out);
 	for (i = 0; i < n; i++) {
 		if (done[i])
 			continue;
@@ -574,6 +628,17 @@ notify_free(struct notify *n)
 	jobs_unref(n->jobs, n->njobs);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
+}
+
+size_t
+notify_sink_names(const struct config *cfg, const char **out, size_t max)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < NOTIFY_SINKS && k < max; i++)
+		if (i != CH_EMAIL || cfg->smtp.url != NULL)
+			out[k++] = chan_names[i];
+	return k;
 }
 
 size_t

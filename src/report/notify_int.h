@@ -30,7 +30,11 @@ struct notify_msg {
 	int exit_code;		/* -1: none */
 	int signal;		/* 0: none */
 	int attempt;		/* the items of this attempt are shown */
-	size_t count;		/* entries it stands for */
+	const char *trigger;	/* "schedule", ..., or NULL */
+	const char *tick;	/* a missed tick in the job's zone, or NULL */
+	const char *why;	/* why it did not start, or NULL */
+	size_t count;		/* runs or ticks it stands for (a missed
+				 * entry may stand for several ticks) */
 	bool same_event;	/* all of them had the latest's event */
 	int64_t since;		/* the earliest scheduled_at, UTC s */
 	int64_t run_id, entry_id;

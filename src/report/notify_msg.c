@@ -91,16 +91,35 @@ first_signal(json_object *items, int attempt)
 	return 0;
 }
 
+/* The ticks a "missed" entry stands for ("missed": {"count"}), else 1. */
+static size_t
+entry_weight(const struct outbox_entry *e)
+{
+	json_object *doc;
+	int64_t n = 1;
+
+	if (strcmp(e->event, "missed") != 0 ||
+	    (doc = json_tokener_parse(e->doc)) == NULL)
+		return 1;
+	if (json_object_is_type(jfield_get(jfield_get(doc, "missed"),
+	    "count"), json_type_int))
+		n = json_object_get_int64(jfield_get(jfield_get(doc, "missed"),
+		    "count"));
+	json_object_put(doc);
+	return n > 0 ? (size_t)n : 1;
+}
+
 static void
 count_entries(const struct outbox_entry *e, size_t n, size_t shown,
     struct notify_msg *m)
 {
 	size_t i;
 
-	m->count = n;
+	m->count = 0;
 	m->same_event = true;
 	m->since = e[shown].scheduled_at;
 	for (i = 0; i < n; i++) {
+		m->count += entry_weight(&e[i]);
 		if (strcmp(e[i].event, e[shown].event) != 0)
 			m->same_event = false;
 		if (e[i].scheduled_at < m->since)
@@ -127,6 +146,9 @@ notify_msg_read(const struct outbox_entry *e, size_t n,
 	    !json_object_is_type(items, json_type_array))
 		return ERR_PARSE;
 	m->exit_code = int_of(m->doc, "exit_code", -1);
+	m->trigger = str_of(m->doc, "trigger");
+	m->tick = str_of(jfield_get(m->doc, "missed"), "tick");
+	m->why = str_of(jfield_get(m->doc, "missed"), "reason");
 	m->attempt = last_attempt(items);
 	m->signal = first_signal(items, m->attempt);
 	m->run_id = e[shown].run_id;
@@ -227,6 +249,10 @@ plural(const char *event)
 		return "recoveries";
 	if (strcmp(event, "success") == 0)
 		return "successes";
+	if (strcmp(event, "start") == 0)
+		return "starts";
+	if (strcmp(event, "missed") == 0)
+		return "missed ticks";
 	return "notifications";
 }
 
@@ -268,6 +294,8 @@ notify_msg_subject(const struct notify_msg *m, struct buf *b)
 
 	if ((r = buf_printf(b, "[distcron] %s %s", m->status, m->job)) != 0)
 		return r;
+	if (m->tick != NULL)	/* a missed tick */
+		return buf_printf(b, " at %s", m->tick);
 	if (item_next(m, &i) != NULL && ((r = buf_puts(b, " on ")) != 0 ||
 	    (r = put_nodes(m, b)) != 0))
 		return r;
@@ -294,19 +322,25 @@ put_run_fields(const struct notify_msg *m, struct buf *b)
 {
 	json_object *time = jfield_get(m->doc, "time");
 	char num[32];
+	size_t i = 0;
 	int r;
 
 	if ((r = put_field(b, "Job:", m->job)) != 0 ||
-	    (r = put_field(b, "Status:", m->status)) != 0 ||
-	    (r = buf_puts(b, "Node:      ")) != 0 ||
-	    (r = put_nodes(m, b)) != 0 || (r = buf_puts(b, "\n")) != 0)
+	    (r = put_field(b, "Status:", m->status)) != 0)
+		return r;
+	if (item_next(m, &i) != NULL &&		/* none for a missed tick */
+	    ((r = buf_puts(b, "Node:      ")) != 0 ||
+	    (r = put_nodes(m, b)) != 0 || (r = buf_puts(b, "\n")) != 0))
 		return r;
 	snprintf(num, sizeof(num), "%d", m->exit_code >= 0 ? m->exit_code :
 	    m->signal);
 	if ((m->exit_code >= 0 || m->signal > 0) && (r = put_field(b,
 	    m->exit_code >= 0 ? "Exit code:" : "Signal:", num)) != 0)
 		return r;
-	if ((r = put_field(b, "Scheduled:", str_of(m->doc,
+	if ((r = put_field(b, "Tick:", m->tick)) != 0 ||
+	    (r = put_field(b, "Why:", m->why)) != 0 ||
+	    (r = put_field(b, "Trigger:", m->trigger)) != 0 ||
+	    (r = put_field(b, "Scheduled:", str_of(m->doc,
 	    "scheduled_at"))) != 0 ||
 	    (r = put_field(b, "Started:", str_of(time, "start"))) != 0 ||
 	    (r = put_field(b, "Stopped:", str_of(time, "stop"))) != 0)
@@ -450,6 +484,9 @@ slack_text(const struct notify_msg *m, struct buf *t)
 	if ((r = put_count(m, t, " ")) != 0 ||
 	    (r = buf_printf(t, "*%s* %s", m->status, m->job)) != 0)
 		return r;
+	if (m->tick != NULL)	/* a missed tick */
+		return buf_printf(t, " at %s: %s", m->tick, m->why != NULL ?
+		    m->why : "did not start");
 	if ((r = buf_puts(t, " on ")) != 0 || (r = put_nodes(m, t)) != 0)
 		return r;
 	if (m->exit_code >= 0 && (r = buf_printf(t, " (exit %d)",

@@ -7,15 +7,17 @@
  * run's final state and wakes the outbox (outbox_wake).  The outbox's own
  * thread, on its own store connection, then ships each sink's due entries
  * (not parked, next_ms reached) oldest first in batches: it renders each
- * entry's report from the stored run, hands the batch to a thread that
- * calls the sink's deliver, reads and renders the next batch meanwhile
- * (the entries after those in flight), hands that one over when the call
- * returns, and applies the first one's outcomes in one transaction per
- * kind (delivered rows are deleted; retried ones back off
- * exponentially with jitter; LATER ones wait for their time without
- * counting an attempt; parked ones wait for an operator).  A sink with a
- * flush interval lets a partial batch wait for more entries, up to that
- * interval after the oldest became due.  It sleeps on a condition variable until woken or until
+ * entry's report from the stored run (or reads the entry's own document:
+ * a start's, or a missed tick's, which has no run, both rendered when
+ * planned on the loop thread), hands the batch to a thread that calls the
+ * sink's deliver, reads and renders the next batch meanwhile (the entries
+ * after those in flight), hands that one over when the call returns, and
+ * applies the first one's outcomes in one transaction per kind (delivered
+ * rows are deleted; retried ones back off exponentially with jitter;
+ * LATER ones wait for their time without counting an attempt; parked ones
+ * wait for an operator).  A sink with a flush interval lets a partial
+ * batch wait for more entries, up to that interval after the oldest
+ * became due.  It sleeps on a condition variable until woken or until
  * the earliest due entry, never polling.  Entries live in SQLite, so a
  * restart or a kill -9 mid-batch sends again what was not deleted: sinks
  * are idempotent by entry or run id.  Past outbox_max entries, the oldest
@@ -172,19 +174,24 @@ outbox_plan_reports(void *arg, const struct store_run *rec,
     const struct job_def *def, enum run_status prev, struct outbox_row *rows,
     size_t max)
 {
-	(void)rec;
 	(void)def;
 	(void)prev;
-	if (max == 0)
-		return 0;
+	if (max == 0 || rec->missed > 0 || !store_status_final(rec->status))
+		return 0;	/* a start or a missed tick: no report */
 	rows[0].sink = arg;
 	rows[0].event = "report";
 	return 1;
 }
 
-/* Appends a row to rec's outbox rows; false without memory. */
+static char *render_now(const struct store_run *rec,
+    const struct job_def *def, const char *event);
+
+/* Appends a row to rec's outbox rows; false without memory.  A record
+ * that is not final (a start, a missed tick) gets its document now: the
+ * run will have changed by the time the entry is delivered. */
 static bool
-outrow_add(struct store_run *rec, const struct outbox_row *row, size_t cap)
+outrow_add(struct store_run *rec, const struct job_def *def,
+    const struct outbox_row *row, size_t cap)
 {
 	struct store_outrow *o;
 
@@ -195,6 +202,10 @@ outrow_add(struct store_run *rec, const struct outbox_row *row, size_t cap)
 	o->sink = strdup(row->sink);
 	o->event = strdup(row->event);
 	rec->noutrows++;	/* freed with the record even if half made */
+	if (o->event != NULL && (rec->missed > 0 ||
+	    !store_status_final(rec->status)) &&
+	    (o->doc = render_now(rec, def, o->event)) == NULL)
+		return false;
 	return o->sink != NULL && o->event != NULL;
 }
 
@@ -229,9 +240,11 @@ outbox_plan(void *arg, struct store_run *rec, const struct job_def *def,
 		for (j = 0; j < n && total < OUTBOX_ROWS_MAX; j++) {
 			if (!row_ok(ob, &rows[j]))
 				continue;
-			if (!outrow_add(rec, &rows[j], OUTBOX_ROWS_MAX)) {
-				log_error("outbox: run %" PRId64 ": out of "
-				    "memory planning its entries", rec->id);
+			if (!outrow_add(rec, def, &rows[j],
+			    OUTBOX_ROWS_MAX)) {
+				log_error("outbox: job %s, run %" PRId64 ": out "
+				    "of memory planning its entries", rec->job,
+				    rec->id);
 				return;
 			}
 			total++;
@@ -304,18 +317,19 @@ ms_or_null(bool known, int64_t ms)
 	return known ? json_object_new_int64(ms) : NULL;
 }
 
-char *
-outbox_render(const struct store_run *run, const char *event)
+/* outbox_render's document as an object (NULL without memory). */
+static json_object *
+render_json(const struct store_run *run, const char *event)
 {
 	const struct tz *utc = NULL;
 	json_object *o;
 	int64_t first = first_start_ms(run);
-	char *doc;
 
 	if (tz_get("UTC", &utc, NULL) != 0 ||
 	    (o = runjson_report(run, utc)) == NULL)
 		return NULL;
 	runjson_put(o, "event", runjson_str(event));
+	runjson_put(o, "trigger", runjson_str(run->trigger));
 	runjson_put(o, "start",
 	    runjson_time_ms(utc, run->started_ms));
 	runjson_put(o, "stop", runjson_time_ms(utc, run->ended_ms));
@@ -327,10 +341,62 @@ outbox_render(const struct store_run *run, const char *event)
 	runjson_put(o, "attempt",
 	    json_object_new_int(run->attempt));
 	runjson_put(o, "nodes", nodes_json(run));
-	doc = strdup(json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	return o;
+}
+
+/* The object as JSON text, malloc'd; o is put.  NULL without memory. */
+static char *
+render_text(json_object *o)
+{
+	const char *s;
+	char *doc = NULL;
+
+	if (o != NULL && (s = json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) != NULL)
+		doc = strdup(s);
 	json_object_put(o);
 	return doc;
+}
+
+char *
+outbox_render(const struct store_run *run, const char *event)
+{
+	return render_text(render_json(run, event));
+}
+
+/* "missed": {"count", "reason", "tick"}: the tick in the job's zone. */
+static json_object *
+missed_json(const struct store_run *rec, const struct job_def *def)
+{
+	json_object *m = json_object_new_object();
+	char tick[64];
+
+	if (tz_format_iso8601(def->zone, rec->scheduled_at, tick,
+	    sizeof(tick)) != 0)
+		snprintf(tick, sizeof(tick), "@%" PRId64, rec->scheduled_at);
+	if (m == NULL)
+		return NULL;
+	json_object_object_add(m, "count", json_object_new_int64(rec->missed));
+	json_object_object_add(m, "reason", runjson_str(rec->reason != NULL ?
+	    rec->reason : "unknown"));
+	json_object_object_add(m, "tick", runjson_str(tick));
+	return m;
+}
+
+/* The document of an entry planned before its run is final (a start:
+ * the run as it starts) or without a run (a missed tick: status MISSED
+ * and "missed"), rendered on the loop thread when planned. */
+static char *
+render_now(const struct store_run *rec, const struct job_def *def,
+    const char *event)
+{
+	json_object *o = render_json(rec, event);
+
+	if (o == NULL || rec->missed == 0)
+		return render_text(o);
+	json_object_object_add(o, "status", runjson_str("MISSED"));
+	json_object_object_add(o, "missed", missed_json(rec, def));
+	return render_text(o);
 }
 
 /* ---- shipping (the outbox's thread) ---- */
@@ -382,21 +448,29 @@ batch_clear(struct ob_batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Renders the document of row i, whose run was loaded; a run that is
- * gone parks the entry instead: *ok false. */
+/* Renders the document of row i, whose run was loaded, or reads the
+ * row's own; a run that is gone parks the entry instead: *ok false. */
 static int
-batch_prepare_one(struct ob_batch *b, size_t i, bool *ok)
+batch_prepare_one(struct outbox *ob, struct ob_batch *b, size_t i, bool *ok)
 {
 	struct store_outbox_entry *row = &b->rows[i];
+	int r;
 
 	*ok = false;
-	if (b->runs[i] == NULL) {
+	if (row->has_doc) {	/* its own document: a start, a missed tick */
+		if ((r = store_outbox_doc(ob->st, row->id, &b->docs[i])) != 0)
+			return r == ERR_NOTFOUND ? 0 : r;	/* deleted since */
+		if ((b->runs[i] = calloc(1, sizeof(*b->runs[i]))) == NULL ||
+		    (b->runs[i]->job = strdup(row->job)) == NULL)
+			return -ENOMEM;
+		b->runs[i]->scheduled_at = row->scheduled_at;
+	} else if (b->runs[i] == NULL) {
 		row->parked = true;
 		snprintf(row->why, sizeof(row->why), "run %" PRId64
 		    " is no longer in the store", row->run_id);
 		return 0;
-	}
-	if ((b->docs[i] = outbox_render(b->runs[i], row->event)) == NULL)
+	} else if ((b->docs[i] = outbox_render(b->runs[i], row->event)) ==
+	    NULL)
 		return -ENOMEM;
 	b->entries[i].id = row->id;
 	b->entries[i].run_id = row->run_id;
@@ -409,7 +483,8 @@ batch_prepare_one(struct ob_batch *b, size_t i, bool *ok)
 	return 0;
 }
 
-/* Loads the runs of b's rows, in one read of the store. */
+/* Loads the runs of b's rows, in one read of the store; rows with their
+ * own document (a start, a missed tick) load none. */
 static int
 batch_runs(struct outbox *ob, struct ob_batch *b)
 {
@@ -420,7 +495,7 @@ batch_runs(struct outbox *ob, struct ob_batch *b)
 	if (ids == NULL)
 		return -ENOMEM;
 	for (i = 0; i < b->n; i++)
-		ids[i] = b->rows[i].run_id;
+		ids[i] = b->rows[i].has_doc ? 0 : b->rows[i].run_id;
 	r = store_runs_get(ob->st, ids, b->n, b->runs);
 	free(ids);
 	return r;
@@ -487,7 +562,7 @@ batch_load(struct outbox *ob, struct ob_sink *s, const struct ob_batch *busy,
 	else
 		r = batch_runs(ob, b);
 	for (i = 0; r == 0 && i < b->n; i++) {
-		if ((r = batch_prepare_one(b, i, &ok)) == 0 && !ok)
+		if ((r = batch_prepare_one(ob, b, i, &ok)) == 0 && !ok)
 			gone[ngone++] = b->rows[i];
 		else if (r == 0 && k != i) {	/* compact */
 			b->entries[k] = b->entries[i];

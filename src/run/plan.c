@@ -12,7 +12,11 @@
  * store refused (disk full): each slot keeps the newest, and when the store
  * thread says it writes again the rule is applied to it.  A clock stepped
  * back re-plans every job; at startup the newest tick missed while the
- * daemon was down may run.  It also applies reloaded definitions by diffing
+ * daemon was down may run.  Every tick that should have started and did
+ * not (skipped by forbid, found late, missed while down or while the
+ * store refused it) is told to the plan step through run_missed(), once
+ * per occasion with the count of ticks, so that "missed" notifications
+ * follow; a paused job's ticks are not missed.  It also applies reloaded definitions by diffing
  * them against the slots (kept definitions, retired slots).
  */
 #include <errno.h>
@@ -27,6 +31,7 @@
 
 #define RUNNER_LATE_MS		60000	/* later than this: a missed tick */
 #define RUNNER_MISSED_SCAN	1000000	/* bound on ticks walked at startup */
+#define RUNNER_MISSED_COUNT	1000	/* ... when only counted (skip) */
 
 static void slot_start_run(struct slot *slot, int64_t t, const char *trigger);
 
@@ -90,15 +95,20 @@ slot_plan(struct slot *slot, int64_t after)
 		log_error("job %s: out of memory scheduling it", slot->name);
 }
 
+/* A "forbid" tick skipped: missed, because the previous run is still
+ * going, or still waits for a free slot under max_concurrent_runs. */
 static void
 slot_skip(struct slot *slot, int64_t t)
 {
+	const char *why = run_waiting(slot) ? "the previous run still waits "
+	    "for a free slot (max_concurrent_runs full; concurrency: forbid)" :
+	    "the previous run is still running (concurrency: forbid)";
 	char when[64];
 
 	slot->r->stats.skipped++;
 	run_fmt_time(slot->def, t, when, sizeof(when));
-	log_warn("job %s: tick %s skipped: the previous run is still "
-	    "running (concurrency: forbid)", slot->name, when);
+	log_warn("job %s: tick %s skipped: %s", slot->name, when, why);
+	run_missed(slot, t, 1, why);
 }
 
 /* The tick of a "forbid" job whose previous run was still going when the
@@ -195,6 +205,8 @@ plan_due(struct scheduler_item *it, void *arg)
 		r->stats.skipped++;
 		log_warn("job %s: tick %s is %s late; skipped (missed: skip)",
 		    slot->name, when, late);
+		run_missed(slot, t, 1, "found too late (clock stepped forward, "
+		    "machine suspended, or daemon stalled); missed: skip");
 	}
 	/* after the run is counted, so max_runs sees it */
 	slot_plan(slot, t > now ? t : now);
@@ -232,9 +244,13 @@ slot_refused_missed(struct slot *slot, int64_t now)
 		    "write; running the latest once (missed: run_once)",
 		    slot->name, n);
 		slot_start_run(slot, t, "missed");
+		n--;	/* the latest runs after all */
 	} else
 		log_info("job %s: %ld tick(s) missed while the store could not "
 		    "write; skipped", slot->name, n);
+	if (slot->def->enabled && !slot->paused)
+		run_missed(slot, t, n, "the store could not record its intent "
+		    "(disk full or failing)");
 }
 
 void
@@ -249,33 +265,58 @@ plan_store_back(void *arg)
 		slot_refused_missed(r->slots[i], plan_now());
 }
 
-/* At startup: runs a tick missed while the daemon was down, if wanted. */
+/* The ticks of slot after last and before now that would have run (at
+ * most max, before expires_at and within max_runs): their count, and the
+ * latest in *latest. */
+static int64_t
+ticks_between(const struct slot *slot, int64_t last, int64_t now,
+    int64_t max, int64_t *latest)
+{
+	const struct job_def *def = slot->def;
+	int64_t t = last, next, n = 0, left = def->max_runs > 0 ?
+	    def->max_runs - slot->run_count : max;
+
+	while (n < max && n < left &&
+	    sched_next(def->sched, t, &next) == 0 && next <= now - 1 &&
+	    (def->expires_at == 0 || next < def->expires_at)) {
+		t = next;
+		n++;
+	}
+	*latest = t;
+	return n;
+}
+
+/*
+ * At startup: the ticks missed while the daemon was down (after the
+ * newest recorded one).  The latest runs once if the job says "missed":
+ * "run_once" and it is not too old; the others are missed.  A job that
+ * skips them only counts them, up to RUNNER_MISSED_COUNT (a million jobs
+ * down for a week must not walk a week of seconds each at startup).
+ */
 static void
 slot_catch_up(struct slot *slot, int64_t last)
 {
-	int64_t t, next, now = plan_now();
+	int64_t t, n, now = plan_now();
 	char when[64];
-	long n;
 
-	if (last <= 0 || slot->def->missed != JOB_MISSED_RUN_ONCE ||
-	    !slot->def->enabled || slot->paused)
-		return;
-	if (sched_next(slot->def->sched, last, &t) != 0 || t > now - 1)
-		return;
-	for (n = 1; n < RUNNER_MISSED_SCAN; n++) {
-		if (sched_next(slot->def->sched, t, &next) != 0 ||
-		    next > now - 1)
-			break;
-		t = next;
-	}
-	if (slot->def->expires_at > 0 && t >= slot->def->expires_at)
-		return;
-	if (!missed_wanted(slot->def, t, now))
+	if (last <= 0 || !slot->def->enabled || slot->paused ||
+	    (n = ticks_between(slot, last, now, slot->def->missed ==
+	    JOB_MISSED_RUN_ONCE ? RUNNER_MISSED_SCAN : RUNNER_MISSED_COUNT,
+	    &t)) == 0)
 		return;
 	run_fmt_time(slot->def, t, when, sizeof(when));
-	log_info("job %s: %ld tick(s) missed while the daemon was down; "
-	    "running the latest, %s, once", slot->name, n, when);
-	slot_start_run(slot, t, "missed");
+	if (missed_wanted(slot->def, t, now)) {
+		log_info("job %s: %lld tick(s) missed while the daemon was down; "
+		    "running the latest, %s, once", slot->name, (long long)n,
+		    when);
+		slot_start_run(slot, t, "missed");
+		n--;
+	} else
+		log_info("job %s: %lld tick(s) missed while the daemon was down, "
+		    "the latest %s; skipped (missed: %s)", slot->name,
+		    (long long)n, when, slot->def->missed == JOB_MISSED_SKIP ?
+		    "skip" : "run_once, past missed_max_age");
+	run_missed(slot, t, n, "the daemon was not running");
 }
 
 /* ---- definitions ---- */

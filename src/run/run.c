@@ -73,7 +73,9 @@ outrows_copy(struct store_run *d, const struct store_run *src)
 	for (i = 0; i < src->noutrows; i++, d->noutrows++) {
 		d->outrows[i].sink = xstrdup(src->outrows[i].sink);
 		d->outrows[i].event = xstrdup(src->outrows[i].event);
-		if (d->outrows[i].sink == NULL || d->outrows[i].event == NULL) {
+		d->outrows[i].doc = xstrdup(src->outrows[i].doc);
+		if (d->outrows[i].sink == NULL || d->outrows[i].event == NULL ||
+		    (src->outrows[i].doc != NULL && d->outrows[i].doc == NULL)) {
 			d->noutrows++;
 			return -ENOMEM;
 		}
@@ -131,6 +133,62 @@ static void
 run_save(struct run *run)
 {
 	rec_save(run->r, run->rec);
+}
+
+/* The previous final status of the slot's job (RUN_PENDING: none). */
+static enum run_status
+slot_prev(const struct slot *slot)
+{
+	return slot->last_id > 0 ? slot->last_status : RUN_PENDING;
+}
+
+/*
+ * A run launched: the plan step may attach outbox rows (a "start"
+ * notification); the STARTED state is then saved at once with them, so
+ * that the entry is in the store as soon as the run starts.  Returns 1 if
+ * it was saved.
+ */
+static int
+run_plan_start(struct run *run)
+{
+	struct runner *r = run->r;
+
+	if (r->plan == NULL)
+		return 0;
+	r->plan(r->plan_arg, run->rec, run->def, slot_prev(run->slot));
+	if (run->rec->noutrows == 0)
+		return 0;
+	run_save(run);
+	store_run_outrows_free(run->rec);
+	return 1;
+}
+
+void
+run_missed(struct slot *slot, int64_t tick, int64_t count, const char *why)
+{
+	struct runner *r = slot->r;
+	struct store_run *rec;
+
+	if (r->plan == NULL || count <= 0)
+		return;
+	if ((rec = calloc(1, sizeof(*rec))) == NULL ||
+	    (rec->job = strdup(slot->name)) == NULL ||
+	    (rec->trigger = strdup("schedule")) == NULL ||
+	    (rec->reason = strdup(why)) == NULL) {
+		log_error("job %s: out of memory telling of a missed tick",
+		    slot->name);
+		store_run_free(rec);
+		return;
+	}
+	rec->scheduled_at = tick;
+	rec->status = RUN_PENDING;
+	rec->created_ms = loop_real_ms();
+	rec->missed = count;
+	r->plan(r->plan_arg, rec, slot->def, slot_prev(slot));
+	if (rec->noutrows == 0)
+		store_run_free(rec);
+	else
+		storeq_save(r->q, rec);	/* its outbox rows only */
 }
 
 /*
@@ -382,8 +440,7 @@ run_finish(struct run *run, enum run_status status, const char *reason)
 {
 	struct runner *r = run->r;
 	struct slot *slot = run->slot;
-	enum run_status prev = slot->last_id > 0 ? slot->last_status :
-	    RUN_PENDING;
+	enum run_status prev = slot_prev(slot);
 
 	if (run->timer != NULL) {
 		loop_timer_del(run->timer);
@@ -737,6 +794,19 @@ item_begin(struct item_ctx *ic)
 	r->stats.waiting++;
 }
 
+bool
+run_waiting(const struct slot *slot)
+{
+	const struct run *run;
+	size_t i;
+
+	for (run = slot->runs; run != NULL; run = run->next)
+		for (i = 0; run->ic != NULL && i < run->rec->nitems; i++)
+			if (run->ic[i]->waiting)
+				return true;
+	return false;
+}
+
 /* Starts queued items while limits allow (FIFO; a full node does not
  * block items bound for other nodes). */
 void
@@ -941,22 +1011,28 @@ run_launch(void *arg)
 		    "attempt=%d trigger=%s", (long long)run->rec->id,
 		    run->rec->job, run->rec->items[i].node, when,
 		    run->rec->attempt, run->rec->trigger);
-	unsaved_add(run->r, run);
+	if (!run_plan_start(run))
+		unsaved_add(run->r, run);
 	run_begin_items(run, 0);
 }
 
 /* A run no node could take (all down, none matching) fails, at its
- * second like the runs that start. */
+ * second like the runs that start; a scheduled one's tick did not start
+ * either (missed). */
 static void
 run_unplaced(void *arg)
 {
 	struct run *run = arg;
+	const char *why = run->pick_error ? run->pick_error :
+	    "no node to run on";
 
 	run->timer = NULL;
 	if (run_wait_tick(run, run_unplaced))
 		return;
-	run_finish(run, RUN_FAILURE, run->pick_error ?
-	    run->pick_error : "no node to run on");
+	if (strcmp(run->rec->trigger, "schedule") == 0 ||
+	    strcmp(run->rec->trigger, "missed") == 0)
+		run_missed(run->slot, run->rec->scheduled_at, 1, why);
+	run_finish(run, RUN_FAILURE, why);
 }
 
 /* An intent the store could not take (failing, or its queue full): the
@@ -981,7 +1057,9 @@ runs_not_recorded(struct run *run, int rc)
 		run->slot->nrefused++;
 		if (run->rec->scheduled_at > run->slot->refused_tick)
 			run->slot->refused_tick = run->rec->scheduled_at;
-	}
+	} else
+		run_missed(run->slot, run->rec->scheduled_at, 1,
+		    "the store's write queue was full (store_queue_max)");
 	run_finish(run, RUN_FAILURE, "store unavailable");
 }
 

@@ -317,6 +317,8 @@ runner_pause(struct runner *r, const char *name, bool paused)
 	if (slot->paused != paused)
 		log_info("job %s: %s", name, paused ? "paused" : "resumed");
 	slot->paused = paused;
+	if (paused)	/* a "forbid" tick waiting for its second: not run */
+		plan_cancel_defer(slot);
 	return 0;
 }
 

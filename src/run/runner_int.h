@@ -145,6 +145,13 @@ int run_pick_nodes(struct run *run);
 void run_queue_intent(struct runner *r, struct run *run);
 /* Ends a run with status: stats, log, finish hooks, frees it. */
 void run_finish(struct run *run, enum run_status status, const char *reason);
+/* Tells the plan step of a tick of slot that did not start: tick, how
+ * many ticks it stands for (count >= 1) and why; the outbox rows it
+ * gets (a "missed" notification) go to the store thread.  Never blocks. */
+void run_missed(struct slot *slot, int64_t tick, int64_t count,
+    const char *why);
+/* Whether a run of slot waits for a free slot (max_concurrent_runs). */
+bool run_waiting(const struct slot *slot);
 /* Stops a run (its processes killed, waiting items dropped). */
 void run_cancel(struct run *run, const char *why);
 /* Starts waiting items while the limits allow. */

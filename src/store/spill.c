@@ -128,7 +128,7 @@ fields_json(const void *obj, const struct field *f, int with_output)
 	return o;
 }
 
-/* The outbox rows a final record carries: [{"sink", "event"}]. */
+/* The outbox rows a record carries: [{"sink", "event"[, "doc"]}]. */
 static json_object *
 outrows_json(const struct store_run *run)
 {
@@ -141,6 +141,9 @@ outrows_json(const struct store_run *run)
 		    json_object_new_string(run->outrows[i].sink));
 		json_object_object_add(r, "event",
 		    json_object_new_string(run->outrows[i].event));
+		if (run->outrows[i].doc != NULL)
+			json_object_object_add(r, "doc",
+			    json_object_new_string(run->outrows[i].doc));
 		json_object_array_add(a, r);
 	}
 	return a;
@@ -163,6 +166,9 @@ run_json(const struct store_run *run, int with_output)
 	json_object_object_add(o, "items", items);
 	if (run->noutrows > 0)
 		json_object_object_add(o, "outbox", outrows_json(run));
+	if (run->missed > 0)	/* a missed tick: no run, its rows only */
+		json_object_object_add(o, "missed",
+		    json_object_new_int64(run->missed));
 	return o;
 }
 
@@ -312,7 +318,7 @@ items_read(json_object *o, struct store_run *run, const char **bad)
 static int
 outrows_read(json_object *o, struct store_run *run, const char **bad)
 {
-	json_object *rows, *sink, *event, *row;
+	json_object *rows, *sink, *event, *row, *doc;
 	size_t i, n;
 
 	if (!json_object_object_get_ex(o, "outbox", &rows))
@@ -336,6 +342,11 @@ outrows_read(json_object *o, struct store_run *run, const char **bad)
 		run->outrows[i].sink = strdup(json_object_get_string(sink));
 		run->outrows[i].event = strdup(json_object_get_string(event));
 		run->noutrows++;
+		if (json_object_object_get_ex(row, "doc", &doc) &&
+		    json_object_is_type(doc, json_type_string) &&
+		    (run->outrows[i].doc = strdup(json_object_get_string(doc)))
+		    == NULL)
+			return -ENOMEM;
 		if (run->outrows[i].sink == NULL ||
 		    run->outrows[i].event == NULL)
 			return -ENOMEM;
@@ -352,8 +363,13 @@ run_read(json_object *o, const char **bad)
 	if (run == NULL)
 		return NULL;
 	fields_read(o, run, run_fields, bad);
-	if (*bad == NULL && (run->id <= 0 || run->job == NULL))
-		*bad = run->id <= 0 ? "id" : "job";
+	if (json_object_is_type(json_object_object_get(o, "missed"),
+	    json_type_int))
+		run->missed = json_object_get_int64(json_object_object_get(o,
+		    "missed"));
+	if (*bad == NULL && ((run->id <= 0 && run->missed <= 0) ||
+	    run->job == NULL))
+		*bad = run->job != NULL ? "id" : "job";
 	if (*bad == NULL && (items_read(o, run, bad) != 0 ||
 	    outrows_read(o, run, bad) != 0))
 		*bad = "(out of memory)";

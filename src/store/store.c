@@ -124,6 +124,12 @@ static const char *const migrations[] = {
 	"  why TEXT);"
 	"CREATE INDEX outbox_due ON outbox (sink, parked, next_ms, id);"
 	"CREATE INDEX outbox_run ON outbox (run_id);",
+	/* 5: entries without a run (run_id 0: a tick that did not start)
+	 * and entries with their own document (a run's start): the job,
+	 * the tick and the document are the row's. */
+	"ALTER TABLE outbox ADD COLUMN job TEXT;"
+	"ALTER TABLE outbox ADD COLUMN scheduled_at INTEGER;"
+	"ALTER TABLE outbox ADD COLUMN doc TEXT;",
 };
 #define SCHEMA_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -132,8 +138,9 @@ static const char *const migrations[] = {
 	" started_ms, ended_ms, reason FROM runs"
 
 #define OB_SELECT \
-	"SELECT o.id, o.run_id, coalesce(r.job, ''), o.sink, o.event," \
-	" o.created_ms, o.attempts, o.next_ms, o.parked, coalesce(o.why, '')"
+	"SELECT o.id, o.run_id, coalesce(r.job, o.job, ''), o.sink, o.event," \
+	" o.created_ms, o.attempts, o.next_ms, o.parked, coalesce(o.why, '')," \
+	" coalesce(r.scheduled_at, o.scheduled_at, 0), o.doc IS NOT NULL"
 #define OB_JOIN	" LEFT JOIN runs r ON r.id = o.run_id"
 #define OB_COLUMNS	OB_SELECT " FROM outbox o" OB_JOIN
 
@@ -161,6 +168,7 @@ enum stmt_id {
 	S_ORPHANS,
 	S_RUN_REASON,
 	S_OB_INSERT,
+	S_OB_DOC,
 	S_OB_DUE,
 	S_OB_DUE_AFTER,
 	S_OB_PARKED,
@@ -244,17 +252,18 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " reason = CASE status WHEN 0 THEN ?3 ELSE ?2 END"
 	    " WHERE status IN (0, 1, 2)",
 	[S_RECOVER_OUTBOX] =
-	    "INSERT INTO outbox (run_id, sink, event, created_ms)"
-	    " SELECT id, ?2, 'report', ?1 FROM runs WHERE status IN (0, 1, 2)"
-	    " ORDER BY id",
+	    "INSERT INTO outbox (run_id, sink, event, created_ms, job,"
+	    " scheduled_at) SELECT id, ?2, ?3, ?1, job, scheduled_at FROM runs"
+	    " WHERE status IN (0, 1, 2) ORDER BY id",
 	[S_ORPHANS] =
 	    "SELECT run_id, proc FROM run_items WHERE proc IS NOT NULL AND"
 	    " status IN (0, 1, 2) AND"
 	    " run_id IN (SELECT id FROM runs WHERE status IN (0, 1, 2))",
 	[S_RUN_REASON] = "UPDATE runs SET reason = ?2 WHERE id = ?1",
 	[S_OB_INSERT] =
-	    "INSERT INTO outbox (run_id, sink, event, created_ms)"
-	    " VALUES (?, ?, ?, ?)",
+	    "INSERT INTO outbox (run_id, sink, event, created_ms, job,"
+	    " scheduled_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	[S_OB_DOC] = "SELECT doc FROM outbox WHERE id = ? AND doc IS NOT NULL",
 	[S_OB_DUE] = OB_COLUMNS " WHERE o.sink = ?1 AND o.parked = 0 AND"
 	    " o.next_ms <= ?2 ORDER BY o.id LIMIT ?3",
 	/* In id order from ?4 on, not through outbox_due: that index would
@@ -301,6 +310,8 @@ struct store {
 	void *outbox_arg;
 	const char *report_sinks[STORE_REPORT_SINKS];	/* store_recover's */
 	size_t nreport_sinks;
+	const char *failure_sinks[STORE_REPORT_SINKS];	/* ... and these */
+	size_t nfailure_sinks;
 };
 
 /* Binds parameters in order and keeps the first failure. */
@@ -856,7 +867,8 @@ job_prune(struct store *st, const char *job, int keep)
 	return bind_exec(st, &b, "prune runs");
 }
 
-/* Writes the outbox rows a final run carries. */
+/* Writes the outbox rows a run carries (a final one, a start, or a tick
+ * that did not start: id 0). */
 static int
 outrows_insert(struct store *st, const struct store_run *run)
 {
@@ -872,6 +884,9 @@ outrows_insert(struct store *st, const struct store_run *run)
 		bind_text(&b, run->outrows[i].sink);
 		bind_text(&b, run->outrows[i].event);
 		bind_int(&b, now);
+		bind_text(&b, run->job);
+		bind_int(&b, run->scheduled_at);
+		bind_text(&b, run->outrows[i].doc);
 		if ((r = bind_exec(st, &b, "insert outbox entry")) != 0)
 			return r;
 		st->outbox_written++;
@@ -886,6 +901,8 @@ run_save_one(struct store *st, struct store_run *run)
 	bool found;
 	int every, keep, r;
 
+	if (run->missed > 0)	/* no run: outbox entries only (store.h) */
+		return outrows_insert(st, run);
 	if ((r = run_update(st, run, &found)) != 0)
 		return r;
 	if (!found) {
@@ -894,8 +911,8 @@ run_save_one(struct store *st, struct store_run *run)
 		return 0;
 	}
 	if ((r = items_replace(st, run)) != 0 ||
-	    !store_status_final(run->status) ||
-	    (r = outrows_insert(st, run)) != 0)
+	    (r = outrows_insert(st, run)) != 0 ||
+	    !store_status_final(run->status))
 		return r;
 	keep = run->retention > 0 ? run->retention : STORE_RETENTION;
 	every = keep / 16 > STORE_PRUNE_MIN ? keep / 16 : STORE_PRUNE_MIN;
@@ -985,34 +1002,65 @@ recover_step(struct store *st, enum stmt_id id, int64_t now_ms,
 	return bind_exec(st, &b, what);
 }
 
-/* The report entries of the runs about to be marked LOST. */
+/* The entries of event for sinks[0..n-1] of the runs about to be marked
+ * LOST. */
 static int
-recover_reports(struct store *st, int64_t now_ms)
+recover_entries(struct store *st, int64_t now_ms, const char *const *sinks,
+    size_t n, const char *event)
 {
 	struct binder b;
 	size_t i;
 	int r = 0;
 
-	for (i = 0; i < st->nreport_sinks && r == 0; i++) {
+	for (i = 0; i < n && r == 0; i++) {
 		if (bind_begin(&b, st, S_RECOVER_OUTBOX) != 0)
 			return ERR_STORE;
 		bind_int(&b, now_ms);
-		bind_text(&b, st->report_sinks[i]);
+		bind_text(&b, sinks[i]);
+		bind_text(&b, event);
 		r = bind_exec(st, &b, "recover outbox entries");
 	}
 	return r;
 }
 
-void
-store_recover_reports(struct store *st, const char *const *sinks, size_t n)
+/* Their report and failure entries. */
+static int
+recover_reports(struct store *st, int64_t now_ms)
+{
+	int r;
+
+	if ((r = recover_entries(st, now_ms, st->report_sinks,
+	    st->nreport_sinks, "report")) != 0)
+		return r;
+	return recover_entries(st, now_ms, st->failure_sinks,
+	    st->nfailure_sinks, "failure");
+}
+
+/* Keeps sinks[0..n-1] (at most STORE_REPORT_SINKS) in v, *nv of them. */
+static void
+recover_sinks_set(struct store *st, const char **v, size_t *nv,
+    const char *const *sinks, size_t n)
 {
 	size_t i;
 
 	pthread_mutex_lock(&st->lock);
-	st->nreport_sinks = 0;
+	*nv = 0;
 	for (i = 0; i < n && i < STORE_REPORT_SINKS; i++)
-		st->report_sinks[st->nreport_sinks++] = sinks[i];
+		v[(*nv)++] = sinks[i];
 	pthread_mutex_unlock(&st->lock);
+}
+
+void
+store_recover_reports(struct store *st, const char *const *sinks, size_t n)
+{
+	recover_sinks_set(st, st->report_sinks, &st->nreport_sinks, sinks, n);
+}
+
+void
+store_recover_failures(struct store *st, const char *const *sinks, size_t n)
+{
+	recover_sinks_set(st, st->failure_sinks, &st->nfailure_sinks, sinks,
+	    n);
 }
 
 int
@@ -1091,6 +1139,21 @@ item_clear(struct store_item *it)
 }
 
 void
+store_run_outrows_free(struct store_run *run)
+{
+	size_t i;
+
+	for (i = 0; i < run->noutrows; i++) {
+		free(run->outrows[i].sink);
+		free(run->outrows[i].event);
+		free(run->outrows[i].doc);
+	}
+	free(run->outrows);
+	run->outrows = NULL;
+	run->noutrows = 0;
+}
+
+void
 store_run_free(struct store_run *run)
 {
 	size_t i;
@@ -1099,11 +1162,7 @@ store_run_free(struct store_run *run)
 		return;
 	for (i = 0; i < run->nitems; i++)
 		item_clear(&run->items[i]);
-	for (i = 0; i < run->noutrows; i++) {
-		free(run->outrows[i].sink);
-		free(run->outrows[i].event);
-	}
-	free(run->outrows);
+	store_run_outrows_free(run);
 	free(run->items);
 	free(run->job);
 	free(run->trigger);
@@ -1457,6 +1516,8 @@ ob_from_row(sqlite3_stmt *s, struct store_outbox_entry *e)
 	e->next_ms = col_int(s, 7);
 	e->parked = col_int(s, 8) != 0;
 	col_copy(s, 9, e->why, sizeof(e->why));
+	e->scheduled_at = col_int(s, 10);
+	e->has_doc = col_int(s, 11) != 0;
 }
 
 /* Steps a bound listing into a malloc'd array of at most max entries. */
@@ -1508,6 +1569,31 @@ store_outbox_due_after(struct store *st, const char *sink, int64_t now_ms,
 			bind_int(&b, after_id);
 		r = ob_list(st, &b, max, out, n);
 	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int
+store_outbox_doc(struct store *st, int64_t id, char **doc)
+{
+	struct binder b;
+	bool found = false;
+	int r;
+
+	*doc = NULL;
+	pthread_mutex_lock(&st->lock);
+	if ((r = bind_begin(&b, st, S_OB_DOC)) != 0)
+		goto out;
+	bind_int(&b, id);
+	if ((r = bind_row(st, &b, &found, "read outbox document")) != 0)
+		goto out;
+	if (!found)
+		r = ERR_NOTFOUND;
+	else if ((*doc = strdup((const char *)sqlite3_column_text(b.s,
+	    0))) == NULL)
+		r = -ENOMEM;
+	stmt_done(b.s);
+ out:
 	pthread_mutex_unlock(&st->lock);
 	return r;
 }

@@ -173,6 +173,8 @@ kind_of(CURLcode code)
 		return CURLX_TLS_HANDSHAKE;
 	case CURLE_OUT_OF_MEMORY:
 		return CURLX_NOMEM;
+	case CURLE_LOGIN_DENIED:
+		return CURLX_AUTH;
 	default:
 		return CURLX_OTHER;
 	}
@@ -191,6 +193,8 @@ err_of(enum curlx_kind kind)
 		return ERR_TIMEOUT;
 	case CURLX_NOMEM:
 		return -ENOMEM;
+	case CURLX_AUTH:
+		return ERR_AUTH;
 	default:
 		return ERR_PROTOCOL;
 	}
@@ -249,6 +253,10 @@ curlx_message(const struct curlx_error *e, const char *peer,
 		break;
 	case CURLX_NOMEM:
 		snprintf(out, size, "out of memory");
+		break;
+	case CURLX_AUTH:
+		snprintf(out, size, "%s at %s refused the credentials: %s",
+		    peer, buf_str(&b), why);
 		break;
 	default:
 		snprintf(out, size, "%s at %s: %s", peer, buf_str(&b), why);

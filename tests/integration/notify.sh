@@ -6,7 +6,11 @@
 # (whose webhook is the config's default); a job failing every second
 # coalesced into a few messages that count what they stand for, then one
 # recovery; statsd datagrams; failed deliveries explained in the daemon's
-# log, which holds no password (SMTP, header value, URL).  The peers
+# log, which holds no password (SMTP, header value, URL).  Then, with a
+# wrong SMTP password: a start message; a forbid job's skipped ticks told as
+# missed, coalesced with their count; the refused login parked (distcronctl
+# outbox), not retried; a run killed by kill -9 told as a failure (LOST)
+# after the restart.  The peers
 # are real and on loopback: Debian's aiosmtpd (smtp_server.py, run with
 # /usr/bin/python3 where the package installs), the HTTP double's
 # /record/NAME, a UDP socket.
@@ -205,5 +209,83 @@ api_daemon_stop
 check "exit 0" test "$stop_rc" -eq 0
 check "no password in the log (SMTP, webhook header value, URL)" sh -c "! grep -F -q \
     -e '$SMTP_SECRET' -e '$HOOK_SECRET' -e '$URL_SECRET' '$T/daemon.log'"
+daemon_log_report "$T/daemon.log"
+
+# ---- start, missed, a run LOST to kill -9, a refused SMTP password ----
+# The same mail server, asked with a wrong password: it answers 535.
+rm -f "$J"/*.json
+cat >"$T/badpw.conf" <<EOF
+{
+  "smtp": {"url": "smtp://127.0.0.1:$SP", "from": "cron@example.org",
+           "username": "u", "password": "wrong-$SMTP_SECRET"},
+  "notify_min_interval": "3s"
+}
+EOF
+cat >"$J/started.json" <<EOF
+{"policy": {"roles": ["r"]}, "schedule": "* * * * * *", "max_runs": 1,
+ "command": "true", "notify": {"on": ["start"],
+ "webhook": {"url": "$H/record/start"}}}
+EOF
+cat >"$J/busy.json" <<EOF
+{"policy": {"roles": ["r"]}, "schedule": "* * * * * *",
+ "concurrency": "forbid", "command": "sleep 3",
+ "notify": {"on": ["missed"], "webhook": {"url": "$H/record/missed"}}}
+EOF
+cat >"$J/long.json" <<EOF
+{"policy": {"roles": ["r"]}, "schedule": "* * * * * *", "max_runs": 1,
+ "command": "sleep 60", "notify": {"webhook": {"url": "$H/record/lost"}}}
+EOF
+cat >"$J/mailbad.json" <<EOF
+{"policy": {"roles": ["r"]}, "schedule": "* * * * * *", "max_runs": 1,
+ "command": "exit 6", "notify": {"email": ["dev@example.com"]}}
+EOF
+api_daemon_start --config "$T/badpw.conf" || exit 99
+check "on: start: one message at launch, with the node and trigger" \
+    wait_for 15 seen "
+s = hook('start')
+(len(s) == 1 and s[0]['event'] == 'start' and s[0]['job'] == 'started'
+ and s[0]['status'] == 'STARTED' and s[0]['trigger'] == 'schedule'
+ and s[0]['nodes'] == ['local'])"
+check "a forbid job's skipped ticks: missed, coalesced with a count" \
+    wait_for 20 seen "
+m = hook('missed')
+(len(m) >= 2 and all(b['event'] == 'missed' and b['job'] == 'busy'
+                     for b in m)
+ and any(b.get('coalesced', {}).get('count', 1) >= 2 for b in m))"
+check "  the message says which tick and why it did not start" seen "
+b = hook('missed')[0]
+(b['status'] == 'MISSED' and 'concurrency: forbid' in b['missed']['reason']
+ and b['missed']['tick'].startswith(b['scheduled_at'][:10]))"
+req POST /jobs/busy/pause
+check "  the job paused" status_is 200
+sleep 5		# its run ends, the interval passes: every missed tick told
+check "  every skipped tick counted once, none while paused" seen "
+n = open('$T/daemon.log').read().count('job busy: tick ')
+sum(b.get('coalesced', {}).get('count', 1) for b in hook('missed')) == n > 0"
+check "a refused SMTP password parks the mail" \
+    wait_for 20 metric_at_least 'distcron_outbox_parked{sink="email"}' 1
+run "$ctl" outbox --url "$URL" --token "$TOKEN"
+check "  distcronctl outbox shows why, naming the server, not the password" \
+    sh -c "[ $rc -eq 0 ] && grep -q 'mailbad' '$T/out' &&
+    grep -q '127\.0\.0\.1:$SP' '$T/out' && grep -qi 'refused' '$T/out' &&
+    ! grep -q -e '$SMTP_SECRET' '$T/out'"
+check "  not retried" \
+    test "$(metric 'distcron_outbox_retried_total{sink="email"}')" = 0
+check "the long job is running" wait_for 10 sh -c "
+    '$ctl' history long --state-dir '$S' | grep -q STARTED"
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+pid=
+api_daemon_start --config "$T/badpw.conf" || exit 99
+check "a run LOST to kill -9: its failure told after the restart" \
+    wait_for 15 seen "
+b = hook('lost')
+len(b) == 1 and b[0]['event'] == 'failure' and b[0]['status'] == 'LOST'"
+check "the daemon runs other jobs meanwhile" wait_for 10 sh -c "
+    '$ctl' history started --state-dir '$S' -n 5 | grep -q SUCCESS"
+api_daemon_stop
+check "exit 0" test "$stop_rc" -eq 0
+check "no password in the log" \
+    sh -c "! grep -F -q -e '$SMTP_SECRET' '$T/daemon.log'"
 daemon_log_report "$T/daemon.log"
 finish

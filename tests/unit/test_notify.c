@@ -535,9 +535,9 @@ test_email_starttls_auth(void **state)
 	cfg.smtp.password = bad;
 	fake_now += 120000;	/* past the interval */
 	assert_int_equal(deliver1(n, "email", "backup", "failure", doc, &o),
-	    OUTBOX_RETRY);
-	snprintf(want, sizeof(want), "the mail server at smtp://localhost:%d",
-	    smtps_port);
+	    OUTBOX_PARK);	/* 535: a wrong password is not retried */
+	snprintf(want, sizeof(want), "the mail server at smtp://localhost:%d "
+	    "refused the credentials", smtps_port);
 	if (strstr(o.why, want) == NULL)
 		fail_msg("why: %s", o.why);
 	assert_null(strstr(o.why, bad));
@@ -614,15 +614,18 @@ test_webhook(void **state)
 	defs_job_unref(j);
 }
 
-/* 400 parks, 408, 429 and 503 retry, a refused connection retries;
- * messages name the peer, never the query. */
+/* 400, 401, 403 and 404 park, 408, 429, 500 and 503 retry, a refused
+ * connection retries; messages name the peer, never the query. */
 static void
 test_webhook_statuses(void **state)
 {
 	static const struct { const char *path; enum outbox_result res; }
 	    cases[] = {
 		{ "/record/st-400?token=QQ", OUTBOX_PARK },
+		{ "/record/st-401", OUTBOX_PARK },	/* credentials */
+		{ "/record/st-403", OUTBOX_PARK },
 		{ "/record/st-404", OUTBOX_PARK },
+		{ "/record/st-500", OUTBOX_RETRY },
 		{ "/record/st-408", OUTBOX_RETRY },
 		{ "/record/st-429", OUTBOX_RETRY },
 		{ "/record/st-503", OUTBOX_RETRY },
@@ -825,6 +828,132 @@ test_unknown_job_and_bad_doc(void **state)
 	defs_job_unref(j);
 }
 
+/* ---- starts and missed ticks ---- */
+
+/* A run that launched is "start", a tick that did not start "missed",
+ * each only when the job's "on" has it. */
+static void
+test_plan_start_missed(void **state)
+{
+	struct job_def *j = job("backup", ", \"notify\": {\"on\": [\"start\", "
+	    "\"missed\"], \"webhook\": {\"url\": \"http://127.0.0.1:1/x\"}}");
+	struct job_def *d = job("plain", ", \"notify\": {\"webhook\": "
+	    "{\"url\": \"http://127.0.0.1:1/x\"}}");
+	struct store_run missed = { .job = "backup", .scheduled_at = T0,
+	    .status = RUN_PENDING, .missed = 2 };
+	struct outbox_row rows[8];
+	struct notify *n = notify_with(j);
+	char got[256];
+
+	(void)state;
+	plan_text(n, j, RUN_STARTED, RUN_SUCCESS, got, sizeof(got));
+	assert_string_equal(got, "webhook:start");
+	assert_int_equal(notify_plan(n, &missed, j, RUN_SUCCESS, rows, 8), 1);
+	assert_string_equal(rows[0].event, "missed");
+	plan_text(n, j, RUN_FAILURE, RUN_SUCCESS, got, sizeof(got));
+	assert_string_equal(got, "");		/* not asked */
+	plan_text(n, d, RUN_STARTED, RUN_SUCCESS, got, sizeof(got));
+	assert_string_equal(got, "");		/* default: failure, recovery */
+	missed.job = "plain";
+	assert_int_equal(notify_plan(n, &missed, d, RUN_SUCCESS, rows, 8), 0);
+	notify_free(n);
+	defs_job_unref(j);
+	defs_job_unref(d);
+}
+
+/* A missed tick's document, as the outbox renders it when planned. */
+static char *
+missed_doc(int64_t tick, int count)
+{
+	char *s;
+
+	assert_true(asprintf(&s, "{\"id\": 0, \"job\": \"backup\", "
+	    "\"scheduled_at\": \"x\", \"status\": \"MISSED\", \"items\": [], "
+	    "\"event\": \"missed\", \"trigger\": \"schedule\", \"missed\": "
+	    "{\"count\": %d, \"reason\": \"the previous run is still running "
+	    "(concurrency: forbid)\", \"tick\": \"@%lld\"}}", count,
+	    (long long)tick) > 0);
+	return s;
+}
+
+/* Missed entries due together are one message counting the ticks they
+ * stand for (2 + 3), saying which tick and why. */
+static void
+test_missed_message(void **state)
+{
+	struct job_def *j = job("backup", ", \"notify\": {\"on\": [\"missed\"], "
+	    "\"email\": [\"ops@example.org\"]}");
+	struct notify *n = notify_with(j);
+	struct notify_sink s = sink(n, "email");
+	char *d1 = missed_doc(T0, 2), *d2 = missed_doc(T0 + 60, 3);
+	struct outbox_entry e[2] = {
+	    { .id = 1, .job = "backup", .scheduled_at = T0, .event = "missed",
+	      .doc = d1 },
+	    { .id = 2, .job = "backup", .scheduled_at = T0 + 60,
+	      .event = "missed", .doc = d2 } };
+	struct outbox_outcome o[2];
+	const char *data;
+	json_object *m;
+	char want[128];
+
+	(void)state;
+	assert_int_equal(s.ops->deliver(s.arg, e, 2, o), 0);
+	assert_int_equal(o[0].result, OUTBOX_DELIVERED);
+	assert_int_equal(o[1].result, OUTBOX_DELIVERED);
+	m = mails(mail_out);
+	assert_int_equal(json_object_array_length(m), 1);
+	data = member(json_object_array_get_idx(m, 0), "data");
+	snprintf(want, sizeof(want), "\r\nSubject: [distcron] MISSED backup at "
+	    "@%lld\r\n", (long long)(T0 + 60));
+	if (strstr(data, want) == NULL ||
+	    strstr(data, "\r\n5 missed ticks since ") == NULL ||
+	    strstr(data, "\r\nWhy:       the previous run is still running "
+	    "(concurrency: forbid)\r\n") == NULL ||
+	    strstr(data, "Node:") != NULL)	/* no run, no node */
+		fail_msg("mail: %s", data);
+	json_object_put(m);
+	free(d1);
+	free(d2);
+	notify_free(n);
+	defs_job_unref(j);
+}
+
+/* An entry its job does not ask for on a channel (the "failure" the
+ * store's recovery gives every LOST run) is delivered without a message;
+ * one it asks for is sent. */
+static void
+test_unwanted_dropped(void **state)
+{
+	char extra[256];
+	struct job_def *j;
+	struct notify *n;
+	char *doc = report("quiet", RUN_LOST, -1, 0, "", T0);
+	struct outbox_outcome o;
+	json_object *reqs;
+
+	(void)state;
+	snprintf(extra, sizeof(extra), ", \"notify\": {\"on\": [\"success\"], "
+	    "\"webhook\": {\"url\": \"http://127.0.0.1:%d/record/quiet\"}}",
+	    fx.plain_port);
+	j = job("quiet", extra);
+	n = notify_with(j);
+	assert_int_equal(deliver1(n, "webhook", "quiet", "failure", doc, &o),
+	    OUTBOX_DELIVERED);
+	assert_int_equal(deliver1(n, "slack", "quiet", "success", doc, &o),
+	    OUTBOX_DELIVERED);	/* no Slack channel at all */
+	reqs = recorded("quiet");
+	assert_int_equal(json_object_array_length(reqs), 0);
+	json_object_put(reqs);
+	assert_int_equal(deliver1(n, "webhook", "quiet", "success", doc, &o),
+	    OUTBOX_DELIVERED);
+	reqs = recorded("quiet");
+	assert_int_equal(json_object_array_length(reqs), 1);
+	json_object_put(reqs);
+	free(doc);
+	notify_free(n);
+	defs_job_unref(j);
+}
+
 int
 main(void)
 {
@@ -840,6 +969,9 @@ main(void)
 		cmocka_unit_test_setup(test_burst, setup),
 		cmocka_unit_test_setup(test_burst_webhook_slack, setup),
 		cmocka_unit_test_setup(test_unknown_job_and_bad_doc, setup),
+		cmocka_unit_test_setup(test_plan_start_missed, setup),
+		cmocka_unit_test_setup(test_missed_message, setup),
+		cmocka_unit_test_setup(test_unwanted_dropped, setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

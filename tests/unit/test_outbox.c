@@ -33,6 +33,7 @@
 #include "distcron/err.h"
 #include "distcron/outbox.h"
 #include "distcron/store.h"
+#include "distcron/tz.h"
 
 #define NRUNS_MAX	64
 #define WAIT_TRIES	500	/* x 10 ms */
@@ -407,10 +408,72 @@ test_plan_attaches_rows(void **state)
 	assert_int_equal(outbox_add_planner(ob, outbox_plan_reports,
 	    "elasticsearch"), 0);	/* not registered */
 	outbox_plan(ob, run, NULL, RUN_PENDING);
+	assert_int_equal(run->noutrows, 0);	/* not final: no report */
+	run->status = RUN_SUCCESS;
+	outbox_plan(ob, run, NULL, RUN_PENDING);
 	assert_int_equal(run->noutrows, 1);
+	assert_null(run->outrows[0].doc);	/* rendered when delivered */
 	assert_string_equal(run->outrows[0].sink, "fake");
 	assert_string_equal(run->outrows[0].event, "report");
 	store_run_free(run);
+	ob_close(f, ob);
+}
+
+/* A planner asking the fake sink for any record's "missed" entry. */
+static size_t
+plan_missed(void *arg, const struct store_run *rec,
+    const struct job_def *def, enum run_status prev,
+    struct outbox_row *rows, size_t max)
+{
+	(void)arg;
+	(void)def;
+	(void)prev;
+	if (rec->missed == 0 || max == 0)
+		return 0;
+	rows[0].sink = "fake";
+	rows[0].event = "missed";
+	return 1;
+}
+
+/* A tick that did not start: no run, its entry (run_id 0) carries the
+ * job, the tick and its own document (status MISSED, the count, why,
+ * the tick in the job's zone), saved through the store and delivered. */
+static void
+test_missed_entry(void **state)
+{
+	struct fixture *f = *state;
+	struct outbox *ob = ob_open(f, 0);
+	struct job_def def;
+	struct store_run *rec = calloc(1, sizeof(*rec));
+	struct store_outbox_entry e;
+
+	memset(&def, 0, sizeof(def));
+	assert_int_equal(tz_get("Europe/Paris", &def.zone, NULL), 0);
+	assert_int_equal(outbox_add_planner(ob, plan_missed, NULL), 0);
+	assert_non_null(rec);
+	rec->job = strdup("backup");
+	rec->trigger = strdup("schedule");
+	rec->reason = strdup("the previous run is still running");
+	rec->scheduled_at = 1700000000;
+	rec->missed = 3;
+	outbox_plan(ob, rec, &def, RUN_PENDING);
+	assert_int_equal(rec->noutrows, 1);	/* no report: not a run */
+	assert_non_null(rec->outrows[0].doc);
+	assert_int_equal(store_runs_save(f->st, &rec, 1), 0);
+	store_run_free(rec);
+	e = only_entry(f);
+	assert_int_equal(e.run_id, 0);
+	assert_string_equal(e.job, "backup");
+	assert_int_equal(e.scheduled_at, 1700000000);
+	assert_true(e.has_doc);
+	assert_int_equal(outbox_start(ob), 0);
+	wait_depth(f, 0);
+	assert_int_equal(f->fake.nids, 1);
+	assert_non_null(strstr(f->fake.doc, "\"status\":\"MISSED\""));
+	assert_non_null(strstr(f->fake.doc, "\"missed\":{\"count\":3,"
+	    "\"reason\":\"the previous run is still running\","
+	    "\"tick\":\"2023-11-14T23:13:20+01:00\"}"));
+	assert_non_null(strstr(f->fake.doc, "\"event\":\"missed\""));
 	ob_close(f, ob);
 }
 
@@ -947,6 +1010,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_attaches_rows,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missed_entry, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_delivered_deleted,
 		    setup, teardown),
 		cmocka_unit_test(test_backoff_bounds),

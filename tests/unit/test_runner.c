@@ -982,6 +982,8 @@ plan_rows(void *arg, struct store_run *rec, const struct job_def *def,
 	struct plan_ctx *p = arg;
 
 	assert_string_equal(def->name, rec->job);
+	if (rec->status == RUN_STARTED)
+		return;		/* asked at launch too: no rows then */
 	assert_true(store_status_final(rec->status));
 	p->calls++;
 	rec->outrows = calloc(1, sizeof(*rec->outrows));
@@ -1047,6 +1049,150 @@ test_plan_rows_saved_with_hooks(void **state)
 	plan_check(*state, true);	/* "store" saves a copy of it */
 }
 
+/* What the plan step was told of ticks that did not start. */
+struct notices {
+	int missed;		/* ticks */
+	bool slot_full;		/* job "wait": a free slot awaited */
+};
+
+/* The plan step for notices: a row "start" for a run that launched, a
+ * row "missed" for a tick that did not start. */
+static void
+plan_notices(void *arg, struct store_run *rec, const struct job_def *def,
+    enum run_status prev)
+{
+	struct notices *nc = arg;
+
+	(void)def;
+	(void)prev;
+	if (rec->status != RUN_STARTED && rec->missed == 0)
+		return;
+	assert_int_equal(rec->id == 0, rec->missed > 0);
+	nc->missed += (int)rec->missed;
+	if (rec->missed > 0 && strcmp(rec->job, "wait") == 0 &&
+	    strstr(rec->reason, "max_concurrent_runs") != NULL)
+		nc->slot_full = true;
+	rec->outrows = calloc(1, sizeof(*rec->outrows));
+	assert_non_null(rec->outrows);
+	rec->outrows[0].sink = strdup("test");
+	rec->outrows[0].event = strdup(rec->missed > 0 ? "missed" : "start");
+	rec->noutrows = 1;
+}
+
+static void
+prep_notices(struct env *e)
+{
+	assert_int_equal(runner_set_plan(e->r, plan_notices, e->ctx), 0);
+}
+
+/* A forbid job whose run outlasts its ticks: the run's start is saved
+ * with its STARTED state, each tick skipped is one "missed" entry
+ * without a run, of the job and its tick. */
+static void
+test_plan_start_missed(void **state)
+{
+	struct env *e = *state;
+	struct store_outbox_entry *ent;
+	size_t n, nent, i, nstart = 0, nmissed = 0;
+	struct store_run **runs;
+	struct notices nc = { 0 };
+
+	e->prep = prep_notices;
+	e->ctx = &nc;
+	put(e->nodes, "n1", local);
+	put(e->jobs, "long", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"concurrency\": \"forbid\","
+	    "\"command\": [\"/bin/sleep\", \"30\"], \"kill_grace\": \"1s\"}");
+	run_for(e, 2800);
+	runs = runs_of(e, "long", &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_outbox_due(e->st, "test", INT64_MAX / 2, 100,
+	    &ent, &nent), 0);
+	for (i = 0; i < nent; i++) {
+		assert_string_equal(ent[i].job, "long");
+		if (strcmp(ent[i].event, "start") == 0) {
+			nstart++;
+			assert_int_equal(ent[i].run_id, runs[0]->id);
+		} else {
+			nmissed++;
+			assert_string_equal(ent[i].event, "missed");
+			assert_int_equal(ent[i].run_id, 0);
+			assert_true(ent[i].scheduled_at > runs[0]->scheduled_at);
+		}
+	}
+	assert_int_equal(nstart, 1);
+	assert_true(nmissed >= 1);
+	assert_int_equal(nmissed, nc.missed);
+	assert_false(nc.slot_full);
+	free(ent);
+	store_runs_free(runs, n);
+}
+
+/* max_concurrent_runs 1 taken by a long run: a forbid job whose run waits
+ * for the slot misses its next tick, saying so. */
+static void
+test_missed_slot_full(void **state)
+{
+	struct env *e = *state;
+	struct notices nc = { 0 };
+
+	e->prep = prep_notices;
+	e->ctx = &nc;
+	e->cfg.max_concurrent_runs = 1;
+	put(e->nodes, "n1", local);
+	put(e->jobs, "hog", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"concurrency\": \"forbid\","
+	    "\"command\": [\"/bin/sleep\", \"30\"], \"kill_grace\": \"1s\"}");
+	put(e->jobs, "wait", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"concurrency\": \"forbid\","
+	    "\"command\": [\"/bin/true\"]}");
+	run_for(e, 3500);
+	assert_true(nc.slot_full);
+}
+
+/* Ticks missed while the daemon was down (the clock moved 5 s between
+ * two runners on one store) are one "missed" entry at start, counting
+ * them; a paused job's are not. */
+static void
+test_missed_while_down(void **state)
+{
+	struct env *e = *state;
+	struct store_outbox_entry *ent;
+	struct store_run **runs;
+	size_t n, nent, i, nmissed = 0;
+	struct notices nc = { 0 };
+
+	e->prep = prep_notices;
+	e->ctx = &nc;
+	put(e->nodes, "n1", local);
+	put(e->jobs, "tick", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
+	put(e->jobs, "held", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
+	run_for(e, 1500);
+	runs = runs_of(e, "tick", &n);
+	store_runs_free(runs, n);
+	assert_true(n >= 1);
+	assert_int_equal(nc.missed, 0);
+	assert_int_equal(store_job_pause_set(e->st, "held", true), 0);
+	runner_free(e->r);
+	atomic_store(&clock_offset_ms, 5000);	/* down for 5 s */
+	run_for(e, 200);
+	atomic_store(&clock_offset_ms, 0);
+	assert_true(nc.missed >= 4);
+	assert_int_equal(store_outbox_due(e->st, "test", INT64_MAX / 2, 100,
+	    &ent, &nent), 0);
+	for (i = 0; i < nent; i++) {
+		if (strcmp(ent[i].event, "missed") != 0)
+			continue;	/* the runs' starts */
+		nmissed++;
+		assert_string_equal(ent[i].job, "tick");
+		assert_int_equal(ent[i].run_id, 0);
+	}
+	assert_int_equal(nmissed, 1);	/* all of them in one entry */
+	free(ent);
+}
+
 int
 main(void)
 {
@@ -1081,6 +1227,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_plan_rows_saved_with_hooks,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_start_missed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_missed_while_down, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_missed_slot_full, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -125,6 +125,37 @@ test_round_trip(void **state)
 	store_run_free(b);
 }
 
+/* A missed tick (no run: id 0) keeps its count and its rows' documents,
+ * so the next start writes its notification. */
+static void
+test_missed_round_trip(void **state)
+{
+	struct env *e = *state;
+	struct store_run *m = new_run(0, ""), **runs;
+	struct spill *sp;
+	size_t n;
+
+	m->missed = 4;
+	m->outrows = calloc(1, sizeof(*m->outrows));
+	assert_non_null(m->outrows);
+	m->outrows[0].sink = strdup("webhook");
+	m->outrows[0].event = strdup("missed");
+	m->outrows[0].doc = strdup("{\"status\": \"MISSED\"}");
+	m->noutrows = 1;
+	assert_int_equal(spill_open(e->path, 4096, &sp), 0);
+	assert_int_equal(spill_append(sp, m), 0);
+	spill_close(sp);
+	load(e, &runs, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(runs[0]->id, 0);
+	assert_int_equal(runs[0]->missed, 4);
+	assert_int_equal(runs[0]->noutrows, 1);
+	assert_string_equal(runs[0]->outrows[0].event, "missed");
+	assert_string_equal(runs[0]->outrows[0].doc, "{\"status\": \"MISSED\"}");
+	store_runs_free(runs, n);
+	store_run_free(m);
+}
+
 static void
 test_too_big(void **state)
 {
@@ -191,6 +222,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_round_trip, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_missed_round_trip, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_line, setup,

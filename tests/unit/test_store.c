@@ -212,7 +212,7 @@ test_open_creates_schema(void **state)
 	struct store_run *run = mkrun("a", 60, "manual", 1), *got;
 	int64_t id;
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'table' AND name IN"
 	    " ('runs', 'run_items', 'job_state', 'outbox')"), 4);
@@ -222,7 +222,7 @@ test_open_creates_schema(void **state)
 
 	/* Reopening keeps version and data. */
 	st = open_rw(f);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
 	assert_int_equal(store_run_get(st, id, &got), 0);
 	assert_string_equal(got->job, "a");
 	store_run_free(got);
@@ -966,7 +966,7 @@ test_outbox_delete_runs(void **state)
 	store_close(st);
 }
 
-/* A store of schema 3 (before the outbox) migrates to 4, data kept. */
+/* A store of schema 3 (before the outbox) migrates to 5, data kept. */
 static void
 test_migrate_to_outbox(void **state)
 {
@@ -978,11 +978,79 @@ test_migrate_to_outbox(void **state)
 	store_close(st);
 	raw_exec(f->path, "DROP TABLE outbox; PRAGMA user_version = 3");
 	st = open_rw(f);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 0);
 	assert_int_equal(store_run_get(st, run->id, &got), 0);
 	store_run_free(got);
 	store_run_free(run);
+	store_close(st);
+}
+
+/* A store of schema 4 with an entry waiting migrates to 5: the entry
+ * keeps its run's job and tick; entries without a run (missed ticks) and
+ * LOST runs' failure entries are written then. */
+static void
+test_migrate_outbox_rows(void **state)
+{
+	static const char *const notify[] = { "webhook" };
+	struct fixture *f = *state;
+	struct store *st = open_rw(f);
+	struct store_run *run = mkrun("a", 60, "schedule", 1);
+	struct store_run *gone = mkrun("b", 120, "schedule", 1);
+	struct store_outbox_entry *e;
+	size_t n;
+	char *doc;
+
+	create1(st, run);
+	create1(st, gone);
+	finish(run, RUN_FAILURE, 5000);
+	run->outrows = calloc(1, sizeof(*run->outrows));
+	assert_non_null(run->outrows);
+	run->outrows[0].sink = strdup("webhook");
+	run->outrows[0].event = strdup("failure");
+	run->noutrows = 1;
+	save1(st, run);
+	store_close(st);
+	raw_exec(f->path, "ALTER TABLE outbox DROP COLUMN job;"
+	    "ALTER TABLE outbox DROP COLUMN scheduled_at;"
+	    "ALTER TABLE outbox DROP COLUMN doc; PRAGMA user_version = 4");
+	st = open_rw(f);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
+	store_run_outrows_free(run);
+	run->id = 0;		/* now a missed tick of job a */
+	run->missed = 2;
+	run->scheduled_at = 180;
+	run->outrows = calloc(1, sizeof(*run->outrows));
+	assert_non_null(run->outrows);
+	run->outrows[0].sink = strdup("webhook");
+	run->outrows[0].event = strdup("missed");
+	run->outrows[0].doc = strdup("{\"status\": \"MISSED\"}");
+	run->noutrows = 1;
+	save1(st, run);
+	store_recover_failures(st, notify, 1);
+	assert_int_equal(store_recover(st, 9000, NULL), 0);	/* b: LOST */
+	assert_int_equal(store_outbox_due(st, "webhook", INT64_MAX / 2, 10,
+	    &e, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(e[0].job, "a");
+	assert_int_equal(e[0].scheduled_at, 60);
+	assert_false(e[0].has_doc);
+	assert_string_equal(e[1].job, "a");
+	assert_int_equal(e[1].run_id, 0);
+	assert_int_equal(e[1].scheduled_at, 180);
+	assert_true(e[1].has_doc);
+	assert_int_equal(store_outbox_doc(st, e[1].id, &doc), 0);
+	assert_string_equal(doc, "{\"status\": \"MISSED\"}");
+	free(doc);
+	assert_int_equal(store_outbox_doc(st, e[0].id, &doc), ERR_NOTFOUND);
+	assert_string_equal(e[2].job, "b");
+	assert_int_equal(e[2].run_id, gone->id);
+	assert_string_equal(e[2].event, "failure");
+	free(e);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM runs WHERE"
+	    " id = 0"), 0);		/* a missed tick is no run */
+	store_run_free(run);
+	store_run_free(gone);
 	store_close(st);
 }
 
@@ -1248,6 +1316,7 @@ main(void)
 		T(test_retention),
 		T(test_retention_keeps_outbox_runs),
 		T(test_migrate_to_outbox),
+		T(test_migrate_outbox_rows),
 		T(test_threads_share_handle),
 		cmocka_unit_test(test_status_names),
 		T(test_batch_timing),
