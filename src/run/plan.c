@@ -120,9 +120,9 @@ slot_deferred(void *arg)
 	int64_t wait_ms = slot->defer_tick * 1000 - loop_real_ms();
 
 	slot->defer = NULL;
-	/* the monotonic timer may fire a millisecond early on the wall clock
-	 * (see run_wait_tick): the decision is taken at the tick */
-	if (wait_ms > 0 && loop_timer_add(slot->r->loop, loop_mono_ms() +
+	/* the monotonic timer may fire a few ms early on the wall clock (see
+	 * run_wait_tick): the decision is taken at the tick */
+	if (wait_ms > 0 && wait_ms <= RUN_TICK_SLACK_MS && loop_timer_add(slot->r->loop, loop_mono_ms() +
 	    wait_ms + 1, slot_deferred, slot, &slot->defer) == 0)
 		return;
 	if (slot->nrunning > 0)

@@ -972,9 +972,12 @@ run_replace_others(struct run *run)
 
 /*
  * A scheduled run waits for its second on the wall clock.  The wait is a
- * monotonic timer, which may fire a millisecond early in wall-clock terms
- * (both clocks are read truncated to the millisecond, and NTP may slew the
- * wall clock), so each step re-checks and waits again for what is left.
+ * monotonic timer, which may fire a few milliseconds early in wall-clock
+ * terms (both clocks are read truncated to the millisecond, and NTP may
+ * slew the wall clock), so when it fires the run waits again for what is
+ * left, up to RUN_TICK_SLACK_MS.  More than that left means the wall
+ * clock was stepped back while it waited: the run goes at once, as the
+ * planner plans the next ticks from the new time (plan_jump).
  * Returns 1 if fn was armed to be called later, 0 if it is time now.
  */
 static int
@@ -982,8 +985,10 @@ run_wait_tick(struct run *run, loop_fn fn)
 {
 	int64_t delay = run->rec->scheduled_at * 1000 - loop_real_ms();
 
-	if (delay <= 0 || strcmp(run->rec->trigger, "schedule") != 0)
+	if (delay <= 0 || strcmp(run->rec->trigger, "schedule") != 0 ||
+	    (run->tick_waited && delay > RUN_TICK_SLACK_MS))
 		return 0;
+	run->tick_waited = 1;
 	return loop_timer_add(run->r->loop, loop_mono_ms() + delay + 1, fn,
 	    run, &run->timer) == 0;
 }

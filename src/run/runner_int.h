@@ -20,6 +20,11 @@
 #include "distcron/scheduler.h"
 #include "distcron/storeq.h"
 
+/* A run or a forbid tick whose monotonic wait ended at most this long
+ * before its second on the wall clock waits for the rest; more means the
+ * wall clock was stepped back meanwhile, and it goes at once. */
+#define RUN_TICK_SLACK_MS	100
+
 struct run;
 
 struct slot {
@@ -63,6 +68,7 @@ struct run {
 	size_t active;		/* items of this attempt not done */
 	struct loop_timer *timer;	/* launch or retry */
 	int launched;
+	int tick_waited;	/* its launch timer fired once */
 	const char *cancel_reason;
 	struct run *next, *prev;	/* the slot's runs */
 	struct run *snext, *sprev;	/* launched, STARTED not saved yet */
