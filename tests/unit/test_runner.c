@@ -369,6 +369,36 @@ test_clock_step_back(void **state)
 	store_runs_free(runs, n);
 }
 
+/* Stepped back a minute while a run's intent is written and it waits for
+ * its second: it still goes at that moment (its monotonic wait), not a
+ * minute later when the wall clock comes back to its second. */
+static void
+test_clock_step_back_pending(void **state)
+{
+	static const int64_t step = -60000;
+	struct env *e = *state;
+	int64_t now = loop_real_ms(), b = (now / 1000 + 1) * 1000;
+	int64_t tick = b / 1000 + 2;	/* its intent is written at -250 ms */
+	struct store_run **runs;
+	size_t n, i, found = 0;
+
+	put(e->nodes, "n1", local);
+	put(e->jobs, "tick", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
+	loop_timer_add(e->loop, loop_mono_ms() + (b + 1850 - now), step_clock,
+	    (void *)&step, NULL);
+	run_for(e, b + 3000 - now);
+	atomic_store(&clock_offset_ms, 0);
+	runs = runs_of(e, "tick", &n);
+	for (i = 0; i < n; i++)
+		if (runs[i]->scheduled_at == tick) {
+			found++;
+			assert_int_equal(runs[i]->status, RUN_SUCCESS);
+		}
+	assert_int_equal(found, 1);
+	store_runs_free(runs, n);
+}
+
 /* Stepped forward an hour: the tick overdue by an hour is a missed one
  * (skipped by default), no hour of ticks is caught up, and the job goes on
  * at the new time. */
@@ -1207,6 +1237,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_clock_step_back, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_clock_step_back_pending,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_step_forward, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
