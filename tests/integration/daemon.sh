@@ -236,7 +236,12 @@ cat >"$J/prio.json" <<'X'
 X
 DC_NICE="nice -n 3" start_daemon --api-nice 7 --scheduler-nice -10
 prio_runs_ok() {
-	history prio && py "any(r['status'] == 'SUCCESS' for r in h) and all(r['items'][0]['output'].strip() == 'nice=3 SCHED_OTHER' for r in h if r['status'] == 'SUCCESS')"
+	history prio || return 1
+	python3 -c "import json
+for r in json.load(open('$T/h.json')):
+    print(r['status'], r.get('reason'), [i.get('output') for i in r['items']])" \
+	    >"$T/out" 2>&1	# what a failed check shows
+	py "any(r['status'] == 'SUCCESS' for r in h) and all(r['items'][0]['output'].strip() == 'nice=3 SCHED_OTHER' for r in h if r['status'] == 'SUCCESS')"
 }
 check "a run and what it forks at once get the daemon's nice value (3) and policy" \
     wait_for 10 prio_runs_ok
