@@ -21,6 +21,8 @@ to the end is kept.  Output (one JSON object):
   health_max_s            the slowest /health answer during the burst
   other_s                 OTHER_JOB's run: POST to its end (or null)
   statuses                count of each final status
+  reasons                 count of each reason of the runs that did not
+                          succeed (what a failed check shows)
 """
 import http.client
 import json
@@ -91,6 +93,7 @@ def main():
     seen = {}       # run id -> when it was first seen ended
     overtaken = 0   # the most runs posted earlier still pending at an end
     statuses = {}
+    reasons = {}
     while time.time() - t0 < limit and (len(seen) < n or
                                         (other_id and other_s is None)):
         code, b = api.req("GET", "/runs?job=%s&limit=%d" % (job, min(n, 1000)))
@@ -99,6 +102,9 @@ def main():
             if r["id"] in idset and r["status"] in FINAL and r["id"] not in seen:
                 seen[r["id"]] = now
                 statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+                if r["status"] != "SUCCESS":
+                    why = str(r.get("reason"))
+                    reasons[why] = reasons.get(why, 0) + 1
         pending = 0
         for i in ids:
             if i not in seen:
@@ -122,7 +128,7 @@ def main():
         "overtaken": overtaken,
         "health_max_s": round(max(health), 3) if health else None,
         "other_s": round(other_s, 3) if other_s is not None else None,
-        "statuses": statuses}))
+        "statuses": statuses, "reasons": reasons}))
 
 
 main()
