@@ -65,7 +65,15 @@ check "  /health answers within a second all along" \
 check "  a run on another node ends within 5 s meanwhile" \
     got "b['other_s'] is not None and b['other_s'] < 5"
 
+# sshd 3 is held stopped while the burst is posted, so that all 60 runs
+# are queued before any connection is ready and the pool opens several at
+# once however fast the machine posts; it goes on after a second.
+pid3=$(cat "$SSHD_DIR/3/sshd.pid")
+kill -STOP "$pid3"
+( sleep 1; kill -CONT "$pid3" ) &
+cont=$!
 burst t3 60
+wait "$cont"
 echo "MaxStartups 2, burst of 60 from cold: $(cat "$T/burst.json")"
 check "sshd with MaxStartups 2: a burst of 60 needing several connections all succeed" \
     got "b['final'] == 60 and b['success'] == 60"
