@@ -326,11 +326,18 @@ section_elasticsearch(struct jfield_ctx *c, json_object *v,
 static const struct {
 	const char *key;
 	int (*read)(struct jfield_ctx *, json_object *, struct config *);
+	const char *help;	/* for config_table() */
 } sections[] = {
-	{ "smtp", section_smtp },
-	{ "notify", section_notify },
-	{ "statsd", section_statsd },
-	{ "elasticsearch", section_elasticsearch },
+	{ "smtp", section_smtp, "object: the mail server of notifications "
+	  "(url, username, password, from, starttls, ca_file)" },
+	{ "notify", section_notify, "object: the notify of every job that "
+	  "has none (on, email, webhook, slack)" },
+	{ "statsd", section_statsd, "object: metrics over UDP (host, port "
+	  "8125, prefix \"distcron.\", tags false)" },
+	{ "elasticsearch", section_elasticsearch, "object: where run reports "
+	  "go (url, index, username, password or api_key, ca_file, "
+	  "tls_verify, batch_docs, batch_bytes, flush_interval, timeout, "
+	  "compress)" },
 };
 
 static void
@@ -689,4 +696,153 @@ config_usage(void *fp)
 	fprintf(fp, "  The sections smtp, notify, statsd and elasticsearch "
 	    "(objects) are read from\n  the config file only; "
 	    "etc/distcrond.conf describes them.\n");
+}
+
+/* ---- the table of settings (--help-table) ---- */
+
+/* One row of config_table(): a section has no env and no flag, --config
+ * no key. */
+struct trow {
+	const char *key, *env, *flag, *alias, *def, *help;
+	bool value;		/* the flag takes a value */
+};
+
+/* The default as the table shows it: in Markdown (README, the same text
+ * whatever the build's paths) the configured directories by name. */
+static void
+trow_default(const struct trow *r, bool md, char *out, size_t n)
+{
+	static const struct { const char *dir, *name; } dirs[] = {
+		{ SYSCONFDIR, "$(sysconfdir)" },
+		{ LOCALSTATEDIR, "$(localstatedir)" },
+	};
+	size_t i, len;
+
+	if (r->def == NULL) {
+		snprintf(out, n, "none");
+		return;
+	}
+	for (i = 0; md && i < NELEM(dirs); i++) {
+		len = strlen(dirs[i].dir);
+		if (strncmp(r->def, dirs[i].dir, len) == 0 &&
+		    r->def[len] == '/') {
+			snprintf(out, n, "%s%s", dirs[i].name, r->def + len);
+			return;
+		}
+	}
+	snprintf(out, n, "%s", r->def);
+}
+
+/* text with what would end a Markdown cell escaped */
+static void
+md_text(FILE *fp, const char *text)
+{
+	for (; *text != '\0'; text++) {
+		if (*text == '|')
+			fputc('\\', fp);
+		fputc(*text, fp);
+	}
+}
+
+static void
+trow_md(FILE *fp, const struct trow *r)
+{
+	char def[256];
+
+	trow_default(r, true, def, sizeof(def));
+	fprintf(fp, "| %s%s%s | %s%s%s | ", r->key ? "`" : "",
+	    r->key ? r->key : "(none)", r->key ? "`" : "", r->env ? "`" : "",
+	    r->env ? r->env : "file only", r->env ? "`" : "");
+	if (r->flag != NULL)
+		fprintf(fp, "`--%s%s`", r->flag, r->value ? " VALUE" : "");
+	if (r->alias != NULL)
+		fprintf(fp, " (`--%s`)", r->alias);
+	fprintf(fp, " | %s%s%s | ", r->env ? "`\"" : "", def,
+	    r->env ? "\"`" : "");
+	md_text(fp, r->help);
+	fputs(" |\n", fp);
+}
+
+/* text for roff: backslashes escaped, hyphens as minus signs when
+ * minus is set (options, names), a leading control character neutral */
+static void
+roff_text(FILE *fp, const char *text, bool minus)
+{
+	if (*text == '.' || *text == '\'')
+		fputs("\\&", fp);
+	for (; *text != '\0'; text++) {
+		if (*text == '\\')
+			fputs("\\e", fp);
+		else if (*text == '-' && minus)
+			fputs("\\-", fp);
+		else
+			fputc(*text, fp);
+	}
+}
+
+static void
+trow_man(FILE *fp, const struct trow *r)
+{
+	char def[256];
+
+	trow_default(r, false, def, sizeof(def));
+	fputs(".TP\n", fp);
+	if (r->key != NULL) {
+		fputs(".B ", fp);
+		roff_text(fp, r->key, true);
+	} else
+		fputs("(no key)", fp);
+	fputs("\n", fp);
+	if (r->env == NULL)
+		fputs("Config file only; default: none.\n", fp);
+	else {
+		fputs("\\fB", fp);
+		roff_text(fp, r->env, true);
+		fputs("\\fR, \\fB\\-\\-", fp);
+		roff_text(fp, r->flag, true);
+		fputs(r->value ? "\\fR \\fIVALUE\\fR" : "\\fR", fp);
+		if (r->alias != NULL) {
+			fputs(" (\\fB\\-\\-", fp);
+			roff_text(fp, r->alias, true);
+			fputs("\\fR)", fp);
+		}
+		fputs("; default \\(lq", fp);
+		roff_text(fp, def, false);
+		fputs("\\(rq.\n", fp);
+	}
+	fputs(".br\n", fp);
+	roff_text(fp, r->help, false);
+	fputs(".\n", fp);
+}
+
+int
+config_table(void *fp, const char *format)
+{
+	void (*row)(FILE *, const struct trow *);
+	struct trow r = { NULL, "DISTCRON_CONFIG", "config", NULL,
+	    CONFIG_DEFAULT_FILE, "the config file read (a flag or the "
+	    "environment only)", true };
+	size_t i;
+
+	if (strcmp(format, "md") == 0) {
+		row = trow_md;
+		fputs("| key | environment | flag | default | meaning |\n"
+		    "|---|---|---|---|---|\n", fp);
+	} else if (strcmp(format, "man") == 0)
+		row = trow_man;
+	else
+		return ERR_INVALID;
+	row(fp, &r);
+	for (i = 0; i < NKEYS; i++) {
+		r = (struct trow){ keys[i].f.key, keys[i].env, keys[i].flag,
+		    keys[i].alias, keys[i].def, keys[i].help,
+		    keys[i].f.type != JFIELD_BOOL };
+		row(fp, &r);
+	}
+	for (i = 0; i < NELEM(sections); i++) {
+		r = (struct trow){ sections[i].key, NULL, NULL, NULL, NULL,
+		    sections[i].help, false };
+		row(fp, &r);
+	}
+	return 0;
 }
