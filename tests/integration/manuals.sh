@@ -146,14 +146,17 @@ run "$ctl" help frobnicate
 check "distcronctl help: an unknown command is a usage error" \
     test "$rc" -eq 2
 
-# ---- distcron.json(5) describes every field the parser reads
+# ---- distcron.json(5) describes every field the parsers read: jobs and
+# nodes (defs.c), the config file's sections (config.c, es_config.c)
 
 missing=
-for f in $(sed -n 's/.*JFIELD_\(ENTRY\|KNOWN\)("\([a-z_]*\)".*/\2/p' \
-    "$top_srcdir/src/defs/defs.c" | sort -u); do
+for f in $(sed -n -e 's/.*JFIELD_\(ENTRY\|KNOWN\)("\([a-z_]*\)".*/\2/p' \
+    -e 's/.*\.key = "\([a-z_]*\)".*/\1/p' "$top_srcdir/src/defs/defs.c" \
+    "$top_srcdir/src/defs/config.c" "$top_srcdir/src/report/es_config.c" |
+    sort -u); do
 	grep -qw -e "$f" "$MAN/distcron.json.5" || missing="$missing $f"
 done
-check "distcron.json(5) describes every job and node field (missing:$missing)" \
+check "distcron.json(5) describes every field of job, node and config files (missing:$missing)" \
     test -z "$missing"
 
 # ---- the daemon: tokens from the environment work and are never logged
