@@ -677,35 +677,37 @@ config_free(struct config *cfg)
 	config_sections_free(cfg);
 }
 
-void
-config_usage(void *fp)
-{
-	char flag[64];
-	size_t i;
-
-	fprintf(fp, "  --config FILE              config file (default %s;"
-	    " env DISTCRON_CONFIG)\n", CONFIG_DEFAULT_FILE);
-	for (i = 0; i < NKEYS; i++) {
-		snprintf(flag, sizeof(flag), "--%s%s", keys[i].flag,
-		    keys[i].f.type == JFIELD_BOOL ? "" : " VALUE");
-		fprintf(fp, "  %-26s %s (default \"%s\"; env %s)\n", flag,
-		    keys[i].help, keys[i].def, keys[i].env);
-	}
-	fprintf(fp, "  distcrond's --jobsDirectory, --nodesDirectory, --esHost"
-	    " and --esPort are accepted too.\n");
-	fprintf(fp, "  The sections smtp, notify, statsd and elasticsearch "
-	    "(objects) are read from\n  the config file only; "
-	    "etc/distcrond.conf describes them.\n");
-}
-
 /* ---- the table of settings (--help-table) ---- */
 
-/* One row of config_table(): a section has no env and no flag, --config
- * no key. */
+/* One row of the table: a section has no env and no flag, --config no
+ * key. */
 struct trow {
 	const char *key, *env, *flag, *alias, *def, *help;
-	bool value;		/* the flag takes a value */
+	const char *arg;	/* what the flag takes, or NULL */
 };
+
+/* Calls row for each setting: --config, the keys, the sections. */
+static void
+trows_each(FILE *fp, void (*row)(FILE *, const struct trow *))
+{
+	struct trow r = { NULL, "DISTCRON_CONFIG", "config", NULL,
+	    CONFIG_DEFAULT_FILE, "the config file to read (not a key of "
+	    "the file)", "FILE" };
+	size_t i;
+
+	row(fp, &r);
+	for (i = 0; i < NKEYS; i++) {
+		r = (struct trow){ keys[i].f.key, keys[i].env, keys[i].flag,
+		    keys[i].alias, keys[i].def, keys[i].help,
+		    keys[i].f.type == JFIELD_BOOL ? NULL : "VALUE" };
+		row(fp, &r);
+	}
+	for (i = 0; i < NELEM(sections); i++) {
+		r = (struct trow){ sections[i].key, NULL, NULL, NULL, NULL,
+		    sections[i].help, NULL };
+		row(fp, &r);
+	}
+}
 
 /* The default as the table shows it: in Markdown (README, the same text
  * whatever the build's paths) the configured directories by name. */
@@ -754,7 +756,8 @@ trow_md(FILE *fp, const struct trow *r)
 	    r->key ? r->key : "(none)", r->key ? "`" : "", r->env ? "`" : "",
 	    r->env ? r->env : "file only", r->env ? "`" : "");
 	if (r->flag != NULL)
-		fprintf(fp, "`--%s%s`", r->flag, r->value ? " VALUE" : "");
+		fprintf(fp, "`--%s%s%s`", r->flag, r->arg ? " " : "",
+		    r->arg ? r->arg : "");
 	if (r->alias != NULL)
 		fprintf(fp, " (`--%s`)", r->alias);
 	fprintf(fp, " | %s%s%s | ", r->env ? "`\"" : "", def,
@@ -800,7 +803,9 @@ trow_man(FILE *fp, const struct trow *r)
 		roff_text(fp, r->env, true);
 		fputs("\\fR, \\fB\\-\\-", fp);
 		roff_text(fp, r->flag, true);
-		fputs(r->value ? "\\fR \\fIVALUE\\fR" : "\\fR", fp);
+		fputs("\\fR", fp);
+		if (r->arg != NULL)
+			fprintf(fp, " \\fI%s\\fR", r->arg);
 		if (r->alias != NULL) {
 			fputs(" (\\fB\\-\\-", fp);
 			roff_text(fp, r->alias, true);
@@ -818,31 +823,38 @@ trow_man(FILE *fp, const struct trow *r)
 int
 config_table(void *fp, const char *format)
 {
-	void (*row)(FILE *, const struct trow *);
-	struct trow r = { NULL, "DISTCRON_CONFIG", "config", NULL,
-	    CONFIG_DEFAULT_FILE, "the config file read (a flag or the "
-	    "environment only)", true };
-	size_t i;
-
 	if (strcmp(format, "md") == 0) {
-		row = trow_md;
 		fputs("| key | environment | flag | default | meaning |\n"
 		    "|---|---|---|---|---|\n", fp);
+		trows_each(fp, trow_md);
 	} else if (strcmp(format, "man") == 0)
-		row = trow_man;
+		trows_each(fp, trow_man);
 	else
 		return ERR_INVALID;
-	row(fp, &r);
-	for (i = 0; i < NKEYS; i++) {
-		r = (struct trow){ keys[i].f.key, keys[i].env, keys[i].flag,
-		    keys[i].alias, keys[i].def, keys[i].help,
-		    keys[i].f.type != JFIELD_BOOL };
-		row(fp, &r);
-	}
-	for (i = 0; i < NELEM(sections); i++) {
-		r = (struct trow){ sections[i].key, NULL, NULL, NULL, NULL,
-		    sections[i].help, false };
-		row(fp, &r);
-	}
 	return 0;
+}
+
+/* One line of --help; sections are told of after the rows. */
+static void
+trow_help(FILE *fp, const struct trow *r)
+{
+	char flag[64];
+
+	if (r->env == NULL)
+		return;
+	snprintf(flag, sizeof(flag), "--%s%s%s", r->flag, r->arg ? " " : "",
+	    r->arg ? r->arg : "");
+	fprintf(fp, "  %-26s %s (default \"%s\"; env %s)\n", flag, r->help,
+	    r->def, r->env);
+}
+
+void
+config_usage(void *fp)
+{
+	trows_each(fp, trow_help);
+	fprintf(fp, "  distcrond's --jobsDirectory, --nodesDirectory, --esHost"
+	    " and --esPort are accepted too.\n");
+	fprintf(fp, "  The sections smtp, notify, statsd and elasticsearch "
+	    "(objects) are read from\n  the config file only; "
+	    "etc/distcrond.conf describes them.\n");
 }
