@@ -9,6 +9,8 @@ DC_BUILD_PKGS="build-essential autoconf automake libtool pkg-config
 DC_TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev sqlite3 python3
   openssh-server openssh-client
   procps openssl zsh mksh fish tcsh passwd curl python3-aiosmtpd"
+# tests/integration/manuals.sh renders the manuals.
+DC_TEST_PKGS="$DC_TEST_PKGS man-db groff-base"
 
 dc_install() {
 	missing=""

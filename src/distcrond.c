@@ -106,12 +106,26 @@ usage(FILE *fp)
 	    " flags):\n");
 	config_usage(fp);
 	fprintf(fp, "  --help                     this text\n"
+	    "  --help-table=FORMAT        every setting as a table: man or md"
+	    " (the manuals')\n"
 	    "  --version                  print the version\n\n"
 	    "Signals: SIGHUP reloads the definitions; SIGTERM or SIGINT stop"
 	    " scheduling,\nlet running jobs finish (shutdown_grace), kill what"
 	    " is left (TERM, then KILL\nafter the job's kill_grace) and exit"
 	    " 0: a stop takes up to shutdown_grace +\nkill_grace (5 s more for"
 	    " an SSH run whose node stops answering).\n");
+}
+
+/* --help-table=FORMAT: the table of settings the manuals are made from. */
+static int
+help_table(const char *format)
+{
+	if (config_table(stdout, format) != 0) {
+		fprintf(stderr, "distcrond: --help-table: unknown format \"%.20s\""
+		    " (man or md)\n", format);
+		return 2;
+	}
+	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 }
 
 /* ---- reloading ---- */
@@ -849,6 +863,8 @@ main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		}
+		if (strncmp(argv[i], "--help-table=", 13) == 0)
+			return help_table(argv[i] + 13);
 		if (strcmp(argv[i], "--version") == 0) {
 			printf("distcrond %s\n", PACKAGE_VERSION);
 			return 0;

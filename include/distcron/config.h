@@ -108,4 +108,15 @@ void config_free(struct config *cfg);
 /* Prints the option summary for --help to fp (a FILE *). */
 void config_usage(void *fp);
 
+/*
+ * Prints the table of every setting (key, environment variable, flag,
+ * default, meaning), the config file's sections included, to fp (a
+ * FILE *): format "man" gives tagged paragraphs for distcrond(8) and
+ * distcron.json(5), "md" a Markdown table for README.md (directories as
+ * $(sysconfdir) and $(localstatedir), so that it does not depend on the
+ * build).  The same table as config_usage(): --help and the manuals cannot
+ * disagree.  Returns 0, or ERR_INVALID for another format.
+ */
+int config_table(void *fp, const char *format);
+
 #endif

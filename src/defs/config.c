@@ -326,11 +326,18 @@ section_elasticsearch(struct jfield_ctx *c, json_object *v,
 static const struct {
 	const char *key;
 	int (*read)(struct jfield_ctx *, json_object *, struct config *);
+	const char *help;	/* for config_table() */
 } sections[] = {
-	{ "smtp", section_smtp },
-	{ "notify", section_notify },
-	{ "statsd", section_statsd },
-	{ "elasticsearch", section_elasticsearch },
+	{ "smtp", section_smtp, "object: the mail server of notifications "
+	  "(url, username, password, from, starttls, ca_file)" },
+	{ "notify", section_notify, "object: the notify of every job that "
+	  "has none (on, email, webhook, slack)" },
+	{ "statsd", section_statsd, "object: metrics over UDP (host, port "
+	  "8125, prefix \"distcron.\", tags false)" },
+	{ "elasticsearch", section_elasticsearch, "object: where run reports "
+	  "go (url, index, username, password or api_key, ca_file, "
+	  "tls_verify, batch_docs, batch_bytes, flush_interval, timeout, "
+	  "compress)" },
 };
 
 static void
@@ -670,20 +677,181 @@ config_free(struct config *cfg)
 	config_sections_free(cfg);
 }
 
+/* ---- the table of settings (--help-table) ---- */
+
+/* One row of the table: a section has no env and no flag, --config no
+ * key. */
+struct trow {
+	const char *key, *env, *flag, *alias, *def, *help;
+	const char *arg;	/* what the flag takes, or NULL */
+};
+
+/* Calls row for each setting: --config, the keys, the sections. */
+static void
+trows_each(FILE *fp, void (*row)(FILE *, const struct trow *))
+{
+	struct trow r = { NULL, "DISTCRON_CONFIG", "config", NULL,
+	    CONFIG_DEFAULT_FILE, "the config file to read (not a key of "
+	    "the file)", "FILE" };
+	size_t i;
+
+	row(fp, &r);
+	for (i = 0; i < NKEYS; i++) {
+		r = (struct trow){ keys[i].f.key, keys[i].env, keys[i].flag,
+		    keys[i].alias, keys[i].def, keys[i].help,
+		    keys[i].f.type == JFIELD_BOOL ? NULL : "VALUE" };
+		row(fp, &r);
+	}
+	for (i = 0; i < NELEM(sections); i++) {
+		r = (struct trow){ sections[i].key, NULL, NULL, NULL, NULL,
+		    sections[i].help, NULL };
+		row(fp, &r);
+	}
+}
+
+/* The default as the table shows it: in Markdown (README, the same text
+ * whatever the build's paths) the configured directories by name. */
+static void
+trow_default(const struct trow *r, bool md, char *out, size_t n)
+{
+	static const struct { const char *dir, *name; } dirs[] = {
+		{ SYSCONFDIR, "$(sysconfdir)" },
+		{ LOCALSTATEDIR, "$(localstatedir)" },
+	};
+	size_t i, len;
+
+	if (r->def == NULL) {
+		snprintf(out, n, "none");
+		return;
+	}
+	for (i = 0; md && i < NELEM(dirs); i++) {
+		len = strlen(dirs[i].dir);
+		if (strncmp(r->def, dirs[i].dir, len) == 0 &&
+		    r->def[len] == '/') {
+			snprintf(out, n, "%s%s", dirs[i].name, r->def + len);
+			return;
+		}
+	}
+	snprintf(out, n, "%s", r->def);
+}
+
+/* text with what would end a Markdown cell escaped */
+static void
+md_text(FILE *fp, const char *text)
+{
+	for (; *text != '\0'; text++) {
+		if (*text == '|')
+			fputc('\\', fp);
+		fputc(*text, fp);
+	}
+}
+
+static void
+trow_md(FILE *fp, const struct trow *r)
+{
+	char def[256];
+
+	trow_default(r, true, def, sizeof(def));
+	fprintf(fp, "| %s%s%s | %s%s%s | ", r->key ? "`" : "",
+	    r->key ? r->key : "(none)", r->key ? "`" : "", r->env ? "`" : "",
+	    r->env ? r->env : "file only", r->env ? "`" : "");
+	if (r->flag != NULL)
+		fprintf(fp, "`--%s%s%s`", r->flag, r->arg ? " " : "",
+		    r->arg ? r->arg : "");
+	if (r->alias != NULL)
+		fprintf(fp, " (`--%s`)", r->alias);
+	fprintf(fp, " | %s%s%s | ", r->env ? "`\"" : "", def,
+	    r->env ? "\"`" : "");
+	md_text(fp, r->help);
+	fputs(" |\n", fp);
+}
+
+/* text for roff: backslashes escaped, hyphens as minus signs when
+ * minus is set (options, names), a leading control character neutral */
+static void
+roff_text(FILE *fp, const char *text, bool minus)
+{
+	if (*text == '.' || *text == '\'')
+		fputs("\\&", fp);
+	for (; *text != '\0'; text++) {
+		if (*text == '\\')
+			fputs("\\e", fp);
+		else if (*text == '-' && minus)
+			fputs("\\-", fp);
+		else
+			fputc(*text, fp);
+	}
+}
+
+static void
+trow_man(FILE *fp, const struct trow *r)
+{
+	char def[256];
+
+	trow_default(r, false, def, sizeof(def));
+	fputs(".TP\n", fp);
+	if (r->key != NULL) {
+		fputs(".B ", fp);
+		roff_text(fp, r->key, true);
+	} else
+		fputs("(no key)", fp);
+	fputs("\n", fp);
+	if (r->env == NULL)
+		fputs("Config file only; default: none.\n", fp);
+	else {
+		fputs("\\fB", fp);
+		roff_text(fp, r->env, true);
+		fputs("\\fR, \\fB\\-\\-", fp);
+		roff_text(fp, r->flag, true);
+		fputs("\\fR", fp);
+		if (r->arg != NULL)
+			fprintf(fp, " \\fI%s\\fR", r->arg);
+		if (r->alias != NULL) {
+			fputs(" (\\fB\\-\\-", fp);
+			roff_text(fp, r->alias, true);
+			fputs("\\fR)", fp);
+		}
+		fputs("; default \\(lq", fp);
+		roff_text(fp, def, false);
+		fputs("\\(rq.\n", fp);
+	}
+	fputs(".br\n", fp);
+	roff_text(fp, r->help, false);
+	fputs(".\n", fp);
+}
+
+int
+config_table(void *fp, const char *format)
+{
+	if (strcmp(format, "md") == 0) {
+		fputs("| key | environment | flag | default | meaning |\n"
+		    "|---|---|---|---|---|\n", fp);
+		trows_each(fp, trow_md);
+	} else if (strcmp(format, "man") == 0)
+		trows_each(fp, trow_man);
+	else
+		return ERR_INVALID;
+	return 0;
+}
+
+/* One line of --help; sections are told of after the rows. */
+static void
+trow_help(FILE *fp, const struct trow *r)
+{
+	char flag[64];
+
+	if (r->env == NULL)
+		return;
+	snprintf(flag, sizeof(flag), "--%s%s%s", r->flag, r->arg ? " " : "",
+	    r->arg ? r->arg : "");
+	fprintf(fp, "  %-26s %s (default \"%s\"; env %s)\n", flag, r->help,
+	    r->def, r->env);
+}
+
 void
 config_usage(void *fp)
 {
-	char flag[64];
-	size_t i;
-
-	fprintf(fp, "  --config FILE              config file (default %s;"
-	    " env DISTCRON_CONFIG)\n", CONFIG_DEFAULT_FILE);
-	for (i = 0; i < NKEYS; i++) {
-		snprintf(flag, sizeof(flag), "--%s%s", keys[i].flag,
-		    keys[i].f.type == JFIELD_BOOL ? "" : " VALUE");
-		fprintf(fp, "  %-26s %s (default \"%s\"; env %s)\n", flag,
-		    keys[i].help, keys[i].def, keys[i].env);
-	}
+	trows_each(fp, trow_help);
 	fprintf(fp, "  distcrond's --jobsDirectory, --nodesDirectory, --esHost"
 	    " and --esPort are accepted too.\n");
 	fprintf(fp, "  The sections smtp, notify, statsd and elasticsearch "
