@@ -73,4 +73,30 @@ run timeout 20 "$daemon" --config /dev/null --jobs-dir "$J" \
 check "a token file others can read stops the start" test "$rc" -eq 1
 check "  naming the file and its mode" contains "$T/err" \
     "api token file $S/api.token: mode 0644 is readable by group or others"
+
+# Started as the user itself (setpriv, no switch), or as another one.
+real=$daemon
+cat >"$T/asuser" <<X
+#!/bin/sh
+exec setpriv --reuid=$U --regid=$(id -g "$U") --init-groups "$real" "\$@"
+X
+chmod 755 "$T/asuser"
+rm -rf "$S"
+mkdir "$S"
+chown "$U:" "$S"
+daemon=$T/asuser
+api_daemon_start --user "$U"
+daemon=$real
+check "started as $U with user $U, it runs" test -n "$PORT"
+check "  without switching" sh -c "! grep -q 'running as user' '$T/daemon.log'"
+wait_for 10 finals_at_least whoami 1
+check "  its local job runs as $U" \
+    py "final[0]['status'] == 'SUCCESS' and final[0]['items'][0]['output'].strip() == '$uid'"
+api_daemon_stop
+run timeout 20 setpriv --reuid=nobody --regid="$(id -g nobody)" \
+    --clear-groups "$real" --config /dev/null --jobs-dir "$J" \
+    --nodes-dir "$N" --state-dir "$S" --user "$U"
+check "started as another user (nobody), it refuses (exit 2)" test "$rc" -eq 2
+check "  saying why" contains "$T/err" \
+    "user \"$U\" (uid $uid): started as uid $(id -u nobody), which cannot switch to it"
 finish
