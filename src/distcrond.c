@@ -12,6 +12,9 @@
  * with umask DAEMON_UMASK, so that nothing it creates (state, job files,
  * known_hosts) is readable by others; files that hold secrets also get an
  * explicit mode where they are made.  Local jobs inherit that umask.
+ * With config user, a daemon started as root switches to that user
+ * (priv.h) once the API's socket and the state directory are open, before
+ * the loop runs anything.
  */
 #include "config.h"
 
@@ -41,6 +44,7 @@
 #include "distcron/orphan.h"
 #include "distcron/outbox.h"
 #include "distcron/prio.h"
+#include "distcron/priv.h"
 #include "distcron/runner.h"
 #include "distcron/spill.h"
 #include "distcron/statsd.h"
@@ -55,6 +59,7 @@ extern char **environ;
 
 struct daemon {
 	struct config cfg;
+	struct priv priv;	/* config user: who the daemon becomes */
 	const struct tz *zone;
 	struct loop *loop;
 	struct store *st;
@@ -532,6 +537,20 @@ recover_reports(struct daemon *d)
 	return 0;
 }
 
+/* The state directory is 0700 and, when the daemon switches users, that
+ * user's with all it holds (priv.h). */
+static int
+state_private(struct daemon *d)
+{
+	char err[512];
+	int rc;
+
+	if ((rc = priv_state_dir(&d->priv, d->cfg.state_dir, err,
+	    sizeof(err))) != 0)
+		log_error("%s", err);
+	return rc;
+}
+
 static int
 open_state(struct daemon *d)
 {
@@ -540,12 +559,16 @@ open_state(struct daemon *d)
 	struct orphans *o;
 	int rc, nlost = 0;
 
-	if ((rc = mkdir_p(d->cfg.state_dir, 0750)) != 0) {
+	if ((rc = mkdir_p(d->cfg.state_dir, 0700)) != 0) {
 		log_error("state_dir %s: %s", d->cfg.state_dir, err_str(rc));
 		return rc;
 	}
+	if ((rc = state_private(d)) != 0)
+		return rc;
 	snprintf(path, sizeof(path), "%s/distcrond.lock", d->cfg.state_dir);
-	d->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	d->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (d->lockfd >= 0)
+		(void)fchmod(d->lockfd, 0600);	/* an older daemon's 0640 */
 	if (d->lockfd < 0 || flock(d->lockfd, LOCK_EX | LOCK_NB) != 0) {
 		log_error("%s: %s", path, errno == EWOULDBLOCK ?
 		    "another distcrond is using this state directory" :
@@ -843,6 +866,31 @@ cleanup(struct daemon *d)
 	tz_cache_clear();
 }
 
+/* Once what needs root is open (the API's socket, the state directory and
+ * the files in it): becomes the configured user for good, handing it the
+ * files opened since the store was.  Nothing has run yet. */
+static int
+become_user(struct daemon *d)
+{
+	char err[512];
+	int rc;
+
+	if (!d->priv.drop && geteuid() == 0 && !d->cfg.allow_root_jobs)
+		log_warn("running as root without user: local jobs are "
+		    "refused (set user, or allow_root_jobs)");
+	if (!d->priv.drop)
+		return 0;
+	if ((rc = state_private(d)) != 0)
+		return rc;
+	if ((rc = priv_drop(&d->priv, err, sizeof(err))) != 0) {
+		log_error("%s", err);
+		return rc;
+	}
+	log_info("running as user %s (uid %u, gid %u)", d->priv.name,
+	    (unsigned)d->priv.uid, (unsigned)d->priv.gid);
+	return 0;
+}
+
 /* The loop, at the scheduler's priority (prio.h). */
 static int
 run(struct daemon *d)
@@ -880,8 +928,14 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init("distcrond", d.cfg.log_level, d.cfg.syslog);
+	if (priv_init(&d.priv, d.cfg.user, err, sizeof(err)) != 0) {
+		fprintf(stderr, "distcrond: %s\n", err);
+		config_free(&d.cfg);
+		return 2;
+	}
 	prio_init((int)d.cfg.scheduler_nice);
-	if ((rc = start(&d)) == 0 && (rc = run(&d)) == 0)
+	if ((rc = start(&d)) == 0 && (rc = become_user(&d)) == 0 &&
+	    (rc = run(&d)) == 0)
 		log_info("stopped");
 	cleanup(&d);
 	return rc == 0 ? 0 : 1;

@@ -86,6 +86,8 @@ struct config {
 					 * jobs without one, or NULL */
 	struct config_smtp smtp;
 	struct config_statsd statsd;
+	char *user;		/* run as this user ("": as started) */
+	bool allow_root_jobs;	/* jobs may run as root */
 	struct json_object *elasticsearch;	/* section "elasticsearch" as
 					 * written (es_config_from_json reads
 					 * it: the sink's module), or NULL */

@@ -1459,12 +1459,28 @@ token_clean(char *s, size_t *len, const char *what, char *err,
 	return ERR_CONFIG;
 }
 
+/* A file holding a secret (the token file, the TLS key) that another user
+ * owns or group or others may read is refused, as OpenSSH refuses such a
+ * key.  Returns 0, or ERR_CONFIG with err naming the file and its mode. */
+static int
+secret_private(int fd, const char *what, const char *path, char *err,
+    size_t errlen)
+{
+	char why[128];
+	struct stat sb;
+
+	if (fstat(fd, &sb) != 0 || fileio_private_check(&sb, why,
+	    sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "%s %s: %s", what, path, why);
+	return ERR_CONFIG;
+}
+
 /* Reads the token file.  Returns 0, -ENOENT, or ERR_CONFIG. */
 static int
 token_read(const char *path, struct secret *out, char *err, size_t errlen)
 {
 	char text[TOKEN_MAX + 64];
-	struct stat sb;
 	ssize_t n;
 	size_t len;
 	int fd, r;
@@ -1475,9 +1491,11 @@ token_read(const char *path, struct secret *out, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return ERR_CONFIG;
 	}
-	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) != 0)
-		log_warn("api: %s is readable by other users; chmod 600 it",
-		    path);
+	if ((r = secret_private(fd, "api token file", path, err,
+	    errlen)) != 0) {
+		close(fd);
+		return r;
+	}
 	n = read(fd, text, sizeof(text) - 1);
 	close(fd);
 	if (n < 0) {
@@ -1577,10 +1595,11 @@ tokens_setup(struct api *a, const struct config *cfg, char *err,
 
 /* ---- setup: TLS files and the listening socket ---- */
 
-/* Reads a PEM file whole.  Returns 0 or ERR_CONFIG. */
+/* Reads a PEM file whole; a private one (a key) must be the daemon's
+ * user's alone.  Returns 0 or ERR_CONFIG. */
 static int
-pem_read(const char *path, const char *key, char **out, size_t *lenp,
-    char *err, size_t errlen)
+pem_read(const char *path, const char *key, bool private, char **out,
+    size_t *lenp, char *err, size_t errlen)
 {
 	struct buf b;
 	char chunk[4096];
@@ -1590,6 +1609,10 @@ pem_read(const char *path, const char *key, char **out, size_t *lenp,
 	buf_init(&b, PEM_MAX);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		r = -errno;
+	else if (private && secret_private(fd, key, path, err, errlen) != 0) {
+		close(fd);
+		return ERR_CONFIG;
+	}
 	while (r == 0 && (n = read(fd, chunk, sizeof(chunk))) != 0)
 		r = n < 0 ? -errno : buf_append(&b, chunk, (size_t)n);
 	if (fd >= 0)
@@ -1628,11 +1651,11 @@ tls_setup(struct api *a, const struct config *cfg, char *err, size_t errlen)
 		    "without TLS");
 		return ERR_CONFIG;
 	}
-	if ((r = pem_read(cfg->tls_cert, "tls_cert", &a->cert_pem, &len, err,
-	    errlen)) != 0)
+	if ((r = pem_read(cfg->tls_cert, "tls_cert", false, &a->cert_pem, &len,
+	    err, errlen)) != 0)
 		return r;
-	return pem_read(cfg->tls_key, "tls_key", &a->key_pem, &a->key_len,
-	    err, errlen);
+	return pem_read(cfg->tls_key, "tls_key", true, &a->key_pem,
+	    &a->key_len, err, errlen);
 }
 
 /* Splits "ADDR:PORT" or "[ADDR6]:PORT" into host and port. */

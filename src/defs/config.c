@@ -25,6 +25,7 @@
 #include "distcron/buf.h"
 #include "distcron/config.h"
 #include "distcron/err.h"
+#include "distcron/fileio.h"
 #include "distcron/jfield.h"
 #include "distcron/jsontext.h"
 #include "distcron/log.h"
@@ -154,6 +155,15 @@ static const struct ckey keys[] = {
 	    "notify-min-interval", NULL, JFIELD_DUR, OFF(notify_min_interval_ms),
 	    "1m", 0, 0, "at most one notification per job and channel this "
 	    "often (a burst becomes one message with a count)"),
+	KEY("user", "DISTCRON_USER", "user", NULL,
+	    JFIELD_STR, OFF(user), "", 0, 0,
+	    "user the daemon runs as: started as root, it switches to that "
+	    "user once the API socket and state directory are open (empty: "
+	    "stay as started)"),
+	KEY("allow_root_jobs", "DISTCRON_ALLOW_ROOT_JOBS", "allow-root-jobs",
+	    NULL, JFIELD_BOOL, OFF(allow_root_jobs), "false", 0, 0,
+	    "let jobs run as root (local jobs of a daemon running as root, "
+	    "SSH jobs on nodes whose ssh_user is root); refused otherwise"),
 };
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 #define NKEYS	NELEM(keys)
@@ -521,6 +531,55 @@ load_file(const char *path, json_object **root, char *err, size_t errlen)
 	return r != 0 ? ERR_CONFIG : 0;
 }
 
+/* The first setting of the file's root that holds a secret ("smtp.password"),
+ * or NULL. */
+static const char *
+secret_key(json_object *root)
+{
+	static const char *const keys2[][3] = {
+		{ "api_token", NULL, "api_token" },
+		{ "api_read_token", NULL, "api_read_token" },
+		{ "smtp", "password", "smtp.password" },
+		{ "elasticsearch", "password", "elasticsearch.password" },
+		{ "elasticsearch", "api_key", "elasticsearch.api_key" },
+	};
+	json_object *v;
+	size_t i;
+
+	for (i = 0; i < NELEM(keys2); i++) {
+		if (!json_object_object_get_ex(root, keys2[i][0], &v))
+			continue;
+		if (keys2[i][1] != NULL && (!json_object_is_type(v,
+		    json_type_object) || !json_object_object_get_ex(v,
+		    keys2[i][1], &v)))
+			continue;
+		if (json_object_is_type(v, json_type_string) &&
+		    json_object_get_string_len(v) > 0)
+			return keys2[i][2];
+	}
+	return NULL;
+}
+
+/* A config file holding a secret must be private (0600, the daemon's user's
+ * or root's), as a token or key file: ERR_CONFIG naming the file, the
+ * setting and the mode, else 0. */
+static int
+config_private(const char *path, json_object *root, char *err,
+    size_t errlen)
+{
+	const char *key;
+	char why[128];
+	struct stat st;
+
+	if (!json_object_is_type(root, json_type_object) ||
+	    (key = secret_key(root)) == NULL || stat(path, &st) != 0 ||
+	    fileio_private_check(&st, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: holds a secret (%s) but is not private: %s",
+	    path, key, why);
+	return ERR_CONFIG;
+}
+
 static int
 config_apply_file(struct config *cfg, const char *path, bool must_exist,
     char *err, size_t errlen)
@@ -535,7 +594,8 @@ config_apply_file(struct config *cfg, const char *path, bool must_exist,
 		return (cfg->config_file = strdup(path)) ? 0 : -ENOMEM;
 	if ((r = load_file(path, &root, err, errlen)) != 0)
 		return r;
-	r = config_apply_json(cfg, root, path, err, errlen);
+	if ((r = config_private(path, root, err, errlen)) == 0)
+		r = config_apply_json(cfg, root, path, err, errlen);
 	json_object_put(root);
 	if (r == 0 && (cfg->config_file = strdup(path)) == NULL)
 		r = -ENOMEM;

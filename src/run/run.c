@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "distcron/dur.h"
 #include "distcron/err.h"
@@ -647,6 +648,32 @@ item_exec_done(struct exec_result *res, void *arg)
 	run_pump_waiting(r);
 }
 
+/*
+ * A job runs as root when it is local and the daemon runs as root (no
+ * config user), or on SSH as ssh_user root; without allow_root_jobs such
+ * an item is refused (why says so).  HTTP jobs run as no one.
+ */
+static bool
+item_root_refused(const struct runner *r, const struct policy_node *ns,
+    const char **why)
+{
+	if (r->cfg->allow_root_jobs)
+		return false;
+	if (ns->def->conn == NODE_SSH) {
+		if (ns->def->ssh_user == NULL ||
+		    strcmp(ns->def->ssh_user, "root") != 0)
+			return false;
+		*why = "refused: the node's ssh_user is root (set "
+		    "allow_root_jobs to run jobs as root)";
+		return true;
+	}
+	if (geteuid() != 0)
+		return false;
+	*why = "refused: a local job would run as root, the daemon's user "
+	    "(set user, or allow_root_jobs to run jobs as root)";
+	return true;
+}
+
 static const struct exec_ops *
 item_ops(struct run *run, const struct policy_node *ns, const char **why)
 {
@@ -656,6 +683,8 @@ item_ops(struct run *run, const struct policy_node *ns, const char **why)
 		*why = "node no longer defined";
 		return NULL;
 	}
+	if (item_root_refused(run->r, ns, why))
+		return NULL;
 	if (ns->def->conn == NODE_SSH)
 		return &exec_ssh_ops;
 	return &exec_local_ops;

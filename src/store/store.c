@@ -574,23 +574,49 @@ store_connect(struct store *st, const char *path)
 	    NULL, NULL, NULL);
 }
 
-/* Applies the missing migration steps in one transaction. */
+/* A migration failed: says why (before the rollback, which clears
+ * SQLite's message) and rolls back. */
+static void
+migrate_failed(struct store *st, const char *path, int64_t version, int step,
+    char *msg, size_t msglen)
+{
+	if (step >= 0)
+		snprintf(msg, msglen, "cannot migrate store %s from schema "
+		    "version %" PRId64 " to %d: the step to version %d failed: "
+		    "%s; the store is left as it was", path, version,
+		    SCHEMA_VERSION, step + 1, sqlite3_errmsg(st->db));
+	else
+		snprintf(msg, msglen, "cannot migrate store %s to schema "
+		    "version %d: %s; the store is left as it was", path,
+		    SCHEMA_VERSION, sqlite3_errmsg(st->db));
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/*
+ * Applies the missing migration steps in one transaction: a step that fails
+ * rolls every step back, leaving the store as it was.  Returns an SQLite
+ * code; on failure msg says from which version, at which step and why.
+ */
 static int
-store_migrate(struct store *st)
+store_migrate(struct store *st, const char *path, char *msg, size_t msglen)
 {
 	char pragma[64];
-	int64_t version;
-	int rc, v;
+	int64_t version = -1;
+	int rc, v = -1;
 
 	if ((rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL,
 	    NULL)) != SQLITE_OK)
-		return rc;
+		goto out;
 	/* Read again: another process may have migrated meanwhile. */
 	if ((rc = db_int(st->db, "PRAGMA user_version", &version)) != SQLITE_OK)
 		goto out;
 	for (v = (int)version; v < SCHEMA_VERSION && rc == SQLITE_OK; v++)
-		rc = sqlite3_exec(st->db, migrations[v], NULL, NULL, NULL);
-	if (rc == SQLITE_OK && version < SCHEMA_VERSION) {
+		if ((rc = sqlite3_exec(st->db, migrations[v], NULL, NULL,
+		    NULL)) != SQLITE_OK)
+			goto out;
+	v = -1;		/* the steps went through */
+	if (version < SCHEMA_VERSION) {
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
 		    SCHEMA_VERSION);
 		rc = sqlite3_exec(st->db, pragma, NULL, NULL, NULL);
@@ -598,8 +624,8 @@ store_migrate(struct store *st)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
  out:
-	if (rc != SQLITE_OK && !sqlite3_get_autocommit(st->db))
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		migrate_failed(st, path, version, v, msg, msglen);
 	return rc;
 }
 
@@ -637,8 +663,9 @@ store_schema(struct store *st, const char *path, char *msg, size_t msglen)
 	}
 	if (st->readonly || version == SCHEMA_VERSION)
 		return 0;
-	if ((rc = store_migrate(st)) == SQLITE_OK)
+	if (store_migrate(st, path, msg, msglen) == SQLITE_OK)
 		return 0;
+	return ERR_STORE;
  fail:
 	snprintf(msg, msglen, "cannot open store %s: %s", path,
 	    sqlite3_errmsg(st->db));

@@ -444,6 +444,7 @@ cat >"$T/w.conf" <<EOF
 { "listen": "0.0.0.0:$port", "state_dir": "$T/nostate",
   "api_token": "$token" }
 EOF
+chmod 600 "$T/w.conf"	# it holds a secret
 run env -u DISTCRON_URL -u DISTCRON_TOKEN "$ctl" nodes --config "$T/w.conf"
 check "config api_token, wildcard listen: exits 0" test "$rc" -eq 0
 run env -u DISTCRON_TOKEN "$ctl" nodes --config "$T/d.conf"
@@ -484,6 +485,7 @@ if [ -z "${CTL_API_URL:-}" ] && openssl req -x509 -newkey ed25519 -nodes \
 { "listen": "127.0.0.1:$tport", "tls_cert": "$T/cert.pem",
   "tls_key": "$T/key.pem", "api_token": "$token" }
 EOF
+	chmod 600 "$T/tls.conf"
 	run env -u DISTCRON_URL -u DISTCRON_TOKEN \
 	    DISTCRON_CA_FILE="$T/cert.pem" "$ctl" nodes --config "$T/tls.conf"
 	check "tls_cert in the config: https, DISTCRON_CA_FILE" \

@@ -62,6 +62,7 @@ cat >"$T/distcrond.conf" <<EOF
   "statsd": {"host": "127.0.0.1", "port": $(cat "$T/statsd.port")}
 }
 EOF
+chmod 600 "$T/distcrond.conf"	# it holds a secret
 
 # seen CODE: Python statements, the last an expression that must be true,
 # over what the peers received: mails (each
@@ -221,6 +222,7 @@ cat >"$T/badpw.conf" <<EOF
   "notify_min_interval": "3s"
 }
 EOF
+chmod 600 "$T/badpw.conf"
 cat >"$J/started.json" <<EOF
 {"policy": {"roles": ["r"]}, "schedule": "* * * * * *", "max_runs": 1,
  "command": "true", "notify": {"on": ["start"],

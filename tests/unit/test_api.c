@@ -746,7 +746,8 @@ static void
 test_generated_token(void **state)
 {
 	struct fixture *f = *state;
-	char path[128];
+	char path[128], err[256];
+	struct api *a = NULL;
 	struct stat sb;
 	struct resp r;
 	size_t i;
@@ -763,6 +764,17 @@ test_generated_token(void **state)
 	server_start(f, "http");
 	assert_int_equal(http(f, "GET", "/jobs", f->token, NULL, &r), 200);
 	assert_int_equal(strlen(f->token), 64);
+	/* A token file others may read is refused, naming it and its mode. */
+	server_stop(f);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(api_new(&f->cfg, &fake_backend, &a, err, sizeof(err)),
+	    ERR_CONFIG);
+	assert_null(a);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "mode 0644 is readable by group or "
+	    "others"));
+	assert_int_equal(chmod(path, 0600), 0);
+	server_start(f, "http");
 }
 
 static void
@@ -1407,7 +1419,18 @@ test_tls(void **state)
 	    ERR_CONFIG);
 	assert_null(a);
 	assert_non_null(strstr(err, "/nonexistent/key.pem"));
-	f->cfg.tls_key = cert;
+	/* A key others may read is refused, naming it and its mode. */
+	f->cfg.tls_key = key;
+	assert_int_equal(chmod(key, 0640), 0);
+	assert_int_equal(api_new(&f->cfg, &fake_backend, &a, err, sizeof(err)),
+	    ERR_CONFIG);
+	assert_null(a);
+	assert_non_null(strstr(err, "tls_key"));
+	assert_non_null(strstr(err, key));
+	assert_non_null(strstr(err, "mode 0640 is readable by group or "
+	    "others"));
+	f->cfg.tls_key = cert;		/* private, but no key */
+	assert_int_equal(chmod(cert, 0600), 0);
 	assert_int_equal(api_new(&f->cfg, &fake_backend, &a, err, sizeof(err)),
 	    ERR_CONFIG);
 	f->cfg.tls_key = "";

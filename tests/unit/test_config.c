@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -44,6 +45,7 @@ write_file(const char *text)
 	assert_non_null(fp);
 	fputs(text, fp);
 	fclose(fp);
+	assert_int_equal(chmod(file, 0600), 0);	/* may hold a secret */
 }
 
 static int
@@ -268,6 +270,72 @@ test_error_value_escaped(void **state)
 	    "in range, got \"2\\n3\"");
 }
 
+/* A config file holding a secret (api_token, api_read_token,
+ * smtp.password, elasticsearch.password or api_key) that group or others
+ * may read is refused, naming the file, the setting and the mode; without
+ * a secret any mode will do. */
+static void
+test_secret_file_private(void **state)
+{
+	char *a4[] = { "distcrond", "--config", file, NULL };
+	static const char *const secrets[][2] = {
+		{ "{\"api_token\": \"t0ken-abcdefghijklmnop\"}", "api_token" },
+		{ "{\"api_read_token\": \"r3ad-abcdefghijklmnop\"}",
+		  "api_read_token" },
+		{ "{\"smtp\": {\"url\": \"smtp://h/\", \"from\": \"a@b\", "
+		  "\"password\": \"pw\"}}", "smtp.password" },
+		{ "{\"elasticsearch\": {\"api_key\": \"k\"}}",
+		  "elasticsearch.api_key" },
+	};
+	struct config cfg;
+	char err[256], want[300];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+		write_file(secrets[i][0]);
+		assert_int_equal(chmod(file, 0644), 0);
+		snprintf(want, sizeof(want), "%s: holds a secret (%s) but is "
+		    "not private: mode 0644 is readable by group or others; "
+		    "chmod 600 it", file, secrets[i][1]);
+		expect_error(3, a4, NULL, want);
+		assert_int_equal(chmod(file, 0600), 0);
+		assert_int_equal(load(&cfg, 3, a4, NULL, err), 0);
+		config_free(&cfg);
+	}
+	write_file("{\"api_token\": \"\", \"listen\": \"127.0.0.1:1\"}");
+	assert_int_equal(chmod(file, 0644), 0);
+	assert_int_equal(load(&cfg, 3, a4, NULL, err), 0);
+	config_free(&cfg);
+	write_file("{\"api_token\": \"t0ken-abcdefghijklmnop\"}");
+	assert_int_equal(chmod(file, 0604), 0);
+	expect_error(3, a4, NULL, "mode 0604 is readable by group or others");
+}
+
+/* user and allow_root_jobs: empty and false unless set. */
+static void
+test_user_keys(void **state)
+{
+	char *a1[] = { "distcrond", "--config", "/dev/null", "--user",
+	    "distcron", "--allow-root-jobs", NULL };
+	char *e1[] = { "DISTCRON_ALLOW_ROOT_JOBS=true", NULL };
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(&cfg, 3, a1, NULL, err), 0);
+	assert_string_equal(cfg.user, "");
+	assert_false(cfg.allow_root_jobs);
+	config_free(&cfg);
+	assert_int_equal(load(&cfg, 6, a1, NULL, err), 0);
+	assert_string_equal(cfg.user, "distcron");
+	assert_true(cfg.allow_root_jobs);
+	config_free(&cfg);
+	assert_int_equal(load(&cfg, 3, a1, e1, err), 0);
+	assert_true(cfg.allow_root_jobs);
+	config_free(&cfg);
+}
+
 /* The sections smtp, notify and statsd: objects read with jfield, their
  * defaults, and errors naming the section's field and value (a password
  * never echoed). */
@@ -369,6 +437,8 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_error_value_escaped),
 		cmocka_unit_test(test_sections),
+		cmocka_unit_test(test_secret_file_private),
+		cmocka_unit_test(test_user_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -106,6 +106,7 @@ setup(void **state)
 	mkdir(e->jobs, 0700);
 	mkdir(e->nodes, 0700);
 	e->cfg.max_concurrent_runs = 64;
+	e->cfg.allow_root_jobs = true;	/* the suite may run as root */
 	if (loop_new(&e->loop) != 0 ||
 	    store_open(e->db, false, &e->st, &why) != 0)
 		return -1;
@@ -247,6 +248,42 @@ test_no_node(void **state)
 	assert_int_equal(runs[n - 1]->status, RUN_FAILURE);
 	assert_string_equal(runs[n - 1]->reason,
 	    "no enabled node matches the job's policy (roles: z)");
+	store_runs_free(runs, n);
+}
+
+/* Without allow_root_jobs, a job on an SSH node whose ssh_user is root is
+ * refused at once, and so is a local job while the process is root. */
+static void
+test_root_refused(void **state)
+{
+	struct env *e = *state;
+	struct store_run **runs;
+	size_t n;
+
+	e->cfg.allow_root_jobs = false;
+	put(e->nodes, "n1", local);
+	put(e->nodes, "r", "{\"roles\": [\"r\"], \"connection_type\": "
+	    "\"ssh\", \"connection_options\": {\"ssh_user\": \"root\", "
+	    "\"ssh_host\": \"127.0.0.1:1\", \"ssh_private_key_file\": "
+	    "\"/nonexistent\"}}");
+	put(e->jobs, "asroot", "{\"policy\": {\"roles\": [\"r\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
+	put(e->jobs, "here", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
+	run_for(e, 1500);
+	runs = runs_of(e, "asroot", &n);
+	assert_true(n >= 1);
+	assert_int_equal(runs[n - 1]->status, RUN_FAILURE);
+	assert_string_equal(runs[n - 1]->items[0].error, "refused: the node's "
+	    "ssh_user is root (set allow_root_jobs to run jobs as root)");
+	store_runs_free(runs, n);
+	runs = runs_of(e, "here", &n);
+	assert_true(n >= 1);
+	assert_int_equal(runs[n - 1]->status, geteuid() == 0 ? RUN_FAILURE :
+	    RUN_SUCCESS);
+	if (geteuid() == 0)
+		assert_non_null(strstr(runs[n - 1]->items[0].error,
+		    "refused: a local job would run as root"));
 	store_runs_free(runs, n);
 }
 
@@ -1233,6 +1270,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_all_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_refused, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_start_and_expiry, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_clock_step_back, setup,

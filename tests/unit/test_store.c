@@ -986,6 +986,42 @@ test_migrate_to_outbox(void **state)
 	store_close(st);
 }
 
+/* A migration that fails (a schema 3 store where an index of step 4's
+ * name is taken, so that step 4 fails after creating its table) leaves
+ * the store as it was, in one transaction, and says why. */
+static void
+test_migrate_fails_untouched(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = open_rw(f);
+	struct store_run *run = mkrun("a", 60, "schedule", 1), *got;
+	const char *why = NULL;
+
+	create1(st, run);
+	store_close(st);
+	raw_exec(f->path, "DROP TABLE outbox; PRAGMA user_version = 3;"
+	    "CREATE INDEX outbox_due ON runs (job)");
+	st = NULL;
+	assert_int_equal(store_open(f->path, false, &st, &why), ERR_STORE);
+	assert_null(st);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "from schema version 3 to 5"));
+	assert_non_null(strstr(why, "the step to version 4 failed"));
+	assert_non_null(strstr(why, "index outbox_due already exists"));
+	assert_non_null(strstr(why, "left as it was"));
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
+	    " WHERE name = 'outbox'"), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM runs"), 1);
+	raw_exec(f->path, "DROP INDEX outbox_due");	/* repaired: migrates */
+	st = open_rw(f);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 5);
+	assert_int_equal(store_run_get(st, run->id, &got), 0);
+	store_run_free(got);
+	store_run_free(run);
+	store_close(st);
+}
+
 /* A store of schema 4 with an entry waiting migrates to 5: the entry
  * keeps its run's job and tick; entries without a run (missed ticks) and
  * LOST runs' failure entries are written then. */
@@ -1317,6 +1353,7 @@ main(void)
 		T(test_retention_keeps_outbox_runs),
 		T(test_migrate_to_outbox),
 		T(test_migrate_outbox_rows),
+		T(test_migrate_fails_untouched),
 		T(test_threads_share_handle),
 		cmocka_unit_test(test_status_names),
 		T(test_batch_timing),
