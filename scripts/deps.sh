@@ -8,7 +8,8 @@ DC_BUILD_PKGS="build-essential autoconf automake libtool pkg-config
 # Extra packages for the test suite.
 DC_TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev sqlite3 python3
   openssh-server openssh-client
-  procps openssl zsh mksh fish tcsh passwd curl python3-aiosmtpd"
+  procps openssl zsh mksh fish tcsh passwd curl python3-aiosmtpd
+  supervisor systemd"
 
 dc_install() {
 	missing=""

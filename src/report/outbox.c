@@ -243,7 +243,8 @@ outbox_plan(void *arg, struct store_run *rec, const struct job_def *def,
 			if (!outrow_add(rec, def, &rows[j],
 			    OUTBOX_ROWS_MAX)) {
 				log_error("outbox: job %s, run %" PRId64 ": out "
-				    "of memory planning its entries", rec->job,
+				    "of memory planning its entries job=%s "
+				    "run=%" PRId64, rec->job, rec->id, rec->job,
 				    rec->id);
 				return;
 			}

@@ -906,8 +906,9 @@ run_save_one(struct store *st, struct store_run *run)
 	if ((r = run_update(st, run, &found)) != 0)
 		return r;
 	if (!found) {
-		log_warn("store: run %" PRId64 " of job %s is gone, not saved",
-		    run->id, run->job != NULL ? run->job : "?");
+		log_warn("store: run %" PRId64 " of job %s is gone, not saved "
+		    "job=%s run=%" PRId64, run->id, run->job != NULL ?
+		    run->job : "?", run->job != NULL ? run->job : "?", run->id);
 		return 0;
 	}
 	if ((r = items_replace(st, run)) != 0 ||
