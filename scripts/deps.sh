@@ -9,7 +9,7 @@ DC_BUILD_PKGS="build-essential autoconf automake libtool pkg-config
 DC_TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev sqlite3 python3
   openssh-server openssh-client
   procps openssl zsh mksh fish tcsh passwd curl python3-aiosmtpd
-  supervisor systemd"
+  supervisor systemd logrotate"
 
 dc_install() {
 	missing=""

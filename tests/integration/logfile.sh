@@ -2,9 +2,12 @@
 # logfile.sh - distcrond --log-file: the log goes to the file, not stderr;
 # after the file is renamed (logrotate) SIGUSR1 makes the daemon reopen its
 # path, new lines go to the new file and no run's lines are lost between
-# the two; every line about a run carries job= and run= (and node= for its
-# start and finish); a log file that cannot be opened, or one set together
-# with syslog, stops the start with a message naming it.
+# the two; then the same through the real logrotate with the shipped rule
+# (etc/logrotate.d/distcron: its path, owner and signal command pointed at
+# the test's file, user and daemon); every line about a run carries job=
+# and run= (and node= for its start and finish); a log file that cannot be
+# opened, or one set together with syslog, stops the start with a message
+# naming it.
 . "$top_srcdir/tests/integration/lib.sh"
 
 daemon_setup
@@ -35,23 +38,43 @@ check "  in the usual form" grep -Eq \
 check "  a retry is logged" wait_for 10 logged "$L" \
     'attempt 1 failed.*retrying in.* job=retry run=[0-9]* node=[ab]'
 
-mv "$L" "$L.1"
+mv "$L" "$L.moved"
 kill -USR1 "$pid"
 check "SIGUSR1: the path is opened again" wait_for 10 logged "$L" \
     'SIGUSR1: log_file reopened'
 check "  runs go on being logged there" wait_for 10 logged "$L" \
     'finished: job=tick node=[ab] run=[0-9]'
 check "  and none to the renamed file after it" sh -c \
-    "! grep -q 'SIGUSR1' '$L.1'"
+    "! grep -q 'SIGUSR1' '$L.moved'"
+
+# logrotate: renames the file, creates the new one, signals in postrotate.
+if command -v logrotate >/dev/null; then
+	sed -e "s|/var/log/distcron/distcrond.log|$L|" \
+	    -e "s|create 0640 distcron adm|create 0640 $(id -un) $(id -gn)|" \
+	    -e "s|pkill -USR1 -x distcrond|kill -USR1 $pid|" \
+	    "$top_srcdir/etc/logrotate.d/distcron" >"$T/logrotate.conf"
+	run logrotate -f -s "$T/logrotate.state" "$T/logrotate.conf"
+	check "logrotate with the shipped rule: exit 0" test "$rc" -eq 0
+	check "  rotated the file" logged "$L.1" 'SIGUSR1: log_file reopened'
+	check "  and the daemon writes to the new one" wait_for 10 logged "$L" \
+	    'finished: job=tick node=[ab] run=[0-9]'
+	check "  which logrotate created 0640" test \
+	    "$(stat -c %a "$L")" = 640
+else
+	echo "SKIP: logrotate missing (Debian package logrotate): the shipped rule is not run"
+	touch "$L.1"
+fi
 api_daemon_stop
 check "SIGTERM: exit 0" test "$stop_rc" -eq 0
 check "the stop is logged in the new file" logged "$L" 'stopped'
+check "  and nothing more in the rotated ones" sh -c \
+    "! grep -q 'stopped' '$L.moved' '$L.1'"
 check "nothing on stderr" test ! -s "$T/stderr"
 check "nor on stdout" test ! -s "$T/stdout"
 
 # No run lost: each recorded run has its start and finish in one file or
 # the other.
-cat "$L.1" "$L" >"$T/all.log"
+cat "$L.moved" "$L.1" "$L" >"$T/all.log"
 lines_of_runs() {
 	history "$1" && python3 -c "
 import json, re, sys
@@ -68,7 +91,7 @@ for job in tick both retry; do
 	check "every run of $job logged its start and finish" lines_of_runs "$job"
 done
 check "every line about a run has job= and run=" run_lines_keyed \
-    "$L.1" "$L"
+    "$T/all.log"
 check "  the lines of each node of a run on all nodes too" grep -Eq \
     'run [0-9]+ item: job=both node=[ab] run=[0-9]+ status=SUCCESS' \
     "$T/all.log"
