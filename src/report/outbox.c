@@ -244,8 +244,8 @@ outbox_plan(void *arg, struct store_run *rec, const struct job_def *def,
 			    OUTBOX_ROWS_MAX)) {
 				log_error("outbox: job %s, run %" PRId64 ": out "
 				    "of memory planning its entries job=%s "
-				    "run=%" PRId64, rec->job, rec->id, rec->job,
-				    rec->id);
+				    "run=%" PRId64 " node=%s", rec->job, rec->id,
+				    rec->job, rec->id, store_run_node(rec));
 				return;
 			}
 			total++;

@@ -58,20 +58,6 @@ run_fmt_time(const struct job_def *def, int64_t t, char *out, size_t n)
 		snprintf(out, n, "@%lld", (long long)t);
 }
 
-const char *
-run_node_field(const struct store_run *rec)
-{
-	const char *node = "-";
-	size_t i, n = 0;
-
-	for (i = 0; i < rec->nitems; i++)
-		if (rec->items[i].attempt == rec->attempt) {
-			node = rec->items[i].node;
-			n++;
-		}
-	return n > 1 ? "(all)" : node;
-}
-
 /* ---- store records ---- */
 
 /* Copies the outbox rows of src into d (whose rows are none yet). */
@@ -444,7 +430,7 @@ run_log_finish(struct run *run)
 	    dur, sizeof(dur));
 	log_info("run %lld finished: job=%s node=%s run=%lld scheduled=%s "
 	    "attempt=%d status=%s exit=%d duration=%s%s%s", (long long)rec->id,
-	    rec->job, run_node_field(rec), (long long)rec->id, when,
+	    rec->job, store_run_node(rec), (long long)rec->id, when,
 	    rec->attempt,
 	    store_status_str(rec->status), n == 1 ? last->exit_code : -1, dur,
 	    rec->reason ? " reason=" : "", rec->reason ? rec->reason : "");

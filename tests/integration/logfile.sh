@@ -4,10 +4,9 @@
 # path, new lines go to the new file and no run's lines are lost between
 # the two; then the same through the real logrotate with the shipped rule
 # (etc/logrotate.d/distcron: its path, owner and signal command pointed at
-# the test's file, user and daemon); every line about a run carries job=
-# and run= (and node= for its start and finish); a log file that cannot be
-# opened, or one set together with syslog, stops the start with a message
-# naming it.
+# the test's file, user and daemon); every line about a run carries job=,
+# run= and node=; a log file that cannot be opened, or one set together
+# with syslog, stops the start with a message naming it.
 . "$top_srcdir/tests/integration/lib.sh"
 
 daemon_setup
@@ -90,7 +89,7 @@ sys.exit(0 if runs else 'no runs')" >"$T/out" 2>&1
 for job in tick both retry; do
 	check "every run of $job logged its start and finish" lines_of_runs "$job"
 done
-check "every line about a run has job= and run=" run_lines_keyed \
+check "every line about a run has job=, run= and node=" run_lines_keyed \
     "$T/all.log"
 check "  the lines of each node of a run on all nodes too" grep -Eq \
     'run [0-9]+ item: job=both node=[ab] run=[0-9]+ status=SUCCESS' \

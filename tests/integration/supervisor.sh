@@ -108,7 +108,7 @@ check "  and the added job runs" wait_for 10 logged 'finished: job=added .*statu
 run sctl stop distcrond
 check "the last stop: exit 0 again" test "$(grep -c \
     'stopped: distcrond (exit status 0)' "$T/supervisord.log")" -eq 2
-check "every run line has job= and run=" run_lines_keyed "$T/distcrond.log"
+check "every run line has job=, run= and node=" run_lines_keyed "$T/distcrond.log"
 [ "$nfail" -gt 0 ] && tail -n 30 "$T/supervisord.log"
 daemon_log_report "$T/distcrond.log"
 finish
