@@ -3,6 +3,13 @@
  * runs a previous daemon left unfinished into LOST), loads the definitions
  * and runs the event loop until SIGTERM or SIGINT.
  *
+ * Under a service manager: the log may go to log_file, reopened on
+ * SIGUSR1 (logrotate); with NOTIFY_SOCKET set (systemd's Type=notify) the
+ * daemon says READY=1 when its loop is about to run (jobs scheduled, the
+ * API listening), STOPPING=1 when a stop begins, and WATCHDOG=1 from the
+ * loop thread at half the watchdog's interval, so a loop that hangs stops
+ * the pings.
+ *
  * Signals are blocked in every thread and read through a signalfd on the
  * loop.  Definitions are reloaded on SIGHUP and when inotify reports a
  * change in either directory (after reload_delay of quiet, so an editor's
@@ -12,12 +19,6 @@
  * with umask DAEMON_UMASK, so that nothing it creates (state, job files,
  * known_hosts) is readable by others; files that hold secrets also get an
  * explicit mode where they are made.  Local jobs inherit that umask.
- *
- * Under a service manager: the log may go to log_file, reopened on
- * SIGUSR1 (logrotate); with NOTIFY_SOCKET set (systemd's Type=notify) the
- * daemon says READY=1 once its jobs are scheduled and the API listens,
- * STOPPING=1 when a stop begins, and WATCHDOG=1 from the loop thread at
- * half the watchdog's interval, so a loop that hangs stops the pings.
  */
 #include "config.h"
 
@@ -336,15 +337,17 @@ watchdog_ping(void *arg)
 
 /* READY=1 (jobs scheduled, the API listening), then the watchdog. */
 static void
-service_ready(struct daemon *d, size_t jobs)
+service_ready(struct daemon *d)
 {
+	struct runner_stats stats;
 	char msg[128];
 	int rc;
 
 	if (d->sdn == NULL)
 		return;
+	runner_stats(d->runner, &stats);
 	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=scheduling %zu jobs",
-	    jobs);
+	    stats.jobs);
 	if ((rc = sdnotify_send(d->sdn, msg)) != 0)
 		log_warn("NOTIFY_SOCKET: cannot send READY=1: %s", err_str(rc));
 	if (sdnotify_watchdog_ms(d->sdn) > 0)
@@ -367,9 +370,9 @@ log_file_reopen(struct daemon *d)
 }
 
 /*
- * The log's destination (stderr, log_file or syslog), then the service
- * manager's socket (NOTIFY_SOCKET).  Returns 0, or an error said on
- * stderr (the log has nowhere else to go).
+ * The log file, if any, then the service manager's socket
+ * (NOTIFY_SOCKET).  Returns 0, or an error said on stderr (the log has
+ * nowhere else to go).
  */
 static int
 service_setup(struct daemon *d)
@@ -382,7 +385,6 @@ service_setup(struct daemon *d)
 		    "both set: choose one\n", d->cfg.log_file);
 		return ERR_CONFIG;
 	}
-	log_init("distcrond", d->cfg.log_level, d->cfg.syslog);
 	if (d->cfg.log_file[0] != '\0' &&
 	    (rc = log_open_file(d->cfg.log_file)) != 0) {
 		fprintf(stderr, "distcrond: log_file %s: %s\n",
@@ -849,6 +851,8 @@ start(struct daemon *d)
 	const char *why;
 	int rc;
 
+	if ((rc = service_setup(d)) != 0)
+		return rc;
 	if ((rc = tz_get(d->cfg.timezone, &d->zone, &why)) != 0) {
 		log_error("timezone \"%s\": %s", d->cfg.timezone, why);
 		return rc;
@@ -889,7 +893,6 @@ start(struct daemon *d)
 	if ((rc = watch_dirs(d)) != 0)
 		log_warn("inotify: %s; changes are picked up on SIGHUP only",
 		    err_str(rc));
-	service_ready(d, stats.jobs);
 	return 0;
 }
 
@@ -931,6 +934,7 @@ cleanup(struct daemon *d)
 static int
 run(struct daemon *d)
 {
+	service_ready(d);
 	prio_raise(true);
 	return loop_run(d->loop);
 }
@@ -961,10 +965,7 @@ main(int argc, char **argv)
 		config_free(&d.cfg);
 		return 2;
 	}
-	if (service_setup(&d) != 0) {
-		config_free(&d.cfg);
-		return 2;
-	}
+	log_init("distcrond", d.cfg.log_level, d.cfg.syslog);
 	prio_init((int)d.cfg.scheduler_nice);
 	if ((rc = start(&d)) == 0 && (rc = run(&d)) == 0)
 		log_info("stopped");

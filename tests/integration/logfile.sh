@@ -97,12 +97,12 @@ check "  the lines of each node of a run on all nodes too" grep -Eq \
 
 run "$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
     --state-dir "$S" --log-file "$T/none/distcrond.log"
-check "a log file that cannot be opened: exit 2" test "$rc" -eq 2
+check "a log file that cannot be opened: no start, exit 1" test "$rc" -eq 1
 check "  naming it and why" contains "$T/err" \
     "log_file $T/none/distcrond.log: No such file or directory"
 run "$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
     --state-dir "$S" --log-file "$L" --syslog
-check "log_file and syslog together: exit 2" test "$rc" -eq 2
+check "log_file and syslog together: no start, exit 1" test "$rc" -eq 1
 check "  saying to choose" contains "$T/err" \
     "log_file \"$L\" and syslog are both set: choose one"
 finish
