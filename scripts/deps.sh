@@ -51,3 +51,7 @@ dc_build() {
 	make -s -C "$dir" -j"$(nproc)" >/dev/null || {
 		make -C "$dir" 2>&1 | tail -30; exit 1; }
 }
+
+# tests/integration/supervisor.sh, systemd_unit.sh (systemd-analyze) and
+# logfile.sh (logrotate) run the real programs.
+DC_TEST_PKGS="$DC_TEST_PKGS supervisor systemd logrotate"

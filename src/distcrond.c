@@ -3,6 +3,13 @@
  * runs a previous daemon left unfinished into LOST), loads the definitions
  * and runs the event loop until SIGTERM or SIGINT.
  *
+ * Under a service manager: the log may go to log_file, reopened on
+ * SIGUSR1 (logrotate); with NOTIFY_SOCKET set (systemd's Type=notify) the
+ * daemon says READY=1 when its loop is about to run (jobs scheduled, the
+ * API listening), STOPPING=1 when a stop begins, and WATCHDOG=1 from the
+ * loop thread at half the watchdog's interval, so a loop that hangs stops
+ * the pings.
+ *
  * Signals are blocked in every thread and read through a signalfd on the
  * loop.  Definitions are reloaded on SIGHUP and when inotify reports a
  * change in either directory (after reload_delay of quiet, so an editor's
@@ -46,6 +53,7 @@
 #include "distcron/prio.h"
 #include "distcron/priv.h"
 #include "distcron/runner.h"
+#include "distcron/sdnotify.h"
 #include "distcron/spill.h"
 #include "distcron/statsd.h"
 #include "distcron/store.h"
@@ -82,6 +90,8 @@ struct daemon {
 	struct api *api;
 	pthread_t api_stopper;	/* stops the API off the loop at shutdown */
 	int api_stopping;
+	struct sdnotify *sdn;	/* the service manager; NULL: none */
+	struct loop_timer *wd_timer;	/* the next WATCHDOG=1 */
 };
 
 /* Someone (the API) waiting for a reload that started after it asked. */
@@ -119,6 +129,7 @@ usage(FILE *fp)
 	    " is left (TERM, then KILL\nafter the job's kill_grace) and exit"
 	    " 0: a stop takes up to shutdown_grace +\nkill_grace (5 s more for"
 	    " an SSH run whose node stops answering).\n");
+	fprintf(fp, "SIGUSR1 reopens log_file (after logrotate renamed it).\n");
 }
 
 /* --help-table=FORMAT: the table of settings the manuals are made from. */
@@ -327,6 +338,84 @@ watch_dirs(struct daemon *d)
 	    &d->ino_watch);
 }
 
+/* ---- the service manager and the log file ---- */
+
+/* WATCHDOG=1 now, and again in half the watchdog's interval: from the
+ * loop thread, so that a loop that hangs stops the pings. */
+static void
+watchdog_ping(void *arg)
+{
+	struct daemon *d = arg;
+
+	d->wd_timer = NULL;
+	(void)sdnotify_send(d->sdn, "WATCHDOG=1");
+	if (loop_timer_add(d->loop, loop_mono_ms() +
+	    sdnotify_watchdog_ms(d->sdn), watchdog_ping, d, &d->wd_timer) != 0)
+		log_error("watchdog: out of memory; no more WATCHDOG=1");
+}
+
+/* READY=1 (jobs scheduled, the API listening), then the watchdog. */
+static void
+service_ready(struct daemon *d)
+{
+	struct runner_stats stats;
+	char msg[128];
+	int rc;
+
+	if (d->sdn == NULL)
+		return;
+	runner_stats(d->runner, &stats);
+	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=scheduling %zu jobs",
+	    stats.jobs);
+	if ((rc = sdnotify_send(d->sdn, msg)) != 0)
+		log_warn("NOTIFY_SOCKET: cannot send READY=1: %s", err_str(rc));
+	if (sdnotify_watchdog_ms(d->sdn) > 0)
+		watchdog_ping(d);
+}
+
+/* SIGUSR1: logrotate has renamed the log file away. */
+static void
+log_file_reopen(struct daemon *d)
+{
+	int rc;
+
+	if (d->cfg.log_file[0] == '\0')
+		log_info("SIGUSR1: no log_file to reopen");
+	else if ((rc = log_reopen()) != 0)
+		log_error("SIGUSR1: cannot reopen log_file %s: %s; still "
+		    "writing to the file it had", d->cfg.log_file, err_str(rc));
+	else
+		log_info("SIGUSR1: log_file reopened");
+}
+
+/*
+ * The log file, if any, then the service manager's socket
+ * (NOTIFY_SOCKET).  Returns 0, or an error said on stderr (the log has
+ * nowhere else to go).
+ */
+static int
+service_setup(struct daemon *d)
+{
+	char err[512];
+	int rc;
+
+	if (d->cfg.syslog && d->cfg.log_file[0] != '\0') {
+		fprintf(stderr, "distcrond: log_file \"%s\" and syslog are "
+		    "both set: choose one\n", d->cfg.log_file);
+		return ERR_CONFIG;
+	}
+	if (d->cfg.log_file[0] != '\0' &&
+	    (rc = log_open_file(d->cfg.log_file)) != 0) {
+		fprintf(stderr, "distcrond: log_file %s: %s\n",
+		    d->cfg.log_file, err_str(rc));
+		return rc;
+	}
+	if ((rc = sdnotify_new(&d->sdn, err, sizeof(err))) != 0)
+		log_warn("%s; the service manager will not hear from "
+		    "distcrond", rc == -ENOMEM ? strerror(ENOMEM) : err);
+	return 0;
+}
+
 /* ---- signals and shutdown ---- */
 
 static void
@@ -377,9 +466,15 @@ on_signal(int fd, uint32_t events, void *arg)
 			reload_start(d);
 			continue;
 		}
+		if (si.ssi_signo == SIGUSR1) {
+			log_file_reopen(d);
+			continue;
+		}
 		if (d->stopping)
 			continue;
 		log_info("%s: stopping", strsignal((int)si.ssi_signo));
+		(void)sdnotify_send(d->sdn, "STOPPING=1\nSTATUS=stopping: "
+		    "running jobs may finish");
 		d->stopping = 1;
 		api_stop(d);
 		if (d->reload_timer != NULL) {
@@ -401,6 +496,7 @@ setup_signals(struct daemon *d)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		return -errno;
 	if ((d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
@@ -792,6 +888,8 @@ start(struct daemon *d)
 	const char *why;
 	int rc;
 
+	if ((rc = service_setup(d)) != 0)
+		return rc;
 	if ((rc = tz_get(d->cfg.timezone, &d->zone, &why)) != 0) {
 		log_error("timezone \"%s\": %s", d->cfg.timezone, why);
 		return rc;
@@ -855,6 +953,9 @@ cleanup(struct daemon *d)
 		loop_watch_del(d->sig_watch);
 	if (d->ino_watch)
 		loop_watch_del(d->ino_watch);
+	if (d->wd_timer != NULL)
+		loop_timer_del(d->wd_timer);
+	sdnotify_free(d->sdn);
 	loop_free(d->loop);
 	if (d->sfd > 0)
 		close(d->sfd);
@@ -895,6 +996,7 @@ become_user(struct daemon *d)
 static int
 run(struct daemon *d)
 {
+	service_ready(d);
 	prio_raise(true);
 	return loop_run(d->loop);
 }

@@ -53,6 +53,8 @@ struct config {
 	char *listen;		/* "ADDR:PORT" of the REST API */
 	enum log_level log_level;
 	bool syslog;
+	char *log_file;		/* "" : stderr (or syslog); else appended to,
+				 * reopened on SIGUSR1 */
 	char *timezone;		/* default zone of jobs; "" = local */
 	int64_t max_concurrent_runs;	/* across all nodes */
 	int64_t output_memory_max;	/* bytes of captured output held in

@@ -33,6 +33,9 @@ struct exec_spec {
 	size_t output_limit;	/* per stream; head and tail kept past it */
 	struct outcap_budget *output_budget;	/* the daemon's, or NULL */
 	const char *node;	/* node name, for messages */
+	const char *log_fields;	/* "job=x run=N node=y", appended to the
+				 * executor's log lines about the run; NULL:
+				 * none (copied at start) */
 	const struct node_def *target;	/* SSH: the node to run on */
 	const struct job_http *http;	/* HTTP: the request (argv/shell
 					 * unused) */

@@ -91,6 +91,11 @@ struct store_run {
 				 * writes its outbox rows only) */
 };
 
+/* The node= of log lines about run (borrowed from it): its current
+ * attempt's node, "(all)" when that runs on several, "-" before it has
+ * one. */
+const char *store_run_node(const struct store_run *run);
+
 struct store_job_state {
 	int64_t last_scheduled_at;	/* of the newest scheduled run; 0: none */
 	int64_t last_run_id;

@@ -75,6 +75,10 @@ static const struct ckey keys[] = {
 	KEY("syslog", "DISTCRON_SYSLOG", "syslog", NULL,
 	    JFIELD_BOOL, OFF(syslog), "false", 0, 0,
 	    "log to syslog instead of stderr"),
+	KEY("log_file", "DISTCRON_LOG_FILE", "log-file", NULL,
+	    JFIELD_PATH, OFF(log_file), "", 0, 0,
+	    "append the log to this file instead of stderr (reopened on "
+	    "SIGUSR1, for logrotate)"),
 	KEY("timezone", "DISTCRON_TIMEZONE", "timezone", NULL,
 	    JFIELD_STR, OFF(timezone), "", 0, 0,
 	    "default time zone of jobs (empty: the system's)"),

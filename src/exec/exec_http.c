@@ -58,6 +58,7 @@ struct exec_proc {
 	void *arg;
 	CURL *easy;
 	bool in_multi;			/* in h->multi */
+	char fields[256];		/* the spec's log_fields, or "" */
 	struct curl_slist *headers;
 	char *method;			/* for messages */
 	char *url_shown;		/* for messages: no secrets */
@@ -415,6 +416,8 @@ proc_new(struct exec_http *h, const struct exec_spec *spec,
 	p->done = done;
 	p->arg = arg;
 	p->reason = NOT_ENDED;
+	snprintf(p->fields, sizeof(p->fields), "%s",
+	    spec->log_fields != NULL ? spec->log_fields : "");
 	p->nexpect = hj->nexpect_status > 0 ? hj->nexpect_status : 1;
 	p->timeout_ms = hj->timeout_ms > 0 ? hj->timeout_ms : spec->timeout_ms;
 	outcap_init(&p->cap[0], spec->output_limit, spec->output_budget);
@@ -504,7 +507,8 @@ http_cancel(struct exec_proc *p)
 		return;
 	if (finish_later(p, EXEC_CANCELLED) != 0) {
 		/* Out of memory: better done() now than never. */
-		log_error("exec_http: cannot defer a cancel, finishing now");
+		log_error("exec_http: cannot defer a cancel, finishing now %s",
+		    p->fields);
 		finish(p);
 	}
 }

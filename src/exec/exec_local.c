@@ -53,6 +53,7 @@
 #define POLL_MS		20	/* exit polling when pidfds are unavailable */
 #define READ_CHUNK	65536
 #define NOT_KILLED	EXEC_EXITED	/* kill_reason when we did not kill */
+#define FIELDS_LEN	256	/* the spec's log_fields, cut past it */
 
 struct exec_proc {
 	struct loop *loop;
@@ -73,6 +74,7 @@ struct exec_proc {
 	bool exited;			/* reaped (or never started) */
 	bool finished;			/* done() called or being called */
 	bool spawning;			/* a spawner thread has it */
+	char fields[FIELDS_LEN];	/* the spec's log_fields, or "" */
 	bool cancel_pending;		/* cancel() came while spawning */
 	int cld_code;			/* CLD_EXITED, CLD_KILLED, ... */
 	int cld_status;
@@ -395,13 +397,13 @@ open_pipes(struct exec_proc *p, int out_w[1], int err_w[1])
 /* A run started by a raised spawner gets the daemon's own priority; the
  * run leads its process group. */
 static void
-lower_child(pid_t pid, const char *prog)
+lower_child(const struct exec_proc *p, const char *prog)
 {
 	int r;
 
-	if ((r = prio_lower_group(pid)) != 0)
-		log_warn("%s (pid %ld) keeps the scheduler's priority: %s",
-		    prog, (long)pid, strerror(-r));
+	if ((r = prio_lower_group(p->pid)) != 0)
+		log_warn("%s (pid %ld) keeps the scheduler's priority: %s %s",
+		    prog, (long)p->pid, strerror(-r), p->fields);
 }
 
 /* Spawns the child with its argv and environment.  Returns 0 or an errno
@@ -436,7 +438,7 @@ spawn_child(struct exec_proc *p, char *const *argv, char **envp,
 	if (r != 0)
 		explain_spawn_error(p, wd, argv[0], r);
 	else
-		lower_child(p->pid, argv[0]);
+		lower_child(p, argv[0]);
  out:
 	close(out_w);
 	close(err_w);
@@ -498,7 +500,8 @@ static void
 signal_group(struct exec_proc *p, int sig)
 {
 	if (killpg(p->pid, sig) == -1 && errno != ESRCH)
-		log_warn("exec: killpg %d: %s", (int)p->pid, strerror(errno));
+		log_warn("exec: killpg %d: %s %s", (int)p->pid,
+		    strerror(errno), p->fields);
 }
 
 /* The main process exited LINGER_MS ago but the pipes are still open. */
@@ -548,7 +551,8 @@ reap(struct exec_proc *p)
 		if (errno == EINTR)
 			return false;
 		/* ECHILD: reaped behind our back (SIGCHLD ignored?). */
-		log_warn("exec: waitid %d: %s", (int)p->pid, strerror(errno));
+		log_warn("exec: waitid %d: %s %s", (int)p->pid,
+		    strerror(errno), p->fields);
 		exited(p, 0, -1);
 		return true;
 	}
@@ -572,7 +576,8 @@ on_poll(void *arg)
 	p->t_poll = NULL;
 	if (!reap(p) && loop_timer_add(p->loop, loop_mono_ms() + POLL_MS,
 	    on_poll, p, &p->t_poll) != 0)
-		log_error("exec: cannot poll pid %d", (int)p->pid);
+		log_error("exec: cannot poll pid %d %s", (int)p->pid,
+		    p->fields);
 }
 
 static void
@@ -722,6 +727,8 @@ proc_new(struct loop *loop, const struct exec_spec *spec, exec_done_fn done,
 	p->pid = -1;
 	p->pidfd = p->fd[0] = p->fd[1] = -1;
 	p->timeout_ms = spec->timeout_ms;
+	snprintf(p->fields, sizeof(p->fields), "%s",
+	    spec->log_fields != NULL ? spec->log_fields : "");
 	p->grace_ms = spec->kill_grace_ms > 0 ? spec->kill_grace_ms : GRACE_MS;
 	p->kill_reason = NOT_KILLED;
 	outcap_init(&p->cap[0], spec->output_limit, spec->output_budget);

@@ -199,6 +199,7 @@ struct exec_proc {
 	int delivered;			/* done() called or scheduled */
 	int exit_code, signal;
 	int64_t started_ms;
+	char fields[256];		/* the spec's log_fields, or "" */
 	char error[256];
 	struct exec_proc *next, *prev;	/* in conn->procs or the queue */
 };
@@ -426,7 +427,8 @@ proc_done_cb(void *arg)
 	if (res != NULL)
 		done(res, darg);
 	else
-		log_error("SSH run: out of memory building its result");
+		log_error("SSH run: out of memory building its result %s",
+		    p->fields);
 }
 
 /* Hands the result back through a zero timer (never inside a step). */
@@ -437,7 +439,7 @@ proc_deliver(struct exec_proc *p)
 		return;
 	p->delivered = 1;
 	if (loop_timer_add(p->pool->loop, 0, proc_done_cb, p, &p->t_done) != 0)
-		log_error("SSH run: cannot schedule its result");
+		log_error("SSH run: cannot schedule its result %s", p->fields);
 }
 
 /* The channel is gone: frees the run, or delivers it if not done yet. */
@@ -1962,6 +1964,8 @@ ssh_start(struct loop *loop, const struct exec_spec *spec, exec_done_fn done,
 	p->arg = arg;
 	p->timeout_ms = spec->timeout_ms;
 	p->grace_ms = spec->kill_grace_ms;
+	snprintf(p->fields, sizeof(p->fields), "%s",
+	    spec->log_fields != NULL ? spec->log_fields : "");
 	p->kill_reason = p->fail = NOT_KILLED;
 	p->exit_code = -1;
 	if ((rc = proc_prepare(p, spec)) != 0 ||

@@ -243,8 +243,9 @@ outbox_plan(void *arg, struct store_run *rec, const struct job_def *def,
 			if (!outrow_add(rec, def, &rows[j],
 			    OUTBOX_ROWS_MAX)) {
 				log_error("outbox: job %s, run %" PRId64 ": out "
-				    "of memory planning its entries", rec->job,
-				    rec->id);
+				    "of memory planning its entries job=%s "
+				    "run=%" PRId64 " node=%s", rec->job, rec->id,
+				    rec->job, rec->id, store_run_node(rec));
 				return;
 			}
 			total++;

@@ -122,8 +122,8 @@ rec_save(struct runner *r, const struct store_run *rec)
 	struct store_run *copy;
 
 	if ((copy = rec_copy(rec)) == NULL) {
-		log_error("run %lld: out of memory saving its state",
-		    (long long)rec->id);
+		log_error("run %lld: out of memory saving its state "
+		    RUN_LOG_FIELDS, (long long)rec->id, RUN_LOG_ARGS(rec));
 		return;
 	}
 	storeq_save(r->q, copy);
@@ -422,15 +422,17 @@ run_log_finish(struct run *run)
 		if (it->attempt != rec->attempt)
 			continue;
 		dur_format(it->ended_ms - it->started_ms, dur, sizeof(dur));
-		log_info("run %lld item: job=%s node=%s status=%s exit=%d "
-		    "duration=%s", (long long)rec->id, rec->job, it->node,
-		    store_status_str(it->status), it->exit_code, dur);
+		log_info("run %lld item: job=%s node=%s run=%lld status=%s "
+		    "exit=%d duration=%s", (long long)rec->id, rec->job,
+		    it->node, (long long)rec->id, store_status_str(it->status),
+		    it->exit_code, dur);
 	}
 	dur_format(rec->started_ms ? rec->ended_ms - rec->started_ms : 0,
 	    dur, sizeof(dur));
-	log_info("run %lld finished: job=%s node=%s scheduled=%s attempt=%d "
-	    "status=%s exit=%d duration=%s%s%s", (long long)rec->id, rec->job,
-	    n == 1 ? last->node : n == 0 ? "-" : "(all)", when, rec->attempt,
+	log_info("run %lld finished: job=%s node=%s run=%lld scheduled=%s "
+	    "attempt=%d status=%s exit=%d duration=%s%s%s", (long long)rec->id,
+	    rec->job, store_run_node(rec), (long long)rec->id, when,
+	    rec->attempt,
 	    store_status_str(rec->status), n == 1 ? last->exit_code : -1, dur,
 	    rec->reason ? " reason=" : "", rec->reason ? rec->reason : "");
 }
@@ -572,8 +574,9 @@ run_failover(struct run *run, const char *from)
 	run->rec->attempt++;
 	run->failovers++;
 	log_warn("run %lld: node %s unreachable; failing over to node %s "
-	    "(attempt %d)", (long long)run->rec->id, from, next->def->name,
-	    run->rec->attempt);
+	    "(attempt %d) job=%s run=%lld node=%s", (long long)run->rec->id,
+	    from, next->def->name, run->rec->attempt, run->rec->job,
+	    (long long)run->rec->id, from);
 	run->active++;
 	item_begin(run->ic[idx]);
 	return 1;
@@ -754,7 +757,7 @@ item_exec(struct item_ctx *ic)
 	struct policy_node *ns = node_find(r, it->node);
 	struct exec_spec spec;
 	const char *why = NULL;
-	char **env;
+	char **env, fields[256];
 	size_t njob = 0;
 	int rc;
 
@@ -779,6 +782,9 @@ item_exec(struct item_ctx *ic)
 	spec.output_budget = r->cfg->output_memory_max > 0 ? &r->outbudget :
 	    NULL;
 	spec.node = it->node;
+	snprintf(fields, sizeof(fields), "job=%s run=%lld node=%s",
+	    run->rec->job, (long long)run->rec->id, it->node);
+	spec.log_fields = fields;
 	spec.target = ns ? ns->def : NULL;
 	spec.http = run->def->http;
 	spec.spawned = item_spawned;
@@ -934,8 +940,9 @@ run_attempt_over(struct run *run)
 	}
 	delay = retry_delay(run);
 	dur_format(delay, dur, sizeof(dur));
-	log_warn("run %lld attempt %d failed (%s); retrying in %s",
-	    (long long)run->rec->id, run->rec->attempt, reason, dur);
+	log_warn("run %lld attempt %d failed (%s); retrying in %s "
+	    RUN_LOG_FIELDS, (long long)run->rec->id, run->rec->attempt,
+	    reason, dur, RUN_LOG_ARGS(run->rec));
 	unsaved_unlink(run->r, run);
 	run->rec->status = RUN_RETRY;
 	free(run->rec->reason);
@@ -1041,9 +1048,10 @@ run_launch(void *arg)
 	if (log_enabled(LOG_LVL_INFO))
 		run_fmt_time(run->def, run->rec->scheduled_at, when, sizeof(when));
 	for (i = 0; log_enabled(LOG_LVL_INFO) && i < run->rec->nitems; i++)
-		log_info("run %lld started: job=%s node=%s scheduled=%s "
-		    "attempt=%d trigger=%s", (long long)run->rec->id,
-		    run->rec->job, run->rec->items[i].node, when,
+		log_info("run %lld started: job=%s node=%s run=%lld "
+		    "scheduled=%s attempt=%d trigger=%s",
+		    (long long)run->rec->id, run->rec->job,
+		    run->rec->items[i].node, (long long)run->rec->id, when,
 		    run->rec->attempt, run->rec->trigger);
 	if (!run_plan_start(run))
 		unsaved_add(run->r, run);
@@ -1079,8 +1087,8 @@ runs_not_recorded(struct run *run, int rc)
 
 	run_fmt_time(run->def, run->rec->scheduled_at, when, sizeof(when));
 	log_error("job %s: run of %s (%s) not launched: its intent could not "
-	    "be recorded (store: %s)", run->rec->job, when, run->rec->trigger,
-	    err_str(rc));
+	    "be recorded (store: %s) " RUN_LOG_FIELDS, run->rec->job, when,
+	    run->rec->trigger, err_str(rc), RUN_LOG_ARGS(run->rec));
 	if (strcmp(run->rec->trigger, "schedule") != 0 &&
 	    strcmp(run->rec->trigger, "missed") != 0) {
 		run_finish(run, RUN_FAILURE, "store unavailable");

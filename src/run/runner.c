@@ -387,14 +387,16 @@ runner_cancel(struct runner *r, int64_t id, const char *why)
 	for (i = 0; i < r->nslots; i++)
 		for (run = r->slots[i]->runs; run != NULL; run = run->next)
 			if (run->rec != NULL && run->rec->id == id) {
-				log_info("run %lld: %s", (long long)id, why);
+				log_info("run %lld: %s " RUN_LOG_FIELDS,
+				    (long long)id, why, RUN_LOG_ARGS(run->rec));
 				run_cancel(run, why);
 				return 0;
 			}
 	for (slot = r->detached; slot != NULL; slot = slot->tnext)
 		for (run = slot->runs; run != NULL; run = run->next)
 			if (run->rec != NULL && run->rec->id == id) {
-				log_info("run %lld: %s", (long long)id, why);
+				log_info("run %lld: %s " RUN_LOG_FIELDS,
+				    (long long)id, why, RUN_LOG_ARGS(run->rec));
 				run_cancel(run, why);
 				return 0;
 			}

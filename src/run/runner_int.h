@@ -142,6 +142,12 @@ struct slot **plan_slots_all(struct runner *r, size_t *np);
 extern const struct run_claim_ops run_claim_local;
 /* t as ISO 8601 in the job's zone, for logs. */
 void run_fmt_time(const struct job_def *def, int64_t t, char *out, size_t n);
+/* The fields every log line about a run carries, so that a search for
+ * job=NAME, run=ID or node=NAME finds it: RUN_LOG_FIELDS in the format,
+ * RUN_LOG_ARGS(rec) in the arguments. */
+#define RUN_LOG_FIELDS	"job=%s run=%lld node=%s"
+#define RUN_LOG_ARGS(rec) \
+	(rec)->job, (long long)(rec)->id, store_run_node(rec)
 /* A new run of slot (PENDING, no items yet), or NULL without memory. */
 struct run *run_new(struct slot *slot, int64_t scheduled_at,
     const char *trigger);

@@ -339,6 +339,20 @@ store_status_str(enum run_status s)
 	return status_names[s];
 }
 
+const char *
+store_run_node(const struct store_run *run)
+{
+	const char *node = "-";
+	size_t i, n = 0;
+
+	for (i = 0; i < run->nitems; i++)
+		if (run->items[i].attempt == run->attempt) {
+			node = run->items[i].node;
+			n++;
+		}
+	return n > 1 ? "(all)" : node;
+}
+
 int
 store_status_parse(const char *s, enum run_status *out)
 {
@@ -933,8 +947,10 @@ run_save_one(struct store *st, struct store_run *run)
 	if ((r = run_update(st, run, &found)) != 0)
 		return r;
 	if (!found) {
-		log_warn("store: run %" PRId64 " of job %s is gone, not saved",
-		    run->id, run->job != NULL ? run->job : "?");
+		log_warn("store: run %" PRId64 " of job %s is gone, not saved "
+		    "job=%s run=%" PRId64 " node=%s", run->id, run->job != NULL ?
+		    run->job : "?", run->job != NULL ? run->job : "?", run->id,
+		    store_run_node(run));
 		return 0;
 	}
 	if ((r = items_replace(st, run)) != 0 ||

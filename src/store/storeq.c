@@ -221,16 +221,18 @@ spill_unsaved(struct storeq *q, const struct store_run *run, int r)
 
 	if (rs == 0) {
 		log_warn("store: run %lld job=%s status=%s kept in the spill "
-		    "file (%s); the next start saves it", (long long)run->id,
-		    run->job, store_status_str(run->status), err_str(r));
+		    "file (%s); the next start saves it run=%lld node=%s",
+		    (long long)run->id, run->job, store_status_str(run->status),
+		    err_str(r), (long long)run->id, store_run_node(run));
 		return;
 	}
 	log_error("store: NOT SAVED: run %lld job=%s status=%s attempt=%d "
 	    "ended_ms=%lld (%s; spill file: %s); the next start records it "
-	    "LOST", (long long)run->id, run->job,
+	    "LOST run=%lld node=%s", (long long)run->id, run->job,
 	    store_status_str(run->status), run->attempt,
 	    (long long)run->ended_ms, err_str(r),
-	    q->spill != NULL ? err_str(rs) : "none");
+	    q->spill != NULL ? err_str(rs) : "none", (long long)run->id,
+	    store_run_node(run));
 }
 
 static void
@@ -486,8 +488,9 @@ storeq_save(struct storeq *q, struct store_run *run)
 	struct op *op;
 
 	if ((op = calloc(1, sizeof(*op))) == NULL) {
-		log_error("store: out of memory, result of run %lld lost",
-		    (long long)run->id);
+		log_error("store: out of memory, result of run %lld lost "
+		    "job=%s run=%lld node=%s", (long long)run->id, run->job,
+		    (long long)run->id, store_run_node(run));
 		store_run_free(run);
 		return -ENOMEM;
 	}

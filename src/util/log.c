@@ -2,7 +2,12 @@
  * log.c - leveled logging.  On stderr each line carries a UTC timestamp, the
  * level and the message; with syslog the timestamp is left to syslog.  Control
  * characters in messages are replaced so one message is always one line.
+ * A log file (log_file) takes stderr's place: its descriptor number never
+ * changes, and a reopen for logrotate dup3()s the new file onto it, so
+ * writers on other threads need no lock.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +22,8 @@
 static const char *log_ident = "distcron";
 static volatile int log_threshold = LOG_LVL_INFO;
 static bool log_syslog;
+static int log_fd = STDERR_FILENO;	/* a log file's, once opened */
+static char log_path[4096];		/* its path, for log_reopen() */
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -28,6 +35,48 @@ log_init(const char *ident, enum log_level level, bool use_syslog)
 	log_syslog = use_syslog;
 	if (use_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+static int
+log_file_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOCTTY, 0640);
+
+	return fd >= 0 ? fd : -errno;
+}
+
+int
+log_open_file(const char *path)
+{
+	int fd;
+
+	if (snprintf(log_path, sizeof(log_path), "%s", path) >=
+	    (int)sizeof(log_path)) {
+		log_path[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	if ((fd = log_file_open(path)) < 0) {
+		log_path[0] = '\0';
+		return fd;
+	}
+	log_fd = fd;
+	return 0;
+}
+
+int
+log_reopen(void)
+{
+	int fd, r = 0;
+
+	if (log_path[0] == '\0')
+		return 0;
+	if ((fd = log_file_open(log_path)) < 0)
+		return fd;
+	if (dup3(fd, log_fd, O_CLOEXEC) < 0)
+		r = -errno;
+	close(fd);
+	return r;
 }
 
 void
@@ -101,5 +150,5 @@ log_msg(enum log_level level, const char *fmt, ...)
 		n = sizeof(line) - 1;
 		line[n - 1] = '\n';
 	}
-	(void)!write(STDERR_FILENO, line, (size_t)n);
+	(void)!write(log_fd, line, (size_t)n);
 }

@@ -13,6 +13,7 @@
 #   req GET /jobs; body "b['jobs']"   # curl with the token; the JSON answer
 #   metric NAME                   # the daemon's /metrics value of NAME
 #   free_port                     # a loopback TCP port free a moment ago
+#   run_lines_keyed LOG           # each run line has job=, run=, node=
 #
 # make check provides top_srcdir and top_builddir (see Makefile.am).
 
@@ -164,6 +165,17 @@ sys.exit(0 if ($1) else 1)"
 
 # finals_at_least JOB N: JOB has ended at least N runs.
 finals_at_least() { history "$1" && py "len(final) >= $2"; }
+
+# run_lines_keyed LOG...: every line of the daemon's LOGs that names a run
+# ("run 12 started: ...", "store: NOT SAVED: run 12 ...") carries job=, run=
+# and node= fields, so that a search for them finds it; the lines that do
+# not are in $T/out (shown by check), and there must be some run lines.
+run_lines_keyed() {
+	grep -hE ' run [0-9]+' "$@" >"$T/runlines"
+	awk '!/ job=[^ ]/ || !/ run=[0-9]/ || !/ node=[^ ]/' "$T/runlines" \
+	    >"$T/out"
+	test -s "$T/runlines" && test ! -s "$T/out"
+}
 
 # find_bin NAME: prints the path of a built program, or skips the test.
 find_bin() {

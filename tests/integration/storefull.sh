@@ -170,6 +170,8 @@ check "SIGTERM with the disk still full: the daemon exits 0" \
 check "  keeping the run in the spill file it reserved at start" \
     logged "run $third job=slow status=SUCCESS kept in the spill file"
 check "  so nothing is lost" sh -c "! grep -q 'NOT SAVED' '$T/daemon.log'"
+check "  every run line has job=, run= and node=, the store's too" \
+    run_lines_keyed "$T/daemon.log"
 run timeout 30 "$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
     --state-dir "$S" --listen 127.0.0.1:0
 check "a start while still full refuses to run" test "$rc" -ne 0 -a "$rc" -ne 124
