@@ -22,10 +22,12 @@ mk() {
 }
 
 # What a system has before distcron: the standard directories (those of
-# man-db and bash-completion included: make uninstall leaves them).
+# man-db, bash-completion, logrotate, supervisor and systemd included:
+# make uninstall leaves them).
 mkdir -p "$R/usr/bin" "$R/usr/sbin" "$R/usr/share" "$R/etc" "$R/var/lib" \
     "$R/usr/share/man/man1" "$R/usr/share/man/man5" "$R/usr/share/man/man8" \
-    "$R/usr/share/bash-completion/completions"
+    "$R/usr/share/bash-completion/completions" "$R/etc/logrotate.d" \
+    "$R/etc/supervisor/conf.d" "$R/usr/lib/systemd/system"
 (cd "$R" && find . | sort) >"$T/before"
 
 # shellcheck disable=SC2086
@@ -38,7 +40,10 @@ cat >"$T/want" <<'EOF'
 ./etc/distcron/jobs.d/heartbeat.json
 ./etc/distcron/jobs.d/hello.json
 ./etc/distcron/nodes.d/local.json
+./etc/logrotate.d/distcron
+./etc/supervisor/conf.d/distcrond.conf
 ./usr/bin/distcronctl
+./usr/lib/systemd/system/distcrond.service
 ./usr/sbin/distcrond
 ./usr/share/bash-completion/completions/distcronctl
 ./usr/share/distcron/kibana/distcron.ndjson
@@ -46,7 +51,7 @@ cat >"$T/want" <<'EOF'
 ./usr/share/man/man5/distcron.json.5
 ./usr/share/man/man8/distcrond.8
 EOF
-check "installs the programs, the config, jobs, node, Kibana objects, manuals and completion" \
+check "installs the programs, the config, jobs, node, Kibana objects, manuals, completion and service files" \
     cmp "$T/want" "$T/files" || diff "$T/want" "$T/files"
 
 mode() { stat -c %a "$R$1"; }
