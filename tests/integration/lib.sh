@@ -138,12 +138,25 @@ metric() {
 metric_at_least() { test "$(metric "$1")" -ge "$2" 2>/dev/null; }
 
 # free_port: a TCP port on 127.0.0.1 that was free a moment ago (for a
-# server started later, or a peer nothing listens on).
+# server started later, or a peer nothing listens on).  It is taken below
+# the kernel's ephemeral range, so no outgoing connection can be given it
+# meanwhile: a client retrying a port nobody listens on may otherwise
+# connect to itself (TCP simultaneous open) and hold the port, and the
+# server started later cannot bind it.
 free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
+	python3 -c 'import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    p = random.randrange(10000, max(lo, 10001))
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(p)
+    break
+else:
+    raise SystemExit("no free port below %d" % lo)'
 }
 
 # history JOB: the daemon's recorded runs of JOB ($S), as JSON in $T/h.json.

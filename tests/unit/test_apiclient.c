@@ -69,9 +69,13 @@ test_error_text(void **state)
 	assert_string_equal(out, "500: HTTP status 500");
 }
 
-/* A loopback port with nobody listening: bound, then closed. */
+/*
+ * A loopback port with nobody listening: bound but not listening, so a
+ * connection is refused, and held bound (*fd) until the test closes it, so
+ * no other socket (the client's own, by TCP simultaneous open) can take it.
+ */
 static int
-dead_port(void)
+dead_port(int *held)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -82,7 +86,7 @@ dead_port(void)
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
 	port = ntohs(sa.sin_port);
-	close(fd);
+	*held = fd;
 	return port;
 }
 
@@ -92,7 +96,7 @@ test_refused(void **state)
 	char url[64], want[128], *text = NULL;
 	struct apiclient *c = NULL;
 	long status = 0;
-	int port = dead_port();
+	int held = -1, port = dead_port(&held);
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
 	assert_int_equal(apiclient_open(url, "sekrit", &c), 0);
@@ -104,6 +108,7 @@ test_refused(void **state)
 	assert_string_equal(apiclient_error(c), want);
 	assert_null(strstr(apiclient_error(c), "sekrit"));
 	apiclient_free(c);
+	close(held);
 }
 
 static void
