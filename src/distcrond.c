@@ -20,8 +20,8 @@
  * known_hosts) is readable by others; files that hold secrets also get an
  * explicit mode where they are made.  Local jobs inherit that umask.
  * With config user, a daemon started as root switches to that user
- * (priv.h) once the API's socket and the state directory are open, before
- * the loop runs anything.
+ * (priv.h) once the log file, the API's socket and the locked state
+ * directory are open, before any thread starts or the store opens.
  */
 #include "config.h"
 
@@ -647,20 +647,18 @@ state_private(struct daemon *d)
 	return rc;
 }
 
+/* The state directory, made if needed, locked (one daemon per directory),
+ * then made private (state_private); before the switch of users. */
 static int
-open_state(struct daemon *d)
+lock_state(struct daemon *d)
 {
 	char path[4096];
-	const char *why;
-	struct orphans *o;
-	int rc, nlost = 0;
+	int rc;
 
 	if ((rc = mkdir_p(d->cfg.state_dir, 0700)) != 0) {
 		log_error("state_dir %s: %s", d->cfg.state_dir, err_str(rc));
 		return rc;
 	}
-	if ((rc = state_private(d)) != 0)
-		return rc;
 	snprintf(path, sizeof(path), "%s/distcrond.lock", d->cfg.state_dir);
 	d->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (d->lockfd >= 0)
@@ -671,6 +669,19 @@ open_state(struct daemon *d)
 		    strerror(errno));
 		return ERR_BUSY;
 	}
+	return state_private(d);
+}
+
+/* The store, as the daemon's user: what the last daemon spilled and left
+ * unfinished is settled before anything runs. */
+static int
+open_state(struct daemon *d)
+{
+	char path[4096];
+	const char *why;
+	struct orphans *o;
+	int rc, nlost = 0;
+
 	snprintf(path, sizeof(path), "%s/distcron.db", d->cfg.state_dir);
 	if ((rc = store_open(path, false, &d->st, &why)) != 0) {
 		log_error("%s", why);
@@ -860,6 +871,31 @@ stop_outbox(struct daemon *d)
 	d->outbox = NULL;
 }
 
+/* Once what needs root is open (the log file, the API's socket, the state
+ * directory, locked and handed over): becomes the configured user for
+ * good.  No thread has started yet and the store is not open, so every
+ * file made from here on is that user's. */
+static int
+become_user(struct daemon *d)
+{
+	char err[512];
+	int rc;
+
+	if (!d->priv.drop && geteuid() == 0 && !d->cfg.allow_root_jobs)
+		log_warn("running as root without user: local jobs are "
+		    "refused (set user, or allow_root_jobs)");
+	if (!d->priv.drop)
+		return 0;
+	if ((rc = priv_drop(&d->priv, err, sizeof(err))) != 0) {
+		log_error("%s", err);
+		return rc;
+	}
+	log_info("running as user %s (uid %u, gid %u)", d->priv.name,
+	    (unsigned)d->priv.uid, (unsigned)d->priv.gid);
+	return 0;
+}
+
+/* The API server's threads, on the socket opened before the switch. */
 static int
 start_api(struct daemon *d)
 {
@@ -873,18 +909,24 @@ start_api(struct daemon *d)
 	if (d->outbox != NULL)
 		control_set_outbox(d->control, &outbox_control_ops, d->outbox);
 	control_backend(d->control, &be);
-	if ((rc = api_new(&d->cfg, &be, &d->api, err, sizeof(err))) != 0) {
+	if ((rc = api_start(d->api, &d->cfg, &be, err, sizeof(err))) != 0) {
 		log_error("API: %s", err);
 		return rc;
 	}
 	return 0;
 }
 
+/*
+ * What may need root, in a daemon started as root: the log file, the
+ * state directory (locked, handed to the user), the API's socket (a port
+ * below 1024) and TLS key; then the switch of users (become_user).  No
+ * thread has started yet: the store, the runner's pools, the outbox and
+ * the API server all start after it, as the daemon's user.
+ */
 static int
-start(struct daemon *d)
+start_root(struct daemon *d)
 {
-	struct defs_set *set = NULL;
-	struct runner_stats stats;
+	char err[512];
 	const char *why;
 	int rc;
 
@@ -898,7 +940,23 @@ start(struct daemon *d)
 		log_error("event loop: %s", err_str(rc));
 		return rc;
 	}
-	if ((rc = open_state(d)) != 0)
+	if ((rc = lock_state(d)) != 0)
+		return rc;
+	if ((rc = api_listen(&d->cfg, &d->api, err, sizeof(err))) != 0) {
+		log_error("API: %s", err);
+		return rc;
+	}
+	return become_user(d);
+}
+
+static int
+start(struct daemon *d)
+{
+	struct defs_set *set = NULL;
+	struct runner_stats stats;
+	int rc;
+
+	if ((rc = start_root(d)) != 0 || (rc = open_state(d)) != 0)
 		return rc;
 	if ((rc = defs_load(d->cfg.jobs_dir, d->cfg.nodes_dir, d->zone, &set,
 	    report_diag, NULL)) != 0) {
@@ -967,31 +1025,6 @@ cleanup(struct daemon *d)
 	tz_cache_clear();
 }
 
-/* Once what needs root is open (the API's socket, the state directory and
- * the files in it): becomes the configured user for good, handing it the
- * files opened since the store was.  Nothing has run yet. */
-static int
-become_user(struct daemon *d)
-{
-	char err[512];
-	int rc;
-
-	if (!d->priv.drop && geteuid() == 0 && !d->cfg.allow_root_jobs)
-		log_warn("running as root without user: local jobs are "
-		    "refused (set user, or allow_root_jobs)");
-	if (!d->priv.drop)
-		return 0;
-	if ((rc = state_private(d)) != 0)
-		return rc;
-	if ((rc = priv_drop(&d->priv, err, sizeof(err))) != 0) {
-		log_error("%s", err);
-		return rc;
-	}
-	log_info("running as user %s (uid %u, gid %u)", d->priv.name,
-	    (unsigned)d->priv.uid, (unsigned)d->priv.gid);
-	return 0;
-}
-
 /* The loop, at the scheduler's priority (prio.h). */
 static int
 run(struct daemon *d)
@@ -1036,8 +1069,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	prio_init((int)d.cfg.scheduler_nice);
-	if ((rc = start(&d)) == 0 && (rc = become_user(&d)) == 0 &&
-	    (rc = run(&d)) == 0)
+	if ((rc = start(&d)) == 0 && (rc = run(&d)) == 0)
 		log_info("stopped");
 	cleanup(&d);
 	return rc == 0 ? 0 : 1;

@@ -120,6 +120,20 @@ struct api_backend {
 int api_new(const struct config *cfg, const struct api_backend *be,
     struct api **out, char *err, size_t errlen);
 
+/*
+ * api_new in two steps, for a daemon that switches users in between:
+ * api_listen reads the TLS files and binds cfg->listen (what may need root:
+ * a port below 1024, a key only root reads), starting no thread;
+ * api_start then takes the token (reading or writing STATE_DIR/api.token
+ * as the user it now is) and starts the server's threads on backend be
+ * (copied).  Errors as api_new's; after a failed api_start the caller
+ * still frees a with api_free.
+ */
+int api_listen(const struct config *cfg, struct api **out, char *err,
+    size_t errlen);
+int api_start(struct api *a, const struct config *cfg,
+    const struct api_backend *be, char *err, size_t errlen);
+
 /* Stops the server (waits for requests in progress).  Accepts NULL. */
 void api_free(struct api *a);
 

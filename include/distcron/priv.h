@@ -3,7 +3,8 @@
  * directory, and switching to it.
  *
  * With config "user" set, a daemon started as root opens what needs root
- * (the API's socket, the state directory) and then switches to that user
+ * (the log file, the API's socket, the locked state directory) and then,
+ * before it starts any thread, switches to that user
  * for good (priv_drop); a daemon started as that user stays as it is.
  * Anything else is refused with the reason.  Nothing here is thread-aware
  * beyond what glibc gives: setuid() and friends apply to every thread.

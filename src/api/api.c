@@ -114,6 +114,8 @@ struct api {
 	const struct tz *zone;
 	size_t body_max;
 	int port;
+	int listen_fd;		/* api_listen's socket until server_start; -1 */
+	bool loopback;		/* listen_fd is bound to a loopback address */
 	char *cert_pem;		/* kept while the server runs */
 	char *key_pem;
 	size_t key_len;
@@ -1807,8 +1809,8 @@ server_start(struct api *a, const struct config *cfg, int fd, char *err,
 /* ---- lifecycle ---- */
 
 static int
-api_alloc(const struct config *cfg, const struct api_backend *be,
-    struct api **out, char *err, size_t errlen)
+api_alloc(const struct config *cfg, struct api **out, char *err,
+    size_t errlen)
 {
 	const char *errstr = NULL;
 	struct api *a;
@@ -1816,7 +1818,7 @@ api_alloc(const struct config *cfg, const struct api_backend *be,
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return -ENOMEM;
 	*out = a;
-	a->be = *be;
+	a->listen_fd = -1;
 	a->body_max = (size_t)cfg->api_body_max;
 	a->nice = (int)cfg->api_nice;
 	pthread_mutex_init(&a->stores_lock, NULL);
@@ -1836,37 +1838,70 @@ api_alloc(const struct config *cfg, const struct api_backend *be,
 	return 0;
 }
 
+/* Frees a after a failed step, with err saying why. */
+static int
+api_fail(struct api *a, int r, char *err, size_t errlen)
+{
+	if (err[0] == '\0')
+		snprintf(err, errlen, "api: %s", err_str(r));
+	api_free(a);
+	return r == -ENOMEM ? r : ERR_CONFIG;
+}
+
+int
+api_listen(const struct config *cfg, struct api **out, char *err,
+    size_t errlen)
+{
+	struct api *a = NULL;
+	int r;
+
+	*out = NULL;
+	snprintf(err, errlen, "%s", "");
+	if ((r = api_alloc(cfg, &a, err, errlen)) != 0 ||
+	    (r = tls_setup(a, cfg, err, errlen)) != 0 ||
+	    (r = listen_open(cfg->listen, &a->listen_fd, &a->port,
+	    &a->loopback, err, errlen)) != 0)
+		return api_fail(a, r, err, errlen);
+	*out = a;
+	return 0;
+}
+
+int
+api_start(struct api *a, const struct config *cfg,
+    const struct api_backend *be, char *err, size_t errlen)
+{
+	int fd = a->listen_fd, r;
+
+	snprintf(err, errlen, "%s", "");
+	a->be = *be;
+	if ((r = tokens_setup(a, cfg, err, errlen)) != 0)
+		return r == -ENOMEM ? r : ERR_CONFIG;
+	a->listen_fd = -1;		/* libmicrohttpd's from here on */
+	if ((r = server_start(a, cfg, fd, err, errlen)) != 0)
+		return ERR_CONFIG;
+	log_info("API listening on %s (port %d%s)", cfg->listen, a->port,
+	    a->cert_pem != NULL ? ", TLS" : "");
+	if (!a->loopback && a->cert_pem == NULL)
+		log_warn("API listening on %s, not a loopback address, without "
+		    "TLS: tokens and job definitions cross the network in "
+		    "clear text (set tls_cert and tls_key, or listen on "
+		    "127.0.0.1)", cfg->listen);
+	return 0;
+}
+
 int
 api_new(const struct config *cfg, const struct api_backend *be,
     struct api **out, char *err, size_t errlen)
 {
 	struct api *a = NULL;
-	bool loopback = true;
-	int fd = -1, r;
+	int r;
 
-	*out = NULL;
-	snprintf(err, errlen, "%s", "");
-	if ((r = api_alloc(cfg, be, &a, err, errlen)) != 0 ||
-	    (r = tokens_setup(a, cfg, err, errlen)) != 0 ||
-	    (r = tls_setup(a, cfg, err, errlen)) != 0 ||
-	    (r = listen_open(cfg->listen, &fd, &a->port, &loopback, err,
-	    errlen)) != 0 ||
-	    (r = server_start(a, cfg, fd, err, errlen)) != 0)
-		goto fail;
-	log_info("API listening on %s (port %d%s)", cfg->listen, a->port,
-	    a->cert_pem != NULL ? ", TLS" : "");
-	if (!loopback && a->cert_pem == NULL)
-		log_warn("API listening on %s, not a loopback address, without "
-		    "TLS: tokens and job definitions cross the network in "
-		    "clear text (set tls_cert and tls_key, or listen on "
-		    "127.0.0.1)", cfg->listen);
+	if ((r = api_listen(cfg, &a, err, errlen)) != 0)
+		return r;
+	if ((r = api_start(a, cfg, be, err, errlen)) != 0)
+		return api_fail(a, r, err, errlen);
 	*out = a;
 	return 0;
- fail:
-	if (err[0] == '\0')
-		snprintf(err, errlen, "api: %s", err_str(r));
-	api_free(a);
-	return r == -ENOMEM ? r : ERR_CONFIG;
 }
 
 void
@@ -1878,6 +1913,8 @@ api_free(struct api *a)
 		return;
 	if (a->mhd != NULL)
 		MHD_stop_daemon(a->mhd);
+	if (a->listen_fd >= 0)
+		close(a->listen_fd);
 	while ((s = a->stores) != NULL) {
 		a->stores = s->next;
 		store_close(s->st);

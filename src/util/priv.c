@@ -5,9 +5,9 @@
  * is made 0700; when the daemon will switch users it is handed over, with
  * every entry in it (fchownat without following links: a link planted in
  * it gives away nothing but itself; the directory is flat, and one holding
- * a directory is refused), once before the store opens and once after
- * (for the files opened meanwhile: the store's -wal and -shm, the lock,
- * the spill, the token).  The switch is initgroups(), setgid(),
+ * a directory is refused), once it is locked and before the switch: the
+ * store, the spill and the token are then made by the user itself.  The
+ * switch is initgroups(), setgid(),
  * setuid() in that order (the group calls need root), then a check that
  * setuid(0) fails.
  */

@@ -1,9 +1,10 @@
 #!/bin/sh
 # privdrop.sh - the daemon's user: started as root with config user set to
 # a throwaway user (made here with useradd, removed at exit), the daemon
-# switches to it once its socket and state are open: the process's uids,
-# the state directory (0700) and its files (0600) are that user's, and a
-# local job runs as that user.  Without user, a local job of a daemon
+# switches to it once its log file, socket and locked state directory are
+# open, before it starts a thread or opens the store: every thread's uids
+# and gids, the state directory (0700) and every file in it (0600) are
+# that user's, and a local job runs as that user.  Without user, a local job of a daemon
 # running as root is refused unless allow_root_jobs; an unknown user and
 # a token file others can read stop the start with a message naming them.
 # Needs root and useradd (else skipped).
@@ -27,8 +28,13 @@ cat >"$J/whoami.json" <<'X'
 {"policy": {"roles": ["worker"]}, "schedule": "* * * * * *", "max_runs": 1,
  "command": ["/usr/bin/id", "-u"]}
 X
+# The outbox and a notification sink on: their threads start too.
+cat >"$T/distcrond.conf" <<X
+{"notify": {"webhook": {"url": "http://127.0.0.1:$(free_port)/hook"}}}
+X
+chmod 600 "$T/distcrond.conf"
 unset DISTCRON_ALLOW_ROOT_JOBS
-api_daemon_start --user "$U"
+api_daemon_start --user "$U" --config "$T/distcrond.conf"
 check "the daemon started as root with user $U" test -n "$PORT"
 check "  says it runs as that user" \
     grep -q "running as user $U (uid $uid," "$T/daemon.log"
@@ -37,6 +43,22 @@ check "  the process's real, effective, saved and fs uids are $U's" \
     "$uid $uid $uid $uid"
 check "  and it has no group of root's" sh -c \
     "! awk '/^Groups:/' /proc/$pid/status | grep -qw 0"
+gid=$(id -g "$U")
+check "  every thread's uids and gids are $U's" sh -c "n=0
+for t in /proc/$pid/task/*/status; do
+	n=\$((n + 1))
+	awk '/^Uid:/ {print \$2, \$3, \$4, \$5}' \$t | grep -qx '$uid $uid $uid $uid' &&
+	awk '/^Gid:/ {print \$2, \$3, \$4, \$5}' \$t | grep -qx '$gid $gid $gid $gid' ||
+	exit 1
+done
+[ \$n -gt 2 ]"
+L=$T/daemon.log
+at() { grep -n "$1" "$L" | head -n 1 | cut -d: -f1; }
+check "  it switched before starting the outbox and the API server" sh -c \
+    "[ -n '$(at 'running as user')' ] && [ -n '$(at 'API listening')' ] &&
+    [ -n '$(at 'no Elasticsearch')' ] &&
+    [ '$(at 'running as user')' -lt '$(at 'no Elasticsearch')' ] &&
+    [ '$(at 'running as user')' -lt '$(at 'API listening')' ]"
 wait_for 10 finals_at_least whoami 1
 check "a local job runs as that user (id -u prints $uid)" \
     py "final[0]['status'] == 'SUCCESS' and final[0]['items'][0]['output'].strip() == '$uid'"
@@ -45,6 +67,7 @@ check "the state directory is $U's, 0700" \
 for f in distcron.db distcron.db-wal distcron.db-shm distcrond.lock api.token; do
 	check "  $f is $U's, 0600" test "$(stat -c '%U %a' "$S/$f")" = "$U 600"
 done
+check "  and so is every other file in it" test -z "$(find "$S" ! -user "$U")"
 api_daemon_stop
 check "it stops cleanly as that user" test "$stop_rc" -eq 0
 
