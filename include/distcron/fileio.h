@@ -40,4 +40,18 @@ int fileio_write_new(const char *path, const void *p, size_t n, mode_t mode,
  * not by root or the daemon's user (uid M)". */
 int fileio_private_check(const struct stat *st, char *why, size_t whylen);
 
+/* fileio_private_check's mode half alone (for a client, which may read a
+ * file the daemon's user owns): 0, or ERR_INVALID with why "mode 0644 is
+ * readable by group or others; chmod 600 it". */
+int fileio_mode_check(const struct stat *st, char *why, size_t whylen);
+
+/* The check of a file holding a secret, fd open on it (or -1: path is
+ * stat'ed), what naming it ("api token file"): fileio_private_check with
+ * owner, else fileio_mode_check.  Returns 0 (also when the file cannot be
+ * stat'ed: that is left to the step that reads it), or ERR_INVALID with
+ * err "WHAT PATH: mode 0644 is readable by group or others; chmod 600
+ * it", the form the daemon and distcronctl share. */
+int fileio_secret_check(int fd, const char *path, const char *what,
+    bool owner, char *err, size_t errlen);
+
 #endif

@@ -1468,14 +1468,8 @@ static int
 secret_private(int fd, const char *what, const char *path, char *err,
     size_t errlen)
 {
-	char why[128];
-	struct stat sb;
-
-	if (fstat(fd, &sb) != 0 || fileio_private_check(&sb, why,
-	    sizeof(why)) == 0)
-		return 0;
-	snprintf(err, errlen, "%s %s: %s", what, path, why);
-	return ERR_CONFIG;
+	return fileio_secret_check(fd, path, what, true, err, errlen) == 0 ?
+	    0 : ERR_CONFIG;
 }
 
 /* Reads the token file.  Returns 0, -ENOENT, or ERR_CONFIG. */

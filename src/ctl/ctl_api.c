@@ -94,7 +94,8 @@ listen_url(const struct config *cfg)
 }
 
 /* The daemon's token: api_token, else the first line of
- * STATE_DIR/api.token.  Prints why there is none. */
+ * STATE_DIR/api.token (refused when group or others may read it).  Prints
+ * why there is none. */
 static char *
 config_token(const struct config *cfg)
 {
@@ -108,7 +109,10 @@ config_token(const struct config *cfg)
 	    API_TOKEN_FILE);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		r = -ENAMETOOLONG;
-	else if ((r = ctl_read_text(path, API_TOKEN_MAX, &text, &len)) == 0) {
+	else if ((r = ctl_read_secret(path, "api token file", API_TOKEN_MAX,
+	    &text, &len)) == ERR_CONFIG)
+		return NULL;		/* said */
+	else if (r == 0) {
 		text[strcspn(text, "\r\n")] = '\0';
 		if (text[0] != '\0')
 			return text;

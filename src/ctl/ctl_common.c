@@ -1,6 +1,7 @@
 /*
  * ctl_common.c - what several distcronctl commands need: the settings of
- * the offline commands, zone lookup and reading a small file.
+ * the offline commands, zone lookup and reading a small file (one holding
+ * a secret refused when group or others may read it).
  *
  * Paths come from, in order of preference: the command's flags, the JSON
  * file given with --config (keys "jobs_dir", "nodes_dir", "state_dir",
@@ -12,11 +13,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "distcron/buf.h"
 #include "distcron/err.h"
+#include "distcron/fileio.h"
 #include "ctl_int.h"
 
 #define PROG		CTLOPT_PROG
@@ -66,25 +70,58 @@ ctl_zone_get(const char *name, const struct tz **zone)
 	return r;
 }
 
-int
-ctl_read_text(const char *path, size_t max, char **textp, size_t *lenp)
+/* Reads f whole (at most max bytes) into a NUL-terminated string. */
+static int
+read_stream(FILE *f, size_t max, char **textp, size_t *lenp)
 {
 	char chunk[4096];
 	struct buf b;
 	size_t n;
-	FILE *f;
 	int r = 0;
 
-	if ((f = fopen(path, "re")) == NULL)
-		return -errno;
 	buf_init(&b, max);
 	while (r == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		r = buf_append(&b, chunk, n);
 	if (r == 0 && ferror(f))
 		r = -EIO;
-	fclose(f);
 	if (r == 0 && (*textp = buf_steal(&b, lenp)) == NULL)
 		r = -ENOMEM;
+	explicit_bzero(chunk, sizeof(chunk));
+	if (b.data != NULL)
+		explicit_bzero(b.data, b.cap);
 	buf_free(&b);
+	return r;
+}
+
+int
+ctl_read_text(const char *path, size_t max, char **textp, size_t *lenp)
+{
+	FILE *f;
+	int r;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return -errno;
+	r = read_stream(f, max, textp, lenp);
+	fclose(f);
+	return r;
+}
+
+int
+ctl_read_secret(const char *path, const char *what, size_t max,
+    char **textp, size_t *lenp)
+{
+	char err[PATH_MAX + 256];
+	FILE *f;
+	int r;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return -errno;
+	if (fileio_secret_check(fileno(f), path, what, false, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", PROG, err);
+		r = ERR_CONFIG;
+	} else
+		r = read_stream(f, max, textp, lenp);
+	fclose(f);
 	return r;
 }

@@ -63,4 +63,12 @@ int ctl_zone_get(const char *name, const struct tz **zone);
  * (the caller frees it); 0 or negative (-errno, -E2BIG).  Blocks. */
 int ctl_read_text(const char *path, size_t max, char **textp, size_t *lenp);
 
+/* ctl_read_text for a file holding a secret (what names it: "api token
+ * file"): one group or others may read is refused as the daemon refuses
+ * its own (fileio_secret_check, the mode alone: the daemon's user may own
+ * it), printed as "distcronctl: WHAT PATH: mode 0644 is readable by group
+ * or others; chmod 600 it" and ERR_CONFIG returned.  Blocks. */
+int ctl_read_secret(const char *path, const char *what, size_t max,
+    char **textp, size_t *lenp);
+
 #endif

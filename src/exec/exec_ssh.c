@@ -1377,14 +1377,9 @@ resolve_queue(struct conn *c)
 static int
 secret_file_check(const char *what, const char *path, char *msg, size_t n)
 {
-	char why[128];
-	struct stat st;
-
-	if (path == NULL || stat(path, &st) != 0 ||
-	    fileio_private_check(&st, why, sizeof(why)) == 0)
+	if (path == NULL)
 		return 0;
-	snprintf(msg, n, "%s %s: %s", what, path, why);
-	return ERR_INVALID;
+	return fileio_secret_check(-1, path, what, true, msg, n);
 }
 
 /* Numeric addresses connect at once; names go to the resolver.  The key

@@ -130,6 +130,12 @@ fileio_private_check(const struct stat *st, char *why, size_t whylen)
 		    (unsigned)me);
 		return ERR_INVALID;
 	}
+	return fileio_mode_check(st, why, whylen);
+}
+
+int
+fileio_mode_check(const struct stat *st, char *why, size_t whylen)
+{
 	if ((st->st_mode & 077) != 0) {
 		snprintf(why, whylen, "mode %04o is %s by group or others; "
 		    "chmod 600 it", (unsigned)(st->st_mode & 07777),
@@ -137,4 +143,21 @@ fileio_private_check(const struct stat *st, char *why, size_t whylen)
 		return ERR_INVALID;
 	}
 	return 0;
+}
+
+int
+fileio_secret_check(int fd, const char *path, const char *what, bool owner,
+    char *err, size_t errlen)
+{
+	char why[128];
+	struct stat st;
+	int r;
+
+	if ((fd >= 0 ? fstat(fd, &st) : stat(path, &st)) != 0)
+		return 0;
+	r = owner ? fileio_private_check(&st, why, sizeof(why)) :
+	    fileio_mode_check(&st, why, sizeof(why));
+	if (r != 0)
+		snprintf(err, errlen, "%s %s: %s", what, path, why);
+	return r;
 }

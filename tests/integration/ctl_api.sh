@@ -422,6 +422,17 @@ cat >"$T/d.conf" <<EOF
 // the daemon's settings
 { "listen": "127.0.0.1:$port", "state_dir": "$T/state" }
 EOF
+chmod 644 "$T/state/api.token"
+run env -u DISTCRON_URL -u DISTCRON_TOKEN "$ctl" nodes --config "$T/d.conf"
+check "a token file others can read is refused (exit 1)" test "$rc" -eq 1
+check "  naming the file and its mode, as the daemon does" contains "$T/err" \
+    "distcronctl: api token file $T/state/api.token: mode 0644 is readable by group or others; chmod 600 it"
+check "  without the token" lacks "$T/err" "$token"
+chmod 640 "$T/state/api.token"
+run env -u DISTCRON_URL -u DISTCRON_TOKEN "$ctl" nodes --config "$T/d.conf"
+check "  group-readable too (0640)" contains "$T/err" \
+    "api token file $T/state/api.token: mode 0640 is readable by group"
+chmod 600 "$T/state/api.token"	# it holds a secret
 run env -u DISTCRON_URL -u DISTCRON_TOKEN "$ctl" nodes --config "$T/d.conf"
 check "config + STATE_DIR/api.token: exits 0" test "$rc" -eq 0
 check "config + STATE_DIR/api.token: the node table" contains "$T/out" \
