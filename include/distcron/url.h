@@ -11,6 +11,8 @@
 #ifndef DISTCRON_URL_H
 #define DISTCRON_URL_H
 
+#include <stdbool.h>
+
 #include "distcron/buf.h"
 
 /* What replaces a secret value. */
@@ -32,5 +34,9 @@ char *url_stripped(const char *url);
  * without '=' is a value).  Returns 0 or buf_append()'s
  * error. */
 int url_mask(const char *url, struct buf *b);
+
+/* True when url holds something url_mask() would hide: user information
+ * ("user:password@", "token@"), a query or a fragment. */
+bool url_has_secret(const char *url);
 
 #endif

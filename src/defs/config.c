@@ -535,8 +535,53 @@ load_file(const char *path, json_object **root, char *err, size_t errlen)
 	return r != 0 ? ERR_CONFIG : 0;
 }
 
-/* The first setting of the file's root that holds a secret ("smtp.password"),
- * or NULL. */
+/* True when v, a URL or a list of URLs, holds credentials or a query
+ * (url_has_secret). */
+static bool
+url_secret(json_object *v)
+{
+	size_t i, n;
+
+	if (json_object_is_type(v, json_type_string))
+		return url_has_secret(json_object_get_string(v));
+	if (!json_object_is_type(v, json_type_array))
+		return false;
+	n = json_object_array_length(v);
+	for (i = 0; i < n; i++)
+		if (url_secret(json_object_array_get_idx(v, i)))
+			return true;
+	return false;
+}
+
+/* The first secret the notify, smtp and elasticsearch URLs hold: a Slack
+ * incoming webhook's URL (its path is the token), a webhook's headers
+ * (Authorization and the like) or any URL with credentials or a query;
+ * NULL when none. */
+static const char *
+secret_url_key(json_object *root)
+{
+	json_object *notify = jfield_get(root, "notify");
+	json_object *hook = jfield_get(notify, "webhook"), *v;
+
+	v = jfield_get(jfield_get(notify, "slack"), "url");
+	if (json_object_is_type(v, json_type_string) &&
+	    json_object_get_string_len(v) > 0)
+		return "notify.slack.url";
+	if (url_secret(jfield_get(hook, "url")))
+		return "notify.webhook.url";
+	v = jfield_get(hook, "headers");
+	if (json_object_is_type(v, json_type_object) &&
+	    json_object_object_length(v) > 0)
+		return "notify.webhook.headers";
+	if (url_secret(jfield_get(jfield_get(root, "smtp"), "url")))
+		return "smtp.url";
+	if (url_secret(jfield_get(jfield_get(root, "elasticsearch"), "url")))
+		return "elasticsearch.url";
+	return NULL;
+}
+
+/* The first setting of the file's root that holds a secret
+ * ("smtp.password"), or NULL. */
 static const char *
 secret_key(json_object *root)
 {
@@ -561,7 +606,7 @@ secret_key(json_object *root)
 		    json_object_get_string_len(v) > 0)
 			return keys2[i][2];
 	}
-	return NULL;
+	return secret_url_key(root);
 }
 
 /* A config file holding a secret must be private (0600, the daemon's user's

@@ -125,3 +125,12 @@ url_mask(const char *url, struct buf *b)
 		r = buf_puts(b, "#" URL_MASK);
 	return r;
 }
+
+bool
+url_has_secret(const char *url)
+{
+	struct url_parts u;
+
+	url_split(url, &u);
+	return u.at != NULL || url[u.query] != '\0';
+}

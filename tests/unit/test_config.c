@@ -271,9 +271,11 @@ test_error_value_escaped(void **state)
 }
 
 /* A config file holding a secret (api_token, api_read_token,
- * smtp.password, elasticsearch.password or api_key) that group or others
- * may read is refused, naming the file, the setting and the mode; without
- * a secret any mode will do. */
+ * smtp.password, elasticsearch.password or api_key, the default notify's
+ * Slack URL, webhook headers, or a webhook, smtp or Elasticsearch URL with
+ * credentials or a query) that group or others may read is refused,
+ * naming the file, the setting and the mode; without a secret any mode
+ * will do. */
 static void
 test_secret_file_private(void **state)
 {
@@ -286,6 +288,34 @@ test_secret_file_private(void **state)
 		  "\"password\": \"pw\"}}", "smtp.password" },
 		{ "{\"elasticsearch\": {\"api_key\": \"k\"}}",
 		  "elasticsearch.api_key" },
+		{ "{\"notify\": {\"slack\": {\"url\": "
+		  "\"https://hooks.slack.com/services/T0/B0/x\"}}}",
+		  "notify.slack.url" },
+		{ "{\"notify\": {\"webhook\": {\"url\": "
+		  "\"https://u:pw@hook.example/x\"}}}", "notify.webhook.url" },
+		{ "{\"notify\": {\"webhook\": {\"url\": "
+		  "\"https://hook.example/x?token=s3cret\"}}}",
+		  "notify.webhook.url" },
+		{ "{\"notify\": {\"webhook\": {\"url\": "
+		  "\"https://hook.example/x\", \"headers\": "
+		  "{\"Authorization\": \"Bearer s3cret\"}}}}",
+		  "notify.webhook.headers" },
+		{ "{\"notify\": {\"webhook\": {\"url\": "
+		  "\"https://hook.example/x\", \"headers\": "
+		  "{\"X-Token\": \"s3cret\"}}}}", "notify.webhook.headers" },
+		{ "{\"elasticsearch\": {\"url\": "
+		  "\"https://elastic:pw@es.example:9200\"}}",
+		  "elasticsearch.url" },
+		{ "{\"elasticsearch\": {\"url\": [\"http://es1:9200\", "
+		  "\"http://elastic:pw@es2:9200\"]}}", "elasticsearch.url" },
+		{ "{\"smtp\": {\"url\": \"smtp://u:pw@h/\", \"from\": "
+		  "\"a@b\"}}", "smtp.url" },
+	};
+	static const char *const public[] = {
+		"{\"api_token\": \"\", \"listen\": \"127.0.0.1:1\"}",
+		"{\"notify\": {\"webhook\": {\"url\": "
+		"\"https://hook.example/x\", \"headers\": {}}}}",
+		"{\"elasticsearch\": {\"url\": [\"http://es1:9200\"]}}",
 	};
 	struct config cfg;
 	char err[256], want[300];
@@ -303,10 +333,12 @@ test_secret_file_private(void **state)
 		assert_int_equal(load(&cfg, 3, a4, NULL, err), 0);
 		config_free(&cfg);
 	}
-	write_file("{\"api_token\": \"\", \"listen\": \"127.0.0.1:1\"}");
-	assert_int_equal(chmod(file, 0644), 0);
-	assert_int_equal(load(&cfg, 3, a4, NULL, err), 0);
-	config_free(&cfg);
+	for (i = 0; i < sizeof(public) / sizeof(public[0]); i++) {
+		write_file(public[i]);
+		assert_int_equal(chmod(file, 0644), 0);
+		assert_int_equal(load(&cfg, 3, a4, NULL, err), 0);
+		config_free(&cfg);
+	}
 	write_file("{\"api_token\": \"t0ken-abcdefghijklmnop\"}");
 	assert_int_equal(chmod(file, 0604), 0);
 	expect_error(3, a4, NULL, "mode 0604 is readable by group or others");

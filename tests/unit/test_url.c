@@ -83,6 +83,20 @@ test_cap(void **state)
 	buf_free(&b);
 }
 
+/* What holds a secret: user information, a query, a fragment. */
+static void
+test_has_secret(void **state)
+{
+	(void)state;
+	assert_true(url_has_secret("https://u:pw@h/x"));
+	assert_true(url_has_secret("https://token@h/x"));
+	assert_true(url_has_secret("https://h/x?sig=abc"));
+	assert_true(url_has_secret("https://h/x#frag"));
+	assert_false(url_has_secret("https://h:8443/x/y"));
+	assert_false(url_has_secret("http://h/a@b"));	/* '@' in the path */
+	assert_false(url_has_secret(""));
+}
+
 int
 main(void)
 {
@@ -90,6 +104,7 @@ main(void)
 		cmocka_unit_test(test_strip),
 		cmocka_unit_test(test_mask),
 		cmocka_unit_test(test_cap),
+		cmocka_unit_test(test_has_secret),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
