@@ -3,7 +3,9 @@
 # DESTDIR, with prefix /usr, sysconfdir /etc, localstatedir /var): the
 # programs, the config naming the installed directories, the example jobs
 # disabled, a private state directory; make uninstall takes it all away
-# again except what the operator made or added.  Then what make distcheck
+# again except what the operator made, added or edited.  Installed over an
+# installation, an edited config or job is kept and this version's goes
+# beside it as FILE.new.  Then what make distcheck
 # needs, cheaply: the distribution holds every file git tracks (but
 # .gitignore), and a VPATH build configured from it finds every file it
 # needs (make -n: nothing compiled).  The real make distcheck is slow and
@@ -85,6 +87,42 @@ check "make uninstall succeeds" test "$rc" -eq 0
 (cd "$R" && find . | sort) >"$T/after"
 check "make uninstall leaves no file or directory of its own behind" \
     cmp "$T/before" "$T/after" || diff "$T/before" "$T/after"
+
+# Installing over an installation: what the operator edited stays (the
+# config, an example job they enabled), this version's goes beside it as
+# FILE.new and the output says so; what they left as it was is updated.
+# shellcheck disable=SC2086
+mk -C "$top_builddir" install DESTDIR="$R" $DIRS >/dev/null 2>&1
+cp "$C" "$T/conf.fresh"
+sed -i 's|^  "log_level": .*|  "log_level": "debug",|' "$C"
+H=$R/etc/distcron/jobs.d/hello.json
+sed -i '/^  "enabled": false,$/d' "$H"
+cp "$C" "$T/conf.edited"
+cp "$H" "$T/hello.edited"
+check "(the test edited the config)" sh -c "! cmp -s '$C' '$T/conf.fresh'"
+# shellcheck disable=SC2086
+run mk -C "$top_builddir" install DESTDIR="$R" $DIRS
+check "make install over it succeeds" test "$rc" -eq 0
+check "  keeps the edited config" cmp "$T/conf.edited" "$C"
+check "  and the example job the operator enabled" cmp "$T/hello.edited" "$H"
+check "  installs this version's config beside it as distcrond.conf.new" \
+    cmp "$T/conf.fresh" "$C.new"
+check "  and the job's as hello.json.new" \
+    grep -q '^  "enabled": false,$' "$H.new"
+check "  says so" contains "$T/out" \
+    "$C differs from this version's (edited?): kept; this version's is $C.new"
+check "  and adds nothing else" test "$(cd "$R" && find . -name '*.new' |
+    sort | tr '\n' ' ')" = "./etc/distcron/distcrond.conf.new ./etc/distcron/jobs.d/hello.json.new "
+# shellcheck disable=SC2086
+run mk -C "$top_builddir" uninstall DESTDIR="$R" $DIRS
+check "make uninstall then keeps the edited config and job" \
+    cmp "$T/conf.edited" "$C" && cmp "$T/hello.edited" "$H"
+check "  saying so" contains "$T/out" "$C differs from this version's (edited?): kept"
+check "  and removes the rest, the .new files too" test "$(cd "$R/etc/distcron" &&
+    find . -type f | sort | tr '\n' ' ')" = "./distcrond.conf ./jobs.d/hello.json "
+rm "$C" "$H"
+# shellcheck disable=SC2086
+mk -C "$top_builddir" uninstall DESTDIR="$R" $DIRS >/dev/null 2>&1
 
 # What the operator added stays: a job of theirs, the store.
 # shellcheck disable=SC2086
