@@ -15,7 +15,9 @@
  * change in either directory (after reload_delay of quiet, so an editor's
  * save or a bulk copy is read once); loading runs on a short-lived thread
  * and the result is applied on the loop thread.  A lock file in the state
- * directory keeps a second daemon off the same store.  The daemon starts
+ * directory keeps a second daemon off the same store; it holds the pid of
+ * the daemon that has it (logrotate's postrotate signals that pid, a
+ * second daemon names it) and is emptied at a clean stop.  The daemon starts
  * with umask DAEMON_UMASK, so that nothing it creates (state, job files,
  * known_hosts) is readable by others; files that hold secrets also get an
  * explicit mode where they are made.  Local jobs inherit that umask.
@@ -43,6 +45,7 @@
 #include "distcron/config.h"
 #include "distcron/control.h"
 #include "distcron/defs.h"
+#include "distcron/dur.h"
 #include "distcron/err.h"
 #include "distcron/es.h"
 #include "distcron/log.h"
@@ -79,6 +82,7 @@ struct daemon {
 	bool es_on;		/* ... when configured */
 	struct statsd *statsd;	/* NULL: no statsd section */
 	int sfd, ifd, lockfd;
+	bool locked;		/* lockfd is flock'ed and names our pid */
 	struct loop_watch *sig_watch, *ino_watch;
 	struct loop_timer *reload_timer;
 	int loading;		/* a loader thread is running */
@@ -647,8 +651,65 @@ state_private(struct daemon *d)
 	return rc;
 }
 
-/* The state directory, made if needed, locked (one daemon per directory),
- * then made private (state_private); before the switch of users. */
+/* The pid the lock file names (the daemon holding it wrote it), or 0. */
+static long
+lock_holder(int fd)
+{
+	char text[32];
+	int64_t pid;
+	ssize_t n;
+
+	if ((n = pread(fd, text, sizeof(text) - 1, 0)) <= 0)
+		return 0;
+	text[n] = '\0';
+	text[strcspn(text, "\n")] = '\0';
+	return dur_parse_int(text, 1, INT32_MAX, &pid) == 0 ? (long)pid : 0;
+}
+
+/* Puts our pid in the lock file we hold ("PID\n" alone): logrotate's
+ * postrotate signals it, a second daemon names it.  Returns 0 or -errno. */
+static int
+lock_write_pid(int fd)
+{
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n)
+		return -errno;
+	return 0;
+}
+
+/* Takes the state directory's lock file, or says who holds it. */
+static int
+lock_take(struct daemon *d, const char *path)
+{
+	long holder;
+	int e, rc;
+
+	d->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (d->lockfd >= 0)
+		(void)fchmod(d->lockfd, 0600);	/* an older daemon's 0640 */
+	if (d->lockfd >= 0 && flock(d->lockfd, LOCK_EX | LOCK_NB) == 0) {
+		d->locked = true;
+		if ((rc = lock_write_pid(d->lockfd)) != 0)
+			log_warn("%s: cannot write the pid: %s (logrotate will "
+			    "not signal this daemon)", path, err_str(rc));
+		return 0;
+	}
+	if ((e = errno) == EWOULDBLOCK && (holder = lock_holder(d->lockfd)) >
+	    0)
+		log_error("%s: already running as pid %ld (another distcrond "
+		    "is using this state directory)", path, holder);
+	else
+		log_error("%s: %s", path, e == EWOULDBLOCK ?
+		    "another distcrond is using this state directory" :
+		    strerror(e));
+	return ERR_BUSY;
+}
+
+/* The state directory, made if needed, locked (one daemon per directory;
+ * the lock file holds the daemon's pid), then made private
+ * (state_private); before the switch of users. */
 static int
 lock_state(struct daemon *d)
 {
@@ -660,15 +721,8 @@ lock_state(struct daemon *d)
 		return rc;
 	}
 	snprintf(path, sizeof(path), "%s/distcrond.lock", d->cfg.state_dir);
-	d->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (d->lockfd >= 0)
-		(void)fchmod(d->lockfd, 0600);	/* an older daemon's 0640 */
-	if (d->lockfd < 0 || flock(d->lockfd, LOCK_EX | LOCK_NB) != 0) {
-		log_error("%s: %s", path, errno == EWOULDBLOCK ?
-		    "another distcrond is using this state directory" :
-		    strerror(errno));
-		return ERR_BUSY;
-	}
+	if ((rc = lock_take(d, path)) != 0)
+		return rc;
 	return state_private(d);
 }
 
@@ -1019,7 +1073,9 @@ cleanup(struct daemon *d)
 		close(d->sfd);
 	if (d->ifd > 0)
 		close(d->ifd);
-	if (d->lockfd > 0)
+	if (d->locked)		/* no pid for logrotate to signal */
+		(void)ftruncate(d->lockfd, 0);
+	if (d->lockfd >= 0)
 		close(d->lockfd);
 	config_free(&d->cfg);
 	tz_cache_clear();

@@ -3,8 +3,10 @@
 # after the file is renamed (logrotate) SIGUSR1 makes the daemon reopen its
 # path, new lines go to the new file and no run's lines are lost between
 # the two; then the same through the real logrotate with the shipped rule
-# (etc/logrotate.d/distcron: its path, owner and signal command pointed at
-# the test's file, user and daemon); every line about a run carries job=,
+# (etc/logrotate.d/distcron: its path, owner and state directory pointed at
+# the test's file, user and daemon), whose postrotate signals the pid in
+# the lock file, not another distcrond beside it; a second daemon on the
+# same state directory is refused, naming that pid; every line about a run carries job=,
 # run= and node=; a log file that cannot be opened, or one set together
 # with syslog, stops the start with a message naming it.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -37,10 +39,46 @@ check "  in the usual form" grep -Eq \
 check "  a retry is logged" wait_for 10 logged "$L" \
     'attempt 1 failed.*retrying in.* job=retry run=[0-9]* node=[ab]'
 
+# The shipped rule's postrotate signals the pid in the state directory's
+# lock file: this daemon, not another one (its own state directory and
+# log file) running beside it.
+check "the lock file holds the daemon's pid" test "$(cat "$S/distcrond.lock")" = "$pid"
+mkdir -p "$T/j2" "$T/log2"
+"$daemon" --config /dev/null --jobs-dir "$T/j2" --nodes-dir "$N" \
+    --state-dir "$T/s2" --listen 127.0.0.1:0 --log-file "$T/log2/d.log" \
+    >/dev/null 2>&1 &
+pid2=$!
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; kill -9 "$pid2" 2>/dev/null
+rm -rf "$T"' EXIT
+check "another daemon runs beside it" wait_for 10 logged "$T/log2/d.log" \
+    'API listening'
+sed -n '/^[[:space:]]*postrotate$/,/^[[:space:]]*endscript$/p' \
+    "$top_srcdir/etc/logrotate.d/distcron" | sed -e '1d' -e '$d' \
+    -e "s|/var/lib/distcron|$S|g" >"$T/postrotate"
+check "the rule's postrotate reads the lock file" \
+    contains "$T/postrotate" "$S/distcrond.lock"
 mv "$L" "$L.moved"
-kill -USR1 "$pid"
+run sh "$T/postrotate"
+check "  runs (exit 0)" test "$rc" -eq 0
 check "SIGUSR1: the path is opened again" wait_for 10 logged "$L" \
     'SIGUSR1: log_file reopened'
+check "  by this daemon alone: the other heard nothing" sh -c \
+    "! grep -q SIGUSR1 '$T/log2/d.log'"
+kill -TERM "$pid2"
+wait "$pid2"
+check "  which, stopped, leaves its lock file without a pid" \
+    test ! -s "$T/s2/distcrond.lock"
+cp "$T/postrotate" "$T/postrotate2"
+sed -i "s|$S|$T/s2|g" "$T/postrotate2"
+run sh "$T/postrotate2"
+check "  and postrotate with no daemon running: exit 0" test "$rc" -eq 0
+run "$daemon" --config /dev/null --jobs-dir "$T/j2" --nodes-dir "$N" \
+    --state-dir "$S" --listen 127.0.0.1:0
+check "a second daemon on the same state directory: exit 1" test "$rc" -eq 1
+check "  naming the pid of the one running" contains "$T/err" \
+    "$S/distcrond.lock: already running as pid $pid (another distcrond is using this state directory)"
+check "  which keeps its pid in the lock file" \
+    test "$(cat "$S/distcrond.lock")" = "$pid"
 check "  runs go on being logged there" wait_for 10 logged "$L" \
     'finished: job=tick node=[ab] run=[0-9]'
 check "  and none to the renamed file after it" sh -c \
@@ -50,11 +88,13 @@ check "  and none to the renamed file after it" sh -c \
 if command -v logrotate >/dev/null; then
 	sed -e "s|/var/log/distcron/distcrond.log|$L|" \
 	    -e "s|create 0640 distcron adm|create 0640 $(id -un) $(id -gn)|" \
-	    -e "s|pkill -USR1 -x distcrond|kill -USR1 $pid|" \
+	    -e "s|/var/lib/distcron|$S|g" \
 	    "$top_srcdir/etc/logrotate.d/distcron" >"$T/logrotate.conf"
 	run logrotate -f -s "$T/logrotate.state" "$T/logrotate.conf"
 	check "logrotate with the shipped rule: exit 0" test "$rc" -eq 0
 	check "  rotated the file" logged "$L.1" 'SIGUSR1: log_file reopened'
+	check "  and its postrotate signalled the daemon" wait_for 10 \
+	    logged "$L" 'SIGUSR1: log_file reopened'
 	check "  and the daemon writes to the new one" wait_for 10 logged "$L" \
 	    'finished: job=tick node=[ab] run=[0-9]'
 	check "  which logrotate created 0640" test \
