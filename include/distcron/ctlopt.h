@@ -56,6 +56,7 @@ struct ctlopt_vals {
 	/* how to reach the API */
 	const char *url;
 	const char *token;
+	const char *token_file;	/* the token's file (--token-file) */
 	const char *ca_file;
 	bool json;
 	/* options of single commands */

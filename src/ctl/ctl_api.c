@@ -93,26 +93,19 @@ listen_url(const struct config *cfg)
 	return buf_steal(&b, NULL);
 }
 
-/* The daemon's token: api_token, else the first line of
- * STATE_DIR/api.token (refused when group or others may read it).  Prints
- * why there is none. */
+/* The first line of a token file (refused when group or others may read
+ * it), or NULL after saying why there is none. */
 static char *
-config_token(const struct config *cfg)
+file_token(const char *path)
 {
-	char path[PATH_MAX], *text = NULL;
+	char *text = NULL;
 	size_t len = 0;
-	int n, r;
+	int r;
 
-	if (cfg->api_token[0] != '\0')
-		return strdup(cfg->api_token);
-	n = snprintf(path, sizeof(path), "%s/%s", cfg->state_dir,
-	    API_TOKEN_FILE);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		r = -ENAMETOOLONG;
-	else if ((r = ctl_read_secret(path, "api token file", API_TOKEN_MAX,
-	    &text, &len)) == ERR_CONFIG)
+	if ((r = ctl_read_secret(path, "api token file", API_TOKEN_MAX, &text,
+	    &len)) == ERR_CONFIG)
 		return NULL;		/* said */
-	else if (r == 0) {
+	if (r == 0) {
 		text[strcspn(text, "\r\n")] = '\0';
 		if (text[0] != '\0')
 			return text;
@@ -121,8 +114,30 @@ config_token(const struct config *cfg)
 	fprintf(stderr, "%s: no API token: %s: %s (give --token or set "
 	    "DISTCRON_TOKEN)\n", PROG, path, r == ERR_INVALID ?
 	    "empty file" : err_str(r));
+	if (text != NULL)
+		explicit_bzero(text, len);
 	free(text);
 	return NULL;
+}
+
+/* The daemon's token: api_token, else the first line of
+ * STATE_DIR/api.token.  Prints why there is none. */
+static char *
+config_token(const struct config *cfg)
+{
+	char path[PATH_MAX];
+	int n;
+
+	if (cfg->api_token[0] != '\0')
+		return strdup(cfg->api_token);
+	n = snprintf(path, sizeof(path), "%s/%s", cfg->state_dir,
+	    API_TOKEN_FILE);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		fprintf(stderr, "%s: no API token: %s/%s: %s\n", PROG,
+		    cfg->state_dir, API_TOKEN_FILE, err_str(-ENAMETOOLONG));
+		return NULL;
+	}
+	return file_token(path);
 }
 
 /* Wipes and frees a token copy. */
@@ -180,7 +195,7 @@ static int
 api_open(const struct ctlopt_vals *o, struct api_ctx *a)
 {
 	const char *url = flag_or_env(o->url, "DISTCRON_URL");
-	const char *token = flag_or_env(o->token, "DISTCRON_TOKEN");
+	const char *token = o->token;
 	char *url_found = NULL, *token_found = NULL;
 	int r = 0;
 
@@ -188,10 +203,17 @@ api_open(const struct ctlopt_vals *o, struct api_ctx *a)
 	a->json = o->json;
 	a->fail = o->wait ? CTLOPT_USAGE : 1;
 	signal(SIGPIPE, SIG_IGN);	/* a server that hangs up is an error */
+	if (token == NULL && o->token_file != NULL) {
+		if ((token_found = file_token(o->token_file)) == NULL)
+			return ERR_CONFIG;
+		token = token_found;
+	} else if (token == NULL)
+		token = flag_or_env(NULL, "DISTCRON_TOKEN");
 	if (url == NULL || token == NULL) {
 		if (url != NULL && (url_found = strdup(url)) == NULL)
 			r = -ENOMEM;
-		if (token != NULL && (token_found = strdup(token)) == NULL)
+		if (token != NULL && token_found == NULL &&
+		    (token_found = strdup(token)) == NULL)
 			r = -ENOMEM;
 		if (r == 0)
 			r = api_discover(o, &url_found, &token_found);
@@ -917,6 +939,8 @@ static const struct ctlopt api_opts[] = {
 	    "the API, e.g. http://127.0.0.1:8080"),
 	CTLOPT_OPT("token", 0, "TOKEN", CTLOPT_STR, token,
 	    "bearer token (visible in ps: prefer DISTCRON_TOKEN)"),
+	CTLOPT_OPT("token-file", 0, "FILE", CTLOPT_STR, token_file,
+	    "read the token from FILE's first line (mode 0600)"),
 	CTLOPT_OPT("cacert", 0, "FILE", CTLOPT_STR, ca_file,
 	    "verify the server's TLS certificate with FILE"),
 	CTLOPT_OPT("config", 'c', "FILE", CTLOPT_STR, config_file,

@@ -51,6 +51,7 @@ static const struct ctlopt global_opts[] = {
 	CTLOPT_OPT("json", 'J', NULL, CTLOPT_FLAG, json, NULL),
 	CTLOPT_OPT("url", 0, "URL", CTLOPT_STR, url, NULL),
 	CTLOPT_OPT("token", 0, "TOKEN", CTLOPT_STR, token, NULL),
+	CTLOPT_OPT("token-file", 0, "FILE", CTLOPT_STR, token_file, NULL),
 	CTLOPT_OPT("cacert", 0, "FILE", CTLOPT_STR, ca_file, NULL),
 	CTLOPT_OPT("jobs-dir", 0, "DIR", CTLOPT_STR, jobs_dir, NULL),
 	CTLOPT_OPT("nodes-dir", 0, "DIR", CTLOPT_STR, nodes_dir, NULL),
@@ -88,15 +89,15 @@ usage(FILE *f)
 	fprintf(f, "\nRun '%s COMMAND --help' for a command's options.\n"
 	    "These work before the command too, for every command that takes "
 	    "them:\n"
-	    "--config FILE, --json, --url, --token, --cacert, --jobs-dir, "
-	    "--nodes-dir,\n"
-	    "--state-dir; one given after the command wins.\n"
+	    "--config FILE, --json, --url, --token, --token-file, --cacert,\n"
+	    "--jobs-dir, --nodes-dir, --state-dir; one given after the command "
+	    "wins.\n"
 	    "Environment: DISTCRON_JOBS_DIR, DISTCRON_NODES_DIR, "
 	    "DISTCRON_STATE_DIR.\n", PROG);
 	fprintf(f, "\nThe commands from 'jobs' on talk to a running distcrond "
 	    "through its REST\n"
-	    "API, found with --url URL and --token TOKEN, "
-	    "else\n"
+	    "API, found with --url URL and --token TOKEN (or --token-file "
+	    "FILE), else\n"
 	    "DISTCRON_URL and DISTCRON_TOKEN, else the daemon's config: "
 	    "listen (https\n"
 	    "when tls_cert is set), and api_token or STATE_DIR/api.token.  "

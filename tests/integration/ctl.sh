@@ -52,7 +52,7 @@ check "next --help shows --interval" contains "$T/out" "--interval"
 # --- help CMD: every option of every command, from its option table ----------
 
 # The options each command takes (its own, then --help).
-api_opts="url token cacert config json"
+api_opts="url token token-file cacert config json"
 cmd_opts() {
 	case $1 in
 	check) echo "jobs-dir nodes-dir config" ;;

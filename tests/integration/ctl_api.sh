@@ -433,6 +433,29 @@ run env -u DISTCRON_URL -u DISTCRON_TOKEN "$ctl" nodes --config "$T/d.conf"
 check "  group-readable too (0640)" contains "$T/err" \
     "api token file $T/state/api.token: mode 0640 is readable by group"
 chmod 600 "$T/state/api.token"	# it holds a secret
+# --token-file FILE: the token from FILE, checked the same way; it wins
+# over DISTCRON_TOKEN (a flag over the environment).
+printf '%s\n' "$token" >"$T/tok"
+chmod 600 "$T/tok"
+run env -u DISTCRON_URL DISTCRON_TOKEN=wrong-secret-xyzzy "$ctl" nodes \
+    --url "$url" --token-file "$T/tok"
+check "--token-file: exits 0" test "$rc" -eq 0
+check "--token-file: the node table" contains "$T/out" "$node"
+run env -u DISTCRON_URL -u DISTCRON_TOKEN "$ctl" --token-file "$T/tok" \
+    --config "$T/d.conf" nodes
+check "--token-file before the command, with the config's listen" \
+    test "$rc" -eq 0
+chmod 604 "$T/tok"
+run env -u DISTCRON_URL -u DISTCRON_TOKEN "$ctl" nodes --url "$url" \
+    --token-file "$T/tok"
+check "--token-file others can read: refused (exit 1)" test "$rc" -eq 1
+check "  naming the file and its mode" contains "$T/err" \
+    "distcronctl: api token file $T/tok: mode 0604 is readable by group or others; chmod 600 it"
+check "  without the token" lacks "$T/err" "$token"
+run env -u DISTCRON_URL -u DISTCRON_TOKEN "$ctl" nodes --url "$url" \
+    --token-file "$T/none"
+check "--token-file missing: exit 1" test "$rc" -eq 1
+check "  naming it" contains "$T/err" "no API token: $T/none: "
 run env -u DISTCRON_URL -u DISTCRON_TOKEN "$ctl" nodes --config "$T/d.conf"
 check "config + STATE_DIR/api.token: exits 0" test "$rc" -eq 0
 check "config + STATE_DIR/api.token: the node table" contains "$T/out" \
