@@ -71,6 +71,24 @@ check "  and so is every other file in it" test -z "$(find "$S" ! -user "$U")"
 api_daemon_stop
 check "it stops cleanly as that user" test "$stop_rc" -eq 0
 
+# A port below 1024: bound as root, served by the user's threads.
+low=$(python3 -c 'import random, socket
+for _ in range(200):
+    p = random.randrange(600, 1000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(p)
+    break')
+api_daemon_start --user "$U" --listen "127.0.0.1:$low"
+check "with user, the API listens on port $low (below 1024)" test "$PORT" = "$low"
+req GET /jobs
+check "  and answers, as $U" sh -c "[ '$code' = 200 ] &&
+    awk '/^Uid:/ {print \$2}' /proc/$pid/status | grep -qx '$uid'"
+api_daemon_stop
+
 # Without user, as root: local jobs are refused unless allow_root_jobs.
 rm -rf "$S"
 api_daemon_start
