@@ -27,7 +27,7 @@ fi
 tmpdir_setup
 D=$top_srcdir/Dockerfile
 ctl=/usr/bin/distcronctl S=/var/lib/distcron
-pid= installed= olduser=
+pid='' installed='' olduser=''
 id distcron >/dev/null 2>&1 && olduser=1
 unset DISTCRON_CONFIG DISTCRON_JOBS_DIR DISTCRON_NODES_DIR DISTCRON_STATE_DIR \
     DISTCRON_ALLOW_ROOT_JOBS DISTCRON_LISTEN DISTCRON_USER
