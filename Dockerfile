@@ -10,18 +10,16 @@
 #   docker run -d -p 8080:8080 -v distcron-etc:/etc/distcron \
 #       -v distcron-state:/var/lib/distcron distcron
 
-# Stage 1: the package, built as in README's "Debian package".
+# Stage 1: the package, built as in README's "Debian package", with the
+# build dependencies debian/control names (the unit tests run in the
+# suite, not here: nocheck).
 FROM debian:12 AS build
 ENV DEBIAN_FRONTEND=noninteractive
-RUN apt-get update && apt-get install -y --no-install-recommends \
-        build-essential debhelper dpkg-dev autoconf automake libtool \
-        pkg-config libjson-c-dev libcurl4-openssl-dev libssh2-1-dev \
-        libmicrohttpd-dev libsqlite3-dev zlib1g-dev tzdata \
-    && rm -rf /var/lib/apt/lists/*
+ENV DEB_BUILD_OPTIONS=nocheck DEB_BUILD_PROFILES=nocheck
 WORKDIR /src/distcron
 COPY . .
-# The unit tests run in the suite, not here.
-ENV DEB_BUILD_OPTIONS=nocheck DEB_BUILD_PROFILES=nocheck
+RUN apt-get update && apt-get build-dep -y --no-install-recommends ./ \
+    && rm -rf /var/lib/apt/lists/*
 RUN dpkg-buildpackage -us -uc -b
 
 # Stage 2: the package alone.  Its postinst makes the distcron user and

@@ -62,6 +62,10 @@ check "the Dockerfile builds with dpkg-buildpackage -us -uc -b" \
     test "$buildcmd" = "dpkg-buildpackage -us -uc -b"
 check "  on Debian 12, in both stages" \
     test "$(grep -c '^FROM debian:12\( AS build\)\{0,1\}$' "$D")" -eq 2
+check "  its build dependencies are debian/control's (apt-get build-dep)" \
+    grep -q '^RUN apt-get update && apt-get build-dep -y --no-install-recommends ./ ' "$D"
+run sh -c "cd '$T/src' && DEB_BUILD_PROFILES=nocheck apt-get -s build-dep ./"
+check "  which apt resolves" test "$rc" -eq 0
 # shellcheck disable=SC2086
 (cd "$T/src" && DEB_BUILD_OPTIONS="nocheck parallel=1" \
     DEB_BUILD_PROFILES=nocheck $buildcmd) >"$T/build.log" 2>&1
@@ -163,6 +167,18 @@ wait "$pid"
 stop_rc=$?
 pid=
 check "the daemon stops cleanly" test "$stop_rc" -eq 0
+
+# An upgrade (the same package again) keeps the state and an edited
+# config file.
+sed -i 's/^  "log_level": "info",$/  "log_level": "debug",/' \
+    /etc/distcron/distcrond.conf
+run dpkg -i "$deb"
+check "dpkg -i again (an upgrade) succeeds" test "$rc" -eq 0
+check "  keeps the edited config file" \
+    grep -q '"log_level": "debug",' /etc/distcron/distcrond.conf
+check "  and the store, distcron's in its 0700 directory" test \
+    "$(stat -c '%U %a' /var/lib/distcron /var/lib/distcron/distcron.db)" = \
+    "$(printf 'distcron 700\ndistcron 600')"
 rm -f /etc/distcron/jobs.d/debpkg-test.json
 
 run dpkg --purge distcron
