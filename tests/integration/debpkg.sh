@@ -184,6 +184,8 @@ check "  and the store, distcron's in its 0700 directory" test \
     "$(stat -c '%U %a' /var/lib/distcron /var/lib/distcron/distcron.db)" = \
     "$(printf 'distcron 700\ndistcron 600')"
 rm -f /etc/distcron/jobs.d/debpkg-test.json
+# What the daemon writes there when it accepts a new SSH host key.
+echo '[127.0.0.1]:2222 ssh-ed25519 AAAA' >/etc/distcron/known_hosts
 
 run dpkg --purge distcron </dev/null
 check "dpkg --purge succeeds" test "$rc" -eq 0
