@@ -55,3 +55,5 @@ dc_build() {
 # tests/integration/supervisor.sh, systemd_unit.sh (systemd-analyze) and
 # logfile.sh (logrotate) run the real programs.
 DC_TEST_PKGS="$DC_TEST_PKGS supervisor systemd logrotate"
+# tests/integration/debpkg.sh builds, checks and installs the Debian package.
+DC_TEST_PKGS="$DC_TEST_PKGS dpkg-dev debhelper lintian"
