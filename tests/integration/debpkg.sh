@@ -111,6 +111,8 @@ check "/var/lib/distcron is distcron's, 0700" \
     test "$(stat -c '%U:%G %a' /var/lib/distcron)" = "distcron:distcron 700"
 check "/var/log/distcron is distcron's, group adm, 0750" \
     test "$(stat -c '%U:%G %a' /var/log/distcron)" = "distcron:adm 750"
+check "/etc/distcron/jobs.d is distcron's (the API writes job files)" \
+    test "$(stat -c '%U:%G %a' /etc/distcron/jobs.d)" = "distcron:distcron 755"
 
 # pkgd: the pids of the daemons run from the package's program.
 pkgd() {
@@ -166,6 +168,20 @@ check "  its mark is distcron's" \
     test "$(stat -c %U /var/lib/distcron/debpkg.mark 2>&1)" = distcron
 check "every file in /var/lib/distcron is distcron's" \
     test -z "$(find /var/lib/distcron ! -user distcron)"
+# The API, as an operator uses it on the installed daemon: a job applied
+# and deleted through it (the daemon, as distcron, writes jobs.d).
+port=$(sed -n 's/.*API listening on .* (port \([0-9]*\)[,)].*/\1/p' \
+    "$T/daemon.log" | head -n 1)
+echo '{"policy": {"roles": ["local"]}, "schedule": "@daily",
+ "command": "true"}' >"$T/api-job.json"
+run "$ctl" apply "$T/api-job.json" --name debpkg-api --url "http://127.0.0.1:$port"
+check "distcronctl apply through the installed daemon's API" \
+    test "$rc" -eq 0 || cat "$T/out"
+check "  wrote jobs.d/debpkg-api.json, distcron's" test \
+    "$(stat -c %U /etc/distcron/jobs.d/debpkg-api.json 2>&1)" = distcron
+run "$ctl" delete debpkg-api --url "http://127.0.0.1:$port"
+check "  and distcronctl delete removes it" \
+    sh -c "[ $rc -eq 0 ] && [ ! -e /etc/distcron/jobs.d/debpkg-api.json ]"
 kill -TERM "$pid"
 wait "$pid"
 stop_rc=$?
