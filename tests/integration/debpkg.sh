@@ -47,15 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The tree as git tracks it (or all of it but builds), in a copy.
-mkdir "$T/src"
-if git -C "$top_srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-	git -C "$top_srcdir" ls-files -z |
-	    (cd "$top_srcdir" && xargs -0 tar -cf -) | tar -xf - -C "$T/src"
-else
-	tar -cf - -C "$top_srcdir" --exclude='./build-*' --exclude=./.git . |
-	    tar -xf - -C "$T/src"
-fi
+copy_tree "$T/src"
 check "the tree is copied (debian/ and the Dockerfile in it)" \
     test -x "$T/src/debian/rules" -a -f "$T/src/Dockerfile"
 

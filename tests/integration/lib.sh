@@ -159,6 +159,20 @@ else:
     raise SystemExit("no free port below %d" % lo)'
 }
 
+# copy_tree DIR: the source tree as git tracks it (or, outside a git
+# checkout, all of it but build-*/ and .git) copied into DIR (made).
+copy_tree() {
+	mkdir -p "$1"
+	if git -C "$top_srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1
+	then
+		git -C "$top_srcdir" ls-files -z |
+		    (cd "$top_srcdir" && xargs -0 tar -cf -) | tar -xf - -C "$1"
+	else
+		tar -cf - -C "$top_srcdir" --exclude='./build-*' \
+		    --exclude=./.git . | tar -xf - -C "$1"
+	fi
+}
+
 # history JOB: the daemon's recorded runs of JOB ($S), as JSON in $T/h.json.
 history() {
 	"$ctl" history "$1" --state-dir "$S" -n 1000 --json >"$T/h.json" 2>"$T/err"
