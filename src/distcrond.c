@@ -332,11 +332,13 @@ reload_timer_fired(void *arg)
 }
 
 /* Collects the names of one read's events; a queue overflow or a watched
- * directory moved away or deleted calls for a scan of everything. */
-static void
+ * directory moved away or deleted calls for a scan of everything.  True
+ * if any event was about a definition (or called for a scan). */
+static bool
 inotify_names(struct daemon *d, const char *buf, ssize_t len)
 {
 	const struct inotify_event *ev;
+	bool any = false;
 	ssize_t off;
 
 	for (off = 0; off + (ssize_t)sizeof(*ev) <= len;
@@ -344,12 +346,13 @@ inotify_names(struct daemon *d, const char *buf, ssize_t len)
 		ev = (const struct inotify_event *)(buf + off);
 		if ((ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF |
 		    IN_MOVE_SELF | IN_IGNORED)) != 0)
-			d->pending.all = true;
+			any = d->pending.all = true;
 		else if (ev->len > 0 && (ev->wd == d->jobs_wd ||
 		    ev->wd == d->nodes_wd))
-			defs_changes_add_file(&d->pending, ev->wd == d->jobs_wd,
-			    ev->name);
+			any |= defs_changes_add_file(&d->pending,
+			    ev->wd == d->jobs_wd, ev->name);
 	}
+	return any;
 }
 
 /* A file changed: reload once things have been quiet for reload_delay. */
@@ -358,12 +361,13 @@ on_inotify(int fd, uint32_t events, void *arg)
 {
 	struct daemon *d = arg;
 	char buf[16384] __attribute__((aligned(8)));
+	bool any = false;
 	ssize_t n;
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		inotify_names(d, buf, n);
-	if (d->stopping)
-		return;
+		any |= inotify_names(d, buf, n);
+	if (d->stopping || !any)
+		return;		/* only files that are not definitions */
 	if (d->reload_timer != NULL)
 		loop_timer_del(d->reload_timer);
 	loop_timer_add(d->loop, loop_mono_ms() + d->cfg.reload_delay_ms,

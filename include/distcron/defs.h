@@ -266,11 +266,11 @@ int defs_load(const char *jobs_dir, const char *nodes_dir,
 /*
  * Adds a directory entry's name (file, e.g. "backup.json"; jobs: of the
  * jobs directory, else of the nodes one) to ch; anything but a
- * "*.json" file not starting with "." is ignored.  Past DEFS_CHANGES_MAX
- * names, or out of memory, ch turns into a scan of everything (all).
- * defs_changes_add_name() takes a name without ".json".
+ * "*.json" file not starting with "." is ignored (returns false).  Past
+ * DEFS_CHANGES_MAX names, or out of memory, ch turns into a scan of
+ * everything (all).  defs_changes_add_name() takes a name without ".json".
  */
-void defs_changes_add_file(struct defs_changes *ch, bool jobs,
+bool defs_changes_add_file(struct defs_changes *ch, bool jobs,
     const char *file);
 void defs_changes_add_name(struct defs_changes *ch, bool jobs,
     const char *name);

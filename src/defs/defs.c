@@ -2021,7 +2021,7 @@ defs_changes_add_name(struct defs_changes *ch, bool jobs, const char *name)
 	*v = p;
 }
 
-void
+bool
 defs_changes_add_file(struct defs_changes *ch, bool jobs, const char *file)
 {
 	char stem[DEFS_NAME_MAX + 1];
@@ -2029,9 +2029,10 @@ defs_changes_add_file(struct defs_changes *ch, bool jobs, const char *file)
 
 	if (file[0] == '.' || len <= 5 || len - 5 > DEFS_NAME_MAX ||
 	    strcmp(file + len - 5, ".json") != 0)
-		return;
+		return false;
 	snprintf(stem, sizeof(stem), "%.*s", (int)(len - 5), file);
 	defs_changes_add_name(ch, jobs, stem);
+	return true;
 }
 
 /* A delta's start: prev's jobs shared (no references taken), its nodes

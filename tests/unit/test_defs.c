@@ -1368,8 +1368,9 @@ test_reload_changes_bounded(void **state)
 	int i;
 
 	(void)state;
-	defs_changes_add_file(&ch, true, "x.json~");
-	defs_changes_add_file(&ch, true, "-bad.json");
+	assert_false(defs_changes_add_file(&ch, true, "x.json~"));
+	assert_false(defs_changes_add_file(&ch, true, ".x.json"));
+	assert_true(defs_changes_add_file(&ch, true, "-bad.json"));
 	assert_int_equal(ch.njobs, 0);
 	for (i = 0; i < DEFS_CHANGES_MAX; i++) {
 		snprintf(name, sizeof(name), "j%d", i);
