@@ -222,10 +222,11 @@ struct defs_set {
 	size_t nparsed;		/* files the load that made it parsed */
 	uint64_t gen;		/* unique to this set */
 	/*
-	 * A delta (defs_reload() given names): the set it was made from,
-	 * whose unchanged jobs it shares without references of its own
-	 * until defs_set_replace() hands them over, and the job names it
-	 * looked at (sorted; each is now in jobs, in bad_jobs or gone).
+	 * A delta (defs_reload() of named files, or a scan): the set it was
+	 * made from, whose unchanged jobs it shares without references of
+	 * its own until defs_set_replace() hands them over, and the job
+	 * names that may differ from it (sorted; each is now in jobs, in
+	 * bad_jobs or gone).
 	 */
 	struct defs_set *base;	/* NULL: not a delta */
 	uint64_t base_gen;
@@ -285,7 +286,8 @@ void defs_changes_clear(struct defs_changes *ch);
  *  - ch->full, or prev NULL: every file, as defs_load();
  *  - ch->all: both directories are scanned; a file whose name, size,
  *    mtime and inode match a definition (or bad file) of prev shares it,
- *    the others are read and parsed, the ones gone are dropped;
+ *    the others are read and parsed, the ones gone are dropped.  *out is
+ *    a delta (changed_jobs lists what differs);
  *  - else the named files are read and parsed (a name without a file
  *    drops the job or node), everything else is shared with prev: the
  *    cost is the named files', not the directory's.  *out is a delta.

@@ -1427,6 +1427,7 @@ struct loader {
 	struct defs_fileid fid;	/* of the file read last */
 	const struct defs_set *prev;	/* a scan: what may be shared */
 	bool sorted;		/* a delta: insert in place */
+	size_t changedcap;
 	size_t node_reads;	/* node files read */
 };
 
@@ -1746,9 +1747,9 @@ share_prev(struct loader *l, int dirfd, const char *name, const char *stem,
 		return add_bad(l, stem, jobs) == 0 ? 1 : -ENOMEM;
 	}
 	if (jobs && (job = defs_find_job(l->prev, stem)) != NULL &&
-	    fid_eq(&job->fid, &fid))
+	    fid_eq(&job->fid, &fid))	/* shared: prev's reference */
 		return add_item((void ***)&s->jobs, &s->njobs, &l->jobcap,
-		    defs_job_ref(job)) == 0 ? 1 : -ENOMEM;
+		    job) == 0 ? 1 : -ENOMEM;
 	if (!jobs && (node = defs_find_node(l->prev, stem)) != NULL &&
 	    fid_eq(&node->fid, &fid)) {
 		if ((node = defs_node_dup(node)) != NULL &&
@@ -1951,6 +1952,61 @@ good_nodes(const struct defs_set *s)
 	return n;
 }
 
+/* Adds a copy of name to the set's changed jobs. */
+static int
+add_changed(struct loader *l, const char *name)
+{
+	struct defs_set *s = l->set;
+	char *c = strdup(name);
+
+	if (c != NULL && add_item((void ***)&s->changed_jobs,
+	    &s->nchanged_jobs, &l->changedcap, c) == 0)
+		return 0;
+	free(c);
+	return -ENOMEM;
+}
+
+/*
+ * A scan made from prev, as a delta: the names whose definition is not
+ * prev's (new, changed, gone, broken, gone while broken), and prev's jobs
+ * it does not share (dropped), from one merge of the two sorted lists
+ * where shared pointers compare equal.
+ */
+static int
+scan_changes(struct loader *l)
+{
+	struct defs_set *s = l->set;
+	const struct defs_set *p = l->prev;
+	size_t i = 0, j = 0;
+	int c;
+
+	while (i < p->njobs || j < s->njobs) {
+		if (i < p->njobs && j < s->njobs && p->jobs[i] == s->jobs[j]) {
+			i++, j++;
+			continue;
+		}
+		c = i == p->njobs ? 1 : j == s->njobs ? -1 :
+		    strcmp(p->jobs[i]->name, s->jobs[j]->name);
+		if (c <= 0 && add_item((void ***)&s->dropped, &s->ndropped,
+		    &s->droppedcap, p->jobs[i]) != 0)
+			return -ENOMEM;
+		if (add_changed(l, c <= 0 ? p->jobs[i]->name :
+		    s->jobs[j]->name) != 0)
+			return -ENOMEM;
+		i += c <= 0;
+		j += c >= 0;
+	}
+	for (i = 0; i < p->nbad_jobs; i++)
+		if (!defs_job_is_bad(s, p->bad_jobs[i]) &&
+		    defs_find_job(s, p->bad_jobs[i]) == NULL &&
+		    add_changed(l, p->bad_jobs[i]) != 0)
+			return -ENOMEM;
+	if (s->nchanged_jobs > 0)
+		qsort(s->changed_jobs, s->nchanged_jobs, sizeof(char *),
+		    cmp_str);
+	return 0;
+}
+
 /* Reads both directories, sharing what prev (or NULL) has unchanged. */
 static int
 load_scan(struct loader *l, const char *jobs_dir, const char *nodes_dir)
@@ -1968,6 +2024,8 @@ load_scan(struct loader *l, const char *jobs_dir, const char *nodes_dir)
 		qsort(s->nodes, s->nnodes, sizeof(*s->nodes), cmp_node);
 	s->nodes_changed = p == NULL || l->node_reads > 0 ||
 	    s->nnodes != good_nodes(p) || s->nbad_nodes != p->nbad_nodes;
+	if (p != NULL && (r = scan_changes(l)) != 0)
+		return r;
 	return cross_check(l, s->nodes_changed);
 }
 
@@ -2193,6 +2251,9 @@ defs_reload(const char *jobs_dir, const char *nodes_dir,
 		r = load_scan(&l, jobs_dir, nodes_dir);
 	else if (ch->all) {
 		l.prev = prev;
+		l.set->base = prev;
+		l.set->base_gen = prev->gen;
+		l.set->borrowed = true;
 		r = load_scan(&l, jobs_dir, nodes_dir);
 	} else
 		r = load_delta(&l, jobs_dir, nodes_dir, prev, ch);

@@ -1244,6 +1244,9 @@ test_reload_scan(void **state)
 	assert_int_equal(set->nparsed, 0);	/* nothing changed */
 	assert_int_equal(ds.n, 0);	/* not even e.json's error again */
 	assert_ptr_equal(set->jobs[2], prev->jobs[2]);
+	assert_int_equal(set->jobs[2]->refs, 1);	/* shared */
+	assert_ptr_equal(set->base, prev);
+	assert_int_equal(set->nchanged_jobs, 0);
 	assert_same_defs(set, prev);
 	defs_set_replace(prev, set);
 	prev = set;
@@ -1271,6 +1274,9 @@ test_reload_scan(void **state)
 	assert_ptr_not_equal(set->jobs[1], prev->jobs[1]);
 	assert_ptr_not_equal(set->jobs[2], prev->jobs[2]);
 	assert_true(defs_job_is_bad(set, "e"));	/* still bad */
+	assert_int_equal(set->nchanged_jobs, 5);	/* a, b, c, d, f */
+	assert_string_equal(set->changed_jobs[3], "d");
+	assert_int_equal(set->ndropped, 4);	/* a, b, c, d */
 	assert_int_equal(defs_load(jobs, nodes, zone("UTC"), &fresh, NULL,
 	    NULL), 0);
 	assert_same_defs(set, fresh);
