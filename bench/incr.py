@@ -8,7 +8,9 @@ scheduling, then measures, printing one line per figure prefixed by LABEL:
 
   - PUT /jobs/job000123, alternating its schedule between two minutes
     (so each PUT re-plans it), PUTS times on one keep-alive connection
-    (Python's http.client), answered: p50/p99/max in ms; beside it the same
+    (Python's http.client), answered: p50/p99/max in ms (this includes the
+    API's writing of the file: two fsyncs); beside it the reloads' own time
+    (from their log lines: loader started to jobs planned) and the same
     client's GET /health, i.e. what the client and HTTP cost alone;
   - SIGHUP with nothing changed: from the signal to the "reloaded:" line;
   - with FULL "yes", SIGUSR2 (every file parsed) likewise;
@@ -92,6 +94,12 @@ class Daemon:
             time.sleep(0.0002)
         return time.perf_counter() - t0
 
+    def reload_ms(self, n):
+        """The durations the last n "reloaded:" lines give, in seconds."""
+        lines = [l for l in self.read_log().splitlines() if "reloaded:" in l]
+        return [float(l.rsplit(" in ", 1)[1].split()[0]) / 1e3
+                for l in lines[-n:] if " ms" in l.rsplit(" in ", 1)[-1]]
+
     def last_reload(self):
         lines = [l for l in self.read_log().splitlines() if "reloaded:" in l]
         return lines[-1].split("reloaded: ", 1)[-1] if lines else "?"
@@ -138,6 +146,9 @@ def main():
     health = timed_requests(d, "GET", "/health", [None] * puts)
     print(pre + "PUT /jobs/x answered (new schedule planned): " + pct(put))
     print(pre + "  its reload: " + d.last_reload())
+    own = d.reload_ms(puts)
+    if own:
+        print(pre + "  the reloads alone (their log lines): " + pct(own))
     print(pre + "  the client alone (GET /health): " + pct(health))
     hup = [d.time_reload(lambda: d.proc.send_signal(signal.SIGHUP))
            for _ in range(3)]

@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,7 @@ struct load_job {
 	struct defs_set *prev;	/* the runner's set, read only */
 	struct defs_set *set;
 	int rc;
+	struct timespec t0;	/* started (CLOCK_MONOTONIC) */
 };
 
 static void reload_start(struct daemon *d);
@@ -191,10 +193,23 @@ kept_text(size_t n, const char *what, size_t kept, const char *files,
 		    files);
 }
 
+/* Milliseconds since t0 (CLOCK_MONOTONIC). */
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 +
+	    (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 /* The reload's line: what is in force now, the kept definitions counted,
- * and how many files it parsed. */
+ * how many files it parsed and how long it took, from its start to the
+ * jobs planned. */
 static void
-log_reloaded(const struct runner_applied *a, int nerrors, size_t nparsed)
+log_reloaded(const struct runner_applied *a, int nerrors, size_t nparsed,
+    double ms)
 {
 	char jobs[RUNNER_KEPT_MAX + 80], nodes[RUNNER_KEPT_MAX + 80];
 
@@ -202,8 +217,9 @@ log_reloaded(const struct runner_applied *a, int nerrors, size_t nparsed)
 	    sizeof(jobs));
 	kept_text(a->nodes, "nodes", a->kept_nodes, a->kept_node_files, nodes,
 	    sizeof(nodes));
-	log_info("reloaded: %s, %s, %d file(s) with errors, %zu file%s parsed",
-	    jobs, nodes, nerrors, nparsed, nparsed == 1 ? "" : "s");
+	log_info("reloaded: %s, %s, %d file(s) with errors, %zu file%s parsed "
+	    "in %.2f ms", jobs, nodes, nerrors, nparsed, nparsed == 1 ? "" : "s",
+	    ms);
 }
 
 static void
@@ -226,7 +242,7 @@ reload_done(void *arg)
 		    notify_set_jobs(d->notify, lj->set) != 0)
 			log_error("notify: %s", strerror(ENOMEM));
 		if ((lj->rc = runner_apply(d->runner, lj->set, 0, &a)) == 0)
-			log_reloaded(&a, nerrors, nparsed);
+			log_reloaded(&a, nerrors, nparsed, ms_since(&lj->t0));
 		lj->set = NULL;
 	}
 	if (lj->rc != 0)	/* what it should have read: all, next time */
@@ -277,6 +293,7 @@ reload_start(struct daemon *d)
 	lj->ch = d->pending;	/* the changes go with the load */
 	memset(&d->pending, 0, sizeof(d->pending));
 	lj->prev = runner_defs(d->runner);
+	clock_gettime(CLOCK_MONOTONIC, &lj->t0);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &attr, reload_thread, lj) != 0) {
