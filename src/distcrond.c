@@ -1025,6 +1025,7 @@ cleanup(struct daemon *d)
 	control_free(d->control);
 	waiters_call(&d->waiting);
 	waiters_call(&d->next_waiting);
+	defs_changes_clear(&d->pending);
 	runner_free(d->runner);
 	stop_outbox(d);
 	notify_free(d->notify);

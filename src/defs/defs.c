@@ -1648,18 +1648,19 @@ add_bad(struct loader *l, const char *stem, bool jobs)
 	char *name;
 	bool found;
 
+	/* out of memory, the load fails: the set goes with both lists */
 	if (grow_items((void ***)b.names, *b.n, cap) != 0)
 		return -ENOMEM;
-	if (*cap != ocap &&
-	    (f = realloc(*b.fids, *cap * sizeof(*f))) == NULL)
-		return -ENOMEM;
-	else if (*cap != ocap)
+	if (*cap != ocap) {
+		if ((f = realloc(*b.fids, *cap * sizeof(*f))) == NULL)
+			return -ENOMEM;
 		*b.fids = f;
+	}
 	at = str_pos(*b.names, *b.n, stem, &found);
 	if (found || (name = strdup(stem)) == NULL)
 		return found ? 0 : -ENOMEM;
 	memmove(*b.names + at + 1, *b.names + at, (*b.n - at) * sizeof(char *));
-	memmove(*b.fids + at + 1, *b.fids + at, (*b.n - at) * sizeof(*f));
+	memmove(*b.fids + at + 1, *b.fids + at, (*b.n - at) * sizeof(**b.fids));
 	(*b.names)[at] = name;
 	(*b.fids)[at] = l->fid;
 	(*b.n)++;
@@ -2110,7 +2111,8 @@ delta_init(struct loader *l, struct defs_set *prev, size_t extra)
 	l->jobcap = prev->njobs + extra;
 	if ((s->jobs = malloc((l->jobcap + 1) * sizeof(*s->jobs))) == NULL)
 		return -ENOMEM;
-	memcpy(s->jobs, prev->jobs, prev->njobs * sizeof(*s->jobs));
+	if (prev->njobs > 0)
+		memcpy(s->jobs, prev->jobs, prev->njobs * sizeof(*s->jobs));
 	s->njobs = prev->njobs;
 	for (i = 0; i < prev->nnodes; i++) {
 		if (defs_node_is_bad(prev, prev->nodes[i]->name))
@@ -2205,8 +2207,10 @@ sorted_names(char *const *v, size_t n)
 
 	if (c == NULL)
 		return NULL;
-	memcpy(c, v, n * sizeof(*c));
-	qsort(c, n, sizeof(*c), cmp_str);
+	if (n > 0) {
+		memcpy(c, v, n * sizeof(*c));
+		qsort(c, n, sizeof(*c), cmp_str);
+	}
 	return c;
 }
 
