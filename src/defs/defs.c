@@ -1429,6 +1429,8 @@ struct loader {
 	bool sorted;		/* a delta: insert in place */
 	size_t changedcap;
 	size_t node_reads;	/* node files read */
+	bool in_order;		/* a scan's jobs come sorted by name ... */
+	size_t cursor;		/* ... walked beside prev's at this index */
 };
 
 static void
@@ -1721,6 +1723,22 @@ load_parsed(struct loader *l, const char *path, const char *stem,
 	return -ENOMEM;
 }
 
+/* prev's job named stem, or NULL: when the names come in order, found by
+ * walking prev's jobs along with them rather than by a search. */
+static struct job_def *
+prev_job(struct loader *l, const char *stem)
+{
+	const struct defs_set *p = l->prev;
+	int c = 1;
+
+	if (!l->in_order)
+		return defs_find_job(p, stem);
+	while (l->cursor < p->njobs &&
+	    (c = strcmp(p->jobs[l->cursor]->name, stem)) < 0)
+		l->cursor++;
+	return l->cursor < p->njobs && c == 0 ? p->jobs[l->cursor] : NULL;
+}
+
 /*
  * A scan: shares prev's definition (or bad file) of stem when the file
  * still has the identity it had.  Returns 1 (shared), 0 (read it) or
@@ -1747,7 +1765,7 @@ share_prev(struct loader *l, int dirfd, const char *name, const char *stem,
 		l->fid = fid;
 		return add_bad(l, stem, jobs) == 0 ? 1 : -ENOMEM;
 	}
-	if (jobs && (job = defs_find_job(l->prev, stem)) != NULL &&
+	if (jobs && (job = prev_job(l, stem)) != NULL &&
 	    fid_eq(&job->fid, &fid))	/* shared: prev's reference */
 		return add_item((void ***)&s->jobs, &s->njobs, &l->jobcap,
 		    job) == 0 ? 1 : -ENOMEM;
@@ -1833,6 +1851,75 @@ load_dir(struct loader *l, const char *dir, bool jobs)
 		if ((r = load_entry(l, dirfd(d), dir, de->d_name, jobs)) != 0)
 			break;
 	}
+	closedir(d);
+	return r;
+}
+
+static void
+free_names(char **v, size_t n)
+{
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+}
+
+/* The names of a directory's "*.json" entries (not dotfiles), without
+ * ".json", sorted. */
+static int
+dir_stems(DIR *d, char ***out, size_t *np)
+{
+	struct dirent *de;
+	size_t len, n = 0, cap = 0;
+	char **v = NULL, *stem = NULL;
+	int r = 0;
+
+	while (r == 0) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			r = -errno;
+			break;
+		}
+		len = strlen(de->d_name);
+		if (de->d_name[0] == '.' || len <= 5 ||
+		    strcmp(de->d_name + len - 5, ".json") != 0)
+			continue;
+		if ((stem = strndup(de->d_name, len - 5)) == NULL ||
+		    add_item((void ***)&v, &n, &cap, stem) != 0) {
+			free(stem);
+			r = -ENOMEM;
+		}
+	}
+	if (r != 0) {
+		free_names(v, n);
+		return r;
+	}
+	if (n > 0)
+		qsort(v, n, sizeof(*v), cmp_str);
+	*out = v;
+	*np = n;
+	return 0;
+}
+
+/* A scan of the jobs directory in name order, beside prev's jobs: the
+ * set's jobs come out sorted. */
+static int
+load_dir_in_order(struct loader *l, const char *dir)
+{
+	char file[300], **stems = NULL;	/* a d_name: 255 at most */
+	size_t i, n = 0;
+	DIR *d;
+	int r;
+
+	if ((d = opendir(dir)) == NULL)
+		return -errno;
+	r = dir_stems(d, &stems, &n);
+	l->in_order = true;
+	for (i = 0; r == 0 && i < n; i++) {
+		snprintf(file, sizeof(file), "%s.json", stems[i]);
+		r = load_entry(l, dirfd(d), dir, file, true);
+	}
+	l->in_order = false;
+	free_names(stems, n);
 	closedir(d);
 	return r;
 }
@@ -2017,9 +2104,10 @@ load_scan(struct loader *l, const char *jobs_dir, const char *nodes_dir)
 	int r;
 
 	if ((r = load_dir(l, nodes_dir, false)) != 0 ||
-	    (r = load_dir(l, jobs_dir, true)) != 0)
+	    (r = p != NULL ? load_dir_in_order(l, jobs_dir) :
+	    load_dir(l, jobs_dir, true)) != 0)
 		return r;
-	if (s->njobs > 0)
+	if (s->njobs > 0 && p == NULL)
 		qsort(s->jobs, s->njobs, sizeof(*s->jobs), cmp_job);
 	if (s->nnodes > 0)
 		qsort(s->nodes, s->nnodes, sizeof(*s->nodes), cmp_node);
