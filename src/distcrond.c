@@ -3,6 +3,13 @@
  * runs a previous daemon left unfinished into LOST), loads the definitions
  * and runs the event loop until SIGTERM or SIGINT.
  *
+ * Reloads are incremental: the names inotify reports (and the job an API
+ * call wrote) are collected and only those files are read again
+ * (defs_reload()); an inotify queue overflow, too many names, or a watched
+ * directory moved away turn into a scan, as SIGHUP is: every file's
+ * identity is compared and only the changed ones are read.  SIGUSR2
+ * re-reads every file.
+ *
  * Under a service manager: the log may go to log_file, reopened on
  * SIGUSR1 (logrotate); with NOTIFY_SOCKET set (systemd's Type=notify) the
  * daemon says READY=1 when its loop is about to run (jobs scheduled, the
@@ -14,12 +21,7 @@
  * loop.  Definitions are reloaded on SIGHUP and when inotify reports a
  * change in either directory (after reload_delay of quiet, so an editor's
  * save or a bulk copy is read once); loading runs on a short-lived thread
- * and the result is applied on the loop thread.  Reloads are incremental:
- * the names inotify reports (and the job an API call wrote) are collected
- * and only those files are read again (defs_reload()); an inotify queue
- * overflow, too many names, or a watched directory moved away turn into a
- * scan, as SIGHUP is: every file's identity is compared and only the
- * changed ones are read.  SIGUSR2 re-reads every file.  A lock file in the state
+ * and the result is applied on the loop thread.  A lock file in the state
  * directory keeps a second daemon off the same store.  The daemon starts
  * with umask DAEMON_UMASK, so that nothing it creates (state, job files,
  * known_hosts) is readable by others; files that hold secrets also get an
@@ -33,7 +35,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "distcron/api.h"
