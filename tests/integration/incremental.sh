@@ -89,6 +89,7 @@ check "DELETE /jobs/j012: 200" status_is 200
 reload_after "$n"
 check "  its reload parsed nothing" contains "$T/line" \
     "reloaded: $((NJOBS - 2)) jobs, 1 nodes, 0 file(s) with errors, 0 files parsed"
+check "  the inotify reload after it" wait_for 10 reload_after $((n + 1))
 left=$((NJOBS - 2))
 
 # ---- a file that breaks is kept ----
