@@ -5,7 +5,12 @@
 # its RSS, and its CPU time over IDLE seconds (default 60) of idling.
 # For comparison, the same figures of cron-like peers are not meaningful
 # (none loads JSON); the reference is the time to merely cat the files.
-#   usage: bench/scale.sh [JOBS] [IDLE]
+# Then the incremental reloads at JOBS jobs (bench/incr.py says how): PUT
+# /jobs/x answered (PUTS of them, default 200), SIGHUP with nothing changed,
+# SIGUSR2 (every file), one file changed to its reload line (inotify).  With
+# SCALE_BEFORE set to another build directory (e.g. main's), its daemon is
+# measured the same way first, with PUTS_BEFORE (default 10) PUTs.
+#   usage: [SCALE_BEFORE=DIR] bench/scale.sh [JOBS] [IDLE]
 . "$(dirname "$0")/common.sh"
 JOBS=${1:-100000}
 IDLE=${2:-60}
@@ -47,3 +52,11 @@ echo "distcrond: definitions loaded after ${loaded} s; scheduling after ${ready}
 echo "distcrond: RSS $((rss / 1024)) MiB"
 python3 -c "print('distcrond: CPU over %d s idle: %.2f s (%.3f%%)' % ($IDLE, ($cpu1 - $cpu0) / $hz, 100.0 * ($cpu1 - $cpu0) / $hz / $IDLE))"
 kill -TERM $bench_pid; wait $bench_pid || true; bench_pid=
+
+echo "incremental reloads at $JOBS jobs (client: Python http.client, one keep-alive connection):"
+if [ -n "${SCALE_BEFORE:-}" ]; then
+	python3 "$DC_TOP/bench/incr.py" "$SCALE_BEFORE/distcrond" "$W/jobs" \
+	    "$W/nodes" "$W/state-before" before "${PUTS_BEFORE:-10}" 5 no
+fi
+python3 "$DC_TOP/bench/incr.py" "$B/distcrond" "$W/jobs" "$W/nodes" \
+    "$W/state-incr" distcrond "${PUTS:-200}" 20 yes

@@ -3,6 +3,13 @@
  * runs a previous daemon left unfinished into LOST), loads the definitions
  * and runs the event loop until SIGTERM or SIGINT.
  *
+ * Reloads are incremental: the names inotify reports (and the job an API
+ * call wrote) are collected and only those files are read again
+ * (defs_reload()); an inotify queue overflow, too many names, or a watched
+ * directory moved away turn into a scan, as SIGHUP is: every file's
+ * identity is compared and only the changed ones are read.  SIGUSR2
+ * re-reads every file.
+ *
  * Under a service manager: the log may go to log_file, reopened on
  * SIGUSR1 (logrotate); with NOTIFY_SOCKET set (systemd's Type=notify) the
  * daemon says READY=1 when its loop is about to run (jobs scheduled, the
@@ -39,6 +46,7 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "distcron/api.h"
@@ -85,6 +93,8 @@ struct daemon {
 	bool locked;		/* lockfd is flock'ed and names our pid */
 	struct loop_watch *sig_watch, *ino_watch;
 	struct loop_timer *reload_timer;
+	struct defs_changes pending;	/* what the next load reads again */
+	int jobs_wd, nodes_wd;	/* inotify's watches */
 	int loading;		/* a loader thread is running */
 	int reload_again;	/* a change came in while it ran */
 	int stopping;
@@ -133,7 +143,9 @@ usage(FILE *fp)
 	    " is left (TERM, then KILL\nafter the job's kill_grace) and exit"
 	    " 0: a stop takes up to shutdown_grace +\nkill_grace (5 s more for"
 	    " an SSH run whose node stops answering).\n");
-	fprintf(fp, "SIGUSR1 reopens log_file (after logrotate renamed it).\n");
+	fprintf(fp, "SIGUSR1 reopens log_file (after logrotate renamed it).\n"
+	    "SIGHUP re-reads the definition files whose size, mtime or inode"
+	    " changed;\nSIGUSR2 re-reads all of them.\n");
 }
 
 /* --help-table=FORMAT: the table of settings the manuals are made from. */
@@ -152,8 +164,11 @@ help_table(const char *format)
 
 struct load_job {
 	struct daemon *d;
+	struct defs_changes ch;	/* what it reads again */
+	struct defs_set *prev;	/* the runner's set, read only */
 	struct defs_set *set;
 	int rc;
+	struct timespec t0;	/* started (CLOCK_MONOTONIC) */
 };
 
 static void reload_start(struct daemon *d);
@@ -184,9 +199,23 @@ kept_text(size_t n, const char *what, size_t kept, const char *files,
 		    files);
 }
 
-/* The reload's line: what is in force now, the kept definitions counted. */
+/* Milliseconds since t0 (CLOCK_MONOTONIC). */
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 +
+	    (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* The reload's line: what is in force now, the kept definitions counted,
+ * how many files it parsed and how long it took, from its start to the
+ * jobs planned. */
 static void
-log_reloaded(const struct runner_applied *a, int nerrors)
+log_reloaded(const struct runner_applied *a, int nerrors, size_t nparsed,
+    double ms)
 {
 	char jobs[RUNNER_KEPT_MAX + 80], nodes[RUNNER_KEPT_MAX + 80];
 
@@ -194,8 +223,9 @@ log_reloaded(const struct runner_applied *a, int nerrors)
 	    sizeof(jobs));
 	kept_text(a->nodes, "nodes", a->kept_nodes, a->kept_node_files, nodes,
 	    sizeof(nodes));
-	log_info("reloaded: %s, %s, %d file(s) with errors", jobs, nodes,
-	    nerrors);
+	log_info("reloaded: %s, %s, %d file(s) with errors, %zu file%s parsed "
+	    "in %.2f ms", jobs, nodes, nerrors, nparsed, nparsed == 1 ? "" : "s",
+	    ms);
 }
 
 static void
@@ -204,6 +234,7 @@ reload_done(void *arg)
 	struct load_job *lj = arg;
 	struct daemon *d = lj->d;
 	struct runner_applied a;
+	size_t nparsed;
 	int nerrors;
 
 	d->loading = 0;
@@ -212,14 +243,18 @@ reload_done(void *arg)
 		    err_str(lj->rc));
 	else if (!d->stopping) {
 		nerrors = lj->set->nerrors;
+		nparsed = lj->set->nparsed;
 		if (d->notify != NULL &&
 		    notify_set_jobs(d->notify, lj->set) != 0)
 			log_error("notify: %s", strerror(ENOMEM));
-		if (runner_apply(d->runner, lj->set, 0, &a) == 0)
-			log_reloaded(&a, nerrors);
+		if ((lj->rc = runner_apply(d->runner, lj->set, 0, &a)) == 0)
+			log_reloaded(&a, nerrors, nparsed, ms_since(&lj->t0));
 		lj->set = NULL;
 	}
+	if (lj->rc != 0)	/* what it should have read: all, next time */
+		d->pending.all = true;
 	defs_set_free(lj->set);
+	defs_changes_clear(&lj->ch);
 	free(lj);
 	waiters_call(&d->waiting);
 	if (d->reload_again && !d->stopping) {
@@ -239,8 +274,8 @@ reload_thread(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	lj->rc = defs_load(d->cfg.jobs_dir, d->cfg.nodes_dir, d->zone,
-	    &lj->set, report_diag, NULL);
+	lj->rc = defs_reload(d->cfg.jobs_dir, d->cfg.nodes_dir, d->zone,
+	    lj->prev, &lj->ch, &lj->set, report_diag, NULL);
 	loop_post(d->loop, reload_done, lj);
 	return NULL;
 }
@@ -261,10 +296,15 @@ reload_start(struct daemon *d)
 		return;
 	}
 	lj->d = d;
+	lj->ch = d->pending;	/* the changes go with the load */
+	memset(&d->pending, 0, sizeof(d->pending));
+	lj->prev = runner_defs(d->runner);
+	clock_gettime(CLOCK_MONOTONIC, &lj->t0);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &attr, reload_thread, lj) != 0) {
 		log_error("reload: cannot start the loader thread");
+		d->pending = lj->ch;
 		free(lj);
 	} else {
 		d->loading = 1;
@@ -274,11 +314,12 @@ reload_start(struct daemon *d)
 	pthread_attr_destroy(&attr);
 }
 
-/* control.h's reload hook: reloads now (or after the load in progress,
- * which may have read the directory before the caller's change) and calls
- * done(arg) once that load is applied (at once when stopping). */
+/* control.h's reload hook: reloads job's file (NULL: scans all) now, or
+ * after the load in progress, which may have read it before the caller's
+ * change, and calls done(arg) once that load is applied (at once when
+ * stopping). */
 static void
-reload_for(void *ctx, loop_fn done, void *arg)
+reload_for(void *ctx, const char *job, loop_fn done, void *arg)
 {
 	struct daemon *d = ctx;
 	struct waiter *w = calloc(1, sizeof(*w));
@@ -288,6 +329,10 @@ reload_for(void *ctx, loop_fn done, void *arg)
 		done(arg);
 		return;
 	}
+	if (job != NULL)
+		defs_changes_add_name(&d->pending, true, job);
+	else
+		d->pending.all = true;
 	w->fn = done;
 	w->arg = arg;
 	w->next = d->next_waiting;
@@ -309,17 +354,43 @@ reload_timer_fired(void *arg)
 	reload_start(d);
 }
 
+/* Collects the names of one read's events; a queue overflow or a watched
+ * directory moved away or deleted calls for a scan of everything.  True
+ * if any event was about a definition (or called for a scan). */
+static bool
+inotify_names(struct daemon *d, const char *buf, ssize_t len)
+{
+	const struct inotify_event *ev;
+	bool any = false;
+	ssize_t off;
+
+	for (off = 0; off + (ssize_t)sizeof(*ev) <= len;
+	    off += (ssize_t)sizeof(*ev) + ev->len) {
+		ev = (const struct inotify_event *)(buf + off);
+		if ((ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF |
+		    IN_MOVE_SELF | IN_IGNORED)) != 0)
+			any = d->pending.all = true;
+		else if (ev->len > 0 && (ev->wd == d->jobs_wd ||
+		    ev->wd == d->nodes_wd))
+			any |= defs_changes_add_file(&d->pending,
+			    ev->wd == d->jobs_wd, ev->name);
+	}
+	return any;
+}
+
 /* A file changed: reload once things have been quiet for reload_delay. */
 static void
 on_inotify(int fd, uint32_t events, void *arg)
 {
 	struct daemon *d = arg;
 	char buf[16384] __attribute__((aligned(8)));
+	bool any = false;
+	ssize_t n;
 
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	if (d->stopping)
-		return;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		any |= inotify_names(d, buf, n);
+	if (d->stopping || !any)
+		return;		/* only files that are not definitions */
 	if (d->reload_timer != NULL)
 		loop_timer_del(d->reload_timer);
 	loop_timer_add(d->loop, loop_mono_ms() + d->cfg.reload_delay_ms,
@@ -334,8 +405,9 @@ watch_dirs(struct daemon *d)
 
 	if ((d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
 		return -errno;
-	if (inotify_add_watch(d->ifd, d->cfg.jobs_dir, mask) < 0 ||
-	    inotify_add_watch(d->ifd, d->cfg.nodes_dir, mask) < 0)
+	if ((d->jobs_wd = inotify_add_watch(d->ifd, d->cfg.jobs_dir,
+	    mask)) < 0 || (d->nodes_wd = inotify_add_watch(d->ifd,
+	    d->cfg.nodes_dir, mask)) < 0)
 		log_warn("inotify: %s; changes are picked up on SIGHUP only",
 		    strerror(errno));
 	return loop_watch_add(d->loop, d->ifd, EPOLLIN, on_inotify, d,
@@ -458,6 +530,19 @@ api_stop(struct daemon *d)
 	d->api = NULL;
 }
 
+/* SIGHUP: the files whose identity changed; SIGUSR2 (full): all of them. */
+static void
+reload_signal(struct daemon *d, bool full)
+{
+	log_info("%s: reloading definitions (%s)", full ? "SIGUSR2" : "SIGHUP",
+	    full ? "every file" : "the files that changed");
+	if (full)
+		d->pending.full = true;
+	else
+		d->pending.all = true;
+	reload_start(d);
+}
+
 static void
 on_signal(int fd, uint32_t events, void *arg)
 {
@@ -465,9 +550,8 @@ on_signal(int fd, uint32_t events, void *arg)
 	struct signalfd_siginfo si;
 
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGHUP) {
-			log_info("SIGHUP: reloading definitions");
-			reload_start(d);
+		if (si.ssi_signo == SIGHUP || si.ssi_signo == SIGUSR2) {
+			reload_signal(d, si.ssi_signo == SIGUSR2);
 			continue;
 		}
 		if (si.ssi_signo == SIGUSR1) {
@@ -501,6 +585,7 @@ setup_signals(struct daemon *d)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		return -errno;
 	if ((d->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
@@ -1054,6 +1139,7 @@ cleanup(struct daemon *d)
 	control_free(d->control);
 	waiters_call(&d->waiting);
 	waiters_call(&d->next_waiting);
+	defs_changes_clear(&d->pending);
 	runner_free(d->runner);
 	stop_outbox(d);
 	notify_free(d->notify);

@@ -28,9 +28,11 @@
 
 struct control;
 
-/* Asks the daemon to reload the definitions and calls done(arg) on the
- * loop once a load that started after this call has been applied. */
-typedef void (*control_reload_fn)(void *ctx, loop_fn done, void *arg);
+/* Asks the daemon to reload the definitions (job: the one job whose file
+ * changed; NULL: any file may have) and calls done(arg) on the loop once a
+ * load that started after this call has been applied. */
+typedef void (*control_reload_fn)(void *ctx, const char *job, loop_fn done,
+    void *arg);
 
 /* Creates the backend.  All pointers must outlive it.  Returns 0 or
  * -ENOMEM. */

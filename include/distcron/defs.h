@@ -29,6 +29,15 @@
 
 enum node_conn { NODE_LOCAL = 0, NODE_SSH };
 
+/* A definition file's identity: a reload re-parses a file only when one of
+ * these changed (or it was named as changed). */
+struct defs_fileid {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t mtime_ns;	/* st_mtim, in ns since the epoch */
+};
+
 struct node_def {
 	char *name;
 	char **roles;		/* NULL-terminated */
@@ -48,6 +57,7 @@ struct node_def {
 	int max_sessions;		/* default 8 */
 	char *source;		/* file it came from */
 	uint64_t digest;	/* hash of the file contents */
+	struct defs_fileid fid;	/* the file as it was read */
 };
 
 enum job_hosts { JOB_HOSTS_ANY = 0, JOB_HOSTS_ALL };
@@ -125,6 +135,7 @@ struct job_def {
 					 * default applies) */
 	char *source;
 	uint64_t digest;	/* hash of the file contents, for reload diffs */
+	struct defs_fileid fid;	/* the file as it was read */
 	int refs;
 };
 
@@ -206,6 +217,39 @@ struct defs_set {
 	size_t nbad_jobs;
 	char **bad_nodes;	/* the same for node files */
 	size_t nbad_nodes;
+	struct defs_fileid *bad_job_fids;	/* bad_jobs' files */
+	struct defs_fileid *bad_node_fids;	/* bad_nodes' files */
+	size_t nparsed;		/* files the load that made it parsed */
+	uint64_t gen;		/* unique to this set */
+	/*
+	 * A delta (defs_reload() of named files, or a scan): the set it was
+	 * made from, whose unchanged jobs it shares without references of
+	 * its own until defs_set_replace() hands them over, and the job
+	 * names that may differ from it (sorted; each is now in jobs, in
+	 * bad_jobs or gone).
+	 */
+	struct defs_set *base;	/* NULL: not a delta */
+	uint64_t base_gen;
+	char **changed_jobs;
+	size_t nchanged_jobs;
+	bool nodes_changed;	/* a node file was looked at */
+	/* private to defs.c */
+	bool borrowed;
+	struct job_def **fresh, **dropped;
+	size_t nfresh, ndropped, freshcap, droppedcap;
+};
+
+/* The changes a reload is asked to read.  Names are stems (a job's or
+ * node's name, without ".json"). */
+#define DEFS_CHANGES_MAX	4096	/* more names: scan everything */
+struct defs_changes {
+	char **jobs;		/* job files named as changed */
+	size_t njobs;
+	char **nodes;		/* node files named as changed */
+	size_t nnodes;
+	bool all;		/* scan both directories: re-parse the files
+				 * whose identity changed */
+	bool full;		/* re-parse every file */
 };
 
 /*
@@ -219,6 +263,54 @@ struct defs_set {
 int defs_load(const char *jobs_dir, const char *nodes_dir,
     const struct tz *default_zone, struct defs_set **out,
     defs_report_fn report, void *arg);
+
+/*
+ * Adds a directory entry's name (file, e.g. "backup.json"; jobs: of the
+ * jobs directory, else of the nodes one) to ch; anything but a
+ * "*.json" file not starting with "." is ignored (returns false).  Past
+ * DEFS_CHANGES_MAX names, or out of memory, ch turns into a scan of
+ * everything (all).  defs_changes_add_name() takes a name without ".json".
+ */
+bool defs_changes_add_file(struct defs_changes *ch, bool jobs,
+    const char *file);
+void defs_changes_add_name(struct defs_changes *ch, bool jobs,
+    const char *name);
+
+/* Empties ch (frees its names, clears all and full). */
+void defs_changes_clear(struct defs_changes *ch);
+
+/*
+ * Loads the definitions again, re-reading only what ch names (prev is
+ * the set in force, read and not changed; it must outlive *out until
+ * defs_set_replace(prev, *out) or defs_set_free(*out)):
+ *  - ch->full, or prev NULL: every file, as defs_load();
+ *  - ch->all: both directories are scanned; a file whose name, size,
+ *    mtime and inode match a definition (or bad file) of prev shares it,
+ *    the others are read and parsed, the ones gone are dropped.  *out is
+ *    a delta (changed_jobs lists what differs);
+ *  - else the named files are read and parsed (a name without a file
+ *    drops the job or node), everything else is shared with prev: the
+ *    cost is the named files', not the directory's.  *out is a delta.
+ * Cross-checks warn about the jobs parsed, or every job when a node file
+ * changed.  (*out)->nparsed counts the files read.  Returns 0 or -errno
+ * (a directory that cannot be read, -ENOMEM).  Blocks on file I/O.
+ */
+int defs_reload(const char *jobs_dir, const char *nodes_dir,
+    const struct tz *default_zone, struct defs_set *prev,
+    const struct defs_changes *ch, struct defs_set **out,
+    defs_report_fn report, void *arg);
+
+/*
+ * Frees old, which set replaces: when set is a delta made from old, old's
+ * references to the jobs both share become set's (no job is touched but
+ * the changed ones).  Accepts old NULL.
+ */
+void defs_set_replace(struct defs_set *old, struct defs_set *set);
+
+/* Where name is, or goes, in v[0..n) sorted by name (as
+ * defs_find_named()); *found says whether it is there. */
+size_t defs_named_pos(void *const *v, size_t n, const char *name,
+    bool *found);
 
 /* Finds a job or node by name in a set (binary search); NULL if absent. */
 struct job_def *defs_find_job(const struct defs_set *set, const char *name);

@@ -80,7 +80,8 @@ size_t notify_plan(void *arg, const struct store_run *rec,
  * Tells n the jobs of a (re)loaded set, so that entries left from before a
  * restart or a reload find their job's channels; jobs no longer defined
  * are forgotten (their entries are parked).  Call it on the loop thread
- * after each load.  Returns 0 or -ENOMEM.
+ * after each load.  A delta (defs_reload()) of the set told last costs its
+ * changed names only.  Returns 0 or -ENOMEM.
  */
 int notify_set_jobs(struct notify *n, const struct defs_set *set);
 

@@ -179,4 +179,9 @@ int runner_store_error(struct runner *r);
 /* The node table (selection and health), for listings. */
 struct policy *runner_policy(struct runner *r);
 
+/* The definitions in force (the runner's; NULL before the first
+ * runner_apply): what a reload's defs_reload() starts from.  It stays
+ * valid until the next runner_apply. */
+struct defs_set *runner_defs(struct runner *r);
+
 #endif

@@ -407,7 +407,8 @@ req_run(void *arg)
 			return;
 		break;
 	case OP_RELOAD:
-		c->reload(c->reload_ctx, reload_applied, q);
+		c->reload(c->reload_ctx, q->name[0] ? q->name : NULL,
+		    reload_applied, q);
 		return;
 	default:
 		rc = ERR_INTERNAL;
@@ -583,10 +584,11 @@ be_job(void *ctx, const char *name, char **json)
 	return rc;
 }
 
+/* Reloads job's file (the only one that changed) and waits for it. */
 static int
-reload_and_wait(struct control *c)
+reload_and_wait(struct control *c, const char *job)
 {
-	struct req *q = req_new(c, OP_RELOAD, NULL);
+	struct req *q = req_new(c, OP_RELOAD, job);
 	int rc;
 
 	if (q == NULL)
@@ -636,7 +638,7 @@ be_put_job(void *ctx, const char *name, const char *body, size_t len,
 		return rc;
 	}
 	log_info("API: job %s %s", name, *created ? "created" : "replaced");
-	return reload_and_wait(c);
+	return reload_and_wait(c, name);
 }
 
 static int
@@ -651,7 +653,7 @@ be_delete_job(void *ctx, const char *name)
 	if (unlink(path) != 0)
 		return errno == ENOENT ? ERR_NOTFOUND : -errno;
 	log_info("API: job %s deleted", name);
-	return reload_and_wait(c);
+	return reload_and_wait(c, name);
 }
 
 static int

@@ -14,6 +14,12 @@
  * defs_load() reads both directories with one reusable buffer, parses each
  * "*.json" file, reports and skips bad ones, sorts the results by name for
  * binary search, and cross-checks jobs against nodes (warnings only).
+ * Each definition and bad file keeps its file's identity (device, inode,
+ * size, mtime), so that defs_reload() can do less: a scan shares what did
+ * not change with the previous set, and a delta re-reads only the named
+ * files into a copy of the previous set's sorted arrays (the jobs shared
+ * without touching their reference counts, which defs_set_replace() hands
+ * over when the delta takes the previous set's place).
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -1418,6 +1424,13 @@ struct loader {
 	char *buf;		/* file contents, reused from file to file */
 	size_t bufcap;
 	size_t jobcap, nodecap, badcap, badnodecap;
+	struct defs_fileid fid;	/* of the file read last */
+	const struct defs_set *prev;	/* a scan: what may be shared */
+	bool sorted;		/* a delta: insert in place */
+	size_t changedcap;
+	size_t node_reads;	/* node files read */
+	bool in_order;		/* a scan's jobs come sorted by name ... */
+	size_t cursor;		/* ... walked beside prev's at this index */
 };
 
 static void
@@ -1456,9 +1469,27 @@ grow_buf(struct loader *l, size_t want)
 	return 0;
 }
 
+static void
+fid_of(const struct stat *st, struct defs_fileid *fid)
+{
+	fid->dev = st->st_dev;
+	fid->ino = st->st_ino;
+	fid->size = st->st_size;
+	fid->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
+	    st->st_mtim.tv_nsec;
+}
+
+static bool
+fid_eq(const struct defs_fileid *a, const struct defs_fileid *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime_ns == b->mtime_ns;
+}
+
 /*
- * Reads a regular file relative to dirfd into l->buf.  Returns 0,
- * ERR_INVALID (not a regular file), ERR_TOOBIG or -errno.
+ * Reads a regular file relative to dirfd into l->buf, its identity into
+ * l->fid.  Returns 0, ERR_INVALID (not a regular file), ERR_TOOBIG or
+ * -errno.
  */
 static int
 read_file(struct loader *l, int dirfd, const char *name, size_t *lenp)
@@ -1477,6 +1508,10 @@ read_file(struct loader *l, int dirfd, const char *name, size_t *lenp)
 		r = ERR_INVALID;
 	else if (st.st_size > DEFS_FILE_MAX)
 		r = ERR_TOOBIG;
+	if (r != 0 && r != ERR_INVALID && r != ERR_TOOBIG)
+		;	/* fstat failed */
+	else
+		fid_of(&st, &l->fid);
 	if (r == 0)
 		r = grow_buf(l, (size_t)st.st_size + 2);
 	while (r == 0) {
@@ -1500,39 +1535,153 @@ read_file(struct loader *l, int dirfd, const char *name, size_t *lenp)
 	return r;
 }
 
+/* Makes room for one more item in *arr (capacity *cap). */
 static int
-add_item(void ***arr, size_t *n, size_t *cap, void *item)
+grow_items(void ***arr, size_t n, size_t *cap)
 {
 	void **p;
 	size_t ncap;
 
-	if (*n == *cap) {
-		ncap = *cap ? *cap * 2 : 64;
-		if ((p = realloc(*arr, ncap * sizeof(*p))) == NULL)
-			return -ENOMEM;
-		*arr = p;
-		*cap = ncap;
-	}
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 64;
+	if ((p = realloc(*arr, ncap * sizeof(*p))) == NULL)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+static int
+add_item(void ***arr, size_t *n, size_t *cap, void *item)
+{
+	if (grow_items(arr, *n, cap) != 0)
+		return -ENOMEM;
 	(*arr)[(*n)++] = item;
 	return 0;
 }
 
-/* Remembers the name of a job or node file that is present but could not
- * be loaded (a reload keeps its previous definition). */
+/* Adds a definition (first member: its name) to v: at the end, or in its
+ * place by name when sorted. */
+static int
+put_item(void ***arr, size_t *n, size_t *cap, void *item, bool sorted)
+{
+	size_t at;
+	bool found;
+
+	if (!sorted)
+		return add_item(arr, n, cap, item);
+	if (grow_items(arr, *n, cap) != 0)
+		return -ENOMEM;
+	at = defs_named_pos(*arr, *n, *(char **)item, &found);
+	memmove(*arr + at + 1, *arr + at, (*n - at) * sizeof(**arr));
+	(*arr)[at] = item;
+	(*n)++;
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Where name is, or goes, in v[0..n) sorted by name: v holds the names
+ * (deref false) or pointers to structs whose first member is their
+ * "char *name".  *found says whether it is there.
+ */
+static size_t
+name_pos(void *const *v, size_t n, const char *name, bool deref,
+    bool *found)
+{
+	size_t lo = 0, hi = n, mid;
+	int d;
+
+	*found = false;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		d = strcmp(name, deref ? *(char *const *)v[mid] : v[mid]);
+		if (d == 0) {
+			*found = true;
+			return mid;
+		}
+		if (d < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+static size_t
+str_pos(char *const *v, size_t n, const char *name, bool *found)
+{
+	return name_pos((void *const *)v, n, name, false, found);
+}
+
+/* A set's list of bad job (or node) files: names and identities. */
+struct badlist {
+	char ***names;
+	struct defs_fileid **fids;
+	size_t *n;
+};
+
+static struct badlist
+bad_list(struct defs_set *s, bool jobs)
+{
+	struct badlist b;
+
+	b.names = jobs ? &s->bad_jobs : &s->bad_nodes;
+	b.fids = jobs ? &s->bad_job_fids : &s->bad_node_fids;
+	b.n = jobs ? &s->nbad_jobs : &s->nbad_nodes;
+	return b;
+}
+
+/* Remembers the name and identity (l->fid) of a job or node file that is
+ * present but could not be loaded (a reload keeps its previous
+ * definition), in name order. */
 static int
 add_bad(struct loader *l, const char *stem, bool jobs)
 {
-	char *name = strdup(stem);
-	int r;
+	struct badlist b = bad_list(l->set, jobs);
+	size_t *cap = jobs ? &l->badcap : &l->badnodecap, ocap = *cap, at;
+	struct defs_fileid *f;
+	char *name;
+	bool found;
 
-	if (name == NULL)
+	/* out of memory, the load fails: the set goes with both lists */
+	if (grow_items((void ***)b.names, *b.n, cap) != 0)
 		return -ENOMEM;
-	r = jobs ? add_item((void ***)&l->set->bad_jobs, &l->set->nbad_jobs,
-	    &l->badcap, name) : add_item((void ***)&l->set->bad_nodes,
-	    &l->set->nbad_nodes, &l->badnodecap, name);
-	if (r != 0)
-		free(name);
-	return r != 0 ? -ENOMEM : 0;
+	if (*cap != ocap) {
+		if ((f = realloc(*b.fids, *cap * sizeof(*f))) == NULL)
+			return -ENOMEM;
+		*b.fids = f;
+	}
+	at = str_pos(*b.names, *b.n, stem, &found);
+	if (found || (name = strdup(stem)) == NULL)
+		return found ? 0 : -ENOMEM;
+	memmove(*b.names + at + 1, *b.names + at, (*b.n - at) * sizeof(char *));
+	memmove(*b.fids + at + 1, *b.fids + at, (*b.n - at) * sizeof(**b.fids));
+	(*b.names)[at] = name;
+	(*b.fids)[at] = l->fid;
+	(*b.n)++;
+	return 0;
+}
+
+/* Adds a job the load read: it holds the reference. */
+static int
+put_fresh_job(struct loader *l, struct job_def *job)
+{
+	struct defs_set *s = l->set;
+
+	if (add_item((void ***)&s->fresh, &s->nfresh, &s->freshcap, job) != 0)
+		return -ENOMEM;
+	if (put_item((void ***)&s->jobs, &s->njobs, &l->jobcap, job,
+	    l->sorted) == 0)
+		return 0;
+	s->nfresh--;
+	return -ENOMEM;
 }
 
 /* Parses the file just read and adds the result to the set. */
@@ -1549,24 +1698,109 @@ load_parsed(struct loader *l, const char *path, const char *stem,
 
 	pctx_init(&c, path, err, sizeof(err), l->report, l->arg);
 	c.tok = l->tok;
+	s->nparsed++;
 	r = jobs ? job_parse(&c, stem, l->buf, len, l->zone, &job) :
 	    node_parse(&c, stem, l->buf, len, &node);
 	if (r == -ENOMEM)
 		return r;
 	if (r != 0) {
 		report(l, "error", path, "%s", err);
-		s->nerrors++;
 		return add_bad(l, stem, jobs);
 	}
-	if (jobs && (job->source = strdup(path)) != NULL &&
-	    add_item((void ***)&s->jobs, &s->njobs, &l->jobcap, job) == 0)
-		return 0;
-	if (!jobs && (node->source = strdup(path)) != NULL &&
-	    add_item((void ***)&s->nodes, &s->nnodes, &l->nodecap, node) == 0)
-		return 0;
+	if (jobs && (job->source = strdup(path)) != NULL) {
+		job->fid = l->fid;
+		if (put_fresh_job(l, job) == 0)
+			return 0;
+	}
+	if (!jobs && (node->source = strdup(path)) != NULL) {
+		node->fid = l->fid;
+		if (put_item((void ***)&s->nodes, &s->nnodes, &l->nodecap,
+		    node, l->sorted) == 0)
+			return 0;
+	}
 	job_free(job);
 	defs_node_free(node);
 	return -ENOMEM;
+}
+
+/* prev's job named stem, or NULL: when the names come in order, found by
+ * walking prev's jobs along with them rather than by a search. */
+static struct job_def *
+prev_job(struct loader *l, const char *stem)
+{
+	const struct defs_set *p = l->prev;
+	int c = 1;
+
+	if (!l->in_order)
+		return defs_find_job(p, stem);
+	while (l->cursor < p->njobs &&
+	    (c = strcmp(p->jobs[l->cursor]->name, stem)) < 0)
+		l->cursor++;
+	return l->cursor < p->njobs && c == 0 ? p->jobs[l->cursor] : NULL;
+}
+
+/*
+ * A scan: shares prev's definition (or bad file) of stem when the file
+ * still has the identity it had.  Returns 1 (shared), 0 (read it) or
+ * -ENOMEM.
+ */
+static int
+share_prev(struct loader *l, int dirfd, const char *name, const char *stem,
+    bool jobs)
+{
+	struct badlist b = bad_list((struct defs_set *)l->prev, jobs);
+	struct defs_set *s = l->set;
+	struct defs_fileid fid;
+	struct job_def *job;
+	struct node_def *node;
+	struct stat st;
+	size_t at;
+	bool found;
+
+	if (fstatat(dirfd, name, &st, 0) != 0)
+		return 0;
+	fid_of(&st, &fid);
+	at = str_pos(*b.names, *b.n, stem, &found);
+	if (found && fid_eq(&(*b.fids)[at], &fid)) {
+		l->fid = fid;
+		return add_bad(l, stem, jobs) == 0 ? 1 : -ENOMEM;
+	}
+	if (jobs && (job = prev_job(l, stem)) != NULL &&
+	    fid_eq(&job->fid, &fid))	/* shared: prev's reference */
+		return add_item((void ***)&s->jobs, &s->njobs, &l->jobcap,
+		    job) == 0 ? 1 : -ENOMEM;
+	if (!jobs && (node = defs_find_node(l->prev, stem)) != NULL &&
+	    fid_eq(&node->fid, &fid)) {
+		if ((node = defs_node_dup(node)) != NULL &&
+		    add_item((void ***)&s->nodes, &s->nnodes, &l->nodecap,
+		    node) == 0)
+			return 1;
+		defs_node_free(node);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The file of stem could not be read (r): reports it and remembers it as
+ * bad, except a file that is gone or not a regular one. */
+static int
+read_failed(struct loader *l, const char *path, const char *stem, bool jobs,
+    int r)
+{
+	if (r == -ENOENT && l->sorted)
+		return 0;	/* a named file is gone: dropped */
+	if (r == ERR_INVALID) {
+		report(l, "warning", path, "not a regular file (ignored)");
+		return 0;
+	}
+	if (r == -ENOMEM)
+		return r;
+	if (r == ERR_TOOBIG)
+		report(l, "error", path, "file too large (limit %d bytes)",
+		    DEFS_FILE_MAX);
+	else
+		report(l, "error", path, "cannot read: %s", err_str(r));
+	return add_bad(l, stem, jobs);
 }
 
 /* One directory entry: only "<valid name>.json" regular files count. */
@@ -1589,22 +1823,13 @@ load_entry(struct loader *l, int dirfd, const char *dir, const char *name,
 		    jfield_quote(stem, q, sizeof(q)), DEFS_NAME_MAX);
 		return 0;
 	}
-	if ((r = read_file(l, dirfd, name, &len)) == ERR_INVALID)
-		report(l, "warning", path, "not a regular file (ignored)");
-	else if (r == ERR_TOOBIG)
-		report(l, "error", path, "file too large (limit %d bytes)",
-		    DEFS_FILE_MAX);
-	else if (r == -ENOMEM)
-		return r;
-	else if (r != 0)
-		report(l, "error", path, "cannot read: %s", err_str(r));
-	if (r == ERR_TOOBIG || (r != 0 && r != ERR_INVALID)) {
-		l->set->nerrors++;
-		if (add_bad(l, stem, jobs) != 0)
-			return -ENOMEM;
-	}
-	if (r != 0)
-		return 0;
+	if (l->prev != NULL && (r = share_prev(l, dirfd, name, stem, jobs)) != 0)
+		return r < 0 ? r : 0;
+	memset(&l->fid, 0, sizeof(l->fid));
+	if (!jobs)
+		l->node_reads++;
+	if ((r = read_file(l, dirfd, name, &len)) != 0)
+		return read_failed(l, path, stem, jobs, r);
 	return load_parsed(l, path, stem, len, jobs);
 }
 
@@ -1630,6 +1855,75 @@ load_dir(struct loader *l, const char *dir, bool jobs)
 	return r;
 }
 
+static void
+free_names(char **v, size_t n)
+{
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+}
+
+/* The names of a directory's "*.json" entries (not dotfiles), without
+ * ".json", sorted. */
+static int
+dir_stems(DIR *d, char ***out, size_t *np)
+{
+	struct dirent *de;
+	size_t len, n = 0, cap = 0;
+	char **v = NULL, *stem = NULL;
+	int r = 0;
+
+	while (r == 0) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			r = -errno;
+			break;
+		}
+		len = strlen(de->d_name);
+		if (de->d_name[0] == '.' || len <= 5 ||
+		    strcmp(de->d_name + len - 5, ".json") != 0)
+			continue;
+		if ((stem = strndup(de->d_name, len - 5)) == NULL ||
+		    add_item((void ***)&v, &n, &cap, stem) != 0) {
+			free(stem);
+			r = -ENOMEM;
+		}
+	}
+	if (r != 0) {
+		free_names(v, n);
+		return r;
+	}
+	if (n > 0)
+		qsort(v, n, sizeof(*v), cmp_str);
+	*out = v;
+	*np = n;
+	return 0;
+}
+
+/* A scan of the jobs directory in name order, beside prev's jobs: the
+ * set's jobs come out sorted. */
+static int
+load_dir_in_order(struct loader *l, const char *dir)
+{
+	char file[300], **stems = NULL;	/* a d_name: 255 at most */
+	size_t i, n = 0;
+	DIR *d;
+	int r;
+
+	if ((d = opendir(dir)) == NULL)
+		return -errno;
+	r = dir_stems(d, &stems, &n);
+	l->in_order = true;
+	for (i = 0; r == 0 && i < n; i++) {
+		snprintf(file, sizeof(file), "%s.json", stems[i]);
+		r = load_entry(l, dirfd(d), dir, file, true);
+	}
+	l->in_order = false;
+	free_names(stems, n);
+	closedir(d);
+	return r;
+}
+
 static int
 cmp_job(const void *a, const void *b)
 {
@@ -1642,12 +1936,6 @@ cmp_node(const void *a, const void *b)
 {
 	return strcmp((*(struct node_def *const *)a)->name,
 	    (*(struct node_def *const *)b)->name);
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* Every role of every node, sorted, for binary search. */
@@ -1691,18 +1979,143 @@ check_job(struct loader *l, const struct job_def *job, const char **roles,
 			    jfield_quote(job->roles[j], q, sizeof(q)));
 }
 
+/* Checks every job, or (all false) the ones this load parsed. */
 static int
-cross_check(struct loader *l)
+cross_check(struct loader *l, bool all)
 {
+	struct defs_set *s = l->set;
 	const char **roles;
 	size_t i, nroles = 0;
 
-	if ((roles = all_roles(l->set, &nroles)) == NULL)
+	if ((roles = all_roles(s, &nroles)) == NULL)
 		return -ENOMEM;
-	for (i = 0; i < l->set->njobs; i++)
-		check_job(l, l->set->jobs[i], roles, nroles);
+	for (i = 0; i < (all ? s->njobs : s->nfresh); i++)
+		check_job(l, all ? s->jobs[i] : s->fresh[i], roles, nroles);
 	free(roles);
 	return 0;
+}
+
+static int
+loader_init(struct loader *l, const struct tz *zone, defs_report_fn fn,
+    void *arg)
+{
+	static uint64_t gens;
+
+	memset(l, 0, sizeof(*l));
+	l->zone = zone;
+	l->report = fn;
+	l->arg = arg;
+	if ((l->set = calloc(1, sizeof(*l->set))) == NULL ||
+	    (l->tok = json_tokener_new()) == NULL)
+		return -ENOMEM;
+	l->set->gen = __atomic_add_fetch(&gens, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* Hands the set over (r == 0) or frees it; frees the loader. */
+static int
+loader_done(struct loader *l, int r, struct defs_set **out)
+{
+	if (r == 0) {
+		l->set->nerrors = (int)(l->set->nbad_jobs +
+		    l->set->nbad_nodes);
+		*out = l->set;
+		l->set = NULL;
+	}
+	json_tokener_free(l->tok);
+	free(l->buf);
+	defs_set_free(l->set);
+	return r;
+}
+
+/* Nodes that are not a kept copy of a bad file's old definition. */
+static size_t
+good_nodes(const struct defs_set *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->nnodes; i++)
+		if (!defs_node_is_bad(s, s->nodes[i]->name))
+			n++;
+	return n;
+}
+
+/* Adds a copy of name to the set's changed jobs. */
+static int
+add_changed(struct loader *l, const char *name)
+{
+	struct defs_set *s = l->set;
+	char *c = strdup(name);
+
+	if (c != NULL && add_item((void ***)&s->changed_jobs,
+	    &s->nchanged_jobs, &l->changedcap, c) == 0)
+		return 0;
+	free(c);
+	return -ENOMEM;
+}
+
+/*
+ * A scan made from prev, as a delta: the names whose definition is not
+ * prev's (new, changed, gone, broken, gone while broken), and prev's jobs
+ * it does not share (dropped), from one merge of the two sorted lists
+ * where shared pointers compare equal.
+ */
+static int
+scan_changes(struct loader *l)
+{
+	struct defs_set *s = l->set;
+	const struct defs_set *p = l->prev;
+	size_t i = 0, j = 0;
+	int c;
+
+	while (i < p->njobs || j < s->njobs) {
+		if (i < p->njobs && j < s->njobs && p->jobs[i] == s->jobs[j]) {
+			i++, j++;
+			continue;
+		}
+		c = i == p->njobs ? 1 : j == s->njobs ? -1 :
+		    strcmp(p->jobs[i]->name, s->jobs[j]->name);
+		if (c <= 0 && add_item((void ***)&s->dropped, &s->ndropped,
+		    &s->droppedcap, p->jobs[i]) != 0)
+			return -ENOMEM;
+		if (add_changed(l, c <= 0 ? p->jobs[i]->name :
+		    s->jobs[j]->name) != 0)
+			return -ENOMEM;
+		i += c <= 0;
+		j += c >= 0;
+	}
+	for (i = 0; i < p->nbad_jobs; i++)
+		if (!defs_job_is_bad(s, p->bad_jobs[i]) &&
+		    defs_find_job(s, p->bad_jobs[i]) == NULL &&
+		    add_changed(l, p->bad_jobs[i]) != 0)
+			return -ENOMEM;
+	if (s->nchanged_jobs > 0)
+		qsort(s->changed_jobs, s->nchanged_jobs, sizeof(char *),
+		    cmp_str);
+	return 0;
+}
+
+/* Reads both directories, sharing what prev (or NULL) has unchanged. */
+static int
+load_scan(struct loader *l, const char *jobs_dir, const char *nodes_dir)
+{
+	struct defs_set *s = l->set;
+	const struct defs_set *p = l->prev;
+	int r;
+
+	if ((r = load_dir(l, nodes_dir, false)) != 0 ||
+	    (r = p != NULL ? load_dir_in_order(l, jobs_dir) :
+	    load_dir(l, jobs_dir, true)) != 0)
+		return r;
+	if (s->njobs > 0 && p == NULL)
+		qsort(s->jobs, s->njobs, sizeof(*s->jobs), cmp_job);
+	if (s->nnodes > 0)
+		qsort(s->nodes, s->nnodes, sizeof(*s->nodes), cmp_node);
+	s->nodes_changed = p == NULL || l->node_reads > 0 ||
+	    s->nnodes != good_nodes(p) || s->nbad_nodes != p->nbad_nodes;
+	if (p != NULL && (r = scan_changes(l)) != 0)
+		return r;
+	return cross_check(l, s->nodes_changed);
 }
 
 int
@@ -1714,39 +2127,254 @@ defs_load(const char *jobs_dir, const char *nodes_dir,
 	int r;
 
 	*out = NULL;
-	memset(&l, 0, sizeof(l));
-	l.zone = default_zone;
-	l.report = report_fn;
-	l.arg = arg;
-	if ((l.set = calloc(1, sizeof(*l.set))) == NULL ||
-	    (l.tok = json_tokener_new()) == NULL) {
-		free(l.set);
-		return -ENOMEM;
+	if ((r = loader_init(&l, default_zone, report_fn, arg)) == 0)
+		r = load_scan(&l, jobs_dir, nodes_dir);
+	return loader_done(&l, r, out);
+}
+
+/* ---- incremental reloads ---- */
+
+void
+defs_changes_clear(struct defs_changes *ch)
+{
+	size_t i;
+
+	for (i = 0; i < ch->njobs; i++)
+		free(ch->jobs[i]);
+	for (i = 0; i < ch->nnodes; i++)
+		free(ch->nodes[i]);
+	free(ch->jobs);
+	free(ch->nodes);
+	memset(ch, 0, sizeof(*ch));
+}
+
+void
+defs_changes_add_name(struct defs_changes *ch, bool jobs, const char *name)
+{
+	char ***v = jobs ? &ch->jobs : &ch->nodes, **p, *s = NULL;
+	size_t *n = jobs ? &ch->njobs : &ch->nnodes;
+
+	if (ch->all || !defs_name_valid(name))
+		return;
+	if (ch->njobs + ch->nnodes >= DEFS_CHANGES_MAX ||
+	    (s = strdup(name)) == NULL ||
+	    (p = realloc(*v, (*n + 1) * sizeof(*p))) == NULL) {
+		free(s);
+		defs_changes_clear(ch);
+		ch->all = true;		/* too many to name: scan */
+		return;
 	}
-	if ((r = load_dir(&l, nodes_dir, false)) != 0 ||
-	    (r = load_dir(&l, jobs_dir, true)) != 0)
-		goto out;
-	if (l.set->njobs > 0)
-		qsort(l.set->jobs, l.set->njobs, sizeof(*l.set->jobs),
-		    cmp_job);
-	if (l.set->nnodes > 0)
-		qsort(l.set->nodes, l.set->nnodes, sizeof(*l.set->nodes),
-		    cmp_node);
-	if (l.set->nbad_jobs > 0)
-		qsort(l.set->bad_jobs, l.set->nbad_jobs,
-		    sizeof(*l.set->bad_jobs), cmp_str);
-	if (l.set->nbad_nodes > 0)
-		qsort(l.set->bad_nodes, l.set->nbad_nodes,
-		    sizeof(*l.set->bad_nodes), cmp_str);
-	if ((r = cross_check(&l)) != 0)
-		goto out;
-	*out = l.set;
-	l.set = NULL;
- out:
-	json_tokener_free(l.tok);
-	free(l.buf);
-	defs_set_free(l.set);
+	p[(*n)++] = s;
+	*v = p;
+}
+
+bool
+defs_changes_add_file(struct defs_changes *ch, bool jobs, const char *file)
+{
+	char stem[DEFS_NAME_MAX + 1];
+	size_t len = strlen(file);
+
+	if (file[0] == '.' || len <= 5 || len - 5 > DEFS_NAME_MAX ||
+	    strcmp(file + len - 5, ".json") != 0)
+		return false;
+	snprintf(stem, sizeof(stem), "%.*s", (int)(len - 5), file);
+	defs_changes_add_name(ch, jobs, stem);
+	return true;
+}
+
+/* A delta's start: prev's jobs shared (no references taken), its nodes
+ * copied (not the kept copies of bad files' old definitions), its bad
+ * files remembered. */
+static int
+delta_init(struct loader *l, struct defs_set *prev, size_t extra)
+{
+	struct defs_set *s = l->set;
+	struct node_def *n;
+	size_t i;
+
+	s->base = prev;
+	s->base_gen = prev->gen;
+	s->borrowed = true;
+	l->sorted = true;
+	l->jobcap = prev->njobs + extra;
+	if ((s->jobs = malloc((l->jobcap + 1) * sizeof(*s->jobs))) == NULL)
+		return -ENOMEM;
+	if (prev->njobs > 0)
+		memcpy(s->jobs, prev->jobs, prev->njobs * sizeof(*s->jobs));
+	s->njobs = prev->njobs;
+	for (i = 0; i < prev->nnodes; i++) {
+		if (defs_node_is_bad(prev, prev->nodes[i]->name))
+			continue;
+		if ((n = defs_node_dup(prev->nodes[i])) == NULL ||
+		    add_item((void ***)&s->nodes, &s->nnodes, &l->nodecap,
+		    n) != 0) {
+			defs_node_free(n);
+			return -ENOMEM;
+		}
+	}
+	for (i = 0; i < prev->nbad_jobs + prev->nbad_nodes; i++) {
+		l->fid = i < prev->nbad_jobs ? prev->bad_job_fids[i] :
+		    prev->bad_node_fids[i - prev->nbad_jobs];
+		if (add_bad(l, i < prev->nbad_jobs ? prev->bad_jobs[i] :
+		    prev->bad_nodes[i - prev->nbad_jobs],
+		    i < prev->nbad_jobs) != 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Takes stem out of the delta's jobs (or nodes) and bad files. */
+static int
+delta_drop(struct loader *l, const char *stem, bool jobs)
+{
+	struct defs_set *s = l->set;
+	struct badlist b = bad_list(s, jobs);
+	size_t at;
+	bool found;
+
+	at = jobs ? defs_named_pos((void *const *)s->jobs, s->njobs, stem,
+	    &found) : defs_named_pos((void *const *)s->nodes, s->nnodes, stem,
+	    &found);
+	if (found && jobs) {	/* prev's: its reference goes on adoption */
+		if (add_item((void ***)&s->dropped, &s->ndropped,
+		    &s->droppedcap, s->jobs[at]) != 0)
+			return -ENOMEM;
+		memmove(s->jobs + at, s->jobs + at + 1,
+		    (--s->njobs - at) * sizeof(*s->jobs));
+	} else if (found) {
+		defs_node_free(s->nodes[at]);
+		memmove(s->nodes + at, s->nodes + at + 1,
+		    (--s->nnodes - at) * sizeof(*s->nodes));
+	}
+	at = str_pos(*b.names, *b.n, stem, &found);
+	if (found) {
+		free((*b.names)[at]);
+		(*b.n)--;
+		memmove(*b.names + at, *b.names + at + 1,
+		    (*b.n - at) * sizeof(char *));
+		memmove(*b.fids + at, *b.fids + at + 1,
+		    (*b.n - at) * sizeof(**b.fids));
+	}
+	return 0;
+}
+
+/* Re-reads the named files of one directory (names sorted). */
+static int
+delta_dir(struct loader *l, const char *dir, char **names, size_t n,
+    bool jobs)
+{
+	char file[DEFS_NAME_MAX + 8];
+	struct defs_set *s = l->set;
+	size_t i;
+	int fd, r = 0;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -errno;
+	for (i = 0; r == 0 && i < n; i++) {
+		if (i > 0 && strcmp(names[i], names[i - 1]) == 0)
+			continue;
+		if (jobs && (s->changed_jobs[s->nchanged_jobs] =
+		    strdup(names[i])) == NULL) {
+			r = -ENOMEM;
+			break;
+		}
+		s->nchanged_jobs += jobs;
+		snprintf(file, sizeof(file), "%s.json", names[i]);
+		if ((r = delta_drop(l, names[i], jobs)) == 0)
+			r = load_entry(l, fd, dir, file, jobs);
+	}
+	close(fd);
 	return r;
+}
+
+/* A sorted copy of a list of names (the names stay the caller's). */
+static char **
+sorted_names(char *const *v, size_t n)
+{
+	char **c = malloc((n + 1) * sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	if (n > 0) {
+		memcpy(c, v, n * sizeof(*c));
+		qsort(c, n, sizeof(*c), cmp_str);
+	}
+	return c;
+}
+
+/* The delta of prev by the files ch names. */
+static int
+load_delta(struct loader *l, const char *jobs_dir, const char *nodes_dir,
+    struct defs_set *prev, const struct defs_changes *ch)
+{
+	struct defs_set *s = l->set;
+	char **jobs = sorted_names(ch->jobs, ch->njobs);
+	char **nodes = sorted_names(ch->nodes, ch->nnodes);
+	int r = -ENOMEM;
+
+	s->changed_jobs = calloc(ch->njobs + 1, sizeof(*s->changed_jobs));
+	if (jobs == NULL || nodes == NULL || s->changed_jobs == NULL ||
+	    (r = delta_init(l, prev, ch->njobs)) != 0)
+		goto out;
+	s->nodes_changed = ch->nnodes > 0;
+	if ((r = delta_dir(l, nodes_dir, nodes, ch->nnodes, false)) != 0 ||
+	    (r = delta_dir(l, jobs_dir, jobs, ch->njobs, true)) != 0)
+		goto out;
+	r = cross_check(l, s->nodes_changed);
+ out:
+	free(jobs);
+	free(nodes);
+	return r;
+}
+
+int
+defs_reload(const char *jobs_dir, const char *nodes_dir,
+    const struct tz *default_zone, struct defs_set *prev,
+    const struct defs_changes *ch, struct defs_set **out,
+    defs_report_fn report_fn, void *arg)
+{
+	struct loader l;
+	int r;
+
+	*out = NULL;
+	if ((r = loader_init(&l, default_zone, report_fn, arg)) != 0)
+		return loader_done(&l, r, out);
+	if (prev == NULL || ch->full)
+		r = load_scan(&l, jobs_dir, nodes_dir);
+	else if (ch->all) {
+		l.prev = prev;
+		l.set->base = prev;
+		l.set->base_gen = prev->gen;
+		l.set->borrowed = true;
+		r = load_scan(&l, jobs_dir, nodes_dir);
+	} else
+		r = load_delta(&l, jobs_dir, nodes_dir, prev, ch);
+	return loader_done(&l, r, out);
+}
+
+void
+defs_set_replace(struct defs_set *old, struct defs_set *set)
+{
+	size_t i;
+
+	if (set->borrowed && old != NULL && set->base == old &&
+	    old->gen == set->base_gen) {
+		/* old's references to what both share become set's */
+		for (i = 0; i < set->ndropped; i++)
+			defs_job_unref(set->dropped[i]);
+		old->njobs = 0;
+	} else if (set->borrowed) {
+		/* not made from old: references of its own (the fresh ones
+		 * it has already) */
+		for (i = 0; i < set->njobs; i++)
+			defs_job_ref(set->jobs[i]);
+		for (i = 0; i < set->nfresh; i++)
+			defs_job_unref(set->fresh[i]);
+	}
+	set->borrowed = false;
+	set->base = NULL;
+	set->ndropped = 0;
+	defs_set_free(old);
 }
 
 /*
@@ -1754,22 +2382,19 @@ defs_load(const char *jobs_dir, const char *nodes_dir,
  * struct job_def and struct node_def start with their name, and a pointer
  * to a struct converts to a pointer to its first member.
  */
+size_t
+defs_named_pos(void *const *v, size_t n, const char *name, bool *found)
+{
+	return name_pos(v, n, name, true, found);
+}
+
 ssize_t
 defs_find_named(void *const *v, size_t n, const char *name)
 {
-	size_t lo = 0, hi = n, mid;
-	int d;
+	bool found;
+	size_t i = defs_named_pos(v, n, name, &found);
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if ((d = strcmp(name, *(char *const *)v[mid])) == 0)
-			return (ssize_t)mid;
-		if (d < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return -1;
+	return found ? (ssize_t)i : -1;
 }
 
 struct job_def *
@@ -1801,8 +2426,16 @@ defs_set_free(struct defs_set *set)
 
 	if (set == NULL)
 		return;
-	for (i = 0; i < set->njobs; i++)
-		defs_job_unref(set->jobs[i]);
+	/* a delta not adopted holds references to its fresh jobs only */
+	for (i = 0; i < (set->borrowed ? set->nfresh : set->njobs); i++)
+		defs_job_unref(set->borrowed ? set->fresh[i] : set->jobs[i]);
+	for (i = 0; i < set->nchanged_jobs; i++)
+		free(set->changed_jobs[i]);
+	free(set->changed_jobs);
+	free(set->fresh);
+	free(set->dropped);
+	free(set->bad_job_fids);
+	free(set->bad_node_fids);
 	for (i = 0; i < set->nnodes; i++)
 		defs_node_free(set->nodes[i]);
 	for (i = 0; i < set->nbad_jobs; i++)

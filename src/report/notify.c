@@ -59,6 +59,7 @@ struct notify {
 	pthread_mutex_t lock;		/* jobs, njobs */
 	struct job_def **jobs;		/* sorted by name, referenced */
 	size_t njobs;
+	uint64_t set_gen;		/* of the set jobs came from (0: none) */
 	struct chan chans[NOTIFY_SINKS];
 };
 
@@ -160,12 +161,57 @@ job_remember(struct notify *n, const struct job_def *def)
 	defs_job_unref(old);
 }
 
+/* Forgets job (a name) under the lock; its reference is returned
+ * through *old to be dropped outside it. */
+static void
+job_forget(struct notify *n, const char *job, struct job_def **old)
+{
+	bool found;
+	size_t i = job_slot(n, job, &found);
+
+	*old = NULL;
+	if (!found)
+		return;
+	*old = n->jobs[i];
+	memmove(n->jobs + i, n->jobs + i + 1, (--n->njobs - i) *
+	    sizeof(*n->jobs));
+}
+
+/* A delta of the set n has: only the names it looked at change (a bad
+ * file's job keeps its definition, as the runner does). */
+static int
+set_delta(struct notify *n, const struct defs_set *set)
+{
+	struct job_def *def, *old;
+	const char *name;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < set->nchanged_jobs; i++) {
+		name = set->changed_jobs[i];
+		def = defs_find_job(set, name);
+		old = NULL;
+		pthread_mutex_lock(&n->lock);
+		if (def != NULL)
+			rc = job_put(n, def, &old);
+		else if (!defs_job_is_bad(set, name))
+			job_forget(n, name, &old);
+		pthread_mutex_unlock(&n->lock);
+		defs_job_unref(old);
+	}
+	return rc;
+}
+
 int
 notify_set_jobs(struct notify *n, const struct defs_set *set)
 {
 	struct job_def **v = NULL, **old;
 	size_t i, nold;
 
+	if (set->base != NULL && n->set_gen == set->base_gen) {
+		n->set_gen = set_delta(n, set) == 0 ? set->gen : 0;
+		return n->set_gen != 0 ? 0 : -ENOMEM;
+	}
 	if (set->njobs > 0 &&
 	    (v = calloc(set->njobs, sizeof(*v))) == NULL)
 		return -ENOMEM;
@@ -178,6 +224,7 @@ notify_set_jobs(struct notify *n, const struct defs_set *set)
 	n->njobs = set->njobs;
 	pthread_mutex_unlock(&n->lock);
 	jobs_unref(old, nold);
+	n->set_gen = set->gen;
 	return 0;
 }
 

@@ -443,37 +443,33 @@ keep_bad_nodes(struct runner *r, struct defs_set *set,
 		}
 }
 
-int
-runner_apply(struct runner *r, struct defs_set *set, int at_startup,
-    struct runner_applied *out)
+/* A job whose file is invalid keeps its slot and definition. */
+static void
+keep_bad_job(struct slot *slot, struct runner_applied *a)
 {
-	struct runner_applied a;
-	struct slot **ns, *slot;
+	/* half-written or broken file: keep the last good definition rather
+	 * than dropping the job */
+	log_warn("job %s: its file is invalid; keeping the previous "
+	    "definition until it is fixed", slot->name);
+	kept_add(a->kept_job_files, sizeof(a->kept_job_files), &a->kept_jobs,
+	    slot->name);
+}
+
+/* Merges a whole set with the slots (both sorted by name) into ns. */
+static size_t
+apply_all(struct runner *r, struct defs_set *set, int at_startup,
+    struct slot **ns, struct runner_applied *a)
+{
+	struct slot *slot;
 	size_t i = 0, j = 0, n = 0;
 	int c;
 
-	memset(&a, 0, sizeof(a));
-	keep_bad_nodes(r, set, &a);
-	a.nodes = set->nnodes;
-	ns = calloc(set->njobs + 1, sizeof(*ns));
-	if (ns == NULL || policy_set_nodes(r->policy, set) != 0) {
-		log_error("reload: out of memory; keeping the old definitions");
-		free(ns);
-		defs_set_free(set);
-		return -ENOMEM;
-	}
-	exec_ssh_retire(r->ssh, set->nodes, set->nnodes);
 	while (i < r->nslots || j < set->njobs) {
 		c = i == r->nslots ? 1 : j == set->njobs ? -1 :
+		    r->slots[i]->def == set->jobs[j] ? 0 :
 		    strcmp(r->slots[i]->name, set->jobs[j]->name);
 		if (c < 0 && defs_job_is_bad(set, r->slots[i]->name)) {
-			/* half-written or broken file: keep the last good
-			 * definition rather than dropping the job */
-			log_warn("job %s: its file is invalid; keeping the "
-			    "previous definition until it is fixed",
-			    r->slots[i]->name);
-			kept_add(a.kept_job_files, sizeof(a.kept_job_files),
-			    &a.kept_jobs, r->slots[i]->name);
+			keep_bad_job(r->slots[i], a);
 			ns[n++] = r->slots[i++];
 			continue;
 		}
@@ -491,14 +487,92 @@ runner_apply(struct runner *r, struct defs_set *set, int at_startup,
 		}
 		ns[n++] = slot;
 	}
-	free(r->slots);
-	r->slots = ns;
-	r->nslots = n;
-	r->stats.jobs = n;
-	defs_set_free(r->set);
+	return n;
+}
+
+/* One name a delta looked at: the slot takes its new definition, is made,
+ * kept (a bad file) or retired. */
+static int
+apply_name(struct runner *r, struct defs_set *set, const char *name)
+{
+	struct job_def *def = defs_find_job(set, name);
+	struct slot *slot, **v;
+	bool found;
+	size_t at = defs_named_pos((void *const *)r->slots, r->nslots, name,
+	    &found);
+
+	if (found && def != NULL)
+		slot_update(r->slots[at], def);
+	else if (found && !defs_job_is_bad(set, name)) {
+		slot_retire(r, r->slots[at]);
+		memmove(r->slots + at, r->slots + at + 1,
+		    (--r->nslots - at) * sizeof(*r->slots));
+	} else if (!found && def != NULL) {
+		if ((v = realloc(r->slots, (r->nslots + 2) * sizeof(*v))) ==
+		    NULL)
+			return -ENOMEM;
+		r->slots = v;
+		if ((slot = slot_new(r, def, 0)) == NULL)
+			return -ENOMEM;
+		memmove(v + at + 1, v + at, (r->nslots++ - at) * sizeof(*v));
+		v[at] = slot;
+	}
+	return 0;
+}
+
+/* A delta made from the set in force: only the names it looked at
+ * change (the others are the same definitions), so the cost is theirs. */
+static void
+apply_delta(struct runner *r, struct defs_set *set, struct runner_applied *a)
+{
+	bool found;
+	size_t i, at;
+
+	for (i = 0; i < set->nchanged_jobs; i++)
+		if (apply_name(r, set, set->changed_jobs[i]) != 0)
+			log_error("job %s: out of memory",
+			    set->changed_jobs[i]);
+	for (i = 0; i < set->nbad_jobs; i++) {
+		at = defs_named_pos((void *const *)r->slots, r->nslots,
+		    set->bad_jobs[i], &found);
+		if (found)
+			keep_bad_job(r->slots[at], a);
+	}
+}
+
+int
+runner_apply(struct runner *r, struct defs_set *set, int at_startup,
+    struct runner_applied *out)
+{
+	struct runner_applied a;
+	struct slot **ns = NULL;
+	bool delta = set->base != NULL && set->base == r->set &&
+	    set->base_gen == r->set->gen;
+
+	memset(&a, 0, sizeof(a));
+	keep_bad_nodes(r, set, &a);
+	a.nodes = set->nnodes;
+	if ((!delta && (ns = calloc(set->njobs + 1, sizeof(*ns))) == NULL) ||
+	    policy_set_nodes(r->policy, set) != 0) {
+		log_error("reload: out of memory; keeping the old definitions");
+		free(ns);
+		defs_set_free(set);
+		return -ENOMEM;
+	}
+	if (set->nodes_changed || !delta)
+		exec_ssh_retire(r->ssh, set->nodes, set->nnodes);
+	if (delta)
+		apply_delta(r, set, &a);
+	else {
+		r->nslots = apply_all(r, set, at_startup, ns, &a);
+		free(r->slots);
+		r->slots = ns;
+	}
+	r->stats.jobs = r->nslots;
+	defs_set_replace(r->set, set);
 	r->set = set;
 	run_pump_waiting(r);
-	a.jobs = n;
+	a.jobs = r->nslots;
 	if (out != NULL)
 		*out = a;
 	return 0;

@@ -408,3 +408,9 @@ runner_policy(struct runner *r)
 {
 	return r->policy;
 }
+
+struct defs_set *
+runner_defs(struct runner *r)
+{
+	return r->set;
+}

@@ -1126,6 +1126,271 @@ test_keep_node(void **state)
 	defs_set_free(set);
 }
 
+/* ---- incremental reloads ---- */
+
+#define JOB_HOURLY	"{\"policy\": {\"roles\": [\"web\"]}, " \
+			"\"schedule\": \"@hourly\", \"command\": [\"/x\"]}"
+#define JOB_DAILY	"{\"policy\": {\"roles\": [\"web\"]}, " \
+			"\"schedule\": \"@daily\", \"command\": [\"/x\"]}"
+#define JOB_BROKEN	"{\"policy\": {\"roles\": [\"web\"]}}"
+
+/* jobs.d and nodes.d in a new temporary directory tmp: jobs a, b, c, d
+ * (hourly), e (broken), node n1 (role web); prev loaded from them. */
+static void
+reload_fixture(char *tmp, char *jobs, char *nodes, struct defs_set **prev)
+{
+	const char *names[] = { "a", "b", "c", "d" };
+	char file[32];
+	size_t i;
+
+	assert_non_null(mkdtemp(tmp));
+	snprintf(jobs, 256, "%s/jobs.d", tmp);
+	snprintf(nodes, 256, "%s/nodes.d", tmp);
+	assert_int_equal(mkdir(jobs, 0700), 0);
+	assert_int_equal(mkdir(nodes, 0700), 0);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(file, sizeof(file), "%s.json", names[i]);
+		write_file(jobs, file, JOB_HOURLY);
+	}
+	write_file(jobs, "e.json", JOB_BROKEN);
+	write_file(nodes, "n1.json", "{\"roles\": [\"web\"], "
+	    "\"connection_type\": \"local\"}");
+	assert_int_equal(defs_load(jobs, nodes, zone("UTC"), prev, NULL,
+	    NULL), 0);
+	assert_int_equal((*prev)->njobs, 4);
+	assert_int_equal((*prev)->nparsed, 6);
+}
+
+/* Sets a file's mtime (and atime) to ns since the epoch. */
+static void
+set_mtime(const char *dir, const char *name, int64_t ns)
+{
+	char path[PATH_MAX];
+	struct timespec ts[2];
+
+	ts[0].tv_sec = (time_t)(ns / 1000000000);
+	ts[0].tv_nsec = (long)(ns % 1000000000);
+	ts[1] = ts[0];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* Each definition knows its file's identity. */
+static void
+test_reload_identity(void **state)
+{
+	char tmp[] = "/tmp/test_defs.XXXXXX", jobs[256], nodes[256];
+	char path[PATH_MAX];
+	struct defs_set *set;
+	struct stat st;
+
+	(void)state;
+	reload_fixture(tmp, jobs, nodes, &set);
+	snprintf(path, sizeof(path), "%s/b.json", jobs);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(set->jobs[1]->fid.ino == st.st_ino);
+	assert_true(set->jobs[1]->fid.dev == st.st_dev);
+	assert_true(set->jobs[1]->fid.size == st.st_size);
+	assert_true(set->jobs[1]->fid.mtime_ns == (int64_t)st.st_mtim.tv_sec *
+	    1000000000 + st.st_mtim.tv_nsec);
+	snprintf(path, sizeof(path), "%s/e.json", jobs);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(set->nbad_jobs, 1);
+	assert_true(set->bad_job_fids[0].ino == st.st_ino);
+	snprintf(path, sizeof(path), "%s/n1.json", nodes);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(set->nodes[0]->fid.ino == st.st_ino);
+	defs_set_free(set);
+	rm_rf(tmp);
+}
+
+/* The same names and file contents, in the same order. */
+static void
+assert_same_defs(const struct defs_set *a, const struct defs_set *b)
+{
+	size_t i;
+
+	assert_int_equal(a->njobs, b->njobs);
+	for (i = 0; i < a->njobs; i++) {
+		assert_string_equal(a->jobs[i]->name, b->jobs[i]->name);
+		assert_true(a->jobs[i]->digest == b->jobs[i]->digest);
+	}
+	assert_int_equal(a->nnodes, b->nnodes);
+	for (i = 0; i < a->nnodes; i++)
+		assert_string_equal(a->nodes[i]->name, b->nodes[i]->name);
+	assert_int_equal(a->nbad_jobs, b->nbad_jobs);
+	for (i = 0; i < a->nbad_jobs; i++)
+		assert_string_equal(a->bad_jobs[i], b->bad_jobs[i]);
+	assert_int_equal(a->nerrors, b->nerrors);
+}
+
+/* A scan re-parses only the files whose size, mtime or inode changed,
+ * drops the ones gone, and ends where a fresh load does. */
+static void
+test_reload_scan(void **state)
+{
+	char tmp[] = "/tmp/test_defs.XXXXXX", jobs[256], nodes[256];
+	char from[PATH_MAX], to[PATH_MAX];
+	struct defs_changes ch = { .all = true };
+	struct diags ds = { 0 };
+	struct defs_set *prev, *set, *fresh;
+	struct stat st;
+
+	(void)state;
+	reload_fixture(tmp, jobs, nodes, &prev);
+	assert_int_equal(defs_reload(jobs, nodes, zone("UTC"), prev, &ch,
+	    &set, collect, &ds), 0);
+	assert_int_equal(set->nparsed, 0);	/* nothing changed */
+	assert_int_equal(ds.n, 0);	/* not even e.json's error again */
+	assert_ptr_equal(set->jobs[2], prev->jobs[2]);
+	assert_int_equal(set->jobs[2]->refs, 1);	/* shared */
+	assert_ptr_equal(set->base, prev);
+	assert_int_equal(set->nchanged_jobs, 0);
+	assert_same_defs(set, prev);
+	defs_set_replace(prev, set);
+	prev = set;
+
+	write_file(jobs, "b.json", JOB_DAILY);		/* size */
+	set_mtime(jobs, "c.json", prev->jobs[2]->fid.mtime_ns - 1);  /* mtime */
+	write_file(jobs, "a.new", JOB_HOURLY);		/* inode only */
+	set_mtime(jobs, "a.new", prev->jobs[0]->fid.mtime_ns);
+	snprintf(from, sizeof(from), "%s/a.new", jobs);
+	snprintf(to, sizeof(to), "%s/a.json", jobs);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(stat(to, &st), 0);
+	assert_true(st.st_size == prev->jobs[0]->fid.size);
+	snprintf(to, sizeof(to), "%s/d.json", jobs);
+	assert_int_equal(unlink(to), 0);		/* gone */
+	write_file(jobs, "f.json", JOB_HOURLY);		/* new */
+	memset(&ds, 0, sizeof(ds));
+	assert_int_equal(defs_reload(jobs, nodes, zone("UTC"), prev, &ch,
+	    &set, collect, &ds), 0);
+	assert_int_equal(set->nparsed, 4);	/* a, b, c, f */
+	assert_int_equal(set->njobs, 4);
+	assert_string_equal(set->jobs[3]->name, "f");
+	assert_null(defs_find_job(set, "d"));
+	assert_ptr_not_equal(set->jobs[0], prev->jobs[0]);
+	assert_ptr_not_equal(set->jobs[1], prev->jobs[1]);
+	assert_ptr_not_equal(set->jobs[2], prev->jobs[2]);
+	assert_true(defs_job_is_bad(set, "e"));	/* still bad */
+	assert_int_equal(set->nchanged_jobs, 5);	/* a, b, c, d, f */
+	assert_string_equal(set->changed_jobs[3], "d");
+	assert_int_equal(set->ndropped, 4);	/* a, b, c, d */
+	assert_int_equal(defs_load(jobs, nodes, zone("UTC"), &fresh, NULL,
+	    NULL), 0);
+	assert_same_defs(set, fresh);
+	defs_set_free(fresh);
+	defs_set_replace(prev, set);
+	defs_set_free(set);
+	rm_rf(tmp);
+}
+
+/* A delta re-reads only the named files: the others are the previous
+ * set's definitions, shared without touching their references until it
+ * takes the previous set's place. */
+static void
+test_reload_delta(void **state)
+{
+	char tmp[] = "/tmp/test_defs.XXXXXX", jobs[256], nodes[256];
+	char path[PATH_MAX];
+	struct defs_changes ch = { 0 };
+	struct diags ds = { 0 };
+	struct defs_set *prev, *set;
+	struct job_def *a;
+
+	(void)state;
+	reload_fixture(tmp, jobs, nodes, &prev);
+	a = prev->jobs[0];
+	write_file(jobs, "b.json", JOB_DAILY);
+	write_file(jobs, "c.json", JOB_DAILY);	/* not named: not seen */
+	snprintf(path, sizeof(path), "%s/d.json", jobs);
+	assert_int_equal(unlink(path), 0);
+	write_file(jobs, "bb.json", "{\"policy\": {\"roles\": [\"db\"]}, "
+	    "\"schedule\": \"@daily\", \"command\": [\"/x\"]}");
+	write_file(jobs, "e.json", JOB_HOURLY);	/* fixed */
+	defs_changes_add_file(&ch, true, "d.json");
+	defs_changes_add_file(&ch, true, "b.json");
+	defs_changes_add_file(&ch, true, ".b.json.tmp");	/* ignored */
+	defs_changes_add_name(&ch, true, "bb");
+	defs_changes_add_name(&ch, true, "e");
+	defs_changes_add_name(&ch, true, "b");	/* twice: read once */
+	assert_int_equal(ch.njobs, 5);
+	assert_int_equal(defs_reload(jobs, nodes, zone("UTC"), prev, &ch,
+	    &set, collect, &ds), 0);
+	assert_int_equal(set->nparsed, 3);	/* b, bb, e */
+	assert_int_equal(set->nchanged_jobs, 4);	/* b, bb, d, e */
+	assert_string_equal(set->changed_jobs[0], "b");
+	assert_string_equal(set->changed_jobs[3], "e");
+	assert_false(set->nodes_changed);
+	assert_ptr_equal(set->base, prev);
+	assert_int_equal(set->njobs, 5);	/* a, b, bb, c, e */
+	assert_ptr_equal(set->jobs[0], a);
+	assert_ptr_equal(set->jobs[3], prev->jobs[2]);	/* c: old */
+	assert_int_equal(a->refs, 1);		/* shared, not referenced */
+	assert_ptr_not_equal(set->jobs[1], prev->jobs[1]);
+	assert_string_equal(set->jobs[2]->name, "bb");
+	assert_string_equal(set->jobs[4]->name, "e");
+	assert_null(defs_find_job(set, "d"));
+	assert_int_equal(set->nbad_jobs, 0);
+	assert_int_equal(set->nerrors, 0);
+	/* the cross-check looked at the parsed jobs only */
+	assert_int_equal(ds.n, 1);
+	snprintf(path, sizeof(path), "%s/bb.json", jobs);
+	assert_true(find_diag(&ds, "warning", path,
+	    "policy.roles: no node has role \"db\"") >= 0);
+	defs_set_replace(prev, set);
+	assert_int_equal(a->refs, 1);		/* now set's */
+	prev = set;
+
+	/* a file named that broke: a bad file; a node named: every job is
+	 * checked again */
+	defs_changes_clear(&ch);
+	write_file(jobs, "a.json", JOB_BROKEN);
+	defs_changes_add_name(&ch, true, "a");
+	defs_changes_add_name(&ch, false, "n1");
+	memset(&ds, 0, sizeof(ds));
+	assert_int_equal(defs_reload(jobs, nodes, zone("UTC"), prev, &ch,
+	    &set, collect, &ds), 0);
+	assert_int_equal(set->nparsed, 2);
+	assert_true(set->nodes_changed);
+	assert_null(defs_find_job(set, "a"));
+	assert_true(defs_job_is_bad(set, "a"));
+	assert_int_equal(set->nerrors, 1);
+	assert_int_equal(ds.n, 2);	/* a's error, bb's warning again */
+	defs_set_free(set);		/* not adopted: prev intact */
+	assert_int_equal(prev->jobs[1]->refs, 1);
+	defs_set_free(prev);
+	defs_changes_clear(&ch);
+	rm_rf(tmp);
+}
+
+/* Too many names turn into a scan of everything. */
+static void
+test_reload_changes_bounded(void **state)
+{
+	struct defs_changes ch = { 0 };
+	char name[32];
+	int i;
+
+	(void)state;
+	assert_false(defs_changes_add_file(&ch, true, "x.json~"));
+	assert_false(defs_changes_add_file(&ch, true, ".x.json"));
+	assert_true(defs_changes_add_file(&ch, true, "-bad.json"));
+	assert_int_equal(ch.njobs, 0);
+	for (i = 0; i < DEFS_CHANGES_MAX; i++) {
+		snprintf(name, sizeof(name), "j%d", i);
+		defs_changes_add_name(&ch, i % 2, name);
+	}
+	assert_false(ch.all);
+	assert_int_equal(ch.njobs + ch.nnodes, DEFS_CHANGES_MAX);
+	defs_changes_add_name(&ch, true, "one-more");
+	assert_true(ch.all);
+	assert_int_equal(ch.njobs + ch.nnodes, 0);
+	defs_changes_clear(&ch);
+	assert_false(ch.all);
+}
+
 int
 main(void)
 {
@@ -1156,6 +1421,10 @@ main(void)
 		cmocka_unit_test(test_load_dirs),
 		cmocka_unit_test(test_load_bad_names_and_sizes),
 		cmocka_unit_test(test_load_missing_dir),
+		cmocka_unit_test(test_reload_identity),
+		cmocka_unit_test(test_reload_scan),
+		cmocka_unit_test(test_reload_delta),
+		cmocka_unit_test(test_reload_changes_bounded),
 	};
 	int r;
 

@@ -853,6 +853,72 @@ test_manage(void **state)
 	store_runs_free(runs, n);
 }
 
+#define YEARLY	"{\"policy\": {\"roles\": [\"w\"]}, \"schedule\": \"@yearly\", " \
+		"\"command\": [\"true\"]}"
+
+/* The job's next run, or 0 if it is not in the runner. */
+static int64_t
+next_run(struct env *e, const char *job)
+{
+	struct runner_job_info ji;
+
+	return runner_job_find(e->r, job, &ji) == 0 ? ji.next_run : 0;
+}
+
+/*
+ * A delta (defs_reload() of named files) applied by its names: a changed
+ * job is planned again, a new one scheduled, a removed one dropped, a
+ * broken one kept; the others keep their definitions.
+ */
+static void
+test_apply_delta(void **state)
+{
+	struct env *e = *state;
+	struct defs_changes ch = { 0 };
+	struct runner_applied a;
+	struct defs_set *set;
+	const char *names[] = { "a", "b", "c", "d" };
+	struct job_def *keep;
+	char path[300];
+	size_t i;
+
+	put(e->nodes, "n1", local);
+	for (i = 0; i < 3; i++)
+		put(e->jobs, names[i], YEARLY);
+	put(e->jobs, "x", YEARLY);
+	assert_int_equal(runner_new(&e->cfg, e->loop, e->st, &e->r), 0);
+	assert_int_equal(defs_load(e->jobs, e->nodes, NULL, &set, NULL, NULL),
+	    0);
+	runner_apply(e->r, set, 1, NULL);
+	keep = defs_find_job(set, "x");
+	assert_true(next_run(e, "b") > time(NULL) + 3600);
+
+	put(e->jobs, "a", "{\"policy\": ");			/* broken */
+	put(e->jobs, "b", "{\"policy\": {\"roles\": [\"w\"]}, "	/* changed */
+	    "\"schedule\": \"@hourly\", \"command\": [\"true\"]}");
+	snprintf(path, sizeof(path), "%s/c.json", e->jobs);	/* removed */
+	assert_int_equal(unlink(path), 0);
+	put(e->jobs, "d", YEARLY);				/* new */
+	for (i = 0; i < 4; i++)
+		defs_changes_add_name(&ch, true, names[i]);
+	assert_int_equal(defs_reload(e->jobs, e->nodes, NULL, runner_defs(e->r),
+	    &ch, &set, NULL, NULL), 0);
+	assert_int_equal(runner_apply(e->r, set, 0, &a), 0);
+	assert_ptr_equal(runner_defs(e->r), set);
+	assert_int_equal(a.jobs, 4);		/* a (kept), b, d, x */
+	assert_int_equal(a.kept_jobs, 1);
+	assert_string_equal(a.kept_job_files, "a.json");
+	assert_int_equal(runner_job_count(e->r), 4);
+	assert_true(next_run(e, "a") > 0);
+	assert_true(next_run(e, "b") <= time(NULL) + 3600);
+	assert_int_equal(next_run(e, "c"), 0);
+	assert_true(next_run(e, "d") > 0);
+	assert_ptr_equal(defs_find_job(set, "x"), keep);  /* shared */
+	defs_changes_clear(&ch);
+	runner_shutdown(e->r, 2000, stop, e->loop);
+	loop_run(e->loop);
+}
+
 /* A claim (runhooks.h) that loses the first tick it is asked for and
  * hands the others to the claim it wraps (the runner's local one). */
 struct lose_claim {
@@ -1290,6 +1356,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_http_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_delta, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_claim_lost, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_finish_hooks, setup,
