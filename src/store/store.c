@@ -130,6 +130,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE outbox ADD COLUMN job TEXT;"
 	"ALTER TABLE outbox ADD COLUMN scheduled_at INTEGER;"
 	"ALTER TABLE outbox ADD COLUMN doc TEXT;",
+	/* 6: when an item began waiting for a free slot under
+	 * max_concurrent_runs (0: it never waited). */
+	"ALTER TABLE run_items ADD COLUMN queued_ms INTEGER NOT NULL"
+	" DEFAULT 0;",
 };
 #define SCHEMA_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -196,13 +200,13 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_RUN_GET] = RUN_COLUMNS " WHERE id = ?",
 	[S_ITEM_INSERT] =
 	    "INSERT INTO run_items (run_id, node, attempt, status, exit_code,"
-	    " signal, started_ms, ended_ms, out, err, truncated, error, proc)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    " signal, started_ms, ended_ms, out, err, truncated, error, proc,"
+	    " queued_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[S_ITEM_DELETE] = "DELETE FROM run_items WHERE run_id = ?",
 	[S_ITEMS_GET] =
 	    "SELECT node, attempt, status, exit_code, signal, started_ms,"
 	    " ended_ms, CASE WHEN ?2 THEN out END, CASE WHEN ?2 THEN err END,"
-	    " truncated, error FROM run_items WHERE run_id = ?1"
+	    " truncated, error, queued_ms FROM run_items WHERE run_id = ?1"
 	    " ORDER BY attempt, node",
 	[S_JOB_SCHEDULED] =
 	    "INSERT INTO job_state (job, last_scheduled_at, run_count)"
@@ -244,7 +248,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_RECOVER_ITEMS] =
 	    "UPDATE run_items SET status = 5,"
 	    " ended_ms = CASE WHEN ended_ms = 0 THEN ?1 ELSE ended_ms END,"
-	    " error = coalesce(error, CASE status WHEN 0 THEN ?3 ELSE ?2 END)"
+	    " error = coalesce(error, CASE WHEN status = 0 AND queued_ms > 0"
+	    "   THEN '" STORE_WAITING_REASON "'"
+	    "   WHEN status = 0 THEN ?3 ELSE ?2 END)"
 	    " WHERE status IN (0, 1, 2) AND"
 	    " run_id IN (SELECT id FROM runs WHERE status IN (0, 1, 2))",
 	[S_RECOVER_RUNS] =
@@ -770,6 +776,7 @@ item_insert(struct store *st, int64_t run_id, const struct store_item *it)
 	bind_int(&b, it->truncated);
 	bind_text(&b, it->error);
 	bind_text(&b, it->proc);
+	bind_int(&b, it->queued_ms);
 	return bind_exec(st, &b, "insert run item");
 }
 
@@ -1254,6 +1261,7 @@ item_from_row(sqlite3_stmt *s, struct store_item *it)
 	it->started_ms = col_int(s, 5);
 	it->ended_ms = col_int(s, 6);
 	it->truncated = col_int(s, 9) != 0;
+	it->queued_ms = col_int(s, 11);
 	if (col_dup(s, 0, &it->node) != 0 || col_dup(s, 7, &it->out) != 0 ||
 	    col_dup(s, 8, &it->err) != 0 || col_dup(s, 10, &it->error) != 0) {
 		item_clear(it);
