@@ -544,8 +544,16 @@ wal_cb(void *arg, int ncol, char **vals, char **names)
 	return 0;
 }
 
-/* Creates path if needed and makes it and its WAL files STORE_FILE_MODE.
- * Returns 0 or -errno. */
+/*
+ * Creates path if needed and makes it and its WAL files STORE_FILE_MODE.
+ * A file that exists is never opened here: closing a descriptor of the
+ * database drops every POSIX lock this process holds on it, those of the
+ * connections already open included (the outbox opens the store after the
+ * daemon), and a reader in another process that then closes believes it
+ * is the last one, checkpoints and deletes the WAL the daemon still
+ * writes to: what the daemon writes next is seen by no one and lost.
+ * Returns 0 or -errno.
+ */
 static int
 store_private(const char *path)
 {
@@ -554,12 +562,13 @@ store_private(const char *path)
 	size_t i;
 	int fd, r = 0;
 
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY,
-	    STORE_FILE_MODE)) < 0)
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOCTTY, STORE_FILE_MODE)) >= 0)
+		close(fd);	/* new: no connection has it open */
+	else if (errno != EEXIST)
 		return -errno;
-	if (fchmod(fd, STORE_FILE_MODE) != 0)
-		r = -errno;
-	close(fd);
+	if (chmod(path, STORE_FILE_MODE) != 0)
+		return -errno;
 	for (i = 0; r == 0 && i < sizeof(wal) / sizeof(wal[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", path, wal[i]);
 		if (chmod(p, STORE_FILE_MODE) != 0 && errno != ENOENT)

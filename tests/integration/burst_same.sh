@@ -116,6 +116,12 @@ print(next(r['job'] for r in b['runs'] if r['id'] == $wid))")" \
     --state-dir "$S"
 check "distcronctl history shows the run WAITING" contains "$T/out" WAITING
 
+# an outside reader (the sqlite3 shell, read-write as most tools open it)
+# opens and closes the store while the daemon writes: it must neither
+# take the daemon's WAL away nor keep the runs written after it unseen
+outside() { sqlite3 "$S/distcron.db" "SELECT count(*) FROM runs WHERE
+    job LIKE 'a-%' AND status = 4"; }
+outside >/dev/null
 finished() { [ "$(grep -c '^a-' "$IV")" -ge $JOBS ]; }
 check "all 300 jobs ran" wait_for 30 finished
 check "each exactly once" test "$(ran a)" = "$JOBS $JOBS"
@@ -128,6 +134,9 @@ check "the waiting run then started: its item queued before it started" \
 settled() { runs_seen "" && body "sum(1 for r in b['runs'] if
     r['job'].startswith('a-') and r['status'] == 'SUCCESS') == $JOBS"; }
 check "the store has one SUCCESS run of each job" wait_for 10 settled
+outside_all() { [ "$(outside)" -eq $JOBS ]; }
+check "  which an outside reader sees too, while the daemon runs" \
+    wait_for 10 outside_all
 check "the forbid job's second tick was skipped while its run waited" \
     grep -q 'job forbid: tick .* skipped: the previous run still waits for a free slot' \
     "$T/daemon.log"
