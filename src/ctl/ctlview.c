@@ -367,10 +367,8 @@ ctlview_run(json_object *run, int64_t id, FILE *out)
 		item_print(json_object_array_get_idx(items, i), out);
 }
 
-/* The run's status, or "WAITING" while every item of its current attempt
- * waits for a free slot. */
-static void
-cell_status(json_object *run, char *out, size_t outlen)
+bool
+ctlview_run_waiting(json_object *run)
 {
 	json_object *items = ctlview_get(run, "items"), *it;
 	size_t i, n = json_object_is_type(items, json_type_array) ?
@@ -378,7 +376,6 @@ cell_status(json_object *run, char *out, size_t outlen)
 	const char *st;
 	int64_t attempt = 1, a;
 
-	cell_json(ctlview_get(run, "status"), out, outlen);
 	(void)ctlview_int(run, "attempt", &attempt);
 	for (i = 0; i < n; i++) {
 		it = json_object_array_get_idx(items, i);
@@ -388,7 +385,15 @@ cell_status(json_object *run, char *out, size_t outlen)
 		st = ctlview_string(it, "status");
 		waiting += st != NULL && strcmp(st, "WAITING") == 0;
 	}
-	if (current > 0 && waiting == current)
+	return current > 0 && waiting == current;
+}
+
+/* The run's status, or "WAITING" while it waits for a free slot. */
+static void
+cell_status(json_object *run, char *out, size_t outlen)
+{
+	cell_json(ctlview_get(run, "status"), out, outlen);
+	if (ctlview_run_waiting(run))
 		snprintf(out, outlen, "WAITING");
 }
 

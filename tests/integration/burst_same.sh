@@ -149,6 +149,9 @@ check "  and its first run ran, once" wait_for 10 forbid_once
 T1=$(($(date +%s) + 5))
 jobs_at b "$T1" 1
 check "burst 2 waits for slots" wait_for 15 waiting_metric
+run "$ctl" run forbid --wait --timeout 4s --url "$URL" --token "$TOKEN"
+check "distcronctl run says its run waits for a free slot" \
+    contains "$T/err" "is WAITING for a free slot (max_concurrent_runs)"
 api_daemon_stop
 check "the daemon stops within its grace" test "$stop_rc" -eq 0
 started=$(grep -c '^b-' "$IV")
