@@ -47,4 +47,8 @@ void ctlview_show(json_object *root, FILE *out);
 /* A final run (GET /runs/ID) with its items' outcomes and output. */
 void ctlview_run(json_object *run, int64_t id, FILE *out);
 
+/* True while every item of the run's current attempt is WAITING for a
+ * free slot (max_concurrent_runs). */
+bool ctlview_run_waiting(json_object *run);
+
 #endif

@@ -5,8 +5,10 @@
  * Two shapes:
  *   run     {"id", "job", "scheduled_at", "status", "trigger", "attempt",
  *            "started", "ended", "items": [{"node", "attempt", "status",
- *            "exit_code", "signal", "started", "ended", "error", "output",
- *            "stderr", "truncated"}], "reason"}
+ *            "queued", "exit_code", "signal", "started", "ended", "error",
+ *            "output", "stderr", "truncated"}], "reason"}
+ *            (an item's status is "WAITING" while it waits for a free
+ *            slot: runjson_item_status(); "queued" is when it began to)
  *   report  distcrond's run report: {"job", "time": {"start", "stop"},
  *            "duration": {"milliseconds", "string"}, "success", "items":
  *            [{"node", "time", "duration", "success", "output", ...}]}
@@ -34,6 +36,11 @@
  */
 json_object *runjson_run(const struct store_run *run, const struct tz *zone,
     bool with_output);
+
+/* An item's status as shown: its store status, or "WAITING" for an item
+ * not started that was queued for a slot (max_concurrent_runs).  A
+ * string constant. */
+const char *runjson_item_status(const struct store_item *it);
 
 /* Returns a new array of runjson_run() objects for runs[0..n-1], or NULL. */
 json_object *runjson_runs(struct store_run *const *runs, size_t n,

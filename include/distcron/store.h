@@ -56,7 +56,15 @@ struct store_item {
 	char *error;		/* why it failed, or NULL */
 	char *proc;		/* local process group (orphan_format()),
 				 * or NULL */
+	int64_t queued_ms;	/* CLOCK_REALTIME ms it began waiting for a
+				 * free slot (max_concurrent_runs); 0: it
+				 * never waited */
 };
+
+/* The error of an item that waited for a free slot and never started
+ * because the daemon stopped (at shutdown, or found so at recovery). */
+#define STORE_WAITING_REASON	"never started: the daemon stopped while " \
+				"it waited for a free slot (max_concurrent_runs)"
 
 /* An outbox entry a run creates (the outbox's planners choose them):
  * written with the state saved with it (final, or STARTED for a start),
@@ -127,7 +135,7 @@ void store_close(struct store *st);
 
 /* Marks runs and items left PENDING, STARTED or RETRY as LOST with reason
  * "daemon stopped while the run was in progress" ("never started: ..."
- * for PENDING), and gives each such run a "report" outbox entry for every
+ * for PENDING; STORE_WAITING_REASON for an item that was queued), and gives each such run a "report" outbox entry for every
  * sink named by store_recover_reports(), in the same transaction.  Stores
  * the count. */
 int store_recover(struct store *st, int64_t now_ms, int *nlost);

@@ -996,6 +996,10 @@ op_metrics(struct req *q)
 	    runner_job_count(q->c->runner));
 	metric_gauge(&b, "distcron_runs_in_flight", "Runs not final yet.",
 	    "gauge", st.in_flight);
+	metric_gauge(&b, "distcron_runs_running", "Items executing now "
+	    "(at most max_concurrent_runs).", "gauge", st.running);
+	metric_gauge(&b, "distcron_runs_waiting", "Items waiting for a free "
+	    "slot under max_concurrent_runs.", "gauge", st.waiting);
 	metric_gauge(&b, "distcron_runs_started_total", "Runs launched.",
 	    "counter", st.started);
 	metric_gauge(&b, "distcron_ticks_skipped_total", "Ticks skipped.",

@@ -92,6 +92,14 @@ status_json(enum run_status s)
 	return json_object_new_string(store_status_str(s));
 }
 
+const char *
+runjson_item_status(const struct store_item *it)
+{
+	if (it->status == RUN_PENDING && it->queued_ms > 0)
+		return "WAITING";
+	return store_status_str(it->status);
+}
+
 static json_object *
 item_json(const struct store_item *it, const struct tz *zone,
     bool with_output)
@@ -102,7 +110,9 @@ item_json(const struct store_item *it, const struct tz *zone,
 		return NULL;
 	runjson_put(o, "node", runjson_str(it->node));
 	runjson_put(o, "attempt", json_object_new_int(it->attempt));
-	runjson_put(o, "status", status_json(it->status));
+	runjson_put(o, "status",
+	    json_object_new_string(runjson_item_status(it)));
+	runjson_put(o, "queued", runjson_time_ms(zone, it->queued_ms));
 	runjson_put(o, "exit_code", exit_json(it->exit_code));
 	runjson_put(o, "signal", it->signal > 0 ?
 	    json_object_new_int(it->signal) : NULL);

@@ -460,7 +460,7 @@ run_wait(struct api_ctx *a, int64_t id, int64_t timeout_ms)
 	json_object *run = NULL;
 	char path[64];
 	const char *st;
-	int status;
+	int status, told = 0;
 
 	snprintf(path, sizeof(path), "/runs/%lld", (long long)id);
 	for (;;) {
@@ -475,6 +475,11 @@ run_wait(struct api_ctx *a, int64_t id, int64_t timeout_ms)
 		}
 		if (run_final(st))
 			break;
+		if (!told && ctlview_run_waiting(run)) {
+			fprintf(stderr, "%s: run %lld is WAITING for a free slot "
+			    "(max_concurrent_runs)\n", PROG, (long long)id);
+			told = 1;
+		}
 		if (timeout_ms > 0 && mono_ms() >= deadline) {
 			fprintf(stderr, "%s: run %lld is still %s after the "
 			    "--timeout; it goes on\n", PROG, (long long)id, st);

@@ -110,6 +110,23 @@ cell_exit(const struct store_run *run, char *out, size_t outlen)
 	}
 }
 
+/* The run's status, or "WAITING" while every item of its current attempt
+ * waits for a free slot (runjson_item_status()). */
+static const char *
+run_status_cell(const struct store_run *run)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < run->nitems; i++) {
+		if (run->items[i].attempt != run->attempt)
+			continue;
+		if (strcmp(runjson_item_status(&run->items[i]), "WAITING") != 0)
+			return store_status_str(run->status);
+		n++;
+	}
+	return n > 0 ? "WAITING" : store_status_str(run->status);
+}
+
 static void
 row_fill(struct row *row, const struct store_run *run, const struct tz *zone)
 {
@@ -122,7 +139,7 @@ row_fill(struct row *row, const struct store_run *run, const struct tz *zone)
 	if (tz_format_iso8601(zone, run->scheduled_at, c[COL_SCHED],
 	    CELL_MAX) != 0)
 		snprintf(c[COL_SCHED], CELL_MAX, "?");
-	snprintf(c[COL_STATUS], CELL_MAX, "%s", store_status_str(run->status));
+	snprintf(c[COL_STATUS], CELL_MAX, "%s", run_status_cell(run));
 	cell_nodes(run, c[COL_NODES], CELL_MAX);
 	cell_exit(run, c[COL_EXIT], CELL_MAX);
 	if (run->started_ms > 0 && run->ended_ms >= run->started_ms)

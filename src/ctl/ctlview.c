@@ -328,6 +328,10 @@ item_print(json_object *it, FILE *out)
 	int64_t attempt = 1;
 
 	item_outcome(it, outcome, sizeof(outcome));
+	if (st != NULL && strcmp(st, "WAITING") == 0)
+		snprintf(outcome, sizeof(outcome), "for a free slot since %s",
+		    ctlview_string(it, "queued") ? ctlview_string(it,
+		    "queued") : "?");
 	(void)ctlview_int(it, "attempt", &attempt);
 	fprintf(out, "  node %s: %s, %s", node ? node : "-", st ? st : "?",
 	    outcome);
@@ -361,6 +365,36 @@ ctlview_run(json_object *run, int64_t id, FILE *out)
 	for (i = 0; json_object_is_type(items, json_type_array) &&
 	    i < json_object_array_length(items); i++)
 		item_print(json_object_array_get_idx(items, i), out);
+}
+
+bool
+ctlview_run_waiting(json_object *run)
+{
+	json_object *items = ctlview_get(run, "items"), *it;
+	size_t i, n = json_object_is_type(items, json_type_array) ?
+	    json_object_array_length(items) : 0, waiting = 0, current = 0;
+	const char *st;
+	int64_t attempt = 1, a;
+
+	(void)ctlview_int(run, "attempt", &attempt);
+	for (i = 0; i < n; i++) {
+		it = json_object_array_get_idx(items, i);
+		if (!ctlview_int(it, "attempt", &a) || a != attempt)
+			continue;
+		current++;
+		st = ctlview_string(it, "status");
+		waiting += st != NULL && strcmp(st, "WAITING") == 0;
+	}
+	return current > 0 && waiting == current;
+}
+
+/* The run's status, or "WAITING" while it waits for a free slot. */
+static void
+cell_status(json_object *run, char *out, size_t outlen)
+{
+	cell_json(ctlview_get(run, "status"), out, outlen);
+	if (ctlview_run_waiting(run))
+		snprintf(out, outlen, "WAITING");
 }
 
 /* Distinct nodes of a run's items, and their common exit ("mixed" when
@@ -432,7 +466,7 @@ ctlview_runs(json_object *root, FILE *out, FILE *err)
 		run = json_object_array_get_idx(runs, i);
 		cell_json(ctlview_get(run, "id"), cell[0], CELL_MAX);
 		cell_json(ctlview_get(run, "job"), cell[1], CELL_MAX);
-		cell_json(ctlview_get(run, "status"), cell[2], CELL_MAX);
+		cell_status(run, cell[2], CELL_MAX);
 		cell_json(ctlview_get(run, "trigger"), cell[3], CELL_MAX);
 		cell_json(ctlview_get(run, "started"), cell[4], CELL_MAX);
 		cell_duration(run, cell[5], CELL_MAX);

@@ -808,6 +808,53 @@ item_exec(struct item_ctx *ic)
 		ns->running++;
 }
 
+/*
+ * The wait queue: items past the global or their node's
+ * max_concurrent_runs wait in one FIFO.  An item records when it was
+ * queued (its "queued" time, saved with the run's STARTED state, so that
+ * the API and distcronctl show it WAITING); the log says when the queue
+ * forms and when it is empty again, with how many waited and for how long.
+ */
+static void
+wait_push(struct runner *r, struct item_ctx *ic)
+{
+	struct store_item *it = &ic->run->rec->items[ic->idx];
+
+	it->queued_ms = loop_real_ms();
+	if (r->wait_head == NULL) {
+		r->wait_began_ms = it->queued_ms;
+		r->wait_count = 0;
+		log_info("max_concurrent_runs reached (%zu running, limit %lld "
+		    "or the node's): runs wait for a free slot",
+		    r->stats.running, (long long)r->cfg->max_concurrent_runs);
+	}
+	r->wait_count++;
+	ic->waiting = 1;
+	ic->wnext = NULL;
+	*r->wait_tail = ic;
+	r->wait_tail = &ic->wnext;
+	r->stats.waiting++;
+}
+
+/* Takes *pp (an item of the queue) out of it. */
+static void
+wait_unlink(struct runner *r, struct item_ctx **pp)
+{
+	struct item_ctx *ic = *pp;
+	char dur[32];
+
+	*pp = ic->wnext;
+	if (r->wait_tail == &ic->wnext)
+		r->wait_tail = pp;
+	ic->waiting = 0;
+	r->stats.waiting--;
+	if (r->wait_head != NULL)
+		return;
+	dur_format(loop_real_ms() - r->wait_began_ms, dur, sizeof(dur));
+	log_info("no run waits for a free slot any more: %llu waited, the "
+	    "queue lasted %s", (unsigned long long)r->wait_count, dur);
+}
+
 /* Starts ic now if the limits allow, else queues it. */
 static void
 item_begin(struct item_ctx *ic)
@@ -822,11 +869,7 @@ item_begin(struct item_ctx *ic)
 		item_exec(ic);
 		return;
 	}
-	ic->waiting = 1;
-	ic->wnext = NULL;
-	*r->wait_tail = ic;
-	r->wait_tail = &ic->wnext;
-	r->stats.waiting++;
+	wait_push(r, ic);
 }
 
 bool
@@ -850,7 +893,7 @@ run_pump_waiting(struct runner *r)
 	struct item_ctx **pp = &r->wait_head, *ic;
 	struct policy_node *ns;
 
-	while ((ic = *pp) != NULL &&
+	while (!r->shutting && (ic = *pp) != NULL &&
 	    r->stats.running < (size_t)r->cfg->max_concurrent_runs) {
 		ns = node_find(r, ic->run->rec->items[ic->idx].node);
 		if (ns && ns->def->max_concurrent_runs > 0 &&
@@ -858,11 +901,7 @@ run_pump_waiting(struct runner *r)
 			pp = &ic->wnext;
 			continue;
 		}
-		*pp = ic->wnext;
-		if (r->wait_tail == &ic->wnext)
-			r->wait_tail = pp;
-		ic->waiting = 0;
-		r->stats.waiting--;
+		wait_unlink(r, pp);
 		item_exec(ic);
 	}
 }
@@ -872,15 +911,23 @@ wait_remove(struct runner *r, struct item_ctx *ic)
 {
 	struct item_ctx **pp;
 
-	for (pp = &r->wait_head; *pp; pp = &(*pp)->wnext) {
-		if (*pp != ic)
-			continue;
-		*pp = ic->wnext;
-		if (r->wait_tail == &ic->wnext)
-			r->wait_tail = pp;
-		ic->waiting = 0;
-		r->stats.waiting--;
-		return;
+	for (pp = &r->wait_head; *pp; pp = &(*pp)->wnext)
+		if (*pp == ic) {
+			wait_unlink(r, pp);
+			return;
+		}
+}
+
+void
+run_drop_waiting(struct runner *r)
+{
+	struct item_ctx *ic;
+
+	while ((ic = r->wait_head) != NULL) {
+		wait_unlink(r, &r->wait_head);
+		item_set_error(&ic->run->rec->items[ic->idx], RUN_LOST,
+		    STORE_WAITING_REASON);
+		run_item_over(ic);	/* may end the run */
 	}
 }
 
@@ -921,6 +968,20 @@ run_failure_reason(const struct run *run, char *out, size_t n)
 		    " (and %zu more nodes)", failed - 1);
 }
 
+/* True when no item of the run's current attempt started: each waited
+ * for a slot until the daemon stopped (LOST). */
+static bool
+run_never_started(const struct run *run)
+{
+	size_t i;
+
+	for (i = 0; i < run->rec->nitems; i++)
+		if (run->rec->items[i].attempt == run->rec->attempt &&
+		    run->rec->items[i].status != RUN_LOST)
+			return false;
+	return true;
+}
+
 static void
 run_attempt_over(struct run *run)
 {
@@ -930,6 +991,10 @@ run_attempt_over(struct run *run)
 	run_failure_reason(run, reason, sizeof(reason));
 	if (reason[0] == '\0') {
 		run_finish(run, RUN_SUCCESS, NULL);
+		return;
+	}
+	if (run->r->shutting && run_never_started(run)) {
+		run_finish(run, RUN_LOST, STORE_WAITING_REASON);
 		return;
 	}
 	if (run->cancel_reason || run->r->shutting ||

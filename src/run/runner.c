@@ -106,6 +106,7 @@ runner_shutdown(struct runner *r, int64_t grace_ms, loop_fn done, void *arg)
 				    "daemon stopped before the run was launched");
 		}
 	free(slots);
+	run_drop_waiting(r);	/* no new process once stopping */
 	loop_timer_add(r->loop, loop_mono_ms() + grace_ms, runner_kill_all, r,
 	    NULL);
 	runner_check_done(r);

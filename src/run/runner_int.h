@@ -93,6 +93,8 @@ struct runner {
 	struct exec_http *http;		/* HTTP client */
 	struct outcap_budget outbudget;	/* captured output in memory */
 	struct item_ctx *wait_head, **wait_tail;
+	int64_t wait_began_ms;	/* the queue formed (CLOCK_REALTIME) */
+	uint64_t wait_count;	/* items queued since */
 	const struct run_claim_ops *claim;	/* runhooks.h: ticks won */
 	void *claim_arg;
 	struct run_finish_hook hooks[RUNNER_HOOKS_MAX];	/* final runs */
@@ -166,8 +168,11 @@ void run_missed(struct slot *slot, int64_t tick, int64_t count,
 bool run_waiting(const struct slot *slot);
 /* Stops a run (its processes killed, waiting items dropped). */
 void run_cancel(struct run *run, const char *why);
-/* Starts waiting items while the limits allow. */
+/* Starts waiting items while the limits allow (none once shutting). */
 void run_pump_waiting(struct runner *r);
+/* At shutdown: every waiting item ends LOST, never started
+ * (STORE_WAITING_REASON), and a run with nothing else going ends so. */
+void run_drop_waiting(struct runner *r);
 
 /* ---- runstats.c: counters and histograms ---- */
 

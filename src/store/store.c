@@ -130,6 +130,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE outbox ADD COLUMN job TEXT;"
 	"ALTER TABLE outbox ADD COLUMN scheduled_at INTEGER;"
 	"ALTER TABLE outbox ADD COLUMN doc TEXT;",
+	/* 6: when an item began waiting for a free slot under
+	 * max_concurrent_runs (0: it never waited). */
+	"ALTER TABLE run_items ADD COLUMN queued_ms INTEGER NOT NULL"
+	" DEFAULT 0;",
 };
 #define SCHEMA_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -196,13 +200,13 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_RUN_GET] = RUN_COLUMNS " WHERE id = ?",
 	[S_ITEM_INSERT] =
 	    "INSERT INTO run_items (run_id, node, attempt, status, exit_code,"
-	    " signal, started_ms, ended_ms, out, err, truncated, error, proc)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    " signal, started_ms, ended_ms, out, err, truncated, error, proc,"
+	    " queued_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[S_ITEM_DELETE] = "DELETE FROM run_items WHERE run_id = ?",
 	[S_ITEMS_GET] =
 	    "SELECT node, attempt, status, exit_code, signal, started_ms,"
 	    " ended_ms, CASE WHEN ?2 THEN out END, CASE WHEN ?2 THEN err END,"
-	    " truncated, error FROM run_items WHERE run_id = ?1"
+	    " truncated, error, queued_ms FROM run_items WHERE run_id = ?1"
 	    " ORDER BY attempt, node",
 	[S_JOB_SCHEDULED] =
 	    "INSERT INTO job_state (job, last_scheduled_at, run_count)"
@@ -244,7 +248,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_RECOVER_ITEMS] =
 	    "UPDATE run_items SET status = 5,"
 	    " ended_ms = CASE WHEN ended_ms = 0 THEN ?1 ELSE ended_ms END,"
-	    " error = coalesce(error, CASE status WHEN 0 THEN ?3 ELSE ?2 END)"
+	    " error = coalesce(error, CASE WHEN status = 0 AND queued_ms > 0"
+	    "   THEN '" STORE_WAITING_REASON "'"
+	    "   WHEN status = 0 THEN ?3 ELSE ?2 END)"
 	    " WHERE status IN (0, 1, 2) AND"
 	    " run_id IN (SELECT id FROM runs WHERE status IN (0, 1, 2))",
 	[S_RECOVER_RUNS] =
@@ -538,8 +544,16 @@ wal_cb(void *arg, int ncol, char **vals, char **names)
 	return 0;
 }
 
-/* Creates path if needed and makes it and its WAL files STORE_FILE_MODE.
- * Returns 0 or -errno. */
+/*
+ * Creates path if needed and makes it and its WAL files STORE_FILE_MODE.
+ * A file that exists is never opened here: closing a descriptor of the
+ * database drops every POSIX lock this process holds on it, those of the
+ * connections already open included (the outbox opens the store after the
+ * daemon), and a reader in another process that then closes believes it
+ * is the last one, checkpoints and deletes the WAL the daemon still
+ * writes to: what the daemon writes next is seen by no one and lost.
+ * Returns 0 or -errno.
+ */
 static int
 store_private(const char *path)
 {
@@ -548,12 +562,13 @@ store_private(const char *path)
 	size_t i;
 	int fd, r = 0;
 
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY,
-	    STORE_FILE_MODE)) < 0)
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOCTTY, STORE_FILE_MODE)) >= 0)
+		close(fd);	/* new: no connection has it open */
+	else if (errno != EEXIST)
 		return -errno;
-	if (fchmod(fd, STORE_FILE_MODE) != 0)
-		r = -errno;
-	close(fd);
+	if (chmod(path, STORE_FILE_MODE) != 0)
+		return -errno;
 	for (i = 0; r == 0 && i < sizeof(wal) / sizeof(wal[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", path, wal[i]);
 		if (chmod(p, STORE_FILE_MODE) != 0 && errno != ENOENT)
@@ -770,6 +785,7 @@ item_insert(struct store *st, int64_t run_id, const struct store_item *it)
 	bind_int(&b, it->truncated);
 	bind_text(&b, it->error);
 	bind_text(&b, it->proc);
+	bind_int(&b, it->queued_ms);
 	return bind_exec(st, &b, "insert run item");
 }
 
@@ -1254,6 +1270,7 @@ item_from_row(sqlite3_stmt *s, struct store_item *it)
 	it->started_ms = col_int(s, 5);
 	it->ended_ms = col_int(s, 6);
 	it->truncated = col_int(s, 9) != 0;
+	it->queued_ms = col_int(s, 11);
 	if (col_dup(s, 0, &it->node) != 0 || col_dup(s, 7, &it->out) != 0 ||
 	    col_dup(s, 8, &it->err) != 0 || col_dup(s, 10, &it->error) != 0) {
 		item_clear(it);
