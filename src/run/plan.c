@@ -321,6 +321,30 @@ slot_catch_up(struct slot *slot, int64_t last)
 
 /* ---- definitions ---- */
 
+/*
+ * The stored state of job name.  At startup every job's state is read in
+ * one pass (r->states, kept until runner_apply() ends) rather than one
+ * query per job; a job added later reads its own.
+ */
+static void
+slot_state(struct runner *r, const char *name, int at_startup,
+    struct store_job_state *state)
+{
+	if (at_startup && r->states == NULL && !r->states_failed &&
+	    store_job_states_read(r->st, &r->states) != 0) {
+		log_warn("cannot read the jobs' stored states at once; reading "
+		    "them one by one");
+		r->states_failed = true;
+	}
+	if (at_startup && r->states != NULL) {
+		store_job_states_find(r->states, name, state);
+		return;
+	}
+	if (store_job_state_get(r->st, name, state) != 0)
+		log_warn("job %s: cannot read its stored state; max_runs and "
+		    "missed ticks start from zero", name);
+}
+
 static struct slot *
 slot_new(struct runner *r, struct job_def *def, int at_startup)
 {
@@ -335,10 +359,7 @@ slot_new(struct runner *r, struct job_def *def, int at_startup)
 	slot->r = r;
 	slot->def = defs_job_ref(def);
 	scheduler_item_init(&slot->item);
-	memset(&state, 0, sizeof(state));
-	if (store_job_state_get(r->st, def->name, &state) != 0)
-		log_warn("job %s: cannot read its stored state; max_runs and "
-		    "missed ticks start from zero", def->name);
+	slot_state(r, def->name, at_startup, &state);
 	slot->run_count = state.run_count;
 	slot->paused = state.paused;
 	slot->last_id = state.last_run_id;
@@ -491,6 +512,9 @@ runner_apply(struct runner *r, struct defs_set *set, int at_startup,
 		}
 		ns[n++] = slot;
 	}
+	store_job_states_free(r->states);	/* read by slot_state() */
+	r->states = NULL;
+	r->states_failed = false;
 	free(r->slots);
 	r->slots = ns;
 	r->nslots = n;

@@ -111,6 +111,8 @@ struct runner {
 	loop_fn done_fn;
 	void *done_arg;
 	int done_called;
+	struct store_job_states *states;	/* runner_apply() at startup */
+	bool states_failed;	/* ... could not read them at once */
 };
 
 /* ---- runner.c: the hub ---- */
