@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1608,24 +1609,266 @@ load_entry(struct loader *l, int dirfd, const char *dir, const char *name,
 	return load_parsed(l, path, stem, len, jobs);
 }
 
+/*
+ * A directory's "*.json" names in one block (no malloc per name), then
+ * sorted by their stem (the job's name: "a-b.json" sorts after "a.json"
+ * as "a-b" does after "a"), so that files load, and errors are reported,
+ * in name order.
+ */
+struct dir_names {
+	char *block;		/* the names, each NUL-terminated */
+	size_t len, cap;
+	char **v;		/* into block, sorted */
+	size_t n;
+};
+
 static int
-load_dir(struct loader *l, const char *dir, bool jobs)
+cmp_stem(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	size_t lx = strlen(x) - 5, ly = strlen(y) - 5;	/* ".json" */
+	int c = memcmp(x, y, lx < ly ? lx : ly);
+
+	return c != 0 ? c : (lx > ly) - (lx < ly);
+}
+
+static int
+names_add(struct dir_names *dn, const char *name)
+{
+	size_t nlen = strlen(name), ncap;
+	char *p;
+
+	/* the others are ignored, as load_entry() would */
+	if (name[0] == '.' || nlen <= 5 || strcmp(name + nlen - 5, ".json"))
+		return 0;
+	for (ncap = dn->cap ? dn->cap : 65536; ncap < dn->len + nlen + 1;)
+		ncap *= 2;
+	if (ncap != dn->cap) {
+		if ((p = realloc(dn->block, ncap)) == NULL)
+			return -ENOMEM;
+		dn->block = p;
+		dn->cap = ncap;
+	}
+	memcpy(dn->block + dn->len, name, nlen + 1);
+	dn->len += nlen + 1;
+	dn->n++;
+	return 0;
+}
+
+/* Reads and sorts the names of d.  Returns 0, -errno or -ENOMEM. */
+static int
+names_read(DIR *d, struct dir_names *dn)
 {
 	struct dirent *de;
-	DIR *d;
+	size_t i, off;
 	int r = 0;
 
-	if ((d = opendir(dir)) == NULL)
-		return -errno;
 	for (;;) {
 		errno = 0;
 		if ((de = readdir(d)) == NULL) {
 			r = -errno;
 			break;
 		}
-		if ((r = load_entry(l, dirfd(d), dir, de->d_name, jobs)) != 0)
+		if ((r = names_add(dn, de->d_name)) != 0)
 			break;
 	}
+	if (r != 0 || (dn->v = calloc(dn->n + 1, sizeof(*dn->v))) == NULL)
+		return r != 0 ? r : -ENOMEM;
+	for (i = 0, off = 0; i < dn->n; i++) {
+		dn->v[i] = dn->block + off;
+		off += strlen(dn->v[i]) + 1;
+	}
+	qsort(dn->v, dn->n, sizeof(*dn->v), cmp_stem);
+	return 0;
+}
+
+/*
+ * The files of a big directory load on LOAD_THREADS threads, each with its
+ * own loader (token, buffer, set) over a contiguous run of the sorted
+ * names; what they report is kept and told afterwards, thread by thread,
+ * so in the order one thread would have told it.
+ */
+#define LOAD_THREADS		2
+#define LOAD_THREADS_MIN	1024	/* fewer files: one thread */
+
+struct load_diag {
+	struct load_diag *next;
+	const char *level, *file, *msg;	/* in text */
+	char text[];
+};
+
+struct load_part {
+	struct loader l;	/* its own set, token and buffer */
+	int dirfd;
+	const char *dir;
+	char **names;
+	size_t n;
+	bool jobs;
+	struct load_diag *diags, **dtail;
+	int rc;
+	pthread_t th;
+};
+
+/* report() of a part: kept for its turn.  A message without memory is
+ * lost, not the file's error count. */
+static void
+part_report(void *arg, const char *level, const char *file, const char *msg)
+{
+	struct load_part *p = arg;
+	size_t ll = strlen(level) + 1, fl = strlen(file) + 1;
+	struct load_diag *d = malloc(sizeof(*d) + ll + fl + strlen(msg) + 1);
+
+	if (d == NULL)
+		return;
+	memcpy(d->text, level, ll);
+	memcpy(d->text + ll, file, fl);
+	memcpy(d->text + ll + fl, msg, strlen(msg) + 1);
+	d->level = d->text;
+	d->file = d->text + ll;
+	d->msg = d->text + ll + fl;
+	d->next = NULL;
+	*p->dtail = d;
+	p->dtail = &d->next;
+}
+
+static void *
+part_run(void *arg)
+{
+	struct load_part *p = arg;
+	size_t i;
+
+	for (i = 0; i < p->n && p->rc == 0; i++)
+		p->rc = load_entry(&p->l, p->dirfd, p->dir, p->names[i],
+		    p->jobs);
+	return NULL;
+}
+
+/* Makes room for more items in *arr (n used, *cap allocated). */
+static int
+reserve_items(void ***arr, size_t n, size_t *cap, size_t more)
+{
+	void **p;
+
+	if (n + more <= *cap)
+		return 0;
+	if ((p = reallocarray(*arr, n + more, sizeof(*p))) == NULL)
+		return -ENOMEM;
+	*arr = p;
+	*cap = n + more;
+	return 0;
+}
+
+/* Moves n items of *src to the end of *arr (room reserved). */
+static void
+move_items(void **arr, size_t *na, void **src, size_t *n)
+{
+	if (*n > 0)
+		memcpy(arr + *na, src, *n * sizeof(*src));
+	*na += *n;
+	*n = 0;
+}
+
+/* Hands a part's definitions over to l (after those already there) and
+ * tells its reports; frees what is left of the part. */
+static int
+part_merge(struct loader *l, struct load_part *p, int r)
+{
+	struct defs_set *ps = p->l.set, *s = l->set;
+	struct load_diag *d, *next;
+
+	for (d = p->diags; d != NULL; d = next) {
+		next = d->next;
+		if (l->report != NULL)
+			l->report(l->arg, d->level, d->file, d->msg);
+		free(d);
+	}
+	if (r == 0)
+		r = p->rc;
+	if (r == 0 && ps != NULL)
+		r = reserve_items((void ***)&s->jobs, s->njobs, &l->jobcap,
+		    ps->njobs) || reserve_items((void ***)&s->nodes, s->nnodes,
+		    &l->nodecap, ps->nnodes) || reserve_items((void ***)
+		    &s->bad_jobs, s->nbad_jobs, &l->badcap, ps->nbad_jobs) ||
+		    reserve_items((void ***)&s->bad_nodes, s->nbad_nodes,
+		    &l->badnodecap, ps->nbad_nodes) ? -ENOMEM : 0;
+	if (r == 0 && ps != NULL) {
+		move_items((void **)s->jobs, &s->njobs, (void **)ps->jobs,
+		    &ps->njobs);
+		move_items((void **)s->nodes, &s->nnodes, (void **)ps->nodes,
+		    &ps->nnodes);
+		move_items((void **)s->bad_jobs, &s->nbad_jobs,
+		    (void **)ps->bad_jobs, &ps->nbad_jobs);
+		move_items((void **)s->bad_nodes, &s->nbad_nodes,
+		    (void **)ps->bad_nodes, &ps->nbad_nodes);
+		s->nerrors += ps->nerrors;
+	}
+	if (p->l.tok != NULL)
+		json_tokener_free(p->l.tok);
+	free(p->l.buf);
+	defs_set_free(ps);
+	return r;
+}
+
+/* Loads the sorted names on LOAD_THREADS threads (the caller's is one). */
+static int
+load_parts(struct loader *l, int dirfd, const char *dir,
+    const struct dir_names *dn, bool jobs)
+{
+	struct load_part parts[LOAD_THREADS];
+	size_t i, at = 0, started = 0;
+	int r = 0;
+
+	memset(parts, 0, sizeof(parts));
+	for (i = 0; i < LOAD_THREADS; i++) {
+		struct load_part *p = &parts[i];
+
+		p->l.zone = l->zone;
+		p->l.report = part_report;
+		p->l.arg = p;
+		p->dtail = &p->diags;
+		p->dirfd = dirfd;
+		p->dir = dir;
+		p->jobs = jobs;
+		p->names = dn->v + at;
+		p->n = (dn->n - at) / (LOAD_THREADS - i);
+		at += p->n;
+		if ((p->l.set = calloc(1, sizeof(*p->l.set))) == NULL ||
+		    (p->l.tok = json_tokener_new()) == NULL)
+			r = -ENOMEM;
+	}
+	for (i = 1; r == 0 && i < LOAD_THREADS; i++)
+		if (pthread_create(&parts[i].th, NULL, part_run, &parts[i]))
+			r = -ENOMEM;
+		else
+			started++;
+	if (r == 0)
+		part_run(&parts[0]);
+	for (i = 1; i <= started; i++)
+		pthread_join(parts[i].th, NULL);
+	for (i = 0; i < LOAD_THREADS; i++)
+		r = part_merge(l, &parts[i], r);
+	return r;
+}
+
+/* Every "*.json" file of dir into l->set, in name order. */
+static int
+load_dir(struct loader *l, const char *dir, bool jobs)
+{
+	struct dir_names dn;
+	size_t i;
+	DIR *d;
+	int r;
+
+	if ((d = opendir(dir)) == NULL)
+		return -errno;
+	memset(&dn, 0, sizeof(dn));
+	if ((r = names_read(d, &dn)) == 0 && dn.n >= LOAD_THREADS_MIN)
+		r = load_parts(l, dirfd(d), dir, &dn, jobs);
+	else
+		for (i = 0; r == 0 && i < dn.n; i++)
+			r = load_entry(l, dirfd(d), dir, dn.v[i], jobs);
+	free(dn.v);
+	free(dn.block);
 	closedir(d);
 	return r;
 }
