@@ -365,6 +365,7 @@ slot_new(struct runner *r, struct job_def *def, int at_startup)
 	slot->last_id = state.last_run_id;
 	slot->last_status = state.last_status;
 	slot->last_ended_ms = state.last_ended_ms;
+	runstats_last(slot, 1);
 	slot_plan(slot, plan_now());
 	if (at_startup)
 		slot_catch_up(slot, state.last_scheduled_at);
@@ -389,6 +390,7 @@ slot_retire(struct runner *r, struct slot *slot)
 {
 	scheduler_remove(r->sched, &slot->item);
 	plan_cancel_defer(slot);
+	runstats_last(slot, -1);
 	slot->gone = 1;
 	if (slot->nrunning == 0)
 		plan_slot_free(slot);

@@ -280,7 +280,6 @@ slot_info(const struct slot *slot, struct runner_job_info *out)
 	out->last_id = slot->last_id;
 	out->last_status = slot->last_status;
 	out->last_ended_ms = slot->last_ended_ms;
-	memcpy(out->finals, slot->finals, sizeof(out->finals));
 }
 
 size_t
@@ -293,6 +292,21 @@ void
 runner_job_at(const struct runner *r, size_t i, struct runner_job_info *out)
 {
 	slot_info(r->slots[i], out);
+}
+
+size_t
+runner_job_after(const struct runner *r, const char *name)
+{
+	size_t lo = 0, hi = r->nslots, mid;
+
+	while (name != NULL && lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(r->slots[mid]->name, name) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 int

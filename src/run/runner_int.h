@@ -45,7 +45,6 @@ struct slot {
 	int64_t last_id;	/* newest final run */
 	enum run_status last_status;
 	int64_t last_ended_ms;
-	int64_t finals[RUN_LOST + 1];	/* final runs since start */
 	int64_t refused_tick;	/* newest tick the store could not take */
 	long nrefused;		/* ... and how many, since the store failed */
 };
@@ -179,5 +178,8 @@ void runstats_lateness(struct runner *r, int64_t ms);
 void runstats_duration(struct runner *r, int64_t ms);
 /* A recorded run ended with st. */
 void runstats_final(struct slot *slot, enum run_status st);
+/* A scheduled job's newest final run counts (d = 1) or stops counting
+ * (d = -1) in stats.jobs_last, so /metrics never walks the jobs. */
+void runstats_last(struct slot *slot, int d);
 
 #endif
