@@ -1419,6 +1419,9 @@ struct loader {
 	char *buf;		/* file contents, reused from file to file */
 	size_t bufcap;
 	size_t jobcap, nodecap, badcap, badnodecap;
+	struct sched **scheds;	/* distinct schedules of this directory so
+				 * far (open addressing), see share_sched() */
+	size_t nscheds, capscheds;
 };
 
 static void
@@ -1536,6 +1539,60 @@ add_bad(struct loader *l, const char *stem, bool jobs)
 	return r != 0 ? -ENOMEM : 0;
 }
 
+/* Puts s in the table of distinct schedules (room made by the caller). */
+static void
+scheds_put(struct sched **v, size_t cap, struct sched *s)
+{
+	size_t i = (size_t)sched_hash(s) & (cap - 1);
+
+	while (v[i] != NULL)
+		i = (i + 1) & (cap - 1);
+	v[i] = s;
+}
+
+/* Doubles the table of distinct schedules.  Returns 0 or -ENOMEM. */
+static int
+scheds_grow(struct loader *l)
+{
+	size_t i, ncap = l->capscheds ? l->capscheds * 2 : 1024;
+	struct sched **v = calloc(ncap, sizeof(*v));
+
+	if (v == NULL)
+		return -ENOMEM;
+	for (i = 0; i < l->capscheds; i++)
+		if (l->scheds[i] != NULL)
+			scheds_put(v, ncap, l->scheds[i]);
+	free(l->scheds);
+	l->scheds = v;
+	l->capscheds = ncap;
+	return 0;
+}
+
+/*
+ * Jobs of one directory with the same schedule share one (a struct sched
+ * and its text are 160 bytes, and fleets repeat a few schedules): job's
+ * takes the one seen first, or is remembered as the first.  Without memory
+ * the job simply keeps its own.
+ */
+static void
+share_sched(struct loader *l, struct job_def *job)
+{
+	size_t i;
+
+	if (job->sched == NULL || ((l->nscheds + 1) * 2 > l->capscheds &&
+	    scheds_grow(l) != 0))
+		return;
+	for (i = (size_t)sched_hash(job->sched) & (l->capscheds - 1);
+	    l->scheds[i] != NULL; i = (i + 1) & (l->capscheds - 1))
+		if (sched_same(l->scheds[i], job->sched)) {
+			sched_free(job->sched);
+			job->sched = sched_ref(l->scheds[i]);
+			return;
+		}
+	l->scheds[i] = job->sched;
+	l->nscheds++;
+}
+
 /* Parses the file just read and adds the result to the set. */
 static int
 load_parsed(struct loader *l, const char *path, const char *stem,
@@ -1559,6 +1616,8 @@ load_parsed(struct loader *l, const char *path, const char *stem,
 		s->nerrors++;
 		return add_bad(l, stem, jobs);
 	}
+	if (jobs)
+		share_sched(l, job);
 	if (jobs && (job->source = strdup(path)) != NULL &&
 	    add_item((void ***)&s->jobs, &s->njobs, &l->jobcap, job) == 0)
 		return 0;
@@ -1805,6 +1864,7 @@ part_merge(struct loader *l, struct load_part *p, int r)
 	if (p->l.tok != NULL)
 		json_tokener_free(p->l.tok);
 	free(p->l.buf);
+	free(p->l.scheds);
 	defs_set_free(ps);
 	return r;
 }
@@ -1869,6 +1929,9 @@ load_dir(struct loader *l, const char *dir, bool jobs)
 			r = load_entry(l, dirfd(d), dir, dn.v[i], jobs);
 	free(dn.v);
 	free(dn.block);
+	free(l->scheds);	/* shared within a directory */
+	l->scheds = NULL;
+	l->nscheds = l->capscheds = 0;
 	closedir(d);
 	return r;
 }

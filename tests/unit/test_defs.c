@@ -1109,6 +1109,46 @@ test_load_many_in_order(void **state)
 	rm_rf(tmp);
 }
 
+/* Jobs of a directory with the same schedule (text, zone, fields) share
+ * one; "H" makes each job's its own, as does another zone. */
+#define P "\"policy\": {\"hosts\": \"any\", \"roles\": [\"w\"]}, "
+static void
+test_load_shares_schedules(void **state)
+{
+	char tmp[] = "/tmp/test_defs.XXXXXX", jobs[256], nodes[256];
+	struct defs_set *set = NULL;
+	int64_t t1, t2;
+
+	(void)state;
+	tmp_dirs(tmp, jobs, nodes);
+	write_file(jobs, "a.json", "{" P "\"schedule\": \"0 * * * *\", "
+	    "\"command\": [\"/x\"]}");
+	write_file(jobs, "b.json", "{" P "\"schedule\": {\"cron\": \"0 * * * *\"}, "
+	    "\"command\": [\"/y\"]}");
+	write_file(jobs, "c.json", "{" P "\"schedule\": {\"cron\": \"0 * * * *\", "
+	    "\"timezone\": \"Asia/Kolkata\"}, \"command\": [\"/x\"]}");
+	write_file(jobs, "d.json", "{" P "\"schedule\": \"H * * * *\", "
+	    "\"command\": [\"/x\"]}");
+	write_file(jobs, "e.json", "{" P "\"schedule\": \"H * * * *\", "
+	    "\"command\": [\"/x\"]}");
+	assert_int_equal(defs_load(jobs, nodes, zone("UTC"), &set, NULL,
+	    NULL), 0);
+	assert_int_equal(set->njobs, 5);
+	assert_ptr_equal(set->jobs[0]->sched, set->jobs[1]->sched);
+	assert_ptr_not_equal(set->jobs[0]->sched, set->jobs[2]->sched);
+	assert_ptr_not_equal(set->jobs[3]->sched, set->jobs[4]->sched);
+	/* a shared schedule outlives the job that made it */
+	assert_int_equal(sched_next(set->jobs[2]->sched, 0, &t1), 0);
+	assert_int_equal(t1, 1800);	/* Kolkata is UTC+5:30 */
+	defs_job_unref(set->jobs[0]);
+	set->jobs[0] = defs_job_ref(set->jobs[2]);
+	assert_int_equal(sched_next(set->jobs[1]->sched, 0, &t2), 0);
+	assert_int_equal(t2, 3600);
+	defs_set_free(set);
+	rm_rf(tmp);
+}
+#undef P
+
 static void
 test_load_bad_names_and_sizes(void **state)
 {
@@ -1214,6 +1254,7 @@ main(void)
 		cmocka_unit_test(test_digest_and_refs),
 		cmocka_unit_test(test_load_dirs),
 		cmocka_unit_test(test_load_many_in_order),
+		cmocka_unit_test(test_load_shares_schedules),
 		cmocka_unit_test(test_load_bad_names_and_sizes),
 		cmocka_unit_test(test_load_missing_dir),
 	};
