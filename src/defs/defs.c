@@ -1468,7 +1468,7 @@ static int
 read_file(struct loader *l, int dirfd, const char *name, size_t *lenp)
 {
 	struct stat st;
-	size_t len = 0;
+	size_t len = 0, want;
 	ssize_t n;
 	int fd, r = 0;
 
@@ -1484,20 +1484,23 @@ read_file(struct loader *l, int dirfd, const char *name, size_t *lenp)
 	if (r == 0)
 		r = grow_buf(l, (size_t)st.st_size + 2);
 	while (r == 0) {
-		/* keep reading past st_size: the file may have grown */
+		/* keep reading past st_size: the file may have grown; a
+		 * short read past it is the end (a read less per file) */
 		if (len + 1 >= l->bufcap &&
 		    (r = grow_buf(l, l->bufcap + 1)) != 0)
 			break;
-		if ((n = read(fd, l->buf + len, l->bufcap - len - 1)) < 0) {
+		want = l->bufcap - len - 1;
+		if ((n = read(fd, l->buf + len, want)) < 0) {
 			if (errno != EINTR)
 				r = -errno;
 			continue;
 		}
-		if (n == 0)
-			break;
 		len += (size_t)n;
 		if (len > DEFS_FILE_MAX)
 			r = ERR_TOOBIG;
+		else if (n == 0 ||
+		    ((size_t)n < want && len >= (size_t)st.st_size))
+			break;
 	}
 	close(fd);
 	*lenp = len;
@@ -1672,10 +1675,11 @@ load_entry(struct loader *l, int dirfd, const char *dir, const char *name,
  * A directory's "*.json" names in one block (no malloc per name), then
  * sorted by their stem (the job's name: "a-b.json" sorts after "a.json"
  * as "a-b" does after "a"), so that files load, and errors are reported,
- * in name order.
+ * in name order.  While sorted, each name's "." before "json" is a NUL,
+ * so that the stems compare with strcmp(); name_of() puts it back.
  */
 struct dir_names {
-	char *block;		/* the names, each NUL-terminated */
+	char *block;		/* "stem\0json\0" for each name */
 	size_t len, cap;
 	char **v;		/* into block, sorted */
 	size_t n;
@@ -1684,11 +1688,15 @@ struct dir_names {
 static int
 cmp_stem(const void *a, const void *b)
 {
-	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
-	size_t lx = strlen(x) - 5, ly = strlen(y) - 5;	/* ".json" */
-	int c = memcmp(x, y, lx < ly ? lx : ly);
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
-	return c != 0 ? c : (lx > ly) - (lx < ly);
+/* The file name of a sorted stem ("stem\0json" made "stem.json" again). */
+static const char *
+name_of(char *stem)
+{
+	stem[strlen(stem)] = '.';
+	return stem;
 }
 
 static int
@@ -1709,6 +1717,7 @@ names_add(struct dir_names *dn, const char *name)
 		dn->cap = ncap;
 	}
 	memcpy(dn->block + dn->len, name, nlen + 1);
+	dn->block[dn->len + nlen - 5] = '\0';	/* see struct dir_names */
 	dn->len += nlen + 1;
 	dn->n++;
 	return 0;
@@ -1735,7 +1744,7 @@ names_read(DIR *d, struct dir_names *dn)
 		return r != 0 ? r : -ENOMEM;
 	for (i = 0, off = 0; i < dn->n; i++) {
 		dn->v[i] = dn->block + off;
-		off += strlen(dn->v[i]) + 1;
+		off += strlen(dn->v[i]) + 6;	/* stem, NUL, "json" */
 	}
 	qsort(dn->v, dn->n, sizeof(*dn->v), cmp_stem);
 	return 0;
@@ -1797,8 +1806,8 @@ part_run(void *arg)
 	size_t i;
 
 	for (i = 0; i < p->n && p->rc == 0; i++)
-		p->rc = load_entry(&p->l, p->dirfd, p->dir, p->names[i],
-		    p->jobs);
+		p->rc = load_entry(&p->l, p->dirfd, p->dir,
+		    name_of(p->names[i]), p->jobs);
 	return NULL;
 }
 
@@ -1926,7 +1935,8 @@ load_dir(struct loader *l, const char *dir, bool jobs)
 		r = load_parts(l, dirfd(d), dir, &dn, jobs);
 	else
 		for (i = 0; r == 0 && i < dn.n; i++)
-			r = load_entry(l, dirfd(d), dir, dn.v[i], jobs);
+			r = load_entry(l, dirfd(d), dir, name_of(dn.v[i]),
+			    jobs);
 	free(dn.v);
 	free(dn.block);
 	free(l->scheds);	/* shared within a directory */
