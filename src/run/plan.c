@@ -61,7 +61,6 @@ plan_slot_free(struct slot *slot)
 	if (slot->defer != NULL)
 		loop_timer_del(slot->defer);
 	defs_job_unref(slot->def);
-	free(slot->name);
 	free(slot);
 }
 
@@ -351,13 +350,11 @@ slot_new(struct runner *r, struct job_def *def, int at_startup)
 	struct store_job_state state;
 	struct slot *slot;
 
-	if ((slot = calloc(1, sizeof(*slot))) == NULL ||
-	    (slot->name = strdup(def->name)) == NULL) {
-		free(slot);
+	if ((slot = calloc(1, sizeof(*slot))) == NULL)
 		return NULL;
-	}
 	slot->r = r;
 	slot->def = defs_job_ref(def);
+	slot->name = slot->def->name;
 	scheduler_item_init(&slot->item);
 	slot_state(r, def->name, at_startup, &state);
 	slot->run_count = state.run_count;
@@ -422,10 +419,13 @@ plan_slots_all(struct runner *r, size_t *np)
 static void
 slot_update(struct slot *slot, struct job_def *def)
 {
-	if (slot->def->digest == def->digest)
+	struct job_def *old = slot->def;
+
+	if (old->digest == def->digest)
 		return;
-	defs_job_unref(slot->def);
 	slot->def = defs_job_ref(def);
+	slot->name = slot->def->name;	/* the same name, the new copy */
+	defs_job_unref(old);
 	log_info("job %s: definition changed", slot->name);
 	slot_plan(slot, plan_now());
 }

@@ -375,13 +375,11 @@ runner_task(struct runner *r, struct job_def *def, runner_created_fn fn,
 	struct slot *slot;
 	int rc;
 
-	if ((slot = calloc(1, sizeof(*slot))) == NULL ||
-	    (slot->name = strdup(def->name)) == NULL) {
-		free(slot);
+	if ((slot = calloc(1, sizeof(*slot))) == NULL)
 		return -ENOMEM;
-	}
 	slot->r = r;
 	slot->def = defs_job_ref(def);
+	slot->name = slot->def->name;
 	slot->transient = true;
 	slot->gone = 1;		/* freed when its run ends */
 	scheduler_item_init(&slot->item);

@@ -28,22 +28,22 @@
 struct run;
 
 struct slot {
-	char *name;
+	const char *name;	/* def->name: no copy per job */
 	struct job_def *def;
 	struct scheduler_item item;
 	int64_t run_count;	/* scheduled runs so far (for max_runs) */
 	int nrunning;		/* runs not final yet */
-	struct run *runs;	/* those runs */
 	int gone;		/* removed by a reload */
+	struct run *runs;	/* those runs */
 	struct loop_timer *defer;	/* forbid: re-check at the tick */
 	int64_t defer_tick;
 	struct runner *r;
 	bool paused;		/* no scheduled runs (API) */
 	bool transient;		/* an ad-hoc task's slot, not scheduled */
 	bool detached;		/* in r->detached (not in r->slots) */
+	enum run_status last_status;	/* (beside the bools: no padding) */
 	struct slot *tnext, *tprev;	/* r->detached */
 	int64_t last_id;	/* newest final run */
-	enum run_status last_status;
 	int64_t last_ended_ms;
 	int64_t refused_tick;	/* newest tick the store could not take */
 	long nrefused;		/* ... and how many, since the store failed */
