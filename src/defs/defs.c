@@ -1949,7 +1949,7 @@ load_parts(struct loader *l, int dirfd, const char *dir,
 		struct load_part *p = &parts[i];
 
 		p->l.zone = l->zone;
-		p->l.report = part_report;
+		p->l.report = l->report != NULL ? part_report : NULL;
 		p->l.arg = p;
 		p->dtail = &p->diags;
 		p->dirfd = dirfd;
