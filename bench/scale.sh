@@ -1,8 +1,13 @@
 #!/bin/sh
-# Scale: JOBS job files (default 100,000), each hourly at a minute half an
-# hour away (so none fires while measuring).  Reports the time distcrond
-# takes to load them (its own log line), the time until it is scheduling,
-# its RSS, and its CPU time over IDLE seconds (default 60) of idling.
+# Scale: JOBS job files (default 100,000; 1000000 works: they are made in
+# a temporary directory and removed at the end), each hourly at a minute
+# half an hour away (so none fires while measuring).  Reports the time
+# distcrond takes to load them (its own log line), the time until it is
+# scheduling and the CPU time it used until then (the machine may be
+# shared), its RSS and the bytes per job (RSS less that of the same daemon
+# with no job, over JOBS), its CPU time over IDLE seconds (default 60) of
+# idling, and what the API costs at that size: distcronctl jobs following
+# every page of GET /jobs, and the lines of one /metrics.
 # For comparison, the same figures of cron-like peers are not meaningful
 # (none loads JSON); the reference is the time to merely cat the files.
 # Then the incremental reloads at JOBS jobs (bench/incr.py says how): PUT
@@ -31,27 +36,62 @@ sync
 t=$(python3 -c 'import time; print(time.time())')
 find "$W/jobs" -name "*.json" -print0 | xargs -0 cat >/dev/null
 echo "reference: cat of $JOBS files: $(python3 -c "import time; print('%.2f s' % (time.time() - $t))")"
+cc -Wall $DC_CFLAGS -o "$W/loadfloor" "$DC_TOP/bench/loadfloor.c" $DC_LIBS
+for n in 1 2; do echo "reference: $("$W/loadfloor" "$W/jobs" $n)"; done
 
-start=$(python3 -c 'import time; print(time.time())')
-: >"$W/daemon.log"
-"$B/distcrond" --config /dev/null --listen 127.0.0.1:0 --jobs-dir "$W/jobs" --nodes-dir "$W/nodes" \
-    --state-dir "$W/state" --log-level info 2>"$W/daemon.log" &
-bench_pid=$!
+# start_daemon JOBS_DIR: distcrond on it (the API on a free loopback port),
+# its log in $W/daemon.log; sets bench_pid and start.
+start_daemon() {
+	rm -rf "$W/state"
+	mkdir -p "$W/state"
+	: >"$W/daemon.log"
+	start=$(python3 -c 'import time; print(time.time())')
+	"$B/distcrond" --config /dev/null --listen 127.0.0.1:0 --jobs-dir "$1" \
+	    --nodes-dir "$W/nodes" --state-dir "$W/state" --log-level info \
+	    2>"$W/daemon.log" &
+	bench_pid=$!
+}
+stop_daemon() {
+	kill -TERM $bench_pid; wait $bench_pid || true; bench_pid=
+}
+rss_kib() { awk '/VmRSS/ {print $2}' /proc/$bench_pid/status; }
+cpu_ticks() { awk '{print $14 + $15}' /proc/$bench_pid/stat; }
+hz=$(getconf CLK_TCK)
+
+# the same daemon without jobs: what RSS is not the jobs'
+mkdir -p "$W/empty"
+start_daemon "$W/empty"
+while ! grep -q "API listening" "$W/daemon.log"; do sleep 0.05; done
+sleep 1
+rss0=$(rss_kib)
+stop_daemon
+
+start_daemon "$W/jobs"
 while ! grep -q "jobs, .* nodes" "$W/daemon.log"; do sleep 0.05; done
 loaded=$(python3 -c "import time; print('%.2f' % (time.time() - $start))")
 while ! grep -q "scheduling" "$W/daemon.log"; do sleep 0.05; done
 ready=$(python3 -c "import time; print('%.2f' % (time.time() - $start))")
+cpu_ready=$(cpu_ticks)
+while ! grep -q "API listening" "$W/daemon.log"; do sleep 0.05; done
 sleep 2
-rss=$(awk '/VmRSS/ {print $2}' /proc/$bench_pid/status)
-hz=$(getconf CLK_TCK)
-cpu0=$(awk '{print $14 + $15}' /proc/$bench_pid/stat)
+rss=$(rss_kib)
+cpu0=$(cpu_ticks)
 sleep "$IDLE"
-cpu1=$(awk '{print $14 + $15}' /proc/$bench_pid/stat)
+cpu1=$(cpu_ticks)
+port=$(sed -n 's/.*API listening on .* (port \([0-9]*\)[,)].*/\1/p' "$W/daemon.log" | tail -n 1)
+t=$(python3 -c 'import time; print(time.time())')
+"$B/distcronctl" --url "http://127.0.0.1:$port" --token "$(cat "$W/state/api.token")" \
+    jobs >"$W/listed"
+listed=$(python3 -c "import time; print('%.2f' % (time.time() - $t))")
+metrics=$(curl -s -H "Authorization: Bearer $(cat "$W/state/api.token")" \
+    "http://127.0.0.1:$port/metrics" | wc -l)
+echo "command: bench/scale.sh $JOBS $IDLE (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "distcrond: $(grep -o '[0-9]* jobs, [0-9]* nodes' "$W/daemon.log" | head -1)"
-echo "distcrond: definitions loaded after ${loaded} s; scheduling after ${ready} s"
-echo "distcrond: RSS $((rss / 1024)) MiB"
+echo "distcrond: definitions loaded after ${loaded} s; scheduling after ${ready} s, $(python3 -c "print('%.2f' % ($cpu_ready / $hz))") s of CPU until then"
+echo "distcrond: RSS $((rss / 1024)) MiB ($((rss0 / 1024)) MiB with no job): $(( (rss - rss0) * 1024 / JOBS )) bytes per job"
 python3 -c "print('distcrond: CPU over %d s idle: %.2f s (%.3f%%)' % ($IDLE, ($cpu1 - $cpu0) / $hz, 100.0 * ($cpu1 - $cpu0) / $hz / $IDLE))"
-kill -TERM $bench_pid; wait $bench_pid || true; bench_pid=
+echo "distcronctl jobs (every page of GET /jobs): $(($(wc -l <"$W/listed") - 1)) jobs in ${listed} s; GET /metrics: $metrics lines"
+stop_daemon
 
 echo "incremental reloads at $JOBS jobs (client: Python http.client, one keep-alive connection):"
 if [ -n "${SCALE_BEFORE:-}" ]; then

@@ -131,6 +131,7 @@ struct job_def {
 	int64_t max_runs;	/* 0: unlimited */
 	size_t output_limit;
 	int retention;
+	bool packed;		/* argv, roles, nodes: one block each */
 	struct job_notify *notify;	/* NULL: none given (the config's
 					 * default applies) */
 	char *source;

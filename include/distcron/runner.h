@@ -119,6 +119,9 @@ struct runner_stats {
 	uint64_t duration_count;
 	double duration_sum_ms;
 	uint64_t finals[RUN_LOST + 1];	/* final runs by status */
+	uint64_t jobs_last[RUN_LOST + 1];	/* scheduled jobs by their
+					 * newest final run's status (kept
+					 * as runs end, not counted) */
 };
 void runner_stats(const struct runner *r, struct runner_stats *out);
 
@@ -133,13 +136,15 @@ struct runner_job_info {
 	int64_t last_id;		/* newest final run; 0: none */
 	enum run_status last_status;
 	int64_t last_ended_ms;
-	int64_t finals[RUN_LOST + 1];	/* final runs since start, by status */
 };
 
 /* The scheduled jobs, in name order. */
 size_t runner_job_count(const struct runner *r);
 void runner_job_at(const struct runner *r, size_t i,
     struct runner_job_info *out);
+/* The index of the first job named after name (0 for NULL): where a page
+ * of the listing that follows name starts.  A binary search. */
+size_t runner_job_after(const struct runner *r, const char *name);
 /* Returns 0 or ERR_NOTFOUND. */
 int runner_job_find(const struct runner *r, const char *name,
     struct runner_job_info *out);

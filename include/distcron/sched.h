@@ -19,6 +19,7 @@
 #ifndef DISTCRON_SCHED_H
 #define DISTCRON_SCHED_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "distcron/tz.h"
@@ -56,6 +57,19 @@ int sched_next(const struct sched *s, int64_t after, int64_t *next);
 /* Canonical text of the schedule, for display ("0 3 * * 1-5", "@daily"). */
 const char *sched_text(const struct sched *s);
 
+/* Drops one owner of s (sched_ref() adds owners); the last one frees it.
+ * Accepts NULL; thread-safe. */
 void sched_free(struct sched *s);
+
+/*
+ * Sharing a schedule among jobs that have the same one (a million jobs
+ * "0 * * * *" keep one): sched_same() says whether a and b fire alike and
+ * read alike (text, zone, fields; equal ones have equal sched_hash()), and
+ * sched_ref() adds an owner to s and returns it.  A schedule never changes
+ * once made, so owners on any thread may read it.
+ */
+bool sched_same(const struct sched *a, const struct sched *b);
+uint64_t sched_hash(const struct sched *s);
+struct sched *sched_ref(struct sched *s);
 
 #endif

@@ -211,6 +211,24 @@ int store_runs_query(struct store *st, const struct store_query *q,
 int store_job_state_get(struct store *st, const char *job,
     struct store_job_state *out);
 
+/* Every job's stored state, as one read at a daemon's start (see
+ * store_job_states_read()); opaque. */
+struct store_job_states;
+
+/* Reads the state of every job in one pass (one SELECT, in name order)
+ * into a new *out (store_job_states_free() it), for a start that would
+ * otherwise query once per job.  Blocks on the store's lock and disk;
+ * returns 0, ERR_STORE or -ENOMEM. */
+int store_job_states_read(struct store *st, struct store_job_states **out);
+
+/* The state of job in s (a binary search), as store_job_state_get() reads
+ * it: zeroed for a job without stored state. */
+void store_job_states_find(const struct store_job_states *s,
+    const char *job, struct store_job_state *out);
+
+/* Frees what store_job_states_read() made; accepts NULL. */
+void store_job_states_free(struct store_job_states *s);
+
 /* Records whether a job is paused (kept across restarts).  Blocks on the
  * store's lock and disk; returns 0 or ERR_STORE. */
 int store_job_pause_set(struct store *st, const char *job, bool paused);

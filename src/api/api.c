@@ -60,6 +60,7 @@
 #include "distcron/dur.h"
 #include "distcron/err.h"
 #include "distcron/fileio.h"
+#include "distcron/jfield.h"
 #include "distcron/jsontext.h"
 #include "distcron/log.h"
 #include "distcron/runjson.h"
@@ -1092,7 +1093,7 @@ h_health(struct req *r)
 static enum MHD_Result
 h_jobs(struct req *r)
 {
-	char after[QUERY_MAX], *json = NULL;
+	char after[QUERY_MAX], q[JFIELD_QUOTE_LEN], *json = NULL;
 	int limit = JOBS_DEFAULT, got, rc;
 	enum MHD_Result ret;
 	bool ok;
@@ -1101,9 +1102,13 @@ h_jobs(struct req *r)
 		return reply_unimplemented(r);
 	if ((ret = param_limit(r, &limit, &ok)) != MHD_YES || !ok)
 		return ret;
-	if ((got = query_get(r, "after", after, sizeof(after))) < 0 ||
-	    (got > 0 && !defs_name_valid(after)))
+	if ((got = query_get(r, "after", after, sizeof(after))) < 0)
 		return bad_param(r, "after", "expected a job name");
+	if (got > 0 && !defs_name_valid(after))
+		return reply_error(r, 400, "after", "after: expected a job name "
+		    "(letters, digits, '.', '_' and '-', at most %d, not "
+		    "starting with '.' or '-'), got %s", DEFS_NAME_MAX,
+		    jfield_quote(after, q, sizeof(q)));
 	rc = r->a->be.jobs(r->a->be.ctx, got > 0 ? after : NULL, limit,
 	    &json);
 	return reply_backend_json(r, rc, json, "jobs");

@@ -41,8 +41,9 @@
 #define ERR_MAX		512
 #define METRICS_MAX	(4 * 1024 * 1024)
 #define JOBS_PAGE_BYTES	(256 * 1024 * 1024)	/* a page of GET /jobs */
-#define JOBS_CACHE_MS	500	/* a flood of GET /jobs costs the loop
-				 * two listings a second */
+#define JOBS_CACHE_MS	500	/* a flood of one GET /jobs costs the loop
+				 * two renderings of its page a second */
+#define JOBS_CACHE_N	8	/* pages kept */
 
 enum op { OP_JOBS, OP_JOB, OP_NODES, OP_NODE, OP_PAUSE, OP_RUN, OP_TASK,
 	OP_CANCEL, OP_STATS, OP_METRICS, OP_RELOAD };
@@ -59,20 +60,15 @@ struct control {
 	pthread_mutex_t mu;
 	int closed;
 	unsigned ntasks;	/* names ad-hoc tasks */
-	struct jobs_list *jobs_cache;	/* GET /jobs, built on the loop at
-				 * most every JOBS_CACHE_MS; dropped by every
-				 * change */
-	int64_t jobs_cache_ms;	/* CLOCK_MONOTONIC when built */
 	const struct control_outbox_ops *outbox;	/* or NULL */
 	void *outbox_arg;
-};
-
-/* The job summaries in name order, each as JSON text: what GET /jobs pages
- * through. */
-struct jobs_list {
-	size_t n;
-	char **names;
-	char **json;
+	struct jobs_page {	/* GET /jobs pages rendered lately (mu) */
+		char after[DEFS_NAME_MAX + 1];
+		int limit;
+		int64_t ms;	/* CLOCK_MONOTONIC when rendered */
+		char *json;	/* NULL: an empty place */
+	} pages[JOBS_CACHE_N];
+	unsigned next_page;	/* the place the next page takes */
 };
 
 struct req {
@@ -85,7 +81,7 @@ struct req {
 	/* the answer */
 	int rc;
 	char *text;
-	struct jobs_list *jobs;
+	int limit;		/* GET /jobs: a page's size, after name */
 	int64_t out_id;
 	char source[SOURCE_MAX];
 	struct runner_stats stats;
@@ -96,8 +92,6 @@ struct req {
 	int done;
 	int refs;
 };
-
-static void jobs_list_free(struct jobs_list *l);
 
 /* ---- requests ---- */
 
@@ -123,7 +117,6 @@ req_free(struct req *q)
 {
 	defs_job_unref(q->task);
 	free(q->text);
-	jobs_list_free(q->jobs);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cv);
 	free(q);
@@ -238,49 +231,41 @@ req_json(struct req *q, json_object *o)
 	return q->text ? 0 : -ENOMEM;
 }
 
-static void
-jobs_list_free(struct jobs_list *l)
-{
-	size_t i;
-
-	if (l == NULL)
-		return;
-	for (i = 0; i < l->n; i++) {
-		free(l->names[i]);
-		free(l->json[i]);
-	}
-	free(l->names);
-	free(l->json);
-	free(l);
-}
-
-/* Every job's summary, in the runner's order (by name). */
+/* GET /jobs: {"jobs": [...], "next_after": NAME|null}, up to q->limit
+ * summaries of the jobs named after q->name (all when empty), in name
+ * order.  Only the page is rendered: a million jobs cost a binary search,
+ * never a copy of the listing. */
 static int
 op_jobs(struct req *q)
 {
 	struct runner *r = q->c->runner;
 	struct runner_job_info ji;
-	struct jobs_list *l;
-	size_t n = runner_job_count(r);
-	json_object *o;
+	size_t n = runner_job_count(r), i, first, end;
+	json_object *o, *next = NULL;
+	struct buf b;
+	int rc;
 
-	if ((q->jobs = l = calloc(1, sizeof(*l))) == NULL ||
-	    (l->names = calloc(n + 1, sizeof(*l->names))) == NULL ||
-	    (l->json = calloc(n + 1, sizeof(*l->json))) == NULL)
-		return -ENOMEM;
-	for (; l->n < n; l->n++) {
-		runner_job_at(r, l->n, &ji);
+	first = runner_job_after(r, q->name[0] != '\0' ? q->name : NULL);
+	end = first + (size_t)q->limit < n ? first + (size_t)q->limit : n;
+	buf_init(&b, JOBS_PAGE_BYTES);
+	rc = buf_puts(&b, "{\"jobs\":[");
+	for (i = first; rc == 0 && i < end; i++) {
+		runner_job_at(r, i, &ji);
 		o = job_summary(&ji, q->c->zone);
-		l->names[l->n] = strdup(ji.def->name);
-		l->json[l->n] = strdup(json_object_to_json_string_ext(o,
-		    JSON_C_TO_STRING_PLAIN));
+		rc = buf_printf(&b, "%s%s", i > first ? "," : "",
+		    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		if (i == end - 1 && end < n)
+			next = json_object_new_string(ji.def->name);
 		json_object_put(o);
-		if (l->names[l->n] == NULL || l->json[l->n] == NULL) {
-			l->n++;		/* freed with the others */
-			return -ENOMEM;
-		}
 	}
-	return 0;
+	if (rc == 0)
+		rc = buf_printf(&b, "],\"next_after\":%s}",
+		    json_object_to_json_string(next));
+	json_object_put(next);
+	if (rc == 0 && (q->text = buf_steal(&b, NULL)) == NULL)
+		rc = -ENOMEM;
+	buf_free(&b);
+	return rc;
 }
 
 static int
@@ -435,87 +420,65 @@ call_text(struct control *c, enum op op, const char *name, char **out)
 
 /* ---- the backend ---- */
 
-/* Index of the first name after after in l (names sorted). */
-static size_t
-jobs_list_after(const struct jobs_list *l, const char *after)
-{
-	size_t lo = 0, hi = l->n, mid;
-
-	while (after != NULL && lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (strcmp(l->names[mid], after) <= 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* {"jobs": [...], "next_after": NAME|null}: up to limit jobs of l named
- * after after.  Returns 0 or -ENOMEM. */
+/* A copy of the page (after, limit) if one was rendered less than
+ * JOBS_CACHE_MS ago: 0, 1 when there is none, or -ENOMEM. */
 static int
-jobs_page(const struct jobs_list *l, const char *after, int limit,
-    char **json)
+jobs_cached(struct control *c, const char *after, int limit, char **json)
 {
-	size_t first = jobs_list_after(l, after), i;
-	size_t end = first + (size_t)limit;
-	json_object *next = NULL;
-	struct buf b;
-	int rc;
-
-	if (end >= l->n)
-		end = l->n;
-	else
-		next = json_object_new_string(l->names[end - 1]);
-	buf_init(&b, JOBS_PAGE_BYTES);
-	rc = buf_puts(&b, "{\"jobs\":[");
-	for (i = first; rc == 0 && i < end; i++)
-		rc = buf_printf(&b, "%s%s", i > first ? "," : "", l->json[i]);
-	if (rc == 0)
-		rc = buf_printf(&b, "],\"next_after\":%s}",
-		    json_object_to_json_string(next));
-	json_object_put(next);
-	if (rc == 0 && (*json = buf_steal(&b, NULL)) == NULL)
-		rc = -ENOMEM;
-	buf_free(&b);
-	return rc;
-}
-
-/* Replaces the cached listing with l (taken; NULL: drops it). */
-static void
-jobs_cache_set(struct control *c, struct jobs_list *l)
-{
-	struct jobs_list *old;
-
-	pthread_mutex_lock(&c->mu);
-	old = c->jobs_cache;
-	c->jobs_cache = l;
-	c->jobs_cache_ms = loop_mono_ms();
-	pthread_mutex_unlock(&c->mu);
-	jobs_list_free(old);
-}
-
-/* A page of the cached listing if it is fresh: 0, 1 when there is none,
- * or -ENOMEM. */
-static int
-jobs_cached_page(struct control *c, const char *after, int limit,
-    char **json)
-{
+	struct jobs_page *p;
 	int rc = 1;
+	size_t i;
 
 	pthread_mutex_lock(&c->mu);
-	if (c->jobs_cache != NULL &&
-	    loop_mono_ms() - c->jobs_cache_ms < JOBS_CACHE_MS)
-		rc = jobs_page(c->jobs_cache, after, limit, json);
+	for (i = 0; i < JOBS_CACHE_N && rc == 1; i++) {
+		p = &c->pages[i];
+		if (p->json != NULL && p->limit == limit &&
+		    strcmp(p->after, after != NULL ? after : "") == 0 &&
+		    loop_mono_ms() - p->ms < JOBS_CACHE_MS)
+			rc = (*json = strdup(p->json)) != NULL ? 0 : -ENOMEM;
+	}
 	pthread_mutex_unlock(&c->mu);
 	return rc;
+}
+
+/* Keeps a copy of a page just rendered (none without memory). */
+static void
+jobs_keep(struct control *c, const char *after, int limit, const char *json)
+{
+	char *copy = strdup(json);
+	struct jobs_page *p;
+
+	if (copy == NULL)
+		return;
+	pthread_mutex_lock(&c->mu);
+	p = &c->pages[c->next_page++ % JOBS_CACHE_N];
+	free(p->json);
+	snprintf(p->after, sizeof(p->after), "%s", after != NULL ? after : "");
+	p->limit = limit;
+	p->ms = loop_mono_ms();
+	p->json = copy;
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Forgets the pages kept: a change made through the API shows at once. */
+static void
+jobs_forget(struct control *c)
+{
+	size_t i;
+
+	pthread_mutex_lock(&c->mu);
+	for (i = 0; i < JOBS_CACHE_N; i++) {
+		free(c->pages[i].json);
+		c->pages[i].json = NULL;
+	}
+	pthread_mutex_unlock(&c->mu);
 }
 
 /*
- * GET /jobs: the listing is built on the loop, but at most every
- * JOBS_CACHE_MS; in between (and under a flood of requests) the last one
- * is served, so it may lag the runs by that much.  Changes made through
- * the API drop it at once.  Each request renders only its page.
+ * GET /jobs: each page is rendered on the loop (op_jobs) from the runner
+ * as it is, and only that page; the last JOBS_CACHE_N pages are kept for
+ * JOBS_CACHE_MS, so a flood of one request costs the loop little (and
+ * may lag the runs by that much).
  */
 static int
 be_jobs(void *ctx, const char *after, int limit, char **json)
@@ -524,14 +487,15 @@ be_jobs(void *ctx, const char *after, int limit, char **json)
 	struct req *q;
 	int rc;
 
-	if ((rc = jobs_cached_page(c, after, limit, json)) <= 0)
+	if ((rc = jobs_cached(c, after, limit, json)) <= 0)
 		return rc;
-	if ((q = req_new(c, OP_JOBS, NULL)) == NULL)
+	if ((q = req_new(c, OP_JOBS, after)) == NULL)
 		return -ENOMEM;
+	q->limit = limit;
 	if ((rc = req_call(q)) == 0) {
-		rc = jobs_page(q->jobs, after, limit, json);
-		jobs_cache_set(c, q->jobs);
-		q->jobs = NULL;
+		jobs_keep(c, after, limit, q->text);
+		*json = q->text;
+		q->text = NULL;
 	}
 	req_put(q);
 	return rc;
@@ -595,7 +559,7 @@ reload_and_wait(struct control *c, const char *job)
 		return -ENOMEM;
 	rc = req_call(q);
 	req_put(q);
-	jobs_cache_set(c, NULL);
+	jobs_forget(c);
 	return rc;
 }
 
@@ -669,7 +633,7 @@ be_pause(void *ctx, const char *name, bool paused)
 	if ((rc = req_call(q)) == 0)
 		rc = store_job_pause_set(c->st, name, paused);
 	req_put(q);
-	jobs_cache_set(c, NULL);
+	jobs_forget(c);
 	return rc;
 }
 
@@ -926,44 +890,20 @@ metrics_runs(struct buf *b, const struct runner_stats *st)
 		    (unsigned long long)st->finals[s]);
 }
 
+/* The jobs by their newest final run's status: counters the runner keeps
+ * as runs end, so a scrape costs the same with ten jobs or a million. */
 static void
-metrics_job_runs(struct buf *b, struct runner *r)
+metrics_jobs(struct buf *b, const struct runner_stats *st)
 {
-	struct runner_job_info ji;
-	size_t i;
-	int st;
+	int s;
 
-	buf_puts(b, "# HELP distcron_job_runs_total Final runs since start, "
-	    "by job and status.\n# TYPE distcron_job_runs_total counter\n");
-	for (i = 0; i < runner_job_count(r); i++) {
-		runner_job_at(r, i, &ji);
-		for (st = RUN_FAILURE; st <= RUN_LOST; st++)
-			if (ji.finals[st] > 0)
-				buf_printf(b, "distcron_job_runs_total{job=\"%s\","
-				    "status=\"%s\"} %lld\n", ji.def->name,
-				    store_status_str((enum run_status)st),
-				    (long long)ji.finals[st]);
-	}
-}
-
-static void
-metrics_jobs(struct buf *b, struct runner *r, const struct tz *zone)
-{
-	struct runner_job_info ji;
-	size_t i;
-
-	(void)zone;
-	metrics_job_runs(b, r);
-	buf_puts(b, "# HELP distcron_job_last_status Status of the job's "
-	    "newest final run (1 for the status it has).\n"
-	    "# TYPE distcron_job_last_status gauge\n");
-	for (i = 0; i < runner_job_count(r); i++) {
-		runner_job_at(r, i, &ji);
-		if (ji.last_id > 0)
-			buf_printf(b, "distcron_job_last_status{job=\"%s\","
-			    "status=\"%s\"} 1\n", ji.def->name,
-			    store_status_str(ji.last_status));
-	}
+	buf_puts(b, "# HELP distcron_jobs_last_status Scheduled jobs by the "
+	    "status of their newest final run.\n"
+	    "# TYPE distcron_jobs_last_status gauge\n");
+	for (s = RUN_FAILURE; s <= RUN_LOST; s++)
+		buf_printf(b, "distcron_jobs_last_status{status=\"%s\"} %llu\n",
+		    store_status_str((enum run_status)s),
+		    (unsigned long long)st->jobs_last[s]);
 }
 
 static void
@@ -1018,7 +958,7 @@ op_metrics(struct req *q)
 	metric_hist(&b, "distcron_run_duration_seconds", "Duration of final "
 	    "runs.", st.duration_hist, st.duration_count, st.duration_sum_ms);
 	metrics_nodes(&b, runner_policy(q->c->runner));
-	metrics_jobs(&b, q->c->runner, q->c->zone);
+	metrics_jobs(&b, &st);
 	if ((q->text = buf_steal(&b, NULL)) == NULL)
 		return -ENOMEM;
 	return 0;
@@ -1195,7 +1135,7 @@ control_free(struct control *c)
 {
 	if (c == NULL)
 		return;
-	jobs_list_free(c->jobs_cache);
+	jobs_forget(c);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }

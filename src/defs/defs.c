@@ -25,6 +25,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,10 +256,16 @@ job_free(struct job_def *job)
 		free(job->owners[i].email_address);
 	}
 	free(job->owners);
-	jfield_strv_free(job->roles);
-	jfield_strv_free(job->nodes);
+	if (job->packed) {	/* job_pack() */
+		free(job->roles);
+		free(job->nodes);
+		free(job->argv);
+	} else {
+		jfield_strv_free(job->roles);
+		jfield_strv_free(job->nodes);
+		jfield_strv_free(job->argv);
+	}
 	sched_free(job->sched);
-	jfield_strv_free(job->argv);
 	free(job->shell);
 	http_free(job->http);
 	defs_notify_free(job->notify);
@@ -286,6 +293,53 @@ job_new(const char *name)
 	job->retention = DEFS_RETENTION;
 	job->refs = 1;
 	return job;
+}
+
+/* A copy of the string vector sv in one block (the vector, then its
+ * strings), or NULL without memory. */
+static char **
+strv_pack(char *const *sv)
+{
+	size_t i, n, size = sizeof(char *);
+	char **v, *p;
+
+	for (n = 0; sv[n] != NULL; n++)
+		size += sizeof(char *) + strlen(sv[n]) + 1;
+	if ((v = malloc(size)) == NULL)
+		return NULL;
+	p = (char *)(v + n + 1);
+	for (i = 0; i < n; i++) {
+		v[i] = p;
+		p = stpcpy(p, sv[i]) + 1;
+	}
+	v[n] = NULL;
+	return v;
+}
+
+/*
+ * A job's argv, roles and nodes, once parsed, in one block each (a million
+ * jobs cost a million allocations less per vector and string); job_free()
+ * frees them with free().  Returns 0 or -ENOMEM (the job left as it was).
+ */
+static int
+job_pack(struct job_def *job)
+{
+	char ***f[] = { &job->argv, &job->roles, &job->nodes }, **v[3];
+	size_t i;
+
+	for (i = 0; i < NELEM(f); i++)
+		if ((v[i] = *f[i] != NULL ? strv_pack(*f[i]) : NULL) == NULL &&
+		    *f[i] != NULL) {
+			while (i-- > 0)
+				free(v[i]);
+			return -ENOMEM;
+		}
+	for (i = 0; i < NELEM(f); i++) {
+		jfield_strv_free(*f[i]);
+		*f[i] = v[i];
+	}
+	job->packed = true;
+	return 0;
 }
 
 /* Replaces an empty string vector with NULL. */
@@ -1317,6 +1371,10 @@ job_parse(struct pctx *p, const char *name, const char *text, size_t len,
 	}
 	if ((r = job_from_json(c, root, zone, job)) != 0)
 		goto out;
+	if (job_pack(job) != 0) {
+		r = jfield_oom(c);
+		goto out;
+	}
 	job->digest = fnv1a64(text, len);
 	*out = job;
 	job = NULL;
@@ -1431,6 +1489,9 @@ struct loader {
 	size_t node_reads;	/* node files read */
 	bool in_order;		/* a scan's jobs come sorted by name ... */
 	size_t cursor;		/* ... walked beside prev's at this index */
+	struct sched **scheds;	/* distinct schedules of this directory so
+				 * far (open addressing), see share_sched() */
+	size_t nscheds, capscheds;
 };
 
 static void
@@ -1495,7 +1556,7 @@ static int
 read_file(struct loader *l, int dirfd, const char *name, size_t *lenp)
 {
 	struct stat st;
-	size_t len = 0;
+	size_t len = 0, want;
 	ssize_t n;
 	int fd, r = 0;
 
@@ -1515,20 +1576,23 @@ read_file(struct loader *l, int dirfd, const char *name, size_t *lenp)
 	if (r == 0)
 		r = grow_buf(l, (size_t)st.st_size + 2);
 	while (r == 0) {
-		/* keep reading past st_size: the file may have grown */
+		/* keep reading past st_size: the file may have grown; a
+		 * short read past it is the end (a read less per file) */
 		if (len + 1 >= l->bufcap &&
 		    (r = grow_buf(l, l->bufcap + 1)) != 0)
 			break;
-		if ((n = read(fd, l->buf + len, l->bufcap - len - 1)) < 0) {
+		want = l->bufcap - len - 1;
+		if ((n = read(fd, l->buf + len, want)) < 0) {
 			if (errno != EINTR)
 				r = -errno;
 			continue;
 		}
-		if (n == 0)
-			break;
 		len += (size_t)n;
 		if (len > DEFS_FILE_MAX)
 			r = ERR_TOOBIG;
+		else if (n == 0 ||
+		    ((size_t)n < want && len >= (size_t)st.st_size))
+			break;
 	}
 	close(fd);
 	*lenp = len;
@@ -1684,6 +1748,60 @@ put_fresh_job(struct loader *l, struct job_def *job)
 	return -ENOMEM;
 }
 
+/* Puts s in the table of distinct schedules (room made by the caller). */
+static void
+scheds_put(struct sched **v, size_t cap, struct sched *s)
+{
+	size_t i = (size_t)sched_hash(s) & (cap - 1);
+
+	while (v[i] != NULL)
+		i = (i + 1) & (cap - 1);
+	v[i] = s;
+}
+
+/* Doubles the table of distinct schedules.  Returns 0 or -ENOMEM. */
+static int
+scheds_grow(struct loader *l)
+{
+	size_t i, ncap = l->capscheds ? l->capscheds * 2 : 1024;
+	struct sched **v = calloc(ncap, sizeof(*v));
+
+	if (v == NULL)
+		return -ENOMEM;
+	for (i = 0; i < l->capscheds; i++)
+		if (l->scheds[i] != NULL)
+			scheds_put(v, ncap, l->scheds[i]);
+	free(l->scheds);
+	l->scheds = v;
+	l->capscheds = ncap;
+	return 0;
+}
+
+/*
+ * Jobs of one directory with the same schedule share one (a struct sched
+ * and its text are 160 bytes, and fleets repeat a few schedules): job's
+ * takes the one seen first, or is remembered as the first.  Without memory
+ * the job simply keeps its own.
+ */
+static void
+share_sched(struct loader *l, struct job_def *job)
+{
+	size_t i;
+
+	if (job->sched == NULL || ((l->nscheds + 1) * 2 > l->capscheds &&
+	    scheds_grow(l) != 0))
+		return;
+	for (i = (size_t)sched_hash(job->sched) & (l->capscheds - 1);
+	    l->scheds[i] != NULL; i = (i + 1) & (l->capscheds - 1))
+		if (sched_same(l->scheds[i], job->sched)) {
+			sched_free(job->sched);
+			job->sched = sched_ref(l->scheds[i]);
+			return;
+		}
+	l->scheds[i] = job->sched;
+	l->nscheds++;
+}
+
 /* Parses the file just read and adds the result to the set. */
 static int
 load_parsed(struct loader *l, const char *path, const char *stem,
@@ -1707,6 +1825,8 @@ load_parsed(struct loader *l, const char *path, const char *stem,
 		report(l, "error", path, "%s", err);
 		return add_bad(l, stem, jobs);
 	}
+	if (jobs)
+		share_sched(l, job);
 	if (jobs && (job->source = strdup(path)) != NULL) {
 		job->fid = l->fid;
 		if (put_fresh_job(l, job) == 0)
@@ -1833,24 +1953,286 @@ load_entry(struct loader *l, int dirfd, const char *dir, const char *name,
 	return load_parsed(l, path, stem, len, jobs);
 }
 
+/*
+ * A directory's "*.json" names in one block (no malloc per name), then
+ * sorted by their stem (the job's name: "a-b.json" sorts after "a.json"
+ * as "a-b" does after "a"), so that files load, and errors are reported,
+ * in name order.  While sorted, each name's "." before "json" is a NUL,
+ * so that the stems compare with strcmp(); name_of() puts it back.
+ */
+struct dir_names {
+	char *block;		/* "stem\0json\0" for each name */
+	size_t len, cap;
+	char **v;		/* into block, sorted */
+	size_t n;
+};
+
 static int
-load_dir(struct loader *l, const char *dir, bool jobs)
+cmp_stem(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The file name of a sorted stem ("stem\0json" made "stem.json" again). */
+static const char *
+name_of(char *stem)
+{
+	stem[strlen(stem)] = '.';
+	return stem;
+}
+
+static int
+names_add(struct dir_names *dn, const char *name)
+{
+	size_t nlen = strlen(name), ncap;
+	char *p;
+
+	/* the others are ignored, as load_entry() would */
+	if (name[0] == '.' || nlen <= 5 || strcmp(name + nlen - 5, ".json"))
+		return 0;
+	for (ncap = dn->cap ? dn->cap : 65536; ncap < dn->len + nlen + 1;)
+		ncap *= 2;
+	if (ncap != dn->cap) {
+		if ((p = realloc(dn->block, ncap)) == NULL)
+			return -ENOMEM;
+		dn->block = p;
+		dn->cap = ncap;
+	}
+	memcpy(dn->block + dn->len, name, nlen + 1);
+	dn->block[dn->len + nlen - 5] = '\0';	/* see struct dir_names */
+	dn->len += nlen + 1;
+	dn->n++;
+	return 0;
+}
+
+/* Reads and sorts the names of d.  Returns 0, -errno or -ENOMEM. */
+static int
+names_read(DIR *d, struct dir_names *dn)
 {
 	struct dirent *de;
-	DIR *d;
+	size_t i, off;
 	int r = 0;
 
-	if ((d = opendir(dir)) == NULL)
-		return -errno;
 	for (;;) {
 		errno = 0;
 		if ((de = readdir(d)) == NULL) {
 			r = -errno;
 			break;
 		}
-		if ((r = load_entry(l, dirfd(d), dir, de->d_name, jobs)) != 0)
+		if ((r = names_add(dn, de->d_name)) != 0)
 			break;
 	}
+	if (r != 0 || (dn->v = calloc(dn->n + 1, sizeof(*dn->v))) == NULL)
+		return r != 0 ? r : -ENOMEM;
+	for (i = 0, off = 0; i < dn->n; i++) {
+		dn->v[i] = dn->block + off;
+		off += strlen(dn->v[i]) + 6;	/* stem, NUL, "json" */
+	}
+	qsort(dn->v, dn->n, sizeof(*dn->v), cmp_stem);
+	return 0;
+}
+
+/*
+ * The files of a big directory load on LOAD_THREADS threads, each with its
+ * own loader (token, buffer, set) over a contiguous run of the sorted
+ * names; what they report is kept and told afterwards, thread by thread,
+ * so in the order one thread would have told it.
+ */
+#define LOAD_THREADS		2
+#define LOAD_THREADS_MIN	1024	/* fewer files: one thread */
+
+struct load_diag {
+	struct load_diag *next;
+	const char *level, *file, *msg;	/* in text */
+	char text[];
+};
+
+struct load_part {
+	struct loader l;	/* its own set, token and buffer */
+	int dirfd;
+	const char *dir;
+	char **names;
+	size_t n;
+	bool jobs;
+	struct load_diag *diags, **dtail;
+	int rc;
+	pthread_t th;
+};
+
+/* report() of a part: kept for its turn.  A message without memory is
+ * lost, not the file's error count. */
+static void
+part_report(void *arg, const char *level, const char *file, const char *msg)
+{
+	struct load_part *p = arg;
+	size_t ll = strlen(level) + 1, fl = strlen(file) + 1;
+	struct load_diag *d = malloc(sizeof(*d) + ll + fl + strlen(msg) + 1);
+
+	if (d == NULL)
+		return;
+	memcpy(d->text, level, ll);
+	memcpy(d->text + ll, file, fl);
+	memcpy(d->text + ll + fl, msg, strlen(msg) + 1);
+	d->level = d->text;
+	d->file = d->text + ll;
+	d->msg = d->text + ll + fl;
+	d->next = NULL;
+	*p->dtail = d;
+	p->dtail = &d->next;
+}
+
+static void *
+part_run(void *arg)
+{
+	struct load_part *p = arg;
+	size_t i;
+
+	for (i = 0; i < p->n && p->rc == 0; i++)
+		p->rc = load_entry(&p->l, p->dirfd, p->dir,
+		    name_of(p->names[i]), p->jobs);
+	return NULL;
+}
+
+/* Makes room for more items in *arr (n used, *cap allocated). */
+static int
+reserve_items(void ***arr, size_t n, size_t *cap, size_t more)
+{
+	void **p;
+
+	if (n + more <= *cap)
+		return 0;
+	if ((p = reallocarray(*arr, n + more, sizeof(*p))) == NULL)
+		return -ENOMEM;
+	*arr = p;
+	*cap = n + more;
+	return 0;
+}
+
+/* Moves n items of *src to the end of *arr (room reserved). */
+static void
+move_items(void **arr, size_t *na, void **src, size_t *n)
+{
+	if (*n > 0)
+		memcpy(arr + *na, src, *n * sizeof(*src));
+	*na += *n;
+	*n = 0;
+}
+
+/* Hands a part's definitions over to l (after those already there) and
+ * tells its reports; frees what is left of the part. */
+static int
+part_merge(struct loader *l, struct load_part *p, int r)
+{
+	struct defs_set *ps = p->l.set, *s = l->set;
+	struct load_diag *d, *next;
+	size_t i;
+
+	for (d = p->diags; d != NULL; d = next) {
+		next = d->next;
+		if (l->report != NULL)
+			l->report(l->arg, d->level, d->file, d->msg);
+		free(d);
+	}
+	if (r == 0)
+		r = p->rc;
+	if (r == 0 && ps != NULL)
+		r = reserve_items((void ***)&s->jobs, s->njobs, &l->jobcap,
+		    ps->njobs) || reserve_items((void ***)&s->nodes, s->nnodes,
+		    &l->nodecap, ps->nnodes) ? -ENOMEM : 0;
+	if (r == 0 && ps != NULL) {
+		move_items((void **)s->jobs, &s->njobs, (void **)ps->jobs,
+		    &ps->njobs);
+		move_items((void **)s->nodes, &s->nnodes, (void **)ps->nodes,
+		    &ps->nnodes);
+		s->nerrors += ps->nerrors;
+		s->nparsed += ps->nparsed;
+		l->node_reads += p->l.node_reads;
+	}
+	/* bad files (few) one by one: their names and file identities go
+	 * into l's two parallel lists together */
+	for (i = 0; r == 0 && ps != NULL && i < ps->nbad_jobs; i++) {
+		l->fid = ps->bad_job_fids[i];
+		r = add_bad(l, ps->bad_jobs[i], true);
+	}
+	for (i = 0; r == 0 && ps != NULL && i < ps->nbad_nodes; i++) {
+		l->fid = ps->bad_node_fids[i];
+		r = add_bad(l, ps->bad_nodes[i], false);
+	}
+	if (p->l.tok != NULL)
+		json_tokener_free(p->l.tok);
+	free(p->l.buf);
+	free(p->l.scheds);
+	defs_set_free(ps);
+	return r;
+}
+
+/* Loads the sorted names on LOAD_THREADS threads (the caller's is one). */
+static int
+load_parts(struct loader *l, int dirfd, const char *dir,
+    const struct dir_names *dn, bool jobs)
+{
+	struct load_part parts[LOAD_THREADS];
+	size_t i, at = 0, started = 0;
+	int r = 0;
+
+	memset(parts, 0, sizeof(parts));
+	for (i = 0; i < LOAD_THREADS; i++) {
+		struct load_part *p = &parts[i];
+
+		p->l.zone = l->zone;
+		p->l.report = l->report != NULL ? part_report : NULL;
+		p->l.arg = p;
+		p->dtail = &p->diags;
+		p->dirfd = dirfd;
+		p->dir = dir;
+		p->jobs = jobs;
+		p->names = dn->v + at;
+		p->n = (dn->n - at) / (LOAD_THREADS - i);
+		at += p->n;
+		if ((p->l.set = calloc(1, sizeof(*p->l.set))) == NULL ||
+		    (p->l.tok = json_tokener_new()) == NULL)
+			r = -ENOMEM;
+	}
+	for (i = 1; r == 0 && i < LOAD_THREADS; i++)
+		if (pthread_create(&parts[i].th, NULL, part_run, &parts[i]))
+			r = -ENOMEM;
+		else
+			started++;
+	if (r == 0)
+		part_run(&parts[0]);
+	for (i = 1; i <= started; i++)
+		pthread_join(parts[i].th, NULL);
+	for (i = 0; i < LOAD_THREADS; i++)
+		r = part_merge(l, &parts[i], r);
+	return r;
+}
+
+/* Every "*.json" file of dir into l->set, in name order. */
+static int
+load_dir(struct loader *l, const char *dir, bool jobs)
+{
+	struct dir_names dn;
+	size_t i;
+	DIR *d;
+	int r;
+
+	if ((d = opendir(dir)) == NULL)
+		return -errno;
+	memset(&dn, 0, sizeof(dn));
+	/* a fresh load only: a scan shares prev's definitions (share_prev),
+	 * which the parts' own loaders do not know */
+	if ((r = names_read(d, &dn)) == 0 && dn.n >= LOAD_THREADS_MIN &&
+	    l->prev == NULL && !l->sorted)
+		r = load_parts(l, dirfd(d), dir, &dn, jobs);
+	else
+		for (i = 0; r == 0 && i < dn.n; i++)
+			r = load_entry(l, dirfd(d), dir, name_of(dn.v[i]),
+			    jobs);
+	free(dn.v);
+	free(dn.block);
+	free(l->scheds);	/* shared within a directory */
+	l->scheds = NULL;
+	l->nscheds = l->capscheds = 0;
 	closedir(d);
 	return r;
 }
@@ -2024,6 +2406,7 @@ loader_done(struct loader *l, int r, struct defs_set **out)
 	}
 	json_tokener_free(l->tok);
 	free(l->buf);
+	free(l->scheds);	/* a scan's or a delta's (load_dir frees its own) */
 	defs_set_free(l->set);
 	return r;
 }

@@ -61,7 +61,6 @@ plan_slot_free(struct slot *slot)
 	if (slot->defer != NULL)
 		loop_timer_del(slot->defer);
 	defs_job_unref(slot->def);
-	free(slot->name);
 	free(slot);
 }
 
@@ -321,29 +320,49 @@ slot_catch_up(struct slot *slot, int64_t last)
 
 /* ---- definitions ---- */
 
+/*
+ * The stored state of job name.  At startup every job's state is read in
+ * one pass (r->states, kept until runner_apply() ends) rather than one
+ * query per job; a job added later reads its own.
+ */
+static void
+slot_state(struct runner *r, const char *name, int at_startup,
+    struct store_job_state *state)
+{
+	if (at_startup && r->states == NULL && !r->states_failed &&
+	    store_job_states_read(r->st, &r->states) != 0) {
+		log_warn("cannot read the jobs' stored states at once; reading "
+		    "them one by one");
+		r->states_failed = true;
+	}
+	if (at_startup && r->states != NULL) {
+		store_job_states_find(r->states, name, state);
+		return;
+	}
+	if (store_job_state_get(r->st, name, state) != 0)
+		log_warn("job %s: cannot read its stored state; max_runs and "
+		    "missed ticks start from zero", name);
+}
+
 static struct slot *
 slot_new(struct runner *r, struct job_def *def, int at_startup)
 {
 	struct store_job_state state;
 	struct slot *slot;
 
-	if ((slot = calloc(1, sizeof(*slot))) == NULL ||
-	    (slot->name = strdup(def->name)) == NULL) {
-		free(slot);
+	if ((slot = calloc(1, sizeof(*slot))) == NULL)
 		return NULL;
-	}
 	slot->r = r;
 	slot->def = defs_job_ref(def);
+	slot->name = slot->def->name;
 	scheduler_item_init(&slot->item);
-	memset(&state, 0, sizeof(state));
-	if (store_job_state_get(r->st, def->name, &state) != 0)
-		log_warn("job %s: cannot read its stored state; max_runs and "
-		    "missed ticks start from zero", def->name);
+	slot_state(r, def->name, at_startup, &state);
 	slot->run_count = state.run_count;
 	slot->paused = state.paused;
 	slot->last_id = state.last_run_id;
 	slot->last_status = state.last_status;
 	slot->last_ended_ms = state.last_ended_ms;
+	runstats_last(slot, 1);
 	slot_plan(slot, plan_now());
 	if (at_startup)
 		slot_catch_up(slot, state.last_scheduled_at);
@@ -368,6 +387,7 @@ slot_retire(struct runner *r, struct slot *slot)
 {
 	scheduler_remove(r->sched, &slot->item);
 	plan_cancel_defer(slot);
+	runstats_last(slot, -1);
 	slot->gone = 1;
 	if (slot->nrunning == 0)
 		plan_slot_free(slot);
@@ -399,10 +419,13 @@ plan_slots_all(struct runner *r, size_t *np)
 static void
 slot_update(struct slot *slot, struct job_def *def)
 {
-	if (slot->def->digest == def->digest)
+	struct job_def *old = slot->def;
+
+	if (old->digest == def->digest)
 		return;
-	defs_job_unref(slot->def);
 	slot->def = defs_job_ref(def);
+	slot->name = slot->def->name;	/* the same name, the new copy */
+	defs_job_unref(old);
 	log_info("job %s: definition changed", slot->name);
 	slot_plan(slot, plan_now());
 }
@@ -568,6 +591,9 @@ runner_apply(struct runner *r, struct defs_set *set, int at_startup,
 		free(r->slots);
 		r->slots = ns;
 	}
+	store_job_states_free(r->states);	/* read by slot_state() */
+	r->states = NULL;
+	r->states_failed = false;
 	r->stats.jobs = r->nslots;
 	defs_set_replace(r->set, set);
 	r->set = set;

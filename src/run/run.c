@@ -457,9 +457,11 @@ run_finish(struct run *run, enum run_status status, const char *reason)
 	if (run->rec->id > 0 && run->rec->started_ms > 0)
 		runstats_duration(r, run->rec->ended_ms - run->rec->started_ms);
 	if (run->rec->id > slot->last_id) {
+		runstats_last(slot, -1);
 		slot->last_id = run->rec->id;
 		slot->last_status = status;
 		slot->last_ended_ms = run->rec->ended_ms;
+		runstats_last(slot, 1);
 	}
 	if (reason != NULL && run->rec->reason == NULL)
 		run->rec->reason = strdup(reason);

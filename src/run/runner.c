@@ -281,7 +281,6 @@ slot_info(const struct slot *slot, struct runner_job_info *out)
 	out->last_id = slot->last_id;
 	out->last_status = slot->last_status;
 	out->last_ended_ms = slot->last_ended_ms;
-	memcpy(out->finals, slot->finals, sizeof(out->finals));
 }
 
 size_t
@@ -294,6 +293,21 @@ void
 runner_job_at(const struct runner *r, size_t i, struct runner_job_info *out)
 {
 	slot_info(r->slots[i], out);
+}
+
+size_t
+runner_job_after(const struct runner *r, const char *name)
+{
+	size_t lo = 0, hi = r->nslots, mid;
+
+	while (name != NULL && lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(r->slots[mid]->name, name) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 int
@@ -362,13 +376,11 @@ runner_task(struct runner *r, struct job_def *def, runner_created_fn fn,
 	struct slot *slot;
 	int rc;
 
-	if ((slot = calloc(1, sizeof(*slot))) == NULL ||
-	    (slot->name = strdup(def->name)) == NULL) {
-		free(slot);
+	if ((slot = calloc(1, sizeof(*slot))) == NULL)
 		return -ENOMEM;
-	}
 	slot->r = r;
 	slot->def = defs_job_ref(def);
+	slot->name = slot->def->name;
 	slot->transient = true;
 	slot->gone = 1;		/* freed when its run ends */
 	scheduler_item_init(&slot->item);

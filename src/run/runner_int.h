@@ -28,24 +28,23 @@
 struct run;
 
 struct slot {
-	char *name;
+	const char *name;	/* def->name: no copy per job */
 	struct job_def *def;
 	struct scheduler_item item;
 	int64_t run_count;	/* scheduled runs so far (for max_runs) */
 	int nrunning;		/* runs not final yet */
-	struct run *runs;	/* those runs */
 	int gone;		/* removed by a reload */
+	struct run *runs;	/* those runs */
 	struct loop_timer *defer;	/* forbid: re-check at the tick */
 	int64_t defer_tick;
 	struct runner *r;
 	bool paused;		/* no scheduled runs (API) */
 	bool transient;		/* an ad-hoc task's slot, not scheduled */
 	bool detached;		/* in r->detached (not in r->slots) */
+	enum run_status last_status;	/* (beside the bools: no padding) */
 	struct slot *tnext, *tprev;	/* r->detached */
 	int64_t last_id;	/* newest final run */
-	enum run_status last_status;
 	int64_t last_ended_ms;
-	int64_t finals[RUN_LOST + 1];	/* final runs since start */
 	int64_t refused_tick;	/* newest tick the store could not take */
 	long nrefused;		/* ... and how many, since the store failed */
 };
@@ -113,6 +112,8 @@ struct runner {
 	loop_fn done_fn;
 	void *done_arg;
 	int done_called;
+	struct store_job_states *states;	/* runner_apply() at startup */
+	bool states_failed;	/* ... could not read them at once */
 };
 
 /* ---- runner.c: the hub ---- */
@@ -182,5 +183,8 @@ void runstats_lateness(struct runner *r, int64_t ms);
 void runstats_duration(struct runner *r, int64_t ms);
 /* A recorded run ended with st. */
 void runstats_final(struct slot *slot, enum run_status st);
+/* A scheduled job's newest final run counts (d = 1) or stops counting
+ * (d = -1) in stats.jobs_last, so /metrics never walks the jobs. */
+void runstats_last(struct slot *slot, int d);
 
 #endif

@@ -43,7 +43,14 @@ void
 runstats_final(struct slot *slot, enum run_status st)
 {
 	slot->r->stats.finals[st]++;
-	slot->finals[st]++;
+}
+
+void
+runstats_last(struct slot *slot, int d)
+{
+	if (slot->last_id > 0 && !slot->transient && !slot->gone &&
+	    slot->last_status >= RUN_PENDING && slot->last_status <= RUN_LOST)
+		slot->r->stats.jobs_last[slot->last_status] += (uint64_t)d;
 }
 
 void

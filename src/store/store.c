@@ -163,6 +163,7 @@ enum stmt_id {
 	S_JOB_FINISHED,
 	S_JOB_FINAL_COUNT,
 	S_JOB_GET,
+	S_JOB_ALL,
 	S_JOB_PAUSE,
 	S_PRUNE,
 	S_RECOVER_JOBS,
@@ -227,6 +228,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_JOB_GET] =
 	    "SELECT last_scheduled_at, last_run_id, last_status, last_ended_ms,"
 	    " run_count, paused FROM job_state WHERE job = ?",
+	[S_JOB_ALL] =
+	    "SELECT last_scheduled_at, last_run_id, last_status, last_ended_ms,"
+	    " run_count, paused, job FROM job_state ORDER BY job",
 	[S_JOB_PAUSE] =
 	    "INSERT INTO job_state (job, paused) VALUES (?, ?)"
 	    " ON CONFLICT (job) DO UPDATE SET paused = excluded.paused",
@@ -1498,6 +1502,18 @@ store_runs_query(struct store *st, const struct store_query *q,
 	return r;
 }
 
+/* The columns of S_JOB_GET and S_JOB_ALL, in their order. */
+static void
+job_state_from_row(sqlite3_stmt *s, struct store_job_state *out)
+{
+	out->last_scheduled_at = col_int(s, 0);
+	out->last_run_id = col_int(s, 1);
+	out->last_status = (enum run_status)col_int(s, 2);
+	out->last_ended_ms = col_int(s, 3);
+	out->run_count = col_int(s, 4);
+	out->paused = col_int(s, 5) != 0;
+}
+
 int
 store_job_state_get(struct store *st, const char *job,
     struct store_job_state *out)
@@ -1513,17 +1529,106 @@ store_job_state_get(struct store *st, const char *job,
 	bind_text(&b, job);
 	if ((r = bind_row(st, &b, &found, "read job state")) != 0 || !found)
 		goto out;
-	out->last_scheduled_at = col_int(b.s, 0);
-	out->last_run_id = col_int(b.s, 1);
-	out->last_status = (enum run_status)col_int(b.s, 2);
-	out->last_ended_ms = col_int(b.s, 3);
-	out->run_count = col_int(b.s, 4);
-	out->paused = col_int(b.s, 5) != 0;
+	job_state_from_row(b.s, out);
  out:
 	if (r == 0 && b.s != NULL)
 		stmt_done(b.s);
 	pthread_mutex_unlock(&st->lock);
 	return r;
+}
+
+/* The rows in name order; each name is at an offset into one block of
+ * names, so a million rows cost two allocations. */
+struct store_job_states {
+	struct store_job_row {
+		size_t name;		/* offset in names */
+		struct store_job_state state;
+	} *rows;
+	size_t n, cap;
+	char *names;
+	size_t nlen, ncap;
+};
+
+/* Appends the current row of s to states.  Returns 0 or -ENOMEM. */
+static int
+job_states_add(struct store_job_states *j, sqlite3_stmt *s)
+{
+	const char *name = (const char *)sqlite3_column_text(s, 6);
+	size_t len = name != NULL ? strlen(name) + 1 : 0;
+	char *p;
+
+	if (len == 0 || array_grow(&j->rows, j->n, &j->cap,
+	    sizeof(*j->rows)) != 0)
+		return -ENOMEM;
+	while (j->nlen + len > j->ncap) {
+		if ((p = realloc(j->names, j->ncap ? j->ncap * 2 : 4096)) ==
+		    NULL)
+			return -ENOMEM;
+		j->names = p;
+		j->ncap = j->ncap ? j->ncap * 2 : 4096;
+	}
+	memcpy(j->names + j->nlen, name, len);
+	j->rows[j->n].name = j->nlen;
+	job_state_from_row(s, &j->rows[j->n++].state);
+	j->nlen += len;
+	return 0;
+}
+
+int
+store_job_states_read(struct store *st, struct store_job_states **out)
+{
+	struct store_job_states *j;
+	struct binder b;
+	int r, rc;
+
+	if ((*out = j = calloc(1, sizeof(*j))) == NULL)
+		return -ENOMEM;
+	pthread_mutex_lock(&st->lock);
+	if ((r = bind_begin(&b, st, S_JOB_ALL)) == 0) {
+		while ((rc = sqlite3_step(b.s)) == SQLITE_ROW &&
+		    (r = job_states_add(j, b.s)) == 0)
+			;
+		if (r == 0 && rc != SQLITE_DONE)
+			r = store_fail(st, "read job states");
+		stmt_done(b.s);
+	}
+	pthread_mutex_unlock(&st->lock);
+	if (r != 0) {
+		store_job_states_free(j);
+		*out = NULL;
+	}
+	return r;
+}
+
+void
+store_job_states_find(const struct store_job_states *j, const char *job,
+    struct store_job_state *out)
+{
+	size_t lo = 0, hi = j->n, mid;
+	int c;
+
+	memset(out, 0, sizeof(*out));
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = strcmp(j->names + j->rows[mid].name, job)) == 0) {
+			*out = j->rows[mid].state;
+			return;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+}
+
+void
+store_job_states_free(struct store_job_states *j)
+{
+	if (j == NULL)
+		return;
+	free(j->rows);
+	free(j->names);
+	free(j);
 }
 
 int

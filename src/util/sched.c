@@ -49,6 +49,7 @@ struct sched {
 	/* interval */
 	int64_t interval;
 	int32_t ref;
+	int shares;			/* owners beyond the first (sched_ref) */
 };
 
 struct field {
@@ -943,8 +944,55 @@ sched_text(const struct sched *s)
 void
 sched_free(struct sched *s)
 {
-	if (s == NULL)
+	if (s == NULL ||
+	    __atomic_sub_fetch(&s->shares, 1, __ATOMIC_ACQ_REL) >= 0)
 		return;
 	free(s->text);
 	free(s);
+}
+
+struct sched *
+sched_ref(struct sched *s)
+{
+	__atomic_add_fetch(&s->shares, 1, __ATOMIC_RELAXED);
+	return s;
+}
+
+/* FNV-1a over n bytes, continuing from h. */
+static uint64_t
+fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n-- > 0)
+		h = (h ^ *b++) * 1099511628211ULL;
+	return h;
+}
+
+uint64_t
+sched_hash(const struct sched *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	h = fnv(h, &s->kind, sizeof(s->kind));
+	h = fnv(h, &s->zone, sizeof(s->zone));
+	h = fnv(h, s->text, strlen(s->text));
+	h = fnv(h, s->bits, sizeof(s->bits));
+	h = fnv(h, &s->dom_last, sizeof(s->dom_last));
+	h = fnv(h, s->dow_nth, sizeof(s->dow_nth));
+	h = fnv(h, &s->interval, sizeof(s->interval));
+	return fnv(h, &s->ref, sizeof(s->ref));
+}
+
+bool
+sched_same(const struct sched *a, const struct sched *b)
+{
+	return a->kind == b->kind && a->zone == b->zone &&
+	    strcmp(a->text, b->text) == 0 &&
+	    memcmp(a->bits, b->bits, sizeof(a->bits)) == 0 &&
+	    a->dom_last == b->dom_last &&
+	    memcmp(a->dow_nth, b->dow_nth, sizeof(a->dow_nth)) == 0 &&
+	    a->dow_last == b->dow_last && a->dom_star == b->dom_star &&
+	    a->dow_star == b->dow_star && a->interval == b->interval &&
+	    a->ref == b->ref;
 }

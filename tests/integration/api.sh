@@ -235,7 +235,7 @@ check "GET /metrics: Prometheus text" sh -c "
     grep -q '^distcron_runs_total{status=\"SUCCESS\"}' '$T/body' &&
     grep -q '^distcron_trigger_lateness_seconds_bucket' '$T/body' &&
     grep -q '^distcron_node_up{node=\"local\"} 1' '$T/body' &&
-    grep -q '^distcron_job_runs_total{job=\"hello\",status=\"SUCCESS\"} [1-9]' '$T/body' &&
+    grep -q '^distcron_jobs_last_status{status=\"SUCCESS\"} [1-9]' '$T/body' &&
     grep -q '^distcron_run_duration_seconds_bucket' '$T/body' &&
     grep -q '^distcron_runs_in_flight [0-9]' '$T/body' &&
     grep -q '^distcron_store_queue_depth [0-9]' '$T/body'"

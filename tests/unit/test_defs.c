@@ -971,6 +971,18 @@ rm_rf(const char *dir)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Makes the temporary directory tmp (a mkdtemp template) with jobs.d and
+ * nodes.d in it, their paths in jobs and nodes (256 bytes each). */
+static void
+tmp_dirs(char *tmp, char *jobs, char *nodes)
+{
+	assert_non_null(mkdtemp(tmp));
+	snprintf(jobs, 256, "%s/jobs.d", tmp);
+	snprintf(nodes, 256, "%s/nodes.d", tmp);
+	assert_int_equal(mkdir(jobs, 0700), 0);
+	assert_int_equal(mkdir(nodes, 0700), 0);
+}
+
 static void
 test_load_dirs(void **state)
 {
@@ -979,11 +991,7 @@ test_load_dirs(void **state)
 	struct diags ds = { 0 };
 	struct defs_set *set = NULL;
 
-	assert_non_null(mkdtemp(tmp));
-	snprintf(jobs, sizeof(jobs), "%s/jobs.d", tmp);
-	snprintf(nodes, sizeof(nodes), "%s/nodes.d", tmp);
-	assert_int_equal(mkdir(jobs, 0700), 0);
-	assert_int_equal(mkdir(nodes, 0700), 0);
+	tmp_dirs(tmp, jobs, nodes);
 	write_file(jobs, "c-cache.json", "{\"policy\": "
 	    "{\"roles\": [\"cache\"]}, \"schedule\": \"@hourly\", "
 	    "\"command\": [\"/x\"]}");
@@ -1046,6 +1054,113 @@ test_load_dirs(void **state)
 	rm_rf(tmp);
 }
 
+/* A directory big enough to load on several threads: every job once, in
+ * name order ("a" before "a-b", as the names sort, not the file names),
+ * and the reports in name order too, as one thread would give them. */
+static void
+test_load_many_in_order(void **state)
+{
+	char tmp[] = "/tmp/test_defs.XXXXXX", jobs[256], nodes[256];
+	char name[64], path[PATH_MAX];
+	const char *job = "{\"policy\": {\"roles\": [\"w\"]}, "
+	    "\"schedule\": \"@hourly\", \"command\": [\"/bin/true\"]}";
+	struct defs_changes ch = { .all = true };
+	struct diags ds = { 0 };
+	struct defs_set *set = NULL, *again = NULL;
+	int i;
+
+	(void)state;
+	tmp_dirs(tmp, jobs, nodes);
+	write_file(nodes, "n.json", "{\"roles\": [\"w\"], "
+	    "\"connection_type\": \"local\"}");
+	for (i = 2999; i >= 0; i--) {
+		snprintf(name, sizeof(name), "j%04d.json", i);
+		write_file(jobs, name, i == 7 ? "{\"schedule\": " :
+		    i == 2999 ? "{\"schedule\": \"@daily\"}" : i == 1501 ?
+		    "{\"policy\": {\"roles\": [\"w\"]}, \"schedule\": "
+		    "\"@daily\", \"command\": \"true\", \"colour\": 1}" : job);
+	}
+	write_file(jobs, "a-b.json", job);
+	write_file(jobs, "a.json", job);
+
+	assert_int_equal(defs_load(jobs, nodes, zone("UTC"), &set, collect,
+	    &ds), 0);
+	assert_int_equal(set->njobs, 3000);
+	assert_string_equal(set->jobs[0]->name, "a");
+	assert_string_equal(set->jobs[1]->name, "a-b");
+	for (i = 2; i < 3000; i++) {
+		snprintf(name, sizeof(name), "j%04d", i - 2 + (i - 2 >= 7));
+		assert_string_equal(set->jobs[i]->name, name);
+	}
+	assert_int_equal(set->nerrors, 2);
+	assert_int_equal(set->nbad_jobs, 2);
+	assert_string_equal(set->bad_jobs[0], "j0007");
+	assert_string_equal(set->bad_jobs[1], "j2999");
+	assert_int_equal(ds.n, 3);
+	snprintf(path, sizeof(path), "%s/j0007.json", jobs);
+	assert_string_equal(ds.d[0].file, path);
+	assert_string_equal(ds.d[0].level, "error");
+	snprintf(path, sizeof(path), "%s/j1501.json", jobs);
+	assert_string_equal(ds.d[1].file, path);
+	assert_string_equal(ds.d[1].level, "warning");
+	snprintf(path, sizeof(path), "%s/j2999.json", jobs);
+	assert_string_equal(ds.d[2].file, path);
+	assert_string_equal(ds.d[2].level, "error");
+	assert_int_equal(set->nparsed, 3003);	/* both halves and the node */
+
+	/* a scan from it shares everything: the bad files of both halves
+	 * kept their file identities, so nothing is read or told again */
+	assert_int_equal(defs_reload(jobs, nodes, zone("UTC"), set, &ch,
+	    &again, collect, &ds), 0);
+	assert_int_equal(again->nparsed, 0);
+	assert_int_equal(ds.n, 3);
+	assert_int_equal(again->nbad_jobs, 2);
+	assert_int_equal(again->nchanged_jobs, 0);
+	defs_set_replace(set, again);
+	defs_set_free(again);
+	rm_rf(tmp);
+}
+
+/* Jobs of a directory with the same schedule (text, zone, fields) share
+ * one; "H" makes each job's its own, as does another zone. */
+#define P "\"policy\": {\"hosts\": \"any\", \"roles\": [\"w\"]}, "
+static void
+test_load_shares_schedules(void **state)
+{
+	char tmp[] = "/tmp/test_defs.XXXXXX", jobs[256], nodes[256];
+	struct defs_set *set = NULL;
+	int64_t t1, t2;
+
+	(void)state;
+	tmp_dirs(tmp, jobs, nodes);
+	write_file(jobs, "a.json", "{" P "\"schedule\": \"0 * * * *\", "
+	    "\"command\": [\"/x\"]}");
+	write_file(jobs, "b.json", "{" P "\"schedule\": {\"cron\": \"0 * * * *\"}, "
+	    "\"command\": [\"/y\"]}");
+	write_file(jobs, "c.json", "{" P "\"schedule\": {\"cron\": \"0 * * * *\", "
+	    "\"timezone\": \"Asia/Kolkata\"}, \"command\": [\"/x\"]}");
+	write_file(jobs, "d.json", "{" P "\"schedule\": \"H * * * *\", "
+	    "\"command\": [\"/x\"]}");
+	write_file(jobs, "e.json", "{" P "\"schedule\": \"H * * * *\", "
+	    "\"command\": [\"/x\"]}");
+	assert_int_equal(defs_load(jobs, nodes, zone("UTC"), &set, NULL,
+	    NULL), 0);
+	assert_int_equal(set->njobs, 5);
+	assert_ptr_equal(set->jobs[0]->sched, set->jobs[1]->sched);
+	assert_ptr_not_equal(set->jobs[0]->sched, set->jobs[2]->sched);
+	assert_ptr_not_equal(set->jobs[3]->sched, set->jobs[4]->sched);
+	/* a shared schedule outlives the job that made it */
+	assert_int_equal(sched_next(set->jobs[2]->sched, 0, &t1), 0);
+	assert_int_equal(t1, 1800);	/* Kolkata is UTC+5:30 */
+	defs_job_unref(set->jobs[0]);
+	set->jobs[0] = defs_job_ref(set->jobs[2]);
+	assert_int_equal(sched_next(set->jobs[1]->sched, 0, &t2), 0);
+	assert_int_equal(t2, 3600);
+	defs_set_free(set);
+	rm_rf(tmp);
+}
+#undef P
+
 static void
 test_load_bad_names_and_sizes(void **state)
 {
@@ -1055,11 +1170,7 @@ test_load_bad_names_and_sizes(void **state)
 	struct defs_set *set = NULL;
 	int fd;
 
-	assert_non_null(mkdtemp(tmp));
-	snprintf(jobs, sizeof(jobs), "%s/jobs.d", tmp);
-	snprintf(nodes, sizeof(nodes), "%s/nodes.d", tmp);
-	assert_int_equal(mkdir(jobs, 0700), 0);
-	assert_int_equal(mkdir(nodes, 0700), 0);
+	tmp_dirs(tmp, jobs, nodes);
 	write_file(nodes, "-dash.json", readme_local_node);
 	write_file(nodes, "ok.json", readme_local_node);
 	snprintf(path, sizeof(path), "%s/huge.json", nodes);
@@ -1419,6 +1530,8 @@ main(void)
 		cmocka_unit_test(test_unknown_fields_warn),
 		cmocka_unit_test(test_digest_and_refs),
 		cmocka_unit_test(test_load_dirs),
+		cmocka_unit_test(test_load_many_in_order),
+		cmocka_unit_test(test_load_shares_schedules),
 		cmocka_unit_test(test_load_bad_names_and_sizes),
 		cmocka_unit_test(test_load_missing_dir),
 		cmocka_unit_test(test_reload_identity),

@@ -607,6 +607,58 @@ test_job_state_newest_final(void **state)
 	store_close(st);
 }
 
+/* The states of every job read in one pass (a daemon's start) are the
+ * ones read job by job: run_count, paused, the last final run and the
+ * last scheduled tick; a job without a row gets a zeroed state. */
+static void
+test_job_states_batch(void **state)
+{
+	static const char *const names[] = { "a", "b.x", "b_y", "c-1", "o",
+	    "zz", "nope" };
+	struct fixture *f = *state;
+	struct store *st = open_rw(f);
+	struct store_job_states *all;
+	struct store_job_state one, got;
+	struct store_run *b[3];
+	size_t i;
+
+	b[0] = mkrun("o", 60, "schedule", 1);
+	b[1] = mkrun("b_y", 120, "schedule", 2);
+	b[2] = mkrun("a", 180, "missed", 3);
+	assert_int_equal(store_runs_create(st, b, 3), 0);
+	finish(b[0], RUN_FAILURE, 900);
+	save1(st, b[0]);
+	finish(b[2], RUN_SUCCESS, 700);
+	save1(st, b[2]);
+	assert_int_equal(store_job_pause_set(st, "zz", true), 0);
+	assert_int_equal(store_job_pause_set(st, "b_y", true), 0);
+	assert_int_equal(store_job_pause_set(st, "c-1", false), 0);
+	assert_int_equal(store_job_states_read(st, &all), 0);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_int_equal(store_job_state_get(st, names[i], &one), 0);
+		memset(&got, 0xff, sizeof(got));
+		store_job_states_find(all, names[i], &got);
+		assert_int_equal(got.run_count, one.run_count);
+		assert_int_equal(got.paused, one.paused);
+		assert_int_equal(got.last_run_id, one.last_run_id);
+		assert_int_equal(got.last_status, one.last_status);
+		assert_int_equal(got.last_ended_ms, one.last_ended_ms);
+		assert_int_equal(got.last_scheduled_at, one.last_scheduled_at);
+	}
+	store_job_states_find(all, "o", &got);
+	assert_int_equal(got.last_status, RUN_FAILURE);
+	assert_int_equal(got.last_scheduled_at, 60);
+	store_job_states_find(all, "zz", &got);
+	assert_true(got.paused);
+	store_job_states_find(all, "nope", &got);
+	assert_int_equal(got.run_count, 0);
+	assert_false(got.paused);
+	store_job_states_free(all);
+	for (i = 0; i < 3; i++)
+		store_run_free(b[i]);
+	store_close(st);
+}
+
 static void
 test_query_filters(void **state)
 {
@@ -1349,6 +1401,7 @@ main(void)
 		T(test_save_and_get),
 		T(test_outbox_delete_runs),
 		T(test_job_state_newest_final),
+		T(test_job_states_batch),
 		T(test_query_filters),
 		T(test_query_default_limit),
 		T(test_recover),
