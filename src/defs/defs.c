@@ -2478,6 +2478,19 @@ scan_changes(struct loader *l)
 	return 0;
 }
 
+/* True if s's jobs are in name order already, as load_dir() reads them:
+ * one pass instead of a sort (a million jobs: 20 million compares). */
+static bool
+jobs_sorted(const struct defs_set *s)
+{
+	size_t i;
+
+	for (i = 1; i < s->njobs; i++)
+		if (strcmp(s->jobs[i - 1]->name, s->jobs[i]->name) >= 0)
+			return false;
+	return true;
+}
+
 /* Reads both directories, sharing what prev (or NULL) has unchanged. */
 static int
 load_scan(struct loader *l, const char *jobs_dir, const char *nodes_dir)
@@ -2490,7 +2503,7 @@ load_scan(struct loader *l, const char *jobs_dir, const char *nodes_dir)
 	    (r = p != NULL ? load_dir_in_order(l, jobs_dir) :
 	    load_dir(l, jobs_dir, true)) != 0)
 		return r;
-	if (s->njobs > 0 && p == NULL)
+	if (s->njobs > 0 && p == NULL && !jobs_sorted(s))
 		qsort(s->jobs, s->njobs, sizeof(*s->jobs), cmp_job);
 	if (s->nnodes > 0)
 		qsort(s->nodes, s->nnodes, sizeof(*s->nodes), cmp_node);
