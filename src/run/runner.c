@@ -298,16 +298,13 @@ runner_job_at(const struct runner *r, size_t i, struct runner_job_info *out)
 size_t
 runner_job_after(const struct runner *r, const char *name)
 {
-	size_t lo = 0, hi = r->nslots, mid;
+	bool found;
+	size_t at;
 
-	while (name != NULL && lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (strcmp(r->slots[mid]->name, name) <= 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	if (name == NULL)
+		return 0;
+	at = defs_named_pos((void *const *)r->slots, r->nslots, name, &found);
+	return found ? at + 1 : at;
 }
 
 int

@@ -162,8 +162,7 @@ check "every file in /var/lib/distcron is distcron's" \
     test -z "$(find /var/lib/distcron ! -user distcron)"
 # The API, as an operator uses it on the installed daemon: a job applied
 # and deleted through it (the daemon, as distcron, writes jobs.d).
-port=$(sed -n 's/.*API listening on .* (port \([0-9]*\)[,)].*/\1/p' \
-    "$T/daemon.log" | head -n 1)
+port=$(log_api_port "$T/daemon.log")
 echo '{"policy": {"roles": ["local"]}, "schedule": "@daily",
  "command": "true"}' >"$T/api-job.json"
 run "$ctl" apply "$T/api-job.json" --name debpkg-api --url "http://127.0.0.1:$port"

@@ -84,8 +84,7 @@ api_daemon_start() {
 		cat "$T/daemon.log"
 		return 1
 	fi
-	PORT=$(sed -n 's/.*API listening on .* (port \([0-9]*\)[,)].*/\1/p' \
-	    "$T/daemon.log" | tail -n 1)
+	PORT=$(log_api_port "$T/daemon.log")
 	URL=http://127.0.0.1:$PORT
 	TOKEN=$(cat "$S/api.token")
 }
@@ -137,17 +136,27 @@ metric() {
 }
 metric_at_least() { test "$(metric "$1")" -ge "$2" 2>/dev/null; }
 
-# free_port: a TCP port on 127.0.0.1 that was free a moment ago (for a
-# server started later, or a peer nothing listens on).  It is taken below
-# the kernel's ephemeral range, so no outgoing connection can be given it
-# meanwhile: a client retrying a port nobody listens on may otherwise
-# connect to itself (TCP simultaneous open) and hold the port, and the
-# server started later cannot bind it.
+# log_api_port LOG: the API port of the daemon's last "API listening" line
+# in LOG.
+log_api_port() {
+	sed -n 's/.*API listening on .* (port \([0-9]*\)[,)].*/\1/p' "$1" |
+	    tail -n 1
+}
+
+# free_port [LO HI]: a TCP port on 127.0.0.1 that was free a moment ago
+# (for a server started later, or a peer nothing listens on), from LO up
+# to HI (excluded).  By default it is taken below the kernel's ephemeral
+# range, so no outgoing connection can be given it meanwhile: a client
+# retrying a port nobody listens on may otherwise connect to itself (TCP
+# simultaneous open) and hold the port, and the server started later
+# cannot bind it.
 free_port() {
-	python3 -c 'import random, socket
+	python3 -c 'import random, socket, sys
 lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+a, b = (int(sys.argv[1]), int(sys.argv[2])) if len(sys.argv) > 2 else \
+    (10000, max(lo, 10001))
 for _ in range(200):
-    p = random.randrange(10000, max(lo, 10001))
+    p = random.randrange(a, b)
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", p))
@@ -156,7 +165,7 @@ for _ in range(200):
     print(p)
     break
 else:
-    raise SystemExit("no free port below %d" % lo)'
+    raise SystemExit("no free port in [%d, %d)" % (a, b))' "$@"
 }
 
 # copy_tree DIR: the source tree as git tracks it (or, outside a git

@@ -72,16 +72,7 @@ api_daemon_stop
 check "it stops cleanly as that user" test "$stop_rc" -eq 0
 
 # A port below 1024: bound as root, served by the user's threads.
-low=$(python3 -c 'import random, socket
-for _ in range(200):
-    p = random.randrange(600, 1000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    print(p)
-    break')
+low=$(free_port 600 1000) || exit 99
 api_daemon_start --user "$U" --listen "127.0.0.1:$low"
 check "with user, the API listens on port $low (below 1024)" test "$PORT" = "$low"
 req GET /jobs
