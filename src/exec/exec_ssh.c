@@ -42,10 +42,10 @@
  * with a watcher of their own.  The guard's first line names the login
  * shell: once it has named a POSIX one, the connection's runs send the
  * plain line (no exec of /bin/sh); until then, and for any other shell, the
- * wrapped one.  A run that times out or is cancelled gets
- * EOF on its channel, which its watcher acts on, and a guarded one also a
- * "t" to the guard; either kills the command's process group, TERM and
- * later KILL, and the channel closes with the exit status.  If that has not
+ * wrapped one.  A run that times out or is cancelled gets a line ("k")
+ * and EOF on its channel, which its watcher acts on, and a guarded one
+ * also a "t" to the guard; either kills the command's process group, TERM
+ * and later KILL, and the channel closes with the exit status.  If that has not
  * happened kill_grace + FINISH_MARGIN_MS later, the result is delivered
  * anyway and the channel is left to close in the background.  A guarded
  * run's end is reported to the guard ("-", one TERM for what it left
@@ -184,7 +184,8 @@ struct exec_proc {
 	int guarded;			/* runs the guarded line */
 	int plain;			/* runs the plain (POSIX) line */
 	int registered;			/* the guard knows its group */
-	int kill_sent;			/* the guard was told to kill it */
+	int kill_sent;			/* the guard (or the watcher) was
+					 * told to kill it */
 	struct sshcmd_mark mark;	/* its group, from stderr */
 	int64_t run_mono;		/* when the command started */
 	struct outcap cap[2];
@@ -808,6 +809,18 @@ step_run(struct conn *c, struct exec_proc *p)
 {
 	int a, b, rc;
 
+	if (p->kill_reason != NOT_KILLED && !p->guarded && !p->kill_sent) {
+		/* the watcher's kill: a line, then the EOF (sshcmd.c) */
+		rc = (int)libssh2_channel_write(p->ch, "k\n", 2);
+		if (rc == 2)
+			p->kill_sent = 1;
+		else if (rc >= 0 || rc == LIBSSH2_ERROR_EAGAIN)
+			return 0;
+		else if ((rc = sess_rc(c, p, rc, "telling the watcher")) < 0)
+			return rc;
+		else
+			p->kill_sent = 1;	/* failed: the EOF still tells */
+	}
 	if (p->kill_reason != NOT_KILLED && !p->eof_sent) {
 		rc = libssh2_channel_send_eof(p->ch);
 		if (rc == 0)
@@ -1879,7 +1892,7 @@ proc_give_up(void *arg)
 	proc_deliver(p);
 }
 
-/* Timeout or cancel: EOF to the remote watcher, or "t" to the guard
+/* Timeout or cancel: "k" and EOF to the remote watcher, or "t" to the guard
  * (step_run()), which kill the group. */
 static void
 proc_kill(struct exec_proc *p, enum exec_outcome why)

@@ -27,13 +27,17 @@
  *      starts the watcher on the channel: a subshell (no new program) started
  *      through a second subshell that exits at once, so that the command is
  *      not the watcher's parent and can never wait for it.  The watcher
- *      stays in the group, ignores TERM and reads until EOF.  If the command
- *      still runs then (the daemon timed out, cancelled, or went away), it
- *      sends TERM to the group, waits for the command to end, polling every
+ *      stays in the group, ignores TERM and reads until EOF.  A line read
+ *      first is the daemon's kill (timeout, cancel); without one, the EOF
+ *      is the daemon closing the channel once the output has ended, or a
+ *      lost connection, and a command still there is given a few seconds
+ *      to exit by itself (one that closes its output before it exits is
+ *      not killed in that gap).  If the command still runs then, it sends
+ *      TERM to the group, waits for the command to end, polling every
  *      second, until the grace has passed, and sends KILL to the group (to
- *      itself too).  Otherwise the command has finished and sshd has closed
- *      the channel's input: the watcher sends TERM to the group, which ends
- *      what the command left running in the background, and exits;
+ *      itself too).  Otherwise the command has finished: the watcher sends
+ *      TERM to the group, which ends what the command left running in the
+ *      background, and exits;
  *   2. writes "distcron-pgid $$" on stderr (the group, for a guard) and takes
  *      stdin from /dev/null (for the guarded line, which starts here);
  *   3. changes to the working directory, or exits 126 with a message;
@@ -59,9 +63,15 @@
 #include "distcron/exec.h"
 #include "distcron/sshcmd.h"
 
-/* The watcher's body, with "%lld" for the grace in seconds. */
+/* The watcher's body, with "%lld" for the grace in seconds.  A line
+ * before the EOF ("k") is the daemon's kill; a bare EOF is the daemon
+ * closing the channel after the output's end, or a lost connection: a
+ * command still there gets END_WAIT_S seconds to end by itself first (it
+ * may have closed its output just before exiting, as coreutils do). */
 #define WATCHER \
-	"trap \"\" TERM; while read -r _; do :; done; " \
+	"trap \"\" TERM; k=; while read -r _; do k=1; done; " \
+	"[ -n \"$k\" ] || { n=0; while [ \"$n\" -lt " STR(END_WAIT_S) " ] && " \
+	"kill -s 0 \"$$\" 2>/dev/null; do sleep 1; n=$((n + 1)); done; }; " \
 	"if kill -s 0 \"$$\" 2>/dev/null; then " \
 	"kill -s TERM -- \"-$$\"; n=0; " \
 	"while [ \"$n\" -lt %lld ] && kill -s 0 \"$$\" 2>/dev/null; do " \
@@ -69,6 +79,7 @@
 	"else kill -s TERM -- \"-$$\"; fi"
 
 #define GRACE_MIN_S	1
+#define END_WAIT_S	3
 
 /* What the login shell sees around the script, and the encoded form's
  * decoder inside it. */

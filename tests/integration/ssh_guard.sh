@@ -51,7 +51,7 @@ gone() { ! pgrep -f "$1" >/dev/null; }
 # watched FILE: the run's process group, as probe.sh recorded it, had a
 # watcher (a subshell of /bin/sh, its arguments the whole script, where the
 # watcher's loop is written the same in the plain and the encoded form).
-watcher_re='[w]hile read -r _; do :; done'
+watcher_re='[w]hile read -r _; do k=1; done'
 watched() { grep -q "$watcher_re" "$1"; }
 
 # probe.sh OUT [CMD...]: records the members of its process group (the
@@ -116,6 +116,19 @@ check "hold: the leftover is gone" wait_for 5 gone 'sleep 3022'
 job left g "['/bin/sh', '-c', 'sleep 3023 >/dev/null 2>&1 &']" "'max_runs': 1"
 check "left: run recorded" wait_for 15 finals_at_least left 1
 check "left: the leftover gets TERM at the end" wait_for 5 gone 'sleep 3023'
+
+# ---- a command that closes its output, then goes on before it exits:
+# the run waits for its exit status, and its watcher (node one) or guard
+# (g) does not take the end of the output for the end of the run ----
+for n in g one; do
+	job "shut$n" "$n" "['/bin/sh', '-c', 'exec >&- 2>&-; sleep 1; exit 3']" \
+	    "'max_runs': 1"
+done
+for n in g one; do
+	check "shut$n: run recorded" wait_for 15 finals_at_least "shut$n" 1
+	check "shut$n: exit code 3, not killed by the end of its output" py \
+	    "final[0]['items'][0]['exit_code'] == 3 and final[0]['items'][0].get('signal') is None"
+done
 
 # ---- an sshd with MaxSessions 1: the guard is refused, runs go on ----
 job msess m "[$PROBE, '$T/msess.ps']" "'max_runs': 3"
