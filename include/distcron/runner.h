@@ -23,7 +23,9 @@ struct runner;
 
 /*
  * Creates a runner on loop, writing runs to st (which must outlive it).
- * Starts the store thread.  Returns 0 or a negative error.
+ * Starts the store thread.  In cluster mode (config_cluster_on) its
+ * records carry cfg's cluster.member (runner_set_member).  Returns 0 or a
+ * negative error.
  */
 int runner_new(const struct config *cfg, struct loop *loop, struct store *st,
     struct runner **out);
@@ -53,6 +55,12 @@ int runner_add_finish_hook(struct runner *r, const struct run_finish_hook *h);
  * called for every final run before its finish hooks.  Only before the
  * first runner_apply and the first run: returns 0, or ERR_BUSY after. */
 int runner_set_plan(struct runner *r, run_plan_fn fn, void *arg);
+
+/* Cluster mode: every record the runner creates from now on (runs and
+ * missed ticks) carries member (copied; NULL or "": none), which runs
+ * see as DISTCRON_MEMBER.  Only before the first runner_apply and the
+ * first run: returns 0, -ENOMEM, or ERR_BUSY after. */
+int runner_set_member(struct runner *r, const char *member);
 
 #define RUNNER_KEPT_MAX	256	/* bytes of a list of kept file names */
 

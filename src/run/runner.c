@@ -161,7 +161,8 @@ runner_new(const struct config *cfg, struct loop *loop, struct store *st,
 	    (rc = policy_new(loop, cfg, r->ssh, &r->policy)) != 0 ||
 	    (rc = storeq_new(st, loop, runner_store_cap(cfg), &r->q)) != 0 ||
 	    (rc = scheduler_new(loop, RUNNER_LEAD_MS, plan_due, plan_jump,
-	    r, &r->sched)) != 0) {
+	    r, &r->sched)) != 0 || (config_cluster_on(cfg) &&
+	    (rc = runner_set_member(r, cfg->cluster.member)) != 0)) {
 		runner_free(r);
 		return rc;
 	}
@@ -219,6 +220,21 @@ runner_set_plan(struct runner *r, run_plan_fn fn, void *arg)
 	return 0;
 }
 
+int
+runner_set_member(struct runner *r, const char *member)
+{
+	char *dup = NULL;
+
+	if (runner_begun(r))
+		return ERR_BUSY;
+	if (member != NULL && member[0] != '\0' &&
+	    (dup = strdup(member)) == NULL)
+		return -ENOMEM;
+	free(r->member);
+	r->member = dup;
+	return 0;
+}
+
 void
 runner_free(struct runner *r)
 {
@@ -240,6 +256,7 @@ runner_free(struct runner *r)
 	exec_http_free(r->http);
 	free(r->pending);
 	defs_set_free(r->set);
+	free(r->member);
 	free(r);
 }
 
