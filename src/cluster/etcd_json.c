@@ -902,6 +902,20 @@ enum {
 	GRPC_UNAUTHENTICATED = 16,
 };
 
+/* Copies s (at most n bytes, up to its first line break or NUL) into out
+ * (len bytes), control characters replaced by '?'. */
+static void
+words_copy(const char *s, size_t n, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < n && i + 1 < len && s[i] != '\0' && s[i] != '\n';
+	    i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' :
+		    s[i];
+	out[i] = '\0';
+}
+
 /* etcd's words and gRPC code from an error body; false when the body is
  * not one. */
 static bool
@@ -911,7 +925,6 @@ error_body(const char *text, size_t len, char *why, size_t whylen,
 	char msg[8];
 	struct pctx c = { msg, sizeof(msg) };
 	json_object *o, *w, *v;
-	char q[JFIELD_QUOTE_LEN];
 
 	if (parse_object(&c, text, len, &o) != 0)
 		return false;
@@ -926,8 +939,7 @@ error_body(const char *text, size_t len, char *why, size_t whylen,
 		return false;
 	}
 	*code = json_object_get_int64(v);
-	snprintf(why, whylen, "%s", jfield_escape(json_object_get_string(w),
-	    q, sizeof(q)));
+	words_copy(json_object_get_string(w), SIZE_MAX, why, whylen);
 	json_object_put(o);
 	return true;
 }
@@ -943,6 +955,7 @@ classify_code(int64_t code, const char *why, int *err)
 	}
 	if (code == GRPC_UNAUTHENTICATED || code == GRPC_PERMISSION_DENIED ||
 	    strstr(why, "authentication failed") != NULL ||
+	    strstr(why, "user name is empty") != NULL ||
 	    strstr(why, "permission denied") != NULL) {
 		*err = ERR_AUTH;
 		return ETCD_F_FINAL;
@@ -964,6 +977,22 @@ classify_code(int64_t code, const char *why, int *err)
 	return ETCD_F_FINAL;
 }
 
+/* "HTTP status N: FIRST LINE OF THE BODY" for a body that is no etcd
+ * error (a proxy's page, the gateway's own refusals). */
+static void
+body_words(long status, const char *text, size_t len, char *why,
+    size_t whylen)
+{
+	char line[200];
+
+	words_copy(text, len, line, sizeof(line));
+	if (line[0] == '\0')
+		etcd_fmt(why, whylen, "HTTP status %ld without an etcd error",
+		    status);
+	else
+		etcd_fmt(why, whylen, "HTTP status %ld: %s", status, line);
+}
+
 enum etcd_fail
 etcd_classify(long status, const char *text, size_t len, int *err,
     char *why, size_t whylen)
@@ -975,7 +1004,7 @@ etcd_classify(long status, const char *text, size_t len, int *err,
 			code = GRPC_RESOURCE_EXHAUSTED;
 		return classify_code(code, why, err);
 	}
-	snprintf(why, whylen, "HTTP status %ld without an etcd error", status);
+	body_words(status, text, len, why, whylen);
 	if (status == 429) {
 		*err = ERR_BUSY;
 		snprintf(why, whylen, "too many requests");
