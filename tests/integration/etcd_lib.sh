@@ -17,6 +17,7 @@
 #   etcd_enable_auth USER PASS    # users root and USER (role root), auth on
 #   etcd_ctl ARGS...              # etcdctl (v3 API) on the cluster, as root
 #                                 # once auth is on
+#   etcd_ctl_at URLS ARGS...      # the same on some members
 #   etcd_url I                    # member I's client URL
 #   etcd_leader                   # the number I of the leader
 #   etcd_stop_member I            # SIGTERM, waits for it to exit
@@ -59,9 +60,13 @@ etcd_url() {
 }
 
 # etcd_ctl ARGS...: etcdctl with the v3 API on every member.
-etcd_ctl() {
-	set -- --endpoints "$ETCD_ENDPOINTS" --dial-timeout 2s \
-	    --command-timeout 5s "$@"
+etcd_ctl() { etcd_ctl_at "$ETCD_ENDPOINTS" "$@"; }
+
+# etcd_ctl_at URLS ARGS...: the same on the members at URLS only.
+etcd_ctl_at() {
+	_at=$1
+	shift
+	set -- --endpoints "$_at" --dial-timeout 2s --command-timeout 5s "$@"
 	[ -z "$ETCD_CA" ] || set -- --cacert "$ETCD_CA" \
 	    --cert "$ETCD_CLIENT_CERT" --key "$ETCD_CLIENT_KEY" "$@"
 	[ -z "$ETCD_AUTH" ] || set -- --user "$ETCD_AUTH" "$@"
@@ -72,7 +77,7 @@ etcd_ctl() {
 etcd_leader() {
 	_i=1
 	while [ "$_i" -le "$ETCD_COUNT" ]; do
-		etcd_ctl --endpoints "$(etcd_url "$_i")" endpoint status \
+		etcd_ctl_at "$(etcd_url "$_i")" endpoint status \
 		    -w json 2>/dev/null | python3 -c '
 import json, sys
 s = json.load(sys.stdin)[0]["Status"]
@@ -145,7 +150,7 @@ _etcd_launch() {
 # etcd_start_member I: member I again, with its data, on the same ports.
 etcd_start_member() {
 	_etcd_launch "$1"
-	wait_for 20 etcd_ctl --endpoints "$(etcd_url "$1")" endpoint health \
+	wait_for 20 etcd_ctl_at "$(etcd_url "$1")" endpoint health \
 	    >/dev/null 2>&1 || {
 		echo "etcd member $1 did not come back:"
 		tail -n 20 "$ETCD_DIR/$1/etcd.log"
