@@ -501,6 +501,19 @@ get_object(struct pctx *c, json_object *o, const char *pre, const char *key,
 	return get_typed(c, o, pre, key, json_type_object, out);
 }
 
+/* pre ("kvs[0]." or "") without its final dot: the path of the object
+ * itself, for messages about it. */
+static const char *
+undot(const char *pre, char *out)
+{
+	size_t n = strlen(pre);
+
+	if (n > 0 && pre[n - 1] == '.')
+		n--;
+	snprintf(out, PATH_LEN, "%.*s", (int)n, pre);
+	return n > 0 ? out : "answer";
+}
+
 static void
 kv_clear(struct etcd_kv *kv)
 {
@@ -522,10 +535,11 @@ kvs_free(struct etcd_kv *kvs, size_t n)
 static int
 read_kv(struct pctx *c, json_object *o, const char *pre, struct etcd_kv *kv)
 {
+	char here[PATH_LEN];
 	int r;
 
 	if (!json_object_is_type(o, json_type_object))
-		return bad(c, pre, "expected an object, got %s",
+		return bad(c, undot(pre, here), "expected an object, got %s",
 		    jfield_type_name(o));
 	if ((r = get_bytes(c, o, pre, "key", &kv->key, &kv->key_len)) != 0 ||
 	    (r = get_bytes(c, o, pre, "value", &kv->value,
@@ -537,7 +551,7 @@ read_kv(struct pctx *c, json_object *o, const char *pre, struct etcd_kv *kv)
 	    (r = get_i64(c, o, pre, "lease", &kv->lease)) != 0)
 		return r;
 	if (kv->key_len == 0)
-		return bad(c, pre, "a key-value without a key");
+		return bad(c, undot(pre, here), "a key-value without a key");
 	return 0;
 }
 
@@ -557,7 +571,7 @@ read_kvs(struct pctx *c, json_object *o, const char *pre,
 	if ((*out = calloc(n + 1, sizeof(**out))) == NULL)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		etcd_fmt(item, sizeof(item), "%s[%zu]", path, i);
+		etcd_fmt(item, sizeof(item), "%s[%zu].", path, i);
 		*np = i + 1;
 		if ((r = read_kv(c, json_object_array_get_idx(a, i), item,
 		    &(*out)[i])) != 0)
@@ -614,15 +628,18 @@ read_txn_item(struct pctx *c, json_object *o, const char *pre,
 	json_object *v;
 	int t, r;
 
+	if (!json_object_is_type(o, json_type_object))
+		return bad(c, undot(pre, path), "expected an object, got %s",
+		    jfield_type_name(o));
 	for (t = ETCD_OP_RANGE; t <= ETCD_OP_DELETE; t++) {
 		if ((r = get_object(c, o, pre, names[t], &v)) != 0)
 			return r;
 		if (v != NULL) {
-			jfield_join(path, pre, names[t]);
+			etcd_fmt(path, sizeof(path), "%s%s.", pre, names[t]);
 			return read_op(c, v, path, (enum etcd_op_type)t, op);
 		}
 	}
-	return bad(c, pre, "no response_range, response_put or "
+	return bad(c, undot(pre, path), "no response_range, response_put or "
 	    "response_delete_range");
 }
 
@@ -642,7 +659,7 @@ read_txn(struct pctx *c, json_object *o, struct etcd_result *res)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		res->nops = i + 1;
-		snprintf(path, sizeof(path), "responses[%zu]", i);
+		snprintf(path, sizeof(path), "responses[%zu].", i);
 		if ((r = read_txn_item(c, json_object_array_get_idx(a, i),
 		    path, &res->ops[i])) != 0)
 			return r;
@@ -778,8 +795,8 @@ read_event(struct pctx *c, json_object *o, const char *pre,
 	else
 		return bad(c, path, "expected \"PUT\" or \"DELETE\"");
 	if (kv == NULL)
-		return bad(c, pre, "an event without kv");
-	jfield_join(path, pre, "kv");
+		return bad(c, undot(pre, path), "an event without kv");
+	jfield_join(path, pre, "kv.");
 	return read_kv(c, kv, path, &ev->kv);
 }
 
@@ -798,7 +815,7 @@ read_events(struct pctx *c, json_object *o, struct etcd_watch_msg *m)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		m->nevents = i + 1;
-		snprintf(path, sizeof(path), "result.events[%zu]", i);
+		snprintf(path, sizeof(path), "result.events[%zu].", i);
 		if ((r = read_event(c, json_object_array_get_idx(a, i), path,
 		    &m->events[i])) != 0)
 			return r;
