@@ -734,6 +734,8 @@ etcd_parse(enum etcd_kind k, const char *text, size_t len,
 	json_object_put(o);
 	if (r == -ENOMEM)
 		snprintf(res->msg, sizeof(res->msg), "out of memory");
+	if (r != 0 && r != ERR_NOTFOUND)
+		etcd_result_clear(res);
 	return r;
 }
 
@@ -894,6 +896,8 @@ etcd_parse_watch(const char *text, size_t len, struct etcd_watch_msg *m)
 		m->progress = true;
  out:
 	json_object_put(o);
+	if (r != 0)
+		etcd_watch_msg_clear(m);
 	return r;
 }
 
