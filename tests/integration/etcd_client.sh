@@ -10,8 +10,9 @@
 # them, within the time-out; https with the right CA, a wrong one, and a
 # client certificate; logins with the right and a wrong password (which no
 # message shows), the token re-made after it expired; a double answering
-# HTTP 429 / gRPC code 8 (busy), a malformed answer and a watch stream
-# that breaks (opened again from the revision after its last event).
+# HTTP 429 / gRPC code 8 (busy), a malformed answer, one past 16 MiB and
+# a watch stream that breaks (opened again from the revision after its
+# last event).
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/etcd_lib.sh"
 
@@ -176,6 +177,12 @@ class H(BaseHTTPRequestHandler):
         mode = open(sys.argv[3]).read().strip()
         if self.path == "/v3/watch":
             return self.watch(req)
+        if mode == "huge":
+            data = b"{" + b" " * (17 << 20) + b"}"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return self.wfile.write(data)
         if mode == "busy":
             code, body = 429, {"error": "etcdserver: too many requests",
                                "message": "etcdserver: too many requests",
@@ -204,6 +211,10 @@ check "HTTP 429 / gRPC code 8: busy" \
 run timeout 20 "$etcdc" -e "$double" watch r/ 2
 check "a broken watch stream opens again from the revision after its last event" \
     same "$T/out" "$(printf 'created\nPUT r/a 1\ncreated\nPUT r/start 6')"
+echo huge >"$T/mode"
+run "$etcdc" -e "$double" get x
+check "an answer past 16 MiB: refused with the cap" \
+    grep -q "error: size limit reached: etcd at $double: an answer larger than 16777216 bytes" "$T/err"
 echo garbage >"$T/mode"
 run "$etcdc" -e "$double" get x
 check "a malformed answer names the field" \
