@@ -944,7 +944,9 @@ lose_claim(void *arg, struct store_run **recs, size_t n,
 	return lc->next->claim(lc->next_arg, recs, n, done, done_arg);
 }
 
-static const struct run_claim_ops lose_ops = { "lose-first", lose_claim };
+static const struct run_claim_ops lose_ops = {
+	.name = "lose-first", .claim = lose_claim,
+};
 
 static void
 prep_lose(struct env *e)
