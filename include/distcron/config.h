@@ -45,6 +45,30 @@ struct config_statsd {
 	bool tags;		/* DogStatsD tags (|#job:x,status:y) */
 };
 
+/*
+ * Section "cluster": cluster mode on etcd, on when etcd is not "".  Every
+ * key is also a variable and (but the password) a flag: --etcd.
+ */
+struct config_cluster {
+	char *etcd;		/* "URL[,URL...]", each http:// or https://
+				 * (checked); "": cluster mode off */
+	char *ca_file;		/* PEM CAs of etcd's TLS, or "": the system's */
+	char *cert_file;	/* client certificate and key: both or "" */
+	char *key_file;
+	char *username;		/* etcd auth: both or "" */
+	char *password;		/* a secret: never logged or shown */
+	char *namespace;	/* key prefix of this cluster in etcd: 1-64
+				 * bytes of letters, digits, '-', '_', '.' */
+	char *member;		/* this daemon's member id (those characters
+				 * and ':', at most 128 bytes); in cluster mode
+				 * "hostname:pid" when not set */
+	int64_t lease_ttl_ms;	/* the member's lease, at least 2 s */
+};
+
+/* Bytes of cluster.namespace and cluster.member at most. */
+#define CONFIG_NAMESPACE_MAX	64
+#define CONFIG_MEMBER_MAX	128
+
 struct config {
 	char *config_file;	/* the file read, or NULL when none */
 	char *jobs_dir;
@@ -88,6 +112,7 @@ struct config {
 					 * jobs without one, or NULL */
 	struct config_smtp smtp;
 	struct config_statsd statsd;
+	struct config_cluster cluster;
 	char *user;		/* run as this user ("": as started) */
 	bool allow_root_jobs;	/* jobs may run as root */
 	struct json_object *elasticsearch;	/* section "elasticsearch" as
@@ -101,12 +126,18 @@ struct config {
  * non-option argument (stored in *optind_out when not NULL).  On error
  * returns ERR_CONFIG with a message naming the source, key and value in err
  * ("distcrond.conf: max_concurrent_runs: expected an integer").
- * --help and --version are not handled here.  Blocks on reading the file.
+ * --help and --version are not handled here.  In cluster mode an unset
+ * cluster.member becomes "hostname:pid" (of the caller).  Blocks on
+ * reading the file.
  */
 int config_load(struct config *cfg, int argc, char **argv, char **envp,
     char *err, size_t errlen);
 
-/* Frees the strings of cfg (not cfg itself). */
+/* True in cluster mode: cluster.etcd (--etcd, DISTCRON_ETCD) is set. */
+bool config_cluster_on(const struct config *cfg);
+
+/* Frees the strings of cfg (not cfg itself); the etcd password is wiped
+ * first. */
 void config_free(struct config *cfg);
 
 /* Prints the option summary for --help to fp (a FILE *). */

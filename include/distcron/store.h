@@ -97,6 +97,11 @@ struct store_run {
 				 * not start, standing for this many ticks;
 				 * never a row of runs (store_runs_save
 				 * writes its outbox rows only) */
+	char *member;		/* cluster mode: the member id of the daemon
+				 * that runs it (runner_set_member); NULL or
+				 * "": none (read back as NULL) */
+	int64_t fence;		/* cluster mode: the claim's revision in etcd,
+				 * its fencing token; 0: none */
 };
 
 /* The node= of log lines about run (borrowed from it): its current

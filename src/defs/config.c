@@ -7,8 +7,14 @@
  * way wherever it comes from (and as in job definitions), and every error
  * names its source, key and value.  A few settings are JSON objects
  * (sections: smtp, notify, statsd), read from the file only with jfield
- * tables, their errors naming the path ("smtp.starttls").
+ * tables, their errors naming the path ("smtp.starttls").  The cluster
+ * section's keys are rows of the table ("cluster.etcd"), so that they have
+ * variables and flags too: in the file they are the members of the
+ * "cluster" object; a row may carry a check of its text (an etcd URL, a
+ * namespace), and the pairs that go together are checked once every
+ * source is read.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -24,6 +30,7 @@
 
 #include "distcron/buf.h"
 #include "distcron/config.h"
+#include "distcron/dur.h"
 #include "distcron/err.h"
 #include "distcron/fileio.h"
 #include "distcron/jfield.h"
@@ -46,15 +53,27 @@ struct ckey {
 	const char *alias;	/* distcrond's (Go) spelling, or NULL */
 	const char *def;	/* default, parsed like any other value */
 	const char *help;
+	/* checks the text v, or NULL: 0, or -1 with why set */
+	int (*check)(const char *v, char *why, size_t n);
 };
 
 #define KEY(k, e, fl, al, t, o, d, lo, hi, h) \
 	{ .f = JFIELD_ENTRY(k, t, o, lo, hi, NULL), .env = (e), .flag = (fl), \
 	  .alias = (al), .def = (d), .help = (h) }
+/* A key whose text check(v, why, n) accepts first. */
+#define KEYC(k, e, fl, t, o, d, lo, hi, h, ck) \
+	{ .f = JFIELD_ENTRY(k, t, o, lo, hi, NULL), .env = (e), .flag = (fl), \
+	  .def = (d), .help = (h), .check = (ck) }
 #define OFF(f)	offsetof(struct config, f)
+#define CLUSTER_PREFIX	"cluster."
+#define LEASE_TTL_MIN_MS	2000	/* etcd's minimum TTL */
 #define CONFIG_FILE_MAX	1048576	/* bytes of a config file */
 #define STR_(x)	#x
 #define STR(x)	STR_(x)
+
+static int check_etcd(const char *, char *, size_t);
+static int check_namespace(const char *, char *, size_t);
+static int check_member(const char *, char *, size_t);
 
 static const struct ckey keys[] = {
 	KEY("jobs_dir", "DISTCRON_JOBS_DIR", "jobs-dir", "jobsDirectory",
@@ -168,6 +187,37 @@ static const struct ckey keys[] = {
 	    NULL, JFIELD_BOOL, OFF(allow_root_jobs), "false", 0, 0,
 	    "let jobs run as root (local jobs of a daemon running as root, "
 	    "SSH jobs on nodes whose ssh_user is root); refused otherwise"),
+	KEYC("cluster.etcd", "DISTCRON_ETCD", "etcd", JFIELD_STR,
+	    OFF(cluster.etcd), "", 0, 0, "etcd endpoints (URL[,URL...], "
+	    "http:// or https://): cluster mode on etcd (empty: off)",
+	    check_etcd),
+	KEYC("cluster.ca_file", "DISTCRON_ETCD_CA_FILE", "etcd-ca-file",
+	    JFIELD_PATH, OFF(cluster.ca_file), "", 0, 0, "PEM CAs that "
+	    "etcd's certificate must chain to (empty: the system's)", NULL),
+	KEYC("cluster.cert_file", "DISTCRON_ETCD_CERT_FILE", "etcd-cert-file",
+	    JFIELD_PATH, OFF(cluster.cert_file), "", 0, 0, "PEM client "
+	    "certificate for etcd (with cluster.key_file)", NULL),
+	KEYC("cluster.key_file", "DISTCRON_ETCD_KEY_FILE", "etcd-key-file",
+	    JFIELD_PATH, OFF(cluster.key_file), "", 0, 0, "PEM private key of "
+	    "cluster.cert_file", NULL),
+	KEYC("cluster.username", "DISTCRON_ETCD_USERNAME", "etcd-username",
+	    JFIELD_STR, OFF(cluster.username), "", 0, 0, "etcd user (with "
+	    "cluster.password)", NULL),
+	KEYC("cluster.password", "DISTCRON_ETCD_PASSWORD", NULL,
+	    JFIELD_STR, OFF(cluster.password), "", 0, 0, "password of "
+	    "cluster.username, a secret: no flag, never logged", NULL),
+	KEYC("cluster.namespace", "DISTCRON_CLUSTER_NAMESPACE",
+	    "cluster-namespace", JFIELD_STR, OFF(cluster.namespace), "default",
+	    0, 0, "this cluster's part of etcd (1-" STR(CONFIG_NAMESPACE_MAX)
+	    " letters, digits, '-', '_', '.')", check_namespace),
+	KEYC("cluster.member", "DISTCRON_CLUSTER_MEMBER", "cluster-member",
+	    JFIELD_STR, OFF(cluster.member), "", 0, 0, "this daemon's member "
+	    "id (as the namespace, ':' too, at most " STR(CONFIG_MEMBER_MAX)
+	    " bytes; empty: hostname:pid)", check_member),
+	KEYC("cluster.lease_ttl", "DISTCRON_CLUSTER_LEASE_TTL",
+	    "cluster-lease-ttl", JFIELD_DUR, OFF(cluster.lease_ttl_ms), "3s",
+	    LEASE_TTL_MIN_MS, 0, "the member's etcd lease: a member silent "
+	    "this long is gone (at least 2s)", NULL),
 };
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 #define NKEYS	NELEM(keys)
@@ -189,17 +239,112 @@ cerr(char *err, size_t errlen, const char *src, const char *key,
 	return ERR_CONFIG;
 }
 
+/* ---- checks of cluster settings' text ---- */
+
+/* One entry of cluster.etcd, e (len bytes): http(s)://HOST... */
+static int
+check_etcd_one(const char *e, size_t len, char *why, size_t n)
+{
+	char one[1024], q[JFIELD_QUOTE_LEN], *shown;
+	size_t skip;
+
+	if (len >= sizeof(one)) {
+		snprintf(why, n, "an entry is over %zu bytes", sizeof(one) - 1);
+		return -1;
+	}
+	memcpy(one, e, len);
+	one[len] = '\0';
+	skip = strncasecmp(one, "http://", 7) == 0 ? 7 :
+	    strncasecmp(one, "https://", 8) == 0 ? 8 : 0;
+	if (skip > 0 && one[skip] != '\0' && one[skip] != '/' &&
+	    strpbrk(one, " \t\r\n") == NULL)
+		return 0;
+	if ((shown = url_stripped(one)) == NULL) {
+		snprintf(why, n, "out of memory");
+		return -1;
+	}
+	snprintf(why, n, "%s: %s", jfield_quote(shown, q, sizeof(q)),
+	    skip == 0 ? "must start with http:// or https://" :
+	    "expected a host after the scheme, and no spaces");
+	free(shown);
+	return -1;
+}
+
+/* cluster.etcd: "" (off) or comma-separated http(s) URLs. */
+static int
+check_etcd(const char *v, char *why, size_t n)
+{
+	const char *comma;
+
+	if (*v == '\0')
+		return 0;
+	for (;; v = comma + 1) {
+		comma = strchr(v, ',');
+		if (check_etcd_one(v, comma ? (size_t)(comma - v) : strlen(v),
+		    why, n) != 0)
+			return -1;
+		if (comma == NULL)
+			return 0;
+	}
+}
+
+/* v: at most max bytes of letters, digits, '-', '_', '.' and the
+ * characters of extra; at least one unless it may be empty. */
+static int
+check_name(const char *v, const char *extra, size_t max, bool may_be_empty,
+    char *why, size_t n)
+{
+	char q[JFIELD_QUOTE_LEN];
+	size_t len = strlen(v), bad;
+
+	if (len == 0 && !may_be_empty) {
+		snprintf(why, n, "must not be empty");
+		return -1;
+	}
+	if (len > max) {
+		snprintf(why, n, "%s: longer than %zu bytes", jfield_quote(v, q,
+		    sizeof(q)), max);
+		return -1;
+	}
+	for (bad = 0; bad < len; bad++)
+		if (!(isalnum((unsigned char)v[bad]) || strchr("-_.", v[bad]) ||
+		    strchr(extra, v[bad])))
+			break;
+	if (bad == len)
+		return 0;
+	snprintf(why, n, "%s: '%c' is not allowed (letters, digits, '-', '_', "
+	    "'.'%s only)", jfield_quote(v, q, sizeof(q)),
+	    isprint((unsigned char)v[bad]) ? v[bad] : '?',
+	    *extra != '\0' ? ", ':'" : "");
+	return -1;
+}
+
+static int
+check_namespace(const char *v, char *why, size_t n)
+{
+	return check_name(v, "", CONFIG_NAMESPACE_MAX, false, why, n);
+}
+
+static int
+check_member(const char *v, char *why, size_t n)
+{
+	return check_name(v, ":", CONFIG_MEMBER_MAX, true, why, n);
+}
+
 /* Stores the text value v of setting k into cfg. */
 static int
 config_set(struct config *cfg, const struct ckey *k, const char *v,
     const char *src, char *err, size_t errlen)
 {
 	char *base = (char *)cfg + k->f.off, *dup, q[JFIELD_QUOTE_LEN];
+	char why2[JFIELD_QUOTE_LEN + 128];
 	const char *why;
 
 	switch (k->f.type) {
 	case JFIELD_STR:
 	case JFIELD_PATH:
+		if (k->check != NULL && k->check(v, why2, sizeof(why2)) != 0)
+			return cerr(err, errlen, src, k->f.key, "%s", why2);
 		if ((dup = strdup(v)) == NULL)
 			return -ENOMEM;
 		free(*(char **)base);
@@ -232,7 +377,11 @@ config_set(struct config *cfg, const struct ckey *k, const char *v,
 			return cerr(err, errlen, src, k->f.key,
 			    "bad duration \"%s\" (like 30s, 5m, 1h30m)",
 			    jfield_escape(v, q, sizeof(q)));
-		return 0;
+		if (*(int64_t *)base >= k->f.min)
+			return 0;
+		dur_format(k->f.min, why2, sizeof(why2));
+		return cerr(err, errlen, src, k->f.key, "must be at least "
+		    "%s, got \"%s\"", why2, jfield_escape(v, q, sizeof(q)));
 	case JFIELD_CUSTOM:
 		if (log_level_parse(v, (enum log_level *)base) != 0)
 			return cerr(err, errlen, src, k->f.key,
@@ -424,6 +573,8 @@ key_by_flag(const char *flag, size_t len)
 	size_t i;
 
 	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].flag == NULL)	/* a secret: no flag */
+			continue;
 		if (strlen(keys[i].flag) == len &&
 		    strncmp(keys[i].flag, flag, len) == 0)
 			return &keys[i];
@@ -456,12 +607,54 @@ path_from_file(const char *src, char *text, size_t n)
 	return 0;
 }
 
+/* Applies the value val of the key name (with its section's prefix,
+ * "cluster.etcd") from the file src; an unknown key is warned about. */
+static int
+config_apply_key(struct config *cfg, const char *name, json_object *val,
+    const char *src, char *err, size_t errlen)
+{
+	const struct ckey *k;
+	char text[4096], q[JFIELD_QUOTE_LEN];
+
+	if ((k = key_by_name(name)) == NULL) {
+		log_warn("%s: unknown key \"%s\" (ignored)", src,
+		    jfield_escape(name, q, sizeof(q)));
+		return 0;
+	}
+	if (jfield_json_text(k->f.type, val, text, sizeof(text)) != 0)
+		return cerr(err, errlen, src, k->f.key, "wrong type (%s)",
+		    json_type_to_name(json_object_get_type(val)));
+	if (k->f.type == JFIELD_PATH && path_from_file(src, text,
+	    sizeof(text)) != 0)
+		return cerr(err, errlen, src, k->f.key, "path too long "
+		    "from the file's directory: \"%.60s\"", text);
+	return config_set(cfg, k, text, src, err, errlen);
+}
+
+/* The "cluster" object: its members are the table's "cluster." keys. */
+static int
+config_apply_cluster(struct config *cfg, json_object *v, const char *src,
+    char *err, size_t errlen)
+{
+	char name[128];
+	int r;
+
+	if (!json_object_is_type(v, json_type_object))
+		return cerr(err, errlen, src, "cluster", "expected an object, "
+		    "got %s", json_type_to_name(json_object_get_type(v)));
+	json_object_object_foreach(v, sub, val) {
+		snprintf(name, sizeof(name), CLUSTER_PREFIX "%s", sub);
+		if ((r = config_apply_key(cfg, name, val, src, err,
+		    errlen)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 static int
 config_apply_json(struct config *cfg, json_object *root, const char *src,
     char *err, size_t errlen)
 {
-	const struct ckey *k;
-	char text[4096], q[JFIELD_QUOTE_LEN];
 	int r;
 
 	if (!json_object_is_type(root, json_type_object)) {
@@ -469,25 +662,12 @@ config_apply_json(struct config *cfg, json_object *root, const char *src,
 		return ERR_CONFIG;
 	}
 	json_object_object_foreach(root, name, val) {
-		if ((r = config_section(cfg, name, val, src, err, errlen)) <= 0) {
-			if (r != 0)
-				return r;
-			continue;
-		}
-		if ((k = key_by_name(name)) == NULL) {
-			log_warn("%s: unknown key \"%s\" (ignored)", src,
-			    jfield_escape(name, q, sizeof(q)));
-			continue;
-		}
-		if (jfield_json_text(k->f.type, val, text, sizeof(text)) != 0)
-			return cerr(err, errlen, src, k->f.key,
-			    "wrong type (%s)", json_type_to_name(
-			    json_object_get_type(val)));
-		if (k->f.type == JFIELD_PATH && path_from_file(src, text,
-		    sizeof(text)) != 0)
-			return cerr(err, errlen, src, k->f.key, "path too long "
-			    "from the file's directory: \"%.60s\"", text);
-		if ((r = config_set(cfg, k, text, src, err, errlen)) != 0)
+		if (strcmp(name, "cluster") == 0)
+			r = config_apply_cluster(cfg, val, src, err, errlen);
+		else if ((r = config_section(cfg, name, val, src, err,
+		    errlen)) == 1)
+			r = config_apply_key(cfg, name, val, src, err, errlen);
+		if (r != 0)
 			return r;
 	}
 	return 0;
@@ -553,7 +733,26 @@ url_secret(json_object *v)
 	return false;
 }
 
-/* The first secret the notify, smtp and elasticsearch URLs hold: a Slack
+/* True when a URL of the comma-separated list holds a secret. */
+static bool
+url_list_secret(const char *list)
+{
+	char one[1024];
+	const char *comma;
+	size_t len;
+
+	for (;; list = comma + 1) {
+		comma = strchr(list, ',');
+		len = comma ? (size_t)(comma - list) : strlen(list);
+		snprintf(one, sizeof(one), "%.*s", (int)len, list);
+		if (url_has_secret(one))
+			return true;
+		if (comma == NULL)
+			return false;
+	}
+}
+
+/* The first secret the notify, smtp, elasticsearch and etcd URLs hold: a Slack
  * incoming webhook's URL (its path is the token), a webhook's headers
  * (Authorization and the like) or any URL with credentials or a query;
  * NULL when none. */
@@ -577,6 +776,10 @@ secret_url_key(json_object *root)
 		return "smtp.url";
 	if (url_secret(jfield_get(jfield_get(root, "elasticsearch"), "url")))
 		return "elasticsearch.url";
+	v = jfield_get(jfield_get(root, "cluster"), "etcd");
+	if (json_object_is_type(v, json_type_string) &&
+	    url_list_secret(json_object_get_string(v)))
+		return "cluster.etcd";
 	return NULL;
 }
 
@@ -591,6 +794,7 @@ secret_key(json_object *root)
 		{ "smtp", "password", "smtp.password" },
 		{ "elasticsearch", "password", "elasticsearch.password" },
 		{ "elasticsearch", "api_key", "elasticsearch.api_key" },
+		{ "cluster", "password", "cluster.password" },
 	};
 	json_object *v;
 	size_t i;
@@ -739,6 +943,46 @@ config_defaults(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Names the one of a pair (a, b: both set or neither) that is missing,
+ * as "cluster: cert_file without key_file (both or neither)". */
+static int
+config_pair(const char *a, const char *an, const char *b, const char *bn,
+    char *err, size_t errlen)
+{
+	if ((*a == '\0') == (*b == '\0'))
+		return 0;
+	snprintf(err, errlen, "cluster: %s without %s (both or neither)",
+	    *a ? an : bn, *a ? bn : an);
+	return ERR_CONFIG;
+}
+
+/* Once every source is read: the pairs of the cluster section, and the
+ * member's default in cluster mode ("hostname:pid", the host name cut so
+ * that it fits, any character a member cannot hold as '-'). */
+static int
+config_cluster_finish(struct config_cluster *c, char *err, size_t errlen)
+{
+	char host[CONFIG_MEMBER_MAX + 1], id[CONFIG_MEMBER_MAX + 1], *p;
+	int r;
+
+	if ((r = config_pair(c->cert_file, "cert_file", c->key_file,
+	    "key_file", err, errlen)) != 0 ||
+	    (r = config_pair(c->username, "username", c->password,
+	    "password", err, errlen)) != 0)
+		return r;
+	if (c->etcd[0] == '\0' || c->member[0] != '\0')
+		return 0;
+	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "localhost");
+	for (p = host; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("-_.", *p) == NULL)
+			*p = '-';
+	snprintf(id, sizeof(id), "%.*s:%ld", CONFIG_MEMBER_MAX - 12, host,
+	    (long)getpid());	/* 12: room for ":pid" */
+	free(c->member);
+	return (c->member = strdup(id)) != NULL ? 0 : -ENOMEM;
+}
+
 int
 config_load(struct config *cfg, int argc, char **argv, char **envp,
     char *err, size_t errlen)
@@ -766,7 +1010,16 @@ config_load(struct config *cfg, int argc, char **argv, char **envp,
 		return r;
 	if ((r = config_apply_env(cfg, envp, err, errlen)) != 0)
 		return r;
-	return config_walk_flags(cfg, argc, argv, &file, &next, err, errlen);
+	if ((r = config_walk_flags(cfg, argc, argv, &file, &next, err,
+	    errlen)) != 0)
+		return r;
+	return config_cluster_finish(&cfg->cluster, err, errlen);
+}
+
+bool
+config_cluster_on(const struct config *cfg)
+{
+	return cfg->cluster.etcd != NULL && cfg->cluster.etcd[0] != '\0';
 }
 
 void
@@ -774,6 +1027,9 @@ config_free(struct config *cfg)
 {
 	size_t i;
 
+	if (cfg->cluster.password != NULL)
+		explicit_bzero(cfg->cluster.password,
+		    strlen(cfg->cluster.password));
 	for (i = 0; i < NKEYS; i++) {
 		if (keys[i].f.type != JFIELD_STR &&
 		    keys[i].f.type != JFIELD_PATH)
@@ -910,10 +1166,13 @@ trow_man(FILE *fp, const struct trow *r)
 	else {
 		fputs("\\fB", fp);
 		roff_text(fp, r->env, true);
-		fputs("\\fR, \\fB\\-\\-", fp);
-		roff_text(fp, r->flag, true);
 		fputs("\\fR", fp);
-		if (r->arg != NULL)
+		if (r->flag != NULL) {
+			fputs(", \\fB\\-\\-", fp);
+			roff_text(fp, r->flag, true);
+			fputs("\\fR", fp);
+		}
+		if (r->flag != NULL && r->arg != NULL)
 			fprintf(fp, " \\fI%s\\fR", r->arg);
 		if (r->alias != NULL) {
 			fputs(" (\\fB\\-\\-", fp);
@@ -951,8 +1210,11 @@ trow_help(FILE *fp, const struct trow *r)
 
 	if (r->env == NULL)
 		return;
-	snprintf(flag, sizeof(flag), "--%s%s%s", r->flag, r->arg ? " " : "",
-	    r->arg ? r->arg : "");
+	if (r->flag == NULL)	/* a secret: from the environment or file */
+		snprintf(flag, sizeof(flag), "(%s)", r->env);
+	else
+		snprintf(flag, sizeof(flag), "--%s%s%s", r->flag,
+		    r->arg ? " " : "", r->arg ? r->arg : "");
 	fprintf(fp, "  %-26s %s (default \"%s\"; env %s)\n", flag, r->help,
 	    r->def, r->env);
 }

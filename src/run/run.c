@@ -98,6 +98,7 @@ rec_copy(const struct store_run *src)
 	d->job = xstrdup(src->job);
 	d->trigger = xstrdup(src->trigger);
 	d->reason = xstrdup(src->reason);
+	d->member = xstrdup(src->member);
 	d->items = calloc(src->nitems ? src->nitems : 1, sizeof(*d->items));
 	if (d->items == NULL || outrows_copy(d, src) != 0) {
 		d->nitems = 0;

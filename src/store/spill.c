@@ -63,10 +63,12 @@ spill_close(struct spill *sp)
 
 /*
  * A record's fields, read and written through one table each.  F_STR may
- * be absent (NULL); F_OUT are the captured output, left out when a record
- * does not fit with them.
+ * be absent (NULL), F_I64_NEW too (0); F_OUT are the captured output, left
+ * out when a record does not fit with them.
  */
-enum ftype { F_I64, F_INT, F_BOOL, F_STATUS, F_STR, F_OUT };
+enum ftype { F_I64, F_INT, F_BOOL, F_STATUS, F_STR, F_OUT,
+	F_I64_NEW,	/* int64, 0 when absent: added since the first spills */
+};
 
 struct field {
 	const char *key;
@@ -81,7 +83,8 @@ static const struct field run_fields[] = {
 	RF(id, F_I64), RF(job, F_STR), RF(scheduled_at, F_I64),
 	RF(trigger, F_STR), RF(status, F_STATUS), RF(attempt, F_INT),
 	RF(created_ms, F_I64), RF(started_ms, F_I64), RF(ended_ms, F_I64),
-	RF(reason, F_STR), RF(retention, F_INT),
+	RF(reason, F_STR), RF(retention, F_INT), RF(member, F_STR),
+	RF(fence, F_I64_NEW),
 	{ NULL, F_I64, 0 }
 };
 
@@ -101,7 +104,8 @@ field_int(const void *obj, const struct field *f)
 	const char *p = (const char *)obj + f->off;
 
 	switch (f->type) {
-	case F_I64:	return *(const int64_t *)p;
+	case F_I64:
+	case F_I64_NEW:	return *(const int64_t *)p;
 	case F_INT:	return *(const int *)p;
 	case F_BOOL:	return *(const bool *)p;
 	default:	return *(const enum run_status *)p;
@@ -260,7 +264,8 @@ fields_read(json_object *o, void *obj, const struct field *f,
 	for (; f->key != NULL && *bad == NULL; f++) {
 		p = (char *)obj + f->off;
 		if (!json_object_object_get_ex(o, f->key, &v)) {
-			if (f->type != F_STR && f->type != F_OUT)
+			if (f->type != F_STR && f->type != F_OUT &&
+			    f->type != F_I64_NEW)
 				*bad = f->key;
 			continue;
 		}
@@ -277,7 +282,7 @@ fields_read(json_object *o, void *obj, const struct field *f,
 		if (!json_object_is_type(v, json_type_int) ||
 		    (f->type == F_STATUS && (n < RUN_PENDING || n > RUN_LOST)))
 			*bad = f->key;
-		else if (f->type == F_I64)
+		else if (f->type == F_I64 || f->type == F_I64_NEW)
 			*(int64_t *)p = n;
 		else if (f->type == F_STATUS)
 			*(enum run_status *)p = (enum run_status)n;

@@ -134,12 +134,16 @@ static const char *const migrations[] = {
 	 * max_concurrent_runs (0: it never waited). */
 	"ALTER TABLE run_items ADD COLUMN queued_ms INTEGER NOT NULL"
 	" DEFAULT 0;",
+	/* 7: cluster mode: the member that ran the run (NULL: none) and its
+	 * claim's fencing token (0: none). */
+	"ALTER TABLE runs ADD COLUMN member TEXT;"
+	"ALTER TABLE runs ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 #define RUN_COLUMNS \
 	"SELECT id, job, scheduled_at, trigger, status, attempt, created_ms," \
-	" started_ms, ended_ms, reason FROM runs"
+	" started_ms, ended_ms, reason, member, fence FROM runs"
 
 #define OB_SELECT \
 	"SELECT o.id, o.run_id, coalesce(r.job, o.job, ''), o.sink, o.event," \
@@ -193,11 +197,11 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_RUN_INSERT] =
 	    "INSERT INTO runs (job, scheduled_at, trigger, status, attempt,"
-	    " created_ms, started_ms, ended_ms, reason)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+	    " created_ms, started_ms, ended_ms, reason, member, fence)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
 	[S_RUN_UPDATE] =
 	    "UPDATE runs SET status = ?, attempt = ?, started_ms = ?,"
-	    " ended_ms = ?, reason = ? WHERE id = ?",
+	    " ended_ms = ?, reason = ?, member = ?, fence = ? WHERE id = ?",
 	[S_RUN_GET] = RUN_COLUMNS " WHERE id = ?",
 	[S_ITEM_INSERT] =
 	    "INSERT INTO run_items (run_id, node, attempt, status, exit_code,"
@@ -805,6 +809,14 @@ items_insert(struct store *st, const struct store_run *run)
 	return 0;
 }
 
+/* The member written for run: NULL outside cluster mode. */
+static const char *
+run_member(const struct store_run *run)
+{
+	return run->member != NULL && run->member[0] != '\0' ?
+	    run->member : NULL;
+}
+
 /* Inserts the run row; run->id becomes its id, or 0 for a duplicate tick. */
 static int
 run_insert(struct store *st, struct store_run *run)
@@ -823,6 +835,8 @@ run_insert(struct store *st, struct store_run *run)
 	bind_int(&b, run->started_ms);
 	bind_int(&b, run->ended_ms);
 	bind_text(&b, run->reason);
+	bind_text(&b, run_member(run));
+	bind_int(&b, run->fence);
 	if ((r = bind_exec(st, &b, "insert run")) != 0)
 		return r;
 	run->id = sqlite3_changes(st->db) > 0 ?
@@ -869,6 +883,8 @@ run_update(struct store *st, const struct store_run *run, bool *found)
 	bind_int(&b, run->started_ms);
 	bind_int(&b, run->ended_ms);
 	bind_text(&b, run->reason);
+	bind_text(&b, run_member(run));
+	bind_int(&b, run->fence);
 	bind_int(&b, run->id);
 	if ((r = bind_exec(st, &b, "update run")) != 0)
 		return r;
@@ -1230,6 +1246,7 @@ store_run_free(struct store_run *run)
 	free(run->job);
 	free(run->trigger);
 	free(run->reason);
+	free(run->member);
 	free(run);
 }
 
@@ -1323,8 +1340,10 @@ run_from_row(sqlite3_stmt *s, struct store_run **out)
 	run->created_ms = col_int(s, 6);
 	run->started_ms = col_int(s, 7);
 	run->ended_ms = col_int(s, 8);
+	run->fence = col_int(s, 11);
 	if (col_dup(s, 1, &run->job) != 0 || col_dup(s, 3, &run->trigger) != 0 ||
-	    col_dup(s, 9, &run->reason) != 0) {
+	    col_dup(s, 9, &run->reason) != 0 ||
+	    col_dup(s, 10, &run->member) != 0) {
 		store_run_free(run);
 		return -ENOMEM;
 	}

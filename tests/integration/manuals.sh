@@ -56,7 +56,7 @@ check "--help-table: another format is refused, naming it" \
     contains "$T/err" 'unknown format "troff" (man or md)'
 
 # the keys: in the table's first column; the flags and variables of --help
-sed -n 's/^| `\([a-z_]*\)` |.*/\1/p' "$T/table.md" >"$T/keys"
+sed -n 's/^| `\([a-z_.]*\)` |.*/\1/p' "$T/table.md" >"$T/keys"
 check "the table lists the settings" test "$(wc -l <"$T/keys")" -gt 30
 "$daemon" --help >"$T/help"
 sed -n 's/^| [^|]*| `\([A-Z_]*\)` | `\(--[a-z-]*\).*/\1 \2/p' "$T/table.md" \
@@ -69,17 +69,27 @@ done <"$T/envflags"
 check "--help shows every variable and flag of the table (missing:$missing)" \
     test -z "$missing" -a -s "$T/envflags"
 
-# etc/distcrond.conf documents every key of the table, and no other
+# etc/distcrond.conf documents every key of the table, and no other (a
+# key "s.k" of the table is the member "k" of the object "s")
 CONF=$top_srcdir/etc/distcrond.conf
+# conf_object S: the lines of the object "S" of etc/distcrond.conf
+conf_object() { sed -n "/^  \"$1\": {/,/^  }/p" "$CONF"; }
 missing=
 while read -r k; do
-	grep -q "\"$k\":" "$CONF" || missing="$missing $k"
+	case $k in
+	*.*) conf_object "${k%%.*}" | grep -q "^    \"${k#*.}\":" ;;
+	*) grep -q "\"$k\":" "$CONF" ;;
+	esac || missing="$missing $k"
 done <"$T/keys"
 check "etc/distcrond.conf names every key of the table (missing:$missing)" \
     test -z "$missing"
 extra=
 for k in $(sed -n 's/^  "\([a-z_]*\)":.*/\1/p' "$CONF"); do
-	grep -qx "$k" "$T/keys" || extra="$extra $k"
+	grep -qx "$k" "$T/keys" || grep -q "^$k\." "$T/keys" ||
+	    extra="$extra $k"
+	for s in $(conf_object "$k" | sed -n 's/^    "\([a-z_]*\)":.*/\1/p'); do
+		grep -qx "$k.$s" "$T/keys" || extra="$extra $k.$s"
+	done
 done
 check "every key of etc/distcrond.conf is in the table (not:$extra)" test -z "$extra"
 
@@ -88,7 +98,7 @@ python3 - "$T/table.md" "$T/all.conf" <<'PY'
 import json, re, sys
 conf = {}
 for line in open(sys.argv[1]):
-    m = re.match(r'\| `([a-z_]+)` \| (`[A-Z_]+`|file only) \|[^|]*\| (\S+) \|', line)
+    m = re.match(r'\| `([a-z_.]+)` \| (`[A-Z_]+`|file only) \|[^|]*\| (\S+) \|', line)
     if not m:
         continue
     key, default = m.group(1), m.group(3)
@@ -99,8 +109,10 @@ for line in open(sys.argv[1]):
     v = default.strip('`').strip('"')
     if v.startswith('$('):
         v = '/tmp'
-    conf[key] = (v == 'true' if v in ('true', 'false') else
-                 int(v) if re.fullmatch(r'-?[0-9]+', v) else v)
+    section, _, sub = key.rpartition('.')
+    (conf.setdefault(section, {}) if section else conf)[sub] = (
+        v == 'true' if v in ('true', 'false') else
+        int(v) if re.fullmatch(r'-?[0-9]+', v) else v)
 json.dump(conf, open(sys.argv[2], 'w'))
 PY
 run "$ctl" check --config "$T/all.conf" --jobs-dir "$J" --nodes-dir "$N"

@@ -310,12 +310,18 @@ test_secret_file_private(void **state)
 		  "\"http://elastic:pw@es2:9200\"]}}", "elasticsearch.url" },
 		{ "{\"smtp\": {\"url\": \"smtp://u:pw@h/\", \"from\": "
 		  "\"a@b\"}}", "smtp.url" },
+		{ "{\"cluster\": {\"username\": \"u\", \"password\": "
+		  "\"pw\"}}", "cluster.password" },
+		{ "{\"cluster\": {\"etcd\": \"http://a:2379,"
+		  "http://u:pw@b:2379\"}}", "cluster.etcd" },
 	};
 	static const char *const public[] = {
 		"{\"api_token\": \"\", \"listen\": \"127.0.0.1:1\"}",
 		"{\"notify\": {\"webhook\": {\"url\": "
 		"\"https://hook.example/x\", \"headers\": {}}}}",
 		"{\"elasticsearch\": {\"url\": [\"http://es1:9200\"]}}",
+		"{\"cluster\": {\"etcd\": \"http://a:2379,http://b:2379\", "
+		"\"password\": \"\"}}",
 	};
 	struct config cfg;
 	char err[256], want[300];
@@ -456,6 +462,138 @@ test_sections(void **state)
 	    "array");
 }
 
+/* The cluster section: off by default; in the file an object, each key
+ * also a variable and a flag (--etcd), in the usual precedence; the
+ * member id is hostname:pid when cluster mode is on and none is set. */
+static void
+test_cluster_keys(void **state)
+{
+	char *a4[] = { "distcrond", "--config", file, NULL };
+	char *a6[] = { "distcrond", "--config", file, "--etcd",
+	    "https://flag:2379", NULL };
+	char *e1[] = { "DISTCRON_ETCD=http://env:2379", NULL };
+	char *e2[] = { "DISTCRON_ETCD_PASSWORD=envpw", "DISTCRON_ETCD="
+	    "http://127.0.0.1:2379", "DISTCRON_ETCD_USERNAME=root", NULL };
+	struct config cfg;
+	char err[256], want[160], host[200];
+
+	(void)state;
+	write_file("{}");
+	assert_int_equal(load(&cfg, 3, a4, NULL, err), 0);
+	assert_false(config_cluster_on(&cfg));
+	assert_string_equal(cfg.cluster.etcd, "");
+	assert_string_equal(cfg.cluster.namespace, "default");
+	assert_string_equal(cfg.cluster.member, "");	/* off: none */
+	assert_string_equal(cfg.cluster.password, "");
+	assert_int_equal(cfg.cluster.lease_ttl_ms, 3000);
+	config_free(&cfg);
+
+	write_file("{\"cluster\": {\"etcd\": \"http://127.0.0.1:2379,"
+	    "https://[::1]:2379\", \"ca_file\": \"/etc/ca.pem\", "
+	    "\"cert_file\": \"/etc/c.pem\", \"key_file\": \"/etc/k.pem\", "
+	    "\"username\": \"cron\", \"password\": \"pw\", \"namespace\": "
+	    "\"prod-1.eu_west\", \"member\": \"host-a:7\", \"lease_ttl\": "
+	    "\"5s\"}}");
+	assert_int_equal(load(&cfg, 3, a4, NULL, err), 0);
+	assert_true(config_cluster_on(&cfg));
+	assert_string_equal(cfg.cluster.etcd,
+	    "http://127.0.0.1:2379,https://[::1]:2379");
+	assert_string_equal(cfg.cluster.ca_file, "/etc/ca.pem");
+	assert_string_equal(cfg.cluster.cert_file, "/etc/c.pem");
+	assert_string_equal(cfg.cluster.key_file, "/etc/k.pem");
+	assert_string_equal(cfg.cluster.username, "cron");
+	assert_string_equal(cfg.cluster.password, "pw");
+	assert_string_equal(cfg.cluster.namespace, "prod-1.eu_west");
+	assert_string_equal(cfg.cluster.member, "host-a:7");
+	assert_int_equal(cfg.cluster.lease_ttl_ms, 5000);
+	config_free(&cfg);
+
+	/* precedence: file < DISTCRON_ETCD < --etcd */
+	write_file("{\"cluster\": {\"etcd\": \"http://file:2379\"}}");
+	assert_int_equal(load(&cfg, 3, a4, e1, err), 0);
+	assert_string_equal(cfg.cluster.etcd, "http://env:2379");
+	config_free(&cfg);
+	assert_int_equal(load(&cfg, 5, a6, e1, err), 0);
+	assert_string_equal(cfg.cluster.etcd, "https://flag:2379");
+	/* no member set: this host's name and pid */
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
+	snprintf(want, sizeof(want), ":%ld", (long)getpid());
+	assert_int_equal(strncmp(cfg.cluster.member, host, strcspn(host,
+	    "_")), 0);
+	assert_non_null(strstr(cfg.cluster.member, want));
+	config_free(&cfg);
+
+	/* the password from the environment (the file need not hold it) */
+	write_file("{}");
+	assert_int_equal(load(&cfg, 3, a4, e2, err), 0);
+	assert_string_equal(cfg.cluster.password, "envpw");
+	assert_string_equal(cfg.cluster.username, "root");
+	config_free(&cfg);
+}
+
+/* Each bad cluster value is refused, naming the key and the value (an
+ * etcd URL without its credentials); a password has no flag and makes
+ * the file a secret one. */
+static void
+test_cluster_errors(void **state)
+{
+	char *a4[] = { "distcrond", "--config", file, NULL };
+	char *a5[] = { "distcrond", "--config", file, "--etcd", "ftp://x",
+	    NULL };
+	char *a6[] = { "distcrond", "--config", file, "--etcd-password",
+	    "pw", NULL };
+	char *e1[] = { "DISTCRON_CLUSTER_NAMESPACE=a/b", NULL };
+	char *e2[] = { "DISTCRON_CLUSTER_LEASE_TTL=1s", NULL };
+	static const char *const bad[][2] = {
+		{ "{\"cluster\": {\"etcd\": \"http://a:2379,ftp://u:s3cret@b/\"}}",
+		  ": cluster.etcd: \"ftp://b/\": must start with http:// or "
+		  "https://" },		/* without its credentials */
+		{ "{\"cluster\": {\"etcd\": \"http://a:2379,\"}}",
+		  ": cluster.etcd: \"\": must start with http:// or https://" },
+		{ "{\"cluster\": {\"etcd\": \"http://\"}}",
+		  ": cluster.etcd: \"http://\": expected a host after the "
+		  "scheme" },
+		{ "{\"cluster\": {\"namespace\": \"\"}}",
+		  ": cluster.namespace: must not be empty" },
+		{ NULL, ": cluster.namespace: \"nnnnnnnn" },
+		{ NULL, "\": longer than 64 bytes" },
+		{ "{\"cluster\": {\"member\": \"a b\"}}",
+		  ": cluster.member: \"a b\": ' ' is not allowed (letters, "
+		  "digits, '-', '_', '.', ':' only)" },
+		{ "{\"cluster\": {\"cert_file\": \"/c.pem\"}}",
+		  "cluster: cert_file without key_file (both or neither)" },
+		{ "{\"cluster\": {\"password\": \"s3cret\"}}",
+		  "cluster: password without username (both or neither)" },
+		{ "{\"cluster\": \"http://a:2379\"}",
+		  ": cluster: expected an object, got string" },
+		{ "{\"cluster\": {\"lease_ttl\": \"soon\"}}",
+		  ": cluster.lease_ttl: bad duration \"soon\"" },
+	};
+	char long_ns[100], text[200];
+	size_t i;
+
+	(void)state;
+	write_file("{}");
+	expect_error(5, a5, NULL, "command line: cluster.etcd: \"ftp://x\": "
+	    "must start with http:// or https://");
+	expect_error(5, a6, NULL, "unknown option --etcd-password");
+	expect_error(3, a4, e1, "environment: cluster.namespace: \"a/b\": "
+	    "'/' is not allowed (letters, digits, '-', '_', '.' only)");
+	expect_error(3, a4, e2, "environment: cluster.lease_ttl: must be at "
+	    "least 2s, got \"1s\"");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (bad[i][0] == NULL) {	/* a namespace of 65 bytes */
+			memset(long_ns, 'n', 65);
+			long_ns[65] = '\0';
+			snprintf(text, sizeof(text), "{\"cluster\": "
+			    "{\"namespace\": \"%s\"}}", long_ns);
+		} else
+			snprintf(text, sizeof(text), "%s", bad[i][0]);
+		write_file(text);
+		expect_error(3, a4, NULL, bad[i][1]);
+	}
+}
+
 int
 main(void)
 {
@@ -471,6 +609,8 @@ main(void)
 		cmocka_unit_test(test_sections),
 		cmocka_unit_test(test_secret_file_private),
 		cmocka_unit_test(test_user_keys),
+		cmocka_unit_test(test_cluster_keys),
+		cmocka_unit_test(test_cluster_errors),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -96,6 +96,8 @@ test_round_trip(void **state)
 	a->outrows[0].sink = strdup("elasticsearch");
 	a->outrows[0].event = strdup("report");
 	a->noutrows = 1;
+	a->member = strdup("host-a:1");		/* cluster mode */
+	a->fence = 77;
 	assert_int_equal(spill_open(e->path, 4096, &sp), 0);
 	assert_int_equal(spill_append(sp, a), 0);
 	assert_int_equal(spill_append(sp, b), 0);
@@ -113,8 +115,12 @@ test_round_trip(void **state)
 	assert_int_equal(runs[0]->noutrows, 1);	/* its outbox rows too */
 	assert_string_equal(runs[0]->outrows[0].sink, "elasticsearch");
 	assert_string_equal(runs[0]->outrows[0].event, "report");
+	assert_string_equal(runs[0]->member, "host-a:1");
+	assert_int_equal(runs[0]->fence, 77);
 	assert_int_equal(runs[1]->id, 8);
 	assert_int_equal(runs[1]->noutrows, 0);
+	assert_null(runs[1]->member);
+	assert_int_equal(runs[1]->fence, 0);
 	store_runs_free(runs, n);
 	/* Opened again (after applying): empty, old bytes do not count. */
 	assert_int_equal(spill_open(e->path, 4096, &sp), 0);
@@ -194,6 +200,7 @@ test_bad_line(void **state)
 	FILE *f = fopen(e->path, "w");
 
 	assert_non_null(f);
+	/* line 1: a record of a daemon before cluster mode (no fence) */
 	fputs("{\"id\": 1, \"job\": \"a\", \"scheduled_at\": 0, \"status\": 4,"
 	    " \"attempt\": 1, \"created_ms\": 0, \"started_ms\": 0,"
 	    " \"ended_ms\": 0, \"retention\": 0, \"items\": []}\n", f);

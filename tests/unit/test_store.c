@@ -202,6 +202,9 @@ query_count(struct store *st, const char *job, int status)
 	return n;
 }
 
+/* The schema version of this build's store. */
+#define SCHEMA_NOW	7
+
 /* ---- opening ---- */
 
 static void
@@ -212,7 +215,7 @@ test_open_creates_schema(void **state)
 	struct store_run *run = mkrun("a", 60, "manual", 1), *got;
 	int64_t id;
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'table' AND name IN"
 	    " ('runs', 'run_items', 'job_state', 'outbox')"), 4);
@@ -222,7 +225,7 @@ test_open_creates_schema(void **state)
 
 	/* Reopening keeps version and data. */
 	st = open_rw(f);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 	assert_int_equal(store_run_get(st, id, &got), 0);
 	assert_string_equal(got->job, "a");
 	store_run_free(got);
@@ -1018,11 +1021,14 @@ test_outbox_delete_runs(void **state)
 	store_close(st);
 }
 
-/* What schema step 6 added (an item's queued_ms), taken away to make an
- * older store out of a new one. */
+/* What schema steps 6 (an item's queued_ms) and 7 (a run's member and
+ * fence) added, taken away to make an older store out of a new one. */
 #define UNDO_V6	"ALTER TABLE run_items DROP COLUMN queued_ms;"
+#define UNDO_V7	"ALTER TABLE runs DROP COLUMN member;" \
+		"ALTER TABLE runs DROP COLUMN fence;"
 
-/* A store of schema 3 (before the outbox) migrates to 6, data kept. */
+/* A store of schema 3 (before the outbox) migrates to the newest, data
+ * kept. */
 static void
 test_migrate_to_outbox(void **state)
 {
@@ -1032,12 +1038,66 @@ test_migrate_to_outbox(void **state)
 
 	create1(st, run);
 	store_close(st);
-	raw_exec(f->path, UNDO_V6 "DROP TABLE outbox; PRAGMA user_version = 3");
+	raw_exec(f->path, UNDO_V7 UNDO_V6 "DROP TABLE outbox; PRAGMA user_version = 3");
 	st = open_rw(f);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 0);
 	assert_int_equal(store_run_get(st, run->id, &got), 0);
 	store_run_free(got);
+	store_run_free(run);
+	store_close(st);
+}
+
+/* Cluster mode's member and fence are saved with the intent and the
+ * final state and read back by every reader; a run without them reads
+ * none.  A store of schema 6 migrates to 7: its runs have none. */
+static void
+test_member_fence(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = open_rw(f);
+	struct store_run *old = mkrun("a", 60, "schedule", 1);
+	struct store_run *run = mkrun("a", 120, "schedule", 2), *got;
+	struct store_query q = { .job = "a", .status = -1 };
+	struct store_run **runs;
+	size_t n;
+
+	create1(st, old);
+	store_close(st);
+	raw_exec(f->path, UNDO_V7 "PRAGMA user_version = 6");
+	st = open_rw(f);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
+	assert_int_equal(store_run_get(st, old->id, &got), 0);
+	assert_null(got->member);
+	assert_int_equal(got->fence, 0);
+	store_run_free(got);
+
+	run->member = xstrdup("host-a:42");
+	run->fence = 1234567;
+	create1(st, run);
+	assert_int_equal(store_run_get(st, run->id, &got), 0);	/* intent */
+	assert_string_equal(got->member, "host-a:42");
+	assert_int_equal(got->fence, 1234567);
+	store_run_free(got);
+	free(run->member);
+	run->member = xstrdup("host-a:43");	/* the final save writes them */
+	run->fence = 1234568;
+	finish(run, RUN_SUCCESS, 5000);
+	save1(st, run);
+	assert_int_equal(store_runs_query(st, &q, &runs, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(runs[0]->member, "host-a:43");
+	assert_int_equal(runs[0]->fence, 1234568);
+	assert_null(runs[1]->member);
+	assert_int_equal(runs[1]->fence, 0);
+	store_runs_free(runs, n);
+	free(old->member);
+	old->member = xstrdup("");		/* "": none, read as NULL */
+	save1(st, old);
+	assert_int_equal(store_run_get(st, old->id, &got), 0);
+	assert_null(got->member);
+	store_run_free(got);
+	store_run_free(old);
 	store_run_free(run);
 	store_close(st);
 }
@@ -1055,13 +1115,13 @@ test_migrate_fails_untouched(void **state)
 
 	create1(st, run);
 	store_close(st);
-	raw_exec(f->path, UNDO_V6 "DROP TABLE outbox; PRAGMA user_version = 3;"
+	raw_exec(f->path, UNDO_V7 UNDO_V6 "DROP TABLE outbox; PRAGMA user_version = 3;"
 	    "CREATE INDEX outbox_due ON runs (job)");
 	st = NULL;
 	assert_int_equal(store_open(f->path, false, &st, &why), ERR_STORE);
 	assert_null(st);
 	assert_non_null(why);
-	assert_non_null(strstr(why, "from schema version 3 to 6"));
+	assert_non_null(strstr(why, "from schema version 3 to 7"));
 	assert_non_null(strstr(why, "the step to version 4 failed"));
 	assert_non_null(strstr(why, "index outbox_due already exists"));
 	assert_non_null(strstr(why, "left as it was"));
@@ -1071,7 +1131,7 @@ test_migrate_fails_untouched(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM runs"), 1);
 	raw_exec(f->path, "DROP INDEX outbox_due");	/* repaired: migrates */
 	st = open_rw(f);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 	assert_int_equal(store_run_get(st, run->id, &got), 0);
 	store_run_free(got);
 	store_run_free(run);
@@ -1103,11 +1163,11 @@ test_migrate_outbox_rows(void **state)
 	run->noutrows = 1;
 	save1(st, run);
 	store_close(st);
-	raw_exec(f->path, UNDO_V6 "ALTER TABLE outbox DROP COLUMN job;"
+	raw_exec(f->path, UNDO_V7 UNDO_V6 "ALTER TABLE outbox DROP COLUMN job;"
 	    "ALTER TABLE outbox DROP COLUMN scheduled_at;"
 	    "ALTER TABLE outbox DROP COLUMN doc; PRAGMA user_version = 4");
 	st = open_rw(f);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 6);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 	store_run_outrows_free(run);
 	run->id = 0;		/* now a missed tick of job a */
 	run->missed = 2;
@@ -1411,6 +1471,7 @@ main(void)
 		T(test_migrate_to_outbox),
 		T(test_migrate_outbox_rows),
 		T(test_migrate_fails_untouched),
+		T(test_member_fence),
 		T(test_threads_share_handle),
 		cmocka_unit_test(test_status_names),
 		T(test_batch_timing),
