@@ -32,6 +32,7 @@
 
 #include <libssh2.h>
 
+#include "distcron/b64.h"
 #include "distcron/buf.h"
 #include "distcron/defs.h"
 #include "distcron/err.h"
@@ -142,66 +143,6 @@ keytype_index_by_kh(int kh_type)
 	return -1;
 }
 
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Appends the base64 form of in to out, with or without "=" padding. */
-static int
-b64_encode(const unsigned char *in, size_t n, bool pad, struct buf *out)
-{
-	char q[4];
-	uint32_t v;
-	size_t i, k;
-	int r;
-
-	for (i = 0; i < n; i += 3) {
-		v = (uint32_t)in[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		for (k = 0; k < 4; k++)
-			q[k] = b64chars[(v >> (18 - 6 * k)) & 0x3f];
-		k = n - i >= 3 ? 4 : n - i + 1;	/* characters that carry bits */
-		if ((r = buf_append(out, q, k)) != 0 ||
-		    (pad && k < 4 && (r = buf_append(out, "==", 4 - k)) != 0))
-			return r;
-	}
-	return 0;
-}
-
-static int
-b64_value(char c)
-{
-	const char *p = c != '\0' ? strchr(b64chars, c) : NULL;
-
-	return p != NULL ? (int)(p - b64chars) : -1;
-}
-
-/* Decodes n characters of standard base64 (padding optional) into out,
- * which has room for n * 3 / 4 bytes.  Returns the length, or -1. */
-static ssize_t
-b64_decode(const char *s, size_t n, unsigned char *out)
-{
-	uint32_t acc = 0;
-	size_t i, bits = 0, len = 0;
-	int v;
-
-	while (n > 0 && s[n - 1] == '=')
-		n--;
-	for (i = 0; i < n; i++) {
-		if ((v = b64_value(s[i])) < 0)
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[len++] = (unsigned char)(acc >> bits);
-		}
-	}
-	return bits >= 6 ? -1 : (ssize_t)len;	/* a dangling character */
-}
-
 /* Reads the algorithm name that starts an SSH public key blob. */
 static int
 blob_name(const unsigned char *blob, size_t len, char *out, size_t n)
@@ -239,7 +180,7 @@ sshhost_fingerprint(LIBSSH2_SESSION *s, char *out, size_t n)
 	buf_init(&b, FP_MAX);
 	if ((r = buf_printf(&b, "%s SHA256:", kt ? kt->label : "UNKNOWN")) ==
 	    0)
-		r = b64_encode((const unsigned char *)hash, 32, false, &b);
+		r = b64_encode(hash, 32, false, &b);
 	if (r == 0 && b.len >= n)
 		r = ERR_TOOBIG;
 	if (r == 0)
