@@ -28,6 +28,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <json-c/json.h>
+
 #include "distcron/etcd.h"
 #include "distcron/loop.h"
 #include "distcron/runner.h"
@@ -85,10 +87,10 @@ const char *cluster_member(const struct cluster *c);
  * saying what, for /health. */
 int cluster_health(struct cluster *c, char *why, size_t n);
 
-/* Thread-safe: GET /monitor's "cluster" member: {"member", "members",
- * "lease_ok", "reason", "claims": {"won", "lost", "failed"}}.  Returns a
- * new JSON text or NULL without memory. */
-char *cluster_monitor_json(struct cluster *c);
+/* Thread-safe: adds GET /monitor's "cluster" member to o: {"member",
+ * "members", "lease_ok", "reason", "claims": {"won", "lost",
+ * "failed"}}. */
+void cluster_monitor(struct cluster *c, json_object *o);
 
 /* Thread-safe: appends the distcron_cluster_* families to /metrics'
  * text in b. */
