@@ -3,10 +3,11 @@
  * the take-over of jobs when the members change.
  *
  * A scheduled tick ("schedule" or "missed") goes through three gates:
- *   1. the member's lease is fresh (cluster.c), else the tick is missed
- *      with the reason: fail closed;
- *   2. this member owns the job (rendezvous over the live members), else
- *      the tick is lost here: its owner runs it;
+ *   1. this member owns the job (rendezvous over the members it knows),
+ *      else the tick is lost here: its owner runs it (a member not
+ *      registered yet owns nothing: the others run its ticks);
+ *   2. the member's lease is fresh (cluster.c), else the tick is missed
+ *      with the reason: fail closed (only the owner says so, once);
  *   3. one etcd transaction: if CLAIMS/JOB/TICK was never created and the
  *      member's key still lives on this member's lease, put the claim
  *      (member and a nonce, on the long claims lease); else read both,
@@ -288,6 +289,11 @@ cl_claim_one(struct cl_one *o)
 		cl_one_over(o, CL_LOSE, why);
 		return;
 	}
+	if (strcmp(owner = cl_owner(c, rec->job), c->member) != 0) {
+		snprintf(why, sizeof(why), "owned by member %s", owner);
+		cl_one_over(o, CL_LOSE, why);
+		return;
+	}
 	if (!cl_lease_fresh(c) || c->claims_lease == 0) {
 		if (cl_lease_fresh(c))
 			snprintf(why, sizeof(why), "cluster: no lease for claims "
@@ -295,11 +301,6 @@ cl_claim_one(struct cl_one *o)
 		else
 			cl_not_fresh_why(c, why, sizeof(why));
 		cl_one_over(o, CL_MISS, why);
-		return;
-	}
-	if (strcmp(owner = cl_owner(c, rec->job), c->member) != 0) {
-		snprintf(why, sizeof(why), "owned by member %s", owner);
-		cl_one_over(o, CL_LOSE, why);
 		return;
 	}
 	snprintf(t, sizeof(t), "/%lld", (long long)rec->scheduled_at);
@@ -420,6 +421,7 @@ struct cl_catch {
 	struct cluster *c;
 	char *job;
 	int64_t from, end;
+	bool first;		/* at start: the first view of the members */
 	int64_t ticks[CL_CATCH_TICKS];
 	size_t nticks;
 	char *keys[CL_CATCH_TICKS];
@@ -440,6 +442,8 @@ static void
 cl_caught(void *arg, const struct etcd_result *r)
 {
 	struct cl_catch *k = arg;
+	const char *why = k->first ? "not claimed while this member started" :
+	    "owned by a member that left; not claimed in the failover window";
 	struct cluster *c = k->c;
 	int64_t last = k->from;
 	size_t i;
@@ -454,8 +458,7 @@ cl_caught(void *arg, const struct etcd_result *r)
 		for (i = 0; i < k->nticks && i < r->nops; i++)
 			if (r->ops[i].count > 0 && k->ticks[i] > last)
 				last = k->ticks[i];
-		runner_catch_up(c->r, k->job, last, k->end, "owned by a member "
-		    "that left; not claimed in the failover window");
+		runner_catch_up(c->r, k->job, last, k->end, why);
 	}
 	cl_catch_free(k);
 }
@@ -463,7 +466,8 @@ cl_caught(void *arg, const struct etcd_result *r)
 /* Looks up the claims of job's ticks in (from, end) in one transaction
  * of ranges, then catches up on those after the newest claimed. */
 static void
-cl_catch_job(struct cluster *c, const struct job_def *def, int64_t from)
+cl_catch_job(struct cluster *c, const struct job_def *def, int64_t from,
+    bool first)
 {
 	struct etcd_op ops[CL_CATCH_TICKS];
 	struct etcd_txn t = { NULL, 0, ops, 0, NULL, 0 };
@@ -478,6 +482,7 @@ cl_catch_job(struct cluster *c, const struct job_def *def, int64_t from)
 	}
 	k->c = c;
 	k->from = from;
+	k->first = first;
 	k->end = runner_handed_until(c->r, def->name);
 	while (k->nticks < CL_CATCH_TICKS &&
 	    sched_next(def->sched, tick, &next) == 0 && next < k->end) {
@@ -519,8 +524,8 @@ cl_take_over(struct cluster *c, const char **old, size_t nold)
 	size_t i, n = c->r != NULL ? runner_job_count(c->r) : 0, took = 0;
 
 	from = now - c->ttl_ms / 1000 - 1;
-	if (old == NULL && from < c->started - 1)
-		from = c->started - 1;	/* at start: since this daemon runs */
+	if (old == NULL && from < c->started)
+		from = c->started;	/* at start: since this daemon runs */
 	for (i = 0; i < n; i++) {
 		runner_job_at(c->r, i, &ji);
 		if (strcmp(cl_owner(c, ji.def->name), c->member) != 0 ||
@@ -528,7 +533,7 @@ cl_take_over(struct cluster *c, const char **old, size_t nold)
 			continue;
 		took++;
 		if (ji.def->enabled && !ji.paused)
-			cl_catch_job(c, ji.def, from);
+			cl_catch_job(c, ji.def, from, old == NULL);
 	}
 	if (took > 0)
 		log_info("cluster: member %s takes over %zu job(s)%s", c->member,

@@ -511,6 +511,82 @@ ctlview_outbox(json_object *root, FILE *out, FILE *err)
 	return status;
 }
 
+/* The lease line and etcd's endpoints around the members' table. */
+static void
+cluster_head(json_object *root, FILE *out)
+{
+	json_object *ok = ctlview_get(root, "lease_ok");
+	char member[CELL_MAX], ns[CELL_MAX], why[CELL_MAX];
+
+	cell_json(ctlview_get(root, "member"), member, CELL_MAX);
+	cell_json(ctlview_get(root, "namespace"), ns, CELL_MAX);
+	cell_json(ctlview_get(root, "reason"), why, CELL_MAX);
+	fprintf(out, "member %s of namespace %s: %s%s\n", member, ns,
+	    ok != NULL && json_object_get_boolean(ok) ? "lease held" :
+	    "NOT LAUNCHING: ", ok != NULL && json_object_get_boolean(ok) ?
+	    "" : why);
+}
+
+static void
+cluster_endpoints(json_object *root, FILE *out)
+{
+	json_object *eps = ctlview_get(root, "endpoints"), *e, *h;
+	char url[CELL_MAX];
+	size_t i;
+
+	if (eps == NULL || !json_object_is_type(eps, json_type_array))
+		return;
+	for (i = 0; i < json_object_array_length(eps); i++) {
+		e = json_object_array_get_idx(eps, i);
+		cell_json(ctlview_get(e, "url"), url, CELL_MAX);
+		h = ctlview_get(e, "healthy");
+		fprintf(out, "etcd %s%s\n", url, h == NULL ? "" :
+		    json_object_get_boolean(h) ? " (in use, answering)" :
+		    " (in use, NOT answering)");
+	}
+}
+
+int
+ctlview_cluster(json_object *root, FILE *out, FILE *err)
+{
+	static const char *const head[] = { "MEMBER", "HOST", "PID", "UP",
+		"JOBS", "VERSION", "" };
+	static const char *const keys[] = { "member", "host", "pid", NULL,
+		"owned_jobs", "version", NULL };
+	char cell[7][CELL_MAX];
+	const char *cells[7];
+	json_object *list = jarray(root, "members", err), *m, *self;
+	struct table *t = NULL;
+	int64_t age;
+	size_t i;
+	int k, status = 1;
+
+	if (list == NULL || table_new(7, head, &t) != 0)
+		goto out;
+	for (k = 0; k < 7; k++)
+		cells[k] = cell[k];
+	for (i = 0; i < json_object_array_length(list); i++) {
+		m = json_object_array_get_idx(list, i);
+		for (k = 0; k < 7; k++)
+			if (keys[k] != NULL)
+				cell_json(ctlview_get(m, keys[k]), cell[k],
+				    CELL_MAX);
+		dur_format(ctlview_int(m, "age_s", &age) ? age * 1000 : 0,
+		    cell[3], CELL_MAX);
+		self = ctlview_get(m, "self");
+		snprintf(cell[6], CELL_MAX, "%s", self != NULL &&
+		    json_object_get_boolean(self) ? "(this daemon)" : "");
+		if (table_add(t, cells) != 0)
+			goto out;
+	}
+	cluster_head(root, out);
+	status = table_show(t, "no members registered", out, err);
+	cluster_endpoints(root, out);
+ out:
+	table_free(t);
+	return status;
+}
+
 int
 ctlview_nodes(json_object *root, FILE *out, FILE *err)
 {
