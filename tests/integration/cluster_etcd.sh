@@ -1,6 +1,6 @@
 #!/bin/sh
-# cluster_etcd.sh - cluster mode (issue 16) with etcd gone: every etcd
-# member stopped.  The daemons fail closed: no run starts while etcd is
+# cluster_etcd.sh - cluster mode (issue 16) with etcd gone: etcd (one
+# member here, so that it comes back on its own) stopped.  The daemons fail closed: no run starts while etcd is
 # down, the ticks are recorded as missed, /health answers 503 with the
 # reason and /metrics says the lease is lost; when etcd is back they
 # register again and resume by themselves, each tick still once.
@@ -9,7 +9,7 @@
 . "$top_srcdir/tests/integration/cluster_lib.sh"
 
 cluster_setup
-etcd_start 3
+etcd_start 1
 cluster_jobs
 for i in 1 2; do
 	cluster_start "$i" || exit 1
@@ -18,9 +18,7 @@ check "both members see each other" wait_for 20 cluster_all_see 2
 sleep 2
 
 DOWN=$(date +%s.%N)
-for e in 1 2 3; do
-	etcd_stop_member "$e"
-done
+etcd_stop_member 1
 cluster_use 1
 health_down() {
 	noauth GET /health
@@ -35,9 +33,7 @@ check "/metrics: the failed claims are counted" test \
     "$(metric 'distcron_cluster_claims_total{result="failed"}')" -gt 0
 sleep 2
 UP=$(date +%s.%N)
-for e in 1 2 3; do
-	etcd_start_member "$e"
-done
+etcd_start_member 1
 check "both members register again by themselves" wait_for 20 \
     cluster_all_see 2
 noauth GET /health
@@ -55,7 +51,7 @@ for i in 1 2; do
 done
 # claims won before the stop may still launch in its first second
 check "no run started while etcd was down; no tick ran twice" \
-    cluster_check --quiet "$(awk -v t="$DOWN" 'BEGIN { print t + 1 }')" \
+    cluster_check --quiet "$(awk -v t="$DOWN" 'BEGIN { printf "%.3f", t + 1 }')" \
     "$UP"
 cat "$T/out"
 for i in 1 2; do

@@ -14,6 +14,7 @@
 #   cluster_use I                 # req, body and metric talk to daemon I
 #   cluster_all_see N             # every running daemon lists N members
 #   cluster_signal I SIG          # kill -SIG daemon I
+#   cluster_kill I                # SIGKILL, waits; it counts as gone
 #   cluster_stop I                # SIGTERM, waits
 #   cluster_histories             # every member's runs of every job as
 #                                 # $T/hist.I.JOB.json (for cluster_check.py)
@@ -127,6 +128,13 @@ cluster_all_see() {
 }
 
 cluster_signal() { kill "-$2" "$(cat "$T/d$1.pid")"; }
+
+cluster_kill() {
+	_p=$(cat "$T/d$1.pid")
+	kill -KILL "$_p"
+	wait "$_p" 2>/dev/null
+	: >"$T/d$1.pid"
+}
 
 # cluster_stop I: SIGTERM to daemon I, waits for it ($stop_rc).
 cluster_stop() {
