@@ -57,3 +57,6 @@ dc_build() {
 DC_TEST_PKGS="$DC_TEST_PKGS supervisor systemd logrotate"
 # tests/integration/debpkg.sh builds, checks and installs the Debian package.
 DC_TEST_PKGS="$DC_TEST_PKGS dpkg-dev debhelper lintian"
+# tests/integration/etcd_client.sh and the cluster tests start real etcd
+# clusters (etcd) and set them up with etcdctl.
+DC_TEST_PKGS="$DC_TEST_PKGS etcd-server etcd-client"

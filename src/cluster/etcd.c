@@ -393,8 +393,7 @@ answer_message(struct etcd_req *q, int err, const char *why, char *out,
     size_t len)
 {
 	etcd_fmt(out, len, "etcd at %s: %s%s", q->e->shown[q->at],
-	    err == ERR_AUTH && strstr(why, "authentication failed") == NULL ?
-	    "authentication failed: " : "", why);
+	    err == ERR_AUTH ? "authentication failed: " : "", why);
 }
 
 /* An answer other than 200: etcd's error. */

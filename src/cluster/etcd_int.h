@@ -54,7 +54,7 @@ int etcd_body_auth(const char *user, const char *password, struct buf *b);
  * bytes into r (zeroed first; etcd_result_clear() it after).  Returns 0,
  * ERR_NOTFOUND (a keepalive for a lease that is gone, r->msg says so),
  * ERR_PROTOCOL with r->msg naming the field ("kvs[0].key: not base64"),
- * or -ENOMEM.
+ * or -ENOMEM; on an error r holds no keys.
  */
 int etcd_parse(enum etcd_kind k, const char *text, size_t len,
     struct etcd_result *r);
@@ -71,7 +71,8 @@ int etcd_parse_token(const char *text, size_t len, char **token, char *msg,
  * Reads one line of a watch stream into m (zeroed first;
  * etcd_watch_msg_clear() it after).  A canceled watch or an error object
  * sets m->err and m->msg (compaction: ERR_NOTFOUND).  Returns 0 (m->err
- * may be set), ERR_PROTOCOL with m->msg, or -ENOMEM.
+ * may be set), ERR_PROTOCOL with m->msg, or -ENOMEM (then m holds no
+ * events).
  */
 int etcd_parse_watch(const char *text, size_t len, struct etcd_watch_msg *m);
 

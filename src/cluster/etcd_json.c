@@ -501,6 +501,19 @@ get_object(struct pctx *c, json_object *o, const char *pre, const char *key,
 	return get_typed(c, o, pre, key, json_type_object, out);
 }
 
+/* pre ("kvs[0]." or "") without its final dot: the path of the object
+ * itself, for messages about it. */
+static const char *
+undot(const char *pre, char *out)
+{
+	size_t n = strlen(pre);
+
+	if (n > 0 && pre[n - 1] == '.')
+		n--;
+	snprintf(out, PATH_LEN, "%.*s", (int)n, pre);
+	return n > 0 ? out : "answer";
+}
+
 static void
 kv_clear(struct etcd_kv *kv)
 {
@@ -522,10 +535,11 @@ kvs_free(struct etcd_kv *kvs, size_t n)
 static int
 read_kv(struct pctx *c, json_object *o, const char *pre, struct etcd_kv *kv)
 {
+	char here[PATH_LEN];
 	int r;
 
 	if (!json_object_is_type(o, json_type_object))
-		return bad(c, pre, "expected an object, got %s",
+		return bad(c, undot(pre, here), "expected an object, got %s",
 		    jfield_type_name(o));
 	if ((r = get_bytes(c, o, pre, "key", &kv->key, &kv->key_len)) != 0 ||
 	    (r = get_bytes(c, o, pre, "value", &kv->value,
@@ -537,7 +551,7 @@ read_kv(struct pctx *c, json_object *o, const char *pre, struct etcd_kv *kv)
 	    (r = get_i64(c, o, pre, "lease", &kv->lease)) != 0)
 		return r;
 	if (kv->key_len == 0)
-		return bad(c, pre, "a key-value without a key");
+		return bad(c, undot(pre, here), "a key-value without a key");
 	return 0;
 }
 
@@ -557,7 +571,7 @@ read_kvs(struct pctx *c, json_object *o, const char *pre,
 	if ((*out = calloc(n + 1, sizeof(**out))) == NULL)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		etcd_fmt(item, sizeof(item), "%s[%zu]", path, i);
+		etcd_fmt(item, sizeof(item), "%s[%zu].", path, i);
 		*np = i + 1;
 		if ((r = read_kv(c, json_object_array_get_idx(a, i), item,
 		    &(*out)[i])) != 0)
@@ -614,15 +628,18 @@ read_txn_item(struct pctx *c, json_object *o, const char *pre,
 	json_object *v;
 	int t, r;
 
+	if (!json_object_is_type(o, json_type_object))
+		return bad(c, undot(pre, path), "expected an object, got %s",
+		    jfield_type_name(o));
 	for (t = ETCD_OP_RANGE; t <= ETCD_OP_DELETE; t++) {
 		if ((r = get_object(c, o, pre, names[t], &v)) != 0)
 			return r;
 		if (v != NULL) {
-			jfield_join(path, pre, names[t]);
+			etcd_fmt(path, sizeof(path), "%s%s.", pre, names[t]);
 			return read_op(c, v, path, (enum etcd_op_type)t, op);
 		}
 	}
-	return bad(c, pre, "no response_range, response_put or "
+	return bad(c, undot(pre, path), "no response_range, response_put or "
 	    "response_delete_range");
 }
 
@@ -642,7 +659,7 @@ read_txn(struct pctx *c, json_object *o, struct etcd_result *res)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		res->nops = i + 1;
-		snprintf(path, sizeof(path), "responses[%zu]", i);
+		snprintf(path, sizeof(path), "responses[%zu].", i);
 		if ((r = read_txn_item(c, json_object_array_get_idx(a, i),
 		    path, &res->ops[i])) != 0)
 			return r;
@@ -717,6 +734,8 @@ etcd_parse(enum etcd_kind k, const char *text, size_t len,
 	json_object_put(o);
 	if (r == -ENOMEM)
 		snprintf(res->msg, sizeof(res->msg), "out of memory");
+	if (r != 0 && r != ERR_NOTFOUND)
+		etcd_result_clear(res);
 	return r;
 }
 
@@ -778,8 +797,8 @@ read_event(struct pctx *c, json_object *o, const char *pre,
 	else
 		return bad(c, path, "expected \"PUT\" or \"DELETE\"");
 	if (kv == NULL)
-		return bad(c, pre, "an event without kv");
-	jfield_join(path, pre, "kv");
+		return bad(c, undot(pre, path), "an event without kv");
+	jfield_join(path, pre, "kv.");
 	return read_kv(c, kv, path, &ev->kv);
 }
 
@@ -798,7 +817,7 @@ read_events(struct pctx *c, json_object *o, struct etcd_watch_msg *m)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		m->nevents = i + 1;
-		snprintf(path, sizeof(path), "result.events[%zu]", i);
+		snprintf(path, sizeof(path), "result.events[%zu].", i);
 		if ((r = read_event(c, json_object_array_get_idx(a, i), path,
 		    &m->events[i])) != 0)
 			return r;
@@ -877,6 +896,8 @@ etcd_parse_watch(const char *text, size_t len, struct etcd_watch_msg *m)
 		m->progress = true;
  out:
 	json_object_put(o);
+	if (r != 0)
+		etcd_watch_msg_clear(m);
 	return r;
 }
 
@@ -902,6 +923,20 @@ enum {
 	GRPC_UNAUTHENTICATED = 16,
 };
 
+/* Copies s (at most n bytes, up to its first line break or NUL) into out
+ * (len bytes), control characters replaced by '?'. */
+static void
+words_copy(const char *s, size_t n, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < n && i + 1 < len && s[i] != '\0' && s[i] != '\n';
+	    i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' :
+		    s[i];
+	out[i] = '\0';
+}
+
 /* etcd's words and gRPC code from an error body; false when the body is
  * not one. */
 static bool
@@ -911,7 +946,6 @@ error_body(const char *text, size_t len, char *why, size_t whylen,
 	char msg[8];
 	struct pctx c = { msg, sizeof(msg) };
 	json_object *o, *w, *v;
-	char q[JFIELD_QUOTE_LEN];
 
 	if (parse_object(&c, text, len, &o) != 0)
 		return false;
@@ -926,8 +960,7 @@ error_body(const char *text, size_t len, char *why, size_t whylen,
 		return false;
 	}
 	*code = json_object_get_int64(v);
-	snprintf(why, whylen, "%s", jfield_escape(json_object_get_string(w),
-	    q, sizeof(q)));
+	words_copy(json_object_get_string(w), SIZE_MAX, why, whylen);
 	json_object_put(o);
 	return true;
 }
@@ -943,6 +976,7 @@ classify_code(int64_t code, const char *why, int *err)
 	}
 	if (code == GRPC_UNAUTHENTICATED || code == GRPC_PERMISSION_DENIED ||
 	    strstr(why, "authentication failed") != NULL ||
+	    strstr(why, "user name is empty") != NULL ||
 	    strstr(why, "permission denied") != NULL) {
 		*err = ERR_AUTH;
 		return ETCD_F_FINAL;
@@ -964,6 +998,22 @@ classify_code(int64_t code, const char *why, int *err)
 	return ETCD_F_FINAL;
 }
 
+/* "HTTP status N: FIRST LINE OF THE BODY" for a body that is no etcd
+ * error (a proxy's page, the gateway's own refusals). */
+static void
+body_words(long status, const char *text, size_t len, char *why,
+    size_t whylen)
+{
+	char line[200];
+
+	words_copy(text, len, line, sizeof(line));
+	if (line[0] == '\0')
+		etcd_fmt(why, whylen, "HTTP status %ld without an etcd error",
+		    status);
+	else
+		etcd_fmt(why, whylen, "HTTP status %ld: %s", status, line);
+}
+
 enum etcd_fail
 etcd_classify(long status, const char *text, size_t len, int *err,
     char *why, size_t whylen)
@@ -975,7 +1025,7 @@ etcd_classify(long status, const char *text, size_t len, int *err,
 			code = GRPC_RESOURCE_EXHAUSTED;
 		return classify_code(code, why, err);
 	}
-	snprintf(why, whylen, "HTTP status %ld without an etcd error", status);
+	body_words(status, text, len, why, whylen);
 	if (status == 429) {
 		*err = ERR_BUSY;
 		snprintf(why, whylen, "too many requests");

@@ -26,6 +26,7 @@ allowed = {
     "api": {"util", "defs", "store", "exec", "run"},
     "ctl": {"util", "defs", "store", "exec", "api"},
     "report": {"util", "defs", "store", "run", "api"},
+    "cluster": {"util", "defs", "store", "exec", "run", "api"},
 }
 header_only = {"runhooks": "run", "outbox": "report"}	# include/distcron/ without a .c
 bad = []

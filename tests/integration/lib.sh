@@ -276,3 +276,12 @@ finish() {
 	[ "$nfail" -eq 0 ] || exit 1
 	exit 0
 }
+
+# chain_exit CMD: runs CMD on exit before the EXIT trap already set
+# (tmpdir_setup's removal of $T), keeping it.
+chain_exit() {
+	trap >"$T/.traps"
+	_prev=$(sed -n 's/^trap -- \(.*\) EXIT$/\1/p' "$T/.traps")
+	rm -f "$T/.traps"
+	eval "trap -- \"$1; \"${_prev:-''} EXIT"
+}

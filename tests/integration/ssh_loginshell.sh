@@ -22,7 +22,7 @@ mkline=$(find_bin tests/unit/sshcmd_line)
 sshd_require
 command -v pgrep >/dev/null 2>&1 || skip "pgrep not installed (procps)"
 stop_daemon() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; }
-_sshd_chain_exit stop_daemon
+chain_exit stop_daemon
 sshd_keygen_user ed25519
 sshd_start 1
 KH=$T/known_hosts

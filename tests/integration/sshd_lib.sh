@@ -56,16 +56,7 @@ sshd_require() {
 	SSHD_USER=$(id -un)
 	mkdir -p "$SSHD_DIR" /run/sshd || exit 99
 	: >"$SSHD_DIR/authorized_keys"
-	_sshd_chain_exit sshd_stop_all
-}
-
-# _sshd_chain_exit CMD: runs CMD on exit before the EXIT trap already set
-# (lib.sh's removal of $T), keeping it.
-_sshd_chain_exit() {
-	trap >"$T/.traps"
-	_prev=$(sed -n 's/^trap -- \(.*\) EXIT$/\1/p' "$T/.traps")
-	rm -f "$T/.traps"
-	eval "trap -- \"$1; \"${_prev:-''} EXIT"
+	chain_exit sshd_stop_all
 }
 
 # sshd_keygen_user [TYPE]: a user key pair without passphrase (ed25519,
@@ -106,7 +97,7 @@ sshd_login_user() {
 	SSHD_LOGIN_USERS="${SSHD_LOGIN_USERS:-} $1"
 	[ -n "${_sshd_users_chained:-}" ] && return 0
 	_sshd_users_chained=1
-	_sshd_chain_exit _sshd_users_remove
+	chain_exit _sshd_users_remove
 	chmod 755 "$T" "$SSHD_DIR"	# sshd reads the keys as the user
 	chmod 644 "$SSHD_DIR/authorized_keys"
 }
