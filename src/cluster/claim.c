@@ -92,11 +92,14 @@ static void
 cl_local_done(struct store_run **recs, size_t n, int rc, void *arg)
 {
 	struct cl_batch *b = arg;
+	size_t i;
 
 	(void)recs;
 	(void)n;
 	b->c->pending--;
 	b->done(b->recs, b->n, rc, b->done_arg);
+	for (i = 0; i < b->n; i++)
+		free(b->one[i].key);
 	free(b->recs);
 	free(b->one);
 	free(b);
