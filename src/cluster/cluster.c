@@ -171,7 +171,8 @@ cl_member_value(const struct cluster *c)
 	return s;
 }
 
-struct cl_reg {
+/* A lease request in flight: its lease and when it was sent. */
+struct cl_req {
 	struct cluster *c;
 	int64_t lease;
 	int64_t sent_ms;
@@ -180,7 +181,7 @@ struct cl_reg {
 static void
 cl_registered(void *arg, const struct etcd_result *r)
 {
-	struct cl_reg *g = arg;
+	struct cl_req *g = arg;
 	struct cluster *c = g->c;
 	const struct etcd_op_result *cur = r->nops > 0 ? &r->ops[0] : NULL;
 
@@ -223,7 +224,7 @@ cl_registered(void *arg, const struct etcd_result *r)
 
 /* Creates the member's key on the new lease, if no one holds it. */
 static void
-cl_register(struct cluster *c, struct cl_reg *g)
+cl_register(struct cluster *c, struct cl_req *g)
 {
 	struct etcd_cmp cmp = { .key = c->member_key,
 	    .target = ETCD_CMP_CREATE, .result = ETCD_EQUAL, .number = 0 };
@@ -249,7 +250,7 @@ cl_register(struct cluster *c, struct cl_reg *g)
 static void
 cl_granted(void *arg, const struct etcd_result *r)
 {
-	struct cl_reg *g = arg;
+	struct cl_req *g = arg;
 	struct cluster *c = g->c;
 
 	if (r->err != 0 || c->state == CL_STOPPED) {
@@ -272,7 +273,7 @@ cl_granted(void *arg, const struct etcd_result *r)
 static void
 cl_grant(struct cluster *c)
 {
-	struct cl_reg *g;
+	struct cl_req *g;
 
 	if (c->grant_busy || (g = calloc(1, sizeof(*g))) == NULL)
 		return;
@@ -285,16 +286,10 @@ cl_grant(struct cluster *c)
 	}
 }
 
-struct cl_ka {
-	struct cluster *c;
-	int64_t lease;
-	int64_t sent_ms;
-};
-
 static void
 cl_renewed(void *arg, const struct etcd_result *r)
 {
-	struct cl_ka *k = arg;
+	struct cl_req *k = arg;
 	struct cluster *c = k->c;
 
 	c->ka_busy = false;
@@ -321,7 +316,7 @@ cl_renewed(void *arg, const struct etcd_result *r)
 static void
 cl_renew(struct cluster *c)
 {
-	struct cl_ka *k;
+	struct cl_req *k;
 
 	if (c->ka_busy || (k = calloc(1, sizeof(*k))) == NULL)
 		return;
