@@ -11,7 +11,8 @@
 #include "distcron/store.h"
 #include "distcron/tz.h"
 
-/* Prints a header and one row per run (times in zone) on out; 0, or
+/* Prints a header and one row per run (times in zone) on out, with the
+ * columns MEMBER and FENCE when a run has either (cluster mode); 0, or
  * -ENOMEM. */
 int ctlhist_table(struct store_run **runs, size_t n, const struct tz *zone,
     FILE *out);

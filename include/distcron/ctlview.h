@@ -34,7 +34,9 @@ void ctlview_json(json_object *v, FILE *out);
 
 /* The tables of "jobs", "runs" and "nodes" from {"jobs": [...]},
  * {"runs": [...]} and {"nodes": [...]}.  An empty list is a note on err.
- * Return 0, or 1 when the list is missing or a write fails. */
+ * Runs of cluster mode add the columns MEMBER and FENCE (when a run of
+ * the list has either).  Return 0, or 1 when the list is missing or a
+ * write fails. */
 int ctlview_jobs(json_object *root, FILE *out, FILE *err);
 int ctlview_runs(json_object *root, FILE *out, FILE *err);
 int ctlview_nodes(json_object *root, FILE *out, FILE *err);
@@ -49,7 +51,8 @@ int ctlview_cluster(json_object *root, FILE *out, FILE *err);
 /* "show": a job's fields, state and definition. */
 void ctlview_show(json_object *root, FILE *out);
 
-/* A final run (GET /runs/ID) with its items' outcomes and output. */
+/* A final run (GET /runs/ID) with its items' outcomes and output (and
+ * in cluster mode its member and fence). */
 void ctlview_run(json_object *run, int64_t id, FILE *out);
 
 /* True while every item of the run's current attempt is WAITING for a

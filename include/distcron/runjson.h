@@ -33,6 +33,8 @@
  * Returns a new object for run (the caller owns it: json_object_put()), or
  * NULL when out of memory.  Without with_output the items have no
  * "output" and "stderr" keys (use it when the run was read without them).
+ * In cluster mode it has "member" and "fence" (runjson_report() too);
+ * without them, neither key.
  */
 json_object *runjson_run(const struct store_run *run, const struct tz *zone,
     bool with_output);

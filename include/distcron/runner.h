@@ -54,6 +54,12 @@ int runner_add_finish_hook(struct runner *r, const struct run_finish_hook *h);
  * first runner_apply and the first run: returns 0, or ERR_BUSY after. */
 int runner_set_plan(struct runner *r, run_plan_fn fn, void *arg);
 
+/* Cluster mode: every record the runner creates from now on (runs and
+ * missed ticks) carries member (copied; NULL or "": none), which runs
+ * see as DISTCRON_MEMBER.  Only before the first runner_apply and the
+ * first run: returns 0, -ENOMEM, or ERR_BUSY after. */
+int runner_set_member(struct runner *r, const char *member);
+
 #define RUNNER_KEPT_MAX	256	/* bytes of a list of kept file names */
 
 /* What runner_apply made of a set: counts include the kept definitions. */

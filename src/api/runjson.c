@@ -129,6 +129,16 @@ item_json(const struct store_item *it, const struct tz *zone,
 	return o;
 }
 
+/* Cluster mode's "member" and "fence" of run, each only when set. */
+static void
+cluster_json(json_object *o, const struct store_run *run)
+{
+	if (run->member != NULL && run->member[0] != '\0')
+		runjson_put(o, "member", runjson_str(run->member));
+	if (run->fence > 0)
+		runjson_put(o, "fence", json_object_new_int64(run->fence));
+}
+
 json_object *
 runjson_run(const struct store_run *run, const struct tz *zone,
     bool with_output)
@@ -154,6 +164,7 @@ runjson_run(const struct store_run *run, const struct tz *zone,
 		    item_json(&run->items[i], zone, with_output));
 	runjson_put(o, "items", items);
 	runjson_put(o, "reason", runjson_str(run->reason));
+	cluster_json(o, run);
 	return o;
 }
 
@@ -269,6 +280,7 @@ runjson_report(const struct store_run *run, const struct tz *zone)
 	    json_object_new_boolean(run->status == RUN_SUCCESS));
 	runjson_put(o, "status", status_json(run->status));
 	runjson_put(o, "exit_code", exit_json(run_exit_code(run)));
+	cluster_json(o, run);
 	items = json_object_new_array();
 	for (i = 0; items != NULL && i < run->nitems; i++)
 		json_object_array_add(items,

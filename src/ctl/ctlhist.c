@@ -5,7 +5,8 @@
  * The table has one row per run: id, scheduled time (in the zone given),
  * status, the distinct nodes (cut with "..." when they do not fit), the
  * exit of the current attempt ("mixed" when nodes disagree), duration and
- * trigger; every column as wide as its widest cell.  The JSON goes
+ * trigger, and in cluster mode (when a run of the list has one) member and
+ * fence; every column as wide as its widest cell.  The JSON goes
  * through the runjson module, so it reads like the API's, output included.
  */
 #include <errno.h>
@@ -24,11 +25,13 @@
 #include "distcron/tz.h"
 
 enum { COL_ID, COL_SCHED, COL_STATUS, COL_NODES, COL_EXIT, COL_DUR,
-	COL_TRIGGER, NCOLS };
+	COL_TRIGGER, COL_MEMBER, COL_FENCE, NCOLS };
+#define NCOLS_LOCAL	COL_MEMBER	/* the columns outside cluster mode */
 #define CELL_MAX	80
 
 static const char *const col_names[NCOLS] = {
 	"ID", "SCHEDULED", "STATUS", "NODE(S)", "EXIT", "DURATION", "TRIGGER",
+	"MEMBER", "FENCE",
 };
 
 struct row {
@@ -149,16 +152,24 @@ row_fill(struct row *row, const struct store_run *run, const struct tz *zone)
 		snprintf(c[COL_DUR], CELL_MAX, "-");
 	snprintf(c[COL_TRIGGER], CELL_MAX, "%s",
 	    run->trigger ? run->trigger : "-");
+	snprintf(c[COL_MEMBER], CELL_MAX, "%s",
+	    run->member && run->member[0] ? run->member : "-");
+	if (run->fence > 0)
+		snprintf(c[COL_FENCE], CELL_MAX, "%lld",
+		    (long long)run->fence);
+	else
+		snprintf(c[COL_FENCE], CELL_MAX, "-");
 }
 
 static void
-row_print(const char *const *cells, const int *width, FILE *out)
+row_print(const char *const *cells, const int *width, int ncols,
+    FILE *out)
 {
 	int i;
 
-	for (i = 0; i < NCOLS - 1; i++)
+	for (i = 0; i < ncols - 1; i++)
 		fprintf(out, "%-*s  ", width[i], cells[i]);
-	fprintf(out, "%s\n", cells[NCOLS - 1]);
+	fprintf(out, "%s\n", cells[ncols - 1]);
 }
 
 int
@@ -167,7 +178,7 @@ ctlhist_table(struct store_run **runs, size_t n, const struct tz *zone,
 {
 	struct row *rows;
 	const char *cells[NCOLS];
-	int width[NCOLS], i;
+	int width[NCOLS], i, ncols = NCOLS_LOCAL;
 	size_t k;
 
 	if ((rows = calloc(n, sizeof(*rows))) == NULL)
@@ -175,16 +186,19 @@ ctlhist_table(struct store_run **runs, size_t n, const struct tz *zone,
 	for (i = 0; i < NCOLS; i++)
 		width[i] = (int)strlen(col_names[i]);
 	for (k = 0; k < n; k++) {
+		if ((runs[k]->member != NULL && runs[k]->member[0] != '\0') ||
+		    runs[k]->fence > 0)
+			ncols = NCOLS;
 		row_fill(&rows[k], runs[k], zone);
 		for (i = 0; i < NCOLS; i++)
 			if ((int)strlen(rows[k].cell[i]) > width[i])
 				width[i] = (int)strlen(rows[k].cell[i]);
 	}
-	row_print(col_names, width, out);
+	row_print(col_names, width, ncols, out);
 	for (k = 0; k < n; k++) {
 		for (i = 0; i < NCOLS; i++)
 			cells[i] = rows[k].cell[i];
-		row_print(cells, width, out);
+		row_print(cells, width, ncols, out);
 	}
 	free(rows);
 	return 0;

@@ -347,6 +347,22 @@ item_print(json_object *it, FILE *out)
 		fprintf(out, "    (output truncated)\n");
 }
 
+/* Does a run of the list have cluster mode's member or fence? */
+static bool
+runs_clustered(json_object *runs)
+{
+	json_object *run;
+	size_t i;
+
+	for (i = 0; i < json_object_array_length(runs); i++) {
+		run = json_object_array_get_idx(runs, i);
+		if (ctlview_get(run, "member") != NULL ||
+		    ctlview_get(run, "fence") != NULL)
+			return true;
+	}
+	return false;
+}
+
 /* The result of a final run, per node. */
 void
 ctlview_run(json_object *run, int64_t id, FILE *out)
@@ -357,8 +373,15 @@ ctlview_run(json_object *run, int64_t id, FILE *out)
 	json_object *items = ctlview_get(run, "items");
 	size_t i;
 
+	const char *member = ctlview_string(run, "member");
+	int64_t fence = 0;
+
 	fprintf(out, "run %lld%s%s%s: %s\n", (long long)id, job ? " (" : "",
 	    job ? job : "", job ? ")" : "", st ? st : "?");
+	(void)ctlview_int(run, "fence", &fence);
+	if (member != NULL || fence > 0)
+		fprintf(out, "  member: %s, fence %lld\n", member ? member : "-",
+		    (long long)fence);
 	if (reason != NULL && reason[0] != '\0' &&
 	    !reason_in_items(reason, items))
 		fprintf(out, "  reason: %s\n", reason);
@@ -450,17 +473,19 @@ int
 ctlview_runs(json_object *root, FILE *out, FILE *err)
 {
 	static const char *const head[] = { "ID", "JOB", "STATUS",
-		"TRIGGER", "STARTED", "DURATION", "NODE(S)", "EXIT" };
-	char cell[8][CELL_MAX];
-	const char *cells[8];
+		"TRIGGER", "STARTED", "DURATION", "NODE(S)", "EXIT", "MEMBER",
+		"FENCE" };
+	char cell[10][CELL_MAX];
+	const char *cells[10];
 	json_object *runs = jarray(root, "runs", err), *run;
 	struct table *t = NULL;
 	size_t i;
 	int k, status = 1;
+	int ncols = runs != NULL && runs_clustered(runs) ? 10 : 8;
 
-	if (runs == NULL || table_new(8, head, &t) != 0)
+	if (runs == NULL || table_new(ncols, head, &t) != 0)
 		goto out;
-	for (k = 0; k < 8; k++)
+	for (k = 0; k < 10; k++)
 		cells[k] = cell[k];
 	for (i = 0; i < json_object_array_length(runs); i++) {
 		run = json_object_array_get_idx(runs, i);
@@ -471,6 +496,8 @@ ctlview_runs(json_object *root, FILE *out, FILE *err)
 		cell_json(ctlview_get(run, "started"), cell[4], CELL_MAX);
 		cell_duration(run, cell[5], CELL_MAX);
 		cell_items(run, cell[6], cell[7], CELL_MAX);
+		cell_json(ctlview_get(run, "member"), cell[8], CELL_MAX);
+		cell_json(ctlview_get(run, "fence"), cell[9], CELL_MAX);
 		if (table_add(t, cells) != 0)
 			goto out;
 	}

@@ -318,7 +318,7 @@ properties(bool items)
 	static const char *const dates[] = { "scheduled_at", "start", "stop",
 	    "started", "ended", NULL };
 	static const char *const longs[] = { "duration_ms", "exit_code",
-	    "lateness_ms", "attempt", "signal", NULL };
+	    "lateness_ms", "attempt", "signal", "fence", NULL };
 	json_object *p = json_object_new_object(), *it;
 	size_t i;
 

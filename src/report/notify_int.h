@@ -33,6 +33,9 @@ struct notify_msg {
 	const char *trigger;	/* "schedule", ..., or NULL */
 	const char *tick;	/* a missed tick in the job's zone, or NULL */
 	const char *why;	/* why it did not start, or NULL */
+	const char *member;	/* cluster mode: the member that ran it, or
+				 * NULL */
+	int64_t fence;		/* cluster mode: its claim's fence; 0: none */
 	size_t count;		/* runs or ticks it stands for (a missed
 				 * entry may stand for several ticks) */
 	bool same_event;	/* all of them had the latest's event */

@@ -149,6 +149,9 @@ notify_msg_read(const struct outbox_entry *e, size_t n,
 	m->trigger = str_of(m->doc, "trigger");
 	m->tick = str_of(jfield_get(m->doc, "missed"), "tick");
 	m->why = str_of(jfield_get(m->doc, "missed"), "reason");
+	m->member = str_of(m->doc, "member");
+	if (json_object_is_type(jfield_get(m->doc, "fence"), json_type_int))
+		m->fence = json_object_get_int64(jfield_get(m->doc, "fence"));
 	m->attempt = last_attempt(items);
 	m->signal = first_signal(items, m->attempt);
 	m->run_id = e[shown].run_id;
@@ -286,6 +289,26 @@ put_nodes(const struct notify_msg *m, struct buf *b)
 	return r;
 }
 
+/* " (exit 2, fence 17)": the exit code or else the signal, and cluster
+ * mode's fence; nothing when none is known. */
+static int
+put_exit(const struct notify_msg *m, struct buf *b)
+{
+	bool code = m->exit_code >= 0 || m->signal > 0;
+	int r = 0;
+
+	if (m->exit_code >= 0)
+		r = buf_printf(b, " (exit %d", m->exit_code);
+	else if (m->signal > 0)
+		r = buf_printf(b, " (signal %d", m->signal);
+	if (r == 0 && m->fence > 0)
+		r = buf_printf(b, "%sfence %lld", code ? ", " : " (",
+		    (long long)m->fence);
+	if (r == 0 && (code || m->fence > 0))
+		r = buf_puts(b, ")");
+	return r;
+}
+
 int
 notify_msg_subject(const struct notify_msg *m, struct buf *b)
 {
@@ -299,11 +322,7 @@ notify_msg_subject(const struct notify_msg *m, struct buf *b)
 	if (item_next(m, &i) != NULL && ((r = buf_puts(b, " on ")) != 0 ||
 	    (r = put_nodes(m, b)) != 0))
 		return r;
-	if (m->exit_code >= 0)
-		return buf_printf(b, " (exit %d)", m->exit_code);
-	if (m->signal > 0)
-		return buf_printf(b, " (signal %d)", m->signal);
-	return 0;
+	return put_exit(m, b);
 }
 
 /* ---- mail ---- */
@@ -337,7 +356,10 @@ put_run_fields(const struct notify_msg *m, struct buf *b)
 	if ((m->exit_code >= 0 || m->signal > 0) && (r = put_field(b,
 	    m->exit_code >= 0 ? "Exit code:" : "Signal:", num)) != 0)
 		return r;
-	if ((r = put_field(b, "Tick:", m->tick)) != 0 ||
+	snprintf(num, sizeof(num), "%lld", (long long)m->fence);
+	if ((r = put_field(b, "Member:", m->member)) != 0 ||
+	    (r = put_field(b, "Fence:", m->fence > 0 ? num : NULL)) != 0 ||
+	    (r = put_field(b, "Tick:", m->tick)) != 0 ||
 	    (r = put_field(b, "Why:", m->why)) != 0 ||
 	    (r = put_field(b, "Trigger:", m->trigger)) != 0 ||
 	    (r = put_field(b, "Scheduled:", str_of(m->doc,
@@ -487,13 +509,8 @@ slack_text(const struct notify_msg *m, struct buf *t)
 	if (m->tick != NULL)	/* a missed tick */
 		return buf_printf(t, " at %s: %s", m->tick, m->why != NULL ?
 		    m->why : "did not start");
-	if ((r = buf_puts(t, " on ")) != 0 || (r = put_nodes(m, t)) != 0)
-		return r;
-	if (m->exit_code >= 0 && (r = buf_printf(t, " (exit %d)",
-	    m->exit_code)) != 0)
-		return r;
-	if (m->exit_code < 0 && m->signal > 0 && (r = buf_printf(t,
-	    " (signal %d)", m->signal)) != 0)
+	if ((r = buf_puts(t, " on ")) != 0 || (r = put_nodes(m, t)) != 0 ||
+	    (r = put_exit(m, t)) != 0)
 		return r;
 	if (dur != NULL && (r = buf_printf(t, ", took %s", dur)) != 0)
 		return r;

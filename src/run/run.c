@@ -176,7 +176,8 @@ run_missed(struct slot *slot, int64_t tick, int64_t count, const char *why)
 	if ((rec = calloc(1, sizeof(*rec))) == NULL ||
 	    (rec->job = strdup(slot->name)) == NULL ||
 	    (rec->trigger = strdup("schedule")) == NULL ||
-	    (rec->reason = strdup(why)) == NULL) {
+	    (rec->reason = strdup(why)) == NULL ||
+	    (r->member != NULL && (rec->member = strdup(r->member)) == NULL)) {
 		log_error("job %s: out of memory telling of a missed tick",
 		    slot->name);
 		store_run_free(rec);
@@ -364,6 +365,7 @@ run_new(struct slot *slot, int64_t scheduled_at, const char *trigger)
 	run->def = defs_job_ref(slot->def);
 	run->rec->job = strdup(slot->name);
 	run->rec->trigger = strdup(trigger);
+	run->rec->member = xstrdup(run->r->member);
 	run->rec->scheduled_at = scheduled_at;
 	run->rec->status = RUN_PENDING;
 	run->rec->attempt = 1;
@@ -499,16 +501,17 @@ item_set_error(struct store_item *it, enum run_status st, const char *msg)
 		it->error = strdup(msg);
 }
 
-/* Builds the run's environment additions: the job's own, then ours. */
+/* Builds the run's environment additions: the job's own, then ours (in
+ * cluster mode the member and, once claimed, the fence too). */
 static char **
 item_env(struct run *run, const struct store_item *it)
 {
-	char **env, when[64], buf[5][128];
-	size_t n = 0, i;
+	char **env, when[64], buf[7][192];
+	size_t n = 0, i, k = 5;
 
 	for (i = 0; run->def->env && run->def->env[i]; i++)
 		n++;
-	if ((env = calloc(n + 6, sizeof(*env))) == NULL)
+	if ((env = calloc(n + 8, sizeof(*env))) == NULL)
 		return NULL;
 	for (i = 0; i < n; i++)
 		env[i] = run->def->env[i];
@@ -519,7 +522,13 @@ item_env(struct run *run, const struct store_item *it)
 	snprintf(buf[2], sizeof(buf[2]), "DISTCRON_SCHEDULED_AT=%s", when);
 	snprintf(buf[3], sizeof(buf[3]), "DISTCRON_NODE=%s", it->node);
 	snprintf(buf[4], sizeof(buf[4]), "DISTCRON_ATTEMPT=%d", it->attempt);
-	for (i = 0; i < 5; i++)
+	if (run->rec->member != NULL && run->rec->member[0] != '\0')
+		snprintf(buf[k++], sizeof(buf[0]), "DISTCRON_MEMBER=%s",
+		    run->rec->member);
+	if (run->rec->fence > 0)
+		snprintf(buf[k++], sizeof(buf[0]), "DISTCRON_FENCE=%lld",
+		    (long long)run->rec->fence);
+	for (i = 0; i < k; i++)
 		if ((env[n + i] = strdup(buf[i])) == NULL)
 			break;
 	return env;

@@ -219,6 +219,21 @@ runner_set_plan(struct runner *r, run_plan_fn fn, void *arg)
 	return 0;
 }
 
+int
+runner_set_member(struct runner *r, const char *member)
+{
+	char *dup = NULL;
+
+	if (runner_begun(r))
+		return ERR_BUSY;
+	if (member != NULL && member[0] != '\0' &&
+	    (dup = strdup(member)) == NULL)
+		return -ENOMEM;
+	free(r->member);
+	r->member = dup;
+	return 0;
+}
+
 void
 runner_free(struct runner *r)
 {
@@ -240,6 +255,7 @@ runner_free(struct runner *r)
 	exec_http_free(r->http);
 	free(r->pending);
 	defs_set_free(r->set);
+	free(r->member);
 	free(r);
 }
 

@@ -100,6 +100,7 @@ struct runner {
 	size_t nhooks;
 	run_plan_fn plan;		/* runhooks.h: outbox rows, or NULL */
 	void *plan_arg;
+	char *member;		/* cluster mode's member id, or NULL */
 	struct run **pending;	/* intents not yet handed to the claim */
 	size_t npending, cappending;
 	struct runner_stats stats;

@@ -342,8 +342,8 @@ finish(struct store_run *run, enum run_status status, int64_t dur_ms)
 	    run->started_ms + dur_ms : 0;
 }
 
-/* alpha: a success (1.5 s), a failure on two nodes, a running run; beta:
- * one success. */
+/* alpha: a success (1.5 s), a failure on two nodes (run by cluster
+ * member host-a:7 under fence 42), a running run; beta: one success. */
 static void
 store_fill(struct fixture *f)
 {
@@ -361,6 +361,8 @@ store_fill(struct fixture *f)
 	runs[1] = mkrun("alpha", t + 60, RUN_FAILURE);
 	runs[2] = mkrun("alpha", t + 120, RUN_STARTED);
 	runs[3] = mkrun("beta", t + 180, RUN_SUCCESS);
+	runs[1]->member = xstrdup("host-a:7");
+	runs[1]->fence = 42;
 	assert_int_equal(store_runs_create(st, runs, 4), 0);
 	add_item(runs[0], "n1", 0, "hello\n", 1500);
 	finish(runs[0], RUN_SUCCESS, 1500);
@@ -1255,6 +1257,14 @@ test_run_get(void **state)
 	assert_string_equal(json_object_get_string(jget(o, "items.1.output")),
 	    "broken\n");
 	assert_int_equal(json_object_get_int(jget(o, "items.1.exit_code")), 3);
+	assert_string_equal(jstr(o, "member"), "host-a:7");	/* cluster */
+	assert_int_equal(json_object_get_int64(jget(o, "fence")), 42);
+	json_object_put(o);
+	snprintf(path, sizeof(path), "/runs/%lld", (long long)f->ids[0]);
+	assert_int_equal(http(f, "GET", path, f->token, NULL, &r), 200);
+	o = body_json(&r);
+	assert_false(json_object_object_get_ex(o, "member", NULL));
+	assert_false(json_object_object_get_ex(o, "fence", NULL));
 	json_object_put(o);
 	http(f, "GET", "/runs/424242", f->token, NULL, &r);
 	expect_error(&r, 404, NULL);
@@ -1284,7 +1294,11 @@ test_reports(void **state)
 	    "items.0.output")), "hello\n");
 	assert_true(json_object_get_boolean(jget(rep, "items.0.success")));
 	assert_int_equal(json_object_get_int(jget(rep, "exit_code")), 0);
+	assert_false(json_object_object_get_ex(rep, "member", NULL));
+	assert_false(json_object_object_get_ex(rep, "fence", NULL));
 	rep = jget(o, "reports.1");		/* the failure */
+	assert_string_equal(jstr(rep, "member"), "host-a:7");
+	assert_int_equal(json_object_get_int64(jget(rep, "fence")), 42);
 	assert_false(json_object_get_boolean(jget(rep, "success")));
 	assert_int_equal(json_object_get_int(jget(rep, "exit_code")), 3);
 	assert_string_equal(json_object_get_string(jget(rep,

@@ -325,7 +325,7 @@ assert_mapping(json_object *m)
 	static const char *const dates[] = { "scheduled_at", "start", "stop",
 	    NULL };
 	static const char *const nums[] = { "duration_ms", "exit_code",
-	    "lateness_ms", "attempt", NULL };
+	    "lateness_ms", "attempt", "fence", NULL };
 	json_object *out;
 	size_t i;
 
@@ -985,7 +985,8 @@ test_bulk_all_ok(void **state)
 
 /* An ordinary run as the outbox renders it: the fast path's lines are the
  * slow path's, byte for byte; an id with quotes and control characters
- * reads back the same from the action line. */
+ * reads back the same from the action line.  A cluster run's document
+ * has its member and fence, another neither. */
 static void
 test_fast_path_same_lines(void **state)
 {
@@ -996,7 +997,8 @@ test_fast_path_same_lines(void **state)
 	struct store_run run = { .id = 7, .job = "backup",
 	    .scheduled_at = SCHED, .trigger = "schedule", .attempt = 1,
 	    .status = RUN_FAILURE, .started_ms = it.started_ms,
-	    .ended_ms = it.ended_ms, .items = &it, .nitems = 1 };
+	    .ended_ms = it.ended_ms, .items = &it, .nitems = 1,
+	    .member = "host-a:7", .fence = 42 };
 	struct outbox_entry e = { .id = 1, .run_id = 7, .job = "backup",
 	    .scheduled_at = SCHED, .event = "report" };
 	const char *odd = "a\"b\\c/\x01\x1f\x7f\n\xc3\xa9";
@@ -1016,6 +1018,8 @@ test_fast_path_same_lines(void **state)
 	    sizeof(why)), 0);
 	assert_string_equal(buf_str(&fast), buf_str(&slow));
 	assert_non_null(strstr(buf_str(&fast), "caf\xc3\xa9 / "));
+	assert_non_null(strstr(buf_str(&fast), "\"member\":\"host-a:7\""));
+	assert_non_null(strstr(buf_str(&fast), "\"fence\":42"));
 	assert_non_null(o = json_tokener_parse(buf_str(&fast)));
 	assert_true(json_object_object_get_ex(o, "index", &v));
 	assert_string_equal(str_at(v, "_id"), odd);
@@ -1029,6 +1033,12 @@ test_fast_path_same_lines(void **state)
 	    "\"x\xef\xbf\xbd\"}\n"));
 	buf_free(&fast);
 	buf_free(&slow);
+	free(doc);
+	run.member = NULL;
+	run.fence = 0;
+	assert_non_null(doc = outbox_render(&run, "report"));
+	assert_null(strstr(doc, "\"member\""));
+	assert_null(strstr(doc, "\"fence\""));
 	free(doc);
 }
 

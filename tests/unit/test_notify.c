@@ -133,6 +133,11 @@ job(const char *name, const char *extra)
 	return j;
 }
 
+/* Cluster mode's member and fence of the runs report() makes (NULL and
+ * 0: none). */
+static const char *report_member;
+static int64_t report_fence;
+
 /* The report of a run of job on db1 (exit code, or signal when exit is
  * -1), started at sched + 1 s, 1.5 s long. */
 static char *
@@ -146,7 +151,8 @@ report(const char *jobname, enum run_status st, int exit, int sig,
 	struct store_run run = { .id = sched - T0 + 1, .job = (char *)jobname,
 	    .scheduled_at = sched, .status = st, .attempt = 1,
 	    .started_ms = it.started_ms, .ended_ms = it.ended_ms,
-	    .items = &it, .nitems = 1 };
+	    .items = &it, .nitems = 1, .member = (char *)report_member,
+	    .fence = report_fence };
 	const struct tz *utc = NULL;
 	const char *errstr = NULL;
 	json_object *o;
@@ -700,6 +706,52 @@ test_slack(void **state)
 	defs_job_unref(j);
 }
 
+/* A run of cluster mode: the mail says which member ran it under which
+ * fence, the subject and Slack show the fence beside the exit code or
+ * signal. */
+static void
+test_cluster_fields(void **state)
+{
+	struct job_def *j;
+	struct notify *n;
+	char *doc, *sig, extra[256];
+	struct outbox_outcome o;
+	json_object *m, *reqs, *body;
+	const char *data;
+
+	(void)state;
+	snprintf(extra, sizeof(extra), ", \"notify\": {\"email\": "
+	    "[\"ops@example.org\"], \"slack\": {\"url\": "
+	    "\"http://127.0.0.1:%d/record/slackfence\"}}", fx.plain_port);
+	n = notify_with(j = job("backup", extra));
+	report_member = "host-a:7";
+	report_fence = 42;
+	doc = report("backup", RUN_FAILURE, 2, 0, "x\n", T0);
+	sig = report("backup", RUN_FAILURE, -1, 9, "", T0);
+	report_member = NULL;
+	report_fence = 0;
+	assert_int_equal(deliver1(n, "email", "backup", "failure", doc, &o),
+	    OUTBOX_DELIVERED);
+	m = mails(mail_out);
+	data = member(json_object_array_get_idx(m, 0), "data");
+	assert_non_null(strstr(data, "\r\nSubject: [distcron] FAILURE backup "
+	    "on db1 (exit 2, fence 42)\r\n"));
+	assert_non_null(strstr(data, "Member:    host-a:7\r\n"));
+	assert_non_null(strstr(data, "Fence:     42\r\n"));
+	json_object_put(m);
+	assert_int_equal(deliver1(n, "slack", "backup", "failure", sig, &o),
+	    OUTBOX_DELIVERED);
+	body = only_body("slackfence", &reqs);
+	assert_string_equal(member(body, "text"),
+	    "*FAILURE* backup on db1 (signal 9, fence 42), took 1.5s");
+	json_object_put(body);
+	json_object_put(reqs);
+	free(doc);
+	free(sig);
+	notify_free(n);
+	defs_job_unref(j);
+}
+
 /* ---- coalescing ---- */
 
 /* A message at T0, then 10 failures inside the interval: each LATER until
@@ -966,6 +1018,7 @@ main(void)
 		cmocka_unit_test_setup(test_webhook, setup),
 		cmocka_unit_test_setup(test_webhook_statuses, setup),
 		cmocka_unit_test_setup(test_slack, setup),
+		cmocka_unit_test_setup(test_cluster_fields, setup),
 		cmocka_unit_test_setup(test_burst, setup),
 		cmocka_unit_test_setup(test_burst_webhook_slack, setup),
 		cmocka_unit_test_setup(test_unknown_job_and_bad_doc, setup),

@@ -1012,6 +1012,107 @@ test_claim_lost(void **state)
 	assert_int_equal(runner_set_claim(e->r, &lose_ops, &lc), ERR_BUSY);
 }
 
+/* A claim that stamps each intent with a fence (as cluster mode's does
+ * with its claim's revision: here 10 x the tick) before the local claim
+ * records it. */
+struct fence_claim {
+	const struct run_claim_ops *next;
+	void *next_arg;
+};
+
+static int
+fence_claim(void *arg, struct store_run **recs, size_t n,
+    run_claim_done_fn done, void *done_arg)
+{
+	struct fence_claim *fc = arg;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		recs[i]->fence = recs[i]->scheduled_at * 10;
+	return fc->next->claim(fc->next_arg, recs, n, done, done_arg);
+}
+
+static const struct run_claim_ops fence_ops = { "fence", fence_claim };
+
+static void
+prep_member(struct env *e)
+{
+	struct fence_claim *fc = e->ctx;
+
+	assert_int_equal(runner_set_member(e->r, "host-a:7"), 0);
+	runner_claim(e->r, &fc->next, &fc->next_arg);
+	assert_int_equal(runner_set_claim(e->r, &fence_ops, fc), 0);
+}
+
+/* A job printing the cluster variables ("unset" for each absent). */
+static const char *member_job = "{\"policy\": {\"roles\": [\"w\"]}, "
+    "\"schedule\": \"* * * * * *\", \"command\": \"echo "
+    "${DISTCRON_MEMBER-unset} ${DISTCRON_FENCE-unset}\"}";
+
+/* Every run of job has member (NULL: none) and fence (10 x its tick when
+ * fenced, else 0), and each that succeeded printed them. */
+static void
+expect_member_runs(struct env *e, const char *job, const char *member,
+    bool fenced)
+{
+	struct store_run **runs;
+	char want[64], fence[32];
+	size_t n, i, ok = 0;
+
+	runs = runs_of(e, job, &n);
+	for (i = 0; i < n; i++) {
+		if (member == NULL)
+			assert_null(runs[i]->member);
+		else
+			assert_string_equal(runs[i]->member, member);
+		assert_int_equal(runs[i]->fence, fenced ?
+		    runs[i]->scheduled_at * 10 : 0);
+		if (runs[i]->status != RUN_SUCCESS)	/* cut at the stop */
+			continue;
+		snprintf(fence, sizeof(fence), "%lld",
+		    (long long)runs[i]->fence);
+		snprintf(want, sizeof(want), "%s %s\n", member ? member :
+		    "unset", fenced ? fence : "unset");
+		assert_string_equal(runs[i]->items[0].out, want);
+		ok++;
+	}
+	assert_true(ok >= 1);
+	store_runs_free(runs, n);
+}
+
+/*
+ * Cluster mode: each run carries the daemon's member and its claim's
+ * fence, stored with it and given to its processes as DISTCRON_MEMBER and
+ * DISTCRON_FENCE.
+ */
+static void
+test_member_fence_env(void **state)
+{
+	struct env *e = *state;
+	struct fence_claim fc = { 0 };
+
+	put(e->nodes, "n1", local);
+	put(e->jobs, "tick", member_job);
+	e->prep = prep_member;
+	e->ctx = &fc;
+	run_for(e, 1800);
+	expect_member_runs(e, "tick", "host-a:7", true);
+	assert_int_equal(runner_set_member(e->r, "late"), ERR_BUSY);
+}
+
+/* Outside cluster mode a run has no member and no fence, and its
+ * processes see neither variable. */
+static void
+test_no_member_env(void **state)
+{
+	struct env *e = *state;
+
+	put(e->nodes, "n1", local);
+	put(e->jobs, "plain", member_job);
+	run_for(e, 1800);
+	expect_member_runs(e, "plain", NULL, false);
+}
+
 /* A finish hook that notes every final run it is told of. */
 struct seen {
 	int64_t id[64];
@@ -1545,6 +1646,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missed_while_down, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_missed_slot_full, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_member_fence_env, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_no_member_env, setup,
 		    teardown),
 	};
 
