@@ -60,8 +60,8 @@ int cluster_new(struct loop *loop, const struct cluster_opts *o,
  * local one): call after runner_new, before the first runner_apply.
  * Jobs are then owned by members, the runner's own catch-up of ticks
  * missed while the daemon was down is left to the cluster (for the jobs
- * it owns, in the failover window).  Returns 0 or ERR_BUSY (runner
- * already running).
+ * it owns, in the failover window); every record carries this member's
+ * id.  Returns 0, -ENOMEM or ERR_BUSY (runner already running).
  */
 int cluster_attach(struct cluster *c, struct runner *r);
 

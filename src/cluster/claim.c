@@ -16,7 +16,8 @@
  *      that timed out after it was sent is tried once more with the same
  *      nonce: finding the claim with that nonce means the first one won.
  * Won runs (and runs of other triggers, manual and ad hoc, which are this
- * member's own) go on to the local claim, which records their intents.
+ * member's own) go on to the local claim, which records their intents;
+ * every record carries this member's id (runner_set_member).
  *
  * Claims live on a lease granted without keepalives and replaced every
  * half of its TTL, so each claim outlives every retry of its run and
@@ -79,13 +80,6 @@ cl_reason(struct store_run *rec, const char *why)
 {
 	free(rec->reason);
 	rec->reason = strdup(why);
-}
-
-static void
-cl_set_member(const struct cluster *c, struct store_run *rec)
-{
-	free(rec->member);
-	rec->member = strdup(c->member);
 }
 
 static void
@@ -204,7 +198,6 @@ cl_claim_held(struct cl_one *o, const struct etcd_result *r)
 	cl_claim_field(kv, "nonce", nonce, sizeof(nonce));
 	if (strcmp(nonce, o->nonce) == 0) {	/* our first try won */
 		o->rec->fence = kv->create_revision;
-		cl_set_member(c, o->rec);
 		cl_one_over(o, CL_WON, NULL);
 		return;
 	}
@@ -234,7 +227,6 @@ cl_claimed(void *arg, const struct etcd_result *r)
 		cl_one_over(o, CL_MISS, why);
 	} else if (r->succeeded) {
 		o->rec->fence = r->revision;
-		cl_set_member(c, o->rec);
 		cl_one_over(o, CL_WON, NULL);
 	} else
 		cl_claim_held(o, r);
@@ -283,7 +275,6 @@ cl_claim_one(struct cl_one *o)
 
 	if (strcmp(rec->trigger, "schedule") != 0 &&
 	    strcmp(rec->trigger, "missed") != 0) {
-		cl_set_member(c, rec);
 		cl_one_over(o, CL_PASS, NULL);
 		return;
 	}

@@ -581,8 +581,12 @@ cluster_member(const struct cluster *c)
 int
 cluster_attach(struct cluster *c, struct runner *r)
 {
+	int rc;
+
 	runner_claim(r, &c->local, &c->local_arg);
 	c->r = r;
+	if ((rc = runner_set_member(r, c->member)) != 0)
+		return rc;
 	return runner_set_claim(r, &cl_claim_ops, c);
 }
 

@@ -1032,7 +1032,9 @@ fence_claim(void *arg, struct store_run **recs, size_t n,
 	return fc->next->claim(fc->next_arg, recs, n, done, done_arg);
 }
 
-static const struct run_claim_ops fence_ops = { "fence", fence_claim };
+static const struct run_claim_ops fence_ops = {
+	.name = "fence", .claim = fence_claim,
+};
 
 static void
 prep_member(struct env *e)
