@@ -159,8 +159,9 @@ int runner_job_find(const struct runner *r, const char *name,
  * Ticks of job name after last and before end (UTC seconds) that no
  * daemon started: the latest runs once if the job says "missed":
  * "run_once" (trigger "missed", through the claim in force), the others
- * are missed with why.  As at startup after a downtime; a cluster member
- * calls it for the jobs it took over.  Returns 0 or ERR_NOTFOUND.
+ * are missed with why ("in the failover window ...", as the log says
+ * "N tick(s) missed WHY").  As at startup after a downtime; a cluster
+ * member calls it for the jobs it took over.  Returns 0 or ERR_NOTFOUND.
  */
 int runner_catch_up(struct runner *r, const char *name, int64_t last,
     int64_t end, const char *why);

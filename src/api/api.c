@@ -1061,6 +1061,8 @@ h_root(struct req *r)
 	if (o == NULL || (links = json_object_new_object()) == NULL)
 		return reply_obj(r, 200, o);	/* NULL: dropped */
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(names[i], "cluster") == 0 && r->a->be.cluster == NULL)
+			continue;	/* not in cluster mode */
 		snprintf(path, sizeof(path), "/%s", names[i]);
 		json_object_object_add(links, names[i],
 		    json_object_new_string(path));

@@ -436,8 +436,8 @@ static void
 cl_caught(void *arg, const struct etcd_result *r)
 {
 	struct cl_catch *k = arg;
-	const char *why = k->first ? "not claimed while this member started" :
-	    "owned by a member that left; not claimed in the failover window";
+	const char *why = k->first ? "while this member started" :
+	    "in the failover window of a member that left";
 	struct cluster *c = k->c;
 	int64_t last = k->from;
 	size_t i;

@@ -293,7 +293,8 @@ ticks_between(const struct slot *slot, int64_t last, int64_t now,
  * down for a week must not walk a week of seconds each at startup).
  */
 static void
-slot_catch_up(struct slot *slot, int64_t last, int64_t end, const char *why)
+slot_catch_up(struct slot *slot, int64_t last, int64_t end,
+    const char *during, const char *why)
 {
 	int64_t t, n, now = plan_now();
 	char when[64];
@@ -305,13 +306,13 @@ slot_catch_up(struct slot *slot, int64_t last, int64_t end, const char *why)
 		return;
 	run_fmt_time(slot->def, t, when, sizeof(when));
 	if (missed_wanted(slot->def, t, now)) {
-		log_info("job %s: %lld tick(s) missed (%s); running the latest, "
-		    "%s, once", slot->name, (long long)n, why, when);
+		log_info("job %s: %lld tick(s) missed %s; running the latest, "
+		    "%s, once", slot->name, (long long)n, during, when);
 		slot_start_run(slot, t, "missed");
 		n--;
 	} else
-		log_info("job %s: %lld tick(s) missed (%s), the latest %s; "
-		    "skipped (missed: %s)", slot->name, (long long)n, why, when,
+		log_info("job %s: %lld tick(s) missed %s, the latest %s; "
+		    "skipped (missed: %s)", slot->name, (long long)n, during, when,
 		    slot->def->missed == JOB_MISSED_SKIP ?
 		    "skip" : "run_once, past missed_max_age");
 	run_missed(slot, t, n, why);
@@ -343,7 +344,7 @@ runner_catch_up(struct runner *r, const char *name, int64_t last,
 	if (!found)
 		return ERR_NOTFOUND;
 	if (!r->shutting)
-		slot_catch_up(r->slots[at], last, end, why);
+		slot_catch_up(r->slots[at], last, end, why, why);
 	return 0;
 }
 
@@ -395,7 +396,7 @@ slot_new(struct runner *r, struct job_def *def, int at_startup)
 	slot_plan(slot, plan_now());
 	if (at_startup && !r->claim->shared)
 		slot_catch_up(slot, state.last_scheduled_at, plan_now(),
-		    "the daemon was not running");
+		    "while the daemon was down", "the daemon was not running");
 	return slot;
 }
 

@@ -30,6 +30,9 @@ check "GET /cluster: members with the jobs they own (2 each)" body \
 check "GET /cluster: etcd's three endpoints, one in use" body \
     "len(b['endpoints']) == 3 and \
     sum(e['current'] for e in b['endpoints']) == 1"
+req GET /
+check "GET / links to /cluster in cluster mode" body \
+    "b['links']['cluster'] == '/cluster'"
 noauth GET /health
 check "/health is ok while the lease is held" status_is 200
 check "/metrics: three members" test "$(metric distcron_cluster_members)" = 3
