@@ -90,7 +90,6 @@ cl_local_done(struct store_run **recs, size_t n, int rc, void *arg)
 
 	(void)recs;
 	(void)n;
-	b->c->pending--;
 	b->done(b->recs, b->n, rc, b->done_arg);
 	for (i = 0; i < b->n; i++)
 		free(b->one[i].key);
@@ -332,7 +331,6 @@ cl_claim(void *arg, struct store_run **recs, size_t n,
 	b->left = n + 1;	/* + 1: held until every one is sent */
 	b->done = done;
 	b->done_arg = done_arg;
-	c->pending++;
 	for (i = 0; i < n; i++) {
 		b->one[i].b = b;
 		b->one[i].rec = recs[i];
@@ -442,7 +440,6 @@ cl_caught(void *arg, const struct etcd_result *r)
 	int64_t last = k->from;
 	size_t i;
 
-	c->pending--;
 	if (r->err != 0) {
 		cl_etcd_error(c, r);
 		log_warn("job %s: cannot look up the ticks of the failover "
@@ -493,11 +490,8 @@ cl_catch_job(struct cluster *c, const struct job_def *def, int64_t from,
 		k->nticks++;
 	}
 	t.nsuccess = k->nticks;
-	if (k->nticks == 0 || etcd_txn(c->e, &t, cl_caught, k) != 0) {
+	if (k->nticks == 0 || etcd_txn(c->e, &t, cl_caught, k) != 0)
 		cl_catch_free(k);
-		return;
-	}
-	c->pending++;
 }
 
 /* The owner of job among old[0..nold-1] and this member, as cl_owner. */

@@ -82,7 +82,6 @@ struct cluster {
 	loop_fn stop_done;
 	void *stop_arg;
 	struct loop_timer *stop_timer;
-	size_t pending;		/* claim batches and take-overs in flight */
 	pthread_mutex_t mu;
 	struct cl_view view;
 };
