@@ -149,6 +149,19 @@ cl_one_over(struct cl_one *o, enum cl_outcome out, const char *why)
 
 /* ---- the transaction ---- */
 
+/* CLAIMS_PREFIX JOB "/" TICK, malloc'd (NULL without memory). */
+static char *
+cl_claim_key(const struct cluster *c, const char *job, int64_t tick)
+{
+	size_t n = strlen(c->claims_prefix) + strlen(job) + 24;
+	char *key = malloc(n);
+
+	if (key != NULL)
+		snprintf(key, n, "%s%s/%lld", c->claims_prefix, job,
+		    (long long)tick);
+	return key;
+}
+
 /* The claim's value: {"member": M, "nonce": N}. */
 static char *
 cl_claim_value(const struct cluster *c, const char *nonce)
@@ -269,7 +282,7 @@ cl_claim_one(struct cl_one *o)
 {
 	struct cluster *c = o->b->c;
 	struct store_run *rec = o->rec;
-	char why[CL_REASON_MAX], t[24];
+	char why[CL_REASON_MAX];
 	const char *owner;
 
 	if (strcmp(rec->trigger, "schedule") != 0 &&
@@ -296,16 +309,12 @@ cl_claim_one(struct cl_one *o)
 		cl_one_over(o, CL_MISS, why);
 		return;
 	}
-	snprintf(t, sizeof(t), "/%lld", (long long)rec->scheduled_at);
 	snprintf(o->nonce, sizeof(o->nonce), "%016" PRIx64 "-%" PRIu64,
 	    c->nonce_base, ++c->nonce_seq);
-	if ((o->key = malloc(strlen(c->claims_prefix) + strlen(rec->job) +
-	    sizeof(t))) == NULL) {
+	if ((o->key = cl_claim_key(c, rec->job, rec->scheduled_at)) == NULL) {
 		cl_one_over(o, CL_MISS, "cluster: out of memory claiming it");
 		return;
 	}
-	snprintf(o->key, strlen(c->claims_prefix) + strlen(rec->job) +
-	    sizeof(t), "%s%s%s", c->claims_prefix, rec->job, t);
 	cl_send(o);
 }
 
@@ -464,7 +473,6 @@ cl_catch_job(struct cluster *c, const struct job_def *def, int64_t from,
 	struct etcd_txn t = { NULL, 0, ops, 0, NULL, 0 };
 	struct cl_catch *k;
 	int64_t tick = from, next;
-	size_t n;
 
 	if ((k = calloc(1, sizeof(*k))) == NULL ||
 	    (k->job = strdup(def->name)) == NULL) {
@@ -478,11 +486,9 @@ cl_catch_job(struct cluster *c, const struct job_def *def, int64_t from,
 	while (k->nticks < CL_CATCH_TICKS &&
 	    sched_next(def->sched, tick, &next) == 0 && next < k->end) {
 		tick = k->ticks[k->nticks] = next;
-		n = strlen(c->claims_prefix) + strlen(def->name) + 24;
-		if ((k->keys[k->nticks] = malloc(n)) == NULL)
+		if ((k->keys[k->nticks] = cl_claim_key(c, def->name, next)) ==
+		    NULL)
 			break;
-		snprintf(k->keys[k->nticks], n, "%s%s/%lld", c->claims_prefix,
-		    def->name, (long long)next);
 		memset(&ops[k->nticks], 0, sizeof(ops[0]));
 		ops[k->nticks].type = ETCD_OP_RANGE;
 		ops[k->nticks].key = k->keys[k->nticks];
