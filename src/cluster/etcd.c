@@ -266,6 +266,8 @@ req_setup(struct etcd_req *q)
 	    NULL)
 		return -ENOMEM;
 	q->hdrs = h;
+	if ((h = curl_slist_append(h, "Expect:")) == NULL)	/* no 100 wait */
+		return -ENOMEM;
 	if (e->token != NULL && q->kind != ETCD_K_AUTH) {
 		size_t len = strlen(e->token) + sizeof("Authorization: ");
 
@@ -408,6 +410,8 @@ req_refused(struct etcd_req *q, long status)
 	f = etcd_classify(status, q->resp.data != NULL ? q->resp.data : "",
 	    q->resp.len, &err, why, sizeof(why));
 	answer_message(q, err, why, msg, sizeof(msg));
+	if (f == ETCD_F_FINAL || f == ETCD_F_REAUTH)
+		e->cur = q->at;		/* it answered for itself */
 	if (f == ETCD_F_REAUTH && e->username != NULL && !q->reauthed &&
 	    q->kind != ETCD_K_AUTH) {
 		q->reauthed = true;
@@ -502,10 +506,10 @@ on_transfer(void *arg, CURL *easy, const struct curlx_error *ce)
 		req_broken(q, ce);
 		return;
 	}
-	q->e->cur = q->at;
-	if ((status = curlx_response_code(q->easy)) == 200)
+	if ((status = curlx_response_code(q->easy)) == 200) {
+		q->e->cur = q->at;
 		req_answered(q);
-	else
+	} else
 		req_refused(q, status);
 }
 

@@ -108,19 +108,19 @@ etcd_start_member "$f"
 
 # a watch whose member dies goes on from another, from where it was
 "$etcdc" -e "$(etcd_url "$f"),$(etcd_url "$leader"),$(etcd_url "$other")" \
-    watch r/ 3 >"$T/watch.out" 2>"$T/watch.err" &
+    watch r/ 3 >"$T/watch2.out" 2>"$T/watch2.err" &
 wpid=$!
 check "a watch on the first endpoint is created" \
-    wait_for 10 grep -qx created "$T/watch.out"
+    wait_for 10 grep -qx created "$T/watch2.out"
 etcd_ctl put r/a 1 >/dev/null
-check "it sees a put" wait_for 10 grep -qx 'PUT r/a 1' "$T/watch.out"
+check "it sees a put" wait_for 10 grep -qx 'PUT r/a 1' "$T/watch2.out"
 etcd_kill_member "$f"
 etcd_ctl put r/b 2 >/dev/null
 etcd_ctl put r/c 3 >/dev/null
 wait_for 10 wait_done || kill "$wpid"
 wait "$wpid"
 check "after its member was killed the watch sees the next puts" \
-    same "$T/watch.out" "$(printf 'created\nPUT r/a 1\ncreated\nPUT r/b 2\nPUT r/c 3')"
+    same "$T/watch2.out" "$(printf 'created\nPUT r/a 1\ncreated\nPUT r/b 2\nPUT r/c 3')"
 etcd_start_member "$f"
 
 # a listener that never answers, a port nobody listens on
