@@ -23,7 +23,9 @@ struct runner;
 
 /*
  * Creates a runner on loop, writing runs to st (which must outlive it).
- * Starts the store thread.  Returns 0 or a negative error.
+ * Starts the store thread.  In cluster mode (config_cluster_on) its
+ * records carry cfg's cluster.member (runner_set_member).  Returns 0 or a
+ * negative error.
  */
 int runner_new(const struct config *cfg, struct loop *loop, struct store *st,
     struct runner **out);

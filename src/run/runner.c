@@ -161,7 +161,8 @@ runner_new(const struct config *cfg, struct loop *loop, struct store *st,
 	    (rc = policy_new(loop, cfg, r->ssh, &r->policy)) != 0 ||
 	    (rc = storeq_new(st, loop, runner_store_cap(cfg), &r->q)) != 0 ||
 	    (rc = scheduler_new(loop, RUNNER_LEAD_MS, plan_due, plan_jump,
-	    r, &r->sched)) != 0) {
+	    r, &r->sched)) != 0 || (config_cluster_on(cfg) &&
+	    (rc = runner_set_member(r, cfg->cluster.member)) != 0)) {
 		runner_free(r);
 		return rc;
 	}

@@ -3,7 +3,8 @@
 # the daemon of the day starts on the store of tests/fixtures/state-v5
 # (made by tests/fixtures/make_state.sh with the daemon of schema 5),
 # migrates it if its schema is older, and every recorded run is still
-# there with its status, exit code and output, offline (distcronctl
+# there with its status, exit code and output (and no cluster member or
+# fence, which schema 7 added), offline (distcronctl
 # history) and through the API (distcronctl runs); the jobs, which had
 # used up their max_runs, do not run again.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -29,6 +30,8 @@ check "distcronctl history reads the 3 runs of hello" \
     py "len(h) == 3 and all(r['status'] == 'SUCCESS' for r in h)"
 check "  each with its output" py \
     "all(r['items'][0]['output'] == 'hello, run %d\n' % r['id'] for r in h)"
+check "  and no cluster member or fence (schema 7 added them)" py \
+    "all('member' not in r and 'fence' not in r for r in h)"
 history fails
 check "... and the 2 failures of fails" \
     py "len(h) == 2 and all(r['status'] == 'FAILURE' for r in h)"

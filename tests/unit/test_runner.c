@@ -1102,6 +1102,21 @@ test_member_fence_env(void **state)
 	assert_int_equal(runner_set_member(e->r, "late"), ERR_BUSY);
 }
 
+/* In cluster mode (cluster.etcd set) the runner takes its member from the
+ * config: no fence without a claim that sets one. */
+static void
+test_member_from_config(void **state)
+{
+	struct env *e = *state;
+
+	e->cfg.cluster.etcd = "http://127.0.0.1:1";
+	e->cfg.cluster.member = "cfg-member:1";
+	put(e->nodes, "n1", local);
+	put(e->jobs, "tick", member_job);
+	run_for(e, 1800);
+	expect_member_runs(e, "tick", "cfg-member:1", false);
+}
+
 /* Outside cluster mode a run has no member and no fence, and its
  * processes see neither variable. */
 static void
@@ -1652,6 +1667,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_member_fence_env, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_no_member_env, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_member_from_config, setup,
 		    teardown),
 	};
 
