@@ -11,7 +11,8 @@ exits 1 if any failed:
     its ticks;
   - with --from/--to: every tick in [FROM, TO] of every job ran, except in
     the fault window of --fault (KILLED_AT - 1, KILLED_AT + TTL + 3] for
-    the jobs the --victim ran in the 3 s before it: there a --run-once job that lost
+    the jobs the --victim ran in the 3 s before it (without --victim: every
+    job; an etcd member killed): there a --run-once job that lost
     ticks ran one of them with trigger "missed" (the catch-up: --history,
     the members' runs as distcronctl history --json prints them), a skip
     job may lose them and catches none up;
@@ -122,25 +123,25 @@ def window(a, by_job):
     for job in sorted(jobs):
         v = by_job.get(job, [])
         have = {r[1]: r for r in v}
-        victim = a.victim is not None and any(   # its job when it died
-            r[2] == a.victim and a.fault - 3 <= r[1] < a.fault for r in v)
+        victim = a.fault is not None and (a.victim is None or any(
+            r[2] == a.victim and a.fault - 3 <= r[1] < a.fault for r in v))
         gaps = [t for t in range(a.t0, a.t1 + 1) if t not in have]
         inside = [t for t in gaps if victim and lo < t <= hi]
         for t in gaps:
             if t not in inside:
                 bad.append("job %s: tick %d never ran%s" % (job, t,
                            " (outside the fault window)" if victim else ""))
-        if victim:      # a figure, never a rule: how long it took
+        if victim and a.victim:     # a figure, never a rule
             after = [r for r in v if r[2] != a.victim and r[4] > a.fault]
             if after:
                 print("job %s: first run after the fault by %s, %.2f s after "
                       "it" % (job, after[0][2], min(r[4] for r in after) -
                               a.fault))
         late = [t for (j, t) in caught if j == job and lo < t <= hi]
-        if inside and job in once and not late:
+        if inside and job in once and a.victim and not late:
             bad.append("job %s (missed: run_once): ticks %s of the failover "
                        "window lost and none caught up" % (job, inside))
-        if job not in once and late:
+        if job not in once and a.victim and late:
             bad.append("job %s (missed: skip): ticks %s caught up" % (job,
                        late))
     return bad
