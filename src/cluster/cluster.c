@@ -63,12 +63,17 @@ cl_members_free(struct cl_member *m, size_t n)
 	free(m);
 }
 
+/* etcd's errors are logged when they change, not at every request. */
 void
 cl_etcd_error(struct cluster *c, const struct etcd_result *r)
 {
 	snprintf(c->last_err, sizeof(c->last_err), "%.*s",
 	    (int)sizeof(c->last_err) - 1, r->msg[0] ? r->msg :
 	    err_str(r->err));
+	if (strcmp(c->last_err, c->logged_err) != 0) {
+		log_warn("cluster: etcd: %s", c->last_err);
+		memcpy(c->logged_err, c->last_err, sizeof(c->logged_err));
+	}
 	pthread_mutex_lock(&c->mu);
 	c->view.etcd_ok = false;
 	c->view.cur_ep = etcd_current(c->e);
@@ -78,7 +83,9 @@ cl_etcd_error(struct cluster *c, const struct etcd_result *r)
 static void
 cl_etcd_ok(struct cluster *c)
 {
-	c->last_err[0] = '\0';
+	if (c->logged_err[0] != '\0')
+		log_info("cluster: etcd answers again");
+	c->logged_err[0] = c->last_err[0] = '\0';
 	pthread_mutex_lock(&c->mu);
 	c->view.etcd_ok = true;
 	c->view.cur_ep = etcd_current(c->e);
@@ -254,11 +261,8 @@ cl_granted(void *arg, const struct etcd_result *r)
 	struct cluster *c = g->c;
 
 	if (r->err != 0 || c->state == CL_STOPPED) {
-		if (r->err != 0) {
+		if (r->err != 0)
 			cl_etcd_error(c, r);
-			log_debug("cluster: lease grant failed: %s",
-			    c->last_err);
-		}
 		c->grant_busy = false;
 		free(g);
 		return;
@@ -302,7 +306,6 @@ cl_renewed(void *arg, const struct etcd_result *r)
 		cl_lease_lost(c, "etcd says the lease is gone");
 	} else if (r->err != 0) {
 		cl_etcd_error(c, r);
-		log_debug("cluster: keepalive failed: %s", c->last_err);
 	} else {
 		cl_etcd_ok(c);
 		if (k->sent_ms > c->ka_ok_ms)

@@ -77,6 +77,7 @@ struct cluster {
 	const char **ids;	/* mem[i].id, for rendezvous_owner */
 	bool have_view;		/* a range answered (members is known) */
 	char last_err[CL_ERR_MAX];	/* etcd's last error */
+	char logged_err[CL_ERR_MAX];	/* ... as last logged ("": none) */
 	uint64_t nonce_seq;
 	uint64_t nonce_base;
 	loop_fn stop_done;

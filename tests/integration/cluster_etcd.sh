@@ -38,6 +38,12 @@ check "both members register again by themselves" wait_for 20 \
     cluster_all_see 2
 noauth GET /health
 check "/health is ok again" status_is 200
+# logged when the error changes, not for each of the dozens of requests
+n=$(grep -c 'warn: cluster: etcd: ' "$T/d1.log")
+check "the log said etcd was unreachable (a few lines, not one a request)" \
+    test "$n" -ge 1 -a "$n" -le 4
+check "the log said etcd answers again" grep -q 'cluster: etcd answers again' \
+    "$T/d1.log"
 # ran_after TIME: every job has a run that started after TIME.
 ran_after() {
 	for j in $JOBS; do
