@@ -10,7 +10,9 @@
 # them, within the time-out; https with the right CA, a wrong one, and a
 # client certificate; logins with the right and a wrong password (which no
 # message shows), the token re-made after it expired; a double answering
-# HTTP 429 / gRPC code 8 (busy) and a malformed answer.
+# HTTP 429 / gRPC code 8 (busy), a malformed answer, one past 16 MiB and
+# a watch stream that breaks (opened again from the revision after its
+# last event).
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/etcd_lib.sh"
 
@@ -148,14 +150,39 @@ check "a write that timed out is not retried: timed out" \
 
 # ---- doubles: busy, malformed ----
 cat >"$T/double.py" <<'EOF'
-import json, sys
+import base64, json, sys
 sys.path.insert(0, sys.argv[1])
 from http.server import BaseHTTPRequestHandler
 from double_serve import Server, serve
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
 class H(BaseHTTPRequestHandler):
+    def watch(self, req):
+        # a stream that breaks after one event; the next one tells the
+        # start_revision it was asked for
+        start = req["create_request"].get("start_revision")
+        lines = [{"result": {"header": {"revision": "4"}, "created": True}}]
+        ev = {"key": b64("r/a"), "mod_revision": "5", "value": b64("1")}
+        if start is not None:
+            ev = {"key": b64("r/start"), "mod_revision": "9",
+                  "value": b64(start)}
+        lines.append({"result": {"header": {"revision": "9"},
+                                 "events": [{"kv": ev}]}})
+        self.send_response(200)
+        self.end_headers()
+        for l in lines:
+            self.wfile.write((json.dumps(l) + "\n").encode())
     def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
         mode = open(sys.argv[3]).read().strip()
+        if self.path == "/v3/watch":
+            return self.watch(req)
+        if mode == "huge":
+            data = b"{" + b" " * (17 << 20) + b"}"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            return self.wfile.write(data)
         if mode == "busy":
             code, body = 429, {"error": "etcdserver: too many requests",
                                "message": "etcdserver: too many requests",
@@ -181,6 +208,13 @@ double=http://127.0.0.1:$(cat "$T/double.port")
 run "$etcdc" -e "$double" get x
 check "HTTP 429 / gRPC code 8: busy" \
     grep -q "error: busy: etcd at $double: etcdserver: too many requests" "$T/err"
+run timeout 20 "$etcdc" -e "$double" watch r/ 2
+check "a broken watch stream opens again from the revision after its last event" \
+    same "$T/out" "$(printf 'created\nPUT r/a 1\ncreated\nPUT r/start 6')"
+echo huge >"$T/mode"
+run "$etcdc" -e "$double" get x
+check "an answer past 16 MiB: refused with the cap" \
+    grep -q "error: size limit reached: etcd at $double: an answer larger than 16777216 bytes" "$T/err"
 echo garbage >"$T/mode"
 run "$etcdc" -e "$double" get x
 check "a malformed answer names the field" \
