@@ -50,6 +50,8 @@
 #include <unistd.h>
 
 #include "distcron/api.h"
+#include "distcron/buf.h"
+#include "distcron/cluster.h"
 #include "distcron/config.h"
 #include "distcron/control.h"
 #include "distcron/defs.h"
@@ -106,6 +108,8 @@ struct daemon {
 	int api_stopping;
 	struct sdnotify *sdn;	/* the service manager; NULL: none */
 	struct loop_timer *wd_timer;	/* the next WATCHDOG=1 */
+	struct cluster *cluster;	/* cluster mode; NULL: off */
+	int stop_waits;		/* the runner and the cluster, stopping */
 };
 
 /* Someone (the API) waiting for a reload that started after it asked. */
@@ -494,12 +498,14 @@ service_setup(struct daemon *d)
 
 /* ---- signals and shutdown ---- */
 
+/* The runner has stopped, and the cluster (if any) has left. */
 static void
 shutdown_done(void *arg)
 {
 	struct daemon *d = arg;
 
-	loop_stop(d->loop);
+	if (--d->stop_waits <= 0)
+		loop_stop(d->loop);
 }
 
 static void *
@@ -569,6 +575,9 @@ on_signal(int fd, uint32_t events, void *arg)
 			loop_timer_del(d->reload_timer);
 			d->reload_timer = NULL;
 		}
+		d->stop_waits = d->cluster != NULL ? 2 : 1;
+		if (d->cluster != NULL)	/* the others take over at once */
+			cluster_stop(d->cluster, shutdown_done, d);
 		runner_shutdown(d->runner, d->cfg.shutdown_grace_ms,
 		    shutdown_done, d);
 	}
@@ -1034,6 +1043,91 @@ become_user(struct daemon *d)
 	return 0;
 }
 
+/* ---- cluster mode ---- */
+
+static int
+cl_health(void *arg, char *why, size_t n)
+{
+	return cluster_health(arg, why, n);
+}
+
+static void
+cl_monitor(void *arg, json_object *o)
+{
+	cluster_monitor(arg, o);
+}
+
+static void
+cl_metrics(void *arg, struct buf *b)
+{
+	cluster_metrics(arg, b);
+}
+
+static char *
+cl_status(void *arg)
+{
+	return cluster_status_json(arg);
+}
+
+static const struct control_cluster_ops cluster_control_ops = {
+	.health = cl_health, .monitor = cl_monitor, .metrics = cl_metrics,
+	.status = cl_status,
+};
+
+/* A hash of the file-based job set (names and contents, in name order),
+ * shown in the member's key so that members can be compared. */
+static void
+jobs_hash(const struct defs_set *set, char *out, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i, k;
+	const char *p;
+
+	for (i = 0; i < set->njobs; i++) {
+		for (p = set->jobs[i]->name; ; p++) {
+			h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+			if (*p == '\0')
+				break;
+		}
+		for (k = 0; k < 8; k++)
+			h = (h ^ ((set->jobs[i]->digest >> (8 * k)) & 0xff)) *
+			    0x100000001b3ULL;
+	}
+	snprintf(out, n, "%016llx", (unsigned long long)h);
+}
+
+/* Cluster mode (cluster.etcd set): the cluster's claim wraps the local
+ * one before the first runner_apply. */
+static int
+start_cluster(struct daemon *d, const struct defs_set *set)
+{
+	const struct config_cluster *cc = &d->cfg.cluster;
+	struct cluster_opts o = {
+		.etcd = { .endpoints = cc->etcd, .timeout_ms = 0 },
+		.ns = cc->namespace, .member = cc->member,
+		.lease_ttl_ms = cc->lease_ttl_ms, .version = PACKAGE_VERSION,
+	};
+	char err[512], hash[20];
+	int rc;
+
+	if (!config_cluster_on(&d->cfg))
+		return 0;
+	o.etcd.ca_file = cc->ca_file[0] ? cc->ca_file : NULL;
+	o.etcd.cert_file = cc->cert_file[0] ? cc->cert_file : NULL;
+	o.etcd.key_file = cc->key_file[0] ? cc->key_file : NULL;
+	o.etcd.username = cc->username[0] ? cc->username : NULL;
+	o.etcd.password = cc->password[0] ? cc->password : NULL;
+	jobs_hash(set, hash, sizeof(hash));
+	o.jobs_hash = hash;
+	err[0] = '\0';
+	if ((rc = cluster_new(d->loop, &o, &d->cluster, err, sizeof(err))) != 0 ||
+	    (rc = cluster_attach(d->cluster, d->runner)) != 0) {
+		log_error("cluster: %s", err[0] ? err : err_str(rc));
+		return rc;
+	}
+	return 0;
+}
+
 /* The API server's threads, on the socket opened before the switch. */
 static int
 start_api(struct daemon *d)
@@ -1047,6 +1141,9 @@ start_api(struct daemon *d)
 		return rc;
 	if (d->outbox != NULL)
 		control_set_outbox(d->control, &outbox_control_ops, d->outbox);
+	if (d->cluster != NULL)
+		control_set_cluster(d->control, &cluster_control_ops,
+		    d->cluster);
 	control_backend(d->control, &be);
 	if ((rc = api_start(d->api, &d->cfg, &be, err, sizeof(err))) != 0) {
 		log_error("API: %s", err);
@@ -1110,7 +1207,8 @@ start(struct daemon *d)
 		log_error("runner: %s", err_str(rc));
 		return rc;
 	}
-	if ((rc = start_statsd(d)) != 0 || (rc = start_outbox(d, set)) != 0) {
+	if ((rc = start_statsd(d)) != 0 || (rc = start_outbox(d, set)) != 0 ||
+	    (rc = start_cluster(d, set)) != 0) {
 		defs_set_free(set);
 		return rc;
 	}
@@ -1122,6 +1220,8 @@ start(struct daemon *d)
 		return rc;
 	runner_stats(d->runner, &stats);
 	log_info("scheduling %zu jobs", stats.jobs);
+	if (d->cluster != NULL && (rc = cluster_start(d->cluster)) != 0)
+		return rc;
 	if ((rc = start_api(d)) != 0)
 		return rc;
 	if ((rc = watch_dirs(d)) != 0)
@@ -1141,6 +1241,7 @@ cleanup(struct daemon *d)
 	waiters_call(&d->next_waiting);
 	defs_changes_clear(&d->pending);
 	runner_free(d->runner);
+	cluster_free(d->cluster);
 	stop_outbox(d);
 	notify_free(d->notify);
 	statsd_free(d->statsd);

@@ -108,6 +108,14 @@ struct api_backend {
 	 * ERR_INVALID (err: "field: reason"). */
 	int (*outbox_retry)(void *ctx, const char *body, size_t len,
 	    char **json, char *err, size_t errlen);
+	/* Cluster mode (NULL: off).  0 while this member may launch, else
+	 * why not in why (/health answers 503 with it).  Must not block. */
+	int (*cluster_health)(void *ctx, char *why, size_t n);
+	/* GET /cluster: {"member", "namespace", "lease_ok", "reason",
+	 *  "lease_ttl_s", "claims", "members": [{"member", "host", "pid",
+	 *  "started", "age_s", "version", "owned_jobs", "self"}],
+	 *  "endpoints": [{"url", "current", "healthy"}]} */
+	int (*cluster)(void *ctx, char **json);
 };
 
 /*

@@ -67,6 +67,28 @@ struct control_outbox_ops {
 void control_set_outbox(struct control *c, const struct control_outbox_ops *ops,
     void *arg);
 
+/*
+ * Cluster mode as the API shows it (cluster.h is in the cluster group,
+ * which the API does not include: the daemon hands its functions over).
+ * Called on API threads; none blocks.
+ */
+struct control_cluster_ops {
+	/* 0 while the member may launch, else an error and why (/health). */
+	int (*health)(void *arg, char *why, size_t n);
+	/* Adds GET /monitor's "cluster" member to o. */
+	void (*monitor)(void *arg, json_object *o);
+	/* Appends the distcron_cluster_* families to /metrics' text. */
+	void (*metrics)(void *arg, struct buf *b);
+	/* GET /cluster: a new JSON text, NULL without memory. */
+	char *(*status)(void *arg);
+};
+
+/* Puts cluster mode's functions (ops and arg outlive c) behind /health,
+ * /monitor, /metrics and GET /cluster; call before control_backend.
+ * Without: no "cluster" in /monitor, GET /cluster answers 501. */
+void control_set_cluster(struct control *c,
+    const struct control_cluster_ops *ops, void *arg);
+
 /* Fills be with the backend's functions. */
 void control_backend(struct control *c, struct api_backend *be);
 

@@ -43,6 +43,11 @@ int ctlview_nodes(json_object *root, FILE *out, FILE *err);
 /* The parked outbox entries of {"parked": [...]} (GET /outbox). */
 int ctlview_outbox(json_object *root, FILE *out, FILE *err);
 
+/* GET /cluster: the lease's state, the members (with the jobs each
+ * owns) and etcd's endpoints.  Returns 0, or 1 when members are missing
+ * or a write fails. */
+int ctlview_cluster(json_object *root, FILE *out, FILE *err);
+
 /* "show": a job's fields, state and definition. */
 void ctlview_show(json_object *root, FILE *out);
 

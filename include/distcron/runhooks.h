@@ -28,6 +28,7 @@
 #ifndef DISTCRON_RUNHOOKS_H
 #define DISTCRON_RUNHOOKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "distcron/defs.h"
@@ -56,7 +57,30 @@ struct run_claim_ops {
 	 */
 	int (*claim)(void *arg, struct store_run **recs, size_t n,
 	    run_claim_done_fn done, void *done_arg);
+	/*
+	 * Optional (NULL: always).  Asked just before a won run launches
+	 * (first attempt only): 0 lets it go; non-zero stops it, with why
+	 * (n bytes): the run fails with that reason and a scheduled tick
+	 * counts as missed.  Never blocks.
+	 */
+	int (*may_launch)(void *arg, const struct store_run *rec, char *why,
+	    size_t n);
+	/*
+	 * True when other daemons claim the same ticks (a cluster): ticks
+	 * missed while this daemon was down are not its to catch up at
+	 * startup; the claim does it for the jobs it owns
+	 * (runner_catch_up).
+	 */
+	bool shared;
 };
+
+/*
+ * Besides won (id > 0) and lost (id 0), a claim answering rc 0 may mark a
+ * record that nobody claimed: id 0 with missed = 1 and reason saying why
+ * (etcd unreachable, lease lost).  The run is not launched and its tick
+ * counts as missed with that reason at once.  A lost record may carry a
+ * reason too (who holds the tick): it is only logged at debug level.
+ */
 
 /*
  * One hook told of every final run (one whose intent was recorded: never

@@ -157,6 +157,21 @@ size_t runner_job_after(const struct runner *r, const char *name);
 int runner_job_find(const struct runner *r, const char *name,
     struct runner_job_info *out);
 
+/*
+ * Ticks of job name after last and before end (UTC seconds) that no
+ * daemon started: the latest runs once if the job says "missed":
+ * "run_once" (trigger "missed", through the claim in force), the others
+ * are missed with why ("in the failover window ...", as the log says
+ * "N tick(s) missed WHY").  As at startup after a downtime; a cluster
+ * member calls it for the jobs it took over.  Returns 0 or ERR_NOTFOUND.
+ */
+int runner_catch_up(struct runner *r, const char *name, int64_t last,
+    int64_t end, const char *why);
+
+/* The first tick of job name not yet handed to the claim (the next the
+ * scheduler will hand over; now when it has none). */
+int64_t runner_handed_until(const struct runner *r, const char *name);
+
 /* Pauses (scheduled ticks are skipped) or resumes a job, in memory; the
  * caller persists it (store_job_pause_set).  0 or ERR_NOTFOUND. */
 int runner_pause(struct runner *r, const char *name, bool paused);

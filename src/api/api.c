@@ -180,6 +180,7 @@ static enum MHD_Result h_monitor(struct req *);
 static enum MHD_Result h_metrics(struct req *);
 static enum MHD_Result h_outbox(struct req *);
 static enum MHD_Result h_outbox_retry(struct req *);
+static enum MHD_Result h_cluster(struct req *);
 
 #define GET_ONLY	"GET, HEAD"
 #define POST_ONLY	"POST"
@@ -209,6 +210,7 @@ static const struct route routes[] = {
 	{ { "outbox" }, 1, NULL, h_outbox, NULL, NULL, NULL, GET_ONLY },
 	{ { "outbox", "retry" }, 2, NULL, NULL, NULL, h_outbox_retry, NULL,
 	  POST_ONLY },
+	{ { "cluster" }, 1, NULL, h_cluster, NULL, NULL, NULL, GET_ONLY },
 };
 #define NROUTES		(sizeof(routes) / sizeof(routes[0]))
 
@@ -1050,7 +1052,7 @@ h_root(struct req *r)
 {
 	static const char *const names[] = {
 		"jobs", "runs", "nodes", "health", "monitor", "metrics",
-		"tasks", "outbox",
+		"tasks", "outbox", "cluster",
 	};
 	json_object *o = json_object_new_object(), *links;
 	char path[32];
@@ -1059,6 +1061,8 @@ h_root(struct req *r)
 	if (o == NULL || (links = json_object_new_object()) == NULL)
 		return reply_obj(r, 200, o);	/* NULL: dropped */
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(names[i], "cluster") == 0 && r->a->be.cluster == NULL)
+			continue;	/* not in cluster mode */
 		snprintf(path, sizeof(path), "/%s", names[i]);
 		json_object_object_add(links, names[i],
 		    json_object_new_string(path));
@@ -1068,20 +1072,24 @@ h_root(struct req *r)
 }
 
 /* 200 {"status": "ok"}, or 503 {"status": "unavailable", "reason":
- * "store: ..."} while the store cannot write. */
+ * "store: ..."} while the store cannot write, or with the cluster's
+ * reason while this member may not launch (etcd, its lease). */
 static enum MHD_Result
 h_health(struct req *r)
 {
 	json_object *o;
-	char msg[160];
+	char msg[320];
 	int rc;
 
 	rc = r->a->be.store_error != NULL ?
 	    r->a->be.store_error(r->a->be.ctx) : 0;
+	if (rc != 0)
+		snprintf(msg, sizeof(msg), "store: %s", err_str(rc));
+	else if (r->a->be.cluster_health != NULL)
+		rc = r->a->be.cluster_health(r->a->be.ctx, msg, sizeof(msg));
 	if (rc == 0)
 		return reply(r, 200, strdup("{\"status\":\"ok\"}"), CT_JSON,
 		    NULL, NULL);
-	snprintf(msg, sizeof(msg), "store: %s", err_str(rc));
 	o = json_object_new_object();
 	json_object_object_add(o, "status",
 	    json_object_new_string("unavailable"));
@@ -1413,6 +1421,20 @@ h_outbox(struct req *r)
 		return reply_unimplemented(r);
 	rc = r->a->be.outbox(r->a->be.ctx, &json);
 	return reply_backend_json(r, rc, json, "outbox");
+}
+
+/* GET /cluster: members, ownership, the lease, etcd's endpoints. */
+static enum MHD_Result
+h_cluster(struct req *r)
+{
+	char *json = NULL;
+	int rc;
+
+	if (r->a->be.cluster == NULL)
+		return reply_error(r, 404, NULL, "not in cluster mode (set "
+		    "cluster.etcd or --etcd)");
+	rc = r->a->be.cluster(r->a->be.ctx, &json);
+	return reply_backend_json(r, rc, json, "cluster");
 }
 
 static enum MHD_Result

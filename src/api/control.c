@@ -62,6 +62,8 @@ struct control {
 	unsigned ntasks;	/* names ad-hoc tasks */
 	const struct control_outbox_ops *outbox;	/* or NULL */
 	void *outbox_arg;
+	const struct control_cluster_ops *cluster;	/* or NULL */
+	void *cluster_arg;
 	struct jobs_page {	/* GET /jobs pages rendered lately (mu) */
 		char after[DEFS_NAME_MAX + 1];
 		int limit;
@@ -825,6 +827,8 @@ be_monitor(void *ctx, char **json)
 		c->outbox->monitor(c->outbox_arg, o);
 	else
 		json_object_object_add(o, "outbox", json_object_new_object());
+	if (c->cluster != NULL)
+		c->cluster->monitor(c->cluster_arg, o);
 	*json = strdup(json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -974,11 +978,13 @@ be_metrics(void *ctx, char **text)
 	int rc;
 
 	if ((rc = call_text(ctx, OP_METRICS, NULL, text)) != 0 ||
-	    c->outbox == NULL)
+	    (c->outbox == NULL && c->cluster == NULL))
 		return rc;
 	buf_init(&b, METRICS_MAX);
-	if (buf_puts(&b, *text) == 0)
+	if (buf_puts(&b, *text) == 0 && c->outbox != NULL)
 		c->outbox->metrics(c->outbox_arg, &b);
+	if (c->cluster != NULL)
+		c->cluster->metrics(c->cluster_arg, &b);
 	free(*text);
 	*text = buf_steal(&b, NULL);
 	return *text != NULL ? 0 : -ENOMEM;
@@ -1092,6 +1098,23 @@ control_new(const struct config *cfg, const struct tz *zone,
 	return 0;
 }
 
+static int
+be_cluster_health(void *ctx, char *why, size_t n)
+{
+	struct control *c = ctx;
+
+	return c->cluster->health(c->cluster_arg, why, n);
+}
+
+static int
+be_cluster(void *ctx, char **json)
+{
+	struct control *c = ctx;
+
+	*json = c->cluster->status(c->cluster_arg);
+	return *json != NULL ? 0 : -ENOMEM;
+}
+
 void
 control_backend(struct control *c, struct api_backend *be)
 {
@@ -1112,6 +1135,18 @@ control_backend(struct control *c, struct api_backend *be)
 	be->store_error = be_store_error;
 	be->outbox = be_outbox;
 	be->outbox_retry = be_outbox_retry;
+	if (c->cluster != NULL) {
+		be->cluster_health = be_cluster_health;
+		be->cluster = be_cluster;
+	}
+}
+
+void
+control_set_cluster(struct control *c,
+    const struct control_cluster_ops *ops, void *arg)
+{
+	c->cluster = ops;
+	c->cluster_arg = arg;
 }
 
 void

@@ -657,24 +657,43 @@ cancel_main(const struct ctlopt_vals *o, int argc, char **argv)
  * nodes
  */
 
+/* GET path, printed by view (or as JSON with --json). */
 static int
-nodes_main(const struct ctlopt_vals *o, int argc, char **argv)
+get_view(const struct ctlopt_vals *o, const char *path,
+    int (*view)(json_object *, FILE *, FILE *))
 {
 	json_object *root = NULL;
 	struct api_ctx a;
 	int status;
 
-	(void)argc;
-	(void)argv;
 	if (api_open(o, &a) != 0)
 		return 1;
-	if ((status = api_call(&a, "GET", "/nodes", NULL, 0, NULL,
-	    &root)) == 0)
+	if ((status = api_call(&a, "GET", path, NULL, 0, NULL, &root)) == 0)
 		status = o->json ? (ctlview_json(root, stdout), 0) :
-		    ctlview_nodes(root, stdout, stderr);
+		    view(root, stdout, stderr);
 	json_object_put(root);
 	api_close(&a);
 	return status;
+}
+
+static int
+nodes_main(const struct ctlopt_vals *o, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return get_view(o, "/nodes", ctlview_nodes);
+}
+
+/*
+ * cluster
+ */
+
+static int
+cluster_main(const struct ctlopt_vals *o, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return get_view(o, "/cluster", ctlview_cluster);
 }
 
 /*
@@ -1041,6 +1060,19 @@ const struct ctl_command ctl_nodes = {
 	    "SINCE (when it changed), RUNNING (runs on it), LAST ERROR.\n",
 	    0, NULL),
 	nodes_main,
+};
+
+const struct ctl_command ctl_cluster = {
+	API_COMMAND("cluster", "[API OPTIONS]",
+	    "show the cluster: members, the jobs each owns, etcd", NULL,
+	    "Cluster mode (cluster.etcd): this daemon's lease (ok, or why it "
+	    "launches\n"
+	    "nothing), then MEMBER, HOST, PID, UP (since it registered), JOBS "
+	    "(how many\n"
+	    "it owns), VERSION; then etcd's endpoints (the one in use and "
+	    "whether it\n"
+	    "answers).  A daemon not in cluster mode answers 404.\n", 0, NULL),
+	cluster_main,
 };
 
 const struct ctl_command ctl_pause = {

@@ -36,7 +36,7 @@ extern const struct ctl_command ctl_check, ctl_next, ctl_history,
     ctl_trust;
 extern const struct ctl_command ctl_jobs, ctl_show, ctl_run, ctl_runs,
     ctl_cancel, ctl_nodes, ctl_pause, ctl_resume, ctl_apply, ctl_delete,
-    ctl_task, ctl_outbox;
+    ctl_task, ctl_outbox, ctl_cluster;
 
 /* Directories and zone of the offline commands; the strings belong to
  * argv, the environment or cfg. */

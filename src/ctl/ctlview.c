@@ -507,6 +507,53 @@ ctlview_runs(json_object *root, FILE *out, FILE *err)
 	return status;
 }
 
+#define KEYED_COLS	7	/* columns of a keyed table, at most */
+
+/* A row's cells beyond what its keys give (a table's own columns). */
+typedef void (*keyed_fix_fn)(json_object *row, char cell[][CELL_MAX]);
+
+/*
+ * The table of list (an array of objects): column k shows key keys[k]
+ * of each object (NULL: left to fix, which may also change the others).
+ * empty is the note for an empty list.  Returns 0, or 1 when the list
+ * is missing or a write fails.
+ */
+static int
+keyed_table(json_object *list, size_t ncols, const char *const *head,
+    const char *const *keys, keyed_fix_fn fix, const char *empty, FILE *out,
+    FILE *err)
+{
+	char cell[KEYED_COLS][CELL_MAX];
+	const char *cells[KEYED_COLS];
+	json_object *e;
+	struct table *t = NULL;
+	size_t i, k;
+	int status = 1;
+
+	if (list == NULL || ncols > KEYED_COLS ||
+	    table_new(ncols, head, &t) != 0)
+		goto out;
+	for (k = 0; k < ncols; k++)
+		cells[k] = cell[k];
+	for (i = 0; i < json_object_array_length(list); i++) {
+		e = json_object_array_get_idx(list, i);
+		for (k = 0; k < ncols; k++) {
+			cell[k][0] = '\0';
+			if (keys[k] != NULL)
+				cell_json(ctlview_get(e, keys[k]), cell[k],
+				    CELL_MAX);
+		}
+		if (fix != NULL)
+			fix(e, cell);
+		if (table_add(t, cells) != 0)
+			goto out;
+	}
+	status = table_show(t, empty, out, err);
+ out:
+	table_free(t);
+	return status;
+}
+
 int
 ctlview_outbox(json_object *root, FILE *out, FILE *err)
 {
@@ -514,27 +561,75 @@ ctlview_outbox(json_object *root, FILE *out, FILE *err)
 		"EVENT", "ATTEMPTS", "WHY" };
 	static const char *const keys[] = { "id", "run_id", "job", "sink",
 		"event", "attempts", "why" };
-	char cell[7][CELL_MAX];
-	const char *cells[7];
-	json_object *list = jarray(root, "parked", err), *e;
-	struct table *t = NULL;
-	size_t i;
-	int k, status = 1;
 
-	if (list == NULL || table_new(7, head, &t) != 0)
-		goto out;
-	for (k = 0; k < 7; k++)
-		cells[k] = cell[k];
-	for (i = 0; i < json_object_array_length(list); i++) {
-		e = json_object_array_get_idx(list, i);
-		for (k = 0; k < 7; k++)
-			cell_json(ctlview_get(e, keys[k]), cell[k], CELL_MAX);
-		if (table_add(t, cells) != 0)
-			goto out;
+	return keyed_table(jarray(root, "parked", err), 7, head, keys, NULL,
+	    "no parked outbox entries", out, err);
+}
+
+/* The lease line and etcd's endpoints around the members' table. */
+static void
+cluster_head(json_object *root, FILE *out)
+{
+	json_object *ok = ctlview_get(root, "lease_ok");
+	char member[CELL_MAX], ns[CELL_MAX], why[CELL_MAX];
+
+	cell_json(ctlview_get(root, "member"), member, CELL_MAX);
+	cell_json(ctlview_get(root, "namespace"), ns, CELL_MAX);
+	cell_json(ctlview_get(root, "reason"), why, CELL_MAX);
+	fprintf(out, "member %s of namespace %s: %s%s\n", member, ns,
+	    ok != NULL && json_object_get_boolean(ok) ? "lease held" :
+	    "NOT LAUNCHING: ", ok != NULL && json_object_get_boolean(ok) ?
+	    "" : why);
+}
+
+static void
+cluster_endpoints(json_object *root, FILE *out)
+{
+	json_object *eps = ctlview_get(root, "endpoints"), *e, *h;
+	char url[CELL_MAX];
+	size_t i;
+
+	if (eps == NULL || !json_object_is_type(eps, json_type_array))
+		return;
+	for (i = 0; i < json_object_array_length(eps); i++) {
+		e = json_object_array_get_idx(eps, i);
+		cell_json(ctlview_get(e, "url"), url, CELL_MAX);
+		h = ctlview_get(e, "healthy");
+		fprintf(out, "etcd %s%s\n", url, h == NULL ? "" :
+		    json_object_get_boolean(h) ? " (in use, answering)" :
+		    " (in use, NOT answering)");
 	}
-	status = table_show(t, "no parked outbox entries", out, err);
- out:
-	table_free(t);
+}
+
+/* A member's UP (since it registered) and whether it is this daemon. */
+static void
+cluster_fix(json_object *m, char cell[][CELL_MAX])
+{
+	json_object *self = ctlview_get(m, "self");
+	int64_t age;
+
+	dur_format(ctlview_int(m, "age_s", &age) ? age * 1000 : 0, cell[3],
+	    CELL_MAX);
+	snprintf(cell[6], CELL_MAX, "%s", self != NULL &&
+	    json_object_get_boolean(self) ? "(this daemon)" : "");
+}
+
+int
+ctlview_cluster(json_object *root, FILE *out, FILE *err)
+{
+	static const char *const head[] = { "MEMBER", "HOST", "PID", "UP",
+		"JOBS", "VERSION", "" };
+	static const char *const keys[] = { "member", "host", "pid", NULL,
+		"owned_jobs", "version", NULL };
+	json_object *list = jarray(root, "members", err);
+	int status;
+
+	if (list == NULL)
+		return 1;
+	cluster_head(root, out);
+	status = keyed_table(list, 7, head, keys, cluster_fix,
+	    "no members registered", out, err);
+	cluster_endpoints(root, out);
 	return status;
 }
 

@@ -293,29 +293,59 @@ ticks_between(const struct slot *slot, int64_t last, int64_t now,
  * down for a week must not walk a week of seconds each at startup).
  */
 static void
-slot_catch_up(struct slot *slot, int64_t last)
+slot_catch_up(struct slot *slot, int64_t last, int64_t end,
+    const char *during, const char *why)
 {
 	int64_t t, n, now = plan_now();
 	char when[64];
 
 	if (last <= 0 || !slot->def->enabled || slot->paused ||
-	    (n = ticks_between(slot, last, now, slot->def->missed ==
+	    (n = ticks_between(slot, last, end, slot->def->missed ==
 	    JOB_MISSED_RUN_ONCE ? RUNNER_MISSED_SCAN : RUNNER_MISSED_COUNT,
 	    &t)) == 0)
 		return;
 	run_fmt_time(slot->def, t, when, sizeof(when));
 	if (missed_wanted(slot->def, t, now)) {
-		log_info("job %s: %lld tick(s) missed while the daemon was down; "
-		    "running the latest, %s, once", slot->name, (long long)n,
-		    when);
+		log_info("job %s: %lld tick(s) missed %s; running the latest, "
+		    "%s, once", slot->name, (long long)n, during, when);
 		slot_start_run(slot, t, "missed");
 		n--;
 	} else
-		log_info("job %s: %lld tick(s) missed while the daemon was down, "
-		    "the latest %s; skipped (missed: %s)", slot->name,
-		    (long long)n, when, slot->def->missed == JOB_MISSED_SKIP ?
+		log_info("job %s: %lld tick(s) missed %s, the latest %s; "
+		    "skipped (missed: %s)", slot->name, (long long)n, during, when,
+		    slot->def->missed == JOB_MISSED_SKIP ?
 		    "skip" : "run_once, past missed_max_age");
-	run_missed(slot, t, n, "the daemon was not running");
+	run_missed(slot, t, n, why);
+}
+
+/* The ticks handed to the claim already end before the slot's next one
+ * (the scheduler's); not scheduled: before now. */
+int64_t
+runner_handed_until(const struct runner *r, const char *name)
+{
+	bool found;
+	size_t at = defs_named_pos((void *const *)r->slots, r->nslots, name,
+	    &found);
+	const struct slot *slot = found ? r->slots[at] : NULL;
+
+	if (slot != NULL && slot->item.node.idx != HEAP_NONE)
+		return slot->item.due;
+	return plan_now();
+}
+
+int
+runner_catch_up(struct runner *r, const char *name, int64_t last,
+    int64_t end, const char *why)
+{
+	bool found;
+	size_t at = defs_named_pos((void *const *)r->slots, r->nslots, name,
+	    &found);
+
+	if (!found)
+		return ERR_NOTFOUND;
+	if (!r->shutting)
+		slot_catch_up(r->slots[at], last, end, why, why);
+	return 0;
 }
 
 /* ---- definitions ---- */
@@ -364,8 +394,9 @@ slot_new(struct runner *r, struct job_def *def, int at_startup)
 	slot->last_ended_ms = state.last_ended_ms;
 	runstats_last(slot, 1);
 	slot_plan(slot, plan_now());
-	if (at_startup)
-		slot_catch_up(slot, state.last_scheduled_at);
+	if (at_startup && !r->claim->shared)
+		slot_catch_up(slot, state.last_scheduled_at, plan_now(),
+		    "while the daemon was down", "the daemon was not running");
 	return slot;
 }
 

@@ -1106,6 +1106,27 @@ run_wait_tick(struct run *run, loop_fn fn)
 	    run, &run->timer) == 0;
 }
 
+static void run_not_started(struct run *run, const char *why);
+
+/* The claim in force may stop a won run at the last moment (a cluster
+ * member whose lease expired meanwhile must not launch).  Returns 1 if
+ * it did (the run is over). */
+static int
+run_launch_refused(struct run *run)
+{
+	const struct run_claim_ops *ops = run->r->claim;
+	char why[256];
+
+	if (ops->may_launch == NULL || run->rec->attempt != 1 ||
+	    ops->may_launch(run->r->claim_arg, run->rec, why, sizeof(why)) == 0)
+		return 0;
+	log_warn("job %s: run not launched: %s " RUN_LOG_FIELDS, run->rec->job,
+	    why, RUN_LOG_ARGS(run->rec));
+	run->r->stats.skipped++;
+	run_not_started(run, why);
+	return 1;
+}
+
 static void
 run_launch(void *arg)
 {
@@ -1115,6 +1136,8 @@ run_launch(void *arg)
 
 	run->timer = NULL;
 	if (run_wait_tick(run, run_launch))
+		return;
+	if (run_launch_refused(run))
 		return;
 	if (run->def->concurrency == JOB_CONC_REPLACE)
 		run_replace_others(run);
@@ -1142,12 +1165,19 @@ static void
 run_unplaced(void *arg)
 {
 	struct run *run = arg;
-	const char *why = run->pick_error ? run->pick_error :
-	    "no node to run on";
 
 	run->timer = NULL;
 	if (run_wait_tick(run, run_unplaced))
 		return;
+	run_not_started(run, run->pick_error ? run->pick_error :
+	    "no node to run on");
+}
+
+/* A recorded run that does not start fails with why; a scheduled one's
+ * tick is missed. */
+static void
+run_not_started(struct run *run, const char *why)
+{
 	if (strcmp(run->rec->trigger, "schedule") == 0 ||
 	    strcmp(run->rec->trigger, "missed") == 0)
 		run_missed(run->slot, run->rec->scheduled_at, 1, why);
@@ -1182,13 +1212,47 @@ runs_not_recorded(struct run *run, int rc)
 	run_finish(run, RUN_FAILURE, "store unavailable");
 }
 
+/* A tick nobody claimed (runhooks.h: the claim marked it missed, with
+ * why in its reason): not launched, missed at once. */
+static void
+runs_unclaimed(struct run *run)
+{
+	const char *why = run->rec->reason ? run->rec->reason :
+	    "the claim failed";
+	char when[64];
+
+	run_fmt_time(run->def, run->rec->scheduled_at, when, sizeof(when));
+	log_warn("job %s: tick %s not launched: %s", run->rec->job, when, why);
+	run->r->stats.skipped++;
+	if (strcmp(run->rec->trigger, "schedule") == 0 ||
+	    strcmp(run->rec->trigger, "missed") == 0)
+		run_missed(run->slot, run->rec->scheduled_at, 1, why);
+	run_finish(run, RUN_FAILURE, NULL);
+}
+
+/* A tick another claim owns: dropped (logged at debug level when the
+ * claim said who has it, as a cluster member does for most ticks). */
+static void
+runs_lost(struct run *run)
+{
+	char when[64];
+
+	run_fmt_time(run->def, run->rec->scheduled_at, when, sizeof(when));
+	if (run->rec->reason != NULL)
+		log_debug("job %s: tick %s not run here: %s", run->rec->job,
+		    when, run->rec->reason);
+	else
+		log_info("job %s: tick %s already recorded, not running it "
+		    "again", run->rec->job, when);
+	run_finish(run, RUN_FAILURE, NULL);
+}
+
 /* The claim's answer (runhooks.h): launch each run that won its tick at
  * its second; drop those that lost; the rest were not recorded. */
 static void
 runs_created(struct store_run **recs, size_t n, int rc, void *arg)
 {
 	struct run **runs = arg, *run;
-	char when[64];
 	loop_fn fn;
 	size_t i;
 
@@ -1202,12 +1266,10 @@ runs_created(struct store_run **recs, size_t n, int rc, void *arg)
 			run->slot->run_count--;	/* counted by slot_start_run */
 		if (rc != 0) {
 			runs_not_recorded(run, rc);
+		} else if (run->rec->id == 0 && run->rec->missed > 0) {
+			runs_unclaimed(run);
 		} else if (run->rec->id == 0) {
-			run_fmt_time(run->def, run->rec->scheduled_at, when,
-			    sizeof(when));
-			log_info("job %s: tick %s already recorded, not "
-			    "running it again", run->rec->job, when);
-			run_finish(run, RUN_FAILURE, NULL);
+			runs_lost(run);
 		} else if (run->cancel_reason) {
 			run_finish(run, RUN_FAILURE, run->cancel_reason);
 		} else if (run->r->shutting) {
@@ -1233,7 +1295,9 @@ claim_local(void *arg, struct store_run **recs, size_t n,
 	return storeq_create(arg, recs, n, done, done_arg);
 }
 
-const struct run_claim_ops run_claim_local = { "local", claim_local };
+const struct run_claim_ops run_claim_local = {
+	.name = "local", .claim = claim_local,
+};
 
 /* Hands the intents gathered in this loop iteration to the claim. */
 static void

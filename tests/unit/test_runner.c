@@ -944,7 +944,9 @@ lose_claim(void *arg, struct store_run **recs, size_t n,
 	return lc->next->claim(lc->next_arg, recs, n, done, done_arg);
 }
 
-static const struct run_claim_ops lose_ops = { "lose-first", lose_claim };
+static const struct run_claim_ops lose_ops = {
+	.name = "lose-first", .claim = lose_claim,
+};
 
 static void
 prep_lose(struct env *e)
@@ -1030,7 +1032,9 @@ fence_claim(void *arg, struct store_run **recs, size_t n,
 	return fc->next->claim(fc->next_arg, recs, n, done, done_arg);
 }
 
-static const struct run_claim_ops fence_ops = { "fence", fence_claim };
+static const struct run_claim_ops fence_ops = {
+	.name = "fence", .claim = fence_claim,
+};
 
 static void
 prep_member(struct env *e)
@@ -1442,6 +1446,175 @@ test_missed_while_down(void **state)
 	free(ent);
 }
 
+/*
+ * A claim shared with other daemons (a cluster's, in miniature): the
+ * first tick it is asked for nobody claims (missed, with why); the first
+ * it wins, it refuses to launch (may_launch); the others go to the local
+ * claim.  With pass set, it only passes them on.
+ */
+struct shared_claim {
+	const struct run_claim_ops *next;
+	void *next_arg;
+	bool pass;
+	int64_t unclaimed, refused;	/* the ticks it did that to */
+	int64_t from, to;	/* runner_catch_up's range */
+	struct runner *r;
+};
+
+static int
+shared_claim(void *arg, struct store_run **recs, size_t n,
+    run_claim_done_fn done, void *done_arg)
+{
+	struct shared_claim *sc = arg;
+
+	if (!sc->pass && sc->unclaimed == 0) {
+		assert_int_equal(n, 1);		/* one job, a tick a second */
+		sc->unclaimed = recs[0]->scheduled_at;
+		recs[0]->missed = 1;
+		recs[0]->reason = strdup("etcd unreachable (test)");
+		done(recs, n, 0, done_arg);
+		return 0;
+	}
+	return sc->next->claim(sc->next_arg, recs, n, done, done_arg);
+}
+
+static int
+shared_may_launch(void *arg, const struct store_run *rec, char *why,
+    size_t n)
+{
+	struct shared_claim *sc = arg;
+
+	if (sc->pass || sc->refused != 0)
+		return 0;
+	sc->refused = rec->scheduled_at;
+	snprintf(why, n, "lease lost (test)");
+	return -1;
+}
+
+static const struct run_claim_ops shared_ops = {
+	.name = "shared", .claim = shared_claim,
+	.may_launch = shared_may_launch, .shared = true,
+};
+
+static void
+prep_shared(struct env *e)
+{
+	struct shared_claim *sc = ((void **)e->ctx)[0];
+
+	runner_claim(e->r, &sc->next, &sc->next_arg);
+	sc->r = e->r;
+	assert_int_equal(runner_set_claim(e->r, &shared_ops, sc), 0);
+	assert_int_equal(runner_set_plan(e->r, plan_notices,
+	    ((void **)e->ctx)[1]), 0);
+}
+
+/*
+ * A tick nobody claimed is not run and counts as missed at once, with
+ * the claim's reason; a run won but refused at launch fails with the
+ * reason, never started, its tick missed; the other ticks run.
+ */
+static void
+test_claim_unclaimed_refused(void **state)
+{
+	struct env *e = *state;
+	struct shared_claim sc = { 0 };
+	struct notices nc = { 0 };
+	void *ctx[2] = { &sc, &nc };
+	struct store_run **runs;
+	struct runner_stats st;
+	size_t n, i, ok = 0, refused = 0;
+
+	put(e->nodes, "n1", local);
+	put(e->jobs, "tick", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
+	e->prep = prep_shared;
+	e->ctx = ctx;
+	run_for(e, 3800);
+	assert_true(sc.unclaimed > 0 && sc.refused > sc.unclaimed);
+	runner_stats(e->r, &st);
+	assert_true(st.skipped >= 2);
+	assert_true(nc.missed >= 2);
+	runs = runs_of(e, "tick", &n);
+	for (i = 0; i < n; i++) {
+		assert_true(runs[i]->scheduled_at != sc.unclaimed);
+		if (runs[i]->scheduled_at == sc.refused) {
+			refused++;
+			assert_int_equal(runs[i]->status, RUN_FAILURE);
+			assert_int_equal(runs[i]->started_ms, 0);
+			assert_string_equal(runs[i]->reason,
+			    "lease lost (test)");
+		} else
+			ok += runs[i]->status == RUN_SUCCESS;
+	}
+	assert_int_equal(refused, 1);
+	assert_true(ok >= 1);
+	store_runs_free(runs, n);
+}
+
+static void
+catch_up_now(void *arg)
+{
+	struct shared_claim *sc = arg;
+
+	assert_int_equal(runner_catch_up(sc->r, "once", sc->from, sc->to,
+	    "taken over (test)"), 0);
+	assert_int_equal(runner_catch_up(sc->r, "skip", sc->from, sc->to,
+	    "taken over (test)"), 0);
+	assert_int_equal(runner_catch_up(sc->r, "nosuch", sc->from, sc->to,
+	    "taken over (test)"), ERR_NOTFOUND);
+}
+
+static void
+prep_catch_up(struct env *e)
+{
+	struct shared_claim *sc = ((void **)e->ctx)[0];
+
+	prep_shared(e);
+	loop_timer_add(e->loop, loop_mono_ms() + 300, catch_up_now, sc, NULL);
+}
+
+/*
+ * runner_catch_up (a cluster member taking jobs over): of the ticks in
+ * the range, a run_once job runs the latest once (trigger "missed") and
+ * misses the others; a skip job misses them all.
+ */
+static void
+test_catch_up(void **state)
+{
+	struct env *e = *state;
+	struct shared_claim sc = { .pass = true };
+	struct notices nc = { 0 };
+	void *ctx[2] = { &sc, &nc };
+	struct store_run **runs;
+	size_t n, i, caught = 0;
+
+	sc.to = time(NULL) - 1;
+	sc.from = sc.to - 4;	/* ticks from+1 .. to-1: three */
+	put(e->nodes, "n1", local);
+	put(e->jobs, "once", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"missed\": \"run_once\","
+	    "\"command\": [\"/bin/true\"]}");
+	put(e->jobs, "skip", "{\"policy\": {\"roles\": [\"w\"]},"
+	    "\"schedule\": \"* * * * * *\", \"command\": [\"/bin/true\"]}");
+	e->prep = prep_catch_up;
+	e->ctx = ctx;
+	run_for(e, 1200);
+	assert_int_equal(nc.missed, 2 + 3);
+	runs = runs_of(e, "once", &n);
+	for (i = 0; i < n; i++)
+		if (strcmp(runs[i]->trigger, "missed") == 0) {
+			caught++;
+			assert_int_equal(runs[i]->scheduled_at, sc.to - 1);
+			assert_int_equal(runs[i]->status, RUN_SUCCESS);
+		}
+	assert_int_equal(caught, 1);
+	store_runs_free(runs, n);
+	runs = runs_of(e, "skip", &n);
+	for (i = 0; i < n; i++)
+		assert_string_equal(runs[i]->trigger, "schedule");
+	store_runs_free(runs, n);
+}
+
 int
 main(void)
 {
@@ -1476,6 +1649,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_claim_lost, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_claim_unclaimed_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_catch_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_finish_hooks, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_plan_rows_saved, setup,

@@ -1,0 +1,164 @@
+# cluster_lib.sh - several distcrond in cluster mode on one etcd, for the
+# cluster tests (POSIX sh; source it after lib.sh and etcd_lib.sh).
+#
+#   cluster_setup                 # api_setup + etcd_require; daemons killed
+#                                 # on exit
+#   etcd_start 3
+#   cluster_jobs                  # $JOBS: 6 jobs firing every second, two
+#                                 # owned by each of m1, m2, m3; the first of
+#                                 # each pair "missed": "run_once" ($ONCE),
+#                                 # the other "skip"; each run appends
+#                                 # "JOB TICK MEMBER FENCE TIME" to $TICKS
+#   cluster_start I [ARGS...]     # daemon I, member mI, its own copy of the
+#                                 # jobs, state $T/sI, log $T/dI.log
+#   cluster_use I                 # req, body and metric talk to daemon I
+#   cluster_all_see N             # every running daemon lists N members
+#   cluster_signal I SIG          # kill -SIG daemon I
+#   cluster_kill I                # SIGKILL, waits; it counts as gone
+#   cluster_stop I                # SIGTERM, waits
+#   cluster_histories             # every member's runs of every job as
+#                                 # $T/hist.I.JOB.json (for cluster_check.py)
+#   cluster_check ARGS...         # cluster_check.py $TICKS ARGS, output in
+#                                 # $T/out
+
+CL_IDS=
+CL_TTL=3
+
+# cluster_setup: what a cluster test needs (or skip).
+cluster_setup() {
+	api_setup
+	etcd_require
+	chain_exit cluster_kill_all
+	TICKS=$T/ticks
+	: >"$TICKS"
+}
+
+# cluster_kill_all: SIGKILL to every daemon still running (on exit too).
+cluster_kill_all() {
+	for _i in $CL_IDS; do
+		[ -s "$T/d$_i.pid" ] && kill -9 "$(cat "$T/d$_i.pid")" 2>/dev/null
+	done
+	return 0
+}
+
+# cluster_owners: six job names, two owned by each of m1, m2 and m3 when
+# all three are members (rendezvous.c's hash, computed the same way).
+cluster_owners() {
+	python3 -c '
+M = 2 ** 64 - 1
+
+def score(member, job):
+    h = 0xcbf29ce484222325
+    for c in member.encode() + b"\0" + job.encode():
+        h = ((h ^ c) * 0x100000001b3) & M
+    h = ((h ^ (h >> 30)) * 0xbf58476d1ce4e5b9) & M
+    h = ((h ^ (h >> 27)) * 0x94d049bb133111eb) & M
+    return h ^ (h >> 31)
+
+members = ["m1", "m2", "m3"]
+picked = {m: [] for m in members}
+for i in range(1000):
+    job = "c%03d" % i
+    owner = max(members, key=lambda m: (score(m, job), m))
+    if len(picked[owner]) < 2:
+        picked[owner].append(job)
+print(" ".join(picked["m1"] + picked["m2"] + picked["m3"]))'
+}
+
+# cluster_jobs: the jobs (see the top) in $J, the local node in $N.
+cluster_jobs() {
+	JOBS=$(cluster_owners)
+	ONCE=
+	_k=0
+	for _j in $JOBS; do
+		_missed=skip
+		if [ $((_k % 2)) -eq 0 ]; then
+			_missed=run_once
+			ONCE=$ONCE${ONCE:+,}$_j
+		fi
+		cat >"$J/$_j.json" <<-EOF
+		{"policy": {"hosts": "any", "roles": ["local"]},
+		 "schedule": "* * * * * *", "missed": "$_missed",
+		 "command": ["/bin/sh", "-c", "echo \"\$DISTCRON_JOB \$DISTCRON_SCHEDULED_AT \$DISTCRON_MEMBER \$DISTCRON_FENCE \$(date +%s.%N)\" >>$TICKS"]}
+		EOF
+		_k=$((_k + 1))
+	done
+	printf '{"roles": ["local"], "connection_type": "local"}\n' \
+	    >"$N/local.json"
+}
+
+# cluster_start I [ARGS...]: daemon I (see the top), with its API on a
+# free port ($T/dI.port); waits until it listens.
+cluster_start() {
+	_i=$1
+	shift
+	rm -rf "$T/j$_i"
+	cp -r "$J" "$T/j$_i"
+	: >"$T/d$_i.log"
+	"$daemon" --config /dev/null --jobs-dir "$T/j$_i" --nodes-dir "$N" \
+	    --state-dir "$T/s$_i" --listen 127.0.0.1:0 --shutdown-grace 2s \
+	    --log-level debug --allow-root-jobs --etcd "$ETCD_ENDPOINTS" \
+	    --cluster-member "m$_i" --cluster-lease-ttl "${CL_TTL}s" "$@" \
+	    >>"$T/d$_i.log" 2>&1 &
+	echo $! >"$T/d$_i.pid"
+	case " $CL_IDS " in *" $_i "*) ;; *) CL_IDS="$CL_IDS $_i" ;; esac
+	if ! wait_for 10 grep -q 'API listening' "$T/d$_i.log"; then
+		cat "$T/d$_i.log"
+		return 1
+	fi
+	log_api_port "$T/d$_i.log" >"$T/d$_i.port"
+}
+
+# cluster_use I: $URL and $TOKEN of daemon I, for req, body and metric.
+cluster_use() {
+	URL=http://127.0.0.1:$(cat "$T/d$1.port")
+	TOKEN=$(cat "$T/s$1/api.token")
+}
+
+# cluster_all_see N: every running daemon's GET /cluster lists N members
+# and says its lease is fine.
+cluster_all_see() {
+	for _i in $CL_IDS; do
+		[ -s "$T/d$_i.pid" ] || continue
+		cluster_use "$_i"
+		req GET /cluster
+		status_is 200 && body "len(b['members']) == $1 and b['lease_ok']" ||
+		    return 1
+	done
+}
+
+cluster_signal() { kill "-$2" "$(cat "$T/d$1.pid")"; }
+
+cluster_kill() {
+	_p=$(cat "$T/d$1.pid")
+	kill -KILL "$_p"
+	wait "$_p" 2>/dev/null
+	: >"$T/d$1.pid"
+}
+
+# cluster_stop I: SIGTERM to daemon I, waits for it ($stop_rc).
+cluster_stop() {
+	_p=$(cat "$T/d$1.pid")
+	kill -TERM "$_p"
+	wait "$_p"
+	stop_rc=$?
+	: >"$T/d$1.pid"
+}
+
+# cluster_histories: every member's runs of every job (after the stop).
+cluster_histories() {
+	for _i in $CL_IDS; do
+		for _j in $JOBS; do
+			"$ctl" history "$_j" --state-dir "$T/s$_i" -n 1000 --json \
+			    >"$T/hist.$_i.$_j.json" 2>"$T/err" || return 1
+		done
+	done
+}
+
+# cluster_check ARGS...: cluster_check.py over $TICKS (and the histories);
+# its findings in $T/out.
+cluster_check() {
+	python3 "$top_srcdir/tests/integration/cluster_check.py" "$TICKS" \
+	    --jobs "$(echo $JOBS | tr ' ' ,)" --ttl "$CL_TTL" \
+	    --run-once "$ONCE" "$@" >"$T/out" 2>&1
+}
