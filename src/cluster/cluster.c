@@ -1,14 +1,15 @@
 /*
  * cluster.c - the member's lease and the list of members (cluster.h).
  *
- * One timer drives it, every TTL/3: while the member has no lease it asks
- * for one and registers its key on it (a transaction that creates the key
- * only if no one holds it, so two daemons given the same member id do not
- * both run); while it has one, it renews it and reads the members' keys.
- * A watch on the members' prefix makes changes known at once; the range on
- * every timer is the fallback when the watch breaks.  A change of members
- * re-computes ownership and hands the jobs this member takes over to
- * claim.c.
+ * One timer drives it, every TTL/3 (CL_RETRY_MS after a failed keepalive,
+ * so that a lease outlives an etcd election): while the member has no
+ * lease it asks for one and registers its key on it (a transaction that
+ * creates the key only if no one holds it, so two daemons given the same
+ * member id do not both run); while it has one, it renews it and reads
+ * the members' keys.  A watch on the members' prefix makes changes known
+ * at once; the range on every timer is the fallback when the watch
+ * breaks.  A change of members re-computes ownership and hands the jobs
+ * this member takes over to claim.c.
  *
  * The lease counts as fresh until a whole TTL after the send time of the
  * last keepalive etcd answered: etcd renewed it no earlier than that, so
@@ -33,6 +34,7 @@
 #include "cluster_int.h"
 
 #define CL_STOP_WAIT_MS	1000	/* cluster_stop waits this long for etcd */
+#define CL_RETRY_MS	250	/* a failed keepalive is tried again */
 
 static void cl_tick(void *arg);
 static void cl_range(struct cluster *c);
@@ -290,6 +292,20 @@ cl_grant(struct cluster *c)
 	}
 }
 
+/* A keepalive failed (etcd electing a leader answers at once with an
+ * error): the next tick comes CL_RETRY_MS later instead of a third of the
+ * TTL later, so that a lease outlives an election that ends before the
+ * lease does. */
+static void
+cl_retry_soon(struct cluster *c)
+{
+	if (c->tick != NULL)
+		loop_timer_del(c->tick);
+	c->tick = NULL;
+	loop_timer_add(c->loop, loop_mono_ms() + CL_RETRY_MS, cl_tick, c,
+	    &c->tick);
+}
+
 static void
 cl_renewed(void *arg, const struct etcd_result *r)
 {
@@ -306,6 +322,7 @@ cl_renewed(void *arg, const struct etcd_result *r)
 		cl_lease_lost(c, "etcd says the lease is gone");
 	} else if (r->err != 0) {
 		cl_etcd_error(c, r);
+		cl_retry_soon(c);
 	} else {
 		cl_etcd_ok(c);
 		if (k->sent_ms > c->ka_ok_ms)
