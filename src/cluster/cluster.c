@@ -35,6 +35,7 @@
 
 #define CL_STOP_WAIT_MS	1000	/* cluster_stop waits this long for etcd */
 #define CL_RETRY_MS	250	/* a failed keepalive is tried again */
+#define CL_REQUEST_MIN_MS 1000	/* etcd requests are given at least this */
 
 static void cl_tick(void *arg);
 static void cl_range(struct cluster *c);
@@ -566,13 +567,30 @@ cl_names(struct cluster *c, const struct cluster_opts *o)
 	return 0;
 }
 
+/* Half the lease, within [CL_REQUEST_MIN_MS, ETCD_TIMEOUT_DEFAULT]. */
+static int64_t
+cl_request_timeout_ms(int64_t ttl_ms)
+{
+	int64_t t = ttl_ms / 2;
+
+	if (t < CL_REQUEST_MIN_MS)
+		return CL_REQUEST_MIN_MS;
+	return t > ETCD_TIMEOUT_DEFAULT ? ETCD_TIMEOUT_DEFAULT : t;
+}
+
 int
 cluster_new(struct loop *loop, const struct cluster_opts *o,
     struct cluster **out, char *err, size_t errlen)
 {
+	struct etcd_opts eo = o->etcd;
 	struct cluster *c;
 	int rc;
 
+	/* A request etcd does not answer (one lost with a leader that died
+	 * waits for etcd's own timeout) is given up after half the lease,
+	 * so that a keepalive or a claim can be tried again in time. */
+	if (eo.timeout_ms == 0)
+		eo.timeout_ms = cl_request_timeout_ms(o->lease_ttl_ms);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&c->mu, NULL);
@@ -583,7 +601,7 @@ cluster_new(struct loop *loop, const struct cluster_opts *o,
 	c->nonce_base = ((uint64_t)loop_real_ms() << 20) ^ (uint64_t)getpid();
 	snprintf(c->last_err, sizeof(c->last_err), "no answer yet");
 	if ((rc = cl_names(c, o)) != 0 ||
-	    (rc = etcd_new(loop, &o->etcd, &c->e, err, errlen)) != 0) {
+	    (rc = etcd_new(loop, &eo, &c->e, err, errlen)) != 0) {
 		cluster_free(c);
 		return rc;
 	}
