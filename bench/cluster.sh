@@ -28,7 +28,8 @@
 # figures and never passes or fails on a time.
 #   usage: [DURATION=S] [ROUNDS=N] [LAT_SECS=S] [JOBS=N] [CAP_JOBS="N..."]
 #          [CAP_SECS=S] [PARTS="lat soak cap"] [SOAK_KEEP=DIR] bench/cluster.sh
-# SOAK_KEEP keeps the soak's ticks, fault log and daemon logs in DIR.
+# SOAK_KEEP keeps the soak's ticks, fault log, daemon logs and etcd
+# metrics in DIR, and prints the report's command line for them.
 . "$(dirname "$0")/common.sh"
 set +eu		# the test helpers test, retry and read unset names
 DURATION=${DURATION:-600}
@@ -236,7 +237,8 @@ soak_part() {
 	$REPORT soak "$TICKS" "$T/faults" --from "$S0" --to "$S1" \
 	    --ttl "$CL_TTL" --metrics "$T/met" --metrics-span "$S0" "$M1"
 	[ -z "${SOAK_KEEP:-}" ] || { mkdir -p "$SOAK_KEEP" &&
-	    cp "$TICKS" "$T/faults" "$T"/d?.log "$SOAK_KEEP/"; }
+	    cp -r "$TICKS" "$T/faults" "$T"/d?.log "$T/met" "$SOAK_KEEP/" &&
+	    echo "   kept in $SOAK_KEEP: $REPORT soak $SOAK_KEEP/ticks $SOAK_KEEP/faults --from $S0 --to $S1 --ttl $CL_TTL --metrics $SOAK_KEEP/met --metrics-span $S0 $M1"; }
 	etcd_stop_all
 }
 
