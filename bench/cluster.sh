@@ -11,9 +11,11 @@
 #  2. The soak: DURATION seconds (default 600) of the 3 daemons, a fault
 #     every 20 s, cycling: SIGKILL a daemon (restarted 8 s later), SIGSTOP
 #     a daemon for its lease TTL + 2 s then SIGCONT, SIGKILL an etcd member
-#     (restarted 5 s later); victims rotate.  Then bench/cluster_report.py
-#     says: duplicate ticks, ticks missed outside the failover windows (the
-#     fault - 1 s to TTL + 1 s after it, for the jobs the victim ran; every
+#     (restarted 5 s later; the fault log says if it led and how many
+#     daemons used it); victims rotate.
+#     Then bench/cluster_report.py says: duplicate ticks, ticks missed
+#     outside the failover windows (the fault - 1 s to TTL + 1 s after it,
+#     for the jobs the victim ran; every
 #     job for an etcd member), failover times (kill or stop to the first
 #     launch of the victim's jobs by another member), and etcd's requests
 #     per run from its own /metrics (grpc_server_handled_total by method,
@@ -21,8 +23,10 @@
 #     restarts counted as counter resets).
 #  3. How far one etcd carries: CAP_JOBS (default "500 1000 2000") jobs on
 #     /bin/true every second with 1, 2 and 3 daemons on a 1-member etcd,
-#     CAP_SECS seconds (default 12) each: runs per second, the share of
-#     ticks that ran, claims lost or failed (/metrics), lateness.
+#     and one daemon without --etcd for reference ("daemons=0"), CAP_SECS
+#     seconds (default 12) each: runs per second, the share of ticks that
+#     ran, claims won/lost/failed (/metrics; "lost" is another member's,
+#     mostly ticks this one does not own, which cost no request), lateness.
 # It uses the integration tests' etcd_lib.sh and cluster_lib.sh (the
 # lease TTL is theirs, CL_TTL, 3 s).  Never run by make check; it prints
 # figures and never passes or fails on a time.
@@ -104,6 +108,7 @@ single_start() {
 	echo $! >"$T/d1.pid"
 	CL_IDS=" 1"
 	wait_for 10 grep -q 'API listening' "$T/d1.log" || exit 1
+	log_api_port "$T/d1.log" >"$T/d1.port"
 }
 
 # window_runs SECS: lets SECS seconds of ticks run after a 3 s settling;
@@ -122,7 +127,8 @@ claims() {
 	echo "${_v:-0}"
 }
 
-# claims_sum: the daemons' distcron_cluster_claims_total, "won lost failed".
+# claims_sum: the daemons' distcron_cluster_claims_total, "won lost failed"
+# (0 0 0 for a daemon without --etcd).
 claims_sum() {
 	_w=0 _l=0 _f=0
 	for _i in $CL_IDS; do
@@ -145,6 +151,20 @@ etcd_metrics() {
 		curl -s "$(etcd_url "$_i")/metrics" \
 		    >"$T/met/$(printf %04d "$MET_N").$_i"
 	done
+}
+
+# etcd_users URL: how many running daemons talk to etcd at URL (their
+# GET /cluster's current endpoint).
+etcd_users() {
+	_n=0
+	for _i in $CL_IDS; do
+		[ -s "$T/d$_i.pid" ] || continue
+		cluster_use "$_i"
+		req GET /cluster
+		body "[e['url'] for e in b['endpoints'] if e['current']] == ['$1']" &&
+		    _n=$((_n + 1))
+	done
+	echo "$_n"
 }
 
 # sleep_until T: sleeps until the UNIX second T (not at all if past).
@@ -188,6 +208,7 @@ soak_fault() {
 		fault_log daemon-kill "m$v" "$(now)"
 		cluster_kill "$v"
 		sleep 8
+		cat "$T/d$v.log" >>"$T/d$v.before-restarts.log"	# truncated
 		cluster_start "$v" --log-level "$CL_LOG" --cluster-namespace soak ||
 		    echo "warning: m$v did not restart"
 		;;
@@ -200,7 +221,9 @@ soak_fault() {
 		;;
 	2)	v=$(($1 / 3 % 3 + 1))
 		etcd_metrics
-		fault_log etcd-kill "e$v" "$(now)"
+		[ "$(etcd_leader)" = "$v" ] && role=leader || role=follower
+		fault_log etcd-kill "e$v" "$(now)" "$role" \
+		    "used-by-$(etcd_users "$(etcd_url "$v")")"
 		etcd_kill_member "$v"
 		sleep 5
 		etcd_start_member "$v"
@@ -237,7 +260,8 @@ soak_part() {
 	$REPORT soak "$TICKS" "$T/faults" --from "$S0" --to "$S1" \
 	    --ttl "$CL_TTL" --metrics "$T/met" --metrics-span "$S0" "$M1"
 	[ -z "${SOAK_KEEP:-}" ] || { mkdir -p "$SOAK_KEEP" &&
-	    cp -r "$TICKS" "$T/faults" "$T"/d?.log "$T/met" "$SOAK_KEEP/" &&
+	    cp -r "$TICKS" "$T/faults" "$T"/d?.log "$T"/d*.before-restarts.log \
+	    "$T/met" "$SOAK_KEEP/" &&
 	    echo "   kept in $SOAK_KEEP: $REPORT soak $SOAK_KEEP/ticks $SOAK_KEEP/faults --from $S0 --to $S1 --ttl $CL_TTL --metrics $SOAK_KEEP/met --metrics-span $S0 $M1"; }
 	etcd_stop_all
 }
@@ -248,8 +272,12 @@ cap_part() {
 	echo "== claim path on a 1-member etcd: jobs on /bin/true every second, ${CAP_SECS}s each"
 	for jobs in $CAP_JOBS; do
 		make_jobs "$jobs" true
-		for k in 1 2 3; do
-			members_start "$k" "cap$jobs.$k"
+		for k in 0 1 2 3; do
+			if [ "$k" -eq 0 ]; then
+				single_start	# the reference: no etcd
+			else
+				members_start "$k" "cap$jobs.$k"
+			fi
 			sleep 3
 			WFROM=$(($(date +%s) + 1))
 			WTO=$((WFROM + CAP_SECS - 1))

@@ -14,7 +14,8 @@
 
 TICKS lines are "JOB TICK MEMBER FENCE TIME" (tests/integration/
 cluster_check.py's format, read with its parser); FAULTS lines are
-"KIND VICTIM TIME" (daemon-kill mN, daemon-stop mN, etcd-kill eN).  A
+"KIND VICTIM TIME [ROLE]" (daemon-kill mN, daemon-stop mN, etcd-kill eN
+leader|follower).  A
 failover window is (TIME - 1, TIME + TTL + 1] of the ticks of the jobs the
 victim ran in the 3 s before the fault (every job for an etcd member).
 """
@@ -114,8 +115,8 @@ def etcd_requests(d):
 
 
 def parse_faults(path):
-    return [(f[0], f[1], float(f[2])) for f in
-            (line.split() for line in open(path)) if len(f) == 3]
+    return [(f[0], f[1] + "".join("/" + x for x in f[3:]), float(f[2]))
+            for f in (line.split() for line in open(path)) if len(f) >= 3]
 
 
 def soak_windows(faults, by_job, ttl):
@@ -197,6 +198,7 @@ def cmd_soak(argv):
     for kind in ("daemon-kill", "daemon-stop", "etcd-kill"):
         print("%-46s %d" % ("ticks lost inside %s windows" % kind,
                             missed_in[kind]))
+    fault_table(wins, by_job, seen, a)
     fo = defaultdict(list)
     for w in wins:
         if w[0].startswith("daemon"):
@@ -219,6 +221,34 @@ def cmd_soak(argv):
         lo, hi = a.metrics_span
         etcd_table(etcd_requests(a.metrics),
                    sum(1 for r in runs if lo <= r[4] <= hi))
+
+
+def fault_table(wins, by_job, seen, a):
+    """One line per fault: the ticks lost in its second and the 12 after
+    (in its window or not), and how late the first tick after it ran."""
+    print("per fault (ticks lost in its second and the 12 after; the "
+          "latest launch of a tick in that span):")
+    for kind, victim, t, jobs, lo, hi in wins:
+        lost = defaultdict(int)
+        worst = (0.0, None)
+        for tick in range(int(t), int(t) + 13):
+            if not a.t0 <= tick <= a.t1:
+                continue
+            for j in by_job:
+                if (j, tick) not in seen:
+                    lost[tick] += 1
+                else:
+                    d = seen[(j, tick)][0][4] - tick
+                    worst = max(worst, (d, tick))
+        span = sorted(lost)
+        print("  %.3f %-11s %-22s lost %4d ticks%s; latest launch %.2f s "
+              "after its tick%s" % (
+                  t, kind, victim, sum(lost.values()),
+                  " (seconds +%d..+%d after, up to %d jobs a second)" % (
+                      span[0] - int(t), span[-1] - int(t),
+                      max(lost.values())) if span else "",
+                  worst[0], " (tick +%d)" % (worst[1] - int(t))
+                  if worst[1] else ""))
 
 
 def near(faults, t):
