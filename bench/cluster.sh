@@ -44,7 +44,9 @@ CAP_JOBS=${CAP_JOBS:-500 1000 2000}
 CAP_SECS=${CAP_SECS:-12}
 PARTS=${PARTS:-lat soak cap}
 dc_install etcd-server etcd-client curl
+# shellcheck disable=SC2034 # read by lib.sh
 top_srcdir=$DC_TOP
+# shellcheck disable=SC2034
 top_builddir=$B
 . "$DC_TOP/tests/integration/lib.sh"
 . "$DC_TOP/tests/integration/etcd_lib.sh"
