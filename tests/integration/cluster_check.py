@@ -14,9 +14,8 @@ exits 1 if any failed:
     the jobs the --victim ran in the 3 s before it (without --victim: every
     job; an etcd member killed), or until --settled S + 1 if that is
     later (S: when the survivors logged their take-over, which a busy
-    machine may delay; the delay is printed, a figure): there a --run-once
-    job that lost
-    ticks ran one of them with trigger "missed" (the catch-up: --history,
+    machine may delay; the delay is printed, a figure): there a
+    --run-once job that lost ticks ran one of them with trigger "missed" (the catch-up: --history,
     the members' runs as distcronctl history --json prints them), a skip
     job may lose them and catches none up;
   - with --spread: the runs came from more than one member;
@@ -124,7 +123,7 @@ def window(a, by_job):
     lo = hi = None
     if a.fault is not None:
         lo, hi = a.fault - 1, a.fault + a.ttl + 3
-        if a.settled is not None:   # a figure, never a rule
+        if a.settled is not None:   # the delay: a figure, not a rule
             print("the survivors took over %.2f s after the fault" %
                   (a.settled - a.fault))
             hi = max(hi, a.settled + 1)
