@@ -15,9 +15,9 @@ exits 1 if any failed:
     job; an etcd member killed), or until --settled S + 1 if that is
     later (S: when the survivors logged their take-over, which a busy
     machine may delay; the delay is printed, a figure): there a
-    --run-once job that lost ticks ran one of them with trigger "missed" (the catch-up: --history,
-    the members' runs as distcronctl history --json prints them), a skip
-    job may lose them and catches none up;
+    --run-once job that lost ticks ran one of them with trigger "missed"
+    (the catch-up: --history, the members' runs as distcronctl history
+    --json prints them), a skip job may lose them and catches none up;
   - with --spread: the runs came from more than one member;
   - with --quiet A B: no run started between A and B (etcd was down);
   - with --paused M A B: member M (stopped at A, continued at B) launched
