@@ -12,10 +12,12 @@ exits 1 if any failed:
   - with --from/--to: every tick in [FROM, TO] of every job ran, except in
     the fault window of --fault (KILLED_AT - 1, KILLED_AT + TTL + 3] for
     the jobs the --victim ran in the 3 s before it (without --victim: every
-    job; an etcd member killed): there a --run-once job that lost
-    ticks ran one of them with trigger "missed" (the catch-up: --history,
-    the members' runs as distcronctl history --json prints them), a skip
-    job may lose them and catches none up;
+    job; an etcd member killed), or until --settled S + 1 if that is
+    later (S: when the survivors logged their take-over, which a busy
+    machine may delay; the delay is printed, a figure): there a
+    --run-once job that lost ticks ran one of them with trigger "missed"
+    (the catch-up: --history, the members' runs as distcronctl history
+    --json prints them), a skip job may lose them and catches none up;
   - with --spread: the runs came from more than one member;
   - with --quiet A B: no run started between A and B (etcd was down);
   - with --paused M A B: member M (stopped at A, continued at B) launched
@@ -49,6 +51,7 @@ def main():
     ap.add_argument("--to", dest="t1", type=int)
     ap.add_argument("--fault", type=float)
     ap.add_argument("--victim")
+    ap.add_argument("--settled", type=float)
     ap.add_argument("--ttl", type=int, default=3)
     ap.add_argument("--run-once", default="")
     ap.add_argument("--history", nargs="*", default=[])
@@ -120,6 +123,10 @@ def window(a, by_job):
     lo = hi = None
     if a.fault is not None:
         lo, hi = a.fault - 1, a.fault + a.ttl + 3
+        if a.settled is not None:   # the delay: a figure, not a rule
+            print("the survivors took over %.2f s after the fault" %
+                  (a.settled - a.fault))
+            hi = max(hi, a.settled + 1)
     for job in sorted(jobs):
         v = by_job.get(job, [])
         have = {r[1]: r for r in v}

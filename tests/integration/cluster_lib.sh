@@ -16,6 +16,8 @@
 #   cluster_signal I SIG          # kill -SIG daemon I
 #   cluster_kill I                # SIGKILL, waits; it counts as gone
 #   cluster_stop I                # SIGTERM, waits
+#   cluster_took_over AFTER I...  # when daemons I... last logged a take-over
+#                                 # after AFTER (UNIX seconds; empty if never)
 #   cluster_histories             # every member's runs of every job as
 #                                 # $T/hist.I.JOB.json (for cluster_check.py)
 #   cluster_check ARGS...         # cluster_check.py $TICKS ARGS, output in
@@ -143,6 +145,24 @@ cluster_stop() {
 	wait "$_p"
 	stop_rc=$?
 	: >"$T/d$1.pid"
+}
+
+# cluster_took_over AFTER I...: the time of the last "takes over" that
+# daemons I... logged after AFTER (UNIX seconds), or nothing.
+cluster_took_over() {
+	_after=$1
+	shift
+	for _i; do cat "$T/d$_i.log"; done | python3 -c '
+import sys
+from datetime import datetime
+last = None
+for line in sys.stdin:
+    if " takes over " in line:
+        t = datetime.fromisoformat(line.split()[0].replace("Z", "+00:00"))
+        if t.timestamp() > float(sys.argv[1]):
+            last = t.timestamp()
+if last is not None:
+    print("%.3f" % last)' "$_after"
 }
 
 # cluster_histories: every member's runs of every job (after the stop).

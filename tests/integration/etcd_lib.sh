@@ -19,7 +19,11 @@
 #                                 # once auth is on
 #   etcd_ctl_at URLS ARGS...      # the same on some members
 #   etcd_url I                    # member I's client URL
-#   etcd_leader                   # the number I of the leader
+#   etcd_leader                   # the number I of the leader (waits for
+#                                 # one while an election is under way)
+#   etcd_write put KEY VALUE      # a put (or "del KEY") that must land
+#                                 # once, tried again while etcd elects a
+#                                 # leader (see below)
 #   etcd_stop_member I            # SIGTERM, waits for it to exit
 #   etcd_kill_member I            # SIGKILL, waits for it to exit
 #   etcd_start_member I           # back, with its data, on the same ports
@@ -27,7 +31,8 @@
 #
 # Every member listens on 127.0.0.1 only, on ports picked by free_port,
 # with its data, log (etcd.log) and pid under $T/etcd/I/, and fast raft
-# settings for tests (heartbeat 100 ms, election 1 s).  The cluster's
+# settings for tests (heartbeat 100 ms, election 1 s, pre-vote on, so that
+# a member that comes back does not depose the leader).  The cluster's
 # token is unique to the test, so a member never joins a system etcd.
 
 ETCD_DIR=
@@ -73,8 +78,15 @@ etcd_ctl_at() {
 	ETCDCTL_API=3 etcdctl "$@"
 }
 
-# etcd_leader: the number of the member that leads (empty if none).
+# etcd_leader: the number of the member that leads; waits up to 20 s
+# while there is none (an election on a busy machine), then prints nothing.
 etcd_leader() {
+	wait_for 20 _etcd_leader_now >"$ETCD_DIR/leader"
+	cat "$ETCD_DIR/leader"
+}
+
+# _etcd_leader_now: the leader's number if a member says it leads.
+_etcd_leader_now() {
 	_i=1
 	while [ "$_i" -le "$ETCD_COUNT" ]; do
 		etcd_ctl_at "$(etcd_url "$_i")" endpoint status \
@@ -85,6 +97,40 @@ sys.exit(0 if s["header"]["member_id"] == s["leader"] else 1)' &&
 		    echo "$_i" && return 0
 		_i=$((_i + 1))
 	done
+	return 1
+}
+
+# etcd_write put KEY VALUE | etcd_write del KEY: a write that must land
+# exactly once.  etcdctl does not retry a write that met an election
+# ("leader changed", "no leader": it may or may not have been applied),
+# which a busy machine's missed heartbeats can start at any time: after a
+# failure, a linearizable read (answered once a leader is back, which has
+# settled every earlier write; up to 20 s) says whether it landed; if
+# not, it is tried again (20 times at most).
+etcd_write() {
+	_w=20
+	while [ "$_w" -gt 0 ]; do
+		etcd_ctl "$@" >/dev/null 2>"$ETCD_DIR/write.err" && return 0
+		: >"$ETCD_DIR/landed"
+		wait_for 20 _etcd_landed "$@" 2>/dev/null || break
+		[ -s "$ETCD_DIR/landed" ] && return 0
+		_w=$((_w - 1))
+	done
+	echo "etcd_write $*: failed:" >&2
+	cat "$ETCD_DIR/write.err" >&2
+	return 1
+}
+
+# _etcd_landed OP KEY [VALUE]: fails while etcd does not answer a read;
+# then $ETCD_DIR/landed says (not empty) whether the write OP landed.
+_etcd_landed() {
+	_v=$(etcd_ctl get --print-value-only "$2") || return 1
+	: >"$ETCD_DIR/landed"
+	case $1 in
+	put) [ "$_v" != "$3" ] || echo yes >"$ETCD_DIR/landed" ;;
+	del) [ -n "$_v" ] || echo yes >"$ETCD_DIR/landed" ;;
+	esac
+	return 0
 }
 
 # etcd_start N [FLAGS...]: starts N members (1 or 3) and waits until the
@@ -133,7 +179,7 @@ _etcd_args() {
 	    --listen-peer-urls "$_p" --initial-advertise-peer-urls "$_p" \
 	    --initial-cluster "$_init" --initial-cluster-state new \
 	    --initial-cluster-token "distcron-test-$$" \
-	    --heartbeat-interval 100 --election-timeout 1000 \
+	    --heartbeat-interval 100 --election-timeout 1000 --pre-vote \
 	    --enable-v2=false --logger zap --log-outputs stderr \
 	    --log-level warn "$@" >"$_d/args"
 }

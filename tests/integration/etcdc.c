@@ -285,6 +285,8 @@ main(int argc, char **argv)
 		return 99;
 	if ((r = etcd_new(c.loop, &o, &c.e, err, sizeof(err))) != 0) {
 		fprintf(stderr, "error: %s: %s\n", err_str(r), err);
+		loop_free(c.loop);	/* no leak report after the error */
+		buf_free(&val);
 		return 1;
 	}
 	if ((r = start(&c)) != 0) {
