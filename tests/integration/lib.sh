@@ -149,23 +149,32 @@ log_api_port() {
 # range, so no outgoing connection can be given it meanwhile: a client
 # retrying a port nobody listens on may otherwise connect to itself (TCP
 # simultaneous open) and hold the port, and the server started later
-# cannot bind it.
+# cannot bind it.  Within one test (one $T) a port is never handed out
+# twice, as servers started together (an etcd cluster's members) would
+# otherwise take the same one now and then.
 free_port() {
-	python3 -c 'import random, socket, sys
+	python3 -c 'import os, random, socket, sys
 lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-a, b = (int(sys.argv[1]), int(sys.argv[2])) if len(sys.argv) > 2 else \
+a, b = (int(sys.argv[2]), int(sys.argv[3])) if len(sys.argv) > 3 else \
     (10000, max(lo, 10001))
+given = sys.argv[1] + "/.ports_given" if sys.argv[1] else None
+seen = set(open(given).read().split()) if given and os.path.exists(given) \
+    else set()
 for _ in range(200):
     p = random.randrange(a, b)
+    if str(p) in seen:
+        continue
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", p))
     except OSError:
         continue
+    if given:
+        open(given, "a").write("%d\n" % p)
     print(p)
     break
 else:
-    raise SystemExit("no free port in [%d, %d)" % (a, b))' "$@"
+    raise SystemExit("no free port in [%d, %d)" % (a, b))' "${T:-}" "$@"
 }
 
 # copy_tree DIR: the source tree as git tracks it (or, outside a git
