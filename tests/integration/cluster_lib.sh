@@ -11,6 +11,8 @@
 #                                 # "JOB TICK MEMBER FENCE TIME" to $TICKS
 #   cluster_start I [ARGS...]     # daemon I, member mI, its own copy of the
 #                                 # jobs, state $T/sI, log $T/dI.log
+#   cluster_up N                  # daemons 1..N started; exits 1 if one
+#                                 # cannot start
 #   cluster_use I                 # req, body and metric talk to daemon I
 #   cluster_all_see N             # every running daemon lists N members
 #   cluster_signal I SIG          # kill -SIG daemon I
@@ -91,6 +93,12 @@ cluster_jobs() {
 
 # cluster_start I [ARGS...]: daemon I (see the top), with its API on a
 # free port ($T/dI.port); waits until it listens.
+cluster_up() {
+	for _u in $(seq "$1"); do
+		cluster_start "$_u" || exit 1
+	done
+}
+
 cluster_start() {
 	_i=$1
 	shift

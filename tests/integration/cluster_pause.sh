@@ -11,9 +11,7 @@
 cluster_setup
 etcd_start 1
 cluster_jobs
-for i in 1 2 3; do
-	cluster_start "$i" || exit 1
-done
+cluster_up 3
 check "the three members see each other" wait_for 20 cluster_all_see 3
 sleep 3
 
