@@ -59,7 +59,7 @@ cmd_opts() {
 	next) echo "tz from count name interval reference" ;;
 	history) echo "state-dir limit json config" ;;
 	trust) echo "nodes-dir config check" ;;
-	jobs|show|cancel|nodes|pause|resume|delete) echo "$api_opts" ;;
+	jobs|show|cancel|nodes|pause|resume|delete|cluster) echo "$api_opts" ;;
 	run) echo "wait timeout $api_opts" ;;
 	runs) echo "job status since limit $api_opts" ;;
 	apply) echo "name $api_opts" ;;
@@ -74,7 +74,7 @@ run "$ctl" help
 check "help exits 0" test "$rc" -eq 0
 sed -n '/^Commands:$/,/^$/s/^  \([a-z][a-z]*\)  *[a-z].*/\1/p' "$T/out" \
     >"$T/commands"
-check "help lists 17 commands" test "$(wc -l <"$T/commands")" -eq 17
+check "help lists 18 commands" test "$(wc -l <"$T/commands")" -eq 18
 while read -r c; do
 	run "$ctl" help "$c"
 	check "help $c exits 0" test "$rc" -eq 0
