@@ -38,6 +38,7 @@
 #define CL_REQUEST_MIN_MS 1000	/* etcd requests are given at least this */
 
 static void cl_tick(void *arg);
+static void cl_arm(struct cluster *c, int64_t ms);
 static void cl_range(struct cluster *c);
 
 /* ---- small helpers ---- */
@@ -293,20 +294,6 @@ cl_grant(struct cluster *c)
 	}
 }
 
-/* A keepalive failed (etcd electing a leader answers at once with an
- * error): the next tick comes CL_RETRY_MS later instead of a third of the
- * TTL later, so that a lease outlives an election that ends before the
- * lease does. */
-static void
-cl_retry_soon(struct cluster *c)
-{
-	if (c->tick != NULL)
-		loop_timer_del(c->tick);
-	c->tick = NULL;
-	loop_timer_add(c->loop, loop_mono_ms() + CL_RETRY_MS, cl_tick, c,
-	    &c->tick);
-}
-
 static void
 cl_renewed(void *arg, const struct etcd_result *r)
 {
@@ -323,7 +310,9 @@ cl_renewed(void *arg, const struct etcd_result *r)
 		cl_lease_lost(c, "etcd says the lease is gone");
 	} else if (r->err != 0) {
 		cl_etcd_error(c, r);
-		cl_retry_soon(c);
+		/* etcd electing a leader fails it at once: try again soon,
+		 * so that the lease outlives an election shorter than it */
+		cl_arm(c, CL_RETRY_MS);
 	} else {
 		cl_etcd_ok(c);
 		if (k->sent_ms > c->ka_ok_ms)
@@ -506,13 +495,17 @@ cl_watch(struct cluster *c)
 
 /* ---- the timer ---- */
 
+/* The next tick in ms from now, or at a third of the TTL when ms is 0;
+ * a tick already due later is moved. */
 static void
-cl_arm(struct cluster *c)
+cl_arm(struct cluster *c, int64_t ms)
 {
-	int64_t every = c->ttl_ms / 3;
-
-	loop_timer_add(c->loop, loop_mono_ms() + (every > 0 ? every : 1000),
-	    cl_tick, c, &c->tick);
+	if (ms == 0)
+		ms = c->ttl_ms / 3 > 0 ? c->ttl_ms / 3 : 1000;
+	if (c->tick != NULL)
+		loop_timer_del(c->tick);
+	c->tick = NULL;
+	loop_timer_add(c->loop, loop_mono_ms() + ms, cl_tick, c, &c->tick);
 }
 
 static void
@@ -538,7 +531,7 @@ cl_tick(void *arg)
 	cl_range(c);
 	cl_claims_lease(c);
 	cl_view_state(c);
-	cl_arm(c);
+	cl_arm(c, 0);
 }
 
 /* ---- life ---- */
@@ -637,7 +630,7 @@ cluster_start(struct cluster *c)
 	cl_grant(c);
 	cl_watch(c);
 	cl_claims_lease(c);
-	cl_arm(c);
+	cl_arm(c, 0);
 	return 0;
 }
 
