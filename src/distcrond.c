@@ -109,6 +109,9 @@ struct daemon {
 	struct sdnotify *sdn;	/* the service manager; NULL: none */
 	struct loop_timer *wd_timer;	/* the next WATCHDOG=1 */
 	struct cluster *cluster;	/* cluster mode; NULL: off */
+	struct defs_set *files;	/* cluster mode: the file-based set, which
+				 * reloads start from; the runner's adds the
+				 * jobs stored in etcd */
 	int stop_waits;		/* the runner and the cluster, stopping */
 };
 
@@ -232,6 +235,44 @@ log_reloaded(const struct runner_applied *a, int nerrors, size_t nparsed,
 	    ms);
 }
 
+/* Puts set (a load of the files) in force.  In cluster mode it becomes
+ * d->files, and the runner gets it merged with the jobs from etcd. */
+static int
+apply_defs(struct daemon *d, struct defs_set *set, int at_startup,
+    struct runner_applied *a)
+{
+	struct defs_set *merged = set;
+
+	if (d->cluster != NULL) {
+		if (set != NULL) {
+			defs_set_replace(d->files, set);
+			d->files = set;
+		}
+		if (cluster_jobs_merge(d->cluster, d->files, d->cfg.jobs_dir,
+		    &merged) != 0)
+			return -ENOMEM;
+	}
+	if (d->notify != NULL && notify_set_jobs(d->notify, merged) != 0)
+		log_error("notify: %s", strerror(ENOMEM));
+	return runner_apply(d->runner, merged, at_startup, a);
+}
+
+/* Cluster mode: the jobs stored in etcd changed. */
+static void
+etcd_jobs_changed(void *arg)
+{
+	struct daemon *d = arg;
+	struct runner_applied a;
+
+	if (d->stopping || d->files == NULL)
+		return;
+	if (apply_defs(d, NULL, 0, &a) != 0)
+		log_error("cluster: applying the jobs from etcd: out of memory");
+	else
+		log_info("cluster: %zu jobs in force (files and etcd)",
+		    a.jobs);
+}
+
 static void
 reload_done(void *arg)
 {
@@ -248,10 +289,7 @@ reload_done(void *arg)
 	else if (!d->stopping) {
 		nerrors = lj->set->nerrors;
 		nparsed = lj->set->nparsed;
-		if (d->notify != NULL &&
-		    notify_set_jobs(d->notify, lj->set) != 0)
-			log_error("notify: %s", strerror(ENOMEM));
-		if ((lj->rc = runner_apply(d->runner, lj->set, 0, &a)) == 0)
+		if ((lj->rc = apply_defs(d, lj->set, 0, &a)) == 0)
 			log_reloaded(&a, nerrors, nparsed, ms_since(&lj->t0));
 		lj->set = NULL;
 	}
@@ -302,7 +340,7 @@ reload_start(struct daemon *d)
 	lj->d = d;
 	lj->ch = d->pending;	/* the changes go with the load */
 	memset(&d->pending, 0, sizeof(d->pending));
-	lj->prev = runner_defs(d->runner);
+	lj->prev = d->files != NULL ? d->files : runner_defs(d->runner);
 	clock_gettime(CLOCK_MONOTONIC, &lj->t0);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -1069,13 +1107,29 @@ cl_status(void *arg)
 	return cluster_status_json(arg);
 }
 
+static int
+cl_job_write(void *arg, const char *name, const char *text, size_t len,
+    cluster_job_done_fn done, void *done_arg)
+{
+	return cluster_job_write(arg, name, text, len, done, done_arg);
+}
+
+static char *
+cl_job_text(void *arg, const char *name)
+{
+	return cluster_job_text(arg, name);
+}
+
 static const struct control_cluster_ops cluster_control_ops = {
 	.health = cl_health, .monitor = cl_monitor, .metrics = cl_metrics,
-	.status = cl_status,
+	.status = cl_status, .job_write = cl_job_write,
+	.job_text = cl_job_text,
 };
 
 /* A hash of the file-based job set (names and contents, in name order),
- * shown in the member's key so that members can be compared. */
+ * shown in the member's key so that members can be compared.  Jobs from
+ * etcd (source CLUSTER_SOURCE_ETCD...) are left out: every member has
+ * the same ones. */
 static void
 jobs_hash(const struct defs_set *set, char *out, size_t n)
 {
@@ -1084,6 +1138,9 @@ jobs_hash(const struct defs_set *set, char *out, size_t n)
 	const char *p;
 
 	for (i = 0; i < set->njobs; i++) {
+		if (set->jobs[i]->source != NULL && strncmp(set->jobs[i]->source,
+		    CLUSTER_SOURCE_ETCD, strlen(CLUSTER_SOURCE_ETCD)) == 0)
+			continue;
 		for (p = set->jobs[i]->name; ; p++) {
 			h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
 			if (*p == '\0')
@@ -1216,11 +1273,14 @@ start(struct daemon *d)
 	    "jobs %s, nodes %s, state %s", PACKAGE_VERSION, set->njobs,
 	    set->nnodes, set->nerrors, d->cfg.jobs_dir, d->cfg.nodes_dir,
 	    d->cfg.state_dir);
-	if ((rc = runner_apply(d->runner, set, 1, NULL)) != 0)
+	if ((rc = d->cluster != NULL ? apply_defs(d, set, 1, NULL) :
+	    runner_apply(d->runner, set, 1, NULL)) != 0)
 		return rc;
 	runner_stats(d->runner, &stats);
 	log_info("scheduling %zu jobs", stats.jobs);
-	if (d->cluster != NULL && (rc = cluster_start(d->cluster)) != 0)
+	if (d->cluster != NULL && ((rc = cluster_start(d->cluster)) != 0 ||
+	    (rc = cluster_jobs_start(d->cluster, d->zone, etcd_jobs_changed,
+	    d)) != 0))
 		return rc;
 	if ((rc = start_api(d)) != 0)
 		return rc;
@@ -1242,6 +1302,7 @@ cleanup(struct daemon *d)
 	defs_changes_clear(&d->pending);
 	runner_free(d->runner);
 	cluster_free(d->cluster);
+	defs_set_free(d->files);
 	stop_outbox(d);
 	notify_free(d->notify);
 	statsd_free(d->statsd);

@@ -60,7 +60,8 @@ struct api_backend {
 	 * named after after (NULL: from the first).  {"jobs": [{"name",
 	 *  "description", "enabled", "paused", "schedule", "timezone",
 	 *  "next_run" (ISO 8601 or null), "running", "last_run": {"id",
-	 *  "status", "ended"} or null}], "next_after": the last name when
+	 *  "status", "ended"} or null, "source": the job's file, or
+	 *  "etcd:KEY"}], "next_after": the last name when
 	 *  more jobs follow (the next page's after), else null} */
 	int (*jobs)(void *ctx, const char *after, int limit, char **json);
 	/* {"name", "definition": the job file's JSON, "source", "state":
@@ -68,12 +69,16 @@ struct api_backend {
 	 *  "last_run"}} */
 	int (*job)(void *ctx, const char *name, char **json);
 	/* Creates or replaces the job from the body (a job file's JSON):
-	 * validated, written atomically into the jobs directory, and
-	 * scheduled before returning.  *created tells which. */
+	 * validated, written atomically into the jobs directory (cluster
+	 * mode: stored in etcd), and scheduled before returning.  *created
+	 * tells which.  ERR_EXISTS, ERR_CONNECT and ERR_TIMEOUT come with
+	 * err saying why (409, 503). */
 	int (*put_job)(void *ctx, const char *name, const char *body,
 	    size_t len, bool *created, char *err, size_t errlen);
-	/* Removes the job's file and unschedules it. */
-	int (*delete_job)(void *ctx, const char *name);
+	/* Removes the job's file (cluster mode: its etcd key) and
+	 * unschedules it; errors as put_job's. */
+	int (*delete_job)(void *ctx, const char *name, char *err,
+	    size_t errlen);
 	/* Pauses (no scheduled runs; manual runs still allowed) or resumes;
 	 * kept across restarts. */
 	int (*pause)(void *ctx, const char *name, bool paused);

@@ -103,4 +103,56 @@ void cluster_metrics(struct cluster *c, struct buf *b);
  * without memory. */
 char *cluster_status_json(struct cluster *c);
 
+/* ---- jobs stored in etcd (cljobs.c) ----
+ *
+ * In cluster mode PUT /jobs/NAME and DELETE /jobs/NAME write
+ * /distcron/NS/jobs/NAME (the job file's JSON, no lease) instead of a job
+ * file.  Every member reads that prefix (a range at start and after its
+ * watch ends, then the watch) and schedules the valid definitions beside
+ * its job files; their job_def.source is CLUSTER_SOURCE_ETCD followed by
+ * the key.  A job file of the same name wins.
+ */
+#define CLUSTER_SOURCE_ETCD	"etcd:"
+
+struct defs_set;
+struct tz;
+
+/* Told on the loop thread when the jobs from etcd changed. */
+typedef void (*cluster_jobs_fn)(void *arg);
+
+/* Starts reading the jobs from etcd (call after cluster_start): their
+ * definitions are parsed with zone as the default zone; changed(arg)
+ * follows every change.  Never blocks.  Returns 0 or -ENOMEM. */
+int cluster_jobs_start(struct cluster *c, const struct tz *zone,
+    cluster_jobs_fn changed, void *arg);
+
+/* Loop thread.  A new set (defs_set_free() it, or hand it to
+ * runner_apply) holding files' jobs, nodes and bad files plus the jobs
+ * from etcd whose name no file has (jobs and nodes are referenced or
+ * copied: files is not changed).  A job refused because of a file is
+ * logged once, naming the key and the file (in jobs_dir).  Returns 0 or
+ * -ENOMEM. */
+int cluster_jobs_merge(struct cluster *c, const struct defs_set *files,
+    const char *jobs_dir, struct defs_set **out);
+
+/* What a write of cluster_job_write came to: rc 0 (created: the key is
+ * new), ERR_NOTFOUND (a delete of a key that was not there), ERR_CONNECT
+ * (etcd refused it or could not be reached: nothing changed) or
+ * ERR_TIMEOUT (no answer in time: it may have been applied), err saying
+ * why ("" when rc is 0). */
+typedef void (*cluster_job_done_fn)(void *arg, int rc, bool created,
+    const char *err);
+
+/* Loop thread.  Stores text (a valid job's JSON, len bytes) under the
+ * job's key, or deletes the key when text is NULL; once etcd answered,
+ * applies the change on this member and calls done(arg, ...) (on the
+ * loop, never from inside this call).  Returns 0, ERR_BUSY (stopping) or
+ * -ENOMEM (done is not called then). */
+int cluster_job_write(struct cluster *c, const char *name, const char *text,
+    size_t len, cluster_job_done_fn done, void *arg);
+
+/* Thread-safe: a copy of the JSON stored for the job (free() it), or
+ * NULL (none, or no memory). */
+char *cluster_job_text(struct cluster *c, const char *name);
+
 #endif

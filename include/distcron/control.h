@@ -10,7 +10,9 @@
  * points at a caller's stack.  Job files are validated and written on the
  * caller's thread (temp file + rename in the jobs directory), then a reload
  * is requested and awaited, so a job created through the API is scheduled
- * when the call returns and stays a file like any other.
+ * when the call returns and stays a file like any other.  In cluster mode
+ * (control_set_cluster) a job is stored in etcd instead, through the
+ * loop, and the call returns once etcd answered and the job is applied.
  */
 #ifndef DISTCRON_CONTROL_H
 #define DISTCRON_CONTROL_H
@@ -81,6 +83,16 @@ struct control_cluster_ops {
 	void (*metrics)(void *arg, struct buf *b);
 	/* GET /cluster: a new JSON text, NULL without memory. */
 	char *(*status)(void *arg);
+	/* Jobs stored in etcd (PUT and DELETE /jobs/NAME in cluster mode).
+	 * On the loop thread: stores text (len bytes; NULL: deletes the
+	 * job) and calls done(done_arg, rc, created, err) on the loop once
+	 * etcd answered and the change is applied (cluster.h,
+	 * cluster_job_write); returns 0 or an error (done not called). */
+	int (*job_write)(void *arg, const char *name, const char *text,
+	    size_t len, void (*done)(void *done_arg, int rc, bool created,
+	    const char *err), void *done_arg);
+	/* Thread-safe: a copy of the JSON stored for an etcd job, or NULL. */
+	char *(*job_text)(void *arg, const char *name);
 };
 
 /* Puts cluster mode's functions (ops and arg outlive c) behind /health,

@@ -362,6 +362,10 @@ reply_backend_error(struct req *r, int rc, const char *err,
 	case -ENOSPC:		/* writing a job file */
 		return reply_error_hdr(r, 503, NULL, "Retry-After", "5",
 		    err_str(rc));
+	case ERR_CONNECT:	/* cluster mode: etcd */
+	case ERR_TIMEOUT:
+		return reply_error_hdr(r, 503, NULL, "Retry-After", "5",
+		    err[0] != '\0' ? err : err_str(rc));
 	default:
 		log_error("api: %s %s: %s%s%s", r->method, subject,
 		    err_str(rc), err[0] != '\0' ? ": " : "", err);
@@ -1317,13 +1321,14 @@ h_job_put(struct req *r)
 static enum MHD_Result
 h_job_delete(struct req *r)
 {
-	char subj[160];
+	char subj[160], err[BERR_MAX] = "";
 	int rc;
 
 	if (r->a->be.delete_job == NULL)
 		return reply_unimplemented(r);
-	if ((rc = r->a->be.delete_job(r->a->be.ctx, r->seg[1])) != 0)
-		return reply_backend_error(r, rc, "",
+	if ((rc = r->a->be.delete_job(r->a->be.ctx, r->seg[1], err,
+	    sizeof(err))) != 0)
+		return reply_backend_error(r, rc, err,
 		    subject(r, subj, sizeof(subj)));
 	return reply_obj(r, 200, name_obj(r->seg[1], "deleted", true));
 }

@@ -46,7 +46,7 @@
 #define JOBS_CACHE_N	8	/* pages kept */
 
 enum op { OP_JOBS, OP_JOB, OP_NODES, OP_NODE, OP_PAUSE, OP_RUN, OP_TASK,
-	OP_CANCEL, OP_STATS, OP_METRICS, OP_RELOAD };
+	OP_CANCEL, OP_STATS, OP_METRICS, OP_RELOAD, OP_CLUSTER_JOB };
 
 struct control {
 	const struct config *cfg;
@@ -86,6 +86,9 @@ struct req {
 	int limit;		/* GET /jobs: a page's size, after name */
 	int64_t out_id;
 	char source[SOURCE_MAX];
+	char *body;		/* OP_CLUSTER_JOB: the job (NULL: delete) */
+	size_t len;
+	char err[ERR_MAX];	/* ... what etcd said */
 	struct runner_stats stats;
 	size_t njobs, nnodes;
 	/* hand-over */
@@ -119,6 +122,7 @@ req_free(struct req *q)
 {
 	defs_job_unref(q->task);
 	free(q->text);
+	free(q->body);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cv);
 	free(q);
@@ -220,6 +224,8 @@ job_summary(const struct runner_job_info *ji, const struct tz *zone)
 	json_object_object_add(o, "run_count",
 	    json_object_new_int64(ji->run_count));
 	json_object_object_add(o, "last_run", job_last_run(ji, zone));
+	json_object_object_add(o, "source", d->source != NULL ?
+	    json_object_new_string(d->source) : NULL);
 	return o;
 }
 
@@ -363,6 +369,17 @@ op_stats(struct req *q)
 
 static int op_metrics(struct req *q);
 
+/* etcd answered a cluster job's write (and it is applied here). */
+static void
+cluster_job_done(void *arg, int rc, bool created, const char *err)
+{
+	struct req *q = arg;
+
+	q->flag = created;
+	snprintf(q->err, sizeof(q->err), "%s", err);
+	req_done(q, rc);
+}
+
 /* Runs on the loop.  Answers now, or later for runs and reloads. */
 static void
 req_run(void *arg)
@@ -397,6 +414,11 @@ req_run(void *arg)
 		c->reload(c->reload_ctx, q->name[0] ? q->name : NULL,
 		    reload_applied, q);
 		return;
+	case OP_CLUSTER_JOB:
+		if ((rc = c->cluster->job_write(c->cluster_arg, q->name,
+		    q->body, q->len, cluster_job_done, q)) == 0)
+			return;		/* answered by cluster_job_done */
+		break;
 	default:
 		rc = ERR_INTERNAL;
 	}
@@ -515,11 +537,21 @@ be_node(void *ctx, const char *name, char **json)
 	return call_text(ctx, OP_NODE, name, json);
 }
 
-/* Reads a job file (a few MiB at most) as JSON; NULL if unreadable. */
+/* A job's definition as JSON: its file (a few MiB at most), or in
+ * cluster mode the text stored in etcd (source "etcd:KEY"); NULL if
+ * unreadable. */
 static json_object *
-read_definition(const char *path)
+read_definition(struct control *c, const char *name, const char *source)
 {
-	return path[0] != '\0' ? json_object_from_file(path) : NULL;
+	json_object *o;
+	char *text;
+
+	if (c->cluster == NULL || strncmp(source, "etcd:", 5) != 0)
+		return source[0] != '\0' ? json_object_from_file(source) : NULL;
+	text = c->cluster->job_text(c->cluster_arg, name);
+	o = text != NULL ? json_tokener_parse(text) : NULL;
+	free(text);
+	return o;
 }
 
 static int
@@ -536,7 +568,7 @@ be_job(void *ctx, const char *name, char **json)
 		o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string(name));
 		json_object_object_add(o, "definition",
-		    read_definition(q->source));
+		    read_definition(ctx, name, q->source));
 		json_object_object_add(o, "source", q->source[0] ?
 		    json_object_new_string(q->source) : NULL);
 		json_object_object_add(o, "state", state);
@@ -577,6 +609,57 @@ write_job_file(const struct control *c, const char *name, const char *text,
 	return fileio_write_new(path, text, len, JOB_FILE_MODE, true);
 }
 
+/* Cluster mode: a job file of that name wins (the cluster's jobs cannot
+ * replace or remove it): ERR_EXISTS naming it. */
+static int
+cluster_file_wins(const struct control *c, const char *name, char *err,
+    size_t errlen)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s.json", c->cfg->jobs_dir, name);
+	if (access(path, F_OK) != 0)
+		return 0;
+	snprintf(err, errlen, "job %s is defined by the file %s on this "
+	    "member; job files win over the jobs stored in etcd (change the "
+	    "file on every member)", name, path);
+	return ERR_EXISTS;
+}
+
+/* Cluster mode: stores (body NULL: deletes) the job in etcd through the
+ * loop; answers once etcd did and the job is applied here. */
+static int
+cluster_job_call(struct control *c, const char *name, const char *body,
+    size_t len, bool *created, char *err, size_t errlen)
+{
+	struct req *q;
+	int rc;
+
+	if ((rc = cluster_file_wins(c, name, err, errlen)) != 0)
+		return rc;
+	if ((q = req_new(c, OP_CLUSTER_JOB, name)) == NULL ||
+	    (body != NULL && (q->body = malloc(len + 1)) == NULL)) {
+		if (q != NULL)
+			req_free(q);
+		return -ENOMEM;
+	}
+	if (body != NULL)
+		memcpy(q->body, body, len);
+	q->len = len;
+	rc = req_call(q);
+	pthread_mutex_lock(&q->mu);	/* the loop's answer, if it came */
+	*created = q->done && q->flag;
+	if (q->done && rc != 0)
+		snprintf(err, errlen, "%s", q->err);
+	pthread_mutex_unlock(&q->mu);
+	if (rc == 0)
+		log_info("API: job %s %s in etcd", name, body == NULL ?
+		    "deleted" : *created ? "created" : "replaced");
+	req_put(q);
+	jobs_forget(c);
+	return rc;
+}
+
 static int
 be_put_job(void *ctx, const char *name, const char *body, size_t len,
     bool *created, char *err, size_t errlen)
@@ -597,6 +680,9 @@ be_put_job(void *ctx, const char *name, const char *body, size_t len,
 	    NULL, NULL)) != 0)
 		return rc == ERR_PARSE ? ERR_INVALID : rc;
 	defs_job_unref(job);
+	if (c->cluster != NULL)
+		return cluster_job_call(c, name, body, len, created, err,
+		    errlen);
 	snprintf(path, sizeof(path), "%s/%s.json", c->cfg->jobs_dir, name);
 	*created = access(path, F_OK) != 0;
 	if ((rc = write_job_file(c, name, body, len)) != 0) {
@@ -608,13 +694,17 @@ be_put_job(void *ctx, const char *name, const char *body, size_t len,
 }
 
 static int
-be_delete_job(void *ctx, const char *name)
+be_delete_job(void *ctx, const char *name, char *err, size_t errlen)
 {
 	struct control *c = ctx;
 	char path[4096];
+	bool created;
 
 	if (!defs_name_valid(name))
 		return ERR_NOTFOUND;
+	if (c->cluster != NULL)
+		return cluster_job_call(c, name, NULL, 0, &created, err,
+		    errlen);
 	snprintf(path, sizeof(path), "%s/%s.json", c->cfg->jobs_dir, name);
 	if (unlink(path) != 0)
 		return errno == ENOENT ? ERR_NOTFOUND : -errno;

@@ -676,6 +676,7 @@ cluster_stop(struct cluster *c, loop_fn done, void *arg)
 	c->tick = NULL;
 	etcd_watch_cancel(c->watch);
 	c->watch = NULL;
+	cl_jobs_stop(c);
 	cl_view_state(c);
 	if (lease == 0 || etcd_lease_revoke(c->e, lease, cl_revoked, c) != 0) {
 		loop_post(c->loop, cl_stopped, c);
@@ -695,6 +696,7 @@ cluster_free(struct cluster *c)
 	if (c->stop_timer != NULL)
 		loop_timer_del(c->stop_timer);
 	etcd_watch_cancel(c->watch);
+	cl_jobs_free(c);
 	etcd_free(c->e);
 	cl_members_free(c->mem, c->nmem);
 	free(c->ids);

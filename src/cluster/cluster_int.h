@@ -85,6 +85,7 @@ struct cluster {
 	struct loop_timer *stop_timer;
 	pthread_mutex_t mu;
 	struct cl_view view;
+	struct cl_jobs *jobs;	/* cljobs.c; NULL until cluster_jobs_start */
 };
 
 /* ---- cluster.c ---- */
@@ -112,6 +113,13 @@ extern const struct run_claim_ops cl_claim_ops;
 void cl_take_over(struct cluster *c, const char **old, size_t nold);
 /* A new claims lease, when due (every claims_ttl_s / 2). */
 void cl_claims_lease(struct cluster *c);
+
+/* ---- cljobs.c ---- */
+
+/* Stops following the jobs (cluster_stop); cl_jobs_free frees them
+ * (cluster_free).  Both accept c->jobs NULL. */
+void cl_jobs_stop(struct cluster *c);
+void cl_jobs_free(struct cluster *c);
 
 /* ---- clusterview.c ---- */
 

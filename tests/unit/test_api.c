@@ -48,6 +48,7 @@
 #define PER_THREAD	30
 #define T0_MS		INT64_C(1767225600000)	/* 2026-01-01T00:00:00Z */
 #define INVALID_MSG	"schedule.cron: day-of-month: 32 out of range 1-31"
+#define ETCD_DOWN_MSG	"etcd: cannot reach etcd at http://127.0.0.1:2379: Connection refused (nothing stored)"
 /* A job whose definition holds secrets in each place a job file can. */
 #define SECRET_JOB	"{\"name\": \"secret\", \"definition\": {" \
 	"\"http\": {\"url\": \"https://admin:S3cretPW@h:8443/p?api_key=Q&x=1\", " \
@@ -109,6 +110,16 @@ fake_name_error(const char *name)
 	return 0;
 }
 
+/* Cluster mode's answer while etcd is down (its reason in err). */
+static int
+fake_etcd_down(const char *name, char *err, size_t errlen)
+{
+	if (strcmp(name, "etcddown") != 0)
+		return 0;
+	snprintf(err, errlen, "%s", ETCD_DOWN_MSG);
+	return ERR_CONNECT;
+}
+
 /* Records after as the name ("" for none) and limit. */
 static int
 fk_jobs(void *ctx, const char *after, int limit, char **json)
@@ -141,7 +152,8 @@ fk_put_job(void *ctx, const char *name, const char *body, size_t len,
 	int r;
 
 	fake_record(name, body, len);
-	if ((r = fake_name_error(name)) != 0)
+	if ((r = fake_name_error(name)) != 0 ||
+	    (r = fake_etcd_down(name, err, errlen)) != 0)
 		return r;
 	if (strstr(body, "\"32 * * * *\"") != NULL) {
 		snprintf(err, errlen, "%s", INVALID_MSG);
@@ -152,9 +164,13 @@ fk_put_job(void *ctx, const char *name, const char *body, size_t len,
 }
 
 static int
-fk_delete_job(void *ctx, const char *name)
+fk_delete_job(void *ctx, const char *name, char *err, size_t errlen)
 {
+	int r;
+
 	fake_record(name, NULL, 0);
+	if ((r = fake_etcd_down(name, err, errlen)) != 0)
+		return r;
 	return fake_name_error(name);
 }
 
@@ -1010,6 +1026,17 @@ test_backend_errors(void **state)
 	expect_error(&r, 404, NULL);
 	http(f, "PUT", "/jobs/conflict", f->token, "{}", &r);
 	expect_error(&r, 409, NULL);
+	/* cluster mode, etcd down: 503 with the reason */
+	http(f, "PUT", "/jobs/etcddown", f->token, "{}", &r);
+	expect_error(&r, 503, NULL);
+	o = body_json(&r);
+	assert_string_equal(jstr(o, "error"), ETCD_DOWN_MSG);
+	json_object_put(o);
+	http(f, "DELETE", "/jobs/etcddown", f->token, NULL, &r);
+	expect_error(&r, 503, NULL);
+	o = body_json(&r);
+	assert_string_equal(jstr(o, "error"), ETCD_DOWN_MSG);
+	json_object_put(o);
 	http(f, "POST", "/jobs/busy/run", f->token, NULL, &r);
 	expect_error(&r, 503, NULL);
 	http(f, "GET", "/jobs/boom", f->token, NULL, &r);
