@@ -8,7 +8,8 @@
 # win), so is a key of that name written by hand; a bad definition written
 # by hand is logged with its key and skipped while the others run.  A
 # member that restarts reads the etcd jobs at start; with etcd stopped a
-# PUT answers 503 with the reason and writes nothing locally.
+# PUT answers 503 with the reason and writes nothing locally, and once
+# etcd is back the members read the jobs again and follow them.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/etcd_lib.sh"
 . "$top_srcdir/tests/integration/cluster_lib.sh"
@@ -21,12 +22,14 @@ printf '{"policy": {"roles": ["local"]}, "schedule": "0 0 1 1 *",
 cluster_up 3
 check "the three members see each other" wait_for 20 cluster_all_see 3
 
-# two names: the first owned by m2, the second by m3 (cluster_owners)
+# two names: the first owned by m2, the second by m3 (cluster_owners);
+# JOBS and ONCE are cluster_check's
+# shellcheck disable=SC2046
 set -- $(cluster_owners)
 A2=$3
 A3=$5
-JOBS="$A2 $A3"
-ONCE=
+# shellcheck disable=SC2034
+JOBS="$A2 $A3" ONCE=
 KEYS=/distcron/default/jobs
 
 # job_body FILE SCHEDULE TAG: a job writing its ticks (cluster_check.py's
@@ -114,6 +117,16 @@ req GET /jobs/filejob
 check "the file job keeps its file as its source" body \
     "b['source'] == '$T/j1/filejob.json'"
 
+# a new job file: read by inotify (m1, m3) or a SIGHUP's scan (m2); the
+# etcd jobs stay beside the files
+for i in 1 2 3; do
+	cp "$J/filejob.json" "$T/j$i/filejob2.json"
+done
+cluster_signal 2 HUP
+check "a reload of the files keeps the etcd jobs" wait_for 10 \
+    listed_everywhere "'filejob2' in j and \
+    j['$A2']['source'] == 'etcd:$KEYS/$A2'"
+
 # a bad definition written by hand: logged with its key, the others run
 etcd_write put "$KEYS/badjob" \
     '{"policy": {"roles": ["local"]}, "schedule": "61 * * * *", "command": "x"}'
@@ -128,6 +141,7 @@ check "no member lists the bad job" listed_everywhere "'badjob' not in j"
 
 # a member that restarts reads the etcd jobs at start
 cluster_stop 1
+check "m1 stops cleanly" test "$stop_rc" -eq 0
 cluster_start 1 || exit 1
 check "the restarted m1 lists the etcd job" wait_for 10 listed_everywhere \
     "j['$A2']['source'] == 'etcd:$KEYS/$A2' and 'filejob' in j"
@@ -141,9 +155,18 @@ check "PUT with etcd down: 503 naming etcd" eval \
 check "... and no job file written" test ! -e "$T/j1/later.json"
 req DELETE "/jobs/$A2"
 check "DELETE with etcd down: 503" status_is 503
+check "the members keep the etcd jobs they read" listed_everywhere \
+    "'$A2' in j"
+
+# etcd back: the members read the jobs again and follow them anew
+etcd_start_member 1
+etcd_write put "$KEYS/after" "$(cat "$T/every2.json")"
+check "a job written while the watches were down reaches every member" \
+    wait_for 20 listed_everywhere "j['after']['source'] == 'etcd:$KEYS/after'"
 
 for i in 1 2 3; do
 	cluster_stop "$i"
+	check "m$i stops cleanly (no sanitizer report)" test "$stop_rc" -eq 0
 done
 check "no tick of the deleted job after its delete" python3 -c "
 import sys
