@@ -91,6 +91,7 @@ static struct cl_job *
 clj_entry(struct cl_jobs *j, const char *name)
 {
 	struct cl_job *e, **v;
+	bool in = false;
 	size_t at;
 
 	if ((e = clj_find(j, name, &at)) != NULL)
@@ -106,13 +107,13 @@ clj_entry(struct cl_jobs *j, const char *name)
 		j->v = v;
 		j->cap = j->cap * 2 + 8;
 	}
-	if (j->n < j->cap) {
+	if ((in = j->n < j->cap)) {
 		memmove(j->v + at + 1, j->v + at, (j->n - at) * sizeof(*j->v));
 		j->v[at] = e;
 		j->n++;
 	}
 	pthread_mutex_unlock(&j->mu);
-	if (j->v == NULL || j->v[at] != e) {
+	if (!in) {
 		clj_entry_free(e);
 		return NULL;
 	}
