@@ -253,6 +253,9 @@ reload_done(void *arg)
 			log_error("notify: %s", strerror(ENOMEM));
 		if ((lj->rc = runner_apply(d->runner, lj->set, 0, &a)) == 0)
 			log_reloaded(&a, nerrors, nparsed, ms_since(&lj->t0));
+		if (lj->rc == 0 && d->cluster != NULL && cluster_set_jobs(
+		    d->cluster, runner_defs(d->runner), d->cfg.jobs_dir) != 0)
+			log_error("cluster: job files: %s", strerror(ENOMEM));
 		lj->set = NULL;
 	}
 	if (lj->rc != 0)	/* what it should have read: all, next time */
@@ -1069,32 +1072,16 @@ cl_status(void *arg)
 	return cluster_status_json(arg);
 }
 
+static char *
+cl_warnings(void *arg)
+{
+	return cluster_warnings_json(arg);
+}
+
 static const struct control_cluster_ops cluster_control_ops = {
 	.health = cl_health, .monitor = cl_monitor, .metrics = cl_metrics,
-	.status = cl_status,
+	.status = cl_status, .warnings = cl_warnings,
 };
-
-/* A hash of the file-based job set (names and contents, in name order),
- * shown in the member's key so that members can be compared. */
-static void
-jobs_hash(const struct defs_set *set, char *out, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i, k;
-	const char *p;
-
-	for (i = 0; i < set->njobs; i++) {
-		for (p = set->jobs[i]->name; ; p++) {
-			h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-			if (*p == '\0')
-				break;
-		}
-		for (k = 0; k < 8; k++)
-			h = (h ^ ((set->jobs[i]->digest >> (8 * k)) & 0xff)) *
-			    0x100000001b3ULL;
-	}
-	snprintf(out, n, "%016llx", (unsigned long long)h);
-}
 
 /* Cluster mode (cluster.etcd set): the cluster's claim wraps the local
  * one before the first runner_apply. */
@@ -1107,7 +1094,7 @@ start_cluster(struct daemon *d, const struct defs_set *set)
 		.ns = cc->namespace, .member = cc->member,
 		.lease_ttl_ms = cc->lease_ttl_ms, .version = PACKAGE_VERSION,
 	};
-	char err[512], hash[20];
+	char err[512];
 	int rc;
 
 	if (!config_cluster_on(&d->cfg))
@@ -1117,11 +1104,10 @@ start_cluster(struct daemon *d, const struct defs_set *set)
 	o.etcd.key_file = cc->key_file[0] ? cc->key_file : NULL;
 	o.etcd.username = cc->username[0] ? cc->username : NULL;
 	o.etcd.password = cc->password[0] ? cc->password : NULL;
-	jobs_hash(set, hash, sizeof(hash));
-	o.jobs_hash = hash;
 	err[0] = '\0';
 	if ((rc = cluster_new(d->loop, &o, &d->cluster, err, sizeof(err))) != 0 ||
-	    (rc = cluster_attach(d->cluster, d->runner)) != 0) {
+	    (rc = cluster_attach(d->cluster, d->runner)) != 0 ||
+	    (rc = cluster_set_jobs(d->cluster, set, d->cfg.jobs_dir)) != 0) {
 		log_error("cluster: %s", err[0] ? err : err_str(rc));
 		return rc;
 	}

@@ -81,6 +81,8 @@ struct control_cluster_ops {
 	void (*metrics)(void *arg, struct buf *b);
 	/* GET /cluster: a new JSON text, NULL without memory. */
 	char *(*status)(void *arg);
+	/* /health's warnings: a new JSON array text, NULL when none. */
+	char *(*warnings)(void *arg);
 };
 
 /* Puts cluster mode's functions (ops and arg outlive c) behind /health,
