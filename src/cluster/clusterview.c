@@ -3,8 +3,9 @@
  * thread keeps a snapshot (struct cl_view: the members with the jobs
  * each owns, the lease's state and why, the claims' counters) under a
  * mutex, and the API's threads render it: /health, /monitor, /metrics
- * and GET /cluster.  The jobs each member owns are counted when the
- * members change, not when the API asks.
+ * and GET /cluster, with mismatch.c's report of the job files that
+ * differ.  The jobs each member owns are counted when the members
+ * change, not when the API asks.
  */
 #include <stdio.h>
 #include <stdlib.h>

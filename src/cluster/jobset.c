@@ -19,6 +19,7 @@
 
 #include "distcron/buf.h"
 #include "distcron/err.h"
+#include "distcron/jfield.h"
 #include "distcron/jobset.h"
 
 #define JOBSET_SHOWN	8	/* digits of a digest in a line */
@@ -139,14 +140,15 @@ jobset_digest_ok(const char *d)
 static int
 jobset_read(json_object *root, struct jobset *out, char *err, size_t errlen)
 {
+	char q[JFIELD_QUOTE_LEN];
 	const char *d;
 
 	json_object_object_foreach(root, name, v) {
 		d = json_object_is_type(v, json_type_string) ?
 		    json_object_get_string(v) : "";
 		if (!defs_name_valid(name)) {
-			snprintf(err, errlen, "job \"%.64s\": not a job name",
-			    name);
+			snprintf(err, errlen, "job %s: not a job name",
+			    jfield_quote(name, q, sizeof(q)));
 			return ERR_PARSE;
 		}
 		if (!jobset_digest_ok(d)) {
