@@ -79,6 +79,11 @@ struct jobset_diff {
 int jobset_compare(const char *const *members, const struct jobset *sets,
     size_t n, size_t cap, struct jobset_diff *out);
 
+/* Adds a line of the caller's (text, copied) to d, counted as one job
+ * that differs (a member whose set could not be compared).  Returns 0 or
+ * -ENOMEM. */
+int jobset_diff_note(struct jobset_diff *d, const char *text);
+
 /* Frees d's lines and empties it.  Accepts NULL. */
 void jobset_diff_clear(struct jobset_diff *d);
 

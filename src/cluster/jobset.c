@@ -335,6 +335,15 @@ jobset_diff_add(struct jobset_diff *d, char *line)
 	return 0;
 }
 
+int
+jobset_diff_note(struct jobset_diff *d, const char *text)
+{
+	int r = jobset_diff_add(d, strdup(text));
+
+	d->njobs += r == 0;
+	return r;
+}
+
 /* "and N more jobs" after the cap. */
 static int
 jobset_diff_more(struct jobset_diff *d, size_t shown)

@@ -30,6 +30,9 @@
 
 #define CL_MM_SHOWN	20	/* jobs named in the report */
 #define CL_MM_SIG_MAX	(1024 * 1024)	/* the (member, hash) pairs */
+#define CL_MM_VALUE_MAX	(1024 * 1024)	/* a longer list is not published:
+					 * etcd takes 1.5 MiB a request by
+					 * default */
 
 struct cl_mismatch {
 	char *prefix;		/* CL_PREFIX NS "/jobsets/" */
@@ -85,12 +88,16 @@ cl_mm_put_op(struct cluster *c, int64_t lease, struct etcd_op *op)
 {
 	struct cl_mismatch *mm = c->mm;
 
+	size_t len = strlen(mm->json);
+
 	memset(op, 0, sizeof(*op));
-	op->type = ETCD_OP_PUT;
 	op->key = mm->key;
-	op->value = mm->json;
-	op->value_len = strlen(mm->json);
-	op->lease = lease;
+	op->type = len > CL_MM_VALUE_MAX ? ETCD_OP_DELETE : ETCD_OP_PUT;
+	if (op->type == ETCD_OP_PUT) {
+		op->value = mm->json;
+		op->value_len = len;
+		op->lease = lease;
+	}
 	mm->reg_gen = mm->gen;
 }
 
@@ -181,6 +188,11 @@ cluster_set_jobs(struct cluster *c, const struct defs_set *set,
 		free(json);
 		return -ENOMEM;
 	}
+	if (strlen(json) > CL_MM_VALUE_MAX)
+		log_warn("cluster: %zu job files are too many to list in etcd "
+		    "(%zu bytes, at most %d): the other members can tell that "
+		    "they differ from theirs, not which", s.njobs, strlen(json),
+		    CL_MM_VALUE_MAX);
 	free(c->jobs_hash);
 	c->jobs_hash = h;
 	jobset_clear(&mm->set);
@@ -303,6 +315,32 @@ cl_mm_read(struct cluster *c, const struct etcd_op_result *op,
 	return -1;
 }
 
+static bool
+cl_mm_listed(const char **ids, size_t n, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* who's set could not be read: a line when its hash is not ours. */
+static void
+cl_mm_unlisted(const struct cluster *c, const struct cl_mm_who *who,
+    struct jobset_diff *d)
+{
+	char line[CL_REASON_MAX];
+
+	if (c->jobs_hash == NULL || strcmp(who->hash, c->jobs_hash) == 0)
+		return;
+	snprintf(line, sizeof(line), "member %.64s has other job files (hash "
+	    "%.16s, %.64s has %.16s) and lists none to compare", who->id,
+	    who->hash, c->member, c->jobs_hash);
+	jobset_diff_note(d, line);
+}
+
 /* Compares the members' sets (this one's: the set in force). */
 static void
 cl_mm_compare(struct cluster *c, const struct etcd_op_result *op)
@@ -323,8 +361,12 @@ cl_mm_compare(struct cluster *c, const struct etcd_op_result *op)
 			continue;
 		ids[k++] = w[i].id;
 	}
-	if (jobset_compare(ids, sets, k, CL_MM_SHOWN, &d) == 0)
+	if (jobset_compare(ids, sets, k, CL_MM_SHOWN, &d) == 0) {
+		for (i = 0; i < n; i++)
+			if (!cl_mm_listed(ids, k, w[i].id))
+				cl_mm_unlisted(c, &w[i], &d);
 		cl_mm_report(c, &d);
+	}
 	for (i = 0; i < k; i++)
 		if (strcmp(ids[i], c->member) != 0)
 			jobset_clear(&sets[i]);

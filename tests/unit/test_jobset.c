@@ -119,6 +119,10 @@ test_cap(void **state)
 	assert_int_equal(d.nlines, 4);
 	assert_string_equal(d.lines[2], "job \"c\" is missing on m2");
 	assert_string_equal(d.lines[3], "and 2 more jobs");
+	/* a member whose set could not be compared counts as one more */
+	assert_int_equal(jobset_diff_note(&d, "member m3 lists none"), 0);
+	assert_int_equal(d.njobs, 6);
+	assert_string_equal(d.lines[4], "member m3 lists none");
 	jobset_diff_clear(&d);
 }
 
