@@ -100,6 +100,7 @@ for i in 1 2; do
 done
 for i in 1 2; do
 	cluster_stop "$i"
+	check "m$i stops cleanly" test "$stop_rc" -eq 0
 	daemon_log_report "$T/d$i.log"
 done
 finish
