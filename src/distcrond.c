@@ -176,6 +176,7 @@ struct load_job {
 };
 
 static void reload_start(struct daemon *d);
+static void cluster_files_reloaded(struct daemon *d);
 
 /* Calls and frees a list of waiters. */
 static void
@@ -253,13 +254,12 @@ reload_done(void *arg)
 			log_error("notify: %s", strerror(ENOMEM));
 		if ((lj->rc = runner_apply(d->runner, lj->set, 0, &a)) == 0)
 			log_reloaded(&a, nerrors, nparsed, ms_since(&lj->t0));
-		if (lj->rc == 0 && d->cluster != NULL && cluster_set_jobs(
-		    d->cluster, runner_defs(d->runner), d->cfg.jobs_dir) != 0)
-			log_error("cluster: job files: %s", strerror(ENOMEM));
 		lj->set = NULL;
 	}
 	if (lj->rc != 0)	/* what it should have read: all, next time */
 		d->pending.all = true;
+	else if (d->cluster != NULL && !d->stopping)
+		cluster_files_reloaded(d);
 	defs_set_free(lj->set);
 	defs_changes_clear(&lj->ch);
 	free(lj);
@@ -1112,6 +1112,16 @@ start_cluster(struct daemon *d, const struct defs_set *set)
 		return rc;
 	}
 	return 0;
+}
+
+/* Cluster mode: the job files now in force (those of jobs_dir among the
+ * runner's jobs), compared with the other members'. */
+static void
+cluster_files_reloaded(struct daemon *d)
+{
+	if (cluster_set_jobs(d->cluster, runner_defs(d->runner),
+	    d->cfg.jobs_dir) != 0)
+		log_error("cluster: job files: %s", strerror(ENOMEM));
 }
 
 /* The API server's threads, on the socket opened before the switch. */

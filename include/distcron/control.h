@@ -79,10 +79,10 @@ struct control_cluster_ops {
 	void (*monitor)(void *arg, json_object *o);
 	/* Appends the distcron_cluster_* families to /metrics' text. */
 	void (*metrics)(void *arg, struct buf *b);
-	/* GET /cluster: a new JSON text, NULL without memory. */
-	char *(*status)(void *arg);
 	/* /health's warnings: a new JSON array text, NULL when none. */
 	char *(*warnings)(void *arg);
+	/* GET /cluster: a new JSON text, NULL without memory. */
+	char *(*status)(void *arg);
 };
 
 /* Puts cluster mode's functions (ops and arg outlive c) behind /health,

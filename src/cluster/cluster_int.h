@@ -77,6 +77,7 @@ struct cluster {
 	size_t nmem;
 	const char **ids;	/* mem[i].id, for rendezvous_owner */
 	bool have_view;		/* a range answered (members is known) */
+	struct cl_mismatch *mm;	/* mismatch.c's: the job files compared */
 	char last_err[CL_ERR_MAX];	/* etcd's last error */
 	char logged_err[CL_ERR_MAX];	/* ... as last logged ("": none) */
 	uint64_t nonce_seq;
@@ -86,7 +87,6 @@ struct cluster {
 	struct loop_timer *stop_timer;
 	pthread_mutex_t mu;
 	struct cl_view view;
-	struct cl_mismatch *mm;	/* mismatch.c's */
 };
 
 /* ---- cluster.c ---- */
