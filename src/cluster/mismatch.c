@@ -265,7 +265,20 @@ cl_mm_lines_same(const struct jobset_diff *a, const struct jobset_diff *b)
 	return true;
 }
 
-/* Takes d (emptied) as the result: logged and shown when it changed. */
+/* Whether line is one of d's. */
+static bool
+cl_mm_has_line(const struct jobset_diff *d, const char *line)
+{
+	size_t i;
+
+	for (i = 0; i < d->nlines; i++)
+		if (strcmp(d->lines[i], line) == 0)
+			return true;
+	return false;
+}
+
+/* Takes d (emptied) as the result, shown; its lines that are new are
+ * logged (a job reported stays reported without a line per range). */
 static void
 cl_mm_report(struct cluster *c, struct jobset_diff *d)
 {
@@ -281,8 +294,9 @@ cl_mm_report(struct cluster *c, struct jobset_diff *d)
 		log_info("cluster: job files are the same on every member "
 		    "again");
 	for (i = 0; i < d->nlines; i++)
-		log_warn("cluster: job files differ between members: %s",
-		    d->lines[i]);
+		if (!cl_mm_has_line(&mm->diff, d->lines[i]))
+			log_warn("cluster: job files differ between members: "
+			    "%s", d->lines[i]);
 	pthread_mutex_lock(&c->mu);
 	old = mm->diff;
 	mm->diff = *d;

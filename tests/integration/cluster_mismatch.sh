@@ -71,8 +71,11 @@ for i in 1 2; do
 	    sh -c "test $rc -eq 0 && ! grep -q 'differ' '$T/out'"
 done
 
-sed 's/"0 3 \* \* \*"/"0 4 * * *"/' "$J/backup.json" >"$T/j2/backup.json"
-cp "$J/rotate.json" "$T/j2/extra.json"
+# (renamed into place: a reload never reads half a file)
+sed 's/"0 3 \* \* \*"/"0 4 * * *"/' "$J/backup.json" >"$T/new"
+mv "$T/new" "$T/j2/backup.json"
+cp "$J/rotate.json" "$T/new"
+mv "$T/new" "$T/j2/extra.json"
 cluster_signal 2 HUP
 check "both members report both jobs" wait_for 20 both_report 2
 for i in 1 2; do
@@ -89,7 +92,8 @@ for i in 1 2; do
 	    test \"\$(grep -c 'warn: cluster: job files differ between members: $EXTRA\$' '$T/d$i.log')\" = 1"
 done
 
-cp "$J/backup.json" "$T/j2/backup.json"
+cp "$J/backup.json" "$T/new"
+mv "$T/new" "$T/j2/backup.json"
 rm "$T/j2/extra.json"
 cluster_signal 2 HUP
 check "the same files again: the report clears" wait_for 20 both_report 0
