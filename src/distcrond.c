@@ -179,6 +179,7 @@ struct load_job {
 };
 
 static void reload_start(struct daemon *d);
+static void cluster_files_reloaded(struct daemon *d);
 
 /* Calls and frees a list of waiters. */
 static void
@@ -295,6 +296,8 @@ reload_done(void *arg)
 	}
 	if (lj->rc != 0)	/* what it should have read: all, next time */
 		d->pending.all = true;
+	else if (d->cluster != NULL && !d->stopping)
+		cluster_files_reloaded(d);
 	defs_set_free(lj->set);
 	defs_changes_clear(&lj->ch);
 	free(lj);
@@ -1120,38 +1123,17 @@ cl_job_text(void *arg, const char *name)
 	return cluster_job_text(arg, name);
 }
 
+static char *
+cl_warnings(void *arg)
+{
+	return cluster_warnings_json(arg);
+}
+
 static const struct control_cluster_ops cluster_control_ops = {
 	.health = cl_health, .monitor = cl_monitor, .metrics = cl_metrics,
 	.status = cl_status, .job_write = cl_job_write,
-	.job_text = cl_job_text,
+	.job_text = cl_job_text, .warnings = cl_warnings,
 };
-
-/* A hash of the file-based job set (names and contents, in name order),
- * shown in the member's key so that members can be compared.  Jobs from
- * etcd (source CLUSTER_SOURCE_ETCD...) are left out: every member has
- * the same ones. */
-static void
-jobs_hash(const struct defs_set *set, char *out, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i, k;
-	const char *p;
-
-	for (i = 0; i < set->njobs; i++) {
-		if (set->jobs[i]->source != NULL && strncmp(set->jobs[i]->source,
-		    CLUSTER_SOURCE_ETCD, strlen(CLUSTER_SOURCE_ETCD)) == 0)
-			continue;
-		for (p = set->jobs[i]->name; ; p++) {
-			h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-			if (*p == '\0')
-				break;
-		}
-		for (k = 0; k < 8; k++)
-			h = (h ^ ((set->jobs[i]->digest >> (8 * k)) & 0xff)) *
-			    0x100000001b3ULL;
-	}
-	snprintf(out, n, "%016llx", (unsigned long long)h);
-}
 
 /* Cluster mode (cluster.etcd set): the cluster's claim wraps the local
  * one before the first runner_apply. */
@@ -1164,7 +1146,7 @@ start_cluster(struct daemon *d, const struct defs_set *set)
 		.ns = cc->namespace, .member = cc->member,
 		.lease_ttl_ms = cc->lease_ttl_ms, .version = PACKAGE_VERSION,
 	};
-	char err[512], hash[20];
+	char err[512];
 	int rc;
 
 	if (!config_cluster_on(&d->cfg))
@@ -1174,15 +1156,24 @@ start_cluster(struct daemon *d, const struct defs_set *set)
 	o.etcd.key_file = cc->key_file[0] ? cc->key_file : NULL;
 	o.etcd.username = cc->username[0] ? cc->username : NULL;
 	o.etcd.password = cc->password[0] ? cc->password : NULL;
-	jobs_hash(set, hash, sizeof(hash));
-	o.jobs_hash = hash;
 	err[0] = '\0';
 	if ((rc = cluster_new(d->loop, &o, &d->cluster, err, sizeof(err))) != 0 ||
-	    (rc = cluster_attach(d->cluster, d->runner)) != 0) {
+	    (rc = cluster_attach(d->cluster, d->runner)) != 0 ||
+	    (rc = cluster_set_jobs(d->cluster, set, d->cfg.jobs_dir)) != 0) {
 		log_error("cluster: %s", err[0] ? err : err_str(rc));
 		return rc;
 	}
 	return 0;
+}
+
+/* Cluster mode: the job files now in force (those of jobs_dir among the
+ * runner's jobs), compared with the other members'. */
+static void
+cluster_files_reloaded(struct daemon *d)
+{
+	if (cluster_set_jobs(d->cluster, runner_defs(d->runner),
+	    d->cfg.jobs_dir) != 0)
+		log_error("cluster: job files: %s", strerror(ENOMEM));
 }
 
 /* The API server's threads, on the socket opened before the switch. */

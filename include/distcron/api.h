@@ -121,6 +121,11 @@ struct api_backend {
 	 *  "started", "age_s", "version", "owned_jobs", "self"}],
 	 *  "endpoints": [{"url", "current", "healthy"}]} */
 	int (*cluster)(void *ctx, char **json);
+	/* /health's "warnings" (the member runs its jobs, but something is
+	 * wrong: job files differ between members): a new JSON array text
+	 * of strings, or NULL when there are none (or no memory).  Must not
+	 * block. */
+	char *(*health_warnings)(void *ctx);
 };
 
 /*

@@ -18,6 +18,10 @@
  *               TTL (monotonic clock) holds no lease: it claims nothing and
  *               launches nothing until it has registered again, which it
  *               does by itself when etcd answers.
+ *   job files   file-based jobs must be the same on every member: each
+ *               publishes its set (jobset.h) with its key; the jobs that
+ *               differ are named, with the members, in the logs, /health
+ *               ("warnings"), /monitor, /metrics and GET /cluster.
  *
  * Everything runs on the loop thread, except the functions marked
  * thread-safe (the API's threads call them).
@@ -36,6 +40,7 @@
 
 struct cluster;
 struct buf;
+struct defs_set;
 
 /* What cluster_new needs; strings are copied. */
 struct cluster_opts {
@@ -44,7 +49,6 @@ struct cluster_opts {
 	const char *member;	/* this member's id */
 	int64_t lease_ttl_ms;	/* cluster.lease_ttl (rounded up to s) */
 	const char *version;	/* shown in the member's key */
-	const char *jobs_hash;	/* the file-based job set's hash, or NULL */
 };
 
 /*
@@ -82,6 +86,21 @@ void cluster_free(struct cluster *c);
 /* The member's own id (owned by c). */
 const char *cluster_member(const struct cluster *c);
 
+/*
+ * The definitions now in force (at start, before cluster_start, and after
+ * every reload): the jobs read from files under jobs_dir are this
+ * member's job set; when it changed, the member's key and its set are
+ * written again to etcd and the members compared.  Jobs from elsewhere
+ * (the API's, stored in etcd) do not count.  Returns 0 or -ENOMEM.
+ */
+int cluster_set_jobs(struct cluster *c, const struct defs_set *set,
+    const char *jobs_dir);
+
+/* Thread-safe: /health's warnings as a JSON array text (new, the caller
+ * frees it), or NULL when there are none: the jobs whose files differ
+ * between members, one string each. */
+char *cluster_warnings_json(struct cluster *c);
+
 /* Thread-safe.  0 while the member holds its lease; else ERR_CONNECT
  * (etcd unreachable) or ERR_TIMEOUT (lease lost) with why (n bytes)
  * saying what, for /health. */
@@ -89,7 +108,8 @@ int cluster_health(struct cluster *c, char *why, size_t n);
 
 /* Thread-safe: adds GET /monitor's "cluster" member to o: {"member",
  * "members", "lease_ok", "reason", "claims": {"won", "lost",
- * "failed"}}. */
+ * "failed"}, "mismatch": ["job \"x\" is missing on m2", ...],
+ * "mismatch_jobs"}. */
 void cluster_monitor(struct cluster *c, json_object *o);
 
 /* Thread-safe: appends the distcron_cluster_* families to /metrics'
@@ -97,10 +117,10 @@ void cluster_monitor(struct cluster *c, json_object *o);
 void cluster_metrics(struct cluster *c, struct buf *b);
 
 /* Thread-safe: GET /cluster: {"member", "namespace", "lease_ok",
- * "reason", "lease_ttl_s", "members": [{"member", "host", "pid",
- * "started", "age_s", "version", "owned_jobs", "self"}], "endpoints":
- * [{"url", "current", "healthy"}]}.  Returns a new JSON text or NULL
- * without memory. */
+ * "reason", "lease_ttl_s", "mismatch", "mismatch_jobs", "members":
+ * [{"member", "host", "pid", "started", "age_s", "version",
+ * "owned_jobs", "self"}], "endpoints": [{"url", "current", "healthy"}]}.
+ * Returns a new JSON text or NULL without memory. */
 char *cluster_status_json(struct cluster *c);
 
 /* ---- jobs stored in etcd (cljobs.c) ----

@@ -81,6 +81,8 @@ struct control_cluster_ops {
 	void (*monitor)(void *arg, json_object *o);
 	/* Appends the distcron_cluster_* families to /metrics' text. */
 	void (*metrics)(void *arg, struct buf *b);
+	/* /health's warnings: a new JSON array text, NULL when none. */
+	char *(*warnings)(void *arg);
 	/* GET /cluster: a new JSON text, NULL without memory. */
 	char *(*status)(void *arg);
 	/* Jobs stored in etcd (PUT and DELETE /jobs/NAME in cluster mode).

@@ -1075,13 +1075,28 @@ h_root(struct req *r)
 	return reply_obj(r, 200, o);
 }
 
+/* Adds "warnings": [...] to o when the backend has some. */
+static void
+health_warnings(struct req *r, json_object *o)
+{
+	char *text = r->a->be.health_warnings != NULL ?
+	    r->a->be.health_warnings(r->a->be.ctx) : NULL;
+	json_object *w = text != NULL ? json_tokener_parse(text) : NULL;
+
+	if (w != NULL)
+		json_object_object_add(o, "warnings", w);
+	free(text);
+}
+
 /* 200 {"status": "ok"}, or 503 {"status": "unavailable", "reason":
  * "store: ..."} while the store cannot write, or with the cluster's
- * reason while this member may not launch (etcd, its lease). */
+ * reason while this member may not launch (etcd, its lease).  Either
+ * may add "warnings": [...], what is wrong without stopping this member
+ * (job files that differ between members). */
 static enum MHD_Result
 h_health(struct req *r)
 {
-	json_object *o;
+	json_object *o = json_object_new_object();
 	char msg[320];
 	int rc;
 
@@ -1091,13 +1106,13 @@ h_health(struct req *r)
 		snprintf(msg, sizeof(msg), "store: %s", err_str(rc));
 	else if (r->a->be.cluster_health != NULL)
 		rc = r->a->be.cluster_health(r->a->be.ctx, msg, sizeof(msg));
-	if (rc == 0)
-		return reply(r, 200, strdup("{\"status\":\"ok\"}"), CT_JSON,
-		    NULL, NULL);
-	o = json_object_new_object();
 	json_object_object_add(o, "status",
-	    json_object_new_string("unavailable"));
-	json_object_object_add(o, "reason", json_object_new_string(msg));
+	    json_object_new_string(rc == 0 ? "ok" : "unavailable"));
+	if (rc != 0)
+		json_object_object_add(o, "reason", json_object_new_string(msg));
+	health_warnings(r, o);
+	if (rc == 0)
+		return reply(r, 200, json_text(o), CT_JSON, NULL, NULL);
 	return reply(r, 503, json_text(o), CT_JSON, "Retry-After", "5");
 }
 

@@ -1205,6 +1205,14 @@ be_cluster(void *ctx, char **json)
 	return *json != NULL ? 0 : -ENOMEM;
 }
 
+static char *
+be_health_warnings(void *ctx)
+{
+	struct control *c = ctx;
+
+	return c->cluster->warnings(c->cluster_arg);
+}
+
 void
 control_backend(struct control *c, struct api_backend *be)
 {
@@ -1228,6 +1236,8 @@ control_backend(struct control *c, struct api_backend *be)
 	if (c->cluster != NULL) {
 		be->cluster_health = be_cluster_health;
 		be->cluster = be_cluster;
+		if (c->cluster->warnings != NULL)
+			be->health_warnings = be_health_warnings;
 	}
 }
 

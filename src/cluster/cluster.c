@@ -63,6 +63,7 @@ cl_members_free(struct cl_member *m, size_t n)
 		free(m[i].id);
 		free(m[i].host);
 		free(m[i].version);
+		free(m[i].jobs_hash);
 	}
 	free(m);
 }
@@ -158,8 +159,8 @@ cl_lease_lost(struct cluster *c, const char *why)
 	cl_view_state(c);
 }
 
-/* The member's key: who, where, since when. */
-static char *
+/* The member's key: who, where, since when, which job files. */
+char *
 cl_member_value(const struct cluster *c)
 {
 	json_object *o = json_object_new_object();
@@ -220,6 +221,7 @@ cl_registered(void *arg, const struct etcd_result *r)
 		return;
 	}
 	cl_etcd_ok(c);
+	cl_mm_registered(c);
 	c->old_lease = 0;
 	log_info("cluster: member %s registered (lease %llx, ttl %lld s%s)",
 	    c->member, (unsigned long long)g->lease,
@@ -233,22 +235,24 @@ cl_registered(void *arg, const struct etcd_result *r)
 	cl_range(c);
 }
 
-/* Creates the member's key on the new lease, if no one holds it. */
+/* Creates the member's key and its job set on the new lease, if no one
+ * holds the key. */
 static void
 cl_register(struct cluster *c, struct cl_req *g)
 {
 	struct etcd_cmp cmp = { .key = c->member_key,
 	    .target = ETCD_CMP_CREATE, .result = ETCD_EQUAL, .number = 0 };
-	struct etcd_op put = { .type = ETCD_OP_PUT, .key = c->member_key,
-	    .lease = g->lease };
+	struct etcd_op put[2] = { { .type = ETCD_OP_PUT,
+	    .key = c->member_key, .lease = g->lease } };
 	struct etcd_op get = { .type = ETCD_OP_RANGE, .key = c->member_key };
-	struct etcd_txn t = { &cmp, 1, &put, 1, &get, 1 };
+	struct etcd_txn t = { &cmp, 1, put, 2, &get, 1 };
 	char *v = cl_member_value(c);
 	int rc = -ENOMEM;
 
+	cl_mm_put_op(c, g->lease, &put[1]);
 	if (v != NULL) {
-		put.value = v;
-		put.value_len = strlen(v);
+		put[0].value = v;
+		put[0].value_len = strlen(v);
 		rc = etcd_txn(c->e, &t, cl_registered, g);
 	}
 	free(v);
@@ -363,6 +367,8 @@ cl_member_parse(const struct cluster *c, const struct etcd_kv *kv,
 			m->pid = json_object_get_int64(f);
 		if (json_object_object_get_ex(o, "started", &f))
 			m->started = json_object_get_int64(f);
+		if (json_object_object_get_ex(o, "jobs_hash", &f))
+			m->jobs_hash = strdup(json_object_get_string(f));
 		json_object_put(o);
 	}
 	return 0;
@@ -446,6 +452,7 @@ cl_ranged(void *arg, const struct etcd_result *r)
 		if (cl_member_parse(c, &r->op.kvs[i], &m[n]) == 0)
 			n++;
 	cl_members_set(c, m, n);
+	cl_mm_members(c);
 	if (c->range_again) {
 		c->range_again = false;
 		cl_range(c);
@@ -527,6 +534,7 @@ cl_tick(void *arg)
 		cl_renew(c);
 	else
 		cl_grant(c);
+	cl_mm_publish(c);
 	cl_watch(c);
 	cl_range(c);
 	cl_claims_lease(c);
@@ -548,7 +556,6 @@ cl_names(struct cluster *c, const struct cluster_opts *o)
 	c->member = strdup(o->member);
 	c->version = strdup(o->version ? o->version : PACKAGE_VERSION);
 	c->host = strdup(host);
-	c->jobs_hash = o->jobs_hash ? strdup(o->jobs_hash) : NULL;
 	c->members_prefix = cl_strcat3(CL_PREFIX, o->ns, "/members/");
 	c->claims_prefix = cl_strcat3(CL_PREFIX, o->ns, "/claims/");
 	c->member_key = c->members_prefix ?
@@ -593,7 +600,7 @@ cluster_new(struct loop *loop, const struct cluster_opts *o,
 	c->started = loop_real_ms() / 1000;
 	c->nonce_base = ((uint64_t)loop_real_ms() << 20) ^ (uint64_t)getpid();
 	snprintf(c->last_err, sizeof(c->last_err), "no answer yet");
-	if ((rc = cl_names(c, o)) != 0 ||
+	if ((rc = cl_names(c, o)) != 0 || (rc = cl_mm_new(c)) != 0 ||
 	    (rc = etcd_new(loop, &eo, &c->e, err, errlen)) != 0) {
 		cluster_free(c);
 		return rc;
@@ -709,6 +716,7 @@ cluster_free(struct cluster *c)
 	free(c->members_prefix);
 	free(c->claims_prefix);
 	free(c->member_key);
+	cl_mm_free(c);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }

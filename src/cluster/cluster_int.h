@@ -33,6 +33,7 @@ struct cl_member {
 	int64_t pid;
 	int64_t started;	/* UTC seconds */
 	int64_t lease;
+	char *jobs_hash;	/* its file-based jobs' (mismatch.c) */
 	size_t owned;		/* jobs it owns (of ours) */
 };
 
@@ -76,6 +77,7 @@ struct cluster {
 	size_t nmem;
 	const char **ids;	/* mem[i].id, for rendezvous_owner */
 	bool have_view;		/* a range answered (members is known) */
+	struct cl_mismatch *mm;	/* mismatch.c's: the job files compared */
 	char last_err[CL_ERR_MAX];	/* etcd's last error */
 	char logged_err[CL_ERR_MAX];	/* ... as last logged ("": none) */
 	uint64_t nonce_seq;
@@ -131,5 +133,30 @@ void cl_view_state(struct cluster *c);
 void cl_view_claim(struct cluster *c, int result);
 /* Frees members[0..n-1]'s strings and the array. */
 void cl_members_free(struct cl_member *m, size_t n);
+
+/* ---- mismatch.c: the members' job files compared ---- */
+
+struct cl_mismatch;
+struct etcd_op;
+/* c->mm for c's namespace and member (0 or -ENOMEM); freed by
+ * cl_mm_free (accepts none). */
+int cl_mm_new(struct cluster *c);
+void cl_mm_free(struct cluster *c);
+/* The member's key's JSON value (with the job set's hash), or NULL. */
+char *cl_member_value(const struct cluster *c);
+/* Fills op: the put of this member's job set on lease, for the
+ * registration's transaction; cl_mm_registered when it succeeded. */
+void cl_mm_put_op(struct cluster *c, int64_t lease, struct etcd_op *op);
+void cl_mm_registered(struct cluster *c);
+/* Writes the member's key and job set again if the set changed since
+ * they were written (timer tick; once at a time). */
+void cl_mm_publish(struct cluster *c);
+/* After a range of the members: compares the job sets when the members'
+ * hashes changed and differ. */
+void cl_mm_members(struct cluster *c);
+/* Under c->mu: adds "mismatch" (the report's lines) and
+ * "mismatch_jobs" to o; the number of jobs that differ. */
+void cl_mm_view_json(struct cluster *c, json_object *o);
+size_t cl_mm_view_count(const struct cluster *c);
 
 #endif

@@ -3,8 +3,9 @@
  * thread keeps a snapshot (struct cl_view: the members with the jobs
  * each owns, the lease's state and why, the claims' counters) under a
  * mutex, and the API's threads render it: /health, /monitor, /metrics
- * and GET /cluster.  The jobs each member owns are counted when the
- * members change, not when the API asks.
+ * and GET /cluster, with mismatch.c's report of the job files that
+ * differ.  The jobs each member owns are counted when the members
+ * change, not when the API asks.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ cl_member_copy(const struct cl_member *s, struct cl_member *d)
 	d->id = strdup(s->id);
 	d->host = s->host ? strdup(s->host) : NULL;
 	d->version = s->version ? strdup(s->version) : NULL;
+	d->jobs_hash = NULL;
 	d->owned = 0;
 	return d->id != NULL ? 0 : -1;
 }
@@ -122,6 +124,7 @@ cl_state_json(struct cluster *c, json_object *o)
 	json_object_object_add(o, "reason", c->view.reason[0] ?
 	    json_object_new_string(c->view.reason) : NULL);
 	json_object_object_add(o, "claims", cl_claims_json(&c->view));
+	cl_mm_view_json(c, o);
 }
 
 void
@@ -141,9 +144,11 @@ void
 cluster_metrics(struct cluster *c, struct buf *b)
 {
 	struct cl_view v;
+	size_t mismatch;
 
 	pthread_mutex_lock(&c->mu);
 	v = c->view;
+	mismatch = cl_mm_view_count(c);
 	pthread_mutex_unlock(&c->mu);
 	buf_printf(b, "# HELP distcron_cluster_members Live members of the "
 	    "cluster (keys on a lease in etcd).\n"
@@ -162,6 +167,11 @@ cluster_metrics(struct cluster *c, struct buf *b)
 	    "distcron_cluster_claims_total{result=\"failed\"} %llu\n",
 	    (unsigned long long)v.won, (unsigned long long)v.lost,
 	    (unsigned long long)v.failed);
+	buf_printf(b, "# HELP distcron_cluster_job_mismatch File-based jobs "
+	    "whose files differ between members or are missing on some "
+	    "(named in /health and GET /cluster).\n"
+	    "# TYPE distcron_cluster_job_mismatch gauge\n"
+	    "distcron_cluster_job_mismatch %zu\n", mismatch);
 }
 
 static json_object *

@@ -1071,7 +1071,11 @@ const struct ctl_command ctl_cluster = {
 	    "(how many\n"
 	    "it owns), VERSION; then etcd's endpoints (the one in use and "
 	    "whether it\n"
-	    "answers).  A daemon not in cluster mode answers 404.\n", 0, NULL),
+	    "answers); then, if any, the jobs whose files differ between "
+	    "members\n"
+	    "(which members have which file, or miss it).  A daemon not in "
+	    "cluster\n"
+	    "mode answers 404.\n", 0, NULL),
 	cluster_main,
 };
 

@@ -601,6 +601,27 @@ cluster_endpoints(json_object *root, FILE *out)
 	}
 }
 
+/* The jobs whose files differ between members, if any. */
+static void
+cluster_mismatch(json_object *root, FILE *out)
+{
+	json_object *a = ctlview_get(root, "mismatch");
+	char line[4 * CELL_MAX];
+	int64_t n = 0;
+	size_t i;
+
+	if (a == NULL || !json_object_is_type(a, json_type_array) ||
+	    json_object_array_length(a) == 0)
+		return;
+	ctlview_int(root, "mismatch_jobs", &n);
+	fprintf(out, "Job files differ between members (%lld job%s):\n",
+	    (long long)n, n == 1 ? "" : "s");
+	for (i = 0; i < json_object_array_length(a); i++) {
+		cell_json(json_object_array_get_idx(a, i), line, sizeof(line));
+		fprintf(out, "  %s\n", line);
+	}
+}
+
 /* A member's UP (since it registered) and whether it is this daemon. */
 static void
 cluster_fix(json_object *m, char cell[][CELL_MAX])
@@ -630,6 +651,7 @@ ctlview_cluster(json_object *root, FILE *out, FILE *err)
 	status = keyed_table(list, 7, head, keys, cluster_fix,
 	    "no members registered", out, err);
 	cluster_endpoints(root, out);
+	cluster_mismatch(root, out);
 	return status;
 }
 

@@ -3,7 +3,8 @@
  * member and fence: "runs" (from the API's JSON) and "history" (from the
  * store) gain MEMBER and FENCE columns when a run of the list has them,
  * and keep their columns otherwise; a run's view names its member and
- * fence.
+ * fence.  "cluster" lists the job files that differ between members
+ * under a heading, and says nothing of them when they agree.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -109,6 +110,31 @@ test_history_table(void **state)
 	free(text);
 }
 
+static void
+test_cluster_mismatch(void **state)
+{
+	static const char *const head = "{\"member\": \"m1\", "
+	    "\"namespace\": \"default\", \"lease_ok\": true, \"members\": "
+	    "[{\"member\": \"m1\", \"self\": true}], ";
+	char json[1024], *text;
+
+	(void)state;
+	snprintf(json, sizeof(json), "%s\"mismatch_jobs\": 2, \"mismatch\": "
+	    "[\"job \\\"b\\\" differs: m1 has 01, m2 has 02\", \"job "
+	    "\\\"x\\\" is missing on m1\"]}", head);
+	text = printed(ctlview_cluster, json);
+	assert_non_null(strstr(text, "\nJob files differ between members "
+	    "(2 jobs):\n  job \"b\" differs: m1 has 01, m2 has 02\n"
+	    "  job \"x\" is missing on m1\n"));
+	free(text);
+	snprintf(json, sizeof(json), "%s\"mismatch_jobs\": 0, \"mismatch\": "
+	    "[]}", head);
+	text = printed(ctlview_cluster, json);
+	assert_null(strstr(text, "differ"));
+	assert_non_null(strstr(text, "m1"));
+	free(text);
+}
+
 int
 main(void)
 {
@@ -116,6 +142,7 @@ main(void)
 		cmocka_unit_test(test_runs_table),
 		cmocka_unit_test(test_run_view),
 		cmocka_unit_test(test_history_table),
+		cmocka_unit_test(test_cluster_mismatch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
