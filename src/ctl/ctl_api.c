@@ -1112,7 +1112,7 @@ const struct ctl_command ctl_apply = {
 };
 
 const struct ctl_command ctl_delete = {
-	API_COMMAND("delete", "JOB [API OPTIONS]", "remove a job (and its file)",
+	API_COMMAND("delete", "JOB [API OPTIONS]", "remove a job (its file, or its etcd key)",
 	    NULL, NULL, 1, "JOB"),
 	delete_main,
 };
