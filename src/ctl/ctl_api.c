@@ -1112,8 +1112,8 @@ const struct ctl_command ctl_apply = {
 };
 
 const struct ctl_command ctl_delete = {
-	API_COMMAND("delete", "JOB [API OPTIONS]", "remove a job (its file, or its etcd key)",
-	    NULL, NULL, 1, "JOB"),
+	API_COMMAND("delete", "JOB [API OPTIONS]",
+	    "remove a job (its file, or its etcd key)", NULL, NULL, 1, "JOB"),
 	delete_main,
 };
 
