@@ -142,6 +142,7 @@ void cl_running_tick(struct cluster *c);
  * flight; the member key is deleted at once and the lease kept alive
  * until they are final, then cl_leave.  False: nothing held. */
 bool cl_running_drain(struct cluster *c, int64_t lease);
+/* Frees the table, its timers and its watch (cluster_free). */
 void cl_running_free(struct cluster *c);
 /* Fills q for rec's tick (no marker for allow jobs) and counts the claim
  * as in flight until cl_mark_end.  0 or -ENOMEM. */

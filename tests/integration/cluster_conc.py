@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""cluster_conc.py - checks cluster_conc.sh's runs (concurrency across members).
+"""cluster_conc.py - checks cluster_conc.sh's runs (concurrency, cluster).
 
 LINES holds "start|end JOB MEMBER FENCE TIME" (UNIX seconds) per run; DIR
 the members' histories as cluster_histories writes them (hist.I.JOB.json,
