@@ -12,6 +12,8 @@
  *      member's key still lives on this member's lease, put the claim
  *      (member and a nonce, on the long claims lease); else read both,
  *      so the answer says who holds the tick or that the lease is gone.
+ *      For a forbid or replace job the same transaction puts the job's
+ *      running marker, and forbid compares it too (running.c).
  *      Won: the transaction's revision is the run's fence.  A transaction
  *      that timed out after it was sent is tried once more with the same
  *      nonce: finding the claim with that nonce means the first one won.
