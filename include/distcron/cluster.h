@@ -14,6 +14,11 @@
  *               transaction's revision is the run's fence.  The claim
  *               wraps the runner's local claim (runhooks.h), which records
  *               the won intents.
+ *   concurrency a forbid or replace job's runs hold a running marker on
+ *               the member's lease, /distcron/NS/running/JOB, put by the
+ *               claim: forbid ticks are skipped while another member's
+ *               marker is there, a replace claim overwrites it and the
+ *               member whose marker it was cancels its older runs.
  *   fail-closed a member whose keepalive has not been answered for a whole
  *               TTL (monotonic clock) holds no lease: it claims nothing and
  *               launches nothing until it has registered again, which it
@@ -76,7 +81,10 @@ int cluster_start(struct cluster *c);
 
 /* Clean stop: revokes the member's lease (its key goes at once, so the
  * others take its jobs over), stops following; calls done(arg) when etcd
- * answered or after at most a second.  No claim is won after this. */
+ * answered or after at most a second.  No claim is won after this.  With
+ * runs holding running markers in flight, only the member's key goes at
+ * once: the lease (and the markers) lives until those runs are final,
+ * then it is revoked and done follows as above. */
 void cluster_stop(struct cluster *c, loop_fn done, void *arg);
 
 /* Frees c (after cluster_stop's done, or before cluster_start).  Accepts

@@ -191,7 +191,7 @@ int runner_task(struct runner *r, struct job_def *def, runner_created_fn fn,
     void *arg);
 
 /* Cancels a run in flight (its processes are killed, the run fails with
- * why).  Returns 0 or ERR_NOTFOUND when no such run is in flight. */
+ * why, which is copied).  Returns 0 or ERR_NOTFOUND when no such run is in flight. */
 int runner_cancel(struct runner *r, int64_t id, const char *why);
 
 struct spill;

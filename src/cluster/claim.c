@@ -12,6 +12,8 @@
  *      member's key still lives on this member's lease, put the claim
  *      (member and a nonce, on the long claims lease); else read both,
  *      so the answer says who holds the tick or that the lease is gone.
+ *      For a forbid or replace job the same transaction puts the job's
+ *      running marker, and forbid compares it too (running.c).
  *      Won: the transaction's revision is the run's fence.  A transaction
  *      that timed out after it was sent is tried once more with the same
  *      nonce: finding the claim with that nonce means the first one won.
@@ -49,7 +51,9 @@
 #define CL_CLAIM_TRIES		2	/* a timed-out claim is tried again */
 #define CL_CATCH_TICKS		64	/* ticks looked up per take-over */
 
-enum cl_outcome { CL_WAIT, CL_PASS, CL_WON, CL_LOSE, CL_MISS };
+/* CL_SKIP: missed as CL_MISS, not counted as a failed claim (a forbid
+ * overlap with another member's run). */
+enum cl_outcome { CL_WAIT, CL_PASS, CL_WON, CL_LOSE, CL_MISS, CL_SKIP };
 
 struct cl_batch;
 
@@ -60,6 +64,7 @@ struct cl_one {
 	int tries;
 	char *key;
 	char nonce[40];
+	struct cl_mark_req mark;	/* running.c: forbid, replace */
 };
 
 struct cl_batch {
@@ -90,6 +95,12 @@ cl_local_done(struct store_run **recs, size_t n, int rc, void *arg)
 
 	(void)recs;
 	(void)n;
+	/* before the runner hears of them: it may end a run at once */
+	for (i = 0; i < b->n; i++)
+		if (b->one[i].out == CL_WON)
+			cl_mark_end(b->c, &b->one[i].mark, b->one[i].rec->job,
+			    rc == 0 ? b->one[i].rec->id : 0,
+			    b->one[i].rec->fence);
 	b->done(b->recs, b->n, rc, b->done_arg);
 	for (i = 0; i < b->n; i++)
 		free(b->one[i].key);
@@ -136,7 +147,9 @@ cl_one_over(struct cl_one *o, enum cl_outcome out, const char *why)
 	struct cl_batch *b = o->b;
 
 	o->out = out;
-	if (out == CL_MISS) {
+	if (out != CL_WON)
+		cl_mark_end(b->c, &o->mark, o->rec->job, 0, 0);
+	if (out == CL_MISS || out == CL_SKIP) {
 		o->rec->missed = 1;
 		cl_reason(o->rec, why);
 	} else if (out == CL_LOSE && why != NULL)
@@ -178,8 +191,7 @@ cl_claim_value(const struct cluster *c, const char *nonce)
 	return s;
 }
 
-/* A member's string field of a claim's value into out ("?" if none). */
-static void
+void
 cl_claim_field(const struct etcd_kv *kv, const char *name, char *out,
     size_t n)
 {
@@ -192,7 +204,8 @@ cl_claim_field(const struct etcd_kv *kv, const char *name, char *out,
 }
 
 /* The compares failed: the tick is someone's (or ours, from the first
- * try), or the member's key is not on our lease any more. */
+ * try), the member's key is not on our lease any more, or (forbid)
+ * another member's run holds the job's running marker. */
 static void
 cl_claim_held(struct cl_one *o, const struct etcd_result *r)
 {
@@ -200,23 +213,28 @@ cl_claim_held(struct cl_one *o, const struct etcd_result *r)
 	const struct etcd_kv *kv;
 	char who[160], nonce[48], why[CL_REASON_MAX];
 
-	if (r->nops < 1 || r->ops[0].nkvs == 0) {
+	if (r->nops >= 1 && r->ops[0].nkvs > 0) {
+		kv = &r->ops[0].kvs[0];
+		cl_claim_field(kv, "nonce", nonce, sizeof(nonce));
+		if (strcmp(nonce, o->nonce) == 0) {	/* our first try won */
+			o->rec->fence = kv->create_revision;
+			cl_mark_won(c, &o->mark, o->rec->job, o->rec->fence);
+			cl_one_over(o, CL_WON, NULL);
+			return;
+		}
+		cl_claim_field(kv, "member", who, sizeof(who));
+		snprintf(why, sizeof(why), "claimed by member %s (fence %lld)",
+		    who, (long long)kv->create_revision);
+		cl_one_over(o, CL_LOSE, why);
+	} else if (o->mark.conc != JOB_CONC_FORBID || r->nops < 3 ||
+	    r->ops[1].nkvs == 0 || r->ops[1].kvs[0].lease != c->lease) {
 		cl_lease_lost(c, "its member key is not on its lease in etcd");
 		cl_not_fresh_why(c, why, sizeof(why));
 		cl_one_over(o, CL_MISS, why);
-		return;
-	}
-	kv = &r->ops[0].kvs[0];
-	cl_claim_field(kv, "nonce", nonce, sizeof(nonce));
-	if (strcmp(nonce, o->nonce) == 0) {	/* our first try won */
-		o->rec->fence = kv->create_revision;
-		cl_one_over(o, CL_WON, NULL);
-		return;
-	}
-	cl_claim_field(kv, "member", who, sizeof(who));
-	snprintf(why, sizeof(why), "claimed by member %s (fence %lld)", who,
-	    (long long)kv->create_revision);
-	cl_one_over(o, CL_LOSE, why);
+	} else if (cl_mark_failed(c, &o->mark, &r->ops[2], why, sizeof(why)))
+		cl_send(o);
+	else
+		cl_one_over(o, CL_SKIP, why);
 }
 
 static void
@@ -239,6 +257,7 @@ cl_claimed(void *arg, const struct etcd_result *r)
 		cl_one_over(o, CL_MISS, why);
 	} else if (r->succeeded) {
 		o->rec->fence = r->revision;
+		cl_mark_won(c, &o->mark, o->rec->job, r->revision);
 		cl_one_over(o, CL_WON, NULL);
 	} else
 		cl_claim_held(o, r);
@@ -248,29 +267,34 @@ static void
 cl_send(struct cl_one *o)
 {
 	struct cluster *c = o->b->c;
-	struct etcd_cmp cmp[2] = {
+	struct etcd_cmp cmp[3] = {
 		{ .key = o->key, .target = ETCD_CMP_CREATE,
 		  .result = ETCD_EQUAL, .number = 0 },
 		{ .key = c->member_key, .target = ETCD_CMP_LEASE,
 		  .result = ETCD_EQUAL, .number = c->lease },
 	};
-	struct etcd_op put = { .type = ETCD_OP_PUT, .key = o->key,
-	    .lease = c->claims_lease };
-	struct etcd_op get[2] = {
+	struct etcd_op put[2] = { { .type = ETCD_OP_PUT, .key = o->key,
+	    .lease = c->claims_lease } };
+	struct etcd_op get[3] = {
 		{ .type = ETCD_OP_RANGE, .key = o->key },
 		{ .type = ETCD_OP_RANGE, .key = c->member_key, .keys_only = true },
 	};
-	struct etcd_txn t = { cmp, 2, &put, 1, get, 2 };
-	char *v = cl_claim_value(c, o->nonce);
+	struct etcd_txn t = { cmp, 2, put, 1, get, 2 };
+	char *v = cl_claim_value(c, o->nonce), *mv = NULL;
 	int rc = -ENOMEM;
 
 	o->tries++;
-	if (v != NULL) {
-		put.value = v;
-		put.value_len = strlen(v);
+	if (o->mark.key != NULL && (mv = cl_mark_value(c,
+	    o->rec->scheduled_at, o->nonce)) != NULL)
+		cl_mark_txn(&o->mark, c->lease, mv, cmp, &t.ncmps, put,
+		    &t.nsuccess, get, &t.nfailure);
+	if (v != NULL && (o->mark.key == NULL || mv != NULL)) {
+		put[0].value = v;
+		put[0].value_len = strlen(v);
 		rc = etcd_txn(c->e, &t, cl_claimed, o);
 	}
 	free(v);
+	free(mv);
 	if (rc != 0)
 		cl_one_over(o, CL_MISS, "cluster: out of memory claiming it");
 }
@@ -311,7 +335,8 @@ cl_claim_one(struct cl_one *o)
 	}
 	snprintf(o->nonce, sizeof(o->nonce), "%016" PRIx64 "-%" PRIu64,
 	    c->nonce_base, ++c->nonce_seq);
-	if ((o->key = cl_claim_key(c, rec->job, rec->scheduled_at)) == NULL) {
+	if ((o->key = cl_claim_key(c, rec->job, rec->scheduled_at)) == NULL ||
+	    cl_mark_begin(c, rec, &o->mark) != 0) {
 		cl_one_over(o, CL_MISS, "cluster: out of memory claiming it");
 		return;
 	}

@@ -538,6 +538,7 @@ cl_tick(void *arg)
 	cl_watch(c);
 	cl_range(c);
 	cl_claims_lease(c);
+	cl_running_tick(c);
 	cl_view_state(c);
 	cl_arm(c, 0);
 }
@@ -601,6 +602,7 @@ cluster_new(struct loop *loop, const struct cluster_opts *o,
 	c->nonce_base = ((uint64_t)loop_real_ms() << 20) ^ (uint64_t)getpid();
 	snprintf(c->last_err, sizeof(c->last_err), "no answer yet");
 	if ((rc = cl_names(c, o)) != 0 || (rc = cl_mm_new(c)) != 0 ||
+	    (rc = cl_running_new(c)) != 0 ||
 	    (rc = etcd_new(loop, &eo, &c->e, err, errlen)) != 0) {
 		cluster_free(c);
 		return rc;
@@ -623,7 +625,8 @@ cluster_attach(struct cluster *c, struct runner *r)
 
 	runner_claim(r, &c->local, &c->local_arg);
 	c->r = r;
-	if ((rc = runner_set_member(r, c->member)) != 0)
+	if ((rc = runner_set_member(r, c->member)) != 0 ||
+	    (rc = cl_running_attach(c, r)) != 0)
 		return rc;
 	return runner_set_claim(r, &cl_claim_ops, c);
 }
@@ -637,6 +640,7 @@ cluster_start(struct cluster *c)
 	cl_grant(c);
 	cl_watch(c);
 	cl_claims_lease(c);
+	cl_running_tick(c);
 	cl_arm(c, 0);
 	return 0;
 }
@@ -685,6 +689,14 @@ cluster_stop(struct cluster *c, loop_fn done, void *arg)
 	c->watch = NULL;
 	cl_jobs_stop(c);
 	cl_view_state(c);
+	if (lease != 0 && cl_running_drain(c, lease))
+		return;		/* cl_leave when its marked runs are final */
+	cl_leave(c, lease);
+}
+
+void
+cl_leave(struct cluster *c, int64_t lease)
+{
 	if (lease == 0 || etcd_lease_revoke(c->e, lease, cl_revoked, c) != 0) {
 		loop_post(c->loop, cl_stopped, c);
 		return;
@@ -704,6 +716,7 @@ cluster_free(struct cluster *c)
 		loop_timer_del(c->stop_timer);
 	etcd_watch_cancel(c->watch);
 	cl_jobs_free(c);
+	cl_running_free(c);
 	etcd_free(c->e);
 	cl_members_free(c->mem, c->nmem);
 	free(c->ids);

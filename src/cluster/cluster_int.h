@@ -88,6 +88,7 @@ struct cluster {
 	pthread_mutex_t mu;
 	struct cl_view view;
 	struct cl_jobs *jobs;	/* cljobs.c; NULL until cluster_jobs_start */
+	struct cl_running *running;	/* running.c's markers */
 };
 
 /* ---- cluster.c ---- */
@@ -106,9 +107,17 @@ void cl_etcd_error(struct cluster *c, const struct etcd_result *r);
  * closed, logged once. */
 void cl_lease_lost(struct cluster *c, const char *why);
 
+/* Revokes lease (0: none) and calls cluster_stop's done when etcd
+ * answered or after at most a second. */
+void cl_leave(struct cluster *c, int64_t lease);
+
 /* ---- claim.c ---- */
 
 extern const struct run_claim_ops cl_claim_ops;
+/* The string field name of a JSON value (a claim's, a marker's) into out
+ * (n bytes; "?" if none). */
+void cl_claim_field(const struct etcd_kv *kv, const char *name, char *out,
+    size_t n);
 /* The members changed from old[0..nold-1] to the current list: jobs this
  * member now owns and did not catch up on the ticks nobody claimed in
  * the failover window. */
@@ -122,6 +131,52 @@ void cl_claims_lease(struct cluster *c);
  * (cluster_free).  Both accept c->jobs NULL. */
 void cl_jobs_stop(struct cluster *c);
 void cl_jobs_free(struct cluster *c);
+/* ---- running.c: running markers (concurrency forbid/replace) ---- */
+
+/* One claim's part in its job's running marker. */
+struct cl_mark_req {
+	enum job_concurrency conc;	/* JOB_CONC_ALLOW: no marker */
+	bool own;		/* forbid: compare that the marker is on our
+				 * lease (else that it is absent) */
+	int retries;		/* claims sent again with the other compare */
+	char *key;		/* the marker's key; NULL: no marker */
+};
+
+/* The table of markers, its watch and the finish hook; 0 or -ENOMEM. */
+int cl_running_new(struct cluster *c);
+int cl_running_attach(struct cluster *c, struct runner *r);
+/* From the timer: (re)makes the markers' watch, then reads them. */
+void cl_running_tick(struct cluster *c);
+/* cluster_stop with the member's lease: true when marked runs are in
+ * flight; the member key is deleted at once and the lease kept alive
+ * until they are final, then cl_leave.  False: nothing held. */
+bool cl_running_drain(struct cluster *c, int64_t lease);
+/* Frees the table, its timers and its watch (cluster_free). */
+void cl_running_free(struct cluster *c);
+/* Fills q for rec's tick (no marker for allow jobs) and counts the claim
+ * as in flight until cl_mark_end.  0 or -ENOMEM. */
+int cl_mark_begin(struct cluster *c, const struct store_run *rec,
+    struct cl_mark_req *q);
+/* Adds q's compare (forbid), put (value, on lease) and range (forbid) to
+ * a claim's transaction, after the *ncmp, *nput, *nget there.  Pure. */
+void cl_mark_txn(const struct cl_mark_req *q, int64_t lease,
+    const char *value, struct etcd_cmp *cmp, size_t *ncmp,
+    struct etcd_op *put, size_t *nput, struct etcd_op *get, size_t *nget);
+/* The marker's value {"member", "tick", "nonce"}, malloc'd, or NULL. */
+char *cl_mark_value(const struct cluster *c, int64_t tick,
+    const char *nonce);
+/* A forbid claim failed on the marker (got: its range): 1 when the claim
+ * is to be sent again (the marker was absent or ours: q's compare is
+ * turned), else 0 with why naming the member whose run holds it. */
+int cl_mark_failed(const struct cluster *c, struct cl_mark_req *q,
+    const struct etcd_op_result *got, char *why, size_t n);
+/* The claim won at revision rev: the marker is ours at rev. */
+void cl_mark_won(struct cluster *c, const struct cl_mark_req *q,
+    const char *job, int64_t rev);
+/* The claim is over: a run recorded (id > 0, its fence) holds the marker
+ * until it is final; else (id 0) nothing does.  Frees q's key. */
+void cl_mark_end(struct cluster *c, struct cl_mark_req *q, const char *job,
+    int64_t id, int64_t fence);
 
 /* ---- clusterview.c ---- */
 

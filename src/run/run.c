@@ -399,6 +399,7 @@ run_free(struct run *run)
 	store_run_free(run->rec);
 	defs_job_unref(run->def);
 	free(run->pick_error);
+	free(run->cancel_copy);
 	free(run);
 }
 
@@ -1369,8 +1370,11 @@ void
 run_cancel(struct run *run, const char *why)
 {
 	size_t i, n;
+	char *copy = strdup(why);	/* why may be a caller's buffer */
 
-	run->cancel_reason = why;
+	free(run->cancel_copy);
+	run->cancel_copy = copy;
+	run->cancel_reason = why = copy != NULL ? copy : "cancelled";
 	if (run->timer != NULL) {		/* awaiting launch or retry */
 		run_finish(run, RUN_FAILURE, why);
 		return;

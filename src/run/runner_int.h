@@ -68,7 +68,8 @@ struct run {
 	struct loop_timer *timer;	/* launch or retry */
 	int launched;
 	int tick_waited;	/* its launch timer fired once */
-	const char *cancel_reason;
+	const char *cancel_reason;	/* cancel_copy, or a fixed text */
+	char *cancel_copy;		/* run_cancel's why, copied */
 	struct run *next, *prev;	/* the slot's runs */
 	struct run *snext, *sprev;	/* launched, STARTED not saved yet */
 	int64_t launched_ms;		/* CLOCK_MONOTONIC */
@@ -168,7 +169,8 @@ void run_missed(struct slot *slot, int64_t tick, int64_t count,
     const char *why);
 /* Whether a run of slot waits for a free slot (max_concurrent_runs). */
 bool run_waiting(const struct slot *slot);
-/* Stops a run (its processes killed, waiting items dropped). */
+/* Stops a run (its processes killed, waiting items dropped); why is
+ * copied. */
 void run_cancel(struct run *run, const char *why);
 /* Starts waiting items while the limits allow (none once shutting). */
 void run_pump_waiting(struct runner *r);

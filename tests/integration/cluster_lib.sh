@@ -4,6 +4,7 @@
 #   cluster_setup                 # api_setup + etcd_require; daemons killed
 #                                 # on exit
 #   etcd_start 3
+#   cluster_pick N P M,M:O...     # N job names P..., owned by O among M,M
 #   cluster_jobs                  # $JOBS: 6 jobs firing every second, two
 #                                 # owned by each of m1, m2, m3; the first of
 #                                 # each pair "missed": "run_once" ($ONCE),
@@ -45,10 +46,8 @@ cluster_kill_all() {
 	return 0
 }
 
-# cluster_owners: six job names, two owned by each of m1, m2 and m3 when
-# all three are members (rendezvous.c's hash, computed the same way).
-cluster_owners() {
-	python3 -c '
+# rendezvous.c's hash and owner, computed the same way (python).
+CL_OWNER_PY='
 M = 2 ** 64 - 1
 
 def score(member, job):
@@ -59,14 +58,35 @@ def score(member, job):
     h = ((h ^ (h >> 27)) * 0x94d049bb133111eb) & M
     return h ^ (h >> 31)
 
+def owner(members, job):
+    return max(members, key=lambda m: (score(m, job), m))
+'
+
+# cluster_owners: six job names, two owned by each of m1, m2 and m3 when
+# all three are members.
+cluster_owners() {
+	python3 -c "$CL_OWNER_PY"'
 members = ["m1", "m2", "m3"]
 picked = {m: [] for m in members}
 for i in range(1000):
     job = "c%03d" % i
-    owner = max(members, key=lambda m: (score(m, job), m))
-    if len(picked[owner]) < 2:
-        picked[owner].append(job)
+    o = owner(members, job)
+    if len(picked[o]) < 2:
+        picked[o].append(job)
 print(" ".join(picked["m1"] + picked["m2"] + picked["m3"]))'
+}
+
+# cluster_pick N PREFIX MEMBERS:OWNER...: N job names PREFIXnnn, each
+# owned by OWNER among MEMBERS (comma-separated) in every pair given:
+# "cluster_pick 1 f m1,m2:m2 m1,m3:m3" is a job that m2 takes from m1.
+cluster_pick() {
+	python3 -c "$CL_OWNER_PY"'
+import sys
+n, prefix, rules = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+rules = [(r.split(":")[0].split(","), r.split(":")[1]) for r in rules]
+jobs = [prefix + "%03d" % i for i in range(10000)]
+print(" ".join([j for j in jobs if all(owner(m, j) == o
+                                       for m, o in rules)][:n]))' "$@"
 }
 
 # cluster_jobs: the jobs (see the top) in $J, the local node in $N.

@@ -1,0 +1,168 @@
+/* test_running.c - the running marker's part in a claim transaction
+ * (src/cluster/running.c): what forbid and replace add to the claim, and
+ * what a forbid claim that failed on the marker does next. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cluster/cluster_int.h"
+
+#define LEASE	0x1234
+
+/* A claim's arrays as claim.c fills them: 2 compares, 1 put, 2 ranges. */
+struct txn {
+	struct etcd_cmp cmp[3];
+	struct etcd_op put[2], get[3];
+	size_t ncmp, nput, nget;
+};
+
+static void
+build(enum job_concurrency conc, bool own, struct txn *t)
+{
+	struct cl_mark_req q = { .conc = conc, .own = own,
+	    .key = (char *)"/distcron/ns/running/j" };
+
+	memset(t, 0, sizeof(*t));
+	t->ncmp = 2;
+	t->nput = 1;
+	t->nget = 2;
+	cl_mark_txn(&q, LEASE, "{\"member\":\"m1\"}", t->cmp, &t->ncmp,
+	    t->put, &t->nput, t->get, &t->nget);
+}
+
+/* The marker goes on the member lease, with its value. */
+static void
+put_is_marker(const struct txn *t)
+{
+	assert_int_equal(t->put[1].type, ETCD_OP_PUT);
+	assert_string_equal(t->put[1].key, "/distcron/ns/running/j");
+	assert_int_equal(t->put[1].lease, LEASE);
+	assert_int_equal(t->put[1].value_len, strlen("{\"member\":\"m1\"}"));
+}
+
+static void
+test_allow_adds_nothing(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	build(JOB_CONC_ALLOW, false, &t);
+	assert_int_equal(t.ncmp, 2);
+	assert_int_equal(t.nput, 1);
+	assert_int_equal(t.nget, 2);
+}
+
+/* forbid, no marker of ours: it must be absent; read it on failure. */
+static void
+test_forbid_absent(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	build(JOB_CONC_FORBID, false, &t);
+	assert_int_equal(t.ncmp, 3);
+	assert_string_equal(t.cmp[2].key, "/distcron/ns/running/j");
+	assert_int_equal(t.cmp[2].target, ETCD_CMP_CREATE);
+	assert_int_equal(t.cmp[2].result, ETCD_EQUAL);
+	assert_int_equal(t.cmp[2].number, 0);
+	assert_int_equal(t.nput, 2);
+	put_is_marker(&t);
+	assert_int_equal(t.nget, 3);
+	assert_int_equal(t.get[2].type, ETCD_OP_RANGE);
+	assert_string_equal(t.get[2].key, "/distcron/ns/running/j");
+}
+
+/* forbid, the marker is ours: it must still be on our lease. */
+static void
+test_forbid_own(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	build(JOB_CONC_FORBID, true, &t);
+	assert_int_equal(t.ncmp, 3);
+	assert_int_equal(t.cmp[2].target, ETCD_CMP_LEASE);
+	assert_int_equal(t.cmp[2].number, LEASE);
+	put_is_marker(&t);
+}
+
+/* replace: the marker is put whoever holds it; no compare. */
+static void
+test_replace_overwrites(void **state)
+{
+	struct txn t;
+
+	(void)state;
+	build(JOB_CONC_REPLACE, false, &t);
+	assert_int_equal(t.ncmp, 2);
+	assert_int_equal(t.nput, 2);
+	put_is_marker(&t);
+	assert_int_equal(t.nget, 2);
+}
+
+static int
+failed(struct cl_mark_req *q, struct etcd_kv *kv, char *why, size_t n)
+{
+	struct cluster c;
+	struct etcd_op_result got = { .kvs = kv, .nkvs = kv != NULL };
+
+	memset(&c, 0, sizeof(c));
+	c.lease = LEASE;
+	c.member = (char *)"m1";
+	return cl_mark_failed(&c, q, &got, why, n);
+}
+
+/* Another member's marker: the tick is skipped, naming it. */
+static void
+test_failed_other_member(void **state)
+{
+	struct cl_mark_req q = { .conc = JOB_CONC_FORBID };
+	struct etcd_kv kv = { .value = (char *)"{\"member\":\"m2\",\"tick\":5}",
+	    .lease = 0x999 };
+	char why[256];
+
+	(void)state;
+	assert_int_equal(failed(&q, &kv, why, sizeof(why)), 0);
+	assert_string_equal(why, "the previous run is still running on "
+	    "member m2 (concurrency: forbid)");
+}
+
+/* Absent (a delete applied first) or ours (a delete not applied yet):
+ * sent again with the compare that holds, at most twice. */
+static void
+test_failed_absent_or_ours_retries(void **state)
+{
+	struct cl_mark_req q = { .conc = JOB_CONC_FORBID, .own = true };
+	struct etcd_kv ours = { .value = (char *)"{\"member\":\"m1\"}",
+	    .lease = LEASE };
+	char why[256];
+
+	(void)state;
+	assert_int_equal(failed(&q, NULL, why, sizeof(why)), 1);
+	assert_false(q.own);
+	assert_int_equal(failed(&q, &ours, why, sizeof(why)), 1);
+	assert_true(q.own);
+	assert_int_equal(failed(&q, &ours, why, sizeof(why)), 0);
+	assert_string_equal(why, "the previous run is still running on "
+	    "member m1 (concurrency: forbid)");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_allow_adds_nothing),
+		cmocka_unit_test(test_forbid_absent),
+		cmocka_unit_test(test_forbid_own),
+		cmocka_unit_test(test_replace_overwrites),
+		cmocka_unit_test(test_failed_other_member),
+		cmocka_unit_test(test_failed_absent_or_ours_retries),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
