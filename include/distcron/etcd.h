@@ -112,6 +112,15 @@ struct etcd_result {
 typedef void (*etcd_fn)(void *arg, const struct etcd_result *r);
 
 /*
+ * Checks a comma-separated endpoint list as etcd_new() would (each entry
+ * http:// or https://, a host and a port, nothing else; at most
+ * ETCD_ENDPOINTS_MAX).  Returns 0, or ERR_CONFIG with why (n bytes) naming
+ * the entry: "entry 2 \"http://h\": no port" (credentials masked), or
+ * -ENOMEM.  Pure: for the config's check of cluster.etcd.
+ */
+int etcd_endpoints_check(const char *list, char *why, size_t n);
+
+/*
  * Makes a client on loop with its own curl driver.  Checks the endpoint
  * list (1 to ETCD_ENDPOINTS_MAX entries, each http:// or https:// with a
  * host and a port 1-65535, nothing after but an optional "/"); a bad list
