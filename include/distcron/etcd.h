@@ -21,7 +21,9 @@
  * Errors (etcd_result.err and its message) are one of: ERR_CONNECT (no
  * endpoint could be reached; the message names them), ERR_TIMEOUT,
  * ERR_AUTH ("etcd at URL: authentication failed: ..."), ERR_BUSY (too
- * many requests), ERR_NOTFOUND (the lease is gone), ERR_TOOBIG (an
+ * many requests: the client then backs off, 0.5 s doubling up to 5 s,
+ * sending one request a period and failing the others at once with the
+ * same message, until an answer is no error), ERR_NOTFOUND (the lease is gone), ERR_TOOBIG (an
  * answer past ETCD_ANSWER_MAX), ERR_PROTOCOL (a malformed answer, naming
  * the field; a TLS failure), ERR_INVALID (etcd refused the request), or
  * -ENOMEM.  URLs in messages are url_strip()ped; the password and the

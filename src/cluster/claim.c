@@ -5,7 +5,9 @@
  * A scheduled tick ("schedule" or "missed") goes through three gates:
  *   1. this member owns the job (rendezvous over the members it knows),
  *      else the tick is lost here: its owner runs it (a member not
- *      registered yet owns nothing: the others run its ticks);
+ *      registered yet owns nothing: the others run its ticks; but while
+ *      etcd fails it, it cannot know that there are others, and goes on
+ *      to gate 2 with the jobs it would own);
  *   2. the member's lease is fresh (cluster.c), else the tick is missed
  *      with the reason: fail closed (only the owner says so, once);
  *   3. one etcd transaction: if CLAIMS/JOB/TICK was never created and the
@@ -290,7 +292,9 @@ cl_claim_one(struct cl_one *o)
 		cl_one_over(o, CL_PASS, NULL);
 		return;
 	}
-	if (c->state == CL_STARTING) {	/* the others run it */
+	/* not registered yet: the others run it, unless etcd fails us (an
+	 * error logged and no answer since): then it is missed here */
+	if (c->state == CL_STARTING && c->logged_err[0] == '\0') {
 		cl_not_fresh_why(c, why, sizeof(why));
 		cl_one_over(o, CL_LOSE, why);
 		return;
