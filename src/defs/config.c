@@ -190,7 +190,7 @@ static const struct ckey keys[] = {
 	    "SSH jobs on nodes whose ssh_user is root); refused otherwise"),
 	KEYC("cluster.etcd", "DISTCRON_ETCD", "etcd", JFIELD_STR,
 	    OFF(cluster.etcd), "", 0, 0, "etcd endpoints (URL[,URL...], "
-	    "http:// or https://): cluster mode on etcd (empty: off)",
+	    "each http(s)://HOST:PORT): cluster mode on etcd (empty: off)",
 	    check_etcd),
 	KEYC("cluster.ca_file", "DISTCRON_ETCD_CA_FILE", "etcd-ca-file",
 	    JFIELD_PATH, OFF(cluster.ca_file), "", 0, 0, "PEM CAs that "

@@ -8,7 +8,10 @@
 #                                 # owned by each of m1, m2, m3; the first of
 #                                 # each pair "missed": "run_once" ($ONCE),
 #                                 # the other "skip"; each run appends
-#                                 # "JOB TICK MEMBER FENCE TIME" to $TICKS
+#                                 # "JOB TICK MEMBER FENCE TIME" to $TICKS;
+#                                 # with CL_JOIN=M4 set, the first of each
+#                                 # pair moves to M4 when it joins
+#   cluster_owner JOB MEMBER...   # which of MEMBER... owns JOB
 #   cluster_start I [ARGS...]     # daemon I, member mI, its own copy of the
 #                                 # jobs, state $T/sI, log $T/dI.log
 #   cluster_up N                  # daemons 1..N started; exits 1 if one
@@ -45,10 +48,8 @@ cluster_kill_all() {
 	return 0
 }
 
-# cluster_owners: six job names, two owned by each of m1, m2 and m3 when
-# all three are members (rendezvous.c's hash, computed the same way).
-cluster_owners() {
-	python3 -c '
+# The rendezvous hash of rendezvous.c, in Python, for the helpers below.
+CL_SCORE_PY='
 M = 2 ** 64 - 1
 
 def score(member, job):
@@ -59,14 +60,37 @@ def score(member, job):
     h = ((h ^ (h >> 27)) * 0x94d049bb133111eb) & M
     return h ^ (h >> 31)
 
+def owner(members, job):
+    return max(members, key=lambda m: (score(m, job), m))
+'
+
+# cluster_owners: six job names, two owned by each of m1, m2 and m3 when
+# all three are members (rendezvous.c's hash, computed the same way); with
+# $CL_JOIN set (a member id), the first of each pair moves to that member
+# when it joins the three, the second stays.
+cluster_owners() {
+	python3 -c "$CL_SCORE_PY"'
+import sys
 members = ["m1", "m2", "m3"]
-picked = {m: [] for m in members}
+join = sys.argv[1]
+picked = {m: [None, None] for m in members}
 for i in range(1000):
     job = "c%03d" % i
-    owner = max(members, key=lambda m: (score(m, job), m))
-    if len(picked[owner]) < 2:
-        picked[owner].append(job)
-print(" ".join(picked["m1"] + picked["m2"] + picked["m3"]))'
+    m = owner(members, job)
+    if join:
+        k = 0 if owner(members + [join], job) == join else 1
+    else:
+        k = 0 if picked[m][0] is None else 1
+    if picked[m][k] is None:
+        picked[m][k] = job
+print(" ".join(picked["m1"] + picked["m2"] + picked["m3"]))' "${CL_JOIN:-}"
+}
+
+# cluster_owner JOB MEMBER...: the member of MEMBER... that owns JOB.
+cluster_owner() {
+	python3 -c "$CL_SCORE_PY"'
+import sys
+print(owner(sys.argv[2:], sys.argv[1]))' "$@"
 }
 
 # cluster_jobs: the jobs (see the top) in $J, the local node in $N.
