@@ -69,7 +69,8 @@ struct etcd_req {
 	bool toobig, reauthed, waiting;
 	bool probe;		/* sent while backing off */
 	struct buf errs;	/* the failed attempts' messages */
-	struct loop_timer *busy_timer;	/* failing it while backing off */
+	struct loop_timer *soon;	/* starting it, or failing it while
+					 * backing off, from the loop */
 };
 
 struct etcd_watch {
@@ -97,6 +98,7 @@ struct etcd {
 	int64_t busy_ms;	/* the back-off period; 0: none */
 	int64_t busy_until;	/* mono: the next probe's time */
 	char busy_msg[ETCD_MSG_LEN];	/* etcd's "too many requests" */
+	int in_write;		/* in curl's write callback: no new transfer */
 };
 
 static void on_transfer(void *arg, CURL *easy, const struct curlx_error *ce);
@@ -155,8 +157,8 @@ req_free(struct etcd_req *q)
 		}
 	if (e->auth_req == q)
 		e->auth_req = NULL;
-	if (q->busy_timer != NULL)
-		loop_timer_del(q->busy_timer);
+	if (q->soon != NULL)
+		loop_timer_del(q->soon);
 	if (q->prev != NULL)
 		q->prev->next = q->next;
 	else if (e->reqs == q)
@@ -395,7 +397,7 @@ busy_fail(void *arg)
 {
 	struct etcd_req *q = arg;
 
-	q->busy_timer = NULL;
+	q->soon = NULL;
 	req_end(q, ERR_BUSY, q->e->busy_msg);
 }
 
@@ -414,14 +416,31 @@ busy_refuse(struct etcd_req *q)
 		q->probe = true;
 		return false;
 	}
-	return loop_timer_add(e->loop, now, busy_fail, q, &q->busy_timer) == 0;
+	return loop_timer_add(e->loop, now, busy_fail, q, &q->soon) == 0;
+}
+
+static int req_submit(struct etcd_req *q);
+
+static void
+req_deferred(void *arg)
+{
+	struct etcd_req *q = arg;
+	int r;
+
+	q->soon = NULL;
+	if ((r = req_submit(q)) != 0)
+		req_end(q, r, err_str(r));
 }
 
 /* Starts q: logs in first when there is no token yet; fails it soon
- * while backing off. */
+ * while backing off.  Asked from a watch's callback (within curl's write
+ * callback, where curl refuses a new transfer), it starts from the loop. */
 static int
 req_submit(struct etcd_req *q)
 {
+	if (q->e->in_write > 0)
+		return loop_timer_add(q->e->loop, loop_mono_ms(), req_deferred,
+		    q, &q->soon);
 	if (busy_refuse(q))
 		return 0;
 	if (q->e->username != NULL && q->e->token == NULL)
@@ -664,23 +683,28 @@ on_watch_write(char *p, size_t size, size_t n, void *arg)
 {
 	struct etcd_req *q = arg;
 	struct etcd_watch *w = q->w;
+	struct etcd *e = q->e;
+	size_t len, ret = size * n;
 	char *nl;
-	size_t len;
 
 	if (buf_append(&q->resp, p, size * n) != 0) {
 		q->toobig = true;
 		return 0;
 	}
 	if (curlx_response_code(q->easy) != 200)
-		return size * n;	/* an error: read at the end */
+		return ret;	/* an error: read at the end */
+	e->in_write++;
 	while (q->resp.len > 0 &&
 	    (nl = memchr(q->resp.data, '\n', q->resp.len)) != NULL) {
 		len = (size_t)(nl - q->resp.data);
-		if (len > 0 && !watch_line(w, q->resp.data, len))
-			return 0;
+		if (len > 0 && !watch_line(w, q->resp.data, len)) {
+			ret = 0;
+			break;
+		}
 		buf_consume(&q->resp, len + 1);
 	}
-	return size * n;
+	e->in_write--;
+	return ret;
 }
 
 /* Opens w's stream on endpoint at, from w->next_rev. */
