@@ -93,6 +93,7 @@ cl_local_done(struct store_run **recs, size_t n, int rc, void *arg)
 	(void)recs;
 	(void)n;
 	b->done(b->recs, b->n, rc, b->done_arg);
+	b->c->claims_inflight--;
 	for (i = 0; i < b->n; i++)
 		free(b->one[i].key);
 	free(b->recs);
@@ -138,6 +139,8 @@ cl_one_over(struct cl_one *o, enum cl_outcome out, const char *why)
 	struct cl_batch *b = o->b;
 
 	o->out = out;
+	if (out == CL_WON && o->rec->scheduled_at > b->c->won_until)
+		b->c->won_until = o->rec->scheduled_at;
 	if (out == CL_MISS) {
 		o->rec->missed = 1;
 		cl_reason(o->rec, why);
@@ -339,6 +342,7 @@ cl_claim(void *arg, struct store_run **recs, size_t n,
 		return -ENOMEM;
 	}
 	memcpy(b->recs, recs, n * sizeof(*recs));
+	c->claims_inflight++;
 	b->c = c;
 	b->n = n;
 	b->left = n + 1;	/* + 1: held until every one is sent */

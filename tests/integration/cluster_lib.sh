@@ -21,6 +21,9 @@
 #   cluster_signal I SIG          # kill -SIG daemon I
 #   cluster_kill I                # SIGKILL, waits; it counts as gone
 #   cluster_stop I                # SIGTERM, waits
+#   cluster_wait I                # waits for daemon I to exit ($stop_rc)
+#   cluster_signal_at F I SIG     # kill -SIG daemon I when the clock's
+#                                 # second is at fraction F; prints when
 #   cluster_took_over AFTER I...  # when daemons I... last logged a take-over
 #                                 # after AFTER (UNIX seconds; empty if never)
 #   cluster_histories             # every member's runs of every job as
@@ -172,11 +175,28 @@ cluster_kill() {
 
 # cluster_stop I: SIGTERM to daemon I, waits for it ($stop_rc).
 cluster_stop() {
+	kill -TERM "$(cat "$T/d$1.pid")"
+	cluster_wait "$1"
+}
+
+cluster_wait() {
 	_p=$(cat "$T/d$1.pid")
-	kill -TERM "$_p"
 	wait "$_p"
 	stop_rc=$?
 	: >"$T/d$1.pid"
+}
+
+# cluster_signal_at F I SIG: sends SIG to daemon I when the clock's second
+# is at fraction F (0.88: 120 ms before a second), and prints the time it
+# did (UNIX seconds).  One process times and sends it: on a busy machine,
+# starting date and kill after the wait may take longer than 100 ms.
+cluster_signal_at() {
+	python3 -c '
+import os, signal, sys, time
+time.sleep((float(sys.argv[1]) - time.time() % 1) % 1)
+t = time.time()
+os.kill(int(sys.argv[2]), getattr(signal, "SIG" + sys.argv[3]))
+print("%.6f" % t)' "$1" "$(cat "$T/d$2.pid")" "$3"
 }
 
 # cluster_took_over AFTER I...: the time of the last "takes over" that
