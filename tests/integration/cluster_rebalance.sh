@@ -14,7 +14,7 @@
 
 cluster_setup
 etcd_start 1
-CL_JOIN=m4
+CL_JOIN='m4'
 cluster_jobs
 cluster_up 3
 check "the three members see each other" wait_for 20 cluster_all_see 3
