@@ -549,6 +549,16 @@ shutdown_done(void *arg)
 		loop_stop(d->loop);
 }
 
+/* Stops the runner (after the cluster's claimed ticks have launched). */
+static void
+shutdown_runner(void *arg)
+{
+	struct daemon *d = arg;
+
+	runner_shutdown(d->runner, d->cfg.shutdown_grace_ms, shutdown_done,
+	    d);
+}
+
 static void *
 api_stopper(void *arg)
 {
@@ -617,10 +627,11 @@ on_signal(int fd, uint32_t events, void *arg)
 			d->reload_timer = NULL;
 		}
 		d->stop_waits = d->cluster != NULL ? 2 : 1;
-		if (d->cluster != NULL)	/* the others take over at once */
-			cluster_stop(d->cluster, shutdown_done, d);
-		runner_shutdown(d->runner, d->cfg.shutdown_grace_ms,
-		    shutdown_done, d);
+		if (d->cluster != NULL)	/* its claimed ticks launch first */
+			cluster_leave(d->cluster, shutdown_runner,
+			    shutdown_done, d);
+		else
+			shutdown_runner(d);
 	}
 }
 

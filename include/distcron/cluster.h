@@ -87,6 +87,13 @@ int cluster_start(struct cluster *c);
  * then it is revoked and done follows as above. */
 void cluster_stop(struct cluster *c, loop_fn done, void *arg);
 
+/* A clean leave (SIGTERM): goes on claiming and launching until no claim
+ * is in flight and every tick it won has come (at most 2 s), so that no
+ * tick it claimed is left unlaunched; then calls ready(arg) (stop the
+ * runner) and cluster_stop(c, done, arg).  Never blocks. */
+void cluster_leave(struct cluster *c, loop_fn ready, loop_fn done,
+    void *arg);
+
 /* Frees c (after cluster_stop's done, or before cluster_start).  Accepts
  * NULL. */
 void cluster_free(struct cluster *c);

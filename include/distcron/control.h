@@ -106,7 +106,8 @@ void control_set_cluster(struct control *c,
 /* Fills be with the backend's functions. */
 void control_backend(struct control *c, struct api_backend *be);
 
-/* From now on every call answers ERR_BUSY (the daemon is stopping). */
+/* From now on every call answers ERR_BUSY (the daemon is stopping).  c may
+ * be NULL (a daemon that stops before its API started). */
 void control_close(struct control *c);
 
 /* Frees the backend (after the API server is gone).  Accepts NULL. */

@@ -21,7 +21,9 @@
  * Errors (etcd_result.err and its message) are one of: ERR_CONNECT (no
  * endpoint could be reached; the message names them), ERR_TIMEOUT,
  * ERR_AUTH ("etcd at URL: authentication failed: ..."), ERR_BUSY (too
- * many requests), ERR_NOTFOUND (the lease is gone), ERR_TOOBIG (an
+ * many requests: the client then backs off, 0.5 s doubling up to 5 s,
+ * sending one request a period and failing the others at once with the
+ * same message, until an answer is no error), ERR_NOTFOUND (the lease is gone), ERR_TOOBIG (an
  * answer past ETCD_ANSWER_MAX), ERR_PROTOCOL (a malformed answer, naming
  * the field; a TLS failure), ERR_INVALID (etcd refused the request), or
  * -ENOMEM.  URLs in messages are url_strip()ped; the password and the
@@ -110,6 +112,15 @@ struct etcd_result {
 };
 
 typedef void (*etcd_fn)(void *arg, const struct etcd_result *r);
+
+/*
+ * Checks a comma-separated endpoint list as etcd_new() would (each entry
+ * http:// or https://, a host and a port, nothing else; at most
+ * ETCD_ENDPOINTS_MAX).  Returns 0, or ERR_CONFIG with why (n bytes) naming
+ * the entry: "entry 2 \"http://h\": no port" (credentials masked), or
+ * -ENOMEM.  Pure: for the config's check of cluster.etcd.
+ */
+int etcd_endpoints_check(const char *list, char *why, size_t n);
 
 /*
  * Makes a client on loop with its own curl driver.  Checks the endpoint

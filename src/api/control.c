@@ -1260,6 +1260,8 @@ control_set_outbox(struct control *c, const struct control_outbox_ops *ops,
 void
 control_close(struct control *c)
 {
+	if (c == NULL)		/* the daemon failed before its API started */
+		return;
 	pthread_mutex_lock(&c->mu);
 	c->closed = 1;
 	pthread_mutex_unlock(&c->mu);

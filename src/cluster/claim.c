@@ -5,7 +5,9 @@
  * A scheduled tick ("schedule" or "missed") goes through three gates:
  *   1. this member owns the job (rendezvous over the members it knows),
  *      else the tick is lost here: its owner runs it (a member not
- *      registered yet owns nothing: the others run its ticks);
+ *      registered yet owns nothing: the others run its ticks; but while
+ *      etcd fails it, it cannot know that there are others, and goes on
+ *      to gate 2 with the jobs it would own);
  *   2. the member's lease is fresh (cluster.c), else the tick is missed
  *      with the reason: fail closed (only the owner says so, once);
  *   3. one etcd transaction: if CLAIMS/JOB/TICK was never created and the
@@ -102,6 +104,7 @@ cl_local_done(struct store_run **recs, size_t n, int rc, void *arg)
 			    rc == 0 ? b->one[i].rec->id : 0,
 			    b->one[i].rec->fence);
 	b->done(b->recs, b->n, rc, b->done_arg);
+	b->c->claims_inflight--;
 	for (i = 0; i < b->n; i++)
 		free(b->one[i].key);
 	free(b->recs);
@@ -149,6 +152,8 @@ cl_one_over(struct cl_one *o, enum cl_outcome out, const char *why)
 	o->out = out;
 	if (out != CL_WON)
 		cl_mark_end(b->c, &o->mark, o->rec->job, 0, 0);
+	if (out == CL_WON && o->rec->scheduled_at > b->c->won_until)
+		b->c->won_until = o->rec->scheduled_at;
 	if (out == CL_MISS || out == CL_SKIP) {
 		o->rec->missed = 1;
 		cl_reason(o->rec, why);
@@ -314,7 +319,9 @@ cl_claim_one(struct cl_one *o)
 		cl_one_over(o, CL_PASS, NULL);
 		return;
 	}
-	if (c->state == CL_STARTING) {	/* the others run it */
+	/* not registered yet: the others run it, unless etcd fails us (an
+	 * error logged and no answer since): then it is missed here */
+	if (c->state == CL_STARTING && c->logged_err[0] == '\0') {
 		cl_not_fresh_why(c, why, sizeof(why));
 		cl_one_over(o, CL_LOSE, why);
 		return;
@@ -360,6 +367,7 @@ cl_claim(void *arg, struct store_run **recs, size_t n,
 		return -ENOMEM;
 	}
 	memcpy(b->recs, recs, n * sizeof(*recs));
+	c->claims_inflight++;
 	b->c = c;
 	b->n = n;
 	b->left = n + 1;	/* + 1: held until every one is sent */

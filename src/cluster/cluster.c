@@ -714,6 +714,8 @@ cluster_free(struct cluster *c)
 		loop_timer_del(c->tick);
 	if (c->stop_timer != NULL)
 		loop_timer_del(c->stop_timer);
+	if (c->leave_timer != NULL)
+		loop_timer_del(c->leave_timer);
 	etcd_watch_cancel(c->watch);
 	cl_jobs_free(c);
 	cl_running_free(c);

@@ -85,6 +85,13 @@ struct cluster {
 	loop_fn stop_done;
 	void *stop_arg;
 	struct loop_timer *stop_timer;
+	/* leave.c: a clean stop waits for the ticks this member claimed */
+	size_t claims_inflight;	/* claim batches not answered yet */
+	int64_t won_until;	/* UTC s: the latest tick won */
+	struct loop_timer *leave_timer;
+	int64_t leave_deadline;	/* mono ms */
+	loop_fn leave_ready, leave_done;
+	void *leave_arg;
 	pthread_mutex_t mu;
 	struct cl_view view;
 	struct cl_jobs *jobs;	/* cljobs.c; NULL until cluster_jobs_start */

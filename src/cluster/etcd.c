@@ -19,6 +19,12 @@
  * request logs in again, once.  The password and the token live in
  * memory wiped before it is freed, and never in a message.
  *
+ * "Too many requests" (HTTP 429, gRPC ResourceExhausted) makes the client
+ * back off: for BUSY_MIN_MS, doubling at each such answer up to
+ * BUSY_MAX_MS, one request a period goes to etcd (the probe) and the
+ * others fail at once (on the loop, not inside the call) with etcd's
+ * last message; any answer that is not an error ends it.
+ *
  * A watch is a request whose answer never ends: the write callback cuts
  * the stream into lines, one JSON message each, and hands them to the
  * caller as they come.  When the stream breaks, the watch starts again on
@@ -44,6 +50,8 @@
 #define CONNECT_MAX_MS	1000
 #define BODY_MAX	(4 * 1024 * 1024)
 #define ERRS_MAX	(4 * ETCD_MSG_LEN)
+#define BUSY_MIN_MS	500	/* the first back-off from "too many requests" */
+#define BUSY_MAX_MS	ETCD_TIMEOUT_DEFAULT	/* the longest */
 
 struct etcd_req {
 	struct etcd *e;
@@ -59,7 +67,10 @@ struct etcd_req {
 	char *auth_hdr;
 	size_t at, tries;	/* this attempt's endpoint, attempts made */
 	bool toobig, reauthed, waiting;
+	bool probe;		/* sent while backing off */
 	struct buf errs;	/* the failed attempts' messages */
+	struct loop_timer *soon;	/* starting it, or failing it while
+					 * backing off, from the loop */
 };
 
 struct etcd_watch {
@@ -84,6 +95,10 @@ struct etcd {
 	struct etcd_req *reqs;
 	struct etcd_req *waiting;	/* for auth_req's token */
 	struct etcd_req *auth_req;
+	int64_t busy_ms;	/* the back-off period; 0: none */
+	int64_t busy_until;	/* mono: the next probe's time */
+	char busy_msg[ETCD_MSG_LEN];	/* etcd's "too many requests" */
+	int in_write;		/* in curl's write callback: no new transfer */
 };
 
 static void on_transfer(void *arg, CURL *easy, const struct curlx_error *ce);
@@ -142,6 +157,8 @@ req_free(struct etcd_req *q)
 		}
 	if (e->auth_req == q)
 		e->auth_req = NULL;
+	if (q->soon != NULL)
+		loop_timer_del(q->soon);
 	if (q->prev != NULL)
 		q->prev->next = q->next;
 	else if (e->reqs == q)
@@ -357,10 +374,75 @@ auth_wait(struct etcd_req *q)
 	return 0;
 }
 
-/* Starts q: logs in first when there is no token yet. */
+/* ---- backing off ---- */
+
+/* etcd answered q "too many requests" (msg): a back-off, longer when q
+ * was a probe (answers to requests sent before it began change nothing). */
+static void
+busy_note(struct etcd_req *q, const char *msg)
+{
+	struct etcd *e = q->e;
+
+	if (e->busy_ms != 0 && !q->probe)
+		return;
+	e->busy_ms = e->busy_ms == 0 ? BUSY_MIN_MS : e->busy_ms * 2;
+	if (e->busy_ms > BUSY_MAX_MS)
+		e->busy_ms = BUSY_MAX_MS;
+	e->busy_until = loop_mono_ms() + e->busy_ms;
+	etcd_fmt(e->busy_msg, sizeof(e->busy_msg), "%s", msg);
+}
+
+static void
+busy_fail(void *arg)
+{
+	struct etcd_req *q = arg;
+
+	q->soon = NULL;
+	req_end(q, ERR_BUSY, q->e->busy_msg);
+}
+
+/* Whether q is failed (soon, by a timer) instead of sent: backing off,
+ * and the period's probe has gone already. */
+static bool
+busy_refuse(struct etcd_req *q)
+{
+	struct etcd *e = q->e;
+	int64_t now = loop_mono_ms();
+
+	if (e->busy_ms == 0)
+		return false;
+	if (now >= e->busy_until) {	/* this one is the probe */
+		e->busy_until = now + e->busy_ms;
+		q->probe = true;
+		return false;
+	}
+	return loop_timer_add(e->loop, now, busy_fail, q, &q->soon) == 0;
+}
+
+static int req_submit(struct etcd_req *q);
+
+static void
+req_deferred(void *arg)
+{
+	struct etcd_req *q = arg;
+	int r;
+
+	q->soon = NULL;
+	if ((r = req_submit(q)) != 0)
+		req_end(q, r, err_str(r));
+}
+
+/* Starts q: logs in first when there is no token yet; fails it soon
+ * while backing off.  Asked from a watch's callback (within curl's write
+ * callback, where curl refuses a new transfer), it starts from the loop. */
 static int
 req_submit(struct etcd_req *q)
 {
+	if (q->e->in_write > 0)
+		return loop_timer_add(q->e->loop, loop_mono_ms(), req_deferred,
+		    q, &q->soon);
+	if (busy_refuse(q))
+		return 0;
 	if (q->e->username != NULL && q->e->token == NULL)
 		return auth_wait(q);
 	return req_attempt(q, q->e->cur);
@@ -410,6 +492,8 @@ req_refused(struct etcd_req *q, long status)
 	f = etcd_classify(status, q->resp.data != NULL ? q->resp.data : "",
 	    q->resp.len, &err, why, sizeof(why));
 	answer_message(q, err, why, msg, sizeof(msg));
+	if (err == ERR_BUSY)
+		busy_note(q, msg);
 	if (f == ETCD_F_FINAL || f == ETCD_F_REAUTH)
 		e->cur = q->at;		/* it answered for itself */
 	if (f == ETCD_F_REAUTH && e->username != NULL && !q->reauthed &&
@@ -508,6 +592,7 @@ on_transfer(void *arg, CURL *easy, const struct curlx_error *ce)
 	}
 	if ((status = curlx_response_code(q->easy)) == 200) {
 		q->e->cur = q->at;
+		q->e->busy_ms = 0;	/* etcd copes again */
 		req_answered(q);
 	} else
 		req_refused(q, status);
@@ -598,23 +683,28 @@ on_watch_write(char *p, size_t size, size_t n, void *arg)
 {
 	struct etcd_req *q = arg;
 	struct etcd_watch *w = q->w;
+	struct etcd *e = q->e;
+	size_t len, ret = size * n;
 	char *nl;
-	size_t len;
 
 	if (buf_append(&q->resp, p, size * n) != 0) {
 		q->toobig = true;
 		return 0;
 	}
 	if (curlx_response_code(q->easy) != 200)
-		return size * n;	/* an error: read at the end */
+		return ret;	/* an error: read at the end */
+	e->in_write++;
 	while (q->resp.len > 0 &&
 	    (nl = memchr(q->resp.data, '\n', q->resp.len)) != NULL) {
 		len = (size_t)(nl - q->resp.data);
-		if (len > 0 && !watch_line(w, q->resp.data, len))
-			return 0;
+		if (len > 0 && !watch_line(w, q->resp.data, len)) {
+			ret = 0;
+			break;
+		}
 		buf_consume(&q->resp, len + 1);
 	}
-	return size * n;
+	e->in_write--;
+	return ret;
 }
 
 /* Opens w's stream on endpoint at, from w->next_rev. */

@@ -32,6 +32,7 @@
 #include "distcron/config.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/etcd.h"
 #include "distcron/fileio.h"
 #include "distcron/jfield.h"
 #include "distcron/jsontext.h"
@@ -189,7 +190,7 @@ static const struct ckey keys[] = {
 	    "SSH jobs on nodes whose ssh_user is root); refused otherwise"),
 	KEYC("cluster.etcd", "DISTCRON_ETCD", "etcd", JFIELD_STR,
 	    OFF(cluster.etcd), "", 0, 0, "etcd endpoints (URL[,URL...], "
-	    "http:// or https://): cluster mode on etcd (empty: off)",
+	    "each http(s)://HOST:PORT): cluster mode on etcd (empty: off)",
 	    check_etcd),
 	KEYC("cluster.ca_file", "DISTCRON_ETCD_CA_FILE", "etcd-ca-file",
 	    JFIELD_PATH, OFF(cluster.ca_file), "", 0, 0, "PEM CAs that "
@@ -241,51 +242,11 @@ cerr(char *err, size_t errlen, const char *src, const char *key,
 
 /* ---- checks of cluster settings' text ---- */
 
-/* One entry of cluster.etcd, e (len bytes): http(s)://HOST... */
-static int
-check_etcd_one(const char *e, size_t len, char *why, size_t n)
-{
-	char one[1024], q[JFIELD_QUOTE_LEN], *shown;
-	size_t skip;
-
-	if (len >= sizeof(one)) {
-		snprintf(why, n, "an entry is over %zu bytes", sizeof(one) - 1);
-		return -1;
-	}
-	memcpy(one, e, len);
-	one[len] = '\0';
-	skip = strncasecmp(one, "http://", 7) == 0 ? 7 :
-	    strncasecmp(one, "https://", 8) == 0 ? 8 : 0;
-	if (skip > 0 && one[skip] != '\0' && one[skip] != '/' &&
-	    strpbrk(one, " \t\r\n") == NULL)
-		return 0;
-	if ((shown = url_stripped(one)) == NULL) {
-		snprintf(why, n, "out of memory");
-		return -1;
-	}
-	snprintf(why, n, "%s: %s", jfield_quote(shown, q, sizeof(q)),
-	    skip == 0 ? "must start with http:// or https://" :
-	    "expected a host after the scheme, and no spaces");
-	free(shown);
-	return -1;
-}
-
-/* cluster.etcd: "" (off) or comma-separated http(s) URLs. */
+/* cluster.etcd: "" (off) or the endpoints etcd_new() takes (etcd.h). */
 static int
 check_etcd(const char *v, char *why, size_t n)
 {
-	const char *comma;
-
-	if (*v == '\0')
-		return 0;
-	for (;; v = comma + 1) {
-		comma = strchr(v, ',');
-		if (check_etcd_one(v, comma ? (size_t)(comma - v) : strlen(v),
-		    why, n) != 0)
-			return -1;
-		if (comma == NULL)
-			return 0;
-	}
+	return *v == '\0' || etcd_endpoints_check(v, why, n) == 0 ? 0 : -1;
 }
 
 /* v: at most max bytes of letters, digits, '-', '_', '.' and the

@@ -134,6 +134,9 @@ def window(a, by_job):
             r[2] == a.victim and a.fault - 3 <= r[1] < a.fault for r in v))
         gaps = [t for t in range(a.t0, a.t1 + 1) if t not in have]
         inside = [t for t in gaps if victim and lo < t <= hi]
+        if inside:     # a figure, never a rule
+            print("job %s: %d tick(s) lost in the fault window: %s" % (
+                job, len(inside), inside))
         for t in gaps:
             if t not in inside:
                 bad.append("job %s: tick %d never ran%s" % (job, t,

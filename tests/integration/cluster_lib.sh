@@ -9,7 +9,10 @@
 #                                 # owned by each of m1, m2, m3; the first of
 #                                 # each pair "missed": "run_once" ($ONCE),
 #                                 # the other "skip"; each run appends
-#                                 # "JOB TICK MEMBER FENCE TIME" to $TICKS
+#                                 # "JOB TICK MEMBER FENCE TIME" to $TICKS;
+#                                 # with CL_JOIN=M4 set, the first of each
+#                                 # pair moves to M4 when it joins
+#   cluster_owner JOB MEMBER...   # which of MEMBER... owns JOB
 #   cluster_start I [ARGS...]     # daemon I, member mI, its own copy of the
 #                                 # jobs, state $T/sI, log $T/dI.log
 #   cluster_up N                  # daemons 1..N started; exits 1 if one
@@ -19,6 +22,9 @@
 #   cluster_signal I SIG          # kill -SIG daemon I
 #   cluster_kill I                # SIGKILL, waits; it counts as gone
 #   cluster_stop I                # SIGTERM, waits
+#   cluster_wait I                # waits for daemon I to exit ($stop_rc)
+#   cluster_signal_at F I SIG     # kill -SIG daemon I when the clock's
+#                                 # second is at fraction F; prints when
 #   cluster_took_over AFTER I...  # when daemons I... last logged a take-over
 #                                 # after AFTER (UNIX seconds; empty if never)
 #   cluster_histories             # every member's runs of every job as
@@ -63,17 +69,31 @@ def owner(members, job):
 '
 
 # cluster_owners: six job names, two owned by each of m1, m2 and m3 when
-# all three are members.
+# all three are members; with $CL_JOIN set (a member id), the first of each
+# pair moves to that member when it joins the three, the second stays.
 cluster_owners() {
 	python3 -c "$CL_OWNER_PY"'
+import sys
 members = ["m1", "m2", "m3"]
-picked = {m: [] for m in members}
+join = sys.argv[1]
+picked = {m: [None, None] for m in members}
 for i in range(1000):
     job = "c%03d" % i
-    o = owner(members, job)
-    if len(picked[o]) < 2:
-        picked[o].append(job)
-print(" ".join(picked["m1"] + picked["m2"] + picked["m3"]))'
+    m = owner(members, job)
+    if join:
+        k = 0 if owner(members + [join], job) == join else 1
+    else:
+        k = 0 if picked[m][0] is None else 1
+    if picked[m][k] is None:
+        picked[m][k] = job
+print(" ".join(picked["m1"] + picked["m2"] + picked["m3"]))' "${CL_JOIN:-}"
+}
+
+# cluster_owner JOB MEMBER...: the member of MEMBER... that owns JOB.
+cluster_owner() {
+	python3 -c "$CL_OWNER_PY"'
+import sys
+print(owner(sys.argv[2:], sys.argv[1]))' "$@"
 }
 
 # cluster_pick N PREFIX MEMBERS:OWNER...: N job names PREFIXnnn, each
@@ -168,11 +188,28 @@ cluster_kill() {
 
 # cluster_stop I: SIGTERM to daemon I, waits for it ($stop_rc).
 cluster_stop() {
+	kill -TERM "$(cat "$T/d$1.pid")"
+	cluster_wait "$1"
+}
+
+cluster_wait() {
 	_p=$(cat "$T/d$1.pid")
-	kill -TERM "$_p"
 	wait "$_p"
 	stop_rc=$?
 	: >"$T/d$1.pid"
+}
+
+# cluster_signal_at F I SIG: sends SIG to daemon I when the clock's second
+# is at fraction F (0.88: 120 ms before a second), and prints the time it
+# did (UNIX seconds).  One process times and sends it: on a busy machine,
+# starting date and kill after the wait may take longer than 100 ms.
+cluster_signal_at() {
+	python3 -c '
+import os, signal, sys, time
+time.sleep((float(sys.argv[1]) - time.time() % 1) % 1)
+t = time.time()
+os.kill(int(sys.argv[2]), getattr(signal, "SIG" + sys.argv[3]))
+print("%.6f" % t)' "$1" "$(cat "$T/d$2.pid")" "$3"
 }
 
 # cluster_took_over AFTER I...: the time of the last "takes over" that

@@ -17,14 +17,8 @@ sleep 3
 
 # m1 owns two jobs; it stops for twice its lease, 120 ms before a second:
 # its claims of that second's ticks (made 250 ms ahead) are won, their runs
-# wait for the second (one process times and sends the signal: on a busy
-# machine, starting date and kill after the wait may take longer than 120 ms)
-STOP=$(python3 -c '
-import os, signal, sys, time
-time.sleep((0.88 - time.time() % 1) % 1)
-t = time.time()
-os.kill(int(sys.argv[1]), signal.SIGSTOP)
-print("%.6f" % t)' "$(cat "$T/d1.pid")")
+# wait for the second
+STOP=$(cluster_signal_at 0.88 1 STOP)
 check "the others see m1 leave" wait_for 15 grep -q 'member m1 left' \
     "$T/d2.log"
 sleep "$CL_TTL"

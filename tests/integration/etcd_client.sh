@@ -88,6 +88,19 @@ wait_for 10 wait_done || kill "$wpid"
 wait "$wpid"
 check "the watch sees etcdctl's put" grep -qx 'PUT w/a hello world' "$T/watch.out"
 check "then its delete" grep -qx 'DELETE w/a' "$T/watch.out"
+# a request started from a watch's callback (where curl refuses a new
+# transfer) is started from the loop, and answered
+"$etcdc" watchget r/ 1 >"$T/watch.out" 2>"$T/watch.err" &
+wpid=$!
+check "a second watch is created" wait_for 10 grep -qx created "$T/watch.out"
+check "etcdctl puts a key under it" etcd_write put r/b bee
+wait_for 10 wait_done || kill "$wpid"
+wait "$wpid"
+rc=$?
+cp "$T/watch.out" "$T/out"
+cp "$T/watch.err" "$T/err"
+check "the watch's callback read the key back" sh -c \
+    "test $rc -eq 0 && grep -qx 'read r/b=bee' '$T/watch.out'"
 
 # ---- endpoints ----
 dead=http://127.0.0.1:$(free_port)

@@ -21,6 +21,9 @@
  *   watch KEY[/] N            prints "created", then each event ("PUT KEY
  *                             VALUE" or "DELETE KEY") until N events; a
  *                             KEY ending in "/" watches the prefix
+ *   watchget KEY[/] N         the same, but each PUT is read back with a
+ *                             range started from the watch's callback:
+ *                             "read KEY=VALUE", until N reads
  *
  * ENDPOINTS defaults to $ETCD_ENDPOINTS.  An error prints "error: WHAT:
  * MESSAGE" (WHAT as err_str() names the code) on stderr and exits 1; bad
@@ -156,6 +159,44 @@ on_result(void *arg, const struct etcd_result *r)
 		    again, c, NULL);
 }
 
+/* watchget's read of a key a watch saw. */
+static void
+on_read(void *arg, const struct etcd_result *r)
+{
+	struct ctx *c = arg;
+
+	if (failed(c, r->err, r->msg))
+		return;
+	if (r->op.nkvs == 1) {
+		printf("read %s=", r->op.kvs[0].key);
+		print_value(&r->op.kvs[0]);
+		printf("\n");
+	}
+	fflush(stdout);
+	if (--c->left <= 0)
+		loop_stop(c->loop);
+}
+
+/* watchget: reads back each key put, from the watch's callback. */
+static void
+read_back(struct ctx *c, const struct etcd_watch_msg *m)
+{
+	struct etcd_op op = { .type = ETCD_OP_RANGE };
+	size_t i;
+	int r;
+
+	for (i = 0; i < m->nevents; i++) {
+		if (m->events[i].type != ETCD_EV_PUT)
+			continue;
+		op.key = m->events[i].kv.key;
+		if ((r = etcd_do(c->e, &op, on_read, c)) != 0) {
+			(void)failed(c, r, "cannot read from the watch's "
+			    "callback");
+			return;
+		}
+	}
+}
+
 static void
 on_watch(void *arg, const struct etcd_watch_msg *m)
 {
@@ -166,6 +207,11 @@ on_watch(void *arg, const struct etcd_watch_msg *m)
 		return;
 	if (m->created)
 		printf("created\n");
+	if (strcmp(c->cmd, "watchget") == 0) {
+		fflush(stdout);
+		read_back(c, m);
+		return;
+	}
 	for (i = 0; i < m->nevents; i++) {
 		if (m->events[i].type == ETCD_EV_PUT) {
 			printf("PUT %s ", m->events[i].kv.key);
@@ -224,7 +270,7 @@ start(struct ctx *c)
 		return etcd_lease_keepalive(c->e, num(argv[1]), on_result, c);
 	if (strcmp(cmd, "revoke") == 0)
 		return etcd_lease_revoke(c->e, num(argv[1]), on_result, c);
-	if (strcmp(cmd, "watch") == 0) {
+	if (strcmp(cmd, "watch") == 0 || strcmp(cmd, "watchget") == 0) {
 		size_t n = strlen(argv[1]);
 
 		wo.prefix = n > 0 && argv[1][n - 1] == '/';

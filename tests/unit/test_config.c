@@ -312,8 +312,6 @@ test_secret_file_private(void **state)
 		  "\"a@b\"}}", "smtp.url" },
 		{ "{\"cluster\": {\"username\": \"u\", \"password\": "
 		  "\"pw\"}}", "cluster.password" },
-		{ "{\"cluster\": {\"etcd\": \"http://a:2379,"
-		  "http://u:pw@b:2379\"}}", "cluster.etcd" },
 	};
 	static const char *const public[] = {
 		"{\"api_token\": \"\", \"listen\": \"127.0.0.1:1\"}",
@@ -547,13 +545,21 @@ test_cluster_errors(void **state)
 	char *e2[] = { "DISTCRON_CLUSTER_LEASE_TTL=1s", NULL };
 	static const char *const bad[][2] = {
 		{ "{\"cluster\": {\"etcd\": \"http://a:2379,ftp://u:s3cret@b/\"}}",
-		  ": cluster.etcd: \"ftp://b/\": must start with http:// or "
-		  "https://" },		/* without its credentials */
+		  ": cluster.etcd: entry 2 \"ftp://***:***@b/\": the scheme "
+		  "must be http or https" },	/* without its credentials */
+		{ "{\"cluster\": {\"etcd\": \"http://a:2379,"
+		  "http://u:pw@b:2379\"}}", ": cluster.etcd: entry 2 "
+		  "\"http://***:***@b:2379\": credentials are not allowed in "
+		  "the URL (use cluster.username and cluster.password)" },
 		{ "{\"cluster\": {\"etcd\": \"http://a:2379,\"}}",
-		  ": cluster.etcd: \"\": must start with http:// or https://" },
+		  ": cluster.etcd: entry 2: empty" },
 		{ "{\"cluster\": {\"etcd\": \"http://\"}}",
-		  ": cluster.etcd: \"http://\": expected a host after the "
-		  "scheme" },
+		  ": cluster.etcd: entry 1 \"http://\": no host" },
+		{ "{\"cluster\": {\"etcd\": \"http://127.0.0.1\"}}",
+		  ": cluster.etcd: entry 1 \"http://127.0.0.1\": no port" },
+		{ "{\"cluster\": {\"etcd\": \"http://h:2379/v3\"}}",
+		  ": cluster.etcd: entry 1 \"http://h:2379/v3\": expected "
+		  "only scheme://host:port" },
 		{ "{\"cluster\": {\"namespace\": \"\"}}",
 		  ": cluster.namespace: must not be empty" },
 		{ NULL, ": cluster.namespace: \"nnnnnnnn" },
@@ -575,8 +581,8 @@ test_cluster_errors(void **state)
 
 	(void)state;
 	write_file("{}");
-	expect_error(5, a5, NULL, "command line: cluster.etcd: \"ftp://x\": "
-	    "must start with http:// or https://");
+	expect_error(5, a5, NULL, "command line: cluster.etcd: entry 1 "
+	    "\"ftp://x\": the scheme must be http or https");
 	expect_error(5, a6, NULL, "unknown option --etcd-password");
 	expect_error(3, a4, e1, "environment: cluster.namespace: \"a/b\": "
 	    "'/' is not allowed (letters, digits, '-', '_', '.' only)");

@@ -53,12 +53,13 @@ test_endpoints_bad(void **state)
 		{ "http://h:65536", "etcd endpoint 1 \"http://h:65536\": the "
 		  "port must be 1-65535" },
 		{ "http://:1", "etcd endpoint 1 \"http://:1\": no host" },
-		{ "http://u:pw@h:1", "etcd endpoint 1 \"http://u:pw@h:1\": "
-		  "expected only scheme://host:port" },
+		{ "http://u:pw@h:1", "etcd endpoint 1 \"http://***:***@h:1\": "
+		  "credentials are not allowed in the URL (use "
+		  "cluster.username and cluster.password)" },
 		{ "http://h:1/v3", "etcd endpoint 1 \"http://h:1/v3\": "
 		  "expected only scheme://host:port" },
-		{ "http://a:1,,http://b:2", "etcd endpoint 2 \"\": the scheme "
-		  "must be http or https" },
+		{ "http://a:1,,http://b:2", "etcd endpoint 2: empty" },
+		{ "http://", "etcd endpoint 1 \"http://\": no host" },
 		{ "", "etcd endpoints: none given" },
 	};
 	char **urls = NULL, err[256];
