@@ -45,6 +45,9 @@ struct cluster_opts {
 	int64_t lease_ttl_ms;	/* cluster.lease_ttl (rounded up to s) */
 	const char *version;	/* shown in the member's key */
 	const char *jobs_hash;	/* the file-based job set's hash, or NULL */
+	int64_t reports_per_job;	/* cluster.reports_per_job: summaries
+					 * of a job's runs kept in etcd (0:
+					 * 50) */
 };
 
 /*

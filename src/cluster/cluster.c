@@ -530,6 +530,7 @@ cl_tick(void *arg)
 	cl_watch(c);
 	cl_range(c);
 	cl_claims_lease(c);
+	cl_runs_tick(c);
 	cl_view_state(c);
 	cl_arm(c, 0);
 }
@@ -594,6 +595,7 @@ cluster_new(struct loop *loop, const struct cluster_opts *o,
 	c->nonce_base = ((uint64_t)loop_real_ms() << 20) ^ (uint64_t)getpid();
 	snprintf(c->last_err, sizeof(c->last_err), "no answer yet");
 	if ((rc = cl_names(c, o)) != 0 ||
+	    (rc = cl_runs_new(c, o->reports_per_job)) != 0 ||
 	    (rc = etcd_new(loop, &eo, &c->e, err, errlen)) != 0) {
 		cluster_free(c);
 		return rc;
@@ -616,7 +618,8 @@ cluster_attach(struct cluster *c, struct runner *r)
 
 	runner_claim(r, &c->local, &c->local_arg);
 	c->r = r;
-	if ((rc = runner_set_member(r, c->member)) != 0)
+	if ((rc = runner_set_member(r, c->member)) != 0 ||
+	    (rc = cl_runs_attach(c)) != 0)
 		return rc;
 	return runner_set_claim(r, &cl_claim_ops, c);
 }
@@ -630,6 +633,7 @@ cluster_start(struct cluster *c)
 	cl_grant(c);
 	cl_watch(c);
 	cl_claims_lease(c);
+	cl_runs_tick(c);
 	cl_arm(c, 0);
 	return 0;
 }
@@ -676,6 +680,7 @@ cluster_stop(struct cluster *c, loop_fn done, void *arg)
 	c->tick = NULL;
 	etcd_watch_cancel(c->watch);
 	c->watch = NULL;
+	cl_runs_stop(c);
 	cl_view_state(c);
 	if (lease == 0 || etcd_lease_revoke(c->e, lease, cl_revoked, c) != 0) {
 		loop_post(c->loop, cl_stopped, c);
@@ -695,6 +700,7 @@ cluster_free(struct cluster *c)
 	if (c->stop_timer != NULL)
 		loop_timer_del(c->stop_timer);
 	etcd_watch_cancel(c->watch);
+	cl_runs_free(c);
 	etcd_free(c->e);
 	cl_members_free(c->mem, c->nmem);
 	free(c->ids);

@@ -17,6 +17,7 @@
 #define CL_REASON_MAX	256
 #define CL_ERR_MAX	160	/* etcd's last error, in reasons */
 #define CL_PREFIX	"/distcron/"
+#define CL_REPORTS_DEFAULT 50	/* cluster.reports_per_job */
 
 enum cl_state {
 	CL_STARTING,	/* no lease yet: ticks are left to the others */
@@ -85,6 +86,7 @@ struct cluster {
 	struct loop_timer *stop_timer;
 	pthread_mutex_t mu;
 	struct cl_view view;
+	struct cl_runs *runs;	/* clruns.c: run summaries */
 };
 
 /* ---- cluster.c ---- */
@@ -112,6 +114,19 @@ extern const struct run_claim_ops cl_claim_ops;
 void cl_take_over(struct cluster *c, const char **old, size_t nold);
 /* A new claims lease, when due (every claims_ttl_s / 2). */
 void cl_claims_lease(struct cluster *c);
+
+/* ---- clruns.c: run summaries in etcd, other members' in the store ---- */
+
+struct cl_runs;
+/* c->runs, with the per-job cap (0: CL_REPORTS_DEFAULT).  0 or -ENOMEM. */
+int cl_runs_new(struct cluster *c, int64_t cap);
+/* Adds the finish hook that sends summaries (c->r set).  0 or < 0. */
+int cl_runs_attach(struct cluster *c);
+/* Sends what waits; watches the summaries, reads them when it must. */
+void cl_runs_tick(struct cluster *c);
+/* Stops watching (cluster_stop); cl_runs_free frees (NULL-safe). */
+void cl_runs_stop(struct cluster *c);
+void cl_runs_free(struct cluster *c);
 
 /* ---- clusterview.c ---- */
 
