@@ -21,6 +21,7 @@
 #include "distcron/defs.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/jfield.h"
 #include "distcron/utf8.h"
 #include "clruns_int.h"
 
@@ -177,6 +178,7 @@ static json_object *
 clr_get(struct clr_dec *d, json_object *o, const char *key,
     enum json_type type, bool need)
 {
+	char q[JFIELD_QUOTE_LEN];
 	json_object *v;
 
 	if (!json_object_object_get_ex(o, key, &v) || v == NULL) {
@@ -189,8 +191,9 @@ clr_get(struct clr_dec *d, json_object *o, const char *key,
 	if (!json_object_is_type(v, type)) {
 		if (d->rc == 0) {
 			snprintf(d->err, d->errlen, "field %s: expected %s, got "
-			    "%.60s", key, json_type_to_name(type),
-			    json_object_to_json_string(v));
+			    "%s %s", key, json_type_to_name(type),
+			    jfield_type_name(v), jfield_quote(
+			    json_object_get_string(v), q, sizeof(q)));
 			d->rc = ERR_PARSE;
 		}
 		return NULL;
@@ -225,6 +228,7 @@ clr_get_status(struct clr_dec *d, json_object *o, bool final)
 {
 	json_object *v = clr_get(d, o, "status", json_type_string, true);
 	enum run_status st = RUN_LOST;
+	char q[JFIELD_QUOTE_LEN];
 
 	if (v == NULL)
 		return st;
@@ -232,8 +236,8 @@ clr_get_status(struct clr_dec *d, json_object *o, bool final)
 	    (final && !store_status_final(st))) {
 		if (d->rc == 0) {
 			snprintf(d->err, d->errlen, "field status: expected a "
-			    "final status, got \"%.40s\"",
-			    json_object_get_string(v));
+			    "final status, got %s",
+			    jfield_quote(json_object_get_string(v), q, sizeof(q)));
 			d->rc = ERR_PARSE;
 		}
 	}
@@ -285,6 +289,8 @@ clr_dec_items(struct clr_dec *d, json_object *o, struct store_run *rec)
 static void
 clr_dec_run(struct clr_dec *d, json_object *o, struct store_run *rec)
 {
+	char q[JFIELD_QUOTE_LEN];
+
 	rec->remote_id = clr_get_int(d, o, "id");
 	rec->job = clr_get_str(d, o, "job", true);
 	rec->scheduled_at = clr_get_int(d, o, "scheduled_at");
@@ -304,8 +310,8 @@ clr_dec_run(struct clr_dec *d, json_object *o, struct store_run *rec)
 		snprintf(d->err, d->errlen, "field id: expected a run id > 0, "
 		    "got %" PRId64, rec->remote_id);
 	else if (!defs_name_valid(rec->job))
-		snprintf(d->err, d->errlen, "field job: invalid job name "
-		    "\"%.80s\"", rec->job);
+		snprintf(d->err, d->errlen, "field job: invalid job name %s",
+		    jfield_quote(rec->job, q, sizeof(q)));
 	else if (rec->member[0] == '\0')
 		snprintf(d->err, d->errlen, "field member: empty");
 	else

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "distcron/err.h"
+#include "distcron/jfield.h"
 #include "distcron/log.h"
 #include "cluster_int.h"
 #include "clruns_int.h"
@@ -278,19 +279,19 @@ clr_take(struct cl_runs *cr, const struct etcd_kv *kv)
 {
 	struct clr_key_parts p;
 	struct store_run *rec;
+	char err[200], q[JFIELD_QUOTE_LEN];
 	const char *why;
-	char err[200];
 
 	if (clr_key_parse(cr->prefix, kv->key, &p, &why) != 0) {
-		log_warn("cluster: run summary %.200s: the key: %s; ignored",
-		    kv->key, why);
+		log_warn("cluster: run summary %s: the key: %s; ignored",
+		    jfield_quote(kv->key, q, sizeof(q)), why);
 		return;
 	}
 	if (strcmp(p.member, cr->c->member) == 0)
 		return;
 	if (clr_decode(kv->value, kv->value_len, &rec, err, sizeof(err)) != 0) {
-		log_warn("cluster: run summary %.200s: %s; ignored", kv->key,
-		    err);
+		log_warn("cluster: run summary %s: %s; ignored",
+		    jfield_quote(kv->key, q, sizeof(q)), err);
 		return;
 	}
 	rec->retention = (int)cr->cap;

@@ -7,7 +7,8 @@
 # from etcd at start).  Then on member 1, GET /runs, GET /jobs/J/reports
 # and distcronctl runs show runs of members 2 and 3 with their member and
 # fence, in time order, pages included; a run of another member says where
-# its output is; every member lists the same runs; etcd holds the cap.
+# its output is; every member lists the same runs; etcd holds the cap; a
+# summary made while etcd is away is sent when it is back.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/etcd_lib.sh"
 . "$top_srcdir/tests/integration/cluster_lib.sh"
@@ -138,6 +139,22 @@ at_cap() {
 }
 check "etcd holds exactly $CAP summaries of each job" wait_for 30 at_cap
 cat "$T/counts"
+
+# etcd away: a manual run (no claim needed) finishes on m1; its summary
+# waits in m1's queue and reaches m2 once etcd is back
+etcd_stop_member 1
+# (refused while a scheduled run of the job is in progress: forbid)
+trigger() { cluster_use 1; req POST "/jobs/$J_M1/run" && status_is 202; }
+check "a manual run on m1 while etcd is away" wait_for 10 trigger
+MID=$(python3 -c "import json; print(json.load(open('$T/body'))['id'])")
+done_on_m1() { cluster_use 1; req GET "/runs/$MID" && py3 \
+    "b['status'] == 'SUCCESS'"; }
+check "it finishes on m1" wait_for 10 done_on_m1
+etcd_start_member 1
+got_on_m2() { runs_of 2 "job=$J_M1&limit=1000" && py3 \
+    "any(r.get('remote_id') == $MID and r['member'] == 'm1' and \
+    r['trigger'] == 'manual' for r in b['runs'])"; }
+check "its summary reaches m2 once etcd is back" wait_for 20 got_on_m2
 
 cluster_stop 3
 cluster_stop 2

@@ -197,7 +197,7 @@ test_summary_bad(void **state)
 		  "field status: expected a final status, got \"STARTED\"" },
 		{ "{\"id\": \"1\", \"job\": \"j\", \"trigger\": \"schedule\","
 		  " \"status\": \"SUCCESS\", \"member\": \"m\"}",
-		  "field id: expected int, got \"1\"" },
+		  "field id: expected int, got string \"1\"" },
 		{ "{\"id\": 1, \"job\": \"j\", \"trigger\": \"schedule\","
 		  " \"status\": \"SUCCESS\", \"member\": \"\"}",
 		  "field member: empty" },
