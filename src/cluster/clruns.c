@@ -125,8 +125,14 @@ clr_finished(void *arg, const struct store_run *rec,
 	struct clr_sum s = { NULL, NULL, NULL };
 
 	(void)def;
-	if (rec->id <= 0 || cr->c->state == CL_STOPPED)
+	if (rec->id <= 0)
 		return;
+	if (cr->c->state == CL_STOPPED) {
+		log_info("cluster: run %" PRId64 " of job %s ended while the "
+		    "member stops: its summary is not sent to etcd (the run "
+		    "stays in this member's store)", rec->id, rec->job);
+		return;
+	}
 	if (clr_key(cr->prefix, rec, key, sizeof(key)) != 0) {
 		log_warn("cluster: run %" PRId64 " of job %s: its summary's key "
 		    "is too long, not sent", rec->id, rec->job);
