@@ -18,6 +18,7 @@
 
 #include <json-c/json.h>
 
+#include "distcron/config.h"
 #include "distcron/defs.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
@@ -26,6 +27,8 @@
 #include "clruns_int.h"
 
 #define CLR_MS_DIGITS	16
+#define CLR_MEMBER_CHARS	"abcdefghijklmnopqrstuvwxyz" \
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:"
 
 int
 clr_key(const char *prefix, const struct store_run *rec, char *out,
@@ -312,8 +315,12 @@ clr_dec_run(struct clr_dec *d, json_object *o, struct store_run *rec)
 	else if (!defs_name_valid(rec->job))
 		snprintf(d->err, d->errlen, "field job: invalid job name %s",
 		    jfield_quote(rec->job, q, sizeof(q)));
-	else if (rec->member[0] == '\0')
-		snprintf(d->err, d->errlen, "field member: empty");
+	else if (rec->member[0] == '\0' || strlen(rec->member) >
+	    CONFIG_MEMBER_MAX || rec->member[strspn(rec->member,
+	    CLR_MEMBER_CHARS)] != '\0')
+		snprintf(d->err, d->errlen, "field member: expected a member id "
+		    "(1-%d letters, digits, '-', '_', '.', ':'), got %s",
+		    CONFIG_MEMBER_MAX, jfield_quote(rec->member, q, sizeof(q)));
 	else
 		return;
 	d->rc = ERR_PARSE;

@@ -200,7 +200,11 @@ test_summary_bad(void **state)
 		  "field id: expected int, got string \"1\"" },
 		{ "{\"id\": 1, \"job\": \"j\", \"trigger\": \"schedule\","
 		  " \"status\": \"SUCCESS\", \"member\": \"\"}",
-		  "field member: empty" },
+		  "field member: expected a member id (1-128 letters, digits, "
+		  "'-', '_', '.', ':'), got \"\"" },
+		{ "{\"id\": 1, \"job\": \"j\", \"trigger\": \"schedule\","
+		  " \"status\": \"SUCCESS\", \"member\": \"m/2\"}",
+		  "field member: expected a member id" },
 	};
 	struct store_run *r;
 	char err[200];
