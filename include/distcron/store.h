@@ -190,7 +190,7 @@ int store_runs_create(struct store *st, struct store_run *const *runs,
  * job's oldest final runs beyond run->retention are deleted).  A record
  * of a tick that did not start (run->missed > 0, id 0) writes its outbox
  * rows only, with run_id 0, its job and scheduled_at.  Another member's
- * summary (remote_id > 0, id 0) is inserted unless one of the same member
+ * summary (remote_id > 0) is inserted unless one of the same member
  * and remote_id, or a run of the same scheduled tick, is there already;
  * its output is dropped and the job's summaries beyond run->retention
  * (the newest kept) deleted; retention counts this daemon's own runs

@@ -393,8 +393,10 @@ cl_runs_tick(struct cluster *c)
 	if (cr->watch == NULL) {
 		if (etcd_watch(c->e, &o, clr_watched, cr, &cr->watch) != 0)
 			cr->watch = NULL;
-		else
-			cr->need_range = true;	/* what it missed */
+		else {			/* what it missed: from the first */
+			cr->need_range = true;
+			cr->range_at = 0;
+		}
 	}
 	if (cr->need_range && !cr->range_busy)
 		clr_range(cr);
