@@ -4,12 +4,15 @@
  *
  * Out: a finish hook queues a short summary of each final run of this
  * member (clrunkey.c) and sends what is queued to etcd, asynchronously,
- * in one transaction per batch: the puts (on the claims' long lease, so
- * that etcd forgets the summaries of a job that stopped running) and, per
- * job in the batch, a keys-only range of the job's oldest summaries with
- * the job's count.  A job past cluster.reports_per_job loses its oldest
- * summaries in one more transaction of deletes for the whole batch: at
- * most two requests per batch, one while no job is past its cap.  While
+ * in one transaction per batch: the deletes of the oldest summaries that
+ * the batch pushes past cluster.reports_per_job (each job's oldest keys
+ * are remembered from the previous transaction), the puts (on the claims'
+ * long lease, so that etcd forgets the summaries of a job that stopped
+ * running) and, per job in the batch, a keys-only range of its oldest
+ * summaries with its count, which the next put starts from.  Only a job
+ * whose oldest keys were not known (its first put since this member
+ * started, or more put elsewhere) costs one more transaction of deletes
+ * for the batch; otherwise each job holds exactly the cap.  While
  * etcd does not take them, summaries wait in a queue of CLR_QUEUE_MAX;
  * past that the oldest is dropped, counted and logged.
  *
@@ -18,8 +21,7 @@
  * (member, run id) and at most the cap per job.  At start and whenever
  * the watch had to be made again, the summaries of every job this member
  * knows are read in transactions of ranges (about CLR_RANGE_SUMS
- * summaries each),
- * so a member that was down catches up.  Everything runs on the loop.
+ * summaries each), so a member that was down catches up.  Everything runs on the loop.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -38,11 +40,23 @@
 #define CLR_TRIM_EXTRA	8	/* oldest keys read beyond the batch's puts */
 #define CLR_RANGE_JOBS	32	/* jobs per catch-up transaction, at most */
 #define CLR_RANGE_SUMS	1600	/* summaries per catch-up answer, about */
+#define CLR_OPS_MAX	128	/* operations in a transaction (etcd's
+				 * default --max-txn-ops) */
+#define CLR_OLD_KEYS	4	/* a job's oldest keys remembered */
 
 struct clr_sum {
 	char *job;
 	char *key;
 	char *value;
+};
+
+/* A job's oldest summaries in etcd as the last transaction saw them: its
+ * next put deletes those it pushes past the cap in the same transaction. */
+struct clr_old {
+	char *job;
+	char *keys[CLR_OLD_KEYS];	/* oldest first */
+	size_t nkeys;
+	int64_t count;			/* the job's summaries then */
 };
 
 struct cl_runs {
@@ -52,6 +66,11 @@ struct cl_runs {
 	struct clr_sum q[CLR_QUEUE_MAX];	/* a ring */
 	size_t head, n;
 	size_t inflight;		/* the first ones, being sent */
+	size_t sent_nd;			/* ... after this many deletes */
+	const char *sent_jobs[CLR_BATCH];	/* ... their jobs, in order */
+	size_t sent_nj;
+	struct clr_old *old;		/* by job name */
+	size_t nold, oldcap;
 	uint64_t dropped;		/* lost to a full queue, in all */
 	uint64_t dropped_logged;
 	struct etcd_watch *watch;
@@ -158,28 +177,103 @@ clr_deleted(void *arg, const struct etcd_result *r)
 		log_debug("cluster: deleting old run summaries: %s", r->msg);
 }
 
-/* Deletes, of each job's range in r (after the nputs puts), the oldest
- * beyond the cap, in one transaction. */
-static void
-clr_trim(struct cl_runs *cr, const struct etcd_result *r, size_t nputs)
+/* ---- a job's oldest summaries, remembered for its next put ---- */
+
+static int
+clr_old_cmp(const void *key, const void *elem)
 {
-	struct etcd_op del[CLR_BATCH * 4];
+	return strcmp(key, ((const struct clr_old *)elem)->job);
+}
+
+static struct clr_old *
+clr_old_find(struct cl_runs *cr, const char *job)
+{
+	return cr->nold == 0 ? NULL : bsearch(job, cr->old, cr->nold,
+	    sizeof(*cr->old), clr_old_cmp);
+}
+
+static void
+clr_old_clear(struct clr_old *o)
+{
+	while (o->nkeys > 0)
+		free(o->keys[--o->nkeys]);
+}
+
+/* job's entry, made in its place when new; NULL without memory. */
+static struct clr_old *
+clr_old_get(struct cl_runs *cr, const char *job)
+{
+	struct clr_old *o = clr_old_find(cr, job), *grown;
+	size_t at = 0, cap;
+	char *name;
+
+	if (o != NULL)
+		return o;
+	if (cr->nold == cr->oldcap) {
+		cap = cr->oldcap > 0 ? cr->oldcap * 2 : 16;
+		if ((grown = realloc(cr->old, cap * sizeof(*grown))) == NULL)
+			return NULL;
+		cr->old = grown;
+		cr->oldcap = cap;
+	}
+	if ((name = strdup(job)) == NULL)
+		return NULL;
+	while (at < cr->nold && strcmp(cr->old[at].job, job) < 0)
+		at++;
+	memmove(&cr->old[at + 1], &cr->old[at], (cr->nold - at) *
+	    sizeof(*cr->old));
+	memset(&cr->old[at], 0, sizeof(*cr->old));
+	cr->old[at].job = name;
+	cr->nold++;
+	return &cr->old[at];
+}
+
+/* After a transaction: job's range o (its count and oldest keys, with x
+ * of them being deleted) is what its next put starts from. */
+static void
+clr_old_set(struct cl_runs *cr, const char *job,
+    const struct etcd_op_result *o, size_t x)
+{
+	struct clr_old *old = clr_old_get(cr, job);
+	size_t i;
+
+	if (old == NULL)
+		return;
+	clr_old_clear(old);
+	for (i = x; i < o->nkvs && old->nkeys < CLR_OLD_KEYS; i++)
+		if ((old->keys[old->nkeys] = strdup(o->kvs[i].key)) != NULL)
+			old->nkeys++;
+	old->count = o->count - (int64_t)x;
+}
+
+/* ---- sending ---- */
+
+/* Of each job's range in r, the oldest keys still beyond the cap (the
+ * job had none remembered, or too few) go in one more transaction; the
+ * rest is remembered for the job's next put. */
+static void
+clr_trim(struct cl_runs *cr, const struct etcd_result *r)
+{
+	struct etcd_op del[CLR_OPS_MAX];
 	struct etcd_txn t = { NULL, 0, del, 0, NULL, 0 };
 	const struct etcd_op_result *o;
-	size_t i, k, x;
+	size_t j, k, x, at = cr->sent_nd + cr->inflight;
 
-	for (i = nputs; i < r->nops; i++) {
-		o = &r->ops[i];
+	for (j = 0; j < cr->sent_nj && at + j < r->nops; j++) {
+		o = &r->ops[at + j];
 		x = clr_excess(o->count, cr->cap, o->nkvs);
-		for (k = 0; k < x && t.nsuccess < sizeof(del) / sizeof(del[0]);
-		    k++) {
+		for (k = 0; k < x && t.nsuccess < CLR_OPS_MAX; k++) {
 			memset(&del[t.nsuccess], 0, sizeof(del[0]));
 			del[t.nsuccess].type = ETCD_OP_DELETE;
 			del[t.nsuccess++].key = o->kvs[k].key;
 		}
+		clr_old_set(cr, cr->sent_jobs[j], o, x);
 	}
-	if (t.nsuccess > 0)
-		etcd_txn(cr->c->e, &t, clr_deleted, cr);
+	if (t.nsuccess == 0)
+		return;
+	log_debug("cluster: %zu run summaries past the cap deleted in a "
+	    "transaction of their own", t.nsuccess);
+	etcd_txn(cr->c->e, &t, clr_deleted, cr);
 }
 
 static void
@@ -189,14 +283,15 @@ clr_sent(void *arg, const struct etcd_result *r)
 	struct cluster *c = cr->c;
 	size_t k = cr->inflight;
 
-	cr->inflight = 0;
 	if (r->err != 0) {	/* kept: sent again on the next tick */
+		cr->inflight = 0;
 		if (r->err == ERR_NOTFOUND)	/* the claims' lease is gone */
 			c->claims_lease = 0;
 		cl_etcd_error(c, r);
 		return;
 	}
-	clr_trim(cr, r, k);
+	clr_trim(cr, r);
+	cr->inflight = 0;
 	clr_pop(cr, k);
 	if (cr->dropped != cr->dropped_logged) {
 		log_warn("cluster: run summaries go to etcd again; %" PRIu64
@@ -219,62 +314,106 @@ clr_job_prefix(const struct cl_runs *cr, const char *job)
 	return s;
 }
 
-/* Adds to ops[*nj] a keys-only range of job's oldest summaries, unless
- * one is there already (then it reads one key more). */
+/* The batch's jobs (sent_jobs) and how many puts each has (nput). */
 static void
-clr_add_range(struct cl_runs *cr, struct etcd_op *ops, const char **jobs,
-    size_t *nj, const char *job)
+clr_group(struct cl_runs *cr, size_t np, size_t *nput)
 {
-	size_t j;
+	const char *job;
+	size_t i, j;
 
-	for (j = 0; j < *nj && strcmp(jobs[j], job) != 0; j++)
-		;
-	if (j < *nj) {
-		ops[j].limit++;
-		return;
+	cr->sent_nj = 0;
+	for (i = 0; i < np; i++) {
+		job = clr_at(cr, i)->job;
+		for (j = 0; j < cr->sent_nj &&
+		    strcmp(cr->sent_jobs[j], job) != 0; j++)
+			;
+		if (j == cr->sent_nj) {
+			cr->sent_jobs[cr->sent_nj++] = job;
+			nput[j] = 0;
+		}
+		nput[j]++;
 	}
-	memset(&ops[j], 0, sizeof(ops[0]));
-	ops[j].type = ETCD_OP_RANGE;
-	ops[j].prefix = true;
-	ops[j].keys_only = true;
-	ops[j].limit = 1 + CLR_TRIM_EXTRA;
-	if ((ops[j].key = clr_job_prefix(cr, job)) == NULL)
-		return;
-	jobs[j] = job;
-	(*nj)++;
 }
 
-/* Up to CLR_BATCH puts and a range per job among them, in one txn. */
+/* The deletes first: of each job, the remembered oldest keys that its
+ * puts push past the cap. */
+static size_t
+clr_add_deletes(struct cl_runs *cr, const size_t *nput, struct etcd_op *ops,
+    size_t room)
+{
+	struct clr_old *o;
+	int64_t need;
+	size_t j, k, n = 0;
+
+	for (j = 0; j < cr->sent_nj; j++) {
+		if ((o = clr_old_find(cr, cr->sent_jobs[j])) == NULL)
+			continue;
+		need = o->count + (int64_t)nput[j] - cr->cap;
+		for (k = 0; (int64_t)k < need && k < o->nkeys && n < room; k++) {
+			memset(&ops[n], 0, sizeof(ops[0]));
+			ops[n].type = ETCD_OP_DELETE;
+			ops[n++].key = o->keys[k];
+		}
+	}
+	return n;
+}
+
+/* Then the puts (on the claims' lease), then a keys-only range of each
+ * job's oldest summaries, which sees the deletes and the puts. */
+static size_t
+clr_add_puts(struct cl_runs *cr, size_t np, const size_t *nput,
+    struct etcd_op *ops)
+{
+	struct clr_sum *s;
+	size_t i, j;
+
+	for (i = 0; i < np; i++) {
+		s = clr_at(cr, i);
+		memset(&ops[i], 0, sizeof(ops[0]));
+		ops[i].type = ETCD_OP_PUT;
+		ops[i].key = s->key;
+		ops[i].value = s->value;
+		ops[i].value_len = strlen(s->value);
+		ops[i].lease = cr->c->claims_lease;
+	}
+	for (j = 0; j < cr->sent_nj; j++) {
+		memset(&ops[np + j], 0, sizeof(ops[0]));
+		ops[np + j].type = ETCD_OP_RANGE;
+		ops[np + j].prefix = true;
+		ops[np + j].keys_only = true;
+		ops[np + j].limit = (int64_t)(nput[j] + CLR_TRIM_EXTRA);
+		if ((ops[np + j].key = clr_job_prefix(cr,
+		    cr->sent_jobs[j])) == NULL) {
+			cr->sent_nj = j;	/* those made are freed */
+			return 0;
+		}
+	}
+	return np + cr->sent_nj;
+}
+
+/* Up to CLR_BATCH queued summaries in one transaction. */
 static void
 clr_send(struct cl_runs *cr)
 {
-	struct etcd_op ops[CLR_BATCH * 2];
+	struct etcd_op ops[CLR_OPS_MAX];
 	struct etcd_txn t = { NULL, 0, ops, 0, NULL, 0 };
 	struct cluster *c = cr->c;
-	const char *jobs[CLR_BATCH];
-	size_t i, np, nj = 0;
-	struct clr_sum *s;
+	size_t nput[CLR_BATCH], np, nd, n, i;
 
 	if (cr->inflight > 0 || cr->n == 0 || c->claims_lease == 0 ||
 	    c->state == CL_STOPPED)
 		return;
-	for (np = 0; np < cr->n && np < CLR_BATCH; np++) {
-		s = clr_at(cr, np);
-		memset(&ops[np], 0, sizeof(ops[0]));
-		ops[np].type = ETCD_OP_PUT;
-		ops[np].key = s->key;
-		ops[np].value = s->value;
-		ops[np].value_len = strlen(s->value);
-		ops[np].lease = c->claims_lease;
-	}
-	for (i = 0; i < np; i++)
-		clr_add_range(cr, &ops[np], jobs, &nj, clr_at(cr, i)->job);
-	t.nsuccess = np + nj;
+	np = cr->n < CLR_BATCH ? cr->n : CLR_BATCH;
+	clr_group(cr, np, nput);
+	nd = clr_add_deletes(cr, nput, ops, CLR_OPS_MAX - 2 * CLR_BATCH);
+	n = clr_add_puts(cr, np, nput, &ops[nd]);
+	t.nsuccess = nd + n;
 	cr->inflight = np;
-	if (etcd_txn(c->e, &t, clr_sent, cr) != 0)
+	cr->sent_nd = nd;
+	if (n == 0 || etcd_txn(c->e, &t, clr_sent, cr) != 0)
 		cr->inflight = 0;
-	for (i = 0; i < nj; i++)
-		free((char *)ops[np + i].key);
+	for (i = nd + np; i < nd + np + cr->sent_nj; i++)
+		free((char *)ops[i].key);
 }
 
 /* ---- in: other members' summaries into the store ---- */
@@ -454,6 +593,11 @@ cl_runs_free(struct cluster *c)
 		return;
 	etcd_watch_cancel(cr->watch);
 	clr_pop(cr, cr->n);
+	while (cr->nold > 0) {
+		clr_old_clear(&cr->old[--cr->nold]);
+		free(cr->old[cr->nold].job);
+	}
+	free(cr->old);
 	free(cr->prefix);
 	free(cr);
 	c->runs = NULL;

@@ -139,6 +139,13 @@ at_cap() {
 }
 check "etcd holds exactly $CAP summaries of each job" wait_for 30 at_cap
 cat "$T/counts"
+# past the cap, a job's oldest summaries go in the transaction of its next
+# put: a transaction of deletes of its own only where a member did not
+# know a job's oldest keys yet (none here: each member first puts its
+# jobs below the cap; at most one per job allowed)
+EXTRA=$(cat "$T"/d?.log | grep -c 'deleted in a transaction of their own')
+echo "delete-only transactions: $EXTRA"
+check "deletes ride on the puts' transactions" test "$EXTRA" -le 6
 
 # etcd away: a manual run (no claim needed) finishes on m1; its summary
 # waits in m1's queue and reaches m2 once etcd is back
