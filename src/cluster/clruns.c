@@ -342,14 +342,13 @@ clr_add_deletes(struct cl_runs *cr, const size_t *nput, struct etcd_op *ops,
     size_t room)
 {
 	struct clr_old *o;
-	int64_t need;
-	size_t j, k, n = 0;
+	size_t j, k, x, n = 0;
 
 	for (j = 0; j < cr->sent_nj; j++) {
 		if ((o = clr_old_find(cr, cr->sent_jobs[j])) == NULL)
 			continue;
-		need = o->count + (int64_t)nput[j] - cr->cap;
-		for (k = 0; (int64_t)k < need && k < o->nkeys && n < room; k++) {
+		x = clr_excess(o->count + (int64_t)nput[j], cr->cap, o->nkeys);
+		for (k = 0; k < x && n < room; k++) {
 			memset(&ops[n], 0, sizeof(ops[0]));
 			ops[n].type = ETCD_OP_DELETE;
 			ops[n++].key = o->keys[k];

@@ -47,10 +47,10 @@ char *clr_encode(const struct store_run *rec);
 int clr_decode(const char *text, size_t len, struct store_run **out,
     char *err, size_t errlen);
 
-/* After a put, etcd holds count summaries of a job of which the oldest
- * nkeys are known (in key order): how many of those to delete so that
- * at most cap remain (all the known ones at most; the rest goes with
- * the job's next put). */
+/* etcd holds (or will, after a batch's puts) count summaries of a job of
+ * which the oldest nkeys are known (in key order): how many of those to
+ * delete so that at most cap remain (all the known ones at most; the
+ * rest goes with the job's next put). */
 size_t clr_excess(int64_t count, int64_t cap, size_t nkeys);
 
 #endif
