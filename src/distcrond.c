@@ -1156,6 +1156,7 @@ start_cluster(struct daemon *d, const struct defs_set *set)
 		.etcd = { .endpoints = cc->etcd, .timeout_ms = 0 },
 		.ns = cc->namespace, .member = cc->member,
 		.lease_ttl_ms = cc->lease_ttl_ms, .version = PACKAGE_VERSION,
+		.reports_per_job = cc->reports_per_job,
 	};
 	char err[512];
 	int rc;

@@ -54,6 +54,9 @@ struct cluster_opts {
 	const char *member;	/* this member's id */
 	int64_t lease_ttl_ms;	/* cluster.lease_ttl (rounded up to s) */
 	const char *version;	/* shown in the member's key */
+	int64_t reports_per_job;	/* cluster.reports_per_job: summaries
+					 * of a job's runs kept in etcd (0:
+					 * 50) */
 };
 
 /*

@@ -63,6 +63,8 @@ struct config_cluster {
 				 * and ':', at most 128 bytes); in cluster mode
 				 * "hostname:pid" when not set */
 	int64_t lease_ttl_ms;	/* the member's lease, at least 2 s */
+	int64_t reports_per_job;	/* run summaries of a job kept in etcd
+					 * (and of the others' in the store) */
 };
 
 /* Bytes of cluster.namespace and cluster.member at most. */

@@ -34,7 +34,9 @@
  * NULL when out of memory.  Without with_output the items have no
  * "output" and "stderr" keys (use it when the run was read without them).
  * In cluster mode it has "member" and "fence" (runjson_report() too);
- * without them, neither key.
+ * without them, neither key.  Another member's summary (remote_id) also
+ * has "remote_id" (its id on that member) and "output_on" (a sentence:
+ * the output stays on that member), and its items' output is null.
  */
 json_object *runjson_run(const struct store_run *run, const struct tz *zone,
     bool with_output);

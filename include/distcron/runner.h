@@ -62,6 +62,12 @@ int runner_set_plan(struct runner *r, run_plan_fn fn, void *arg);
  * first run: returns 0, -ENOMEM, or ERR_BUSY after. */
 int runner_set_member(struct runner *r, const char *member);
 
+/* Cluster mode: queues rec, a record that is none of the runner's runs
+ * (another member's summary: store.h, remote_id), for the store thread,
+ * which takes it over (frees it).  Loop thread; never blocks.  Returns 0
+ * or -ENOMEM (rec freed). */
+int runner_store_save(struct runner *r, struct store_run *rec);
+
 #define RUNNER_KEPT_MAX	256	/* bytes of a list of kept file names */
 
 /* What runner_apply made of a set: counts include the kept definitions. */

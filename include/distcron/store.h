@@ -102,6 +102,9 @@ struct store_run {
 				 * "": none (read back as NULL) */
 	int64_t fence;		/* cluster mode: the claim's revision in etcd,
 				 * its fencing token; 0: none */
+	int64_t remote_id;	/* cluster mode: > 0, a summary of another
+				 * member's run (member), its id there: no
+				 * output here; 0: this daemon's own run */
 };
 
 /* The node= of log lines about run (borrowed from it): its current
@@ -122,8 +125,10 @@ struct store_query {
 	const char *job;	/* NULL: all jobs */
 	int status;		/* enum run_status, or -1: any */
 	int64_t since_ms;	/* created at or after; 0: any */
-	int64_t before_id;	/* id < before_id; 0: no bound */
-	int limit;		/* newest first; 0: 100 */
+	int64_t before_id;	/* older than run before_id (the page after
+				 * the one it ended); 0: no bound */
+	int limit;		/* newest first (by created_ms, then id);
+				 * 0: 100 */
 	bool with_output;	/* fill item out/err (else NULL) */
 };
 
@@ -184,7 +189,12 @@ int store_runs_create(struct store *st, struct store_run *const *runs,
  * the job state when a run is final, and - amortised - retention (the
  * job's oldest final runs beyond run->retention are deleted).  A record
  * of a tick that did not start (run->missed > 0, id 0) writes its outbox
- * rows only, with run_id 0, its job and scheduled_at.  Returns 0, ERR_STORE_FULL (nothing was
+ * rows only, with run_id 0, its job and scheduled_at.  Another member's
+ * summary (remote_id > 0) is inserted unless one of the same member
+ * and remote_id, or a run of the same scheduled tick, is there already;
+ * its output is dropped and the job's summaries beyond run->retention
+ * (the newest kept) deleted; retention counts this daemon's own runs
+ * only.  Returns 0, ERR_STORE_FULL (nothing was
  * written, a later try may succeed) or ERR_STORE.
  */
 int store_runs_save(struct store *st, struct store_run *const *runs,

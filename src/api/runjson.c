@@ -129,14 +129,24 @@ item_json(const struct store_item *it, const struct tz *zone,
 	return o;
 }
 
-/* Cluster mode's "member" and "fence" of run, each only when set. */
+/* Cluster mode's "member" and "fence" of run, each only when set; for
+ * another member's summary, its id there and where its output is. */
 static void
 cluster_json(json_object *o, const struct store_run *run)
 {
+	char where[300];
+
 	if (run->member != NULL && run->member[0] != '\0')
 		runjson_put(o, "member", runjson_str(run->member));
 	if (run->fence > 0)
 		runjson_put(o, "fence", json_object_new_int64(run->fence));
+	if (run->remote_id <= 0)
+		return;
+	snprintf(where, sizeof(where), "a summary: the output stays on "
+	    "member %s (its run %lld) and in Elasticsearch", run->member ?
+	    run->member : "?", (long long)run->remote_id);
+	runjson_put(o, "remote_id", json_object_new_int64(run->remote_id));
+	runjson_put(o, "output_on", json_object_new_string(where));
 }
 
 json_object *

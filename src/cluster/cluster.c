@@ -539,6 +539,7 @@ cl_tick(void *arg)
 	cl_range(c);
 	cl_claims_lease(c);
 	cl_running_tick(c);
+	cl_runs_tick(c);
 	cl_view_state(c);
 	cl_arm(c, 0);
 }
@@ -603,6 +604,7 @@ cluster_new(struct loop *loop, const struct cluster_opts *o,
 	snprintf(c->last_err, sizeof(c->last_err), "no answer yet");
 	if ((rc = cl_names(c, o)) != 0 || (rc = cl_mm_new(c)) != 0 ||
 	    (rc = cl_running_new(c)) != 0 ||
+	    (rc = cl_runs_new(c, o->reports_per_job)) != 0 ||
 	    (rc = etcd_new(loop, &eo, &c->e, err, errlen)) != 0) {
 		cluster_free(c);
 		return rc;
@@ -626,7 +628,8 @@ cluster_attach(struct cluster *c, struct runner *r)
 	runner_claim(r, &c->local, &c->local_arg);
 	c->r = r;
 	if ((rc = runner_set_member(r, c->member)) != 0 ||
-	    (rc = cl_running_attach(c, r)) != 0)
+	    (rc = cl_running_attach(c, r)) != 0 ||
+	    (rc = cl_runs_attach(c)) != 0)
 		return rc;
 	return runner_set_claim(r, &cl_claim_ops, c);
 }
@@ -641,6 +644,7 @@ cluster_start(struct cluster *c)
 	cl_watch(c);
 	cl_claims_lease(c);
 	cl_running_tick(c);
+	cl_runs_tick(c);
 	cl_arm(c, 0);
 	return 0;
 }
@@ -688,6 +692,7 @@ cluster_stop(struct cluster *c, loop_fn done, void *arg)
 	etcd_watch_cancel(c->watch);
 	c->watch = NULL;
 	cl_jobs_stop(c);
+	cl_runs_stop(c);
 	cl_view_state(c);
 	if (lease != 0 && cl_running_drain(c, lease))
 		return;		/* cl_leave when its marked runs are final */
@@ -719,6 +724,7 @@ cluster_free(struct cluster *c)
 	etcd_watch_cancel(c->watch);
 	cl_jobs_free(c);
 	cl_running_free(c);
+	cl_runs_free(c);
 	etcd_free(c->e);
 	cl_members_free(c->mem, c->nmem);
 	free(c->ids);

@@ -17,6 +17,7 @@
 #define CL_REASON_MAX	256
 #define CL_ERR_MAX	160	/* etcd's last error, in reasons */
 #define CL_PREFIX	"/distcron/"
+#define CL_REPORTS_DEFAULT 50	/* cluster.reports_per_job */
 
 enum cl_state {
 	CL_STARTING,	/* no lease yet: ticks are left to the others */
@@ -96,6 +97,7 @@ struct cluster {
 	struct cl_view view;
 	struct cl_jobs *jobs;	/* cljobs.c; NULL until cluster_jobs_start */
 	struct cl_running *running;	/* running.c's markers */
+	struct cl_runs *runs;	/* clruns.c: run summaries */
 };
 
 /* ---- cluster.c ---- */
@@ -138,6 +140,7 @@ void cl_claims_lease(struct cluster *c);
  * (cluster_free).  Both accept c->jobs NULL. */
 void cl_jobs_stop(struct cluster *c);
 void cl_jobs_free(struct cluster *c);
+
 /* ---- running.c: running markers (concurrency forbid/replace) ---- */
 
 /* One claim's part in its job's running marker. */
@@ -184,6 +187,18 @@ void cl_mark_won(struct cluster *c, const struct cl_mark_req *q,
  * until it is final; else (id 0) nothing does.  Frees q's key. */
 void cl_mark_end(struct cluster *c, struct cl_mark_req *q, const char *job,
     int64_t id, int64_t fence);
+/* ---- clruns.c: run summaries in etcd, other members' in the store ---- */
+
+struct cl_runs;
+/* c->runs, with the per-job cap (0: CL_REPORTS_DEFAULT).  0 or -ENOMEM. */
+int cl_runs_new(struct cluster *c, int64_t cap);
+/* Adds the finish hook that sends summaries (c->r set).  0 or < 0. */
+int cl_runs_attach(struct cluster *c);
+/* Sends what waits; watches the summaries, reads them when it must. */
+void cl_runs_tick(struct cluster *c);
+/* Stops watching (cluster_stop); cl_runs_free frees (NULL-safe). */
+void cl_runs_stop(struct cluster *c);
+void cl_runs_free(struct cluster *c);
 
 /* ---- clusterview.c ---- */
 

@@ -219,6 +219,10 @@ static const struct ckey keys[] = {
 	    "cluster-lease-ttl", JFIELD_DUR, OFF(cluster.lease_ttl_ms), "3s",
 	    LEASE_TTL_MIN_MS, 0, "the member's etcd lease: a member silent "
 	    "this long is gone (at least 2s)", NULL),
+	KEYC("cluster.reports_per_job", "DISTCRON_CLUSTER_REPORTS_PER_JOB",
+	    "cluster-reports-per-job", JFIELD_I64, OFF(cluster.reports_per_job),
+	    "50", 1, 1000, "summaries of a job's newest runs kept in etcd, so "
+	    "that every member lists every member's runs", NULL),
 };
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 #define NKEYS	NELEM(keys)

@@ -235,6 +235,12 @@ runner_set_member(struct runner *r, const char *member)
 	return 0;
 }
 
+int
+runner_store_save(struct runner *r, struct store_run *rec)
+{
+	return storeq_save(r->q, rec);
+}
+
 void
 runner_free(struct runner *r)
 {

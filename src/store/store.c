@@ -138,12 +138,20 @@ static const char *const migrations[] = {
 	 * claim's fencing token (0: none). */
 	"ALTER TABLE runs ADD COLUMN member TEXT;"
 	"ALTER TABLE runs ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;",
+	/* 8: cluster mode: other members' run summaries (remote_id: the
+	 * run's id on its member; 0: this daemon's own run), one per
+	 * (member, run id); lists are in time order (created_ms, id). */
+	"ALTER TABLE runs ADD COLUMN remote_id INTEGER NOT NULL DEFAULT 0;"
+	"CREATE UNIQUE INDEX runs_remote ON runs (member, remote_id)"
+	"  WHERE remote_id > 0;"
+	"CREATE INDEX runs_time ON runs (created_ms, id);"
+	"CREATE INDEX runs_job_time ON runs (job, created_ms, id);",
 };
 #define SCHEMA_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 #define RUN_COLUMNS \
 	"SELECT id, job, scheduled_at, trigger, status, attempt, created_ms," \
-	" started_ms, ended_ms, reason, member, fence FROM runs"
+	" started_ms, ended_ms, reason, member, fence, remote_id FROM runs"
 
 #define OB_SELECT \
 	"SELECT o.id, o.run_id, coalesce(r.job, o.job, ''), o.sink, o.event," \
@@ -170,6 +178,8 @@ enum stmt_id {
 	S_JOB_ALL,
 	S_JOB_PAUSE,
 	S_PRUNE,
+	S_REMOTE_PRUNE,
+	S_RUN_ANCHOR,
 	S_RECOVER_JOBS,
 	S_RECOVER_ITEMS,
 	S_RECOVER_RUNS,
@@ -197,8 +207,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_RUN_INSERT] =
 	    "INSERT INTO runs (job, scheduled_at, trigger, status, attempt,"
-	    " created_ms, started_ms, ended_ms, reason, member, fence)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+	    " created_ms, started_ms, ended_ms, reason, member, fence,"
+	    " remote_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	    " ON CONFLICT DO NOTHING",
 	[S_RUN_UPDATE] =
 	    "UPDATE runs SET status = ?, attempt = ?, started_ms = ?,"
 	    " ended_ms = ?, reason = ?, member = ?, fence = ? WHERE id = ?",
@@ -240,10 +251,21 @@ static const char *const stmt_sql[S_COUNT] = {
 	    " ON CONFLICT (job) DO UPDATE SET paused = excluded.paused",
 	/* ?2 is retention - 1: the offset of the oldest final run kept. */
 	[S_PRUNE] =
-	    "DELETE FROM runs WHERE job = ?1 AND status IN (3, 4, 5) AND id <"
-	    " (SELECT id FROM runs WHERE job = ?1 AND status IN (3, 4, 5)"
+	    "DELETE FROM runs WHERE job = ?1 AND status IN (3, 4, 5) AND"
+	    " remote_id = 0 AND id < (SELECT id FROM runs WHERE job = ?1 AND"
+	    "  status IN (3, 4, 5) AND remote_id = 0"
 	    "  ORDER BY id DESC LIMIT 1 OFFSET ?2)"
 	    " AND id NOT IN (SELECT run_id FROM outbox)",
+	/* Other members' summaries of a job: the newest ?2 are kept. */
+	[S_REMOTE_PRUNE] =
+	    "DELETE FROM runs WHERE job = ?1 AND remote_id > 0 AND id NOT IN"
+	    " (SELECT id FROM runs WHERE job = ?1 AND remote_id > 0"
+	    "  ORDER BY created_ms DESC, id DESC LIMIT ?2)",
+	/* Where a page before run ?1 starts: that run, or (gone) the
+	 * newest with a smaller id. */
+	[S_RUN_ANCHOR] =
+	    "SELECT created_ms, id FROM runs WHERE id <= ?1"
+	    " ORDER BY id DESC LIMIT 1",
 	[S_RECOVER_JOBS] =
 	    "INSERT INTO job_state (job, last_run_id, last_status,"
 	    " last_ended_ms) SELECT job, max(id), 5, ?1 FROM runs"
@@ -837,6 +859,7 @@ run_insert(struct store *st, struct store_run *run)
 	bind_text(&b, run->reason);
 	bind_text(&b, run_member(run));
 	bind_int(&b, run->fence);
+	bind_int(&b, run->remote_id);
 	if ((r = bind_exec(st, &b, "insert run")) != 0)
 		return r;
 	run->id = sqlite3_changes(st->db) > 0 ?
@@ -971,6 +994,31 @@ outrows_insert(struct store *st, const struct store_run *run)
 	return 0;
 }
 
+/* Another member's summary: inserted unless it is here already (by
+ * member and id, or its tick), without output; the job's summaries
+ * beyond run->retention go. */
+static int
+remote_insert(struct store *st, struct store_run *run)
+{
+	struct binder b;
+	size_t i;
+	int r;
+
+	for (i = 0; i < run->nitems; i++) {
+		free(run->items[i].out);
+		free(run->items[i].err);
+		run->items[i].out = run->items[i].err = NULL;
+	}
+	if ((r = run_insert(st, run)) != 0 || run->id == 0 ||
+	    (r = items_insert(st, run)) != 0)
+		return r;
+	if (bind_begin(&b, st, S_REMOTE_PRUNE) != 0)
+		return ERR_STORE;
+	bind_text(&b, run->job);
+	bind_int(&b, run->retention > 0 ? run->retention : STORE_RETENTION);
+	return bind_exec(st, &b, "prune remote runs");
+}
+
 static int
 run_save_one(struct store *st, struct store_run *run)
 {
@@ -980,6 +1028,8 @@ run_save_one(struct store *st, struct store_run *run)
 
 	if (run->missed > 0)	/* no run: outbox entries only (store.h) */
 		return outrows_insert(st, run);
+	if (run->remote_id > 0)	/* another member's summary */
+		return remote_insert(st, run);
 	if ((r = run_update(st, run, &found)) != 0)
 		return r;
 	if (!found) {
@@ -1341,6 +1391,7 @@ run_from_row(sqlite3_stmt *s, struct store_run **out)
 	run->started_ms = col_int(s, 7);
 	run->ended_ms = col_int(s, 8);
 	run->fence = col_int(s, 11);
+	run->remote_id = col_int(s, 12);
 	if (col_dup(s, 1, &run->job) != 0 || col_dup(s, 3, &run->trigger) != 0 ||
 	    col_dup(s, 9, &run->reason) != 0 ||
 	    col_dup(s, 10, &run->member) != 0) {
@@ -1438,8 +1489,9 @@ query_stmt(struct store *st, int mask)
 	    ((mask & Q_STATUS) == 0 || buf_puts(&sql, " AND status = ?") == 0) &&
 	    ((mask & Q_SINCE) == 0 ||
 	    buf_puts(&sql, " AND created_ms >= ?") == 0) &&
-	    ((mask & Q_BEFORE) == 0 || buf_puts(&sql, " AND id < ?") == 0) &&
-	    buf_puts(&sql, " ORDER BY id DESC LIMIT ?") == 0)
+	    ((mask & Q_BEFORE) == 0 ||
+	    buf_puts(&sql, " AND (created_ms, id) < (?, ?)") == 0) &&
+	    buf_puts(&sql, " ORDER BY created_ms DESC, id DESC LIMIT ?") == 0)
 		s = stmt_prepare(st, &st->query[mask], buf_str(&sql));
 	else
 		log_error("store: query: %s", err_str(-ENOMEM));
@@ -1447,12 +1499,39 @@ query_stmt(struct store *st, int mask)
 	return s;
 }
 
+/*
+ * Lists are in time order, newest first: by created_ms, then id (other
+ * members' summaries come in late: their ids do not follow their time).
+ * A page before run id starts below that run's place, or when it is
+ * gone (pruned), at the newest run with a smaller id; none: *ms -1.
+ */
+static int
+query_anchor(struct store *st, int64_t id, int64_t *ms, int64_t *below)
+{
+	struct binder b;
+	bool found;
+	int r;
+
+	if (bind_begin(&b, st, S_RUN_ANCHOR) != 0)
+		return ERR_STORE;
+	bind_int(&b, id);
+	if ((r = bind_row(st, &b, &found, "read run")) != 0)
+		return r;
+	*ms = found ? col_int(b.s, 0) : -1;
+	*below = !found ? 0 : col_int(b.s, 1) == id ? id : col_int(b.s, 1) + 1;
+	stmt_done(b.s);
+	return 0;
+}
+
 static int
 query_bind(struct store *st, const struct store_query *q, struct binder *b)
 {
 	int limit = q->limit > 0 ? q->limit : STORE_QUERY_LIMIT;
 	int mask = query_mask(q);
+	int64_t ms = 0, below = 0;
 
+	if ((mask & Q_BEFORE) && query_anchor(st, q->before_id, &ms, &below) != 0)
+		return ERR_STORE;
 	b->n = 0;
 	b->rc = SQLITE_OK;
 	if ((b->s = query_stmt(st, mask)) == NULL)
@@ -1463,8 +1542,10 @@ query_bind(struct store *st, const struct store_query *q, struct binder *b)
 		bind_int(b, q->status);
 	if (mask & Q_SINCE)
 		bind_int(b, q->since_ms);
-	if (mask & Q_BEFORE)
-		bind_int(b, q->before_id);
+	if (mask & Q_BEFORE) {
+		bind_int(b, ms);
+		bind_int(b, below);
+	}
 	bind_int(b, limit < STORE_QUERY_MAX ? limit : STORE_QUERY_MAX);
 	return 0;
 }

@@ -217,8 +217,15 @@ giving_up(const struct storeq *q)
 static void
 spill_unsaved(struct storeq *q, const struct store_run *run, int r)
 {
-	int rs = q->spill != NULL ? spill_append(q->spill, run) : ERR_STORE;
+	int rs;
 
+	if (run->remote_id > 0) {	/* a copy: its member keeps the run */
+		log_info("store: another member's run summary not saved (%s): "
+		    "member %s run %lld job=%s", err_str(r), run->member ?
+		    run->member : "?", (long long)run->remote_id, run->job);
+		return;
+	}
+	rs = q->spill != NULL ? spill_append(q->spill, run) : ERR_STORE;
 	if (rs == 0) {
 		log_warn("store: run %lld job=%s status=%s kept in the spill "
 		    "file (%s); the next start saves it run=%lld node=%s",

@@ -203,7 +203,7 @@ query_count(struct store *st, const char *job, int status)
 }
 
 /* The schema version of this build's store. */
-#define SCHEMA_NOW	7
+#define SCHEMA_NOW	8
 
 /* ---- opening ---- */
 
@@ -1026,6 +1026,10 @@ test_outbox_delete_runs(void **state)
 #define UNDO_V6	"ALTER TABLE run_items DROP COLUMN queued_ms;"
 #define UNDO_V7	"ALTER TABLE runs DROP COLUMN member;" \
 		"ALTER TABLE runs DROP COLUMN fence;"
+/* ... and step 8 (other members' summaries, lists in time order). */
+#define UNDO_V8	"DROP INDEX runs_remote; DROP INDEX runs_time;" \
+		"DROP INDEX runs_job_time;" \
+		"ALTER TABLE runs DROP COLUMN remote_id;"
 
 /* A store of schema 3 (before the outbox) migrates to the newest, data
  * kept. */
@@ -1038,7 +1042,7 @@ test_migrate_to_outbox(void **state)
 
 	create1(st, run);
 	store_close(st);
-	raw_exec(f->path, UNDO_V7 UNDO_V6 "DROP TABLE outbox; PRAGMA user_version = 3");
+	raw_exec(f->path, UNDO_V8 UNDO_V7 UNDO_V6 "DROP TABLE outbox; PRAGMA user_version = 3");
 	st = open_rw(f);
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 0);
@@ -1064,7 +1068,7 @@ test_member_fence(void **state)
 
 	create1(st, old);
 	store_close(st);
-	raw_exec(f->path, UNDO_V7 "PRAGMA user_version = 6");
+	raw_exec(f->path, UNDO_V8 UNDO_V7 "PRAGMA user_version = 6");
 	st = open_rw(f);
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 	assert_int_equal(store_run_get(st, old->id, &got), 0);
@@ -1102,6 +1106,105 @@ test_member_fence(void **state)
 	store_close(st);
 }
 
+/* Another member's final run (cluster mode) as the watch hands it over:
+ * remote_id, no id yet. */
+static struct store_run *
+mkremote(const char *job, int64_t at, int64_t created_ms, const char *member,
+    int64_t remote_id)
+{
+	struct store_run *run = mkrun(job, at, "schedule", created_ms);
+
+	run->member = xstrdup(member);
+	run->remote_id = remote_id;
+	run->fence = 100 + remote_id;
+	add_item(run, "local", 1, RUN_SUCCESS, "remote output");
+	finish(run, RUN_SUCCESS, created_ms + 50);
+	return run;
+}
+
+/* Other members' summaries are stored once per (member, run id), never
+ * beside a run of the same tick, without output, and listed with this
+ * daemon's runs in time order, pages included, though they came later. */
+static void
+test_remote_runs(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = open_rw(f);
+	struct store_run *own = mkrun("a", 60, "schedule", 1000);
+	struct store_run *rem = mkremote("a", 120, 500, "m2", 7);
+	struct store_run *dup = mkremote("a", 120, 500, "m2", 7);
+	struct store_run *tick = mkremote("a", 60, 900, "m3", 1);
+	struct store_query q = { .job = "a", .status = -1 };
+	struct store_run **runs;
+	size_t n;
+
+	create1(st, own);
+	finish(own, RUN_FAILURE, 2000);
+	save1(st, own);
+	save1(st, rem);
+	assert_true(rem->id > own->id);
+	save1(st, dup);
+	save1(st, tick);	/* the tick ran here: this one is kept */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM runs"), 2);
+	assert_int_equal(store_runs_query(st, &q, &runs, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(runs[0]->id, own->id);		/* newer, older id */
+	assert_int_equal(runs[1]->id, rem->id);
+	assert_int_equal(runs[1]->remote_id, 7);
+	assert_string_equal(runs[1]->member, "m2");
+	assert_int_equal(runs[1]->fence, 107);
+	assert_int_equal(runs[1]->status, RUN_SUCCESS);
+	assert_int_equal(runs[1]->nitems, 1);
+	assert_null(runs[1]->items[0].out);
+	assert_int_equal(runs[0]->remote_id, 0);
+	store_runs_free(runs, n);
+	q.before_id = own->id;	/* the next page: the older summary */
+	assert_int_equal(store_runs_query(st, &q, &runs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(runs[0]->id, rem->id);
+	store_runs_free(runs, n);
+	q.before_id = rem->id;	/* nothing older */
+	assert_int_equal(store_runs_query(st, &q, &runs, &n), 0);
+	assert_int_equal(n, 0);
+	store_runs_free(runs, n);
+	store_run_free(own);
+	store_run_free(rem);
+	store_run_free(dup);
+	store_run_free(tick);
+	store_close(st);
+}
+
+/* A job keeps the newest run->retention summaries of the others (by
+ * time, not by arrival); its own runs do not count. */
+static void
+test_remote_cap(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = open_rw(f);
+	struct store_run *own = mkrun("b", 10, "schedule", 100), *r;
+	static const int64_t created[] = { 3000, 1000, 4000, 2000 };
+	size_t i;
+
+	create1(st, own);
+	finish(own, RUN_SUCCESS, 200);
+	save1(st, own);
+	for (i = 0; i < 4; i++) {
+		r = mkremote("b", 100 + (int64_t)i, created[i], "m2",
+		    1 + (int64_t)i);
+		r->retention = 2;
+		save1(st, r);
+		store_run_free(r);
+	}
+	assert_int_equal(raw_int(f->path,
+	    "SELECT count(*) FROM runs WHERE remote_id > 0"), 2);
+	assert_int_equal(raw_int(f->path,
+	    "SELECT min(created_ms) FROM runs WHERE remote_id > 0"), 3000);
+	assert_int_equal(raw_int(f->path,
+	    "SELECT count(*) FROM runs WHERE remote_id = 0"), 1);
+	store_run_free(own);
+	store_close(st);
+}
+
 /* A migration that fails (a schema 3 store where an index of step 4's
  * name is taken, so that step 4 fails after creating its table) leaves
  * the store as it was, in one transaction, and says why. */
@@ -1115,13 +1218,13 @@ test_migrate_fails_untouched(void **state)
 
 	create1(st, run);
 	store_close(st);
-	raw_exec(f->path, UNDO_V7 UNDO_V6 "DROP TABLE outbox; PRAGMA user_version = 3;"
+	raw_exec(f->path, UNDO_V8 UNDO_V7 UNDO_V6 "DROP TABLE outbox; PRAGMA user_version = 3;"
 	    "CREATE INDEX outbox_due ON runs (job)");
 	st = NULL;
 	assert_int_equal(store_open(f->path, false, &st, &why), ERR_STORE);
 	assert_null(st);
 	assert_non_null(why);
-	assert_non_null(strstr(why, "from schema version 3 to 7"));
+	assert_non_null(strstr(why, "from schema version 3 to 8"));
 	assert_non_null(strstr(why, "the step to version 4 failed"));
 	assert_non_null(strstr(why, "index outbox_due already exists"));
 	assert_non_null(strstr(why, "left as it was"));
@@ -1163,7 +1266,7 @@ test_migrate_outbox_rows(void **state)
 	run->noutrows = 1;
 	save1(st, run);
 	store_close(st);
-	raw_exec(f->path, UNDO_V7 UNDO_V6 "ALTER TABLE outbox DROP COLUMN job;"
+	raw_exec(f->path, UNDO_V8 UNDO_V7 UNDO_V6 "ALTER TABLE outbox DROP COLUMN job;"
 	    "ALTER TABLE outbox DROP COLUMN scheduled_at;"
 	    "ALTER TABLE outbox DROP COLUMN doc; PRAGMA user_version = 4");
 	st = open_rw(f);
@@ -1472,6 +1575,8 @@ main(void)
 		T(test_migrate_outbox_rows),
 		T(test_migrate_fails_untouched),
 		T(test_member_fence),
+		T(test_remote_runs),
+		T(test_remote_cap),
 		T(test_threads_share_handle),
 		cmocka_unit_test(test_status_names),
 		T(test_batch_timing),

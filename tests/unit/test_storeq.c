@@ -14,8 +14,10 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -23,6 +25,7 @@
 #include "distcron/err.h"
 #include "distcron/loop.h"
 #include "distcron/store.h"
+#include "distcron/spill.h"
 #include "distcron/storeq.h"
 
 static atomic_int failing, stalled, in_save, probes;
@@ -301,6 +304,40 @@ test_drain_gives_up(void **state)
 	assert_int_equal(s.depth, 0);
 }
 
+/* A drain that gives up spills this daemon's runs for the next start but
+ * not another member's summary (cluster mode): its member keeps the run,
+ * and the next start could not save it as a run of this store. */
+static void
+test_drain_spills_own_runs_only(void **state)
+{
+	struct env *e = *state;
+	struct store_run *remote = new_run(0), **got = NULL;
+	struct spill *sp = NULL;
+	char path[] = "/tmp/test_storeq_spill.XXXXXX", err[200];
+	size_t n = 0;
+	int fd;
+
+	assert_true((fd = mkstemp(path)) >= 0);
+	close(fd);
+	assert_int_equal(spill_open(path, SPILL_SIZE, &sp), 0);
+	storeq_set_spill(e->q, sp);
+	remote->remote_id = 31;
+	remote->member = strdup("m2");
+	atomic_store(&failing, 1);
+	assert_int_equal(storeq_save(e->q, new_run(9)), 0);
+	assert_int_equal(storeq_save(e->q, remote), 0);
+	assert_true(wait_err(e, ERR_STORE_FULL));
+	assert_int_equal(storeq_drain(e->q, 300, on_flush, e), 0);
+	run_for(e, 5000);
+	assert_true(e->flushed);
+	spill_close(sp);
+	assert_int_equal(spill_load(path, &got, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(got[0]->id, 9);
+	store_runs_free(got, n);
+	unlink(path);
+}
+
 /* An intent that fails sets the error; with nothing queued, a probe
  * clears it once the store writes again. */
 static void
@@ -334,6 +371,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_probe_clears, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_drain_spills_own_runs_only, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
