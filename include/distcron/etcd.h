@@ -36,13 +36,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "distcron/endpoints.h"
 #include "distcron/loop.h"
 
 #define ETCD_MSG_LEN		512	/* a result's message, with NUL */
 #define ETCD_ANSWER_MAX		(16 * 1024 * 1024)	/* bytes of one answer
 							 * (one watch message) */
 #define ETCD_TIMEOUT_DEFAULT	5000	/* ms, one attempt on one endpoint */
-#define ETCD_ENDPOINTS_MAX	16
+#define ETCD_ENDPOINTS_MAX	ENDPOINTS_MAX
 
 struct etcd;
 struct etcd_watch;
@@ -112,15 +113,6 @@ struct etcd_result {
 };
 
 typedef void (*etcd_fn)(void *arg, const struct etcd_result *r);
-
-/*
- * Checks a comma-separated endpoint list as etcd_new() would (each entry
- * http:// or https://, a host and a port, nothing else; at most
- * ETCD_ENDPOINTS_MAX).  Returns 0, or ERR_CONFIG with why (n bytes) naming
- * the entry: "entry 2 \"http://h\": no port" (credentials masked), or
- * -ENOMEM.  Pure: for the config's check of cluster.etcd.
- */
-int etcd_endpoints_check(const char *list, char *why, size_t n);
 
 /*
  * Makes a client on loop with its own curl driver.  Checks the endpoint

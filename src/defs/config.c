@@ -31,8 +31,8 @@
 #include "distcron/buf.h"
 #include "distcron/config.h"
 #include "distcron/dur.h"
+#include "distcron/endpoints.h"
 #include "distcron/err.h"
-#include "distcron/etcd.h"
 #include "distcron/fileio.h"
 #include "distcron/jfield.h"
 #include "distcron/jsontext.h"
@@ -250,7 +250,7 @@ cerr(char *err, size_t errlen, const char *src, const char *key,
 static int
 check_etcd(const char *v, char *why, size_t n)
 {
-	return *v == '\0' || etcd_endpoints_check(v, why, n) == 0 ? 0 : -1;
+	return *v == '\0' || endpoints_check(v, why, n) == 0 ? 0 : -1;
 }
 
 /* v: at most max bytes of letters, digits, '-', '_', '.' and the
