@@ -18,14 +18,33 @@
  *            and cancels its older runs of the job at the newer run's
  *            tick ("replaced by a newer run on member X").
  *   allow    no marker.
- * A member forgets a job's marker when its last marked run is final (a
- * finish hook): it deletes the key if it is still the one it put (its mod
- * revision).  A member stopping cleanly (cluster_stop) with marked runs in
- * flight gives its jobs away at once (its member key is deleted) but keeps
- * its lease, and so its markers, alive until those runs are final.
+ * A member's marker outlives its last run while the member still owns
+ * the job: it stays idle, and the next claim passes the compare (on our
+ * lease) and puts it again, so a run costs the one transaction of its
+ * claim.  The marker goes when it is of no use to this member:
+ *   - a run that ends on a member that no longer owns its job (or whose
+ *     job is gone, or allows overlaps) deletes it;
+ *   - when the members change (cl_take_over), the idle markers of jobs
+ *     owned elsewhere now are deleted in one transaction (a compare of
+ *     each key's mod revision, then the deletes; if one compare fails the
+ *     transaction does nothing and each key is deleted on its own), and
+ *     the timer's sweep tries again those whose delete failed;
+ *   - a member that dies takes them with its lease, and a member stopping
+ *     cleanly with its lease revoke.
+ * A delete compares the mod revision we put, so a newer marker (the job
+ * moved back, another member's replace) is never deleted; the entry stays
+ * in the table until the delete is answered.  The new owner of a job may
+ * meet the old owner's idle marker for a moment after a join, before the
+ * old owner hears of it: a forbid claim that fails on another member's
+ * marker is sent again every CL_MARK_WAIT_MS for up to CL_MARK_WAIT_MAX_MS
+ * (never past the job's next tick) before the tick is skipped.
+ * A member stopping cleanly (cluster_stop) with marked runs in flight
+ * gives its jobs away at once (its member key is deleted) but keeps its
+ * lease, and so its markers, alive until those runs are final.
  *
- * The table of markers is an array searched linearly: it holds the jobs
- * with runs in flight, not all jobs.  Loop thread only.
+ * The table of markers is an array searched linearly: it holds the
+ * forbid and replace jobs with runs in flight or an idle marker, not all
+ * jobs.  Loop thread only.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,6 +56,7 @@
 
 #include "distcron/err.h"
 #include "distcron/log.h"
+#include "distcron/sched.h"
 #include "cluster_int.h"
 
 /* A run of ours holding a marker. */
@@ -52,6 +72,7 @@ struct cl_mark {
 				 * (0: none yet, or overwritten) */
 	int64_t cancelled;	/* the newest overwrite acted upon */
 	int pending;		/* claims in flight, not recorded yet */
+	bool unmarking;		/* its delete is in flight */
 	struct cl_hold *runs;
 	size_t nruns, cap;
 };
@@ -66,12 +87,22 @@ struct cl_cancel {
 	struct cl_cancel *next;
 };
 
+/* Deletes in flight: one transaction for up to CL_UNMARK_MAX markers. */
+struct cl_unmark {
+	struct cluster *c;
+	char *jobs[CL_UNMARK_MAX], *keys[CL_UNMARK_MAX];
+	int64_t revs[CL_UNMARK_MAX];
+	size_t n;
+	struct cl_unmark *next;
+};
+
 struct cl_running {
 	char *prefix;		/* CL_PREFIX NS "/running/" */
 	struct cl_mark **marks;
 	size_t n, cap;
 	struct etcd_watch *watch;
 	struct cl_cancel *cancels;
+	struct cl_unmark *unmarks;
 	int64_t drain_lease;	/* stopping: kept alive until n is 0 */
 	struct loop_timer *drain_timer;
 };
@@ -146,36 +177,28 @@ cl_ignored(void *arg, const struct etcd_result *r)
 	(void)r;
 }
 
-/* Deletes the marker if it is still the one we put (its mod revision). */
-static void
-cl_mark_delete(struct cluster *c, const struct cl_mark *m)
+/* Whether m's marker stays idle once no run holds it: this member still
+ * owns its job, a forbid or replace one, and is not stopping. */
+static bool
+cl_mark_keeps(const struct cluster *c, const struct cl_mark *m)
 {
-	char *key = cl_mark_key(c, m->job);
-	struct etcd_cmp cmp = { .key = key, .target = ETCD_CMP_MOD,
-	    .result = ETCD_EQUAL, .number = m->rev };
-	struct etcd_op del = { .type = ETCD_OP_DELETE, .key = key };
-	struct etcd_txn t = { &cmp, 1, &del, 1, NULL, 0 };
+	struct runner_job_info ji;
 
-	if (key != NULL && etcd_txn(c->e, &t, cl_ignored, NULL) != 0)
-		log_warn("job %s: cannot delete its running marker; it goes "
-		    "with the lease", m->job);
-	free(key);
+	return m->rev != 0 && c->running->drain_lease == 0 &&
+	    c->state != CL_STOPPED && c->r != NULL &&
+	    runner_job_find(c->r, m->job, &ji) == 0 &&
+	    ji.def->concurrency != JOB_CONC_ALLOW &&
+	    strcmp(cl_owner(c, m->job), c->member) == 0;
 }
 
-/* Forgets m once no run of ours holds it nor claims it. */
+/* Takes the entry at out of the table; the drain ends with the last. */
 static void
-cl_mark_release(struct cluster *c, struct cl_mark *m)
+cl_mark_drop(struct cluster *c, size_t at)
 {
 	struct cl_running *rn = c->running;
-	size_t at;
 
-	if (m->pending > 0 || m->nruns > 0 || cl_mark_find(rn, m->job, &at) !=
-	    m)
-		return;
-	if (m->rev != 0 && rn->drain_lease == 0)
-		cl_mark_delete(c, m);
+	cl_mark_free(rn->marks[at]);
 	rn->marks[at] = rn->marks[--rn->n];
-	cl_mark_free(m);
 	if (rn->n == 0 && rn->drain_lease != 0) {
 		log_info("cluster: member %s: its marked runs are over; it "
 		    "leaves", c->member);
@@ -187,6 +210,188 @@ cl_mark_release(struct cluster *c, struct cl_mark *m)
 	}
 }
 
+size_t
+cl_unmark_txn(char *const *keys, const int64_t *revs, size_t n,
+    struct etcd_cmp *cmp, struct etcd_op *del)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		memset(&cmp[i], 0, sizeof(*cmp));
+		cmp[i].key = keys[i];
+		cmp[i].target = ETCD_CMP_MOD;
+		cmp[i].result = ETCD_EQUAL;
+		cmp[i].number = revs[i];
+		memset(&del[i], 0, sizeof(*del));
+		del[i].type = ETCD_OP_DELETE;
+		del[i].key = keys[i];
+	}
+	return n;
+}
+
+static void
+cl_unmark_free(struct cl_unmark *u)
+{
+	struct cl_unmark **pp;
+	size_t i;
+
+	for (pp = &u->c->running->unmarks; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == u) {
+			*pp = u->next;
+			break;
+		}
+	for (i = 0; i < u->n; i++) {
+		free(u->jobs[i]);
+		free(u->keys[i]);
+	}
+	free(u);
+}
+
+/* A marker's delete is answered: gone (or not ours any more), or failed
+ * (the sweep tries again). */
+static void
+cl_unmark_over(struct cluster *c, const char *job, int64_t rev, bool gone)
+{
+	struct cl_mark *m;
+	size_t at;
+
+	if ((m = cl_mark_find(c->running, job, &at)) == NULL)
+		return;
+	m->unmarking = false;
+	if (gone && m->rev == rev)
+		m->rev = 0;
+	if ((m->rev == 0 || c->running->drain_lease != 0) && m->pending == 0 &&
+	    m->nruns == 0)
+		cl_mark_drop(c, at);
+}
+
+static void cl_unmarked(void *arg, const struct etcd_result *r);
+
+/* Sends u's deletes (one transaction); frees u if it cannot. */
+static int
+cl_unmark_send(struct cl_unmark *u)
+{
+	struct etcd_cmp cmp[CL_UNMARK_MAX];
+	struct etcd_op del[CL_UNMARK_MAX];
+	struct etcd_txn t = { cmp, 0, del, 0, NULL, 0 };
+	struct cl_running *rn = u->c->running;
+
+	size_t i;
+
+	t.ncmps = t.nsuccess = cl_unmark_txn(u->keys, u->revs, u->n, cmp, del);
+	u->next = rn->unmarks;
+	rn->unmarks = u;
+	if (etcd_txn(u->c->e, &t, cl_unmarked, u) == 0)
+		return 0;
+	for (i = 0; i < u->n; i++)	/* the sweep tries again */
+		cl_unmark_over(u->c, u->jobs[i], u->revs[i], false);
+	cl_unmark_free(u);
+	return -ENOMEM;
+}
+
+/* A new delete of one marker, its key and revision taken from k[i]. */
+static void
+cl_unmark_one(struct cl_unmark *k, size_t i)
+{
+	struct cl_unmark *u = calloc(1, sizeof(*u));
+
+	if (u == NULL) {
+		cl_unmark_over(k->c, k->jobs[i], k->revs[i], false);
+		return;
+	}
+	u->c = k->c;
+	u->jobs[0] = k->jobs[i];
+	u->keys[0] = k->keys[i];
+	u->revs[0] = k->revs[i];
+	k->jobs[i] = k->keys[i] = NULL;
+	u->n = 1;
+	(void)cl_unmark_send(u);
+}
+
+static void
+cl_unmarked(void *arg, const struct etcd_result *r)
+{
+	struct cl_unmark *u = arg;
+	struct cluster *c = u->c;
+	size_t i;
+
+	if (c->running == NULL)
+		return;
+	if (r->err != 0)
+		log_debug("cluster: deleting %zu running marker(s) failed: %s",
+		    u->n, r->msg[0] ? r->msg : err_str(r->err));
+	/* one compare failed: each key on its own; a single key's failed
+	 * compare means the marker is not ours any more */
+	for (i = 0; i < u->n; i++)
+		if (r->err == 0 && !r->succeeded && u->n > 1)
+			cl_unmark_one(u, i);
+		else if (u->jobs[i] != NULL)
+			cl_unmark_over(c, u->jobs[i], u->revs[i], r->err == 0);
+	cl_unmark_free(u);
+}
+
+/* The idle entries of the table whose markers are of no use any more:
+ * dropped at once when not ours (revision 0), else deleted, up to
+ * CL_UNMARK_MAX in a transaction. */
+static void
+cl_mark_sweep(struct cluster *c)
+{
+	struct cl_running *rn = c->running;
+	struct cl_unmark *u = NULL;
+	struct cl_mark *m;
+	size_t i = 0;
+
+	while (i < rn->n) {
+		m = rn->marks[i];
+		if (m->pending == 0 && m->nruns == 0 && (m->rev == 0 ||
+		    rn->drain_lease != 0)) {
+			cl_mark_drop(c, i);
+			continue;
+		}
+		if (m->pending > 0 || m->nruns > 0 || m->unmarking ||
+		    cl_mark_keeps(c, m)) {
+			i++;
+			continue;
+		}
+		if (u == NULL && (u = calloc(1, sizeof(*u))) == NULL)
+			return;
+		u->c = c;
+		u->revs[u->n] = m->rev;
+		if ((u->jobs[u->n] = strdup(m->job)) == NULL ||
+		    (u->keys[u->n] = cl_mark_key(c, m->job)) == NULL) {
+			free(u->jobs[u->n]);
+			break;
+		}
+		m->unmarking = true;
+		if (++u->n == CL_UNMARK_MAX) {
+			(void)cl_unmark_send(u);
+			u = NULL;
+		}
+		i++;
+	}
+	if (u != NULL && u->n > 0)
+		(void)cl_unmark_send(u);
+	else
+		free(u);
+}
+
+void
+cl_running_moved(struct cluster *c)
+{
+	if (c->running != NULL)
+		cl_mark_sweep(c);
+}
+
+/* m has no run in flight nor claim: it stays idle while we own its job;
+ * else it is forgotten (its marker deleted if it is still ours). */
+static void
+cl_mark_release(struct cluster *c, struct cl_mark *m)
+{
+	if (m->pending > 0 || m->nruns > 0 ||
+	    cl_mark_find(c->running, m->job, NULL) != m || cl_mark_keeps(c, m))
+		return;
+	cl_mark_sweep(c);
+}
 /* ---- the claim's part ---- */
 
 int
@@ -195,6 +400,7 @@ cl_mark_begin(struct cluster *c, const struct store_run *rec,
 {
 	struct runner_job_info ji;
 	struct cl_mark *m;
+	int64_t next;
 
 	memset(q, 0, sizeof(*q));
 	if (c->r == NULL || runner_job_find(c->r, rec->job, &ji) != 0 ||
@@ -212,7 +418,19 @@ cl_mark_begin(struct cluster *c, const struct store_run *rec,
 	m->pending++;
 	q->conc = m->conc;
 	q->own = m->rev != 0;
+	if (sched_next(ji.def->sched, rec->scheduled_at, &next) == 0)
+		q->until = cl_mark_until(loop_mono_ms(), loop_real_ms(), next);
 	return 0;
+}
+
+int64_t
+cl_mark_until(int64_t mono_ms, int64_t real_ms, int64_t next_s)
+{
+	int64_t w = next_s * 1000 - real_ms - CL_MARK_WAIT_MS;
+
+	if (w > CL_MARK_WAIT_MAX_MS)
+		w = CL_MARK_WAIT_MAX_MS;
+	return w >= CL_MARK_WAIT_MS ? mono_ms + w : 0;
 }
 
 void
@@ -261,7 +479,7 @@ cl_mark_value(const struct cluster *c, int64_t tick, const char *nonce)
 
 int
 cl_mark_failed(const struct cluster *c, struct cl_mark_req *q,
-    const struct etcd_op_result *got, char *why, size_t n)
+    const struct etcd_op_result *got, int64_t now_ms, char *why, size_t n)
 {
 	const struct etcd_kv *kv = got != NULL && got->nkvs > 0 ?
 	    &got->kvs[0] : NULL;
@@ -271,7 +489,7 @@ cl_mark_failed(const struct cluster *c, struct cl_mark_req *q,
 	 * that ended): claim again with the compare that holds */
 	if ((kv == NULL || kv->lease == c->lease) && q->retries++ < 2) {
 		q->own = kv != NULL;
-		return 1;
+		return CL_MARK_AGAIN;
 	}
 	if (kv != NULL)
 		cl_claim_field(kv, "member", who, sizeof(who));
@@ -279,7 +497,14 @@ cl_mark_failed(const struct cluster *c, struct cl_mark_req *q,
 		snprintf(who, sizeof(who), "?");
 	snprintf(why, n, "the previous run is still running on member %s "
 	    "(concurrency: forbid)", who);
-	return 0;
+	/* another member's: maybe an idle marker of the job's old owner,
+	 * which deletes it once it hears that the job moved */
+	if (kv != NULL && kv->lease != c->lease && q->until != 0 &&
+	    now_ms + CL_MARK_WAIT_MS <= q->until) {
+		q->own = false;
+		return CL_MARK_LATER;
+	}
+	return CL_MARK_SKIP;
 }
 
 void
@@ -428,8 +653,10 @@ cl_mark_seen(struct cluster *c, const struct etcd_kv *kv)
 	    kv->key + plen, NULL)) == NULL)
 		return;
 	cl_claim_field(kv, "member", who, sizeof(who));
-	if (strcmp(who, c->member) != 0)
+	if (strcmp(who, c->member) != 0) {
 		cl_mark_taken(c, m, kv, who);
+		cl_mark_release(c, m);	/* idle: forgotten */
+	}
 }
 
 static void
@@ -505,6 +732,7 @@ cl_running_tick(struct cluster *c)
 	struct etcd_watch_opts o = { .key = c->running->prefix,
 	    .prefix = true };
 
+	cl_mark_sweep(c);	/* the deletes that failed, again */
 	if (c->running->watch != NULL)
 		return;
 	if (etcd_watch(c->e, &o, cl_mark_watched, c, &c->running->watch) !=
@@ -533,7 +761,13 @@ cl_running_drain(struct cluster *c, int64_t lease)
 {
 	struct cl_running *rn = c->running;
 	struct etcd_op del = { .type = ETCD_OP_DELETE, .key = c->member_key };
+	size_t i;
 
+	for (i = rn->n; i-- > 0;)	/* idle: they go with the revoke */
+		if (rn->marks[i]->pending == 0 && rn->marks[i]->nruns == 0) {
+			cl_mark_free(rn->marks[i]);
+			rn->marks[i] = rn->marks[--rn->n];
+		}
 	if (rn->n == 0)
 		return false;
 	log_info("cluster: member %s leaves: the others take its jobs over; "
@@ -558,6 +792,8 @@ cl_running_free(struct cluster *c)
 			loop_timer_del(rn->cancels->timer);
 		cl_cancel_unlink(rn, rn->cancels);
 	}
+	while (rn->unmarks != NULL)
+		cl_unmark_free(rn->unmarks);
 	if (rn->drain_timer != NULL)
 		loop_timer_del(rn->drain_timer);
 	etcd_watch_cancel(rn->watch);
