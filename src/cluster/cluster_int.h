@@ -188,9 +188,11 @@ int cl_mark_failed(const struct cluster *c, struct cl_mark_req *q,
     const struct etcd_op_result *got, int64_t now_ms, char *why, size_t n);
 /* The mono time until which a claim waits for another member's marker:
  * CL_MARK_WAIT_MAX_MS after mono_ms, but CL_MARK_WAIT_MS before the next
- * tick next_s (real seconds; real_ms is now); 0 if that leaves no wait.
- * Pure. */
-int64_t cl_mark_until(int64_t mono_ms, int64_t real_ms, int64_t next_s);
+ * tick next_s (real seconds; real_ms is now) and no later than end_ms
+ * (mono: the lease TTL after the members changed); 0 if that leaves no
+ * wait.  Pure. */
+int64_t cl_mark_until(int64_t mono_ms, int64_t real_ms, int64_t next_s,
+    int64_t end_ms);
 /* Fills cmp[0..n-1] (each key's mod revision is revs[i]) and del[0..n-1]
  * (its delete): the batched delete of idle markers.  Returns n.  Pure. */
 size_t cl_unmark_txn(char *const *keys, const int64_t *revs, size_t n,

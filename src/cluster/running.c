@@ -35,9 +35,12 @@
  * moved back, another member's replace) is never deleted; the entry stays
  * in the table until the delete is answered.  The new owner of a job may
  * meet the old owner's idle marker for a moment after a join, before the
- * old owner hears of it: a forbid claim that fails on another member's
- * marker is sent again every CL_MARK_WAIT_MS for up to CL_MARK_WAIT_MAX_MS
- * (never past the job's next tick) before the tick is skipped.
+ * old owner hears of it: in the lease TTL after the members changed, a
+ * forbid claim that fails on another member's marker is sent again every
+ * CL_MARK_WAIT_MS for up to CL_MARK_WAIT_MAX_MS (never within
+ * CL_MARK_WAIT_MS of the job's next tick) before the tick is skipped.
+ * (The runner's batch of the tick waits with it: hence the TTL's bound,
+ * past which a run still going elsewhere skips the tick at once.)
  * A member stopping cleanly (cluster_stop) with marked runs in flight
  * gives its jobs away at once (its member key is deleted) but keeps its
  * lease, and so its markers, alive until those runs are final.
@@ -103,6 +106,7 @@ struct cl_running {
 	struct etcd_watch *watch;
 	struct cl_cancel *cancels;
 	struct cl_unmark *unmarks;
+	int64_t moved_ms;	/* mono: the members last changed (0: never) */
 	int64_t drain_lease;	/* stopping: kept alive until n is 0 */
 	struct loop_timer *drain_timer;
 };
@@ -275,7 +279,6 @@ cl_unmark_send(struct cl_unmark *u)
 	struct etcd_op del[CL_UNMARK_MAX];
 	struct etcd_txn t = { cmp, 0, del, 0, NULL, 0 };
 	struct cl_running *rn = u->c->running;
-
 	size_t i;
 
 	t.ncmps = t.nsuccess = cl_unmark_txn(u->keys, u->revs, u->n, cmp, del);
@@ -378,8 +381,10 @@ cl_mark_sweep(struct cluster *c)
 void
 cl_running_moved(struct cluster *c)
 {
-	if (c->running != NULL)
-		cl_mark_sweep(c);
+	if (c->running == NULL)
+		return;
+	c->running->moved_ms = loop_mono_ms();
+	cl_mark_sweep(c);
 }
 
 /* m has no run in flight nor claim: it stays idle while we own its job;
@@ -418,18 +423,23 @@ cl_mark_begin(struct cluster *c, const struct store_run *rec,
 	m->pending++;
 	q->conc = m->conc;
 	q->own = m->rev != 0;
-	if (sched_next(ji.def->sched, rec->scheduled_at, &next) == 0)
-		q->until = cl_mark_until(loop_mono_ms(), loop_real_ms(), next);
+	if (c->running->moved_ms != 0 &&
+	    sched_next(ji.def->sched, rec->scheduled_at, &next) == 0)
+		q->until = cl_mark_until(loop_mono_ms(), loop_real_ms(), next,
+		    c->running->moved_ms + c->ttl_ms);
 	return 0;
 }
 
 int64_t
-cl_mark_until(int64_t mono_ms, int64_t real_ms, int64_t next_s)
+cl_mark_until(int64_t mono_ms, int64_t real_ms, int64_t next_s,
+    int64_t end_ms)
 {
 	int64_t w = next_s * 1000 - real_ms - CL_MARK_WAIT_MS;
 
 	if (w > CL_MARK_WAIT_MAX_MS)
 		w = CL_MARK_WAIT_MAX_MS;
+	if (w > end_ms - mono_ms)
+		w = end_ms - mono_ms;
 	return w >= CL_MARK_WAIT_MS ? mono_ms + w : 0;
 }
 

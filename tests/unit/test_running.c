@@ -169,20 +169,25 @@ test_failed_other_member_waits(void **state)
 }
 
 /* The wait ends CL_MARK_WAIT_MS before the next tick, at most
- * CL_MARK_WAIT_MAX_MS after the claim; none when the tick is near. */
+ * CL_MARK_WAIT_MAX_MS after the claim and at the end of the window after
+ * the members changed; none when the tick is near or the window over. */
 static void
-test_wait_bounded_by_next_tick(void **state)
+test_wait_bounded(void **state)
 {
 	(void)state;
 	/* next tick 2 s away: the whole wait */
-	assert_int_equal(cl_mark_until(500, 8000, 10), 500 +
+	assert_int_equal(cl_mark_until(500, 8000, 10, 9999), 500 +
 	    CL_MARK_WAIT_MAX_MS);
 	/* 600 ms away: until 150 ms before it */
-	assert_int_equal(cl_mark_until(500, 9400, 10), 500 + 600 -
+	assert_int_equal(cl_mark_until(500, 9400, 10, 9999), 500 + 600 -
 	    CL_MARK_WAIT_MS);
 	/* 200 ms away, or passed (a catch-up): no wait */
-	assert_int_equal(cl_mark_until(500, 9800, 10), 0);
-	assert_int_equal(cl_mark_until(500, 12000, 10), 0);
+	assert_int_equal(cl_mark_until(500, 9800, 10, 9999), 0);
+	assert_int_equal(cl_mark_until(500, 12000, 10, 9999), 0);
+	/* the window after the members changed ends in 400 ms, or ended */
+	assert_int_equal(cl_mark_until(500, 8000, 10, 900), 900);
+	assert_int_equal(cl_mark_until(500, 8000, 10, 600), 0);
+	assert_int_equal(cl_mark_until(500, 8000, 10, 0), 0);
 }
 
 /* Idle markers deleted in one transaction: each key's delete compares
@@ -241,7 +246,7 @@ main(void)
 		cmocka_unit_test(test_failed_other_member),
 		cmocka_unit_test(test_failed_absent_or_ours_retries),
 		cmocka_unit_test(test_failed_other_member_waits),
-		cmocka_unit_test(test_wait_bounded_by_next_tick),
+		cmocka_unit_test(test_wait_bounded),
 		cmocka_unit_test(test_unmark_batch),
 	};
 
