@@ -193,10 +193,15 @@ int cl_mark_failed(const struct cluster *c, struct cl_mark_req *q,
  * wait.  Pure. */
 int64_t cl_mark_until(int64_t mono_ms, int64_t real_ms, int64_t next_s,
     int64_t end_ms);
-/* Fills cmp[0..n-1] (each key's mod revision is revs[i]) and del[0..n-1]
- * (its delete): the batched delete of idle markers.  Returns n.  Pure. */
+/* Fills cmp[0..n-1] (each key's mod revision is revs[i]), del[0..n-1]
+ * (its delete) and get[0..n-1] (its read, when a compare fails): the
+ * batched delete of idle markers.  Returns n.  Pure. */
 size_t cl_unmark_txn(char *const *keys, const int64_t *revs, size_t n,
-    struct etcd_cmp *cmp, struct etcd_op *del);
+    struct etcd_cmp *cmp, struct etcd_op *del, struct etcd_op *get);
+/* After such a batch failed (r: its reads): still[i] says whether key i
+ * is there with mod revision revs[i], ours to delete still.  Pure. */
+void cl_unmark_still(const struct etcd_result *r, const int64_t *revs,
+    size_t n, bool *still);
 /* The members changed: the idle markers of jobs this member no longer
  * owns are deleted (one transaction for up to CL_UNMARK_MAX). */
 void cl_running_moved(struct cluster *c);

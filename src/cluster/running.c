@@ -27,10 +27,12 @@
  *   - when the members change (cl_take_over), the idle markers of jobs
  *     owned elsewhere now are deleted in one transaction (a compare of
  *     each key's mod revision, then the deletes; if one compare fails the
- *     transaction does nothing and each key is deleted on its own), and
+ *     transaction deletes nothing and reads the keys: those still ours
+ *     are sent again, once in one transaction, then each on its own), and
  *     the timer's sweep tries again those whose delete failed;
  *   - a member that dies takes them with its lease, and a member stopping
- *     cleanly with its lease revoke.
+ *     cleanly with its lease revoke (a member that lost its lease and has
+ *     a new one forgets those of the old one).
  * A delete compares the mod revision we put, so a newer marker (the job
  * moved back, another member's replace) is never deleted; the entry stays
  * in the table until the delete is answered.  The new owner of a job may
@@ -73,6 +75,8 @@ struct cl_mark {
 	enum job_concurrency conc;
 	int64_t rev;		/* the marker's mod revision as we put it
 				 * (0: none yet, or overwritten) */
+	int64_t lease;		/* the member lease it was put on (another
+				 * now: it went with that lease) */
 	int64_t cancelled;	/* the newest overwrite acted upon */
 	int pending;		/* claims in flight, not recorded yet */
 	bool unmarking;		/* its delete is in flight */
@@ -96,6 +100,7 @@ struct cl_unmark {
 	char *jobs[CL_UNMARK_MAX], *keys[CL_UNMARK_MAX];
 	int64_t revs[CL_UNMARK_MAX];
 	size_t n;
+	int sent;		/* transactions sent for these keys */
 	struct cl_unmark *next;
 };
 
@@ -188,7 +193,8 @@ cl_mark_keeps(const struct cluster *c, const struct cl_mark *m)
 {
 	struct runner_job_info ji;
 
-	return m->rev != 0 && c->running->drain_lease == 0 &&
+	return m->rev != 0 && m->lease == c->lease &&
+	    c->running->drain_lease == 0 &&
 	    c->state != CL_STOPPED && c->r != NULL &&
 	    runner_job_find(c->r, m->job, &ji) == 0 &&
 	    ji.def->concurrency != JOB_CONC_ALLOW &&
@@ -216,7 +222,7 @@ cl_mark_drop(struct cluster *c, size_t at)
 
 size_t
 cl_unmark_txn(char *const *keys, const int64_t *revs, size_t n,
-    struct etcd_cmp *cmp, struct etcd_op *del)
+    struct etcd_cmp *cmp, struct etcd_op *del, struct etcd_op *get)
 {
 	size_t i;
 
@@ -229,8 +235,39 @@ cl_unmark_txn(char *const *keys, const int64_t *revs, size_t n,
 		memset(&del[i], 0, sizeof(*del));
 		del[i].type = ETCD_OP_DELETE;
 		del[i].key = keys[i];
+		memset(&get[i], 0, sizeof(*get));
+		get[i].type = ETCD_OP_RANGE;
+		get[i].key = keys[i];
+		get[i].keys_only = true;
 	}
 	return n;
+}
+
+void
+cl_unmark_still(const struct etcd_result *r, const int64_t *revs, size_t n,
+    bool *still)
+{
+	const struct etcd_op_result *g;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		g = i < r->nops ? &r->ops[i] : NULL;
+		still[i] = g != NULL && g->nkvs > 0 &&
+		    g->kvs[0].mod_revision == revs[i];
+	}
+}
+
+static struct cl_unmark *
+cl_unmark_new(struct cluster *c)
+{
+	struct cl_unmark *u = calloc(1, sizeof(*u));
+
+	if (u == NULL)
+		return NULL;
+	u->c = c;
+	u->next = c->running->unmarks;
+	c->running->unmarks = u;
+	return u;
 }
 
 static void
@@ -269,68 +306,92 @@ cl_unmark_over(struct cluster *c, const char *job, int64_t rev, bool gone)
 		cl_mark_drop(c, at);
 }
 
+/* Answers u's entries from i on (gone or failed), then frees u. */
+static void
+cl_unmark_end(struct cl_unmark *u, size_t i, bool gone)
+{
+	for (; i < u->n; i++)
+		if (u->jobs[i] != NULL)
+			cl_unmark_over(u->c, u->jobs[i], u->revs[i], gone);
+	cl_unmark_free(u);
+}
+
 static void cl_unmarked(void *arg, const struct etcd_result *r);
 
-/* Sends u's deletes (one transaction); frees u if it cannot. */
-static int
+/* Sends u's deletes (one transaction); answers them failed if it cannot
+ * (the sweep tries again). */
+static void
 cl_unmark_send(struct cl_unmark *u)
 {
 	struct etcd_cmp cmp[CL_UNMARK_MAX];
-	struct etcd_op del[CL_UNMARK_MAX];
-	struct etcd_txn t = { cmp, 0, del, 0, NULL, 0 };
-	struct cl_running *rn = u->c->running;
-	size_t i;
+	struct etcd_op del[CL_UNMARK_MAX], get[CL_UNMARK_MAX];
+	struct etcd_txn t = { cmp, 0, del, 0, get, 0 };
 
-	t.ncmps = t.nsuccess = cl_unmark_txn(u->keys, u->revs, u->n, cmp, del);
-	u->next = rn->unmarks;
-	rn->unmarks = u;
-	if (etcd_txn(u->c->e, &t, cl_unmarked, u) == 0)
-		return 0;
-	for (i = 0; i < u->n; i++)	/* the sweep tries again */
-		cl_unmark_over(u->c, u->jobs[i], u->revs[i], false);
-	cl_unmark_free(u);
-	return -ENOMEM;
+	t.ncmps = t.nsuccess = t.nfailure = cl_unmark_txn(u->keys, u->revs,
+	    u->n, cmp, del, get);
+	u->sent++;
+	if (etcd_txn(u->c->e, &t, cl_unmarked, u) != 0)
+		cl_unmark_end(u, 0, false);
 }
 
-/* A new delete of one marker, its key and revision taken from k[i]. */
-static void
-cl_unmark_one(struct cl_unmark *k, size_t i)
+/* u's entry i is sent on its own; -ENOMEM if it cannot be. */
+static int
+cl_unmark_split(struct cl_unmark *u, size_t i)
 {
-	struct cl_unmark *u = calloc(1, sizeof(*u));
+	struct cl_unmark *one = cl_unmark_new(u->c);
 
-	if (u == NULL) {
-		cl_unmark_over(k->c, k->jobs[i], k->revs[i], false);
-		return;
+	if (one == NULL)
+		return -ENOMEM;
+	one->jobs[0] = u->jobs[i];
+	one->keys[0] = u->keys[i];
+	one->revs[0] = u->revs[i];
+	one->n = 1;
+	cl_unmark_send(one);
+	return 0;
+}
+
+/* The batch failed on a compare: its ranges say which markers are still
+ * ours; the others are gone.  Those are sent again in one transaction,
+ * once; then each on its own. */
+static void
+cl_unmark_again(struct cl_unmark *u, const struct etcd_result *r)
+{
+	bool still[CL_UNMARK_MAX];
+	size_t i, k = 0;
+
+	cl_unmark_still(r, u->revs, u->n, still);
+	for (i = 0; i < u->n; i++) {
+		if (still[i] && u->sent == 1) {
+			u->jobs[k] = u->jobs[i];
+			u->keys[k] = u->keys[i];
+			u->revs[k++] = u->revs[i];
+			continue;
+		}
+		if (still[i] && cl_unmark_split(u, i) == 0)
+			continue;
+		cl_unmark_over(u->c, u->jobs[i], u->revs[i], !still[i]);
+		free(u->jobs[i]);
+		free(u->keys[i]);
 	}
-	u->c = k->c;
-	u->jobs[0] = k->jobs[i];
-	u->keys[0] = k->keys[i];
-	u->revs[0] = k->revs[i];
-	k->jobs[i] = k->keys[i] = NULL;
-	u->n = 1;
-	(void)cl_unmark_send(u);
+	u->n = k;
+	if (k > 0)
+		cl_unmark_send(u);
+	else
+		cl_unmark_free(u);
 }
 
 static void
 cl_unmarked(void *arg, const struct etcd_result *r)
 {
 	struct cl_unmark *u = arg;
-	struct cluster *c = u->c;
-	size_t i;
 
-	if (c->running == NULL)
-		return;
 	if (r->err != 0)
 		log_debug("cluster: deleting %zu running marker(s) failed: %s",
 		    u->n, r->msg[0] ? r->msg : err_str(r->err));
-	/* one compare failed: each key on its own; a single key's failed
-	 * compare means the marker is not ours any more */
-	for (i = 0; i < u->n; i++)
-		if (r->err == 0 && !r->succeeded && u->n > 1)
-			cl_unmark_one(u, i);
-		else if (u->jobs[i] != NULL)
-			cl_unmark_over(c, u->jobs[i], u->revs[i], r->err == 0);
-	cl_unmark_free(u);
+	if (r->err == 0 && !r->succeeded && u->n > 1)
+		cl_unmark_again(u, r);
+	else	/* a single key's failed compare: not ours any more */
+		cl_unmark_end(u, 0, r->err == 0);
 }
 
 /* The idle entries of the table whose markers are of no use any more:
@@ -347,7 +408,7 @@ cl_mark_sweep(struct cluster *c)
 	while (i < rn->n) {
 		m = rn->marks[i];
 		if (m->pending == 0 && m->nruns == 0 && (m->rev == 0 ||
-		    rn->drain_lease != 0)) {
+		    m->lease != c->lease || rn->drain_lease != 0)) {
 			cl_mark_drop(c, i);
 			continue;
 		}
@@ -356,26 +417,26 @@ cl_mark_sweep(struct cluster *c)
 			i++;
 			continue;
 		}
-		if (u == NULL && (u = calloc(1, sizeof(*u))) == NULL)
+		if (u == NULL && (u = cl_unmark_new(c)) == NULL)
 			return;
-		u->c = c;
 		u->revs[u->n] = m->rev;
 		if ((u->jobs[u->n] = strdup(m->job)) == NULL ||
 		    (u->keys[u->n] = cl_mark_key(c, m->job)) == NULL) {
 			free(u->jobs[u->n]);
+			u->jobs[u->n] = NULL;
 			break;
 		}
 		m->unmarking = true;
 		if (++u->n == CL_UNMARK_MAX) {
-			(void)cl_unmark_send(u);
+			cl_unmark_send(u);
 			u = NULL;
 		}
 		i++;
 	}
 	if (u != NULL && u->n > 0)
-		(void)cl_unmark_send(u);
-	else
-		free(u);
+		cl_unmark_send(u);
+	else if (u != NULL)
+		cl_unmark_free(u);
 }
 
 void
@@ -523,8 +584,10 @@ cl_mark_won(struct cluster *c, const struct cl_mark_req *q, const char *job,
 {
 	struct cl_mark *m = cl_mark_find(c->running, job, NULL);
 
-	if (q->key != NULL && m != NULL && rev > m->rev)
+	if (q->key != NULL && m != NULL && rev > m->rev) {
 		m->rev = rev;
+		m->lease = c->lease;
+	}
 }
 
 void

@@ -191,7 +191,8 @@ test_wait_bounded(void **state)
 }
 
 /* Idle markers deleted in one transaction: each key's delete compares
- * the mod revision this member put, so a newer marker stays. */
+ * the mod revision this member put, so a newer marker stays; when a
+ * compare fails the keys are read instead. */
 static void
 test_unmark_batch(void **state)
 {
@@ -199,11 +200,11 @@ test_unmark_batch(void **state)
 	    (char *)"/distcron/ns/running/b", (char *)"/distcron/ns/running/c" };
 	int64_t revs[3] = { 11, 42, 7 };
 	struct etcd_cmp cmp[3];
-	struct etcd_op del[3];
+	struct etcd_op del[3], get[3];
 	size_t i;
 
 	(void)state;
-	assert_int_equal(cl_unmark_txn(keys, revs, 3, cmp, del), 3);
+	assert_int_equal(cl_unmark_txn(keys, revs, 3, cmp, del, get), 3);
 	for (i = 0; i < 3; i++) {
 		assert_string_equal(cmp[i].key, keys[i]);
 		assert_int_equal(cmp[i].target, ETCD_CMP_MOD);
@@ -212,7 +213,33 @@ test_unmark_batch(void **state)
 		assert_int_equal(del[i].type, ETCD_OP_DELETE);
 		assert_string_equal(del[i].key, keys[i]);
 		assert_false(del[i].prefix);
+		assert_int_equal(get[i].type, ETCD_OP_RANGE);
+		assert_string_equal(get[i].key, keys[i]);
 	}
+}
+
+/* The batch failed: a marker gone (its member's lease, or deleted) or
+ * put again (another member's replace, the job back here) is not
+ * deleted again; one still at our revision is. */
+static void
+test_unmark_still(void **state)
+{
+	int64_t revs[3] = { 11, 42, 7 };
+	struct etcd_kv newer = { .mod_revision = 50 }, ours = {
+	    .mod_revision = 7 };
+	struct etcd_op_result ops[3] = { { .nkvs = 0 },
+	    { .kvs = &newer, .nkvs = 1 }, { .kvs = &ours, .nkvs = 1 } };
+	struct etcd_result r = { .ops = ops, .nops = 3 };
+	bool still[3];
+
+	(void)state;
+	cl_unmark_still(&r, revs, 3, still);
+	assert_false(still[0]);
+	assert_false(still[1]);
+	assert_true(still[2]);
+	r.nops = 2;		/* an answer short of reads: not ours */
+	cl_unmark_still(&r, revs, 3, still);
+	assert_false(still[2]);
 }
 
 /* Absent (a delete applied first) or ours (a delete not applied yet):
@@ -248,6 +275,7 @@ main(void)
 		cmocka_unit_test(test_failed_other_member_waits),
 		cmocka_unit_test(test_wait_bounded),
 		cmocka_unit_test(test_unmark_batch),
+		cmocka_unit_test(test_unmark_still),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
