@@ -14,8 +14,9 @@
  *      so the answer says who holds the tick or that the lease is gone.
  *      For a forbid or replace job the same transaction puts the job's
  *      running marker, and forbid compares it too (running.c).
- *      A forbid claim that fails on another member's marker is sent
- *      again a few times within the tick before it is skipped (running.c).
+ *      A forbid claim that fails on another member's marker soon after
+ *      the members changed is sent again a few times within the tick
+ *      before it is skipped (running.c: the old owner's idle marker).
  *      Won: the transaction's revision is the run's fence.  A transaction
  *      that timed out after it was sent is tried once more with the same
  *      nonce: finding the claim with that nonce means the first one won.
