@@ -105,12 +105,12 @@ E0=$(ends m1)
 check "m1's runs end at once" wait_for 20 ended m1 $((E0 + 2))
 TX0=$(etcd_txns)
 E0=$(ends m1)
-check "m1 runs both jobs 8 more times" wait_for 30 ended m1 $((E0 + 8))
+check "m1 runs both jobs 10 more times" wait_for 30 ended m1 $((E0 + 10))
 TX1=$(etcd_txns)
 E1=$(ends m1)
 echo "# $((TX1 - TX0)) etcd transactions for $((E1 - E0)) runs"
 check "a run on its job's owner costs one etcd transaction, not two" \
-    test $((TX1 - TX0)) -le $((E1 - E0 + 3))
+    test $((TX1 - TX0)) -le $((E1 - E0 + 4))
 
 # 5. m2 joins and owns them: m1 deletes its idle markers (the jobs moved)
 # while m2 claims the forbid job (waiting for a marker of m1 if need be):
