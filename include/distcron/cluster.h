@@ -18,7 +18,8 @@
  *               the member's lease, /distcron/NS/running/JOB, put by the
  *               claim: forbid ticks are skipped while another member's
  *               marker is there, a replace claim overwrites it and the
- *               member whose marker it was cancels its older runs.
+ *               member whose marker it was cancels its older runs; it
+ *               stays (idle) between runs while the member owns the job.
  *   fail-closed a member whose keepalive has not been answered for a whole
  *               TTL (monotonic clock) holds no lease: it claims nothing and
  *               launches nothing until it has registered again, which it

@@ -16,6 +16,9 @@
  *      so the answer says who holds the tick or that the lease is gone.
  *      For a forbid or replace job the same transaction puts the job's
  *      running marker, and forbid compares it too (running.c).
+ *      A forbid claim that fails on another member's marker soon after
+ *      the members changed is sent again a few times within the tick
+ *      before it is skipped (running.c: the old owner's idle marker).
  *      Won: the transaction's revision is the run's fence.  A transaction
  *      that timed out after it was sent is tried once more with the same
  *      nonce: finding the claim with that nonce means the first one won.
@@ -67,6 +70,7 @@ struct cl_one {
 	char *key;
 	char nonce[40];
 	struct cl_mark_req mark;	/* running.c: forbid, replace */
+	struct loop_timer *timer;	/* claimed again after a wait */
 };
 
 struct cl_batch {
@@ -208,6 +212,47 @@ cl_claim_field(const struct etcd_kv *kv, const char *name, char *out,
 	json_object_put(o);
 }
 
+static void
+cl_resend(void *arg)
+{
+	struct cl_one *o = arg;
+
+	o->timer = NULL;
+	o->tries = 0;
+	if (o->b->c->state == CL_STOPPED)
+		cl_one_over(o, CL_MISS, "cluster: this member stops");
+	else
+		cl_send(o);
+}
+
+/* A forbid claim failed on the job's running marker (got: its range):
+ * sent again, now or a moment later (an idle marker of the job's old
+ * owner goes once that member hears of the change), or skipped. */
+static void
+cl_claim_marked(struct cl_one *o, const struct etcd_op_result *got)
+{
+	struct cluster *c = o->b->c;
+	char why[CL_REASON_MAX];
+	int64_t now = loop_mono_ms();
+
+	switch (cl_mark_failed(c, &o->mark, got, now, why, sizeof(why))) {
+	case CL_MARK_AGAIN:
+		cl_send(o);
+		return;
+	case CL_MARK_LATER:
+		log_debug("job %s: tick %lld: %s; claimed again in %d ms",
+		    o->rec->job, (long long)o->rec->scheduled_at, why,
+		    CL_MARK_WAIT_MS);
+		if (loop_timer_add(c->loop, now + CL_MARK_WAIT_MS, cl_resend, o,
+		    &o->timer) == 0)
+			return;
+		break;
+	default:
+		break;
+	}
+	cl_one_over(o, CL_SKIP, why);
+}
+
 /* The compares failed: the tick is someone's (or ours, from the first
  * try), the member's key is not on our lease any more, or (forbid)
  * another member's run holds the job's running marker. */
@@ -236,10 +281,8 @@ cl_claim_held(struct cl_one *o, const struct etcd_result *r)
 		cl_lease_lost(c, "its member key is not on its lease in etcd");
 		cl_not_fresh_why(c, why, sizeof(why));
 		cl_one_over(o, CL_MISS, why);
-	} else if (cl_mark_failed(c, &o->mark, &r->ops[2], why, sizeof(why)))
-		cl_send(o);
-	else
-		cl_one_over(o, CL_SKIP, why);
+	} else
+		cl_claim_marked(o, &r->ops[2]);
 }
 
 static void
@@ -550,6 +593,7 @@ cl_take_over(struct cluster *c, const char **old, size_t nold)
 	int64_t now = loop_real_ms() / 1000, from;
 	size_t i, n = c->r != NULL ? runner_job_count(c->r) : 0, took = 0;
 
+	cl_running_moved(c);	/* the idle markers of jobs gone elsewhere */
 	from = now - c->ttl_ms / 1000 - 1;
 	if (old == NULL && from < c->started)
 		from = c->started;	/* at start: since this daemon runs */

@@ -143,13 +143,27 @@ void cl_jobs_free(struct cluster *c);
 
 /* ---- running.c: running markers (concurrency forbid/replace) ---- */
 
+#define CL_MARK_WAIT_MS		150	/* another member's marker: claim
+					 * again after this long... */
+#define CL_MARK_WAIT_MAX_MS	900	/* ...for up to this long */
+#define CL_UNMARK_MAX		64	/* markers deleted in a transaction */
+
 /* One claim's part in its job's running marker. */
 struct cl_mark_req {
 	enum job_concurrency conc;	/* JOB_CONC_ALLOW: no marker */
 	bool own;		/* forbid: compare that the marker is on our
 				 * lease (else that it is absent) */
 	int retries;		/* claims sent again with the other compare */
+	int64_t until;		/* mono ms: another member's marker is
+				 * waited for until then (0: not at all) */
 	char *key;		/* the marker's key; NULL: no marker */
+};
+
+/* What a forbid claim that failed on the marker does next. */
+enum cl_mark_next {
+	CL_MARK_SKIP,		/* the tick is skipped (why says so) */
+	CL_MARK_AGAIN,		/* sent again now, the compare turned */
+	CL_MARK_LATER,		/* sent again in CL_MARK_WAIT_MS */
 };
 
 /* The table of markers, its watch and the finish hook; 0 or -ENOMEM. */
@@ -175,11 +189,32 @@ void cl_mark_txn(const struct cl_mark_req *q, int64_t lease,
 /* The marker's value {"member", "tick", "nonce"}, malloc'd, or NULL. */
 char *cl_mark_value(const struct cluster *c, int64_t tick,
     const char *nonce);
-/* A forbid claim failed on the marker (got: its range): 1 when the claim
- * is to be sent again (the marker was absent or ours: q's compare is
- * turned), else 0 with why naming the member whose run holds it. */
+/* A forbid claim failed on the marker (got: its range) at mono time
+ * now_ms: CL_MARK_AGAIN when the marker was absent or ours (q's compare
+ * is turned; twice at most), CL_MARK_LATER when it is another member's
+ * and q->until leaves time to wait once more, else CL_MARK_SKIP; why
+ * names the member whose marker it is (LATER and SKIP).  Pure. */
 int cl_mark_failed(const struct cluster *c, struct cl_mark_req *q,
-    const struct etcd_op_result *got, char *why, size_t n);
+    const struct etcd_op_result *got, int64_t now_ms, char *why, size_t n);
+/* The mono time until which a claim waits for another member's marker:
+ * CL_MARK_WAIT_MAX_MS after mono_ms, but CL_MARK_WAIT_MS before the next
+ * tick next_s (real seconds; real_ms is now) and no later than end_ms
+ * (mono: the lease TTL after the members changed); 0 if that leaves no
+ * wait.  Pure. */
+int64_t cl_mark_until(int64_t mono_ms, int64_t real_ms, int64_t next_s,
+    int64_t end_ms);
+/* Fills cmp[0..n-1] (each key's mod revision is revs[i]), del[0..n-1]
+ * (its delete) and get[0..n-1] (its read, when a compare fails): the
+ * batched delete of idle markers.  Returns n.  Pure. */
+size_t cl_unmark_txn(char *const *keys, const int64_t *revs, size_t n,
+    struct etcd_cmp *cmp, struct etcd_op *del, struct etcd_op *get);
+/* After such a batch failed (r: its reads): still[i] says whether key i
+ * is there with mod revision revs[i], ours to delete still.  Pure. */
+void cl_unmark_still(const struct etcd_result *r, const int64_t *revs,
+    size_t n, bool *still);
+/* The members changed: the idle markers of jobs this member no longer
+ * owns are deleted (one transaction for up to CL_UNMARK_MAX). */
+void cl_running_moved(struct cluster *c);
 /* The claim won at revision rev: the marker is ours at rev. */
 void cl_mark_won(struct cluster *c, const struct cl_mark_req *q,
     const char *job, int64_t rev);

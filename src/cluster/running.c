@@ -18,14 +18,38 @@
  *            and cancels its older runs of the job at the newer run's
  *            tick ("replaced by a newer run on member X").
  *   allow    no marker.
- * A member forgets a job's marker when its last marked run is final (a
- * finish hook): it deletes the key if it is still the one it put (its mod
- * revision).  A member stopping cleanly (cluster_stop) with marked runs in
- * flight gives its jobs away at once (its member key is deleted) but keeps
- * its lease, and so its markers, alive until those runs are final.
+ * A member's marker outlives its last run while the member still owns
+ * the job: it stays idle, and the next claim passes the compare (on our
+ * lease) and puts it again, so a run costs the one transaction of its
+ * claim.  The marker goes when it is of no use to this member:
+ *   - a run that ends on a member that no longer owns its job (or whose
+ *     job is gone, or allows overlaps) deletes it;
+ *   - when the members change (cl_take_over), the idle markers of jobs
+ *     owned elsewhere now are deleted in one transaction (a compare of
+ *     each key's mod revision, then the deletes; if one compare fails the
+ *     transaction deletes nothing and reads the keys: those still ours
+ *     are sent again, once in one transaction, then each on its own), and
+ *     the timer's sweep tries again those whose delete failed;
+ *   - a member that dies takes them with its lease, and a member stopping
+ *     cleanly with its lease revoke (a member that lost its lease and has
+ *     a new one forgets those of the old one).
+ * A delete compares the mod revision we put, so a newer marker (the job
+ * moved back, another member's replace) is never deleted; the entry stays
+ * in the table until the delete is answered.  The new owner of a job may
+ * meet the old owner's idle marker for a moment after a join, before the
+ * old owner hears of it: in the lease TTL after the members changed, a
+ * forbid claim that fails on another member's marker is sent again every
+ * CL_MARK_WAIT_MS for up to CL_MARK_WAIT_MAX_MS (never within
+ * CL_MARK_WAIT_MS of the job's next tick) before the tick is skipped.
+ * (The runner's batch of the tick waits with it: hence the TTL's bound,
+ * past which a run still going elsewhere skips the tick at once.)
+ * A member stopping cleanly (cluster_stop) with marked runs in flight
+ * gives its jobs away at once (its member key is deleted) but keeps its
+ * lease, and so its markers, alive until those runs are final.
  *
- * The table of markers is an array searched linearly: it holds the jobs
- * with runs in flight, not all jobs.  Loop thread only.
+ * The table of markers is an array searched linearly: it holds the
+ * forbid and replace jobs with runs in flight or an idle marker, not all
+ * jobs.  Loop thread only.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,6 +61,7 @@
 
 #include "distcron/err.h"
 #include "distcron/log.h"
+#include "distcron/sched.h"
 #include "cluster_int.h"
 
 /* A run of ours holding a marker. */
@@ -50,8 +75,11 @@ struct cl_mark {
 	enum job_concurrency conc;
 	int64_t rev;		/* the marker's mod revision as we put it
 				 * (0: none yet, or overwritten) */
+	int64_t lease;		/* the member lease it was put on (another
+				 * now: it went with that lease) */
 	int64_t cancelled;	/* the newest overwrite acted upon */
 	int pending;		/* claims in flight, not recorded yet */
+	bool unmarking;		/* its delete is in flight */
 	struct cl_hold *runs;
 	size_t nruns, cap;
 };
@@ -66,12 +94,24 @@ struct cl_cancel {
 	struct cl_cancel *next;
 };
 
+/* Deletes in flight: one transaction for up to CL_UNMARK_MAX markers. */
+struct cl_unmark {
+	struct cluster *c;
+	char *jobs[CL_UNMARK_MAX], *keys[CL_UNMARK_MAX];
+	int64_t revs[CL_UNMARK_MAX];
+	size_t n;
+	int sent;		/* transactions sent for these keys */
+	struct cl_unmark *next;
+};
+
 struct cl_running {
 	char *prefix;		/* CL_PREFIX NS "/running/" */
 	struct cl_mark **marks;
 	size_t n, cap;
 	struct etcd_watch *watch;
 	struct cl_cancel *cancels;
+	struct cl_unmark *unmarks;
+	int64_t moved_ms;	/* mono: the members last changed (0: never) */
 	int64_t drain_lease;	/* stopping: kept alive until n is 0 */
 	struct loop_timer *drain_timer;
 };
@@ -146,36 +186,29 @@ cl_ignored(void *arg, const struct etcd_result *r)
 	(void)r;
 }
 
-/* Deletes the marker if it is still the one we put (its mod revision). */
-static void
-cl_mark_delete(struct cluster *c, const struct cl_mark *m)
+/* Whether m's marker stays idle once no run holds it: this member still
+ * owns its job, a forbid or replace one, and is not stopping. */
+static bool
+cl_mark_keeps(const struct cluster *c, const struct cl_mark *m)
 {
-	char *key = cl_mark_key(c, m->job);
-	struct etcd_cmp cmp = { .key = key, .target = ETCD_CMP_MOD,
-	    .result = ETCD_EQUAL, .number = m->rev };
-	struct etcd_op del = { .type = ETCD_OP_DELETE, .key = key };
-	struct etcd_txn t = { &cmp, 1, &del, 1, NULL, 0 };
+	struct runner_job_info ji;
 
-	if (key != NULL && etcd_txn(c->e, &t, cl_ignored, NULL) != 0)
-		log_warn("job %s: cannot delete its running marker; it goes "
-		    "with the lease", m->job);
-	free(key);
+	return m->rev != 0 && m->lease == c->lease &&
+	    c->running->drain_lease == 0 &&
+	    c->state != CL_STOPPED && c->r != NULL &&
+	    runner_job_find(c->r, m->job, &ji) == 0 &&
+	    ji.def->concurrency != JOB_CONC_ALLOW &&
+	    strcmp(cl_owner(c, m->job), c->member) == 0;
 }
 
-/* Forgets m once no run of ours holds it nor claims it. */
+/* Takes the entry at out of the table; the drain ends with the last. */
 static void
-cl_mark_release(struct cluster *c, struct cl_mark *m)
+cl_mark_drop(struct cluster *c, size_t at)
 {
 	struct cl_running *rn = c->running;
-	size_t at;
 
-	if (m->pending > 0 || m->nruns > 0 || cl_mark_find(rn, m->job, &at) !=
-	    m)
-		return;
-	if (m->rev != 0 && rn->drain_lease == 0)
-		cl_mark_delete(c, m);
+	cl_mark_free(rn->marks[at]);
 	rn->marks[at] = rn->marks[--rn->n];
-	cl_mark_free(m);
 	if (rn->n == 0 && rn->drain_lease != 0) {
 		log_info("cluster: member %s: its marked runs are over; it "
 		    "leaves", c->member);
@@ -187,6 +220,244 @@ cl_mark_release(struct cluster *c, struct cl_mark *m)
 	}
 }
 
+size_t
+cl_unmark_txn(char *const *keys, const int64_t *revs, size_t n,
+    struct etcd_cmp *cmp, struct etcd_op *del, struct etcd_op *get)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		memset(&cmp[i], 0, sizeof(*cmp));
+		cmp[i].key = keys[i];
+		cmp[i].target = ETCD_CMP_MOD;
+		cmp[i].result = ETCD_EQUAL;
+		cmp[i].number = revs[i];
+		memset(&del[i], 0, sizeof(*del));
+		del[i].type = ETCD_OP_DELETE;
+		del[i].key = keys[i];
+		memset(&get[i], 0, sizeof(*get));
+		get[i].type = ETCD_OP_RANGE;
+		get[i].key = keys[i];
+		get[i].keys_only = true;
+	}
+	return n;
+}
+
+void
+cl_unmark_still(const struct etcd_result *r, const int64_t *revs, size_t n,
+    bool *still)
+{
+	const struct etcd_op_result *g;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		g = i < r->nops ? &r->ops[i] : NULL;
+		still[i] = g != NULL && g->nkvs > 0 &&
+		    g->kvs[0].mod_revision == revs[i];
+	}
+}
+
+static struct cl_unmark *
+cl_unmark_new(struct cluster *c)
+{
+	struct cl_unmark *u = calloc(1, sizeof(*u));
+
+	if (u == NULL)
+		return NULL;
+	u->c = c;
+	u->next = c->running->unmarks;
+	c->running->unmarks = u;
+	return u;
+}
+
+static void
+cl_unmark_free(struct cl_unmark *u)
+{
+	struct cl_unmark **pp;
+	size_t i;
+
+	for (pp = &u->c->running->unmarks; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == u) {
+			*pp = u->next;
+			break;
+		}
+	for (i = 0; i < u->n; i++) {
+		free(u->jobs[i]);
+		free(u->keys[i]);
+	}
+	free(u);
+}
+
+/* A marker's delete is answered: gone (or not ours any more), or failed
+ * (the sweep tries again). */
+static void
+cl_unmark_over(struct cluster *c, const char *job, int64_t rev, bool gone)
+{
+	struct cl_mark *m;
+	size_t at;
+
+	if ((m = cl_mark_find(c->running, job, &at)) == NULL)
+		return;
+	m->unmarking = false;
+	if (gone && m->rev == rev)
+		m->rev = 0;
+	if ((m->rev == 0 || c->running->drain_lease != 0) && m->pending == 0 &&
+	    m->nruns == 0)
+		cl_mark_drop(c, at);
+}
+
+/* Answers u's entries from i on (gone or failed), then frees u. */
+static void
+cl_unmark_end(struct cl_unmark *u, size_t i, bool gone)
+{
+	for (; i < u->n; i++)
+		if (u->jobs[i] != NULL)
+			cl_unmark_over(u->c, u->jobs[i], u->revs[i], gone);
+	cl_unmark_free(u);
+}
+
+static void cl_unmarked(void *arg, const struct etcd_result *r);
+
+/* Sends u's deletes (one transaction); answers them failed if it cannot
+ * (the sweep tries again). */
+static void
+cl_unmark_send(struct cl_unmark *u)
+{
+	struct etcd_cmp cmp[CL_UNMARK_MAX];
+	struct etcd_op del[CL_UNMARK_MAX], get[CL_UNMARK_MAX];
+	struct etcd_txn t = { cmp, 0, del, 0, get, 0 };
+
+	t.ncmps = t.nsuccess = t.nfailure = cl_unmark_txn(u->keys, u->revs,
+	    u->n, cmp, del, get);
+	u->sent++;
+	if (etcd_txn(u->c->e, &t, cl_unmarked, u) != 0)
+		cl_unmark_end(u, 0, false);
+}
+
+/* u's entry i is sent on its own; -ENOMEM if it cannot be. */
+static int
+cl_unmark_split(struct cl_unmark *u, size_t i)
+{
+	struct cl_unmark *one = cl_unmark_new(u->c);
+
+	if (one == NULL)
+		return -ENOMEM;
+	one->jobs[0] = u->jobs[i];
+	one->keys[0] = u->keys[i];
+	one->revs[0] = u->revs[i];
+	one->n = 1;
+	cl_unmark_send(one);
+	return 0;
+}
+
+/* The batch failed on a compare: its ranges say which markers are still
+ * ours; the others are gone.  Those are sent again in one transaction,
+ * once; then each on its own. */
+static void
+cl_unmark_again(struct cl_unmark *u, const struct etcd_result *r)
+{
+	bool still[CL_UNMARK_MAX];
+	size_t i, k = 0;
+
+	cl_unmark_still(r, u->revs, u->n, still);
+	for (i = 0; i < u->n; i++) {
+		if (still[i] && u->sent == 1) {
+			u->jobs[k] = u->jobs[i];
+			u->keys[k] = u->keys[i];
+			u->revs[k++] = u->revs[i];
+			continue;
+		}
+		if (still[i] && cl_unmark_split(u, i) == 0)
+			continue;
+		cl_unmark_over(u->c, u->jobs[i], u->revs[i], !still[i]);
+		free(u->jobs[i]);
+		free(u->keys[i]);
+	}
+	u->n = k;
+	if (k > 0)
+		cl_unmark_send(u);
+	else
+		cl_unmark_free(u);
+}
+
+static void
+cl_unmarked(void *arg, const struct etcd_result *r)
+{
+	struct cl_unmark *u = arg;
+
+	if (r->err != 0)
+		log_debug("cluster: deleting %zu running marker(s) failed: %s",
+		    u->n, r->msg[0] ? r->msg : err_str(r->err));
+	if (r->err == 0 && !r->succeeded && u->n > 1)
+		cl_unmark_again(u, r);
+	else	/* a single key's failed compare: not ours any more */
+		cl_unmark_end(u, 0, r->err == 0);
+}
+
+/* The idle entries of the table whose markers are of no use any more:
+ * dropped at once when not ours (revision 0), else deleted, up to
+ * CL_UNMARK_MAX in a transaction. */
+static void
+cl_mark_sweep(struct cluster *c)
+{
+	struct cl_running *rn = c->running;
+	struct cl_unmark *u = NULL;
+	struct cl_mark *m;
+	size_t i = 0;
+
+	while (i < rn->n) {
+		m = rn->marks[i];
+		if (m->pending == 0 && m->nruns == 0 && (m->rev == 0 ||
+		    m->lease != c->lease || rn->drain_lease != 0)) {
+			cl_mark_drop(c, i);
+			continue;
+		}
+		if (m->pending > 0 || m->nruns > 0 || m->unmarking ||
+		    cl_mark_keeps(c, m)) {
+			i++;
+			continue;
+		}
+		if (u == NULL && (u = cl_unmark_new(c)) == NULL)
+			return;
+		u->revs[u->n] = m->rev;
+		if ((u->jobs[u->n] = strdup(m->job)) == NULL ||
+		    (u->keys[u->n] = cl_mark_key(c, m->job)) == NULL) {
+			free(u->jobs[u->n]);
+			u->jobs[u->n] = NULL;
+			break;
+		}
+		m->unmarking = true;
+		if (++u->n == CL_UNMARK_MAX) {
+			cl_unmark_send(u);
+			u = NULL;
+		}
+		i++;
+	}
+	if (u != NULL && u->n > 0)
+		cl_unmark_send(u);
+	else if (u != NULL)
+		cl_unmark_free(u);
+}
+
+void
+cl_running_moved(struct cluster *c)
+{
+	if (c->running == NULL)
+		return;
+	c->running->moved_ms = loop_mono_ms();
+	cl_mark_sweep(c);
+}
+
+/* m has no run in flight nor claim: it stays idle while we own its job;
+ * else it is forgotten (its marker deleted if it is still ours). */
+static void
+cl_mark_release(struct cluster *c, struct cl_mark *m)
+{
+	if (m->pending > 0 || m->nruns > 0 ||
+	    cl_mark_find(c->running, m->job, NULL) != m || cl_mark_keeps(c, m))
+		return;
+	cl_mark_sweep(c);
+}
 /* ---- the claim's part ---- */
 
 int
@@ -195,6 +466,7 @@ cl_mark_begin(struct cluster *c, const struct store_run *rec,
 {
 	struct runner_job_info ji;
 	struct cl_mark *m;
+	int64_t next;
 
 	memset(q, 0, sizeof(*q));
 	if (c->r == NULL || runner_job_find(c->r, rec->job, &ji) != 0 ||
@@ -212,7 +484,24 @@ cl_mark_begin(struct cluster *c, const struct store_run *rec,
 	m->pending++;
 	q->conc = m->conc;
 	q->own = m->rev != 0;
+	if (c->running->moved_ms != 0 &&
+	    sched_next(ji.def->sched, rec->scheduled_at, &next) == 0)
+		q->until = cl_mark_until(loop_mono_ms(), loop_real_ms(), next,
+		    c->running->moved_ms + c->ttl_ms);
 	return 0;
+}
+
+int64_t
+cl_mark_until(int64_t mono_ms, int64_t real_ms, int64_t next_s,
+    int64_t end_ms)
+{
+	int64_t w = next_s * 1000 - real_ms - CL_MARK_WAIT_MS;
+
+	if (w > CL_MARK_WAIT_MAX_MS)
+		w = CL_MARK_WAIT_MAX_MS;
+	if (w > end_ms - mono_ms)
+		w = end_ms - mono_ms;
+	return w >= CL_MARK_WAIT_MS ? mono_ms + w : 0;
 }
 
 void
@@ -261,7 +550,7 @@ cl_mark_value(const struct cluster *c, int64_t tick, const char *nonce)
 
 int
 cl_mark_failed(const struct cluster *c, struct cl_mark_req *q,
-    const struct etcd_op_result *got, char *why, size_t n)
+    const struct etcd_op_result *got, int64_t now_ms, char *why, size_t n)
 {
 	const struct etcd_kv *kv = got != NULL && got->nkvs > 0 ?
 	    &got->kvs[0] : NULL;
@@ -271,7 +560,7 @@ cl_mark_failed(const struct cluster *c, struct cl_mark_req *q,
 	 * that ended): claim again with the compare that holds */
 	if ((kv == NULL || kv->lease == c->lease) && q->retries++ < 2) {
 		q->own = kv != NULL;
-		return 1;
+		return CL_MARK_AGAIN;
 	}
 	if (kv != NULL)
 		cl_claim_field(kv, "member", who, sizeof(who));
@@ -279,7 +568,14 @@ cl_mark_failed(const struct cluster *c, struct cl_mark_req *q,
 		snprintf(who, sizeof(who), "?");
 	snprintf(why, n, "the previous run is still running on member %s "
 	    "(concurrency: forbid)", who);
-	return 0;
+	/* another member's: maybe an idle marker of the job's old owner,
+	 * which deletes it once it hears that the job moved */
+	if (kv != NULL && kv->lease != c->lease && q->until != 0 &&
+	    now_ms + CL_MARK_WAIT_MS <= q->until) {
+		q->own = false;
+		return CL_MARK_LATER;
+	}
+	return CL_MARK_SKIP;
 }
 
 void
@@ -288,8 +584,10 @@ cl_mark_won(struct cluster *c, const struct cl_mark_req *q, const char *job,
 {
 	struct cl_mark *m = cl_mark_find(c->running, job, NULL);
 
-	if (q->key != NULL && m != NULL && rev > m->rev)
+	if (q->key != NULL && m != NULL && rev > m->rev) {
 		m->rev = rev;
+		m->lease = c->lease;
+	}
 }
 
 void
@@ -428,8 +726,10 @@ cl_mark_seen(struct cluster *c, const struct etcd_kv *kv)
 	    kv->key + plen, NULL)) == NULL)
 		return;
 	cl_claim_field(kv, "member", who, sizeof(who));
-	if (strcmp(who, c->member) != 0)
+	if (strcmp(who, c->member) != 0) {
 		cl_mark_taken(c, m, kv, who);
+		cl_mark_release(c, m);	/* idle: forgotten */
+	}
 }
 
 static void
@@ -505,6 +805,7 @@ cl_running_tick(struct cluster *c)
 	struct etcd_watch_opts o = { .key = c->running->prefix,
 	    .prefix = true };
 
+	cl_mark_sweep(c);	/* the deletes that failed, again */
 	if (c->running->watch != NULL)
 		return;
 	if (etcd_watch(c->e, &o, cl_mark_watched, c, &c->running->watch) !=
@@ -533,7 +834,13 @@ cl_running_drain(struct cluster *c, int64_t lease)
 {
 	struct cl_running *rn = c->running;
 	struct etcd_op del = { .type = ETCD_OP_DELETE, .key = c->member_key };
+	size_t i;
 
+	for (i = rn->n; i-- > 0;)	/* idle: they go with the revoke */
+		if (rn->marks[i]->pending == 0 && rn->marks[i]->nruns == 0) {
+			cl_mark_free(rn->marks[i]);
+			rn->marks[i] = rn->marks[--rn->n];
+		}
 	if (rn->n == 0)
 		return false;
 	log_info("cluster: member %s leaves: the others take its jobs over; "
@@ -558,6 +865,8 @@ cl_running_free(struct cluster *c)
 			loop_timer_del(rn->cancels->timer);
 		cl_cancel_unlink(rn, rn->cancels);
 	}
+	while (rn->unmarks != NULL)
+		cl_unmark_free(rn->unmarks);
 	if (rn->drain_timer != NULL)
 		loop_timer_del(rn->drain_timer);
 	etcd_watch_cancel(rn->watch);

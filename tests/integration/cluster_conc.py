@@ -12,6 +12,8 @@ death).  Prints one line per failed rule and exits 1 if any failed:
     process is not the cluster's any more);
   - the --replace job: a run of m1 ended "replaced by a newer run on
     member m2", and m2 ran it with a greater fence.
+With --every A B, instead: every tick of the --forbid job (every second)
+scheduled in [A, B] (UNIX seconds) ran, by some member, to success.
 """
 import argparse
 import glob
@@ -49,7 +51,7 @@ def spans(lines, hist, job, killed):
             for rec in hist.get((member, job), []):
                 if str(rec.get("fence")) == fence and rec.get("ended"):
                     end = when(rec["ended"])
-        if killed and member == killed[0]:
+        if killed and member == killed[0] and r.get("start", 0) < killed[1]:
             end = min(end or killed[1], killed[1])
         if "start" not in r or end is None:
             print("%s: run of %s fence %s: no start or no end (%r)" %
@@ -59,6 +61,18 @@ def spans(lines, hist, job, killed):
     return sorted(out)
 
 
+def every(hist, job, a, b):
+    """The ticks of job in [a, b] that no member ran to success."""
+    ran = set()
+    for (member, j), recs in hist.items():
+        for r in recs:
+            if j == job and r.get("status") == "SUCCESS":
+                ran.add(int(round(when(r["scheduled_at"]))))
+    lost = [t for t in range(a, b + 1) if t not in ran]
+    print("%s: ticks %d-%d: %d lost %s" % (job, a, b, len(lost), lost))
+    return 1 if lost else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("lines")
@@ -66,9 +80,12 @@ def main():
     ap.add_argument("--forbid", required=True)
     ap.add_argument("--replace", required=True)
     ap.add_argument("--killed", nargs=2)
+    ap.add_argument("--every", nargs=2, type=int)
     a = ap.parse_args()
     killed = (a.killed[0], float(a.killed[1])) if a.killed else None
     hist = history(a.dir)
+    if a.every:
+        sys.exit(every(hist, a.forbid, a.every[0], a.every[1]))
     bad = 0
     s = spans(a.lines, hist, a.forbid, killed)
     members = set(x[2] for x in s)

@@ -12,7 +12,11 @@
 #      its lease, and m1 runs the next tick;
 #   3. m3 joins, owns them, and is stopped (SIGTERM) during a forbid run:
 #      m1 takes the jobs at once but skips the ticks (naming m3) until
-#      m3's run is over (its shutdown grace lets it finish).
+#      m3's run is over (its shutdown grace lets it finish);
+#   4. m1 alone, runs ending at once: its markers stay idle between runs,
+#      so etcd handles about one transaction per run (no delete per run);
+#   5. m2 joins again and owns the jobs: m1 deletes its idle markers and
+#      no tick of the forbid job is lost across the join.
 # The runs' start and end lines (and the members' histories, for the ends
 # of killed runs) show that no two forbid runs overlapped in time, m2's
 # after its death aside (cluster_conc.py).
@@ -83,12 +87,61 @@ check "m3 stopped cleanly once its run was over" test $? -eq 0
 : >"$T/d3.pid"
 check "m1 runs the forbid job once m3 has left" wait_for 20 \
     started "$F" m1 "$OPENED"
+
+# 4. m1 alone, its runs ending at once: between runs the markers stay
+# (idle) on their job's owner, whose next claim passes the compare, so a
+# run costs etcd one transaction (its claim), not two (+ a delete)
+touch "$T/gate.$F.m1" "$T/gate.$R.m1"
+# ends MEMBER: how many of MEMBER's runs of both jobs ended
+ends() { awk -v m="$1" '$1 == "end" && $3 == m' "$LINES" | wc -l; }
+# ended MEMBER N: at least N did
+ended() { [ "$(ends "$1")" -ge "$2" ]; }
+# etcd_txns: the transactions etcd handled (its /metrics)
+etcd_txns() {
+	curl -s "$(etcd_url 1)/metrics" | awk '/^grpc_server_handled_total\{/ &&
+	    /grpc_method="Txn"/ { n += $NF } END { print n + 0 }'
+}
+E0=$(ends m1)
+check "m1's runs end at once" wait_for 20 ended m1 $((E0 + 2))
+TX0=$(etcd_txns)
+E0=$(ends m1)
+check "m1 runs both jobs 10 more times" wait_for 30 ended m1 $((E0 + 10))
+TX1=$(etcd_txns)
+E1=$(ends m1)
+echo "# $((TX1 - TX0)) etcd transactions for $((E1 - E0)) runs"
+check "a run on its job's owner costs one etcd transaction, not two" \
+    test $((TX1 - TX0)) -le $((E1 - E0 + 4))
+
+# 5. m2 joins and owns them: m1 deletes its idle markers (the jobs moved)
+# while m2 claims the forbid job (waiting for a marker of m1 if need be):
+# no tick is lost, and m2 runs it
+JOINED=$(date +%s)
+cluster_start 2 || exit 1
+check "m2 runs the forbid job once it joined" wait_for 20 \
+    started "$F" m2 "$JOINED"
+E2=$(ends m2)
+check "m2 runs it twice more" wait_for 20 ended m2 $((E2 + 2))
+SETTLED=$(($(date +%s) - 1))
+# no_m1_marks: etcd holds no running marker of m1's
+no_m1_marks() {
+	etcd_ctl get --prefix /distcron/ | awk '/\/running\// { k = 1; next }
+	    k && index($0, "\"member\":\"m1\"") { n++ } { k = 0 }
+	    END { exit n > 0 }'
+}
+check "m1's idle markers are deleted once m2 owns the jobs" \
+    wait_for 10 no_m1_marks
+cluster_stop 2
+check "m2 stopped cleanly" test "$stop_rc" -eq 0
 touch "$T/gate.$F.m1" "$T/gate.$R.m1" "$T/gate.$F.m3" "$T/gate.$R.m3"
 cluster_stop 1
+check "m1 stopped cleanly" test "$stop_rc" -eq 0
 check "histories read" cluster_histories
 check "forbid runs never overlapped; m1's replace run was replaced by m2's" \
     python3 "$top_srcdir/tests/integration/cluster_conc.py" "$LINES" "$T" \
     --forbid "$F" --replace "$R" --killed m2 "$KILLED"
+check "every forbid tick ran across m2's join" \
+    python3 "$top_srcdir/tests/integration/cluster_conc.py" "$LINES" "$T" \
+    --forbid "$F" --replace "$R" --every $((JOINED - 1)) "$SETTLED"
 for i in 1 2 3; do
 	daemon_log_report "$T/d$i.log"
 done
