@@ -174,6 +174,15 @@ int runner_job_find(const struct runner *r, const char *name,
 int runner_catch_up(struct runner *r, const char *name, int64_t last,
     int64_t end, const char *why);
 
+/*
+ * Starts job name's run of tick t as its scheduler does (trigger
+ * "schedule", through the claim in force), unless the job is disabled or
+ * paused: a cluster member that took the job over runs so the ticks handed
+ * to the claim (a moment before they were due) while the job was still
+ * another member's.  Returns 0 or ERR_NOTFOUND.
+ */
+int runner_run_tick(struct runner *r, const char *name, int64_t t);
+
 /* The first tick of job name not yet handed to the claim (the next the
  * scheduler will hand over; now when it has none). */
 int64_t runner_handed_until(const struct runner *r, const char *name);

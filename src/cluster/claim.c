@@ -498,6 +498,7 @@ struct cl_catch {
 	struct cluster *c;
 	char *job;
 	int64_t from, end;
+	int64_t at_ms;		/* real time of the take-over */
 	bool first;		/* at start: the first view of the members */
 	int64_t ticks[CL_CATCH_TICKS];
 	size_t nticks;
@@ -515,12 +516,33 @@ cl_catch_free(struct cl_catch *k)
 	free(k);
 }
 
+/*
+ * The ticks of k after last (the newest claimed): those due before the
+ * job came here follow its missed policy; those not due yet then were
+ * handed to the claim (and lost: the job was another member's) only
+ * because ticks are claimed a moment early: they run as scheduled, after
+ * the catch-up's run (as "forbid" wants).
+ */
+static void
+cl_catch_run(const struct cl_catch *k, int64_t last)
+{
+	const char *why = k->first ? "while this member started" :
+	    "in the failover window of a member that left";
+	size_t i, first = k->nticks;
+
+	for (i = 0; i < k->nticks && first == k->nticks; i++)
+		if (k->ticks[i] > last && k->ticks[i] * 1000 >= k->at_ms)
+			first = i;
+	runner_catch_up(k->c->r, k->job, last, first < k->nticks ?
+	    k->ticks[first] : k->end, why);
+	for (i = first; i < k->nticks; i++)
+		runner_run_tick(k->c->r, k->job, k->ticks[i]);
+}
+
 static void
 cl_caught(void *arg, const struct etcd_result *r)
 {
 	struct cl_catch *k = arg;
-	const char *why = k->first ? "while this member started" :
-	    "in the failover window of a member that left";
 	struct cluster *c = k->c;
 	int64_t last = k->from;
 	size_t i;
@@ -534,7 +556,7 @@ cl_caught(void *arg, const struct etcd_result *r)
 		for (i = 0; i < k->nticks && i < r->nops; i++)
 			if (r->ops[i].count > 0 && k->ticks[i] > last)
 				last = k->ticks[i];
-		runner_catch_up(c->r, k->job, last, k->end, why);
+		cl_catch_run(k, last);
 	}
 	cl_catch_free(k);
 }
@@ -557,6 +579,7 @@ cl_catch_job(struct cluster *c, const struct job_def *def, int64_t from,
 	}
 	k->c = c;
 	k->from = from;
+	k->at_ms = loop_real_ms();
 	k->first = first;
 	k->end = runner_handed_until(c->r, def->name);
 	while (k->nticks < CL_CATCH_TICKS &&

@@ -348,6 +348,21 @@ runner_catch_up(struct runner *r, const char *name, int64_t last,
 	return 0;
 }
 
+int
+runner_run_tick(struct runner *r, const char *name, int64_t t)
+{
+	bool found;
+	size_t at = defs_named_pos((void *const *)r->slots, r->nslots, name,
+	    &found);
+	struct slot *slot = found ? r->slots[at] : NULL;
+
+	if (slot == NULL)
+		return ERR_NOTFOUND;
+	if (!r->shutting && slot->def->enabled && !slot->paused)
+		slot_start_run(slot, t, "schedule");
+	return 0;
+}
+
 /* ---- definitions ---- */
 
 /*

@@ -137,6 +137,10 @@ def window(a, by_job):
         if inside:     # a figure, never a rule
             print("job %s: %d tick(s) lost in the fault window: %s" % (
                 job, len(inside), inside))
+        if a.settled is not None:   # due once the survivors had the job
+            bad += ["job %s: tick %d, due after the take-over (%.2f), "
+                    "never ran" % (job, t, a.settled)
+                    for t in inside if t >= a.settled]
         for t in gaps:
             if t not in inside:
                 bad.append("job %s: tick %d never ran%s" % (job, t,
