@@ -112,6 +112,9 @@ struct job_notify {
 	char *webhook_url;	/* http(s), or NULL */
 	char **webhook_headers;	/* "Name: value", NULL-terminated, or NULL */
 	char *slack_url;	/* http(s) incoming webhook, or NULL */
+	struct job_amqp *amqp;	/* the run report published (url, ca_file,
+				 * exchange, routing_key: NULL for
+				 * "distcron.EVENT.JOB"), or NULL */
 };
 
 struct job_def {

@@ -489,7 +489,7 @@ static const struct {
 	{ "smtp", section_smtp, "object: the mail server of notifications "
 	  "(url, username, password, from, starttls, ca_file)" },
 	{ "notify", section_notify, "object: the notify of every job that "
-	  "has none (on, email, webhook, slack)" },
+	  "has none (on, email, webhook, slack, amqp)" },
 	{ "statsd", section_statsd, "object: metrics over UDP (host, port "
 	  "8125, prefix \"distcron.\", tags false)" },
 	{ "elasticsearch", section_elasticsearch, "object: where run reports "
@@ -781,6 +781,8 @@ secret_url_key(json_object *root)
 		return "elasticsearch.url";
 	if (url_secret(jfield_get(jfield_get(root, "amqp"), "url")))
 		return "amqp.url";
+	if (url_secret(jfield_get(jfield_get(notify, "amqp"), "url")))
+		return "notify.amqp.url";
 	v = jfield_get(jfield_get(root, "cluster"), "etcd");
 	if (json_object_is_type(v, json_type_string) &&
 	    url_list_secret(json_object_get_string(v)))

@@ -735,10 +735,10 @@ amqp_free(struct job_amqp *a)
 	free(a);
 }
 
-/* amqp.url: amqp:// or amqps://, a host, no space; shown without its
- * credentials. */
+/* An AMQP URL at path: amqp:// or amqps://, a host, no space; shown
+ * without its credentials. */
 static int
-check_amqp_url(struct jfield_ctx *c, const char *url)
+check_amqp_url(struct jfield_ctx *c, const char *path, const char *url)
 {
 	char q[JFIELD_QUOTE_LEN], *shown;
 	const char *why = NULL, *p;
@@ -758,22 +758,23 @@ check_amqp_url(struct jfield_ctx *c, const char *url)
 		return 0;
 	if ((shown = url_stripped(url)) == NULL)
 		return jfield_oom(c);
-	r = jfield_fail(c, "amqp.url", "%s %s", why,
+	r = jfield_fail(c, path, "%s %s", why,
 	    jfield_quote(shown, q, sizeof(q)));
 	free(shown);
 	return r;
 }
 
-/* A short string of AMQP (exchange, routing key) at key, if given. */
+/* A short string of AMQP (exchange, routing key) at pre + key, if
+ * given. */
 static int
-amqp_shortstr(struct jfield_ctx *c, json_object *v, const char *key,
-    char **out)
+amqp_shortstr(struct jfield_ctx *c, json_object *v, const char *pre,
+    const char *key, char **out)
 {
 	char path[JFIELD_PATH_LEN];
 	json_object *x = jfield_get(v, key);
 	int r;
 
-	jfield_join(path, "amqp.", key);
+	jfield_join(path, pre, key);
 	if (x == NULL)
 		return 0;
 	if ((r = jfield_str(c, x, path, 0, out)) != 0)
@@ -782,6 +783,23 @@ amqp_shortstr(struct jfield_ctx *c, json_object *v, const char *key,
 		return jfield_fail(c, path, "longer than %d bytes",
 		    AMQP_SHORTSTR_MAX);
 	return 0;
+}
+
+/* "url" of the object v at pre, if given, into a->url. */
+static int
+amqp_url(struct jfield_ctx *c, json_object *v, const char *pre,
+    struct job_amqp *a)
+{
+	char path[JFIELD_PATH_LEN];
+	json_object *x;
+	int r;
+
+	jfield_join(path, pre, "url");
+	if ((x = jfield_get(v, "url")) == NULL)
+		return 0;
+	if ((r = jfield_str(c, x, path, 1, &a->url)) != 0)
+		return r;
+	return check_amqp_url(c, path, a->url);
 }
 
 static int
@@ -800,9 +818,7 @@ parse_amqp(struct jfield_ctx *c, json_object *v, struct job_def *job)
 	if ((r = jfield_read(c, v, "amqp.", amqp_fields, NELEM(amqp_fields),
 	    a)) != 0)
 		return r;
-	if ((x = jfield_get(v, "url")) != NULL &&
-	    ((r = jfield_str(c, x, "amqp.url", 1, &a->url)) != 0 ||
-	    (r = check_amqp_url(c, a->url)) != 0))
+	if ((r = amqp_url(c, v, "amqp.", a)) != 0)
 		return r;
 	if (a->tick && a->body != NULL)
 		return jfield_fail(c, "amqp.body", "a tick's body is the tick "
@@ -810,8 +826,10 @@ parse_amqp(struct jfield_ctx *c, json_object *v, struct job_def *job)
 	if ((a->exchange = strdup(a->tick ? "hacron" : "")) == NULL ||
 	    (a->routing_key = strdup("")) == NULL)
 		return jfield_oom(c);
-	if ((r = amqp_shortstr(c, v, "exchange", &a->exchange)) != 0 ||
-	    (r = amqp_shortstr(c, v, "routing_key", &a->routing_key)) != 0)
+	if ((r = amqp_shortstr(c, v, "amqp.", "exchange",
+	    &a->exchange)) != 0 ||
+	    (r = amqp_shortstr(c, v, "amqp.", "routing_key",
+	    &a->routing_key)) != 0)
 		return r;
 	if ((x = jfield_get(v, "headers")) != NULL)
 		return parse_headers(c, x, "amqp.headers", &a->headers);
@@ -829,6 +847,7 @@ static const struct jfield notify_fields[] = {
 	JFIELD_KNOWN("email"),
 	JFIELD_KNOWN("webhook"),
 	JFIELD_KNOWN("slack"),
+	JFIELD_KNOWN("amqp"),
 };
 static const struct jfield webhook_fields[] = {
 	JFIELD_KNOWN("url"),
@@ -858,6 +877,7 @@ defs_notify_free(struct job_notify *n)
 	free(n->webhook_url);
 	jfield_strv_free(n->webhook_headers);
 	free(n->slack_url);
+	amqp_free(n->amqp);
 	free(n);
 }
 
@@ -949,6 +969,41 @@ notify_url(struct jfield_ctx *c, json_object *v, const char *pre,
 	return check_url(c, path, *url);
 }
 
+static const struct jfield notify_amqp_fields[] = {
+	JFIELD_KNOWN("url"),
+	JFIELD_ENTRY("ca_file", JFIELD_PATH, AOFF(ca_file), 1, 0, NULL),
+	JFIELD_KNOWN("exchange"),
+	JFIELD_KNOWN("routing_key"),
+};
+
+/* "amqp": {"url", "ca_file", "exchange" (default "amq.topic"),
+ * "routing_key" (default none: the sink's "distcron.EVENT.JOB")}. */
+static int
+notify_amqp(struct jfield_ctx *c, json_object *v, const char *pre,
+    struct job_amqp **out)
+{
+	char path[JFIELD_PATH_LEN], sub[JFIELD_PATH_LEN];
+	struct job_amqp *a;
+	int r;
+
+	jfield_join(path, pre, "amqp");
+	jfield_join(sub, path, ".");
+	if ((r = jfield_object(c, v, path, sub, notify_amqp_fields,
+	    NELEM(notify_amqp_fields))) != 0)
+		return r;
+	snprintf(path, sizeof(path), "%s", sub);
+	amqp_free(*out);
+	if ((a = *out = calloc(1, sizeof(*a))) == NULL ||
+	    (a->exchange = strdup("amq.topic")) == NULL)
+		return jfield_oom(c);
+	if ((r = jfield_read(c, v, path, notify_amqp_fields,
+	    NELEM(notify_amqp_fields), a)) != 0 ||
+	    (r = amqp_url(c, v, path, a)) != 0 ||
+	    (r = amqp_shortstr(c, v, path, "exchange", &a->exchange)) != 0)
+		return r;
+	return amqp_shortstr(c, v, path, "routing_key", &a->routing_key);
+}
+
 static int
 notify_read(struct jfield_ctx *c, json_object *v, const char *pre,
     struct job_notify *n)
@@ -972,9 +1027,12 @@ notify_read(struct jfield_ctx *c, json_object *v, const char *pre,
 		    (r = parse_headers(c, x, path, &n->webhook_headers)) != 0)
 			return r;
 	}
-	if ((x = jfield_get(v, "slack")) != NULL)
-		return notify_url(c, x, pre, "slack", slack_fields,
-		    NELEM(slack_fields), &n->slack_url);
+	if ((x = jfield_get(v, "slack")) != NULL &&
+	    (r = notify_url(c, x, pre, "slack", slack_fields,
+	    NELEM(slack_fields), &n->slack_url)) != 0)
+		return r;
+	if ((x = jfield_get(v, "amqp")) != NULL)
+		return notify_amqp(c, x, pre, &n->amqp);
 	return 0;
 }
 
@@ -1432,6 +1490,7 @@ defs_job_mask(json_object *def)
 	mask_members(jfield_get(hook, "headers"));
 	mask_url(hook, "url", false);
 	mask_url(jfield_get(notify, "slack"), "url", true);
+	mask_url(jfield_get(notify, "amqp"), "url", false);
 }
 
 /* ---- parsing entry points ---- */

@@ -2,7 +2,8 @@
 # amqp.sh - AMQP jobs against a real RabbitMQ broker (amqp_lib.sh): HACron's
 # tick every second with its exact fields, a message with headers and
 # persistence received as sent, a missing exchange and wrong credentials
-# (FAILURE with the broker's reason, the password nowhere), a broker
+# (FAILURE with the broker's reason, the password nowhere), the amqp
+# notification channel publishing a failure's report, a broker
 # stopped (the run fails at once with a connect error, not at its timeout)
 # and started again (the next tick is published on a reopened connection).
 . "$top_srcdir/tests/integration/lib.sh"
@@ -32,9 +33,12 @@ cat >"$J/msg.json" <<EOF
   "body": "hello {\"n\": 1}", "persistent": true,
   "headers": {"X-Trace": "abc-123", "Kind": "greeting"}}}
 EOF
+# Its failures are published to exchange events (the amqp notification
+# channel, on the config's broker).
 cat >"$J/noexch.json" <<EOF
 {"schedule": {"cron": "* * * * * *"},
- "amqp": {"exchange": "no-such-exchange", "routing_key": "x"}}
+ "amqp": {"exchange": "no-such-exchange", "routing_key": "x"},
+ "notify": {"on": ["failure"], "amqp": {"exchange": "events"}}}
 EOF
 cat >"$J/badpw.json" <<EOF
 {"schedule": {"cron": "* * * * * *"},
@@ -52,6 +56,8 @@ consume hacron "" 2 "$T/ticks"
 cons_ticks=$!
 consume events "jobs.#" 1 "$T/msgs"
 cons_msgs=$!
+consume events "distcron.failure.#" 1 "$T/reports"
+cons_reports=$!
 check "the daemon starts with AMQP jobs" api_daemon_start
 
 wait "$cons_ticks"
@@ -119,6 +125,22 @@ check "a missing exchange fails the run with the broker's 404" \
     wait_for 10 failed_with noexch "404 NOT_FOUND" "no-such-exchange"
 check "wrong credentials fail the run: access refused" \
     wait_for 10 failed_with badpw "ACCESS_REFUSED"
+wait "$cons_reports"
+rc=$?
+report_sent() {
+	python3 - "$T/reports" <<'PY'
+import json, sys
+m = json.loads(open(sys.argv[1]).readline())
+assert m["routing_key"] == "distcron.failure.noexch", m
+assert m["delivery_mode"] == 2 and m["content_type"] == "application/json"
+r = json.loads(m["body"])
+assert r["job"] == "noexch" and r["status"] == "FAILURE", r
+assert r["event"] == "failure", r
+assert "404 NOT_FOUND" in json.dumps(r), r
+PY
+}
+check "the amqp notification channel publishes the failure's report" \
+    report_sent
 # (The full token sees the job's file as written, as for HTTP jobs; a
 # read-only token sees its secrets masked.)
 full=$TOKEN TOKEN=read-token-$$
