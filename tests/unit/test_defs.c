@@ -492,6 +492,31 @@ test_amqp_job_errors(void **state)
 	    "amqp.headers.A: contains a line break");
 	job_err(JOB_NOCMD(", \"amqp\": {\"ca_file\": \"ca.pem\"}"),
 	    "amqp.ca_file: must be an absolute path (got \"ca.pem\")");
+	job_err(JOB(", \"notify\": {\"amqp\": {\"url\": \"mq:5672\"}}"),
+	    "notify.amqp.url: must start with amqp:// or amqps:// "
+	    "\"mq:5672\"");
+	job_err(JOB(", \"notify\": {\"amqp\": {\"routing_key\": []}}"),
+	    "notify.amqp.routing_key: expected a string, got array");
+}
+
+/* The amqp notification channel: its defaults and fields. */
+static void
+test_amqp_notify(void **state)
+{
+	struct job_def *j;
+
+	(void)state;
+	j = job_ok(JOB(", \"notify\": {\"amqp\": {}}"), NULL);
+	assert_null(j->notify->amqp->url);
+	assert_string_equal(j->notify->amqp->exchange, "amq.topic");
+	assert_null(j->notify->amqp->routing_key);
+	defs_job_unref(j);
+	j = job_ok(JOB(", \"notify\": {\"amqp\": {\"url\": \"amqp://mq/\", "
+	    "\"exchange\": \"ev\", \"routing_key\": \"k\"}}"), NULL);
+	assert_string_equal(j->notify->amqp->url, "amqp://mq/");
+	assert_string_equal(j->notify->amqp->exchange, "ev");
+	assert_string_equal(j->notify->amqp->routing_key, "k");
+	defs_job_unref(j);
 }
 
 /* The daemon sends HTTP requests itself: no policy needed, one ignored. */
@@ -1576,6 +1601,7 @@ main(void)
 		cmocka_unit_test(test_http_job),
 		cmocka_unit_test(test_amqp_job),
 		cmocka_unit_test(test_amqp_job_errors),
+		cmocka_unit_test(test_amqp_notify),
 		cmocka_unit_test(test_http_job_policy),
 		cmocka_unit_test(test_keep_node),
 		cmocka_unit_test(test_node_extensions),
