@@ -18,7 +18,7 @@ ROUNDS=${ROUNDS:-3}
 . "$(dirname "$0")/common.sh"
 dc_install rabbitmq-server curl
 set +u
-top_builddir=$B
+top_builddir=$B top_srcdir=$DC_TOP
 T=$W
 . "$DC_TOP/tests/integration/lib.sh"
 T=$W
@@ -52,7 +52,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 	set -- $($BP post "$URL" "$TOKEN" 4 $posts)
 	t0=$1
 	set -- $($BP wait "$W/state/distcron.db" burst "$t0" "$COUNT" 300)
-	done_n=$1 last=$2 bad=$3
+	done_n=$1 last=$3 bad=$4
 	kill "$bench_pid"; wait "$bench_pid" 2>/dev/null || true; bench_pid=
 	rate=$(python3 -c "print('%.0f' % ($done_n / $last))")
 	python3 -c "print('%.3f' % ($rate / $floor))" >>"$W/ratios"
