@@ -5,7 +5,8 @@
 # (FAILURE with the broker's reason, the password nowhere), the amqp
 # notification channel publishing a failure's report, a broker
 # stopped (the run fails at once with a connect error, not at its timeout)
-# and started again (the next tick is published on a reopened connection).
+# and started again (the next tick is published on a reopened connection),
+# and connections the broker closes (the next tick opens a new one).
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/amqp_lib.sh"
 api_setup
@@ -173,6 +174,21 @@ after_restart() {
 	    r['status'] == 'FAILURE' for r in h)"
 }
 check "... and its run succeeds after the failed ones" wait_for 10 after_restart
+
+# The broker closes the daemon's connections while it stays up: the next
+# tick opens a new one and succeeds; no tick fails.
+fails() { history tick && python3 -c "import json; print(sum(
+    r['status'] == 'FAILURE' for r in json.load(open('$T/h.json'))))"; }
+before=$(fails)
+check "the broker closes the daemon's connections" \
+    amqp_ctl close_all_connections "test closes it"
+consume hacron "" 2 "$T/ticks3"
+cons_ticks=$!
+wait "$cons_ticks"
+rc=$?
+check "the ticks after it are delivered" test "$rc" -eq 0
+check "... and none of them failed (the connection was opened again)" \
+    test "$(fails)" = "$before"
 
 api_daemon_stop
 check "the daemon stops cleanly" test "$stop_rc" -eq 0

@@ -6,6 +6,7 @@
 #                         # $AMQP_URL "amqp://guest:guest@127.0.0.1:PORT"
 #   amqp_stop             # SIGTERM to the broker, waits for it to exit
 #   amqp_cat ARGS...      # tests/integration/amqpcat on $AMQP_URL
+#   amqp_ctl ARGS...      # rabbitmqctl on the broker
 #
 # The broker is Debian's rabbitmq-server started directly (not the system
 # service, never port 5672) with its own node name, ports (AMQP, Erlang
@@ -58,6 +59,10 @@ amqp_env() {
 	    RABBITMQ_PID_FILE="$AMQP_DIR/pid" \
 	    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
 	    "$@"
+}
+
+amqp_ctl() {
+	amqp_env /usr/lib/rabbitmq/bin/rabbitmqctl -q "$@"
 }
 
 amqp_cat() {
