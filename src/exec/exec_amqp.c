@@ -333,11 +333,27 @@ conn_free(struct conn *k)
 	free(k);
 }
 
+/* Frees the dying conns whose thread has ended (a closed connection). */
+static void
+dying_reap(struct exec_amqp *a)
+{
+	struct conn **kp = &a->dying, *k;
+
+	while ((k = *kp) != NULL)
+		if (pthread_tryjoin_np(k->th, NULL) == 0) {
+			*kp = k->next;
+			conn_free(k);
+		} else
+			kp = &k->next;
+}
+
 /* Stops an idle conn to make room: it moves to the dying list. */
 static bool
 conn_evict(struct exec_amqp *a)
 {
 	struct conn **kp, *k;
+
+	dying_reap(a);
 
 	for (kp = &a->conns; (k = *kp) != NULL; kp = &k->next)
 		if (!k->busy && k->head == NULL)
@@ -687,9 +703,13 @@ proc_launch(struct exec_proc *p, const struct exec_spec *spec,
 	}
 	if ((r = pub_queue(p->a, url, ca_file, b)) != 0) {
 		pub_free(b);
-		snprintf(p->res->error, sizeof(p->res->error), "%s: %s",
-		    p->shown, r == ERR_BUSY ? "too many AMQP brokers busy at "
-		    "once" : err_str(r));
+		if (r == ERR_BUSY)
+			snprintf(p->res->error, sizeof(p->res->error), "%s: "
+			    "the %d connections to AMQP brokers are all busy",
+			    p->shown, EXEC_AMQP_CONNS_MAX);
+		else
+			snprintf(p->res->error, sizeof(p->res->error), "%s: %s",
+			    p->shown, err_str(r));
 	}
 }
 
