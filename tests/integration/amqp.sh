@@ -2,7 +2,8 @@
 # amqp.sh - AMQP jobs against a real RabbitMQ broker (amqp_lib.sh): HACron's
 # tick every second with its exact fields, a message with headers and
 # persistence received as sent, a missing exchange and wrong credentials
-# (FAILURE with the broker's reason, the password nowhere), the amqp
+# (FAILURE with the broker's reason, the password nowhere), a broker that
+# never answers (the run ends at its timeout), the amqp
 # notification channel publishing a failure's report, a broker
 # stopped (the run fails at once with a connect error, not at its timeout)
 # and started again (the next tick is published on a reopened connection),
@@ -12,7 +13,16 @@
 api_setup
 amqp_require
 amqp_start
-trap 'daemon_log_report "$T/daemon.log"; [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; amqp_cleanup; rm -rf "$T"' EXIT
+trap 'daemon_log_report "$T/daemon.log"; [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; [ -n "$silent" ] && kill "$silent"; amqp_cleanup; rm -rf "$T"' EXIT
+
+# A "broker" that takes connections and never answers.
+SILENT_PORT=$(free_port)
+python3 -c 'import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(64)
+time.sleep(300)' "$SILENT_PORT" &
+silent=$!
 
 PW=wrong-Pa55word-$$
 amqp_cat declare hacron fanout
@@ -44,6 +54,11 @@ EOF
 cat >"$J/badpw.json" <<EOF
 {"schedule": {"cron": "* * * * * *"},
  "amqp": {"url": "amqp://guest:$PW@127.0.0.1:$AMQP_PORT/", "exchange": "hacron"}}
+EOF
+
+cat >"$J/silent.json" <<EOF
+{"schedule": {"cron": "* * * * * *"}, "timeout": "2s",
+ "amqp": {"url": "amqp://guest:guest@127.0.0.1:$SILENT_PORT/"}}
 EOF
 
 # consume EXCHANGE KEY COUNT OUT: a consumer in the background, bound
@@ -145,6 +160,9 @@ check "the amqp notification channel publishes the failure's report" \
 # (The full token sees the job's file as written, as for HTTP jobs; a
 # read-only token sees its secrets masked.)
 full=$TOKEN TOKEN=read-token-$$
+# A broker that never answers: the run ends at its 2 s timeout.
+check "a silent broker fails the run at its timeout" \
+    wait_for 10 failed_with silent "timed out after 2s"
 req GET /jobs/badpw
 cp "$T/body" "$T/job.json"
 check "the API shows the job to a read-only token" \
