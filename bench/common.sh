@@ -16,7 +16,7 @@ else
 	dc_build "$B" CFLAGS="-O2 -g"
 fi
 DC_CFLAGS="-O2 -std=gnu11 -D_GNU_SOURCE -I$DC_SRC/include -I$B"
-DC_LIBS="$B/libdistcron.a $(pkg-config --libs json-c libcurl libssh2 libmicrohttpd sqlite3 zlib) -pthread -lm"
+DC_LIBS="$B/libdistcron.a $(pkg-config --libs json-c libcurl libssh2 libmicrohttpd sqlite3 zlib librabbitmq) -pthread -lm"
 # The benchmark machines run them as root: their jobs may run as root.
 export DISTCRON_ALLOW_ROOT_JOBS=true
 W=$(mktemp -d "${TMPDIR:-/tmp}/distcron-bench.XXXXXX")

@@ -60,3 +60,7 @@ DC_TEST_PKGS="$DC_TEST_PKGS dpkg-dev debhelper lintian"
 # tests/integration/etcd_client.sh and the cluster tests start real etcd
 # clusters (etcd) and set them up with etcdctl.
 DC_TEST_PKGS="$DC_TEST_PKGS etcd-server etcd-client"
+# AMQP jobs and ticks (issue 17): the client library, and a broker the
+# tests start on loopback ports (amqp.sh), never the system's service.
+DC_BUILD_PKGS="$DC_BUILD_PKGS librabbitmq-dev"
+DC_TEST_PKGS="$DC_TEST_PKGS rabbitmq-server"

@@ -67,6 +67,15 @@ struct config_cluster {
 					 * (and of the others' in the store) */
 };
 
+/* Section "amqp" (config file only): the broker of AMQP jobs and of the
+ * amqp notification channel that give no url of their own. */
+struct config_amqp {
+	char *url;		/* amqp(s)://user:password@host:port/vhost, or
+				 * NULL; a secret (the password): never
+				 * logged or shown */
+	char *ca_file;		/* PEM CAs of amqps, or NULL: the system's */
+};
+
 /* Bytes of cluster.namespace and cluster.member at most. */
 #define CONFIG_NAMESPACE_MAX	64
 #define CONFIG_MEMBER_MAX	128
@@ -120,6 +129,7 @@ struct config {
 	struct json_object *elasticsearch;	/* section "elasticsearch" as
 					 * written (es_config_from_json reads
 					 * it: the sink's module), or NULL */
+	struct config_amqp amqp;
 };
 
 /*

@@ -80,6 +80,20 @@ struct job_http {
 	bool tls_verify;	/* default true */
 };
 
+/* "amqp" of a job: a message published by the daemon itself (exec_amqp.h).
+ * url and ca_file NULL: the config's amqp section's. */
+struct job_amqp {
+	char *url;		/* amqp:// or amqps://, or NULL */
+	char *ca_file;		/* PEM CAs of amqps, or NULL */
+	char *exchange;		/* default "" (the broker's default), or
+				 * "hacron" for a tick */
+	char *routing_key;	/* default "" */
+	char *body;		/* or NULL (empty; a tick's JSON for a tick) */
+	char **headers;		/* "Name: value", NULL-terminated */
+	bool persistent;	/* delivery mode 2 */
+	bool tick;		/* HACron's tick JSON as the body */
+};
+
 /* Events a notification may be sent for (struct job_notify.on). */
 enum defs_notify_event {
 	DEFS_NOTIFY_FAILURE = 1 << 0,	/* a final FAILURE or LOST */
@@ -98,6 +112,9 @@ struct job_notify {
 	char *webhook_url;	/* http(s), or NULL */
 	char **webhook_headers;	/* "Name: value", NULL-terminated, or NULL */
 	char *slack_url;	/* http(s) incoming webhook, or NULL */
+	struct job_amqp *amqp;	/* the run report published (url, ca_file,
+				 * exchange, routing_key: NULL for
+				 * "distcron.EVENT.JOB"), or NULL */
 };
 
 struct job_def {
@@ -112,10 +129,11 @@ struct job_def {
 	/* schedule */
 	struct sched *sched;
 	const struct tz *zone;	/* shared (tz_get) */
-	/* what to run: exactly one of argv, shell, http */
+	/* what to run: exactly one of argv, shell, http, amqp */
 	char **argv;		/* NULL-terminated */
 	char *shell;		/* "command": "string" -> /bin/sh -c */
 	struct job_http *http;
+	struct job_amqp *amqp;
 	char **env;		/* "NAME=VALUE", NULL-terminated, or NULL */
 	char *working_dir;
 	int64_t timeout_ms;	/* 0: none */

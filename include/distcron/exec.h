@@ -1,6 +1,6 @@
 /*
  * exec.h - the executor interface.  Each executor (local processes, SSH,
- * HTTP) is a struct exec_ops; the runner drives them all the same way.
+ * HTTP, AMQP) is a struct exec_ops; the runner drives them all the same way.
  *
  * Contract: start() copies what it needs from the spec (the caller may free
  * it when start() returns).  When start() returns 0, done() is called exactly
@@ -20,6 +20,8 @@ struct loop;
 struct exec_proc;
 struct node_def;
 struct job_http;
+struct job_amqp;
+struct tz;
 struct outcap_budget;
 
 struct exec_spec {
@@ -39,6 +41,12 @@ struct exec_spec {
 	const struct node_def *target;	/* SSH: the node to run on */
 	const struct job_http *http;	/* HTTP: the request (argv/shell
 					 * unused) */
+	const struct job_amqp *amqp;	/* AMQP: the message (argv/shell
+					 * unused) */
+	const char *job;		/* AMQP: the job's name (a tick's id) */
+	int64_t scheduled_at;		/* AMQP: the run's tick, UTC seconds */
+	const struct tz *zone;		/* AMQP: the job's zone (a tick's
+					 * fields) */
 	void *ctx;		/* the executor's instance (struct exec_ssh,
 				 * struct exec_http); NULL for local */	/* Local: called on the loop thread with done()'s arg and the
 	 * process group id once the child exists; may be NULL. */

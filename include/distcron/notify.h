@@ -49,7 +49,7 @@ struct notify_sink {
 				 * notify: freed by notify_free() */
 };
 
-#define NOTIFY_SINKS	3	/* email, webhook, slack */
+#define NOTIFY_SINKS	4	/* email, webhook, slack, amqp */
 
 /*
  * Makes the notifications of cfg: its smtp section (no e-mail without
@@ -64,7 +64,7 @@ void notify_free(struct notify *n);
 
 /*
  * The planner (an outbox_plan_fn; arg is the struct notify).  Writes the
- * rows (sink "email", "webhook" or "slack"; the event) of rec of def, prev
+ * rows (sink "email", "webhook", "slack" or "amqp"; the event) of rec of def, prev
  * being the job's previous final status: "failure" for FAILURE or LOST,
  * "recovery" for a SUCCESS after FAILURE or LOST ("success" then only
  * when "recovery" is not asked), "success" for any other SUCCESS, "start"
@@ -87,7 +87,7 @@ int notify_set_jobs(struct notify *n, const struct defs_set *set);
 
 /*
  * Fills out[0..NOTIFY_SINKS-1] with the sinks to register: "email" (only
- * when SMTP is configured), "webhook" and "slack".  Each deliver() blocks
+ * when SMTP is configured), "webhook", "slack" and "amqp".  Each deliver() blocks
  * on the network (curl, at most 30 s a message) and must be called with
  * all the due entries of the sink at once, so that a burst becomes one
  * message.  Returns how many were written.

@@ -6,7 +6,7 @@
  * typed setter on jfield's text parsers, so a value is validated the same
  * way wherever it comes from (and as in job definitions), and every error
  * names its source, key and value.  A few settings are JSON objects
- * (sections: smtp, notify, statsd), read from the file only with jfield
+ * (sections: smtp, notify, statsd, amqp), read from the file only with jfield
  * tables, their errors naming the path ("smtp.starttls").  The cluster
  * section's keys are rows of the table ("cluster.etcd"), so that they have
  * variables and flags too: in the file they are the members of the
@@ -422,6 +422,36 @@ section_notify(struct jfield_ctx *c, json_object *v, struct config *cfg)
 	return defs_notify_parse(c, v, "notify", &cfg->notify);
 }
 
+#define QOFF(f)	offsetof(struct config_amqp, f)
+static const struct jfield amqp_fields[] = {
+	JFIELD_ENTRY("url", JFIELD_STR, QOFF(url), 1, 0, NULL),
+	JFIELD_ENTRY("ca_file", JFIELD_PATH, QOFF(ca_file), 1, 0, NULL),
+};
+
+/* The default broker of AMQP jobs and notifications. */
+static int
+section_amqp(struct jfield_ctx *c, json_object *v, struct config *cfg)
+{
+	char q[JFIELD_QUOTE_LEN], *shown;
+	const char *u;
+	int r;
+
+	if ((r = jfield_object(c, v, "amqp", "amqp.", amqp_fields,
+	    NELEM(amqp_fields))) != 0 ||
+	    (r = jfield_read(c, v, "amqp.", amqp_fields, NELEM(amqp_fields),
+	    &cfg->amqp)) != 0)
+		return r;
+	if ((u = cfg->amqp.url) == NULL || strncasecmp(u, "amqp://", 7) == 0 ||
+	    strncasecmp(u, "amqps://", 8) == 0)
+		return 0;
+	if ((shown = url_stripped(u)) == NULL)
+		return jfield_oom(c);
+	r = jfield_fail(c, "amqp.url", "must start with amqp:// or amqps:// "
+	    "(got %s)", jfield_quote(shown, q, sizeof(q)));
+	free(shown);
+	return r;
+}
+
 static int
 section_statsd(struct jfield_ctx *c, json_object *v, struct config *cfg)
 {
@@ -459,13 +489,16 @@ static const struct {
 	{ "smtp", section_smtp, "object: the mail server of notifications "
 	  "(url, username, password, from, starttls, ca_file)" },
 	{ "notify", section_notify, "object: the notify of every job that "
-	  "has none (on, email, webhook, slack)" },
+	  "has none (on, email, webhook, slack, amqp)" },
 	{ "statsd", section_statsd, "object: metrics over UDP (host, port "
 	  "8125, prefix \"distcron.\", tags false)" },
 	{ "elasticsearch", section_elasticsearch, "object: where run reports "
 	  "go (url, index, username, password or api_key, ca_file, "
 	  "tls_verify, batch_docs, batch_bytes, flush_interval, timeout, "
 	  "compress)" },
+	{ "amqp", section_amqp, "object: the broker of AMQP jobs and of the "
+	  "amqp notification channel that give no url (url "
+	  "amqp(s)://user:password@host:port/vhost, ca_file)" },
 };
 
 static void
@@ -514,6 +547,11 @@ config_sections_free(struct config *cfg)
 	free(s->from);
 	free(s->ca_file);
 	memset(s, 0, sizeof(*s));
+	if (cfg->amqp.url != NULL)
+		explicit_bzero(cfg->amqp.url, strlen(cfg->amqp.url));
+	free(cfg->amqp.url);
+	free(cfg->amqp.ca_file);
+	memset(&cfg->amqp, 0, sizeof(cfg->amqp));
 	free(cfg->statsd.host);
 	free(cfg->statsd.prefix);
 	memset(&cfg->statsd, 0, sizeof(cfg->statsd));
@@ -741,6 +779,10 @@ secret_url_key(json_object *root)
 		return "smtp.url";
 	if (url_secret(jfield_get(jfield_get(root, "elasticsearch"), "url")))
 		return "elasticsearch.url";
+	if (url_secret(jfield_get(jfield_get(root, "amqp"), "url")))
+		return "amqp.url";
+	if (url_secret(jfield_get(jfield_get(notify, "amqp"), "url")))
+		return "notify.amqp.url";
 	v = jfield_get(jfield_get(root, "cluster"), "etcd");
 	if (json_object_is_type(v, json_type_string) &&
 	    url_list_secret(json_object_get_string(v)))
@@ -1190,7 +1232,7 @@ config_usage(void *fp)
 	trows_each(fp, trow_help);
 	fprintf(fp, "  distcrond's --jobsDirectory, --nodesDirectory, --esHost"
 	    " and --esPort are accepted too.\n");
-	fprintf(fp, "  The sections smtp, notify, statsd and elasticsearch "
-	    "(objects) are read from\n  the config file only; "
+	fprintf(fp, "  The sections smtp, notify, statsd, elasticsearch and "
+	    "amqp (objects) are read\n  from the config file only; "
 	    "etc/distcrond.conf describes them.\n");
 }

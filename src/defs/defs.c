@@ -165,6 +165,7 @@ static const struct jfield job_fields[] = {
 	JFIELD_KNOWN("schedule"),
 	JFIELD_KNOWN("command"),
 	JFIELD_KNOWN("http"),
+	JFIELD_KNOWN("amqp"),
 	JFIELD_KNOWN("environment"),
 	JFIELD_KNOWN("notify"),
 	JFIELD_ENTRY("timeout", JFIELD_DUR, JOFF(timeout_ms), 0, 0, NULL),
@@ -242,6 +243,8 @@ http_free(struct job_http *h)
 	free(h);
 }
 
+static void amqp_free(struct job_amqp *);
+
 static void
 job_free(struct job_def *job)
 {
@@ -268,6 +271,7 @@ job_free(struct job_def *job)
 	sched_free(job->sched);
 	free(job->shell);
 	http_free(job->http);
+	amqp_free(job->amqp);
 	defs_notify_free(job->notify);
 	jfield_strv_free(job->env);
 	free(job->working_dir);
@@ -403,17 +407,20 @@ parse_policy(struct jfield_ctx *c, json_object *v, struct job_def *job)
 	return 0;
 }
 
-/* HTTP jobs are sent by the daemon itself: they need no policy. */
+/* HTTP and AMQP jobs are sent by the daemon itself: they need no
+ * policy. */
 static int
 parse_job_policy(struct jfield_ctx *c, json_object *root, struct job_def *job)
 {
 	json_object *policy = jfield_get(root, "policy");
+	bool amqp = jfield_get(root, "amqp") != NULL;
 
-	if (jfield_get(root, "http") == NULL)
+	if (jfield_get(root, "http") == NULL && !amqp)
 		return parse_policy(c, policy, job);
 	if (policy != NULL)
-		jfield_warn(c, "policy: ignored for an http job (the daemon "
-		    "itself sends the request)");
+		jfield_warn(c, "policy: ignored for an %s job (the daemon "
+		    "itself sends the %s)", amqp ? "amqp" : "http",
+		    amqp ? "message" : "request");
 	return 0;
 }
 
@@ -699,6 +706,136 @@ parse_http(struct jfield_ctx *c, json_object *v, struct job_def *job)
 	return 0;
 }
 
+/* ---- amqp ---- */
+
+#define AOFF(f)	offsetof(struct job_amqp, f)
+static const struct jfield amqp_fields[] = {
+	JFIELD_KNOWN("url"),
+	JFIELD_ENTRY("ca_file", JFIELD_PATH, AOFF(ca_file), 1, 0, NULL),
+	JFIELD_KNOWN("exchange"),
+	JFIELD_KNOWN("routing_key"),
+	JFIELD_ENTRY("body", JFIELD_STR, AOFF(body), 0, 0, NULL),
+	JFIELD_KNOWN("headers"),
+	JFIELD_ENTRY("persistent", JFIELD_BOOL, AOFF(persistent), 0, 0, NULL),
+	JFIELD_ENTRY("tick", JFIELD_BOOL, AOFF(tick), 0, 0, NULL),
+};
+#define AMQP_SHORTSTR_MAX	255	/* bytes of an exchange or key */
+
+static void
+amqp_free(struct job_amqp *a)
+{
+	if (a == NULL)
+		return;
+	free(a->url);
+	free(a->ca_file);
+	free(a->exchange);
+	free(a->routing_key);
+	free(a->body);
+	jfield_strv_free(a->headers);
+	free(a);
+}
+
+/* An AMQP URL at path: amqp:// or amqps://, a host, no space; shown
+ * without its credentials. */
+static int
+check_amqp_url(struct jfield_ctx *c, const char *path, const char *url)
+{
+	char q[JFIELD_QUOTE_LEN], *shown;
+	const char *why = NULL, *p;
+	size_t skip;
+	int r;
+
+	skip = strncasecmp(url, "amqp://", 7) == 0 ? 7 :
+	    strncasecmp(url, "amqps://", 8) == 0 ? 8 : 0;
+	if (skip == 0)
+		why = "must start with amqp:// or amqps://";
+	else if (url[skip] == '\0' || url[skip] == '/')
+		why = "no host in";
+	for (p = url; why == NULL && *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			why = "contains a space or control character:";
+	if (why == NULL)
+		return 0;
+	if ((shown = url_stripped(url)) == NULL)
+		return jfield_oom(c);
+	r = jfield_fail(c, path, "%s %s", why,
+	    jfield_quote(shown, q, sizeof(q)));
+	free(shown);
+	return r;
+}
+
+/* A short string of AMQP (exchange, routing key) at pre + key, if
+ * given. */
+static int
+amqp_shortstr(struct jfield_ctx *c, json_object *v, const char *pre,
+    const char *key, char **out)
+{
+	char path[JFIELD_PATH_LEN];
+	json_object *x = jfield_get(v, key);
+	int r;
+
+	jfield_join(path, pre, key);
+	if (x == NULL)
+		return 0;
+	if ((r = jfield_str(c, x, path, 0, out)) != 0)
+		return r;
+	if (strlen(*out) > AMQP_SHORTSTR_MAX)
+		return jfield_fail(c, path, "longer than %d bytes",
+		    AMQP_SHORTSTR_MAX);
+	return 0;
+}
+
+/* "url" of the object v at pre, if given, into a->url. */
+static int
+amqp_url(struct jfield_ctx *c, json_object *v, const char *pre,
+    struct job_amqp *a)
+{
+	char path[JFIELD_PATH_LEN];
+	json_object *x;
+	int r;
+
+	jfield_join(path, pre, "url");
+	if ((x = jfield_get(v, "url")) == NULL)
+		return 0;
+	if ((r = jfield_str(c, x, path, 1, &a->url)) != 0)
+		return r;
+	return check_amqp_url(c, path, a->url);
+}
+
+static int
+parse_amqp(struct jfield_ctx *c, json_object *v, struct job_def *job)
+{
+	struct job_amqp *a;
+	json_object *x;
+	int r;
+
+	if ((r = jfield_object(c, v, "amqp", "amqp.", amqp_fields,
+	    NELEM(amqp_fields))) != 0)
+		return r;
+	if ((a = job->amqp = calloc(1, sizeof(*a))) == NULL ||
+	    (a->headers = calloc(1, sizeof(char *))) == NULL)
+		return jfield_oom(c);
+	if ((r = jfield_read(c, v, "amqp.", amqp_fields, NELEM(amqp_fields),
+	    a)) != 0)
+		return r;
+	if ((r = amqp_url(c, v, "amqp.", a)) != 0)
+		return r;
+	if (a->tick && a->body != NULL)
+		return jfield_fail(c, "amqp.body", "a tick's body is the tick "
+		    "(give either \"body\" or \"tick\": true)");
+	if ((a->exchange = strdup(a->tick ? "hacron" : "")) == NULL ||
+	    (a->routing_key = strdup("")) == NULL)
+		return jfield_oom(c);
+	if ((r = amqp_shortstr(c, v, "amqp.", "exchange",
+	    &a->exchange)) != 0 ||
+	    (r = amqp_shortstr(c, v, "amqp.", "routing_key",
+	    &a->routing_key)) != 0)
+		return r;
+	if ((x = jfield_get(v, "headers")) != NULL)
+		return parse_headers(c, x, "amqp.headers", &a->headers);
+	return 0;
+}
+
 /* ---- notify ---- */
 
 static const char *const notify_events[] = {
@@ -710,6 +847,7 @@ static const struct jfield notify_fields[] = {
 	JFIELD_KNOWN("email"),
 	JFIELD_KNOWN("webhook"),
 	JFIELD_KNOWN("slack"),
+	JFIELD_KNOWN("amqp"),
 };
 static const struct jfield webhook_fields[] = {
 	JFIELD_KNOWN("url"),
@@ -739,6 +877,7 @@ defs_notify_free(struct job_notify *n)
 	free(n->webhook_url);
 	jfield_strv_free(n->webhook_headers);
 	free(n->slack_url);
+	amqp_free(n->amqp);
 	free(n);
 }
 
@@ -830,6 +969,41 @@ notify_url(struct jfield_ctx *c, json_object *v, const char *pre,
 	return check_url(c, path, *url);
 }
 
+static const struct jfield notify_amqp_fields[] = {
+	JFIELD_KNOWN("url"),
+	JFIELD_ENTRY("ca_file", JFIELD_PATH, AOFF(ca_file), 1, 0, NULL),
+	JFIELD_KNOWN("exchange"),
+	JFIELD_KNOWN("routing_key"),
+};
+
+/* "amqp": {"url", "ca_file", "exchange" (default "amq.topic"),
+ * "routing_key" (default none: the sink's "distcron.EVENT.JOB")}. */
+static int
+notify_amqp(struct jfield_ctx *c, json_object *v, const char *pre,
+    struct job_amqp **out)
+{
+	char path[JFIELD_PATH_LEN], sub[JFIELD_PATH_LEN];
+	struct job_amqp *a;
+	int r;
+
+	jfield_join(path, pre, "amqp");
+	jfield_join(sub, path, ".");
+	if ((r = jfield_object(c, v, path, sub, notify_amqp_fields,
+	    NELEM(notify_amqp_fields))) != 0)
+		return r;
+	snprintf(path, sizeof(path), "%s", sub);
+	amqp_free(*out);
+	if ((a = *out = calloc(1, sizeof(*a))) == NULL ||
+	    (a->exchange = strdup("amq.topic")) == NULL)
+		return jfield_oom(c);
+	if ((r = jfield_read(c, v, path, notify_amqp_fields,
+	    NELEM(notify_amqp_fields), a)) != 0 ||
+	    (r = amqp_url(c, v, path, a)) != 0 ||
+	    (r = amqp_shortstr(c, v, path, "exchange", &a->exchange)) != 0)
+		return r;
+	return amqp_shortstr(c, v, path, "routing_key", &a->routing_key);
+}
+
 static int
 notify_read(struct jfield_ctx *c, json_object *v, const char *pre,
     struct job_notify *n)
@@ -853,9 +1027,12 @@ notify_read(struct jfield_ctx *c, json_object *v, const char *pre,
 		    (r = parse_headers(c, x, path, &n->webhook_headers)) != 0)
 			return r;
 	}
-	if ((x = jfield_get(v, "slack")) != NULL)
-		return notify_url(c, x, pre, "slack", slack_fields,
-		    NELEM(slack_fields), &n->slack_url);
+	if ((x = jfield_get(v, "slack")) != NULL &&
+	    (r = notify_url(c, x, pre, "slack", slack_fields,
+	    NELEM(slack_fields), &n->slack_url)) != 0)
+		return r;
+	if ((x = jfield_get(v, "amqp")) != NULL)
+		return notify_amqp(c, x, pre, &n->amqp);
 	return 0;
 }
 
@@ -893,22 +1070,29 @@ parse_notify(struct jfield_ctx *c, json_object *root, struct job_def *job)
 	return defs_notify_parse(c, v, "notify", &job->notify);
 }
 
-/* Exactly one of "command" (argv array or shell string) and "http". */
+/* Exactly one of "command" (argv array or shell string), "http" and
+ * "amqp". */
 static int
 parse_action(struct jfield_ctx *c, json_object *root, struct job_def *job)
 {
 	json_object *cmd = jfield_get(root, "command");
 	json_object *http = jfield_get(root, "http");
+	json_object *amqp = jfield_get(root, "amqp");
 
 	if (cmd != NULL && http != NULL)
 		return jfield_fail(c, "command",
 		    "give either \"command\" or \"http\", not both");
+	if (amqp != NULL && (cmd != NULL || http != NULL))
+		return jfield_fail(c, "amqp", "give one of \"command\", "
+		    "\"http\" and \"amqp\", not several");
 	if (http != NULL)
 		return parse_http(c, http, job);
+	if (amqp != NULL)
+		return parse_amqp(c, amqp, job);
 	if (cmd == NULL)
 		return jfield_fail(c, "command", "missing (write \"command\": "
 		    "[\"/path/to/program\", \"arg\"], a shell command string, "
-		    "or an \"http\" object)");
+		    "an \"http\" or an \"amqp\" object)");
 	return parse_command(c, cmd, job);
 }
 
@@ -1301,9 +1485,12 @@ defs_job_mask(json_object *def)
 	mask_members(jfield_get(def, "environment"));
 	mask_members(jfield_get(http, "headers"));
 	mask_url(http, "url", false);
+	mask_members(jfield_get(jfield_get(def, "amqp"), "headers"));
+	mask_url(jfield_get(def, "amqp"), "url", false);
 	mask_members(jfield_get(hook, "headers"));
 	mask_url(hook, "url", false);
 	mask_url(jfield_get(notify, "slack"), "url", true);
+	mask_url(jfield_get(notify, "amqp"), "url", false);
 }
 
 /* ---- parsing entry points ---- */

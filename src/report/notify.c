@@ -1,6 +1,6 @@
 /*
- * notify.c - notifications as an outbox planner and three sinks (e-mail,
- * webhook, Slack); see notify.h.
+ * notify.c - notifications as an outbox planner and four sinks (e-mail,
+ * webhook, Slack, AMQP); see notify.h.
  *
  * The planner runs on the loop thread: from the record (final, STARTED,
  * or a missed tick) and the job's previous status it picks the event, and
@@ -37,7 +37,7 @@
 #include "distcron/url.h"
 #include "notify_int.h"
 
-enum channel { CH_EMAIL, CH_WEBHOOK, CH_SLACK };
+enum channel { CH_EMAIL, CH_WEBHOOK, CH_SLACK, CH_AMQP };
 
 /* When a job last had a message on a channel. */
 struct sent {
@@ -63,7 +63,8 @@ struct notify {
 	struct chan chans[NOTIFY_SINKS];
 };
 
-static const char *const chan_names[] = { "email", "webhook", "slack" };
+static const char *const chan_names[] = { "email", "webhook", "slack",
+    "amqp" };
 
 static int64_t
 real_now_ms(void)
@@ -291,6 +292,8 @@ plan_wants(const struct notify *n, const struct job_def *def,
 		    (ev == DEFS_NOTIFY_FAILURE && owners_mail(def));
 	case CH_WEBHOOK:
 		return nf != NULL && nf->webhook_url != NULL;
+	case CH_AMQP:
+		return nf != NULL && nf->amqp != NULL;
 	default:
 		return nf != NULL && nf->slack_url != NULL;
 	}
@@ -309,7 +312,7 @@ notify_plan(void *arg, const struct store_run *rec,
 
 	if (ev == 0)
 		return 0;
-	for (ch = CH_EMAIL; ch <= CH_SLACK && k < max; ch++) {
+	for (ch = CH_EMAIL; ch <= CH_AMQP && k < max; ch++) {
 		if (!plan_wants(n, def, (enum channel)ch, ev))
 			continue;
 		rows[k].sink = chan_names[ch];
@@ -456,6 +459,17 @@ send_http(struct chan *c, const struct notify_msg *m,
 	return r != 0 ? OUTBOX_RETRY : http_result(status);
 }
 
+static enum outbox_result
+send_amqp(struct chan *c, const struct notify_msg *m,
+    const struct job_def *def, char *why, size_t whylen)
+{
+	const struct job_notify *nf = notify_of(c->n, def);
+
+	if (nf == NULL || nf->amqp == NULL)	/* no longer has it */
+		return OUTBOX_DELIVERED;
+	return notify_send_amqp(c->n->cfg, nf->amqp, m, why, whylen);
+}
+
 /* ---- coalescing ---- */
 
 static struct sent *
@@ -508,6 +522,8 @@ deliver_job(struct chan *c, const struct outbox_entry *g, size_t ng,
 		res = OUTBOX_PARK;
 	} else if (c->ch == CH_EMAIL)
 		res = send_mail(c, &m, def, why, sizeof(why));
+	else if (c->ch == CH_AMQP)
+		res = send_amqp(c, &m, def, why, sizeof(why));
 	else
 		res = send_http(c, &m, def, why, sizeof(why));
 	notify_msg_free(&m);
@@ -637,6 +653,7 @@ static const struct outbox_sink_ops sink_ops[NOTIFY_SINKS] = {
 	{ .name = "email", .deliver = chan_deliver, .free = chan_free },
 	{ .name = "webhook", .deliver = chan_deliver, .free = chan_free },
 	{ .name = "slack", .deliver = chan_deliver, .free = chan_free },
+	{ .name = "amqp", .deliver = chan_deliver, .free = chan_free },
 };
 
 /* ---- life ---- */

@@ -1,6 +1,7 @@
 /*
  * notify_int.h - private to the notify module (notify.c: planner, sinks,
- * coalescing; notify_msg.c: the messages; notify_send.c: SMTP and HTTP).
+ * coalescing; notify_msg.c: the messages; notify_send.c: SMTP and HTTP;
+ * notify_amqp.c: AMQP).
  */
 #ifndef DISTCRON_NOTIFY_INT_H
 #define DISTCRON_NOTIFY_INT_H
@@ -86,5 +87,17 @@ int notify_send_mail(const struct config_smtp *s, char *const *rcpt,
 int notify_send_http(const char *url, char *const *headers,
     const char *body, const char *peer, const char *shown, long *status,
     char *why, size_t whylen);
+
+struct job_amqp;
+/*
+ * The amqp channel (notify_amqp.c): publishes m's report (the webhook's
+ * JSON) as a's says (its url, else the config's amqp.url) and waits for
+ * the broker's confirm.  Returns OUTBOX_DELIVERED, OUTBOX_PARK (no URL,
+ * access refused, no such exchange) or OUTBOX_RETRY, why set but when
+ * delivered.  Blocks (at most about 2 x NOTIFY_CONNECT_MS).
+ */
+enum outbox_result notify_send_amqp(const struct config *cfg,
+    const struct job_amqp *a, const struct notify_msg *m, char *why,
+    size_t whylen);
 
 #endif

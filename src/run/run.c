@@ -327,7 +327,8 @@ run_pick_nodes(struct run *run)
 	size_t i, n;
 	int count = 0;
 
-	if (run->def->http != NULL)	/* sent by the daemon itself */
+	if (run->def->http != NULL || run->def->amqp != NULL)
+		/* sent by the daemon itself */
 		return run_add_item(run, RUNNER_HTTP_NODE, 1) == 0;
 	if (run->def->hosts == JOB_HOSTS_ANY) {
 		one = policy_pick_any(r->policy, run->def, NULL, 0,
@@ -695,6 +696,8 @@ item_ops(struct run *run, const struct policy_node *ns, const char **why)
 {
 	if (run->def->http != NULL)
 		return &exec_http_ops;
+	if (run->def->amqp != NULL)
+		return &exec_amqp_ops;
 	if (ns == NULL) {
 		*why = "node no longer defined";
 		return NULL;
@@ -800,9 +803,14 @@ item_exec(struct item_ctx *ic)
 	spec.log_fields = fields;
 	spec.target = ns ? ns->def : NULL;
 	spec.http = run->def->http;
+	spec.amqp = run->def->amqp;
+	spec.job = run->def->name;
+	spec.scheduled_at = run->rec->scheduled_at;
+	spec.zone = run->def->zone;
 	spec.spawned = item_spawned;
 	spec.ctx = ic->ops == &exec_ssh_ops ? (void *)r->ssh :
-	    ic->ops == &exec_http_ops ? (void *)r->http : NULL;
+	    ic->ops == &exec_http_ops ? (void *)r->http :
+	    ic->ops == &exec_amqp_ops ? (void *)r->amqp : NULL;
 	it->status = RUN_STARTED;
 	it->started_ms = loop_real_ms();
 	if (it->attempt == 1 && strcmp(run->rec->trigger, "schedule") == 0)

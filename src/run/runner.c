@@ -158,6 +158,8 @@ runner_new(const struct config *cfg, struct loop *loop, struct store *st,
 	ssh_cfg.max_conns_per_node = (int)cfg->ssh_max_conns;
 	if ((rc = exec_ssh_new(loop, &ssh_cfg, &r->ssh)) != 0 ||
 	    (rc = exec_http_new(loop, &r->http)) != 0 ||
+	    (rc = exec_amqp_new(loop, cfg->amqp.url, cfg->amqp.ca_file,
+	    &r->amqp)) != 0 ||
 	    (rc = policy_new(loop, cfg, r->ssh, &r->policy)) != 0 ||
 	    (rc = storeq_new(st, loop, runner_store_cap(cfg), &r->q)) != 0 ||
 	    (rc = scheduler_new(loop, RUNNER_LEAD_MS, plan_due, plan_jump,
@@ -260,6 +262,7 @@ runner_free(struct runner *r)
 	policy_free(r->policy);
 	exec_ssh_free(r->ssh);
 	exec_http_free(r->http);
+	exec_amqp_free(r->amqp);
 	free(r->pending);
 	defs_set_free(r->set);
 	free(r->member);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "distcron/exec.h"
+#include "distcron/exec_amqp.h"
 #include "distcron/exec_http.h"
 #include "distcron/exec_ssh.h"
 #include "distcron/outcap.h"
@@ -91,6 +92,7 @@ struct runner {
 	struct policy *policy;		/* nodes: selection and health */
 	struct exec_ssh *ssh;		/* SSH connection pool */
 	struct exec_http *http;		/* HTTP client */
+	struct exec_amqp *amqp;		/* AMQP publisher */
 	struct outcap_budget outbudget;	/* captured output in memory */
 	struct item_ctx *wait_head, **wait_tail;
 	int64_t wait_began_ms;	/* the queue formed (CLOCK_REALTIME) */

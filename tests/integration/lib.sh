@@ -73,10 +73,11 @@ api_setup() {
 
 # api_daemon_start [ARG...]: starts the daemon on $J, $N, $S with the API on a
 # free loopback port and waits for it: $pid, $PORT, $URL and $TOKEN (the
-# generated full token).  The log is $T/daemon.log.
+# generated full token).  The log is $T/daemon.log.  The config file is
+# $API_CONFIG if set, else none.
 api_daemon_start() {
 	: >"$T/daemon.log"
-	"$daemon" --config /dev/null --jobs-dir "$J" --nodes-dir "$N" \
+	"$daemon" --config "${API_CONFIG:-/dev/null}" --jobs-dir "$J" --nodes-dir "$N" \
 	    --state-dir "$S" --listen 127.0.0.1:0 --shutdown-grace 2s \
 	    --reload-delay 100ms --log-level debug "$@" >>"$T/daemon.log" 2>&1 &
 	pid=$!

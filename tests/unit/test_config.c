@@ -312,12 +312,17 @@ test_secret_file_private(void **state)
 		  "\"a@b\"}}", "smtp.url" },
 		{ "{\"cluster\": {\"username\": \"u\", \"password\": "
 		  "\"pw\"}}", "cluster.password" },
+		{ "{\"amqp\": {\"url\": \"amqp://u:pw@mq:5672/\"}}",
+		  "amqp.url" },
+		{ "{\"notify\": {\"amqp\": {\"url\": "
+		  "\"amqps://u:pw@mq/v\"}}}", "notify.amqp.url" },
 	};
 	static const char *const public[] = {
 		"{\"api_token\": \"\", \"listen\": \"127.0.0.1:1\"}",
 		"{\"notify\": {\"webhook\": {\"url\": "
 		"\"https://hook.example/x\", \"headers\": {}}}}",
 		"{\"elasticsearch\": {\"url\": [\"http://es1:9200\"]}}",
+		"{\"amqp\": {\"url\": \"amqp://mq:5672/\"}}",
 		"{\"cluster\": {\"etcd\": \"http://a:2379,http://b:2379\", "
 		"\"password\": \"\"}}",
 	};
@@ -443,6 +448,19 @@ test_sections(void **state)
 	expect_error(3, a4, NULL, ": notify.on[0]: unknown event \"sometimes\"");
 	write_file("{\"statsd\": {\"host\": \"h\", \"port\": 70000}}");
 	expect_error(3, a4, NULL, ": statsd.port: 70000 out of range 1-65535");
+	write_file("{\"amqp\": {\"url\": \"http://u:pw@mq/\"}}");
+	expect_error(3, a4, NULL, ": amqp.url: must start with amqp:// or "
+	    "amqps:// (got \"http://mq/\")");
+	write_file("{\"amqp\": {\"url\": \"amqp://mq/\", \"ca_file\": 1}}");
+	expect_error(3, a4, NULL, ": amqp.ca_file: expected a string, got "
+	    "integer");
+	write_file("{\"amqp\": {\"url\": \"amqp://mq/\", "
+	    "\"ca_file\": \"/etc/ca.pem\"}}");
+	assert_int_equal(load(&cfg, 3, a4, NULL, err), 0);
+	assert_string_equal(cfg.amqp.url, "amqp://mq/");
+	assert_string_equal(cfg.amqp.ca_file, "/etc/ca.pem");
+	config_free(&cfg);
+	assert_null(cfg.amqp.url);
 
 	/* elasticsearch is kept as written, for the sink's module to read */
 	write_file("{\"elasticsearch\": {\"url\": \"http://127.0.0.1:9200\", "

@@ -432,6 +432,93 @@ test_http_job(void **state)
 	defs_job_unref(j);
 }
 
+/* AMQP jobs: every field, the defaults (a tick's exchange "hacron"), and
+ * bad fields named by their path. */
+static void
+test_amqp_job(void **state)
+{
+	struct job_def *j;
+
+	(void)state;
+	j = job_ok(JOB_NOCMD(", \"amqp\": {\"url\": \"amqps://u:p@mq:5671/v\", "
+	    "\"ca_file\": \"/etc/ca.pem\", \"exchange\": \"ev\", "
+	    "\"routing_key\": \"a.b\", \"body\": \"hi\", "
+	    "\"headers\": {\"X-A\": \"1\"}, \"persistent\": true}"), NULL);
+	assert_null(j->argv);
+	assert_null(j->http);
+	assert_string_equal(j->amqp->url, "amqps://u:p@mq:5671/v");
+	assert_string_equal(j->amqp->ca_file, "/etc/ca.pem");
+	assert_string_equal(j->amqp->exchange, "ev");
+	assert_string_equal(j->amqp->routing_key, "a.b");
+	assert_string_equal(j->amqp->body, "hi");
+	assert_string_equal(j->amqp->headers[0], "X-A: 1");
+	assert_true(j->amqp->persistent);
+	assert_false(j->amqp->tick);
+	defs_job_unref(j);
+
+	j = job_ok(JOB_NOCMD(", \"amqp\": {\"tick\": true}"), NULL);
+	assert_null(j->amqp->url);
+	assert_string_equal(j->amqp->exchange, "hacron");
+	assert_string_equal(j->amqp->routing_key, "");
+	assert_null(j->amqp->body);
+	assert_int_equal(strv_len(j->amqp->headers), 0);
+	assert_true(j->amqp->tick);
+	defs_job_unref(j);
+
+	j = job_ok(JOB_NOCMD(", \"amqp\": {\"body\": \"x\"}"), NULL);
+	assert_string_equal(j->amqp->exchange, "");
+	defs_job_unref(j);
+}
+
+static void
+test_amqp_job_errors(void **state)
+{
+	(void)state;
+	job_err(JOB(", \"amqp\": {\"tick\": true}"), "amqp: give one of "
+	    "\"command\", \"http\" and \"amqp\", not several");
+	job_err(JOB_NOCMD(", \"amqp\": {\"url\": \"http://u:pw@mq/\"}"),
+	    "amqp.url: must start with amqp:// or amqps:// "
+	    "\"http://mq/\"");
+	job_err(JOB_NOCMD(", \"amqp\": {\"url\": \"amqp:///v\"}"),
+	    "amqp.url: no host in \"amqp:///v\"");
+	job_err(JOB_NOCMD(", \"amqp\": {\"tick\": true, \"body\": \"x\"}"),
+	    "amqp.body: a tick's body is the tick (give either \"body\" or "
+	    "\"tick\": true)");
+	job_err(JOB_NOCMD(", \"amqp\": {\"persistent\": \"yes\"}"),
+	    "amqp.persistent: expected a boolean, got string");
+	job_err(JOB_NOCMD(", \"amqp\": {\"exchange\": 3}"),
+	    "amqp.exchange: expected a string, got integer");
+	job_err(JOB_NOCMD(", \"amqp\": {\"headers\": {\"A\": \"x\\ny\"}}"),
+	    "amqp.headers.A: contains a line break");
+	job_err(JOB_NOCMD(", \"amqp\": {\"ca_file\": \"ca.pem\"}"),
+	    "amqp.ca_file: must be an absolute path (got \"ca.pem\")");
+	job_err(JOB(", \"notify\": {\"amqp\": {\"url\": \"mq:5672\"}}"),
+	    "notify.amqp.url: must start with amqp:// or amqps:// "
+	    "\"mq:5672\"");
+	job_err(JOB(", \"notify\": {\"amqp\": {\"routing_key\": []}}"),
+	    "notify.amqp.routing_key: expected a string, got array");
+}
+
+/* The amqp notification channel: its defaults and fields. */
+static void
+test_amqp_notify(void **state)
+{
+	struct job_def *j;
+
+	(void)state;
+	j = job_ok(JOB(", \"notify\": {\"amqp\": {}}"), NULL);
+	assert_null(j->notify->amqp->url);
+	assert_string_equal(j->notify->amqp->exchange, "amq.topic");
+	assert_null(j->notify->amqp->routing_key);
+	defs_job_unref(j);
+	j = job_ok(JOB(", \"notify\": {\"amqp\": {\"url\": \"amqp://mq/\", "
+	    "\"exchange\": \"ev\", \"routing_key\": \"k\"}}"), NULL);
+	assert_string_equal(j->notify->amqp->url, "amqp://mq/");
+	assert_string_equal(j->notify->amqp->exchange, "ev");
+	assert_string_equal(j->notify->amqp->routing_key, "k");
+	defs_job_unref(j);
+}
+
 /* The daemon sends HTTP requests itself: no policy needed, one ignored. */
 static void
 test_http_job_policy(void **state)
@@ -499,8 +586,8 @@ static void
 test_job_errors(void **state)
 {
 	job_err(JOB_NOCMD(""), "command: missing (write \"command\": "
-	    "[\"/path/to/program\", \"arg\"], a shell command string, or an "
-	    "\"http\" object)");
+	    "[\"/path/to/program\", \"arg\"], a shell command string, an "
+	    "\"http\" or an \"amqp\" object)");
 	job_err(JOB(", \"http\": {\"url\": \"http://x/\"}"),
 	    "command: give either \"command\" or \"http\", not both");
 	job_err(JOB(", \"timeout\": \"10x\""), "timeout: invalid duration "
@@ -1037,8 +1124,8 @@ test_load_dirs(void **state)
 	 * cross-checks; nothing about README.txt or the dotfile */
 	snprintf(path, sizeof(path), "%s/broken.json", jobs);
 	snprintf(msg, sizeof(msg), "command: missing (write \"command\": "
-	    "[\"/path/to/program\", \"arg\"], a shell command string, or an "
-	    "\"http\" object)");
+	    "[\"/path/to/program\", \"arg\"], a shell command string, an "
+	    "\"http\" or an \"amqp\" object)");
 	assert_true(find_diag(&ds, "error", path, msg) >= 0);
 	snprintf(path, sizeof(path), "%s/fifo.json", jobs);
 	assert_true(find_diag(&ds, "warning", path,
@@ -1512,6 +1599,9 @@ main(void)
 		cmocka_unit_test(test_interval_reference_and_zone),
 		cmocka_unit_test(test_output_limit_units),
 		cmocka_unit_test(test_http_job),
+		cmocka_unit_test(test_amqp_job),
+		cmocka_unit_test(test_amqp_job_errors),
+		cmocka_unit_test(test_amqp_notify),
 		cmocka_unit_test(test_http_job_policy),
 		cmocka_unit_test(test_keep_node),
 		cmocka_unit_test(test_node_extensions),
