@@ -100,6 +100,17 @@ struct job_notify {
 	char *slack_url;	/* http(s) incoming webhook, or NULL */
 };
 
+/* A {"secret": NAME} reference of a job (secrets.h resolves it when a run
+ * starts): the value it stands for goes after env[idx] ("VAR=") or
+ * http->headers[idx] ("Name: "), or is http->body. */
+enum job_secref_kind { JOB_SECREF_ENV, JOB_SECREF_HEADER, JOB_SECREF_BODY };
+struct job_secref {
+	char *name;		/* the secret's */
+	char *field;		/* where: "environment.DB_PASSWORD" */
+	enum job_secref_kind kind;
+	size_t idx;
+};
+
 struct job_def {
 	char *name;
 	char *description;
@@ -138,6 +149,8 @@ struct job_def {
 	uint64_t digest;	/* hash of the file contents, for reload diffs */
 	struct defs_fileid fid;	/* the file as it was read */
 	int refs;
+	struct job_secref *secrefs;	/* its secret references */
+	size_t nsecrefs;
 };
 
 /* Receives one diagnostic: level "error" or "warning", the file (or the
@@ -197,6 +210,15 @@ int defs_job_parse(const char *name, const char *text, size_t len,
 /* Parses one node, same conventions. */
 int defs_node_parse(const char *name, const char *text, size_t len,
     struct node_def **out, char *err, size_t errlen, defs_report_fn report,
+    void *arg);
+
+/*
+ * Makes the parsers check that each {"secret": NAME} names a secret:
+ * exists(arg, NAME) is called (from any thread that parses) and a false
+ * answer is the error "environment.X: secret \"NAME\" not found".  Set once
+ * before any parse; NULL (the default): references are not checked.
+ */
+void defs_secrets_hook(bool (*exists)(void *arg, const char *name),
     void *arg);
 
 struct job_def *defs_job_ref(struct job_def *job);

@@ -272,6 +272,12 @@ runner_set_spill(struct runner *r, struct spill *sp)
 	storeq_set_spill(r->q, sp);
 }
 
+void
+runner_set_secrets(struct runner *r, struct secrets *s)
+{
+	r->secrets = s;
+}
+
 int
 runner_store_error(struct runner *r)
 {
