@@ -1257,6 +1257,35 @@ start_root(struct daemon *d)
 	return become_user(d);
 }
 
+/* A secret was set: the job files refused (maybe for lacking it) are read
+ * again.  On the loop. */
+static void
+secret_set_loop(void *arg)
+{
+	struct daemon *d = arg;
+	struct defs_set *set = d->files != NULL ? d->files :
+	    runner_defs(d->runner);
+	size_t i;
+
+	if (set == NULL || set->nbad_jobs == 0 || d->stopping)
+		return;
+	for (i = 0; i < set->nbad_jobs; i++)
+		defs_changes_add_name(&d->pending, true, set->bad_jobs[i]);
+	if (d->loading)
+		d->reload_again = 1;
+	else
+		reload_start(d);
+}
+
+/* secrets_on_set()'s hook, on an API thread. */
+static void
+secret_set_hook(void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)loop_post(d->loop, secret_set_loop, d);
+}
+
 /* The secrets, once the store is open: the key must open every one.  Job
  * files are checked against them from now on (defs_secrets_hook()). */
 static int
@@ -1275,6 +1304,7 @@ start_secrets(struct daemon *d)
 		return rc;
 	}
 	defs_secrets_hook(secrets_exists, d->secrets);
+	secrets_on_set(d->secrets, secret_set_hook, d);
 	return 0;
 }
 

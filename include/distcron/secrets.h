@@ -37,6 +37,11 @@ int secrets_new(struct store *st, const struct secbox_key *key,
 /* Frees s (its key wiped); accepts NULL. */
 void secrets_free(struct secrets *s);
 
+/* Has fn(arg) called (on the API's thread that made the change) after each
+ * secret set through secrets_set(): the daemon reads again the job files
+ * refused for a missing secret.  Set before the API starts. */
+void secrets_on_set(struct secrets *s, void (*fn)(void *), void *arg);
+
 /* True when s holds a secret name (defs_secrets_hook()'s question). */
 bool secrets_exists(void *s, const char *name);
 

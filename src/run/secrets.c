@@ -31,7 +31,16 @@ struct secrets {
 	struct secbox_key key;
 	struct storesec_row *rows;	/* by name */
 	size_t n;
+	void (*on_set)(void *);
+	void *on_set_arg;
 };
+
+void
+secrets_on_set(struct secrets *s, void (*fn)(void *), void *arg)
+{
+	s->on_set = fn;
+	s->on_set_arg = arg;
+}
 
 /* The index of name in s->rows, or -1; *at is where it would go. */
 static long
@@ -181,7 +190,8 @@ secrets_set(struct secrets *s, const char *name, const char *value,
 	if (r != 0) {
 		free(row.name);
 		free(row.sealed);
-	}
+	} else if (s->on_set != NULL)
+		s->on_set(s->on_set_arg);
 	return r;
 }
 
