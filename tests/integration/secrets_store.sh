@@ -2,7 +2,8 @@
 # secrets_store.sh - encrypted secrets (distcronctl secret, /secrets): a
 # value set through distcronctl reaches the job that names it (its
 # environment; an HTTP job's header and body) while the run's stored
-# output, the API and the log show *** or nothing; GET /secrets lists
+# output, its report in Elasticsearch (es_double.py), the API and the log
+# show *** or nothing; GET /secrets lists
 # names only; a read-only token cannot set one; a job naming a missing
 # secret is refused with the file, field and name while the others run,
 # and is loaded once the secret is set; a new value takes effect at the
@@ -29,6 +30,12 @@ hpid=$!
 chain_exit 'kill $hpid 2>/dev/null'
 wait_for 10 test -s "$T/http.port" || skip "httpd_double.py did not start"
 HPORT=$(cat "$T/http.port")
+python3 "$top_srcdir/tests/integration/es_double.py" \
+    --port-file "$T/es.port" >"$T/es.log" 2>&1 &
+espid=$!
+chain_exit 'kill $espid 2>/dev/null'
+wait_for 10 test -s "$T/es.port" || skip "es_double.py did not start"
+ES=http://127.0.0.1:$(cat "$T/es.port")
 
 cat >"$N/local.json" <<'X'
 {"roles": ["worker"], "connection_type": "local"}
@@ -60,7 +67,8 @@ check "a key file others may read: the daemon does not start" test "$rc" -ne 0
 check "  naming the file and its mode" contains "$T/err" \
     "secrets key file $T/openkey: mode 0644"
 
-api_daemon_start --secrets-key-file "$T/key" --api-read-token "$RTOKEN"
+api_daemon_start --secrets-key-file "$T/key" --api-read-token "$RTOKEN" \
+    --es-host 127.0.0.1 --es-port "$(cat "$T/es.port")"
 LOG=$T/daemon.log
 check "the jobs lacking a secret are refused, naming file, field and secret" \
     grep -qF 'envjob.json: environment.DB_PW: secret "db-pw" not found' "$LOG"
@@ -103,6 +111,13 @@ check "the run succeeds" body "b['status'] == 'SUCCESS'"
 check "  the job had the value (its hash)" contains "$T/body" "$(sha "$V1")"
 check "  its stored output shows *** instead" contains "$T/body" 'got=***'
 check "  and never the value" lacks_mark "$T/body"
+# es_has TEXT: a report shipped to Elasticsearch holds TEXT.
+es_has() { curl -fsS "$ES/_double/docs" >"$T/docs.json" && contains "$T/docs.json" "$1"; }
+check "the report shipped to Elasticsearch shows *** too" wait_for 10 es_has 'got=***'
+check "  and never the value" lacks_mark "$T/docs.json"
+req GET /jobs/envjob/reports
+check "GET /jobs/NAME/reports: *** without the value" sh -c \
+    "grep -qF 'got=***' '$T/body' && ! grep -qF '$SECRET_MARK' '$T/body'"
 history envjob
 check "distcronctl history: *** too" sh -c "grep -qF 'got=***' '$T/h.json' && ! grep -qF '$SECRET_MARK' '$T/h.json'"
 
