@@ -1294,7 +1294,7 @@ start_secrets(struct daemon *d)
 	char err[512];
 	int rc;
 
-	defs_secrets_hook(secrets_exists, NULL);
+	defs_secrets_hook(secrets_check, NULL);
 	if (!d->seckey_set)
 		return 0;
 	rc = secrets_new(d->st, &d->seckey, &d->secrets, err, sizeof(err));
@@ -1303,7 +1303,7 @@ start_secrets(struct daemon *d)
 		log_error("%s", err[0] != '\0' ? err : err_str(rc));
 		return rc;
 	}
-	defs_secrets_hook(secrets_exists, d->secrets);
+	defs_secrets_hook(secrets_check, d->secrets);
 	secrets_on_set(d->secrets, secret_set_hook, d);
 	return 0;
 }

@@ -214,12 +214,12 @@ int defs_node_parse(const char *name, const char *text, size_t len,
 
 /*
  * Makes the parsers check that each {"secret": NAME} names a secret:
- * exists(arg, NAME) is called (from any thread that parses) and a false
- * answer is the error "environment.X: secret \"NAME\" not found".  Set once
- * before any parse; NULL (the default): references are not checked.
+ * check(arg, NAME) is called (from any thread that parses) and returns 0,
+ * ERR_NOTFOUND (the error "environment.X: secret \"NAME\" not found") or
+ * ERR_CONFIG (no secrets key: "... cannot be read: no secrets key").  Set
+ * once before any parse; NULL (the default): references are not checked.
  */
-void defs_secrets_hook(bool (*exists)(void *arg, const char *name),
-    void *arg);
+void defs_secrets_hook(int (*check)(void *arg, const char *name), void *arg);
 
 struct job_def *defs_job_ref(struct job_def *job);
 void defs_job_unref(struct job_def *job);	/* frees at zero; accepts NULL */

@@ -42,8 +42,12 @@ void secrets_free(struct secrets *s);
  * refused for a missing secret.  Set before the API starts. */
 void secrets_on_set(struct secrets *s, void (*fn)(void *), void *arg);
 
-/* True when s holds a secret name (defs_secrets_hook()'s question). */
+/* True when s holds a secret name. */
 bool secrets_exists(void *s, const char *name);
+
+/* defs_secrets_hook()'s check: 0 when s (a struct secrets, or NULL: no
+ * key) holds name, else ERR_NOTFOUND, or ERR_CONFIG when s is NULL. */
+int secrets_check(void *s, const char *name);
 
 /*
  * Sets name to value (len bytes; no NUL byte, at most SECBOX_VALUE_MAX):

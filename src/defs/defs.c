@@ -594,13 +594,13 @@ check_url(struct jfield_ctx *c, const char *path, const char *url)
 
 /* ---- secret references ---- */
 
-static bool (*secret_exists)(void *, const char *);
+static int (*secret_check)(void *, const char *);
 static void *secret_arg;
 
 void
-defs_secrets_hook(bool (*exists)(void *arg, const char *name), void *arg)
+defs_secrets_hook(int (*check)(void *arg, const char *name), void *arg)
 {
-	secret_exists = exists;
+	secret_check = check;
 	secret_arg = arg;
 }
 
@@ -614,6 +614,7 @@ secref_add(struct jfield_ctx *c, json_object *v, const char *path,
 	struct job_secref *refs, *ref;
 	json_object *n = jfield_get(v, "secret");
 	const char *name;
+	int r;
 
 	if (job == NULL)
 		return jfield_fail(c, path, "a secret reference is not "
@@ -626,9 +627,12 @@ secref_add(struct jfield_ctx *c, json_object *v, const char *path,
 	if (!defs_name_valid(name))
 		return jfield_fail(c, path, "invalid secret name %s",
 		    jfield_quote(name, q, sizeof(q)));
-	if (secret_exists != NULL && !secret_exists(secret_arg, name))
-		return jfield_fail(c, path, "secret %s not found (set it with "
-		    "distcronctl secret set)", jfield_quote(name, q, sizeof(q)));
+	if (secret_check != NULL && (r = secret_check(secret_arg, name)) != 0)
+		return jfield_fail(c, path, "secret %s %s",
+		    jfield_quote(name, q, sizeof(q)), r == ERR_CONFIG ?
+		    "cannot be read: no secrets key (secrets_key_file or "
+		    "DISTCRON_SECRETS_KEY)" : "not found (set it with "
+		    "distcronctl secret set)");
 	refs = realloc(job->secrefs, (job->nsecrefs + 1) * sizeof(*refs));
 	if (refs == NULL)
 		return jfield_oom(c);

@@ -26,7 +26,11 @@
 #include "distcron/tz.h"
 
 struct secrets {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;		/* rows */
+	pthread_mutex_t write_lock;	/* writers, one at a time: the store
+					 * is written outside lock, so that a
+					 * run's start never waits on the
+					 * disk */
 	struct store *st;
 	struct secbox_key key;
 	struct storesec_row *rows;	/* by name */
@@ -102,6 +106,7 @@ secrets_new(struct store *st, const struct secbox_key *key,
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->write_lock, NULL);
 	s->st = st;
 	s->key = *key;
 	if ((r = storesec_list(st, &s->rows, &s->n)) != 0)
@@ -123,6 +128,7 @@ secrets_free(struct secrets *s)
 	storesec_rows_free(s->rows, s->n);
 	secbox_key_wipe(&s->key);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->write_lock);
 	free(s);
 }
 
@@ -138,6 +144,14 @@ secrets_exists(void *arg, const char *name)
 	found = row_find(s, name, NULL) >= 0;
 	pthread_mutex_unlock(&s->lock);
 	return found;
+}
+
+int
+secrets_check(void *s, const char *name)
+{
+	if (s == NULL)
+		return ERR_CONFIG;
+	return secrets_exists(s, name) ? 0 : ERR_NOTFOUND;
 }
 
 /* Puts row (taken over) into the array, replacing one of its name. */
@@ -182,11 +196,14 @@ secrets_set(struct secrets *s, const char *name, const char *value,
 		free(row.name);
 		return -ENOMEM;
 	}
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->write_lock);
 	if ((r = storesec_put(s->st, name, row.sealed, row.len,
-	    row.updated_ms)) == 0)
+	    row.updated_ms)) == 0) {
+		pthread_mutex_lock(&s->lock);
 		r = row_put(s, &row);
-	pthread_mutex_unlock(&s->lock);
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->write_lock);
 	if (r != 0) {
 		free(row.name);
 		free(row.sealed);
@@ -201,9 +218,10 @@ secrets_delete(struct secrets *s, const char *name)
 	long i;
 	int r;
 
+	pthread_mutex_lock(&s->write_lock);
+	r = storesec_delete(s->st, name);
 	pthread_mutex_lock(&s->lock);
-	if ((r = storesec_delete(s->st, name)) == 0 &&
-	    (i = row_find(s, name, NULL)) >= 0) {
+	if (r == 0 && (i = row_find(s, name, NULL)) >= 0) {
 		free(s->rows[i].name);
 		free(s->rows[i].sealed);
 		memmove(&s->rows[i], &s->rows[i + 1],
@@ -211,6 +229,7 @@ secrets_delete(struct secrets *s, const char *name)
 		s->n--;
 	}
 	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->write_lock);
 	return r;
 }
 

@@ -332,12 +332,17 @@ test_missing_at_parse(void **state)
 	    " \"environment\": {\"PW\": {\"secret\": \"nope\"}}}";
 
 	assert_int_equal(secrets_new(f->st, &f->a, &s, err, sizeof(err)), 0);
-	defs_secrets_hook(secrets_exists, s);
+	defs_secrets_hook(secrets_check, s);
+	assert_int_equal(defs_job_parse("j", text, strlen(text), NULL, &j,
+	    err, sizeof(err), NULL, NULL), ERR_INVALID);
+	assert_string_equal(err, "environment.PW: secret \"nope\" not found "
+	    "(set it with distcronctl secret set)");
+	defs_secrets_hook(secrets_check, NULL);		/* no key */
 	assert_int_equal(defs_job_parse("j", text, strlen(text), NULL, &j,
 	    err, sizeof(err), NULL, NULL), ERR_INVALID);
 	defs_secrets_hook(NULL, NULL);
-	assert_string_equal(err, "environment.PW: secret \"nope\" not found "
-	    "(set it with distcronctl secret set)");
+	assert_string_equal(err, "environment.PW: secret \"nope\" cannot be "
+	    "read: no secrets key (secrets_key_file or DISTCRON_SECRETS_KEY)");
 	text = "{\"schedule\": \"@daily\", \"command\": [\"true\"], "
 	    "\"policy\": {\"roles\": [\"w\"]},"
 	    " \"environment\": {\"PW\": {\"secret\": \"a\", \"x\": 1}}}";
