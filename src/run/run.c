@@ -639,6 +639,10 @@ item_exec_done(struct exec_result *res, void *arg)
 	int unreachable = res->outcome == EXEC_UNREACHABLE;
 
 	ic->proc = NULL;
+	secrets_mask(&ic->sec, res->out, &res->out_len);
+	secrets_mask(&ic->sec, res->err, &res->err_len);
+	secrets_mask(&ic->sec, res->error, &(size_t){ strlen(res->error) });
+	secrets_use_values_free(&ic->sec);
 	r->stats.running--;
 	if (ns)
 		ns->running--;
@@ -647,10 +651,6 @@ item_exec_done(struct exec_result *res, void *arg)
 	it->signal = res->signal;
 	it->started_ms = res->started_ms;
 	it->ended_ms = res->ended_ms;
-	secrets_mask(&ic->sec, res->out, &res->out_len);
-	secrets_mask(&ic->sec, res->err, &res->err_len);
-	secrets_mask(&ic->sec, res->error, &(size_t){ strlen(res->error) });
-	secrets_use_values_free(&ic->sec);
 	it->out = res->out;
 	it->err = res->err;
 	res->out = res->err = NULL;
