@@ -1257,8 +1257,8 @@ start_root(struct daemon *d)
 	return become_user(d);
 }
 
-/* A secret was set: the job files refused (maybe for lacking it) are read
- * again.  On the loop. */
+/* A secret was set: the job and node files refused (maybe for lacking it)
+ * are read again.  On the loop. */
 static void
 secret_set_loop(void *arg)
 {
@@ -1267,10 +1267,13 @@ secret_set_loop(void *arg)
 	    runner_defs(d->runner);
 	size_t i;
 
-	if (set == NULL || set->nbad_jobs == 0 || d->stopping)
+	if (set == NULL || set->nbad_jobs + set->nbad_nodes == 0 ||
+	    d->stopping)
 		return;
 	for (i = 0; i < set->nbad_jobs; i++)
 		defs_changes_add_name(&d->pending, true, set->bad_jobs[i]);
+	for (i = 0; i < set->nbad_nodes; i++)
+		defs_changes_add_name(&d->pending, false, set->bad_nodes[i]);
 	if (d->loading)
 		d->reload_again = 1;
 	else

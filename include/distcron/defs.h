@@ -50,6 +50,8 @@ struct node_def {
 	int ssh_port;		/* default 22 */
 	char *ssh_private_key_file;
 	char *ssh_private_key_passphrase_file;
+	char *ssh_passphrase_secret;	/* "ssh_private_key_passphrase":
+					 * {"secret": NAME}'s NAME, or NULL */
 	char *ssh_known_hosts_file;	/* default /etc/distcron/known_hosts */
 	char *ssh_host_key;		/* pinned public key, or NULL */
 	char *ssh_host_key_policy;	/* "strict" (default) or "accept-new" */

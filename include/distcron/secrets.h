@@ -45,6 +45,11 @@ void secrets_on_set(struct secrets *s, void (*fn)(void *), void *arg);
 /* True when s holds a secret name. */
 bool secrets_exists(void *s, const char *name);
 
+/* Opens name's value into a new *value (wipe and free it); s may be NULL
+ * (no key: ERR_CONFIG).  0, ERR_NOTFOUND, ERR_AUTH, -ENOMEM.  For
+ * exec_ssh_set_secrets() (a node's key passphrase). */
+int secrets_value(void *s, const char *name, char **value);
+
 /* defs_secrets_hook()'s check: 0 when s (a struct secrets, or NULL: no
  * key) holds name, else ERR_NOTFOUND, or ERR_CONFIG when s is NULL. */
 int secrets_check(void *s, const char *name);

@@ -604,22 +604,18 @@ defs_secrets_hook(int (*check)(void *arg, const char *name), void *arg)
 	secret_arg = arg;
 }
 
-/* Records the reference v ({"secret": NAME}, at path) of job, of kind at
- * idx.  job NULL: references are not accepted there. */
+/* The NAME of v ({"secret": NAME}, at path), a secret that exists. */
 static int
-secref_add(struct jfield_ctx *c, json_object *v, const char *path,
-    struct job_def *job, enum job_secref_kind kind, size_t idx)
+secret_name(struct jfield_ctx *c, json_object *v, const char *path,
+    const char **namep)
 {
 	char q[JFIELD_QUOTE_LEN];
-	struct job_secref *refs, *ref;
 	json_object *n = jfield_get(v, "secret");
 	const char *name;
 	int r;
 
-	if (job == NULL)
-		return jfield_fail(c, path, "a secret reference is not "
-		    "accepted here");
-	if (n == NULL || json_object_object_length(v) != 1)
+	if (!json_object_is_type(v, json_type_object) || n == NULL ||
+	    json_object_object_length(v) != 1)
 		return jfield_fail(c, path, "expected a string or "
 		    "{\"secret\": NAME}");
 	if (jfield_cstr(c, n, path, &name) != 0)
@@ -633,6 +629,24 @@ secref_add(struct jfield_ctx *c, json_object *v, const char *path,
 		    "cannot be read: no secrets key (secrets_key_file or "
 		    "DISTCRON_SECRETS_KEY)" : "not found (set it with "
 		    "distcronctl secret set)");
+	*namep = name;
+	return 0;
+}
+
+/* Records the reference v ({"secret": NAME}, at path) of job, of kind at
+ * idx.  job NULL: references are not accepted there. */
+static int
+secref_add(struct jfield_ctx *c, json_object *v, const char *path,
+    struct job_def *job, enum job_secref_kind kind, size_t idx)
+{
+	struct job_secref *refs, *ref;
+	const char *name;
+
+	if (job == NULL)
+		return jfield_fail(c, path, "a secret reference is not "
+		    "accepted here");
+	if (secret_name(c, v, path, &name) != 0)
+		return ERR_INVALID;
 	refs = realloc(job->secrefs, (job->nsecrefs + 1) * sizeof(*refs));
 	if (refs == NULL)
 		return jfield_oom(c);
@@ -1151,6 +1165,7 @@ static const struct jfield ssh_fields[] = {
 	    NOFF(ssh_private_key_file), 1, 0, NULL),
 	JFIELD_ENTRY("ssh_private_key_passphrase_file", JFIELD_STR,
 	    NOFF(ssh_private_key_passphrase_file), 1, 0, NULL),
+	JFIELD_KNOWN("ssh_private_key_passphrase"),
 	JFIELD_ENTRY("ssh_known_hosts_file", JFIELD_STR,
 	    NOFF(ssh_known_hosts_file), 1, 0, NULL),
 	JFIELD_ENTRY("ssh_host_key", JFIELD_STR, NOFF(ssh_host_key), 1, 0,
@@ -1174,6 +1189,7 @@ defs_node_free(struct node_def *n)
 	free(n->ssh_host);
 	free(n->ssh_private_key_file);
 	free(n->ssh_private_key_passphrase_file);
+	free(n->ssh_passphrase_secret);
 	free(n->ssh_known_hosts_file);
 	free(n->ssh_host_key);
 	free(n->ssh_host_key_policy);
@@ -1216,6 +1232,8 @@ defs_node_dup(const struct node_def *src)
 	n->ssh_private_key_file = dup_or_null(src->ssh_private_key_file, &ok);
 	n->ssh_private_key_passphrase_file =
 	    dup_or_null(src->ssh_private_key_passphrase_file, &ok);
+	n->ssh_passphrase_secret = dup_or_null(src->ssh_passphrase_secret,
+	    &ok);
 	n->ssh_known_hosts_file = dup_or_null(src->ssh_known_hosts_file, &ok);
 	n->ssh_host_key = dup_or_null(src->ssh_host_key, &ok);
 	n->ssh_host_key_policy = dup_or_null(src->ssh_host_key_policy, &ok);
@@ -1287,6 +1305,31 @@ bad:
 	    "port 1-65535)", jfield_quote(s, q, sizeof(q)));
 }
 
+/* "ssh_private_key_passphrase": a secret reference only (a passphrase is
+ * never written in a node file). */
+static int
+parse_passphrase(struct jfield_ctx *c, json_object *v, struct node_def *n)
+{
+	static const char *const path =
+	    "connection_options.ssh_private_key_passphrase";
+	const char *name;
+
+	if (v == NULL)
+		return 0;
+	if (n->ssh_private_key_passphrase_file != NULL)
+		return jfield_fail(c, path, "give it or "
+		    "ssh_private_key_passphrase_file, not both");
+	if (!json_object_is_type(v, json_type_object))
+		return jfield_fail(c, path, "expected {\"secret\": NAME} (set "
+		    "the passphrase with distcronctl secret set; or use "
+		    "ssh_private_key_passphrase_file)");
+	if (secret_name(c, v, path, &name) != 0)
+		return ERR_INVALID;
+	free(n->ssh_passphrase_secret);
+	return (n->ssh_passphrase_secret = strdup(name)) == NULL ?
+	    jfield_oom(c) : 0;
+}
+
 static int
 parse_ssh(struct jfield_ctx *c, json_object *v, struct node_def *n)
 {
@@ -1314,6 +1357,9 @@ parse_ssh(struct jfield_ctx *c, json_object *v, struct node_def *n)
 	if (n->ssh_private_key_file == NULL)
 		return jfield_fail(c, "connection_options.ssh_private_key_file",
 		    "missing");
+	if ((r = parse_passphrase(c, jfield_get(v,
+	    "ssh_private_key_passphrase"), n)) != 0)
+		return r;
 	if (n->ssh_known_hosts_file == NULL &&
 	    (n->ssh_known_hosts_file = strdup(KNOWN_HOSTS)) == NULL)
 		return jfield_oom(c);

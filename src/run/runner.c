@@ -276,6 +276,7 @@ void
 runner_set_secrets(struct runner *r, struct secrets *s)
 {
 	r->secrets = s;
+	exec_ssh_set_secrets(r->ssh, secrets_value, s);
 }
 
 int

@@ -147,6 +147,24 @@ secrets_exists(void *arg, const char *name)
 }
 
 int
+secrets_value(void *arg, const char *name, char **value)
+{
+	struct secrets *s = arg;
+	long i;
+	int r = ERR_NOTFOUND;
+
+	*value = NULL;
+	if (s == NULL)
+		return ERR_CONFIG;
+	pthread_mutex_lock(&s->lock);
+	if ((i = row_find(s, name, NULL)) >= 0)
+		r = secbox_open(&s->key, name, s->rows[i].sealed,
+		    s->rows[i].len, value);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int
 secrets_check(void *s, const char *name)
 {
 	if (s == NULL)
@@ -288,17 +306,8 @@ static int
 value_open(struct secrets *s, const struct job_secref *ref, char **value,
     char *err, size_t errlen)
 {
-	long i;
-	int r = ERR_NOTFOUND;
+	int r = secrets_value(s, ref->name, value);
 
-	*value = NULL;
-	if (s != NULL) {
-		pthread_mutex_lock(&s->lock);
-		if ((i = row_find(s, ref->name, NULL)) >= 0)
-			r = secbox_open(&s->key, ref->name, s->rows[i].sealed,
-			    s->rows[i].len, value);
-		pthread_mutex_unlock(&s->lock);
-	}
 	if (r == 0 && ref->kind == JOB_SECREF_HEADER &&
 	    strpbrk(*value, "\r\n") != NULL)
 		r = ERR_INVALID;
