@@ -67,6 +67,13 @@ check "a key file others may read: the daemon does not start" test "$rc" -ne 0
 check "  naming the file and its mode" contains "$T/err" \
     "secrets key file $T/openkey: mode 0644"
 
+DISTCRON_SECRETS_KEY=0123abc run "$daemon" --config /dev/null --jobs-dir "$J" \
+    --nodes-dir "$N" --state-dir "$S" --listen 127.0.0.1:0
+check "a malformed DISTCRON_SECRETS_KEY: the daemon does not start" \
+    test "$rc" -ne 0
+check "  saying what a key is, without echoing it" sh -c \
+    "grep -qF 'DISTCRON_SECRETS_KEY: expected 64 hexadecimal digits' '$T/err' && ! grep -q 0123abc '$T/err'"
+
 api_daemon_start --secrets-key-file "$T/key" --api-read-token "$RTOKEN" \
     --es-host 127.0.0.1 --es-port "$(cat "$T/es.port")"
 LOG=$T/daemon.log

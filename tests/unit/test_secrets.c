@@ -275,7 +275,7 @@ test_apply_and_mask(void **state)
 	struct secrets_use u;
 	const struct job_http *h = NULL;
 	struct job_def *j;
-	char err[256] = "", *env[3], out[] = "pw=hunter22 tok=t0k3n-value "
+	char err[256] = "", *env[3], *v, out[] = "pw=hunter22 tok=t0k3n-value "
 	    "hunter22 ab";
 	size_t len = strlen(out);
 
@@ -305,6 +305,22 @@ test_apply_and_mask(void **state)
 	secrets_mask(&u, out, &len);
 	assert_string_equal(out, "pw=*** tok=*** *** ab");
 	assert_int_equal(len, strlen(out));
+	secrets_use_values_free(&u);
+	/* A value with a NUL byte is refused, the old one kept. */
+	assert_int_equal(secrets_set(s, "tok", "a\0b", 3, err, sizeof(err)),
+	    ERR_INVALID);
+	assert_string_equal(err, "value: contains a NUL byte");
+	assert_int_equal(secrets_value(s, "tok", &v), 0);
+	assert_string_equal(v, "t0k3n-value");
+	secbox_value_free(v);
+	/* A value with a line break cannot go into a header. */
+	assert_int_equal(secrets_set(s, "tok", "a\r\nX-Evil: 1", 12, err,
+	    sizeof(err)), 0);
+	assert_int_equal(secrets_apply(s, j, env, &h, &u, err, sizeof(err)),
+	    ERR_INVALID);
+	assert_string_equal(err, "http.headers.X-Key: secret \"tok\" contains "
+	    "a line break (not allowed in a header)");
+	secrets_use_free(&u);
 	secrets_use_values_free(&u);
 	/* Gone since the job was loaded: the run is refused, naming both. */
 	assert_int_equal(secrets_delete(s, "tok"), 0);
