@@ -1354,6 +1354,9 @@ start(struct daemon *d)
 	    (rc = cluster_jobs_start(d->cluster, d->zone, etcd_jobs_changed,
 	    d)) != 0))
 		return rc;
+	if (d->cluster != NULL && d->secrets != NULL &&
+	    (rc = cluster_secrets_start(d->cluster, d->secrets)) != 0)
+		return rc;
 	if ((rc = start_api(d)) != 0)
 		return rc;
 	if ((rc = watch_dirs(d)) != 0)

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct secrets;
 struct secbox_key;
@@ -41,6 +42,32 @@ void secrets_free(struct secrets *s);
  * secret set through secrets_set(): the daemon reads again the job files
  * refused for a missing secret.  Set before the API starts. */
 void secrets_on_set(struct secrets *s, void (*fn)(void *), void *arg);
+
+/*
+ * Cluster mode: the sealed values live elsewhere (etcd) and s mirrors
+ * them.  write(arg, NAME, SEALED, LEN, UPDATED_MS, err, errlen) stores a
+ * value (SEALED NULL: deletes NAME) and blocks until it is stored;
+ * returns 0, ERR_NOTFOUND (a delete of none) or an error with err saying
+ * why.  secrets_set() and secrets_delete() then write through it instead
+ * of the store and update s at once; the mirror functions below apply
+ * what the other members wrote.  Set before the API starts.
+ */
+typedef int (*secrets_write_fn)(void *arg, const char *name,
+    const unsigned char *sealed, size_t len, int64_t updated_ms, char *err,
+    size_t errlen);
+void secrets_set_remote(struct secrets *s, secrets_write_fn write,
+    void *arg);
+
+/* Mirrors a sealed value written elsewhere: refused (ERR_AUTH, ERR_INVALID,
+ * ERR_PARSE: s unchanged) when s's key does not open it for name, else
+ * put in s (on_set told).  Any thread. */
+int secrets_mirror_put(struct secrets *s, const char *name,
+    const unsigned char *sealed, size_t len, int64_t updated_ms);
+
+/* Mirrors a delete; names (n, sorted) NULL: name alone; else every secret
+ * not in names goes (a whole read: name is ignored). */
+void secrets_mirror_drop(struct secrets *s, const char *name,
+    const char *const *names, size_t n);
 
 /* True when s holds a secret name. */
 bool secrets_exists(void *s, const char *name);

@@ -102,12 +102,34 @@ rotate_store(const char *state_dir, const struct secbox_key *oldk,
 	return 0;
 }
 
+/* Rotation with the settings loaded: 0 or 1. */
+static int
+rotate(const struct ctl_settings *s, const char *new_key)
+{
+	struct secbox_key oldk, newk;
+	int fd, status = 1;
+
+	if (config_cluster_on(&s->cfg)) {
+		fprintf(stderr, "%s: secret rotate: cluster mode keeps the "
+		    "secrets in etcd: rotating them there is not supported "
+		    "yet\n", PROG);
+		return 1;
+	}
+	if (keys_get(s, new_key, &oldk, &newk) == 0 &&
+	    (fd = lock_dir(s->state_dir)) >= 0) {
+		status = rotate_store(s->state_dir, &oldk, &newk, new_key);
+		close(fd);
+	}
+	secbox_key_wipe(&oldk);
+	secbox_key_wipe(&newk);
+	return status;
+}
+
 int
 ctl_secret_rotate(const struct ctlopt_vals *v)
 {
-	struct secbox_key oldk, newk;
 	struct ctl_settings s;
-	int fd = -1, status = 1;
+	int status = 1;
 
 	if (v->new_key == NULL)
 		return ctlopt_usage_error("secret", "secret rotate: --new-key "
@@ -116,14 +138,8 @@ ctl_secret_rotate(const struct ctlopt_vals *v)
 		fprintf(stderr, "%s: libsodium: cannot initialise\n", PROG);
 		return 1;
 	}
-	if (ctl_settings_load(&s, v) == 0 &&
-	    keys_get(&s, v->new_key, &oldk, &newk) == 0 &&
-	    (fd = lock_dir(s.state_dir)) >= 0)
-		status = rotate_store(s.state_dir, &oldk, &newk, v->new_key);
-	secbox_key_wipe(&oldk);
-	secbox_key_wipe(&newk);
-	if (fd >= 0)
-		close(fd);
+	if (ctl_settings_load(&s, v) == 0)
+		status = rotate(&s, v->new_key);
 	ctl_settings_free(&s);
 	return status;
 }

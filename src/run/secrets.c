@@ -19,6 +19,7 @@
 
 #include "distcron/defs.h"
 #include "distcron/err.h"
+#include "distcron/log.h"
 #include "distcron/loop.h"
 #include "distcron/secbox.h"
 #include "distcron/secrets.h"
@@ -37,7 +38,16 @@ struct secrets {
 	size_t n;
 	void (*on_set)(void *);
 	void *on_set_arg;
+	secrets_write_fn remote;	/* cluster mode: etcd, not the store */
+	void *remote_arg;
 };
+
+void
+secrets_set_remote(struct secrets *s, secrets_write_fn write, void *arg)
+{
+	s->remote = write;
+	s->remote_arg = arg;
+}
 
 void
 secrets_on_set(struct secrets *s, void (*fn)(void *), void *arg)
@@ -172,6 +182,17 @@ secrets_check(void *s, const char *name)
 	return secrets_exists(s, name) ? 0 : ERR_NOTFOUND;
 }
 
+/* Takes row i out of the array. */
+static void
+row_remove(struct secrets *s, size_t i)
+{
+	free(s->rows[i].name);
+	free(s->rows[i].sealed);
+	memmove(&s->rows[i], &s->rows[i + 1],
+	    (s->n - i - 1) * sizeof(*s->rows));
+	s->n--;
+}
+
 /* Puts row (taken over) into the array, replacing one of its name. */
 static int
 row_put(struct secrets *s, struct storesec_row *row)
@@ -195,6 +216,24 @@ row_put(struct secrets *s, struct storesec_row *row)
 	return 0;
 }
 
+/* Puts row (taken over: freed on failure) into the array and tells
+ * on_set. */
+static int
+row_keep(struct secrets *s, struct storesec_row *row)
+{
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	r = row_put(s, row);
+	pthread_mutex_unlock(&s->lock);
+	if (r != 0) {
+		free(row->name);
+		free(row->sealed);
+	} else if (s->on_set != NULL)
+		s->on_set(s->on_set_arg);
+	return r;
+}
+
 int
 secrets_set(struct secrets *s, const char *name, const char *value,
     size_t len, char *err, size_t errlen)
@@ -215,19 +254,75 @@ secrets_set(struct secrets *s, const char *name, const char *value,
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&s->write_lock);
-	if ((r = storesec_put(s->st, name, row.sealed, row.len,
-	    row.updated_ms)) == 0) {
-		pthread_mutex_lock(&s->lock);
-		r = row_put(s, &row);
-		pthread_mutex_unlock(&s->lock);
-	}
-	pthread_mutex_unlock(&s->write_lock);
-	if (r != 0) {
+	if (s->remote != NULL)
+		r = s->remote(s->remote_arg, name, row.sealed, row.len,
+		    row.updated_ms, err, errlen);
+	else
+		r = storesec_put(s->st, name, row.sealed, row.len,
+		    row.updated_ms);
+	if (r == 0)
+		r = row_keep(s, &row);
+	else {
 		free(row.name);
 		free(row.sealed);
-	} else if (s->on_set != NULL)
-		s->on_set(s->on_set_arg);
+	}
+	pthread_mutex_unlock(&s->write_lock);
 	return r;
+}
+
+int
+secrets_mirror_put(struct secrets *s, const char *name,
+    const unsigned char *sealed, size_t len, int64_t updated_ms)
+{
+	struct storesec_row row = { .len = len, .updated_ms = updated_ms };
+	char *value = NULL;
+	int r;
+
+	if ((r = secbox_open(&s->key, name, sealed, len, &value)) != 0)
+		return r;
+	secbox_value_free(value);
+	if ((row.name = strdup(name)) == NULL ||
+	    (row.sealed = malloc(len)) == NULL) {
+		free(row.name);
+		return -ENOMEM;
+	}
+	memcpy(row.sealed, sealed, len);
+	return row_keep(s, &row);
+}
+
+/* True when name is one of names (n, sorted). */
+static bool
+listed(const char *name, const char *const *names, size_t n)
+{
+	size_t lo = 0, hi = n, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if ((c = strcmp(names[mid], name)) == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+void
+secrets_mirror_drop(struct secrets *s, const char *name,
+    const char *const *names, size_t n)
+{
+	long i;
+	size_t k;
+
+	pthread_mutex_lock(&s->lock);
+	if (names == NULL && (i = row_find(s, name, NULL)) >= 0)
+		row_remove(s, (size_t)i);
+	for (k = s->n; names != NULL && k > 0; k--)
+		if (!listed(s->rows[k - 1].name, names, n))
+			row_remove(s, k - 1);
+	pthread_mutex_unlock(&s->lock);
 }
 
 int
@@ -236,18 +331,18 @@ secrets_delete(struct secrets *s, const char *name)
 	long i;
 	int r;
 
+	char err[256];
+
 	pthread_mutex_lock(&s->write_lock);
-	r = storesec_delete(s->st, name);
+	r = s->remote != NULL ? s->remote(s->remote_arg, name, NULL, 0, 0,
+	    err, sizeof(err)) : storesec_delete(s->st, name);
 	pthread_mutex_lock(&s->lock);
-	if (r == 0 && (i = row_find(s, name, NULL)) >= 0) {
-		free(s->rows[i].name);
-		free(s->rows[i].sealed);
-		memmove(&s->rows[i], &s->rows[i + 1],
-		    (s->n - (size_t)i - 1) * sizeof(*s->rows));
-		s->n--;
-	}
+	if (r == 0 && (i = row_find(s, name, NULL)) >= 0)
+		row_remove(s, (size_t)i);
 	pthread_mutex_unlock(&s->lock);
 	pthread_mutex_unlock(&s->write_lock);
+	if (r != 0 && r != ERR_NOTFOUND && s->remote != NULL)
+		log_warn("secret %s: not deleted: %s", name, err);
 	return r;
 }
 

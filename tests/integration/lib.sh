@@ -36,6 +36,16 @@ skip() {
 SECRET_MARK=dcSecretMark-7f3a
 # lacks_mark FILE: FILE holds no secret value.
 lacks_mark() { ! grep -qF -e "$SECRET_MARK" "$1"; }
+# secret_keys FILE...: a random secrets key (64 hex digits) in each FILE,
+# mode 0600; skips the test without openssl.
+secret_keys() {
+	command -v openssl >/dev/null || skip "openssl missing"
+	for _f in "$@"; do
+		openssl rand -hex 32 >"$_f" && chmod 600 "$_f" || exit 99
+	done
+}
+# sha TEXT: the SHA-256 of TEXT in hex (a job prints its secret's so).
+sha() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
 
 # tmpdir_remove: removes $T (the EXIT traps' end), after failing the test
 # when a log in it (*.log, or a captured stderr "err") holds a secret's

@@ -11,7 +11,6 @@
 
 api_setup
 sshd_require
-command -v openssl >/dev/null || skip "openssl missing"
 PASS="${SECRET_MARK}-key-phrase"
 KH=$T/known_hosts
 
@@ -29,7 +28,8 @@ cat >"$J/hello.json" <<'X'
 {"policy": {"roles": ["ssh"]}, "schedule": "@yearly", "command": ["echo", "hello"]}
 X
 
-DISTCRON_SECRETS_KEY=$(openssl rand -hex 32)
+secret_keys "$T/key"
+DISTCRON_SECRETS_KEY=$(cat "$T/key")
 export DISTCRON_SECRETS_KEY
 api_daemon_start
 unset DISTCRON_SECRETS_KEY

@@ -14,15 +14,11 @@
 . "$top_srcdir/tests/integration/lib.sh"
 
 api_setup
-command -v openssl >/dev/null || skip "openssl missing"
 RTOKEN=read-only-token-for-secret-store
 V1="${SECRET_MARK}-first-value"
 V2="${SECRET_MARK}-second-value"
 VH="${SECRET_MARK}-header-value"
-sha() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
-openssl rand -hex 32 >"$T/key"
-openssl rand -hex 32 >"$T/key2"
-chmod 600 "$T/key" "$T/key2"
+secret_keys "$T/key" "$T/key2"
 
 python3 "$top_srcdir/tests/integration/httpd_double.py" \
     --port-file "$T/http.port" >/dev/null 2>&1 &
