@@ -150,7 +150,7 @@ static const char *const migrations[] = {
 	/* 9: encrypted secrets (storesec.h): each value sealed (secbox.h),
 	 * never in the clear. */
 	"CREATE TABLE secrets ("
-	"  name TEXT PRIMARY KEY,"
+	"  name TEXT PRIMARY KEY NOT NULL,"
 	"  sealed BLOB NOT NULL,"
 	"  updated_ms INTEGER NOT NULL);",
 };

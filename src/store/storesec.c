@@ -94,7 +94,8 @@ row_add(sqlite3_stmt *s, struct storesec_row **rows, size_t *n)
 	*rows = v;
 	row = &v[*n];
 	memset(row, 0, sizeof(*row));
-	row->name = strdup((const char *)sqlite3_column_text(s, 0));
+	row->name = strdup(sqlite3_column_text(s, 0) != NULL ?
+	    (const char *)sqlite3_column_text(s, 0) : "");
 	row->sealed = malloc(len > 0 ? len : 1);
 	row->len = len;
 	row->updated_ms = sqlite3_column_int64(s, 2);
