@@ -5,6 +5,8 @@
 DC_BUILD_PKGS="build-essential autoconf automake libtool pkg-config
   libjson-c-dev libcurl4-openssl-dev libssh2-1-dev libmicrohttpd-dev
   libsqlite3-dev zlib1g-dev tzdata"
+# Encrypted secrets (crypto_secretbox).
+DC_BUILD_PKGS="$DC_BUILD_PKGS libsodium-dev"
 # Extra packages for the test suite.
 DC_TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev sqlite3 python3
   openssh-server openssh-client

@@ -67,6 +67,8 @@
 #include "distcron/priv.h"
 #include "distcron/runner.h"
 #include "distcron/sdnotify.h"
+#include "distcron/secbox.h"
+#include "distcron/secrets.h"
 #include "distcron/spill.h"
 #include "distcron/statsd.h"
 #include "distcron/store.h"
@@ -113,6 +115,9 @@ struct daemon {
 				 * reloads start from; the runner's adds the
 				 * jobs stored in etcd */
 	int stop_waits;		/* the runner and the cluster, stopping */
+	struct secbox_key seckey;	/* read as started (maybe root) */
+	bool seckey_set;
+	struct secrets *secrets;	/* NULL: no secrets key */
 };
 
 /* Someone (the API) waiting for a reload that started after it asked. */
@@ -1205,6 +1210,7 @@ start_api(struct daemon *d)
 		control_set_cluster(d->control, &cluster_control_ops,
 		    d->cluster);
 	control_backend(d->control, &be);
+	be.secrets = d->secrets;
 	if ((rc = api_start(d->api, &d->cfg, &be, err, sizeof(err))) != 0) {
 		log_error("API: %s", err);
 		return rc;
@@ -1242,7 +1248,67 @@ start_root(struct daemon *d)
 		log_error("API: %s", err);
 		return rc;
 	}
+	if ((rc = secbox_key_get(d->cfg.secrets_key_file, true, &d->seckey,
+	    err, sizeof(err))) < 0) {
+		log_error("%s", err);
+		return rc;
+	}
+	d->seckey_set = rc == 0;
 	return become_user(d);
+}
+
+/* A secret was set: the job and node files refused (maybe for lacking it)
+ * are read again.  On the loop. */
+static void
+secret_set_loop(void *arg)
+{
+	struct daemon *d = arg;
+	struct defs_set *set = d->files != NULL ? d->files :
+	    runner_defs(d->runner);
+	size_t i;
+
+	if (set == NULL || set->nbad_jobs + set->nbad_nodes == 0 ||
+	    d->stopping)
+		return;
+	for (i = 0; i < set->nbad_jobs; i++)
+		defs_changes_add_name(&d->pending, true, set->bad_jobs[i]);
+	for (i = 0; i < set->nbad_nodes; i++)
+		defs_changes_add_name(&d->pending, false, set->bad_nodes[i]);
+	if (d->loading)
+		d->reload_again = 1;
+	else
+		reload_start(d);
+}
+
+/* secrets_on_set()'s hook, on an API thread. */
+static void
+secret_set_hook(void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)loop_post(d->loop, secret_set_loop, d);
+}
+
+/* The secrets, once the store is open: the key must open every one.  Job
+ * files are checked against them from now on (defs_secrets_hook()). */
+static int
+start_secrets(struct daemon *d)
+{
+	char err[512];
+	int rc;
+
+	defs_secrets_hook(secrets_check, NULL);
+	if (!d->seckey_set)
+		return 0;
+	rc = secrets_new(d->st, &d->seckey, &d->secrets, err, sizeof(err));
+	secbox_key_wipe(&d->seckey);
+	if (rc != 0) {
+		log_error("%s", err[0] != '\0' ? err : err_str(rc));
+		return rc;
+	}
+	defs_secrets_hook(secrets_check, d->secrets);
+	secrets_on_set(d->secrets, secret_set_hook, d);
+	return 0;
 }
 
 static int
@@ -1252,7 +1318,8 @@ start(struct daemon *d)
 	struct runner_stats stats;
 	int rc;
 
-	if ((rc = start_root(d)) != 0 || (rc = open_state(d)) != 0)
+	if ((rc = start_root(d)) != 0 || (rc = open_state(d)) != 0 ||
+	    (rc = start_secrets(d)) != 0)
 		return rc;
 	if ((rc = defs_load(d->cfg.jobs_dir, d->cfg.nodes_dir, d->zone, &set,
 	    report_diag, NULL)) != 0) {
@@ -1260,8 +1327,10 @@ start(struct daemon *d)
 		    d->cfg.nodes_dir, err_str(rc));
 		return rc;
 	}
-	if ((rc = runner_new(&d->cfg, d->loop, d->st, &d->runner)) == 0)
+	if ((rc = runner_new(&d->cfg, d->loop, d->st, &d->runner)) == 0) {
 		runner_set_spill(d->runner, d->spill);
+		runner_set_secrets(d->runner, d->secrets);
+	}
 	if (rc != 0) {
 		defs_set_free(set);
 		log_error("runner: %s", err_str(rc));
@@ -1284,6 +1353,9 @@ start(struct daemon *d)
 	if (d->cluster != NULL && ((rc = cluster_start(d->cluster)) != 0 ||
 	    (rc = cluster_jobs_start(d->cluster, d->zone, etcd_jobs_changed,
 	    d)) != 0))
+		return rc;
+	if (d->cluster != NULL && d->secrets != NULL &&
+	    (rc = cluster_secrets_start(d->cluster, d->secrets)) != 0)
 		return rc;
 	if ((rc = start_api(d)) != 0)
 		return rc;
@@ -1311,6 +1383,9 @@ cleanup(struct daemon *d)
 	statsd_free(d->statsd);
 	es_config_free(&d->es);
 	spill_close(d->spill);
+	defs_secrets_hook(NULL, NULL);
+	secrets_free(d->secrets);
+	secbox_key_wipe(&d->seckey);
 	store_close(d->st);
 	if (d->sig_watch)
 		loop_watch_del(d->sig_watch);

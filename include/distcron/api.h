@@ -27,6 +27,10 @@
  *   GET    /nodes/{name}                node
  *   GET    /monitor                     process and scheduler figures
  *   GET    /metrics                     Prometheus text format
+ *   GET    /secrets                     {"secrets": [{"name", "updated"}]}
+ *   PUT    /secrets/{name}              201/200 {"name", "created"} (body:
+ *                                        the value, as is; never echoed)
+ *   DELETE /secrets/{name}              200 {"name", "deleted": true}
  * Errors: {"error": "...", "field": "..."} with 400 (bad body or query),
  * 401 (token missing or wrong; WWW-Authenticate: Bearer), 403 (read-only
  * token on a write), 404, 405 (with Allow), 409 (conflict), 413 (body over
@@ -126,6 +130,9 @@ struct api_backend {
 	 * of strings, or NULL when there are none (or no memory).  Must not
 	 * block. */
 	char *(*health_warnings)(void *ctx);
+	/* The secrets (secrets.h) the /secrets endpoints read and write, or
+	 * NULL: no secrets key (they answer 503 saying so). */
+	struct secrets *secrets;
 };
 
 /*

@@ -165,6 +165,14 @@ typedef void (*cluster_jobs_fn)(void *arg);
 int cluster_jobs_start(struct cluster *c, const struct tz *zone,
     cluster_jobs_fn changed, void *arg);
 
+struct secrets;
+
+/* Keeps the secrets in etcd (/distcron/NS/secrets/NAME, sealed) instead of
+ * the store: s mirrors them (read, then watched) and its writes go to etcd
+ * (secrets_set_remote()).  Call after cluster_start, before the API
+ * starts; s must outlive c.  Never blocks.  Returns 0 or -ENOMEM. */
+int cluster_secrets_start(struct cluster *c, struct secrets *s);
+
 /* Loop thread.  A new set (defs_set_free() it, or hand it to
  * runner_apply) holding files' jobs, nodes and bad files plus the jobs
  * from etcd whose name no file has (jobs and nodes are referenced or

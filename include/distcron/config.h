@@ -126,6 +126,7 @@ struct config {
 	struct config_cluster cluster;
 	char *user;		/* run as this user ("": as started) */
 	bool allow_root_jobs;	/* jobs may run as root */
+	char *secrets_key_file;	/* "": DISTCRON_SECRETS_KEY, or none */
 	struct json_object *elasticsearch;	/* section "elasticsearch" as
 					 * written (es_config_from_json reads
 					 * it: the sink's module), or NULL */

@@ -68,6 +68,7 @@ struct ctlopt_vals {
 	const char *job;
 	const char *status;
 	const char *since;
+	const char *new_key;	/* secret rotate --new-key */
 	int64_t count;
 	struct ctlopt_dur timeout;
 	struct ctlopt_list nodes;

@@ -50,6 +50,8 @@ struct node_def {
 	int ssh_port;		/* default 22 */
 	char *ssh_private_key_file;
 	char *ssh_private_key_passphrase_file;
+	char *ssh_passphrase_secret;	/* "ssh_private_key_passphrase":
+					 * {"secret": NAME}'s NAME, or NULL */
 	char *ssh_known_hosts_file;	/* default /etc/distcron/known_hosts */
 	char *ssh_host_key;		/* pinned public key, or NULL */
 	char *ssh_host_key_policy;	/* "strict" (default) or "accept-new" */
@@ -117,6 +119,17 @@ struct job_notify {
 				 * "distcron.EVENT.JOB"), or NULL */
 };
 
+/* A {"secret": NAME} reference of a job (secrets.h resolves it when a run
+ * starts): the value it stands for goes after env[idx] ("VAR=") or
+ * http->headers[idx] ("Name: "), or is http->body. */
+enum job_secref_kind { JOB_SECREF_ENV, JOB_SECREF_HEADER, JOB_SECREF_BODY };
+struct job_secref {
+	char *name;		/* the secret's */
+	char *field;		/* where: "environment.DB_PASSWORD" */
+	enum job_secref_kind kind;
+	size_t idx;
+};
+
 struct job_def {
 	char *name;
 	char *description;
@@ -156,6 +169,8 @@ struct job_def {
 	uint64_t digest;	/* hash of the file contents, for reload diffs */
 	struct defs_fileid fid;	/* the file as it was read */
 	int refs;
+	struct job_secref *secrefs;	/* its secret references */
+	size_t nsecrefs;
 };
 
 /* Receives one diagnostic: level "error" or "warning", the file (or the
@@ -216,6 +231,15 @@ int defs_job_parse(const char *name, const char *text, size_t len,
 int defs_node_parse(const char *name, const char *text, size_t len,
     struct node_def **out, char *err, size_t errlen, defs_report_fn report,
     void *arg);
+
+/*
+ * Makes the parsers check that each {"secret": NAME} names a secret:
+ * check(arg, NAME) is called (from any thread that parses) and returns 0,
+ * ERR_NOTFOUND (the error "environment.X: secret \"NAME\" not found") or
+ * ERR_CONFIG (no secrets key: "... cannot be read: no secrets key").  Set
+ * once before any parse; NULL (the default): references are not checked.
+ */
+void defs_secrets_hook(int (*check)(void *arg, const char *name), void *arg);
 
 struct job_def *defs_job_ref(struct job_def *job);
 void defs_job_unref(struct job_def *job);	/* frees at zero; accepts NULL */

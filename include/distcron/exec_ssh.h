@@ -42,6 +42,15 @@ struct exec_ssh_config {
 int exec_ssh_new(struct loop *loop, const struct exec_ssh_config *cfg,
     struct exec_ssh **out);
 
+/*
+ * Where a node's "ssh_private_key_passphrase" ({"secret": NAME}) comes
+ * from: get(arg, NAME, &value) opens it when a connection logs in (value:
+ * malloc'd, wiped and freed by the pool; returns 0 or an error, ERR_NOTFOUND
+ * for no such secret).  Loop thread; get must not block.
+ */
+void exec_ssh_set_secrets(struct exec_ssh *p,
+    int (*get)(void *arg, const char *name, char **value), void *arg);
+
 /* Closes every connection; runs in progress are dropped without their
  * done() callback (their remote side sees EOF and is killed).  Blocks
  * until a name lookup in progress returns.  Accepts NULL. */

@@ -215,6 +215,12 @@ struct spill;
  * must outlive r. */
 void runner_set_spill(struct runner *r, struct spill *sp);
 
+struct secrets;
+
+/* The secrets runs resolve their references from (secrets.h), or NULL
+ * (no key: a job that refers to one fails, naming it); s must outlive r. */
+void runner_set_secrets(struct runner *r, struct secrets *s);
+
 /* 0 while the store writes, else why it cannot (ERR_STORE_FULL, ...).
  * Thread-safe (the API threads ask); never blocks on disk. */
 int runner_store_error(struct runner *r);

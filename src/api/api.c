@@ -64,6 +64,7 @@
 #include "distcron/jsontext.h"
 #include "distcron/log.h"
 #include "distcron/runjson.h"
+#include "distcron/secrets.h"
 #include "distcron/store.h"
 #include "distcron/tz.h"
 
@@ -181,6 +182,9 @@ static enum MHD_Result h_metrics(struct req *);
 static enum MHD_Result h_outbox(struct req *);
 static enum MHD_Result h_outbox_retry(struct req *);
 static enum MHD_Result h_cluster(struct req *);
+static enum MHD_Result h_secrets(struct req *);
+static enum MHD_Result h_secret_put(struct req *);
+static enum MHD_Result h_secret_delete(struct req *);
 
 #define GET_ONLY	"GET, HEAD"
 #define POST_ONLY	"POST"
@@ -211,6 +215,9 @@ static const struct route routes[] = {
 	{ { "outbox", "retry" }, 2, NULL, NULL, NULL, h_outbox_retry, NULL,
 	  POST_ONLY },
 	{ { "cluster" }, 1, NULL, h_cluster, NULL, NULL, NULL, GET_ONLY },
+	{ { "secrets" }, 1, NULL, h_secrets, NULL, NULL, NULL, GET_ONLY },
+	{ { "secrets", "*" }, 2, "secret", NULL, h_secret_put, NULL,
+	  h_secret_delete, "PUT, DELETE" },
 };
 #define NROUTES		(sizeof(routes) / sizeof(routes[0]))
 
@@ -1056,7 +1063,7 @@ h_root(struct req *r)
 {
 	static const char *const names[] = {
 		"jobs", "runs", "nodes", "health", "monitor", "metrics",
-		"tasks", "outbox", "cluster",
+		"tasks", "outbox", "cluster", "secrets",
 	};
 	json_object *o = json_object_new_object(), *links;
 	char path[32];
@@ -1067,6 +1074,8 @@ h_root(struct req *r)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcmp(names[i], "cluster") == 0 && r->a->be.cluster == NULL)
 			continue;	/* not in cluster mode */
+		if (strcmp(names[i], "secrets") == 0 && r->a->be.secrets == NULL)
+			continue;	/* no secrets key */
 		snprintf(path, sizeof(path), "/%s", names[i]);
 		json_object_object_add(links, names[i],
 		    json_object_new_string(path));
@@ -1455,6 +1464,67 @@ h_cluster(struct req *r)
 		    "cluster.etcd or --etcd)");
 	rc = r->a->be.cluster(r->a->be.ctx, &json);
 	return reply_backend_json(r, rc, json, "cluster");
+}
+
+/* ---- secrets: names only ever go out, values only ever come in ---- */
+
+static enum MHD_Result
+reply_no_secrets(struct req *r)
+{
+	return reply_error(r, 503, NULL, "no secrets key: set "
+	    "secrets_key_file or DISTCRON_SECRETS_KEY");
+}
+
+/* GET /secrets: names and when each was set. */
+static enum MHD_Result
+h_secrets(struct req *r)
+{
+	char *json = NULL;
+	int rc;
+
+	if (r->a->be.secrets == NULL)
+		return reply_no_secrets(r);
+	rc = secrets_list_json(r->a->be.secrets, &json);
+	return reply_backend_json(r, rc, json, "secrets");
+}
+
+/* PUT /secrets/NAME: the body is the value. */
+static enum MHD_Result
+h_secret_put(struct req *r)
+{
+	char err[BERR_MAX] = "", subj[160];
+	bool created;
+	int rc;
+
+	if (r->a->be.secrets == NULL)
+		return reply_no_secrets(r);
+	created = !secrets_exists(r->a->be.secrets, r->seg[1]);
+	rc = secrets_set(r->a->be.secrets, r->seg[1], buf_str(&r->body),
+	    r->body.len, err, sizeof(err));
+	explicit_bzero(r->body.data, r->body.len);
+	if (rc != 0)
+		return reply_backend_error(r, rc, err,
+		    subject(r, subj, sizeof(subj)));
+	log_info("secret %s %s through the API", r->seg[1],
+	    created ? "created" : "replaced");
+	return reply_obj(r, created ? 201 : 200,
+	    name_obj(r->seg[1], "created", created));
+}
+
+/* DELETE /secrets/NAME. */
+static enum MHD_Result
+h_secret_delete(struct req *r)
+{
+	char subj[160];
+	int rc;
+
+	if (r->a->be.secrets == NULL)
+		return reply_no_secrets(r);
+	if ((rc = secrets_delete(r->a->be.secrets, r->seg[1])) != 0)
+		return reply_backend_error(r, rc, "",
+		    subject(r, subj, sizeof(subj)));
+	log_info("secret %s deleted through the API", r->seg[1]);
+	return reply_obj(r, 200, name_obj(r->seg[1], "deleted", true));
 }
 
 static enum MHD_Result

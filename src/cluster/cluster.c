@@ -692,6 +692,7 @@ cluster_stop(struct cluster *c, loop_fn done, void *arg)
 	etcd_watch_cancel(c->watch);
 	c->watch = NULL;
 	cl_jobs_stop(c);
+	cl_secrets_stop(c);
 	cl_runs_stop(c);
 	cl_view_state(c);
 	if (lease != 0 && cl_running_drain(c, lease))
@@ -723,6 +724,7 @@ cluster_free(struct cluster *c)
 		loop_timer_del(c->leave_timer);
 	etcd_watch_cancel(c->watch);
 	cl_jobs_free(c);
+	cl_secrets_free(c);
 	cl_running_free(c);
 	cl_runs_free(c);
 	etcd_free(c->e);

@@ -96,6 +96,7 @@ struct cluster {
 	pthread_mutex_t mu;
 	struct cl_view view;
 	struct cl_jobs *jobs;	/* cljobs.c; NULL until cluster_jobs_start */
+	struct cl_secrets *secrets;	/* clsecrets.c; NULL: none */
 	struct cl_running *running;	/* running.c's markers */
 	struct cl_runs *runs;	/* clruns.c: run summaries */
 };
@@ -140,6 +141,13 @@ void cl_claims_lease(struct cluster *c);
  * (cluster_free).  Both accept c->jobs NULL. */
 void cl_jobs_stop(struct cluster *c);
 void cl_jobs_free(struct cluster *c);
+
+/* ---- clsecrets.c ---- */
+
+/* Stops following the secrets (cluster_stop); cl_secrets_free frees them
+ * (cluster_free).  Both accept c->secrets NULL. */
+void cl_secrets_stop(struct cluster *c);
+void cl_secrets_free(struct cluster *c);
 
 /* ---- running.c: running markers (concurrency forbid/replace) ---- */
 

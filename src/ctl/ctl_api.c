@@ -1,6 +1,7 @@
 /*
  * ctl_api.c - distcronctl's commands that talk to a running distcrond:
- * jobs, show, run, runs, cancel, nodes, pause, resume, apply, delete, task.
+ * jobs, show, run, runs, cancel, nodes, pause, resume, apply, delete, task,
+ * secret (set, list, delete; its rotate is offline: ctl_secret.c).
  *
  * Each one sends a request or two to distcrond's REST API
  * (include/distcron/api.h) through the apiclient module (blocking, one
@@ -33,6 +34,7 @@
 #include "distcron/defs.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/secbox.h"
 #include "distcron/tz.h"
 #include "ctl_int.h"
 
@@ -1161,4 +1163,169 @@ const struct ctl_command ctl_task = {
 	  "a shell.  Prints the id of the run; exit statuses as for 'run'.\n",
 	  .nargs = -1, .in_order = true },
 	task_main,
+};
+
+/*
+ * secret: values go to the daemon only (read from stdin), names come back
+ */
+
+/* secret set NAME: the value is stdin, without one trailing newline. */
+static int
+secret_set(const struct ctlopt_vals *o, struct api_ctx *a, const char *name)
+{
+	json_object *root = NULL, *created;
+	char *text = NULL;
+	size_t len = 0;
+	long code = 0;
+	int r, status;
+
+	if ((r = ctl_read_text("/dev/stdin", SECBOX_VALUE_MAX + 2, &text,
+	    &len)) != 0) {
+		fprintf(stderr, "%s: secret %s: reading the value from stdin: "
+		    "%s\n", PROG, name, r == -E2BIG ? "longer than 65536 "
+		    "bytes" : err_str(r));
+		return 1;
+	}
+	if (len > 0 && text[len - 1] == '\n')
+		text[--len] = '\0';
+	if (len > 0 && text[len - 1] == '\r')
+		text[--len] = '\0';
+	status = api_call_on(a, "PUT", "/secrets", name, "", text, len, &code,
+	    &root);
+	explicit_bzero(text, len);
+	free(text);
+	created = ctlview_get(root, "created");
+	if (status == 0 && o->json)
+		ctlview_json(root, stdout);
+	else if (status == 0)
+		printf("%s secret %s\n", created != NULL &&
+		    json_object_get_boolean(created) ? "created" : "replaced",
+		    name);
+	json_object_put(root);
+	return status;
+}
+
+/* secret list: NAME and UPDATED. */
+static int
+secret_list(const struct ctlopt_vals *o, struct api_ctx *a)
+{
+	json_object *root = NULL, *arr, *e;
+	size_t i;
+	int status;
+
+	if ((status = api_call(a, "GET", "/secrets", NULL, 0, NULL,
+	    &root)) != 0 || o->json) {
+		if (status == 0)
+			ctlview_json(root, stdout);
+		json_object_put(root);
+		return status;
+	}
+	arr = ctlview_get(root, "secrets");
+	printf("%-40s %s\n", "NAME", "UPDATED");
+	for (i = 0; arr != NULL && i < json_object_array_length(arr); i++) {
+		e = json_object_array_get_idx(arr, i);
+		printf("%-40s %s\n",
+		    json_object_get_string(ctlview_get(e, "name")),
+		    json_object_get_string(ctlview_get(e, "updated")));
+	}
+	json_object_put(root);
+	return 0;
+}
+
+/* secret delete NAME. */
+static int
+secret_delete(const struct ctlopt_vals *o, struct api_ctx *a,
+    const char *name)
+{
+	json_object *root = NULL;
+	int status;
+
+	status = api_call_on(a, "DELETE", "/secrets", name, "", NULL, 0, NULL,
+	    &root);
+	if (status == 0 && o->json)
+		ctlview_json(root, stdout);
+	else if (status == 0)
+		printf("deleted secret %s\n", name);
+	json_object_put(root);
+	return status;
+}
+
+/* Checks the operands of a subcommand: want of them after it. */
+static int
+secret_usage(const char *sub, int argc, int want)
+{
+	if (argc - 1 < want)
+		return ctlopt_usage_error("secret", "secret %s: missing NAME",
+		    sub);
+	if (argc - 1 > want)
+		return ctlopt_usage_error("secret", "secret %s: too many "
+		    "operands", sub);
+	return 0;
+}
+
+static int
+secret_main(const struct ctlopt_vals *o, int argc, char **argv)
+{
+	static const int want[] = { 1, 0, 1, 0 };
+	static const char *const subs[] = { "set", "list", "delete", "rotate",
+	    NULL };
+	struct api_ctx a;
+	int i, status;
+
+	if (argc == 0)
+		return ctlopt_usage_error("secret", "secret: missing subcommand "
+		    "(set, list, delete, rotate)");
+	for (i = 0; subs[i] != NULL && strcmp(subs[i], argv[0]) != 0; i++)
+		;
+	if (subs[i] == NULL)
+		return ctlopt_usage_error("secret", "secret: unknown "
+		    "subcommand '%s' (set, list, delete, rotate)", argv[0]);
+	if ((status = secret_usage(subs[i], argc, want[i])) != 0)
+		return status;
+	if (want[i] == 1 && !defs_name_valid(argv[1]))
+		return ctlopt_usage_error("secret", "secret %s: invalid name "
+		    "'%s' (letters, digits, '.', '_' and '-')", subs[i],
+		    argv[1]);
+	if (i == 3)
+		return ctl_secret_rotate(o);
+	if (o->new_key != NULL)
+		return ctlopt_usage_error("secret", "secret %s: --new-key is "
+		    "rotate's", subs[i]);
+	if (api_open(o, &a) != 0)
+		return 1;
+	status = i == 0 ? secret_set(o, &a, argv[1]) : i == 1 ?
+	    secret_list(o, &a) : secret_delete(o, &a, argv[1]);
+	api_close(&a);
+	return status;
+}
+
+static const struct ctlopt secret_opts[] = {
+	CTLOPT_OPT("new-key", 'k', "FILE", CTLOPT_STR, new_key,
+	    "rotate: the new key (64 hex digits, mode 0600)"),
+	CTLOPT_OPT("state-dir", 's', "DIR", CTLOPT_STR, state_dir,
+	    "rotate: the daemon's state directory (default:\n"
+	    "                        the config's state_dir)"),
+	CTLOPT_END,
+};
+
+const struct ctl_command ctl_secret = {
+	API_COMMAND("secret", "set NAME | list | delete NAME | "
+	    "rotate --new-key FILE\n"
+	    "       [API OPTIONS]",
+	    "set, list or delete the daemon's encrypted secrets", secret_opts,
+	    "'set NAME' reads the value from stdin (one trailing newline "
+	    "dropped) and\n"
+	    "sends it to the daemon, which stores it encrypted; values are "
+	    "never shown:\n"
+	    "'list' prints NAME and UPDATED only.  Jobs use a secret as "
+	    "{\"secret\": NAME}.\n"
+	    "'rotate --new-key FILE' works offline, on the state directory of "
+	    "a stopped\n"
+	    "daemon: every secret is decrypted with the current key "
+	    "(secrets_key_file or\n"
+	    "DISTCRON_SECRETS_KEY) and encrypted with FILE's, in one "
+	    "transaction; then\n"
+	    "point secrets_key_file at FILE and start distcrond.\n", -1,
+	    NULL),
+	secret_main,
 };

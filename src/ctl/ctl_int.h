@@ -37,6 +37,11 @@ extern const struct ctl_command ctl_check, ctl_next, ctl_history,
 extern const struct ctl_command ctl_jobs, ctl_show, ctl_run, ctl_runs,
     ctl_cancel, ctl_nodes, ctl_pause, ctl_resume, ctl_apply, ctl_delete,
     ctl_task, ctl_outbox, ctl_cluster;
+extern const struct ctl_command ctl_secret;
+
+/* "secret rotate --new-key FILE" (ctl_secret.c): offline, on the state
+ * directory of a stopped daemon.  Returns the exit status. */
+int ctl_secret_rotate(const struct ctlopt_vals *v);
 
 /* Directories and zone of the offline commands; the strings belong to
  * argv, the environment or cfg. */

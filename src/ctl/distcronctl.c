@@ -38,7 +38,7 @@ static const struct ctl_command *const commands[] = {
 	&ctl_check, &ctl_next, &ctl_history, &ctl_trust,
 	&ctl_jobs, &ctl_show, &ctl_run, &ctl_runs, &ctl_cancel, &ctl_nodes,
 	&ctl_pause, &ctl_resume, &ctl_apply, &ctl_delete, &ctl_task,
-	&ctl_outbox, &ctl_cluster, &ctl_help,
+	&ctl_outbox, &ctl_cluster, &ctl_secret, &ctl_help,
 };
 
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))

@@ -188,6 +188,11 @@ static const struct ckey keys[] = {
 	    NULL, JFIELD_BOOL, OFF(allow_root_jobs), "false", 0, 0,
 	    "let jobs run as root (local jobs of a daemon running as root, "
 	    "SSH jobs on nodes whose ssh_user is root); refused otherwise"),
+	KEY("secrets_key_file", "DISTCRON_SECRETS_KEY_FILE", "secrets-key-file",
+	    NULL, JFIELD_PATH, OFF(secrets_key_file), "", 0, 0,
+	    "file (mode 0600) holding the 32-byte key of the encrypted secrets "
+	    "as 64 hex digits (empty: the variable DISTCRON_SECRETS_KEY, else "
+	    "no secrets)"),
 	KEYC("cluster.etcd", "DISTCRON_ETCD", "etcd", JFIELD_STR,
 	    OFF(cluster.etcd), "", 0, 0, "etcd endpoints (URL[,URL...], "
 	    "each http(s)://HOST:PORT): cluster mode on etcd (empty: off)",

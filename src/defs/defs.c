@@ -224,7 +224,7 @@ static const struct jfield http_fields[] = {
 	JFIELD_KNOWN("url"),
 	JFIELD_KNOWN("method"),
 	JFIELD_KNOWN("headers"),
-	JFIELD_ENTRY("body", JFIELD_STR, HOFF(body), 0, 0, NULL),
+	JFIELD_KNOWN("body"),
 	JFIELD_ENTRY("timeout", JFIELD_DUR, HOFF(timeout_ms), 0, 0, NULL),
 	JFIELD_KNOWN("expect_status"),
 	JFIELD_ENTRY("tls_verify", JFIELD_BOOL, HOFF(tls_verify), 0, 0, NULL),
@@ -276,6 +276,11 @@ job_free(struct job_def *job)
 	jfield_strv_free(job->env);
 	free(job->working_dir);
 	free(job->source);
+	for (i = 0; i < job->nsecrefs; i++) {
+		free(job->secrefs[i].name);
+		free(job->secrefs[i].field);
+	}
+	free(job->secrefs);
 	free(job);
 }
 
@@ -594,11 +599,93 @@ check_url(struct jfield_ctx *c, const char *path, const char *url)
 	return r;
 }
 
+/* ---- secret references ---- */
+
+static int (*secret_check)(void *, const char *);
+static void *secret_arg;
+
+void
+defs_secrets_hook(int (*check)(void *arg, const char *name), void *arg)
+{
+	secret_check = check;
+	secret_arg = arg;
+}
+
+/* The NAME of v ({"secret": NAME}, at path), a secret that exists. */
+static int
+secret_name(struct jfield_ctx *c, json_object *v, const char *path,
+    const char **namep)
+{
+	char q[JFIELD_QUOTE_LEN];
+	json_object *n = jfield_get(v, "secret");
+	const char *name;
+	int r;
+
+	if (!json_object_is_type(v, json_type_object) || n == NULL ||
+	    json_object_object_length(v) != 1)
+		return jfield_fail(c, path, "expected a string or "
+		    "{\"secret\": NAME}");
+	if (jfield_cstr(c, n, path, &name) != 0)
+		return ERR_INVALID;
+	if (!defs_name_valid(name))
+		return jfield_fail(c, path, "invalid secret name %s",
+		    jfield_quote(name, q, sizeof(q)));
+	if (secret_check != NULL && (r = secret_check(secret_arg, name)) != 0)
+		return jfield_fail(c, path, "secret %s %s",
+		    jfield_quote(name, q, sizeof(q)), r == ERR_CONFIG ?
+		    "cannot be read: no secrets key (secrets_key_file or "
+		    "DISTCRON_SECRETS_KEY)" : "not found (set it with "
+		    "distcronctl secret set)");
+	*namep = name;
+	return 0;
+}
+
+/* Records the reference v ({"secret": NAME}, at path) of job, of kind at
+ * idx.  job NULL: references are not accepted there. */
+static int
+secref_add(struct jfield_ctx *c, json_object *v, const char *path,
+    struct job_def *job, enum job_secref_kind kind, size_t idx)
+{
+	struct job_secref *refs, *ref;
+	const char *name;
+
+	if (job == NULL)
+		return jfield_fail(c, path, "a secret reference is not "
+		    "accepted here");
+	if (secret_name(c, v, path, &name) != 0)
+		return ERR_INVALID;
+	refs = realloc(job->secrefs, (job->nsecrefs + 1) * sizeof(*refs));
+	if (refs == NULL)
+		return jfield_oom(c);
+	job->secrefs = refs;
+	ref = &refs[job->nsecrefs];
+	ref->name = strdup(name);
+	ref->field = strdup(path);
+	ref->kind = kind;
+	ref->idx = idx;
+	job->nsecrefs++;
+	return ref->name == NULL || ref->field == NULL ? jfield_oom(c) : 0;
+}
+
+/* A string at path, or (with job) a secret reference of kind at idx:
+ * *val is then "" (the run puts the value in). */
+static int
+str_or_secret(struct jfield_ctx *c, json_object *v, const char *path,
+    struct job_def *job, enum job_secref_kind kind, size_t idx,
+    const char **val)
+{
+	if (!json_object_is_type(v, json_type_object))
+		return jfield_cstr(c, v, path, val);
+	*val = "";
+	return secref_add(c, v, path, job, kind, idx);
+}
+
 /* An object of headers at where ("http.headers") as "Name: value"
- * strings in *out (freed first). */
+ * strings in *out (freed first); with job, a value may be a secret
+ * reference. */
 static int
 parse_headers(struct jfield_ctx *c, json_object *v, const char *where,
-    char ***out)
+    struct job_def *job, char ***out)
 {
 	struct json_object_iter it;
 	char path[JFIELD_PATH_LEN], pre[JFIELD_PATH_LEN], q[JFIELD_QUOTE_LEN];
@@ -618,7 +705,8 @@ parse_headers(struct jfield_ctx *c, json_object *v, const char *where,
 			return jfield_fail(c, where, "invalid header name %s",
 			    jfield_quote(it.key, q, sizeof(q)));
 		jfield_join(path, pre, it.key);
-		if (jfield_cstr(c, it.val, path, &val) != 0)
+		if (str_or_secret(c, it.val, path, job, JOB_SECREF_HEADER, n,
+		    &val) != 0)
 			return ERR_INVALID;
 		if (strpbrk(val, "\r\n") != NULL)
 			return jfield_fail(c, path, "contains a line break");
@@ -670,6 +758,19 @@ http_defaults(struct job_http *h)
 	return 0;
 }
 
+/* "http.body": a string or a secret reference. */
+static int
+parse_body(struct jfield_ctx *c, json_object *v, struct job_def *job)
+{
+	const char *val;
+
+	if (str_or_secret(c, v, "http.body", job, JOB_SECREF_BODY, 0,
+	    &val) != 0)
+		return ERR_INVALID;
+	free(job->http->body);
+	return (job->http->body = strdup(val)) == NULL ? jfield_oom(c) : 0;
+}
+
 static int
 parse_http(struct jfield_ctx *c, json_object *v, struct job_def *job)
 {
@@ -699,7 +800,10 @@ parse_http(struct jfield_ctx *c, json_object *v, struct job_def *job)
 		return jfield_fail(c, "http.method", "invalid method %s",
 		    jfield_quote(h->method, q, sizeof(q)));
 	if ((x = jfield_get(v, "headers")) != NULL &&
-	    (r = parse_headers(c, x, "http.headers", &h->headers)) != 0)
+	    (r = parse_headers(c, x, "http.headers", job, &h->headers)) != 0)
+		return r;
+	if ((x = jfield_get(v, "body")) != NULL &&
+	    (r = parse_body(c, x, job)) != 0)
 		return r;
 	if ((x = jfield_get(v, "expect_status")) != NULL)
 		return parse_expect(c, x, h);
@@ -1024,7 +1128,8 @@ notify_read(struct jfield_ctx *c, json_object *v, const char *pre,
 			return r;
 		snprintf(path, sizeof(path), "%.200swebhook.headers", pre);
 		if ((x = jfield_get(x, "headers")) != NULL &&
-		    (r = parse_headers(c, x, path, &n->webhook_headers)) != 0)
+		    (r = parse_headers(c, x, path, NULL,
+		    &n->webhook_headers)) != 0)
 			return r;
 	}
 	if ((x = jfield_get(v, "slack")) != NULL &&
@@ -1107,9 +1212,11 @@ env_name_valid(const char *s)
 	return true;
 }
 
-/* One "NAME=value" from a member of "environment". */
+/* One "NAME=value" from a member of "environment" into job->env[idx]; the
+ * value may be a secret reference. */
 static int
-env_entry(struct jfield_ctx *c, const char *name, json_object *v, char **out)
+env_entry(struct jfield_ctx *c, const char *name, json_object *v,
+    struct job_def *job, size_t idx)
 {
 	char path[JFIELD_PATH_LEN], q[JFIELD_QUOTE_LEN];
 	const char *val;
@@ -1125,11 +1232,15 @@ env_entry(struct jfield_ctx *c, const char *name, json_object *v, char **out)
 	if (json_object_is_type(v, json_type_int) ||
 	    json_object_is_type(v, json_type_double))
 		val = json_object_get_string(v);
-	else if (!json_object_is_type(v, json_type_string))
+	else if (json_object_is_type(v, json_type_object)) {
+		if (str_or_secret(c, v, path, job, JOB_SECREF_ENV, idx,
+		    &val) != 0)
+			return ERR_INVALID;
+	} else if (!json_object_is_type(v, json_type_string))
 		return jfield_type_error(c, path, "a string or a number", v);
 	else if (jfield_cstr(c, v, path, &val) != 0)
 		return ERR_INVALID;
-	if ((*out = join3(name, "=", val)) == NULL)
+	if ((job->env[idx] = join3(name, "=", val)) == NULL)
 		return jfield_oom(c);
 	return 0;
 }
@@ -1152,7 +1263,7 @@ parse_env(struct jfield_ctx *c, json_object *v, struct job_def *job)
 	if (job->env == NULL)
 		return jfield_oom(c);
 	json_object_object_foreachC(v, it) {
-		if ((r = env_entry(c, it.key, it.val, &job->env[n++])) != 0)
+		if ((r = env_entry(c, it.key, it.val, job, n++)) != 0)
 			return r;
 	}
 	return 0;
@@ -1238,6 +1349,7 @@ static const struct jfield ssh_fields[] = {
 	    NOFF(ssh_private_key_file), 1, 0, NULL),
 	JFIELD_ENTRY("ssh_private_key_passphrase_file", JFIELD_STR,
 	    NOFF(ssh_private_key_passphrase_file), 1, 0, NULL),
+	JFIELD_KNOWN("ssh_private_key_passphrase"),
 	JFIELD_ENTRY("ssh_known_hosts_file", JFIELD_STR,
 	    NOFF(ssh_known_hosts_file), 1, 0, NULL),
 	JFIELD_ENTRY("ssh_host_key", JFIELD_STR, NOFF(ssh_host_key), 1, 0,
@@ -1261,6 +1373,7 @@ defs_node_free(struct node_def *n)
 	free(n->ssh_host);
 	free(n->ssh_private_key_file);
 	free(n->ssh_private_key_passphrase_file);
+	free(n->ssh_passphrase_secret);
 	free(n->ssh_known_hosts_file);
 	free(n->ssh_host_key);
 	free(n->ssh_host_key_policy);
@@ -1303,6 +1416,8 @@ defs_node_dup(const struct node_def *src)
 	n->ssh_private_key_file = dup_or_null(src->ssh_private_key_file, &ok);
 	n->ssh_private_key_passphrase_file =
 	    dup_or_null(src->ssh_private_key_passphrase_file, &ok);
+	n->ssh_passphrase_secret = dup_or_null(src->ssh_passphrase_secret,
+	    &ok);
 	n->ssh_known_hosts_file = dup_or_null(src->ssh_known_hosts_file, &ok);
 	n->ssh_host_key = dup_or_null(src->ssh_host_key, &ok);
 	n->ssh_host_key_policy = dup_or_null(src->ssh_host_key_policy, &ok);
@@ -1374,6 +1489,31 @@ bad:
 	    "port 1-65535)", jfield_quote(s, q, sizeof(q)));
 }
 
+/* "ssh_private_key_passphrase": a secret reference only (a passphrase is
+ * never written in a node file). */
+static int
+parse_passphrase(struct jfield_ctx *c, json_object *v, struct node_def *n)
+{
+	static const char *const path =
+	    "connection_options.ssh_private_key_passphrase";
+	const char *name;
+
+	if (v == NULL)
+		return 0;
+	if (n->ssh_private_key_passphrase_file != NULL)
+		return jfield_fail(c, path, "give it or "
+		    "ssh_private_key_passphrase_file, not both");
+	if (!json_object_is_type(v, json_type_object))
+		return jfield_fail(c, path, "expected {\"secret\": NAME} (set "
+		    "the passphrase with distcronctl secret set; or use "
+		    "ssh_private_key_passphrase_file)");
+	if (secret_name(c, v, path, &name) != 0)
+		return ERR_INVALID;
+	free(n->ssh_passphrase_secret);
+	return (n->ssh_passphrase_secret = strdup(name)) == NULL ?
+	    jfield_oom(c) : 0;
+}
+
 static int
 parse_ssh(struct jfield_ctx *c, json_object *v, struct node_def *n)
 {
@@ -1401,6 +1541,9 @@ parse_ssh(struct jfield_ctx *c, json_object *v, struct node_def *n)
 	if (n->ssh_private_key_file == NULL)
 		return jfield_fail(c, "connection_options.ssh_private_key_file",
 		    "missing");
+	if ((r = parse_passphrase(c, jfield_get(v,
+	    "ssh_private_key_passphrase"), n)) != 0)
+		return r;
 	if (n->ssh_known_hosts_file == NULL &&
 	    (n->ssh_known_hosts_file = strdup(KNOWN_HOSTS)) == NULL)
 		return jfield_oom(c);

@@ -218,6 +218,8 @@ struct resolve {
 struct exec_ssh {
 	struct loop *loop;
 	struct exec_ssh_config cfg;
+	int (*secret_get)(void *, const char *, char **);	/* or NULL */
+	void *secret_arg;
 	struct pool_node *nodes;
 	struct exec_ssh_stats stats;
 	/* name lookups */
@@ -933,6 +935,26 @@ proc_step(struct conn *c, struct exec_proc *p)
 
 /* ---- connection set-up ---- */
 
+void
+exec_ssh_set_secrets(struct exec_ssh *p,
+    int (*get)(void *arg, const char *name, char **value), void *arg)
+{
+	p->secret_get = get;
+	p->secret_arg = arg;
+}
+
+/* The passphrase of a node's "ssh_private_key_passphrase" secret. */
+static int
+secret_passphrase(struct conn *c)
+{
+	struct exec_ssh *p = c->pn->pool;
+
+	if (p->secret_get == NULL)
+		return ERR_CONFIG;
+	return p->secret_get(p->secret_arg, c->pn->def->ssh_passphrase_secret,
+	    &c->passphrase);
+}
+
 static int
 read_passphrase(struct conn *c)
 {
@@ -941,6 +963,8 @@ read_passphrase(struct conn *c)
 	ssize_t n;
 	int fd;
 
+	if (c->pn->def->ssh_passphrase_secret != NULL)
+		return secret_passphrase(c);
 	if (file == NULL)
 		return 0;
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
@@ -981,8 +1005,15 @@ step_handshake(struct conn *c)
 	else
 		log_debug("%s", msg);
 	if ((rc = read_passphrase(c)) != 0) {
-		snprintf(msg, sizeof(msg), "cannot read %s: %s",
-		    c->pn->def->ssh_private_key_passphrase_file, err_str(rc));
+		if (c->pn->def->ssh_passphrase_secret != NULL)
+			snprintf(msg, sizeof(msg), "ssh_private_key_passphrase: "
+			    "secret \"%s\": %s", c->pn->def->ssh_passphrase_secret,
+			    rc == ERR_NOTFOUND ? "not found" : rc == ERR_CONFIG ?
+			    "no secrets key" : err_str(rc));
+		else
+			snprintf(msg, sizeof(msg), "cannot read %s: %s",
+			    c->pn->def->ssh_private_key_passphrase_file,
+			    err_str(rc));
 		conn_fail(c, msg);
 		return -1;
 	}

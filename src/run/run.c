@@ -640,6 +640,10 @@ item_exec_done(struct exec_result *res, void *arg)
 	int unreachable = res->outcome == EXEC_UNREACHABLE;
 
 	ic->proc = NULL;
+	secrets_mask(&ic->sec, res->out, &res->out_len);
+	secrets_mask(&ic->sec, res->err, &res->err_len);
+	secrets_mask(&ic->sec, res->error, &(size_t){ strlen(res->error) });
+	secrets_use_values_free(&ic->sec);
 	r->stats.running--;
 	if (ns)
 		ns->running--;
@@ -763,6 +767,28 @@ item_spawned(void *arg, int pgid)
 	run_save(run);
 }
 
+/* Puts the secrets the job refers to into env and *http (secrets.h); a
+ * secret that cannot be had fails the item, naming the field and the
+ * secret. */
+static int
+item_secrets(struct item_ctx *ic, char **env, const struct job_http **http)
+{
+	struct store_item *it = &ic->run->rec->items[ic->idx];
+	char err[300] = "";
+	int rc;
+
+	rc = secrets_apply(ic->run->r->secrets, ic->run->def, env, http,
+	    &ic->sec, err, sizeof(err));
+	if (rc == 0)
+		return 0;
+	secrets_use_free(&ic->sec);
+	secrets_use_values_free(&ic->sec);
+	log_error("job=%s run=%lld: %s", ic->run->rec->job,
+	    (long long)ic->run->rec->id, err[0] != '\0' ? err : err_str(rc));
+	item_set_error(it, RUN_FAILURE, err[0] != '\0' ? err : err_str(rc));
+	return rc;
+}
+
 /* Starts an item on its node's executor now. */
 static void
 item_exec(struct item_ctx *ic)
@@ -786,8 +812,13 @@ item_exec(struct item_ctx *ic)
 	}
 	while (run->def->env && run->def->env[njob])
 		njob++;
-	env = item_env(run, it);
 	memset(&spec, 0, sizeof(spec));
+	env = item_env(run, it);
+	if (env != NULL && item_secrets(ic, env, &spec.http) != 0) {
+		item_env_free(env, njob);
+		run_item_over(ic);
+		return;
+	}
 	spec.argv = run->def->argv;
 	spec.shell = run->def->shell;
 	spec.env = env;
@@ -802,7 +833,6 @@ item_exec(struct item_ctx *ic)
 	    run->rec->job, (long long)run->rec->id, it->node);
 	spec.log_fields = fields;
 	spec.target = ns ? ns->def : NULL;
-	spec.http = run->def->http;
 	spec.amqp = run->def->amqp;
 	spec.job = run->def->name;
 	spec.scheduled_at = run->rec->scheduled_at;
@@ -819,7 +849,9 @@ item_exec(struct item_ctx *ic)
 	rc = env ? ic->ops->start(r->loop, &spec, item_exec_done, ic,
 	    &ic->proc) : -ENOMEM;
 	item_env_free(env, njob);
+	secrets_use_free(&ic->sec);
 	if (rc != 0) {
+		secrets_use_values_free(&ic->sec);
 		item_set_error(it, RUN_FAILURE, err_str(rc));
 		run_item_over(ic);
 		return;

@@ -275,6 +275,13 @@ runner_set_spill(struct runner *r, struct spill *sp)
 	storeq_set_spill(r->q, sp);
 }
 
+void
+runner_set_secrets(struct runner *r, struct secrets *s)
+{
+	r->secrets = s;
+	exec_ssh_set_secrets(r->ssh, secrets_value, s);
+}
+
 int
 runner_store_error(struct runner *r)
 {

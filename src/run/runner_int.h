@@ -19,6 +19,7 @@
 #include "distcron/runhooks.h"
 #include "distcron/runner.h"
 #include "distcron/scheduler.h"
+#include "distcron/secrets.h"
 #include "distcron/storeq.h"
 
 /* A run or a forbid tick whose monotonic wait ended at most this long
@@ -57,6 +58,8 @@ struct item_ctx {
 	const struct exec_ops *ops;
 	int waiting;
 	struct item_ctx *wnext;
+	struct secrets_use sec;	/* the secret values of its attempt, until
+				 * its output is masked */
 };
 
 struct run {
@@ -94,6 +97,7 @@ struct runner {
 	struct exec_http *http;		/* HTTP client */
 	struct exec_amqp *amqp;		/* AMQP publisher */
 	struct outcap_budget outbudget;	/* captured output in memory */
+	struct secrets *secrets;	/* or NULL: no secrets key */
 	struct item_ctx *wait_head, **wait_tail;
 	int64_t wait_began_ms;	/* the queue formed (CLOCK_REALTIME) */
 	uint64_t wait_count;	/* items queued since */

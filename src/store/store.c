@@ -45,6 +45,7 @@
 #include "distcron/log.h"
 #include "distcron/loop.h"
 #include "distcron/store.h"
+#include "store_int.h"
 
 #define STORE_BUSY_MS		5000
 #define STORE_FILE_MODE		0600
@@ -146,6 +147,12 @@ static const char *const migrations[] = {
 	"  WHERE remote_id > 0;"
 	"CREATE INDEX runs_time ON runs (created_ms, id);"
 	"CREATE INDEX runs_job_time ON runs (job, created_ms, id);",
+	/* 9: encrypted secrets (storesec.h): each value sealed (secbox.h),
+	 * never in the clear. */
+	"CREATE TABLE secrets ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  sealed BLOB NOT NULL,"
+	"  updated_ms INTEGER NOT NULL);",
 };
 #define SCHEMA_VERSION	((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -2053,4 +2060,25 @@ store_outbox_trim(struct store *st, size_t max,
  out:
 	pthread_mutex_unlock(&st->lock);
 	return r;
+}
+
+/* ---- the connection, for the store's other files (store_int.h) ---- */
+
+sqlite3 *
+store_db_lock(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	return st->db;
+}
+
+void
+store_db_unlock(struct store *st)
+{
+	pthread_mutex_unlock(&st->lock);
+}
+
+int
+store_db_fail(struct store *st, const char *what)
+{
+	return store_fail(st, what);
 }

@@ -65,6 +65,7 @@ cmd_opts() {
 	apply) echo "name $api_opts" ;;
 	task) echo "node role all timeout wait $api_opts" ;;
 	outbox) echo "all $api_opts" ;;
+	secret) echo "new-key state-dir $api_opts" ;;
 	help) echo "" ;;
 	*) return 1 ;;
 	esac
@@ -74,7 +75,7 @@ run "$ctl" help
 check "help exits 0" test "$rc" -eq 0
 sed -n '/^Commands:$/,/^$/s/^  \([a-z][a-z]*\)  *[a-z].*/\1/p' "$T/out" \
     >"$T/commands"
-check "help lists 18 commands" test "$(wc -l <"$T/commands")" -eq 18
+check "help lists 19 commands" test "$(wc -l <"$T/commands")" -eq 19
 while read -r c; do
 	run "$ctl" help "$c"
 	check "help $c exits 0" test "$rc" -eq 0

@@ -30,10 +30,43 @@ skip() {
 	exit 77
 }
 
+# The values of the secrets tests set (distcronctl secret set) carry
+# SECRET_MARK: no log may ever hold one.  tmpdir_remove checks the logs
+# a test leaves in $T, scripts/test the suite's own logs.
+SECRET_MARK=dcSecretMark-7f3a
+# lacks_mark FILE: FILE holds no secret value.
+lacks_mark() { ! grep -qF -e "$SECRET_MARK" "$1"; }
+# secret_keys FILE...: a random secrets key (64 hex digits) in each FILE,
+# mode 0600; skips the test without openssl.
+secret_keys() {
+	command -v openssl >/dev/null || skip "openssl missing"
+	for _f in "$@"; do
+		openssl rand -hex 32 >"$_f" && chmod 600 "$_f" || exit 99
+	done
+}
+# sha TEXT: the SHA-256 of TEXT in hex (a job prints its secret's so).
+sha() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
+
+# tmpdir_remove: removes $T (the EXIT traps' end), after failing the test
+# when a log in it (*.log, or a captured stderr "err") holds a secret's
+# value; the lines go to $top_builddir/secret-leaks.log too.
+tmpdir_remove() {
+	_leaks=$(grep -rlF -e "$SECRET_MARK" --include='*.log' --include=err \
+	    "$T" 2>/dev/null)
+	if [ -n "$_leaks" ]; then
+		echo "FAIL - a secret's value is in a log: $_leaks"
+		grep -rhF -e "$SECRET_MARK" $_leaks | tee -a \
+		    "$top_builddir/secret-leaks.log" | head -5
+		rm -rf "$T"
+		exit 1
+	fi
+	rm -rf "$T"
+}
+
 # tmpdir_setup: creates $T and removes it however the script ends.
 tmpdir_setup() {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/distcron-test.XXXXXX") || exit 99
-	trap 'rm -rf "$T"' EXIT
+	trap tmpdir_remove EXIT
 	trap 'exit 130' HUP INT TERM
 }
 
@@ -68,7 +101,7 @@ api_setup() {
 	daemon_setup
 	command -v curl >/dev/null || skip "curl missing"
 	unset DISTCRON_URL DISTCRON_TOKEN
-	trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
+	trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; tmpdir_remove' EXIT
 }
 
 # api_daemon_start [ARG...]: starts the daemon on $J, $N, $S with the API on a

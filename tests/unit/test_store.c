@@ -203,7 +203,7 @@ query_count(struct store *st, const char *job, int status)
 }
 
 /* The schema version of this build's store. */
-#define SCHEMA_NOW	8
+#define SCHEMA_NOW	9
 
 /* ---- opening ---- */
 
@@ -1027,6 +1027,7 @@ test_outbox_delete_runs(void **state)
 #define UNDO_V7	"ALTER TABLE runs DROP COLUMN member;" \
 		"ALTER TABLE runs DROP COLUMN fence;"
 /* ... and step 8 (other members' summaries, lists in time order). */
+#define UNDO_V9	"DROP TABLE secrets;"
 #define UNDO_V8	"DROP INDEX runs_remote; DROP INDEX runs_time;" \
 		"DROP INDEX runs_job_time;" \
 		"ALTER TABLE runs DROP COLUMN remote_id;"
@@ -1042,7 +1043,7 @@ test_migrate_to_outbox(void **state)
 
 	create1(st, run);
 	store_close(st);
-	raw_exec(f->path, UNDO_V8 UNDO_V7 UNDO_V6 "DROP TABLE outbox; PRAGMA user_version = 3");
+	raw_exec(f->path, UNDO_V9 UNDO_V8 UNDO_V7 UNDO_V6 "DROP TABLE outbox; PRAGMA user_version = 3");
 	st = open_rw(f);
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox"), 0);
@@ -1068,7 +1069,7 @@ test_member_fence(void **state)
 
 	create1(st, old);
 	store_close(st);
-	raw_exec(f->path, UNDO_V8 UNDO_V7 "PRAGMA user_version = 6");
+	raw_exec(f->path, UNDO_V9 UNDO_V8 UNDO_V7 "PRAGMA user_version = 6");
 	st = open_rw(f);
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 	assert_int_equal(store_run_get(st, old->id, &got), 0);
@@ -1218,13 +1219,13 @@ test_migrate_fails_untouched(void **state)
 
 	create1(st, run);
 	store_close(st);
-	raw_exec(f->path, UNDO_V8 UNDO_V7 UNDO_V6 "DROP TABLE outbox; PRAGMA user_version = 3;"
+	raw_exec(f->path, UNDO_V9 UNDO_V8 UNDO_V7 UNDO_V6 "DROP TABLE outbox; PRAGMA user_version = 3;"
 	    "CREATE INDEX outbox_due ON runs (job)");
 	st = NULL;
 	assert_int_equal(store_open(f->path, false, &st, &why), ERR_STORE);
 	assert_null(st);
 	assert_non_null(why);
-	assert_non_null(strstr(why, "from schema version 3 to 8"));
+	assert_non_null(strstr(why, "from schema version 3 to 9"));
 	assert_non_null(strstr(why, "the step to version 4 failed"));
 	assert_non_null(strstr(why, "index outbox_due already exists"));
 	assert_non_null(strstr(why, "left as it was"));
@@ -1266,7 +1267,7 @@ test_migrate_outbox_rows(void **state)
 	run->noutrows = 1;
 	save1(st, run);
 	store_close(st);
-	raw_exec(f->path, UNDO_V8 UNDO_V7 UNDO_V6 "ALTER TABLE outbox DROP COLUMN job;"
+	raw_exec(f->path, UNDO_V9 UNDO_V8 UNDO_V7 UNDO_V6 "ALTER TABLE outbox DROP COLUMN job;"
 	    "ALTER TABLE outbox DROP COLUMN scheduled_at;"
 	    "ALTER TABLE outbox DROP COLUMN doc; PRAGMA user_version = 4");
 	st = open_rw(f);

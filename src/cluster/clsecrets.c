@@ -1,0 +1,349 @@
+/*
+ * clsecrets.c - cluster mode's secrets: their sealed values are kept in
+ * etcd under /distcron/NS/secrets/NAME (as "UPDATED_MS SEALED": never a
+ * value in the clear), and every member mirrors them into its struct
+ * secrets (secrets.h), as cljobs.c mirrors the API's jobs: a range fills
+ * the mirror (at start, and whenever the watch ended), then a watch from
+ * the range's revision + 1 follows it.  A sealed value the member's key
+ * does not open (another key, an edit by hand) is logged and left out.
+ *
+ * Writes come from the API's threads (secrets_set(), secrets_delete()),
+ * which wait for etcd's answer: the request is posted to the loop, sent
+ * there, and its answer signalled back.  A request shared between the
+ * waiting thread and the loop is freed by whichever lets go of it last,
+ * so a waiter that gives up (CLS_WAIT_MS) leaves nothing dangling.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "distcron/dur.h"
+#include "distcron/err.h"
+#include "distcron/log.h"
+#include "distcron/secrets.h"
+#include "cluster_int.h"
+
+#define CLS_RESYNC_MS	1000	/* a watch that ended: read again after */
+#define CLS_WAIT_MS	15000	/* an API write waits this long for etcd */
+
+struct cl_secrets {
+	struct cluster *c;
+	struct secrets *s;
+	char *prefix;		/* CL_PREFIX NS "/secrets/" */
+	struct etcd_watch *watch;
+	struct loop_timer *timer;
+	bool busy, stopped;
+};
+
+/* One write from an API thread. */
+struct cls_call {
+	struct cl_secrets *cs;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int refs;		/* the waiter's and the loop's */
+	bool done;
+	int rc;
+	char err[256];
+	char *key;
+	char *value;		/* NULL: a delete */
+	size_t len;
+};
+
+static void cls_sync(void *arg);
+
+/* ---- following the prefix ---- */
+
+/* Applies one key (value NULL: deleted) to the mirror. */
+static void
+cls_apply(struct cl_secrets *cs, const char *key, const char *value,
+    size_t len)
+{
+	const char *name = key + strlen(cs->prefix), *sp;
+	int64_t updated = 0;
+	char num[24];
+	int r;
+
+	if (strncmp(key, cs->prefix, strlen(cs->prefix)) != 0)
+		return;
+	if (value == NULL) {
+		secrets_mirror_drop(cs->s, name, NULL, 0);
+		return;
+	}
+	sp = memchr(value, ' ', len);
+	if (sp == NULL || (size_t)(sp - value) >= sizeof(num) ||
+	    (memcpy(num, value, (size_t)(sp - value)),
+	    num[sp - value] = '\0',
+	    dur_parse_int(num, 0, INT64_MAX, &updated) != 0))
+		r = ERR_PARSE;
+	else
+		r = secrets_mirror_put(cs->s, name, (const unsigned char *)sp + 1,
+		    len - (size_t)(sp - value) - 1, updated);
+	if (r != 0)
+		log_error("cluster: secret %s in etcd: %s; left out", name,
+		    r == ERR_AUTH || r == ERR_INVALID ? "the secrets key does "
+		    "not open it (another key, or altered)" : err_str(r));
+}
+
+static void
+cls_later(struct cl_secrets *cs)
+{
+	if (cs->timer == NULL && !cs->stopped)
+		loop_timer_add(cs->c->loop, loop_mono_ms() + CLS_RESYNC_MS,
+		    cls_sync, cs, &cs->timer);
+}
+
+static void
+cls_watched(void *arg, const struct etcd_watch_msg *m)
+{
+	struct cl_secrets *cs = arg;
+	const struct etcd_event *ev;
+	size_t i;
+
+	if (m->err != 0) {
+		log_warn("cluster: the secrets' watch ended (%s); reading them "
+		    "again", m->msg[0] ? m->msg : err_str(m->err));
+		etcd_watch_cancel(cs->watch);
+		cs->watch = NULL;
+		cls_later(cs);
+		return;
+	}
+	for (i = 0; i < m->nevents; i++) {
+		ev = &m->events[i];
+		cls_apply(cs, ev->kv.key, ev->type == ETCD_EV_PUT ?
+		    ev->kv.value : NULL, ev->kv.value_len);
+	}
+}
+
+/* The names of a range's keys, in order (they come sorted). */
+static const char **
+cls_names(const struct cl_secrets *cs, const struct etcd_op_result *op)
+{
+	const char **v = calloc(op->nkvs + 1, sizeof(*v));
+	size_t i;
+
+	for (i = 0; v != NULL && i < op->nkvs; i++)
+		v[i] = op->kvs[i].key + strlen(cs->prefix);
+	return v;
+}
+
+static void
+cls_ranged(void *arg, const struct etcd_result *r)
+{
+	struct cl_secrets *cs = arg;
+	struct etcd_watch_opts o = { .key = cs->prefix, .prefix = true };
+	const char **names;
+	size_t i;
+
+	cs->busy = false;
+	if (cs->stopped)
+		return;
+	if (r->err != 0 || (names = cls_names(cs, &r->op)) == NULL) {
+		log_debug("cluster: reading the secrets from etcd: %s",
+		    r->err != 0 ? r->msg : err_str(-ENOMEM));
+		cls_later(cs);
+		return;
+	}
+	secrets_mirror_drop(cs->s, NULL, names, r->op.nkvs);
+	free(names);
+	for (i = 0; i < r->op.nkvs; i++)
+		cls_apply(cs, r->op.kvs[i].key, r->op.kvs[i].value,
+		    r->op.kvs[i].value_len);
+	o.start_revision = r->revision + 1;
+	if (etcd_watch(cs->c->e, &o, cls_watched, cs, &cs->watch) != 0) {
+		cs->watch = NULL;
+		cls_later(cs);
+	}
+}
+
+static void
+cls_sync(void *arg)
+{
+	struct cl_secrets *cs = arg;
+	struct etcd_op op = { .type = ETCD_OP_RANGE, .key = cs->prefix,
+	    .prefix = true };
+
+	cs->timer = NULL;
+	if (cs->busy || cs->stopped || cs->watch != NULL)
+		return;
+	cs->busy = true;
+	if (etcd_do(cs->c->e, &op, cls_ranged, cs) != 0) {
+		cs->busy = false;
+		cls_later(cs);
+	}
+}
+
+/* ---- writes from the API's threads ---- */
+
+/* Lets go of q; the last one frees it. */
+static void
+cls_call_put(struct cls_call *q)
+{
+	bool last;
+
+	pthread_mutex_lock(&q->mu);
+	last = --q->refs == 0;
+	pthread_mutex_unlock(&q->mu);
+	if (!last)
+		return;
+	free(q->key);
+	if (q->value != NULL)
+		explicit_bzero(q->value, q->len);
+	free(q->value);
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cv);
+	free(q);
+}
+
+static void
+cls_answer(struct cls_call *q, int rc, const char *msg)
+{
+	pthread_mutex_lock(&q->mu);
+	q->rc = rc;
+	if (msg != NULL)
+		snprintf(q->err, sizeof(q->err), "etcd: %.200s (%s)", msg,
+		    rc == ERR_TIMEOUT ? "the secret may or may not have been "
+		    "written" : "nothing written");
+	q->done = true;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	cls_call_put(q);
+}
+
+static void
+cls_written(void *arg, const struct etcd_result *r)
+{
+	struct cls_call *q = arg;
+
+	if (r->err != 0)
+		cls_answer(q, r->err == ERR_TIMEOUT ? ERR_TIMEOUT :
+		    ERR_CONNECT, r->msg);
+	else if (q->value == NULL && r->op.count == 0)
+		cls_answer(q, ERR_NOTFOUND, NULL);
+	else
+		cls_answer(q, 0, NULL);
+}
+
+/* On the loop: sends q. */
+static void
+cls_send(void *arg)
+{
+	struct cls_call *q = arg;
+	struct etcd_op op = { .type = q->value != NULL ? ETCD_OP_PUT :
+	    ETCD_OP_DELETE, .key = q->key, .value = q->value,
+	    .value_len = q->len };
+
+	if (q->cs->stopped || etcd_do(q->cs->c->e, &op, cls_written, q) != 0)
+		cls_answer(q, ERR_CONNECT, "the member is stopping");
+}
+
+/* Waits for q's answer, at most CLS_WAIT_MS. */
+static int
+cls_wait(struct cls_call *q, char *err, size_t errlen)
+{
+	struct timespec until;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += CLS_WAIT_MS / 1000;
+	pthread_mutex_lock(&q->mu);
+	while (!q->done && pthread_cond_timedwait(&q->cv, &q->mu,
+	    &until) == 0)
+		;
+	rc = q->done ? q->rc : ERR_TIMEOUT;
+	snprintf(err, errlen, "%s", q->done ? q->err : "etcd did not "
+	    "answer in time (the secret may or may not have been written)");
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+/* secrets_write_fn: one put or delete through the loop. */
+static int
+cls_write(void *arg, const char *name, const unsigned char *sealed,
+    size_t len, int64_t updated_ms, char *err, size_t errlen)
+{
+	struct cl_secrets *cs = arg;
+	struct cls_call *q = calloc(1, sizeof(*q));
+	char head[32];
+	int hl, rc;
+
+	if (q == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	q->cs = cs;
+	q->refs = 2;
+	hl = snprintf(head, sizeof(head), "%" PRId64 " ", updated_ms);
+	q->len = sealed != NULL ? (size_t)hl + len : 0;
+	if ((q->key = malloc(strlen(cs->prefix) + strlen(name) + 1)) != NULL)
+		snprintf(q->key, strlen(cs->prefix) + strlen(name) + 1,
+		    "%s%s", cs->prefix, name);
+	if (sealed != NULL && (q->value = malloc(q->len)) != NULL) {
+		memcpy(q->value, head, (size_t)hl);
+		memcpy(q->value + hl, sealed, len);
+	}
+	if (q->key == NULL || (sealed != NULL && q->value == NULL) ||
+	    loop_post(cs->c->loop, cls_send, q) != 0) {
+		q->refs = 1;
+		cls_call_put(q);
+		return -ENOMEM;
+	}
+	rc = cls_wait(q, err, errlen);
+	cls_call_put(q);
+	return rc;
+}
+
+/* ---- start and stop ---- */
+
+int
+cluster_secrets_start(struct cluster *c, struct secrets *s)
+{
+	struct cl_secrets *cs;
+	size_t n = strlen(CL_PREFIX) + strlen(c->ns) + sizeof("/secrets/");
+
+	if ((cs = calloc(1, sizeof(*cs))) == NULL ||
+	    (cs->prefix = malloc(n)) == NULL) {
+		free(cs);
+		return -ENOMEM;
+	}
+	snprintf(cs->prefix, n, "%s%s/secrets/", CL_PREFIX, c->ns);
+	cs->c = c;
+	cs->s = s;
+	c->secrets = cs;
+	secrets_set_remote(s, cls_write, cs);
+	cls_sync(cs);
+	return 0;
+}
+
+void
+cl_secrets_stop(struct cluster *c)
+{
+	struct cl_secrets *cs = c->secrets;
+
+	if (cs == NULL)
+		return;
+	cs->stopped = true;
+	etcd_watch_cancel(cs->watch);
+	cs->watch = NULL;
+	if (cs->timer != NULL)
+		loop_timer_del(cs->timer);
+	cs->timer = NULL;
+}
+
+void
+cl_secrets_free(struct cluster *c)
+{
+	struct cl_secrets *cs = c->secrets;
+
+	if (cs == NULL)
+		return;
+	cl_secrets_stop(c);
+	free(cs->prefix);
+	free(cs);
+	c->secrets = NULL;
+}
