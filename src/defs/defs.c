@@ -936,7 +936,8 @@ parse_amqp(struct jfield_ctx *c, json_object *v, struct job_def *job)
 	    &a->routing_key)) != 0)
 		return r;
 	if ((x = jfield_get(v, "headers")) != NULL)
-		return parse_headers(c, x, "amqp.headers", &a->headers);
+		return parse_headers(c, x, "amqp.headers", NULL,
+		    &a->headers);
 	return 0;
 }
 
