@@ -4,7 +4,8 @@
  *
  * Out: a finish hook queues a short summary of each final run of this
  * member (clrunkey.c) and sends what is queued to etcd, asynchronously,
- * in one transaction per batch: the deletes of the oldest summaries that
+ * in one transaction per batch (a batch waits up to CLR_FLUSH_MS for
+ * more, unless it is full, so that a busy member sends few): the deletes of the oldest summaries that
  * the batch pushes past cluster.reports_per_job (each job's oldest keys
  * are remembered from the previous transaction), the puts (on the claims'
  * long lease, so that etcd forgets the summaries of a job that stopped
@@ -37,6 +38,7 @@
 
 #define CLR_QUEUE_MAX	1024	/* summaries waiting for etcd */
 #define CLR_BATCH	32	/* puts per transaction */
+#define CLR_FLUSH_MS	500	/* a batch not full waits this long */
 #define CLR_TRIM_EXTRA	8	/* oldest keys read beyond the batch's puts */
 #define CLR_RANGE_JOBS	32	/* jobs per catch-up transaction, at most */
 #define CLR_RANGE_SUMS	1600	/* summaries per catch-up answer, about */
@@ -66,6 +68,7 @@ struct cl_runs {
 	struct clr_sum q[CLR_QUEUE_MAX];	/* a ring */
 	size_t head, n;
 	size_t inflight;		/* the first ones, being sent */
+	struct loop_timer *flush;	/* sends a batch not full */
 	size_t sent_nd;			/* ... after this many deletes */
 	const char *sent_jobs[CLR_BATCH];	/* ... their jobs, in order */
 	size_t sent_nj;
@@ -80,6 +83,7 @@ struct cl_runs {
 };
 
 static void clr_send(struct cl_runs *cr);
+static void clr_send_soon(struct cl_runs *cr);
 
 static void
 clr_sum_free(struct clr_sum *s)
@@ -166,7 +170,7 @@ clr_finished(void *arg, const struct store_run *rec,
 		return;
 	}
 	*clr_at(cr, cr->n++) = s;
-	clr_send(cr);
+	clr_send_soon(cr);
 }
 
 static void
@@ -299,7 +303,7 @@ clr_sent(void *arg, const struct etcd_result *r)
 		    cr->dropped_logged);
 		cr->dropped_logged = cr->dropped;
 	}
-	clr_send(cr);
+	clr_send_soon(cr);
 }
 
 /* PREFIX JOB "/", malloc'd. */
@@ -413,6 +417,27 @@ clr_send(struct cl_runs *cr)
 		cr->inflight = 0;
 	for (i = nd + np; i < nd + np + cr->sent_nj; i++)
 		free((char *)ops[i].key);
+}
+
+static void
+clr_flush(void *arg)
+{
+	struct cl_runs *cr = arg;
+
+	cr->flush = NULL;
+	clr_send(cr);
+}
+
+/* A full batch goes at once, one not full within CLR_FLUSH_MS. */
+static void
+clr_send_soon(struct cl_runs *cr)
+{
+	if (cr->n >= cr->inflight + CLR_BATCH)
+		clr_send(cr);
+	else if (cr->flush == NULL && cr->n > cr->inflight &&
+	    loop_timer_add(cr->c->loop, loop_mono_ms() + CLR_FLUSH_MS,
+	    clr_flush, cr, &cr->flush) != 0)
+		clr_send(cr);
 }
 
 /* ---- in: other members' summaries into the store ---- */
@@ -591,6 +616,8 @@ cl_runs_free(struct cluster *c)
 	if (cr == NULL)
 		return;
 	etcd_watch_cancel(cr->watch);
+	if (cr->flush != NULL)
+		loop_timer_del(cr->flush);
 	clr_pop(cr, cr->n);
 	while (cr->nold > 0) {
 		clr_old_clear(&cr->old[--cr->nold]);
