@@ -38,7 +38,7 @@
 
 #define CLR_QUEUE_MAX	1024	/* summaries waiting for etcd */
 #define CLR_BATCH	32	/* puts per transaction */
-#define CLR_FLUSH_MS	500	/* a batch not full waits this long */
+#define CLR_FLUSH_MS	1000	/* a batch not full waits this long */
 #define CLR_TRIM_EXTRA	8	/* oldest keys read beyond the batch's puts */
 #define CLR_RANGE_JOBS	32	/* jobs per catch-up transaction, at most */
 #define CLR_RANGE_SUMS	1600	/* summaries per catch-up answer, about */
