@@ -117,6 +117,8 @@ struct daemon {
 	int stop_waits;		/* the runner and the cluster, stopping */
 	struct secbox_key seckey;	/* read as started (maybe root) */
 	bool seckey_set;
+	struct secbox_key prevkey;	/* the previous one, in a rotation */
+	bool prevkey_set;
 	struct secrets *secrets;	/* NULL: no secrets key */
 };
 
@@ -1218,6 +1220,31 @@ start_api(struct daemon *d)
 	return 0;
 }
 
+/* The secrets keys, read while the daemon may still be root: the current
+ * one, and the previous one of a rotation (which needs a current one). */
+static int
+read_keys(struct daemon *d, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = secbox_key_get(d->cfg.secrets_key_file, true, &d->seckey,
+	    err, errlen)) < 0)
+		return rc;
+	d->seckey_set = rc == 0;
+	if ((rc = secbox_key_get_env(d->cfg.secrets_previous_key_file,
+	    "DISTCRON_SECRETS_PREVIOUS_KEY", true, &d->prevkey, err,
+	    errlen)) < 0)
+		return rc;
+	d->prevkey_set = rc == 0;
+	if (d->prevkey_set && !d->seckey_set) {
+		snprintf(err, errlen, "secrets_previous_key_file (or "
+		    "DISTCRON_SECRETS_PREVIOUS_KEY) is set but there is no "
+		    "current key: set secrets_key_file or DISTCRON_SECRETS_KEY");
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
 /*
  * What may need root, in a daemon started as root: the log file, the
  * state directory (locked, handed to the user), the API's socket (a port
@@ -1248,12 +1275,10 @@ start_root(struct daemon *d)
 		log_error("API: %s", err);
 		return rc;
 	}
-	if ((rc = secbox_key_get(d->cfg.secrets_key_file, true, &d->seckey,
-	    err, sizeof(err))) < 0) {
+	if ((rc = read_keys(d, err, sizeof(err))) != 0) {
 		log_error("%s", err);
 		return rc;
 	}
-	d->seckey_set = rc == 0;
 	return become_user(d);
 }
 
@@ -1300,8 +1325,10 @@ start_secrets(struct daemon *d)
 	defs_secrets_hook(secrets_check, NULL);
 	if (!d->seckey_set)
 		return 0;
-	rc = secrets_new(d->st, &d->seckey, &d->secrets, err, sizeof(err));
+	rc = secrets_new_keys(d->st, &d->seckey, d->prevkey_set ?
+	    &d->prevkey : NULL, &d->secrets, err, sizeof(err));
 	secbox_key_wipe(&d->seckey);
+	secbox_key_wipe(&d->prevkey);
 	if (rc != 0) {
 		log_error("%s", err[0] != '\0' ? err : err_str(rc));
 		return rc;
@@ -1386,6 +1413,7 @@ cleanup(struct daemon *d)
 	defs_secrets_hook(NULL, NULL);
 	secrets_free(d->secrets);
 	secbox_key_wipe(&d->seckey);
+	secbox_key_wipe(&d->prevkey);
 	store_close(d->st);
 	if (d->sig_watch)
 		loop_watch_del(d->sig_watch);

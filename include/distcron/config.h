@@ -127,6 +127,7 @@ struct config {
 	char *user;		/* run as this user ("": as started) */
 	bool allow_root_jobs;	/* jobs may run as root */
 	char *secrets_key_file;	/* "": DISTCRON_SECRETS_KEY, or none */
+	char *secrets_previous_key_file; /* "": DISTCRON_SECRETS_PREVIOUS_KEY */
 	struct json_object *elasticsearch;	/* section "elasticsearch" as
 					 * written (es_config_from_json reads
 					 * it: the sink's module), or NULL */

@@ -50,6 +50,11 @@ int secbox_key_load(const char *path, bool owner, struct secbox_key *out,
 int secbox_key_get(const char *path, bool owner, struct secbox_key *out,
     char *err, size_t errlen);
 
+/* secbox_key_get() with another variable than DISTCRON_SECRETS_KEY
+ * (DISTCRON_SECRETS_PREVIOUS_KEY: the previous key of a rotation). */
+int secbox_key_get_env(const char *path, const char *var, bool owner,
+    struct secbox_key *out, char *err, size_t errlen);
+
 /* Wipes a key. */
 void secbox_key_wipe(struct secbox_key *k);
 

@@ -35,6 +35,14 @@ struct job_http;
 int secrets_new(struct store *st, const struct secbox_key *key,
     struct secrets **out, char *err, size_t errlen);
 
+/* secrets_new() with a previous key too (NULL: none), during a key
+ * rotation: a value the current key does not open is opened with prev
+ * (logged once at start, or when mirrored: "sealed with the previous
+ * key"); new values are sealed with key only. */
+int secrets_new_keys(struct store *st, const struct secbox_key *key,
+    const struct secbox_key *prev, struct secrets **out, char *err,
+    size_t errlen);
+
 /* Frees s (its key wiped); accepts NULL. */
 void secrets_free(struct secrets *s);
 
@@ -95,6 +103,42 @@ int secrets_delete(struct secrets *s, const char *name);
 /* A new JSON text {"secrets": [{"name", "updated": ISO 8601 UTC}]} in
  * name order (never a value).  Returns 0 or -ENOMEM. */
 int secrets_list_json(struct secrets *s, char **json);
+
+/* What a key rotation did. */
+struct secrets_rotation {
+	size_t resealed;	/* opened with the previous key, sealed again */
+	size_t current;		/* already sealed with the current key */
+};
+
+/*
+ * Key rotation: every value the current key does not open but the
+ * previous one does is sealed again with the current key, all in one
+ * write (the store's transaction, or the remote rotation's: etcd).  A
+ * value neither key opens refuses the whole rotation: ERR_INVALID, err
+ * naming the secret, nothing written.  Blocks (writers wait).  Returns 0,
+ * ERR_INVALID, ERR_EXISTS (cluster mode: a secret changed meanwhile),
+ * ERR_STORE, ERR_CONNECT, ERR_TIMEOUT, -ENOMEM.
+ */
+int secrets_rotate(struct secrets *s, struct secrets_rotation *res,
+    char *err, size_t errlen);
+
+/*
+ * One value for a rotation: *out NULL when the current key opens sealed
+ * (nothing to do), else a new value (free it) sealed with the current
+ * key.  ERR_INVALID with err naming name when neither key opens it.
+ * Reads only the keys: any thread, no lock.
+ */
+int secrets_reseal(const struct secrets *s, const char *name,
+    const unsigned char *sealed, size_t len, unsigned char **out,
+    size_t *outlen, char *err, size_t errlen);
+
+/* Cluster mode: secrets_rotate() calls fn(arg, s, res, err, errlen)
+ * instead (writers held off), which re-seals what etcd holds
+ * (secrets_reseal()) in one transaction.  Set before the API starts. */
+typedef int (*secrets_rotate_fn)(void *arg, struct secrets *s,
+    struct secrets_rotation *res, char *err, size_t errlen);
+void secrets_set_remote_rotate(struct secrets *s, secrets_rotate_fn fn,
+    void *arg);
 
 /* The values resolved for one run, for masking its output. */
 struct secrets_use {

@@ -46,4 +46,10 @@ void storesec_rows_free(struct storesec_row *rows, size_t n);
 int storesec_rekey(struct store *st, const struct secbox_key *oldk,
     const struct secbox_key *newk, size_t *count, char *err, size_t errlen);
 
+/* Writes the sealed value of each of rows (n; their names must exist) in
+ * one write transaction: all or nothing.  updated_ms is left alone (the
+ * values did not change).  Returns 0, ERR_STORE or ERR_STORE_FULL. */
+int storesec_put_all(struct store *st, const struct storesec_row *rows,
+    size_t n);
+
 #endif

@@ -185,6 +185,7 @@ static enum MHD_Result h_cluster(struct req *);
 static enum MHD_Result h_secrets(struct req *);
 static enum MHD_Result h_secret_put(struct req *);
 static enum MHD_Result h_secret_delete(struct req *);
+static enum MHD_Result h_secret_post(struct req *);
 
 #define GET_ONLY	"GET, HEAD"
 #define POST_ONLY	"POST"
@@ -216,8 +217,8 @@ static const struct route routes[] = {
 	  POST_ONLY },
 	{ { "cluster" }, 1, NULL, h_cluster, NULL, NULL, NULL, GET_ONLY },
 	{ { "secrets" }, 1, NULL, h_secrets, NULL, NULL, NULL, GET_ONLY },
-	{ { "secrets", "*" }, 2, "secret", NULL, h_secret_put, NULL,
-	  h_secret_delete, "PUT, DELETE" },
+	{ { "secrets", "*" }, 2, "secret", NULL, h_secret_put, h_secret_post,
+	  h_secret_delete, "PUT, POST, DELETE" },
 };
 #define NROUTES		(sizeof(routes) / sizeof(routes[0]))
 
@@ -1525,6 +1526,35 @@ h_secret_delete(struct req *r)
 		    subject(r, subj, sizeof(subj)));
 	log_info("secret %s deleted through the API", r->seg[1]);
 	return reply_obj(r, 200, name_obj(r->seg[1], "deleted", true));
+}
+
+/* POST /secrets/rotate: every value sealed with the previous key is sealed
+ * again with the current one, in one write (secrets_rotate()). */
+static enum MHD_Result
+h_secret_post(struct req *r)
+{
+	struct secrets_rotation res;
+	char err[BERR_MAX] = "";
+	json_object *o;
+	int rc;
+
+	if (strcmp(r->seg[1], "rotate") != 0)
+		return reply_error(r, 404, NULL, "POST /secrets/%s: not "
+		    "found (POST /secrets/rotate is the only one)", r->seg[1]);
+	if (r->a->be.secrets == NULL)
+		return reply_no_secrets(r);
+	if ((rc = secrets_rotate(r->a->be.secrets, &res, err,
+	    sizeof(err))) != 0)
+		return reply_backend_error(r, rc, err, "secrets");
+	if ((o = json_object_new_object()) != NULL &&
+	    (json_object_object_add(o, "resealed",
+	    json_object_new_int64((int64_t)res.resealed)) != 0 ||
+	    json_object_object_add(o, "current",
+	    json_object_new_int64((int64_t)res.current)) != 0)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	return reply_obj(r, 200, o);
 }
 
 static enum MHD_Result

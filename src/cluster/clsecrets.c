@@ -12,6 +12,14 @@
  * there, and its answer signalled back.  A request shared between the
  * waiting thread and the loop is freed by whichever lets go of it last,
  * so a waiter that gives up (CLS_WAIT_MS) leaves nothing dangling.
+ *
+ * Key rotation (secrets_rotate()) goes the same way: on the loop, a range
+ * of the prefix, each value the current key does not open sealed again
+ * with it (the previous key opens it), and all of them written in one
+ * transaction that compares each key's mod_revision with the range's: a
+ * secret set or deleted through another member meanwhile fails it whole
+ * (ERR_EXISTS: try again), and the watch brings the new values to every
+ * member.
  */
 #include "config.h"
 
@@ -53,20 +61,38 @@ struct cls_call {
 	char *key;
 	char *value;		/* NULL: a delete */
 	size_t len;
+	struct secrets_rotation rot;	/* a rotation's counts */
 };
 
 static void cls_sync(void *arg);
 
 /* ---- following the prefix ---- */
 
+/* The length of value's "UPDATED_MS " head (its number in *updated), or 0
+ * when it has none. */
+static size_t
+cls_head(const char *value, size_t len, int64_t *updated)
+{
+	const char *sp = memchr(value, ' ', len);
+	char num[24];
+
+	if (sp == NULL || (size_t)(sp - value) >= sizeof(num))
+		return 0;
+	memcpy(num, value, (size_t)(sp - value));
+	num[sp - value] = '\0';
+	if (dur_parse_int(num, 0, INT64_MAX, updated) != 0)
+		return 0;
+	return (size_t)(sp - value) + 1;
+}
+
 /* Applies one key (value NULL: deleted) to the mirror. */
 static void
 cls_apply(struct cl_secrets *cs, const char *key, const char *value,
     size_t len)
 {
-	const char *name = key + strlen(cs->prefix), *sp;
+	const char *name = key + strlen(cs->prefix);
 	int64_t updated = 0;
-	char num[24];
+	size_t hl;
 	int r;
 
 	if (strncmp(key, cs->prefix, strlen(cs->prefix)) != 0)
@@ -75,15 +101,11 @@ cls_apply(struct cl_secrets *cs, const char *key, const char *value,
 		secrets_mirror_drop(cs->s, name, NULL, 0);
 		return;
 	}
-	sp = memchr(value, ' ', len);
-	if (sp == NULL || (size_t)(sp - value) >= sizeof(num) ||
-	    (memcpy(num, value, (size_t)(sp - value)),
-	    num[sp - value] = '\0',
-	    dur_parse_int(num, 0, INT64_MAX, &updated) != 0))
+	if ((hl = cls_head(value, len, &updated)) == 0)
 		r = ERR_PARSE;
 	else
-		r = secrets_mirror_put(cs->s, name, (const unsigned char *)sp + 1,
-		    len - (size_t)(sp - value) - 1, updated);
+		r = secrets_mirror_put(cs->s, name,
+		    (const unsigned char *)value + hl, len - hl, updated);
 	if (r != 0)
 		log_error("cluster: secret %s in etcd: %s; left out", name,
 		    r == ERR_AUTH || r == ERR_INVALID ? "the secrets key does "
@@ -200,19 +222,31 @@ cls_call_put(struct cls_call *q)
 	free(q);
 }
 
+/* Answers q with rc and text (NULL: none) as its message. */
 static void
-cls_answer(struct cls_call *q, int rc, const char *msg)
+cls_done(struct cls_call *q, int rc, const char *text)
 {
 	pthread_mutex_lock(&q->mu);
 	q->rc = rc;
-	if (msg != NULL)
-		snprintf(q->err, sizeof(q->err), "etcd: %.200s (%s)", msg,
-		    rc == ERR_TIMEOUT ? "the secret may or may not have been "
-		    "written" : "nothing written");
+	if (text != NULL)
+		snprintf(q->err, sizeof(q->err), "%s", text);
 	q->done = true;
 	pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 	cls_call_put(q);
+}
+
+/* Answers q with rc and etcd's msg (NULL: none). */
+static void
+cls_answer(struct cls_call *q, int rc, const char *msg)
+{
+	char text[256];
+
+	if (msg != NULL)
+		snprintf(text, sizeof(text), "etcd: %.200s (%s)", msg,
+		    rc == ERR_TIMEOUT ? "it may or may not have been written" :
+		    "nothing written");
+	cls_done(q, rc, msg != NULL ? text : NULL);
 }
 
 static void
@@ -262,22 +296,33 @@ cls_wait(struct cls_call *q, char *err, size_t errlen)
 	return rc;
 }
 
+/* A new call of cs, held by the waiter and the loop. */
+static struct cls_call *
+cls_call_new(struct cl_secrets *cs)
+{
+	struct cls_call *q = calloc(1, sizeof(*q));
+
+	if (q == NULL)
+		return NULL;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	q->cs = cs;
+	q->refs = 2;
+	return q;
+}
+
 /* secrets_write_fn: one put or delete through the loop. */
 static int
 cls_write(void *arg, const char *name, const unsigned char *sealed,
     size_t len, int64_t updated_ms, char *err, size_t errlen)
 {
 	struct cl_secrets *cs = arg;
-	struct cls_call *q = calloc(1, sizeof(*q));
+	struct cls_call *q = cls_call_new(cs);
 	char head[32];
 	int hl, rc;
 
 	if (q == NULL)
 		return -ENOMEM;
-	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->cv, NULL);
-	q->cs = cs;
-	q->refs = 2;
 	hl = snprintf(head, sizeof(head), "%" PRId64 " ", updated_ms);
 	q->len = sealed != NULL ? (size_t)hl + len : 0;
 	if ((q->key = malloc(strlen(cs->prefix) + strlen(name) + 1)) != NULL)
@@ -294,6 +339,177 @@ cls_write(void *arg, const char *name, const unsigned char *sealed,
 		return -ENOMEM;
 	}
 	rc = cls_wait(q, err, errlen);
+	cls_call_put(q);
+	return rc;
+}
+
+/* ---- key rotation ---- */
+
+/* Adds kv's value to out: counted when the current key opens it, else
+ * sealed again with it, with its compare and put. */
+static int
+rot_one(const char *prefix, const struct secrets *s,
+    const struct etcd_kv *kv, struct cl_rotation *out, char *err,
+    size_t errlen)
+{
+	const char *name = kv->key + strlen(prefix);
+	unsigned char *sealed = NULL;
+	int64_t updated;
+	size_t hl, len = 0;
+	char *v;
+	int r;
+
+	if (strncmp(kv->key, prefix, strlen(prefix)) != 0)
+		return 0;
+	if ((hl = cls_head(kv->value, kv->value_len, &updated)) == 0) {
+		snprintf(err, errlen, "secret %s in etcd: not a sealed value "
+		    "(\"UPDATED_MS SEALED\"); nothing was re-sealed", name);
+		return ERR_INVALID;
+	}
+	if ((r = secrets_reseal(s, name, (const unsigned char *)kv->value +
+	    hl, kv->value_len - hl, &sealed, &len, err, errlen)) != 0)
+		return r;
+	if (sealed == NULL) {
+		out->current++;
+		return 0;
+	}
+	v = malloc(hl + len);
+	if (v != NULL) {
+		memcpy(v, kv->value, hl);
+		memcpy(v + hl, sealed, len);
+	}
+	free(sealed);
+	if (v == NULL)
+		return -ENOMEM;
+	out->values[out->n] = v;
+	out->cmps[out->n] = (struct etcd_cmp){ .key = kv->key,
+	    .target = ETCD_CMP_MOD, .result = ETCD_EQUAL,
+	    .number = kv->mod_revision };
+	out->ops[out->n++] = (struct etcd_op){ .type = ETCD_OP_PUT,
+	    .key = kv->key, .value = v, .value_len = hl + len };
+	return 0;
+}
+
+int
+cl_secrets_rotation(const char *prefix, const struct secrets *s,
+    const struct etcd_kv *kvs, size_t nkvs, struct cl_rotation *out,
+    char *err, size_t errlen)
+{
+	size_t i;
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	if ((out->cmps = calloc(nkvs + 1, sizeof(*out->cmps))) == NULL ||
+	    (out->ops = calloc(nkvs + 1, sizeof(*out->ops))) == NULL ||
+	    (out->values = calloc(nkvs + 1, sizeof(char *))) == NULL)
+		r = -ENOMEM;
+	for (i = 0; r == 0 && i < nkvs; i++)
+		r = rot_one(prefix, s, &kvs[i], out, err, errlen);
+	if (r != 0) {
+		cl_secrets_rotation_free(out);
+		out->current = 0;
+	}
+	return r;
+}
+
+void
+cl_secrets_rotation_free(struct cl_rotation *rot)
+{
+	size_t i;
+
+	for (i = 0; rot->values != NULL && i < rot->n; i++)
+		free(rot->values[i]);
+	free(rot->values);
+	free(rot->cmps);
+	free(rot->ops);
+	rot->values = NULL;
+	rot->cmps = NULL;
+	rot->ops = NULL;
+	rot->n = 0;
+}
+
+static void
+cls_rotated(void *arg, const struct etcd_result *r)
+{
+	struct cls_call *q = arg;
+
+	if (r->err != 0)
+		cls_answer(q, r->err == ERR_TIMEOUT ? ERR_TIMEOUT :
+		    ERR_CONNECT, r->msg);
+	else if (!r->succeeded)
+		cls_done(q, ERR_EXISTS, "a secret changed meanwhile (set or "
+		    "deleted through a member): nothing was re-sealed; try "
+		    "again");
+	else
+		cls_done(q, 0, NULL);
+}
+
+/* The range of the prefix came: the transaction goes out. */
+static void
+cls_rot_ranged(void *arg, const struct etcd_result *r)
+{
+	struct cls_call *q = arg;
+	struct cl_rotation rot;
+	struct etcd_txn t = { 0 };
+	char err[256] = "";
+	int rc;
+
+	if (r->err != 0) {
+		cls_answer(q, r->err == ERR_TIMEOUT ? ERR_TIMEOUT :
+		    ERR_CONNECT, r->msg);
+		return;
+	}
+	if ((rc = cl_secrets_rotation(q->cs->prefix, q->cs->s, r->op.kvs,
+	    r->op.nkvs, &rot, err, sizeof(err))) != 0) {
+		cls_done(q, rc, err[0] != '\0' ? err : NULL);
+		return;
+	}
+	q->rot.resealed = rot.n;
+	q->rot.current = rot.current;
+	t.cmps = rot.cmps;
+	t.ncmps = rot.n;
+	t.success = rot.ops;
+	t.nsuccess = rot.n;
+	if (rot.n == 0)
+		cls_done(q, 0, NULL);
+	else if (q->cs->stopped || etcd_txn(q->cs->c->e, &t, cls_rotated,
+	    q) != 0)
+		cls_answer(q, ERR_CONNECT, "the member is stopping");
+	cl_secrets_rotation_free(&rot);
+}
+
+/* On the loop: reads the prefix for a rotation. */
+static void
+cls_rot_send(void *arg)
+{
+	struct cls_call *q = arg;
+	struct etcd_op op = { .type = ETCD_OP_RANGE, .key = q->cs->prefix,
+	    .prefix = true };
+
+	if (q->cs->stopped || etcd_do(q->cs->c->e, &op, cls_rot_ranged,
+	    q) != 0)
+		cls_answer(q, ERR_CONNECT, "the member is stopping");
+}
+
+/* secrets_rotate_fn: the rotation through the loop. */
+static int
+cls_rotate(void *arg, struct secrets *s, struct secrets_rotation *res,
+    char *err, size_t errlen)
+{
+	struct cl_secrets *cs = arg;
+	struct cls_call *q = cls_call_new(cs);
+	int rc;
+
+	(void)s;
+	if (q == NULL)
+		return -ENOMEM;
+	if (loop_post(cs->c->loop, cls_rot_send, q) != 0) {
+		q->refs = 1;
+		cls_call_put(q);
+		return -ENOMEM;
+	}
+	if ((rc = cls_wait(q, err, errlen)) == 0)
+		*res = q->rot;
 	cls_call_put(q);
 	return rc;
 }
@@ -316,6 +532,7 @@ cluster_secrets_start(struct cluster *c, struct secrets *s)
 	cs->s = s;
 	c->secrets = cs;
 	secrets_set_remote(s, cls_write, cs);
+	secrets_set_remote_rotate(s, cls_rotate, cs);
 	cls_sync(cs);
 	return 0;
 }

@@ -149,6 +149,25 @@ void cl_jobs_free(struct cluster *c);
 void cl_secrets_stop(struct cluster *c);
 void cl_secrets_free(struct cluster *c);
 
+/* A key rotation's etcd transaction, built from a range of the secrets'
+ * prefix: for each value (kvs, "UPDATED_MS SEALED") the current key does
+ * not open, a compare "mod_revision unchanged" and a put of the value
+ * sealed with the current key (secrets_reseal()).  Apart from the counts,
+ * freed with cl_secrets_rotation_free(). */
+struct cl_rotation {
+	struct etcd_cmp *cmps;
+	struct etcd_op *ops;
+	char **values;
+	size_t n;		/* cmps, ops, values: re-sealed */
+	size_t current;		/* already under the current key */
+};
+/* Returns 0, ERR_INVALID (a value neither key opens, or malformed: err
+ * names it; out empty) or -ENOMEM. */
+int cl_secrets_rotation(const char *prefix, const struct secrets *s,
+    const struct etcd_kv *kvs, size_t nkvs, struct cl_rotation *out,
+    char *err, size_t errlen);
+void cl_secrets_rotation_free(struct cl_rotation *rot);
+
 /* ---- running.c: running markers (concurrency forbid/replace) ---- */
 
 #define CL_MARK_WAIT_MS		150	/* another member's marker: claim

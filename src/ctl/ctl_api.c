@@ -1250,6 +1250,28 @@ secret_delete(const struct ctlopt_vals *o, struct api_ctx *a,
 	return status;
 }
 
+/* secret rotate without --new-key: the running daemon (or cluster) seals
+ * again, with its current key, what its previous key opens. */
+static int
+secret_rotate_api(const struct ctlopt_vals *o, struct api_ctx *a)
+{
+	json_object *root = NULL;
+	int status;
+
+	status = api_call_on(a, "POST", "/secrets", "rotate", "", NULL, 0,
+	    NULL, &root);
+	if (status == 0 && o->json)
+		ctlview_json(root, stdout);
+	else if (status == 0)
+		printf("re-sealed %" PRId64 " secret(s) with the current key; "
+		    "%" PRId64 " already were\n",
+		    json_object_get_int64(json_object_object_get(root,
+		    "resealed")), json_object_get_int64(
+		    json_object_object_get(root, "current")));
+	json_object_put(root);
+	return status;
+}
+
 /* Checks the operands of a subcommand: want of them after it. */
 static int
 secret_usage(const char *sub, int argc, int want)
@@ -1286,15 +1308,19 @@ secret_main(const struct ctlopt_vals *o, int argc, char **argv)
 		return ctlopt_usage_error("secret", "secret %s: invalid name "
 		    "'%s' (letters, digits, '.', '_' and '-')", subs[i],
 		    argv[1]);
-	if (i == 3)
+	if (i == 3 && o->new_key != NULL)
 		return ctl_secret_rotate(o);
+	if (i == 3 && o->state_dir != NULL)
+		return ctlopt_usage_error("secret", "secret rotate: "
+		    "--state-dir goes with --new-key (offline rotation)");
 	if (o->new_key != NULL)
 		return ctlopt_usage_error("secret", "secret %s: --new-key is "
 		    "rotate's", subs[i]);
 	if (api_open(o, &a) != 0)
 		return 1;
 	status = i == 0 ? secret_set(o, &a, argv[1]) : i == 1 ?
-	    secret_list(o, &a) : secret_delete(o, &a, argv[1]);
+	    secret_list(o, &a) : i == 2 ? secret_delete(o, &a, argv[1]) :
+	    secret_rotate_api(o, &a);
 	api_close(&a);
 	return status;
 }
@@ -1310,7 +1336,7 @@ static const struct ctlopt secret_opts[] = {
 
 const struct ctl_command ctl_secret = {
 	API_COMMAND("secret", "set NAME | list | delete NAME | "
-	    "rotate --new-key FILE\n"
+	    "rotate [--new-key FILE]\n"
 	    "       [API OPTIONS]",
 	    "set, list or delete the daemon's encrypted secrets", secret_opts,
 	    "'set NAME' reads the value from stdin (one trailing newline "
@@ -1319,6 +1345,11 @@ const struct ctl_command ctl_secret = {
 	    "never shown:\n"
 	    "'list' prints NAME and UPDATED only.  Jobs use a secret as "
 	    "{\"secret\": NAME}.\n"
+	    "'rotate' asks the daemon (any member in cluster mode) to seal "
+	    "again with its\n"
+	    "current key every secret only its secrets_previous_key_file "
+	    "opens, in one\n"
+	    "transaction (etcd's in cluster mode).\n"
 	    "'rotate --new-key FILE' works offline, on the state directory of "
 	    "a stopped\n"
 	    "daemon: every secret is decrypted with the current key "

@@ -110,9 +110,11 @@ rotate(const struct ctl_settings *s, const char *new_key)
 	int fd, status = 1;
 
 	if (config_cluster_on(&s->cfg)) {
-		fprintf(stderr, "%s: secret rotate: cluster mode keeps the "
-		    "secrets in etcd: rotating them there is not supported "
-		    "yet\n", PROG);
+		fprintf(stderr, "%s: secret rotate --new-key: cluster mode "
+		    "keeps the secrets in etcd: give every member the new key "
+		    "as secrets_key_file and the old one as "
+		    "secrets_previous_key_file, restart them, then run "
+		    "'distcronctl secret rotate' without --new-key\n", PROG);
 		return 1;
 	}
 	if (keys_get(s, new_key, &oldk, &newk) == 0 &&

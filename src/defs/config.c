@@ -193,6 +193,12 @@ static const struct ckey keys[] = {
 	    "file (mode 0600) holding the 32-byte key of the encrypted secrets "
 	    "as 64 hex digits (empty: the variable DISTCRON_SECRETS_KEY, else "
 	    "no secrets)"),
+	KEY("secrets_previous_key_file", "DISTCRON_SECRETS_PREVIOUS_KEY_FILE",
+	    "secrets-previous-key-file", NULL, JFIELD_PATH,
+	    OFF(secrets_previous_key_file), "", 0, 0,
+	    "during a key rotation, the file (mode 0600) of the previous key: "
+	    "values the current key does not open are opened with it (empty: "
+	    "the variable DISTCRON_SECRETS_PREVIOUS_KEY, else none)"),
 	KEYC("cluster.etcd", "DISTCRON_ETCD", "etcd", JFIELD_STR,
 	    OFF(cluster.etcd), "", 0, 0, "etcd endpoints (URL[,URL...], "
 	    "each http(s)://HOST:PORT): cluster mode on etcd (empty: off)",

@@ -33,14 +33,36 @@ struct secrets {
 					 * run's start never waits on the
 					 * disk */
 	struct store *st;
-	struct secbox_key key;
+	struct secbox_key key;		/* current: seals, opens */
+	struct secbox_key prev;		/* previous (rotation): opens */
+	bool has_prev;
 	struct storesec_row *rows;	/* by name */
 	size_t n;
 	void (*on_set)(void *);
 	void *on_set_arg;
 	secrets_write_fn remote;	/* cluster mode: etcd, not the store */
 	void *remote_arg;
+	secrets_rotate_fn remote_rotate;	/* cluster mode's rotation */
+	void *rotate_arg;
 };
+
+/* Opens sealed (name's) with the current key, else with the previous one
+ * (*prev then true).  Returns as secbox_open() does with the current key
+ * when neither opens it. */
+static int
+sb_open(const struct secrets *s, const char *name,
+    const unsigned char *sealed, size_t len, char **value, bool *prev)
+{
+	int r = secbox_open(&s->key, name, sealed, len, value);
+
+	*prev = false;
+	if (r == 0 || r == -ENOMEM || !s->has_prev)
+		return r;
+	if (secbox_open(&s->prev, name, sealed, len, value) != 0)
+		return r;
+	*prev = true;
+	return 0;
+}
 
 void
 secrets_set_remote(struct secrets *s, secrets_write_fn write, void *arg)
@@ -83,20 +105,26 @@ key_check(struct secrets *s, char *err, size_t errlen)
 {
 	char *value;
 	size_t i;
+	bool prev;
 	int r;
 
 	for (i = 0; i < s->n; i++) {
-		r = secbox_open(&s->key, s->rows[i].name, s->rows[i].sealed,
-		    s->rows[i].len, &value);
+		r = sb_open(s, s->rows[i].name, s->rows[i].sealed,
+		    s->rows[i].len, &value, &prev);
 		secbox_value_free(value);
 		if (r == -ENOMEM)
 			return r;
 		if (r != 0) {
 			snprintf(err, errlen, "secret %s: the secrets key does "
-			    "not open it (wrong key, or the value was altered)",
-			    s->rows[i].name);
+			    "not open it (wrong key, or the value was altered)%s",
+			    s->rows[i].name, s->has_prev ? "; nor does the "
+			    "previous key" : "");
 			return ERR_AUTH;
 		}
+		if (prev)
+			log_info("secret %s: sealed with the previous key "
+			    "(distcronctl secret rotate seals it with the "
+			    "current one)", s->rows[i].name);
 	}
 	return 0;
 }
@@ -104,6 +132,14 @@ key_check(struct secrets *s, char *err, size_t errlen)
 int
 secrets_new(struct store *st, const struct secbox_key *key,
     struct secrets **out, char *err, size_t errlen)
+{
+	return secrets_new_keys(st, key, NULL, out, err, errlen);
+}
+
+int
+secrets_new_keys(struct store *st, const struct secbox_key *key,
+    const struct secbox_key *prev, struct secrets **out, char *err,
+    size_t errlen)
 {
 	struct secrets *s;
 	int r;
@@ -119,6 +155,10 @@ secrets_new(struct store *st, const struct secbox_key *key,
 	pthread_mutex_init(&s->write_lock, NULL);
 	s->st = st;
 	s->key = *key;
+	if (prev != NULL) {
+		s->prev = *prev;
+		s->has_prev = true;
+	}
 	if ((r = storesec_list(st, &s->rows, &s->n)) != 0)
 		snprintf(err, errlen, "secrets: cannot read them: %s",
 		    err_str(r));
@@ -137,6 +177,7 @@ secrets_free(struct secrets *s)
 		return;
 	storesec_rows_free(s->rows, s->n);
 	secbox_key_wipe(&s->key);
+	secbox_key_wipe(&s->prev);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->write_lock);
 	free(s);
@@ -161,6 +202,7 @@ secrets_value(void *arg, const char *name, char **value)
 {
 	struct secrets *s = arg;
 	long i;
+	bool prev;
 	int r = ERR_NOTFOUND;
 
 	*value = NULL;
@@ -168,8 +210,8 @@ secrets_value(void *arg, const char *name, char **value)
 		return ERR_CONFIG;
 	pthread_mutex_lock(&s->lock);
 	if ((i = row_find(s, name, NULL)) >= 0)
-		r = secbox_open(&s->key, name, s->rows[i].sealed,
-		    s->rows[i].len, value);
+		r = sb_open(s, name, s->rows[i].sealed, s->rows[i].len, value,
+		    &prev);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -276,11 +318,14 @@ secrets_mirror_put(struct secrets *s, const char *name,
 {
 	struct storesec_row row = { .len = len, .updated_ms = updated_ms };
 	char *value = NULL;
+	bool prev;
 	int r;
 
-	if ((r = secbox_open(&s->key, name, sealed, len, &value)) != 0)
+	if ((r = sb_open(s, name, sealed, len, &value, &prev)) != 0)
 		return r;
 	secbox_value_free(value);
+	if (prev)
+		log_info("secret %s: sealed with the previous key", name);
 	if ((row.name = strdup(name)) == NULL ||
 	    (row.sealed = malloc(len)) == NULL) {
 		free(row.name);
@@ -391,6 +436,130 @@ secrets_list_json(struct secrets *s, char **json)
 		r = -ENOMEM;
  out:
 	json_object_put(root);
+	return r;
+}
+
+/* ---- key rotation ---- */
+
+void
+secrets_set_remote_rotate(struct secrets *s, secrets_rotate_fn fn,
+    void *arg)
+{
+	s->remote_rotate = fn;
+	s->rotate_arg = arg;
+}
+
+int
+secrets_reseal(const struct secrets *s, const char *name,
+    const unsigned char *sealed, size_t len, unsigned char **out,
+    size_t *outlen, char *err, size_t errlen)
+{
+	char *value = NULL;
+	bool prev;
+	int r;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((r = sb_open(s, name, sealed, len, &value, &prev)) != 0) {
+		if (r != -ENOMEM)
+			snprintf(err, errlen, "secret %s: %s (wrong key, or "
+			    "the value was altered); nothing was re-sealed",
+			    name, s->has_prev ? "neither the current nor the "
+			    "previous key opens it" : "the current key does "
+			    "not open it and there is no previous key");
+		return r == -ENOMEM ? r : ERR_INVALID;
+	}
+	if (prev)
+		r = secbox_seal(&s->key, name, value, strlen(value), out,
+		    outlen);
+	secbox_value_free(value);
+	return r;
+}
+
+/* The rows the current key does not open yet, sealed with it. */
+static int
+fresh_rows(struct secrets *s, struct storesec_row **fresh, size_t *nfresh,
+    struct secrets_rotation *res, char *err, size_t errlen)
+{
+	struct storesec_row *v = calloc(s->n + 1, sizeof(*v)), *row;
+	size_t i;
+	int r = v == NULL ? -ENOMEM : 0;
+
+	*nfresh = 0;
+	for (i = 0; r == 0 && i < s->n; i++) {
+		row = &v[*nfresh];
+		if ((r = secrets_reseal(s, s->rows[i].name, s->rows[i].sealed,
+		    s->rows[i].len, &row->sealed, &row->len, err,
+		    errlen)) != 0 || row->sealed == NULL) {
+			res->current += r == 0;
+			continue;
+		}
+		(*nfresh)++;
+		if ((row->name = strdup(s->rows[i].name)) == NULL)
+			r = -ENOMEM;
+	}
+	*fresh = v;
+	return r;
+}
+
+/* Puts the re-sealed values in place of the old ones. */
+static void
+fresh_keep(struct secrets *s, struct storesec_row *fresh, size_t n)
+{
+	size_t i;
+	long k;
+
+	for (i = 0; i < n; i++)
+		if ((k = row_find(s, fresh[i].name, NULL)) >= 0) {
+			free(s->rows[k].sealed);
+			s->rows[k].sealed = fresh[i].sealed;
+			s->rows[k].len = fresh[i].len;
+			fresh[i].sealed = NULL;
+		}
+}
+
+/* Single-daemon rotation: the store, in one transaction. */
+static int
+rotate_store(struct secrets *s, struct secrets_rotation *res, char *err,
+    size_t errlen)
+{
+	struct storesec_row *fresh = NULL;
+	size_t n = 0;
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	r = fresh_rows(s, &fresh, &n, res, err, errlen);
+	pthread_mutex_unlock(&s->lock);
+	if (r == 0 && n > 0 && (r = storesec_put_all(s->st, fresh, n)) != 0)
+		snprintf(err, errlen, "secrets: cannot write them: %s "
+		    "(nothing was re-sealed)", err_str(r));
+	if (r == 0) {
+		pthread_mutex_lock(&s->lock);
+		fresh_keep(s, fresh, n);
+		pthread_mutex_unlock(&s->lock);
+		res->resealed = n;
+	} else
+		res->current = 0;
+	storesec_rows_free(fresh, n);
+	return r;
+}
+
+int
+secrets_rotate(struct secrets *s, struct secrets_rotation *res, char *err,
+    size_t errlen)
+{
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	pthread_mutex_lock(&s->write_lock);
+	if (s->remote_rotate != NULL)
+		r = s->remote_rotate(s->rotate_arg, s, res, err, errlen);
+	else
+		r = rotate_store(s, res, err, errlen);
+	pthread_mutex_unlock(&s->write_lock);
+	if (r == 0)
+		log_info("secrets: rotation: %zu re-sealed with the current "
+		    "key, %zu already were", res->resealed, res->current);
 	return r;
 }
 

@@ -198,3 +198,27 @@ storesec_rekey(struct store *st, const struct secbox_key *oldk,
 	storesec_rows_free(rows, n);
 	return r;
 }
+
+int
+storesec_put_all(struct store *st, const struct storesec_row *rows,
+    size_t n)
+{
+	sqlite3 *db = store_db_lock(st);
+	size_t i;
+	int r;
+
+	if ((r = exec1(st, db, "BEGIN IMMEDIATE", NULL, NULL, 0, 0,
+	    "begin")) != 0)
+		goto out;
+	for (i = 0; i < n && r == 0; i++)
+		r = exec1(st, db, "UPDATE secrets SET sealed = ?2 WHERE "
+		    "name = ?1", rows[i].name, rows[i].sealed, rows[i].len, 0,
+		    "write secret");
+	if (r == 0)
+		r = exec1(st, db, "COMMIT", NULL, NULL, 0, 0, "commit");
+	if (r != 0 && !sqlite3_get_autocommit(db))
+		exec1(st, db, "ROLLBACK", NULL, NULL, 0, 0, "rollback");
+ out:
+	store_db_unlock(st);
+	return r;
+}

@@ -104,14 +104,22 @@ int
 secbox_key_get(const char *path, bool owner, struct secbox_key *out,
     char *err, size_t errlen)
 {
-	const char *env = getenv("DISTCRON_SECRETS_KEY"), *why = NULL;
+	return secbox_key_get_env(path, "DISTCRON_SECRETS_KEY", owner, out,
+	    err, errlen);
+}
+
+int
+secbox_key_get_env(const char *path, const char *var, bool owner,
+    struct secbox_key *out, char *err, size_t errlen)
+{
+	const char *env = getenv(var), *why = NULL;
 
 	if (path != NULL && path[0] != '\0')
 		return secbox_key_load(path, owner, out, err, errlen);
 	if (env == NULL || env[0] == '\0')
 		return 1;
 	if (secbox_key_parse(env, out, &why) != 0) {
-		snprintf(err, errlen, "DISTCRON_SECRETS_KEY: %s", why);
+		snprintf(err, errlen, "%s: %s", var, why);
 		return ERR_CONFIG;
 	}
 	return 0;

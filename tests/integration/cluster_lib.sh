@@ -247,3 +247,19 @@ cluster_check() {
 	    --jobs "$(echo $JOBS | tr ' ' ,)" --ttl "$CL_TTL" \
 	    --run-once "$ONCE" "$@" >"$T/out" 2>&1
 }
+
+# cluster_listed I NAMES: daemon I's GET /secrets lists exactly NAMES
+# (a Python list).
+cluster_listed() {
+	cluster_use "$1"
+	req GET /secrets && body "[s['name'] for s in b['secrets']] == $2"
+}
+
+# cluster_runjob I JOB: runs JOB through daemon I and waits for its end;
+# the run in $T/body.
+cluster_runjob() {
+	cluster_use "$1"
+	req POST "/jobs/$2/run"
+	_rid=$(python3 -c "import json; print(json.load(open('$T/body'))['id'])")
+	wait_for 15 sh -c "curl -s -H 'Authorization: Bearer $TOKEN' $URL/runs/$_rid >'$T/body' && grep -q -e SUCCESS -e FAILURE '$T/body'"
+}

@@ -37,23 +37,11 @@ run etcd_ctl get --print-value-only /distcron/default/secrets/db-pw
 check "etcd holds it" test -s "$T/out"
 check "  sealed: never the value" lacks_mark "$T/out"
 
-# listed I NAMES: daemon I's GET /secrets lists exactly NAMES (Python).
-listed() {
-	cluster_use "$1"
-	req GET /secrets && body "[s['name'] for s in b['secrets']] == $2"
-}
-check "m2 lists it" wait_for 10 listed 2 "['db-pw']"
+check "m2 lists it" wait_for 10 cluster_listed 2 "['db-pw']"
 envjob_loaded() { cluster_use 2; req GET /jobs/envjob && status_is 200; }
 check "m2 loads the job once the secret is there" wait_for 10 envjob_loaded
 
-# runjob I: runs envjob through daemon I and waits; the run in $T/body.
-runjob() {
-	cluster_use "$1"
-	req POST /jobs/envjob/run
-	_rid=$(python3 -c "import json; print(json.load(open('$T/body'))['id'])")
-	wait_for 15 sh -c "curl -s -H 'Authorization: Bearer $TOKEN' $URL/runs/$_rid >'$T/body' && grep -q -e SUCCESS -e FAILURE '$T/body'"
-}
-runjob 2
+cluster_runjob 2 envjob
 check "m2's run has the value (its hash)" contains "$T/body" "$(sha "$V1")"
 check "  and shows *** for it" sh -c \
     "grep -qF 'got=***' '$T/body' && ! grep -qF '$SECRET_MARK' '$T/body'"
@@ -62,19 +50,19 @@ cluster_use 2
 printf '%s' "$V2" | "$ctl" secret set db-pw --url "$URL" --token "$TOKEN" \
     >"$T/out" 2>"$T/err"
 check "a new value through m2" same "$T/out" "replaced secret db-pw"
-m1_has_v2() { runjob 1 && contains "$T/body" "$(sha "$V2")"; }
+m1_has_v2() { cluster_runjob 1 envjob && contains "$T/body" "$(sha "$V2")"; }
 check "  m1's next run has it" wait_for 10 m1_has_v2
 
 cluster_start 3 --secrets-key-file "$T/key2" || exit 1
 check "a member with another key leaves the value out, saying so" \
     wait_for 10 grep -qF 'secret db-pw in etcd: the secrets key does not open it' \
     "$T/d3.log"
-check "  and lists nothing" listed 3 "[]"
+check "  and lists nothing" cluster_listed 3 "[]"
 
 cluster_use 2
 req DELETE /secrets/db-pw
 check "delete through m2" status_is 200
-check "  m1 lists nothing any more" wait_for 10 listed 1 "[]"
+check "  m1 lists nothing any more" wait_for 10 cluster_listed 1 "[]"
 run etcd_ctl get --print-value-only /distcron/default/secrets/db-pw
 check "  the key is gone from etcd" test ! -s "$T/out"
 DISTCRON_ETCD=$ETCD_ENDPOINTS DISTCRON_SECRETS_KEY_FILE=$T/key run "$ctl" \

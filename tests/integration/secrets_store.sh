@@ -7,8 +7,9 @@
 # names only; a read-only token cannot set one; a job naming a missing
 # secret is refused with the file, field and name while the others run,
 # and is loaded once the secret is set; a new value takes effect at the
-# next run without a reload; rotation keeps the values and the old key no
-# longer opens them; a wrong key or an open key file stops the start with
+# next run without a reload; rotation (offline, then through the daemon
+# with the old key as the previous one) keeps the values and the old key
+# no longer opens them; a wrong key or an open key file stops the start with
 # a clear error.  The values carry lib.sh's SECRET_MARK, so that no log
 # of the test may hold them (lib.sh checks at exit).
 . "$top_srcdir/tests/integration/lib.sh"
@@ -170,6 +171,24 @@ DISTCRON_SECRETS_KEY_FILE=$T/key2 run "$ctl" secret rotate --new-key \
     "$T/key" --state-dir "$S"
 check "rotate while the daemon runs: refused" sh -c \
     "test $rc -eq 1 && grep -q 'distcrond is running' '$T/err'"
+api_daemon_stop
+check "the daemon stops cleanly" test "$stop_rc" -eq 0
+cp "$T/daemon.log" "$T/second-daemon.log"
+# ---- rotation through the running daemon: current key, previous key2 ----
+api_daemon_start --secrets-key-file "$T/key" \
+    --secrets-previous-key-file "$T/key2"
+runjob envjob
+check "with key2 as the previous key the values are used" contains \
+    "$T/body" "$(sha "$V2")"
+run "$ctl" secret rotate --url "$URL" --token "$TOKEN"
+check "distcronctl secret rotate (online): both re-sealed" same "$T/out" \
+    "re-sealed 2 secret(s) with the current key; 0 already were"
+api_daemon_stop
+cp "$T/daemon.log" "$T/third-daemon.log"
+api_daemon_start --secrets-key-file "$T/key"
+runjob envjob
+check "  then the current key alone opens them" contains "$T/body" \
+    "$(sha "$V2")"
 api_daemon_stop
 check "the daemon stops cleanly" test "$stop_rc" -eq 0
 daemon_log_report "$LOG"

@@ -24,10 +24,13 @@
 #include "distcron/secrets.h"
 #include "distcron/store.h"
 #include "distcron/storesec.h"
+#include "cluster/cluster_int.h"
 
 #define KEY_A	"000102030405060708090a0b0c0d0e0f" \
 		"101112131415161718191a1b1c1d1e1f"
 #define KEY_B	"ff0102030405060708090a0b0c0d0e0f" \
+		"101112131415161718191a1b1c1d1e1f"
+#define KEY_C	"ee0102030405060708090a0b0c0d0e0f" \
 		"101112131415161718191a1b1c1d1e1f"
 
 struct fixture {
@@ -142,6 +145,20 @@ test_key_parse(void **state)
 	    ERR_INVALID);
 }
 
+/* Writes key A into the fixture's file "key" (its path in path), of
+ * mode. */
+static void
+key_file(struct fixture *f, char *path, size_t len, mode_t mode)
+{
+	FILE *fp;
+
+	snprintf(path, len, "%s/key", f->dir);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(KEY_A "\n", fp);
+	fclose(fp);
+	chmod(path, mode);
+}
+
 /* A key file group may read is refused, naming it and its mode. */
 static void
 test_key_file_mode(void **state)
@@ -149,13 +166,8 @@ test_key_file_mode(void **state)
 	struct fixture *f = *state;
 	struct secbox_key k;
 	char path[128], err[512];
-	FILE *fp;
 
-	snprintf(path, sizeof(path), "%s/key", f->dir);
-	assert_non_null(fp = fopen(path, "w"));
-	fputs(KEY_A "\n", fp);
-	fclose(fp);
-	chmod(path, 0640);
+	key_file(f, path, sizeof(path), 0640);
 	assert_int_equal(secbox_key_load(path, false, &k, err, sizeof(err)),
 	    ERR_CONFIG);
 	assert_non_null(strstr(err, path));
@@ -251,6 +263,143 @@ test_daemon_key_check(void **state)
 	assert_int_equal(secrets_new(f->st, &f->a, &s, err, sizeof(err)),
 	    ERR_AUTH);
 	assert_non_null(strstr(err, "secret api:"));
+}
+
+/* ---- a previous key, and rotation with it ---- */
+
+/* The previous key's file is checked as the current one's; its variable
+ * is named in what is wrong with it. */
+static void
+test_previous_key_source(void **state)
+{
+	struct fixture *f = *state;
+	struct secbox_key k;
+	char path[128], err[512] = "";
+
+	key_file(f, path, sizeof(path), 0644);
+	assert_int_equal(secbox_key_get_env(path,
+	    "DISTCRON_SECRETS_PREVIOUS_KEY", false, &k, err, sizeof(err)),
+	    ERR_CONFIG);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "mode 0644"));
+	setenv("DISTCRON_SECRETS_PREVIOUS_KEY", "abc", 1);
+	assert_int_equal(secbox_key_get_env("", "DISTCRON_SECRETS_PREVIOUS_KEY",
+	    false, &k, err, sizeof(err)), ERR_CONFIG);
+	assert_non_null(strstr(err, "DISTCRON_SECRETS_PREVIOUS_KEY: "));
+	unsetenv("DISTCRON_SECRETS_PREVIOUS_KEY");
+	assert_int_equal(secbox_key_get_env("", "DISTCRON_SECRETS_PREVIOUS_KEY",
+	    false, &k, err, sizeof(err)), 1);
+}
+
+/* With current key B and previous key A, values sealed with either are
+ * used; new values are sealed with B; rotation seals the A ones with B in
+ * the store, after which B alone opens everything. */
+static void
+test_previous_key_store(void **state)
+{
+	struct fixture *f = *state;
+	struct secrets_rotation res = { 9, 9 };
+	struct secrets *s = NULL;
+	char err[256] = "", *v = NULL;
+
+	put(f, &f->a, "db", "hunter22");
+	put(f, &f->b, "token", "t0k3n-value");
+	assert_int_equal(secrets_new(f->st, &f->b, &s, err, sizeof(err)),
+	    ERR_AUTH);
+	assert_int_equal(secrets_new_keys(f->st, &f->b, &f->a, &s, err,
+	    sizeof(err)), 0);
+	assert_int_equal(secrets_value(s, "db", &v), 0);
+	assert_string_equal(v, "hunter22");
+	secbox_value_free(v);
+	assert_int_equal(secrets_set(s, "new", "n3w-value", 9, err,
+	    sizeof(err)), 0);
+	assert_null(stored(f, &f->a, "new"));
+	assert_int_equal(secrets_rotate(s, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.resealed, 1);
+	assert_int_equal(res.current, 2);
+	assert_null(stored(f, &f->a, "db"));
+	assert_non_null(v = stored(f, &f->b, "db"));
+	assert_string_equal(v, "hunter22");
+	secbox_value_free(v);
+	assert_int_equal(secrets_value(s, "db", &v), 0);	/* in memory */
+	secbox_value_free(v);
+	assert_int_equal(secrets_rotate(s, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.resealed, 0);
+	assert_int_equal(res.current, 3);
+	secrets_free(s);
+	assert_int_equal(secrets_new(f->st, &f->b, &s, err, sizeof(err)), 0);
+	secrets_free(s);
+}
+
+/* An etcd key as a range returns it: "UPDATED_MS SEALED". */
+static void
+kv_make(struct etcd_kv *kv, const char *key, const struct secbox_key *k,
+    const char *value, int64_t mod)
+{
+	const char *name = strrchr(key, '/') + 1;
+	unsigned char *b;
+	size_t n = seal(k, name, value, &b);
+
+	memset(kv, 0, sizeof(*kv));
+	kv->key = (char *)key;
+	kv->key_len = strlen(key);
+	assert_non_null(kv->value = malloc(n + 6));
+	memcpy(kv->value, "1234 ", 5);
+	memcpy(kv->value + 5, b, n);
+	kv->value[n + 5] = '\0';
+	kv->value_len = n + 5;
+	kv->mod_revision = mod;
+	free(b);
+}
+
+/* Cluster mode's transaction: only the values the previous key opens are
+ * put, each guarded by its mod_revision as read; a value neither key opens
+ * makes no transaction, naming it. */
+static void
+test_rotation_txn(void **state)
+{
+	struct fixture *f = *state;
+	static const char prefix[] = "/distcron/t/secrets/";
+	struct secbox_key c;
+	struct cl_rotation rot;
+	struct etcd_kv kvs[3];
+	struct secrets *s = NULL;
+	const char *why;
+	char err[256] = "", *v = NULL;
+	size_t i;
+
+	assert_int_equal(secrets_new_keys(f->st, &f->b, &f->a, &s, err,
+	    sizeof(err)), 0);
+	kv_make(&kvs[0], "/distcron/t/secrets/db", &f->a, "hunter22", 41);
+	kv_make(&kvs[1], "/distcron/t/secrets/token", &f->b, "t0k3n", 42);
+	assert_int_equal(cl_secrets_rotation(prefix, s, kvs, 2, &rot, err,
+	    sizeof(err)), 0);
+	assert_int_equal(rot.n, 1);
+	assert_int_equal(rot.current, 1);
+	assert_string_equal(rot.cmps[0].key, kvs[0].key);
+	assert_int_equal(rot.cmps[0].target, ETCD_CMP_MOD);
+	assert_int_equal(rot.cmps[0].result, ETCD_EQUAL);
+	assert_int_equal(rot.cmps[0].number, 41);
+	assert_int_equal(rot.ops[0].type, ETCD_OP_PUT);
+	assert_string_equal(rot.ops[0].key, kvs[0].key);
+	assert_memory_equal(rot.ops[0].value, "1234 ", 5);	/* kept */
+	assert_int_equal(secbox_open(&f->a, "db", (const unsigned char *)
+	    rot.ops[0].value + 5, rot.ops[0].value_len - 5, &v), ERR_AUTH);
+	assert_int_equal(secbox_open(&f->b, "db", (const unsigned char *)
+	    rot.ops[0].value + 5, rot.ops[0].value_len - 5, &v), 0);
+	assert_string_equal(v, "hunter22");
+	secbox_value_free(v);
+	cl_secrets_rotation_free(&rot);
+	assert_int_equal(secbox_key_parse(KEY_C, &c, &why), 0);
+	kv_make(&kvs[2], "/distcron/t/secrets/zz", &c, "other", 43);
+	assert_int_equal(cl_secrets_rotation(prefix, s, kvs, 3, &rot, err,
+	    sizeof(err)), ERR_INVALID);
+	assert_int_equal(rot.n, 0);
+	assert_non_null(strstr(err, "secret zz: neither the current nor the "
+	    "previous key opens it"));
+	for (i = 0; i < 3; i++)
+		free(kvs[i].value);
+	secrets_free(s);
 }
 
 /* ---- runs ---- */
@@ -380,6 +529,9 @@ main(void)
 		T(test_key_file_mode),
 		T(test_rotate),
 		T(test_daemon_key_check),
+		T(test_previous_key_source),
+		T(test_previous_key_store),
+		T(test_rotation_txn),
 		T(test_apply_and_mask),
 		T(test_missing_at_parse),
 	};
