@@ -104,6 +104,8 @@ struct secrets_use {
 	size_t nmade;
 	char **headers;		/* the run's http headers, or NULL */
 	struct job_http *http;	/* the run's copy of def->http, or NULL */
+	struct job_amqp *amqp;	/* the run's copy of def->amqp with its
+				 * password, or NULL */
 };
 
 /*
@@ -119,6 +121,11 @@ struct secrets_use {
 int secrets_apply(struct secrets *s, const struct job_def *def, char **env,
     const struct job_http **http, struct secrets_use *u, char *err,
     size_t errlen);
+
+/* The message the run publishes: u's copy of def->amqp holding the
+ * password secrets_apply() opened, else def->amqp itself. */
+const struct job_amqp *secrets_amqp(const struct secrets_use *u,
+    const struct job_def *def);
 
 /* Frees what secrets_apply() made for the executor (not the values). */
 void secrets_use_free(struct secrets_use *u);

@@ -822,6 +822,8 @@ static const struct jfield amqp_fields[] = {
 	JFIELD_KNOWN("headers"),
 	JFIELD_ENTRY("persistent", JFIELD_BOOL, AOFF(persistent), 0, 0, NULL),
 	JFIELD_ENTRY("tick", JFIELD_BOOL, AOFF(tick), 0, 0, NULL),
+	JFIELD_ENTRY("username", JFIELD_STR, AOFF(username), 1, 0, NULL),
+	JFIELD_KNOWN("password"),
 };
 #define AMQP_SHORTSTR_MAX	255	/* bytes of an exchange or key */
 
@@ -836,6 +838,10 @@ amqp_free(struct job_amqp *a)
 	free(a->routing_key);
 	free(a->body);
 	jfield_strv_free(a->headers);
+	free(a->username);
+	if (a->password != NULL)
+		explicit_bzero(a->password, strlen(a->password));
+	free(a->password);
 	free(a);
 }
 
@@ -906,6 +912,20 @@ amqp_url(struct jfield_ctx *c, json_object *v, const char *pre,
 	return check_amqp_url(c, path, a->url);
 }
 
+/* "amqp.password": a string, or a secret reference put in when a run
+ * starts; either overrides the URL's password. */
+static int
+amqp_password(struct jfield_ctx *c, json_object *v, struct job_def *job)
+{
+	const char *val;
+
+	if (str_or_secret(c, v, "amqp.password", job,
+	    JOB_SECREF_AMQP_PASSWORD, 0, &val) != 0)
+		return ERR_INVALID;
+	return (job->amqp->password = strdup(val)) == NULL ?
+	    jfield_oom(c) : 0;
+}
+
 static int
 parse_amqp(struct jfield_ctx *c, json_object *v, struct job_def *job)
 {
@@ -935,6 +955,12 @@ parse_amqp(struct jfield_ctx *c, json_object *v, struct job_def *job)
 	    (r = amqp_shortstr(c, v, "amqp.", "routing_key",
 	    &a->routing_key)) != 0)
 		return r;
+	if ((x = jfield_get(v, "password")) != NULL &&
+	    (r = amqp_password(c, x, job)) != 0)
+		return r;
+	if (a->username != NULL && a->password == NULL)
+		return jfield_fail(c, "amqp.username", "given without "
+		    "amqp.password");
 	if ((x = jfield_get(v, "headers")) != NULL)
 		return parse_headers(c, x, "amqp.headers", NULL,
 		    &a->headers);
@@ -1597,6 +1623,16 @@ mask_members(json_object *o)
 		    json_object_new_string(URL_MASK));
 }
 
+/* The member key of o, when a string, becomes URL_MASK (a secret
+ * reference stays: it names the secret, never its value). */
+static void
+mask_string(json_object *o, const char *key)
+{
+	if (json_object_is_type(jfield_get(o, key), json_type_string))
+		json_object_object_add(o, key,
+		    json_object_new_string(URL_MASK));
+}
+
 /* The URL member key of o loses its secrets: url_mask(), or whole when
  * whole is set or it cannot be masked in part. */
 static void
@@ -1631,6 +1667,7 @@ defs_job_mask(json_object *def)
 	mask_url(http, "url", false);
 	mask_members(jfield_get(jfield_get(def, "amqp"), "headers"));
 	mask_url(jfield_get(def, "amqp"), "url", false);
+	mask_string(jfield_get(def, "amqp"), "password");
 	mask_members(jfield_get(hook, "headers"));
 	mask_url(hook, "url", false);
 	mask_url(jfield_get(notify, "slack"), "url", true);

@@ -713,6 +713,75 @@ proc_launch(struct exec_proc *p, const struct exec_spec *spec,
 	}
 }
 
+/* Appends s to b, each byte but RFC 3986's unreserved ones as %XX. */
+static int
+pct_put(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char ch;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < n && r == 0; i++) {
+		ch = (unsigned char)s[i];
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL)
+			r = buf_append(b, &s[i], 1);
+		else
+			r = buf_printf(b, "%%%c%c", hex[ch >> 4], hex[ch & 15]);
+	}
+	return r;
+}
+
+/* A new URL: url (amqp[s]://...) with the user info of j's username and
+ * password (the username: j's, else the URL's, else "guest").  The buffer
+ * is reserved whole first, so that no copy of the password is left in
+ * freed memory.  NULL when out of memory. */
+static char *
+creds_url(const char *url, const struct job_amqp *j)
+{
+	const char *host = strstr(url, "://"), *end, *at, *colon;
+	size_t need;
+	struct buf b;
+	int r;
+
+	if (host == NULL)
+		return strdup(url);
+	host += 3;
+	end = host + strcspn(host, "/");
+	for (at = end; at > host && at[-1] != '@'; at--)
+		;
+	colon = at > host ? memchr(host, ':', (size_t)(at - 1 - host)) : NULL;
+	need = 3 * (strlen(url) + strlen(j->username != NULL ? j->username :
+	    "") + strlen(j->password)) + 16;
+	buf_init(&b, need);
+	if ((r = buf_reserve(&b, need)) == 0)
+		r = buf_append(&b, url, (size_t)(host - url));
+	if (r == 0 && j->username != NULL)
+		r = pct_put(&b, j->username, strlen(j->username));
+	else if (r == 0)
+		r = at > host ? buf_append(&b, host, (size_t)((colon != NULL ?
+		    colon : at - 1) - host)) : buf_puts(&b, "guest");
+	if (r == 0 && (r = buf_puts(&b, ":")) == 0 &&
+	    (r = pct_put(&b, j->password, strlen(j->password))) == 0 &&
+	    (r = buf_puts(&b, "@")) == 0)
+		r = buf_puts(&b, at);
+	if (r != 0 && b.data != NULL)
+		explicit_bzero(b.data, b.cap);
+	return r == 0 ? buf_steal(&b, NULL) : (buf_free(&b), NULL);
+}
+
+/* The URL the run connects to (*made: a new one to wipe and free, or
+ * NULL when it is url itself). */
+static int
+run_url(const char *url, const struct job_amqp *j, char **made)
+{
+	*made = NULL;
+	if (url == NULL || j->password == NULL)
+		return 0;
+	return (*made = creds_url(url, j)) == NULL ? -ENOMEM : 0;
+}
+
 static int
 amqp_start(struct loop *loop, const struct exec_spec *spec,
     exec_done_fn done, void *arg, struct exec_proc **out)
@@ -721,6 +790,7 @@ amqp_start(struct loop *loop, const struct exec_spec *spec,
 	const struct job_amqp *j = spec->amqp;
 	const char *url, *ca_file;
 	struct exec_proc *p = NULL;
+	char *made = NULL;
 	int r;
 
 	if (a == NULL || a->loop != loop || j == NULL || (j->tick &&
@@ -733,7 +803,14 @@ amqp_start(struct loop *loop, const struct exec_spec *spec,
 		return r;
 	p->next = a->procs;
 	a->procs = p;
-	proc_launch(p, spec, url, ca_file);
+	if ((r = run_url(url, j, &made)) != 0)
+		snprintf(p->res->error, sizeof(p->res->error), "out of memory");
+	else
+		proc_launch(p, spec, made != NULL ? made : url, ca_file);
+	if (made != NULL) {
+		explicit_bzero(made, strlen(made));
+		free(made);
+	}
 	if (p->res->error[0] != '\0')
 		r = loop_timer_add(loop, loop_mono_ms(), on_cancel, p,
 		    &p->t_finish);
