@@ -225,6 +225,13 @@ copy_tree() {
 	fi
 }
 
+# runjob JOB: runs JOB now and waits; the run in $T/body ($rid).
+runjob() {
+	req POST "/jobs/$1/run"
+	rid=$(python3 -c "import json; print(json.load(open('$T/body'))['id'])")
+	wait_for 10 sh -c "curl -s -H 'Authorization: Bearer $TOKEN' $URL/runs/$rid >'$T/body' && grep -q -e SUCCESS -e FAILURE '$T/body'"
+}
+
 # history JOB: the daemon's recorded runs of JOB ($S), as JSON in $T/h.json.
 history() {
 	"$ctl" history "$1" --state-dir "$S" -n 1000 --json >"$T/h.json" 2>"$T/err"
