@@ -1,9 +1,9 @@
 #!/bin/sh
 # secrets_creds.sh - credentials by secret reference: an AMQP job whose
 # amqp.password is {"secret": NAME} is refused while the secret is missing
-# (file, field, name), publishes to a real RabbitMQ (amqp_lib.sh) as a
-# user of its own once it is set (the password holds characters a URL
-# must escape), fails with the broker's ACCESS_REFUSED naming the broker
+# (file, field, name), publishes to a real RabbitMQ (amqp_lib.sh) once it
+# is set, as the one user allowed to publish in its vhost (the password
+# holds characters a URL must escape), fails with the broker's ACCESS_REFUSED naming the broker
 # but not the password when the value is wrong, and fails naming the
 # field and the secret once it is deleted.  The values carry lib.sh's
 # SECRET_MARK: no log, API answer or run record may hold them.
@@ -16,14 +16,18 @@ amqp_start
 secret_keys "$T/key"
 MQPW="${SECRET_MARK}-p@ss/w:rd %1"
 BADPW="${SECRET_MARK}-not-the-password"
-amqp_ctl add_user pub "$MQPW" >/dev/null 2>&1 &&
-    amqp_ctl set_permissions -p / pub '.*' '.*' '.*' >/dev/null 2>&1 ||
-    skip "rabbitmqctl cannot add a user"
+# Vhost creds: only pub may publish; guest (amqpcat) declares and consumes.
+amqp_ctl add_vhost creds >/dev/null 2>&1 &&
+    amqp_ctl add_user pub "$MQPW" >/dev/null 2>&1 &&
+    amqp_ctl set_permissions -p creds pub '.*' '.*' '.*' >/dev/null 2>&1 &&
+    amqp_ctl set_permissions -p creds guest '.*' '^amq\.gen.*' '.*' \
+    >/dev/null 2>&1 || skip "rabbitmqctl cannot add a vhost and a user"
+AMQP_URL=$AMQP_URL/creds
 amqp_cat declare events topic
 
 cat >"$J/mq.json" <<X
 {"schedule": "@yearly",
- "amqp": {"url": "amqp://127.0.0.1:$AMQP_PORT", "username": "pub",
+ "amqp": {"url": "amqp://127.0.0.1:$AMQP_PORT/creds", "username": "pub",
   "password": {"secret": "mq-pw"}, "exchange": "events",
   "routing_key": "jobs.creds", "body": "by secret"}}
 X
@@ -60,7 +64,7 @@ cp "$T/body" "$T/run-bad.json"
 check "a wrong value: the next run fails with access refused" body \
     "b['status'] == 'FAILURE' and 'ACCESS_REFUSED' in json.dumps(b)"
 check "  naming the broker without credentials" \
-    contains "$T/run-bad.json" "amqp://127.0.0.1:$AMQP_PORT: login"
+    contains "$T/run-bad.json" "amqp://127.0.0.1:$AMQP_PORT/creds: login"
 check "  never the value" lacks_mark "$T/run-bad.json"
 
 "$ctl" secret delete mq-pw $CTL >/dev/null 2>"$T/err"
