@@ -32,6 +32,8 @@ struct config_smtp {
 	char *url;		/* smtp://host:port or smtps://; NULL: no mail */
 	char *username;		/* or NULL: no AUTH */
 	char *password;		/* a secret: never logged */
+	char *password_secret;	/* {"secret": NAME}'s NAME instead (opened
+				 * when a mail is sent), or NULL */
 	char *from;		/* envelope and From: address */
 	int starttls;		/* enum config_starttls */
 	char *ca_file;		/* PEM CAs, or NULL: the system's */

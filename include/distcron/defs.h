@@ -117,6 +117,10 @@ struct job_notify {
 	char **email;		/* addresses, NULL-terminated, or NULL */
 	char *webhook_url;	/* http(s), or NULL */
 	char **webhook_headers;	/* "Name: value", NULL-terminated, or NULL */
+	char **webhook_secrets;	/* by index of webhook_headers: the NAME of
+				 * the secret whose value follows "Name: "
+				 * (put in when a message is sent), else
+				 * NULL; the array NULL when none is */
 	char *slack_url;	/* http(s) incoming webhook, or NULL */
 	struct job_amqp *amqp;	/* the run report published (url, ca_file,
 				 * exchange, routing_key: NULL for

@@ -373,7 +373,7 @@ static const char *const starttls_names[] = { "try", "always", "never",
 static const struct jfield smtp_fields[] = {
 	JFIELD_ENTRY("url", JFIELD_STR, SOFF(url), 1, 0, NULL),
 	JFIELD_ENTRY("username", JFIELD_STR, SOFF(username), 1, 0, NULL),
-	JFIELD_ENTRY("password", JFIELD_STR, SOFF(password), 0, 0, NULL),
+	JFIELD_KNOWN("password"),
 	JFIELD_ENTRY("from", JFIELD_STR, SOFF(from), 1, 0, NULL),
 	JFIELD_ENTRY("starttls", JFIELD_ENUM, SOFF(starttls), 0, 0,
 	    starttls_names),
@@ -388,6 +388,32 @@ static const struct jfield statsd_fields[] = {
 	JFIELD_ENTRY("tags", JFIELD_BOOL, TOFF(tags), 0, 0, NULL),
 };
 
+/* "smtp.password": a string, or {"secret": NAME} (the secret is opened
+ * when a mail is sent: the secrets are not read yet). */
+static int
+smtp_password(struct jfield_ctx *c, json_object *v, struct config_smtp *s)
+{
+	char q[JFIELD_QUOTE_LEN];
+	json_object *n = jfield_get(v, "secret");
+	const char *name;
+
+	if (v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_object))
+		return jfield_str(c, v, "smtp.password", 0, &s->password);
+	if (n == NULL || json_object_object_length(v) != 1)
+		return jfield_fail(c, "smtp.password", "expected a string or "
+		    "{\"secret\": NAME}");
+	if (jfield_cstr(c, n, "smtp.password", &name) != 0)
+		return ERR_INVALID;
+	if (!defs_name_valid(name))
+		return jfield_fail(c, "smtp.password", "invalid secret name %s",
+		    jfield_quote(name, q, sizeof(q)));
+	free(s->password_secret);
+	return (s->password_secret = strdup(name)) == NULL ?
+	    jfield_oom(c) : 0;
+}
+
 static int
 section_smtp(struct jfield_ctx *c, json_object *v, struct config *cfg)
 {
@@ -399,7 +425,8 @@ section_smtp(struct jfield_ctx *c, json_object *v, struct config *cfg)
 	if ((r = jfield_object(c, v, "smtp", "smtp.", smtp_fields,
 	    NELEM(smtp_fields))) != 0 ||
 	    (r = jfield_read(c, v, "smtp.", smtp_fields, NELEM(smtp_fields),
-	    s)) != 0)
+	    s)) != 0 ||
+	    (r = smtp_password(c, jfield_get(v, "password"), s)) != 0)
 		return r;
 	if (s->url == NULL)
 		return jfield_fail(c, "smtp.url", "missing");
@@ -549,6 +576,7 @@ config_sections_free(struct config *cfg)
 	free(s->url);
 	free(s->username);
 	free(s->password);
+	free(s->password_secret);
 	free(s->from);
 	free(s->ca_file);
 	memset(s, 0, sizeof(*s));
@@ -760,6 +788,21 @@ url_list_secret(const char *list)
 	}
 }
 
+/* True when the object o has a member that is no {"secret": NAME}
+ * reference (a value written in the file). */
+static bool
+plain_member(json_object *o)
+{
+	struct json_object_iter it;
+
+	if (!json_object_is_type(o, json_type_object))
+		return false;
+	json_object_object_foreachC(o, it)
+		if (jfield_get(it.val, "secret") == NULL)
+			return true;
+	return false;
+}
+
 /* The first secret the notify, smtp, elasticsearch and etcd URLs hold: a Slack
  * incoming webhook's URL (its path is the token), a webhook's headers
  * (Authorization and the like) or any URL with credentials or a query;
@@ -776,9 +819,7 @@ secret_url_key(json_object *root)
 		return "notify.slack.url";
 	if (url_secret(jfield_get(hook, "url")))
 		return "notify.webhook.url";
-	v = jfield_get(hook, "headers");
-	if (json_object_is_type(v, json_type_object) &&
-	    json_object_object_length(v) > 0)
+	if (plain_member(jfield_get(hook, "headers")))
 		return "notify.webhook.headers";
 	if (url_secret(jfield_get(jfield_get(root, "smtp"), "url")))
 		return "smtp.url";

@@ -88,6 +88,28 @@ int notify_send_http(const char *url, char *const *headers,
     const char *body, const char *peer, const char *shown, long *status,
     char *why, size_t whylen);
 
+struct secrets;
+/*
+ * notify_creds.c: *out is *in, with the password opened from
+ * in->password_secret when it names one (*value then holds it: wipe and
+ * free it with secbox_value_free() once the mail is sent).  sec may be
+ * NULL (no secrets key).  Returns 0, or ERR_NOTFOUND / ERR_CONFIG /
+ * ERR_AUTH / -ENOMEM with why "smtp.password: secret \"NAME\" not found",
+ * never a value.  Thread-safe; no disk.
+ */
+int notify_creds_smtp(struct secrets *sec, const struct config_smtp *in,
+    struct config_smtp *out, char **value, char *why, size_t whylen);
+/*
+ * The webhook headers of nf with the values of its references
+ * (nf->webhook_secrets) in: a new array in *out (notify_creds_free() it),
+ * or *out NULL when nf has no reference.  Same returns as
+ * notify_creds_smtp(), ERR_INVALID for a value with a line break; why
+ * names "notify.webhook.headers.NAME" and the secret.
+ */
+int notify_creds_headers(struct secrets *sec, const struct job_notify *nf,
+    char ***out, char *why, size_t whylen);
+/* Wipes and frees what notify_creds_headers() made; accepts NULL. */
+void notify_creds_free(char **headers);
 struct job_amqp;
 /*
  * The amqp channel (notify_amqp.c): publishes m's report (the webhook's

@@ -506,6 +506,33 @@ test_amqp_job_errors(void **state)
 	    "{\"secret\": NAME}");
 }
 
+/* notify.webhook.headers values may be secret references, kept by the
+ * header's index and put in when a message is sent. */
+static void
+test_webhook_header_secret(void **state)
+{
+	struct job_def *j;
+
+	(void)state;
+	j = job_ok(JOB(", \"notify\": {\"webhook\": {\"url\": "
+	    "\"https://h/x\", \"headers\": {\"X-A\": \"1\", "
+	    "\"Authorization\": {\"secret\": \"hook-tok\"}}}}"), NULL);
+	assert_string_equal(j->notify->webhook_headers[0], "X-A: 1");
+	assert_string_equal(j->notify->webhook_headers[1], "Authorization: ");
+	assert_non_null(j->notify->webhook_secrets);
+	assert_null(j->notify->webhook_secrets[0]);
+	assert_string_equal(j->notify->webhook_secrets[1], "hook-tok");
+	assert_int_equal(j->nsecrefs, 0);	/* not the run's */
+	defs_job_unref(j);
+	j = job_ok(JOB(", \"notify\": {\"webhook\": {\"url\": "
+	    "\"https://h/x\", \"headers\": {\"X-A\": \"1\"}}}"), NULL);
+	assert_null(j->notify->webhook_secrets);
+	defs_job_unref(j);
+	job_err(JOB(", \"notify\": {\"webhook\": {\"url\": \"https://h/x\", "
+	    "\"headers\": {\"A\": {\"secret\": \"x y\"}}}}"),
+	    "notify.webhook.headers.A: invalid secret name \"x y\"");
+}
+
 /* amqp.username and amqp.password override the URL's; the password may
  * be a secret reference, put in when a run starts. */
 static void
@@ -1638,6 +1665,7 @@ main(void)
 		cmocka_unit_test(test_amqp_job),
 		cmocka_unit_test(test_amqp_job_errors),
 		cmocka_unit_test(test_amqp_credentials),
+		cmocka_unit_test(test_webhook_header_secret),
 		cmocka_unit_test(test_amqp_notify),
 		cmocka_unit_test(test_http_job_policy),
 		cmocka_unit_test(test_keep_node),
