@@ -38,9 +38,7 @@ file, field and secret" \
     grep -qF 'mq.json: amqp.password: secret "mq-pw" not found' "$LOG"
 
 CTL="--url $URL --token $TOKEN"
-printf '%s' "$MQPW" | "$ctl" secret set mq-pw $CTL >/dev/null 2>"$T/err"
-wait_for 10 sh -c "curl -sf -H 'Authorization: Bearer $TOKEN' $URL/jobs/mq >/dev/null"
-req GET /jobs/mq
+secret_set_wait mq-pw "$MQPW" mq
 check "the job is loaded once the secret is set" status_is 200
 check "  GET /jobs/NAME shows the reference" body \
     "b['definition']['amqp']['password'] == {'secret': 'mq-pw'}"
