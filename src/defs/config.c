@@ -519,7 +519,8 @@ static const struct {
 	const char *help;	/* for config_table() */
 } sections[] = {
 	{ "smtp", section_smtp, "object: the mail server of notifications "
-	  "(url, username, password, from, starttls, ca_file)" },
+	  "(url, username, password or {\"secret\": NAME}, from, starttls, "
+	  "ca_file)" },
 	{ "notify", section_notify, "object: the notify of every job that "
 	  "has none (on, email, webhook, slack, amqp)" },
 	{ "statsd", section_statsd, "object: metrics over UDP (host, port "
