@@ -76,6 +76,10 @@ struct config_amqp {
 				 * NULL; a secret (the password): never
 				 * logged or shown */
 	char *ca_file;		/* PEM CAs of amqps, or NULL: the system's */
+	char *username;		/* replaces the URL's user, or NULL */
+	char *password;		/* replaces the URL's password, or NULL */
+	char *password_secret;	/* {"secret": NAME}'s NAME instead (opened
+				 * when a message is published), or NULL */
 };
 
 /* Bytes of cluster.namespace and cluster.member at most. */

@@ -388,10 +388,12 @@ static const struct jfield statsd_fields[] = {
 	JFIELD_ENTRY("tags", JFIELD_BOOL, TOFF(tags), 0, 0, NULL),
 };
 
-/* "smtp.password": a string, or {"secret": NAME} (the secret is opened
- * when a mail is sent: the secrets are not read yet). */
+/* A password at path: a string into *pw, or {"secret": NAME} with NAME
+ * into *secret (the secret is opened when it is used: the secrets are not
+ * read yet). */
 static int
-smtp_password(struct jfield_ctx *c, json_object *v, struct config_smtp *s)
+password_field(struct jfield_ctx *c, json_object *v, const char *path,
+    char **pw, char **secret)
 {
 	char q[JFIELD_QUOTE_LEN];
 	json_object *n = jfield_get(v, "secret");
@@ -400,18 +402,17 @@ smtp_password(struct jfield_ctx *c, json_object *v, struct config_smtp *s)
 	if (v == NULL)
 		return 0;
 	if (!json_object_is_type(v, json_type_object))
-		return jfield_str(c, v, "smtp.password", 0, &s->password);
+		return jfield_str(c, v, path, 0, pw);
 	if (n == NULL || json_object_object_length(v) != 1)
-		return jfield_fail(c, "smtp.password", "expected a string or "
+		return jfield_fail(c, path, "expected a string or "
 		    "{\"secret\": NAME}");
-	if (jfield_cstr(c, n, "smtp.password", &name) != 0)
+	if (jfield_cstr(c, n, path, &name) != 0)
 		return ERR_INVALID;
 	if (!defs_name_valid(name))
-		return jfield_fail(c, "smtp.password", "invalid secret name %s",
+		return jfield_fail(c, path, "invalid secret name %s",
 		    jfield_quote(name, q, sizeof(q)));
-	free(s->password_secret);
-	return (s->password_secret = strdup(name)) == NULL ?
-	    jfield_oom(c) : 0;
+	free(*secret);
+	return (*secret = strdup(name)) == NULL ? jfield_oom(c) : 0;
 }
 
 static int
@@ -426,7 +427,8 @@ section_smtp(struct jfield_ctx *c, json_object *v, struct config *cfg)
 	    NELEM(smtp_fields))) != 0 ||
 	    (r = jfield_read(c, v, "smtp.", smtp_fields, NELEM(smtp_fields),
 	    s)) != 0 ||
-	    (r = smtp_password(c, jfield_get(v, "password"), s)) != 0)
+	    (r = password_field(c, jfield_get(v, "password"),
+	    "smtp.password", &s->password, &s->password_secret)) != 0)
 		return r;
 	if (s->url == NULL)
 		return jfield_fail(c, "smtp.url", "missing");
@@ -458,6 +460,8 @@ section_notify(struct jfield_ctx *c, json_object *v, struct config *cfg)
 static const struct jfield amqp_fields[] = {
 	JFIELD_ENTRY("url", JFIELD_STR, QOFF(url), 1, 0, NULL),
 	JFIELD_ENTRY("ca_file", JFIELD_PATH, QOFF(ca_file), 1, 0, NULL),
+	JFIELD_ENTRY("username", JFIELD_STR, QOFF(username), 1, 0, NULL),
+	JFIELD_KNOWN("password"),
 };
 
 /* The default broker of AMQP jobs and notifications. */
@@ -471,8 +475,14 @@ section_amqp(struct jfield_ctx *c, json_object *v, struct config *cfg)
 	if ((r = jfield_object(c, v, "amqp", "amqp.", amqp_fields,
 	    NELEM(amqp_fields))) != 0 ||
 	    (r = jfield_read(c, v, "amqp.", amqp_fields, NELEM(amqp_fields),
-	    &cfg->amqp)) != 0)
+	    &cfg->amqp)) != 0 ||
+	    (r = password_field(c, jfield_get(v, "password"), "amqp.password",
+	    &cfg->amqp.password, &cfg->amqp.password_secret)) != 0)
 		return r;
+	if (cfg->amqp.username != NULL && cfg->amqp.password == NULL &&
+	    cfg->amqp.password_secret == NULL)
+		return jfield_fail(c, "amqp.username", "given without "
+		    "amqp.password");
 	if ((u = cfg->amqp.url) == NULL || strncasecmp(u, "amqp://", 7) == 0 ||
 	    strncasecmp(u, "amqps://", 8) == 0)
 		return 0;
@@ -531,7 +541,8 @@ static const struct {
 	  "compress)" },
 	{ "amqp", section_amqp, "object: the broker of AMQP jobs and of the "
 	  "amqp notification channel that give no url (url "
-	  "amqp(s)://user:password@host:port/vhost, ca_file)" },
+	  "amqp(s)://user:password@host:port/vhost, ca_file, username, "
+	  "password or {\"secret\": NAME})" },
 };
 
 static void
@@ -585,6 +596,11 @@ config_sections_free(struct config *cfg)
 		explicit_bzero(cfg->amqp.url, strlen(cfg->amqp.url));
 	free(cfg->amqp.url);
 	free(cfg->amqp.ca_file);
+	free(cfg->amqp.username);
+	if (cfg->amqp.password != NULL)
+		explicit_bzero(cfg->amqp.password, strlen(cfg->amqp.password));
+	free(cfg->amqp.password);
+	free(cfg->amqp.password_secret);
 	memset(&cfg->amqp, 0, sizeof(cfg->amqp));
 	free(cfg->statsd.host);
 	free(cfg->statsd.prefix);
@@ -849,6 +865,7 @@ secret_key(json_object *root)
 		{ "elasticsearch", "password", "elasticsearch.password" },
 		{ "elasticsearch", "api_key", "elasticsearch.api_key" },
 		{ "cluster", "password", "cluster.password" },
+		{ "amqp", "password", "amqp.password" },
 	};
 	json_object *v;
 	size_t i;

@@ -479,7 +479,8 @@ send_amqp(struct chan *c, const struct notify_msg *m,
 
 	if (nf == NULL || nf->amqp == NULL)	/* no longer has it */
 		return OUTBOX_DELIVERED;
-	return notify_send_amqp(c->n->cfg, nf->amqp, m, why, whylen);
+	return notify_send_amqp(c->n->cfg, c->n->secrets, nf->amqp, m, why,
+	    whylen);
 }
 
 /* ---- coalescing ---- */

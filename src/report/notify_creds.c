@@ -18,9 +18,8 @@
 #include "distcron/secrets.h"
 #include "notify_int.h"
 
-/* Opens name for field into *value; why says what failed. */
-static int
-creds_open(struct secrets *sec, const char *field, const char *name,
+int
+notify_creds_open(struct secrets *sec, const char *field, const char *name,
     char **value, char *why, size_t whylen)
 {
 	int r = secrets_value(sec, name, value);
@@ -46,7 +45,7 @@ notify_creds_smtp(struct secrets *sec, const struct config_smtp *in,
 	*value = NULL;
 	if (in->password_secret == NULL)
 		return 0;
-	if ((r = creds_open(sec, "smtp.password", in->password_secret, value,
+	if ((r = notify_creds_open(sec, "smtp.password", in->password_secret, value,
 	    why, whylen)) != 0)
 		return r;
 	out->password = *value;
@@ -98,7 +97,7 @@ notify_creds_headers(struct secrets *sec, const struct job_notify *nf,
 			continue;
 		}
 		header_field(nf->webhook_headers[i], field, sizeof(field));
-		if ((r = creds_open(sec, field, nf->webhook_secrets[i], &value,
+		if ((r = notify_creds_open(sec, field, nf->webhook_secrets[i], &value,
 		    why, whylen)) != 0)
 			break;
 		if (strpbrk(value, "\r\n") != NULL) {

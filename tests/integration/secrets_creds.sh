@@ -31,8 +31,28 @@ cat >"$J/mq.json" <<X
   "password": {"secret": "mq-pw"}, "exchange": "events",
   "routing_key": "jobs.creds", "body": "by secret"}}
 X
+# The config's broker, its password a reference too (so the file may be
+# public): for jobs without a URL and the amqp notification channel.
+API_CONFIG=$T/distcrond.conf
+printf '{"amqp": {"url": "amqp://127.0.0.1:%s/creds", "username": "pub", %s}}\n' \
+    "$AMQP_PORT" '"password": {"secret": "mq-pw"}' >"$API_CONFIG"
+chmod 644 "$API_CONFIG"
+cat >"$J/mqdef.json" <<X
+{"schedule": "@yearly",
+ "amqp": {"exchange": "events", "routing_key": "jobs.def", "body": "by config"}}
+X
+cat >"$J/noexch.json" <<X
+{"schedule": "@yearly", "amqp": {"exchange": "no-such-exchange"},
+ "notify": {"on": ["failure"], "amqp": {"exchange": "events"}}}
+X
 api_daemon_start --secrets-key-file "$T/key"
 LOG=$T/daemon.log
+runjob mqdef
+check "a job on the config's broker fails while its password secret is \
+missing" body "b['status'] == 'FAILURE'"
+check "  naming the setting and the secret" contains "$T/body" \
+    'the config'"'"'s amqp.password: secret \"mq-pw\" not found'
+
 check "an AMQP job whose password secret is missing is refused, naming \
 file, field and secret" \
     grep -qF 'mq.json: amqp.password: secret "mq-pw" not found' "$LOG"
@@ -44,17 +64,33 @@ check "  GET /jobs/NAME shows the reference" body \
     "b['definition']['amqp']['password'] == {'secret': 'mq-pw'}"
 
 rm -f "$T/ready"
-amqp_cat consume events "jobs.#" 1 20 "$T/ready" >"$T/msgs" 2>"$T/msgs.err" &
+amqp_cat consume events "jobs.#" 2 20 "$T/ready" >"$T/msgs" 2>"$T/msgs.err" &
 cons=$!
+wait_for 10 test -e "$T/ready"
+rm -f "$T/ready"
+amqp_cat consume events "distcron.failure.#" 1 20 "$T/ready" \
+    >"$T/reports" 2>"$T/reports.err" &
+cons_reports=$!
 wait_for 10 test -e "$T/ready"
 runjob mq
 check "the run publishes as the secret's user: SUCCESS" body \
     "b['status'] == 'SUCCESS'"
+runjob mqdef
+check "a job on the config's broker publishes with its password: SUCCESS" \
+    body "b['status'] == 'SUCCESS'"
 wait "$cons"
-check "  the consumer receives the message" python3 -c "
+check "  the consumer receives both messages" python3 -c "
 import json, sys
-m = json.loads(open('$T/msgs').readline())
-sys.exit(0 if m['body'] == 'by secret' and m['routing_key'] == 'jobs.creds' else 1)"
+m = [json.loads(l) for l in open('$T/msgs')]
+sys.exit(0 if sorted((x['routing_key'], x['body']) for x in m) ==
+         [('jobs.creds', 'by secret'), ('jobs.def', 'by config')] else 1)"
+runjob noexch
+wait "$cons_reports"
+check "the amqp notification channel publishes on the config's broker" \
+    python3 -c "
+import json, sys
+m = json.loads(open('$T/reports').readline())
+sys.exit(0 if m['routing_key'] == 'distcron.failure.noexch' else 1)"
 
 printf '%s' "$BADPW" | "$ctl" secret set mq-pw $CTL >/dev/null 2>"$T/err"
 runjob mq

@@ -316,6 +316,8 @@ test_secret_file_private(void **state)
 		  "amqp.url" },
 		{ "{\"notify\": {\"amqp\": {\"url\": "
 		  "\"amqps://u:pw@mq/v\"}}}", "notify.amqp.url" },
+		{ "{\"amqp\": {\"url\": \"amqp://mq/\", \"password\": "
+		  "\"pw\"}}", "amqp.password" },
 	};
 	static const char *const public[] = {
 		"{\"api_token\": \"\", \"listen\": \"127.0.0.1:1\"}",
@@ -484,6 +486,20 @@ test_sections(void **state)
 	assert_string_equal(cfg.amqp.ca_file, "/etc/ca.pem");
 	config_free(&cfg);
 	assert_null(cfg.amqp.url);
+	write_file("{\"amqp\": {\"url\": \"amqp://mq/\", \"username\": \"u\", "
+	    "\"password\": {\"secret\": \"mq-pw\"}}}");
+	assert_int_equal(load(&cfg, 3, a4, NULL, err), 0);
+	assert_string_equal(cfg.amqp.username, "u");
+	assert_null(cfg.amqp.password);
+	assert_string_equal(cfg.amqp.password_secret, "mq-pw");
+	config_free(&cfg);
+	write_file("{\"amqp\": {\"url\": \"amqp://mq/\", \"username\": "
+	    "\"u\"}}");
+	expect_error(3, a4, NULL, ": amqp.username: given without "
+	    "amqp.password");
+	write_file("{\"amqp\": {\"url\": \"amqp://mq/\", \"password\": []}}");
+	expect_error(3, a4, NULL, ": amqp.password: expected a string, got "
+	    "array");
 
 	/* elasticsearch is kept as written, for the sink's module to read */
 	write_file("{\"elasticsearch\": {\"url\": \"http://127.0.0.1:9200\", "
