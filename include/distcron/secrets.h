@@ -112,7 +112,7 @@ struct secrets_use {
  * Resolves def's references (def->secrefs) for a run: env (the run's
  * environment, whose first entries are def->env's) gets the values in
  * place; *http is def->http, or a copy with the values in its headers and
- * body.  u owns what was made (secrets_use_free() after the executor's
+ * body; an amqp.password reference goes into u->amqp (secrets_amqp()).  u owns what was made (secrets_use_free() after the executor's
  * start) and the values (secrets_use_values_free() once the output is
  * masked).  s may be NULL (no key).  Returns 0, or ERR_NOTFOUND /
  * ERR_INVALID / ERR_AUTH with err "FIELD: secret \"NAME\" ..." naming the

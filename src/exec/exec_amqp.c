@@ -21,6 +21,13 @@
  *
  * The tick body is built here too: HACron's fields for the run's tick, in
  * the job's zone.
+ *
+ * Credentials given apart from the URL (the job's amqp.username and
+ * amqp.password, the latter opened from a secret by the run's start, or
+ * the config's, a secret opened here) are percent-encoded into the URL
+ * the conn is keyed by, so that a changed password opens a new
+ * connection at the next run; that URL is wiped when freed and messages
+ * show the URL as written, stripped.
  */
 #include "config.h"
 
