@@ -982,6 +982,7 @@ outbox_notify(struct daemon *d, struct outbox *ob)
 
 	if ((rc = notify_new(&d->cfg, &d->notify)) != 0)
 		return rc;
+	notify_set_secrets(d->notify, d->secrets);
 	n = notify_sinks(d->notify, sinks, NOTIFY_SINKS);
 	for (i = 0; i < n; i++)
 		if ((rc = outbox_add_sink(ob, sinks[i].ops, sinks[i].arg,

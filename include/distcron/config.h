@@ -32,6 +32,8 @@ struct config_smtp {
 	char *url;		/* smtp://host:port or smtps://; NULL: no mail */
 	char *username;		/* or NULL: no AUTH */
 	char *password;		/* a secret: never logged */
+	char *password_secret;	/* {"secret": NAME}'s NAME instead (opened
+				 * when a mail is sent), or NULL */
 	char *from;		/* envelope and From: address */
 	int starttls;		/* enum config_starttls */
 	char *ca_file;		/* PEM CAs, or NULL: the system's */
@@ -74,6 +76,10 @@ struct config_amqp {
 				 * NULL; a secret (the password): never
 				 * logged or shown */
 	char *ca_file;		/* PEM CAs of amqps, or NULL: the system's */
+	char *username;		/* replaces the URL's user, or NULL */
+	char *password;		/* replaces the URL's password, or NULL */
+	char *password_secret;	/* {"secret": NAME}'s NAME instead (opened
+				 * when a message is published), or NULL */
 };
 
 /* Bytes of cluster.namespace and cluster.member at most. */

@@ -94,6 +94,10 @@ struct job_amqp {
 	char **headers;		/* "Name: value", NULL-terminated */
 	bool persistent;	/* delivery mode 2 */
 	bool tick;		/* HACron's tick JSON as the body */
+	char *username;		/* overrides the URL's user, or NULL */
+	char *password;		/* overrides the URL's password, or NULL;
+				 * "" when a secret reference gives it
+				 * (JOB_SECREF_AMQP_PASSWORD) */
 };
 
 /* Events a notification may be sent for (struct job_notify.on). */
@@ -113,6 +117,10 @@ struct job_notify {
 	char **email;		/* addresses, NULL-terminated, or NULL */
 	char *webhook_url;	/* http(s), or NULL */
 	char **webhook_headers;	/* "Name: value", NULL-terminated, or NULL */
+	char **webhook_secrets;	/* by index of webhook_headers: the NAME of
+				 * the secret whose value follows "Name: "
+				 * (put in when a message is sent), else
+				 * NULL; the array NULL when none is */
 	char *slack_url;	/* http(s) incoming webhook, or NULL */
 	struct job_amqp *amqp;	/* the run report published (url, ca_file,
 				 * exchange, routing_key: NULL for
@@ -121,8 +129,9 @@ struct job_notify {
 
 /* A {"secret": NAME} reference of a job (secrets.h resolves it when a run
  * starts): the value it stands for goes after env[idx] ("VAR=") or
- * http->headers[idx] ("Name: "), or is http->body. */
-enum job_secref_kind { JOB_SECREF_ENV, JOB_SECREF_HEADER, JOB_SECREF_BODY };
+ * http->headers[idx] ("Name: "), or is http->body or amqp->password. */
+enum job_secref_kind { JOB_SECREF_ENV, JOB_SECREF_HEADER, JOB_SECREF_BODY,
+	JOB_SECREF_AMQP_PASSWORD };
 struct job_secref {
 	char *name;		/* the secret's */
 	char *field;		/* where: "environment.DB_PASSWORD" */

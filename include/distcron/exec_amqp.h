@@ -36,6 +36,24 @@ struct tz;
 int exec_amqp_new(struct loop *loop, const char *url, const char *ca_file,
     struct exec_amqp **out);
 
+/*
+ * The config's amqp username and password (q, which must outlive a; its
+ * password_secret opened with value(arg, NAME, &VALUE), secrets.h's
+ * secrets_value(), when a run starts) for the runs that use the default
+ * URL and give no password of their own.  A secret that cannot be had
+ * fails the run: "the config's amqp.password: secret \"NAME\" not
+ * found".  Call before the first run.
+ */
+struct config_amqp;
+void exec_amqp_set_creds(struct exec_amqp *a, const struct config_amqp *q,
+    int (*value)(void *arg, const char *name, char **value), void *arg);
+
+/* A new URL (wipe and free it): url (amqp[s]://...) with the user info
+ * username (NULL: the URL's, else "guest") and password, percent-encoded.
+ * NULL when out of memory. */
+char *exec_amqp_creds_url(const char *url, const char *username,
+    const char *password);
+
 /* Stops the threads (waiting for a publish under way, at most its
  * timeout) and frees the publisher; runs not yet done are dropped without
  * their done().  Call it on the loop thread.  Accepts NULL. */

@@ -100,6 +100,13 @@ size_t notify_sinks(struct notify *n, struct notify_sink *out, size_t max);
 size_t notify_sink_names(const struct config *cfg, const char **out,
     size_t max);
 
+/* The secrets that smtp.password and the webhook's header values may
+ * name ({"secret": NAME}, notify_creds.c), opened on the outbox's thread
+ * when a message is sent; s (may be NULL: no key) must outlive the
+ * outbox's thread.  Set before the outbox starts. */
+struct secrets;
+void notify_set_secrets(struct notify *n, struct secrets *s);
+
 /* The clock of the coalescing (CLOCK_REALTIME ms), for tests; NULL
  * restores the real one. */
 void notify_set_clock(struct notify *n, int64_t (*now_ms)(void));

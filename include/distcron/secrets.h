@@ -148,13 +148,15 @@ struct secrets_use {
 	size_t nmade;
 	char **headers;		/* the run's http headers, or NULL */
 	struct job_http *http;	/* the run's copy of def->http, or NULL */
+	struct job_amqp *amqp;	/* the run's copy of def->amqp with its
+				 * password, or NULL */
 };
 
 /*
  * Resolves def's references (def->secrefs) for a run: env (the run's
  * environment, whose first entries are def->env's) gets the values in
  * place; *http is def->http, or a copy with the values in its headers and
- * body.  u owns what was made (secrets_use_free() after the executor's
+ * body; an amqp.password reference goes into u->amqp (secrets_amqp()).  u owns what was made (secrets_use_free() after the executor's
  * start) and the values (secrets_use_values_free() once the output is
  * masked).  s may be NULL (no key).  Returns 0, or ERR_NOTFOUND /
  * ERR_INVALID / ERR_AUTH with err "FIELD: secret \"NAME\" ..." naming the
@@ -163,6 +165,11 @@ struct secrets_use {
 int secrets_apply(struct secrets *s, const struct job_def *def, char **env,
     const struct job_http **http, struct secrets_use *u, char *err,
     size_t errlen);
+
+/* The message the run publishes: u's copy of def->amqp holding the
+ * password secrets_apply() opened, else def->amqp itself. */
+const struct job_amqp *secrets_amqp(const struct secrets_use *u,
+    const struct job_def *def);
 
 /* Frees what secrets_apply() made for the executor (not the values). */
 void secrets_use_free(struct secrets_use *u);

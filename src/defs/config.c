@@ -379,7 +379,7 @@ static const char *const starttls_names[] = { "try", "always", "never",
 static const struct jfield smtp_fields[] = {
 	JFIELD_ENTRY("url", JFIELD_STR, SOFF(url), 1, 0, NULL),
 	JFIELD_ENTRY("username", JFIELD_STR, SOFF(username), 1, 0, NULL),
-	JFIELD_ENTRY("password", JFIELD_STR, SOFF(password), 0, 0, NULL),
+	JFIELD_KNOWN("password"),
 	JFIELD_ENTRY("from", JFIELD_STR, SOFF(from), 1, 0, NULL),
 	JFIELD_ENTRY("starttls", JFIELD_ENUM, SOFF(starttls), 0, 0,
 	    starttls_names),
@@ -394,6 +394,33 @@ static const struct jfield statsd_fields[] = {
 	JFIELD_ENTRY("tags", JFIELD_BOOL, TOFF(tags), 0, 0, NULL),
 };
 
+/* A password at path: a string into *pw, or {"secret": NAME} with NAME
+ * into *secret (the secret is opened when it is used: the secrets are not
+ * read yet). */
+static int
+password_field(struct jfield_ctx *c, json_object *v, const char *path,
+    char **pw, char **secret)
+{
+	char q[JFIELD_QUOTE_LEN];
+	json_object *n = jfield_get(v, "secret");
+	const char *name;
+
+	if (v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_object))
+		return jfield_str(c, v, path, 0, pw);
+	if (n == NULL || json_object_object_length(v) != 1)
+		return jfield_fail(c, path, "expected a string or "
+		    "{\"secret\": NAME}");
+	if (jfield_cstr(c, n, path, &name) != 0)
+		return ERR_INVALID;
+	if (!defs_name_valid(name))
+		return jfield_fail(c, path, "invalid secret name %s",
+		    jfield_quote(name, q, sizeof(q)));
+	free(*secret);
+	return (*secret = strdup(name)) == NULL ? jfield_oom(c) : 0;
+}
+
 static int
 section_smtp(struct jfield_ctx *c, json_object *v, struct config *cfg)
 {
@@ -405,7 +432,9 @@ section_smtp(struct jfield_ctx *c, json_object *v, struct config *cfg)
 	if ((r = jfield_object(c, v, "smtp", "smtp.", smtp_fields,
 	    NELEM(smtp_fields))) != 0 ||
 	    (r = jfield_read(c, v, "smtp.", smtp_fields, NELEM(smtp_fields),
-	    s)) != 0)
+	    s)) != 0 ||
+	    (r = password_field(c, jfield_get(v, "password"),
+	    "smtp.password", &s->password, &s->password_secret)) != 0)
 		return r;
 	if (s->url == NULL)
 		return jfield_fail(c, "smtp.url", "missing");
@@ -437,6 +466,8 @@ section_notify(struct jfield_ctx *c, json_object *v, struct config *cfg)
 static const struct jfield amqp_fields[] = {
 	JFIELD_ENTRY("url", JFIELD_STR, QOFF(url), 1, 0, NULL),
 	JFIELD_ENTRY("ca_file", JFIELD_PATH, QOFF(ca_file), 1, 0, NULL),
+	JFIELD_ENTRY("username", JFIELD_STR, QOFF(username), 1, 0, NULL),
+	JFIELD_KNOWN("password"),
 };
 
 /* The default broker of AMQP jobs and notifications. */
@@ -450,8 +481,14 @@ section_amqp(struct jfield_ctx *c, json_object *v, struct config *cfg)
 	if ((r = jfield_object(c, v, "amqp", "amqp.", amqp_fields,
 	    NELEM(amqp_fields))) != 0 ||
 	    (r = jfield_read(c, v, "amqp.", amqp_fields, NELEM(amqp_fields),
-	    &cfg->amqp)) != 0)
+	    &cfg->amqp)) != 0 ||
+	    (r = password_field(c, jfield_get(v, "password"), "amqp.password",
+	    &cfg->amqp.password, &cfg->amqp.password_secret)) != 0)
 		return r;
+	if (cfg->amqp.username != NULL && cfg->amqp.password == NULL &&
+	    cfg->amqp.password_secret == NULL)
+		return jfield_fail(c, "amqp.username", "given without "
+		    "amqp.password");
 	if ((u = cfg->amqp.url) == NULL || strncasecmp(u, "amqp://", 7) == 0 ||
 	    strncasecmp(u, "amqps://", 8) == 0)
 		return 0;
@@ -498,7 +535,8 @@ static const struct {
 	const char *help;	/* for config_table() */
 } sections[] = {
 	{ "smtp", section_smtp, "object: the mail server of notifications "
-	  "(url, username, password, from, starttls, ca_file)" },
+	  "(url, username, password or {\"secret\": NAME}, from, starttls, "
+	  "ca_file)" },
 	{ "notify", section_notify, "object: the notify of every job that "
 	  "has none (on, email, webhook, slack, amqp)" },
 	{ "statsd", section_statsd, "object: metrics over UDP (host, port "
@@ -509,7 +547,8 @@ static const struct {
 	  "compress)" },
 	{ "amqp", section_amqp, "object: the broker of AMQP jobs and of the "
 	  "amqp notification channel that give no url (url "
-	  "amqp(s)://user:password@host:port/vhost, ca_file)" },
+	  "amqp(s)://user:password@host:port/vhost, ca_file, username, "
+	  "password or {\"secret\": NAME})" },
 };
 
 static void
@@ -555,6 +594,7 @@ config_sections_free(struct config *cfg)
 	free(s->url);
 	free(s->username);
 	free(s->password);
+	free(s->password_secret);
 	free(s->from);
 	free(s->ca_file);
 	memset(s, 0, sizeof(*s));
@@ -562,6 +602,11 @@ config_sections_free(struct config *cfg)
 		explicit_bzero(cfg->amqp.url, strlen(cfg->amqp.url));
 	free(cfg->amqp.url);
 	free(cfg->amqp.ca_file);
+	free(cfg->amqp.username);
+	if (cfg->amqp.password != NULL)
+		explicit_bzero(cfg->amqp.password, strlen(cfg->amqp.password));
+	free(cfg->amqp.password);
+	free(cfg->amqp.password_secret);
 	memset(&cfg->amqp, 0, sizeof(cfg->amqp));
 	free(cfg->statsd.host);
 	free(cfg->statsd.prefix);
@@ -766,6 +811,21 @@ url_list_secret(const char *list)
 	}
 }
 
+/* True when the object o has a member that is no {"secret": NAME}
+ * reference (a value written in the file). */
+static bool
+plain_member(json_object *o)
+{
+	struct json_object_iter it;
+
+	if (!json_object_is_type(o, json_type_object))
+		return false;
+	json_object_object_foreachC(o, it)
+		if (jfield_get(it.val, "secret") == NULL)
+			return true;
+	return false;
+}
+
 /* The first secret the notify, smtp, elasticsearch and etcd URLs hold: a Slack
  * incoming webhook's URL (its path is the token), a webhook's headers
  * (Authorization and the like) or any URL with credentials or a query;
@@ -782,9 +842,7 @@ secret_url_key(json_object *root)
 		return "notify.slack.url";
 	if (url_secret(jfield_get(hook, "url")))
 		return "notify.webhook.url";
-	v = jfield_get(hook, "headers");
-	if (json_object_is_type(v, json_type_object) &&
-	    json_object_object_length(v) > 0)
+	if (plain_member(jfield_get(hook, "headers")))
 		return "notify.webhook.headers";
 	if (url_secret(jfield_get(jfield_get(root, "smtp"), "url")))
 		return "smtp.url";
@@ -813,6 +871,7 @@ secret_key(json_object *root)
 		{ "elasticsearch", "password", "elasticsearch.password" },
 		{ "elasticsearch", "api_key", "elasticsearch.api_key" },
 		{ "cluster", "password", "cluster.password" },
+		{ "amqp", "password", "amqp.password" },
 	};
 	json_object *v;
 	size_t i;

@@ -680,12 +680,40 @@ str_or_secret(struct jfield_ctx *c, json_object *v, const char *path,
 	return secref_add(c, v, path, job, kind, idx);
 }
 
+/* Records the reference v ({"secret": NAME}, at path) of header idx
+ * (of n) in *names, made on first use. */
+static int
+header_secret(struct jfield_ctx *c, json_object *v, const char *path,
+    size_t idx, size_t n, char ***names)
+{
+	const char *name;
+
+	if (secret_name(c, v, path, &name) != 0)
+		return ERR_INVALID;
+	if (*names == NULL && (*names = calloc(n + 1, sizeof(char *))) == NULL)
+		return jfield_oom(c);
+	return ((*names)[idx] = strdup(name)) == NULL ? jfield_oom(c) : 0;
+}
+
+/* Frees names, indexed by the n headers. */
+static void
+header_secrets_free(char **names, char **headers)
+{
+	size_t i;
+
+	for (i = 0; names != NULL && headers != NULL && headers[i] != NULL;
+	    i++)
+		free(names[i]);
+	free(names);
+}
+
 /* An object of headers at where ("http.headers") as "Name: value"
  * strings in *out (freed first); with job, a value may be a secret
- * reference. */
+ * reference; with names (notify.webhook.headers), one is recorded there
+ * by the header's index, the value "" until a message is sent. */
 static int
 parse_headers(struct jfield_ctx *c, json_object *v, const char *where,
-    struct job_def *job, char ***out)
+    struct job_def *job, char ***out, char ***names)
 {
 	struct json_object_iter it;
 	char path[JFIELD_PATH_LEN], pre[JFIELD_PATH_LEN], q[JFIELD_QUOTE_LEN];
@@ -694,6 +722,10 @@ parse_headers(struct jfield_ctx *c, json_object *v, const char *where,
 
 	if (!json_object_is_type(v, json_type_object))
 		return jfield_type_error(c, where, "an object", v);
+	if (names != NULL) {
+		header_secrets_free(*names, *out);
+		*names = NULL;
+	}
 	jfield_strv_free(*out);
 	*out = calloc((size_t)json_object_object_length(v) + 1,
 	    sizeof(char *));
@@ -705,8 +737,14 @@ parse_headers(struct jfield_ctx *c, json_object *v, const char *where,
 			return jfield_fail(c, where, "invalid header name %s",
 			    jfield_quote(it.key, q, sizeof(q)));
 		jfield_join(path, pre, it.key);
-		if (str_or_secret(c, it.val, path, job, JOB_SECREF_HEADER, n,
-		    &val) != 0)
+		val = "";
+		if (names != NULL && json_object_is_type(it.val,
+		    json_type_object)) {
+			if (header_secret(c, it.val, path, n,
+			    (size_t)json_object_object_length(v), names) != 0)
+				return ERR_INVALID;
+		} else if (str_or_secret(c, it.val, path, job,
+		    JOB_SECREF_HEADER, n, &val) != 0)
 			return ERR_INVALID;
 		if (strpbrk(val, "\r\n") != NULL)
 			return jfield_fail(c, path, "contains a line break");
@@ -800,7 +838,8 @@ parse_http(struct jfield_ctx *c, json_object *v, struct job_def *job)
 		return jfield_fail(c, "http.method", "invalid method %s",
 		    jfield_quote(h->method, q, sizeof(q)));
 	if ((x = jfield_get(v, "headers")) != NULL &&
-	    (r = parse_headers(c, x, "http.headers", job, &h->headers)) != 0)
+	    (r = parse_headers(c, x, "http.headers", job, &h->headers,
+	    NULL)) != 0)
 		return r;
 	if ((x = jfield_get(v, "body")) != NULL &&
 	    (r = parse_body(c, x, job)) != 0)
@@ -822,6 +861,8 @@ static const struct jfield amqp_fields[] = {
 	JFIELD_KNOWN("headers"),
 	JFIELD_ENTRY("persistent", JFIELD_BOOL, AOFF(persistent), 0, 0, NULL),
 	JFIELD_ENTRY("tick", JFIELD_BOOL, AOFF(tick), 0, 0, NULL),
+	JFIELD_ENTRY("username", JFIELD_STR, AOFF(username), 1, 0, NULL),
+	JFIELD_KNOWN("password"),
 };
 #define AMQP_SHORTSTR_MAX	255	/* bytes of an exchange or key */
 
@@ -836,6 +877,10 @@ amqp_free(struct job_amqp *a)
 	free(a->routing_key);
 	free(a->body);
 	jfield_strv_free(a->headers);
+	free(a->username);
+	if (a->password != NULL)
+		explicit_bzero(a->password, strlen(a->password));
+	free(a->password);
 	free(a);
 }
 
@@ -906,6 +951,20 @@ amqp_url(struct jfield_ctx *c, json_object *v, const char *pre,
 	return check_amqp_url(c, path, a->url);
 }
 
+/* "amqp.password": a string, or a secret reference put in when a run
+ * starts; either overrides the URL's password. */
+static int
+amqp_password(struct jfield_ctx *c, json_object *v, struct job_def *job)
+{
+	const char *val;
+
+	if (str_or_secret(c, v, "amqp.password", job,
+	    JOB_SECREF_AMQP_PASSWORD, 0, &val) != 0)
+		return ERR_INVALID;
+	return (job->amqp->password = strdup(val)) == NULL ?
+	    jfield_oom(c) : 0;
+}
+
 static int
 parse_amqp(struct jfield_ctx *c, json_object *v, struct job_def *job)
 {
@@ -935,9 +994,15 @@ parse_amqp(struct jfield_ctx *c, json_object *v, struct job_def *job)
 	    (r = amqp_shortstr(c, v, "amqp.", "routing_key",
 	    &a->routing_key)) != 0)
 		return r;
+	if ((x = jfield_get(v, "password")) != NULL &&
+	    (r = amqp_password(c, x, job)) != 0)
+		return r;
+	if (a->username != NULL && a->password == NULL)
+		return jfield_fail(c, "amqp.username", "given without "
+		    "amqp.password");
 	if ((x = jfield_get(v, "headers")) != NULL)
 		return parse_headers(c, x, "amqp.headers", NULL,
-		    &a->headers);
+		    &a->headers, NULL);
 	return 0;
 }
 
@@ -980,6 +1045,7 @@ defs_notify_free(struct job_notify *n)
 		return;
 	jfield_strv_free(n->email);
 	free(n->webhook_url);
+	header_secrets_free(n->webhook_secrets, n->webhook_headers);
 	jfield_strv_free(n->webhook_headers);
 	free(n->slack_url);
 	amqp_free(n->amqp);
@@ -1130,7 +1196,7 @@ notify_read(struct jfield_ctx *c, json_object *v, const char *pre,
 		snprintf(path, sizeof(path), "%.200swebhook.headers", pre);
 		if ((x = jfield_get(x, "headers")) != NULL &&
 		    (r = parse_headers(c, x, path, NULL,
-		    &n->webhook_headers)) != 0)
+		    &n->webhook_headers, &n->webhook_secrets)) != 0)
 			return r;
 	}
 	if ((x = jfield_get(v, "slack")) != NULL &&
@@ -1597,6 +1663,16 @@ mask_members(json_object *o)
 		    json_object_new_string(URL_MASK));
 }
 
+/* The member key of o, when a string, becomes URL_MASK (a secret
+ * reference stays: it names the secret, never its value). */
+static void
+mask_string(json_object *o, const char *key)
+{
+	if (json_object_is_type(jfield_get(o, key), json_type_string))
+		json_object_object_add(o, key,
+		    json_object_new_string(URL_MASK));
+}
+
 /* The URL member key of o loses its secrets: url_mask(), or whole when
  * whole is set or it cannot be masked in part. */
 static void
@@ -1631,6 +1707,7 @@ defs_job_mask(json_object *def)
 	mask_url(http, "url", false);
 	mask_members(jfield_get(jfield_get(def, "amqp"), "headers"));
 	mask_url(jfield_get(def, "amqp"), "url", false);
+	mask_string(jfield_get(def, "amqp"), "password");
 	mask_members(jfield_get(hook, "headers"));
 	mask_url(hook, "url", false);
 	mask_url(jfield_get(notify, "slack"), "url", true);

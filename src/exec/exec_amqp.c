@@ -21,6 +21,13 @@
  *
  * The tick body is built here too: HACron's fields for the run's tick, in
  * the job's zone.
+ *
+ * Credentials given apart from the URL (the job's amqp.username and
+ * amqp.password, the latter opened from a secret by the run's start, or
+ * the config's, a secret opened here) are percent-encoded into the URL
+ * the conn is keyed by, so that a changed password opens a new
+ * connection at the next run; that URL is wiped when freed and messages
+ * show the URL as written, stripped.
  */
 #include "config.h"
 
@@ -38,6 +45,7 @@
 #include <json-c/json.h>
 
 #include "distcron/amqpc.h"
+#include "distcron/config.h"
 #include "distcron/buf.h"
 #include "distcron/defs.h"
 #include "distcron/dur.h"
@@ -45,6 +53,7 @@
 #include "distcron/exec_amqp.h"
 #include "distcron/jfield.h"
 #include "distcron/log.h"
+#include "distcron/secbox.h"
 #include "distcron/tz.h"
 #include "distcron/url.h"
 
@@ -78,6 +87,10 @@ struct conn {
 struct exec_amqp {
 	struct loop *loop;
 	char *url, *ca_file;		/* the defaults */
+	const struct config_amqp *creds;	/* the config's user and
+						 * password, or NULL */
+	int (*value)(void *, const char *, char **);	/* opens a secret */
+	void *value_arg;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct conn *conns, *dying;	/* dying: stopping, joined at free */
@@ -713,6 +726,119 @@ proc_launch(struct exec_proc *p, const struct exec_spec *spec,
 	}
 }
 
+/* Appends s to b, each byte but RFC 3986's unreserved ones as %XX. */
+static int
+pct_put(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char ch;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < n && r == 0; i++) {
+		ch = (unsigned char)s[i];
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL)
+			r = buf_append(b, &s[i], 1);
+		else
+			r = buf_printf(b, "%%%c%c", hex[ch >> 4], hex[ch & 15]);
+	}
+	return r;
+}
+
+/* The buffer is reserved whole first, so that no copy of the password is
+ * left in freed memory. */
+char *
+exec_amqp_creds_url(const char *url, const char *username,
+    const char *password)
+{
+	const char *host = strstr(url, "://"), *end, *at, *colon;
+	size_t need;
+	struct buf b;
+	int r;
+
+	if (host == NULL)
+		return strdup(url);
+	host += 3;
+	end = host + strcspn(host, "/");
+	for (at = end; at > host && at[-1] != '@'; at--)
+		;
+	colon = at > host ? memchr(host, ':', (size_t)(at - 1 - host)) : NULL;
+	need = 3 * (strlen(url) + strlen(username != NULL ? username : "") +
+	    strlen(password)) + 16;
+	buf_init(&b, need);
+	if ((r = buf_reserve(&b, need)) == 0)
+		r = buf_append(&b, url, (size_t)(host - url));
+	if (r == 0 && username != NULL)
+		r = pct_put(&b, username, strlen(username));
+	else if (r == 0)
+		r = at > host ? buf_append(&b, host, (size_t)((colon != NULL ?
+		    colon : at - 1) - host)) : buf_puts(&b, "guest");
+	if (r == 0 && (r = buf_puts(&b, ":")) == 0 &&
+	    (r = pct_put(&b, password, strlen(password))) == 0 &&
+	    (r = buf_puts(&b, "@")) == 0)
+		r = buf_puts(&b, at);
+	if (r != 0 && b.data != NULL)
+		explicit_bzero(b.data, b.cap);
+	return r == 0 ? buf_steal(&b, NULL) : (buf_free(&b), NULL);
+}
+
+void
+exec_amqp_set_creds(struct exec_amqp *a, const struct config_amqp *q,
+    int (*value)(void *, const char *, char **), void *arg)
+{
+	a->creds = q;
+	a->value = value;
+	a->value_arg = arg;
+}
+
+/* The config's password (opened when it is a secret) into *pw (wipe and
+ * free it), or NULL when it gives none; err says what failed. */
+static int
+default_password(struct exec_amqp *a, char **pw, char *err, size_t errlen)
+{
+	const struct config_amqp *q = a->creds;
+	int r;
+
+	*pw = NULL;
+	if (q == NULL || (q->password == NULL && q->password_secret == NULL))
+		return 0;
+	if (q->password_secret == NULL)
+		return (*pw = strdup(q->password)) == NULL ? -ENOMEM : 0;
+	r = a->value != NULL ? a->value(a->value_arg, q->password_secret, pw) :
+	    ERR_CONFIG;
+	if (r != 0)
+		snprintf(err, errlen, "the config's amqp.password: secret "
+		    "\"%s\" %s", q->password_secret, r == ERR_NOTFOUND ?
+		    "not found" : r == ERR_CONFIG ? "cannot be read: no "
+		    "secrets key" : "cannot be opened");
+	return r;
+}
+
+/* The URL the run connects to (*made: a new one to wipe and free, or
+ * NULL when it is url itself): with the job's password, else, for the
+ * config's URL, the config's. */
+static int
+run_url(struct exec_amqp *a, const char *url, const struct job_amqp *j,
+    char **made, char *err, size_t errlen)
+{
+	char *pw = NULL;
+	int r;
+
+	*made = NULL;
+	if (url == NULL)
+		return 0;
+	if (j->password != NULL)
+		return (*made = exec_amqp_creds_url(url, j->username,
+		    j->password)) == NULL ? -ENOMEM : 0;
+	if (j->url != NULL ||
+	    (r = default_password(a, &pw, err, errlen)) != 0 || pw == NULL)
+		return j->url != NULL ? 0 : r;
+	*made = exec_amqp_creds_url(url, a->creds->username, pw);
+	secbox_value_free(pw);
+	return *made == NULL ? -ENOMEM : 0;
+}
+
 static int
 amqp_start(struct loop *loop, const struct exec_spec *spec,
     exec_done_fn done, void *arg, struct exec_proc **out)
@@ -721,6 +847,7 @@ amqp_start(struct loop *loop, const struct exec_spec *spec,
 	const struct job_amqp *j = spec->amqp;
 	const char *url, *ca_file;
 	struct exec_proc *p = NULL;
+	char *made = NULL;
 	int r;
 
 	if (a == NULL || a->loop != loop || j == NULL || (j->tick &&
@@ -733,7 +860,17 @@ amqp_start(struct loop *loop, const struct exec_spec *spec,
 		return r;
 	p->next = a->procs;
 	a->procs = p;
-	proc_launch(p, spec, url, ca_file);
+	if ((r = run_url(a, url, j, &made, p->res->error,
+	    sizeof(p->res->error))) != 0) {
+		if (r == -ENOMEM)
+			snprintf(p->res->error, sizeof(p->res->error),
+			    "out of memory");
+	} else
+		proc_launch(p, spec, made != NULL ? made : url, ca_file);
+	if (made != NULL) {
+		explicit_bzero(made, strlen(made));
+		free(made);
+	}
 	if (p->res->error[0] != '\0')
 		r = loop_timer_add(loop, loop_mono_ms(), on_cancel, p,
 		    &p->t_finish);

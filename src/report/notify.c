@@ -34,6 +34,7 @@
 #include "distcron/buf.h"
 #include "distcron/err.h"
 #include "distcron/notify.h"
+#include "distcron/secbox.h"
 #include "distcron/url.h"
 #include "notify_int.h"
 
@@ -58,6 +59,7 @@ struct notify {
 	int64_t (*now_ms)(void);
 	pthread_mutex_t lock;		/* jobs, njobs */
 	struct job_def **jobs;		/* sorted by name, referenced */
+	struct secrets *secrets;	/* of credentials; NULL: none */
 	size_t njobs;
 	uint64_t set_gen;		/* of the set jobs came from (0: none) */
 	struct chan chans[NOTIFY_SINKS];
@@ -374,12 +376,16 @@ static enum outbox_result
 send_mail(struct chan *c, const struct notify_msg *m,
     const struct job_def *def, char *why, size_t whylen)
 {
-	const struct config_smtp *s = &c->n->cfg->smtp;
-	char **rcpt = mail_rcpt(c->n, def, m->event);
+	struct config_smtp sc, *s = &sc;
+	char **rcpt, *pw = NULL;
 	struct buf b;
 	int r;
 
-	if (rcpt == NULL) {
+	if ((r = notify_creds_smtp(c->n->secrets, &c->n->cfg->smtp, s, &pw,
+	    why, whylen)) != 0)
+		return r == -ENOMEM ? OUTBOX_RETRY : OUTBOX_PARK;
+	if ((rcpt = mail_rcpt(c->n, def, m->event)) == NULL) {
+		secbox_value_free(pw);
 		snprintf(why, whylen, "out of memory");
 		return OUTBOX_RETRY;
 	}
@@ -393,6 +399,7 @@ send_mail(struct chan *c, const struct notify_msg *m,
 		r = notify_send_mail(s, rcpt, buf_str(&b), why, whylen);
 	buf_free(&b);
 	free(rcpt);
+	secbox_value_free(pw);
 	if (r == ERR_AUTH)	/* a wrong password stays wrong: parked */
 		return OUTBOX_PARK;
 	return r == 0 ? OUTBOX_DELIVERED : OUTBOX_RETRY;
@@ -437,25 +444,30 @@ send_http(struct chan *c, const struct notify_msg *m,
 	const char *url = nf == NULL ? NULL : slack ? nf->slack_url :
 	    nf->webhook_url;
 	struct buf body, shown;
+	char **made = NULL;
 	long status = 0;
 	int r;
 
 	if (url == NULL)	/* the job no longer has the channel */
 		return OUTBOX_DELIVERED;
+	if (!slack && (r = notify_creds_headers(c->n->secrets, nf, &made, why,
+	    whylen)) != 0)
+		return r == -ENOMEM ? OUTBOX_RETRY : OUTBOX_PARK;
 	buf_init(&body, 4 * NOTIFY_MSG_MAX);
 	buf_init(&shown, strlen(url));
 	url_shown(url, slack, &shown);
 	r = slack ? notify_msg_slack(m, &body) : notify_msg_webhook(m, &body);
 	if (r != 0)
 		snprintf(why, whylen, "%s: %s", chan_names[c->ch], err_str(r));
-	else if ((r = notify_send_http(url, slack ? NULL :
-	    nf->webhook_headers, buf_str(&body), chan_names[c->ch],
+	else if ((r = notify_send_http(url, slack ? NULL : made != NULL ?
+	    made : nf->webhook_headers, buf_str(&body), chan_names[c->ch],
 	    buf_str(&shown), &status, why, whylen)) == 0 &&
 	    http_result(status) != OUTBOX_DELIVERED)
 		snprintf(why, whylen, "%s at %s: HTTP %ld", chan_names[c->ch],
 		    buf_str(&shown), status);
 	buf_free(&body);
 	buf_free(&shown);
+	notify_creds_free(made);
 	return r != 0 ? OUTBOX_RETRY : http_result(status);
 }
 
@@ -467,7 +479,8 @@ send_amqp(struct chan *c, const struct notify_msg *m,
 
 	if (nf == NULL || nf->amqp == NULL)	/* no longer has it */
 		return OUTBOX_DELIVERED;
-	return notify_send_amqp(c->n->cfg, nf->amqp, m, why, whylen);
+	return notify_send_amqp(c->n->cfg, c->n->secrets, nf->amqp, m, why,
+	    whylen);
 }
 
 /* ---- coalescing ---- */
@@ -717,6 +730,12 @@ notify_sinks(struct notify *n, struct notify_sink *out, size_t max)
 		out[k++].arg = &n->chans[i];
 	}
 	return k;
+}
+
+void
+notify_set_secrets(struct notify *n, struct secrets *s)
+{
+	n->secrets = s;
 }
 
 void

@@ -10,22 +10,50 @@
  * go away by itself (access refused, no such exchange, a bad URL) parks
  * the entry with the broker's reason; anything else is retried.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "distcron/amqpc.h"
 #include "distcron/buf.h"
 #include "distcron/defs.h"
 #include "distcron/err.h"
+#include "distcron/exec_amqp.h"
+#include "distcron/secbox.h"
 #include "notify_int.h"
 
 #define KEY_MAX	255	/* bytes of a routing key */
 
+/* The config's URL with its username and password (opened when it is a
+ * secret) in *made, or *made NULL when it gives none. */
+static int
+default_url(const struct config_amqp *q, struct secrets *sec, char **made,
+    char *why, size_t whylen)
+{
+	char *pw = NULL;
+	int r = 0;
+
+	*made = NULL;
+	if (q->password_secret != NULL)
+		r = notify_creds_open(sec, "the config's amqp.password",
+		    q->password_secret, &pw, why, whylen);
+	else if (q->password != NULL && (pw = strdup(q->password)) == NULL)
+		r = -ENOMEM;
+	if (r == 0 && pw != NULL &&
+	    (*made = exec_amqp_creds_url(q->url, q->username, pw)) == NULL)
+		r = -ENOMEM;
+	secbox_value_free(pw);
+	return r;
+}
+
 enum outbox_result
-notify_send_amqp(const struct config *cfg, const struct job_amqp *a,
-    const struct notify_msg *m, char *why, size_t whylen)
+notify_send_amqp(const struct config *cfg, struct secrets *sec,
+    const struct job_amqp *a, const struct notify_msg *m, char *why,
+    size_t whylen)
 {
 	const char *url = a->url != NULL ? a->url : cfg->amqp.url;
+	char *made = NULL;
 	const char *ca = a->url != NULL || a->ca_file != NULL ? a->ca_file :
 	    cfg->amqp.ca_file;
 	char key[KEY_MAX + 1], reason[AMQPC_WHY_MAX];
@@ -40,6 +68,9 @@ notify_send_amqp(const struct config *cfg, const struct job_amqp *a,
 		    "config's amqp.url)");
 		return OUTBOX_PARK;
 	}
+	if (a->url == NULL && (r = default_url(&cfg->amqp, sec, &made, why,
+	    whylen)) != 0)
+		return r == -ENOMEM ? OUTBOX_RETRY : OUTBOX_PARK;
 	snprintf(key, sizeof(key), "distcron.%s.%s", m->event, m->job);
 	if (a->routing_key != NULL)
 		snprintf(key, sizeof(key), "%s", a->routing_key);
@@ -49,10 +80,11 @@ notify_send_amqp(const struct config *cfg, const struct job_amqp *a,
 	else {
 		msg.body = buf_str(&body);
 		msg.body_len = strlen(msg.body);
-		r = amqpc_send(url, ca, &msg, NOTIFY_CONNECT_MS, reason,
-		    sizeof(reason));
+		r = amqpc_send(made != NULL ? made : url, ca, &msg,
+		    NOTIFY_CONNECT_MS, reason, sizeof(reason));
 	}
 	buf_free(&body);
+	secbox_value_free(made);
 	if (r == 0)
 		return OUTBOX_DELIVERED;
 	snprintf(why, whylen, "amqp: %s", reason);

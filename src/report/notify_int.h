@@ -88,16 +88,43 @@ int notify_send_http(const char *url, char *const *headers,
     const char *body, const char *peer, const char *shown, long *status,
     char *why, size_t whylen);
 
+struct secrets;
+/*
+ * notify_creds.c: *out is *in, with the password opened from
+ * in->password_secret when it names one (*value then holds it: wipe and
+ * free it with secbox_value_free() once the mail is sent).  sec may be
+ * NULL (no secrets key).  Returns 0, or ERR_NOTFOUND / ERR_CONFIG /
+ * ERR_AUTH / -ENOMEM with why "smtp.password: secret \"NAME\" not found",
+ * never a value.  Thread-safe; no disk.
+ */
+int notify_creds_smtp(struct secrets *sec, const struct config_smtp *in,
+    struct config_smtp *out, char **value, char *why, size_t whylen);
+/*
+ * The webhook headers of nf with the values of its references
+ * (nf->webhook_secrets) in: a new array in *out (notify_creds_free() it),
+ * or *out NULL when nf has no reference.  Same returns as
+ * notify_creds_smtp(), ERR_INVALID for a value with a line break; why
+ * names "notify.webhook.headers.NAME" and the secret.
+ */
+int notify_creds_headers(struct secrets *sec, const struct job_notify *nf,
+    char ***out, char *why, size_t whylen);
+/* Opens the secret name (of field) into *value, why naming field and
+ * name when it cannot be had.  Same returns as notify_creds_smtp(). */
+int notify_creds_open(struct secrets *sec, const char *field,
+    const char *name, char **value, char *why, size_t whylen);
+/* Wipes and frees what notify_creds_headers() made; accepts NULL. */
+void notify_creds_free(char **headers);
 struct job_amqp;
 /*
  * The amqp channel (notify_amqp.c): publishes m's report (the webhook's
- * JSON) as a's says (its url, else the config's amqp.url) and waits for
+ * JSON) as a's says (its url, else the config's amqp.url with its
+ * username and password, a secret opened from sec) and waits for
  * the broker's confirm.  Returns OUTBOX_DELIVERED, OUTBOX_PARK (no URL,
  * access refused, no such exchange) or OUTBOX_RETRY, why set but when
  * delivered.  Blocks (at most about 2 x NOTIFY_CONNECT_MS).
  */
 enum outbox_result notify_send_amqp(const struct config *cfg,
-    const struct job_amqp *a, const struct notify_msg *m, char *why,
-    size_t whylen);
+    struct secrets *sec, const struct job_amqp *a,
+    const struct notify_msg *m, char *why, size_t whylen);
 
 #endif

@@ -833,7 +833,7 @@ item_exec(struct item_ctx *ic)
 	    run->rec->job, (long long)run->rec->id, it->node);
 	spec.log_fields = fields;
 	spec.target = ns ? ns->def : NULL;
-	spec.amqp = run->def->amqp;
+	spec.amqp = secrets_amqp(&ic->sec, run->def);
 	spec.job = run->def->name;
 	spec.scheduled_at = run->rec->scheduled_at;
 	spec.zone = run->def->zone;

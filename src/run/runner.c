@@ -280,6 +280,7 @@ runner_set_secrets(struct runner *r, struct secrets *s)
 {
 	r->secrets = s;
 	exec_ssh_set_secrets(r->ssh, secrets_value, s);
+	exec_amqp_set_creds(r->amqp, &r->cfg->amqp, secrets_value, s);
 }
 
 int

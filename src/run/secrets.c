@@ -636,6 +636,24 @@ http_copy(const struct job_def *def, struct secrets_use *u)
 	return 0;
 }
 
+/* The run's copy of def->amqp, its password value (owned by u->values). */
+static int
+amqp_put(const struct job_def *def, char *value, struct secrets_use *u)
+{
+	if (u->amqp == NULL &&
+	    (u->amqp = malloc(sizeof(*u->amqp))) == NULL)
+		return -ENOMEM;
+	*u->amqp = *def->amqp;
+	u->amqp->password = value;
+	return 0;
+}
+
+const struct job_amqp *
+secrets_amqp(const struct secrets_use *u, const struct job_def *def)
+{
+	return u->amqp != NULL ? u->amqp : def->amqp;
+}
+
 /* Puts value where ref says. */
 static int
 apply_one(const struct job_def *def, const struct job_secref *ref,
@@ -659,6 +677,8 @@ apply_one(const struct job_def *def, const struct job_secref *ref,
 	case JOB_SECREF_BODY:
 		u->http->body = u->values[u->nvalues - 1];
 		return 0;
+	case JOB_SECREF_AMQP_PASSWORD:
+		return amqp_put(def, u->values[u->nvalues - 1], u);
 	}
 	return ERR_INTERNAL;
 }
@@ -702,8 +722,10 @@ secrets_use_free(struct secrets_use *u)
 	free(u->made);
 	free(u->headers);
 	free(u->http);
+	free(u->amqp);
 	u->made = u->headers = NULL;
 	u->http = NULL;
+	u->amqp = NULL;
 	u->nmade = 0;
 }
 

@@ -225,6 +225,23 @@ copy_tree() {
 	fi
 }
 
+# runjob JOB: runs JOB now and waits; the run in $T/body ($rid).
+runjob() {
+	req POST "/jobs/$1/run"
+	rid=$(python3 -c "import json; print(json.load(open('$T/body'))['id'])")
+	wait_for 10 sh -c "curl -s -H 'Authorization: Bearer $TOKEN' $URL/runs/$rid >'$T/body' && grep -q -e SUCCESS -e FAILURE '$T/body'"
+}
+
+# secret_set_wait NAME VALUE JOB: sets the secret NAME to VALUE through
+# distcronctl (the API at $URL, $TOKEN), then waits until the daemon has
+# loaded JOB (refused while NAME was missing); GET /jobs/JOB in $T/body.
+secret_set_wait() {
+	printf '%s' "$2" | "$ctl" secret set "$1" --url "$URL" --token "$TOKEN" \
+	    >/dev/null 2>"$T/err"
+	wait_for 10 sh -c "curl -sf -H 'Authorization: Bearer $TOKEN' $URL/jobs/$3 >/dev/null"
+	req GET "/jobs/$3"
+}
+
 # history JOB: the daemon's recorded runs of JOB ($S), as JSON in $T/h.json.
 history() {
 	"$ctl" history "$1" --state-dir "$S" -n 1000 --json >"$T/h.json" 2>"$T/err"

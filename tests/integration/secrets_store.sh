@@ -104,12 +104,6 @@ run "$ctl" secret list $CTL
 check "distcronctl secret list names them" contains "$T/out" db-pw
 check "  without a value" lacks_mark "$T/out"
 
-# runjob JOB: runs JOB now and waits; the run in $T/body ($rid).
-runjob() {
-	req POST "/jobs/$1/run"
-	rid=$(python3 -c "import json; print(json.load(open('$T/body'))['id'])")
-	wait_for 10 sh -c "curl -s -H 'Authorization: Bearer $TOKEN' $URL/runs/$rid >'$T/body' && grep -q -e SUCCESS -e FAILURE '$T/body'"
-}
 runjob envjob
 check "the run succeeds" body "b['status'] == 'SUCCESS'"
 check "  the job had the value (its hash)" contains "$T/body" "$(sha "$V1")"

@@ -316,6 +316,8 @@ test_secret_file_private(void **state)
 		  "amqp.url" },
 		{ "{\"notify\": {\"amqp\": {\"url\": "
 		  "\"amqps://u:pw@mq/v\"}}}", "notify.amqp.url" },
+		{ "{\"amqp\": {\"url\": \"amqp://mq/\", \"password\": "
+		  "\"pw\"}}", "amqp.password" },
 	};
 	static const char *const public[] = {
 		"{\"api_token\": \"\", \"listen\": \"127.0.0.1:1\"}",
@@ -325,6 +327,11 @@ test_secret_file_private(void **state)
 		"{\"amqp\": {\"url\": \"amqp://mq:5672/\"}}",
 		"{\"cluster\": {\"etcd\": \"http://a:2379,http://b:2379\", "
 		"\"password\": \"\"}}",
+		"{\"smtp\": {\"url\": \"smtp://h/\", \"from\": \"a@b\", "
+		"\"username\": \"u\", \"password\": {\"secret\": \"pw\"}}}",
+		"{\"notify\": {\"webhook\": {\"url\": "
+		"\"https://hook.example/x\", \"headers\": "
+		"{\"Authorization\": {\"secret\": \"tok\"}}}}}",
 	};
 	struct config cfg;
 	char err[256], want[300];
@@ -444,6 +451,24 @@ test_sections(void **state)
 	expect_error(3, a4, NULL, ": smtp.starttls: ");
 	write_file("{\"smtp\": \"smtp://h\"}");
 	expect_error(3, a4, NULL, ": smtp: expected an object, got string");
+	write_file("{\"smtp\": {\"url\": \"smtp://h/\", \"from\": \"a@b\", "
+	    "\"password\": {\"secret\": \"mail-pw\"}}}");
+	assert_int_equal(load(&cfg, 3, a4, NULL, err), 0);
+	assert_null(cfg.smtp.password);
+	assert_string_equal(cfg.smtp.password_secret, "mail-pw");
+	config_free(&cfg);
+	write_file("{\"smtp\": {\"url\": \"smtp://h/\", \"from\": \"a@b\", "
+	    "\"password\": {\"secret\": \"no way\"}}}");
+	expect_error(3, a4, NULL, ": smtp.password: invalid secret name "
+	    "\"no way\"");
+	write_file("{\"smtp\": {\"url\": \"smtp://h/\", \"from\": \"a@b\", "
+	    "\"password\": {\"name\": \"pw\"}}}");
+	expect_error(3, a4, NULL, ": smtp.password: expected a string or "
+	    "{\"secret\": NAME}");
+	write_file("{\"smtp\": {\"url\": \"smtp://h/\", \"from\": \"a@b\", "
+	    "\"password\": 5}}");
+	expect_error(3, a4, NULL, ": smtp.password: expected a string, got "
+	    "integer");
 	write_file("{\"notify\": {\"on\": [\"sometimes\"]}}");
 	expect_error(3, a4, NULL, ": notify.on[0]: unknown event \"sometimes\"");
 	write_file("{\"statsd\": {\"host\": \"h\", \"port\": 70000}}");
@@ -461,6 +486,20 @@ test_sections(void **state)
 	assert_string_equal(cfg.amqp.ca_file, "/etc/ca.pem");
 	config_free(&cfg);
 	assert_null(cfg.amqp.url);
+	write_file("{\"amqp\": {\"url\": \"amqp://mq/\", \"username\": \"u\", "
+	    "\"password\": {\"secret\": \"mq-pw\"}}}");
+	assert_int_equal(load(&cfg, 3, a4, NULL, err), 0);
+	assert_string_equal(cfg.amqp.username, "u");
+	assert_null(cfg.amqp.password);
+	assert_string_equal(cfg.amqp.password_secret, "mq-pw");
+	config_free(&cfg);
+	write_file("{\"amqp\": {\"url\": \"amqp://mq/\", \"username\": "
+	    "\"u\"}}");
+	expect_error(3, a4, NULL, ": amqp.username: given without "
+	    "amqp.password");
+	write_file("{\"amqp\": {\"url\": \"amqp://mq/\", \"password\": []}}");
+	expect_error(3, a4, NULL, ": amqp.password: expected a string, got "
+	    "array");
 
 	/* elasticsearch is kept as written, for the sink's module to read */
 	write_file("{\"elasticsearch\": {\"url\": \"http://127.0.0.1:9200\", "

@@ -497,6 +497,65 @@ test_amqp_job_errors(void **state)
 	    "\"mq:5672\"");
 	job_err(JOB(", \"notify\": {\"amqp\": {\"routing_key\": []}}"),
 	    "notify.amqp.routing_key: expected a string, got array");
+	job_err(JOB_NOCMD(", \"amqp\": {\"username\": \"u\"}"),
+	    "amqp.username: given without amqp.password");
+	job_err(JOB_NOCMD(", \"amqp\": {\"password\": 7}"),
+	    "amqp.password: expected a string, got integer");
+	job_err(JOB_NOCMD(", \"amqp\": {\"password\": {\"secret\": \"a\", "
+	    "\"x\": 1}}"), "amqp.password: expected a string or "
+	    "{\"secret\": NAME}");
+}
+
+/* notify.webhook.headers values may be secret references, kept by the
+ * header's index and put in when a message is sent. */
+static void
+test_webhook_header_secret(void **state)
+{
+	struct job_def *j;
+
+	(void)state;
+	j = job_ok(JOB(", \"notify\": {\"webhook\": {\"url\": "
+	    "\"https://h/x\", \"headers\": {\"X-A\": \"1\", "
+	    "\"Authorization\": {\"secret\": \"hook-tok\"}}}}"), NULL);
+	assert_string_equal(j->notify->webhook_headers[0], "X-A: 1");
+	assert_string_equal(j->notify->webhook_headers[1], "Authorization: ");
+	assert_non_null(j->notify->webhook_secrets);
+	assert_null(j->notify->webhook_secrets[0]);
+	assert_string_equal(j->notify->webhook_secrets[1], "hook-tok");
+	assert_int_equal(j->nsecrefs, 0);	/* not the run's */
+	defs_job_unref(j);
+	j = job_ok(JOB(", \"notify\": {\"webhook\": {\"url\": "
+	    "\"https://h/x\", \"headers\": {\"X-A\": \"1\"}}}"), NULL);
+	assert_null(j->notify->webhook_secrets);
+	defs_job_unref(j);
+	job_err(JOB(", \"notify\": {\"webhook\": {\"url\": \"https://h/x\", "
+	    "\"headers\": {\"A\": {\"secret\": \"x y\"}}}}"),
+	    "notify.webhook.headers.A: invalid secret name \"x y\"");
+}
+
+/* amqp.username and amqp.password override the URL's; the password may
+ * be a secret reference, put in when a run starts. */
+static void
+test_amqp_credentials(void **state)
+{
+	struct job_def *j;
+
+	(void)state;
+	j = job_ok(JOB_NOCMD(", \"amqp\": {\"url\": \"amqp://mq/\", "
+	    "\"username\": \"pub\", \"password\": \"pw\"}"), NULL);
+	assert_string_equal(j->amqp->username, "pub");
+	assert_string_equal(j->amqp->password, "pw");
+	assert_int_equal(j->nsecrefs, 0);
+	defs_job_unref(j);
+	j = job_ok(JOB_NOCMD(", \"amqp\": {\"password\": {\"secret\": "
+	    "\"mq-pw\"}}"), NULL);
+	assert_null(j->amqp->username);
+	assert_string_equal(j->amqp->password, "");
+	assert_int_equal(j->nsecrefs, 1);
+	assert_string_equal(j->secrefs[0].name, "mq-pw");
+	assert_string_equal(j->secrefs[0].field, "amqp.password");
+	assert_int_equal(j->secrefs[0].kind, JOB_SECREF_AMQP_PASSWORD);
+	defs_job_unref(j);
 }
 
 /* The amqp notification channel: its defaults and fields. */
@@ -765,6 +824,10 @@ test_mask(void **state)
 		  "{\"notify\":{\"webhook\":{\"url\":\"https://h/x?t=***\","
 		  "\"headers\":{\"Authorization\":\"***\"}},"
 		  "\"slack\":{\"url\":\"***\"},\"email\":[\"a@b\"]}}" },
+		{ "{\"amqp\": {\"username\": \"u\", \"password\": \"pw\"}}",
+		  "{\"amqp\":{\"username\":\"u\",\"password\":\"***\"}}" },
+		{ "{\"amqp\": {\"password\": {\"secret\": \"mq\"}}}",
+		  "{\"amqp\":{\"password\":{\"secret\":\"mq\"}}}" },
 	};
 	json_object *o;
 	size_t i;
@@ -1601,6 +1664,8 @@ main(void)
 		cmocka_unit_test(test_http_job),
 		cmocka_unit_test(test_amqp_job),
 		cmocka_unit_test(test_amqp_job_errors),
+		cmocka_unit_test(test_amqp_credentials),
+		cmocka_unit_test(test_webhook_header_secret),
 		cmocka_unit_test(test_amqp_notify),
 		cmocka_unit_test(test_http_job_policy),
 		cmocka_unit_test(test_keep_node),

@@ -483,6 +483,43 @@ test_apply_and_mask(void **state)
 	secrets_free(s);
 }
 
+/* An AMQP job's password by reference: the run gets a copy of the
+ * message holding it, the job keeps "". */
+static void
+test_apply_amqp(void **state)
+{
+	struct fixture *f = *state;
+	struct secrets *s = NULL;
+	struct secrets_use u = { 0 };
+	const struct job_http *h = NULL;
+	struct job_def *j;
+	char err[256] = "", *env[1] = { NULL };
+
+	assert_int_equal(secrets_new(f->st, &f->a, &s, err, sizeof(err)), 0);
+	assert_int_equal(secrets_set(s, "mq", "mq-pw-1", 7, err, sizeof(err)),
+	    0);
+	j = job("{\"schedule\": \"@daily\", \"amqp\": {\"url\": "
+	    "\"amqp://127.0.0.1:9/\", \"username\": \"pub\", \"password\": "
+	    "{\"secret\": \"mq\"}}}");
+	assert_ptr_equal(secrets_amqp(&u, j), j->amqp);
+	assert_int_equal(secrets_apply(s, j, env, &h, &u, err, sizeof(err)),
+	    0);
+	assert_string_equal(secrets_amqp(&u, j)->password, "mq-pw-1");
+	assert_string_equal(secrets_amqp(&u, j)->username, "pub");
+	assert_string_equal(j->amqp->password, "");
+	secrets_use_free(&u);
+	assert_ptr_equal(secrets_amqp(&u, j), j->amqp);
+	secrets_use_values_free(&u);
+	assert_int_equal(secrets_delete(s, "mq"), 0);
+	assert_int_not_equal(secrets_apply(s, j, env, &h, &u, err,
+	    sizeof(err)), 0);
+	assert_string_equal(err, "amqp.password: secret \"mq\" not found");
+	secrets_use_free(&u);
+	secrets_use_values_free(&u);
+	defs_job_unref(j);
+	secrets_free(s);
+}
+
 /* A job naming a secret that does not exist is refused like any bad
  * field: the field and the secret's name. */
 static void
@@ -533,6 +570,7 @@ main(void)
 		T(test_previous_key_store),
 		T(test_rotation_txn),
 		T(test_apply_and_mask),
+		T(test_apply_amqp),
 		T(test_missing_at_parse),
 	};
 
