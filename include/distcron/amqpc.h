@@ -78,4 +78,10 @@ void amqpc_close(struct amqpc *c);
 int amqpc_send(const char *url, const char *ca_file,
     const struct amqpc_msg *m, int64_t timeout_ms, char *why, size_t whylen);
 
+/* A new URL (wipe and free it): url (amqp[s]://...) with the user info
+ * username (NULL: the URL's, else "guest") and password, percent-encoded.
+ * NULL when out of memory. */
+char *amqpc_creds_url(const char *url, const char *username,
+    const char *password);
+
 #endif

@@ -48,11 +48,6 @@ struct config_amqp;
 void exec_amqp_set_creds(struct exec_amqp *a, const struct config_amqp *q,
     int (*value)(void *arg, const char *name, char **value), void *arg);
 
-/* A new URL (wipe and free it): url (amqp[s]://...) with the user info
- * username (NULL: the URL's, else "guest") and password, percent-encoded.
- * NULL when out of memory. */
-char *exec_amqp_creds_url(const char *url, const char *username,
-    const char *password);
 
 /* Stops the threads (waiting for a publish under way, at most its
  * timeout) and frees the publisher; runs not yet done are dropped without

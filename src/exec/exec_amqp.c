@@ -726,63 +726,6 @@ proc_launch(struct exec_proc *p, const struct exec_spec *spec,
 	}
 }
 
-/* Appends s to b, each byte but RFC 3986's unreserved ones as %XX. */
-static int
-pct_put(struct buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	unsigned char ch;
-	size_t i;
-	int r = 0;
-
-	for (i = 0; i < n && r == 0; i++) {
-		ch = (unsigned char)s[i];
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL)
-			r = buf_append(b, &s[i], 1);
-		else
-			r = buf_printf(b, "%%%c%c", hex[ch >> 4], hex[ch & 15]);
-	}
-	return r;
-}
-
-/* The buffer is reserved whole first, so that no copy of the password is
- * left in freed memory. */
-char *
-exec_amqp_creds_url(const char *url, const char *username,
-    const char *password)
-{
-	const char *host = strstr(url, "://"), *end, *at, *colon;
-	size_t need;
-	struct buf b;
-	int r;
-
-	if (host == NULL)
-		return strdup(url);
-	host += 3;
-	end = host + strcspn(host, "/");
-	for (at = end; at > host && at[-1] != '@'; at--)
-		;
-	colon = at > host ? memchr(host, ':', (size_t)(at - 1 - host)) : NULL;
-	need = 3 * (strlen(url) + strlen(username != NULL ? username : "") +
-	    strlen(password)) + 16;
-	buf_init(&b, need);
-	if ((r = buf_reserve(&b, need)) == 0)
-		r = buf_append(&b, url, (size_t)(host - url));
-	if (r == 0 && username != NULL)
-		r = pct_put(&b, username, strlen(username));
-	else if (r == 0)
-		r = at > host ? buf_append(&b, host, (size_t)((colon != NULL ?
-		    colon : at - 1) - host)) : buf_puts(&b, "guest");
-	if (r == 0 && (r = buf_puts(&b, ":")) == 0 &&
-	    (r = pct_put(&b, password, strlen(password))) == 0 &&
-	    (r = buf_puts(&b, "@")) == 0)
-		r = buf_puts(&b, at);
-	if (r != 0 && b.data != NULL)
-		explicit_bzero(b.data, b.cap);
-	return r == 0 ? buf_steal(&b, NULL) : (buf_free(&b), NULL);
-}
-
 void
 exec_amqp_set_creds(struct exec_amqp *a, const struct config_amqp *q,
     int (*value)(void *, const char *, char **), void *arg)
@@ -829,12 +772,12 @@ run_url(struct exec_amqp *a, const char *url, const struct job_amqp *j,
 	if (url == NULL)
 		return 0;
 	if (j->password != NULL)
-		return (*made = exec_amqp_creds_url(url, j->username,
+		return (*made = amqpc_creds_url(url, j->username,
 		    j->password)) == NULL ? -ENOMEM : 0;
 	if (j->url != NULL ||
 	    (r = default_password(a, &pw, err, errlen)) != 0 || pw == NULL)
 		return j->url != NULL ? 0 : r;
-	*made = exec_amqp_creds_url(url, a->creds->username, pw);
+	*made = amqpc_creds_url(url, a->creds->username, pw);
 	secbox_value_free(pw);
 	return *made == NULL ? -ENOMEM : 0;
 }

@@ -19,7 +19,6 @@
 #include "distcron/buf.h"
 #include "distcron/defs.h"
 #include "distcron/err.h"
-#include "distcron/exec_amqp.h"
 #include "distcron/secbox.h"
 #include "notify_int.h"
 
@@ -41,7 +40,7 @@ default_url(const struct config_amqp *q, struct secrets *sec, char **made,
 	else if (q->password != NULL && (pw = strdup(q->password)) == NULL)
 		r = -ENOMEM;
 	if (r == 0 && pw != NULL &&
-	    (*made = exec_amqp_creds_url(q->url, q->username, pw)) == NULL)
+	    (*made = amqpc_creds_url(q->url, q->username, pw)) == NULL)
 		r = -ENOMEM;
 	secbox_value_free(pw);
 	return r;

@@ -29,6 +29,7 @@
 #include <amqp_tcp_socket.h>
 
 #include "distcron/amqpc.h"
+#include "distcron/buf.h"
 #include "distcron/err.h"
 #include "distcron/loop.h"
 #include "distcron/url.h"
@@ -471,4 +472,61 @@ amqpc_send(const char *url, const char *ca_file, const struct amqpc_msg *m,
 	r = amqpc_publish(c, m, timeout_ms, why, whylen);
 	amqpc_close(c);
 	return r;
+}
+
+/* Appends s to b, each byte but RFC 3986's unreserved ones as %XX. */
+static int
+pct_put(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char ch;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < n && r == 0; i++) {
+		ch = (unsigned char)s[i];
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL)
+			r = buf_append(b, &s[i], 1);
+		else
+			r = buf_printf(b, "%%%c%c", hex[ch >> 4], hex[ch & 15]);
+	}
+	return r;
+}
+
+/* The buffer is reserved whole first, so that no copy of the password is
+ * left in freed memory. */
+char *
+amqpc_creds_url(const char *url, const char *username,
+    const char *password)
+{
+	const char *host = strstr(url, "://"), *end, *at, *colon;
+	size_t need;
+	struct buf b;
+	int r;
+
+	if (host == NULL)
+		return strdup(url);
+	host += 3;
+	end = host + strcspn(host, "/");
+	for (at = end; at > host && at[-1] != '@'; at--)
+		;
+	colon = at > host ? memchr(host, ':', (size_t)(at - 1 - host)) : NULL;
+	need = 3 * (strlen(url) + strlen(username != NULL ? username : "") +
+	    strlen(password)) + 16;
+	buf_init(&b, need);
+	if ((r = buf_reserve(&b, need)) == 0)
+		r = buf_append(&b, url, (size_t)(host - url));
+	if (r == 0 && username != NULL)
+		r = pct_put(&b, username, strlen(username));
+	else if (r == 0)
+		r = at > host ? buf_append(&b, host, (size_t)((colon != NULL ?
+		    colon : at - 1) - host)) : buf_puts(&b, "guest");
+	if (r == 0 && (r = buf_puts(&b, ":")) == 0 &&
+	    (r = pct_put(&b, password, strlen(password))) == 0 &&
+	    (r = buf_puts(&b, "@")) == 0)
+		r = buf_puts(&b, at);
+	if (r != 0 && b.data != NULL)
+		explicit_bzero(b.data, b.cap);
+	return r == 0 ? buf_steal(&b, NULL) : (buf_free(&b), NULL);
 }

@@ -216,8 +216,8 @@ req GET /nodes/local
 check "GET /nodes/local" body "b['connection_type'] == 'local'"
 req GET /monitor
 check "GET /monitor" body "b['rss_bytes'] > 0 and b['threads'] >= 2 and b['jobs'] >= 2 and b['uptime_s'] >= 0 and b['cpu_user_s'] + b['cpu_system_s'] > 0 and b['runs_in_flight'] >= 0 and b['store_queue'] >= 0"
-check "  its outbox: the webhook and Slack sinks (no Elasticsearch, no e-mail without SMTP), empty" \
-    body "sorted(b['outbox']) == ['slack', 'webhook'] and all(s['depth'] == 0 and s['parked'] == 0 for s in b['outbox'].values())"
+check "  its outbox: the webhook, Slack and AMQP sinks (no Elasticsearch, no e-mail without SMTP), empty" \
+    body "sorted(b['outbox']) == ['amqp', 'slack', 'webhook'] and all(s['depth'] == 0 and s['parked'] == 0 for s in b['outbox'].values())"
 req GET /outbox
 check "GET /outbox: nothing parked" body "b == {'parked': []}"
 printf '{"all": true}' >"$T/retry.json"
