@@ -250,6 +250,16 @@ int defs_node_parse(const char *name, const char *text, size_t len,
  */
 void defs_secrets_hook(int (*check)(void *arg, const char *name), void *arg);
 
+/*
+ * The NAME of a secret reference v ({"secret": NAME}) at path, into
+ * *namep (v's): 0, or ERR_INVALID with c's error ("expected a string or
+ * {\"secret\": NAME}", "invalid secret name"); whether the secret exists
+ * is not checked.  For every field that takes one (jobs, nodes, config).
+ */
+struct jfield_ctx;
+int defs_secret_ref(struct jfield_ctx *c, struct json_object *v,
+    const char *path, const char **namep);
+
 struct job_def *defs_job_ref(struct job_def *job);
 void defs_job_unref(struct job_def *job);	/* frees at zero; accepts NULL */
 void defs_node_free(struct node_def *node);	/* accepts NULL */

@@ -401,22 +401,14 @@ static int
 password_field(struct jfield_ctx *c, json_object *v, const char *path,
     char **pw, char **secret)
 {
-	char q[JFIELD_QUOTE_LEN];
-	json_object *n = jfield_get(v, "secret");
 	const char *name;
 
 	if (v == NULL)
 		return 0;
 	if (!json_object_is_type(v, json_type_object))
 		return jfield_str(c, v, path, 0, pw);
-	if (n == NULL || json_object_object_length(v) != 1)
-		return jfield_fail(c, path, "expected a string or "
-		    "{\"secret\": NAME}");
-	if (jfield_cstr(c, n, path, &name) != 0)
+	if (defs_secret_ref(c, v, path, &name) != 0)
 		return ERR_INVALID;
-	if (!defs_name_valid(name))
-		return jfield_fail(c, path, "invalid secret name %s",
-		    jfield_quote(name, q, sizeof(q)));
 	free(*secret);
 	return (*secret = strdup(name)) == NULL ? jfield_oom(c) : 0;
 }

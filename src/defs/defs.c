@@ -611,25 +611,36 @@ defs_secrets_hook(int (*check)(void *arg, const char *name), void *arg)
 	secret_arg = arg;
 }
 
+int
+defs_secret_ref(struct jfield_ctx *c, json_object *v, const char *path,
+    const char **namep)
+{
+	char q[JFIELD_QUOTE_LEN];
+	json_object *n = jfield_get(v, "secret");
+
+	if (!json_object_is_type(v, json_type_object) || n == NULL ||
+	    json_object_object_length(v) != 1)
+		return jfield_fail(c, path, "expected a string or "
+		    "{\"secret\": NAME}");
+	if (jfield_cstr(c, n, path, namep) != 0)
+		return ERR_INVALID;
+	if (!defs_name_valid(*namep))
+		return jfield_fail(c, path, "invalid secret name %s",
+		    jfield_quote(*namep, q, sizeof(q)));
+	return 0;
+}
+
 /* The NAME of v ({"secret": NAME}, at path), a secret that exists. */
 static int
 secret_name(struct jfield_ctx *c, json_object *v, const char *path,
     const char **namep)
 {
 	char q[JFIELD_QUOTE_LEN];
-	json_object *n = jfield_get(v, "secret");
 	const char *name;
 	int r;
 
-	if (!json_object_is_type(v, json_type_object) || n == NULL ||
-	    json_object_object_length(v) != 1)
-		return jfield_fail(c, path, "expected a string or "
-		    "{\"secret\": NAME}");
-	if (jfield_cstr(c, n, path, &name) != 0)
+	if (defs_secret_ref(c, v, path, &name) != 0)
 		return ERR_INVALID;
-	if (!defs_name_valid(name))
-		return jfield_fail(c, path, "invalid secret name %s",
-		    jfield_quote(name, q, sizeof(q)));
 	if (secret_check != NULL && (r = secret_check(secret_arg, name)) != 0)
 		return jfield_fail(c, path, "secret %s %s",
 		    jfield_quote(name, q, sizeof(q)), r == ERR_CONFIG ?
