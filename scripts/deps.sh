@@ -65,4 +65,6 @@ DC_TEST_PKGS="$DC_TEST_PKGS etcd-server etcd-client"
 # AMQP jobs and ticks (issue 17): the client library, and a broker the
 # tests start on loopback ports (amqp.sh), never the system's service.
 DC_BUILD_PKGS="$DC_BUILD_PKGS librabbitmq-dev"
+# amqps:// to an IP address: amqpc.c checks the certificate with OpenSSL.
+DC_BUILD_PKGS="$DC_BUILD_PKGS libssl-dev"
 DC_TEST_PKGS="$DC_TEST_PKGS rabbitmq-server"

@@ -16,6 +16,11 @@
  * closes the socket).  Every wait is bounded by the caller's timeout:
  * connect (non-blocking with a timeout), login and channel set-up (the
  * rpc and handshake timeouts), the confirm (a timed frame wait).
+ *
+ * amqps:// verifies the broker's certificate against the CA file (else the
+ * system's CAs) and the URL's host: a name against the certificate's DNS
+ * names, an IP address (which librabbitmq would compare with the DNS names
+ * only) against its IP addresses, through OpenSSL's own check.
  */
 #include <errno.h>
 #include <poll.h>
@@ -24,9 +29,13 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include <arpa/inet.h>
+
 #include <amqp.h>
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include "distcron/amqpc.h"
 #include "distcron/buf.h"
@@ -166,6 +175,63 @@ channel_setup(struct amqpc *c, char *why, size_t n)
 	return 0;
 }
 
+/* true if host is an IPv4 or IPv6 address. */
+static bool
+is_ip(const char *host)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, host, a) == 1 ||
+	    inet_pton(AF_INET6, host, a) == 1;
+}
+
+/* TLS on s: the peer verified against ca_file (NULL: the system's CAs)
+ * and host (see the top). */
+static int
+tls_setup(amqp_socket_t *s, const char *host, const char *ca_file,
+    char *why, size_t n)
+{
+	SSL_CTX *ctx = amqp_ssl_socket_get_context(s);
+	int st;
+
+	amqp_ssl_socket_set_verify_peer(s, 1);
+	amqp_ssl_socket_set_verify_hostname(s, !is_ip(host));
+	if (is_ip(host) && (ctx == NULL || X509_VERIFY_PARAM_set1_ip_asc(
+	    SSL_CTX_get0_param(ctx), host) != 1)) {
+		snprintf(why, n, "TLS: cannot check the certificate's address");
+		return -ENOMEM;
+	}
+	if (ca_file != NULL && (st = amqp_ssl_socket_set_cacert(s,
+	    ca_file)) != AMQP_STATUS_OK) {
+		snprintf(why, n, "CA file %s: %s", ca_file,
+		    amqp_error_string2(st));
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
+/* The reason of a failed connect: a TLS verification says what failed
+ * (for an IP address, OpenSSL's one verdict covers the CA and the
+ * address). */
+static void
+connect_reason(int st, const char *host, const char *ca_file, char *why,
+    size_t n)
+{
+	const char *ca = ca_file != NULL ? ca_file : "one of the system's CAs";
+
+	if (st == AMQP_STATUS_SSL_PEER_VERIFY_FAILED)
+		snprintf(why, n, "connect: TLS: certificate verify failed: the "
+		    "broker's certificate is %s%s%snot signed by %s%s",
+		    is_ip(host) ? "not for " : "", is_ip(host) ? host : "",
+		    is_ip(host) ? " or " : "", ca_file != NULL ?
+		    "the CA file " : "", ca);
+	else if (st == AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED)
+		snprintf(why, n, "connect: TLS: certificate verify failed: the "
+		    "broker's certificate is not for host %s", host);
+	else
+		snprintf(why, n, "connect: %s", amqp_error_string2(st));
+}
+
 /* The socket of ci (TLS for amqps), verified against ca_file. */
 static int
 socket_setup(struct amqpc *c, const struct amqp_connection_info *ci,
@@ -180,20 +246,12 @@ socket_setup(struct amqpc *c, const struct amqp_connection_info *ci,
 		snprintf(why, n, "cannot create a socket");
 		return -ENOMEM;
 	}
-	if (ci->ssl) {
-		amqp_ssl_socket_set_verify_peer(s, 1);
-		amqp_ssl_socket_set_verify_hostname(s, 1);
-		if (ca_file != NULL && (st = amqp_ssl_socket_set_cacert(s,
-		    ca_file)) != AMQP_STATUS_OK) {
-			snprintf(why, n, "CA file %s: %s", ca_file,
-			    amqp_error_string2(st));
-			return ERR_CONFIG;
-		}
-	}
+	if (ci->ssl && (st = tls_setup(s, ci->host, ca_file, why, n)) != 0)
+		return st;
 	timeval_of(timeout_ms, &tv);
 	if ((st = amqp_socket_open_noblock(s, ci->host, ci->port,
 	    &tv)) != AMQP_STATUS_OK) {
-		snprintf(why, n, "connect: %s", amqp_error_string2(st));
+		connect_reason(st, ci->host, ca_file, why, n);
 		c->dead = true;
 		return status_err(st);
 	}

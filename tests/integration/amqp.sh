@@ -61,18 +61,11 @@ cat >"$J/silent.json" <<EOF
  "amqp": {"url": "amqp://guest:guest@127.0.0.1:$SILENT_PORT/"}}
 EOF
 
-# consume EXCHANGE KEY COUNT OUT: a consumer in the background, bound
-# before this returns.
-consume() {
-	rm -f "$T/ready"
-	amqp_cat consume "$1" "$2" "$3" 30 "$T/ready" >"$4" 2>"$4.err" &
-	wait_for 10 test -e "$T/ready"
-}
-consume hacron "" 2 "$T/ticks"
+amqp_consume hacron "" 2 "$T/ticks"
 cons_ticks=$!
-consume events "jobs.#" 1 "$T/msgs"
+amqp_consume events "jobs.#" 1 "$T/msgs"
 cons_msgs=$!
-consume events "distcron.failure.#" 1 "$T/reports"
+amqp_consume events "distcron.failure.#" 1 "$T/reports"
 cons_reports=$!
 check "the daemon starts with AMQP jobs" api_daemon_start
 
@@ -125,22 +118,10 @@ PY
 check "a message job's message arrives with its body, key, headers and \
 persistence" msg_as_sent
 
-# failed_with JOB TEXT...: JOB has a FAILURE whose error holds every TEXT.
-failed_with() {
-	_j=$1
-	shift
-	history "$_j" && python3 - "$T/h.json" "$@" <<'PY'
-import json, sys
-runs = json.load(open(sys.argv[1]))
-errs = [i["error"] or "" for r in runs if r["status"] == "FAILURE"
-        for i in r["items"]]
-sys.exit(0 if any(all(w in e for w in sys.argv[2:]) for e in errs) else 1)
-PY
-}
 check "a missing exchange fails the run with the broker's 404" \
-    wait_for 10 failed_with noexch "404 NOT_FOUND" "no-such-exchange"
+    wait_for 10 amqp_failed_with noexch "404 NOT_FOUND" "no-such-exchange"
 check "wrong credentials fail the run: access refused" \
-    wait_for 10 failed_with badpw "ACCESS_REFUSED"
+    wait_for 10 amqp_failed_with badpw "ACCESS_REFUSED"
 wait "$cons_reports"
 rc=$?
 report_sent() {
@@ -162,7 +143,7 @@ check "the amqp notification channel publishes the failure's report" \
 full=$TOKEN TOKEN=read-token-$$
 # A broker that never answers: the run ends at its 2 s timeout.
 check "a silent broker fails the run at its timeout" \
-    wait_for 10 failed_with silent "timed out after 2s"
+    wait_for 10 amqp_failed_with silent "timed out after 2s"
 req GET /jobs/badpw
 cp "$T/body" "$T/job.json"
 check "the API shows the job to a read-only token" \
@@ -177,12 +158,12 @@ done
 # timeout); back, the next tick is published on a new connection.
 amqp_stop
 check "with the broker down a tick fails with a connect error" \
-    wait_for 10 failed_with tick "connect"
+    wait_for 10 amqp_failed_with tick "connect"
 check "... not by running into its timeout" \
-    eval "! failed_with tick 'timed out'"
+    eval "! amqp_failed_with tick 'timed out'"
 amqp_start
 amqp_cat declare hacron fanout
-consume hacron "" 1 "$T/ticks2"
+amqp_consume hacron "" 1 "$T/ticks2"
 cons_ticks=$!
 wait "$cons_ticks"
 rc=$?
@@ -200,7 +181,7 @@ fails() { history tick && python3 -c "import json; print(sum(
 before=$(fails)
 check "the broker closes the daemon's connections" \
     amqp_ctl close_all_connections "test closes it"
-consume hacron "" 2 "$T/ticks3"
+amqp_consume hacron "" 2 "$T/ticks3"
 cons_ticks=$!
 wait "$cons_ticks"
 rc=$?

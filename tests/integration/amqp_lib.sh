@@ -4,10 +4,23 @@
 #   amqp_require          # skips (77) without rabbitmq-server or amqpcat
 #   amqp_start            # a broker on free loopback ports, answering:
 #                         # $AMQP_URL "amqp://guest:guest@127.0.0.1:PORT"
+#   amqp_start_tls        # amqp_start with an AMQPS listener too, on
+#                         # another free port: $AMQPS_URL
+#                         # "amqps://guest:guest@127.0.0.1:PORT", its
+#                         # certificate (for 127.0.0.1) signed by $AMQP_CA;
+#                         # $AMQP_OTHER_CA is a CA that signed nothing
 #   amqp_stop             # SIGTERM to the broker, waits for it to exit
 #   amqp_cat ARGS...      # tests/integration/amqpcat on $AMQP_URL
 #   amqp_ctl ARGS...      # rabbitmqctl on the broker
+#   amqp_consume EXCHANGE KEY COUNT OUT
+#                         # a consumer of COUNT messages in the background
+#                         # (its pid in $!), bound when this returns
+#   amqp_failed_with JOB TEXT...
+#                         # JOB has a FAILURE whose error holds every TEXT
+#                         # (the daemon's history; api_setup's $ctl, $S)
 #
+# Both listeners are on the same broker (a consumer on $AMQP_URL gets what
+# is published over $AMQPS_URL); the broker asks for no client certificate.
 # The broker is Debian's rabbitmq-server started directly (not the system
 # service, never port 5672) with its own node name, ports (AMQP, Erlang
 # distribution, and a private epmd), data, logs and config under $T/rmq;
@@ -17,6 +30,9 @@
 AMQP_DIR=
 AMQP_PORT=
 AMQP_URL=
+AMQPS_URL=
+AMQP_CA=
+AMQP_OTHER_CA=
 AMQP_PID=
 AMQP_BIN=/usr/lib/rabbitmq/bin/rabbitmq-server
 
@@ -41,6 +57,8 @@ EOF
 	echo '[].' >"$AMQP_DIR/enabled_plugins"
 	chain_exit amqp_cleanup
 }
+
+. "$top_srcdir/tests/integration/tls_lib.sh"
 
 # The environment of the broker's scripts: everything private to $T.
 amqp_env() {
@@ -84,6 +102,49 @@ amqp_start() {
 		skip "rabbitmq-server did not start (see above)"
 	fi
 	[ -s "$AMQP_DIR/pid" ] && AMQP_PID=$(cat "$AMQP_DIR/pid")
+}
+
+# amqp_start_tls: amqp_start with an AMQPS listener too (see the top).
+amqp_start_tls() {
+	TLS_DIR=$AMQP_DIR/tls
+	tls_cert ca self "/CN=distcron test CA"
+	tls_cert other self "/CN=distcron other CA"
+	tls_cert server ca /CN=127.0.0.1 "IP:127.0.0.1,DNS:localhost"
+	AMQP_CA=$TLS_DIR/ca.crt
+	AMQP_OTHER_CA=$TLS_DIR/other.crt
+	AMQPS_PORT=$(free_port)
+	AMQPS_URL=amqps://guest:guest@127.0.0.1:$AMQPS_PORT
+	cat >>"$AMQP_DIR/rabbitmq.conf" <<EOF
+listeners.ssl.default = 127.0.0.1:$AMQPS_PORT
+ssl_options.cacertfile = $TLS_DIR/ca.crt
+ssl_options.certfile = $TLS_DIR/server.crt
+ssl_options.keyfile = $TLS_DIR/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+EOF
+	amqp_start
+}
+
+# amqp_consume EXCHANGE KEY COUNT OUT: a consumer in the background, bound
+# before this returns.
+amqp_consume() {
+	rm -f "$T/ready"
+	amqp_cat consume "$1" "$2" "$3" 30 "$T/ready" >"$4" 2>"$4.err" &
+	wait_for 10 test -e "$T/ready"
+}
+
+# amqp_failed_with JOB TEXT...: JOB has a FAILURE whose error holds every
+# TEXT.
+amqp_failed_with() {
+	_j=$1
+	shift
+	history "$_j" && python3 - "$T/h.json" "$@" <<'PY'
+import json, sys
+runs = json.load(open(sys.argv[1]))
+errs = [i["error"] or "" for r in runs if r["status"] == "FAILURE"
+        for i in r["items"]]
+sys.exit(0 if any(all(w in e for w in sys.argv[2:]) for e in errs) else 1)
+PY
 }
 
 # amqp_gone: the broker's process has exited.

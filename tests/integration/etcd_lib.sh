@@ -35,6 +35,8 @@
 # a member that comes back does not depose the leader).  The cluster's
 # token is unique to the test, so a member never joins a system etcd.
 
+. "$top_srcdir/tests/integration/tls_lib.sh"
+
 ETCD_DIR=
 ETCD_COUNT=0
 ETCD_ENDPOINTS=
@@ -226,43 +228,17 @@ etcd_stop_all() {
 	done
 }
 
-# _etcd_cert NAME CA SUBJECT [SAN]: a key and certificate NAME.{key,crt}
-# for SUBJECT ("/CN=...")
-# in $ETCD_DIR/tls signed by CA (NAME itself when CA is "self").
-_etcd_cert() {
-	_t=$ETCD_DIR/tls
-	openssl req -new -newkey rsa:2048 -nodes -keyout "$_t/$1.key" \
-	    -subj "$3" -out "$_t/$1.csr" 2>/dev/null || exit 99
-	if [ "$2" = self ]; then
-		openssl x509 -req -in "$_t/$1.csr" -signkey "$_t/$1.key" \
-		    -days 2 -out "$_t/$1.crt" \
-		    -extfile /dev/stdin 2>/dev/null <<-EOF || exit 99
-		basicConstraints=critical,CA:TRUE
-		keyUsage=keyCertSign,cRLSign
-		EOF
-		return 0
-	fi
-	openssl x509 -req -in "$_t/$1.csr" -CA "$_t/$2.crt" \
-	    -CAkey "$_t/$2.key" -CAcreateserial -days 2 -out "$_t/$1.crt" \
-	    -extfile /dev/stdin 2>/dev/null <<-EOF || exit 99
-	basicConstraints=CA:FALSE
-	${4:+subjectAltName=$4}
-	extendedKeyUsage=serverAuth,clientAuth
-	EOF
-}
-
 # etcd_start_tls N [FLAGS...]: etcd_start over https with certificates
 # made here (see the top).
 etcd_start_tls() {
-	command -v openssl >/dev/null 2>&1 || skip "openssl not installed"
-	mkdir -p "$ETCD_DIR/tls" || exit 99
-	_etcd_cert ca self "/CN=distcron test CA"
-	_etcd_cert other self "/CN=distcron other CA"
-	_etcd_cert server ca /CN=127.0.0.1 "IP:127.0.0.1,DNS:localhost"
+	TLS_DIR=$ETCD_DIR/tls
+	tls_cert ca self "/CN=distcron test CA"
+	tls_cert other self "/CN=distcron other CA"
+	tls_cert server ca /CN=127.0.0.1 "IP:127.0.0.1,DNS:localhost"
 	# no CN: with auth on, etcd's gateway refuses a client certificate
 	# that has one ("CommonName of client sending a request against
 	# gateway will be ignored")
-	_etcd_cert client ca "/O=distcron test client"
+	tls_cert client ca "/O=distcron test client"
 	ETCD_SCHEME=https
 	ETCD_CA=$ETCD_DIR/tls/ca.crt
 	ETCD_OTHER_CA=$ETCD_DIR/tls/other.crt
