@@ -552,7 +552,7 @@ cl_runs_tick(struct cluster *c)
 
 	if (c->state == CL_STOPPED)
 		return;
-	clr_send(cr);
+	clr_send_soon(cr);	/* what waits, a failed batch too */
 	if (cr->watch == NULL) {
 		if (etcd_watch(c->e, &o, clr_watched, cr, &cr->watch) != 0)
 			cr->watch = NULL;
