@@ -333,9 +333,10 @@ group_alive(pid_t pgid)
 	return found;
 }
 
-/* How many processes, zombies included, have ppid for their parent. */
+/* How many processes have ppid for their parent: zombies included, or
+ * with live only those still running. */
 static int
-children_of(pid_t ppid)
+children_of_ex(pid_t ppid, bool live)
 {
 	char path[300], line[512], *p;
 	struct dirent *de;
@@ -354,11 +355,33 @@ children_of(pid_t ppid)
 		p = fgets(line, sizeof(line), f);
 		fclose(f);
 		if (p != NULL && (p = strrchr(line, ')')) != NULL &&
-		    sscanf(p + 2, "%*c %ld", &parent) == 1 && parent == ppid)
+		    sscanf(p + 2, "%*c %ld", &parent) == 1 && parent == ppid &&
+		    (!live || (p[2] != 'Z' && p[2] != 'X')))
 			n++;
 	}
 	closedir(d);
 	return n;
+}
+
+static int
+children_of(pid_t ppid)
+{
+	return children_of_ex(ppid, false);
+}
+
+/* True once ppid's children have all ended (zombies at most), within
+ * ms. */
+static bool
+children_ended_within(pid_t ppid, long ms)
+{
+	double end = now_s() + (double)ms / 1000;
+
+	while (children_of_ex(ppid, true) > 0) {
+		if (now_s() > end)
+			return false;
+		sleep_ms(50);
+	}
+	return true;
 }
 
 /* True once ppid has no child left, zombies included, within ms. */
@@ -1190,8 +1213,10 @@ test_guard_timeout_term_then_kill(void **state)
 	assert_true(now_s() - t0 < 6);
 	assert_true(group_gone_within(r2.pid, 3000));
 	/* the guard's ended timeout subshells do not pile up as zombies:
-	 * the shell reaps them by the next message at the latest (which a
-	 * loaded machine may take a moment to read) */
+	 * the shell reaps them by the next message at the latest (the one
+	 * after they ended: a subshell may still be exiting just after its
+	 * KILL, so wait for it to end first) */
+	assert_true(children_ended_within(g.pid, 3000));
 	guard_say(&g, '-', r1.pid, 0);
 	assert_true(children_gone_within(g.pid, 3000));
 	run_free(&r1);
