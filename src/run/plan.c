@@ -299,11 +299,14 @@ slot_catch_up(struct slot *slot, int64_t last, int64_t end,
 	int64_t t, n, now = plan_now();
 	char when[64];
 
+	if (last < slot->caught_until)	/* a take-over's look-up again */
+		last = slot->caught_until;
 	if (last <= 0 || !slot->def->enabled || slot->paused ||
 	    (n = ticks_between(slot, last, end, slot->def->missed ==
 	    JOB_MISSED_RUN_ONCE ? RUNNER_MISSED_SCAN : RUNNER_MISSED_COUNT,
 	    &t)) == 0)
 		return;
+	slot->caught_until = t;
 	run_fmt_time(slot->def, t, when, sizeof(when));
 	if (missed_wanted(slot->def, t, now)) {
 		log_info("job %s: %lld tick(s) missed %s; running the latest, "
@@ -358,8 +361,11 @@ runner_run_tick(struct runner *r, const char *name, int64_t t)
 
 	if (slot == NULL)
 		return ERR_NOTFOUND;
-	if (!r->shutting && slot->def->enabled && !slot->paused)
+	if (!r->shutting && slot->def->enabled && !slot->paused &&
+	    t > slot->caught_until) {
+		slot->caught_until = t;
 		slot_start_run(slot, t, "schedule");
+	}
 	return 0;
 }
 

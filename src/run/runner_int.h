@@ -39,6 +39,8 @@ struct slot {
 	struct run *runs;	/* those runs */
 	struct loop_timer *defer;	/* forbid: re-check at the tick */
 	int64_t defer_tick;
+	int64_t caught_until;	/* ticks up to it caught up or started by
+				 * runner_catch_up/runner_run_tick */
 	struct runner *r;
 	bool paused;		/* no scheduled runs (API) */
 	bool transient;		/* an ad-hoc task's slot, not scheduled */
