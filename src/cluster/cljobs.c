@@ -6,9 +6,9 @@
  * The table (struct cl_jobs, sorted by name) mirrors the prefix
  * /distcron/NS/jobs/: a range fills it (at start, and again whenever its
  * watch ended: a stream no endpoint took, or a compaction), then a watch
- * from the range's revision + 1 keeps it.  Each entry holds the revision
- * of the key it reflects, so that an older event or answer never
- * overwrites a newer one; a deleted key or a bad definition stays as an
+ * from the range's revision + 1 keeps it (follow.c).  Each entry holds
+ * the revision of the key it reflects, so that an older event or answer
+ * never overwrites a newer one; a deleted key or a bad definition stays as an
  * entry without a job until the next range.  An API write goes to etcd
  * from the loop; once etcd answered it is applied to the table at once
  * (the writer does not wait for its own watch event, which then changes
@@ -31,6 +31,7 @@
 #include "distcron/jfield.h"
 #include "distcron/log.h"
 #include "cluster_int.h"
+#include "follow_int.h"
 
 #define CLJ_RESYNC_MS	1000	/* a watch that ended: read again after */
 #define CLJ_ERR_MAX	512
@@ -55,14 +56,9 @@ struct cl_jobs {
 	struct cl_job **v;
 	size_t n, cap;
 	int64_t rev;		/* the last range's revision */
-	struct etcd_watch *watch;
-	struct loop_timer *timer;
-	bool busy;		/* a range in flight */
-	bool stopped;
+	struct cl_follow f;	/* the range and the watch of prefix */
 	pthread_mutex_t mu;	/* v and the texts, for cluster_job_text */
 };
-
-static void clj_sync(void *arg);
 
 /* ---- the table ---- */
 
@@ -242,89 +238,50 @@ clj_apply(struct cl_jobs *j, const char *key, const char *value, size_t len,
 
 /* ---- following the prefix ---- */
 
-static void
-clj_later(struct cl_jobs *j)
+static bool
+clj_event(void *arg, const struct etcd_event *ev)
 {
-	if (j->timer == NULL && !j->stopped)
-		loop_timer_add(j->c->loop, loop_mono_ms() + CLJ_RESYNC_MS,
-		    clj_sync, j, &j->timer);
+	return clj_apply(arg, ev->kv.key, ev->type == ETCD_EV_PUT ?
+	    ev->kv.value : NULL, ev->kv.value_len, ev->kv.mod_revision);
 }
 
-static void
-clj_watched(void *arg, const struct etcd_watch_msg *m)
+static int
+clj_ranged(void *arg, const struct etcd_kv *kvs, size_t n, int64_t rev)
 {
 	struct cl_jobs *j = arg;
-	const struct etcd_event *ev;
 	bool any = false;
 	size_t i;
 
-	if (m->err != 0) {	/* over: read everything again */
-		log_warn("cluster: the jobs' watch ended (%s); reading the "
-		    "jobs again", m->msg[0] ? m->msg : err_str(m->err));
-		etcd_watch_cancel(j->watch);
-		j->watch = NULL;
-		clj_later(j);
-		return;
-	}
-	for (i = 0; i < m->nevents; i++) {
-		ev = &m->events[i];
-		any |= clj_apply(j, ev->kv.key, ev->type == ETCD_EV_PUT ?
-		    ev->kv.value : NULL, ev->kv.value_len,
-		    ev->kv.mod_revision);
-	}
-	if (any)
-		j->changed(j->arg);
-}
-
-static void
-clj_ranged(void *arg, const struct etcd_result *r)
-{
-	struct cl_jobs *j = arg;
-	struct etcd_watch_opts o = { .key = j->prefix, .prefix = true };
-	bool any = false;
-	size_t i;
-
-	j->busy = false;
-	if (j->stopped)
-		return;
-	if (r->err != 0) {
-		log_debug("cluster: reading the jobs from etcd: %s", r->msg);
-		clj_later(j);
-		return;
-	}
 	for (i = 0; i < j->n; i++)
 		j->v[i]->seen = false;
-	for (i = 0; i < r->op.nkvs; i++)
-		any |= clj_apply(j, r->op.kvs[i].key, r->op.kvs[i].value,
-		    r->op.kvs[i].value_len, r->op.kvs[i].mod_revision);
-	any |= clj_drop_unseen(j, r->revision);
-	j->rev = r->revision;
-	o.start_revision = r->revision + 1;
-	if (etcd_watch(j->c->e, &o, clj_watched, j, &j->watch) != 0) {
-		j->watch = NULL;
-		clj_later(j);
-	}
-	if (any)
-		j->changed(j->arg);
+	for (i = 0; i < n; i++)
+		any |= clj_apply(j, kvs[i].key, kvs[i].value,
+		    kvs[i].value_len, kvs[i].mod_revision);
+	any |= clj_drop_unseen(j, rev);
+	j->rev = rev;
+	return any;
 }
 
-/* Reads the whole prefix (then watches it). */
 static void
-clj_sync(void *arg)
+clj_changed(void *arg)
 {
 	struct cl_jobs *j = arg;
-	struct etcd_op op = { .type = ETCD_OP_RANGE, .key = j->prefix,
-	    .prefix = true };
 
-	j->timer = NULL;
-	if (j->busy || j->stopped || j->watch != NULL)
-		return;
-	j->busy = true;
-	if (etcd_do(j->c->e, &op, clj_ranged, j) != 0) {
-		j->busy = false;
-		clj_later(j);
-	}
+	j->changed(j->arg);
 }
+
+static void
+clj_ended(void *arg, const struct etcd_watch_msg *m)
+{
+	(void)arg;
+	log_warn("cluster: the jobs' watch ended (%s); reading the jobs "
+	    "again", m->msg[0] ? m->msg : err_str(m->err));
+}
+
+static const struct cl_follow_ops clj_follow = {
+	.ranged = clj_ranged, .event = clj_event, .changed = clj_changed,
+	.ended = clj_ended,
+};
 
 int
 cluster_jobs_start(struct cluster *c, const struct tz *zone,
@@ -344,8 +301,11 @@ cluster_jobs_start(struct cluster *c, const struct tz *zone,
 	j->zone = zone;
 	j->changed = changed;
 	j->arg = arg;
+	j->f = (struct cl_follow){ .e = c->e, .loop = c->loop,
+	    .prefix = j->prefix, .what = "the jobs",
+	    .resync_ms = CLJ_RESYNC_MS, .ops = &clj_follow, .arg = j };
 	c->jobs = j;
-	clj_sync(j);
+	cl_follow_start(&j->f);
 	return 0;
 }
 
@@ -354,14 +314,8 @@ cl_jobs_stop(struct cluster *c)
 {
 	struct cl_jobs *j = c->jobs;
 
-	if (j == NULL)
-		return;
-	j->stopped = true;
-	etcd_watch_cancel(j->watch);
-	j->watch = NULL;
-	if (j->timer != NULL)
-		loop_timer_del(j->timer);
-	j->timer = NULL;
+	if (j != NULL)
+		cl_follow_stop(&j->f);
 }
 
 void
@@ -525,7 +479,7 @@ clj_written(void *arg, const struct etcd_result *r)
 		    w->text ? "stored" : "deleted");
 	} else if (w->text == NULL && r->op.count == 0)
 		rc = ERR_NOTFOUND;
-	else if (!j->stopped && clj_apply(j, w->key, w->text, w->len,
+	else if (!j->f.stopped && clj_apply(j, w->key, w->text, w->len,
 	    r->revision))
 		j->changed(j->arg);
 	if (rc != 0 && rc != ERR_NOTFOUND)
@@ -558,7 +512,7 @@ cluster_job_write(struct cluster *c, const char *name, const char *text,
 	size_t n;
 	int rc;
 
-	if (c->jobs == NULL || c->jobs->stopped)
+	if (c->jobs == NULL || c->jobs->f.stopped)
 		return ERR_BUSY;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return -ENOMEM;

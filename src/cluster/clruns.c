@@ -17,9 +17,10 @@
  * etcd does not take them, summaries wait in a queue of CLR_QUEUE_MAX;
  * past that the oldest is dropped, counted and logged.
  *
- * In: a watch on the runs prefix hands each other member's summary to
- * the store (runner_store_save; store.h, remote_id), which keeps one per
- * (member, run id) and at most the cap per job.  At start and whenever
+ * In: a watch on the runs prefix (follow.c, made again by the tick)
+ * hands each other member's summary to the store (runner_store_save;
+ * store.h, remote_id), which keeps one per (member, run id) and at most
+ * the cap per job.  At start and whenever
  * the watch had to be made again, the summaries of every job this member
  * knows are read in transactions of ranges (about CLR_RANGE_SUMS
  * summaries each), so a member that was down catches up.  Everything runs on the loop.
@@ -35,6 +36,7 @@
 #include "distcron/log.h"
 #include "cluster_int.h"
 #include "clruns_int.h"
+#include "follow_int.h"
 
 #define CLR_QUEUE_MAX	1024	/* summaries waiting for etcd */
 #define CLR_BATCH	32	/* puts per transaction */
@@ -76,7 +78,7 @@ struct cl_runs {
 	size_t nold, oldcap;
 	uint64_t dropped;		/* lost to a full queue, in all */
 	uint64_t dropped_logged;
-	struct etcd_watch *watch;
+	struct cl_follow f;		/* the watch of prefix */
 	bool need_range;		/* the catch-up is due */
 	size_t range_at;		/* its next job (runner_job_at) */
 	bool range_busy;
@@ -527,40 +529,44 @@ clr_range(struct cl_runs *cr)
 		free((char *)ops[i].key);
 }
 
+static bool
+clr_event(void *arg, const struct etcd_event *ev)
+{
+	if (ev->type == ETCD_EV_PUT)
+		clr_take(arg, &ev->kv);
+	return false;
+}
+
 static void
-clr_watched(void *arg, const struct etcd_watch_msg *m)
+clr_ended(void *arg, const struct etcd_watch_msg *m)
+{
+	(void)arg;	/* over: the tick makes a new one */
+	log_debug("cluster: run summaries' watch ended: %s", m->msg);
+}
+
+/* A new watch: what it missed, from the first job. */
+static void
+clr_watching(void *arg)
 {
 	struct cl_runs *cr = arg;
-	size_t i;
 
-	if (m->err != 0) {	/* over: the tick makes a new one */
-		log_debug("cluster: run summaries' watch ended: %s", m->msg);
-		etcd_watch_cancel(cr->watch);
-		cr->watch = NULL;
-		return;
-	}
-	for (i = 0; i < m->nevents; i++)
-		if (m->events[i].type == ETCD_EV_PUT)
-			clr_take(cr, &m->events[i].kv);
+	cr->need_range = true;
+	cr->range_at = 0;
 }
+
+static const struct cl_follow_ops clr_follow = {
+	.event = clr_event, .ended = clr_ended, .watching = clr_watching,
+};
 
 void
 cl_runs_tick(struct cluster *c)
 {
 	struct cl_runs *cr = c->runs;
-	struct etcd_watch_opts o = { .key = cr->prefix, .prefix = true };
 
 	if (c->state == CL_STOPPED)
 		return;
 	clr_send_soon(cr);	/* what waits, a failed batch too */
-	if (cr->watch == NULL) {
-		if (etcd_watch(c->e, &o, clr_watched, cr, &cr->watch) != 0)
-			cr->watch = NULL;
-		else {			/* what it missed: from the first */
-			cr->need_range = true;
-			cr->range_at = 0;
-		}
-	}
+	cl_follow_start(&cr->f);	/* a watch again, if it ended */
 	if (cr->need_range && !cr->range_busy)
 		clr_range(cr);
 }
@@ -581,6 +587,9 @@ cl_runs_new(struct cluster *c, int64_t cap)
 	snprintf(cr->prefix, n, "%s%s/runs/", CL_PREFIX, c->ns);
 	cr->c = c;
 	cr->cap = cap > 0 ? cap : CL_REPORTS_DEFAULT;
+	cr->f = (struct cl_follow){ .e = c->e, .loop = c->loop,
+	    .prefix = cr->prefix, .what = "run summaries", .ops = &clr_follow,
+	    .arg = cr };
 	c->runs = cr;
 	return 0;
 }
@@ -601,8 +610,7 @@ cl_runs_stop(struct cluster *c)
 
 	if (cr == NULL)
 		return;
-	etcd_watch_cancel(cr->watch);
-	cr->watch = NULL;
+	cl_follow_stop(&cr->f);
 	if (cr->n > 0)
 		log_warn("cluster: %zu run summaries not sent to etcd (the "
 		    "member stops); the runs stay in its store", cr->n);
@@ -615,7 +623,7 @@ cl_runs_free(struct cluster *c)
 
 	if (cr == NULL)
 		return;
-	etcd_watch_cancel(cr->watch);
+	cl_follow_stop(&cr->f);
 	if (cr->flush != NULL)
 		loop_timer_del(cr->flush);
 	clr_pop(cr, cr->n);

@@ -4,8 +4,9 @@
  * value in the clear), and every member mirrors them into its struct
  * secrets (secrets.h), as cljobs.c mirrors the API's jobs: a range fills
  * the mirror (at start, and whenever the watch ended), then a watch from
- * the range's revision + 1 follows it.  A sealed value the member's key
- * does not open (another key, an edit by hand) is logged and left out.
+ * the range's revision + 1 follows it (follow.c).  A sealed value the
+ * member's key does not open (another key, an edit by hand) is logged
+ * and left out.
  *
  * Writes come from the API's threads (secrets_set(), secrets_delete()),
  * which wait for etcd's answer: the request is posted to the loop, sent
@@ -36,6 +37,7 @@
 #include "distcron/log.h"
 #include "distcron/secrets.h"
 #include "cluster_int.h"
+#include "follow_int.h"
 
 #define CLS_RESYNC_MS	1000	/* a watch that ended: read again after */
 #define CLS_WAIT_MS	15000	/* an API write waits this long for etcd */
@@ -44,9 +46,7 @@ struct cl_secrets {
 	struct cluster *c;
 	struct secrets *s;
 	char *prefix;		/* CL_PREFIX NS "/secrets/" */
-	struct etcd_watch *watch;
-	struct loop_timer *timer;
-	bool busy, stopped;
+	struct cl_follow f;	/* the range and the watch of prefix */
 };
 
 /* One write from an API thread. */
@@ -63,8 +63,6 @@ struct cls_call {
 	size_t len;
 	struct secrets_rotation rot;	/* a rotation's counts */
 };
-
-static void cls_sync(void *arg);
 
 /* ---- following the prefix ---- */
 
@@ -112,93 +110,54 @@ cls_apply(struct cl_secrets *cs, const char *key, const char *value,
 		    "not open it (another key, or altered)" : err_str(r));
 }
 
-static void
-cls_later(struct cl_secrets *cs)
+static bool
+cls_event(void *arg, const struct etcd_event *ev)
 {
-	if (cs->timer == NULL && !cs->stopped)
-		loop_timer_add(cs->c->loop, loop_mono_ms() + CLS_RESYNC_MS,
-		    cls_sync, cs, &cs->timer);
+	cls_apply(arg, ev->kv.key, ev->type == ETCD_EV_PUT ? ev->kv.value :
+	    NULL, ev->kv.value_len);
+	return false;
 }
 
 static void
-cls_watched(void *arg, const struct etcd_watch_msg *m)
+cls_ended(void *arg, const struct etcd_watch_msg *m)
 {
-	struct cl_secrets *cs = arg;
-	const struct etcd_event *ev;
-	size_t i;
-
-	if (m->err != 0) {
-		log_warn("cluster: the secrets' watch ended (%s); reading them "
-		    "again", m->msg[0] ? m->msg : err_str(m->err));
-		etcd_watch_cancel(cs->watch);
-		cs->watch = NULL;
-		cls_later(cs);
-		return;
-	}
-	for (i = 0; i < m->nevents; i++) {
-		ev = &m->events[i];
-		cls_apply(cs, ev->kv.key, ev->type == ETCD_EV_PUT ?
-		    ev->kv.value : NULL, ev->kv.value_len);
-	}
+	(void)arg;
+	log_warn("cluster: the secrets' watch ended (%s); reading them again",
+	    m->msg[0] ? m->msg : err_str(m->err));
 }
 
 /* The names of a range's keys, in order (they come sorted). */
 static const char **
-cls_names(const struct cl_secrets *cs, const struct etcd_op_result *op)
+cls_names(const struct cl_secrets *cs, const struct etcd_kv *kvs, size_t n)
 {
-	const char **v = calloc(op->nkvs + 1, sizeof(*v));
+	const char **v = calloc(n + 1, sizeof(*v));
 	size_t i;
 
-	for (i = 0; v != NULL && i < op->nkvs; i++)
-		v[i] = op->kvs[i].key + strlen(cs->prefix);
+	for (i = 0; v != NULL && i < n; i++)
+		v[i] = kvs[i].key + strlen(cs->prefix);
 	return v;
 }
 
-static void
-cls_ranged(void *arg, const struct etcd_result *r)
+static int
+cls_ranged(void *arg, const struct etcd_kv *kvs, size_t n, int64_t rev)
 {
 	struct cl_secrets *cs = arg;
-	struct etcd_watch_opts o = { .key = cs->prefix, .prefix = true };
 	const char **names;
 	size_t i;
 
-	cs->busy = false;
-	if (cs->stopped)
-		return;
-	if (r->err != 0 || (names = cls_names(cs, &r->op)) == NULL) {
-		log_debug("cluster: reading the secrets from etcd: %s",
-		    r->err != 0 ? r->msg : err_str(-ENOMEM));
-		cls_later(cs);
-		return;
-	}
-	secrets_mirror_drop(cs->s, NULL, names, r->op.nkvs);
+	(void)rev;
+	if ((names = cls_names(cs, kvs, n)) == NULL)
+		return -ENOMEM;
+	secrets_mirror_drop(cs->s, NULL, names, n);
 	free(names);
-	for (i = 0; i < r->op.nkvs; i++)
-		cls_apply(cs, r->op.kvs[i].key, r->op.kvs[i].value,
-		    r->op.kvs[i].value_len);
-	o.start_revision = r->revision + 1;
-	if (etcd_watch(cs->c->e, &o, cls_watched, cs, &cs->watch) != 0) {
-		cs->watch = NULL;
-		cls_later(cs);
-	}
+	for (i = 0; i < n; i++)
+		cls_apply(cs, kvs[i].key, kvs[i].value, kvs[i].value_len);
+	return 0;
 }
 
-static void
-cls_sync(void *arg)
-{
-	struct cl_secrets *cs = arg;
-	struct etcd_op op = { .type = ETCD_OP_RANGE, .key = cs->prefix,
-	    .prefix = true };
-
-	cs->timer = NULL;
-	if (cs->busy || cs->stopped || cs->watch != NULL)
-		return;
-	cs->busy = true;
-	if (etcd_do(cs->c->e, &op, cls_ranged, cs) != 0) {
-		cs->busy = false;
-		cls_later(cs);
-	}
-}
+static const struct cl_follow_ops cls_follow = {
+	.ranged = cls_ranged, .event = cls_event, .ended = cls_ended,
+};
 
 /* ---- writes from the API's threads ---- */
 
@@ -272,7 +231,7 @@ cls_send(void *arg)
 	    ETCD_OP_DELETE, .key = q->key, .value = q->value,
 	    .value_len = q->len };
 
-	if (q->cs->stopped || etcd_do(q->cs->c->e, &op, cls_written, q) != 0)
+	if (q->cs->f.stopped || etcd_do(q->cs->c->e, &op, cls_written, q) != 0)
 		cls_answer(q, ERR_CONNECT, "the member is stopping");
 }
 
@@ -472,7 +431,7 @@ cls_rot_ranged(void *arg, const struct etcd_result *r)
 	t.nsuccess = rot.n;
 	if (rot.n == 0)
 		cls_done(q, 0, NULL);
-	else if (q->cs->stopped || etcd_txn(q->cs->c->e, &t, cls_rotated,
+	else if (q->cs->f.stopped || etcd_txn(q->cs->c->e, &t, cls_rotated,
 	    q) != 0)
 		cls_answer(q, ERR_CONNECT, "the member is stopping");
 	cl_secrets_rotation_free(&rot);
@@ -486,7 +445,7 @@ cls_rot_send(void *arg)
 	struct etcd_op op = { .type = ETCD_OP_RANGE, .key = q->cs->prefix,
 	    .prefix = true };
 
-	if (q->cs->stopped || etcd_do(q->cs->c->e, &op, cls_rot_ranged,
+	if (q->cs->f.stopped || etcd_do(q->cs->c->e, &op, cls_rot_ranged,
 	    q) != 0)
 		cls_answer(q, ERR_CONNECT, "the member is stopping");
 }
@@ -530,10 +489,13 @@ cluster_secrets_start(struct cluster *c, struct secrets *s)
 	snprintf(cs->prefix, n, "%s%s/secrets/", CL_PREFIX, c->ns);
 	cs->c = c;
 	cs->s = s;
+	cs->f = (struct cl_follow){ .e = c->e, .loop = c->loop,
+	    .prefix = cs->prefix, .what = "the secrets",
+	    .resync_ms = CLS_RESYNC_MS, .ops = &cls_follow, .arg = cs };
 	c->secrets = cs;
 	secrets_set_remote(s, cls_write, cs);
 	secrets_set_remote_rotate(s, cls_rotate, cs);
-	cls_sync(cs);
+	cl_follow_start(&cs->f);
 	return 0;
 }
 
@@ -542,14 +504,8 @@ cl_secrets_stop(struct cluster *c)
 {
 	struct cl_secrets *cs = c->secrets;
 
-	if (cs == NULL)
-		return;
-	cs->stopped = true;
-	etcd_watch_cancel(cs->watch);
-	cs->watch = NULL;
-	if (cs->timer != NULL)
-		loop_timer_del(cs->timer);
-	cs->timer = NULL;
+	if (cs != NULL)
+		cl_follow_stop(&cs->f);
 }
 
 void

@@ -604,8 +604,8 @@ cluster_new(struct loop *loop, const struct cluster_opts *o,
 	snprintf(c->last_err, sizeof(c->last_err), "no answer yet");
 	if ((rc = cl_names(c, o)) != 0 || (rc = cl_mm_new(c)) != 0 ||
 	    (rc = cl_running_new(c)) != 0 ||
-	    (rc = cl_runs_new(c, o->reports_per_job)) != 0 ||
-	    (rc = etcd_new(loop, &eo, &c->e, err, errlen)) != 0) {
+	    (rc = etcd_new(loop, &eo, &c->e, err, errlen)) != 0 ||
+	    (rc = cl_runs_new(c, o->reports_per_job)) != 0) {
 		cluster_free(c);
 		return rc;
 	}

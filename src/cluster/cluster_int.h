@@ -252,7 +252,8 @@ void cl_mark_end(struct cluster *c, struct cl_mark_req *q, const char *job,
 /* ---- clruns.c: run summaries in etcd, other members' in the store ---- */
 
 struct cl_runs;
-/* c->runs, with the per-job cap (0: CL_REPORTS_DEFAULT).  0 or -ENOMEM. */
+/* c->runs (c->e made), with the per-job cap (0: CL_REPORTS_DEFAULT).
+ * 0 or -ENOMEM. */
 int cl_runs_new(struct cluster *c, int64_t cap);
 /* Adds the finish hook that sends summaries (c->r set).  0 or < 0. */
 int cl_runs_attach(struct cluster *c);
