@@ -32,6 +32,9 @@
  *   PUT    /secrets/{name}              201/200 {"name", "created"} (body:
  *                                        the value, as is; never echoed)
  *   DELETE /secrets/{name}              200 {"name", "deleted": true}
+ * A 200 to GET or HEAD carries ETag (etag.h: a hash of the body),
+ * Cache-Control: no-cache and Vary: Authorization; If-None-Match with
+ * that tag gets 304 without a body.  Others are Cache-Control: no-store.
  * Errors: {"error": "...", "field": "..."} with 400 (bad body or query),
  * 401 (token missing or wrong; WWW-Authenticate: Bearer), 403 (read-only
  * token on a write), 404, 405 (with Allow), 409 (conflict), 413 (body over

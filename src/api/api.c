@@ -59,6 +59,7 @@
 #include "distcron/defs.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/etag.h"
 #include "distcron/fileio.h"
 #include "distcron/jfield.h"
 #include "distcron/jsontext.h"
@@ -91,7 +92,7 @@
 
 /* Statuses with their own request counter; others count as "other". */
 static const unsigned counted[] = {
-	200, 201, 202, 400, 401, 403, 404, 405, 409, 413, 422, 500, 501, 503,
+	200, 201, 202, 304, 400, 401, 403, 404, 405, 409, 413, 422, 500, 501, 503,
 };
 #define NCOUNTED	(sizeof(counted) / sizeof(counted[0]))
 
@@ -234,25 +235,65 @@ count_status(struct api *a, unsigned status)
 	__atomic_fetch_add(&a->requests[i], 1, __ATOMIC_RELAXED);
 }
 
-/* Queues text (malloc'd; taken over) as the response. */
+static bool method_reads(const struct req *r);
+
+/*
+ * A 200 to GET or HEAD gets the ETag of its body; when the request's
+ * If-None-Match matches it, the body is dropped (text becomes "") and the
+ * status turns 304.  Returns the ETag's status: 0 (no tag), or 200/304.
+ */
+static unsigned
+reply_etag(struct req *r, unsigned status, char **text, char tag[ETAG_LEN])
+{
+	char *empty;
+
+	if (status != 200 || !method_reads(r))
+		return 0;
+	etag_of(*text, strlen(*text), tag);
+	if (!etag_match(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_NONE_MATCH), tag) ||
+	    (empty = strdup("")) == NULL)
+		return 200;
+	free(*text);
+	*text = empty;
+	return 304;
+}
+
+/*
+ * Queues text (malloc'd; taken over) as the response.  Reads that succeed
+ * may be cached but must be revalidated (no-cache, by ETag), per token
+ * (Vary: Authorization: the read-only token sees masked definitions);
+ * everything else is no-store.
+ */
 static enum MHD_Result
 reply(struct req *r, unsigned status, char *text, const char *ctype,
     const char *hdr, const char *hval)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	char tag[ETAG_LEN];
+	unsigned cached;
 
 	if (text == NULL)
 		return MHD_NO;		/* out of memory: drop the connection */
+	if ((cached = reply_etag(r, status, &text, tag)) != 0)
+		status = cached;
 	resp = MHD_create_response_from_buffer_with_free_callback(strlen(text),
 	    text, free);
 	if (resp == NULL) {
 		free(text);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (status != 304)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    ctype);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-	    "no-store");
+	    cached != 0 ? "no-cache" : "no-store");
+	if (cached != 0) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, tag);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY,
+		    MHD_HTTP_HEADER_AUTHORIZATION);
+	}
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (hdr != NULL)
 		MHD_add_response_header(resp, hdr, hval);
