@@ -20,7 +20,9 @@
  *   DELETE /jobs/{name}                 200 {"name", "deleted": true}
  *   POST   /jobs/{name}/pause|resume    200 {"name", "paused"}
  *   POST   /jobs/{name}/run             202 {"id"}
- *   GET    /runs/{id}                   run (with items and output)
+ *   GET    /runs/{id}                   run (with items and output; an
+ *                                        item executing now: its output so
+ *                                        far and "live": true)
  *   GET    /runs?job=&status=&since=&before=&limit=&output=1  {"runs": [run...]}
  *   DELETE /runs/{id}                   202 {"id", "cancelling": true}
  *   POST   /tasks                       202 {"id"}
@@ -98,6 +100,11 @@ struct api_backend {
 	    char *err, size_t errlen);
 	/* Cancels a pending or running run (ERR_EXISTS if already final). */
 	int (*cancel)(void *ctx, int64_t id);
+	/* The output so far of a run's items executing now on this daemon:
+	 *  {"items": [{"node", "attempt", "output", "stderr", "truncated"}]},
+	 *  secrets masked as in the final output.  ERR_NOTFOUND when the run
+	 *  is not in flight here.  NULL: GET /runs/{id} shows none. */
+	int (*run_live)(void *ctx, int64_t id, char **json);
 	/* {"nodes": [{"name", "roles", "connection_type", "enabled",
 	 *  "status": "up"|"down", "since", "last_error", "running"}]} */
 	int (*nodes)(void *ctx, char **json);

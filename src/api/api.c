@@ -1069,6 +1069,84 @@ h_reports(struct req *r)
 	return reply_obj(r, 200, o);
 }
 
+/* Whether items a and b (a run's JSON) are the same node and attempt. */
+static bool
+item_same(json_object *a, json_object *b)
+{
+	json_object *na, *nb, *aa, *ab;
+
+	return json_object_object_get_ex(a, "node", &na) &&
+	    json_object_object_get_ex(b, "node", &nb) &&
+	    json_object_is_type(na, json_type_string) &&
+	    json_object_is_type(nb, json_type_string) &&
+	    strcmp(json_object_get_string(na), json_object_get_string(nb)) ==
+	    0 && json_object_object_get_ex(a, "attempt", &aa) &&
+	    json_object_object_get_ex(b, "attempt", &ab) &&
+	    json_object_get_int(aa) == json_object_get_int(ab);
+}
+
+/* The item of items that is the live item li, or NULL. */
+static json_object *
+item_find(json_object *items, json_object *li)
+{
+	size_t i, n = json_object_array_length(items);
+
+	for (i = 0; i < n; i++)
+		if (item_same(json_object_array_get_idx(items, i), li))
+			return json_object_array_get_idx(items, i);
+	return NULL;
+}
+
+/* Moves key's value from the live item li to the run's item it. */
+static void
+live_move(json_object *li, json_object *it, const char *key)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(li, key, &v))
+		json_object_object_add(it, key, json_object_get(v));
+}
+
+/*
+ * A run not final yet: each of its items executing now on this daemon
+ * gets its output so far ("output", "stderr", "truncated") and "live":
+ * true, from the backend (which asks the loop, bounded in time).  The
+ * run shows as stored when there is none (another member's run, a run
+ * that just ended, a loop too busy to answer).
+ */
+static void
+run_add_live(struct req *r, json_object *run)
+{
+	json_object *live = NULL, *litems, *items, *li, *it;
+	char *json = NULL;
+	size_t i, n;
+
+	if (r->a->be.run_live != NULL &&
+	    r->a->be.run_live(r->a->be.ctx, r->id, &json) == 0 &&
+	    json != NULL)
+		live = json_tokener_parse(json);
+	free(json);
+	if (live == NULL || !json_object_object_get_ex(live, "items",
+	    &litems) || !json_object_object_get_ex(run, "items", &items) ||
+	    !json_object_is_type(items, json_type_array) ||
+	    !json_object_is_type(litems, json_type_array)) {
+		json_object_put(live);
+		return;
+	}
+	n = json_object_array_length(litems);
+	for (i = 0; i < n; i++) {
+		li = json_object_array_get_idx(litems, i);
+		if ((it = item_find(items, li)) == NULL)
+			continue;
+		live_move(li, it, "output");
+		live_move(li, it, "stderr");
+		live_move(li, it, "truncated");
+		json_object_object_add(it, "live",
+		    json_object_new_boolean(true));
+	}
+	json_object_put(live);
+}
+
 static enum MHD_Result
 h_run(struct req *r)
 {
@@ -1086,6 +1164,8 @@ h_run(struct req *r)
 	if (rc != 0)
 		return reply_backend_error(r, rc, "reading a run", "run");
 	o = runjson_run(run, r->a->zone, true);
+	if (o != NULL && !store_status_final(run->status))
+		run_add_live(r, o);
 	store_run_free(run);
 	return reply_obj(r, 200, o);
 }

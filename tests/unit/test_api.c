@@ -220,6 +220,23 @@ fk_cancel(void *ctx, int64_t id)
 	return id == 999 ? ERR_NOTFOUND : id == 1 ? ERR_EXISTS : 0;
 }
 
+/* Run 3 (alpha's running one) has n1's attempt 1 executing, and an item
+ * the store does not know yet; other runs are not in flight. */
+#define LIVE_JSON	"{\"items\": [{\"node\": \"n1\", \"attempt\": 1, " \
+	"\"output\": \"first line\\n\", \"stderr\": \"warn\\n\", " \
+	"\"truncated\": false}, {\"node\": \"n9\", \"attempt\": 1, " \
+	"\"output\": \"x\", \"stderr\": \"\", \"truncated\": false}]}"
+
+static int
+fk_run_live(void *ctx, int64_t id, char **json)
+{
+	fake_record(NULL, NULL, 0);
+	if (id != 3)
+		return ERR_NOTFOUND;
+	*json = strdup(LIVE_JSON);
+	return 0;
+}
+
 static int
 fk_nodes(void *ctx, char **json)
 {
@@ -291,6 +308,7 @@ static const struct api_backend fake_backend = {
 	.jobs = fk_jobs, .job = fk_job, .put_job = fk_put_job,
 	.delete_job = fk_delete_job, .pause = fk_pause,
 	.run_job = fk_run_job, .run_task = fk_run_task, .cancel = fk_cancel,
+	.run_live = fk_run_live,
 	.nodes = fk_nodes, .node = fk_node, .monitor = fk_monitor,
 	.metrics = fk_metrics, .outbox = fk_outbox,
 	.outbox_retry = fk_outbox_retry,
@@ -1474,6 +1492,41 @@ test_run_get(void **state)
 	expect_error(&r, 404, NULL);
 }
 
+/* A run still going: its items executing now carry their output so far
+ * and "live": true; the others, and runs that ended, are as stored (the
+ * backend is not asked for those). */
+static void
+test_run_live(void **state)
+{
+	struct fixture *f = *state;
+	char path[64];
+	struct resp r;
+	json_object *o;
+
+	assert_int_equal(f->ids[2], 3);
+	snprintf(path, sizeof(path), "/runs/%lld", (long long)f->ids[2]);
+	assert_int_equal(http(f, "GET", path, READ_TOKEN, NULL, &r), 200);
+	o = body_json(&r);
+	assert_string_equal(jstr(o, "status"), "STARTED");
+	assert_int_equal(json_object_array_length(jget(o, "items")), 1);
+	assert_string_equal(json_object_get_string(jget(o, "items.0.output")),
+	    "first line\n");
+	assert_string_equal(json_object_get_string(jget(o, "items.0.stderr")),
+	    "warn\n");
+	assert_true(json_object_get_boolean(jget(o, "items.0.live")));
+	json_object_put(o);
+	assert_int_equal(fake_calls(), 1);
+	snprintf(path, sizeof(path), "/runs/%lld", (long long)f->ids[1]);
+	assert_int_equal(http(f, "GET", path, f->token, NULL, &r), 200);
+	o = body_json(&r);
+	assert_null(jget(o, "items.0.live"));
+	assert_null(jget(o, "items.1.live"));
+	assert_string_equal(json_object_get_string(jget(o, "items.1.output")),
+	    "broken\n");
+	json_object_put(o);
+	assert_int_equal(fake_calls(), 1);	/* a final run: not asked */
+}
+
 static void
 test_reports(void **state)
 {
@@ -1808,6 +1861,7 @@ main(void)
 		T(test_runs_bad_params),
 		T(test_jobs_paging),
 		T(test_run_get),
+		T(test_run_live),
 		T(test_reports),
 		T(test_metrics),
 		T(test_concurrent),
