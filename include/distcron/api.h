@@ -11,7 +11,8 @@
  *
  * Endpoints (distcrond's paths keep working), all JSON unless noted:
  *   GET    /health                      {"status": "ok"} (no auth)
- *   GET    /                            {"links": {...}}
+ *   GET    /                            {"links": {...}, "access": "full"
+ *                                        or "read" (the token's access)}
  *   GET    /jobs?after=&limit=          {"jobs": [summary...], "next_after"}
  *   GET    /jobs/{name}                 {"name", "definition", "state"}
  *   GET    /jobs/{name}/reports?limit=&before=   {"reports": [report...]}
@@ -19,7 +20,9 @@
  *   DELETE /jobs/{name}                 200 {"name", "deleted": true}
  *   POST   /jobs/{name}/pause|resume    200 {"name", "paused"}
  *   POST   /jobs/{name}/run             202 {"id"}
- *   GET    /runs/{id}                   run (with items and output)
+ *   GET    /runs/{id}                   run (with items and output; an
+ *                                        item executing now: its output so
+ *                                        far and "live": true)
  *   GET    /runs?job=&status=&since=&before=&limit=&output=1  {"runs": [run...]}
  *   DELETE /runs/{id}                   202 {"id", "cancelling": true}
  *   POST   /tasks                       202 {"id"}
@@ -31,6 +34,9 @@
  *   PUT    /secrets/{name}              201/200 {"name", "created"} (body:
  *                                        the value, as is; never echoed)
  *   DELETE /secrets/{name}              200 {"name", "deleted": true}
+ * A 200 to GET or HEAD carries ETag (etag.h: a hash of the body),
+ * Cache-Control: no-cache and Vary: Authorization; If-None-Match with
+ * that tag gets 304 without a body.  Others are Cache-Control: no-store.
  * Errors: {"error": "...", "field": "..."} with 400 (bad body or query),
  * 401 (token missing or wrong; WWW-Authenticate: Bearer), 403 (read-only
  * token on a write), 404, 405 (with Allow), 409 (conflict), 413 (body over
@@ -94,6 +100,11 @@ struct api_backend {
 	    char *err, size_t errlen);
 	/* Cancels a pending or running run (ERR_EXISTS if already final). */
 	int (*cancel)(void *ctx, int64_t id);
+	/* The output so far of a run's items executing now on this daemon:
+	 *  {"items": [{"node", "attempt", "output", "stderr", "truncated"}]},
+	 *  secrets masked as in the final output.  ERR_NOTFOUND when the run
+	 *  is not in flight here.  NULL: GET /runs/{id} shows none. */
+	int (*run_live)(void *ctx, int64_t id, char **json);
 	/* {"nodes": [{"name", "roles", "connection_type", "enabled",
 	 *  "status": "up"|"down", "since", "last_error", "running"}]} */
 	int (*nodes)(void *ctx, char **json);

@@ -95,6 +95,10 @@ struct exec_ops {
 	/* Terminates the run (TERM, then KILL after the grace); done() follows
 	 * with EXEC_CANCELLED.  No-op once done() has been called. */
 	void (*cancel)(struct exec_proc *p);
+	/* The stdout and stderr captures (two) of a command not done yet,
+	 * to look at its output so far (outcap_peek()); NULL for an
+	 * executor that has its output only at the end. */
+	const struct outcap *(*output)(const struct exec_proc *p);
 };
 
 /* Frees a result; accepts NULL. */

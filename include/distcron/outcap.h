@@ -70,6 +70,12 @@ bool outcap_truncated(const struct outcap *c);
  * the caller; *lenp receives its length.  NULL on -ENOMEM. */
 char *outcap_finish(struct outcap *c, size_t *lenp);
 
+/* The text captured so far, as outcap_text() would give it now (NUL bytes
+ * as U+FFFD), leaving c as it is: the output of a command still running.
+ * Owned by the caller; NULL without memory or when a spilled capture
+ * cannot be read back.  May read the spill file (short blocking I/O). */
+char *outcap_peek(const struct outcap *c, size_t *lenp);
+
 /* outcap_finish() for storing as text: NUL bytes in the output become
  * U+FFFD (so nothing after them is lost), and out of memory gives an empty
  * text, not NULL (unless even that cannot be allocated). */

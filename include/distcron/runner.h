@@ -209,6 +209,30 @@ int runner_task(struct runner *r, struct job_def *def, runner_created_fn fn,
  * why, which is copied).  Returns 0 or ERR_NOTFOUND when no such run is in flight. */
 int runner_cancel(struct runner *r, int64_t id, const char *why);
 
+/* The output so far of an item executing now. */
+struct runner_live {
+	char *node;
+	int attempt;
+	char *out, *err;	/* masked as the final output; never NULL */
+	bool truncated;		/* some was cut (marked in the text) */
+};
+
+/*
+ * On the loop thread: *items (malloc'd; runner_live_free()) gets one
+ * entry per item of run id executing now on an executor that captures
+ * its output as it comes (local, SSH, HTTP; not AMQP), *n how many (0
+ * when none is).  Its secrets are masked as in the final output, and the
+ * start of a value at the end is held back (secrets_mask_live()).  Bounded
+ * work: copies of the captures (a spilled one is read back from its
+ * file).  Returns 0, ERR_NOTFOUND (no such run in flight here) or
+ * -ENOMEM.
+ */
+int runner_live(struct runner *r, int64_t id, struct runner_live **items,
+    size_t *n);
+
+/* Frees runner_live()'s items; accepts NULL. */
+void runner_live_free(struct runner_live *items, size_t n);
+
 struct spill;
 
 /* Where results the store could not take at shutdown go (spill.h); sp

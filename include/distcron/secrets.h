@@ -184,4 +184,12 @@ void secrets_use_values_free(struct secrets_use *u);
  */
 void secrets_mask(const struct secrets_use *u, char *text, size_t *len);
 
+/*
+ * secrets_mask() for the output of a command still running: also cuts
+ * from the end of text the start of a value that may be going out (text
+ * ending "pw=hun" while the value is "hunter22"), so that no part of a
+ * value shows before the rest comes and the whole is masked.
+ */
+void secrets_mask_live(const struct secrets_use *u, char *text, size_t *len);
+
 #endif

@@ -59,6 +59,7 @@
 #include "distcron/defs.h"
 #include "distcron/dur.h"
 #include "distcron/err.h"
+#include "distcron/etag.h"
 #include "distcron/fileio.h"
 #include "distcron/jfield.h"
 #include "distcron/jsontext.h"
@@ -91,7 +92,7 @@
 
 /* Statuses with their own request counter; others count as "other". */
 static const unsigned counted[] = {
-	200, 201, 202, 400, 401, 403, 404, 405, 409, 413, 422, 500, 501, 503,
+	200, 201, 202, 304, 400, 401, 403, 404, 405, 409, 413, 422, 500, 501, 503,
 };
 #define NCOUNTED	(sizeof(counted) / sizeof(counted[0]))
 
@@ -234,25 +235,65 @@ count_status(struct api *a, unsigned status)
 	__atomic_fetch_add(&a->requests[i], 1, __ATOMIC_RELAXED);
 }
 
-/* Queues text (malloc'd; taken over) as the response. */
+static bool method_reads(const struct req *r);
+
+/*
+ * A 200 to GET or HEAD gets the ETag of its body; when the request's
+ * If-None-Match matches it, the body is dropped (text becomes "") and the
+ * status turns 304.  Returns the ETag's status: 0 (no tag), or 200/304.
+ */
+static unsigned
+reply_etag(struct req *r, unsigned status, char **text, char tag[ETAG_LEN])
+{
+	char *empty;
+
+	if (status != 200 || !method_reads(r))
+		return 0;
+	etag_of(*text, strlen(*text), tag);
+	if (!etag_match(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_NONE_MATCH), tag) ||
+	    (empty = strdup("")) == NULL)
+		return 200;
+	free(*text);
+	*text = empty;
+	return 304;
+}
+
+/*
+ * Queues text (malloc'd; taken over) as the response.  Reads that succeed
+ * may be cached but must be revalidated (no-cache, by ETag), per token
+ * (Vary: Authorization: the read-only token sees masked definitions);
+ * everything else is no-store.
+ */
 static enum MHD_Result
 reply(struct req *r, unsigned status, char *text, const char *ctype,
     const char *hdr, const char *hval)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	char tag[ETAG_LEN];
+	unsigned cached;
 
 	if (text == NULL)
 		return MHD_NO;		/* out of memory: drop the connection */
+	if ((cached = reply_etag(r, status, &text, tag)) != 0)
+		status = cached;
 	resp = MHD_create_response_from_buffer_with_free_callback(strlen(text),
 	    text, free);
 	if (resp == NULL) {
 		free(text);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (status != 304)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    ctype);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-	    "no-store");
+	    cached != 0 ? "no-cache" : "no-store");
+	if (cached != 0) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, tag);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY,
+		    MHD_HTTP_HEADER_AUTHORIZATION);
+	}
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (hdr != NULL)
 		MHD_add_response_header(resp, hdr, hval);
@@ -1028,6 +1069,84 @@ h_reports(struct req *r)
 	return reply_obj(r, 200, o);
 }
 
+/* Whether items a and b (a run's JSON) are the same node and attempt. */
+static bool
+item_same(json_object *a, json_object *b)
+{
+	json_object *na, *nb, *aa, *ab;
+
+	return json_object_object_get_ex(a, "node", &na) &&
+	    json_object_object_get_ex(b, "node", &nb) &&
+	    json_object_is_type(na, json_type_string) &&
+	    json_object_is_type(nb, json_type_string) &&
+	    strcmp(json_object_get_string(na), json_object_get_string(nb)) ==
+	    0 && json_object_object_get_ex(a, "attempt", &aa) &&
+	    json_object_object_get_ex(b, "attempt", &ab) &&
+	    json_object_get_int(aa) == json_object_get_int(ab);
+}
+
+/* The item of items that is the live item li, or NULL. */
+static json_object *
+item_find(json_object *items, json_object *li)
+{
+	size_t i, n = json_object_array_length(items);
+
+	for (i = 0; i < n; i++)
+		if (item_same(json_object_array_get_idx(items, i), li))
+			return json_object_array_get_idx(items, i);
+	return NULL;
+}
+
+/* Moves key's value from the live item li to the run's item it. */
+static void
+live_move(json_object *li, json_object *it, const char *key)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(li, key, &v))
+		json_object_object_add(it, key, json_object_get(v));
+}
+
+/*
+ * A run not final yet: each of its items executing now on this daemon
+ * gets its output so far ("output", "stderr", "truncated") and "live":
+ * true, from the backend (which asks the loop, bounded in time).  The
+ * run shows as stored when there is none (another member's run, a run
+ * that just ended, a loop too busy to answer).
+ */
+static void
+run_add_live(struct req *r, json_object *run)
+{
+	json_object *live = NULL, *litems, *items, *li, *it;
+	char *json = NULL;
+	size_t i, n;
+
+	if (r->a->be.run_live != NULL &&
+	    r->a->be.run_live(r->a->be.ctx, r->id, &json) == 0 &&
+	    json != NULL)
+		live = json_tokener_parse(json);
+	free(json);
+	if (live == NULL || !json_object_object_get_ex(live, "items",
+	    &litems) || !json_object_object_get_ex(run, "items", &items) ||
+	    !json_object_is_type(items, json_type_array) ||
+	    !json_object_is_type(litems, json_type_array)) {
+		json_object_put(live);
+		return;
+	}
+	n = json_object_array_length(litems);
+	for (i = 0; i < n; i++) {
+		li = json_object_array_get_idx(litems, i);
+		if ((it = item_find(items, li)) == NULL)
+			continue;
+		live_move(li, it, "output");
+		live_move(li, it, "stderr");
+		live_move(li, it, "truncated");
+		json_object_object_add(it, "live",
+		    json_object_new_boolean(true));
+	}
+	json_object_put(live);
+}
+
 static enum MHD_Result
 h_run(struct req *r)
 {
@@ -1045,6 +1164,8 @@ h_run(struct req *r)
 	if (rc != 0)
 		return reply_backend_error(r, rc, "reading a run", "run");
 	o = runjson_run(run, r->a->zone, true);
+	if (o != NULL && !store_status_final(run->status))
+		run_add_live(r, o);
 	store_run_free(run);
 	return reply_obj(r, 200, o);
 }
@@ -1059,6 +1180,8 @@ subject(struct req *r, char *out, size_t outlen)
 	return out;
 }
 
+/* The links, and what the token may do: "access": "full" or "read" (a
+ * client such as the dashboard hides the writes a read token cannot). */
 static enum MHD_Result
 h_root(struct req *r)
 {
@@ -1082,6 +1205,8 @@ h_root(struct req *r)
 		    json_object_new_string(path));
 	}
 	json_object_object_add(o, "links", links);
+	json_object_object_add(o, "access", json_object_new_string(
+	    r->acc == ACC_FULL ? "full" : "read"));
 	return reply_obj(r, 200, o);
 }
 

@@ -46,7 +46,8 @@
 #define JOBS_CACHE_N	8	/* pages kept */
 
 enum op { OP_JOBS, OP_JOB, OP_NODES, OP_NODE, OP_PAUSE, OP_RUN, OP_TASK,
-	OP_CANCEL, OP_STATS, OP_METRICS, OP_RELOAD, OP_CLUSTER_JOB };
+	OP_CANCEL, OP_STATS, OP_METRICS, OP_RELOAD, OP_CLUSTER_JOB,
+	OP_LIVE };
 
 struct control {
 	const struct config *cfg;
@@ -91,6 +92,8 @@ struct req {
 	char err[ERR_MAX];	/* ... what etcd said */
 	struct runner_stats stats;
 	size_t njobs, nnodes;
+	struct runner_live *live;	/* OP_LIVE: items executing now */
+	size_t nlive;
 	/* hand-over */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -121,6 +124,7 @@ static void
 req_free(struct req *q)
 {
 	defs_job_unref(q->task);
+	runner_live_free(q->live, q->nlive);
 	free(q->text);
 	free(q->body);
 	pthread_mutex_destroy(&q->mu);
@@ -400,6 +404,9 @@ req_run(void *arg)
 		break;
 	case OP_CANCEL:
 		rc = runner_cancel(c->runner, q->id, "cancelled through the API");
+		break;
+	case OP_LIVE:
+		rc = runner_live(c->runner, q->id, &q->live, &q->nlive);
 		break;
 	case OP_RUN:
 		if ((rc = runner_trigger(c->runner, q->name, run_created,
@@ -793,6 +800,62 @@ be_run_task(void *ctx, const char *body, size_t len, int64_t *id, char *err,
 	q->task = job;
 	if ((rc = req_call(q)) == 0)
 		*id = q->out_id;
+	req_put(q);
+	return rc;
+}
+
+/* {"items": [...]}: the runner's live items, rendered here on the
+ * caller's thread (the loop only copied the captures). */
+static json_object *
+live_json(const struct runner_live *v, size_t n)
+{
+	json_object *o = json_object_new_object(), *a, *it;
+	size_t i;
+
+	if (o == NULL || (a = json_object_new_array()) == NULL ||
+	    json_object_object_add(o, "items", a) != 0) {
+		json_object_put(o);
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		if ((it = json_object_new_object()) == NULL ||
+		    json_object_array_add(a, it) != 0) {
+			json_object_put(it);
+			json_object_put(o);
+			return NULL;
+		}
+		json_object_object_add(it, "node",
+		    json_object_new_string(v[i].node));
+		json_object_object_add(it, "attempt",
+		    json_object_new_int(v[i].attempt));
+		json_object_object_add(it, "output",
+		    json_object_new_string(v[i].out));
+		json_object_object_add(it, "stderr",
+		    json_object_new_string(v[i].err));
+		json_object_object_add(it, "truncated",
+		    json_object_new_boolean(v[i].truncated));
+	}
+	return o;
+}
+
+/* The output so far of run id's items executing now. */
+static int
+be_run_live(void *ctx, int64_t id, char **json)
+{
+	struct req *q = req_new(ctx, OP_LIVE, NULL);
+	json_object *o;
+	int rc;
+
+	if (q == NULL)
+		return -ENOMEM;
+	q->id = id;
+	if ((rc = req_call(q)) == 0)
+		rc = (o = live_json(q->live, q->nlive)) != NULL ?
+		    req_json(q, o) : -ENOMEM;
+	if (rc == 0) {
+		*json = q->text;
+		q->text = NULL;
+	}
 	req_put(q);
 	return rc;
 }
@@ -1226,6 +1289,7 @@ control_backend(struct control *c, struct api_backend *be)
 	be->run_job = be_run_job;
 	be->run_task = be_run_task;
 	be->cancel = be_cancel;
+	be->run_live = be_run_live;
 	be->nodes = be_nodes;
 	be->node = be_node;
 	be->monitor = be_monitor;

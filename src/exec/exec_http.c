@@ -513,8 +513,16 @@ http_cancel(struct exec_proc *p)
 	}
 }
 
+/* The captures so far, for a look at a command still running. */
+static const struct outcap *
+http_output(const struct exec_proc *p)
+{
+	return p->cap;
+}
+
 const struct exec_ops exec_http_ops = {
 	.name = "http",
 	.start = http_start,
 	.cancel = http_cancel,
+	.output = http_output,
 };

@@ -895,8 +895,16 @@ local_cancel(struct exec_proc *p)
 	begin_kill(p, EXEC_CANCELLED);
 }
 
+/* The captures so far, for a look at a command still running. */
+static const struct outcap *
+local_output(const struct exec_proc *p)
+{
+	return p->cap;
+}
+
 const struct exec_ops exec_local_ops = {
 	.name = "local",
 	.start = local_start,
 	.cancel = local_cancel,
+	.output = local_output,
 };

@@ -2026,10 +2026,18 @@ ssh_start(struct loop *loop, const struct exec_spec *spec, exec_done_fn done,
 	return 0;
 }
 
+/* The captures so far, for a look at a command still running. */
+static const struct outcap *
+ssh_output(const struct exec_proc *p)
+{
+	return p->cap;
+}
+
 const struct exec_ops exec_ssh_ops = {
 	.name = "ssh",
 	.start = ssh_start,
 	.cancel = ssh_cancel,
+	.output = ssh_output,
 };
 
 /* ---- the pool ---- */

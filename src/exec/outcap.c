@@ -37,6 +37,8 @@
 #define OUTCAP_OVER	1	/* reserve(): the budget would be passed */
 #define SPILL_NAME	"/.outcap.XXXXXX"
 
+static char *replace_nuls(char *s, size_t *lenp);
+
 void
 outcap_budget_init(struct outcap_budget *b, size_t max, const char *dir)
 {
@@ -323,7 +325,7 @@ outcap_truncated(const struct outcap *c)
 
 /* Reads n bytes at off of the spill file into a new *bufp. */
 static int
-load(struct outcap *c, char **bufp, size_t n, size_t off)
+load(const struct outcap *c, char **bufp, size_t n, size_t off)
 {
 	ssize_t got = 0;
 
@@ -377,34 +379,60 @@ marker(const struct outcap *c, char *out, size_t outlen)
 	return n > 0 ? (size_t)n : 0;
 }
 
-char *
-outcap_finish(struct outcap *c, size_t *lenp)
+/* The text of c with its head and ring at head and tail (c's own, or
+ * copies read back from its spill file). */
+static char *
+assemble(const struct outcap *c, const char *head, const char *tail,
+    size_t *lenp)
 {
 	char marker_text[128];
 	size_t mlen, start, first, len;
 	char *s;
 
-	if (unspill(c) != 0)
-		return NULL;
 	mlen = marker(c, marker_text, sizeof(marker_text));
 	len = c->head_len + mlen + c->tail_len;
 	if ((s = malloc(len + 1)) == NULL)
 		return NULL;
 	if (c->head_len > 0)
-		memcpy(s, c->head, c->head_len);
+		memcpy(s, head, c->head_len);
 	memcpy(s + c->head_len, marker_text, mlen);
 	if (c->tail_len > 0) {
 		start = (c->tail_pos + c->tail_cap - c->tail_len) % c->tail_cap;
 		first = c->tail_cap - start;
 		if (first > c->tail_len)
 			first = c->tail_len;
-		memcpy(s + c->head_len + mlen, c->tail + start, first);
-		memcpy(s + c->head_len + mlen + first, c->tail,
+		memcpy(s + c->head_len + mlen, tail + start, first);
+		memcpy(s + c->head_len + mlen + first, tail,
 		    c->tail_len - first);
 	}
 	s[len] = '\0';
 	if (lenp != NULL)
 		*lenp = len;
+	return s;
+}
+
+char *
+outcap_finish(struct outcap *c, size_t *lenp)
+{
+	if (unspill(c) != 0)
+		return NULL;
+	return assemble(c, c->head, c->tail, lenp);
+}
+
+char *
+outcap_peek(const struct outcap *c, size_t *lenp)
+{
+	char *head = NULL, *tail = NULL, *s = NULL;
+
+	if (!c->spilled || c->head != NULL)
+		s = assemble(c, c->head, c->tail, lenp);
+	else if (load(c, &head, c->head_len, 0) == 0 &&
+	    load(c, &tail, c->tail_len, head_cap(c)) == 0)
+		s = assemble(c, head, tail, lenp);
+	free(head);
+	free(tail);
+	if (s != NULL)
+		s = replace_nuls(s, lenp);
 	return s;
 }
 

@@ -424,27 +424,41 @@ runner_task(struct runner *r, struct job_def *def, runner_created_fn fn,
 int
 runner_cancel(struct runner *r, int64_t id, const char *why)
 {
-	struct slot *slot;
+	struct run *run = runner_run_find(r, id);
+
+	if (run == NULL)
+		return ERR_NOTFOUND;
+	log_info("run %lld: %s " RUN_LOG_FIELDS, (long long)id, why,
+	    RUN_LOG_ARGS(run->rec));
+	run_cancel(run, why);
+	return 0;
+}
+
+/* The run with this id among slot's. */
+static struct run *
+slot_run_find(struct slot *slot, int64_t id)
+{
 	struct run *run;
+
+	for (run = slot->runs; run != NULL; run = run->next)
+		if (run->rec != NULL && run->rec->id == id)
+			return run;
+	return NULL;
+}
+
+struct run *
+runner_run_find(struct runner *r, int64_t id)
+{
+	struct slot *slot;
+	struct run *run = NULL;
 	size_t i;
 
-	for (i = 0; i < r->nslots; i++)
-		for (run = r->slots[i]->runs; run != NULL; run = run->next)
-			if (run->rec != NULL && run->rec->id == id) {
-				log_info("run %lld: %s " RUN_LOG_FIELDS,
-				    (long long)id, why, RUN_LOG_ARGS(run->rec));
-				run_cancel(run, why);
-				return 0;
-			}
-	for (slot = r->detached; slot != NULL; slot = slot->tnext)
-		for (run = slot->runs; run != NULL; run = run->next)
-			if (run->rec != NULL && run->rec->id == id) {
-				log_info("run %lld: %s " RUN_LOG_FIELDS,
-				    (long long)id, why, RUN_LOG_ARGS(run->rec));
-				run_cancel(run, why);
-				return 0;
-			}
-	return ERR_NOTFOUND;
+	for (i = 0; run == NULL && i < r->nslots; i++)
+		run = slot_run_find(r->slots[i], id);
+	for (slot = r->detached; run == NULL && slot != NULL;
+	    slot = slot->tnext)
+		run = slot_run_find(slot, id);
+	return run;
 }
 
 struct policy *

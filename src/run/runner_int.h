@@ -1,8 +1,8 @@
 /*
  * runner_int.h - private to the runner's files (runner.c, plan.c, run.c,
- * runstats.c): the state of the runner, of each job (struct slot) and of
- * each run in flight, and the functions those files call across each
- * other.  Everything here runs on the loop thread.
+ * runstats.c, runlive.c): the state of the runner, of each job (struct
+ * slot) and of each run in flight, and the functions those files call
+ * across each other.  Everything here runs on the loop thread.
  */
 #ifndef DISTCRON_RUNNER_INT_H
 #define DISTCRON_RUNNER_INT_H
@@ -130,6 +130,9 @@ struct runner {
 
 /* At shutdown, once no run is in flight: drains the store, then done. */
 void runner_check_done(struct runner *r);
+/* The run in flight with this id (scheduled or detached slots), or
+ * NULL. */
+struct run *runner_run_find(struct runner *r, int64_t id);
 
 /* ---- plan.c: when or whether a run happens ---- */
 

@@ -767,3 +767,48 @@ secrets_mask(const struct secrets_use *u, char *text, size_t *len)
 		if ((vlen = strlen(u->values[i])) >= SECRETS_MASK_MIN)
 			mask_one(u->values[i], vlen, text, len);
 }
+
+/*
+ * How many bytes at the end of text[0..len) are a proper start of value
+ * (vlen bytes): the longest such, found with the KMP failure function in
+ * O(vlen) (a quadratic search could stall the loop on a long value).
+ * Without memory: as many as could be.
+ */
+static size_t
+partial_tail(const char *value, size_t vlen, const char *text, size_t len)
+{
+	size_t from = len > vlen - 1 ? len - (vlen - 1) : 0, *fail, i, k = 0;
+
+	if ((fail = malloc(vlen * sizeof(*fail))) == NULL)
+		return len - from;
+	fail[0] = 0;
+	for (i = 1; i < vlen; i++) {
+		while (k > 0 && value[i] != value[k])
+			k = fail[k - 1];
+		k += value[i] == value[k];
+		fail[i] = k;
+	}
+	for (k = 0, i = from; i < len; i++) {
+		while (k > 0 && (k == vlen || text[i] != value[k]))
+			k = fail[k - 1];
+		k += text[i] == value[k];
+	}
+	free(fail);
+	return k;
+}
+
+void
+secrets_mask_live(const struct secrets_use *u, char *text, size_t *len)
+{
+	size_t i, vlen, k, cut = 0;
+
+	if (text == NULL)
+		return;
+	secrets_mask(u, text, len);
+	for (i = 0; i < u->nvalues; i++)
+		if ((vlen = strlen(u->values[i])) >= SECRETS_MASK_MIN &&
+		    (k = partial_tail(u->values[i], vlen, text, *len)) > cut)
+			cut = k;
+	*len -= cut;
+	text[*len] = '\0';
+}

@@ -1,9 +1,9 @@
 #!/bin/sh
 # api.sh - the REST API of the real daemon, driven with curl (and
 # distcronctl): auth, every endpoint and error status, hostile names and
-# bodies, concurrent PUTs of one job, pause/resume, manual runs, tasks,
-# cancel, a job created through the API surviving a restart (it is a file),
-# and no token in the log.
+# bodies, ETag and If-None-Match, concurrent PUTs of one job, pause/resume,
+# manual runs, tasks, cancel, a job created through the API surviving a
+# restart (it is a file), and no token in the log.
 . "$top_srcdir/tests/integration/lib.sh"
 
 api_setup
@@ -11,7 +11,8 @@ api_setup
 cat >"$N/local.json" <<'X'
 {"roles": ["worker"], "connection_type": "local"}
 X
-api_daemon_start
+READ_TOKEN=read-only-token-for-api-sh
+api_daemon_start --api-read-token "$READ_TOKEN"
 check "daemon starts and listens" test -n "$PORT"
 check "api.token generated with mode 0600" \
     test "$(stat -c %a "$S/api.token")" = 600
@@ -30,6 +31,10 @@ noauth DELETE /jobs/x -H "Authorization: Bearer $TOKEN-x"
 check "DELETE with a token that only starts right: 401" status_is 401
 req GET /
 check "GET / links" body "'jobs' in b['links']"
+check "  and the full token's access" body "b['access'] == 'full'"
+noauth GET / -H "Authorization: Bearer $READ_TOKEN"
+check "GET / with the read-only token: access read" body \
+    "b['access'] == 'read' and 'jobs' in b['links']"
 
 # ---- jobs ----
 cat >"$T/hello.json" <<'X'
@@ -165,6 +170,34 @@ check "a second manual run while one is going (forbid): 409" status_is 409
 check "  saying why" body "'in progress' in b['error']"
 req DELETE "/runs/$sleeper_id"
 check "  and the first one can be cancelled" status_is 202
+
+# ---- ETag / If-None-Match ----
+# (a yearly job: its state holds still between two requests)
+printf '{"policy": {"roles": ["worker"]}, "schedule": "@yearly", "command": ["true"]}' >"$T/tagged.json"
+req PUT /jobs/tagged "$T/tagged.json"
+# etag: the ETag of the answer whose headers are in $T/headers
+etag() { sed -n 's/^[Ee][Tt][Aa][Gg]: *\([^[:space:]]*\).*$/\1/p' "$T/headers"; }
+req GET /jobs/tagged -D "$T/headers"
+tag=$(etag)
+check "GET /jobs/tagged carries a strong ETag" sh -c \
+    "printf '%s' '$tag' | grep -Eq '^\"[0-9a-f]{32}\"$'"
+check "  to revalidate, per token" sh -c "
+    grep -qi '^Cache-Control: no-cache' '$T/headers' &&
+    grep -qi '^Vary: Authorization' '$T/headers'"
+rm -f "$T/body"		# (curl writes no file for an empty body)
+req GET /jobs/tagged -D "$T/headers" -H "If-None-Match: $tag"
+check "  asked again with If-None-Match: 304 without a body" sh -c \
+    "test $code = 304 && test ! -s '$T/body' && test '$(etag)' = '$tag'"
+req GET /jobs/tagged -H "If-None-Match: \"other\", W/$tag"
+check "  a list with the weak form of the tag: 304" status_is 304
+req GET /jobs/nope -H "If-None-Match: *"
+check "  an error is never 304" status_is 404
+req POST /jobs/tagged/pause
+req GET /jobs/tagged -D "$T/headers" -H "If-None-Match: $tag"
+check "  paused: the old ETag gets the new state (200)" sh -c \
+    "test $code = 200 && test '$(etag)' != '$tag'"
+check "  paused" body "b['state']['paused'] is True"
+req DELETE /jobs/tagged
 
 # ---- pause / resume ----
 req POST /jobs/hello/pause

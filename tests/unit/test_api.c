@@ -38,6 +38,7 @@
 #include "distcron/api.h"
 #include "distcron/config.h"
 #include "distcron/err.h"
+#include "distcron/etag.h"
 #include "distcron/runjson.h"
 #include "distcron/store.h"
 #include "distcron/tz.h"
@@ -124,11 +125,15 @@ fake_etcd_down(const char *name, char *err, size_t errlen)
 static int
 fk_jobs(void *ctx, const char *after, int limit, char **json)
 {
+	bool paused;
+
 	fake_record(after, NULL, 0);
 	pthread_mutex_lock(&fake.lock);
 	fake.limit = limit;
+	paused = fake.paused;
 	pthread_mutex_unlock(&fake.lock);
-	*json = strdup("{\"jobs\": [{\"name\": \"alpha\"}]}");
+	*json = strdup(paused ? "{\"jobs\": [{\"name\": \"alpha\", "
+	    "\"paused\": true}]}" : "{\"jobs\": [{\"name\": \"alpha\"}]}");
 	return 0;
 }
 
@@ -215,6 +220,23 @@ fk_cancel(void *ctx, int64_t id)
 	return id == 999 ? ERR_NOTFOUND : id == 1 ? ERR_EXISTS : 0;
 }
 
+/* Run 3 (alpha's running one) has n1's attempt 1 executing, and an item
+ * the store does not know yet; other runs are not in flight. */
+#define LIVE_JSON	"{\"items\": [{\"node\": \"n1\", \"attempt\": 1, " \
+	"\"output\": \"first line\\n\", \"stderr\": \"warn\\n\", " \
+	"\"truncated\": false}, {\"node\": \"n9\", \"attempt\": 1, " \
+	"\"output\": \"x\", \"stderr\": \"\", \"truncated\": false}]}"
+
+static int
+fk_run_live(void *ctx, int64_t id, char **json)
+{
+	fake_record(NULL, NULL, 0);
+	if (id != 3)
+		return ERR_NOTFOUND;
+	*json = strdup(LIVE_JSON);
+	return 0;
+}
+
 static int
 fk_nodes(void *ctx, char **json)
 {
@@ -286,6 +308,7 @@ static const struct api_backend fake_backend = {
 	.jobs = fk_jobs, .job = fk_job, .put_job = fk_put_job,
 	.delete_job = fk_delete_job, .pause = fk_pause,
 	.run_job = fk_run_job, .run_task = fk_run_task, .cancel = fk_cancel,
+	.run_live = fk_run_live,
 	.nodes = fk_nodes, .node = fk_node, .monitor = fk_monitor,
 	.metrics = fk_metrics, .outbox = fk_outbox,
 	.outbox_retry = fk_outbox_retry,
@@ -465,6 +488,7 @@ setup(void **state)
 	server_start(f, "http");
 	pthread_mutex_lock(&fake.lock);
 	fake.calls = 0;
+	fake.paused = false;
 	pthread_mutex_unlock(&fake.lock);
 	*state = f;
 	return 0;
@@ -542,6 +566,7 @@ struct reqopt {
 	const char *body;
 	size_t len;
 	bool chunked;
+	const char *header;	/* one more request header line, or NULL */
 };
 
 /* One request; token NULL sends no Authorization header.  Returns the
@@ -584,6 +609,8 @@ http_ext(const char *base, const char *method, const char *path,
 			hdrs = curl_slist_append(hdrs,
 			    "Transfer-Encoding: chunked");
 	}
+	if (o != NULL && o->header != NULL)
+		hdrs = curl_slist_append(hdrs, o->header);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	r->cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -596,7 +623,8 @@ static long
 http(const struct fixture *f, const char *method, const char *path,
     const char *token, const char *body, struct resp *r)
 {
-	struct reqopt o = { body, body != NULL ? strlen(body) : 0, false };
+	struct reqopt o = { body, body != NULL ? strlen(body) : 0, false,
+	    NULL };
 	CURLcode cc = http_ext(f->base, method, path, token, &o, r);
 
 	if (cc != CURLE_OK)
@@ -665,6 +693,34 @@ static bool
 has_header(const struct resp *r, const char *line)
 {
 	return strcasestr(r->headers, line) != NULL;
+}
+
+/* A GET or HEAD with If-None-Match: inm (NULL: none). */
+static long
+http_inm(const struct fixture *f, const char *method, const char *path,
+    const char *token, const char *inm, struct resp *r)
+{
+	char line[256];
+	struct reqopt o = { NULL, 0, false, NULL };
+
+	if (inm != NULL) {
+		snprintf(line, sizeof(line), "If-None-Match: %s", inm);
+		o.header = line;
+	}
+	if (http_ext(f->base, method, path, token, &o, r) != CURLE_OK)
+		fail_msg("%s %s: %s", method, path, curl_easy_strerror(r->cc));
+	return r->status;
+}
+
+/* The answer's ETag header value into tag ("" when there is none). */
+static void
+etag_get(const struct resp *r, char *tag, size_t n)
+{
+	const char *h = strcasestr(r->headers, "\nETag: ");
+
+	tag[0] = '\0';
+	if (h != NULL)
+		snprintf(tag, n, "%.*s", (int)strcspn(h + 7, "\r\n"), h + 7);
 }
 
 /* ---- tests ---- */
@@ -956,7 +1012,7 @@ test_body_limits(void **state)
 		"", "not json", "{\"a\": ", "[1, 2]", "\"str\"", "null",
 		"{} x", "{}{}",
 	};
-	struct reqopt o = { NULL, BODY_MAX + 1, false };
+	struct reqopt o = { NULL, BODY_MAX + 1, false, NULL };
 	char *big = malloc(BODY_MAX * 4);
 	json_object *o2;
 	struct resp r;
@@ -1106,7 +1162,146 @@ test_backend_success(void **state)
 	expect_json(&r, 200, "{\"links\": {\"jobs\": \"/jobs\", \"runs\": "
 	    "\"/runs\", \"nodes\": \"/nodes\", \"health\": \"/health\", "
 	    "\"monitor\": \"/monitor\", \"metrics\": \"/metrics\", "
-	    "\"tasks\": \"/tasks\", \"outbox\": \"/outbox\"}}");
+	    "\"tasks\": \"/tasks\", \"outbox\": \"/outbox\"}, "
+	    "\"access\": \"full\"}");
+}
+
+/* Every 200 to a read carries a strong ETag of its body, to be revalidated
+ * per token; If-None-Match with it (or "*", or in a list, or weak) gets
+ * 304 without a body; a changed body gets a new tag. */
+static void
+test_etag(void **state)
+{
+	struct fixture *f = *state;
+	char tag[128], again[128], list[300], weak[140];
+	struct resp r;
+
+	assert_int_equal(http(f, "GET", "/jobs", f->token, NULL, &r), 200);
+	etag_get(&r, tag, sizeof(tag));
+	assert_int_equal(strlen(tag), 34);
+	assert_true(tag[0] == '"' && tag[33] == '"');
+	assert_int_equal(strspn(tag + 1, "0123456789abcdef"), 32);
+	assert_true(has_header(&r, "Cache-Control: no-cache"));
+	assert_true(has_header(&r, "Vary: Authorization"));
+	assert_int_equal(http(f, "GET", "/jobs", f->token, NULL, &r), 200);
+	etag_get(&r, again, sizeof(again));
+	assert_string_equal(again, tag);	/* same state, same tag */
+	assert_int_equal(http_inm(f, "GET", "/jobs", f->token, tag, &r), 304);
+	assert_int_equal(r.len, 0);
+	etag_get(&r, again, sizeof(again));
+	assert_string_equal(again, tag);
+	assert_int_equal(http_inm(f, "GET", "/jobs", f->token,
+	    "\"0123\"", &r), 200);
+	assert_string_equal(r.body, "{\"jobs\": [{\"name\": \"alpha\"}]}");
+	snprintf(list, sizeof(list), "\"x\", W/\"y\" ,%s", tag);
+	assert_int_equal(http_inm(f, "GET", "/jobs", f->token, list, &r), 304);
+	snprintf(weak, sizeof(weak), "W/%s", tag);
+	assert_int_equal(http_inm(f, "GET", "/jobs", f->token, weak, &r), 304);
+	assert_int_equal(http_inm(f, "GET", "/jobs", f->token, "*", &r), 304);
+	assert_int_equal(http_inm(f, "HEAD", "/jobs", f->token, tag, &r), 304);
+	assert_int_equal(http_inm(f, "HEAD", "/jobs", f->token, NULL, &r), 200);
+	etag_get(&r, again, sizeof(again));
+	assert_string_equal(again, tag);	/* HEAD: the GET's tag */
+	/* The state changes: a new tag, and the old one gets the body. */
+	assert_int_equal(http(f, "POST", "/jobs/alpha/pause", f->token, NULL,
+	    &r), 200);
+	assert_false(has_header(&r, "ETag:"));	/* not on writes */
+	assert_true(has_header(&r, "Cache-Control: no-store"));
+	assert_int_equal(http_inm(f, "GET", "/jobs", f->token, tag, &r), 200);
+	assert_non_null(strstr(r.body, "\"paused\": true"));
+	etag_get(&r, again, sizeof(again));
+	assert_int_equal(strlen(again), 34);
+	assert_string_not_equal(again, tag);
+}
+
+/* Errors carry no ETag and If-None-Match does not turn them into 304;
+ * each token's view of a job has its own tag; runs from the store and
+ * /health have tags too. */
+static void
+test_etag_not_on_errors(void **state)
+{
+	struct fixture *f = *state;
+	char full[128], ro[128], path[64];
+	struct resp r;
+
+	assert_int_equal(http_inm(f, "GET", "/jobs/missing", f->token, "*",
+	    &r), 404);
+	assert_false(has_header(&r, "ETag:"));
+	assert_true(has_header(&r, "Cache-Control: no-store"));
+	assert_int_equal(http_inm(f, "GET", "/jobs", NULL, "*", &r), 401);
+	assert_false(has_header(&r, "ETag:"));
+	assert_int_equal(http_inm(f, "GET", "/jobs?limit=0", f->token, "*",
+	    &r), 400);
+	assert_int_equal(http(f, "GET", "/jobs/secret", f->token, NULL, &r),
+	    200);
+	etag_get(&r, full, sizeof(full));
+	assert_int_equal(http(f, "GET", "/jobs/secret", READ_TOKEN, NULL, &r),
+	    200);
+	etag_get(&r, ro, sizeof(ro));
+	assert_int_equal(strlen(ro), 34);
+	assert_string_not_equal(full, ro);
+	assert_int_equal(http_inm(f, "GET", "/jobs/secret", READ_TOKEN, full,
+	    &r), 200);
+	assert_null(strstr(r.body, "S3cretPW"));
+	snprintf(path, sizeof(path), "/runs/%lld", (long long)f->ids[0]);
+	assert_int_equal(http(f, "GET", path, f->token, NULL, &r), 200);
+	etag_get(&r, full, sizeof(full));
+	assert_int_equal(http_inm(f, "GET", path, f->token, full, &r), 304);
+	assert_int_equal(http(f, "GET", "/health", NULL, NULL, &r), 200);
+	etag_get(&r, full, sizeof(full));
+	assert_int_equal(http_inm(f, "GET", "/health", NULL, full, &r), 304);
+}
+
+/* The If-None-Match grammar (RFC 9110): "*", lists with optional
+ * whitespace and empty elements, W/ ignored; malformed: no match. */
+static void
+test_etag_match(void **state)
+{
+	static const struct { const char *hdr; bool want; } cases[] = {
+		{ "\"abc\"", true }, { "W/\"abc\"", true },
+		{ " \"x\" , \"abc\" ", true }, { ",,\"abc\",", true },
+		{ "\"x\",\tW/\"abc\"", true }, { "*", true }, { " * ", true },
+		{ "\"abd\"", false }, { "\"ab\"", false }, { "abc", false },
+		{ "\"abc", false }, { "", false }, { "w/\"abc\"", false },
+		{ "\"x\" \"abc\"", false }, { "junk, \"abc\"", false },
+		{ "*, \"abc\"", false }, { "\"a\"bc\"", false },
+		{ "\"abc\"x", false },
+	};
+	char tag[ETAG_LEN], tag2[ETAG_LEN];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (etag_match(cases[i].hdr, "\"abc\"") != cases[i].want)
+			fail_msg("If-None-Match: %s: expected %s", cases[i].hdr,
+			    cases[i].want ? "a match" : "none");
+	assert_false(etag_match(NULL, "\"abc\""));
+	etag_of("{}", 2, tag);
+	etag_of("{ }", 3, tag2);
+	assert_string_not_equal(tag, tag2);
+	etag_of("{ }", 3, tag);
+	assert_string_equal(tag, tag2);
+	assert_true(etag_match(tag, tag2));
+	(void)state;
+}
+
+/* GET / tells the client what its token may do: a read-only token gets
+ * "read" (a dashboard hides its buttons), the full token "full". */
+static void
+test_root_access(void **state)
+{
+	struct fixture *f = *state;
+	struct resp r;
+	json_object *o;
+
+	assert_int_equal(http(f, "GET", "/", READ_TOKEN, NULL, &r), 200);
+	o = body_json(&r);
+	assert_string_equal(jstr(o, "access"), "read");
+	assert_non_null(jget(o, "links.jobs"));
+	json_object_put(o);
+	assert_int_equal(http(f, "GET", "/", f->token, NULL, &r), 200);
+	o = body_json(&r);
+	assert_string_equal(jstr(o, "access"), "full");
+	json_object_put(o);
 }
 
 /* GET /outbox for either token; POST /outbox/retry for the full token
@@ -1295,6 +1490,41 @@ test_run_get(void **state)
 	json_object_put(o);
 	http(f, "GET", "/runs/424242", f->token, NULL, &r);
 	expect_error(&r, 404, NULL);
+}
+
+/* A run still going: its items executing now carry their output so far
+ * and "live": true; the others, and runs that ended, are as stored (the
+ * backend is not asked for those). */
+static void
+test_run_live(void **state)
+{
+	struct fixture *f = *state;
+	char path[64];
+	struct resp r;
+	json_object *o;
+
+	assert_int_equal(f->ids[2], 3);
+	snprintf(path, sizeof(path), "/runs/%lld", (long long)f->ids[2]);
+	assert_int_equal(http(f, "GET", path, READ_TOKEN, NULL, &r), 200);
+	o = body_json(&r);
+	assert_string_equal(jstr(o, "status"), "STARTED");
+	assert_int_equal(json_object_array_length(jget(o, "items")), 1);
+	assert_string_equal(json_object_get_string(jget(o, "items.0.output")),
+	    "first line\n");
+	assert_string_equal(json_object_get_string(jget(o, "items.0.stderr")),
+	    "warn\n");
+	assert_true(json_object_get_boolean(jget(o, "items.0.live")));
+	json_object_put(o);
+	assert_int_equal(fake_calls(), 1);
+	snprintf(path, sizeof(path), "/runs/%lld", (long long)f->ids[1]);
+	assert_int_equal(http(f, "GET", path, f->token, NULL, &r), 200);
+	o = body_json(&r);
+	assert_null(jget(o, "items.0.live"));
+	assert_null(jget(o, "items.1.live"));
+	assert_string_equal(json_object_get_string(jget(o, "items.1.output")),
+	    "broken\n");
+	json_object_put(o);
+	assert_int_equal(fake_calls(), 1);	/* a final run: not asked */
 }
 
 static void
@@ -1623,11 +1853,15 @@ main(void)
 		T(test_body_limits),
 		T(test_backend_errors),
 		T(test_backend_success),
+		T(test_root_access),
+		T(test_etag),
+		T(test_etag_not_on_errors),
 		T(test_outbox_routes),
 		T(test_runs_list),
 		T(test_runs_bad_params),
 		T(test_jobs_paging),
 		T(test_run_get),
+		T(test_run_live),
 		T(test_reports),
 		T(test_metrics),
 		T(test_concurrent),
@@ -1636,6 +1870,7 @@ main(void)
 		T(test_ipv6),
 		cmocka_unit_test(test_duration_strings),
 		cmocka_unit_test(test_addr_loopback),
+		cmocka_unit_test(test_etag_match),
 	};
 	int r;
 

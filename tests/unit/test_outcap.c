@@ -3,7 +3,8 @@
  * marker + tail past it, chunking does not matter, limit 0, small outputs
  * stay small; the daemon-wide memory budget: past it a capture spills to an
  * unlinked file in the state directory with its text intact, and when no
- * file can be made it is cut with a note.
+ * file can be made it is cut with a note; a peek at a capture going on
+ * gives the text it would have then.
  */
 #include <dirent.h>
 #include <malloc.h>
@@ -305,6 +306,63 @@ test_budget_cut(void **state)
 	free(data);
 }
 
+/* Peeks at c and at the same capture finished later: the same text. */
+static void
+check_peek(struct outcap *c, size_t n)
+{
+	char *seen, *final;
+	size_t slen, flen;
+
+	seen = outcap_peek(c, &slen);
+	assert_non_null(seen);
+	assert_int_equal(strlen(seen), slen);
+	assert_int_equal(c->total, n);		/* c goes on as it was */
+	final = outcap_text(c, &flen);
+	assert_int_equal(slen, flen);
+	assert_memory_equal(seen, final, flen);
+	free(seen);
+	free(final);
+}
+
+/* The output so far of a command still running: what outcap_text() would
+ * give at that point, in memory or spilled, and the capture goes on. */
+static void
+test_peek(void **state)
+{
+	char dir[] = "/tmp/test_outcap.XXXXXX", *data = pattern(200000), *s;
+	struct outcap_budget b;
+	struct outcap c;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(outcap_init(&c, 1024, NULL), 0);
+	assert_int_equal(outcap_feed(&c, "line 1\n\0", 8), 0);
+	s = outcap_peek(&c, &len);
+	assert_string_equal(s, "line 1\n\xef\xbf\xbd");
+	free(s);
+	assert_int_equal(outcap_feed(&c, data, 5000), 0);
+	s = outcap_peek(&c, &len);
+	assert_non_null(strstr(s, "bytes omitted"));
+	assert_memory_equal(s + len - 512, data + 5000 - 512, 512);
+	free(s);
+	check_peek(&c, 5008);
+	outcap_free(&c);
+	assert_non_null(mkdtemp(dir));
+	outcap_budget_init(&b, 8192, dir);
+	assert_int_equal(outcap_init(&c, 65536, &b), 0);
+	assert_int_equal(outcap_feed(&c, data, 100000), 0);
+	assert_true(c.spilled);
+	s = outcap_peek(&c, &len);
+	assert_memory_equal(s, data, 32768);
+	assert_null(c.head);			/* still spilled */
+	free(s);
+	assert_int_equal(outcap_feed(&c, data, 100000), 0);
+	check_peek(&c, 200000);
+	outcap_free(&c);
+	assert_int_equal(rmdir(dir), 0);
+	free(data);
+}
+
 int
 main(void)
 {
@@ -319,6 +377,7 @@ main(void)
 		cmocka_unit_test(test_small_output_stays_small),
 		cmocka_unit_test(test_budget_spill),
 		cmocka_unit_test(test_budget_cut),
+		cmocka_unit_test(test_peek),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

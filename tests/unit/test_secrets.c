@@ -554,6 +554,42 @@ test_missing_at_parse(void **state)
 	secrets_free(s);
 }
 
+/* Masks text (a copy) as the output of a running command. */
+static void
+check_live(const struct secrets_use *u, const char *text, const char *want)
+{
+	char buf[128];
+	size_t len = strlen(text);
+
+	snprintf(buf, sizeof(buf), "%s", text);
+	secrets_mask_live(u, buf, &len);
+	assert_string_equal(buf, want);
+	assert_int_equal(len, strlen(want));
+}
+
+/* The output of a command still running: values masked, and the start of
+ * a value at the end held back until the rest comes. */
+static void
+test_mask_live(void **state)
+{
+	char *values[] = { "hunter22", "abab-abc", "xy" };
+	struct secrets_use u = { .values = values, .nvalues = 3 };
+
+	(void)state;
+	check_live(&u, "pw=hunter22 ok\n", "pw=*** ok\n");
+	check_live(&u, "pw=hunter22 then pw=hunt", "pw=*** then pw=");
+	check_live(&u, "pw=h", "pw=");
+	check_live(&u, "pw=hunter2", "pw=");
+	check_live(&u, "x abab-ab", "x ");		/* overlapping starts */
+	check_live(&u, "x abab", "x ");
+	check_live(&u, "x ababab", "x ab");
+	check_live(&u, "hunter", "");
+	check_live(&u, "hunter2x", "hunter2x");
+	check_live(&u, "pw=hunter22", "pw=***");
+	check_live(&u, "short x", "short x");		/* "xy": too short */
+	check_live(&u, "", "");
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -572,6 +608,7 @@ main(void)
 		T(test_apply_and_mask),
 		T(test_apply_amqp),
 		T(test_missing_at_parse),
+		cmocka_unit_test(test_mask_live),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
