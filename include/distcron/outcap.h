@@ -81,6 +81,13 @@ char *outcap_peek(const struct outcap *c, size_t *lenp);
  * text, not NULL (unless even that cannot be allocated). */
 char *outcap_text(struct outcap *c, size_t *lenp);
 
+/* Finds in text[from..len) the first marker of dropped bytes (either line
+ * above, as a capture's text has them): *start is where it begins, *end
+ * just after it.  False when there is none.  A command's own output may
+ * hold such a line too: the caller takes every one found as a cut. */
+bool outcap_marker_find(const char *text, size_t len, size_t from,
+    size_t *start, size_t *end);
+
 /* Frees the capture's buffers and spill file and gives its memory back to
  * the budget; accepts a finished or zeroed capture. */
 void outcap_free(struct outcap *c);

@@ -192,4 +192,14 @@ void secrets_mask(const struct secrets_use *u, char *text, size_t *len);
  */
 void secrets_mask_live(const struct secrets_use *u, char *text, size_t *len);
 
+/*
+ * For an output cut at its cap (secrets_mask() done first): masks the
+ * pieces of u's values that the cut split, the start of one just before
+ * the marker of the dropped bytes (outcap.h) and the end of one just
+ * after, down to a single byte, each as SECRETS_MASK; *text may be
+ * reallocated and *len grow.  Every marker-like line is taken for a cut.
+ * Without memory the pieces go unmarked, or the whole text.
+ */
+void secrets_mask_cut(const struct secrets_use *u, char **text, size_t *len);
+
 #endif

@@ -31,9 +31,14 @@
 #include "distcron/outcap.h"
 
 #define OUTCAP_MIN	256
-#define OUTCAP_MARKER	"\n[... distcron: %llu bytes omitted ...]\n"
-#define OUTCAP_CUT	"\n[distcron: output cut: daemon output memory budget " \
-			"reached, %llu bytes dropped]\n"
+/* The markers of dropped bytes: before and after their count. */
+#define MARKER_PRE	"\n[... distcron: "
+#define MARKER_POST	" bytes omitted ...]\n"
+#define CUT_PRE		"\n[distcron: output cut: daemon output memory budget " \
+			"reached, "
+#define CUT_POST	" bytes dropped]\n"
+#define OUTCAP_MARKER	MARKER_PRE "%llu" MARKER_POST
+#define OUTCAP_CUT	CUT_PRE "%llu" CUT_POST
 #define OUTCAP_OVER	1	/* reserve(): the budget would be passed */
 #define SPILL_NAME	"/.outcap.XXXXXX"
 
@@ -434,6 +439,42 @@ outcap_peek(const struct outcap *c, size_t *lenp)
 	if (s != NULL)
 		s = replace_nuls(s, lenp);
 	return s;
+}
+
+/* The length of the marker (pre, digits, post) at p (n bytes), or 0. */
+static size_t
+marker_at(const char *p, size_t n, const char *pre, const char *post)
+{
+	size_t a = strlen(pre), b = strlen(post), i;
+
+	if (n < a || memcmp(p, pre, a) != 0)
+		return 0;
+	for (i = a; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+		;
+	if (i == a || n - i < b || memcmp(p + i, post, b) != 0)
+		return 0;
+	return i + b;
+}
+
+bool
+outcap_marker_find(const char *text, size_t len, size_t from,
+    size_t *start, size_t *end)
+{
+	const char *q;
+	size_t n;
+
+	while (from < len &&
+	    (q = memmem(text + from, len - from, "\n[", 2)) != NULL) {
+		*start = (size_t)(q - text);
+		n = len - *start;
+		if ((*end = marker_at(q, n, MARKER_PRE, MARKER_POST)) > 0 ||
+		    (*end = marker_at(q, n, CUT_PRE, CUT_POST)) > 0) {
+			*end += *start;
+			return true;
+		}
+		from = *start + 1;
+	}
+	return false;
 }
 
 void

@@ -628,6 +628,20 @@ item_node_health(struct runner *r, struct policy_node *ns,
 		policy_node_ok(r->policy, ns);
 }
 
+/* Masks the values of the item's attempt (u) in its output and error,
+ * and the pieces of them an output's cap split. */
+static void
+item_mask(const struct secrets_use *u, struct exec_result *res)
+{
+	secrets_mask(u, res->out, &res->out_len);
+	secrets_mask(u, res->err, &res->err_len);
+	secrets_mask(u, res->error, &(size_t){ strlen(res->error) });
+	if (res->truncated) {
+		secrets_mask_cut(u, &res->out, &res->out_len);
+		secrets_mask_cut(u, &res->err, &res->err_len);
+	}
+}
+
 static void
 item_exec_done(struct exec_result *res, void *arg)
 {
@@ -640,9 +654,7 @@ item_exec_done(struct exec_result *res, void *arg)
 	int unreachable = res->outcome == EXEC_UNREACHABLE;
 
 	ic->proc = NULL;
-	secrets_mask(&ic->sec, res->out, &res->out_len);
-	secrets_mask(&ic->sec, res->err, &res->err_len);
-	secrets_mask(&ic->sec, res->error, &(size_t){ strlen(res->error) });
+	item_mask(&ic->sec, res);
 	secrets_use_values_free(&ic->sec);
 	r->stats.running--;
 	if (ns)

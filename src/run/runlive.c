@@ -11,7 +11,8 @@
  * A copy of each capture is taken (outcap_peek) and masked with the
  * values of the item's attempt, which stay with the item until its final
  * output is masked; the start of a value at the end of the copy is held
- * back, since the rest of it may not have come yet.
+ * back, since the rest of it may not have come yet, and the pieces of
+ * one split by the cap are masked as in the final output.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,6 +38,10 @@ live_item(const struct item_ctx *ic, struct runner_live *l)
 	secrets_mask_live(&ic->sec, l->err, &elen);
 	l->truncated = outcap_truncated(&cap[0]) ||
 	    outcap_truncated(&cap[1]);
+	if (l->truncated) {
+		secrets_mask_cut(&ic->sec, &l->out, &olen);
+		secrets_mask_cut(&ic->sec, &l->err, &elen);
+	}
 	return 0;
 }
 

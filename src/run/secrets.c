@@ -21,6 +21,7 @@
 #include "distcron/err.h"
 #include "distcron/log.h"
 #include "distcron/loop.h"
+#include "distcron/outcap.h"
 #include "distcron/secbox.h"
 #include "distcron/secrets.h"
 #include "distcron/storesec.h"
@@ -768,31 +769,65 @@ secrets_mask(const struct secrets_use *u, char *text, size_t *len)
 			mask_one(u->values[i], vlen, text, len);
 }
 
+/* s[i], or s[n - 1 - i] when rev (reading s, n bytes, backwards). */
+static char
+at(const char *s, size_t n, size_t i, bool rev)
+{
+	return rev ? s[n - 1 - i] : s[i];
+}
+
+/* The KMP failure function of value (vlen bytes; read backwards when
+ * rev), or NULL without memory. */
+static size_t *
+fail_make(const char *value, size_t vlen, bool rev)
+{
+	size_t *fail = malloc(vlen * sizeof(*fail)), i, k = 0;
+
+	if (fail == NULL)
+		return NULL;
+	fail[0] = 0;
+	for (i = 1; i < vlen; i++) {
+		while (k > 0 && at(value, vlen, i, rev) !=
+		    at(value, vlen, k, rev))
+			k = fail[k - 1];
+		k += at(value, vlen, i, rev) == at(value, vlen, k, rev);
+		fail[i] = k;
+	}
+	return fail;
+}
+
 /*
  * How many bytes at the end of text[0..len) are a proper start of value
- * (vlen bytes): the longest such, found with the KMP failure function in
- * O(vlen) (a quadratic search could stall the loop on a long value).
- * Without memory: as many as could be.
+ * (vlen bytes), or with rev how many at its start are a proper end of it:
+ * the longest such, found with value's failure function fail (fail_make()
+ * with the same rev) in O(vlen) (a quadratic search could stall the loop
+ * on a long value).  Without fail (no memory): as many as could be.
  */
+static size_t
+partial(const char *value, size_t vlen, const size_t *fail, bool rev,
+    const char *text, size_t len)
+{
+	size_t from = len > vlen - 1 ? len - (vlen - 1) : 0, i, k = 0;
+	char c;
+
+	if (fail == NULL)
+		return len - from;
+	for (i = from; i < len; i++) {
+		c = at(text, len, i, rev);
+		while (k > 0 && (k == vlen || c != at(value, vlen, k, rev)))
+			k = fail[k - 1];
+		k += c == at(value, vlen, k, rev);
+	}
+	return k;
+}
+
+/* partial() at the end of text, for one value. */
 static size_t
 partial_tail(const char *value, size_t vlen, const char *text, size_t len)
 {
-	size_t from = len > vlen - 1 ? len - (vlen - 1) : 0, *fail, i, k = 0;
+	size_t *fail = fail_make(value, vlen, false);
+	size_t k = partial(value, vlen, fail, false, text, len);
 
-	if ((fail = malloc(vlen * sizeof(*fail))) == NULL)
-		return len - from;
-	fail[0] = 0;
-	for (i = 1; i < vlen; i++) {
-		while (k > 0 && value[i] != value[k])
-			k = fail[k - 1];
-		k += value[i] == value[k];
-		fail[i] = k;
-	}
-	for (k = 0, i = from; i < len; i++) {
-		while (k > 0 && (k == vlen || text[i] != value[k]))
-			k = fail[k - 1];
-		k += text[i] == value[k];
-	}
 	free(fail);
 	return k;
 }
@@ -811,4 +846,103 @@ secrets_mask_live(const struct secrets_use *u, char *text, size_t *len)
 			cut = k;
 	*len -= cut;
 	text[*len] = '\0';
+}
+
+/* A value of a run for secrets_mask_cut(). */
+struct part {
+	size_t n;		/* its length; 0: too short to be masked */
+	size_t *fail[2];	/* fail_make() forwards, backwards */
+};
+
+/* The parts of u's values (u->nvalues > 0), or NULL without memory. */
+static struct part *
+parts_make(const struct secrets_use *u)
+{
+	struct part *p = calloc(u->nvalues, sizeof(*p));
+	size_t i, n;
+
+	for (i = 0; p != NULL && i < u->nvalues; i++)
+		if ((n = strlen(u->values[i])) >= SECRETS_MASK_MIN) {
+			p[i].n = n;
+			p[i].fail[0] = fail_make(u->values[i], n, false);
+			p[i].fail[1] = fail_make(u->values[i], n, true);
+		}
+	return p;
+}
+
+static void
+parts_free(struct part *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(p[i].fail[0]);
+		free(p[i].fail[1]);
+	}
+	free(p);
+}
+
+/* The longest piece of one of u's values at an edge of a cut: a start of
+ * one at the end of text[0..len), or with rev an end of one at its
+ * start. */
+static size_t
+edge(const struct secrets_use *u, const struct part *p, bool rev,
+    const char *text, size_t len)
+{
+	size_t i, k, most = 0;
+
+	for (i = 0; i < u->nvalues; i++)
+		if (p[i].n > 0 && (k = partial(u->values[i], p[i].n,
+		    p[i].fail[rev], rev, text, len)) > most)
+			most = k;
+	return most;
+}
+
+/* Replaces text[at..at + k) with SECRETS_MASK, growing *text when k is
+ * shorter (without memory the k bytes go, unmarked); the mask's length. */
+static size_t
+mask_span(char **text, size_t *len, size_t at, size_t k)
+{
+	size_t m = sizeof(SECRETS_MASK) - 1;
+	char *t = *text;
+
+	if (k == 0)
+		return 0;
+	if (k < m && (t = realloc(*text, *len + m - k + 1)) == NULL) {
+		t = *text;
+		m = 0;
+	}
+	memmove(t + at + m, t + at + k, *len - at - k + 1);
+	memcpy(t + at, SECRETS_MASK, m);
+	*text = t;
+	*len = *len - k + m;
+	return m;
+}
+
+void
+secrets_mask_cut(const struct secrets_use *u, char **text, size_t *len)
+{
+	struct part *p;
+	size_t lo = 0, s, e, ns = 0, ne = 0, k, m;
+	bool more;
+
+	if (*text == NULL || u->nvalues == 0)
+		return;
+	if ((p = parts_make(u)) == NULL) {
+		(*text)[*len = 0] = '\0';	/* nothing shown, nothing leaked */
+		return;
+	}
+	more = outcap_marker_find(*text, *len, 0, &s, &e);
+	while (more) {
+		k = edge(u, p, false, *text + lo, s - lo);
+		m = mask_span(text, len, s - k, k);
+		e = e + m - k;
+		more = outcap_marker_find(*text, *len, e, &ns, &ne);
+		k = edge(u, p, true, *text + e, (more ? ns : *len) - e);
+		m = mask_span(text, len, e, k);
+		lo = e + m;
+		s = ns + m - k;
+		e = ne + m - k;
+	}
+	parts_free(p, u->nvalues);
 }

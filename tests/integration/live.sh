@@ -4,7 +4,8 @@
 # first line with "live": true, afterwards the final output has both and
 # no "live".  Its secret (lib.sh's SECRET_MARK) is masked as in the final
 # output, and the start of it written before a pause is held back until
-# the rest comes.  The same over SSH when sshd can run here.
+# the rest comes; the pieces of it an output's cap split are masked too.
+# The same over SSH when sshd can run here.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/sshd_lib.sh"
 
@@ -25,6 +26,13 @@ slow() {
 X
 }
 slow worker >"$J/slow.json"
+# slowcut: its secret across the end of the head output_limit keeps and
+# across the start of its tail, then a sleep.
+cat >"$J/slowcut.json" <<'X'
+{"policy": {"roles": ["worker"]}, "schedule": "@yearly", "output_limit": "1k",
+ "environment": {"PW": {"secret": "pw"}},
+ "command": ["sh", "-c", "printf %0508d 0; printf %s \"$PW\"; printf %0600d 0; printf %s \"$PW\"; printf '%0500d\\n' 0; sleep 3"]}
+X
 with_ssh=
 if [ "$(id -u)" = 0 ] && [ -x "$SSHD" ] && command -v ssh-keygen >/dev/null
 then
@@ -69,6 +77,18 @@ live_check() {
 }
 live_check slow
 [ -n "$with_ssh" ] && live_check slow-ssh
+req POST /jobs/slowcut/run
+rid=$(python3 -c "import json; print(json.load(open('$T/body'))['id'])")
+cut_going() {
+	req GET "/runs/$rid" && body "b['status'] == 'STARTED' and
+	    (b['items'][0].get('output') or '').endswith('0\\n')"
+}
+check "slowcut: during the sleep, its output cut at output_limit" \
+    wait_for 5 cut_going
+check "  the pieces of the secret the cut split masked" body "
+    b['items'][0]['truncated'] and b['items'][0]['output'] == '0' * 508 +
+    '***\\n[... distcron: %d bytes omitted ...]\\n***' % (2 * $(printf %s "$V" | wc -c) + 585) +
+    '0' * 500 + '\\n'"
 req GET /runs/999999
 check "an unknown run: still 404" status_is 404
 api_daemon_stop

@@ -47,6 +47,13 @@ cat >"$J/hook.json" <<X
  "http": {"url": "http://127.0.0.1:$HPORT/record/hook", "method": "POST",
   "headers": {"X-Api-Key": {"secret": "api-key"}}, "body": {"secret": "db-pw"}}}
 X
+# cutjob: its secret twice, the first across the end of the 512 bytes of
+# head output_limit keeps, the second across the start of the 512 of tail.
+cat >"$J/cutjob.json" <<'X'
+{"policy": {"roles": ["worker"]}, "schedule": "@yearly", "output_limit": "1k",
+ "command": ["sh", "-c", "printf %0508d 0; printf %s \"$DB_PW\"; printf %0600d 0; printf %s \"$DB_PW\"; printf '%0500d\\n' 0"],
+ "environment": {"DB_PW": {"secret": "db-pw"}}}
+X
 cat >"$J/other.json" <<'X'
 {"policy": {"roles": ["worker"]}, "schedule": "@yearly", "command": ["true"]}
 X
@@ -118,6 +125,15 @@ check "GET /jobs/NAME/reports: *** without the value" sh -c \
     "grep -qF 'got=***' '$T/body' && ! grep -qF '$SECRET_MARK' '$T/body'"
 history envjob
 check "distcronctl history: *** too" sh -c "grep -qF 'got=***' '$T/h.json' && ! grep -qF '$SECRET_MARK' '$T/h.json'"
+
+wait_for 10 sh -c "curl -sf -H 'Authorization: Bearer $TOKEN' $URL/jobs/cutjob >/dev/null"
+runjob cutjob
+check "a value cut by output_limit: masked on both sides of the cut" body "
+    b['items'][0]['truncated'] and b['items'][0]['output'] == '0' * 508 +
+    '***\\n[... distcron: %d bytes omitted ...]\\n***' % (2 * $(printf %s "$V1" | wc -c) + 585) +
+    '0' * 500 + '\\n'"
+check "  no start of it before the cut, no end after" sh -c \
+    "! grep -qF -e '$(printf %s "$V1" | cut -c1-4)' -e '$(printf %s "$V1" | tail -c 11)' '$T/body'"
 
 runjob hook
 check "the HTTP job's run succeeds" body "b['status'] == 'SUCCESS'"

@@ -4,7 +4,8 @@
  * stay small; the daemon-wide memory budget: past it a capture spills to an
  * unlinked file in the state directory with its text intact, and when no
  * file can be made it is cut with a note; a peek at a capture going on
- * gives the text it would have then.
+ * gives the text it would have then; the marker is found in a text again,
+ * a lookalike is not.
  */
 #include <dirent.h>
 #include <malloc.h>
@@ -87,7 +88,7 @@ test_at_limit(void **state)
 static void
 test_past_limit(void **state)
 {
-	size_t n = 1000000, len, mlen;
+	size_t n = 1000000, len, mlen, at, end;
 	char *data = pattern(n), *s, marker[100];
 	bool trunc;
 
@@ -100,6 +101,10 @@ test_past_limit(void **state)
 	assert_memory_equal(s + 2048, marker, mlen);
 	assert_memory_equal(s + 2048 + mlen, data + n - 2048, 2048);
 	assert_int_equal(s[len], '\0');
+	assert_true(outcap_marker_find(s, len, 0, &at, &end));
+	assert_int_equal(at, 2048);
+	assert_int_equal(end, 2048 + mlen);
+	assert_false(outcap_marker_find(s, len, at + 1, &at, &end));
 	free(s);
 	free(data);
 }
@@ -295,6 +300,9 @@ test_budget_cut(void **state)
 	assert_int_equal(len, 1000 + strlen(note));
 	assert_memory_equal(s, data, 1000);
 	assert_string_equal(s + 1000, note);
+	assert_true(outcap_marker_find(s, len, 0, &off, &held));
+	assert_int_equal(off, 1000);
+	assert_int_equal(held, len);
 	free(s);
 	outcap_budget_stats(&b, &held, &spills, &cuts);
 	assert_true(held <= 1024);
@@ -304,6 +312,24 @@ test_budget_cut(void **state)
 	outcap_budget_stats(&b, &held, &spills, &cuts);
 	assert_int_equal(held, 0);
 	free(data);
+}
+
+/* Only a whole marker line is one: a count, and both ends. */
+static void
+test_marker_find(void **state)
+{
+	static const char text[] = "a\n[... distcron:  bytes omitted ...]\n"
+	    "b\n[... distcron: 7 bytes omitted ...]c\n[x\n"
+	    "[... distcron: 12 bytes omitted ...]\nd";
+	size_t at = 0, end = 0, len = sizeof(text) - 1;
+
+	(void)state;
+	assert_true(outcap_marker_find(text, len, 0, &at, &end));
+	assert_string_equal(text + end, "d");
+	assert_int_equal(end - at, strlen("\n[... distcron: 12 bytes omitted "
+	    "...]\n"));
+	assert_false(outcap_marker_find(text, len, at + 1, &at, &end));
+	assert_false(outcap_marker_find(text, len - 2, 0, &at, &end));
 }
 
 /* Peeks at c and at the same capture finished later: the same text. */
@@ -377,6 +403,7 @@ main(void)
 		cmocka_unit_test(test_small_output_stays_small),
 		cmocka_unit_test(test_budget_spill),
 		cmocka_unit_test(test_budget_cut),
+		cmocka_unit_test(test_marker_find),
 		cmocka_unit_test(test_peek),
 	};
 

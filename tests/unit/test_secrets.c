@@ -4,7 +4,8 @@
  * table with rotation (a wrong current key changes nothing), the daemon's
  * secrets loaded under a key that does not open them (refused), and a
  * run's use of them: job references resolved into the environment, headers
- * and body, a missing secret named, and the output masked.
+ * and body, a missing secret named, and the output masked (with the
+ * pieces of a value an output's cap split).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -590,6 +591,48 @@ test_mask_live(void **state)
 	check_live(&u, "", "");
 }
 
+#define CUT	"\n[... distcron: 9 bytes omitted ...]\n"
+
+/* Masks text (a copy) as an output cut at its cap. */
+static void
+check_cut(const struct secrets_use *u, const char *text, const char *want)
+{
+	char *buf = strdup(text);
+	size_t len = strlen(text);
+
+	assert_non_null(buf);
+	secrets_mask_cut(u, &buf, &len);
+	assert_string_equal(buf, want);
+	assert_int_equal(len, strlen(want));
+	free(buf);
+}
+
+/* An output cut at its cap: the pieces of a value the cut split, on
+ * either side of its marker, down to one byte. */
+static void
+test_mask_cut(void **state)
+{
+	char *values[] = { "hunter22", "abab-abc", "xy" };
+	struct secrets_use u = { .values = values, .nvalues = 3 };
+
+	(void)state;
+	check_cut(&u, "pw=hun" CUT "ter22 ok", "pw=***" CUT "*** ok");
+	check_cut(&u, "pw=hunter2" CUT "2", "pw=***" CUT "***");
+	check_cut(&u, "pw=h" CUT "2 ok", "pw=***" CUT "*** ok");
+	check_cut(&u, "x abab-ab" CUT "abc", "x ***" CUT "***");
+	check_cut(&u, "a hun" CUT "ter22 b hu" CUT "22", "a ***" CUT
+	    "*** b ***" CUT "***");
+	check_cut(&u, "pw=hunte\n[distcron: output cut: daemon output memory "
+	    "budget reached, 5 bytes dropped]\n", "pw=***\n[distcron: output "
+	    "cut: daemon output memory budget reached, 5 bytes dropped]\n");
+	check_cut(&u, "ok" CUT "ok", "ok" CUT "ok");
+	check_cut(&u, "x" CUT "y", "x" CUT "y");	/* "xy": too short */
+	check_cut(&u, "pw=hun", "pw=hun");		/* no cut */
+	check_cut(&u, "pw=hun\n[... distcron: bytes omitted ...]\nter22",
+	    "pw=hun\n[... distcron: bytes omitted ...]\nter22");
+	check_cut(&u, CUT, CUT);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -609,6 +652,7 @@ main(void)
 		T(test_apply_amqp),
 		T(test_missing_at_parse),
 		cmocka_unit_test(test_mask_live),
+		cmocka_unit_test(test_mask_cut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
