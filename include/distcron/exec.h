@@ -109,6 +109,24 @@ struct outcap;
  * lengths, totals, truncated). */
 void exec_result_output(struct exec_result *res, struct outcap *cap);
 
+/* Says in res->error that the run timed out after timeout_ms ("timed out
+ * after 5s"), after "what: " when what is not NULL. */
+void exec_timed_out(struct exec_result *res, const char *what,
+    int64_t timeout_ms);
+
+struct loop_timer;
+/*
+ * Arms the first timer of a run an executor's start() has just made (p, of
+ * the executor's own type): when the run could not be launched (failed),
+ * end(p) at once into *t_end, from a zero timer so that start() returns
+ * before done() runs; else timeout(p) after timeout_ms (none when 0) into
+ * *t_timeout.  Returns 0, or -ENOMEM (then start() frees the run and
+ * fails: done() will not be called).
+ */
+int exec_arm(struct loop *loop, void *p, bool failed, void (*end)(void *),
+    struct loop_timer **t_end, int64_t timeout_ms, void (*timeout)(void *),
+    struct loop_timer **t_timeout);
+
 /* Short text of an outcome: "exited", "signaled", "timeout", ... */
 const char *exec_outcome_str(enum exec_outcome o);
 

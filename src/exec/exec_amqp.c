@@ -48,7 +48,6 @@
 #include "distcron/config.h"
 #include "distcron/buf.h"
 #include "distcron/defs.h"
-#include "distcron/dur.h"
 #include "distcron/err.h"
 #include "distcron/exec_amqp.h"
 #include "distcron/jfield.h"
@@ -569,12 +568,9 @@ static void
 on_timeout(void *arg)
 {
 	struct exec_proc *p = arg;
-	char d[32];
 
 	p->t_timeout = NULL;
-	dur_format(p->timeout_ms, d, sizeof(d));
-	snprintf(p->res->error, sizeof(p->res->error), "%s: timed out after "
-	    "%s", p->shown, d);
+	exec_timed_out(p->res, p->shown, p->timeout_ms);
 	finish(p, EXEC_TIMEOUT, NULL);
 }
 
@@ -814,19 +810,13 @@ amqp_start(struct loop *loop, const struct exec_spec *spec,
 		explicit_bzero(made, strlen(made));
 		free(made);
 	}
-	if (p->res->error[0] != '\0')
-		r = loop_timer_add(loop, loop_mono_ms(), on_cancel, p,
-		    &p->t_finish);
-	else
-		r = loop_timer_add(loop, loop_mono_ms() + p->timeout_ms,
-		    on_timeout, p, &p->t_timeout);
-	if (r != 0) {
+	if ((r = exec_arm(loop, p, p->res->error[0] != '\0', on_cancel,
+	    &p->t_finish, p->timeout_ms, on_timeout, &p->t_timeout)) != 0) {
 		proc_unlink(p);
 		proc_free(p);
-		return r;
-	}
-	*out = p;
-	return 0;
+	} else
+		*out = p;
+	return r;
 }
 
 /* Called from inside done() or twice, this is a no-op. */

@@ -34,7 +34,6 @@
 #include "distcron/buf.h"
 #include "distcron/curlx.h"
 #include "distcron/defs.h"
-#include "distcron/dur.h"
 #include "distcron/err.h"
 #include "distcron/exec_http.h"
 #include "distcron/log.h"
@@ -390,12 +389,9 @@ static void
 on_timeout(void *arg)
 {
 	struct exec_proc *p = arg;
-	char d[32];
 
 	p->t_timeout = NULL;
-	dur_format(p->timeout_ms, d, sizeof(d));
-	snprintf(p->res->error, sizeof(p->res->error), "timed out after %s",
-	    d);
+	exec_timed_out(p->res, NULL, p->timeout_ms);
 	p->reason = EXEC_TIMEOUT;
 	finish(p);
 }
@@ -487,16 +483,13 @@ http_start(struct loop *loop, const struct exec_spec *spec,
 		p->next->prev = p;
 	h->procs = p;
 	if (proc_launch(p, spec->http) != 0)
-		r = finish_later(p, EXEC_FAILED);
-	else if (p->timeout_ms > 0)
-		r = loop_timer_add(loop, loop_mono_ms() + p->timeout_ms,
-		    on_timeout, p, &p->t_timeout);
-	if (r != 0) {
+		p->reason = EXEC_FAILED;
+	if ((r = exec_arm(loop, p, p->reason == EXEC_FAILED, on_finish,
+	    &p->t_finish, p->timeout_ms, on_timeout, &p->t_timeout)) != 0)
 		proc_drop(p);
-		return r;
-	}
-	*out = p;
-	return 0;
+	else
+		*out = p;
+	return r;
 }
 
 /* Called from inside done() or twice, this is a no-op. */

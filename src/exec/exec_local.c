@@ -39,7 +39,6 @@
 #include <sys/wait.h>
 
 #include "distcron/buf.h"
-#include "distcron/dur.h"
 #include "distcron/err.h"
 #include "distcron/exec_local.h"
 #include "distcron/log.h"
@@ -606,14 +605,11 @@ static void
 on_timeout(void *arg)
 {
 	struct exec_proc *p = arg;
-	char d[32];
 
 	p->t_timeout = NULL;
 	if (p->kill_reason != NOT_KILLED)
 		return;
-	dur_format(p->timeout_ms, d, sizeof(d));
-	snprintf(p->res->error, sizeof(p->res->error), "timed out after %s",
-	    d);
+	exec_timed_out(p->res, NULL, p->timeout_ms);
 	begin_kill(p, EXEC_TIMEOUT);
 }
 

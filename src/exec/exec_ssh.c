@@ -377,7 +377,6 @@ static struct exec_result *
 proc_result(struct exec_proc *p)
 {
 	struct exec_result *res = calloc(1, sizeof(*res));
-	char d[32];
 
 	if (res == NULL)
 		return NULL;
@@ -393,8 +392,7 @@ proc_result(struct exec_proc *p)
 		res->outcome = EXEC_EXITED;
 	res->ok = res->outcome == EXEC_EXITED && res->exit_code == 0;
 	if (p->kill_reason == EXEC_TIMEOUT) {
-		dur_format(p->timeout_ms, d, sizeof(d));
-		snprintf(res->error, sizeof(res->error), "timed out after %s", d);
+		exec_timed_out(res, NULL, p->timeout_ms);
 		if (p->error[0] != '\0') {
 			size_t len = strlen(res->error);
 
