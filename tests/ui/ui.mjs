@@ -1,0 +1,224 @@
+// ui.mjs URL TOKEN READ_TOKEN SHOTS_DIR - the dashboard in headless Debian
+// chromium (playwright-core), against the daemon tests/integration/ui.sh
+// started.  Prints "ok - CHECK" / "FAIL - CHECK" per named check, writes a
+// screenshot of each view into SHOTS_DIR, exits 1 when a check failed.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+
+const [url, token, readToken, shots] = process.argv.slice(2);
+const ui = `${url}/ui/`;
+let failed = 0;
+const dialogs = [];
+const cspErrors = [];
+
+function check(name, ok, detail) {
+  console.log(`${ok ? 'ok' : 'FAIL'} - ${name}${!ok && detail ? ` (${detail})` : ''}`);
+  if (!ok) failed++;
+}
+
+// Runs one step: passes when fn returns nothing or true; a string (what
+// was seen), false or an exception (a timeout waiting for the page) fail it.
+async function step(name, fn) {
+  try {
+    const r = await fn();
+    check(name, r === undefined || r === true, typeof r === 'string' ? r : 'false');
+  } catch (e) {
+    check(name, false, e.message.split('\n')[0]);
+  }
+}
+
+async function api(path, tok = token) {
+  const r = await fetch(url + path, { headers: { Authorization: `Bearer ${tok}` } });
+  return r.json();
+}
+
+async function shot(page, name) {
+  const path = `${shots}/${name}.png`;
+  await page.screenshot({ path });
+  console.log(`# screenshot: ${path}`);
+}
+
+async function newPage(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(15000);
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+  page.on('console', (m) => {
+    if (/Content.Security.Policy|Refused to/i.test(m.text())) cspErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => cspErrors.push(`page error: ${e.message}`));
+  return page;
+}
+
+async function signIn(page, tok) {
+  await page.goto(ui);
+  await page.fill('#token', tok);
+  await page.click('form.signin button[type=submit]');
+}
+
+const statusText = (page) => page.locator('#run-status .badge').innerText();
+
+mkdirSync(shots, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox'],
+});
+const page = await newPage(browser);
+
+await step('the /ui/ answer carries the CSP, and the API still wants a token', async () => {
+  const r = await fetch(ui);
+  const csp = r.headers.get('content-security-policy') || '';
+  const api401 = (await fetch(`${url}/jobs`)).status;
+  return (csp.includes("script-src 'self'") && !csp.includes('unsafe') && api401 === 401) ||
+    `csp=${csp} GET /jobs without token=${api401}`;
+});
+
+await step('a wrong token is refused with the message shown', async () => {
+  await page.goto(ui);
+  await shot(page, 'signin');
+  await signIn(page, `${token}-wrong`);
+  await page.waitForSelector('#signin-msg.error');
+  const msg = await page.locator('#signin-msg').innerText();
+  const stored = await page.evaluate(() => sessionStorage.length);
+  return (/wrong token/i.test(msg) && /401/.test(msg) && stored === 0) || `message "${msg}"`;
+});
+
+await step('sign in with the full token: the example jobs appear', async () => {
+  await signIn(page, token);
+  for (const j of ['hello', 'heartbeat', 'disk-usage'])
+    await page.waitForSelector(`tr[data-job="${j}"]`, { timeout: 10000 });
+  const inLocal = await page.evaluate(() => localStorage.length + document.cookie.length);
+  await shot(page, 'jobs');
+  return inLocal === 0 || 'the token went beyond sessionStorage';
+});
+
+await step('the filter box narrows the jobs to those matching', async () => {
+  await page.fill('#job-filter', 'load average');
+  await page.waitForFunction(() => document.querySelectorAll('tr[data-job]').length === 1);
+  const only = await page.locator('tr[data-job]').getAttribute('data-job');
+  await page.fill('#job-filter', '');
+  await page.waitForSelector('tr[data-job="hello"]');
+  return only === 'heartbeat' || `left ${only}`;
+});
+
+await step('keyboard: Tab reaches the nav links and Enter opens a view', async () => {
+  await page.reload();		// the focus starts at the top, still signed in
+  await page.waitForSelector('tr[data-job="hello"]');
+  let on = '';
+  const seen = [];
+  for (let i = 0; i < 10 && on !== '#/nodes'; i++) {
+    await page.keyboard.press('Tab');
+    on = await page.evaluate(() => document.activeElement.getAttribute('href') ||
+      document.activeElement.id || document.activeElement.tagName);
+    seen.push(on);
+  }
+  if (on !== '#/nodes') return `Tab never reached the Nodes link: ${seen.join(' ')}`;
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('tr[data-node="local"]', { timeout: 5000 });
+  await shot(page, 'nodes');
+  return page.url().endsWith('#/nodes') || page.url();
+});
+
+let runId = null;
+await step('run now: the run page shows the run live until it succeeds, without a reload', async () => {
+  await page.goto(`${ui}#/job/slow`);
+  await page.waitForSelector('#run-now');
+  await page.evaluate(() => { window.notReloaded = true; });
+  await page.click('#run-now');
+  await page.waitForURL(/#\/run\/\d+$/);
+  runId = page.url().replace(/.*#\/run\//, '');
+  const seen = new Set();
+  for (let i = 0; i < 100; i++) {
+    try { seen.add(await statusText(page)); } catch { /* not drawn yet */ }
+    if ([...seen].some((s) => /succeeded/.test(s))) break;
+    await page.waitForTimeout(200);
+  }
+  const still = await page.evaluate(() => window.notReloaded === true);
+  await shot(page, 'run');
+  const list = [...seen].join(', ');
+  return (still && /running|pending/.test(list) && /succeeded/.test(list)) ||
+    `statuses seen: ${list}; page kept: ${still}`;
+});
+
+await step('its output is shown', async () => {
+  const out = await page.locator('pre[data-stream="stdout"]').innerText();
+  return /slow run done/.test(out) || `stdout: ${out}`;
+});
+
+await step('pause then resume: the page and the API agree', async () => {
+  await page.goto(`${ui}#/job/slow`);
+  await page.click('#pause');
+  await page.waitForSelector('#resume');
+  await page.waitForSelector('.badge[data-status="paused"]');
+  const p1 = (await api('/jobs/slow')).state.paused;
+  await page.click('#resume');
+  await page.waitForSelector('#pause');
+  await page.waitForFunction(() => !document.querySelector('#main dl .badge[data-status="paused"]'));
+  const p2 = (await api('/jobs/slow')).state.paused;
+  await shot(page, 'job');
+  return (p1 === true && p2 === false) || `paused after pause: ${p1}, after resume: ${p2}`;
+});
+
+await step('HTML in a job\'s output and description is shown as text, no script runs', async () => {
+  await page.goto(`${ui}#/jobs`);
+  const row = page.locator('tr[data-job="xss"]');
+  await row.waitFor();
+  const desc = await row.locator('td').first().locator('.sub').innerText();
+  await page.goto(`${ui}#/job/xss`);
+  await page.click('#run-now');
+  await page.waitForURL(/#\/run\/\d+$/);
+  await page.locator('#run-status .badge[data-status="SUCCESS"]').waitFor({ timeout: 20000 });
+  const out = await page.locator('pre[data-stream="stdout"]').innerText();
+  const scripts = await page.evaluate(() => [...document.scripts].map((s) => s.src || 'inline'));
+  const imgs = await page.locator('#main img').count();
+  await page.waitForTimeout(500);
+  if (!out.includes('<script>alert(1)</script>')) return `stdout shown: ${out}`;
+  if (!desc.includes('<img src=x onerror=alert(2)>')) return `description shown: ${desc}`;
+  if (scripts.length !== 1 || !scripts[0].endsWith('/ui/app.js')) return `scripts: ${scripts}`;
+  if (imgs !== 0) return `${imgs} img elements made from data`;
+  return dialogs.length === 0 || `dialogs: ${dialogs}`;
+});
+
+await step('the runs view lists the runs', async () => {
+  await page.goto(`${ui}#/runs`);
+  await page.waitForSelector(`tr[data-run="${runId}"]`);
+  await shot(page, 'runs');
+});
+
+await step('the outbox view shows each sink', async () => {
+  await page.goto(`${ui}#/outbox`);
+  await page.waitForSelector('table[aria-label="Sinks"] tbody tr');
+  await shot(page, 'outbox');
+});
+
+await step('the cluster view is not offered outside cluster mode', async () =>
+  page.locator('#nav-cluster').isHidden());
+
+await step('sign out forgets the token', async () => {
+  await page.click('#signout');
+  await page.waitForSelector('#token');
+  return (await page.evaluate(() => sessionStorage.length)) === 0;
+});
+
+const ro = await newPage(browser);
+await step('a read-only token sees no action buttons', async () => {
+  await signIn(ro, readToken);
+  await ro.waitForSelector('tr[data-job="slow"]');
+  await ro.goto(`${ui}#/job/slow`);
+  await ro.waitForSelector('#definition:not(:empty)');
+  const onJob = await ro.locator('#run-now, #pause, #resume').count();
+  const said = await ro.locator('#access').isVisible();
+  await ro.goto(`${ui}#/run/${runId}`);
+  await ro.waitForSelector('#run-status');
+  const onRun = await ro.locator('#cancel').count();
+  await ro.goto(`${ui}#/job/slow`);
+  await ro.waitForSelector('#definition:not(:empty)');
+  await shot(ro, 'job-read-only');
+  return (onJob === 0 && onRun === 0 && said) ||
+    `${onJob} job buttons, ${onRun} cancel, "read-only token" shown: ${said}`;
+});
+
+check('no CSP violation or page error from the dashboard', cspErrors.length === 0,
+  cspErrors.join(' | '));
+await browser.close();
+process.exit(failed ? 1 : 0);
