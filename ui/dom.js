@@ -147,14 +147,15 @@ export function table(label, headers, rows) {
     h('tbody', {}, rows));
 }
 
-// "Previous" / "Next" buttons; either handler null disables it.
-export function pager(label, prev, next, info) {
+// "Previous" / "Next" buttons (or the words given); either handler null
+// disables it.
+export function pager(label, prev, next, info, words = ['Previous', 'Next']) {
   return h('div', { class: 'pager', role: 'navigation', 'aria-label': label },
     h('button', { type: 'button', disabled: !prev, onclick: prev,
-      'data-page': 'prev' }, '\u2190 Previous'),
+      'data-page': 'prev' }, `\u2190 ${words[0]}`),
     h('span', { class: 'muted', text: info || '' }),
     h('button', { type: 'button', disabled: !next, onclick: next,
-      'data-page': 'next' }, 'Next \u2192'));
+      'data-page': 'next' }, `${words[1]} \u2192`));
 }
 
 export function jobLink(name) {

@@ -100,7 +100,7 @@ export function jobView(root, name) {
       fillIfChanged(runsBox, [runs, st.before], () => [
         runs.length ? timeline(runs) : h('p', { class: 'muted', text: 'No run yet.' }),
         pager('Runs pages', newer(), older(runs),
-          st.before ? `runs before #${st.before}` : 'newest runs')]);
+          st.before ? `runs before #${st.before}` : 'newest runs', ['Newer', 'Older'])]);
     },
   };
 }

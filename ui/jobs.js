@@ -3,7 +3,7 @@
 // a thousand jobs stay quick.  The filter box and sort buttons redraw only
 // the table's body; a refresh whose data did not change redraws nothing.
 
-import { h, fill, fillIfChanged, badge, when, absAsGiven, absLocal,
+import { h, fill, badge, when, absAsGiven, absLocal,
   viewerZone, table, pager, jobLink } from './dom.js';
 import { allJobs } from './api.js';
 

@@ -38,7 +38,7 @@ export function runsView(root) {
         pager('Runs pages',
           st.before !== null ? () => { st.before = st.stack.pop() ?? null; refreshNow(); } : null,
           runs.length >= N ? () => { st.stack.push(st.before); st.before = runs[runs.length - 1].id; refreshNow(); } : null,
-          st.before ? `runs before #${st.before}` : 'newest runs')]);
+          st.before ? `runs before #${st.before}` : 'newest runs', ['Newer', 'Older'])]);
     },
   };
 }
