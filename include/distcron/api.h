@@ -11,7 +11,8 @@
  *
  * Endpoints (distcrond's paths keep working), all JSON unless noted:
  *   GET    /health                      {"status": "ok"} (no auth)
- *   GET    /                            {"links": {...}}
+ *   GET    /                            {"links": {...}, "access": "full"
+ *                                        or "read" (the token's access)}
  *   GET    /jobs?after=&limit=          {"jobs": [summary...], "next_after"}
  *   GET    /jobs/{name}                 {"name", "definition", "state"}
  *   GET    /jobs/{name}/reports?limit=&before=   {"reports": [report...]}

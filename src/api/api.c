@@ -1075,6 +1075,8 @@ subject(struct req *r, char *out, size_t outlen)
 	return out;
 }
 
+/* The links, and what the token may do: "access": "full" or "read" (a
+ * client such as the dashboard hides the writes a read token cannot). */
 static enum MHD_Result
 h_root(struct req *r)
 {
@@ -1098,6 +1100,8 @@ h_root(struct req *r)
 		    json_object_new_string(path));
 	}
 	json_object_object_add(o, "links", links);
+	json_object_object_add(o, "access", json_object_new_string(
+	    r->acc == ACC_FULL ? "full" : "read"));
 	return reply_obj(r, 200, o);
 }
 

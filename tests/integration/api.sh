@@ -11,7 +11,8 @@ api_setup
 cat >"$N/local.json" <<'X'
 {"roles": ["worker"], "connection_type": "local"}
 X
-api_daemon_start
+READ_TOKEN=read-only-token-for-api-sh
+api_daemon_start --api-read-token "$READ_TOKEN"
 check "daemon starts and listens" test -n "$PORT"
 check "api.token generated with mode 0600" \
     test "$(stat -c %a "$S/api.token")" = 600
@@ -30,6 +31,10 @@ noauth DELETE /jobs/x -H "Authorization: Bearer $TOKEN-x"
 check "DELETE with a token that only starts right: 401" status_is 401
 req GET /
 check "GET / links" body "'jobs' in b['links']"
+check "  and the full token's access" body "b['access'] == 'full'"
+noauth GET / -H "Authorization: Bearer $READ_TOKEN"
+check "GET / with the read-only token: access read" body \
+    "b['access'] == 'read' and 'jobs' in b['links']"
 
 # ---- jobs ----
 cat >"$T/hello.json" <<'X'

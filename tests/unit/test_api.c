@@ -1272,7 +1272,28 @@ test_backend_success(void **state)
 	expect_json(&r, 200, "{\"links\": {\"jobs\": \"/jobs\", \"runs\": "
 	    "\"/runs\", \"nodes\": \"/nodes\", \"health\": \"/health\", "
 	    "\"monitor\": \"/monitor\", \"metrics\": \"/metrics\", "
-	    "\"tasks\": \"/tasks\", \"outbox\": \"/outbox\"}}");
+	    "\"tasks\": \"/tasks\", \"outbox\": \"/outbox\"}, "
+	    "\"access\": \"full\"}");
+}
+
+/* GET / tells the client what its token may do: a read-only token gets
+ * "read" (a dashboard hides its buttons), the full token "full". */
+static void
+test_root_access(void **state)
+{
+	struct fixture *f = *state;
+	struct resp r;
+	json_object *o;
+
+	assert_int_equal(http(f, "GET", "/", READ_TOKEN, NULL, &r), 200);
+	o = body_json(&r);
+	assert_string_equal(jstr(o, "access"), "read");
+	assert_non_null(jget(o, "links.jobs"));
+	json_object_put(o);
+	assert_int_equal(http(f, "GET", "/", f->token, NULL, &r), 200);
+	o = body_json(&r);
+	assert_string_equal(jstr(o, "access"), "full");
+	json_object_put(o);
 }
 
 /* GET /outbox for either token; POST /outbox/retry for the full token
@@ -1792,6 +1813,7 @@ main(void)
 		T(test_body_limits),
 		T(test_backend_errors),
 		T(test_backend_success),
+		T(test_root_access),
 		T(test_outbox_routes),
 		T(test_runs_list),
 		T(test_runs_bad_params),
