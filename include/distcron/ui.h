@@ -45,9 +45,16 @@ bool ui_etag_matches(const char *inm, const char *etag);
 
 struct MHD_Connection;
 
+/* True for a browser's GET or HEAD of "/" (Accept names text/html, no
+ * Authorization header), which ui_answer() sends to /ui/; API clients,
+ * which send a token or no such Accept, get GET / as before. */
+bool ui_for_browser(struct MHD_Connection *c, const char *url,
+    const char *method);
+
 /*
  * Queues the answer to a /ui request on c: the file (200, or 304 when
- * If-None-Match names its ETag), 308 to "/ui/" for "/ui", 404, or 405
+ * If-None-Match names its ETag), 308 to "/ui/" for "/ui" (303 for "/",
+ * see ui_for_browser), 404, or 405
  * for a method other than GET and HEAD; every answer with the security
  * headers (CSP above, nosniff, no referrer, no framing) and
  * "Cache-Control: no-cache".  Sets *status.  Returns 0, or -ENOMEM when

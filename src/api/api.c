@@ -645,7 +645,8 @@ route_check(struct req *r, const char *url, bool *ok)
 	return MHD_YES;
 }
 
-/* The dashboard's files (ui.c): no token, they hold no data. */
+/* The dashboard's files (ui.c): no token, they hold no data; a browser's
+ * GET / goes to them too. */
 static enum MHD_Result
 ui_reply(struct req *r, const char *url)
 {
@@ -666,7 +667,7 @@ req_check(struct req *r, const char *url)
 	enum MHD_Result ret;
 	bool ok;
 
-	if (ui_path(url))
+	if (ui_path(url) || ui_for_browser(r->conn, url, r->method))
 		return ui_reply(r, url);
 	if (!(method_reads(r) && strcmp(url, "/health") == 0) &&
 	    (acc = auth_check(r->a, r->conn)) == ACC_NONE)

@@ -67,6 +67,20 @@ ui_etag_matches(const char *inm, const char *etag)
 	return false;
 }
 
+bool
+ui_for_browser(struct MHD_Connection *c, const char *url, const char *method)
+{
+	const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_ACCEPT);
+
+	return strcmp(url, "/") == 0 &&
+	    (strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0) &&
+	    accept != NULL && strstr(accept, "text/html") != NULL &&
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION) == NULL;
+}
+
 /* The headers of every answer. */
 static void
 ui_headers(struct MHD_Response *resp)
@@ -125,6 +139,11 @@ ui_answer(struct MHD_Connection *c, const char *url, const char *method,
 		*status = MHD_HTTP_METHOD_NOT_ALLOWED;
 		return ui_text(c, *status, "method not allowed: the dashboard "
 		    "takes GET and HEAD\n", MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	}
+	if (strcmp(url, "/") == 0) {
+		*status = MHD_HTTP_SEE_OTHER;
+		return ui_text(c, *status, "the dashboard is at /ui/\n",
+		    MHD_HTTP_HEADER_LOCATION, UI_PREFIX "/");
 	}
 	if (strcmp(url, UI_PREFIX) == 0) {
 		*status = MHD_HTTP_PERMANENT_REDIRECT;

@@ -73,6 +73,12 @@ await step('the /ui/ answer carries the CSP, and the API still wants a token', a
     `csp=${csp} GET /jobs without token=${api401}`;
 });
 
+await step('the daemon\'s address opens the dashboard in a browser', async () => {
+  await page.goto(`${url}/`);
+  await page.waitForSelector('#token');
+  return page.url() === ui || page.url();
+});
+
 await step('a wrong token is refused with the message shown', async () => {
   await page.goto(ui);
   await shot(page, 'signin');

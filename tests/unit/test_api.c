@@ -1058,6 +1058,15 @@ test_ui_errors(void **state)
 	header_value(&r, "Location", v, sizeof(v));
 	assert_string_equal(v, "/ui/");
 	expect_ui_headers(&r);
+	/* A browser opening the daemon's address gets the dashboard; API
+	 * clients get GET / as before. */
+	assert_int_equal(ui_get(f, "GET", "/",
+	    "Accept: text/html,application/xhtml+xml,*/*;q=0.8", &r), 303);
+	header_value(&r, "Location", v, sizeof(v));
+	assert_string_equal(v, "/ui/");
+	assert_int_equal(ui_get(f, "GET", "/", NULL, &r), 401);
+	assert_int_equal(http(f, "GET", "/", f->token, NULL, &r), 200);
+	assert_non_null(strstr(r.body, "\"links\""));
 	assert_int_equal(http(f, "POST", "/ui/", NULL, "{}", &r), 405);
 	assert_true(has_header(&r, "Allow: GET, HEAD"));
 	expect_ui_headers(&r);
