@@ -16,6 +16,9 @@ function check(name, ok, detail) {
   if (!ok) failed++;
 }
 
+// Waits are locators: waitForFunction's polling evaluates strings, which
+// the page's CSP refuses.
+
 // Runs one step: passes when fn returns nothing or true; a string (what
 // was seen), false or an exception (a timeout waiting for the page) fail it.
 async function step(name, fn) {
@@ -100,7 +103,7 @@ await step('sign in with the full token: the example jobs appear', async () => {
 
 await step('the filter box narrows the jobs to those matching', async () => {
   await page.fill('#job-filter', 'load average');
-  await page.waitForFunction(() => document.querySelectorAll('tr[data-job]').length === 1);
+  await page.locator('tr[data-job]').nth(1).waitFor({ state: 'detached' });
   const only = await page.locator('tr[data-job]').getAttribute('data-job');
   await page.fill('#job-filter', '');
   await page.waitForSelector('tr[data-job="hello"]');
@@ -159,7 +162,7 @@ await step('pause then resume: the page and the API agree', async () => {
   const p1 = (await api('/jobs/slow')).state.paused;
   await page.click('#resume');
   await page.waitForSelector('#pause');
-  await page.waitForFunction(() => !document.querySelector('#main dl .badge[data-status="paused"]'));
+  await page.locator('#main dl .badge[data-status="paused"]').waitFor({ state: 'detached' });
   const p2 = (await api('/jobs/slow')).state.paused;
   await shot(page, 'job');
   return (p1 === true && p2 === false) || `paused after pause: ${p1}, after resume: ${p2}`;
