@@ -128,6 +128,26 @@ await step('keyboard: Tab reaches the nav links and Enter opens a view', async (
   return page.url().endsWith('#/nodes') || page.url();
 });
 
+await step('a refresh of an unchanged view redraws nothing (304 when the API gives ETags)', async () => {
+  const seen = [];
+  const onResp = (r) => {
+    if (new URL(r.url()).pathname === '/nodes')
+      seen.push([r.status(), r.headers().etag || '']);
+  };
+  await page.locator('table[aria-label="Nodes"]').evaluate((t) => { t.dataset.kept = 'yes'; });
+  page.on('response', onResp);
+  await page.waitForTimeout(3500);		// one refresh (every 3 s)
+  page.off('response', onResp);
+  const kept = await page.locator('table[aria-label="Nodes"][data-kept="yes"]').count();
+  if (kept !== 1) return 'the nodes table was drawn again';
+  if (!seen.length) return 'no refresh of /nodes seen';
+  if (!seen.some(([, e]) => e)) {
+    console.log('# the API gives no ETag: every refresh is a 200');
+    return true;
+  }
+  return seen.every(([st]) => st === 304) || `answers: ${JSON.stringify(seen)}`;
+});
+
 let runId = null;
 await step('run now: the run page shows the run live until it succeeds, without a reload', async () => {
   await page.goto(`${ui}#/job/slow`);

@@ -600,7 +600,8 @@ static long
 http(const struct fixture *f, const char *method, const char *path,
     const char *token, const char *body, struct resp *r)
 {
-	struct reqopt o = { body, body != NULL ? strlen(body) : 0, false, NULL };
+	struct reqopt o = { body, body != NULL ? strlen(body) : 0, false,
+	    NULL };
 	CURLcode cc = http_ext(f->base, method, path, token, &o, r);
 
 	if (cc != CURLE_OK)
