@@ -9,12 +9,33 @@ import { h, fill, fillIfChanged, badge, when, span, duration, table, jobLink,
 import { get, del, session } from './api.js';
 import { say, refreshNow } from './app.js';
 
-function output(label, text, cut) {
-  if (!text && !cut) return null;
+// The daemon's marks where it cut a stream (head and tail kept), or where
+// the output memory budget cut it.
+const CUT = /\[\.\.\. distcron: \d+ bytes omitted \.\.\.\]|\[distcron: output cut: [^\]\n]*\]/g;
+
+const hasCut = (t) => !!t && t.search(CUT) >= 0;
+
+// A truncated stream's text with each cut shown as a mark in place, and one
+// at the end when endMark (the item is truncated, no stream has a mark).
+function cutText(text, cut, endMark) {
+  if (!cut) return [text];
+  const parts = [];
+  let last = 0;
+  for (const m of text.matchAll(CUT)) {
+    parts.push(text.slice(last, m.index),
+      h('span', { class: 'cut', text: `\u2702 ${m[0]}` }));
+    last = m.index + m[0].length;
+  }
+  parts.push(text.slice(last));
+  if (endMark) parts.push(h('span', { class: 'cut', text: '\u2702 output cut here (truncated)' }));
+  return parts;
+}
+
+function output(label, text, cut, endMark) {
+  if (!text && !endMark) return null;
   return h('div', {},
     h('h4', { text: label }),
-    h('pre', { class: 'mono output', 'data-stream': label },
-      text || '', cut ? h('span', { class: 'cut', text: '\u2702 output cut here (truncated)' }) : null));
+    h('pre', { class: 'mono output', 'data-stream': label }, cutText(text || '', cut, endMark)));
 }
 
 function summary(r) {
@@ -45,8 +66,9 @@ function items(list) {
   list.map((it) => h('section', { class: 'item', 'data-node': it.node },
     h('h3', {}, 'Output of ', h('span', { class: 'mono', text: it.node }),
       it.live ? ' (so far)' : ''),
-    output('stdout', it.output, it.truncated),
-    output('stderr', it.stderr, false),
+    output('stdout', it.output, it.truncated,
+      it.truncated && !hasCut(it.output) && !hasCut(it.stderr)),
+    output('stderr', it.stderr, it.truncated, false),
     !it.output && !it.stderr ? h('p', { class: 'muted', text: 'No output.' }) : null))];
 }
 

@@ -1,8 +1,8 @@
 #!/bin/sh
 # ui.sh - the web dashboard in a real browser: Debian's chromium, headless,
 # driven by playwright-core (tests/ui/ui.mjs) against a daemon started here
-# with the example jobs, a slow job and one whose output and description
-# are HTML.  Sign-in (wrong, full and read-only tokens), the jobs, a run
+# with the example jobs, a slow job, one with more output than it keeps,
+# and one whose output and description are HTML.  Sign-in (wrong, full and read-only tokens), the jobs, a run
 # watched live to its end, pause and resume, output shown as text and no
 # script run from data, keyboard navigation, the CSP.  Screenshots of each
 # view go to $top_builddir/tests/ui-screenshots/.  Skips without node,
@@ -31,6 +31,10 @@ cat >"$J/xss.json" <<'X'
 {"description": "<img src=x onerror=alert(2)> & \"quoted\" <b>bold</b>",
  "policy": {"hosts": "any", "roles": ["local"]},
  "schedule": {"cron": "0 0 1 1 *"}, "command": "echo '<script>alert(1)</script>'"}
+X
+cat >"$J/big.json" <<'X'
+{"description": "More output than it may keep.", "policy": {"hosts": "any", "roles": ["local"]},
+ "schedule": {"cron": "0 0 1 1 *"}, "command": ["seq", "1", "5000"], "output_limit": "1k"}
 X
 READ=read-only-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 api_daemon_start --api-read-token "$READ"

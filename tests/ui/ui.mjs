@@ -157,21 +157,37 @@ await step('run now: the run page shows the run live until it succeeds, without 
   await page.waitForURL(/#\/run\/\d+$/);
   runId = page.url().replace(/.*#\/run\//, '');
   const seen = new Set();
+  let cancel = false;
   for (let i = 0; i < 100; i++) {
     try { seen.add(await statusText(page)); } catch { /* not drawn yet */ }
+    cancel = cancel || await page.locator('#cancel').isVisible();
     if ([...seen].some((s) => /succeeded/.test(s))) break;
     await page.waitForTimeout(200);
   }
   const still = await page.evaluate(() => window.notReloaded === true);
   await shot(page, 'run');
   const list = [...seen].join(', ');
-  return (still && /running|pending/.test(list) && /succeeded/.test(list)) ||
-    `statuses seen: ${list}; page kept: ${still}`;
+  const gone = await page.locator('#cancel').count() === 0;
+  return (still && /running|pending/.test(list) && /succeeded/.test(list) && cancel && gone) ||
+    `statuses seen: ${list}; page kept: ${still}; cancel shown while running: ${cancel}, gone at the end: ${gone}`;
 });
 
 await step('its output is shown', async () => {
   const out = await page.locator('pre[data-stream="stdout"]').innerText();
   return /slow run done/.test(out) || `stdout: ${out}`;
+});
+
+await step('output cut by output_limit is marked as cut', async () => {
+  const r = await fetch(`${url}/jobs/big/run`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+  const { id } = await r.json();
+  await page.goto(`${ui}#/run/${id}`);
+  await page.locator('#run-status .badge[data-status="SUCCESS"]').waitFor();
+  const out = await page.locator('pre[data-stream="stdout"]').innerText();
+  const mark = page.locator('pre[data-stream="stdout"] .cut');
+  const cut = await mark.count() === 1 && /bytes omitted/.test(await mark.innerText());
+  return (cut && out.startsWith('1\n2\n3\n') && out.trimEnd().endsWith('\n5000') &&
+    !out.includes('\n2500\n')) || `cut marked: ${cut}; output ${JSON.stringify(out.slice(0, 20))}` +
+    `...${JSON.stringify(out.slice(-20))}`;
 });
 
 await step('pause then resume: the page and the API agree', async () => {
