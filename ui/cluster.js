@@ -11,13 +11,17 @@ function scalars(o) {
     .map(([k, v]) => [h('dt', { text: k.replace(/_/g, ' ') }), h('dd', { text: v === null ? '\u2014' : String(v) })]));
 }
 
+// A member's start: UNIX seconds, or an API time.
+const at = (v) => (typeof v === 'number' ? new Date(v * 1000).toISOString() : v);
+
 function draw(c) {
   const m = c.cluster || {};
   const members = m.members || c.members || [];
-  const mism = c.mismatch_jobs || m.mismatch_jobs || [];
+  const mism = Array.isArray(c.mismatch) ? c.mismatch : [];
   return [
-    mism.length ? h('p', { class: 'msg warn', role: 'alert' },
-      '\u26a0 Job files differ between members: ', mism.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(', ')) : null,
+    mism.length ? h('div', { class: 'msg warn', role: 'alert' },
+      `\u26a0 Job files differ between members (${c.mismatch_jobs ?? mism.length} jobs):`,
+      h('ul', {}, mism.map((line) => h('li', { class: 'mono', text: String(line) })))) : null,
     h('h2', { text: 'This member' }), scalars(c),
     c.claims && typeof c.claims === 'object' ? [h('h2', { text: 'Claims' }), scalars(c.claims)] : null,
     h('h2', { text: 'Members' }),
@@ -25,7 +29,7 @@ function draw(c) {
       members.map((x) => h('tr', {},
         h('td', { class: 'mono' }, x.member, x.self ? ' (this one)' : ''),
         h('td', { text: x.host || '' }), h('td', { text: String(x.pid ?? '') }),
-        h('td', {}, when(x.started)), h('td', { text: x.version || '' }),
+        h('td', {}, when(at(x.started))), h('td', { text: x.version || '' }),
         h('td', { class: 'num', text: String(x.owned_jobs ?? '') })))),
     (c.endpoints || m.endpoints) ? [h('h2', { text: 'etcd endpoints' }),
       table('etcd endpoints', ['URL', 'Current', 'Healthy'], (c.endpoints || m.endpoints).map((e) =>

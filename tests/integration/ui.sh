@@ -4,7 +4,8 @@
 # with the example jobs, a slow job, one with more output than it keeps,
 # and one whose output and description are HTML.  Sign-in (wrong, full and read-only tokens), the jobs, a run
 # watched live to its end, pause and resume, output shown as text and no
-# script run from data, keyboard navigation, the CSP.  Screenshots of each
+# script run from data, keyboard navigation, the CSP; the cluster view on
+# a two-member cluster whose job files differ, when etcd is installed.  Screenshots of each
 # view go to $top_builddir/tests/ui-screenshots/.  Skips without node,
 # chromium or tests/ui/node_modules (scripts/deps.sh installs them), but
 # fails under CI=true.
@@ -53,6 +54,29 @@ shots_made() {
 }
 check "a screenshot of each view" shots_made signin jobs job run runs nodes \
     outbox job-read-only
+# ---- the cluster view, on a two-member cluster (when etcd is installed) ----
+if command -v etcd >/dev/null && command -v etcdctl >/dev/null; then
+	. "$top_srcdir/tests/integration/etcd_lib.sh"
+	. "$top_srcdir/tests/integration/cluster_lib.sh"
+	etcd_require
+	chain_exit cluster_kill_all
+	etcd_start 1
+	cluster_start 1
+	# m2 has a job file m1 lacks: a mismatch the view must warn about.
+	printf '{"policy": {"hosts": "any", "roles": ["local"]}, "schedule": "0 3 * * *", "command": ["true"]}\n' \
+	    >"$J/extra.json"
+	cluster_start 2
+	check "a two-member cluster is up" wait_for 20 cluster_all_see 2
+	cluster_use 1
+	run env CHROMIUM="$chromium" node "$top_srcdir/tests/ui/cluster.mjs" \
+	    "$URL" "$TOKEN" "$shots"
+	cat "$T/out"
+	[ -s "$T/err" ] && sed 's/^/  | /' "$T/err" | head -20
+	check "the browser checks of the cluster view passed" test "$rc" -eq 0
+	check "  a screenshot of it" shots_made cluster
+else
+	echo "# etcd or etcdctl missing: the cluster view is not checked"
+fi
 check "no token in the daemon's log" sh -c "! grep -qF -e '$TOKEN' -e '$READ' '$T/daemon.log'"
 daemon_log_report "$T/daemon.log"
 finish

@@ -1,72 +1,18 @@
 // ui.mjs URL TOKEN READ_TOKEN SHOTS_DIR - the dashboard in headless Debian
-// chromium (playwright-core), against the daemon tests/integration/ui.sh
-// started.  Prints "ok - CHECK" / "FAIL - CHECK" per named check, writes a
-// screenshot of each view into SHOTS_DIR, exits 1 when a check failed.
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+// chromium (playwright-core, through lib.mjs), against the daemon
+// tests/integration/ui.sh started.  Prints "ok - CHECK" / "FAIL - CHECK"
+// per named check, writes a screenshot of each view into SHOTS_DIR, exits
+// 1 when a check failed.
+import { start } from './lib.mjs';
 
 const [url, token, readToken, shots] = process.argv.slice(2);
-const ui = `${url}/ui/`;
-let failed = 0;
-const dialogs = [];
-const cspErrors = [];
-
-function check(name, ok, detail) {
-  console.log(`${ok ? 'ok' : 'FAIL'} - ${name}${!ok && detail ? ` (${detail})` : ''}`);
-  if (!ok) failed++;
-}
-
-// Waits are locators: waitForFunction's polling evaluates strings, which
-// the page's CSP refuses.
-
-// Runs one step: passes when fn returns nothing or true; a string (what
-// was seen), false or an exception (a timeout waiting for the page) fail it.
-async function step(name, fn) {
-  try {
-    const r = await fn();
-    check(name, r === undefined || r === true, typeof r === 'string' ? r : 'false');
-  } catch (e) {
-    check(name, false, e.message.split('\n')[0]);
-  }
-}
-
-async function api(path, tok = token) {
-  const r = await fetch(url + path, { headers: { Authorization: `Bearer ${tok}` } });
-  return r.json();
-}
-
-async function shot(page, name) {
-  const path = `${shots}/${name}.png`;
-  await page.screenshot({ path });
-  console.log(`# screenshot: ${path}`);
-}
-
-async function newPage(browser) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(15000);
-  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
-  page.on('console', (m) => {
-    if (/Content.Security.Policy|Refused to/i.test(m.text())) cspErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => cspErrors.push(`page error: ${e.message}`));
-  return page;
-}
-
-async function signIn(page, tok) {
-  await page.goto(ui);
-  await page.fill('#token', tok);
-  await page.click('form.signin button[type=submit]');
-}
+const t = await start(url, shots);
+const { ui, step, shot, signIn, dialogs } = t;
+const api = (path, tok = token) => t.api(path, tok);
 
 const statusText = (page) => page.locator('#run-status .badge').innerText();
 
-mkdirSync(shots, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox'],
-});
-const page = await newPage(browser);
+const page = await t.newPage();
 
 await step('the /ui/ answer carries the CSP, and the API still wants a token', async () => {
   const r = await fetch(ui);
@@ -245,7 +191,7 @@ await step('sign out forgets the token', async () => {
   return (await page.evaluate(() => sessionStorage.length)) === 0;
 });
 
-const ro = await newPage(browser);
+const ro = await t.newPage();
 await step('a read-only token sees no action buttons', async () => {
   await signIn(ro, readToken);
   await ro.waitForSelector('tr[data-job="slow"]');
@@ -263,7 +209,4 @@ await step('a read-only token sees no action buttons', async () => {
     `${onJob} job buttons, ${onRun} cancel, "read-only token" shown: ${said}`;
 });
 
-check('no CSP violation or page error from the dashboard', cspErrors.length === 0,
-  cspErrors.join(' | '));
-await browser.close();
-process.exit(failed ? 1 : 0);
+await t.end();
