@@ -27,9 +27,19 @@ const routes = {
 let current = null;	// { view, timer, gen }
 let gen = 0;
 
+let sayUntil = 0;	// an action's message stays this long over "Updated"
+
+// The status line: what an action did (kept for 5 s), or an error.
 export function say(text, error) {
   status.textContent = text;
   status.classList.toggle('error', !!error);
+  sayUntil = text ? Date.now() + 5000 : 0;
+}
+
+function sayUpdated() {
+  if (Date.now() < sayUntil) return;
+  status.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+  status.classList.remove('error');
 }
 
 function stop() {
@@ -48,8 +58,7 @@ async function tick(my) {
   try {
     await current.view.refresh();
     if (!current || current.gen !== my) return;
-    const t = new Date();
-    say(`Updated ${t.toLocaleTimeString()}`);
+    sayUpdated();
   } catch (e) {
     if (e instanceof AuthError) return signOut('The API refused the token (401): sign in again.');
     say(e.message, true);

@@ -2,7 +2,8 @@
 # ui.sh - the web dashboard in a real browser: Debian's chromium, headless,
 # driven by playwright-core (tests/ui/ui.mjs) against a daemon started here
 # with the example jobs, a slow job, one with more output than it keeps,
-# and one whose output and description are HTML.  Sign-in (wrong, full and read-only tokens), the jobs, a run
+# one whose output and description are HTML, and one whose failure report
+# is parked.  Sign-in (wrong, full and read-only tokens), the jobs, a run
 # watched live to its end, pause and resume, output shown as text and no
 # script run from data, keyboard navigation, the CSP; the cluster view on
 # a two-member cluster whose job files differ, when etcd is installed.  Screenshots of each
@@ -39,6 +40,18 @@ cat >"$J/big.json" <<'X'
 X
 READ=read-only-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 api_daemon_start --api-read-token "$READ"
+# A failure report its webhook refuses (the API itself, 401): parked in the
+# outbox, for the outbox view's retry button.
+cat >"$J/notified.json" <<X
+{"policy": {"hosts": "any", "roles": ["local"]}, "schedule": {"cron": "0 0 1 1 *"},
+ "command": "exit 3", "notify": {"on": ["failure"],
+ "webhook": {"url": "http://127.0.0.1:$PORT/no-such-hook"}}}
+X
+parked() { req GET /outbox && body "len(b['parked']) >= 1"; }
+check "the job with a refused webhook is loaded" wait_for 10 sh -c \
+    "curl -sf -H 'Authorization: Bearer $TOKEN' $URL/jobs/notified >/dev/null"
+req POST /jobs/notified/run
+check "  its failure report is parked" wait_for 20 parked
 
 shots=$top_builddir/tests/ui-screenshots
 run env CHROMIUM="$chromium" \

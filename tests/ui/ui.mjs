@@ -176,10 +176,16 @@ await step('the runs view lists the runs', async () => {
   await shot(page, 'runs');
 });
 
-await step('the outbox view shows each sink', async () => {
+await step('the outbox view shows each sink and the parked report, which Retry re-queues', async () => {
   await page.goto(`${ui}#/outbox`);
   await page.waitForSelector('table[aria-label="Sinks"] tbody tr');
+  const row = page.locator('table[aria-label="Parked entries"] tbody tr', { hasText: 'notified' });
+  await row.first().waitFor();
   await shot(page, 'outbox');
+  await row.first().locator('button.retry').click();
+  await page.locator('#status', { hasText: 're-queued' }).waitFor();
+  return /1 re-queued/.test(await page.locator('#status').innerText()) ||
+    await page.locator('#status').innerText();
 });
 
 await step('the cluster view is not offered outside cluster mode', async () =>
@@ -202,11 +208,14 @@ await step('a read-only token sees no action buttons', async () => {
   await ro.goto(`${ui}#/run/${runId}`);
   await ro.waitForSelector('#run-status');
   const onRun = await ro.locator('#cancel').count();
+  await ro.goto(`${ui}#/outbox`);
+  await ro.locator('table[aria-label="Parked entries"] tbody tr').first().waitFor();
+  const onOutbox = await ro.locator('button.retry, #retry-all').count();
   await ro.goto(`${ui}#/job/slow`);
   await ro.waitForSelector('#definition:not(:empty)');
   await shot(ro, 'job-read-only');
-  return (onJob === 0 && onRun === 0 && said) ||
-    `${onJob} job buttons, ${onRun} cancel, "read-only token" shown: ${said}`;
+  return (onJob === 0 && onRun === 0 && onOutbox === 0 && said) ||
+    `${onJob} job buttons, ${onRun} cancel, ${onOutbox} retry, "read-only token" shown: ${said}`;
 });
 
 await t.end();
