@@ -4,7 +4,7 @@
 // reads the API and updates only what changed; the loop calls refresh()
 // every few seconds (every second on a live run) without reloading.
 
-import { h, fill } from './dom.js';
+import { h, fill, retime } from './dom.js';
 import { session, signIn, get, AuthError } from './api.js';
 import { jobsView } from './jobs.js';
 import { jobView } from './job.js';
@@ -58,6 +58,7 @@ async function tick(my) {
   try {
     await current.view.refresh();
     if (!current || current.gen !== my) return;
+    retime(main);
     sayUpdated();
   } catch (e) {
     if (e instanceof AuthError) return signOut('The API refused the token (401): sign in again.');

@@ -84,7 +84,7 @@ export function relative(iso, now = Date.now()) {
 export function when(iso) {
   if (!iso) return h('span', { class: 'muted', text: '\u2014' });
   return h('span', {},
-    h('time', { datetime: iso, title: `${absLocal(iso)} (${ZONE})` },
+    h('time', { class: 'rel', datetime: iso, title: `${absLocal(iso)} (${ZONE})` },
       relative(iso)),
     h('span', { class: 'sub', text: `${absLocal(iso)} ${ZONE}` }));
 }
@@ -164,4 +164,14 @@ export function jobLink(name) {
 
 export function runLink(id, text) {
   return h('a', { href: `#/run/${encodeURIComponent(id)}` }, text || `#${id}`);
+}
+
+// Brings every relative time under root up to now, in place (a view not
+// redrawn because its data did not change still says "5 min ago" rightly).
+export function retime(root) {
+  const now = Date.now();
+  for (const el of root.querySelectorAll('time.rel')) {
+    const txt = relative(el.getAttribute('datetime'), now);
+    if (el.textContent !== txt) el.textContent = txt;
+  }
 }

@@ -74,7 +74,7 @@ await step('keyboard: Tab reaches the nav links and Enter opens a view', async (
   return page.url().endsWith('#/nodes') || page.url();
 });
 
-await step('a refresh of an unchanged view redraws nothing (304 when the API gives ETags)', async () => {
+await step('a refresh of an unchanged view redraws nothing but its relative times (304 when the API gives ETags)', async () => {
   const seen = [];
   const onResp = (r) => {
     if (new URL(r.url()).pathname === '/nodes')
@@ -84,6 +84,9 @@ await step('a refresh of an unchanged view redraws nothing (304 when the API giv
   page.on('response', onResp);
   await page.waitForTimeout(3500);		// one refresh (every 3 s)
   page.off('response', onResp);
+  const since = page.locator('tr[data-node="local"] time.rel');
+  await since.evaluate((el) => { el.textContent = 'stale'; });
+  await page.locator('tr[data-node="local"] time.rel', { hasText: 'stale' }).waitFor({ state: 'detached', timeout: 5000 });
   const kept = await page.locator('table[aria-label="Nodes"][data-kept="yes"]').count();
   if (kept !== 1) return 'the nodes table was drawn again';
   if (!seen.length) return 'no refresh of /nodes seen';
