@@ -36,7 +36,7 @@ for f in "$@"; do
 		exit 1 ;;
 	esac
 	ctype "$f" >/dev/null
-	echo "static const unsigned char f$n[] = {"
+	echo "static const unsigned char f${n}[] = {"
 	od -An -v -tx1 "$srcdir/$f" | sed -e 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'
 	echo '0 };'
 	n=$((n + 1))
