@@ -68,3 +68,20 @@ DC_BUILD_PKGS="$DC_BUILD_PKGS librabbitmq-dev"
 # amqps:// to an IP address: amqpc.c checks the certificate with OpenSSL.
 DC_BUILD_PKGS="$DC_BUILD_PKGS libssl-dev"
 DC_TEST_PKGS="$DC_TEST_PKGS rabbitmq-server"
+# The dashboard's browser test (tests/integration/ui.sh): Debian's chromium,
+# driven by playwright-core from npm (tests/ui/package-lock.json), which
+# dc_ui_deps installs; node and npm from Debian when the machine has none.
+DC_TEST_PKGS="$DC_TEST_PKGS chromium"
+command -v npm >/dev/null 2>&1 || DC_TEST_PKGS="$DC_TEST_PKGS nodejs npm"
+
+# dc_ui_deps: npm ci in tests/ui when its node_modules is missing or older
+# than the lock file (a failure leaves ui.sh to skip, or fail under CI).
+dc_ui_deps() {
+	_d=$DC_TOP/tests/ui
+	[ -f "$_d/node_modules/.package-lock.json" ] &&
+	    [ ! "$_d/package-lock.json" -nt "$_d/node_modules/.package-lock.json" ] &&
+	    return 0
+	echo "==> npm ci (tests/ui)"
+	(cd "$_d" && npm ci --no-audit --no-fund --silent) ||
+	    echo "warning: npm ci failed in tests/ui" >&2
+}

@@ -68,6 +68,7 @@
 #include "distcron/secrets.h"
 #include "distcron/store.h"
 #include "distcron/tz.h"
+#include "distcron/ui.h"
 
 #define TOKEN_MAX	256		/* longest accepted token */
 #define TOKEN_RANDOM	32		/* bytes of a generated token */
@@ -685,6 +686,20 @@ route_check(struct req *r, const char *url, bool *ok)
 	return MHD_YES;
 }
 
+/* The dashboard's files (ui.c): no token, they hold no data; a browser's
+ * GET / goes to them too. */
+static enum MHD_Result
+ui_reply(struct req *r, const char *url)
+{
+	unsigned status;
+
+	r->answered = true;
+	if (ui_answer(r->conn, url, r->method, &status) != 0)
+		return MHD_NO;
+	count_status(r->a, status);
+	return MHD_YES;
+}
+
 /* The checks that need only the headers; answers on the first failure. */
 static enum MHD_Result
 req_check(struct req *r, const char *url)
@@ -693,6 +708,8 @@ req_check(struct req *r, const char *url)
 	enum MHD_Result ret;
 	bool ok;
 
+	if (ui_path(url) || ui_for_browser(r->conn, url, r->method))
+		return ui_reply(r, url);
 	if (!(method_reads(r) && strcmp(url, "/health") == 0) &&
 	    (acc = auth_check(r->a, r->conn)) == ACC_NONE)
 		return reply_error_hdr(r, 401, NULL,

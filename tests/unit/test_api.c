@@ -42,6 +42,7 @@
 #include "distcron/runjson.h"
 #include "distcron/store.h"
 #include "distcron/tz.h"
+#include "distcron/ui.h"
 
 #define READ_TOKEN	"read-only-token-0123456789"
 #define BODY_MAX	4096
@@ -956,6 +957,177 @@ test_not_found_and_method(void **state)
 	assert_int_equal(fake_calls(), 1);
 }
 
+/* ---- the dashboard's files (ui.c) ---- */
+
+/* GET or HEAD of a /ui path without a token, with an optional extra
+ * header line; returns the status. */
+static long
+ui_get(const struct fixture *f, const char *method, const char *path,
+    const char *header, struct resp *r)
+{
+	struct reqopt o = { NULL, 0, false, header };
+
+	if (http_ext(f->base, method, path, NULL, &o, r) != CURLE_OK)
+		fail_msg("%s %s: %s", method, path, curl_easy_strerror(r->cc));
+	return r->status;
+}
+
+/* The value of response header name (first one), "" when absent. */
+static void
+header_value(const struct resp *r, const char *name, char *out, size_t len)
+{
+	char want[64];
+	const char *p;
+
+	snprintf(want, sizeof(want), "\n%s: ", name);
+	out[0] = '\0';
+	if ((p = strcasestr(r->headers, want)) == NULL)
+		return;
+	p += strlen(want);
+	snprintf(out, len, "%.*s", (int)strcspn(p, "\r\n"), p);
+}
+
+/* Every /ui answer carries the security headers. */
+static void
+expect_ui_headers(const struct resp *r)
+{
+	char v[512];
+
+	header_value(r, "Content-Security-Policy", v, sizeof(v));
+	assert_string_equal(v, UI_CSP);
+	assert_null(strstr(v, "unsafe"));
+	assert_true(has_header(r, "X-Content-Type-Options: nosniff"));
+	assert_true(has_header(r, "Referrer-Policy: no-referrer"));
+	assert_true(has_header(r, "X-Frame-Options: DENY"));
+	assert_true(has_header(r, "Cache-Control: no-cache"));
+}
+
+/* The file under the source tree's ui/, as read from disk. */
+static size_t
+ui_source(const char *name, char *out, size_t len)
+{
+	char path[512];
+	size_t n;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/ui/%s", TEST_SRCDIR, name);
+	assert_non_null(fp = fopen(path, "r"));
+	n = fread(out, 1, len - 1, fp);
+	out[n] = '\0';
+	fclose(fp);
+	return n;
+}
+
+static void
+test_ui_files(void **state)
+{
+	static const char *const files[][2] = {
+		{ "/ui/", "text/html; charset=utf-8" },
+		{ "/ui/index.html", "text/html; charset=utf-8" },
+		{ "/ui/app.js", "text/javascript; charset=utf-8" },
+		{ "/ui/dom.js", "text/javascript; charset=utf-8" },
+		{ "/ui/style.css", "text/css; charset=utf-8" },
+	};
+	struct fixture *f = *state;
+	static char want[65536];
+	struct resp r;
+	char v[128];
+	size_t i, n;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		/* No token: the files hold no data. */
+		assert_int_equal(ui_get(f, "GET", files[i][0], NULL, &r), 200);
+		expect_ui_headers(&r);
+		header_value(&r, "Content-Type", v, sizeof(v));
+		assert_string_equal(v, files[i][1]);
+		header_value(&r, "ETag", v, sizeof(v));
+		assert_true(strlen(v) > 2 && v[0] == '"' && v[strlen(v) - 1] == '"');
+		/* The bytes served are the source file's. */
+		n = ui_source(i == 0 ? "index.html" : files[i][0] + 4, want,
+		    sizeof(want));
+		assert_int_equal(r.len, n);
+		assert_memory_equal(r.body, want, n);
+		assert_int_equal(ui_get(f, "HEAD", files[i][0], NULL, &r), 200);
+		assert_int_equal(r.len, 0);
+		expect_ui_headers(&r);
+	}
+	/* The API itself still wants its token. */
+	assert_int_equal(http(f, "GET", "/jobs", NULL, NULL, &r), 401);
+	assert_int_equal(http(f, "GET", "/uix", NULL, NULL, &r), 401);
+}
+
+static void
+test_ui_etag(void **state)
+{
+	struct fixture *f = *state;
+	char etag[128], line[300], other[128];
+	struct resp r;
+
+	ui_get(f, "GET", "/ui/app.js", NULL, &r);
+	header_value(&r, "ETag", etag, sizeof(etag));
+	snprintf(line, sizeof(line), "If-None-Match: %s", etag);
+	assert_int_equal(ui_get(f, "GET", "/ui/app.js", line, &r), 304);
+	assert_int_equal(r.len, 0);
+	expect_ui_headers(&r);
+	header_value(&r, "ETag", other, sizeof(other));
+	assert_string_equal(other, etag);
+	snprintf(line, sizeof(line), "If-None-Match: \"x\", W/%s", etag);
+	assert_int_equal(ui_get(f, "GET", "/ui/app.js", line, &r), 304);
+	/* Another file's tag, or a changed one, gets the file. */
+	assert_int_equal(ui_get(f, "GET", "/ui/style.css", NULL, &r), 200);
+	header_value(&r, "ETag", other, sizeof(other));
+	assert_string_not_equal(other, etag);
+	snprintf(line, sizeof(line), "If-None-Match: %s", other);
+	assert_int_equal(ui_get(f, "GET", "/ui/app.js", line, &r), 200);
+	assert_true(r.len > 0);
+	assert_int_equal(ui_get(f, "GET", "/ui/app.js",
+	    "If-None-Match: \"0-0\"", &r), 200);
+}
+
+static void
+test_ui_errors(void **state)
+{
+	static const char *const missing[] = {
+		"/ui/../api.token", "/ui/%2e%2e/api.token",
+		"/ui/%2E%2E%2Fapi.token", "/ui/..%2fapi.token", "/ui//index.html",
+		"/ui/./index.html", "/ui/nope.js", "/ui/index.html/",
+		"/ui/INDEX.HTML", "/ui/%69ndex.html",
+	};
+	struct fixture *f = *state;
+	struct resp r;
+	char v[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+		if (ui_get(f, "GET", missing[i], NULL, &r) != 404)
+			fail_msg("GET %s: %ld, expected 404", missing[i],
+			    r.status);
+		expect_ui_headers(&r);
+		assert_null(strstr(r.body, f->token));
+		assert_non_null(strstr(r.body, "not found"));
+	}
+	/* /ui without its slash: to /ui/, so that relative names work. */
+	assert_int_equal(ui_get(f, "GET", "/ui", NULL, &r), 308);
+	header_value(&r, "Location", v, sizeof(v));
+	assert_string_equal(v, "/ui/");
+	expect_ui_headers(&r);
+	/* A browser opening the daemon's address gets the dashboard; API
+	 * clients get GET / as before. */
+	assert_int_equal(ui_get(f, "GET", "/",
+	    "Accept: text/html,application/xhtml+xml,*/*;q=0.8", &r), 303);
+	header_value(&r, "Location", v, sizeof(v));
+	assert_string_equal(v, "/ui/");
+	assert_int_equal(ui_get(f, "GET", "/", NULL, &r), 401);
+	assert_int_equal(http(f, "GET", "/", f->token, NULL, &r), 200);
+	assert_non_null(strstr(r.body, "\"links\""));
+	assert_int_equal(http(f, "POST", "/ui/", NULL, "{}", &r), 405);
+	assert_true(has_header(&r, "Allow: GET, HEAD"));
+	expect_ui_headers(&r);
+	assert_int_equal(http(f, "DELETE", "/ui/app.js", f->token, NULL, &r),
+	    405);
+	assert_int_equal(http(f, "PUT", "/ui", NULL, "x", &r), 405);
+}
+
 static void
 test_hostile_names(void **state)
 {
@@ -1849,6 +2021,9 @@ main(void)
 		T(test_read_only_token),
 		T(test_read_only_masks_secrets),
 		T(test_not_found_and_method),
+		T(test_ui_files),
+		T(test_ui_etag),
+		T(test_ui_errors),
 		T(test_hostile_names),
 		T(test_body_limits),
 		T(test_backend_errors),
