@@ -67,14 +67,18 @@ function probe([tok, first, act, want]) {
     el.dispatchEvent(new Event(act.event, { bubbles: true }));
   };
   // A static page paints rows while it is still parsed: its (deferred)
-  // script, hence its filter box, works only once the document is.
+  // script, hence its filter box, works only once DOMContentLoaded has
+  // come (readyState is "interactive" already before deferred scripts).
+  let parsed = false, waiting = false;
   painted(() => document.querySelector(first), (t) => {
     B.first = t;
     if (!act) return;
-    if (document.readyState !== 'loading') return doAct();
-    document.addEventListener('DOMContentLoaded', () => setTimeout(doAct, 0));
+    if (parsed) doAct();
+    else waiting = true;
   });
   document.addEventListener('DOMContentLoaded', () => {
+    parsed = true;
+    if (waiting) setTimeout(doAct, 0);
     const st = document.getElementById('status');
     if (st) new MutationObserver(() => B.updated.push(performance.now()))
       .observe(st, { childList: true, characterData: true, subtree: true });
