@@ -11,7 +11,15 @@ import { say, refreshNow } from './app.js';
 
 const N = 50;
 
-function stateList(s) {
+// The runs its schedule started (what max_runs counts; "Run now" is not
+// one of them): "N of MAX" under max_runs, nothing when none and no max.
+function scheduledRuns(n, max) {
+  if (!(max > 0) && !n) return null;
+  return [h('dt', { text: 'Scheduled runs' }),
+    h('dd', { id: 'scheduled-runs', text: max > 0 ? `${n} of ${max}` : String(n) })];
+}
+
+function stateList(s, max) {
   return h('dl', { class: 'kv' },
     h('dt', { text: 'Status' }), h('dd', { class: 'badges' },
       s.enabled ? null : badge('disabled'), s.paused ? badge('paused') : null,
@@ -23,7 +31,7 @@ function stateList(s) {
     h('dt', { text: 'Last run' }), h('dd', {}, s.last_run
       ? [runLink(s.last_run.id), ' ', badge(s.last_run.status), ' ', when(s.last_run.ended)]
       : 'never'),
-    h('dt', { text: 'Runs' }), h('dd', { text: String(s.run_count) }),
+    scheduledRuns(s.run_count, max),
     h('dt', { text: 'Source' }), h('dd', { class: 'mono', text: s.source || '\u2014' }));
 }
 
@@ -95,7 +103,8 @@ export function jobView(root, name) {
         (st.before ? `&before=${encodeURIComponent(st.before)}` : '');
       const runs = (await get(q)).data.runs || [];
       drawActions(j.state);
-      fillIfChanged(state, j.state, () => stateList(j.state));
+      const max = Number((j.definition || {}).max_runs) || 0;
+      fillIfChanged(state, [j.state, max], () => stateList(j.state, max));
       fillIfChanged(def, j.definition, () => JSON.stringify(j.definition, null, 2));
       fillIfChanged(runsBox, [runs, st.before], () => [
         runs.length ? timeline(runs) : h('p', { class: 'muted', text: 'No run yet.' }),

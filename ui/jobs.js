@@ -100,12 +100,11 @@ export function jobsView(root) {
     st.page = Math.min(st.page, pages - 1);
     const shown = list.slice(st.page * PAGE, st.page * PAGE + PAGE);
     count.textContent = `${list.length} of ${st.jobs.length} jobs`;
+    // aria-sort belongs on the column header (a button may not carry it);
+    // the arrow after the sorted column's name shows it on screen.
     for (const [key, b] of Object.entries(sortBtns)) {
-      if (key === st.key) b.setAttribute('aria-sort', st.dir > 0 ? 'ascending' : 'descending');
-      else b.removeAttribute('aria-sort');
-      b.parentNode && (key === st.key
-        ? b.parentNode.setAttribute('aria-sort', st.dir > 0 ? 'ascending' : 'descending')
-        : b.parentNode.removeAttribute('aria-sort'));
+      if (key === st.key) b.parentNode.setAttribute('aria-sort', st.dir > 0 ? 'ascending' : 'descending');
+      else b.parentNode.removeAttribute('aria-sort');
     }
     const tbody = body.querySelector('tbody');
     fill(tbody, shown.length ? shown.map(row)

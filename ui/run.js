@@ -1,8 +1,9 @@
 // run.js - one run: job, trigger, attempt, status and times, then each
 // node's item with its exit code, signal, error, stdout and stderr (as
 // text, the cut marked when the output was truncated).  While the run is
-// pending or running the view asks again every second (live); a full
-// token may cancel it.
+// pending or running the view asks again every second (live), and an item
+// still running shows its output so far under a "Live" mark that goes
+// when it ends; a full token may cancel it.
 
 import { h, fill, fillIfChanged, badge, when, span, duration, table, jobLink,
   FINAL } from './dom.js';
@@ -42,7 +43,8 @@ function summary(r) {
   return h('dl', { class: 'kv' },
     h('dt', { text: 'Job' }), h('dd', {}, jobLink(r.job)),
     h('dt', { text: 'Status' }), h('dd', { id: 'run-status' }, badge(r.status),
-      r.live ? h('span', { class: 'muted', text: ' live' }) : null),
+      FINAL.has(r.status) ? null
+        : h('span', { class: 'muted', text: ' \u00b7 updating every second' })),
     h('dt', { text: 'Trigger' }), h('dd', { text: r.trigger || '\u2014' }),
     h('dt', { text: 'Attempt' }), h('dd', { text: String(r.attempt ?? '\u2014') }),
     h('dt', { text: 'Scheduled' }), h('dd', {}, when(r.scheduled_at)),
@@ -50,6 +52,14 @@ function summary(r) {
     h('dt', { text: 'Ended' }), h('dd', {}, when(r.ended)),
     h('dt', { text: 'Duration' }), h('dd', { text: duration(span(r.started, r.ended)) }),
     r.reason ? [h('dt', { text: 'Reason' }), h('dd', { text: r.reason })] : null);
+}
+
+// Said above an item's output while it still runs: what is shown is only
+// what it has written so far (in words, the colour only adds to them).
+function liveMark() {
+  return h('p', { class: 'live-mark' },
+    h('span', { 'aria-hidden': 'true', text: '\u25cf ' }),
+    'Live: still running, output so far (more may come)');
 }
 
 function items(list) {
@@ -64,12 +74,23 @@ function items(list) {
       h('td', { text: duration(span(it.started, it.ended)) }),
       h('td', { text: it.error || '' })))),
   list.map((it) => h('section', { class: 'item', 'data-node': it.node },
-    h('h3', {}, 'Output of ', h('span', { class: 'mono', text: it.node }),
-      it.live ? ' (so far)' : ''),
+    h('h3', {}, 'Output of ', h('span', { class: 'mono', text: it.node })),
+    it.live ? liveMark() : null,
     output('stdout', it.output, it.truncated,
       it.truncated && !hasCut(it.output) && !hasCut(it.stderr)),
     output('stderr', it.stderr, it.truncated, false),
-    !it.output && !it.stderr ? h('p', { class: 'muted', text: 'No output.' }) : null))];
+    !it.output && !it.stderr
+      ? h('p', { class: 'muted', text: it.live ? 'No output yet.' : 'No output.' }) : null))];
+}
+
+// The stored record of a run lags its start (the daemon batches its
+// writes): a run or item still PENDING there whose item gives live output
+// is running now, and says so.
+function nowRunning(r) {
+  const items = (r.items || []).map((it) =>
+    (it.live && it.status === 'PENDING' ? { ...it, status: 'STARTED' } : it));
+  const live = items.some((it) => it.live);
+  return { ...r, items, status: live && r.status === 'PENDING' ? 'STARTED' : r.status };
 }
 
 export function runView(root, id) {
@@ -90,7 +111,7 @@ export function runView(root, id) {
   }
 
   view.refresh = async () => {
-    const r = (await get(`/runs/${encodeURIComponent(id)}`)).data;
+    const r = nowRunning((await get(`/runs/${encodeURIComponent(id)}`)).data);
     const final = FINAL.has(r.status);
     view.every = final ? 5000 : 1000;
     fillIfChanged(actions, [session.access, final], () =>

@@ -1,7 +1,8 @@
 #!/bin/sh
 # ui.sh - the web dashboard in a real browser: Debian's chromium, headless,
 # driven by playwright-core (tests/ui/ui.mjs) against a daemon started here
-# with the example jobs, a slow job, one with more output than it keeps,
+# with the example jobs, a slow job, one that prints, sleeps and prints
+# again (its output watched live), one with more output than it keeps,
 # one whose output and description are HTML, and one whose failure report
 # is parked.  Sign-in (wrong, full and read-only tokens), the jobs, a run
 # watched live to its end, pause and resume, output shown as text and no
@@ -28,6 +29,10 @@ cp "$top_srcdir/nodes.d/local.json" "$N/"
 cat >"$J/slow.json" <<'X'
 {"description": "Takes two seconds.", "policy": {"hosts": "any", "roles": ["local"]},
  "schedule": {"cron": "0 0 1 1 *"}, "command": "sleep 2; echo slow run done"}
+X
+cat >"$J/live.json" <<'X'
+{"description": "Prints a line, then another 3 s later.", "policy": {"hosts": "any", "roles": ["local"]},
+ "schedule": {"cron": "0 0 1 1 *"}, "max_runs": 5, "command": "echo first; sleep 3; echo second"}
 X
 cat >"$J/xss.json" <<'X'
 {"description": "<img src=x onerror=alert(2)> & \"quoted\" <b>bold</b>",
@@ -65,7 +70,7 @@ echo "screenshots: $shots"
 shots_made() {
 	for _v in "$@"; do test -s "$shots/$_v.png" || return 1; done
 }
-check "a screenshot of each view" shots_made signin jobs job run runs nodes \
+check "a screenshot of each view" shots_made signin jobs job run run-live runs nodes \
     outbox job-read-only
 # ---- the cluster view, on a two-member cluster (when etcd is installed) ----
 if command -v etcd >/dev/null && command -v etcdctl >/dev/null; then

@@ -97,6 +97,86 @@ await step('a refresh of an unchanged view redraws nothing but its relative time
   return seen.every(([st]) => st === 304) || `answers: ${JSON.stringify(seen)}`;
 });
 
+// Presses Tab until the focused element satisfies is (given its id, href
+// and data-sort), at most n times; returns what was focused on the way.
+async function tabTo(pg, is, n = 25) {
+  const seen = [];
+  for (let i = 0; i < n; i++) {
+    await pg.keyboard.press('Tab');
+    const on = await pg.evaluate(() => {
+      const e = document.activeElement;
+      return { id: e.id, href: e.getAttribute('href'), sort: e.dataset.sort, tag: e.tagName };
+    });
+    seen.push(on.id || on.href || on.sort || on.tag);
+    if (is(on)) return { ok: true, seen };
+  }
+  return { ok: false, seen };
+}
+
+await step('keyboard: Tab reaches the filter then a sort button, whose Enter and Space turn its column\'s aria-sort', async () => {
+  await page.goto(`${ui}#/jobs`);
+  await page.reload();
+  await page.waitForSelector('tr[data-job="hello"]');
+  const sortOf = (k) => page.locator(`th:has(> button[data-sort="${k}"])`).getAttribute('aria-sort');
+  const to = await tabTo(page, (on) => on.sort === 'name');
+  if (!to.ok || !to.seen.includes('job-filter'))
+    return `Tab order: ${to.seen.join(' ')}`;
+  const seen = [await sortOf('name')];
+  await page.keyboard.press('Enter');
+  seen.push(await sortOf('name'));
+  await page.keyboard.press('Space');
+  seen.push(await sortOf('name'));
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  seen.push(await sortOf('status'), await sortOf('name'));
+  const onButton = await page.locator('button[aria-sort]').count();
+  const want = ['ascending', 'descending', 'ascending', 'ascending', null];
+  return (JSON.stringify(seen) === JSON.stringify(want) && onButton === 0) ||
+    `aria-sort name, after Enter, after Space, then status and name: ${JSON.stringify(seen)}` +
+    ` (want ${JSON.stringify(want)}); on a button: ${onButton}`;
+});
+
+await step('run now from the keyboard: the run page shows the output so far, marked live, then all of it', async () => {
+  await page.goto(`${ui}#/job/live`);
+  await page.waitForSelector('#run-now');
+  await page.reload();
+  await page.waitForSelector('#run-now');
+  await page.evaluate(() => { window.notReloaded = true; });
+  const to = await tabTo(page, (on) => on.id === 'run-now');
+  if (!to.ok) return `Tab never reached Run now: ${to.seen.join(' ')}`;
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/#\/run\/\d+$/);
+  const snap = () => page.evaluate(() => ({
+    status: document.querySelector('#run-status .badge')?.dataset.status,
+    out: document.querySelector('pre[data-stream="stdout"]')?.innerText || '',
+    mark: [...document.querySelectorAll('.live-mark')].map((m) => m.innerText).join(' | '),
+  }));
+  await page.locator('pre[data-stream="stdout"]', { hasText: 'first' }).waitFor();
+  const mid = await snap();
+  await shot(page, 'run-live');
+  await page.locator('#run-status .badge[data-status="SUCCESS"]').waitFor();
+  await page.locator('pre[data-stream="stdout"]', { hasText: 'second' }).waitFor({ timeout: 5000 });
+  const end = await snap();
+  const still = await page.evaluate(() => window.notReloaded === true);
+  const midOk = mid.status === 'STARTED' && /first/.test(mid.out) && !/second/.test(mid.out) &&
+    /live/i.test(mid.mark) && /so far/i.test(mid.mark);
+  const endOk = /first\s+second/.test(end.out) && end.mark === '';
+  return (midOk && endOk && still) ||
+    `while running: ${JSON.stringify(mid)}; at the end: ${JSON.stringify(end)}; page kept: ${still}`;
+});
+
+await step('the job page counts scheduled runs against max_runs, not Run now, and hides the count with neither', async () => {
+  await page.goto(`${ui}#/job/live`);
+  const n = await page.locator('#scheduled-runs').innerText();
+  const label = await page.locator('dt', { hasText: 'Scheduled runs' }).count();
+  await page.goto(`${ui}#/job/slow`);
+  await page.waitForSelector('#definition:not(:empty)');
+  await page.locator('#main dl.kv dt', { hasText: 'Source' }).waitFor();
+  const onSlow = await page.locator('#main dl.kv dt', { hasText: /Runs/i }).count();
+  return (n === '0 of 5' && label === 1 && onSlow === 0) ||
+    `live (max_runs 5, one manual run): "${n}" labelled: ${label}; a count on slow: ${onSlow}`;
+});
+
 let runId = null;
 await step('run now: the run page shows the run live until it succeeds, without a reload', async () => {
   await page.goto(`${ui}#/job/slow`);
