@@ -147,15 +147,30 @@ export function table(label, headers, rows) {
     h('tbody', {}, rows));
 }
 
+// The pager button last pressed (its pager's label and side): the pager
+// drawn next with that label, the new page's, takes the focus back to it
+// (to the other button when it is disabled there), so a keyboard user
+// paging on is not sent back to the top of the document.
+let pressed = null;
+
+function pageButton(label, side, fn, text) {
+  return h('button', { type: 'button', disabled: !fn, 'data-page': side,
+    onclick: fn && (() => { pressed = { label, side }; fn(); }) }, text);
+}
+
 // "Previous" / "Next" buttons (or the words given); either handler null
 // disables it.
 export function pager(label, prev, next, info, words = ['Previous', 'Next']) {
+  const p = pageButton(label, 'prev', prev, `\u2190 ${words[0]}`);
+  const n = pageButton(label, 'next', next, `${words[1]} \u2192`);
+  if (pressed && pressed.label === label) {
+    const want = pressed.side === 'prev' ? p : n;
+    const to = want.disabled ? (want === p ? n : p) : want;
+    pressed = null;
+    queueMicrotask(() => { if (to.isConnected && !to.disabled) to.focus(); });
+  }
   return h('div', { class: 'pager', role: 'navigation', 'aria-label': label },
-    h('button', { type: 'button', disabled: !prev, onclick: prev,
-      'data-page': 'prev' }, `\u2190 ${words[0]}`),
-    h('span', { class: 'muted', text: info || '' }),
-    h('button', { type: 'button', disabled: !next, onclick: next,
-      'data-page': 'next' }, `${words[1]} \u2192`));
+    p, h('span', { class: 'muted', text: info || '' }), n);
 }
 
 export function jobLink(name) {

@@ -2,7 +2,8 @@
 # ui.sh - the web dashboard in a real browser: Debian's chromium, headless,
 # driven by playwright-core (tests/ui/ui.mjs) against a daemon started here
 # with the example jobs, a slow job, one that prints, sleeps and prints
-# again (its output watched live), one with more output than it keeps,
+# again (its output watched live), a quick one run often enough to page
+# the runs view, one with more output than it keeps,
 # one whose output and description are HTML, and one whose failure report
 # is parked.  Sign-in (wrong, full and read-only tokens), the jobs, a run
 # watched live to its end, pause and resume, output shown as text and no
@@ -33,6 +34,10 @@ X
 cat >"$J/live.json" <<'X'
 {"description": "Prints a line, then another 3 s later.", "policy": {"hosts": "any", "roles": ["local"]},
  "schedule": {"cron": "0 0 1 1 *"}, "max_runs": 5, "command": "echo first; sleep 3; echo second"}
+X
+cat >"$J/quick.json" <<'X'
+{"policy": {"hosts": "any", "roles": ["local"]}, "schedule": {"cron": "0 0 1 1 *"},
+ "concurrency": "allow", "command": ["true"]}
 X
 cat >"$J/xss.json" <<'X'
 {"description": "<img src=x onerror=alert(2)> & \"quoted\" <b>bold</b>",

@@ -259,6 +259,30 @@ await step('the runs view lists the runs', async () => {
   await shot(page, 'runs');
 });
 
+await step('keyboard: Tab reaches the runs view\'s Older; after Enter the focus stays on the pager', async () => {
+  for (let i = 0; i < 55; i++)
+    await fetch(`${url}/jobs/quick/run`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+  await page.goto(`${ui}#/runs`);
+  await page.locator('.pager button[data-page="next"]:not([disabled])').waitFor();
+  await page.reload();
+  await page.locator('.pager button[data-page="next"]:not([disabled])').waitFor();
+  const to = await tabTo(page, (on) => on.tag === 'BUTTON' && on.id === '' && !on.sort, 140);
+  if (!to.ok) return `Tab never reached a pager button: ${to.seen.slice(-5).join(' ')}`;
+  const focused = () => page.evaluate(() => {
+    const e = document.activeElement;
+    return e.closest('.pager') && !e.disabled ? e.dataset.page : e.tagName;
+  });
+  await page.keyboard.press('Enter');
+  await page.locator('.pager', { hasText: 'runs before #' }).waitFor();
+  const first = await focused();
+  if (first !== 'prev' && first !== 'next') return `focus after Older: ${first}`;
+  const info = await page.locator('.pager span').innerText();
+  await page.keyboard.press('Enter');
+  await page.locator('.pager span', { hasNotText: info }).waitFor();
+  const second = await focused();
+  return second === 'prev' || second === 'next' || `focus after Enter again: ${second}`;
+});
+
 await step('the outbox view shows each sink and the parked report, which Retry re-queues', async () => {
   await page.goto(`${ui}#/outbox`);
   await page.waitForSelector('table[aria-label="Sinks"] tbody tr');
