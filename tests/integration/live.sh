@@ -60,11 +60,16 @@ live_check() {
 	req POST "/jobs/$1/run"
 	rid=$(python3 -c "import json; print(json.load(open('$T/body'))['id'])")
 	going() {
-		req GET "/runs/$rid" && body "b['status'] == 'STARTED' and
-		    (b['items'][0].get('output') or '').startswith('first')"
+		req GET "/runs/$rid" &&
+		    body "(b['items'][0].get('output') or '').startswith('first')"
 	}
 	check "$1: during the sleep, the first line" wait_for 5 going
 	check "  \"live\": true" body "b['items'][0]['live'] is True"
+	# the same answer: the runner's state, not the store's lagging one
+	check "  the run STARTED, with its started time, \"live\": true" body \
+	    "b['status'] == 'STARTED' and b['started'] and b['live'] is True"
+	check "  its item STARTED, with its started time" body \
+	    "b['items'][0]['status'] == 'STARTED' and b['items'][0]['started']"
 	check "  the secret masked as in the final output" body \
 	    "b['items'][0]['output'] == 'first\\nfull=***\\nhalf='"
 	check "  never the value, nor its start" sh -c \
@@ -74,6 +79,8 @@ live_check() {
 	check "  the final output has both lines, no \"live\"" body "
 	    b['items'][0]['output'] == 'first\\nfull=***\\nhalf=***\\n' and
 	    b['items'][0]['stderr'] == 'second\\n' and 'live' not in b['items'][0]"
+	check "  the run final as stored, no \"live\"" body \
+	    "b['ended'] and 'live' not in b"
 }
 live_check slow
 [ -n "$with_ssh" ] && live_check slow-ssh

@@ -222,8 +222,14 @@ fk_cancel(void *ctx, int64_t id)
 }
 
 /* Run 3 (alpha's running one) has n1's attempt 1 executing, and an item
- * the store does not know yet; other runs are not in flight. */
-#define LIVE_JSON	"{\"items\": [{\"node\": \"n1\", \"attempt\": 1, " \
+ * the store does not know yet; the runner's state of it is ahead of the
+ * store's (started 3 s later); other runs are not in flight. */
+#define LIVE_JSON	"{\"run\": {\"status\": \"STARTED\", \"attempt\": 1, " \
+	"\"started\": \"2026-01-01T00:02:03Z\", \"ended\": null, " \
+	"\"reason\": null, \"items\": [{\"node\": \"n1\", " \
+	"\"attempt\": 1, \"status\": \"STARTED\", " \
+	"\"started\": \"2026-01-01T00:02:04Z\", \"output\": null}]}, " \
+	"\"items\": [{\"node\": \"n1\", \"attempt\": 1, " \
 	"\"output\": \"first line\\n\", \"stderr\": \"warn\\n\", " \
 	"\"truncated\": false}, {\"node\": \"n9\", \"attempt\": 1, " \
 	"\"output\": \"x\", \"stderr\": \"\", \"truncated\": false}]}"
@@ -1686,6 +1692,11 @@ test_run_live(void **state)
 	assert_string_equal(json_object_get_string(jget(o, "items.0.stderr")),
 	    "warn\n");
 	assert_true(json_object_get_boolean(jget(o, "items.0.live")));
+	/* the runner's state over the store's lagging one */
+	assert_true(json_object_get_boolean(jget(o, "live")));
+	assert_string_equal(jstr(o, "started"), "2026-01-01T00:02:03Z");
+	assert_string_equal(json_object_get_string(jget(o, "items.0.started")),
+	    "2026-01-01T00:02:04Z");
 	json_object_put(o);
 	assert_int_equal(fake_calls(), 1);
 	snprintf(path, sizeof(path), "/runs/%lld", (long long)f->ids[1]);
@@ -1693,6 +1704,7 @@ test_run_live(void **state)
 	o = body_json(&r);
 	assert_null(jget(o, "items.0.live"));
 	assert_null(jget(o, "items.1.live"));
+	assert_null(jget(o, "live"));
 	assert_string_equal(json_object_get_string(jget(o, "items.1.output")),
 	    "broken\n");
 	json_object_put(o);
