@@ -22,7 +22,10 @@
  *   POST   /jobs/{name}/run             202 {"id"}
  *   GET    /runs/{id}                   run (with items and output; an
  *                                        item executing now: its output so
- *                                        far and "live": true)
+ *                                        far and "live": true; a run not
+ *                                        final: the runner's state of it
+ *                                        and of its items, ahead of the
+ *                                        store's, and "live": true)
  *   GET    /runs?job=&status=&since=&before=&limit=&output=1  {"runs": [run...]}
  *   DELETE /runs/{id}                   202 {"id", "cancelling": true}
  *   POST   /tasks                       202 {"id"}
@@ -102,8 +105,12 @@ struct api_backend {
 	int (*cancel)(void *ctx, int64_t id);
 	/* The output so far of a run's items executing now on this daemon:
 	 *  {"items": [{"node", "attempt", "output", "stderr", "truncated"}]},
-	 *  secrets masked as in the final output.  ERR_NOTFOUND when the run
-	 *  is not in flight here.  NULL: GET /runs/{id} shows none. */
+	 *  secrets masked as in the final output, and while the run is not
+	 *  final the runner's record of it, which the store's lags behind:
+	 *  "run": a run as GET /runs/{id} gives it (status, attempt,
+	 *  started, ended, reason and items are shown over the stored ones,
+	 *  with "live": true on the run).  ERR_NOTFOUND when the run is not
+	 *  in flight here.  NULL: GET /runs/{id} shows none. */
 	int (*run_live)(void *ctx, int64_t id, char **json);
 	/* {"nodes": [{"name", "roles", "connection_type", "enabled",
 	 *  "status": "up"|"down", "since", "last_error", "running"}]} */

@@ -233,6 +233,19 @@ int runner_live(struct runner *r, int64_t id, struct runner_live **items,
 /* Frees runner_live()'s items; accepts NULL. */
 void runner_live_free(struct runner_live *items, size_t n);
 
+/*
+ * On the loop thread: *state (store_run_free()) gets what the runner
+ * knows now of run id, which the store's record lags behind (its writes
+ * are batched): the run's status (STARTED once an item launched),
+ * attempt, times and reason, and each item's status, attempt, times, exit
+ * code and error, with the final output of those that ended (masked; an
+ * item executing now has none: runner_live() gives it).  NULL when the
+ * run is final already (the store's record is then the one to show).
+ * Bounded work: a copy of the record.  Returns 0, ERR_NOTFOUND (no such
+ * run in flight here) or -ENOMEM.
+ */
+int runner_live_state(struct runner *r, int64_t id, struct store_run **state);
+
 struct spill;
 
 /* Where results the store could not take at shutdown go (spill.h); sp

@@ -1125,11 +1125,35 @@ live_move(json_object *li, json_object *it, const char *key)
 }
 
 /*
- * A run not final yet: each of its items executing now on this daemon
- * gets its output so far ("output", "stderr", "truncated") and "live":
- * true, from the backend (which asks the loop, bounded in time).  The
- * run shows as stored when there is none (another member's run, a run
- * that just ended, a loop too busy to answer).
+ * The runner's record of a run not final (the backend's "run"), which
+ * the store's lags behind, over the stored one: its status, attempt,
+ * times, reason and items, and "live": true on the run.
+ */
+static void
+run_overlay(json_object *live, json_object *run)
+{
+	static const char *const keys[] = { "status", "attempt", "started",
+	    "ended", "reason", "items" };
+	json_object *lr, *v;
+	size_t i;
+
+	if (!json_object_object_get_ex(live, "run", &lr) ||
+	    !json_object_is_type(lr, json_type_object))
+		return;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_object_object_get_ex(lr, keys[i], &v))
+			json_object_object_add(run, keys[i],
+			    json_object_get(v));
+	json_object_object_add(run, "live", json_object_new_boolean(true));
+}
+
+/*
+ * A run not final yet: the runner's record of it (run_overlay), and each
+ * of its items executing now on this daemon gets its output so far
+ * ("output", "stderr", "truncated") and "live": true, from the backend
+ * (which asks the loop, bounded in time).  The run shows as stored when
+ * there is none (another member's run, a run that just ended, a loop too
+ * busy to answer).
  */
 static void
 run_add_live(struct req *r, json_object *run)
@@ -1143,6 +1167,8 @@ run_add_live(struct req *r, json_object *run)
 	    json != NULL)
 		live = json_tokener_parse(json);
 	free(json);
+	if (live != NULL)
+		run_overlay(live, run);
 	if (live == NULL || !json_object_object_get_ex(live, "items",
 	    &litems) || !json_object_object_get_ex(run, "items", &items) ||
 	    !json_object_is_type(items, json_type_array) ||

@@ -94,6 +94,7 @@ struct req {
 	size_t njobs, nnodes;
 	struct runner_live *live;	/* OP_LIVE: items executing now */
 	size_t nlive;
+	struct store_run *state;	/* OP_LIVE: the runner's record */
 	/* hand-over */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -125,6 +126,7 @@ req_free(struct req *q)
 {
 	defs_job_unref(q->task);
 	runner_live_free(q->live, q->nlive);
+	store_run_free(q->state);
 	free(q->text);
 	free(q->body);
 	pthread_mutex_destroy(&q->mu);
@@ -406,7 +408,9 @@ req_run(void *arg)
 		rc = runner_cancel(c->runner, q->id, "cancelled through the API");
 		break;
 	case OP_LIVE:
-		rc = runner_live(c->runner, q->id, &q->live, &q->nlive);
+		if ((rc = runner_live(c->runner, q->id, &q->live,
+		    &q->nlive)) == 0)
+			rc = runner_live_state(c->runner, q->id, &q->state);
 		break;
 	case OP_RUN:
 		if ((rc = runner_trigger(c->runner, q->name, run_created,
@@ -804,19 +808,24 @@ be_run_task(void *ctx, const char *body, size_t len, int64_t *id, char *err,
 	return rc;
 }
 
-/* {"items": [...]}: the runner's live items, rendered here on the
- * caller's thread (the loop only copied the captures). */
+/* {"run": {...}, "items": [...]}: the runner's record of the run (while
+ * not final) and its live items, rendered here on the caller's thread
+ * (the loop only copied them). */
 static json_object *
-live_json(const struct runner_live *v, size_t n)
+live_json(const struct req *q)
 {
+	const struct runner_live *v = q->live;
 	json_object *o = json_object_new_object(), *a, *it;
-	size_t i;
+	size_t i, n = q->nlive;
 
 	if (o == NULL || (a = json_object_new_array()) == NULL ||
 	    json_object_object_add(o, "items", a) != 0) {
 		json_object_put(o);
 		return NULL;
 	}
+	if (q->state != NULL)
+		json_object_object_add(o, "run",
+		    runjson_run(q->state, q->c->zone, true));
 	for (i = 0; i < n; i++) {
 		if ((it = json_object_new_object()) == NULL ||
 		    json_object_array_add(a, it) != 0) {
@@ -838,7 +847,8 @@ live_json(const struct runner_live *v, size_t n)
 	return o;
 }
 
-/* The output so far of run id's items executing now. */
+/* The runner's record of run id and the output so far of its items
+ * executing now. */
 static int
 be_run_live(void *ctx, int64_t id, char **json)
 {
@@ -850,7 +860,7 @@ be_run_live(void *ctx, int64_t id, char **json)
 		return -ENOMEM;
 	q->id = id;
 	if ((rc = req_call(q)) == 0)
-		rc = (o = live_json(q->live, q->nlive)) != NULL ?
+		rc = (o = live_json(q)) != NULL ?
 		    req_json(q, o) : -ENOMEM;
 	if (rc == 0) {
 		*json = q->text;
