@@ -3,7 +3,9 @@
 // text, the cut marked when the output was truncated).  While the run is
 // pending or running the view asks again every second (live), and an item
 // still running shows its output so far under a "Live" mark that goes
-// when it ends; a full token may cancel it.
+// when it ends; a full token may cancel it.  The daemon gives a run still
+// going as its runner knows it (status, start, items), not as its store's
+// lagging record, so the view shows the answer as it is.
 
 import { h, fill, fillIfChanged, badge, when, span, duration, table, jobLink,
   FINAL } from './dom.js';
@@ -83,16 +85,6 @@ function items(list) {
       ? h('p', { class: 'muted', text: it.live ? 'No output yet.' : 'No output.' }) : null))];
 }
 
-// The stored record of a run lags its start (the daemon batches its
-// writes): a run or item still PENDING there whose item gives live output
-// is running now, and says so.
-function nowRunning(r) {
-  const items = (r.items || []).map((it) =>
-    (it.live && it.status === 'PENDING' ? { ...it, status: 'STARTED' } : it));
-  const live = items.some((it) => it.live);
-  return { ...r, items, status: live && r.status === 'PENDING' ? 'STARTED' : r.status };
-}
-
 export function runView(root, id) {
   const head = h('div');
   const actions = h('div', { class: 'actions' });
@@ -111,7 +103,7 @@ export function runView(root, id) {
   }
 
   view.refresh = async () => {
-    const r = nowRunning((await get(`/runs/${encodeURIComponent(id)}`)).data);
+    const r = (await get(`/runs/${encodeURIComponent(id)}`)).data;
     const final = FINAL.has(r.status);
     view.every = final ? 5000 : 1000;
     fillIfChanged(actions, [session.access, final], () =>
