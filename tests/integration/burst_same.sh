@@ -189,8 +189,17 @@ saved_waiting() { runs_seen status=STARTED && body "any(i['status'] ==
 check "  and the store has its waiting items" wait_for 5 saved_waiting
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
-api_daemon_start --max-concurrent-runs $MAXC || exit 1
+# The jobs the dead daemon had started go on (each sleeps 1 s, then writes
+# its line): count them once none has written for 1.5 s, before the new
+# daemon starts, so that a line written later can only be a run again.
+settled() {
+	n=$(grep -c '^c-' "$IV")
+	sleep 1.5
+	test "$(grep -c '^c-' "$IV")" -eq "$n"
+}
+wait_for 3 settled
 crashed=$(grep -c '^c-' "$IV")
+api_daemon_start --max-concurrent-runs $MAXC || exit 1
 recovered() {
 	python3 - "$S/distcron.db" "$JOBS" <<'PY'
 import sqlite3, sys

@@ -200,9 +200,12 @@ job cut "{'policy': {'nodes': ['n4']}, 'schedule': '* * * * * *',
 check "cut: two runs on one connection" wait_for 15 finals_at_least cut 2
 logins_before=$(logins n4)
 check "cut: the connection's sshd processes are killed" sshd_cut "$(inst n4)"
+cut_at=$(date +%s.%N)
 check "cut: six runs" wait_for 20 finals_at_least cut 6
-check "cut: the runs after the cut succeeded" py \
-    "all(r['status'] == 'SUCCESS' for r in final[:3])"
+# Which run was in flight at the cut depends on the machine's load: the
+# runs that started after it (at least two of the six) must all succeed.
+check "cut: the runs started after the cut succeeded" py \
+    "len([r for r in final if ts(r['started']) > $cut_at]) >= 2 and all(r['status'] == 'SUCCESS' for r in final if ts(r['started']) > $cut_at)"
 check "cut: at most the run in flight at the cut failed" py \
     "sum(r['status'] != 'SUCCESS' for r in final) <= 1"
 check "cut: one new login served the rest" \
