@@ -5,7 +5,8 @@
 // an unchanged answer costs nothing (and works without ETags as well).
 
 const KEY = 'distcron.token';
-const cache = new Map();	// path -> { etag, data }
+const cache = new Map();	// path -> { etag, data }, oldest first
+const CACHE_MAX = 100;		// paths kept: a long session pages a lot
 
 export class AuthError extends Error {}
 export class ApiError extends Error {
@@ -44,8 +45,9 @@ async function request(method, path, body) {
     throw new ApiError(r.status, (data && data.error) || `HTTP ${r.status}`);
   const etag = r.headers.get('ETag');
   if (method === 'GET') {
+    cache.delete(path);
     if (etag) cache.set(path, { etag, data });
-    else cache.delete(path);
+    if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value);
   }
   return { data, changed: true, status: r.status };
 }

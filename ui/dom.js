@@ -96,6 +96,20 @@ export function span(from, to) {
   return isNaN(d) ? null : d;
 }
 
+// How long a span still going has lasted, "12.0 s so far", kept up to
+// date in place by retime() while the view is not redrawn.
+export function elapsed(from, now = Date.now()) {
+  const ms = now - new Date(from);
+  return h('span', { class: 'elapsed', 'data-from': from },
+    isNaN(ms) ? '\u2014' : `${duration(Math.max(0, ms))} so far`);
+}
+
+// A span's duration: ended, or still going (its elapsed time), or unknown.
+export function lasted(from, to, going) {
+  if (from && !to && going) return elapsed(from);
+  return h('span', { text: duration(span(from, to)) });
+}
+
 export function duration(ms) {
   if (ms === null || ms === undefined) return '\u2014';
   if (ms < 1000) return `${ms} ms`;
@@ -187,6 +201,10 @@ export function retime(root) {
   const now = Date.now();
   for (const el of root.querySelectorAll('time.rel')) {
     const txt = relative(el.getAttribute('datetime'), now);
+    if (el.textContent !== txt) el.textContent = txt;
+  }
+  for (const el of root.querySelectorAll('span.elapsed')) {
+    const txt = elapsed(el.dataset.from, now).textContent;
     if (el.textContent !== txt) el.textContent = txt;
   }
 }

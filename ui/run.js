@@ -1,4 +1,5 @@
-// run.js - one run: job, trigger, attempt, status and times, then each
+// run.js - one run: job, trigger, attempt, status and times (a run or item
+// still going shows how long it has lasted so far), then each
 // node's item with its exit code, signal, error, stdout and stderr (as
 // text, the cut marked when the output was truncated).  While the run is
 // pending or running the view asks again every second (live), and an item
@@ -7,7 +8,7 @@
 // going as its runner knows it (status, start, items), not as its store's
 // lagging record, so the view shows the answer as it is.
 
-import { h, fill, fillIfChanged, badge, when, span, duration, table, jobLink,
+import { h, fill, fillIfChanged, badge, when, lasted, table, jobLink,
   FINAL } from './dom.js';
 import { get, del, session } from './api.js';
 import { say, refreshNow } from './app.js';
@@ -52,7 +53,8 @@ function summary(r) {
     h('dt', { text: 'Scheduled' }), h('dd', {}, when(r.scheduled_at)),
     h('dt', { text: 'Started' }), h('dd', {}, when(r.started)),
     h('dt', { text: 'Ended' }), h('dd', {}, when(r.ended)),
-    h('dt', { text: 'Duration' }), h('dd', { text: duration(span(r.started, r.ended)) }),
+    h('dt', { text: 'Duration' }),
+    h('dd', { id: 'run-duration' }, lasted(r.started, r.ended, !FINAL.has(r.status))),
     r.reason ? [h('dt', { text: 'Reason' }), h('dd', { text: r.reason })] : null);
 }
 
@@ -73,7 +75,7 @@ function items(list) {
       h('td', { class: 'num', text: it.exit_code ?? '\u2014' }),
       h('td', { text: it.signal ?? '\u2014' }),
       h('td', {}, when(it.started)),
-      h('td', { text: duration(span(it.started, it.ended)) }),
+      h('td', {}, lasted(it.started, it.ended, !FINAL.has(it.status))),
       h('td', { text: it.error || '' })))),
   list.map((it) => h('section', { class: 'item', 'data-node': it.node },
     h('h3', {}, 'Output of ', h('span', { class: 'mono', text: it.node })),

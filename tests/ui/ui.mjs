@@ -150,19 +150,24 @@ await step('run now from the keyboard: the run page shows the output so far, mar
     status: document.querySelector('#run-status .badge')?.dataset.status,
     out: document.querySelector('pre[data-stream="stdout"]')?.innerText || '',
     mark: [...document.querySelectorAll('.live-mark')].map((m) => m.innerText).join(' | '),
+    lasted: document.querySelector('#run-duration')?.innerText || '',
   }));
   await page.locator('pre[data-stream="stdout"]', { hasText: 'first' }).waitFor();
   const mid = await snap();
+  await page.waitForTimeout(1500);
+  const later = await snap();
   await shot(page, 'run-live');
   await page.locator('#run-status .badge[data-status="SUCCESS"]').waitFor();
   await page.locator('pre[data-stream="stdout"]', { hasText: 'second' }).waitFor({ timeout: 5000 });
   const end = await snap();
   const still = await page.evaluate(() => window.notReloaded === true);
   const midOk = mid.status === 'STARTED' && /first/.test(mid.out) && !/second/.test(mid.out) &&
-    /live/i.test(mid.mark) && /so far/i.test(mid.mark);
-  const endOk = /first\s+second/.test(end.out) && end.mark === '';
+    /live/i.test(mid.mark) && /so far/i.test(mid.mark) &&
+    /so far/.test(mid.lasted) && later.lasted !== mid.lasted;
+  const endOk = /first\s+second/.test(end.out) && end.mark === '' &&
+    /^[\d.]+ (ms|s)$/.test(end.lasted);
   return (midOk && endOk && still) ||
-    `while running: ${JSON.stringify(mid)}; at the end: ${JSON.stringify(end)}; page kept: ${still}`;
+    `while running: ${JSON.stringify(mid)}, then ${JSON.stringify(later)}; at the end: ${JSON.stringify(end)}; page kept: ${still}`;
 });
 
 await step('the job page counts scheduled runs against max_runs, not Run now, and hides the count with neither', async () => {
