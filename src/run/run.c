@@ -84,8 +84,8 @@ outrows_copy(struct store_run *d, const struct store_run *src)
 	return 0;
 }
 
-static struct store_run *
-rec_copy(const struct store_run *src)
+struct store_run *
+run_rec_copy(const struct store_run *src)
 {
 	struct store_run *d;
 	size_t i;
@@ -122,7 +122,7 @@ rec_save(struct runner *r, const struct store_run *rec)
 {
 	struct store_run *copy;
 
-	if ((copy = rec_copy(rec)) == NULL) {
+	if ((copy = run_rec_copy(rec)) == NULL) {
 		log_error("run %lld: out of memory saving its state "
 		    RUN_LOG_FIELDS, (long long)rec->id, RUN_LOG_ARGS(rec));
 		return;

@@ -14,11 +14,12 @@
  * back, since the rest of it may not have come yet, and the pieces of
  * one split by the cap are masked as in the final output.
  *
- * The run's own record is copied too (runner_live_state): the store's
- * lags behind it, so without it a run whose output comes in would still
- * read PENDING with no start.  The ended items' final output is copied
- * with it (capped by output_limit, and only asked for runs looked at), so
- * an item that ended but is not stored yet shows whole, not half.
+ * The run's own record is copied too (runner_live_state, with the copy
+ * the store is given, run_rec_copy): the store's lags behind it, so
+ * without it a run whose output comes in would still read PENDING with no
+ * start.  An item's output is in the record only once it ended (capped by
+ * output_limit, and only asked for runs looked at), so an item that ended
+ * but is not stored yet shows whole, not half.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -97,82 +98,15 @@ runner_live_free(struct runner_live *items, size_t n)
 }
 
 /* Sets *dst to a copy of src (NULL stays NULL); false when out of memory. */
-static bool
-live_dup(char **dst, const char *src)
-{
-	*dst = src != NULL ? strdup(src) : NULL;
-	return src == NULL || *dst != NULL;
-}
-
-/* A copy of item src into dst (zeroed); its output only once final. */
-static int
-live_state_item(const struct store_item *src, struct store_item *dst)
-{
-	bool final = store_status_final(src->status);
-
-	dst->attempt = src->attempt;
-	dst->status = src->status;
-	dst->exit_code = src->exit_code;
-	dst->signal = src->signal;
-	dst->started_ms = src->started_ms;
-	dst->ended_ms = src->ended_ms;
-	dst->queued_ms = src->queued_ms;
-	dst->truncated = final && src->truncated;
-	if (!live_dup(&dst->node, src->node) ||
-	    !live_dup(&dst->error, src->error) ||
-	    !live_dup(&dst->out, final ? src->out : NULL) ||
-	    !live_dup(&dst->err, final ? src->err : NULL))
-		return -ENOMEM;
-	return 0;
-}
-
-/* A copy of run's record, the fields runjson_run() shows. */
-static int
-live_state_copy(const struct store_run *src, struct store_run *dst)
-{
-	size_t i;
-
-	dst->id = src->id;
-	dst->scheduled_at = src->scheduled_at;
-	dst->status = src->status;
-	dst->attempt = src->attempt;
-	dst->created_ms = src->created_ms;
-	dst->started_ms = src->started_ms;
-	dst->ended_ms = src->ended_ms;
-	dst->fence = src->fence;
-	if (!live_dup(&dst->job, src->job) ||
-	    !live_dup(&dst->trigger, src->trigger) ||
-	    !live_dup(&dst->reason, src->reason) ||
-	    !live_dup(&dst->member, src->member))
-		return -ENOMEM;
-	if (src->nitems > 0 && (dst->items = calloc(src->nitems,
-	    sizeof(*dst->items))) == NULL)
-		return -ENOMEM;
-	for (i = 0; i < src->nitems; i++) {
-		dst->nitems = i + 1;
-		if (live_state_item(&src->items[i], &dst->items[i]) != 0)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
 int
 runner_live_state(struct runner *r, int64_t id, struct store_run **state)
 {
 	struct run *run = runner_run_find(r, id);
-	struct store_run *s;
 
 	*state = NULL;
 	if (run == NULL)
 		return ERR_NOTFOUND;
 	if (store_status_final(run->rec->status))
 		return 0;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return -ENOMEM;
-	if (live_state_copy(run->rec, s) != 0) {
-		store_run_free(s);
-		return -ENOMEM;
-	}
-	*state = s;
-	return 0;
+	return (*state = run_rec_copy(run->rec)) != NULL ? 0 : -ENOMEM;
 }

@@ -173,6 +173,10 @@ int run_pick_nodes(struct run *run);
 void run_queue_intent(struct runner *r, struct run *run);
 /* Ends a run with status: stats, log, finish hooks, frees it. */
 void run_finish(struct run *run, enum run_status status, const char *reason);
+
+/* A deep copy of a run's record (items and outbox rows with it), or NULL
+ * when memory runs out; freed with store_run_free(). */
+struct store_run *run_rec_copy(const struct store_run *src);
 /* Tells the plan step of a tick of slot that did not start: tick, how
  * many ticks it stands for (count >= 1) and why; the outbox rows it
  * gets (a "missed" notification) go to the store thread.  Never blocks. */
